@@ -1,0 +1,86 @@
+# Rules generated from what the module.mk files declared.
+
+ALL_PKGS := $(sort $(foreach m,$(MODULES),$($(m)_PKGS)))
+PKG_CFLAGS := $(call pkgcflags,$(ALL_PKGS))
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CPPFLAGS_ALL) $(PKG_CFLAGS) -c $< -o $@
+
+define MODULE_template
+$(call lib_of,$(1)): $(call objs_of,$($(1)_SRCS))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call MODULE_template,$(m))))
+
+define PROGRAM_template
+$(BINDIR)/$(1): $(call objs_of,$($(1)_SRCS)) $(call libs_of,$($(1)_MODS))
+	@mkdir -p $$(dir $$@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_VARIANT) -o $$@ $(call objs_of,$($(1)_SRCS)) $(call link_of,$($(1)_MODS))
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_template,$(p))))
+
+# unit tests: tests/unit/<mod>/test_x.c -> $(TESTDIR)/unit/<mod>/test_x
+UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(TESTDIR)/unit/%,$(UNIT_SRCS))
+test_mod_of = $(word 3,$(subst /, ,$(1)))
+define UNIT_template
+$(patsubst tests/unit/%.c,$(TESTDIR)/unit/%,$(1)): $(call objs_of,$(1)) $(call libs_of,$(call test_mod_of,$(1)) $($(call test_mod_of,$(1))_TEST_MODS))
+	@mkdir -p $$(dir $$@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_VARIANT) -o $$@ $(call objs_of,$(1)) $(call link_of,$(call test_mod_of,$(1)) $($(call test_mod_of,$(1))_TEST_MODS))
+endef
+$(foreach t,$(UNIT_SRCS),$(eval $(call UNIT_template,$(t))))
+
+# fuzz targets (BUILD=fuzz links them with libFuzzer; other builds link them with a
+# replay driver, tests/fuzz/replay_main.c, that runs the saved corpus)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(TESTDIR)/fuzz/%,$(FUZZ_SRCS))
+ifeq ($(BUILD),fuzz)
+FUZZ_DRIVER :=
+else
+FUZZ_DRIVER := tests/fuzz/replay_main.c
+endif
+define FUZZ_template
+$(patsubst tests/fuzz/%.c,$(TESTDIR)/fuzz/%,$(1)): $(call objs_of,$(1) $(FUZZ_DRIVER)) $(call libs_of,$($(basename $(notdir $(1)))_MODS))
+	@mkdir -p $$(dir $$@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_VARIANT) -o $$@ $(call objs_of,$(1) $(FUZZ_DRIVER)) $(call link_of,$($(basename $(notdir $(1)))_MODS))
+endef
+$(foreach f,$(FUZZ_SRCS),$(eval $(call FUZZ_template,$(f))))
+
+PROGRAM_BINS := $(addprefix $(BINDIR)/,$(PROGRAMS))
+
+.PHONY: all programs tests test unit bench run stop fuzz clean check deps
+.DEFAULT_GOAL := all
+all: programs
+programs: $(PROGRAM_BINS)
+tests: $(PROGRAM_BINS) $(UNIT_BINS) $(FUZZ_BINS)
+
+# `make test` = ASan/UBSan build of everything, then the runner.
+test:
+	$(MAKE) --no-print-directory BUILD=release programs
+	$(MAKE) --no-print-directory BUILD=asan tests
+	C3FS_BUILD_DIR=$(O) tests/run
+
+bench:
+	$(MAKE) --no-print-directory BUILD=release programs
+	C3FS_BUILD_DIR=$(O) bench/run
+
+fuzz:
+	$(MAKE) --no-print-directory BUILD=fuzz tests
+	C3FS_BUILD_DIR=$(O) tests/fuzz/run-bounded $${FUZZ_RUNS:-100000}
+
+run: programs
+	tools/local-cluster.sh start
+
+stop:
+	tools/local-cluster.sh stop
+
+deps:
+	tools/install-deps.sh
+
+clean:
+	rm -rf $(O)
+
+-include $(shell find $(O)/$(BUILD)/obj -name '*.d' 2>/dev/null)

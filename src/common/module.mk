@@ -1,0 +1,4 @@
+MODULES += common
+common_SRCS := $(wildcard src/common/*.c)
+common_DEPS :=
+common_PKGS := libisal inih

@@ -1,0 +1,161 @@
+/* rpc.h — the one RPC layer of c3fs: framed request/response over persistent connections.
+ *
+ * Wire frame (all little-endian), see docs/PROTOCOL.md:
+ *   u32 magic 0x53463343 ("C3FS")  u8 version (1)  u8 flags  u16 type
+ *   u64 request id  u32 payload_len  u32 bulk_len  i32 status  u32 timeout_ms
+ *   u32 header crc32c (over the 32 bytes before it)
+ *   then payload_len bytes of codec-encoded payload, then bulk_len bytes of raw bulk data.
+ * Bulk data (chunk contents) is sent with writev straight from the caller's iovecs and
+ * received straight into the caller's buffers: no user-space copy on either side.
+ *
+ * Message type ranges: 1-99 core (1 auth, 2 ping, 3 echo), 100-199 mgmtd, 200-299 meta,
+ * 300-399 storage, 400-499 client agent.  Each proto/<service>.h lists its own.
+ *
+ * Authentication: the first frame on every connection is RPC_T_AUTH carrying the cluster
+ * token; anything else first, a wrong token, or an unauthenticated frame over 16 KiB is
+ * answered with -C3FS_EAUTH, logged, and the connection closed.
+ *
+ * Errors: every function returns 0 or a negative code (errors.h).  A call fails with
+ *   -C3FS_ETIMEDOUT   its deadline passed (the late reply, if any, is discarded)
+ *   -C3FS_EPEERCLOSED the connection died with the call in flight
+ *   -C3FS_ECONNECT    no connection could be made
+ *   -C3FS_EAUTH       the server refused our token
+ *   -C3FS_ETOOBIG     reply bulk larger than the buffers given
+ *   or the status the server's handler replied with (any negative code).
+ */
+#ifndef C3_NET_RPC_H
+#define C3_NET_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "common/buf.h"
+
+#define RPC_T_AUTH 1
+#define RPC_T_PING 2 /* empty request, empty reply (served inline by every server) */
+#define RPC_T_ECHO 3 /* reply = request payload and bulk (for tests and benchmarks) */
+
+#define RPC_MAX_PAYLOAD_DEFAULT (16u << 20)  /* 16 MiB */
+#define RPC_MAX_BULK_DEFAULT    (256u << 20) /* 256 MiB */
+#define RPC_MAX_UNAUTH_FRAME    (16u << 10)  /* 16 KiB before authentication */
+#define RPC_HEADER_BYTES 36
+
+/* ------------------------------------------------------------------ server */
+
+struct rpc_server;
+
+struct rpc_server_opts {
+	const char *listen;       /* "ip:port"; port 0 picks a free port (see rpc_server_port) */
+	const char *token;        /* cluster token every client must present; NULL/"" = none */
+	int io_threads;           /* epoll threads reading frames; default 2 */
+	int workers;              /* handler threads; default 16 */
+	uint32_t max_payload;     /* default RPC_MAX_PAYLOAD_DEFAULT */
+	uint32_t max_bulk;        /* default RPC_MAX_BULK_DEFAULT */
+	int max_conns;            /* further connections are closed at accept; default 4096 */
+	uint32_t idle_timeout_ms; /* unauthenticated connections closed after; default 5000 */
+};
+
+/* One incoming request, owned by the server until rpc_reply() is called on it.
+ * payload and bulk are valid until then.  bulk is 4096-byte aligned (O_DIRECT-friendly)
+ * and may be modified by the handler. */
+struct rpc_req {
+	uint16_t type;
+	uint64_t id;
+	const uint8_t *payload;
+	size_t payload_len;
+	uint8_t *bulk;
+	size_t bulk_len;
+	uint64_t deadline_ns;     /* c3_now_ns() time after which the caller has given up */
+	char peer[48];            /* "ip:port" of the caller */
+	void *server_private;
+};
+
+/* A handler must call rpc_reply() exactly once, now or later from any thread (it may
+ * hand the request to another thread and reply when done). */
+typedef void (*rpc_handler_fn)(struct rpc_req *req, void *ctx);
+
+#define RPC_HANDLER_INLINE 1u /* run on the I/O thread: only for handlers that never block */
+
+/* Returns 0, or -C3FS_ECONFIG (bad address), -errno (bind/listen) with nothing to free. */
+int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out);
+/* Register before rpc_server_start().  -EEXIST if the type already has a handler. */
+int rpc_server_register(struct rpc_server *srv, uint16_t type, rpc_handler_fn fn, void *ctx,
+			unsigned flags);
+int rpc_server_start(struct rpc_server *srv);
+/* The bound port (useful with port 0). */
+int rpc_server_port(const struct rpc_server *srv);
+/* Stop accepting, close connections, wait for running handlers, free everything.
+ * Requests still queued are answered with -C3FS_ESHUTDOWN. */
+void rpc_server_free(struct rpc_server *srv);
+
+/* Send the reply: status 0 or a negative code; payload may be sent with an error status
+ * too (e.g. a redirect).  bulk iovecs are written without copying; they only need to
+ * stay valid until rpc_reply returns.  Frees req.  Returns 0, or a negative code when the
+ * connection is gone (the reply is dropped; req is freed anyway). */
+int rpc_reply(struct rpc_req *req, int status, const void *payload, size_t payload_len,
+	      const struct iovec *bulk, int nbulk);
+/* Convenience: rpc_reply with the encoded contents of buf (NULL = empty). */
+int rpc_reply_buf(struct rpc_req *req, int status, const struct c3_buf *buf);
+
+/* ------------------------------------------------------------------ client */
+
+struct rpc_client;
+
+struct rpc_client_opts {
+	const char *token;            /* cluster token presented on every connection */
+	int conns_per_peer;           /* connections per server address; default 2 */
+	uint32_t connect_timeout_ms;  /* default 2000 */
+	uint32_t max_payload;         /* largest reply payload accepted; default as server */
+	int io_threads;               /* default 1 */
+};
+
+int rpc_client_new(const struct rpc_client_opts *opts, struct rpc_client **out);
+/* Fails every call in flight with -C3FS_ESHUTDOWN (callbacks run), closes, frees. */
+void rpc_client_free(struct rpc_client *cli);
+
+/* One call.  The caller owns it and keeps it (and everything it points to) alive until it
+ * completes. */
+struct rpc_call {
+	/* request */
+	uint16_t type;
+	const void *payload;
+	size_t payload_len;
+	const struct iovec *bulk;     /* request bulk, may be NULL */
+	int nbulk;
+	uint32_t timeout_ms;          /* 0 = default 10000 */
+	/* where the reply bulk goes; a reply with more bulk fails with -C3FS_ETOOBIG */
+	const struct iovec *resp_bulk;
+	int nresp_bulk;
+	/* completion: called exactly once from an I/O thread after a successful start, never
+	 * after a failed start.  NULL = use rpc_call_wait(). */
+	void (*done)(struct rpc_call *call);
+	void *arg;
+	/* results, valid after completion */
+	int status;                   /* 0, the server's status, or a transport error */
+	struct c3_buf resp;           /* reply payload (caller releases with c3_buf_release) */
+	size_t resp_bulk_len;         /* bytes placed into resp_bulk */
+	/* private */
+	uint64_t priv_id;
+	uint64_t priv_deadline_ns;
+	int priv_done;
+	void *priv_conn;
+	struct rpc_call *priv_next;
+};
+
+/* Zero the call and set its request fields. */
+void rpc_call_init(struct rpc_call *call, uint16_t type, const void *payload, size_t len);
+
+/* Send asynchronously to addr ("ip:port").  0 = started (completion will come), or a
+ * negative code (nothing will be called back). */
+int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *call);
+/* Block until a call started with done == NULL completes; returns call->status. */
+int rpc_call_wait(struct rpc_call *call);
+
+/* Synchronous convenience: start + wait.  Returns the status; *resp receives the reply
+ * payload (may be NULL to discard it). */
+int rpc_call_sync(struct rpc_client *cli, const char *addr, uint16_t type, const void *req,
+		  size_t req_len, struct c3_buf *resp, uint32_t timeout_ms);
+
+#endif

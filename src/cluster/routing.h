@@ -1,0 +1,118 @@
+/* routing.h — the cluster's routing information: nodes, targets, chains, chain tables.
+ *
+ * Produced by mgmtd, cached by every service and client.  One version number covers the
+ * whole snapshot; each chain also has its own version, bumped whenever its membership or
+ * member states change.  A snapshot is immutable once built: readers share it by
+ * reference count (routing_ref/routing_unref), and a newer snapshot replaces it whole.
+ *
+ * Target public states (3FS's set):
+ *   SERVING  up to date, takes reads and writes
+ *   SYNCING  returning replica being filled by its predecessor; takes forwarded writes,
+ *            no client reads
+ *   WAITING  back online, waiting for its turn to sync
+ *   LASTSRV  offline, but was the last serving replica of its chain (never dropped)
+ *   OFFLINE  down
+ * Chain order: serving targets first (head .. tail), then syncing, waiting, offline.
+ */
+#ifndef C3_CLUSTER_ROUTING_H
+#define C3_CLUSTER_ROUTING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+#define ROUTING_ADDR_MAX 48      /* "ip:port" + NUL */
+#define ROUTING_MAX_REPLICAS 8
+#define ROUTING_MAX_NODES 4096
+#define ROUTING_MAX_TARGETS 65536
+#define ROUTING_MAX_CHAINS 65536
+#define ROUTING_MAX_TABLES 256
+
+enum node_type { NODE_MGMTD = 1, NODE_META = 2, NODE_STORAGE = 3, NODE_CLIENT = 4 };
+enum node_state { NODE_UP = 1, NODE_DOWN = 2, NODE_MAINTENANCE = 3 };
+
+enum target_state {
+	TARGET_SERVING = 1,
+	TARGET_SYNCING = 2,
+	TARGET_WAITING = 3,
+	TARGET_LASTSRV = 4,
+	TARGET_OFFLINE = 5,
+};
+
+/* What a storage node reports for each of its targets in a heartbeat. */
+enum target_local_state {
+	TARGET_LOCAL_UPTODATE = 1, /* has all committed data it was told about */
+	TARGET_LOCAL_ONLINE = 2,   /* running, contents may be stale (after restart) */
+	TARGET_LOCAL_FAILED = 3,   /* disk/dir unusable */
+};
+
+struct routing_node {
+	uint32_t node_id;
+	uint8_t type;              /* enum node_type */
+	uint8_t state;             /* enum node_state */
+	char addr[ROUTING_ADDR_MAX];  /* RPC address */
+	uint64_t last_heartbeat_ms;   /* mgmtd wall clock, for display */
+};
+
+struct routing_target {
+	uint32_t target_id;
+	uint32_t node_id;
+	uint32_t chain_id;         /* 0 = not in a chain yet */
+	uint8_t state;             /* enum target_state (public) */
+	uint8_t local_state;       /* enum target_local_state (last reported) */
+	uint64_t capacity_bytes;
+	uint64_t free_bytes;
+	uint64_t sync_done_bytes;  /* recovery progress while SYNCING */
+	uint64_t sync_total_bytes;
+};
+
+struct routing_chain {
+	uint32_t chain_id;
+	uint32_t version;          /* bumped on every membership/state change */
+	uint32_t ntargets;
+	uint32_t targets[ROUTING_MAX_REPLICAS]; /* ordered: serving head..tail, then others */
+};
+
+struct routing_chain_table {
+	uint32_t table_id;
+	uint32_t version;
+	uint32_t nchains;
+	uint32_t *chains;          /* chain ids */
+	char name[64];
+};
+
+struct routing_info {
+	uint64_t version;
+	uint32_t nnodes, ntargets, nchains, ntables;
+	struct routing_node *nodes;          /* sorted by node_id */
+	struct routing_target *targets;      /* sorted by target_id */
+	struct routing_chain *chains;        /* sorted by chain_id */
+	struct routing_chain_table *tables;  /* sorted by table_id */
+	int refs;                            /* atomic */
+};
+
+/* Allocate an empty snapshot with one reference. NULL on ENOMEM. */
+struct routing_info *routing_new(void);
+void routing_ref(struct routing_info *ri);
+/* Drop a reference; frees at zero.  NULL allowed. */
+void routing_unref(struct routing_info *ri);
+
+/* Lookups by id (binary search); NULL when absent.  Pointers live as long as ri. */
+const struct routing_node *routing_node_find(const struct routing_info *ri, uint32_t node_id);
+const struct routing_target *routing_target_find(const struct routing_info *ri, uint32_t target_id);
+const struct routing_chain *routing_chain_find(const struct routing_info *ri, uint32_t chain_id);
+const struct routing_chain_table *routing_table_find(const struct routing_info *ri, uint32_t table_id);
+
+/* Codec (net/codec.h rules).  routing_decode validates everything (counts bounded, states
+ * in range, sorted unique ids, chain members exist) and returns a new snapshot (1 ref) or
+ * NULL with *err = -C3FS_EBADMSG / -ENOMEM. */
+void routing_encode(const struct routing_info *ri, struct c3_buf *out);
+struct routing_info *routing_decode(const void *p, size_t n, int *err);
+
+const char *target_state_name(int state);
+int target_state_parse(const char *s); /* -EINVAL if unknown */
+const char *node_state_name(int state);
+const char *node_type_name(int type);
+
+#endif

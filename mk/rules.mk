@@ -12,7 +12,8 @@
 #     c3fs-storage_MODS := modules it uses directly (deps are added)
 # Unit tests: every tests/unit/<mod>/test_*.c becomes one test binary linked with <mod>
 # and its deps; <mod>_TEST_MODS adds more modules (e.g. a test-only helper module).
-# Fuzz targets: tests/fuzz/fuzz_<name>.c; fuzz_<name>_MODS lists its modules.
+# Fuzz targets: tests/fuzz/fuzz_<name>.c with tests/fuzz/<name>.mk setting fuzz_<name>_MODS.
+# Programs of tools/ and bench/ are declared in tools/<name>.mk and bench/<name>.mk.
 # Libraries are linked inside --start-group/--end-group, so order never matters.
 
 MODULES  :=

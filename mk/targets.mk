@@ -58,20 +58,22 @@ programs: $(PROGRAM_BINS)
 tests: $(PROGRAM_BINS) $(UNIT_BINS) $(FUZZ_BINS)
 
 # `make test` = ASan/UBSan build of everything, then the runner.
+JOBS ?= $(shell nproc)
 test:
-	$(MAKE) --no-print-directory BUILD=release programs
-	$(MAKE) --no-print-directory BUILD=asan tests
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=release programs
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=asan programs tests
 	C3FS_BUILD_DIR=$(O) tests/run
 
 bench:
-	$(MAKE) --no-print-directory BUILD=release programs
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=release programs
 	C3FS_BUILD_DIR=$(O) bench/run
 
 fuzz:
-	$(MAKE) --no-print-directory BUILD=fuzz tests
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=fuzz tests
 	C3FS_BUILD_DIR=$(O) tests/fuzz/run-bounded $${FUZZ_RUNS:-100000}
 
-run: programs
+run:
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=release programs
 	tools/local-cluster.sh start
 
 stop:

@@ -42,6 +42,7 @@ enum target_state {
 
 /* What a storage node reports for each of its targets in a heartbeat. */
 enum target_local_state {
+	TARGET_LOCAL_UNKNOWN = 0,  /* never reported, or the node's lease expired */
 	TARGET_LOCAL_UPTODATE = 1, /* has all committed data it was told about */
 	TARGET_LOCAL_ONLINE = 2,   /* running, contents may be stale (after restart) */
 	TARGET_LOCAL_FAILED = 3,   /* disk/dir unusable */
@@ -114,5 +115,36 @@ const char *target_state_name(int state);
 int target_state_parse(const char *s); /* -EINVAL if unknown */
 const char *node_state_name(int state);
 const char *node_type_name(int type);
+
+/* ---- additions (all pure functions on an immutable snapshot) ---- */
+
+/* "uptodate", "online", "failed", "unknown"; "?" for out-of-range values. */
+const char *target_local_state_name(int state);
+/* Parse "meta", "storage", ... -> enum node_type, or -EINVAL. */
+int node_type_parse(const char *s);
+
+/* Deep copy with one reference (refs of the source untouched).  NULL on ENOMEM. */
+struct routing_info *routing_dup(const struct routing_info *ri);
+
+/* Sort every array by id (used by builders before publishing a snapshot). */
+void routing_sort(struct routing_info *ri);
+
+/* Check everything routing_decode checks (ids >= 1, sorted, unique, states in range,
+ * chain members exist and point back to their chain, chain order serving < lastsrv <
+ * syncing < waiting < offline, table chains exist).  0 or -C3FS_EBADMSG. */
+int routing_validate(const struct routing_info *ri);
+
+/* CRAQ helpers.  A target "takes writes" when SERVING or SYNCING.
+ * head: first member when SERVING, else 0.  tail: last SERVING member, else 0.
+ * successor: the next member after target_id that takes writes, 0 if none (or target_id
+ * is not in the chain).  is_readable: the target is a SERVING member of the chain. */
+uint32_t routing_chain_head(const struct routing_info *ri, const struct routing_chain *c);
+uint32_t routing_chain_tail(const struct routing_info *ri, const struct routing_chain *c);
+uint32_t routing_chain_successor(const struct routing_info *ri, const struct routing_chain *c,
+				 uint32_t target_id);
+bool routing_target_is_readable(const struct routing_info *ri, const struct routing_chain *c,
+				uint32_t target_id);
+/* Public state of member target_id in chain c (0 if not a member / unknown target). */
+int routing_member_state(const struct routing_info *ri, uint32_t target_id);
 
 #endif

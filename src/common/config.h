@@ -72,4 +72,10 @@ void c3_cfg_release(const struct c3_cfg_table *t, void *obj);
 void c3_cfg_render_markdown(const struct c3_cfg_table *t, struct c3_buf *out);
 void c3_cfg_render_sample(const struct c3_cfg_table *t, struct c3_buf *out);
 
+/* Added with the implementation (config.c):
+ * Parse INI text (NUL-terminated) over obj, exactly like c3_cfg_load_file(); name stands
+ * for the file name in messages.  For tests, the fuzzer and configs not read from a file. */
+int c3_cfg_load_string(const struct c3_cfg_table *t, void *obj, const char *name,
+		       const char *text, char *err, size_t errlen);
+
 #endif

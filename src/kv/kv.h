@@ -48,7 +48,7 @@ const char *kv_db_backend(const struct kv_db *db);
 /* Start a transaction.  read_only transactions may not write (-EROFS) and never conflict. */
 int kv_txn_begin(struct kv_db *db, bool read_only, struct kv_txn **out);
 
-/* Point read.  Returns 0 with *val/*vlen (owned by txn), -ENOENT when absent, or error. */
+/* Point read.  Returns 0 with *val and *vlen (owned by txn), -ENOENT when absent, or error. */
 int kv_get(struct kv_txn *txn, const void *key, size_t klen, const uint8_t **val,
 	   size_t *vlen);
 

@@ -1,0 +1,124 @@
+/* kv_int.h — what a KV backend implements, and what the generic layer (kv.c) gives it.
+ *
+ * Split of work:
+ *   kv.c      URI dispatch, argument checks (sizes, read-only), the per-transaction arena,
+ *             the write buffer (every kv_set/kv_clear/kv_clear_range is buffered here) and
+ *             read-your-writes: kv_get/kv_range merge the buffer over the backend's reads,
+ *             and the kv_run retry loop.
+ *   backend   snapshot reads of *committed* data (get, range) and an atomic commit of the
+ *             buffered writes that fails with -C3FS_ECONFLICT when the transaction's reads
+ *             are no longer valid (the backend decides how: read-set validation for mem and
+ *             lmdb, the server's SERIALIZABLE isolation for pg).
+ * A new engine (e.g. FoundationDB's fdb_c: fdb_transaction_get / get_range / set / clear /
+ * clear_range / commit) is therefore one file with one struct kv_ops.
+ *
+ * Invariants of the write buffer (struct kv__wbuf):
+ *   - points[] is sorted by key (memcmp order, shorter first) with unique keys;
+ *   - ranges[] is sorted, disjoint and non-adjacent ([b,e) with b < e);
+ *   - a point entry always postdates every cleared range that covers it, so the final
+ *     effect of the transaction is: clear every range, then apply every point entry.
+ *   - key/value bytes live in the transaction arena and never move or get freed before
+ *     the transaction ends (values handed to the caller stay valid).
+ */
+#ifndef C3_KV_INT_H
+#define C3_KV_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv/kv.h"
+
+/* Bounds passed to kv_range/kv_clear_range may be a little longer than keys
+ * (e.g. key || 0x00); anything longer than this is refused with -C3FS_EKVTOOLARGE. */
+#define KV__BOUND_MAX (2 * KV_KEY_MAX + 2)
+
+/* Attempts and backoff of kv_run(). */
+#define KV__RUN_MAX_ATTEMPTS 200
+#define KV__RUN_BACKOFF_MIN_US 100
+#define KV__RUN_BACKOFF_MAX_US 100000
+
+struct kv_ops;
+
+/* Common head of every backend's database struct (the backend allocates a larger struct
+ * whose first member is this).  Immutable after open. */
+struct kv_db {
+	const struct kv_ops *ops;
+};
+
+/* One buffered point write: a set (cleared == false) or a point clear. */
+struct kv__wpoint {
+	const uint8_t *key;
+	size_t klen;
+	const uint8_t *val; /* NULL when cleared */
+	size_t vlen;
+	bool cleared;
+};
+
+/* One cleared range [b, e). */
+struct kv__wrange {
+	const uint8_t *b;
+	size_t bl;
+	const uint8_t *e;
+	size_t el;
+};
+
+struct kv__wbuf {
+	struct kv__wpoint *points; /* malloc'd array, sorted */
+	size_t npoints, cappoints;
+	struct kv__wrange *ranges; /* malloc'd array, sorted, disjoint */
+	size_t nranges, capranges;
+};
+
+struct kv__ablk; /* arena block, kv.c */
+
+/* A transaction.  Allocated and freed by kv.c; `be` belongs to the backend between
+ * ops->begin and ops->commit/ops->abort.  Used by one thread at a time. */
+struct kv_txn {
+	struct kv_db *db;
+	bool read_only;
+	struct kv__wbuf w;
+	struct kv__ablk *arena;
+	void *be;
+};
+
+/* The backend operations.  All keys and bounds passed in have been checked for size by
+ * kv.c; range bounds satisfy b < e.  Memory returned by get/range must stay valid until
+ * the transaction ends (use kv__alloc or backend-owned snapshot memory). */
+struct kv_ops {
+	const char *name;
+	/* arg = the URI after "<name>:".  Returns 0 and *out, or a negative code with nothing
+	 * to release. */
+	int (*open)(const char *arg, struct kv_db **out);
+	void (*close)(struct kv_db *db);
+	/* Start a snapshot for txn (txn->read_only is set); store state in txn->be. */
+	int (*begin)(struct kv_txn *txn);
+	/* Committed value of key at the snapshot: 0, -ENOENT or an error. */
+	int (*get)(struct kv_txn *txn, const uint8_t *key, size_t klen, const uint8_t **val,
+		   size_t *vlen);
+	/* Committed pairs of [b, e) at the snapshot, ascending or descending, at most limit
+	 * (limit <= 0: all).  *more may be set conservatively (true when limit pairs were
+	 * returned and more might follow).  Returns the count or an error. */
+	int (*range)(struct kv_txn *txn, const uint8_t *b, size_t bl, const uint8_t *e,
+		     size_t el, int limit, bool reverse, struct kv_pair **pairs, bool *more);
+	/* Atomically apply txn->w if the transaction's reads still hold; durable on 0.
+	 * Called for read-only transactions too.  Releases txn->be in every case. */
+	int (*commit)(struct kv_txn *txn);
+	/* Release txn->be without applying anything. */
+	void (*abort)(struct kv_txn *txn);
+};
+
+extern const struct kv_ops kv__mem_ops;
+extern const struct kv_ops kv__lmdb_ops;
+extern const struct kv_ops kv__pg_ops;
+
+/* Allocate n bytes that live until the transaction ends (8-byte aligned).  NULL when out
+ * of memory. */
+void *kv__alloc(struct kv_txn *txn, size_t n);
+/* Copy n bytes into the arena (n == 0 gives a valid non-NULL pointer).  NULL on ENOMEM. */
+void *kv__dup(struct kv_txn *txn, const void *p, size_t n);
+
+/* memcmp order, shorter prefix first. */
+int kv__cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
+
+#endif

@@ -77,4 +77,25 @@ uint32_t cluster_client_node_id(struct cluster_client *cc);
 /* Address of the current mgmtd leader as far as we know ("" if none). Copied into out. */
 void cluster_client_leader(struct cluster_client *cc, char *out, size_t outsz);
 
+/* ---- additions ---- */
+
+struct rpc_client;
+struct c3_buf;
+
+/* One request to the mgmtd leader, from a process without a cluster_client (c3fs-admin,
+ * tests).  mgmtd_addrs: "ip:port,ip:port,...".  leader (may be NULL): in = where to try
+ * first ("" = the first address), out = who answered (cleared when unreachable).
+ * Follows -C3FS_ENOTLEADER redirects and tries every address in turn on transport errors,
+ * within timeout_ms in total.  Returns the leader's status (0 or its negative code) with
+ * its reply payload in *resp (may be NULL), -C3FS_ETIMEDOUT / -C3FS_ECONNECT when no
+ * leader answered, -C3FS_EAUTH when every mgmtd refused the token, -C3FS_ECONFIG for an
+ * empty address list.  Thread-safe (rpc_client is). */
+int cluster_mgmtd_call(struct rpc_client *rpc, const char *mgmtd_addrs, char *leader,
+		       size_t leadersz, uint16_t type, const void *req, size_t len,
+		       struct c3_buf *resp, uint32_t timeout_ms);
+
+/* The same through cc's connection and leader knowledge (any thread). */
+int cluster_client_call(struct cluster_client *cc, uint16_t type, const void *req, size_t len,
+			struct c3_buf *resp, uint32_t timeout_ms);
+
 #endif

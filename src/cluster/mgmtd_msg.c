@@ -1,0 +1,494 @@
+/* mgmtd_msg.c — codec of the mgmtd messages declared in proto/mgmtd.h.
+ *
+ * Fields are encoded in declaration order (net/codec.h).  Decoders reject: truncation,
+ * strings that do not fit or contain NUL, enums out of range, zero ids where an id is
+ * required, zero incarnations, duplicate target ids in a heartbeat, and counts above the
+ * limits in proto/mgmtd.h.  Trailing bytes are ignored (forward compatibility).
+ */
+#include "proto/mgmtd.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/errors.h"
+#include "net/codec.h"
+
+/* ------------------------------------------------------------------ redirect */
+
+void mgmtd_redirect_encode(const struct mgmtd_redirect *m, struct c3_buf *out)
+{
+	c3_enc_str(out, m->leader);
+}
+
+int mgmtd_redirect_decode(const void *p, size_t n, struct mgmtd_redirect *m)
+{
+	struct c3_dec d;
+
+	c3_dec_init(&d, p, n);
+	c3_dec_str(&d, m->leader, sizeof(m->leader));
+	return c3_dec_finish(&d);
+}
+
+/* ------------------------------------------------------------------ register */
+
+void mgmtd_register_req_encode(const struct mgmtd_register_req *m, struct c3_buf *out)
+{
+	c3_enc_u8(out, m->node_type);
+	c3_enc_u32(out, m->node_id);
+	c3_enc_str(out, m->addr);
+	c3_enc_u64(out, m->incarnation);
+	c3_enc_str(out, m->hostname);
+	c3_enc_u32(out, m->pid);
+}
+
+int mgmtd_register_req_decode(const void *p, size_t n, struct mgmtd_register_req *m)
+{
+	struct c3_dec d;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	m->node_type = c3_dec_u8(&d);
+	m->node_id = c3_dec_u32(&d);
+	c3_dec_str(&d, m->addr, sizeof(m->addr));
+	m->incarnation = c3_dec_u64(&d);
+	c3_dec_str(&d, m->hostname, sizeof(m->hostname));
+	m->pid = c3_dec_u32(&d);
+	if (c3_dec_finish(&d))
+		return -C3FS_EBADMSG;
+	if (m->node_type < NODE_META || m->node_type > NODE_CLIENT || m->incarnation == 0)
+		return -C3FS_EBADMSG;
+	if (m->node_type != NODE_CLIENT && (m->addr[0] == '\0' || strchr(m->addr, ' ')))
+		return -C3FS_EBADMSG;
+	return 0;
+}
+
+void mgmtd_register_resp_encode(const struct mgmtd_register_resp *m, struct c3_buf *out)
+{
+	c3_enc_u32(out, m->node_id);
+	c3_enc_u32(out, m->lease_ms);
+	c3_enc_u32(out, m->heartbeat_ms);
+	c3_enc_u64(out, m->routing_version);
+}
+
+int mgmtd_register_resp_decode(const void *p, size_t n, struct mgmtd_register_resp *m)
+{
+	struct c3_dec d;
+
+	c3_dec_init(&d, p, n);
+	m->node_id = c3_dec_u32(&d);
+	m->lease_ms = c3_dec_u32(&d);
+	m->heartbeat_ms = c3_dec_u32(&d);
+	m->routing_version = c3_dec_u64(&d);
+	if (c3_dec_finish(&d) || m->node_id == 0 || m->lease_ms == 0 || m->heartbeat_ms == 0)
+		return -C3FS_EBADMSG;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ heartbeat */
+
+#define REPORT_BYTES (4 + 1 + 8 * 4)
+
+void mgmtd_heartbeat_req_encode(const struct mgmtd_heartbeat_req *m, struct c3_buf *out)
+{
+	c3_enc_u32(out, m->node_id);
+	c3_enc_u64(out, m->incarnation);
+	c3_enc_u64(out, m->seq);
+	c3_enc_u64(out, m->routing_version);
+	c3_enc_u32(out, m->nreports);
+	for (uint32_t i = 0; i < m->nreports; i++) {
+		const struct cluster_target_report *r = &m->reports[i];
+
+		c3_enc_u32(out, r->target_id);
+		c3_enc_u8(out, r->local_state);
+		c3_enc_u64(out, r->capacity_bytes);
+		c3_enc_u64(out, r->free_bytes);
+		c3_enc_u64(out, r->sync_done_bytes);
+		c3_enc_u64(out, r->sync_total_bytes);
+	}
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* 0 when the n ids are distinct, -C3FS_EBADMSG otherwise, -ENOMEM. */
+static int ids_distinct(const uint32_t *ids, uint32_t n)
+{
+	uint32_t *tmp;
+	int rc = 0;
+
+	if (n < 2)
+		return 0;
+	tmp = malloc(sizeof(uint32_t) * n);
+	if (!tmp)
+		return -ENOMEM;
+	memcpy(tmp, ids, sizeof(uint32_t) * n);
+	qsort(tmp, n, sizeof(uint32_t), cmp_u32);
+	for (uint32_t i = 1; i < n; i++)
+		if (tmp[i] == tmp[i - 1])
+			rc = -C3FS_EBADMSG;
+	free(tmp);
+	return rc;
+}
+
+int mgmtd_heartbeat_req_decode(const void *p, size_t n, struct mgmtd_heartbeat_req *m)
+{
+	struct c3_dec d;
+	uint32_t *ids = NULL;
+	int rc = -C3FS_EBADMSG;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	m->node_id = c3_dec_u32(&d);
+	m->incarnation = c3_dec_u64(&d);
+	m->seq = c3_dec_u64(&d);
+	m->routing_version = c3_dec_u64(&d);
+	m->nreports = c3_dec_count(&d, MGMTD_MAX_REPORTS, REPORT_BYTES);
+	if (d.err || m->node_id == 0 || m->incarnation == 0)
+		goto fail;
+	if (m->nreports) {
+		m->reports = calloc(m->nreports, sizeof(*m->reports));
+		ids = malloc(sizeof(uint32_t) * m->nreports);
+		if (!m->reports || !ids) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+	for (uint32_t i = 0; i < m->nreports; i++) {
+		struct cluster_target_report *r = &m->reports[i];
+
+		r->target_id = c3_dec_u32(&d);
+		r->local_state = c3_dec_u8(&d);
+		r->capacity_bytes = c3_dec_u64(&d);
+		r->free_bytes = c3_dec_u64(&d);
+		r->sync_done_bytes = c3_dec_u64(&d);
+		r->sync_total_bytes = c3_dec_u64(&d);
+		if (r->target_id == 0 || r->local_state < TARGET_LOCAL_UPTODATE ||
+		    r->local_state > TARGET_LOCAL_FAILED)
+			goto fail;
+		ids[i] = r->target_id;
+	}
+	if (c3_dec_finish(&d))
+		goto fail;
+	rc = ids_distinct(ids, m->nreports);
+	if (rc)
+		goto fail;
+	free(ids);
+	return 0;
+fail:
+	free(ids);
+	mgmtd_heartbeat_req_release(m);
+	return rc;
+}
+
+void mgmtd_heartbeat_req_release(struct mgmtd_heartbeat_req *m)
+{
+	free(m->reports);
+	m->reports = NULL;
+	m->nreports = 0;
+}
+
+void mgmtd_heartbeat_resp_encode(const struct mgmtd_heartbeat_resp *m, struct c3_buf *out)
+{
+	c3_enc_u64(out, m->routing_version);
+	c3_enc_u32(out, m->lease_ms);
+}
+
+int mgmtd_heartbeat_resp_decode(const void *p, size_t n, struct mgmtd_heartbeat_resp *m)
+{
+	struct c3_dec d;
+
+	c3_dec_init(&d, p, n);
+	m->routing_version = c3_dec_u64(&d);
+	m->lease_ms = c3_dec_u32(&d);
+	if (c3_dec_finish(&d) || m->lease_ms == 0)
+		return -C3FS_EBADMSG;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ routing */
+
+void mgmtd_get_routing_req_encode(const struct mgmtd_get_routing_req *m, struct c3_buf *out)
+{
+	c3_enc_u64(out, m->known_version);
+}
+
+int mgmtd_get_routing_req_decode(const void *p, size_t n, struct mgmtd_get_routing_req *m)
+{
+	struct c3_dec d;
+
+	c3_dec_init(&d, p, n);
+	m->known_version = c3_dec_u64(&d);
+	return c3_dec_finish(&d);
+}
+
+void mgmtd_get_routing_resp_encode(uint64_t version, const struct c3_buf *body,
+				   struct c3_buf *out)
+{
+	c3_enc_u64(out, version);
+	c3_enc_bool(out, body != NULL);
+	if (body)
+		c3_enc_bytes(out, body->data, body->len);
+}
+
+int mgmtd_get_routing_resp_decode(const void *p, size_t n, struct mgmtd_get_routing_resp *m)
+{
+	struct c3_dec d;
+	const uint8_t *body;
+	size_t blen;
+	bool has;
+	int err = 0;
+
+	m->ri = NULL;
+	c3_dec_init(&d, p, n);
+	m->version = c3_dec_u64(&d);
+	has = c3_dec_bool(&d);
+	if (d.err)
+		return -C3FS_EBADMSG;
+	if (!has)
+		return 0;
+	body = c3_dec_bytes(&d, UINT32_MAX, &blen);
+	if (!body)
+		return -C3FS_EBADMSG;
+	m->ri = routing_decode(body, blen, &err);
+	if (!m->ri)
+		return err;
+	if (m->ri->version != m->version) {
+		routing_unref(m->ri);
+		m->ri = NULL;
+		return -C3FS_EBADMSG;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ leader */
+
+void mgmtd_leader_resp_encode(const struct mgmtd_leader_resp *m, struct c3_buf *out)
+{
+	c3_enc_str(out, m->leader);
+	c3_enc_str(out, m->self);
+	c3_enc_bool(out, m->self_is_leader);
+	c3_enc_u64(out, m->lease_left_ms);
+}
+
+int mgmtd_leader_resp_decode(const void *p, size_t n, struct mgmtd_leader_resp *m)
+{
+	struct c3_dec d;
+
+	c3_dec_init(&d, p, n);
+	c3_dec_str(&d, m->leader, sizeof(m->leader));
+	c3_dec_str(&d, m->self, sizeof(m->self));
+	m->self_is_leader = c3_dec_bool(&d);
+	m->lease_left_ms = c3_dec_u64(&d);
+	return c3_dec_finish(&d);
+}
+
+/* ------------------------------------------------------------------ list nodes */
+
+#define NODE_ENTRY_MIN_BYTES (4 + 1 + 1 + 4 + 4 + 4 + 8 + 8)
+
+void mgmtd_list_nodes_resp_encode(const struct mgmtd_list_nodes_resp *m, struct c3_buf *out)
+{
+	c3_enc_u32(out, m->n);
+	for (uint32_t i = 0; i < m->n; i++) {
+		const struct mgmtd_node_entry *e = &m->nodes[i];
+
+		c3_enc_u32(out, e->node_id);
+		c3_enc_u8(out, e->type);
+		c3_enc_u8(out, e->state);
+		c3_enc_str(out, e->addr);
+		c3_enc_str(out, e->hostname);
+		c3_enc_u32(out, e->pid);
+		c3_enc_u64(out, e->incarnation);
+		c3_enc_u64(out, e->heartbeat_age_ms);
+	}
+}
+
+int mgmtd_list_nodes_resp_decode(const void *p, size_t n, struct mgmtd_list_nodes_resp *m)
+{
+	struct c3_dec d;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	m->n = c3_dec_count(&d, MGMTD_MAX_LIST, NODE_ENTRY_MIN_BYTES);
+	if (d.err)
+		return -C3FS_EBADMSG;
+	if (m->n) {
+		m->nodes = calloc(m->n, sizeof(*m->nodes));
+		if (!m->nodes) {
+			m->n = 0;
+			return -ENOMEM;
+		}
+	}
+	for (uint32_t i = 0; i < m->n; i++) {
+		struct mgmtd_node_entry *e = &m->nodes[i];
+
+		e->node_id = c3_dec_u32(&d);
+		e->type = c3_dec_u8(&d);
+		e->state = c3_dec_u8(&d);
+		c3_dec_str(&d, e->addr, sizeof(e->addr));
+		c3_dec_str(&d, e->hostname, sizeof(e->hostname));
+		e->pid = c3_dec_u32(&d);
+		e->incarnation = c3_dec_u64(&d);
+		e->heartbeat_age_ms = c3_dec_u64(&d);
+		if (e->type < NODE_MGMTD || e->type > NODE_CLIENT || e->state < NODE_UP ||
+		    e->state > NODE_MAINTENANCE)
+			d.err = -C3FS_EBADMSG;
+	}
+	if (c3_dec_finish(&d)) {
+		mgmtd_list_nodes_resp_release(m);
+		return -C3FS_EBADMSG;
+	}
+	return 0;
+}
+
+void mgmtd_list_nodes_resp_release(struct mgmtd_list_nodes_resp *m)
+{
+	free(m->nodes);
+	m->nodes = NULL;
+	m->n = 0;
+}
+
+/* ------------------------------------------------------------------ admin */
+
+void mgmtd_create_table_req_encode(const struct mgmtd_create_table_req *m, struct c3_buf *out)
+{
+	c3_enc_str(out, m->admin_token);
+	c3_enc_u32(out, m->table_id);
+	c3_enc_str(out, m->name);
+	c3_enc_u32(out, m->replicas);
+	c3_enc_u32(out, m->ntargets);
+	for (uint32_t i = 0; i < m->ntargets; i++)
+		c3_enc_u32(out, m->targets[i]);
+}
+
+int mgmtd_create_table_req_decode(const void *p, size_t n, struct mgmtd_create_table_req *m)
+{
+	struct c3_dec d;
+	int rc = -C3FS_EBADMSG;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
+	m->table_id = c3_dec_u32(&d);
+	c3_dec_str(&d, m->name, sizeof(m->name));
+	m->replicas = c3_dec_u32(&d);
+	m->ntargets = c3_dec_count(&d, ROUTING_MAX_TARGETS, 4);
+	if (d.err || m->replicas == 0 || m->replicas > ROUTING_MAX_REPLICAS)
+		goto fail;
+	if (m->ntargets) {
+		m->targets = malloc(sizeof(uint32_t) * m->ntargets);
+		if (!m->targets) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+	for (uint32_t i = 0; i < m->ntargets; i++) {
+		m->targets[i] = c3_dec_u32(&d);
+		if (m->targets[i] == 0)
+			d.err = -C3FS_EBADMSG;
+	}
+	if (c3_dec_finish(&d))
+		goto fail;
+	rc = ids_distinct(m->targets, m->ntargets);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	mgmtd_create_table_req_release(m);
+	return rc;
+}
+
+void mgmtd_create_table_req_release(struct mgmtd_create_table_req *m)
+{
+	free(m->targets);
+	m->targets = NULL;
+	m->ntargets = 0;
+}
+
+void mgmtd_create_table_resp_encode(const struct mgmtd_create_table_resp *m,
+				    struct c3_buf *out)
+{
+	c3_enc_u32(out, m->table_id);
+	c3_enc_u32(out, m->table_version);
+	c3_enc_u32(out, m->nchains_added);
+	c3_enc_u64(out, m->routing_version);
+}
+
+int mgmtd_create_table_resp_decode(const void *p, size_t n, struct mgmtd_create_table_resp *m)
+{
+	struct c3_dec d;
+
+	c3_dec_init(&d, p, n);
+	m->table_id = c3_dec_u32(&d);
+	m->table_version = c3_dec_u32(&d);
+	m->nchains_added = c3_dec_u32(&d);
+	m->routing_version = c3_dec_u64(&d);
+	return c3_dec_finish(&d);
+}
+
+void mgmtd_set_node_state_req_encode(const struct mgmtd_set_node_state_req *m,
+				     struct c3_buf *out)
+{
+	c3_enc_str(out, m->admin_token);
+	c3_enc_u32(out, m->node_id);
+	c3_enc_u8(out, m->state);
+}
+
+int mgmtd_set_node_state_req_decode(const void *p, size_t n,
+				    struct mgmtd_set_node_state_req *m)
+{
+	struct c3_dec d;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
+	m->node_id = c3_dec_u32(&d);
+	m->state = c3_dec_u8(&d);
+	if (c3_dec_finish(&d) || m->node_id == 0 ||
+	    (m->state != NODE_UP && m->state != NODE_MAINTENANCE))
+		return -C3FS_EBADMSG;
+	return 0;
+}
+
+void mgmtd_set_target_state_req_encode(const struct mgmtd_set_target_state_req *m,
+				       struct c3_buf *out)
+{
+	c3_enc_str(out, m->admin_token);
+	c3_enc_u32(out, m->target_id);
+	c3_enc_u8(out, m->state);
+}
+
+int mgmtd_set_target_state_req_decode(const void *p, size_t n,
+				      struct mgmtd_set_target_state_req *m)
+{
+	struct c3_dec d;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
+	m->target_id = c3_dec_u32(&d);
+	m->state = c3_dec_u8(&d);
+	if (c3_dec_finish(&d) || m->target_id == 0 || m->state < TARGET_SERVING ||
+	    m->state > TARGET_OFFLINE)
+		return -C3FS_EBADMSG;
+	return 0;
+}
+
+void mgmtd_admin_resp_encode(const struct mgmtd_admin_resp *m, struct c3_buf *out)
+{
+	c3_enc_u64(out, m->routing_version);
+}
+
+int mgmtd_admin_resp_decode(const void *p, size_t n, struct mgmtd_admin_resp *m)
+{
+	struct c3_dec d;
+
+	c3_dec_init(&d, p, n);
+	m->routing_version = c3_dec_u64(&d);
+	return c3_dec_finish(&d);
+}

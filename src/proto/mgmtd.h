@@ -1,0 +1,227 @@
+/* proto/mgmtd.h — mgmtd messages (types 100-199) and their codec.
+ *
+ * Every request goes to the mgmtd leader.  A standby answers any of them with status
+ * -C3FS_ENOTLEADER and a struct mgmtd_redirect payload naming the leader's address ("" when
+ * it does not know one); cluster_mgmtd_call() (cluster/client.h) follows it.
+ *
+ * Protocol of a node (storage, meta, client):
+ *   1. MGMTD_T_REGISTER with a fresh random incarnation per process start.  A storage or
+ *      meta node names its configured node_id; a client may send 0 and gets one assigned.
+ *      When mgmtd already knows the node with another incarnation, it first treats the old
+ *      incarnation as failed (its targets' local states become UNKNOWN, chains are
+ *      reconfigured and persisted), and only then accepts the new one.  So a restarted
+ *      storage node never re-enters a chain as SERVING: its targets come back as WAITING,
+ *      then SYNCING.
+ *   2. MGMTD_T_HEARTBEAT every heartbeat_ms with (node_id, incarnation) and, for storage,
+ *      one report per target: local state, capacity, free space, sync progress.  An
+ *      unknown node or a stale incarnation is answered -C3FS_ELEASE: register again.
+ *      The reply carries the routing version; fetch with MGMTD_T_GET_ROUTING when newer.
+ *   3. The lease: mgmtd considers a node alive until lease_ms after its last heartbeat;
+ *      then the node is DOWN and its targets count as offline.  The node itself stops
+ *      serving when it has had no acknowledged heartbeat for lease_ms / 2 (see client.h),
+ *      i.e. well before mgmtd moves its targets out of the serving part of a chain.
+ *
+ * Sync completion (how a returning target becomes SERVING again): mgmtd moves a WAITING
+ * target to SYNCING (at most one per chain); the storage node syncs it from its
+ * predecessor and then reports the target's local state as TARGET_LOCAL_UPTODATE; mgmtd
+ * turns SYNCING + UPTODATE into SERVING.  While syncing, the node reports ONLINE and may
+ * fill sync_done_bytes / sync_total_bytes (shown by c3fs-admin).  Until a real recovery
+ * exists a storage node may report UPTODATE directly.
+ *
+ * Admin requests (150-199) start with the admin token; a wrong or missing token is
+ * answered -C3FS_EADMIN.  Read-only requests (routing, list-nodes, leader) need only the
+ * cluster token of the connection.
+ *
+ * Codec rules: net/codec.h.  Decoders validate ranges; decoded strings are copied into
+ * the fixed arrays below; arrays are malloc'd and freed by the matching _release().
+ * The implementation is src/cluster/mgmtd_msg.c (kept in the cluster library so that the
+ * cluster client can use it without a proto <-> cluster library cycle).
+ */
+#ifndef C3_PROTO_MGMTD_H
+#define C3_PROTO_MGMTD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/client.h"
+#include "cluster/routing.h"
+#include "common/buf.h"
+
+#define MGMTD_T_REGISTER      100
+#define MGMTD_T_HEARTBEAT     101
+#define MGMTD_T_GET_ROUTING   102
+#define MGMTD_T_GET_LEADER    103
+#define MGMTD_T_LIST_NODES    104  /* every node incl. clients, with session details */
+
+#define MGMTD_T_CREATE_CHAIN_TABLE 150
+#define MGMTD_T_SET_NODE_STATE     151
+#define MGMTD_T_SET_TARGET_STATE   152
+
+#define MGMTD_TOKEN_MAX    256
+#define MGMTD_HOSTNAME_MAX 64
+#define MGMTD_MAX_REPORTS  4096    /* targets per storage node */
+#define MGMTD_MAX_LIST     (ROUTING_MAX_NODES * 4)
+
+/* Payload of a -C3FS_ENOTLEADER reply. */
+struct mgmtd_redirect {
+	char leader[ROUTING_ADDR_MAX];   /* "" = leader unknown right now */
+};
+
+struct mgmtd_register_req {
+	uint8_t node_type;               /* enum node_type, not NODE_MGMTD */
+	uint32_t node_id;                /* 0 = assign (clients) */
+	char addr[ROUTING_ADDR_MAX];     /* RPC address, "" for pure clients */
+	uint64_t incarnation;            /* random, non-zero, fresh per process start */
+	char hostname[MGMTD_HOSTNAME_MAX];
+	uint32_t pid;
+};
+
+struct mgmtd_register_resp {
+	uint32_t node_id;                /* assigned or confirmed */
+	uint32_t lease_ms;               /* mgmtd's lease length */
+	uint32_t heartbeat_ms;           /* suggested heartbeat interval */
+	uint64_t routing_version;
+};
+
+struct mgmtd_heartbeat_req {
+	uint32_t node_id;
+	uint64_t incarnation;
+	uint64_t seq;                    /* increasing per incarnation; older ones are ignored */
+	uint64_t routing_version;        /* what the node holds */
+	uint32_t nreports;
+	struct cluster_target_report *reports; /* malloc'd by the decoder */
+};
+
+struct mgmtd_heartbeat_resp {
+	uint64_t routing_version;
+	uint32_t lease_ms;
+};
+
+struct mgmtd_get_routing_req {
+	uint64_t known_version;          /* 0 = always send the body */
+};
+
+/* Reply: the version, and the routing body only when newer than known_version. */
+struct mgmtd_get_routing_resp {
+	uint64_t version;
+	struct routing_info *ri;         /* NULL when not newer; owned (1 ref) after decode */
+};
+
+struct mgmtd_leader_resp {
+	char leader[ROUTING_ADDR_MAX];   /* "" = unknown */
+	char self[ROUTING_ADDR_MAX];     /* the answering mgmtd's address */
+	bool self_is_leader;
+	uint64_t lease_left_ms;          /* how long the leader's KV lease still runs */
+};
+
+/* One entry of MGMTD_T_LIST_NODES (request payload empty). */
+struct mgmtd_node_entry {
+	uint32_t node_id;
+	uint8_t type;                    /* enum node_type */
+	uint8_t state;                   /* enum node_state */
+	char addr[ROUTING_ADDR_MAX];
+	char hostname[MGMTD_HOSTNAME_MAX];
+	uint32_t pid;
+	uint64_t incarnation;
+	uint64_t heartbeat_age_ms;       /* UINT64_MAX = none since this mgmtd took over */
+};
+
+struct mgmtd_list_nodes_resp {
+	uint32_t n;
+	struct mgmtd_node_entry *nodes;  /* malloc'd by the decoder */
+};
+
+/* Create a chain table, or add chains to an existing one (new table version).
+ * Targets: the given ids, or (ntargets == 0) every storage target not yet in a chain.
+ * Chains are formed deterministically: targets sorted by (node id, target id), then each
+ * chain takes `replicas` targets from distinct nodes, round-robin over the nodes with the
+ * most unused targets first.  -EINVAL when the targets cannot fill whole chains on
+ * distinct nodes; nothing is created then. */
+struct mgmtd_create_table_req {
+	char admin_token[MGMTD_TOKEN_MAX];
+	uint32_t table_id;               /* 0 = next free id */
+	char name[64];
+	uint32_t replicas;               /* 1..ROUTING_MAX_REPLICAS */
+	uint32_t ntargets;
+	uint32_t *targets;               /* malloc'd by the decoder */
+};
+
+struct mgmtd_create_table_resp {
+	uint32_t table_id;
+	uint32_t table_version;
+	uint32_t nchains_added;
+	uint64_t routing_version;
+};
+
+/* offline-node / online-node: state NODE_MAINTENANCE or NODE_UP.  A node in maintenance
+ * keeps heartbeating but its targets count as offline. */
+struct mgmtd_set_node_state_req {
+	char admin_token[MGMTD_TOKEN_MAX];
+	uint32_t node_id;
+	uint8_t state;
+};
+
+/* set-target-state: OFFLINE takes the target out of its chain until set otherwise (an
+ * admin hold); SERVING lifts the hold and, for a SYNCING/WAITING target whose node reports
+ * it alive, declares it up to date (it becomes SERVING).  Other states: -EINVAL. */
+struct mgmtd_set_target_state_req {
+	char admin_token[MGMTD_TOKEN_MAX];
+	uint32_t target_id;
+	uint8_t state;
+};
+
+/* Reply of the admin requests that only change state. */
+struct mgmtd_admin_resp {
+	uint64_t routing_version;
+};
+
+/* Encoders append to out (errors sticky in out->err).  Decoders return 0 or
+ * -C3FS_EBADMSG / -ENOMEM; on failure nothing needs releasing. */
+void mgmtd_redirect_encode(const struct mgmtd_redirect *m, struct c3_buf *out);
+int mgmtd_redirect_decode(const void *p, size_t n, struct mgmtd_redirect *m);
+
+void mgmtd_register_req_encode(const struct mgmtd_register_req *m, struct c3_buf *out);
+int mgmtd_register_req_decode(const void *p, size_t n, struct mgmtd_register_req *m);
+void mgmtd_register_resp_encode(const struct mgmtd_register_resp *m, struct c3_buf *out);
+int mgmtd_register_resp_decode(const void *p, size_t n, struct mgmtd_register_resp *m);
+
+void mgmtd_heartbeat_req_encode(const struct mgmtd_heartbeat_req *m, struct c3_buf *out);
+int mgmtd_heartbeat_req_decode(const void *p, size_t n, struct mgmtd_heartbeat_req *m);
+void mgmtd_heartbeat_req_release(struct mgmtd_heartbeat_req *m);
+void mgmtd_heartbeat_resp_encode(const struct mgmtd_heartbeat_resp *m, struct c3_buf *out);
+int mgmtd_heartbeat_resp_decode(const void *p, size_t n, struct mgmtd_heartbeat_resp *m);
+
+void mgmtd_get_routing_req_encode(const struct mgmtd_get_routing_req *m, struct c3_buf *out);
+int mgmtd_get_routing_req_decode(const void *p, size_t n, struct mgmtd_get_routing_req *m);
+/* Encodes version and, when body != NULL, the already-encoded routing bytes. */
+void mgmtd_get_routing_resp_encode(uint64_t version, const struct c3_buf *body,
+				   struct c3_buf *out);
+int mgmtd_get_routing_resp_decode(const void *p, size_t n, struct mgmtd_get_routing_resp *m);
+
+void mgmtd_leader_resp_encode(const struct mgmtd_leader_resp *m, struct c3_buf *out);
+int mgmtd_leader_resp_decode(const void *p, size_t n, struct mgmtd_leader_resp *m);
+
+void mgmtd_list_nodes_resp_encode(const struct mgmtd_list_nodes_resp *m, struct c3_buf *out);
+int mgmtd_list_nodes_resp_decode(const void *p, size_t n, struct mgmtd_list_nodes_resp *m);
+void mgmtd_list_nodes_resp_release(struct mgmtd_list_nodes_resp *m);
+
+void mgmtd_create_table_req_encode(const struct mgmtd_create_table_req *m, struct c3_buf *out);
+int mgmtd_create_table_req_decode(const void *p, size_t n, struct mgmtd_create_table_req *m);
+void mgmtd_create_table_req_release(struct mgmtd_create_table_req *m);
+void mgmtd_create_table_resp_encode(const struct mgmtd_create_table_resp *m,
+				    struct c3_buf *out);
+int mgmtd_create_table_resp_decode(const void *p, size_t n, struct mgmtd_create_table_resp *m);
+
+void mgmtd_set_node_state_req_encode(const struct mgmtd_set_node_state_req *m,
+				     struct c3_buf *out);
+int mgmtd_set_node_state_req_decode(const void *p, size_t n,
+				    struct mgmtd_set_node_state_req *m);
+void mgmtd_set_target_state_req_encode(const struct mgmtd_set_target_state_req *m,
+				       struct c3_buf *out);
+int mgmtd_set_target_state_req_decode(const void *p, size_t n,
+				      struct mgmtd_set_target_state_req *m);
+void mgmtd_admin_resp_encode(const struct mgmtd_admin_resp *m, struct c3_buf *out);
+int mgmtd_admin_resp_decode(const void *p, size_t n, struct mgmtd_admin_resp *m);
+
+#endif

@@ -1,0 +1,231 @@
+/* test_mgmtd_msg.c — mgmtd message codec: round trips and rejection of bad input. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/errors.h"
+#include "net/codec.h"
+#include "proto/mgmtd.h"
+#include "tests/lib/tap.h"
+
+static void test_register(void)
+{
+	struct mgmtd_register_req q = { .node_type = NODE_STORAGE, .node_id = 10,
+					.addr = "127.0.0.1:9010", .incarnation = 77,
+					.hostname = "h1", .pid = 1234 }, q2;
+	struct mgmtd_register_resp r = { 10, 6000, 1000, 5 }, r2;
+	struct c3_buf b = C3_BUF_INIT;
+	int bad = 0;
+
+	mgmtd_register_req_encode(&q, &b);
+	is_int(mgmtd_register_req_decode(b.data, b.len, &q2), 0, "register req decodes");
+	ok(q2.node_type == NODE_STORAGE && q2.node_id == 10 && q2.incarnation == 77 &&
+	   strcmp(q2.addr, q.addr) == 0 && strcmp(q2.hostname, "h1") == 0 && q2.pid == 1234,
+	   "register req round trip");
+	for (size_t n = 0; n < b.len; n++)
+		bad += mgmtd_register_req_decode(b.data, n, &q2) != -C3FS_EBADMSG;
+	is_int(bad, 0, "every truncation of register req rejected");
+
+	q.incarnation = 0;
+	c3_buf_reset(&b);
+	mgmtd_register_req_encode(&q, &b);
+	is_int(mgmtd_register_req_decode(b.data, b.len, &q2), -C3FS_EBADMSG, "incarnation 0");
+	q.incarnation = 1;
+	q.node_type = NODE_MGMTD;
+	c3_buf_reset(&b);
+	mgmtd_register_req_encode(&q, &b);
+	is_int(mgmtd_register_req_decode(b.data, b.len, &q2), -C3FS_EBADMSG,
+	       "mgmtd may not register as a node");
+	q.node_type = NODE_STORAGE;
+	q.addr[0] = '\0';
+	c3_buf_reset(&b);
+	mgmtd_register_req_encode(&q, &b);
+	is_int(mgmtd_register_req_decode(b.data, b.len, &q2), -C3FS_EBADMSG,
+	       "storage without an address");
+	q.node_type = NODE_CLIENT;
+	c3_buf_reset(&b);
+	mgmtd_register_req_encode(&q, &b);
+	is_int(mgmtd_register_req_decode(b.data, b.len, &q2), 0, "client without an address");
+
+	c3_buf_reset(&b);
+	mgmtd_register_resp_encode(&r, &b);
+	is_int(mgmtd_register_resp_decode(b.data, b.len, &r2), 0, "register resp decodes");
+	ok(r2.node_id == 10 && r2.lease_ms == 6000 && r2.heartbeat_ms == 1000 &&
+	   r2.routing_version == 5, "register resp round trip");
+	r.lease_ms = 0;
+	c3_buf_reset(&b);
+	mgmtd_register_resp_encode(&r, &b);
+	is_int(mgmtd_register_resp_decode(b.data, b.len, &r2), -C3FS_EBADMSG, "lease 0 rejected");
+	c3_buf_release(&b);
+}
+
+static void test_heartbeat(void)
+{
+	struct cluster_target_report reps[3] = {
+		{ 101, TARGET_LOCAL_UPTODATE, 100, 50, 0, 0 },
+		{ 102, TARGET_LOCAL_ONLINE, 100, 60, 5, 10 },
+		{ 103, TARGET_LOCAL_FAILED, 0, 0, 0, 0 },
+	};
+	struct mgmtd_heartbeat_req q = { 10, 77, 3, 9, 3, reps }, q2;
+	struct mgmtd_heartbeat_resp r = { 12, 6000 }, r2;
+	struct c3_buf b = C3_BUF_INIT;
+	int bad = 0;
+
+	mgmtd_heartbeat_req_encode(&q, &b);
+	is_int(mgmtd_heartbeat_req_decode(b.data, b.len, &q2), 0, "heartbeat decodes");
+	ok(q2.node_id == 10 && q2.incarnation == 77 && q2.seq == 3 && q2.routing_version == 9 &&
+	   q2.nreports == 3 && memcmp(q2.reports, reps, sizeof(reps)) == 0,
+	   "heartbeat round trip");
+	mgmtd_heartbeat_req_release(&q2);
+	for (size_t n = 0; n < b.len; n++) {
+		int rc = mgmtd_heartbeat_req_decode(b.data, n, &q2);
+
+		bad += rc != -C3FS_EBADMSG;
+		if (rc == 0)
+			mgmtd_heartbeat_req_release(&q2);
+	}
+	is_int(bad, 0, "every truncation of heartbeat rejected");
+	reps[2].target_id = 101;
+	c3_buf_reset(&b);
+	mgmtd_heartbeat_req_encode(&q, &b);
+	is_int(mgmtd_heartbeat_req_decode(b.data, b.len, &q2), -C3FS_EBADMSG,
+	       "duplicate target in a heartbeat");
+	reps[2].target_id = 103;
+	reps[1].local_state = TARGET_LOCAL_UNKNOWN;
+	c3_buf_reset(&b);
+	mgmtd_heartbeat_req_encode(&q, &b);
+	is_int(mgmtd_heartbeat_req_decode(b.data, b.len, &q2), -C3FS_EBADMSG,
+	       "local state unknown cannot be reported");
+	reps[1].local_state = 9;
+	c3_buf_reset(&b);
+	mgmtd_heartbeat_req_encode(&q, &b);
+	is_int(mgmtd_heartbeat_req_decode(b.data, b.len, &q2), -C3FS_EBADMSG,
+	       "local state out of range");
+	/* a count claiming more reports than the bytes can hold */
+	c3_buf_reset(&b);
+	c3_enc_u32(&b, 10);
+	c3_enc_u64(&b, 1);
+	c3_enc_u64(&b, 1);
+	c3_enc_u64(&b, 1);
+	c3_enc_u32(&b, 4000);
+	is_int(mgmtd_heartbeat_req_decode(b.data, b.len, &q2), -C3FS_EBADMSG,
+	       "hostile report count");
+	c3_buf_reset(&b);
+	mgmtd_heartbeat_resp_encode(&r, &b);
+	is_int(mgmtd_heartbeat_resp_decode(b.data, b.len, &r2), 0, "heartbeat resp");
+	ok(r2.routing_version == 12 && r2.lease_ms == 6000, "heartbeat resp round trip");
+	c3_buf_release(&b);
+}
+
+static void test_routing_resp(void)
+{
+	struct routing_info *ri = routing_new();
+	struct c3_buf body = C3_BUF_INIT, b = C3_BUF_INIT;
+	struct mgmtd_get_routing_resp r;
+
+	ri->version = 8;
+	routing_encode(ri, &body);
+	mgmtd_get_routing_resp_encode(8, &body, &b);
+	is_int(mgmtd_get_routing_resp_decode(b.data, b.len, &r), 0, "routing resp decodes");
+	ok(r.version == 8 && r.ri && r.ri->version == 8, "routing resp carries the body");
+	routing_unref(r.ri);
+	c3_buf_reset(&b);
+	mgmtd_get_routing_resp_encode(9, &body, &b);
+	is_int(mgmtd_get_routing_resp_decode(b.data, b.len, &r), -C3FS_EBADMSG,
+	       "version mismatch between header and body rejected");
+	c3_buf_reset(&b);
+	mgmtd_get_routing_resp_encode(8, NULL, &b);
+	is_int(mgmtd_get_routing_resp_decode(b.data, b.len, &r), 0, "no body");
+	ok(r.ri == NULL && r.version == 8, "not newer: version only");
+	c3_buf_release(&b);
+	c3_buf_release(&body);
+	routing_unref(ri);
+}
+
+static void test_admin(void)
+{
+	uint32_t tids[] = { 5, 6, 7 };
+	struct mgmtd_create_table_req q = { .admin_token = "secret", .table_id = 1,
+					    .name = "default", .replicas = 3, .ntargets = 3,
+					    .targets = tids }, q2;
+	struct mgmtd_set_node_state_req ns = { .admin_token = "t", .node_id = 3,
+					       .state = NODE_MAINTENANCE }, ns2;
+	struct mgmtd_set_target_state_req ts = { .admin_token = "t", .target_id = 3,
+						 .state = TARGET_OFFLINE }, ts2;
+	struct mgmtd_node_entry ents[2] = {
+		{ 1, NODE_STORAGE, NODE_UP, "127.0.0.1:1", "h", 5, 6, 7 },
+		{ 2, NODE_CLIENT, NODE_DOWN, "", "h2", 8, 9, UINT64_MAX },
+	};
+	struct mgmtd_list_nodes_resp ln = { 2, ents }, ln2;
+	struct mgmtd_leader_resp lr = { "127.0.0.1:5", "127.0.0.1:6", false, 10 }, lr2;
+	struct mgmtd_redirect rd = { "127.0.0.1:7" }, rd2;
+	struct c3_buf b = C3_BUF_INIT;
+
+	mgmtd_create_table_req_encode(&q, &b);
+	is_int(mgmtd_create_table_req_decode(b.data, b.len, &q2), 0, "create table decodes");
+	ok(strcmp(q2.admin_token, "secret") == 0 && q2.replicas == 3 && q2.ntargets == 3 &&
+	   q2.targets[2] == 7 && strcmp(q2.name, "default") == 0, "create table round trip");
+	mgmtd_create_table_req_release(&q2);
+	q.replicas = ROUTING_MAX_REPLICAS + 1;
+	c3_buf_reset(&b);
+	mgmtd_create_table_req_encode(&q, &b);
+	is_int(mgmtd_create_table_req_decode(b.data, b.len, &q2), -C3FS_EBADMSG,
+	       "too many replicas");
+	q.replicas = 2;
+	tids[1] = 5;
+	c3_buf_reset(&b);
+	mgmtd_create_table_req_encode(&q, &b);
+	is_int(mgmtd_create_table_req_decode(b.data, b.len, &q2), -C3FS_EBADMSG,
+	       "duplicate target ids");
+
+	c3_buf_reset(&b);
+	mgmtd_set_node_state_req_encode(&ns, &b);
+	is_int(mgmtd_set_node_state_req_decode(b.data, b.len, &ns2), 0, "node state decodes");
+	ok(ns2.node_id == 3 && ns2.state == NODE_MAINTENANCE, "node state round trip");
+	ns.state = NODE_DOWN;
+	c3_buf_reset(&b);
+	mgmtd_set_node_state_req_encode(&ns, &b);
+	is_int(mgmtd_set_node_state_req_decode(b.data, b.len, &ns2), -C3FS_EBADMSG,
+	       "DOWN cannot be set by hand");
+
+	c3_buf_reset(&b);
+	mgmtd_set_target_state_req_encode(&ts, &b);
+	is_int(mgmtd_set_target_state_req_decode(b.data, b.len, &ts2), 0, "target state");
+	ts.state = 0;
+	c3_buf_reset(&b);
+	mgmtd_set_target_state_req_encode(&ts, &b);
+	is_int(mgmtd_set_target_state_req_decode(b.data, b.len, &ts2), -C3FS_EBADMSG,
+	       "target state 0 rejected");
+
+	c3_buf_reset(&b);
+	mgmtd_list_nodes_resp_encode(&ln, &b);
+	is_int(mgmtd_list_nodes_resp_decode(b.data, b.len, &ln2), 0, "list nodes decodes");
+	ok(ln2.n == 2 && ln2.nodes[1].heartbeat_age_ms == UINT64_MAX &&
+	   strcmp(ln2.nodes[1].hostname, "h2") == 0, "list nodes round trip");
+	mgmtd_list_nodes_resp_release(&ln2);
+	ents[0].type = 9;
+	c3_buf_reset(&b);
+	mgmtd_list_nodes_resp_encode(&ln, &b);
+	is_int(mgmtd_list_nodes_resp_decode(b.data, b.len, &ln2), -C3FS_EBADMSG,
+	       "bad node type in list");
+
+	c3_buf_reset(&b);
+	mgmtd_leader_resp_encode(&lr, &b);
+	is_int(mgmtd_leader_resp_decode(b.data, b.len, &lr2), 0, "leader resp");
+	ok(strcmp(lr2.leader, lr.leader) == 0 && !lr2.self_is_leader && lr2.lease_left_ms == 10,
+	   "leader resp round trip");
+	c3_buf_reset(&b);
+	mgmtd_redirect_encode(&rd, &b);
+	is_int(mgmtd_redirect_decode(b.data, b.len, &rd2), 0, "redirect");
+	is_str(rd2.leader, "127.0.0.1:7", "redirect round trip");
+	c3_buf_release(&b);
+}
+
+int main(void)
+{
+	test_register();
+	test_heartbeat();
+	test_routing_resp();
+	test_admin();
+	return tap_done();
+}

@@ -1,0 +1,930 @@
+/* server.c — the RPC server: listener, epoll I/O threads, worker pool, replies.
+ *
+ * Threads:
+ *   io thread 0 .. n-1  each owns an epoll set, the connections assigned to it, and their
+ *                       read state; thread 0 also accepts and deals new connections
+ *                       round robin (through the target thread's pending list + eventfd).
+ *   workers             pop requests from one FIFO queue and run their handlers.
+ *   any thread          may call rpc_reply() (handlers may defer replies).
+ *
+ * Ownership: a struct srv_req is created by the io thread when a frame header arrives,
+ * filled with payload and bulk, then handed to its handler; from then on it belongs to
+ * whoever must call rpc_reply(), which writes the reply and frees it.  Every request holds
+ * a reference on its connection, so a connection (and its descriptor number) outlives
+ * every reply that may still be written to it; the descriptor is closed at the last
+ * unref, never earlier.
+ *
+ * Invariants:
+ *   - conn->dead is set (under send_mu) before the descriptor is shut down; a writer that
+ *     sees dead drops its reply with -C3FS_EPEERCLOSED.
+ *   - one writer at a time per connection (send_mu), a whole frame per critical section.
+ *   - before authentication only RPC_T_AUTH is accepted, at most RPC_MAX_UNAUTH_FRAME bytes
+ *     of payload+bulk, and the connection is closed after idle_timeout_ms.
+ *   - srv->outstanding counts live requests; rpc_server_free waits for it to reach 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "net/codec.h"
+#include "net/net_int.h"
+#include "net/rpc.h"
+
+#define SRV_EVENTS 64
+#define SRV_ACCEPT_BATCH 64
+#define SRV_IDLE_CHECK_MS 50
+
+enum srv_rstate { SRV_RS_HDR, SRV_RS_PAYLOAD, SRV_RS_BULK };
+
+struct srv_conn;
+
+/* A request: the public part, then server bookkeeping, then the payload bytes. */
+struct srv_req {
+	struct rpc_req pub;
+	struct srv_conn *conn;   /* referenced; released when the request is freed */
+	struct srv_req *next;    /* worker queue link (srv->qmu) */
+	void *bulk_mem;          /* aligned allocation behind pub.bulk, or NULL */
+	uint8_t payload[];
+};
+
+struct srv_handler {
+	rpc_handler_fn fn;
+	void *ctx;
+	unsigned flags;
+};
+
+struct srv_io;
+
+/* One accepted connection. */
+struct srv_conn {
+	struct rpc_server *srv;
+	struct srv_io *io;
+	int fd;
+	atomic_int refs;
+	pthread_mutex_t send_mu;   /* serializes writers; guards dead */
+	bool dead;
+	/* owned by the io thread */
+	bool authed;
+	bool in_epoll;
+	uint64_t accepted_ns;
+	uint8_t *rbuf;
+	size_t rpos, rlen;
+	enum srv_rstate rstate;
+	struct rpc_frame fr;
+	struct srv_req *cur;
+	size_t got;
+	struct srv_conn *prev, *next;  /* io->conns, or io->pending (next only) */
+	char peer[48];
+};
+
+struct srv_io {
+	struct rpc_server *srv;
+	int idx;
+	int epfd;
+	int wakefd;
+	pthread_t thr;
+	bool thr_started;
+	pthread_mutex_t mu;          /* guards pending */
+	struct srv_conn *pending;    /* accepted, not yet in this thread's epoll set */
+	struct srv_conn *conns;      /* io thread only (and rpc_server_free after join) */
+	unsigned nunauth;            /* io thread only */
+	uint64_t next_idle_check_ns;
+};
+
+struct rpc_server {
+	const struct net_transport *tr;
+	int lfd;
+	int spare_fd;                /* kept open to recover from EMFILE at accept */
+	int port;
+	char *token;
+	size_t token_len;
+	int nio, nworkers, max_conns;
+	uint32_t max_payload, max_bulk, idle_timeout_ms;
+	struct srv_handler handlers[RPC_TYPE_MAX + 1];
+	struct srv_io *ios;
+	unsigned accept_rr;          /* io thread 0 only */
+	pthread_t *workers;
+	int workers_started;
+	pthread_mutex_t qmu;         /* guards the queue and qstop */
+	pthread_cond_t qcv;
+	struct srv_req *qhead, *qtail;
+	bool qstop;
+	atomic_bool stopping;
+	atomic_int nconns;
+	pthread_mutex_t omu;         /* guards outstanding */
+	pthread_cond_t ocv;
+	long outstanding;
+	bool started;
+	_Atomic uint64_t log_accept_ns, log_busy_ns, log_proto_ns;
+};
+
+/* ------------------------------------------------------------------ requests */
+
+static struct srv_req *srv_req_new(struct srv_conn *c, uint32_t payload_len)
+{
+	struct rpc_server *srv = c->srv;
+	struct srv_req *r = malloc(sizeof(*r) + payload_len);
+
+	if (!r)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	r->conn = c;
+	atomic_fetch_add(&c->refs, 1);
+	r->pub.server_private = r;
+	memcpy(r->pub.peer, c->peer, sizeof(r->pub.peer));
+	pthread_mutex_lock(&srv->omu);
+	srv->outstanding++;
+	pthread_mutex_unlock(&srv->omu);
+	return r;
+}
+
+static void srv_conn_unref(struct srv_conn *c);
+
+static void srv_req_free(struct srv_req *r)
+{
+	struct rpc_server *srv = r->conn->srv;
+
+	srv_conn_unref(r->conn);
+	free(r->bulk_mem);
+	free(r);
+	pthread_mutex_lock(&srv->omu);
+	if (--srv->outstanding == 0)
+		pthread_cond_broadcast(&srv->ocv);
+	pthread_mutex_unlock(&srv->omu);
+}
+
+/* ------------------------------------------------------------------ connections */
+
+static void srv_conn_unref(struct srv_conn *c)
+{
+	if (atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	c->srv->tr->close(c->fd);
+	atomic_fetch_sub(&c->srv->nconns, 1);
+	pthread_mutex_destroy(&c->send_mu);
+	free(c->rbuf);
+	free(c);
+}
+
+/* Mark dead and shut the descriptor down (any thread).  Idempotent. */
+static void srv_conn_kill(struct srv_conn *c)
+{
+	pthread_mutex_lock(&c->send_mu);
+	if (!c->dead) {
+		c->dead = true;
+		c->srv->tr->shutdown(c->fd);
+	}
+	pthread_mutex_unlock(&c->send_mu);
+}
+
+/* Best-effort connection-level error frame before a close (short deadline). */
+static void srv_conn_send_error(struct srv_conn *c, uint16_t type, uint64_t id, int status)
+{
+	uint8_t hdr[RPC_HEADER_BYTES];
+	struct iovec iov = { hdr, sizeof(hdr) };
+
+	net__error_frame(hdr, type, id, status);
+	pthread_mutex_lock(&c->send_mu);
+	if (!c->dead)
+		(void)net__writev_all(c->srv->tr, c->fd, &iov, 1, c3_now_ns() + 200000000ull);
+	pthread_mutex_unlock(&c->send_mu);
+}
+
+/* io thread: take c out of service and drop the io thread's reference. */
+static void srv_conn_close(struct srv_conn *c)
+{
+	struct srv_io *io = c->io;
+
+	if (c->in_epoll)
+		(void)epoll_ctl(io->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	c->in_epoll = false;
+	srv_conn_kill(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		io->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	if (!c->authed)
+		io->nunauth--;
+	if (c->cur) {
+		struct srv_req *r = c->cur;
+
+		c->cur = NULL;
+		srv_req_free(r);
+	}
+	srv_conn_unref(c);
+}
+
+/* Protocol violation: log (rate-limited), tell the peer why, close. */
+static void srv_conn_reject(struct srv_conn *c, uint16_t type, uint64_t id, int status,
+			    const char *why)
+{
+	if (status == -C3FS_EAUTH)
+		LOG_WARN("rpc: refusing %s: %s", c->peer, why);
+	else if (net__ratelimit(&c->srv->log_proto_ns, 1000000000ull))
+		LOG_WARN("rpc: closing %s: %s (%s)", c->peer, why, c3_strerror(status));
+	srv_conn_send_error(c, type, id, status);
+	srv_conn_close(c);
+}
+
+/* ------------------------------------------------------------------ replies */
+
+int rpc_reply(struct rpc_req *req, int status, const void *payload, size_t payload_len,
+	      const struct iovec *bulk, int nbulk)
+{
+	struct srv_req *r = req->server_private;
+	struct srv_conn *c = r->conn;
+	struct iovec iov[2 + NET_MAX_BULK_IOV];
+	uint8_t hdr[RPC_HEADER_BYTES];
+	struct rpc_frame f;
+	uint64_t bulk_len = 0;
+	int n = 0, rc;
+
+	if (status > 0) {
+		LOG_ERROR("rpc: handler for type %u replied with positive status %d",
+			  (unsigned)req->type, status);
+		status = -C3FS_EINTERNAL;
+	}
+	if (nbulk < 0 || nbulk > NET_MAX_BULK_IOV || (nbulk > 0 && !bulk))
+		goto too_big;
+	for (int i = 0; i < nbulk; i++)
+		bulk_len += bulk[i].iov_len;
+	if (payload_len > UINT32_MAX || bulk_len > UINT32_MAX || (payload_len && !payload))
+		goto too_big;
+	goto build;
+too_big:
+	LOG_ERROR("rpc: handler for type %u gave an invalid reply (payload %zu, nbulk %d)",
+		  (unsigned)req->type, payload_len, nbulk);
+	status = -C3FS_ETOOBIG;
+	payload_len = 0;
+	nbulk = 0;
+	bulk_len = 0;
+build:
+	memset(&f, 0, sizeof(f));
+	f.version = RPC_PROTO_VERSION;
+	f.flags = RPC_FLAG_RESPONSE;
+	f.type = req->type;
+	f.id = req->id;
+	f.payload_len = (uint32_t)payload_len;
+	f.bulk_len = (uint32_t)bulk_len;
+	f.status = status;
+	rpc_frame_encode(&f, hdr);
+	iov[n].iov_base = hdr;
+	iov[n++].iov_len = sizeof(hdr);
+	if (payload_len) {
+		iov[n].iov_base = (void *)payload;
+		iov[n++].iov_len = payload_len;
+	}
+	for (int i = 0; i < nbulk; i++)
+		if (bulk[i].iov_len)
+			iov[n++] = bulk[i];
+	pthread_mutex_lock(&c->send_mu);
+	if (c->dead) {
+		rc = -C3FS_EPEERCLOSED;
+	} else {
+		rc = net__writev_all(c->srv->tr, c->fd, iov, n,
+				     c3_now_ns() + NET_SEND_STALL_MS * 1000000ull);
+		if (rc < 0) {
+			c->dead = true;
+			c->srv->tr->shutdown(c->fd);
+			rc = rc == -C3FS_ETIMEDOUT ? rc : -C3FS_EPEERCLOSED;
+		}
+	}
+	pthread_mutex_unlock(&c->send_mu);
+	srv_req_free(r);
+	return rc;
+}
+
+int rpc_reply_buf(struct rpc_req *req, int status, const struct c3_buf *buf)
+{
+	if (buf && buf->err)
+		return rpc_reply(req, buf->err, NULL, 0, NULL, 0);
+	return rpc_reply(req, status, buf ? buf->data : NULL, buf ? buf->len : 0, NULL, 0);
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+static void srv_ping(struct rpc_req *req, void *ctx)
+{
+	(void)ctx;
+	rpc_reply(req, 0, NULL, 0, NULL, 0);
+}
+
+static void srv_echo(struct rpc_req *req, void *ctx)
+{
+	struct iovec iov = { req->bulk, req->bulk_len };
+
+	(void)ctx;
+	rpc_reply(req, 0, req->payload, req->payload_len, &iov, req->bulk_len ? 1 : 0);
+}
+
+/* Constant-time comparison of the presented token with ours (length leaks, content not). */
+static bool srv_token_ok(const struct rpc_server *srv, const uint8_t *p, size_t n)
+{
+	unsigned diff;
+
+	if (srv->token_len == 0)
+		return true;
+	diff = (unsigned)(n != srv->token_len);
+	for (size_t i = 0; i < srv->token_len; i++)
+		diff |= (unsigned)(srv->token[i] ^ (i < n ? p[i] : 0));
+	return diff == 0;
+}
+
+/* io thread: a whole request has arrived.  Returns false when c was closed. */
+static bool srv_dispatch(struct srv_conn *c, struct srv_req *r)
+{
+	struct rpc_server *srv = c->srv;
+	const struct srv_handler *h;
+
+	c->cur = NULL;
+	c->rstate = SRV_RS_HDR;
+	if (r->pub.type == RPC_T_AUTH) {
+		struct c3_dec d;
+		const uint8_t *tok;
+		size_t toklen;
+
+		c3_dec_init(&d, r->pub.payload, r->pub.payload_len);
+		tok = c3_dec_bytes(&d, 4096, &toklen);
+		if (c3_dec_finish(&d) != 0 || !srv_token_ok(srv, tok, toklen)) {
+			LOG_WARN("rpc: authentication failed from %s: %s", c->peer,
+				 d.err ? "malformed auth frame" : "wrong cluster token");
+			rpc_reply(&r->pub, -C3FS_EAUTH, NULL, 0, NULL, 0);
+			srv_conn_close(c);
+			return false;
+		}
+		if (!c->authed) {
+			c->authed = true;
+			c->io->nunauth--;
+		}
+		rpc_reply(&r->pub, 0, NULL, 0, NULL, 0);
+		return true;
+	}
+	h = r->pub.type <= RPC_TYPE_MAX ? &srv->handlers[r->pub.type] : NULL;
+	if (!h || !h->fn) {
+		rpc_reply(&r->pub, -C3FS_EUNKNOWNTYPE, NULL, 0, NULL, 0);
+		return true;
+	}
+	if (h->flags & RPC_HANDLER_INLINE) {
+		c3_log_set_reqid(r->pub.id);
+		h->fn(&r->pub, h->ctx);
+		c3_log_set_reqid(0);
+		return true;
+	}
+	pthread_mutex_lock(&srv->qmu);
+	r->next = NULL;
+	if (srv->qtail)
+		srv->qtail->next = r;
+	else
+		srv->qhead = r;
+	srv->qtail = r;
+	pthread_cond_signal(&srv->qcv);
+	pthread_mutex_unlock(&srv->qmu);
+	return true;
+}
+
+/* io thread: parse what the read buffer holds.  Returns false when c was closed. */
+static bool srv_conn_parse(struct srv_conn *c)
+{
+	struct rpc_server *srv = c->srv;
+
+	for (;;) {
+		struct srv_req *r;
+		size_t avail = c->rlen - c->rpos, take;
+		int rc;
+
+		switch (c->rstate) {
+		case SRV_RS_HDR:
+			if (avail < RPC_HEADER_BYTES)
+				return true;
+			rc = rpc_frame_decode(c->rbuf + c->rpos, avail, srv->max_payload,
+					      srv->max_bulk, &c->fr);
+			if (rc == -C3FS_EBADFRAME || rc == -C3FS_EVERSION) {
+				srv_conn_reject(c, 0, 0, rc, "bad frame header");
+				return false;
+			}
+			if (rc < 0) {
+				srv_conn_reject(c, c->fr.type, c->fr.id, rc, "frame too large");
+				return false;
+			}
+			if (c->fr.flags & RPC_FLAG_RESPONSE) {
+				srv_conn_reject(c, 0, 0, -C3FS_EBADFRAME, "response frame sent to a server");
+				return false;
+			}
+			if (!c->authed && c->fr.type != RPC_T_AUTH) {
+				srv_conn_reject(c, c->fr.type, c->fr.id, -C3FS_EAUTH,
+						"first frame is not RPC_T_AUTH");
+				return false;
+			}
+			if (!c->authed && (uint64_t)c->fr.payload_len + c->fr.bulk_len >
+						  RPC_MAX_UNAUTH_FRAME) {
+				srv_conn_reject(c, c->fr.type, c->fr.id, -C3FS_EAUTH,
+						"unauthenticated frame over 16 KiB");
+				return false;
+			}
+			c->rpos += RPC_HEADER_BYTES;
+			r = srv_req_new(c, c->fr.payload_len);
+			if (!r) {
+				srv_conn_reject(c, c->fr.type, c->fr.id, -ENOMEM, "out of memory");
+				return false;
+			}
+			r->pub.type = c->fr.type;
+			r->pub.id = c->fr.id;
+			r->pub.payload = r->payload;
+			r->pub.payload_len = c->fr.payload_len;
+			r->pub.deadline_ns = c->fr.timeout_ms
+						     ? c3_now_ns() + (uint64_t)c->fr.timeout_ms * 1000000ull
+						     : UINT64_MAX;
+			c->cur = r;
+			c->got = 0;
+			c->rstate = SRV_RS_PAYLOAD;
+			break;
+		case SRV_RS_PAYLOAD:
+			r = c->cur;
+			take = r->pub.payload_len - c->got;
+			if (take > avail)
+				take = avail;
+			memcpy(r->payload + c->got, c->rbuf + c->rpos, take);
+			c->got += take;
+			c->rpos += take;
+			if (c->got < r->pub.payload_len)
+				return true;
+			if (c->fr.bulk_len == 0) {
+				if (!srv_dispatch(c, r))
+					return false;
+				break;
+			}
+			if (posix_memalign(&r->bulk_mem, 4096,
+					   ((size_t)c->fr.bulk_len + 4095) & ~(size_t)4095) != 0) {
+				r->bulk_mem = NULL;
+				srv_conn_reject(c, c->fr.type, c->fr.id, -ENOMEM, "out of memory");
+				return false;
+			}
+			r->pub.bulk = r->bulk_mem;
+			r->pub.bulk_len = c->fr.bulk_len;
+			c->got = 0;
+			c->rstate = SRV_RS_BULK;
+			break;
+		case SRV_RS_BULK:
+			r = c->cur;
+			take = r->pub.bulk_len - c->got;
+			if (take > avail)
+				take = avail;
+			memcpy(r->pub.bulk + c->got, c->rbuf + c->rpos, take);
+			c->got += take;
+			c->rpos += take;
+			if (c->got < r->pub.bulk_len)
+				return true;
+			if (!srv_dispatch(c, r))
+				return false;
+			break;
+		}
+	}
+}
+
+/* io thread: the descriptor is readable (or hung up). */
+static void srv_conn_on_event(struct srv_conn *c)
+{
+	for (int round = 0; round < 8; round++) {
+		struct iovec iov[2];
+		size_t want = 0, direct = 0;
+		int niov = 0;
+		ssize_t n;
+
+		if (c->rstate == SRV_RS_PAYLOAD && c->rpos == c->rlen) {
+			iov[0].iov_base = c->cur->payload + c->got;
+			iov[0].iov_len = c->cur->pub.payload_len - c->got;
+			niov = 1;
+		} else if (c->rstate == SRV_RS_BULK && c->rpos == c->rlen) {
+			iov[0].iov_base = c->cur->pub.bulk + c->got;
+			iov[0].iov_len = c->cur->pub.bulk_len - c->got;
+			niov = 1;
+		}
+		if (niov)
+			direct = iov[0].iov_len;
+		if (c->rpos == c->rlen) {
+			c->rpos = c->rlen = 0;
+		} else if (c->rpos > 0 && NET_RBUF_BYTES - c->rlen < RPC_HEADER_BYTES) {
+			memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+			c->rlen -= c->rpos;
+			c->rpos = 0;
+		}
+		iov[niov].iov_base = c->rbuf + c->rlen;
+		iov[niov++].iov_len = NET_RBUF_BYTES - c->rlen;
+		for (int i = 0; i < niov; i++)
+			want += iov[i].iov_len;
+		n = c->srv->tr->readv(c->fd, iov, niov);
+		if (n == -EAGAIN)
+			return;
+		if (n <= 0) {
+			if (n < 0 || c->cur || c->rpos != c->rlen)
+				LOG_DEBUG("rpc: %s closed %s", c->peer,
+					  n < 0 ? "with an error" : "mid-frame");
+			srv_conn_close(c);
+			return;
+		}
+		if ((size_t)n <= direct) {
+			c->got += (size_t)n;
+		} else {
+			c->got += direct;
+			c->rlen += (size_t)n - direct;
+		}
+		if (!srv_conn_parse(c))
+			return;
+		if ((size_t)n < want)
+			return; /* drained: wait for the next readiness event */
+	}
+}
+
+/* ------------------------------------------------------------------ accept */
+
+static void srv_io_adopt(struct srv_io *io, struct srv_conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+
+	c->io = io;
+	c->next = io->conns;
+	c->prev = NULL;
+	if (io->conns)
+		io->conns->prev = c;
+	io->conns = c;
+	io->nunauth++;
+	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+		LOG_ERROR("rpc: epoll_ctl add: %s", strerror(errno));
+		srv_conn_close(c);
+		return;
+	}
+	c->in_epoll = true;
+}
+
+static void srv_accept(struct rpc_server *srv)
+{
+	for (int i = 0; i < SRV_ACCEPT_BATCH; i++) {
+		char peer[48];
+		struct srv_conn *c;
+		struct srv_io *io;
+		int fd = srv->tr->accept(srv->lfd, peer, sizeof(peer));
+
+		if (fd == -EAGAIN)
+			return;
+		if (fd == -EMFILE || fd == -ENFILE) {
+			/* out of descriptors: accept with the spare one and close, so the
+			 * peer sees a close instead of hanging in the backlog */
+			if (net__ratelimit(&srv->log_accept_ns, 1000000000ull))
+				LOG_WARN("rpc: accept: %s; shedding connections", strerror(-fd));
+			if (srv->spare_fd >= 0) {
+				close(srv->spare_fd);
+				fd = srv->tr->accept(srv->lfd, peer, sizeof(peer));
+				if (fd >= 0)
+					srv->tr->close(fd);
+				srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			}
+			return;
+		}
+		if (fd < 0) {
+			if (net__ratelimit(&srv->log_accept_ns, 1000000000ull))
+				LOG_WARN("rpc: accept: %s", strerror(-fd));
+			return;
+		}
+		if (atomic_load(&srv->nconns) >= srv->max_conns) {
+			uint8_t hdr[RPC_HEADER_BYTES];
+			struct iovec iov = { hdr, sizeof(hdr) };
+
+			if (net__ratelimit(&srv->log_busy_ns, 1000000000ull))
+				LOG_WARN("rpc: max_conns (%d) reached; refusing %s", srv->max_conns,
+					 peer);
+			net__error_frame(hdr, 0, 0, -C3FS_EBUSY);
+			(void)srv->tr->writev(fd, &iov, 1); /* best effort, never blocks */
+			srv->tr->close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (c)
+			c->rbuf = malloc(NET_RBUF_BYTES);
+		if (!c || !c->rbuf) {
+			free(c);
+			srv->tr->close(fd);
+			continue;
+		}
+		c->srv = srv;
+		c->fd = fd;
+		atomic_init(&c->refs, 1);
+		pthread_mutex_init(&c->send_mu, NULL);
+		c->accepted_ns = c3_now_ns();
+		memcpy(c->peer, peer, sizeof(c->peer));
+		atomic_fetch_add(&srv->nconns, 1);
+		io = &srv->ios[srv->accept_rr++ % (unsigned)srv->nio];
+		if (io->idx == 0) {
+			srv_io_adopt(io, c);
+			continue;
+		}
+		pthread_mutex_lock(&io->mu);
+		c->next = io->pending;
+		io->pending = c;
+		pthread_mutex_unlock(&io->mu);
+		(void)eventfd_write(io->wakefd, 1);
+	}
+}
+
+/* io thread: close connections that did not authenticate within idle_timeout_ms. */
+static void srv_io_check_idle(struct srv_io *io, uint64_t now)
+{
+	struct rpc_server *srv = io->srv;
+	struct srv_conn *c = io->conns, *next;
+
+	io->next_idle_check_ns = now + SRV_IDLE_CHECK_MS * 1000000ull;
+	for (; c; c = next) {
+		next = c->next;
+		if (!c->authed && now - c->accepted_ns > (uint64_t)srv->idle_timeout_ms * 1000000ull) {
+			LOG_INFO("rpc: %s did not authenticate within %u ms; closing", c->peer,
+				 srv->idle_timeout_ms);
+			srv_conn_send_error(c, 0, 0, -C3FS_EAUTH);
+			srv_conn_close(c);
+		}
+	}
+}
+
+static void *srv_io_main(void *arg)
+{
+	struct srv_io *io = arg;
+	struct rpc_server *srv = io->srv;
+	struct epoll_event ev[SRV_EVENTS];
+
+	while (!atomic_load(&srv->stopping)) {
+		int n, timeout = io->nunauth ? SRV_IDLE_CHECK_MS : -1;
+
+		n = epoll_wait(io->epfd, ev, SRV_EVENTS, timeout);
+		if (n < 0 && errno != EINTR) {
+			LOG_ERROR("rpc: epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			void *p = ev[i].data.ptr;
+
+			if (p == &io->wakefd) {
+				struct srv_conn *c, *next;
+				eventfd_t v;
+
+				(void)eventfd_read(io->wakefd, &v);
+				pthread_mutex_lock(&io->mu);
+				c = io->pending;
+				io->pending = NULL;
+				pthread_mutex_unlock(&io->mu);
+				for (; c; c = next) {
+					next = c->next;
+					srv_io_adopt(io, c);
+				}
+			} else if (p == &srv->lfd) {
+				srv_accept(srv);
+			} else {
+				srv_conn_on_event(p);
+			}
+		}
+		if (io->nunauth) {
+			uint64_t now = c3_now_ns();
+
+			if (now >= io->next_idle_check_ns)
+				srv_io_check_idle(io, now);
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ workers */
+
+static void *srv_worker_main(void *arg)
+{
+	struct rpc_server *srv = arg;
+
+	for (;;) {
+		struct srv_req *r;
+		const struct srv_handler *h;
+
+		pthread_mutex_lock(&srv->qmu);
+		while (!srv->qhead && !srv->qstop)
+			pthread_cond_wait(&srv->qcv, &srv->qmu);
+		if (srv->qstop) {
+			pthread_mutex_unlock(&srv->qmu);
+			return NULL;
+		}
+		r = srv->qhead;
+		srv->qhead = r->next;
+		if (!srv->qhead)
+			srv->qtail = NULL;
+		pthread_mutex_unlock(&srv->qmu);
+		if (c3_now_ns() > r->pub.deadline_ns) {
+			rpc_reply(&r->pub, -C3FS_ETIMEDOUT, NULL, 0, NULL, 0);
+			continue;
+		}
+		h = &srv->handlers[r->pub.type];
+		c3_log_set_reqid(r->pub.id);
+		h->fn(&r->pub, h->ctx);
+		c3_log_set_reqid(0);
+	}
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out)
+{
+	struct rpc_server *srv;
+	int rc;
+
+	*out = NULL;
+	if (!opts || !opts->listen)
+		return -C3FS_ECONFIG;
+	if (opts->io_threads < 0 || opts->io_threads > 64 || opts->workers < 0 ||
+	    opts->workers > 1024 || opts->max_conns < 0)
+		return -C3FS_ECONFIG;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->tr = &net_tcp_transport;
+	srv->lfd = -1;
+	srv->spare_fd = -1;
+	srv->nio = opts->io_threads ? opts->io_threads : 2;
+	srv->nworkers = opts->workers ? opts->workers : 16;
+	srv->max_conns = opts->max_conns ? opts->max_conns : 4096;
+	srv->max_payload = opts->max_payload ? opts->max_payload : RPC_MAX_PAYLOAD_DEFAULT;
+	srv->max_bulk = opts->max_bulk ? opts->max_bulk : RPC_MAX_BULK_DEFAULT;
+	srv->idle_timeout_ms = opts->idle_timeout_ms ? opts->idle_timeout_ms : 5000;
+	pthread_mutex_init(&srv->qmu, NULL);
+	pthread_cond_init(&srv->qcv, NULL);
+	pthread_mutex_init(&srv->omu, NULL);
+	pthread_cond_init(&srv->ocv, NULL);
+	if (opts->token && opts->token[0]) {
+		srv->token_len = strlen(opts->token);
+		srv->token = strdup(opts->token);
+		if (!srv->token) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+	srv->ios = calloc((size_t)srv->nio, sizeof(*srv->ios));
+	srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
+	if (!srv->ios || !srv->workers) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < srv->nio; i++) {
+		struct srv_io *io = &srv->ios[i];
+
+		io->srv = srv;
+		io->idx = i;
+		io->epfd = -1;
+		io->wakefd = -1;
+		pthread_mutex_init(&io->mu, NULL);
+	}
+	for (int i = 0; i < srv->nio; i++) {
+		struct srv_io *io = &srv->ios[i];
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &io->wakefd };
+
+		io->epfd = epoll_create1(EPOLL_CLOEXEC);
+		io->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (io->epfd < 0 || io->wakefd < 0 ||
+		    epoll_ctl(io->epfd, EPOLL_CTL_ADD, io->wakefd, &ev) != 0) {
+			rc = -errno;
+			goto fail;
+		}
+	}
+	rc = srv->tr->listen(opts->listen, 1024, &srv->port);
+	if (rc < 0)
+		goto fail;
+	srv->lfd = rc;
+	{
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv->lfd };
+
+		if (epoll_ctl(srv->ios[0].epfd, EPOLL_CTL_ADD, srv->lfd, &ev) != 0) {
+			rc = -errno;
+			goto fail;
+		}
+	}
+	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	srv->handlers[RPC_T_PING] = (struct srv_handler){ srv_ping, NULL, RPC_HANDLER_INLINE };
+	srv->handlers[RPC_T_ECHO] = (struct srv_handler){ srv_echo, NULL, 0 };
+	*out = srv;
+	return 0;
+fail:
+	rpc_server_free(srv);
+	return rc;
+}
+
+int rpc_server_register(struct rpc_server *srv, uint16_t type, rpc_handler_fn fn, void *ctx,
+			unsigned flags)
+{
+	if (!srv || !fn || type == 0 || type == RPC_T_AUTH || type > RPC_TYPE_MAX ||
+	    (flags & ~RPC_HANDLER_INLINE) || srv->started)
+		return -EINVAL;
+	if (srv->handlers[type].fn)
+		return -EEXIST;
+	srv->handlers[type] = (struct srv_handler){ fn, ctx, flags };
+	return 0;
+}
+
+int rpc_server_start(struct rpc_server *srv)
+{
+	int rc;
+
+	if (!srv || srv->started)
+		return -EINVAL;
+	srv->started = true;
+	for (int i = 0; i < srv->nworkers; i++) {
+		rc = pthread_create(&srv->workers[i], NULL, srv_worker_main, srv);
+		if (rc != 0)
+			return -rc; /* rpc_server_free joins the ones started */
+		srv->workers_started++;
+	}
+	for (int i = 0; i < srv->nio; i++) {
+		rc = pthread_create(&srv->ios[i].thr, NULL, srv_io_main, &srv->ios[i]);
+		if (rc != 0)
+			return -rc;
+		srv->ios[i].thr_started = true;
+	}
+	return 0;
+}
+
+int rpc_server_port(const struct rpc_server *srv)
+{
+	return srv->port;
+}
+
+void rpc_server_free(struct rpc_server *srv)
+{
+	struct srv_req *q;
+
+	if (!srv)
+		return;
+	/* 1. stop reading: no new requests after the io threads are joined */
+	atomic_store(&srv->stopping, true);
+	for (int i = 0; srv->ios && i < srv->nio; i++)
+		if (srv->ios[i].thr_started)
+			(void)eventfd_write(srv->ios[i].wakefd, 1);
+	for (int i = 0; srv->ios && i < srv->nio; i++)
+		if (srv->ios[i].thr_started)
+			pthread_join(srv->ios[i].thr, NULL);
+	/* 2. let running handlers finish; workers exit without taking more */
+	pthread_mutex_lock(&srv->qmu);
+	srv->qstop = true;
+	pthread_cond_broadcast(&srv->qcv);
+	q = srv->qhead;
+	srv->qhead = srv->qtail = NULL;
+	pthread_mutex_unlock(&srv->qmu);
+	for (int i = 0; i < srv->workers_started; i++)
+		pthread_join(srv->workers[i], NULL);
+	/* 3. whatever was still queued gets a clear answer */
+	while (q) {
+		struct srv_req *next = q->next;
+
+		rpc_reply(&q->pub, -C3FS_ESHUTDOWN, NULL, 0, NULL, 0);
+		q = next;
+	}
+	/* 4. close every connection */
+	for (int i = 0; srv->ios && i < srv->nio; i++) {
+		struct srv_io *io = &srv->ios[i];
+		struct srv_conn *c, *next;
+
+		for (c = io->pending; c; c = next) {
+			next = c->next;
+			c->next = NULL;
+			srv_io_adopt(io, c);
+		}
+		io->pending = NULL;
+		while (io->conns)
+			srv_conn_close(io->conns);
+	}
+	/* 5. replies deferred by handlers to other threads */
+	pthread_mutex_lock(&srv->omu);
+	while (srv->outstanding > 0)
+		pthread_cond_wait(&srv->ocv, &srv->omu);
+	pthread_mutex_unlock(&srv->omu);
+	for (int i = 0; srv->ios && i < srv->nio; i++) {
+		if (srv->ios[i].epfd >= 0)
+			close(srv->ios[i].epfd);
+		if (srv->ios[i].wakefd >= 0)
+			close(srv->ios[i].wakefd);
+		pthread_mutex_destroy(&srv->ios[i].mu);
+	}
+	if (srv->lfd >= 0)
+		srv->tr->close(srv->lfd);
+	if (srv->spare_fd >= 0)
+		close(srv->spare_fd);
+	pthread_mutex_destroy(&srv->qmu);
+	pthread_cond_destroy(&srv->qcv);
+	pthread_mutex_destroy(&srv->omu);
+	pthread_cond_destroy(&srv->ocv);
+	free(srv->ios);
+	free(srv->workers);
+	free(srv->token);
+	free(srv);
+}

@@ -66,8 +66,8 @@ struct c3fs_client_opts {
  * -ENOMEM; on failure nothing is left to free. */
 int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **out);
 
-/* Close every connection and free the client.  Files still open are closed first (their
- * lengths reported, sessions ended).  NULL allowed. */
+/* Close every connection and free the client.  Every struct c3fs_file must have been
+ * closed before (c3fs_close).  NULL allowed. */
 void c3fs_client_free(struct c3fs_client *cl);
 
 /* The root directory's inode number. */
@@ -145,10 +145,12 @@ struct c3fs_setattr {
  * chown to another user is root only, chgrp to a group the owner belongs to, chmod by a
  * non-member clears setgid, a write by a non-root clears setuid/setgid, ...).  A size
  * change also removes or zeroes the chunks past the new end on the storage service.
- * file may be NULL; when given (ftruncate), pending length reports of that open file are
- * settled first.  *out gets the new attributes (may be NULL). */
+ * file may be NULL; when given (ftruncate) and open for writing, the size change goes
+ * through its session (allowed whatever the mode is now, as POSIX ftruncate).  *out gets
+ * the new attributes (may be NULL). */
+struct c3fs_file;
 int c3fs_setattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
-		 const struct c3fs_setattr *sa, struct c3fs_attr *out);
+		 struct c3fs_file *file, const struct c3fs_setattr *sa, struct c3fs_attr *out);
 
 /* Create a node that is not a regular file opened for I/O: S_IFREG (empty file),
  * S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK (mode carries the type; rdev the device).

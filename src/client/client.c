@@ -1,0 +1,536 @@
+/* client.c — the libc3fs handle: mgmtd link, RPC client, meta calls with failover, the
+ * open-inode table, exactly-once channels and the background thread.
+ *
+ * Background thread (one per client), every second:
+ *   - RENEW to a meta node every min(10 s, session_timeout / 3) so this client's open
+ *     sessions (files being written) do not expire;
+ *   - for each open inode with unreported writes older than opts.length_sync_ms, a SYNC
+ *     length report (long writers become visible to others without closing).
+ * It stops in c3fs_client_free before anything it uses is freed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "client/client_int.h"
+#include "common/clock.h"
+#include "common/errors.h"
+
+#define CLIENT_META_MAX_ATTEMPTS 64
+
+static uint32_t client_default_u32(uint32_t v, uint32_t def) { return v ? v : def; }
+
+/* ------------------------------------------------------------------ errors */
+
+const char *c3fs_strerror(int code) { return c3_strerror(code); }
+int c3fs_errno(int code) { return c3_errno_of(code); }
+
+uint64_t c3fs_root_ino(const struct c3fs_client *cl)
+{
+	(void)cl;
+	return META_ROOT_INO;
+}
+
+/* ------------------------------------------------------------------ meta calls */
+
+void client__hdr(struct c3fs_client *cl, const struct c3fs_cred *cr, bool idem,
+		 struct meta_hdr *hdr)
+{
+	uint32_t i, n;
+
+	memset(hdr, 0, sizeof(*hdr));
+	if (cr) {
+		hdr->cred.uid = cr->uid;
+		hdr->cred.gid = cr->gid;
+		n = cr->ngroups > META_MAX_GROUPS ? META_MAX_GROUPS : cr->ngroups;
+		for (i = 0; i < n; i++)
+			hdr->cred.groups[i] = cr->groups[i];
+		hdr->cred.ngroups = n;
+	}
+	hdr->client_id = cl->client_id;
+	hdr->seq = idem ? atomic_fetch_add((_Atomic uint64_t *)&cl->meta_seq, 1) + 1 : 0;
+}
+
+/* Errors after which the same request may be sent again (to another meta node). */
+static bool client_meta_retryable(int rc)
+{
+	switch (-rc) {
+	case C3FS_ECONNECT:
+	case C3FS_EPEERCLOSED:
+	case C3FS_ETIMEDOUT:
+	case C3FS_ESHUTDOWN:
+	case C3FS_EBUSY:
+	case C3FS_ECONFLICT:
+	case C3FS_ENOROUTING:
+	case C3FS_EKVMAYBECOMMITTED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Pick the n-th up meta node (round-robin).  Copies its address; 0 or -C3FS_ENOROUTING. */
+static int client_meta_pick(struct c3fs_client *cl, unsigned skip, char *addr, size_t sz)
+{
+	struct routing_info *ri = cluster_client_routing(cl->cc);
+	uint32_t i, nup = 0, want;
+	int rc = -C3FS_ENOROUTING;
+
+	if (!ri)
+		return rc;
+	for (i = 0; i < ri->nnodes; i++)
+		if (ri->nodes[i].type == NODE_META && ri->nodes[i].state == NODE_UP)
+			nup++;
+	if (nup) {
+		want = (atomic_fetch_add((_Atomic unsigned *)&cl->meta_rr, 1) + skip) % nup;
+		for (i = 0; i < ri->nnodes; i++) {
+			if (ri->nodes[i].type != NODE_META || ri->nodes[i].state != NODE_UP)
+				continue;
+			if (want-- == 0) {
+				snprintf(addr, sz, "%s", ri->nodes[i].addr);
+				rc = 0;
+				break;
+			}
+		}
+	}
+	routing_unref(ri);
+	return rc;
+}
+
+int client__meta_call(struct c3fs_client *cl, uint16_t type, const struct c3_buf *req,
+		      struct c3_buf *resp)
+{
+	uint64_t deadline = c3_now_ms() + cl->opts.write_wait_ms;
+	uint64_t backoff = 20;
+	char addr[ROUTING_ADDR_MAX];
+	int rc, attempt;
+
+	if (req->err)
+		return req->err;
+	for (attempt = 0; attempt < CLIENT_META_MAX_ATTEMPTS; attempt++) {
+		rc = client_meta_pick(cl, (unsigned)attempt, addr, sizeof(addr));
+		if (rc == 0) {
+			struct c3_buf tmp = C3_BUF_INIT;
+
+			rc = rpc_call_sync(cl->rpc, addr, type, req->data, req->len, &tmp,
+					   cl->opts.timeout_ms);
+			if (rc == 0 && resp) {
+				c3_buf_release(resp);
+				*resp = tmp;
+			} else {
+				c3_buf_release(&tmp);
+			}
+		}
+		if (!client_meta_retryable(rc))
+			return rc;
+		if (c3_now_ms() >= deadline)
+			return rc;
+		if (rc == -C3FS_ENOROUTING || rc == -C3FS_ECONNECT)
+			cluster_client_refresh(cl->cc, 1000);
+		c3_sleep_ms(backoff);
+		if (backoff < 1000)
+			backoff *= 2;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ attributes */
+
+void client__attr_from_meta(struct c3fs_client *cl, const struct meta_attr *m,
+			    struct c3fs_attr *out)
+{
+	struct client_inode *in;
+
+	memset(out, 0, sizeof(*out));
+	out->ino = m->ino;
+	out->mode = m->mode;
+	out->uid = m->uid;
+	out->gid = m->gid;
+	out->nlink = m->nlink;
+	out->rdev = (uint32_t)m->rdev;
+	out->size = m->length;
+	out->atime_ns = (int64_t)m->atime_ns;
+	out->mtime_ns = (int64_t)m->mtime_ns;
+	out->ctime_ns = (int64_t)m->ctime_ns;
+	out->blksize = m->layout.chunk_size ? m->layout.chunk_size : 4096;
+	if ((m->mode & 0170000) == 0100000 && (in = client__inode_find(cl, m->ino))) {
+		pthread_mutex_lock(&in->lock);
+		if (in->written_end > out->size)
+			out->size = in->written_end;
+		if (in->dirty && (int64_t)in->last_write_ns > out->mtime_ns) {
+			out->mtime_ns = (int64_t)in->last_write_ns;
+			if (out->mtime_ns > out->ctime_ns)
+				out->ctime_ns = out->mtime_ns;
+		}
+		pthread_mutex_unlock(&in->lock);
+		client__inode_put(cl, in);
+	}
+	out->blocks = (out->size + 511) / 512;
+}
+
+/* ------------------------------------------------------------------ open inodes */
+
+static unsigned client_inode_bucket(uint64_t ino)
+{
+	return (unsigned)((ino * 0x9e3779b97f4a7c15ull) >> 56) % CLIENT_INODE_BUCKETS;
+}
+
+struct client_inode *client__inode_find(struct c3fs_client *cl, uint64_t ino)
+{
+	struct client_inode *in;
+
+	pthread_mutex_lock(&cl->inodes_lock);
+	for (in = cl->inodes[client_inode_bucket(ino)]; in; in = in->next)
+		if (in->ino == ino) {
+			in->refs++;
+			break;
+		}
+	pthread_mutex_unlock(&cl->inodes_lock);
+	return in;
+}
+
+struct client_inode *client__inode_get(struct c3fs_client *cl, const struct meta_attr *attr,
+				       int *err)
+{
+	unsigned b = client_inode_bucket(attr->ino);
+	struct client_inode *in, *fresh;
+
+	*err = meta_layout_check(&attr->layout, true);
+	if (*err)
+		return NULL;
+	fresh = calloc(1, sizeof(*fresh));
+	if (fresh)
+		fresh->perm = calloc(attr->layout.stripe, sizeof(uint32_t));
+	if (!fresh || !fresh->perm) {
+		if (fresh)
+			free(fresh->perm);
+		free(fresh);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	fresh->ino = attr->ino;
+	fresh->refs = 1;
+	pthread_mutex_init(&fresh->lock, NULL);
+	fresh->layout = attr->layout;
+	meta_layout_perm(&fresh->layout, fresh->perm);
+	fresh->meta_length = attr->length;
+	fresh->last_report_ms = c3_now_ms();
+
+	pthread_mutex_lock(&cl->inodes_lock);
+	for (in = cl->inodes[b]; in; in = in->next)
+		if (in->ino == attr->ino)
+			break;
+	if (in) {
+		in->refs++;
+		pthread_mutex_unlock(&cl->inodes_lock);
+		pthread_mutex_lock(&in->lock);
+		if (attr->length > in->meta_length)
+			in->meta_length = attr->length;
+		if (attr->layout.dyn_stripe > in->layout.dyn_stripe)
+			in->layout.dyn_stripe = attr->layout.dyn_stripe;
+		pthread_mutex_unlock(&in->lock);
+		pthread_mutex_destroy(&fresh->lock);
+		free(fresh->perm);
+		free(fresh);
+		return in;
+	}
+	fresh->next = cl->inodes[b];
+	cl->inodes[b] = fresh;
+	pthread_mutex_unlock(&cl->inodes_lock);
+	return fresh;
+}
+
+void client__inode_put(struct c3fs_client *cl, struct client_inode *in)
+{
+	struct client_inode **pp;
+
+	if (!in)
+		return;
+	pthread_mutex_lock(&cl->inodes_lock);
+	if (--in->refs > 0) {
+		pthread_mutex_unlock(&cl->inodes_lock);
+		return;
+	}
+	for (pp = &cl->inodes[client_inode_bucket(in->ino)]; *pp; pp = &(*pp)->next)
+		if (*pp == in) {
+			*pp = in->next;
+			break;
+		}
+	pthread_mutex_unlock(&cl->inodes_lock);
+	pthread_mutex_destroy(&in->lock);
+	free(in->perm);
+	free(in);
+}
+
+/* ------------------------------------------------------------------ channels */
+
+uint32_t client__chan_get(struct c3fs_client *cl)
+{
+	uint32_t c;
+
+	pthread_mutex_lock(&cl->chan_lock);
+	while (cl->chan_nfree == 0)
+		pthread_cond_wait(&cl->chan_cv, &cl->chan_lock);
+	c = cl->chan_free[--cl->chan_nfree];
+	pthread_mutex_unlock(&cl->chan_lock);
+	return c;
+}
+
+void client__chan_put(struct c3fs_client *cl, uint32_t chan)
+{
+	pthread_mutex_lock(&cl->chan_lock);
+	cl->chan_free[cl->chan_nfree++] = chan;
+	pthread_cond_signal(&cl->chan_cv);
+	pthread_mutex_unlock(&cl->chan_lock);
+}
+
+/* ------------------------------------------------------------------ length reports */
+
+int client__report_length(struct c3fs_client *cl, struct client_inode *in, uint16_t type,
+			  const struct c3fs_cred *cr, uint64_t session_id)
+{
+	struct meta_close_req req;
+	struct meta_attr_resp rsp;
+	struct c3_buf b = C3_BUF_INIT, r = C3_BUF_INIT;
+	uint64_t gen;
+	bool dirty;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	client__hdr(cl, cr, false, &req.hdr);
+	req.ino = in->ino;
+	req.session_id = session_id;
+	pthread_mutex_lock(&in->lock);
+	dirty = in->dirty;
+	gen = in->write_gen;
+	if (dirty) {
+		req.flags = META_CLOSE_LENGTH | META_CLOSE_WROTE;
+		req.length = in->written_end;
+	}
+	pthread_mutex_unlock(&in->lock);
+	if (!dirty && type == META_T_SYNC)
+		return 0;
+	meta_close_req_encode(&req, &b);
+	rc = client__meta_call(cl, type, &b, &r);
+	if (rc == 0 && r.len > 0 && meta_attr_resp_decode(r.data, r.len, &rsp) == 0) {
+		pthread_mutex_lock(&in->lock);
+		if (rsp.attr.length > in->meta_length || in->write_gen == gen)
+			in->meta_length = rsp.attr.length;
+		pthread_mutex_unlock(&in->lock);
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&in->lock);
+		if (in->write_gen == gen) {
+			in->dirty = false;
+			in->written_end = 0;
+		}
+		in->last_report_ms = c3_now_ms();
+		pthread_mutex_unlock(&in->lock);
+	}
+	c3_buf_release(&b);
+	c3_buf_release(&r);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ background */
+
+/* Collect (with references) the open inodes whose writes are due for a report. */
+static int client_due_inodes(struct c3fs_client *cl, struct client_inode **out, int max)
+{
+	uint64_t now = c3_now_ms();
+	struct client_inode *in;
+	int b, n = 0;
+
+	pthread_mutex_lock(&cl->inodes_lock);
+	for (b = 0; b < CLIENT_INODE_BUCKETS && n < max; b++)
+		for (in = cl->inodes[b]; in && n < max; in = in->next) {
+			bool due;
+
+			pthread_mutex_lock(&in->lock);
+			due = in->dirty && in->sync_session &&
+			      now - in->last_report_ms >= cl->opts.length_sync_ms;
+			pthread_mutex_unlock(&in->lock);
+			if (due) {
+				in->refs++;
+				out[n++] = in;
+			}
+		}
+	pthread_mutex_unlock(&cl->inodes_lock);
+	return n;
+}
+
+static void client_renew(struct c3fs_client *cl)
+{
+	struct meta_client_req req;
+	struct meta_renew_resp rsp;
+	struct c3_buf b = C3_BUF_INIT, r = C3_BUF_INIT;
+
+	client__hdr(cl, NULL, false, &req.hdr);
+	meta_client_req_encode(&req, &b);
+	if (client__meta_call(cl, META_T_RENEW, &b, &r) == 0 && r.len > 0 &&
+	    meta_renew_resp_decode(r.data, r.len, &rsp) == 0 && rsp.session_timeout_ms >= 3000)
+		cl->session_timeout_ms = rsp.session_timeout_ms;
+	c3_buf_release(&b);
+	c3_buf_release(&r);
+}
+
+static void *client_bg_main(void *arg)
+{
+	struct c3fs_client *cl = arg;
+	uint64_t last_renew = 0;
+	struct client_inode *due[64];
+
+	pthread_mutex_lock(&cl->bg_lock);
+	while (!cl->bg_stop) {
+		struct timespec ts;
+		uint64_t now = c3_now_ms(), every;
+		int i, n;
+
+		pthread_mutex_unlock(&cl->bg_lock);
+		every = cl->session_timeout_ms / 3;
+		if (every > 10000)
+			every = 10000;
+		if (now - last_renew >= every) {
+			client_renew(cl);
+			last_renew = now;
+		}
+		n = client_due_inodes(cl, due, 64);
+		for (i = 0; i < n; i++) {
+			struct c3fs_cred cr;
+			uint64_t sess;
+
+			pthread_mutex_lock(&due[i]->lock);
+			sess = due[i]->sync_session;
+			cr = due[i]->sync_cred;
+			pthread_mutex_unlock(&due[i]->lock);
+			if (sess)
+				client__report_length(cl, due[i], META_T_SYNC, &cr, sess);
+			client__inode_put(cl, due[i]);
+		}
+		pthread_mutex_lock(&cl->bg_lock);
+		if (cl->bg_stop)
+			break;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&cl->bg_cv, &cl->bg_lock, &ts);
+	}
+	pthread_mutex_unlock(&cl->bg_lock);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **out)
+{
+	struct cluster_client_opts co;
+	struct rpc_client_opts ro;
+	struct c3fs_client *cl;
+	uint32_t i;
+	int rc;
+
+	*out = NULL;
+	if (!opts || !opts->mgmtd_addrs || !opts->mgmtd_addrs[0])
+		return -EINVAL;
+	cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return -ENOMEM;
+	cl->opts = *opts;
+	cl->opts.timeout_ms = client_default_u32(opts->timeout_ms, 10000);
+	cl->opts.ready_timeout_ms = client_default_u32(opts->ready_timeout_ms, 10000);
+	cl->opts.write_wait_ms = client_default_u32(opts->write_wait_ms, 60000);
+	cl->opts.length_sync_ms = client_default_u32(opts->length_sync_ms, 30000);
+	cl->opts.io_threads = opts->io_threads > 0 ? opts->io_threads : 2;
+	cl->opts.conns_per_peer = opts->conns_per_peer > 0 ? opts->conns_per_peer : 2;
+	cl->session_timeout_ms = 30000;
+	cl->mgmtd_addrs = strdup(opts->mgmtd_addrs);
+	cl->token = strdup(opts->token ? opts->token : "");
+	if (!cl->mgmtd_addrs || !cl->token) {
+		rc = -ENOMEM;
+		goto fail_strings;
+	}
+	cl->opts.mgmtd_addrs = cl->mgmtd_addrs;
+	cl->opts.token = cl->token;
+	while (cl->client_id == 0)
+		if (getrandom(&cl->client_id, sizeof(cl->client_id), 0) != sizeof(cl->client_id)) {
+			rc = -errno;
+			goto fail_strings;
+		}
+	pthread_mutex_init(&cl->chan_lock, NULL);
+	pthread_cond_init(&cl->chan_cv, NULL);
+	for (i = 0; i < CLIENT_CHANNELS; i++)
+		cl->chan_free[i] = CLIENT_CHANNELS - i; /* channels 1..N */
+	cl->chan_nfree = CLIENT_CHANNELS;
+	pthread_mutex_init(&cl->inodes_lock, NULL);
+	pthread_mutex_init(&cl->bg_lock, NULL);
+	pthread_cond_init(&cl->bg_cv, NULL);
+
+	memset(&ro, 0, sizeof(ro));
+	ro.token = cl->token;
+	ro.conns_per_peer = cl->opts.conns_per_peer;
+	ro.io_threads = cl->opts.io_threads;
+	rc = rpc_client_new(&ro, &cl->rpc);
+	if (rc)
+		goto fail_sync;
+	memset(&co, 0, sizeof(co));
+	co.mgmtd_addrs = cl->mgmtd_addrs;
+	co.token = cl->token;
+	co.node_type = NODE_CLIENT;
+	co.node_addr = "";
+	rc = cluster_client_new(&co, &cl->cc);
+	if (rc)
+		goto fail_rpc;
+	rc = cluster_client_wait_ready(cl->cc, cl->opts.ready_timeout_ms);
+	if (rc)
+		goto fail_cc;
+	if (pthread_create(&cl->bg, NULL, client_bg_main, cl) != 0) {
+		rc = -EAGAIN;
+		goto fail_cc;
+	}
+	cl->bg_started = true;
+	*out = cl;
+	return 0;
+
+fail_cc:
+	cluster_client_free(cl->cc);
+fail_rpc:
+	rpc_client_free(cl->rpc);
+fail_sync:
+	pthread_cond_destroy(&cl->bg_cv);
+	pthread_mutex_destroy(&cl->bg_lock);
+	pthread_mutex_destroy(&cl->inodes_lock);
+	pthread_cond_destroy(&cl->chan_cv);
+	pthread_mutex_destroy(&cl->chan_lock);
+fail_strings:
+	free(cl->mgmtd_addrs);
+	free(cl->token);
+	free(cl);
+	return rc;
+}
+
+void c3fs_client_free(struct c3fs_client *cl)
+{
+	if (!cl)
+		return;
+	if (cl->bg_started) {
+		pthread_mutex_lock(&cl->bg_lock);
+		cl->bg_stop = true;
+		pthread_cond_signal(&cl->bg_cv);
+		pthread_mutex_unlock(&cl->bg_lock);
+		pthread_join(cl->bg, NULL);
+	}
+	cluster_client_free(cl->cc);
+	rpc_client_free(cl->rpc);
+	pthread_cond_destroy(&cl->bg_cv);
+	pthread_mutex_destroy(&cl->bg_lock);
+	pthread_mutex_destroy(&cl->inodes_lock);
+	pthread_cond_destroy(&cl->chan_cv);
+	pthread_mutex_destroy(&cl->chan_lock);
+	free(cl->mgmtd_addrs);
+	free(cl->token);
+	free(cl);
+}

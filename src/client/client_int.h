@@ -1,0 +1,163 @@
+/* client_int.h — libc3fs internals shared by the files of src/client/.
+ *
+ * Pieces:
+ *   client.c    the handle: cluster_client (routing), rpc_client, client id, meta calls
+ *               with failover, the background thread (session renew, periodic length
+ *               sync), the open-inode table
+ *   meta_ops.c  one function per metadata operation (include/c3fs/c3fs.h)
+ *   stripe.c    pure layout math: a byte range of a file -> per-chunk pieces
+ *   io.c        the chunk I/O engine: batches per target, many RPCs in flight, retries
+ *   file.c      open/create/read/write/fsync/close, length bookkeeping
+ *
+ * Invariants:
+ *   - An open inode record (struct client_inode) exists while at least one c3fs_file of
+ *     that inode is open in this client; written_end is the highest end offset written
+ *     through this client since the last length report or truncate, dirty says whether a
+ *     report is owed.
+ *   - Every storage write io carries a tag (client id, channel, seq): the channel is held
+ *     by exactly one io at a time (from the channel pool), seq grows client-wide, and a
+ *     retried io keeps its channel and seq, so the chain head applies it once.
+ */
+#ifndef C3_CLIENT_INT_H
+#define C3_CLIENT_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "c3fs/c3fs.h"
+#include "cluster/client.h"
+#include "cluster/routing.h"
+#include "common/buf.h"
+#include "net/rpc.h"
+#include "proto/meta.h"
+
+#define CLIENT_CHANNELS 1024          /* exactly-once channels (concurrent write ios) */
+#define CLIENT_INODE_BUCKETS 256
+
+/* Per-inode state shared by every open file of that inode in this client.
+ * Fields below `lock` are guarded by it; refs and next by client.inodes_lock. */
+struct client_inode {
+	uint64_t ino;
+	int refs;
+	struct client_inode *next;    /* hash chain */
+	pthread_mutex_t lock;
+	struct meta_layout layout;    /* fixed at creation (dyn_stripe grows) */
+	uint32_t *perm;               /* layout permutation, layout.stripe entries */
+	uint64_t meta_length;         /* length meta reported last */
+	uint64_t written_end;         /* highest end written since last report/truncate */
+	bool dirty;                   /* writes not yet reported */
+	uint64_t last_write_ns;       /* wall clock of the last write (mtime hint) */
+	uint64_t last_report_ms;      /* monotonic time of the last length report */
+	uint64_t write_gen;           /* bumped by every write (a report clears dirty only
+				       * when no write raced with it) */
+	uint64_t sync_session;        /* a write session to report through (0 = none) */
+	struct c3fs_cred sync_cred;   /* its opener */
+};
+
+struct c3fs_client {
+	struct c3fs_client_opts opts; /* strings below are owned copies */
+	char *mgmtd_addrs;
+	char *token;
+	struct cluster_client *cc;
+	struct rpc_client *rpc;
+	uint64_t client_id;           /* random, nonzero: meta idempotency + storage tags */
+	uint64_t meta_seq;            /* atomic */
+	uint64_t tag_seq;             /* atomic */
+	unsigned meta_rr;             /* atomic: round-robin over meta nodes */
+
+	/* exactly-once channel pool */
+	pthread_mutex_t chan_lock;
+	pthread_cond_t chan_cv;
+	uint32_t chan_free[CLIENT_CHANNELS];
+	uint32_t chan_nfree;
+
+	/* open inodes */
+	pthread_mutex_t inodes_lock;
+	struct client_inode *inodes[CLIENT_INODE_BUCKETS];
+
+	/* background thread */
+	pthread_t bg;
+	pthread_mutex_t bg_lock;
+	pthread_cond_t bg_cv;
+	bool bg_stop;
+	bool bg_started;
+	uint64_t session_timeout_ms;  /* from RENEW replies */
+};
+
+struct c3fs_file {
+	struct c3fs_client *cl;
+	struct client_inode *inode;   /* reference held until close */
+	uint64_t ino;
+	uint64_t session_id;          /* 0 = no session (read-only opens) */
+	int flags;                    /* open(2) flags */
+	bool can_read, can_write;
+	struct c3fs_cred cred;        /* the opener's identity (for dyn-stripe widening) */
+};
+
+/* ---- client.c ---- */
+/* Fill hdr with cr (NULL = root), the client id and, when idem, a new sequence number. */
+void client__hdr(struct c3fs_client *cl, const struct c3fs_cred *cr, bool idem,
+		 struct meta_hdr *hdr);
+/* Send an encoded meta request to a meta node, failing over to other meta nodes on
+ * transport errors (same payload: an idempotent request keeps its seq).  resp receives
+ * the reply payload on success (caller releases; may be NULL).  Returns the status. */
+int client__meta_call(struct c3fs_client *cl, uint16_t type, const struct c3_buf *req,
+		      struct c3_buf *resp);
+/* Convert attributes from the wire and merge this client's unreported writes. */
+void client__attr_from_meta(struct c3fs_client *cl, const struct meta_attr *m,
+			    struct c3fs_attr *out);
+/* Find or create the open-inode record for attr (takes a reference).  NULL on ENOMEM or
+ * a bad layout (*err says which). */
+struct client_inode *client__inode_get(struct c3fs_client *cl, const struct meta_attr *attr,
+				       int *err);
+/* Find the record of ino with a reference, or NULL when it is not open here. */
+struct client_inode *client__inode_find(struct c3fs_client *cl, uint64_t ino);
+void client__inode_put(struct c3fs_client *cl, struct client_inode *in);
+/* Exactly-once channels: blocks while all are in use. */
+uint32_t client__chan_get(struct c3fs_client *cl);
+void client__chan_put(struct c3fs_client *cl, uint32_t chan);
+/* Length report of an open inode through session (META_T_SYNC or META_T_CLOSE).
+ * Clears dirty on success. */
+int client__report_length(struct c3fs_client *cl, struct client_inode *in, uint16_t type,
+			  const struct c3fs_cred *cr, uint64_t session_id);
+
+/* ---- stripe.c ---- */
+/* One contiguous part of an I/O that lies in one chunk. */
+struct client_piece {
+	uint64_t chunk_index;
+	uint32_t chunk_off;           /* offset inside the chunk */
+	uint32_t len;
+	uint64_t buf_off;             /* offset of this piece in the caller's byte range */
+	uint32_t chain_id;
+};
+/* Split [off, off+len) of a file with layout l into pieces (one per chunk touched, in
+ * file order) and map each to its chain through perm and the chain table (chains,
+ * nchains).  Returns the number of pieces, or -C3FS_EBADLAYOUT (stripe > nchains, chunk
+ * index beyond what a chunk id holds), -ENOMEM when more than max pieces are needed. */
+int client__stripe_plan(const struct meta_layout *l, const uint32_t *perm,
+			const uint32_t *chains, uint32_t nchains, uint64_t off, uint64_t len,
+			struct client_piece *out, int max);
+/* Number of chunks touched by [off, off+len) (len > 0). */
+uint64_t client__stripe_nchunks(uint32_t chunk_size, uint64_t off, uint64_t len);
+/* Slice bytes [from, from+n) of the byte stream described by iov into out (at most max
+ * entries).  Returns the count, or -EINVAL when the range is beyond the iovecs or more
+ * than max entries are needed. */
+int client__iov_slice(const struct iovec *iov, int iovcnt, uint64_t from, uint64_t n,
+		      struct iovec *out, int max);
+
+/* ---- io.c ---- */
+/* Read/write the byte range [off, off+len) of an open inode to/from the caller's iovecs
+ * (total length len).  Reads: *data_end_out gets the file offset just past the last data
+ * byte any chunk returned (0 when none); holes are zero-filled.  Returns 0 or an error
+ * after bounded retries. */
+int client__io_read(struct c3fs_client *cl, struct client_inode *in, const struct iovec *iov,
+		    int iovcnt, uint64_t off, uint64_t len, uint64_t *data_end_out);
+int client__io_write(struct c3fs_client *cl, struct client_inode *in, const struct iovec *iov,
+		     int iovcnt, uint64_t off, uint64_t len);
+/* Storage side of a size change to new_size: truncate the chunk holding the new end and
+ * remove every chunk after it on each chain the file may use. */
+int client__io_truncate(struct c3fs_client *cl, const struct meta_attr *attr, uint64_t new_size);
+
+#endif

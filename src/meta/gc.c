@@ -1,0 +1,390 @@
+/* meta/gc.c — background work of the meta service: session expiry, deletion of
+ * unlinked files, expiry of idempotency records.
+ *
+ * Rules:
+ *   - A client's sessions expire when its 'L' record (renewed by META_T_RENEW, refreshed by
+ *     opens) is older than session_timeout_ms and the cluster (hooks.client_alive) does
+ *     not vouch for it.  Then all its 'S'/'C' pairs go in one or more transactions.
+ *   - An inode in the 'G' queue (nlink 0) is deleted only when it has no session: first
+ *     its chunks (hooks.remove_chunks, outside any transaction; on failure it stays queued
+ *     and is retried next pass), then, in one transaction that re-checks nlink == 0 and no
+ *     sessions, its 'I' and 'X' keys and the 'G' entry.  No new session can appear on an
+ *     nlink-0 inode (open refuses it), so a file is never removed while open.
+ *   - Idempotency records older than idem_ttl_ms are dropped through the 'E' index.
+ * Several services may run GC at once on one KV: every step re-checks inside its
+ * transaction, so the worst case is duplicated chunk-removal calls (idempotent).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/errors.h"
+#include "meta/meta_int.h"
+
+struct scan_arg {
+	uint8_t prefix;
+	uint8_t end_key[9];
+	size_t end_len;
+	int max;
+	uint64_t *a, *b; /* outputs: first id / value per key */
+	int n;
+};
+
+/* Copy up to max keys of one prefix (ids after the prefix byte, and the first 8 bytes of
+ * the value when present) so the caller can work on them in separate transactions. */
+static int scan_txn(struct kv_txn *t, void *ap)
+{
+	struct scan_arg *s = ap;
+	uint8_t b[1] = { s->prefix };
+	uint8_t e[1] = { (uint8_t)(s->prefix + 1) };
+	struct kv_pair *p;
+	bool more;
+	int n;
+
+	s->n = 0;
+	n = kv_range(t, b, 1, s->end_len ? s->end_key : e, s->end_len ? s->end_len : 1, s->max,
+		     false, &p, &more);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (p[i].klen < 9)
+			return -C3FS_EINTERNAL;
+		s->a[i] = kv_get_be64(p[i].key + 1);
+		s->b[i] = p[i].vlen >= 8 ? kv_get_be64(p[i].val)
+					 : (p[i].klen >= 17 ? kv_get_be64(p[i].key + 9) : 0);
+		if (s->prefix == META__K_IDEMEXP && p[i].klen == 25) {
+			s->a[i] = kv_get_be64(p[i].key + 9);  /* client */
+			s->b[i] = kv_get_be64(p[i].key + 17); /* seq */
+		}
+	}
+	s->n = n;
+	return 0;
+}
+
+static int scan(struct meta_svc *svc, uint8_t prefix, const uint8_t *end, size_t end_len,
+		int max, uint64_t *a, uint64_t *b)
+{
+	struct scan_arg s = { .prefix = prefix, .max = max, .a = a, .b = b };
+	int rc;
+
+	if (end_len) {
+		memcpy(s.end_key, end, end_len);
+		s.end_len = end_len;
+	}
+	rc = kv_run(svc->db, true, scan_txn, &s);
+	return rc < 0 ? rc : s.n;
+}
+
+/* --------------------------------------------------------------- file deletion */
+struct gcfile_arg {
+	uint64_t ino;
+	int state; /* out: 0 gone (entry dropped), 1 busy, 2 ready (layout filled) */
+	struct meta_layout layout;
+	bool is_reg;
+};
+
+static int has_sessions(struct kv_txn *t, uint64_t ino)
+{
+	uint8_t b[9], e[9];
+	struct kv_pair *p;
+	bool more;
+	int n;
+
+	b[0] = e[0] = META__K_SESSION;
+	kv_put_be64(b + 1, ino);
+	kv_put_be64(e + 1, ino + 1);
+	n = kv_range(t, b, 9, e, 9, 1, false, &p, &more);
+	return n < 0 ? n : n > 0;
+}
+
+static int gc_clear_entry(struct kv_txn *t, uint64_t ino)
+{
+	uint8_t k[9];
+
+	k[0] = META__K_GC;
+	kv_put_be64(k + 1, ino);
+	return kv_clear(t, k, 9);
+}
+
+/* Read-write: decide what to do with one queued inode. */
+static int gcfile_check_txn(struct kv_txn *t, void *ap)
+{
+	struct gcfile_arg *a = ap;
+	struct meta__inode in;
+	int rc;
+
+	a->state = 0;
+	rc = meta__inode_get(t, a->ino, &in);
+	if (rc == -ENOENT || (rc == 0 && in.a.nlink > 0))
+		return gc_clear_entry(t, a->ino); /* already gone, or linked again: not ours */
+	if (rc < 0)
+		return rc;
+	rc = has_sessions(t, a->ino);
+	if (rc < 0)
+		return rc;
+	if (rc) {
+		a->state = 1;
+		return 0;
+	}
+	a->layout = in.a.layout;
+	a->is_reg = S_ISREG(in.a.mode);
+	a->state = 2;
+	return 0;
+}
+
+static int gcfile_delete_txn(struct kv_txn *t, void *ap)
+{
+	struct gcfile_arg *a = ap;
+	struct meta__inode in;
+	uint8_t k[9], b[9], e[9];
+	int rc;
+
+	a->state = 0;
+	rc = meta__inode_get(t, a->ino, &in);
+	if (rc == -ENOENT)
+		return gc_clear_entry(t, a->ino);
+	if (rc < 0)
+		return rc;
+	if (in.a.nlink > 0)
+		return gc_clear_entry(t, a->ino);
+	rc = has_sessions(t, a->ino);
+	if (rc < 0)
+		return rc;
+	if (rc) {
+		a->state = 1;
+		return 0;
+	}
+	rc = kv_clear(t, k, meta__key_inode(k, a->ino));
+	b[0] = e[0] = META__K_XATTR;
+	kv_put_be64(b + 1, a->ino);
+	kv_put_be64(e + 1, a->ino + 1);
+	if (rc == 0)
+		rc = kv_clear_range(t, b, 9, e, 9);
+	if (rc == 0)
+		rc = gc_clear_entry(t, a->ino);
+	a->state = 2;
+	return rc;
+}
+
+/* --------------------------------------------------------------- idempotency expiry */
+struct idem_arg {
+	uint64_t created, client, seq;
+};
+
+static int idem_drop_txn(struct kv_txn *t, void *ap)
+{
+	struct idem_arg *a = ap;
+	uint8_t k[25];
+	int rc;
+
+	rc = kv_clear(t, k, meta__key_id3(k, META__K_IDEMEXP, a->created, a->client, a->seq));
+	if (rc == 0)
+		rc = kv_clear(t, k, meta__key_id2(k, META__K_IDEM, a->client, a->seq));
+	return rc;
+}
+
+struct idemscan_arg {
+	uint64_t before;
+	int max, n;
+	struct idem_arg *out;
+};
+
+static int idem_scan_txn(struct kv_txn *t, void *ap)
+{
+	struct idemscan_arg *s = ap;
+	uint8_t b[1] = { META__K_IDEMEXP }, e[9];
+	struct kv_pair *p;
+	bool more;
+	int n;
+
+	s->n = 0;
+	e[0] = META__K_IDEMEXP;
+	kv_put_be64(e + 1, s->before);
+	n = kv_range(t, b, 1, e, 9, s->max, false, &p, &more);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (p[i].klen != 25)
+			return -C3FS_EINTERNAL;
+		s->out[i].created = kv_get_be64(p[i].key + 1);
+		s->out[i].client = kv_get_be64(p[i].key + 9);
+		s->out[i].seq = kv_get_be64(p[i].key + 17);
+	}
+	s->n = n;
+	return 0;
+}
+
+/* --------------------------------------------------------------- session expiry */
+struct renew_arg {
+	uint64_t client, seen, now;
+};
+
+/* Refresh a client's record if it still holds the value we saw. */
+static int client_refresh_txn(struct kv_txn *t, void *ap)
+{
+	struct renew_arg *a = ap;
+	uint8_t k[9], v[8];
+	const uint8_t *cur;
+	size_t vl;
+	int rc;
+
+	k[0] = META__K_CLIENT;
+	kv_put_be64(k + 1, a->client);
+	rc = kv_get(t, k, 9, &cur, &vl);
+	if (rc < 0)
+		return rc == -ENOENT ? 0 : rc;
+	kv_put_be64(v, a->now);
+	return kv_set(t, k, 9, v, 8);
+}
+
+/* 1 when the client's record is still stale inside this transaction (so we may drop). */
+static int client_stale_txn(struct kv_txn *t, void *ap)
+{
+	struct renew_arg *a = ap;
+	uint8_t k[9];
+	const uint8_t *cur;
+	size_t vl;
+	int rc;
+
+	k[0] = META__K_CLIENT;
+	kv_put_be64(k + 1, a->client);
+	rc = kv_get(t, k, 9, &cur, &vl);
+	if (rc == -ENOENT)
+		return 1;
+	if (rc < 0)
+		return rc;
+	return vl == 8 && kv_get_be64(cur) == a->seen;
+}
+
+int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
+{
+	uint64_t *a = NULL, *b = NULL, now = meta__now(svc);
+	uint64_t timeout_ns = svc->opts.session_timeout_ms * 1000000ull;
+	struct idem_arg *ia = NULL;
+	int n, rc = 0;
+
+	if (max <= 0)
+		max = 256;
+	a = calloc((size_t)max, sizeof(*a));
+	b = calloc((size_t)max, sizeof(*b));
+	ia = calloc((size_t)max, sizeof(*ia));
+	if (!a || !b || !ia) {
+		rc = -ENOMEM;
+		goto out;
+	}
+
+	/* 1. sessions of silent clients */
+	n = scan(svc, META__K_CLIENT, NULL, 0, max, a, b);
+	if (n < 0) {
+		rc = n;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		struct renew_arg r = { a[i], b[i], now };
+		struct meta__client_arg ca = { svc, a[i], now, 0 };
+
+		if (b[i] + timeout_ns > now)
+			continue;
+		if (svc->opts.hooks.client_alive &&
+		    svc->opts.hooks.client_alive(svc->opts.hooks.arg, a[i]) == 1) {
+			if (kv_run(svc->db, false, client_refresh_txn, &r) < 0)
+				st->errors++;
+			continue;
+		}
+		/* the drop transaction re-reads 'L': a renew that raced us wins */
+		rc = kv_run(svc->db, true, client_stale_txn, &r);
+		if (rc <= 0) {
+			if (rc < 0)
+				st->errors++;
+			rc = 0;
+			continue;
+		}
+		do {
+			rc = kv_run(svc->db, false, meta__client_drop_txn, &ca);
+			if (rc >= 0)
+				st->sessions_expired += (uint64_t)ca.dropped;
+		} while (rc == 1);
+		if (rc < 0)
+			st->errors++;
+		rc = 0;
+	}
+
+	/* 2. unlinked files */
+	n = scan(svc, META__K_GC, NULL, 0, max, a, b);
+	if (n < 0) {
+		rc = n;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		struct gcfile_arg g = { .ino = a[i] };
+
+		rc = kv_run(svc->db, false, gcfile_check_txn, &g);
+		if (rc < 0) {
+			st->errors++;
+			continue;
+		}
+		if (g.state == 1) {
+			st->files_busy++;
+			continue;
+		}
+		if (g.state != 2)
+			continue;
+		if (g.is_reg && svc->opts.hooks.remove_chunks) {
+			rc = svc->opts.hooks.remove_chunks(svc->opts.hooks.arg, g.ino, &g.layout);
+			if (rc < 0) {
+				st->errors++;
+				continue; /* stays queued, retried next pass */
+			}
+		}
+		rc = kv_run(svc->db, false, gcfile_delete_txn, &g);
+		if (rc < 0)
+			st->errors++;
+		else if (g.state == 2)
+			st->files_removed++;
+		else if (g.state == 1)
+			st->files_busy++;
+	}
+	rc = 0;
+
+	/* 3. idempotency records */
+	{
+		uint64_t ttl = svc->opts.idem_ttl_ms * 1000000ull;
+		struct idemscan_arg s = { now > ttl ? now - ttl : 0, max, 0, ia };
+
+		if (s.before > 0) {
+			rc = kv_run(svc->db, true, idem_scan_txn, &s);
+			if (rc < 0)
+				goto out;
+			for (int i = 0; i < s.n; i++) {
+				if (kv_run(svc->db, false, idem_drop_txn, &ia[i]) < 0)
+					st->errors++;
+				else
+					st->idem_expired++;
+			}
+		}
+	}
+out:
+	free(a);
+	free(b);
+	free(ia);
+	return rc;
+}
+
+static int count_txn(struct kv_txn *t, void *ap)
+{
+	uint64_t *n = ap;
+	uint8_t b[1] = { META__K_GC }, e[1] = { META__K_GC + 1 };
+	struct kv_pair *p;
+	bool more;
+	int r = kv_range(t, b, 1, e, 1, 0, false, &p, &more);
+
+	if (r < 0)
+		return r;
+	*n = (uint64_t)r;
+	return 0;
+}
+
+int meta_gc_queue_len(struct meta_svc *svc, uint64_t *n)
+{
+	return kv_run(svc->db, true, count_txn, n);
+}

@@ -1,0 +1,117 @@
+/* meta/meta_int.h — internals of the meta service: key layout, stored value codecs,
+ * permission checks, id allocation.
+ *
+ * Key layout (one prefix byte, then big-endian ids so ranges sort numerically):
+ *   'I' ino                       inode attributes (struct meta__inode, versioned codec)
+ *   'D' parent name               directory entry -> (ino, type)
+ *   'X' ino name                  extended attribute value
+ *   'S' ino session               open-file session -> (client, flags, created)
+ *   'C' client ino session        the same session indexed by client (expiry, prune)
+ *   'L' client                    last time the client renewed (wall ns)
+ *   'G' ino                       GC queue: inode with nlink 0 whose data must go
+ *   'A' shard(1 byte)             id allocator counter of one shard (batches)
+ *   'Q' client seq                idempotency record -> (created, status, reply bytes)
+ *   'E' created client seq        expiry index of idempotency records
+ * Invariants: every 'D' entry points at an existing 'I'; a directory's nlink is 2 + its
+ * subdirectories; a non-directory's nlink is its number of 'D' entries; an inode with
+ * nlink 0 exists only while queued in 'G' (regular files) and is deleted once it has no
+ * 'S' sessions; 'S' and 'C' always come in pairs.
+ */
+#ifndef C3_META_META_INT_H
+#define C3_META_META_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "common/buf.h"
+#include "kv/kv.h"
+#include "meta/meta.h"
+#include "proto/meta.h"
+
+#define META__K_INODE   'I'
+#define META__K_DENT    'D'
+#define META__K_XATTR   'X'
+#define META__K_SESSION 'S'
+#define META__K_CSESS   'C'
+#define META__K_CLIENT  'L'
+#define META__K_GC      'G'
+#define META__K_ALLOC   'A'
+#define META__K_IDEM    'Q'
+#define META__K_IDEMEXP 'E'
+
+#define META__ALLOC_SHARDS 16
+#define META__ALLOC_BATCH  4096
+#define META__LINK_MAX     65000u
+#define META__DEPTH_MAX    4096   /* directory depth walked by rename's loop check */
+
+/* A loaded inode: attributes plus the symlink target (borrowed from the transaction). */
+struct meta__inode {
+	struct meta_attr a;
+	const char *target;
+	uint32_t target_len;
+};
+
+/* The service. */
+struct meta_svc {
+	struct kv_db *db;               /* borrowed */
+	struct meta_svc_opts opts;
+	pthread_mutex_t id_lock;        /* guards next_id, end_id, rng */
+	uint64_t next_id, end_id;       /* ids [next_id, end_id) are ours to hand out */
+	uint64_t rng;                   /* splitmix64 state: shard choice, layout seeds */
+};
+
+/* ---- keys: write into buf (size >= 1 + 8 + 8 + 8 + META_PATH_MAX), return length */
+size_t meta__key_inode(uint8_t *k, uint64_t ino);
+size_t meta__key_dent(uint8_t *k, uint64_t parent, const char *name, uint32_t len);
+size_t meta__key_xattr(uint8_t *k, uint64_t ino, const char *name, uint32_t len);
+size_t meta__key_id2(uint8_t *k, uint8_t prefix, uint64_t a, uint64_t b);
+size_t meta__key_id3(uint8_t *k, uint8_t prefix, uint64_t a, uint64_t b, uint64_t c);
+#define META__KEY_MAX (1 + 8 + 8 + 8 + META_PATH_MAX)
+
+/* ---- stored values */
+void meta__inode_encode(const struct meta__inode *in, struct c3_buf *out);
+/* Validates everything (-C3FS_EINTERNAL for a corrupt record: never trusted). */
+int meta__inode_decode(const uint8_t *p, size_t n, uint64_t ino, struct meta__inode *in);
+
+/* Transaction helpers; all return 0 or a negative code. */
+int meta__inode_get(struct kv_txn *t, uint64_t ino, struct meta__inode *in);
+int meta__inode_put(struct kv_txn *t, const struct meta__inode *in);
+int meta__dent_get(struct kv_txn *t, uint64_t parent, const char *name, uint32_t len,
+		   uint64_t *ino, uint32_t *type);
+int meta__dent_put(struct kv_txn *t, uint64_t parent, const char *name, uint32_t len,
+		   uint64_t ino, uint32_t type);
+int meta__dent_clear(struct kv_txn *t, uint64_t parent, const char *name, uint32_t len);
+/* 1 when directory ino has at least one entry, 0 when empty. */
+int meta__dir_nonempty(struct kv_txn *t, uint64_t ino);
+
+/* ---- permissions */
+bool meta__cred_in_group(const struct meta_cred *c, uint32_t gid);
+/* mask = META_ACC_R|W|X bits.  Root passes, except X on a non-directory without any x bit. */
+int meta__perm(const struct meta_cred *c, const struct meta_attr *a, uint32_t mask);
+/* The sticky rule: may c remove/rename entry `victim` out of directory `dir`? */
+int meta__sticky_ok(const struct meta_cred *c, const struct meta_attr *dir,
+		    const struct meta_attr *victim);
+/* POSIX name rules for a new or removed entry: 0, -ENOENT (empty), -ENAMETOOLONG, -EINVAL
+ * ('/' or NUL).  "." and ".." are left to the caller (their error depends on the op). */
+int meta__name_check(const char *name, uint32_t len);
+bool meta__name_is_dot(const char *name, uint32_t len);
+
+/* ---- ids (allocator.c) */
+int meta__id_alloc(struct meta_svc *svc, uint64_t *id);
+uint64_t meta__rand(struct meta_svc *svc);
+
+uint64_t meta__now(struct meta_svc *svc);
+
+/* Sessions of one client (ops.c): meta__client_drop_txn drops up to 256 of them per
+ * transaction and returns 1 while more remain (then 0, with the 'L' record cleared). */
+struct meta__client_arg {
+	struct meta_svc *svc;
+	uint64_t client;
+	uint64_t now;
+	int dropped;
+};
+int meta__client_drop_txn(struct kv_txn *t, void *arg);
+
+#endif

@@ -1,0 +1,4 @@
+# c3fs-gen-docs: prints generated documentation (docs/ERRORS.md from errors.def).
+PROGRAMS += c3fs-gen-docs
+c3fs-gen-docs_SRCS := tools/gen_docs.c
+c3fs-gen-docs_MODS := common

@@ -1,0 +1,157 @@
+/* gen_docs.c — c3fs-gen-docs: generated documentation.
+ *
+ *   c3fs-gen-docs errors > docs/ERRORS.md
+ *
+ * docs/ERRORS.md is one table built from src/common/errors.def (code, name, errno seen by
+ * applications, message), sorted by code.  The table is checked first: codes must lie in
+ * 1000..1999 and codes and names must be unique; otherwise nothing is printed and the
+ * exit status is 1.  tests/unit/common/test_errors_doc.c includes this file (with
+ * C3_GEN_DOCS_NO_MAIN) and fails when the committed docs/ERRORS.md differs from what
+ * gen_docs_errors() produces.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+
+struct gen_docs_err {
+	int code;
+	int eno;
+	const char *name;
+	const char *msg;
+};
+
+static const struct gen_docs_err gen_docs_errtab[] = {
+#define C3_ERR(name, code, eno, msg) { code, eno, #name, msg },
+#include "common/errors.def"
+#undef C3_ERR
+};
+#define GEN_DOCS_NERR (sizeof(gen_docs_errtab) / sizeof(gen_docs_errtab[0]))
+
+static int gen_docs_err_cmp(const void *a, const void *b)
+{
+	const struct gen_docs_err *x = a, *y = b;
+
+	return (x->code > y->code) - (x->code < y->code);
+}
+
+/* Text of a Markdown table cell: '|' escaped. */
+static void gen_docs_cell(struct c3_buf *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			c3_buf_append(out, "\\", 1);
+		c3_buf_append(out, s, 1);
+	}
+}
+
+/* Render docs/ERRORS.md for the n entries of tab into out.  Returns 0, -EINVAL with why
+ * set when the table is inconsistent (code out of range, duplicate code or name), or
+ * -ENOMEM. */
+static int gen_docs_errors(const struct gen_docs_err *tab, size_t n, struct c3_buf *out,
+			   char *why, size_t whylen)
+{
+	struct gen_docs_err *v;
+	static const struct {
+		int lo, hi;
+		const char *what;
+	} ranges[] = {
+		{ 1000, 1099, "common, network" }, { 1100, 1199, "metadata store (KV)" },
+		{ 1200, 1299, "storage" },         { 1300, 1399, "mgmtd" },
+		{ 1400, 1499, "meta" },            { 1500, 1599, "client" },
+		{ 1600, 1699, "USRBIO, FFRecord" },
+	};
+
+	int rc = 0;
+
+	v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(v, tab, n * sizeof(*v));
+	qsort(v, n, sizeof(v[0]), gen_docs_err_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].code < 1000 || v[i].code > 1999) {
+			snprintf(why, whylen, "%s: code %d outside 1000..1999", v[i].name, v[i].code);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (i > 0 && v[i].code == v[i - 1].code) {
+			snprintf(why, whylen, "code %d used by %s and %s", v[i].code, v[i - 1].name,
+				 v[i].name);
+			rc = -EINVAL;
+			goto out;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(v[i].name, v[j].name) == 0) {
+				snprintf(why, whylen, "name %s used twice", v[i].name);
+				rc = -EINVAL;
+				goto out;
+			}
+		}
+	}
+	c3_buf_printf(out,
+		      "# c3fs error codes\n\n"
+		      "Generated from `src/common/errors.def` by `c3fs-gen-docs errors`; do not edit.\n\n"
+		      "Functions return 0 (or a count) on success and `-code` on failure, where code is a\n"
+		      "Linux errno (`ENOENT`, `ENOSPC`, ...) or one of the c3fs codes below.  The same\n"
+		      "negative code travels on the wire.  Applications (FUSE, USRBIO) see the errno of\n"
+		      "the third column.\n\n"
+		      "| range | module |\n|---|---|\n");
+	for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++)
+		c3_buf_printf(out, "| %d–%d | %s |\n", ranges[r].lo, ranges[r].hi, ranges[r].what);
+	c3_buf_printf(out, "\n| code | name | errno | message |\n|---:|---|---|---|\n");
+	for (size_t i = 0; i < n; i++) {
+		const char *en = strerrorname_np(v[i].eno);
+
+		c3_buf_printf(out, "| %d | `%s` | `%s` | ", v[i].code, v[i].name, en ? en : "?");
+		gen_docs_cell(out, v[i].msg);
+		c3_buf_printf(out, " |\n");
+	}
+	if (out->err) {
+		snprintf(why, whylen, "out of memory");
+		rc = out->err;
+	}
+out:
+	free(v);
+	return rc;
+}
+
+#ifndef C3_GEN_DOCS_NO_MAIN
+static void gen_docs_usage(FILE *f)
+{
+	fprintf(f, "usage: c3fs-gen-docs errors    print docs/ERRORS.md (from errors.def)\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct c3_buf out = C3_BUF_INIT;
+	char why[256];
+	int rc;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		gen_docs_usage(stdout);
+		return 0;
+	}
+	if (argc != 2 || strcmp(argv[1], "errors") != 0) {
+		gen_docs_usage(stderr);
+		return 2;
+	}
+	rc = gen_docs_errors(gen_docs_errtab, GEN_DOCS_NERR, &out, why, sizeof(why));
+	if (rc != 0) {
+		fprintf(stderr, "c3fs-gen-docs: errors.def: %s\n", why);
+		c3_buf_release(&out);
+		return 1;
+	}
+	if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
+		fprintf(stderr, "c3fs-gen-docs: cannot write to stdout\n");
+		c3_buf_release(&out);
+		return 1;
+	}
+	c3_buf_release(&out);
+	return 0;
+}
+#endif

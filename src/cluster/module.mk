@@ -4,5 +4,4 @@
 # routing types; a _DEPS cycle would make the build's closure recurse forever).
 MODULES += cluster
 cluster_SRCS := $(wildcard src/cluster/*.c)
-# net is added once src/net has its module.mk (routing.c only needs the header-only codec).
-cluster_DEPS := common $(if $(wildcard src/net/module.mk),net)
+cluster_DEPS := net common

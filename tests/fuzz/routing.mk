@@ -1,2 +1,2 @@
 FUZZERS += fuzz_routing
-fuzz_routing_MODS := cluster common $(if $(wildcard src/net/module.mk),net)
+fuzz_routing_MODS := cluster net common

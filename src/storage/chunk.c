@@ -1,0 +1,1314 @@
+/* chunk.c — the chunk engine (see chunk.h for the contract, README.md for the layout).
+ *
+ * Invariants:
+ *  - LMDB holds exactly the committed version of every chunk; its record names the file
+ *    generation (gen) whose bytes [0, len) are that version, and one CRC32C per block of
+ *    those bytes.  Bytes of that file at or past len belong to nobody.
+ *  - A file generation is only ever modified at offsets >= the length of every version
+ *    that refers to it (in-place appends); anything else writes a new generation (COW).
+ *  - Before a record naming a generation is committed, that file's data is fdatasync'd
+ *    and, for a new file, its directory is fsync'd.  The old generation is unlinked only
+ *    after the commit.  Files no committed record names are garbage: removed at open.
+ *  - The pending version lives in the chunk's slot (memory), guarded by the chunk lock.
+ *  - cs->mu guards the slot table; slot fields are changed only by the lock holder, but
+ *    readers of pending state (stat/list) take cs->mu, so the holder also takes cs->mu
+ *    when it installs or drops a pending version.
+ */
+#include "storage/chunk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/crc32c.h"
+#include "common/errors.h"
+#include "net/codec.h"
+#include "storage/chunk_io.h"
+
+#define CHUNK_NBUCKETS 4096
+#define CHUNK_NDIRS 256
+#define CHUNK_REC_FORMAT 1
+#define CHUNK_REC_F_CORRUPT 1u
+#define CHUNK_KEY_BYTES 12
+#define CHUNK_MAX_CRCS 1024
+#define CHUNK_READ_RETRIES 8
+
+/* One version's description: committed (decoded from LMDB) or pending (in a slot). */
+struct chunk_ver {
+	uint64_t ver;
+	uint64_t gen;          /* file generation; 0 = no file (length 0) */
+	uint32_t len;
+	uint32_t chunk_size;
+	uint32_t block_size;
+	uint32_t chain_ver;
+	uint32_t flags;        /* CHUNK_REC_F_* */
+	uint32_t ncrc;
+	uint32_t *crcs;        /* owned, ncrc entries */
+	bool removed;          /* pending removal */
+};
+
+struct chunk_slot {
+	struct chunk_id id;
+	struct chunk_slot *next;
+	bool locked;
+	int waiters;
+	pthread_cond_t cv;
+	bool has_pending;
+	struct chunk_ver pending;
+};
+
+struct chunk_store {
+	char *dir;
+	uint32_t target_id;
+	int io_engine;
+	bool no_sync;
+	MDB_env *env;
+	MDB_dbi dbi;
+	int dirfds[CHUNK_NDIRS];
+	pthread_mutex_t mu;                        /* guards buckets */
+	struct chunk_slot *buckets[CHUNK_NBUCKETS];
+	atomic_bool failed;
+	atomic_uint_fast64_t nchunks, used_bytes;
+	atomic_uint_fast64_t st_checksum, st_cow, st_inplace, st_commits;
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static void chunk_ver_release(struct chunk_ver *v)
+{
+	free(v->crcs);
+	memset(v, 0, sizeof(*v));
+}
+
+static void chunk_key(uint8_t *k, struct chunk_id id)
+{
+	for (int i = 0; i < 8; i++)
+		k[i] = (uint8_t)(id.inode >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		k[8 + i] = (uint8_t)(id.index >> (24 - 8 * i));
+}
+
+static struct chunk_id chunk_key_parse(const uint8_t *k)
+{
+	struct chunk_id id = { 0, 0 };
+
+	for (int i = 0; i < 8; i++)
+		id.inode = (id.inode << 8) | k[i];
+	for (int i = 0; i < 4; i++)
+		id.index = (id.index << 8) | k[8 + i];
+	return id;
+}
+
+static int chunk_id_cmp(struct chunk_id a, struct chunk_id b)
+{
+	if (a.inode != b.inode)
+		return a.inode < b.inode ? -1 : 1;
+	if (a.index != b.index)
+		return a.index < b.index ? -1 : 1;
+	return 0;
+}
+
+uint32_t chunk_block_size(uint32_t chunk_size)
+{
+	uint32_t p = 1;
+
+	while (p < chunk_size && p < CHUNK_SIZE_MAX)
+		p <<= 1;
+	return p / CHUNK_MAX_CRCS > 4096 ? p / CHUNK_MAX_CRCS : 4096;
+}
+
+static uint32_t chunk_nblocks(uint32_t len, uint32_t bs)
+{
+	return (uint32_t)(((uint64_t)len + bs - 1) / bs);
+}
+
+static unsigned chunk_dir_of(struct chunk_id id)
+{
+	return (unsigned)(((id.inode * 0x9E3779B97F4A7C15ull) ^ id.index) >> 56) % CHUNK_NDIRS;
+}
+
+static void chunk_path(const struct chunk_store *cs, struct chunk_id id, uint64_t gen, char *out,
+		       size_t outsz)
+{
+	snprintf(out, outsz, "%s/chunks/%02x/%016" PRIx64 "-%08" PRIx32 ".%" PRIx64, cs->dir,
+		 chunk_dir_of(id), id.inode, id.index, gen);
+}
+
+/* Converts an LMDB return code, once, into our codes. */
+static int chunk_mdb_err(int rc)
+{
+	if (rc == 0)
+		return 0;
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc == MDB_MAP_FULL || rc == ENOSPC)
+		return -ENOSPC;
+	if (rc > 0 && rc < 1000)
+		return -rc;
+	return -EIO;
+}
+
+/* An I/O or metadata error that means the disk is unusable fails the target. */
+static int chunk_note_err(struct chunk_store *cs, int rc)
+{
+	if (rc == -EIO || rc == -EROFS || rc == -EUCLEAN)
+		atomic_store(&cs->failed, true);
+	return rc;
+}
+
+/* A version's file could not be opened: a missing file means the bytes of a version are
+ * gone (the chunk is corrupt, the target is not); other errors go through chunk_note_err. */
+static int chunk_open_err(struct chunk_store *cs)
+{
+	if (errno == ENOENT)
+		return -C3FS_ECHECKSUM;
+	return chunk_note_err(cs, -errno);
+}
+
+/* ------------------------------------------------------------------ record codec */
+
+static void chunk_rec_encode(const struct chunk_ver *v, struct c3_buf *b)
+{
+	uint32_t crc;
+
+	c3_enc_u8(b, CHUNK_REC_FORMAT);
+	c3_enc_u8(b, (uint8_t)v->flags);
+	c3_enc_u32(b, v->chunk_size);
+	c3_enc_u32(b, v->block_size);
+	c3_enc_u64(b, v->ver);
+	c3_enc_u32(b, v->len);
+	c3_enc_u32(b, v->chain_ver);
+	c3_enc_u64(b, v->gen);
+	c3_enc_u32(b, v->ncrc);
+	for (uint32_t i = 0; i < v->ncrc; i++)
+		c3_enc_u32(b, v->crcs[i]);
+	crc = b->err ? 0 : c3_crc32c(0, b->data, b->len);
+	c3_enc_u32(b, crc);
+}
+
+/* Decode and validate a record; -C3FS_ECHECKSUM when it is damaged, -ENOMEM. */
+static int chunk_rec_decode(const void *p, size_t n, struct chunk_ver *v)
+{
+	struct c3_dec d;
+	uint8_t fmt;
+
+	memset(v, 0, sizeof(*v));
+	if (n < 4 || c3_crc32c(0, p, n - 4) != ((const uint8_t *)p)[n - 4] +
+	    ((uint32_t)((const uint8_t *)p)[n - 3] << 8) +
+	    ((uint32_t)((const uint8_t *)p)[n - 2] << 16) +
+	    ((uint32_t)((const uint8_t *)p)[n - 1] << 24))
+		return -C3FS_ECHECKSUM;
+	c3_dec_init(&d, p, n - 4);
+	fmt = c3_dec_u8(&d);
+	v->flags = c3_dec_u8(&d);
+	v->chunk_size = c3_dec_u32(&d);
+	v->block_size = c3_dec_u32(&d);
+	v->ver = c3_dec_u64(&d);
+	v->len = c3_dec_u32(&d);
+	v->chain_ver = c3_dec_u32(&d);
+	v->gen = c3_dec_u64(&d);
+	v->ncrc = c3_dec_count(&d, CHUNK_MAX_CRCS, 4);
+	if (d.err || fmt != CHUNK_REC_FORMAT || v->chunk_size == 0 ||
+	    v->chunk_size > CHUNK_SIZE_MAX || v->block_size != chunk_block_size(v->chunk_size) ||
+	    v->len > v->chunk_size || v->ncrc != chunk_nblocks(v->len, v->block_size) ||
+	    (v->len > 0 && v->gen == 0) || v->ver == 0) {
+		memset(v, 0, sizeof(*v));
+		return -C3FS_ECHECKSUM;
+	}
+	if (v->ncrc) {
+		v->crcs = malloc(sizeof(uint32_t) * v->ncrc);
+		if (!v->crcs)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < v->ncrc; i++)
+			v->crcs[i] = c3_dec_u32(&d);
+	}
+	if (d.err) {
+		chunk_ver_release(v);
+		return -C3FS_ECHECKSUM;
+	}
+	return 0;
+}
+
+/* Committed version of id: 0, -ENOENT, or an error. */
+static int chunk_load(struct chunk_store *cs, struct chunk_id id, struct chunk_ver *v)
+{
+	MDB_txn *txn;
+	MDB_val key, val;
+	uint8_t k[CHUNK_KEY_BYTES];
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return chunk_note_err(cs, rc);
+	chunk_key(k, id);
+	key.mv_size = sizeof(k);
+	key.mv_data = k;
+	rc = chunk_mdb_err(mdb_get(txn, cs->dbi, &key, &val));
+	if (rc == 0)
+		rc = chunk_rec_decode(val.mv_data, val.mv_size, v);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ slots */
+
+static struct chunk_slot **chunk_slot_ref(struct chunk_store *cs, struct chunk_id id)
+{
+	uint64_t h = (id.inode * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)id.index * 0xC2B2AE3D27D4EB4Full);
+	struct chunk_slot **pp = &cs->buckets[(h >> 20) % CHUNK_NBUCKETS];
+
+	while (*pp && chunk_id_cmp((*pp)->id, id) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Free the slot when nobody holds, waits for, or stages on it (cs->mu held). */
+static void chunk_slot_maybe_free(struct chunk_store *cs, struct chunk_slot *s)
+{
+	struct chunk_slot **pp;
+
+	if (s->locked || s->waiters || s->has_pending)
+		return;
+	pp = chunk_slot_ref(cs, s->id);
+	*pp = s->next;
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
+int chunk_store_lock(struct chunk_store *cs, struct chunk_id id)
+{
+	struct chunk_slot **pp, *s;
+
+	pthread_mutex_lock(&cs->mu);
+	pp = chunk_slot_ref(cs, id);
+	s = *pp;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			pthread_mutex_unlock(&cs->mu);
+			return -ENOMEM;
+		}
+		s->id = id;
+		pthread_cond_init(&s->cv, NULL);
+		*pp = s;
+	}
+	while (s->locked) {
+		s->waiters++;
+		pthread_cond_wait(&s->cv, &cs->mu);
+		s->waiters--;
+	}
+	s->locked = true;
+	pthread_mutex_unlock(&cs->mu);
+	return 0;
+}
+
+void chunk_store_unlock(struct chunk_store *cs, struct chunk_id id)
+{
+	struct chunk_slot *s;
+
+	pthread_mutex_lock(&cs->mu);
+	s = *chunk_slot_ref(cs, id);
+	if (s) {
+		s->locked = false;
+		if (s->waiters)
+			pthread_cond_signal(&s->cv);
+		else
+			chunk_slot_maybe_free(cs, s);
+	}
+	pthread_mutex_unlock(&cs->mu);
+}
+
+/* The slot of a chunk whose lock the caller holds (never NULL then). */
+static struct chunk_slot *chunk_slot_locked(struct chunk_store *cs, struct chunk_id id)
+{
+	struct chunk_slot *s;
+
+	pthread_mutex_lock(&cs->mu);
+	s = *chunk_slot_ref(cs, id);
+	pthread_mutex_unlock(&cs->mu);
+	return s && s->locked ? s : NULL;
+}
+
+/* ------------------------------------------------------------------ open / close */
+
+static int chunk_mkdir(const char *path)
+{
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int chunk_check_target_file(const char *dir, uint32_t target_id)
+{
+	char path[4096], buf[32];
+	int fd, rc = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/TARGET", dir);
+	fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return -C3FS_ECONFIG;
+		buf[n] = '\0';
+		if (strtoul(buf, NULL, 10) != target_id)
+			return -C3FS_ECONFIG;
+		return 0;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%u\n", target_id);
+	if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0)
+		rc = -EIO;
+	close(fd);
+	return rc;
+}
+
+/* Parse "<16 hex>-<8 hex>.<hex>".  Returns true on success. */
+static bool chunk_parse_name(const char *name, struct chunk_id *id, uint64_t *gen)
+{
+	char *end;
+
+	if (strlen(name) < 27 || name[16] != '-' || name[25] != '.')
+		return false;
+	for (int i = 0; i < 25; i++)
+		if (i != 16 && !((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	id->inode = strtoull(name, NULL, 16);
+	id->index = (uint32_t)strtoul(name + 17, NULL, 16);
+	errno = 0;
+	*gen = strtoull(name + 26, &end, 16);
+	return errno == 0 && *end == '\0' && *gen != 0;
+}
+
+/* Remove files no committed record names; trim tails of in-place pending writes; count
+ * committed chunks and bytes. */
+static int chunk_recover(struct chunk_store *cs)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc;
+
+	for (unsigned d = 0; d < CHUNK_NDIRS; d++) {
+		DIR *dp;
+		struct dirent *de;
+		int dfd = dup(cs->dirfds[d]);
+
+		if (dfd < 0)
+			return -errno;
+		dp = fdopendir(dfd);
+		if (!dp) {
+			close(dfd);
+			return -errno;
+		}
+		while ((de = readdir(dp)) != NULL) {
+			struct chunk_id id;
+			struct chunk_ver v;
+			uint64_t gen;
+			struct stat st;
+
+			if (de->d_name[0] == '.')
+				continue;
+			if (!chunk_parse_name(de->d_name, &id, &gen) || chunk_dir_of(id) != d)
+				continue; /* not ours: leave it */
+			rc = chunk_load(cs, id, &v);
+			if (rc == -ENOENT || (rc == 0 && v.gen != gen)) {
+				(void)unlinkat(cs->dirfds[d], de->d_name, 0);
+			} else if (rc == 0 && fstatat(cs->dirfds[d], de->d_name, &st, 0) == 0 &&
+				   (uint64_t)st.st_size > v.len) {
+				int fd = openat(cs->dirfds[d], de->d_name, O_WRONLY);
+
+				if (fd >= 0) {
+					if (ftruncate(fd, v.len) < 0) {
+						/* best effort: the tail belongs to nobody */
+					}
+					close(fd);
+				}
+			}
+			chunk_ver_release(&v);
+		}
+		closedir(dp);
+	}
+	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = chunk_mdb_err(mdb_cursor_open(txn, cs->dbi, &cur));
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	for (int op = MDB_FIRST; mdb_cursor_get(cur, &key, &val, op) == 0; op = MDB_NEXT) {
+		struct chunk_ver v;
+
+		if (chunk_rec_decode(val.mv_data, val.mv_size, &v) == 0) {
+			atomic_fetch_add(&cs->nchunks, 1);
+			atomic_fetch_add(&cs->used_bytes, v.len);
+			chunk_ver_release(&v);
+		}
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
+		     struct chunk_store **out)
+{
+	struct chunk_store *cs;
+	char path[4096];
+	MDB_txn *txn;
+	int rc;
+
+	*out = NULL;
+	if (strlen(dir) > 3000)
+		return -ENAMETOOLONG;
+	cs = calloc(1, sizeof(*cs));
+	if (!cs)
+		return -ENOMEM;
+	for (int i = 0; i < CHUNK_NDIRS; i++)
+		cs->dirfds[i] = -1;
+	pthread_mutex_init(&cs->mu, NULL);
+	cs->dir = strdup(dir);
+	cs->target_id = opts->target_id;
+	cs->io_engine = opts->io_engine;
+	cs->no_sync = opts->no_sync;
+	if (!cs->dir) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = chunk_mkdir(dir);
+	if (rc)
+		goto fail;
+	rc = chunk_check_target_file(dir, opts->target_id);
+	if (rc)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/chunks", dir);
+	rc = chunk_mkdir(path);
+	if (rc)
+		goto fail;
+	for (int i = 0; i < CHUNK_NDIRS; i++) {
+		snprintf(path, sizeof(path), "%s/chunks/%02x", dir, i);
+		rc = chunk_mkdir(path);
+		if (rc)
+			goto fail;
+		cs->dirfds[i] = open(path, O_RDONLY | O_DIRECTORY);
+		if (cs->dirfds[i] < 0) {
+			rc = -errno;
+			goto fail;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	rc = chunk_mkdir(path);
+	if (rc)
+		goto fail;
+	rc = chunk_mdb_err(mdb_env_create(&cs->env));
+	if (rc)
+		goto fail;
+	mdb_env_set_maxreaders(cs->env, 1024);
+	mdb_env_set_mapsize(cs->env, opts->map_size_bytes ? opts->map_size_bytes : (8ull << 30));
+	rc = chunk_mdb_err(mdb_env_open(cs->env, path,
+					MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0), 0644));
+	if (rc)
+		goto fail;
+	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, 0, &txn));
+	if (rc)
+		goto fail;
+	rc = chunk_mdb_err(mdb_dbi_open(txn, NULL, 0, &cs->dbi));
+	if (rc) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	rc = chunk_mdb_err(mdb_txn_commit(txn));
+	if (rc)
+		goto fail;
+	rc = chunk_recover(cs);
+	if (rc)
+		goto fail;
+	*out = cs;
+	return 0;
+fail:
+	chunk_store_close(cs);
+	return rc;
+}
+
+void chunk_store_close(struct chunk_store *cs)
+{
+	if (!cs)
+		return;
+	for (int b = 0; b < CHUNK_NBUCKETS; b++) {
+		struct chunk_slot *s = cs->buckets[b], *n;
+
+		for (; s; s = n) {
+			n = s->next;
+			chunk_ver_release(&s->pending);
+			pthread_cond_destroy(&s->cv);
+			free(s);
+		}
+	}
+	if (cs->env)
+		mdb_env_close(cs->env);
+	for (int i = 0; i < CHUNK_NDIRS; i++)
+		if (cs->dirfds[i] >= 0)
+			close(cs->dirfds[i]);
+	pthread_mutex_destroy(&cs->mu);
+	free(cs->dir);
+	free(cs);
+}
+
+bool chunk_store_failed(const struct chunk_store *cs)
+{
+	return atomic_load(&((struct chunk_store *)cs)->failed);
+}
+
+void chunk_store_set_failed(struct chunk_store *cs)
+{
+	atomic_store(&cs->failed, true);
+}
+
+/* ------------------------------------------------------------------ stat / read */
+
+static uint32_t chunk_digest(const struct chunk_ver *v)
+{
+	uint32_t d = 0;
+
+	for (uint32_t i = 0; i < v->ncrc; i++) {
+		uint8_t b[4] = { (uint8_t)v->crcs[i], (uint8_t)(v->crcs[i] >> 8),
+				 (uint8_t)(v->crcs[i] >> 16), (uint8_t)(v->crcs[i] >> 24) };
+
+		d = c3_crc32c(d, b, 4);
+	}
+	return d;
+}
+
+static void chunk_fill_info(const struct chunk_ver *c, const struct chunk_slot *s,
+			    struct chunk_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (c && c->ver) {
+		out->has_commit = true;
+		out->commit_ver = c->ver;
+		out->length = c->len;
+		out->chunk_size = c->chunk_size;
+		out->chain_ver = c->chain_ver;
+		out->digest = chunk_digest(c);
+		out->corrupt = (c->flags & CHUNK_REC_F_CORRUPT) != 0;
+	}
+	if (s && s->has_pending) {
+		out->has_pending = true;
+		out->pending_ver = s->pending.ver;
+		out->pending_length = s->pending.len;
+		out->pending_remove = s->pending.removed;
+		if (!out->chunk_size)
+			out->chunk_size = s->pending.chunk_size;
+	}
+}
+
+int chunk_store_stat(struct chunk_store *cs, struct chunk_id id, struct chunk_info *out)
+{
+	struct chunk_ver c;
+	struct chunk_slot *s;
+	int rc;
+
+	if (chunk_store_failed(cs))
+		return -C3FS_ETARGETDOWN;
+	rc = chunk_load(cs, id, &c);
+	if (rc && rc != -ENOENT)
+		return rc;
+	pthread_mutex_lock(&cs->mu);
+	s = *chunk_slot_ref(cs, id);
+	chunk_fill_info(rc ? NULL : &c, s, out);
+	pthread_mutex_unlock(&cs->mu);
+	chunk_ver_release(&c);
+	return out->has_commit || out->has_pending ? 0 : -ENOENT;
+}
+
+/* Record that the committed version `ver` of id failed its checksum. */
+static void chunk_mark_corrupt(struct chunk_store *cs, struct chunk_id id, uint64_t ver)
+{
+	MDB_txn *txn;
+	MDB_val key, val;
+	uint8_t k[CHUNK_KEY_BYTES];
+	struct chunk_ver v;
+	struct c3_buf b = C3_BUF_INIT;
+
+	atomic_fetch_add(&cs->st_checksum, 1);
+	if (mdb_txn_begin(cs->env, NULL, 0, &txn) != 0)
+		return;
+	chunk_key(k, id);
+	key.mv_size = sizeof(k);
+	key.mv_data = k;
+	if (mdb_get(txn, cs->dbi, &key, &val) == 0 &&
+	    chunk_rec_decode(val.mv_data, val.mv_size, &v) == 0) {
+		if (v.ver == ver && !(v.flags & CHUNK_REC_F_CORRUPT)) {
+			v.flags |= CHUNK_REC_F_CORRUPT;
+			chunk_rec_encode(&v, &b);
+			val.mv_size = b.len;
+			val.mv_data = b.data;
+			if (!b.err && mdb_put(txn, cs->dbi, &key, &val, 0) == 0) {
+				chunk_ver_release(&v);
+				c3_buf_release(&b);
+				(void)mdb_txn_commit(txn);
+				return;
+			}
+		}
+		chunk_ver_release(&v);
+	}
+	c3_buf_release(&b);
+	mdb_txn_abort(txn);
+}
+
+/* Read [off, off+n) of version v (off+n <= v->len) with block checks.
+ * Returns 0, -ENOENT (file gone: the version changed), -C3FS_ECHECKSUM, or an error. */
+static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const struct chunk_ver *v,
+			  uint32_t off, uint32_t n, struct chunk_read *rd)
+{
+	uint32_t bs = v->block_size;
+	uint32_t first = off / bs, last = (off + n - 1) / bs;
+	uint64_t astart = (uint64_t)first * bs;
+	uint64_t aend = (uint64_t)(last + 1) * bs;
+	size_t alen;
+	char path[4096];
+	void *buf;
+	ssize_t got;
+	int fd;
+
+	if (aend > v->len)
+		aend = v->len;
+	alen = (size_t)(aend - astart);
+	if (posix_memalign(&buf, 4096, (alen + 4095) & ~(size_t)4095) != 0)
+		return -ENOMEM;
+	chunk_path(cs, id, v->gen, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = -errno;
+
+		free(buf);
+		return e;
+	}
+	got = chunk_io_pread(cs->io_engine, fd, buf, alen, (off_t)astart);
+	close(fd);
+	if (got < 0) {
+		free(buf);
+		return chunk_note_err(cs, (int)got);
+	}
+	if ((size_t)got < alen)
+		memset((uint8_t *)buf + got, 0, alen - (size_t)got);
+	for (uint32_t b = first; b <= last; b++) {
+		uint64_t s = (uint64_t)b * bs, e = s + bs;
+
+		if (e > aend)
+			e = aend;
+		if (c3_crc32c(0, (uint8_t *)buf + (s - astart), (size_t)(e - s)) != v->crcs[b]) {
+			free(buf);
+			return -C3FS_ECHECKSUM;
+		}
+	}
+	rd->buf = buf;
+	rd->data = (uint8_t *)buf + (off - astart);
+	rd->length = n;
+	return 0;
+}
+
+int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
+		     uint32_t length, bool pending, struct chunk_read *rd)
+{
+	int rc = 0;
+
+	memset(rd, 0, sizeof(*rd));
+	if (chunk_store_failed(cs))
+		return -C3FS_ETARGETDOWN;
+	if ((uint64_t)offset + length > CHUNK_SIZE_MAX)
+		return -EINVAL;
+	if (pending) {
+		struct chunk_slot *s = chunk_slot_locked(cs, id);
+
+		if (s && s->has_pending) {
+			const struct chunk_ver *v = &s->pending;
+			uint32_t n;
+
+			rd->version = v->ver;
+			rd->chunk_len = v->removed ? 0 : v->len;
+			if (v->removed || offset >= v->len || length == 0)
+				return 0;
+			n = v->len - offset < length ? v->len - offset : length;
+			rc = chunk_read_ver(cs, id, v, offset, n, rd);
+			if (rc == -ENOENT)
+				rc = -C3FS_ECHECKSUM;
+			if (rc) {
+				rd->version = 0;
+				rd->chunk_len = 0;
+			}
+			return rc;
+		}
+	}
+	for (int attempt = 0; attempt < CHUNK_READ_RETRIES; attempt++) {
+		struct chunk_ver v, again;
+		uint32_t n;
+
+		rc = chunk_load(cs, id, &v);
+		if (rc == -ENOENT)
+			return 0; /* a hole */
+		if (rc)
+			return rc;
+		rd->version = v.ver;
+		rd->chunk_len = v.len;
+		if (offset >= v.len || length == 0) {
+			chunk_ver_release(&v);
+			return 0;
+		}
+		n = v.len - offset < length ? v.len - offset : length;
+		rc = chunk_read_ver(cs, id, &v, offset, n, rd);
+		if (rc != -ENOENT && rc != -C3FS_ECHECKSUM) {
+			chunk_ver_release(&v);
+			return rc;
+		}
+		/* Did the version change under us?  Then read again. */
+		if (chunk_load(cs, id, &again) == 0 && (again.ver != v.ver || again.gen != v.gen)) {
+			chunk_ver_release(&again);
+			chunk_ver_release(&v);
+			continue;
+		}
+		chunk_ver_release(&again);
+		chunk_mark_corrupt(cs, id, v.ver);
+		chunk_ver_release(&v);
+		memset(rd, 0, sizeof(*rd));
+		return -C3FS_ECHECKSUM;
+	}
+	memset(rd, 0, sizeof(*rd));
+	return -C3FS_EBUSY;
+}
+
+void chunk_read_release(struct chunk_read *rd)
+{
+	free(rd->buf);
+	memset(rd, 0, sizeof(*rd));
+}
+
+/* ------------------------------------------------------------------ staging */
+
+/* Copy [off, off+n) from fd_in to fd_out at the same offsets. */
+static int chunk_copy_range(struct chunk_store *cs, int fd_in, int fd_out, uint64_t off, uint64_t n)
+{
+	loff_t in = (loff_t)off, out = (loff_t)off;
+	static const size_t bufsz = 1u << 20;
+	uint8_t *buf = NULL;
+	int rc = 0;
+
+	while (n > 0) {
+		ssize_t r = copy_file_range(fd_in, &in, fd_out, &out, n, 0);
+
+		if (r > 0) {
+			n -= (uint64_t)r;
+			continue;
+		}
+		if (r == 0)
+			break; /* source shorter: the rest stays a hole (zeros) */
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+			return -errno;
+		/* fall back to read + write */
+		buf = malloc(bufsz);
+		if (!buf)
+			return -ENOMEM;
+		while (n > 0) {
+			size_t want = n < bufsz ? (size_t)n : bufsz;
+			ssize_t got = chunk_io_pread(cs->io_engine, fd_in, buf, want, in);
+
+			if (got < 0) {
+				rc = (int)got;
+				break;
+			}
+			if (got == 0)
+				break;
+			rc = chunk_io_pwrite(cs->io_engine, fd_out, buf, (size_t)got, out);
+			if (rc)
+				break;
+			in += got;
+			out += got;
+			n -= (uint64_t)got;
+		}
+		free(buf);
+		return rc;
+	}
+	return 0;
+}
+
+/* Fill nv->crcs for the new contents (file fd, length nv->len): blocks identical to the base
+ * keep their CRC, blocks wholly inside the written data are summed from it, the rest are
+ * read back from the file. */
+static int chunk_compute_crcs(struct chunk_store *cs, int fd, const struct chunk_ver *base,
+			      struct chunk_ver *nv, uint32_t woff, uint32_t wlen, const uint8_t *data)
+{
+	uint32_t bs = nv->block_size;
+	uint64_t wend = (uint64_t)woff + wlen;
+	uint8_t *tmp = NULL;
+
+	nv->ncrc = chunk_nblocks(nv->len, bs);
+	free(nv->crcs);
+	nv->crcs = NULL;
+	if (nv->ncrc == 0)
+		return 0;
+	nv->crcs = malloc(sizeof(uint32_t) * nv->ncrc);
+	if (!nv->crcs)
+		return -ENOMEM;
+	for (uint32_t b = 0; b < nv->ncrc; b++) {
+		uint64_t s = (uint64_t)b * bs;
+		uint64_t e_new = s + bs < nv->len ? s + bs : nv->len;
+		uint64_t e_old = base ? (s + bs < base->len ? s + bs : base->len) : 0;
+		bool overlap = data && wlen && s < wend && e_new > woff;
+
+		if (base && b < base->ncrc && e_new == e_old && !overlap) {
+			nv->crcs[b] = base->crcs[b];
+		} else if (data && s >= woff && e_new <= wend) {
+			nv->crcs[b] = c3_crc32c(0, data + (s - woff), (size_t)(e_new - s));
+		} else {
+			ssize_t got;
+
+			if (!tmp && !(tmp = malloc(bs)))
+				return -ENOMEM;
+			got = chunk_io_pread(cs->io_engine, fd, tmp, (size_t)(e_new - s), (off_t)s);
+			if (got < 0) {
+				free(tmp);
+				return (int)got;
+			}
+			if ((uint64_t)got < e_new - s)
+				memset(tmp + got, 0, (size_t)(e_new - s - (uint64_t)got));
+			nv->crcs[b] = c3_crc32c(0, tmp, (size_t)(e_new - s));
+		}
+	}
+	free(tmp);
+	return 0;
+}
+
+/* Drop a pending version: unlink its file unless the committed version or keep_gen uses it
+ * (cs->mu not held; lock holder). */
+static void chunk_pending_drop(struct chunk_store *cs, struct chunk_id id, struct chunk_slot *s,
+			       uint64_t commit_gen, uint64_t keep_gen)
+{
+	struct chunk_ver old;
+
+	pthread_mutex_lock(&cs->mu);
+	old = s->pending;
+	memset(&s->pending, 0, sizeof(s->pending));
+	s->has_pending = false;
+	pthread_mutex_unlock(&cs->mu);
+	if (old.gen && old.gen != commit_gen && old.gen != keep_gen) {
+		char path[4096];
+
+		chunk_path(cs, id, old.gen, path, sizeof(path));
+		(void)unlink(path);
+	}
+	chunk_ver_release(&old);
+}
+
+int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct chunk_update *u)
+{
+	struct chunk_slot *s;
+	struct chunk_ver commit, nv;
+	const struct chunk_ver *base = NULL;
+	bool inplace = false, created = false, same_as_commit;
+	char path[4096];
+	int fd = -1, rc;
+	uint64_t newgen;
+	uint32_t base_len;
+
+	memset(&nv, 0, sizeof(nv));
+	if (chunk_store_failed(cs))
+		return -C3FS_ETARGETDOWN;
+	if (u->chunk_size == 0 || u->chunk_size > CHUNK_SIZE_MAX || u->version == 0)
+		return -EINVAL;
+	if (u->type == CHUNK_UPD_WRITE &&
+	    ((uint64_t)u->offset + u->length > u->chunk_size || (u->full && u->offset) ||
+	     (u->length && !u->data)))
+		return -EINVAL;
+	if (u->type == CHUNK_UPD_TRUNCATE && u->length > u->chunk_size)
+		return -EINVAL;
+	if (u->type < CHUNK_UPD_WRITE || u->type > CHUNK_UPD_REMOVE)
+		return -EINVAL;
+	s = chunk_slot_locked(cs, id);
+	if (!s)
+		return -EINVAL; /* caller does not hold the chunk lock */
+	rc = chunk_load(cs, id, &commit);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (commit.ver && commit.chunk_size != u->chunk_size && !u->full && u->type != CHUNK_UPD_REMOVE) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (u->on_pending && s->has_pending && !s->pending.removed)
+		base = &s->pending;
+	else if (commit.ver && !(u->on_pending && s->has_pending && s->pending.removed))
+		base = &commit;
+	if (u->full)
+		base = NULL;
+	base_len = base ? base->len : 0;
+	newgen = (commit.gen > (s->has_pending ? s->pending.gen : 0) ? commit.gen
+		  : (s->has_pending ? s->pending.gen : 0)) + 1;
+	nv.ver = u->version;
+	nv.chunk_size = u->chunk_size;
+	nv.block_size = chunk_block_size(u->chunk_size);
+	if (u->type == CHUNK_UPD_REMOVE) {
+		nv.removed = true;
+		goto install;
+	}
+	same_as_commit = base && commit.ver && base->gen == commit.gen;
+	if (u->type == CHUNK_UPD_WRITE) {
+		uint64_t end = (uint64_t)u->offset + u->length;
+
+		nv.len = (uint32_t)(end > base_len ? end : base_len);
+		inplace = base && base->gen && u->offset >= base_len &&
+			  (!same_as_commit || base_len >= commit.len);
+	} else { /* truncate */
+		nv.len = u->length;
+		if (u->length <= base_len) {
+			/* shrink: same bytes, shorter version; only the last block's CRC moves */
+			nv.gen = base ? base->gen : 0;
+			if (nv.gen) {
+				chunk_path(cs, id, nv.gen, path, sizeof(path));
+				fd = open(path, O_RDONLY | O_CLOEXEC);
+				if (fd < 0) {
+					rc = chunk_open_err(cs);
+					goto out;
+				}
+			}
+			rc = chunk_compute_crcs(cs, fd, base, &nv, 0, 0, NULL);
+			if (rc)
+				goto out;
+			goto install;
+		}
+		inplace = base && base->gen && (!same_as_commit || base_len >= commit.len);
+	}
+	if (inplace) {
+		struct stat st;
+
+		nv.gen = base->gen;
+		chunk_path(cs, id, nv.gen, path, sizeof(path));
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			rc = chunk_open_err(cs);
+			goto out;
+		}
+		if ((uint64_t)st.st_size > base_len && ftruncate(fd, base_len) < 0) {
+			rc = chunk_note_err(cs, -errno);
+			goto out;
+		}
+		atomic_fetch_add(&cs->st_inplace, 1);
+	} else {
+		nv.gen = newgen;
+		chunk_path(cs, id, nv.gen, path, sizeof(path));
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			rc = chunk_note_err(cs, -errno);
+			goto out;
+		}
+		created = true;
+		if (base && base_len) {
+			char bpath[4096];
+			int bfd;
+
+			chunk_path(cs, id, base->gen, bpath, sizeof(bpath));
+			bfd = open(bpath, O_RDONLY | O_CLOEXEC);
+			if (bfd < 0) {
+				rc = chunk_open_err(cs);
+				goto out;
+			}
+			if (u->type == CHUNK_UPD_WRITE) {
+				uint64_t head = u->offset < base_len ? u->offset : base_len;
+				uint64_t tail = (uint64_t)u->offset + u->length;
+
+				rc = chunk_copy_range(cs, bfd, fd, 0, head);
+				if (!rc && tail < base_len)
+					rc = chunk_copy_range(cs, bfd, fd, tail, base_len - tail);
+			} else {
+				rc = chunk_copy_range(cs, bfd, fd, 0, base_len);
+			}
+			close(bfd);
+			if (rc)
+				goto out;
+		}
+		atomic_fetch_add(&cs->st_cow, 1);
+	}
+	if (u->type == CHUNK_UPD_WRITE) {
+		if (u->length) {
+			rc = chunk_io_pwrite(cs->io_engine, fd, u->data, u->length, u->offset);
+			if (rc)
+				goto out;
+		}
+		if (ftruncate(fd, nv.len) < 0) { /* gap at the end of a full write of zero bytes */
+			rc = -errno;
+			goto out;
+		}
+		rc = chunk_compute_crcs(cs, fd, base, &nv, u->offset, u->length, u->data);
+	} else {
+		if (ftruncate(fd, nv.len) < 0) {
+			rc = -errno;
+			goto out;
+		}
+		rc = chunk_compute_crcs(cs, fd, base, &nv, 0, 0, NULL);
+	}
+	if (rc)
+		goto out;
+install:
+	if (fd >= 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (s->has_pending)
+		chunk_pending_drop(cs, id, s, commit.gen, nv.gen);
+	pthread_mutex_lock(&cs->mu);
+	s->pending = nv;
+	s->has_pending = true;
+	pthread_mutex_unlock(&cs->mu);
+	memset(&nv, 0, sizeof(nv));
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc) {
+		rc = chunk_note_err(cs, rc);
+		if (created)
+			(void)unlink(path); /* (an in-place tail past base_len belongs to nobody) */
+		if (s->has_pending)
+			chunk_pending_drop(cs, id, s, commit.gen, 0);
+	}
+	chunk_ver_release(&nv);
+	chunk_ver_release(&commit);
+	return rc;
+}
+
+void chunk_store_abort(struct chunk_store *cs, struct chunk_id id)
+{
+	struct chunk_slot *s = chunk_slot_locked(cs, id);
+	struct chunk_ver commit;
+
+	if (!s || !s->has_pending)
+		return;
+	if (chunk_load(cs, id, &commit) != 0)
+		memset(&commit, 0, sizeof(commit));
+	chunk_pending_drop(cs, id, s, commit.gen, 0);
+	chunk_ver_release(&commit);
+}
+
+int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t version,
+		       uint32_t chain_ver)
+{
+	struct chunk_slot *s = chunk_slot_locked(cs, id);
+	struct chunk_ver commit, *p;
+	struct c3_buf b = C3_BUF_INIT;
+	MDB_txn *txn = NULL;
+	MDB_val key, val;
+	uint8_t k[CHUNK_KEY_BYTES];
+	char path[4096];
+	int rc;
+
+	if (chunk_store_failed(cs))
+		return -C3FS_ETARGETDOWN;
+	if (!s || !s->has_pending || s->pending.ver != version)
+		return -C3FS_ECHUNKVER;
+	p = &s->pending;
+	rc = chunk_load(cs, id, &commit);
+	if (rc && rc != -ENOENT)
+		return rc;
+	/* 1. the new bytes are durable (and the new file's name) */
+	if (!p->removed && p->gen && !cs->no_sync) {
+		int fd;
+
+		chunk_path(cs, id, p->gen, path, sizeof(path));
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			rc = -errno;
+			goto out;
+		}
+		rc = chunk_io_fdatasync(cs->io_engine, fd);
+		close(fd);
+		if (!rc && p->gen != commit.gen && fsync(cs->dirfds[chunk_dir_of(id)]) < 0)
+			rc = -errno;
+		if (rc)
+			goto out;
+	}
+	/* 2. the metadata switch: one LMDB transaction */
+	chunk_key(k, id);
+	key.mv_size = sizeof(k);
+	key.mv_data = k;
+	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, 0, &txn));
+	if (rc)
+		goto out;
+	if (p->removed) {
+		rc = chunk_mdb_err(mdb_del(txn, cs->dbi, &key, NULL));
+		if (rc == -ENOENT)
+			rc = 0;
+	} else {
+		p->chain_ver = chain_ver;
+		p->flags = 0;
+		chunk_rec_encode(p, &b);
+		if (b.err) {
+			rc = b.err;
+			goto out;
+		}
+		val.mv_size = b.len;
+		val.mv_data = b.data;
+		rc = chunk_mdb_err(mdb_put(txn, cs->dbi, &key, &val, 0));
+	}
+	if (rc)
+		goto out;
+	rc = chunk_mdb_err(mdb_txn_commit(txn));
+	txn = NULL;
+	if (rc)
+		goto out;
+	/* 3. bookkeeping and space reclaim (after the commit: never needed for safety) */
+	atomic_fetch_add(&cs->st_commits, 1);
+	if (commit.ver) {
+		atomic_fetch_sub(&cs->nchunks, 1);
+		atomic_fetch_sub(&cs->used_bytes, commit.len);
+	}
+	if (!p->removed) {
+		atomic_fetch_add(&cs->nchunks, 1);
+		atomic_fetch_add(&cs->used_bytes, p->len);
+	}
+	if (commit.gen && (p->removed || commit.gen != p->gen)) {
+		chunk_path(cs, id, commit.gen, path, sizeof(path));
+		(void)unlink(path);
+	} else if (commit.gen && commit.len > p->len) {
+		chunk_path(cs, id, p->gen, path, sizeof(path));
+		if (truncate(path, p->len) < 0) {
+			/* best effort reclaim */
+		}
+	}
+	pthread_mutex_lock(&cs->mu);
+	chunk_ver_release(&s->pending);
+	s->has_pending = false;
+	pthread_mutex_unlock(&cs->mu);
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	c3_buf_release(&b);
+	chunk_ver_release(&commit);
+	return chunk_note_err(cs, rc);
+}
+
+/* ------------------------------------------------------------------ listing / space */
+
+int chunk_store_list(struct chunk_store *cs, const struct chunk_id *after,
+		     struct chunk_id end, uint32_t limit, chunk_list_fn fn, void *arg, bool *more)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	uint8_t k[CHUNK_KEY_BYTES];
+	uint32_t n = 0;
+	int rc, op;
+
+	*more = false;
+	if (chunk_store_failed(cs))
+		return -C3FS_ETARGETDOWN;
+	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return chunk_note_err(cs, rc);
+	rc = chunk_mdb_err(mdb_cursor_open(txn, cs->dbi, &cur));
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	if (after) {
+		chunk_key(k, *after);
+		key.mv_size = sizeof(k);
+		key.mv_data = k;
+		op = MDB_SET_RANGE;
+	} else {
+		op = MDB_FIRST;
+	}
+	for (; (rc = mdb_cursor_get(cur, &key, &val, op)) == 0; op = MDB_NEXT) {
+		struct chunk_id id;
+		struct chunk_ver v;
+		struct chunk_info info;
+		struct chunk_slot *s;
+
+		if (key.mv_size != CHUNK_KEY_BYTES)
+			continue;
+		id = chunk_key_parse(key.mv_data);
+		if (after && chunk_id_cmp(id, *after) <= 0)
+			continue;
+		if (chunk_id_cmp(id, end) >= 0)
+			break;
+		if (limit && n == limit) {
+			*more = true;
+			break;
+		}
+		if (chunk_rec_decode(val.mv_data, val.mv_size, &v) != 0)
+			memset(&v, 0, sizeof(v)); /* damaged record: listed as corrupt */
+		pthread_mutex_lock(&cs->mu);
+		s = *chunk_slot_ref(cs, id);
+		chunk_fill_info(&v, s, &info);
+		pthread_mutex_unlock(&cs->mu);
+		if (!v.ver) {
+			info.has_commit = true;
+			info.corrupt = true;
+		}
+		chunk_ver_release(&v);
+		n++;
+		rc = fn(arg, id, &info);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	return rc;
+}
+
+int chunk_store_space(struct chunk_store *cs, struct chunk_space *out)
+{
+	struct statvfs sv;
+
+	memset(out, 0, sizeof(*out));
+	if (statvfs(cs->dir, &sv) < 0)
+		return -errno;
+	out->capacity_bytes = (uint64_t)sv.f_blocks * sv.f_frsize;
+	out->free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
+	out->nchunks = atomic_load(&cs->nchunks);
+	out->used_bytes = atomic_load(&cs->used_bytes);
+	return 0;
+}
+
+void chunk_store_get_stats(struct chunk_store *cs, struct chunk_stats *out)
+{
+	out->checksum_errors = atomic_load(&cs->st_checksum);
+	out->cow_writes = atomic_load(&cs->st_cow);
+	out->inplace_writes = atomic_load(&cs->st_inplace);
+	out->commits = atomic_load(&cs->st_commits);
+}
+
+int chunk_store_file_path(struct chunk_store *cs, struct chunk_id id, char *out, size_t outsz)
+{
+	struct chunk_ver v;
+	int rc = chunk_load(cs, id, &v);
+
+	if (rc)
+		return rc;
+	if (!v.gen) {
+		chunk_ver_release(&v);
+		return -ENOENT;
+	}
+	chunk_path(cs, id, v.gen, out, outsz);
+	chunk_ver_release(&v);
+	return 0;
+}

@@ -1,0 +1,171 @@
+/* chunk_io.c — psync and io_uring back ends of chunk_io.h.
+ *
+ * io_uring: one ring of 8 entries per thread, created lazily; a pthread key's destructor
+ * tears it down at thread exit.  Each call submits one SQE and waits for its CQE, looping
+ * for short transfers (the kernel may return less than asked, e.g. at EOF).
+ */
+#include "storage/chunk_io.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "storage/chunk.h"
+
+static pthread_key_t chunk_io_key;
+static pthread_once_t chunk_io_once = PTHREAD_ONCE_INIT;
+static __thread struct io_uring *chunk_io_ring;
+static __thread bool chunk_io_ring_failed;
+
+static void chunk_io_ring_free(void *p)
+{
+	struct io_uring *ring = p;
+
+	io_uring_queue_exit(ring);
+	free(ring);
+}
+
+static void chunk_io_key_init(void)
+{
+	(void)pthread_key_create(&chunk_io_key, chunk_io_ring_free);
+}
+
+/* This thread's ring, or NULL when io_uring is unavailable (psync is used then). */
+static struct io_uring *chunk_io_get_ring(void)
+{
+	struct io_uring *ring;
+
+	if (chunk_io_ring)
+		return chunk_io_ring;
+	if (chunk_io_ring_failed)
+		return NULL;
+	pthread_once(&chunk_io_once, chunk_io_key_init);
+	ring = calloc(1, sizeof(*ring));
+	if (!ring || io_uring_queue_init(8, ring, 0) < 0) {
+		free(ring);
+		chunk_io_ring_failed = true;
+		return NULL;
+	}
+	if (pthread_setspecific(chunk_io_key, ring) != 0) {
+		io_uring_queue_exit(ring);
+		free(ring);
+		chunk_io_ring_failed = true;
+		return NULL;
+	}
+	chunk_io_ring = ring;
+	return ring;
+}
+
+/* Submit one read (write=false) or write and wait: returns bytes or -errno. */
+static ssize_t chunk_io_uring_rw(struct io_uring *ring, bool write, int fd, void *buf,
+				 size_t n, off_t off)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	if (!sqe)
+		return -EBUSY;
+	if (n > (1u << 30))
+		n = 1u << 30;
+	if (write)
+		io_uring_prep_write(sqe, fd, buf, (unsigned)n, (uint64_t)off);
+	else
+		io_uring_prep_read(sqe, fd, buf, (unsigned)n, (uint64_t)off);
+	rc = io_uring_submit(ring);
+	if (rc < 0)
+		return rc;
+	do {
+		rc = io_uring_wait_cqe(ring, &cqe);
+	} while (rc == -EINTR);
+	if (rc < 0)
+		return rc;
+	rc = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return rc;
+}
+
+ssize_t chunk_io_pread(int engine, int fd, void *buf, size_t n, off_t off)
+{
+	struct io_uring *ring = engine == CHUNK_IO_URING ? chunk_io_get_ring() : NULL;
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r;
+
+		if (ring)
+			r = chunk_io_uring_rw(ring, false, fd, (uint8_t *)buf + done, n - done,
+					      off + (off_t)done);
+		else
+			r = pread(fd, (uint8_t *)buf + done, n - done, off + (off_t)done);
+		if (r < 0) {
+			if (!ring)
+				r = -errno;
+			if (r == -EINTR || r == -EAGAIN)
+				continue;
+			return r;
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+int chunk_io_pwrite(int engine, int fd, const void *buf, size_t n, off_t off)
+{
+	struct io_uring *ring = engine == CHUNK_IO_URING ? chunk_io_get_ring() : NULL;
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r;
+
+		if (ring)
+			r = chunk_io_uring_rw(ring, true, fd, (uint8_t *)buf + done, n - done,
+					      off + (off_t)done);
+		else
+			r = pwrite(fd, (const uint8_t *)buf + done, n - done, off + (off_t)done);
+		if (r < 0) {
+			if (!ring)
+				r = -errno;
+			if (r == -EINTR || r == -EAGAIN)
+				continue;
+			return (int)r;
+		}
+		if (r == 0)
+			return -EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+int chunk_io_fdatasync(int engine, int fd)
+{
+	struct io_uring *ring = engine == CHUNK_IO_URING ? chunk_io_get_ring() : NULL;
+
+	if (ring) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+		struct io_uring_cqe *cqe;
+		int rc;
+
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+		rc = io_uring_submit(ring);
+		if (rc < 0)
+			return rc;
+		do {
+			rc = io_uring_wait_cqe(ring, &cqe);
+		} while (rc == -EINTR);
+		if (rc < 0)
+			return rc;
+		rc = cqe->res;
+		io_uring_cqe_seen(ring, cqe);
+		return rc < 0 ? rc : 0;
+	}
+	return fdatasync(fd) < 0 ? -errno : 0;
+}

@@ -1,0 +1,362 @@
+/* test_chunk.c — chunk engine: write/read/overwrite/extend/truncate/remove/holes, pending
+ * invisibility, checksum mismatch on a flipped byte, reopen and orphan cleanup, listing,
+ * ENOSPC on a tiny tmpfs (skipped when mounting is not allowed), and a random model check
+ * against an in-memory copy, for both io engines. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/crc32c.h"
+#include "common/errors.h"
+#include "storage/chunk.h"
+#include "tests/lib/tap.h"
+
+static char tmpl[] = "/tmp/c3fs-chunk.XXXXXX";
+
+static int do_update(struct chunk_store *cs, struct chunk_id id, struct chunk_update *u)
+{
+	struct chunk_info info;
+	int rc;
+
+	if ((rc = chunk_store_lock(cs, id)))
+		return rc;
+	u->version = chunk_store_stat(cs, id, &info) == 0 ? info.commit_ver + 1 : 1;
+	rc = chunk_store_stage(cs, id, u);
+	if (!rc)
+		rc = chunk_store_commit(cs, id, u->version, 7);
+	else
+		chunk_store_abort(cs, id);
+	chunk_store_unlock(cs, id);
+	return rc;
+}
+
+static int wr(struct chunk_store *cs, struct chunk_id id, uint32_t off, const void *p, uint32_t n,
+	      uint32_t csize)
+{
+	struct chunk_update u = { .type = CHUNK_UPD_WRITE, .offset = off, .length = n,
+				  .chunk_size = csize, .data = p };
+
+	return do_update(cs, id, &u);
+}
+
+static int trunc_(struct chunk_store *cs, struct chunk_id id, uint32_t len, uint32_t csize)
+{
+	struct chunk_update u = { .type = CHUNK_UPD_TRUNCATE, .length = len, .chunk_size = csize };
+
+	return do_update(cs, id, &u);
+}
+
+static int rm(struct chunk_store *cs, struct chunk_id id, uint32_t csize)
+{
+	struct chunk_update u = { .type = CHUNK_UPD_REMOVE, .chunk_size = csize };
+
+	return do_update(cs, id, &u);
+}
+
+/* Read the whole chunk and compare with want[0..wlen). */
+static int check(struct chunk_store *cs, struct chunk_id id, const uint8_t *want, uint32_t wlen)
+{
+	struct chunk_read rd;
+	int rc = chunk_store_read(cs, id, 0, CHUNK_SIZE_MAX, false, &rd);
+
+	if (rc)
+		return rc;
+	if (rd.length != wlen || (wlen && memcmp(rd.data, want, wlen) != 0))
+		rc = -1000;
+	chunk_read_release(&rd);
+	return rc;
+}
+
+static int count_cb(void *arg, struct chunk_id id, const struct chunk_info *info)
+{
+	(void)id;
+	(void)info;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void basic(const char *dir, int engine)
+{
+	struct chunk_store_opts o = { .target_id = 5, .io_engine = engine };
+	struct chunk_store *cs;
+	struct chunk_id a = { 42, 0 }, b = { 42, 1 }, c = { 43, 0 };
+	const uint32_t CS = 1u << 20;
+	uint8_t *model = calloc(1, CS), *buf = malloc(CS);
+	struct chunk_read rd;
+	struct chunk_info info;
+	struct chunk_stats st;
+	char path[4096];
+	int rc, n;
+	bool more;
+
+	diag("engine %s in %s", engine ? "uring" : "psync", dir);
+	is_int(chunk_store_open(dir, &o, &cs), 0, "open");
+	for (uint32_t i = 0; i < CS; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+
+	is_int(chunk_store_read(cs, a, 0, 4096, false, &rd), 0, "missing chunk reads fine");
+	is_int(rd.length, 0, "missing chunk is a hole");
+	chunk_read_release(&rd);
+
+	is_int(wr(cs, a, 0, buf, 10000, CS), 0, "write 10000 at 0");
+	memcpy(model, buf, 10000);
+	is_int(check(cs, a, model, 10000), 0, "read back");
+	is_int(chunk_store_read(cs, a, 9990, 100, false, &rd), 0, "short read at end");
+	is_int(rd.length, 10, "10 bytes");
+	ok(memcmp(rd.data, model + 9990, 10) == 0, "short read data");
+	chunk_read_release(&rd);
+
+	chunk_store_get_stats(cs, &st);
+	n = (int)st.cow_writes;
+	is_int(wr(cs, a, 5000, buf + 100, 100, CS), 0, "overwrite in the middle");
+	memcpy(model + 5000, buf + 100, 100);
+	is_int(check(cs, a, model, 10000), 0, "overwrite visible");
+	chunk_store_get_stats(cs, &st);
+	is_int((int)st.cow_writes, n + 1, "overwrite went copy-on-write");
+
+	n = (int)st.inplace_writes;
+	is_int(wr(cs, a, 20000, buf, 5000, CS), 0, "write past the end leaves a gap");
+	memcpy(model + 20000, buf, 5000);
+	is_int(check(cs, a, model, 25000), 0, "gap reads as zeros");
+	chunk_store_get_stats(cs, &st);
+	is_int((int)st.inplace_writes, n + 1, "append went in place");
+
+	is_int(trunc_(cs, a, 12345, CS), 0, "truncate shrink");
+	is_int(check(cs, a, model, 12345), 0, "shrunk");
+	memset(model + 12345, 0, CS - 12345);
+	is_int(trunc_(cs, a, 30000, CS), 0, "truncate extend");
+	is_int(check(cs, a, model, 30000), 0, "extended with zeros");
+
+	is_int(wr(cs, b, 0, buf, CS, CS), 0, "full chunk write");
+	is_int(check(cs, b, buf, CS), 0, "full chunk read");
+	is_int(wr(cs, b, 100, buf, 10, 2 * CS), -EINVAL, "chunk size mismatch refused");
+	is_int(wr(cs, b, CS - 5, buf, 10, CS), -EINVAL, "write past chunk size refused");
+
+	/* a pending version is invisible to readers; abort keeps the committed one */
+	{
+		struct chunk_update u = { .type = CHUNK_UPD_WRITE, .offset = 0, .length = 100,
+					  .chunk_size = CS, .data = buf + 1 };
+
+		chunk_store_lock(cs, a);
+		chunk_store_stat(cs, a, &info);
+		u.version = info.commit_ver + 1;
+		is_int(chunk_store_stage(cs, a, &u), 0, "stage");
+		is_int(check(cs, a, model, 30000), 0, "pending not visible");
+		is_int(chunk_store_read(cs, a, 0, 100, true, &rd), 0, "pending readable by lock holder");
+		ok(rd.length == 100 && memcmp(rd.data, buf + 1, 100) == 0, "pending bytes");
+		chunk_read_release(&rd);
+		is_int(chunk_store_stat(cs, a, &info), 0, "stat");
+		ok(info.has_pending && info.pending_ver == u.version, "stat shows pending");
+		is_int(chunk_store_commit(cs, a, u.version + 1, 1), -C3FS_ECHUNKVER, "commit of wrong version");
+		chunk_store_abort(cs, a);
+		chunk_store_unlock(cs, a);
+		is_int(check(cs, a, model, 30000), 0, "abort kept committed data");
+	}
+
+	/* remove */
+	is_int(wr(cs, c, 0, buf, 4096, CS), 0, "write c");
+	is_int(rm(cs, c, CS), 0, "remove c");
+	is_int(chunk_store_stat(cs, c, &info), -ENOENT, "c gone");
+	is_int(check(cs, c, NULL, 0), 0, "removed chunk is a hole");
+
+	/* listing */
+	n = 0;
+	is_int(chunk_store_list(cs, NULL, (struct chunk_id){ UINT64_MAX, UINT32_MAX }, 0, count_cb,
+				&n, &more), 0, "list all");
+	is_int(n, 2, "two chunks");
+	n = 0;
+	is_int(chunk_store_list(cs, &a, (struct chunk_id){ UINT64_MAX, UINT32_MAX }, 0, count_cb,
+				&n, &more), 0, "list after a");
+	is_int(n, 1, "one after a");
+	n = 0;
+	chunk_store_list(cs, NULL, (struct chunk_id){ UINT64_MAX, UINT32_MAX }, 1, count_cb, &n, &more);
+	ok(n == 1 && more, "limit sets more");
+
+	/* a flipped byte on disk is detected and never returned */
+	is_int(chunk_store_file_path(cs, b, path, sizeof(path)), 0, "path of b");
+	{
+		int fd = open(path, O_RDWR);
+		uint8_t x;
+
+		ok(fd >= 0 && pread(fd, &x, 1, 777777) == 1, "read byte");
+		x ^= 0x10;
+		ok(pwrite(fd, &x, 1, 777777) == 1, "flip byte");
+		close(fd);
+	}
+	rc = chunk_store_read(cs, b, 777000, 2000, false, &rd);
+	is_int(rc, -C3FS_ECHECKSUM, "flipped byte detected");
+	ok(rd.length == 0 && rd.data == NULL, "no bytes returned");
+	is_int(chunk_store_read(cs, b, 0, 4096, false, &rd), 0, "other blocks still readable");
+	chunk_read_release(&rd);
+	chunk_store_stat(cs, b, &info);
+	ok(info.corrupt, "chunk marked corrupt");
+	chunk_store_get_stats(cs, &st);
+	ok(st.checksum_errors >= 1, "checksum error counted");
+	is_int(wr(cs, b, 0, buf, CS, CS), 0, "full rewrite of the bad chunk");
+	is_int(check(cs, b, buf, CS), 0, "rewritten chunk good again");
+
+	/* orphan: a staged COW version not committed before close disappears at reopen */
+	{
+		struct chunk_update u = { .type = CHUNK_UPD_WRITE, .offset = 0, .length = 10,
+					  .chunk_size = CS, .data = buf + 9 };
+
+		chunk_store_lock(cs, a);
+		chunk_store_stat(cs, a, &info);
+		u.version = info.commit_ver + 1;
+		chunk_store_stage(cs, a, &u);
+		chunk_store_unlock(cs, a);
+	}
+	chunk_store_close(cs);
+	is_int(chunk_store_open(dir, &o, &cs), 0, "reopen");
+	is_int(check(cs, a, model, 30000), 0, "committed data after reopen");
+	is_int(chunk_store_stat(cs, a, &info), 0, "stat after reopen");
+	ok(!info.has_pending, "pending gone after reopen");
+	{
+		char cmd[8400];
+		snprintf(cmd, sizeof(cmd), "test $(find %s/chunks -type f | wc -l) -eq 2", dir);
+		is_int(system(cmd), 0, "exactly one file per committed chunk (orphan removed)");
+	}
+	chunk_store_close(cs);
+	o.target_id = 6;
+	ok(chunk_store_open(dir, &o, &cs) < 0, "wrong target id refused");
+	free(model);
+	free(buf);
+}
+
+/* Random updates against an in-memory model, with reopens. */
+static void model_check(const char *dir, int engine)
+{
+	struct chunk_store_opts o = { .target_id = 9, .io_engine = engine };
+	struct chunk_store *cs;
+	enum { NCH = 4, CS = 256 * 1024 };
+	static uint8_t model[NCH][CS], buf[CS];
+	uint32_t len[NCH] = { 0 };
+	bool exists[NCH] = { false };
+	unsigned seed = 12345;
+	int bad = 0;
+
+	memset(model, 0, sizeof(model));
+	if (chunk_store_open(dir, &o, &cs)) {
+		ok(0, "open for model check");
+		return;
+	}
+	for (int op = 0; op < 400 && !bad; op++) {
+		int c = rand_r(&seed) % NCH, kind = rand_r(&seed) % 10;
+		struct chunk_id id = { 77, (uint32_t)c };
+		uint32_t off = (uint32_t)rand_r(&seed) % CS, n = (uint32_t)rand_r(&seed) % 40000;
+
+		if (off + n > CS)
+			n = CS - off;
+		for (uint32_t i = 0; i < n; i++)
+			buf[i] = (uint8_t)rand_r(&seed);
+		if (kind < 6) {
+			if (wr(cs, id, off, buf, n, CS)) {
+				bad = 1;
+				diag("write failed at op %d", op);
+				break;
+			}
+			memcpy(model[c] + off, buf, n);
+			if (off + n > len[c])
+				len[c] = off + n;
+			exists[c] = true;
+		} else if (kind < 8) {
+			if (trunc_(cs, id, off, CS)) {
+				bad = 1;
+				break;
+			}
+			if (off < len[c])
+				memset(model[c] + off, 0, len[c] - off);
+			len[c] = off;
+			exists[c] = true;
+		} else if (kind < 9) {
+			if (rm(cs, id, CS)) {
+				bad = 1;
+				break;
+			}
+			memset(model[c], 0, CS);
+			len[c] = 0;
+			exists[c] = false;
+		} else {
+			chunk_store_close(cs);
+			if (chunk_store_open(dir, &o, &cs)) {
+				bad = 1;
+				diag("reopen failed");
+				return;
+			}
+		}
+		for (int k = 0; k < NCH; k++) {
+			struct chunk_id kid = { 77, (uint32_t)k };
+
+			if (check(cs, kid, model[k], exists[k] ? len[k] : 0)) {
+				diag("mismatch chunk %d after op %d", k, op);
+				bad = 1;
+			}
+		}
+	}
+	ok(!bad, "400 random writes/truncates/removes/reopens match the model");
+	chunk_store_close(cs);
+}
+
+static void enospc(void)
+{
+	char dir[] = "/tmp/c3fs-enospc.XXXXXX";
+	struct chunk_store_opts o = { .target_id = 1, .map_size_bytes = 1u << 20 };
+	struct chunk_store *cs;
+	struct chunk_id id = { 5, 0 };
+	uint8_t *buf = malloc(1u << 20), *model = calloc(1, 1u << 20);
+	int rc = 0, i;
+
+	if (!mkdtemp(dir) || mount("tmpfs", dir, "tmpfs", 0, "size=3m") != 0) {
+		ok(1, "# SKIP ENOSPC: cannot mount a small tmpfs here");
+		free(buf);
+		free(model);
+		return;
+	}
+	memset(buf, 0xab, 1u << 20);
+	is_int(chunk_store_open(dir, &o, &cs), 0, "open on 3 MiB tmpfs");
+	is_int(wr(cs, id, 0, buf, 100000, 1u << 20), 0, "first write fits");
+	memcpy(model, buf, 100000);
+	for (i = 1; i < 16 && rc == 0; i++) {
+		struct chunk_id other = { 6, (uint32_t)i };
+
+		rc = wr(cs, other, 0, buf, 1u << 20, 1u << 20);
+	}
+	is_int(rc, -ENOSPC, "filling the disk ends with -ENOSPC");
+	memset(buf, 0xcd, 1u << 20);
+	rc = wr(cs, id, 0, buf, 1u << 20, 1u << 20);
+	ok(rc == -ENOSPC || rc == 0, "overwrite on a full disk fails cleanly or fits");
+	if (rc == 0)
+		memcpy(model, buf, 1u << 20);
+	is_int(check(cs, id, model, rc == 0 ? 1u << 20 : 100000), 0, "old contents intact");
+	ok(!chunk_store_failed(cs), "ENOSPC does not fail the target");
+	chunk_store_close(cs);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	free(buf);
+	free(model);
+}
+
+int main(void)
+{
+	char path[4200];
+	char *root = mkdtemp(tmpl);
+
+	if (!root)
+		tap_skip_all("no temp dir");
+	for (int e = 0; e < 2; e++) {
+		snprintf(path, sizeof(path), "%s/basic%d", root, e);
+		basic(path, e);
+		snprintf(path, sizeof(path), "%s/model%d", root, e);
+		model_check(path, e);
+	}
+	enospc();
+	snprintf(path, sizeof(path), "rm -rf %s", root);
+	if (system(path) != 0)
+		diag("cleanup failed");
+	return tap_done();
+}

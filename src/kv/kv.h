@@ -16,7 +16,12 @@
  * Threads: a struct kv_db may be used from many threads; a struct kv_txn from one thread
  * at a time.
  *
- * Limits: key <= KV_KEY_MAX bytes, value <= KV_VALUE_MAX bytes (-C3FS_EKVTOOLARGE).
+ * Limits: key <= KV_KEY_MAX bytes, value <= KV_VALUE_MAX bytes (-C3FS_EKVTOOLARGE), on
+ * every backend alike.  KV_KEY_MAX is 510 because LMDB (the embedded default, as packaged)
+ * limits keys to 511 bytes and the lmdb backend prefixes one byte; that leaves room for
+ * a directory-entry key (prefix + parent id + 255-byte name).  Range and clear-range
+ * bounds may be up to 2 * KV_KEY_MAX + 2 bytes (e.g. key || 0x00 or key || 0xff...).
+ * The empty key is a valid key.
  */
 #ifndef C3_KV_H
 #define C3_KV_H
@@ -25,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KV_KEY_MAX   1024
+#define KV_KEY_MAX   510
 #define KV_VALUE_MAX (1u << 20)
 
 struct kv_db;

@@ -112,6 +112,10 @@ extern const struct kv_ops kv__mem_ops;
 extern const struct kv_ops kv__lmdb_ops;
 extern const struct kv_ops kv__pg_ops;
 
+/* Group-commit counters of an lmdb database (for tests and benchmarks): LMDB write
+ * transactions committed, kv transactions they carried, map resizes. */
+void kv__lmdb_stats(struct kv_db *db, uint64_t *batches, uint64_t *commits, uint64_t *grows);
+
 /* Allocate n bytes that live until the transaction ends (8-byte aligned).  NULL when out
  * of memory. */
 void *kv__alloc(struct kv_txn *txn, size_t n);

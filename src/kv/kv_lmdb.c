@@ -1,0 +1,818 @@
+/* kv_lmdb.c — the embedded default backend "lmdb:/dir[?map_size=SIZE&map_max=SIZE]".
+ *
+ * Serializable transactions by optimistic concurrency over LMDB snapshots:
+ *   - a transaction reads from its own LMDB read transaction (MDB_NOTLS, so it may move
+ *     between threads and one thread may hold several), copying every value it reads into
+ *     the transaction arena and remembering it in a read set: point reads as
+ *     (key, found, value), range reads as (covered span, pairs seen);
+ *   - commit hands the write buffer and the read set to the group committer.  Inside one
+ *     LMDB write transaction (exclusive, also across processes), it re-reads every read-set
+ *     entry: if anything differs the transaction fails with -C3FS_ECONFLICT, otherwise its
+ *     writes are applied.  A transaction that commits therefore saw exactly the state at its
+ *     commit point: serializable, write skew and phantoms included.
+ *   - group commit: committers queue up; the first one without a running leader becomes the
+ *     leader and validates + applies the whole queue in ONE LMDB write transaction, then
+ *     commits it with LMDB's normal synchronous commit (fdatasync).  Followers wait on a
+ *     condition variable.  So k concurrent commits share one fsync, and a commit returns
+ *     only after its data is on disk.  Batch order is the serialization order.
+ *   - a batch whose apply fails (e.g. MDB_MAP_FULL) is aborted as a whole; the map is grown
+ *     (doubling up to map_max) and the batch retried, and when the map cannot grow every
+ *     member is retried alone so that only the ones that do not fit get -ENOSPC.
+ *
+ * Stored keys are 0x01 || user key (LMDB refuses empty keys; the byte also leaves room for
+ * internal records later).  LMDB's compiled-in key limit is 511 bytes, so KV_KEY_MAX is 510
+ * (kv.h).  Range bounds may be longer than that; cursors are positioned on a truncated
+ * bound and the exact bound is applied by comparison.
+ *
+ * Locks: `maplock` (rwlock, writer-preferring) is held shared around every access to the
+ * memory map (read transaction begin, each get/range, a whole commit batch) and exclusively
+ * to resize the map.  Shared holders never take it twice, so writer preference cannot
+ * deadlock.  `gmu`/`gcv` guard the commit queue and the leader flag.
+ * Several processes may open the same directory: validation happens inside LMDB's
+ * cross-process write lock, and a map grown by another process is adopted on
+ * MDB_MAP_RESIZED.
+ */
+#include "kv/kv_int.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/errors.h"
+
+#define LM_PREFIX 0x01
+#define LM_DEFAULT_MAP (4ull << 30)
+#define LM_DEFAULT_MAP_MAX (1ull << 40)
+#define LM_MAX_READERS 4096
+
+_Static_assert(KV_KEY_MAX + 1 <= 511, "KV_KEY_MAX does not fit LMDB's default key size");
+
+struct lm_commit;
+
+struct lm_db {
+	struct kv_db base;
+	MDB_env *env;
+	MDB_dbi dbi;
+	pthread_rwlock_t maplock;
+	size_t map_size; /* guarded by maplock (written exclusively) */
+	size_t map_max;	 /* immutable */
+	pthread_mutex_t gmu;
+	pthread_cond_t gcv;
+	struct lm_commit *qhead, *qtail; /* guarded by gmu */
+	bool leader;			 /* guarded by gmu */
+	uint64_t batches, commits, grows; /* guarded by gmu (stats) */
+};
+
+/* One read-set entry. */
+struct lm_read {
+	bool is_range;
+	bool found;		 /* point: key existed */
+	const uint8_t *b, *e; /* point: key in b; range: covered span [b, e) */
+	size_t bl, el;
+	const uint8_t *val; /* point: value when found */
+	size_t vlen;
+	const struct kv_pair *pairs; /* range: what was seen, in read order */
+	int n;
+	bool reverse;
+};
+
+struct lm_txn {
+	MDB_txn *rtxn;
+	struct lm_read *reads; /* malloc'd */
+	size_t nreads, capreads;
+};
+
+/* A queued commit; lives on the committer's stack until done. */
+struct lm_commit {
+	struct lm_commit *next;
+	struct kv_txn *txn;
+	int rc;
+	bool done; /* guarded by gmu */
+};
+
+static int lm_err(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_MAP_FULL:
+		return -ENOSPC;
+	case MDB_READERS_FULL:
+	case MDB_TXN_FULL:
+		return -C3FS_EBUSY;
+	case MDB_BAD_VALSIZE:
+		return -C3FS_EKVTOOLARGE;
+	default:
+		return rc > 0 ? -rc : -C3FS_EKV;
+	}
+}
+
+/* ---- open / close ----------------------------------------------------------------- */
+
+static int lm_parse_size(const char *s, size_t n, size_t *out)
+{
+	char buf[32], *end;
+	unsigned long long v;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -C3FS_ECONFIG;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno || end == buf)
+		return -C3FS_ECONFIG;
+	int shift = 0;
+
+	switch (*end) {
+	case 0: break;
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'T': case 't': shift = 40; end++; break;
+	default: return -C3FS_ECONFIG;
+	}
+	if (*end || v > (SIZE_MAX >> shift))
+		return -C3FS_ECONFIG;
+	*out = (size_t)v << shift;
+	return 0;
+}
+
+/* "path?k=v&k=v" -> path (malloc'd), map sizes */
+static int lm_parse_uri(const char *arg, char **path, size_t *map_size, size_t *map_max)
+{
+	const char *q = strchr(arg, '?');
+	size_t plen = q ? (size_t)(q - arg) : strlen(arg);
+
+	*map_size = LM_DEFAULT_MAP;
+	*map_max = LM_DEFAULT_MAP_MAX;
+	if (plen == 0)
+		return -C3FS_ECONFIG;
+	while (q && *q) {
+		const char *k = q + 1, *eq = strchr(k, '='), *amp = strchr(k, '&');
+		size_t vlen;
+
+		if (!eq || (amp && amp < eq))
+			return -C3FS_ECONFIG;
+		vlen = amp ? (size_t)(amp - eq - 1) : strlen(eq + 1);
+		if ((size_t)(eq - k) == 8 && memcmp(k, "map_size", 8) == 0) {
+			if (lm_parse_size(eq + 1, vlen, map_size) < 0)
+				return -C3FS_ECONFIG;
+		} else if ((size_t)(eq - k) == 7 && memcmp(k, "map_max", 7) == 0) {
+			if (lm_parse_size(eq + 1, vlen, map_max) < 0)
+				return -C3FS_ECONFIG;
+		} else {
+			return -C3FS_ECONFIG;
+		}
+		q = amp;
+	}
+	if (*map_size < (64u << 10) || *map_max < *map_size)
+		return -C3FS_ECONFIG;
+	*path = strndup(arg, plen);
+	return *path ? 0 : -ENOMEM;
+}
+
+static int lm_open(const char *arg, struct kv_db **out)
+{
+	struct lm_db *db;
+	char *path = NULL;
+	size_t map_size, map_max;
+	MDB_txn *t;
+	int rc = lm_parse_uri(arg, &path, &map_size, &map_max);
+
+	if (rc < 0)
+		return rc;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		goto fail_path;
+	}
+	db = calloc(1, sizeof(*db));
+	if (!db) {
+		rc = -ENOMEM;
+		goto fail_path;
+	}
+	rc = mdb_env_create(&db->env);
+	if (rc) {
+		rc = lm_err(rc);
+		goto fail_db;
+	}
+	if (mdb_env_get_maxkeysize(db->env) < KV_KEY_MAX + 1) {
+		rc = -C3FS_EKV; /* an LMDB built with a smaller key limit */
+		goto fail_env;
+	}
+	rc = mdb_env_set_mapsize(db->env, map_size);
+	if (!rc)
+		rc = mdb_env_set_maxreaders(db->env, LM_MAX_READERS);
+	if (!rc)
+		rc = mdb_env_open(db->env, path, MDB_NOTLS, 0600);
+	if (rc) {
+		rc = lm_err(rc);
+		goto fail_env;
+	}
+	rc = mdb_txn_begin(db->env, NULL, 0, &t);
+	if (!rc) {
+		rc = mdb_dbi_open(t, NULL, 0, &db->dbi);
+		if (rc)
+			mdb_txn_abort(t);
+		else
+			rc = mdb_txn_commit(t);
+	}
+	if (rc) {
+		rc = lm_err(rc);
+		goto fail_env;
+	}
+	MDB_envinfo info;
+
+	mdb_env_info(db->env, &info);
+	db->map_size = info.me_mapsize; /* may be larger: an existing, bigger file */
+	db->map_max = map_max > db->map_size ? map_max : db->map_size;
+
+	pthread_rwlockattr_t ra;
+
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&db->maplock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&db->gmu, NULL);
+	pthread_cond_init(&db->gcv, NULL);
+	free(path);
+	*out = &db->base;
+	return 0;
+
+fail_env:
+	mdb_env_close(db->env);
+fail_db:
+	free(db);
+fail_path:
+	free(path);
+	return rc;
+}
+
+static void lm_close(struct kv_db *kdb)
+{
+	struct lm_db *db = (struct lm_db *)kdb;
+
+	mdb_env_close(db->env);
+	pthread_rwlock_destroy(&db->maplock);
+	pthread_mutex_destroy(&db->gmu);
+	pthread_cond_destroy(&db->gcv);
+	free(db);
+}
+
+/* Adopt a map size grown by another process (called with no maplock held). */
+static int lm_adopt_size(struct lm_db *db)
+{
+	int rc;
+	MDB_envinfo info;
+
+	pthread_rwlock_wrlock(&db->maplock);
+	rc = mdb_env_set_mapsize(db->env, 0);
+	if (!rc) {
+		mdb_env_info(db->env, &info);
+		db->map_size = info.me_mapsize;
+	}
+	pthread_rwlock_unlock(&db->maplock);
+	return lm_err(rc);
+}
+
+/* Double the map up to map_max (no maplock held).  -ENOSPC when already at the max. */
+static int lm_grow(struct lm_db *db, size_t seen)
+{
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&db->maplock);
+	if (db->map_size == seen) { /* nobody grew it meanwhile */
+		size_t n = db->map_size * 2;
+
+		if (db->map_size >= db->map_max)
+			rc = -ENOSPC;
+		else {
+			if (n > db->map_max || n < db->map_size)
+				n = db->map_max;
+			rc = lm_err(mdb_env_set_mapsize(db->env, n));
+			if (!rc)
+				db->map_size = n;
+		}
+	}
+	pthread_rwlock_unlock(&db->maplock);
+	if (!rc) {
+		pthread_mutex_lock(&db->gmu);
+		db->grows++;
+		pthread_mutex_unlock(&db->gmu);
+	}
+	return rc;
+}
+
+/* ---- reads ------------------------------------------------------------------------ */
+
+static int lm_begin(struct kv_txn *txn)
+{
+	struct lm_db *db = (struct lm_db *)txn->db;
+	struct lm_txn *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	for (;;) {
+		pthread_rwlock_rdlock(&db->maplock);
+		rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &t->rtxn);
+		pthread_rwlock_unlock(&db->maplock);
+		if (rc != MDB_MAP_RESIZED)
+			break;
+		rc = lm_adopt_size(db);
+		if (rc < 0)
+			break;
+	}
+	if (rc) {
+		free(t);
+		return rc < 0 ? rc : lm_err(rc);
+	}
+	txn->be = t;
+	return 0;
+}
+
+static void lm_end(struct kv_txn *txn)
+{
+	struct lm_db *db = (struct lm_db *)txn->db;
+	struct lm_txn *t = txn->be;
+
+	if (t->rtxn) {
+		pthread_rwlock_rdlock(&db->maplock);
+		mdb_txn_abort(t->rtxn);
+		pthread_rwlock_unlock(&db->maplock);
+	}
+	free(t->reads);
+	free(t);
+	txn->be = NULL;
+}
+
+static struct lm_read *lm_note(struct kv_txn *txn)
+{
+	struct lm_txn *t = txn->be;
+
+	if (t->nreads == t->capreads) {
+		size_t cap = t->capreads ? 2 * t->capreads : 16;
+		struct lm_read *n = realloc(t->reads, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		t->reads = n;
+		t->capreads = cap;
+	}
+	struct lm_read *r = &t->reads[t->nreads++];
+
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+static void lm_mkkey(uint8_t *buf, const uint8_t *k, size_t kl, MDB_val *out)
+{
+	if (kl > KV_KEY_MAX)
+		kl = KV_KEY_MAX;
+	buf[0] = LM_PREFIX;
+	if (kl)
+		memcpy(buf + 1, k, kl);
+	out->mv_data = buf;
+	out->mv_size = kl + 1;
+}
+
+static inline const uint8_t *lm_ukey(const MDB_val *k)
+{
+	return (const uint8_t *)k->mv_data + 1;
+}
+
+/* Position c on the first key >= b (any length).  Returns 0 or an MDB code. */
+static int lm_seek_ge(MDB_cursor *c, const uint8_t *b, size_t bl, MDB_val *k, MDB_val *v)
+{
+	uint8_t buf[1 + KV_KEY_MAX];
+	int rc;
+
+	lm_mkkey(buf, b, bl, k);
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	while (rc == 0 && kv__cmp(lm_ukey(k), k->mv_size - 1, b, bl) < 0)
+		rc = mdb_cursor_get(c, k, v, MDB_NEXT);
+	return rc;
+}
+
+/* Position c on the last key < e.  Returns 0 or an MDB code. */
+static int lm_seek_lt(MDB_cursor *c, const uint8_t *e, size_t el, MDB_val *k, MDB_val *v)
+{
+	int rc = lm_seek_ge(c, e, el, k, v);
+
+	if (rc == MDB_NOTFOUND)
+		return mdb_cursor_get(c, k, v, MDB_LAST);
+	if (rc)
+		return rc;
+	return mdb_cursor_get(c, k, v, MDB_PREV);
+}
+
+static int lm_get(struct kv_txn *txn, const uint8_t *key, size_t klen, const uint8_t **val,
+		  size_t *vlen)
+{
+	struct lm_db *db = (struct lm_db *)txn->db;
+	struct lm_txn *t = txn->be;
+	uint8_t buf[1 + KV_KEY_MAX];
+	MDB_val k, v;
+	const uint8_t *copy = NULL;
+	int rc;
+
+	lm_mkkey(buf, key, klen, &k);
+	pthread_rwlock_rdlock(&db->maplock);
+	rc = mdb_get(t->rtxn, db->dbi, &k, &v);
+	if (rc == 0) {
+		copy = kv__dup(txn, v.mv_data, v.mv_size);
+		if (!copy)
+			rc = ENOMEM;
+	}
+	pthread_rwlock_unlock(&db->maplock);
+	if (rc && rc != MDB_NOTFOUND)
+		return lm_err(rc);
+	if (!txn->read_only) {
+		struct lm_read *r = lm_note(txn);
+
+		if (!r || !(r->b = kv__dup(txn, key, klen)))
+			return -ENOMEM;
+		r->bl = klen;
+		r->found = rc == 0;
+		r->val = copy;
+		r->vlen = rc == 0 ? v.mv_size : 0;
+	}
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	*val = copy;
+	*vlen = v.mv_size;
+	return 0;
+}
+
+static int lm_range(struct kv_txn *txn, const uint8_t *b, size_t bl, const uint8_t *e,
+		    size_t el, int limit, bool reverse, struct kv_pair **pairs, bool *more)
+{
+	struct lm_db *db = (struct lm_db *)txn->db;
+	struct lm_txn *t = txn->be;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	struct kv_pair *out = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*more = false;
+	pthread_rwlock_rdlock(&db->maplock);
+	rc = mdb_cursor_open(t->rtxn, db->dbi, &c);
+	if (rc)
+		goto unlock;
+	rc = reverse ? lm_seek_lt(c, e, el, &k, &v) : lm_seek_ge(c, b, bl, &k, &v);
+	while (rc == 0) {
+		const uint8_t *uk = lm_ukey(&k);
+		size_t ukl = k.mv_size - 1;
+
+		if (reverse ? kv__cmp(uk, ukl, b, bl) < 0 : kv__cmp(uk, ukl, e, el) >= 0)
+			break;
+		if (limit > 0 && n == (size_t)limit) {
+			*more = true;
+			break;
+		}
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			struct kv_pair *no = realloc(out, nc * sizeof(*no));
+
+			if (!no) {
+				rc = ENOMEM;
+				break;
+			}
+			out = no;
+			cap = nc;
+		}
+		out[n].key = kv__dup(txn, uk, ukl);
+		out[n].klen = ukl;
+		out[n].val = kv__dup(txn, v.mv_data, v.mv_size);
+		out[n].vlen = v.mv_size;
+		if (!out[n].key || !out[n].val) {
+			rc = ENOMEM;
+			break;
+		}
+		n++;
+		rc = mdb_cursor_get(c, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	mdb_cursor_close(c);
+unlock:
+	pthread_rwlock_unlock(&db->maplock);
+	if (rc)
+		goto fail;
+	*pairs = n ? kv__dup(txn, out, n * sizeof(*out)) : NULL;
+	if (n && !*pairs) {
+		rc = ENOMEM;
+		goto fail;
+	}
+	free(out);
+	out = NULL;
+	if (!txn->read_only) {
+		struct lm_read *r = lm_note(txn);
+
+		if (!r) {
+			rc = ENOMEM;
+			goto fail;
+		}
+		r->is_range = true;
+		r->reverse = reverse;
+		r->pairs = *pairs;
+		r->n = (int)n;
+		r->b = b;
+		r->bl = bl;
+		r->e = e;
+		r->el = el;
+		if (*more) { /* only up to the last key seen was read */
+			const struct kv_pair *last = &(*pairs)[n - 1];
+
+			if (reverse) {
+				r->b = last->key;
+				r->bl = last->klen;
+			} else {
+				uint8_t *x = kv__alloc(txn, last->klen + 1);
+
+				if (!x) {
+					rc = ENOMEM;
+					goto fail;
+				}
+				memcpy(x, last->key, last->klen);
+				x[last->klen] = 0;
+				r->e = x;
+				r->el = last->klen + 1;
+			}
+		}
+		/* the bounds may be caller memory */
+		if (r->b == b && !(r->b = kv__dup(txn, b, bl))) {
+			rc = ENOMEM;
+			goto fail;
+		}
+		if (r->e == e && !(r->e = kv__dup(txn, e, el))) {
+			rc = ENOMEM;
+			goto fail;
+		}
+	}
+	return (int)n;
+fail:
+	free(out);
+	return lm_err(rc);
+}
+
+/* ---- commit ----------------------------------------------------------------------- */
+
+/* 0 when every read of txn still holds in w, -C3FS_ECONFLICT when not, or an error. */
+static int lm_validate(struct lm_db *db, MDB_txn *w, struct kv_txn *txn)
+{
+	struct lm_txn *t = txn->be;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	for (size_t i = 0; i < t->nreads; i++) {
+		const struct lm_read *r = &t->reads[i];
+		uint8_t buf[1 + KV_KEY_MAX];
+
+		if (!r->is_range) {
+			lm_mkkey(buf, r->b, r->bl, &k);
+			rc = mdb_get(w, db->dbi, &k, &v);
+			if (rc && rc != MDB_NOTFOUND)
+				return lm_err(rc);
+			if ((rc == 0) != r->found)
+				return -C3FS_ECONFLICT;
+			if (r->found && (v.mv_size != r->vlen ||
+					 (r->vlen && memcmp(v.mv_data, r->val, r->vlen))))
+				return -C3FS_ECONFLICT;
+			continue;
+		}
+		rc = mdb_cursor_open(w, db->dbi, &c);
+		if (rc)
+			return lm_err(rc);
+		int j = 0;
+
+		rc = lm_seek_ge(c, r->b, r->bl, &k, &v);
+		while (rc == 0 && kv__cmp(lm_ukey(&k), k.mv_size - 1, r->e, r->el) < 0) {
+			const struct kv_pair *p;
+
+			if (j == r->n)
+				break; /* a key that was not there */
+			p = &r->pairs[r->reverse ? r->n - 1 - j : j];
+			if (kv__cmp(lm_ukey(&k), k.mv_size - 1, p->key, p->klen) != 0 ||
+			    v.mv_size != p->vlen || (p->vlen && memcmp(v.mv_data, p->val, p->vlen)))
+				break;
+			j++;
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(c);
+		if (rc && rc != MDB_NOTFOUND)
+			return lm_err(rc);
+		bool at_end = rc == MDB_NOTFOUND ||
+			      kv__cmp(lm_ukey(&k), k.mv_size - 1, r->e, r->el) >= 0;
+
+		if (j != r->n || !at_end)
+			return -C3FS_ECONFLICT;
+	}
+	return 0;
+}
+
+/* Apply txn's write buffer in w.  Returns 0 or an MDB code (w must then be aborted). */
+static int lm_apply(struct lm_db *db, MDB_txn *w, struct kv_txn *txn)
+{
+	const struct kv__wbuf *wb = &txn->w;
+	uint8_t buf[1 + KV_KEY_MAX];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (wb->nranges) {
+		rc = mdb_cursor_open(w, db->dbi, &c);
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < wb->nranges && rc == 0; i++) {
+			const struct kv__wrange *r = &wb->ranges[i];
+
+			rc = lm_seek_ge(c, r->b, r->bl, &k, &v);
+			while (rc == 0 && kv__cmp(lm_ukey(&k), k.mv_size - 1, r->e, r->el) < 0) {
+				rc = mdb_cursor_del(c, 0);
+				/* re-seek rather than rely on where a delete leaves the cursor */
+				if (rc == 0)
+					rc = lm_seek_ge(c, r->b, r->bl, &k, &v);
+			}
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+		}
+		mdb_cursor_close(c);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < wb->npoints; i++) {
+		const struct kv__wpoint *p = &wb->points[i];
+
+		lm_mkkey(buf, p->key, p->klen, &k);
+		if (p->cleared) {
+			rc = mdb_del(w, db->dbi, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+		} else {
+			v.mv_data = (void *)p->val;
+			v.mv_size = p->vlen;
+			rc = mdb_put(w, db->dbi, &k, &v, 0);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static bool lm_has_writes(const struct kv_txn *txn)
+{
+	return txn->w.npoints || txn->w.nranges;
+}
+
+/* Validate and apply a list of commits in one LMDB write transaction; sets each rc. */
+static void lm_process(struct lm_db *db, struct lm_commit *batch)
+{
+	MDB_txn *w;
+	struct lm_commit *m;
+	size_t seen;
+	int rc;
+
+again:
+	pthread_rwlock_rdlock(&db->maplock);
+	seen = db->map_size;
+	rc = mdb_txn_begin(db->env, NULL, 0, &w);
+	if (rc == MDB_MAP_RESIZED) {
+		pthread_rwlock_unlock(&db->maplock);
+		rc = lm_adopt_size(db);
+		if (rc == 0)
+			goto again;
+		goto fail_all;
+	}
+	if (rc) {
+		pthread_rwlock_unlock(&db->maplock);
+		rc = lm_err(rc);
+		goto fail_all;
+	}
+	for (m = batch; m; m = m->next) {
+		m->rc = lm_validate(db, w, m->txn);
+		if (m->rc < 0)
+			continue;
+		rc = lm_apply(db, w, m->txn);
+		if (rc)
+			break;
+	}
+	if (!rc) {
+		rc = mdb_txn_commit(w);
+		pthread_rwlock_unlock(&db->maplock);
+		if (rc == 0)
+			return;
+	} else {
+		mdb_txn_abort(w);
+		pthread_rwlock_unlock(&db->maplock);
+	}
+	/* nothing of the batch was applied */
+	if (rc == MDB_MAP_FULL && lm_grow(db, seen) == 0)
+		goto again;
+	if (batch->next) {
+		/* isolate the member(s) that fail */
+		struct lm_commit *nx;
+
+		for (m = batch; m; m = nx) {
+			nx = m->next;
+			m->next = NULL;
+			lm_process(db, m);
+			m->next = nx;
+		}
+		return;
+	}
+	rc = lm_err(rc);
+fail_all:
+	for (m = batch; m; m = m->next)
+		m->rc = rc;
+}
+
+static int lm_commit(struct kv_txn *txn)
+{
+	struct lm_db *db = (struct lm_db *)txn->db;
+	struct lm_txn *t = txn->be;
+	struct lm_commit me = { .txn = txn };
+
+	/* no writes: the reads came from one snapshot, nothing to check */
+	if (txn->read_only || !lm_has_writes(txn)) {
+		lm_end(txn);
+		return 0;
+	}
+	/* the snapshot is no longer needed: the read set holds copies */
+	pthread_rwlock_rdlock(&db->maplock);
+	mdb_txn_abort(t->rtxn);
+	pthread_rwlock_unlock(&db->maplock);
+	t->rtxn = NULL;
+
+	pthread_mutex_lock(&db->gmu);
+	if (db->qtail)
+		db->qtail->next = &me;
+	else
+		db->qhead = &me;
+	db->qtail = &me;
+	while (!me.done) {
+		if (db->leader) {
+			pthread_cond_wait(&db->gcv, &db->gmu);
+			continue;
+		}
+		struct lm_commit *batch = db->qhead, *m;
+		uint64_t nb = 0;
+
+		db->qhead = db->qtail = NULL;
+		db->leader = true;
+		pthread_mutex_unlock(&db->gmu);
+		lm_process(db, batch);
+		pthread_mutex_lock(&db->gmu);
+		for (m = batch; m; m = m->next)
+			nb++;
+		/* mark done last: a follower's node may vanish as soon as it sees done */
+		db->batches++;
+		db->commits += nb;
+		for (m = batch; m;) {
+			struct lm_commit *nx = m->next;
+
+			m->done = true;
+			m = nx;
+		}
+		db->leader = false;
+		pthread_cond_broadcast(&db->gcv);
+	}
+	pthread_mutex_unlock(&db->gmu);
+	lm_end(txn);
+	return me.rc;
+}
+
+static void lm_abort(struct kv_txn *txn)
+{
+	lm_end(txn);
+}
+
+void kv__lmdb_stats(struct kv_db *kdb, uint64_t *batches, uint64_t *commits, uint64_t *grows)
+{
+	struct lm_db *db = (struct lm_db *)kdb;
+
+	pthread_mutex_lock(&db->gmu);
+	*batches = db->batches;
+	*commits = db->commits;
+	*grows = db->grows;
+	pthread_mutex_unlock(&db->gmu);
+}
+
+const struct kv_ops kv__lmdb_ops = {
+	.name = "lmdb",
+	.open = lm_open,
+	.close = lm_close,
+	.begin = lm_begin,
+	.get = lm_get,
+	.range = lm_range,
+	.commit = lm_commit,
+	.abort = lm_abort,
+};

@@ -23,6 +23,7 @@
 
 struct scan_arg {
 	uint8_t prefix;
+	uint64_t from;   /* first id to look at */
 	uint8_t end_key[9];
 	size_t end_len;
 	int max;
@@ -35,14 +36,15 @@ struct scan_arg {
 static int scan_txn(struct kv_txn *t, void *ap)
 {
 	struct scan_arg *s = ap;
-	uint8_t b[1] = { s->prefix };
+	uint8_t b[9] = { s->prefix };
 	uint8_t e[1] = { (uint8_t)(s->prefix + 1) };
 	struct kv_pair *p;
 	bool more;
 	int n;
 
 	s->n = 0;
-	n = kv_range(t, b, 1, s->end_len ? s->end_key : e, s->end_len ? s->end_len : 1, s->max,
+	kv_put_be64(b + 1, s->from);
+	n = kv_range(t, b, 9, s->end_len ? s->end_key : e, s->end_len ? s->end_len : 1, s->max,
 		     false, &p, &more);
 	if (n < 0)
 		return n;
@@ -61,10 +63,10 @@ static int scan_txn(struct kv_txn *t, void *ap)
 	return 0;
 }
 
-static int scan(struct meta_svc *svc, uint8_t prefix, const uint8_t *end, size_t end_len,
-		int max, uint64_t *a, uint64_t *b)
+static int scan(struct meta_svc *svc, uint8_t prefix, uint64_t from, const uint8_t *end,
+		size_t end_len, int max, uint64_t *a, uint64_t *b)
 {
-	struct scan_arg s = { .prefix = prefix, .max = max, .a = a, .b = b };
+	struct scan_arg s = { .prefix = prefix, .from = from, .max = max, .a = a, .b = b };
 	int rc;
 
 	if (end_len) {
@@ -265,6 +267,7 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 
 	if (max <= 0)
 		max = 256;
+	pthread_mutex_lock(&svc->gc_lock);
 	a = calloc((size_t)max, sizeof(*a));
 	b = calloc((size_t)max, sizeof(*b));
 	ia = calloc((size_t)max, sizeof(*ia));
@@ -274,7 +277,7 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 	}
 
 	/* 1. sessions of silent clients */
-	n = scan(svc, META__K_CLIENT, NULL, 0, max, a, b);
+	n = scan(svc, META__K_CLIENT, 0, NULL, 0, max, a, b);
 	if (n < 0) {
 		rc = n;
 		goto out;
@@ -309,12 +312,14 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 		rc = 0;
 	}
 
-	/* 2. unlinked files */
-	n = scan(svc, META__K_GC, NULL, 0, max, a, b);
+	/* 2. unlinked files, round robin from the cursor so busy (open) files at the head
+	 * of the queue never starve the others */
+	n = scan(svc, META__K_GC, svc->gc_cursor, NULL, 0, max, a, b);
 	if (n < 0) {
 		rc = n;
 		goto out;
 	}
+	svc->gc_cursor = n < max ? 0 : a[n - 1] + 1;
 	for (int i = 0; i < n; i++) {
 		struct gcfile_arg g = { .ino = a[i] };
 
@@ -364,6 +369,7 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 		}
 	}
 out:
+	pthread_mutex_unlock(&svc->gc_lock);
 	free(a);
 	free(b);
 	free(ia);

@@ -60,6 +60,8 @@ struct meta_svc {
 	pthread_mutex_t id_lock;        /* guards next_id, end_id, rng */
 	uint64_t next_id, end_id;       /* ids [next_id, end_id) are ours to hand out */
 	uint64_t rng;                   /* splitmix64 state: shard choice, layout seeds */
+	pthread_mutex_t gc_lock;        /* one GC pass at a time in this process */
+	uint64_t gc_cursor;             /* next GC-queue inode to look at (round robin) */
 };
 
 /* ---- keys: write into buf (size >= 1 + 8 + 8 + 8 + META_PATH_MAX), return length */

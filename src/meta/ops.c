@@ -604,6 +604,8 @@ static int create_txn(struct kv_txn *t, void *ap)
 		rc = meta__inode_get(t, ino, &in);
 		if (rc < 0)
 			return rc == -ENOENT ? -C3FS_EINTERNAL : rc;
+		if (S_ISDIR(in.a.mode))
+			return -EISDIR; /* open(O_CREAT) of a directory */
 		return open_existing(t, a->svc, c, r->hdr.client_id, &in, r->flags, a->sid,
 				     a->now, a->resp, &a->truncated, &a->old_layout);
 	}

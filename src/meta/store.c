@@ -388,11 +388,13 @@ int meta_svc_new(struct kv_db *db, const struct meta_svc_opts *opts, struct meta
 	if (!svc->opts.rmtree_batch)
 		svc->opts.rmtree_batch = 1000;
 	pthread_mutex_init(&svc->id_lock, NULL);
+	pthread_mutex_init(&svc->gc_lock, NULL);
 	if (getrandom(&svc->rng, sizeof(svc->rng), 0) != (ssize_t)sizeof(svc->rng))
 		svc->rng = c3_now_ns() ^ ((uint64_t)opts->node_id << 32);
 	rc = kv_run(db, false, root_txn, svc);
 	if (rc < 0) {
 		pthread_mutex_destroy(&svc->id_lock);
+		pthread_mutex_destroy(&svc->gc_lock);
 		free(svc);
 		return rc;
 	}
@@ -405,5 +407,6 @@ void meta_svc_free(struct meta_svc *svc)
 	if (!svc)
 		return;
 	pthread_mutex_destroy(&svc->id_lock);
+	pthread_mutex_destroy(&svc->gc_lock);
 	free(svc);
 }

@@ -4,6 +4,8 @@ MODULES += meta
 meta_SRCS := $(filter-out src/meta/main.c,$(wildcard src/meta/*.c))
 meta_DEPS := proto kv net cluster common
 
+ifneq ($(wildcard src/meta/main.c),)
 PROGRAMS += c3fs-meta
 c3fs-meta_SRCS := src/meta/main.c
 c3fs-meta_MODS := meta
+endif

@@ -43,7 +43,7 @@ static int replay_file(const char *path)
 int main(int argc, char **argv)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ull;
-	uint8_t buf[4096];
+	uint8_t buf[4096] = { 0 };
 	int files = 0, bad = 0;
 
 	LLVMFuzzerTestOneInput(buf, 0);

@@ -247,6 +247,9 @@ int c3fs_create(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 		struct c3fs_file **out);
 
 uint64_t c3fs_file_ino(const struct c3fs_file *f);
+/* The file's attributes as meta reported them at open (or at the last length report),
+ * merged with this client's unreported writes.  No RPC. */
+void c3fs_file_attr(const struct c3fs_file *f, struct c3fs_attr *out);
 
 /* Read up to len bytes at off into buf.  Returns the bytes read: short only at the end of
  * the file; holes read as zeros.  The reply data is received straight into buf. */
@@ -269,6 +272,9 @@ uint64_t c3fs_file_size_hint(const struct c3fs_file *f);
 /* Report the length, end the session, free f.  Returns the result of the final report
  * (f is freed anyway). */
 int c3fs_close(struct c3fs_file *f);
+/* Same, and *out (when the close reported a length: out->ino != 0) receives the
+ * attributes meta replied with; out->ino = 0 when the close did not fetch them. */
+int c3fs_close_attr(struct c3fs_file *f, struct c3fs_attr *out);
 
 /* ------------------------------------------------------------------ errors */
 

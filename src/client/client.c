@@ -292,7 +292,7 @@ void client__chan_put(struct c3fs_client *cl, uint32_t chan)
 /* ------------------------------------------------------------------ length reports */
 
 int client__report_length(struct c3fs_client *cl, struct client_inode *in, uint16_t type,
-			  const struct c3fs_cred *cr, uint64_t session_id)
+			  const struct c3fs_cred *cr, uint64_t session_id, struct meta_attr *out)
 {
 	struct meta_close_req req;
 	struct meta_attr_resp rsp;
@@ -318,6 +318,8 @@ int client__report_length(struct c3fs_client *cl, struct client_inode *in, uint1
 	meta_close_req_encode(&req, &b);
 	rc = client__meta_call(cl, type, &b, &r);
 	if (rc == 0 && r.len > 0 && meta_attr_resp_decode(r.data, r.len, &rsp) == 0) {
+		if (out)
+			*out = rsp.attr;
 		pthread_mutex_lock(&in->lock);
 		if (rsp.attr.length > in->meta_length || in->write_gen == gen)
 			in->meta_length = rsp.attr.length;
@@ -409,7 +411,7 @@ static void *client_bg_main(void *arg)
 			cr = due[i]->sync_cred;
 			pthread_mutex_unlock(&due[i]->lock);
 			if (sess)
-				client__report_length(cl, due[i], META_T_SYNC, &cr, sess);
+				client__report_length(cl, due[i], META_T_SYNC, &cr, sess, NULL);
 			client__inode_put(cl, due[i]);
 		}
 		pthread_mutex_lock(&cl->bg_lock);

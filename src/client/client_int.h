@@ -94,6 +94,8 @@ struct c3fs_file {
 	int flags;                    /* open(2) flags */
 	bool can_read, can_write;
 	struct c3fs_cred cred;        /* the opener's identity (for dyn-stripe widening) */
+	struct meta_attr attr;        /* as of open / the last report through this file
+				       * (guarded by inode->lock) */
 };
 
 /* ---- client.c ---- */
@@ -119,9 +121,10 @@ void client__inode_put(struct c3fs_client *cl, struct client_inode *in);
 uint32_t client__chan_get(struct c3fs_client *cl);
 void client__chan_put(struct c3fs_client *cl, uint32_t chan);
 /* Length report of an open inode through session (META_T_SYNC or META_T_CLOSE).
- * Clears dirty on success. */
+ * Clears dirty on success.  *out (may be NULL) receives the reply's attributes; out->ino
+ * stays 0 when there was no reply (SYNC with nothing to report). */
 int client__report_length(struct c3fs_client *cl, struct client_inode *in, uint16_t type,
-			  const struct c3fs_cred *cr, uint64_t session_id);
+			  const struct c3fs_cred *cr, uint64_t session_id, struct meta_attr *out);
 
 /* ---- stripe.c ---- */
 /* One contiguous part of an I/O that lies in one chunk. */

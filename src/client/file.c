@@ -66,6 +66,7 @@ static int file_make(struct c3fs_client *cl, const struct c3fs_cred *cr,
 	f->ino = rsp->attr.ino;
 	f->session_id = rsp->session_id;
 	f->flags = flags;
+	f->attr = rsp->attr;
 	f->can_read = (flags & O_ACCMODE) != O_WRONLY;
 	f->can_write = (flags & O_ACCMODE) != O_RDONLY;
 	if (cr)
@@ -166,6 +167,16 @@ int c3fs_create(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 }
 
 uint64_t c3fs_file_ino(const struct c3fs_file *f) { return f->ino; }
+
+void c3fs_file_attr(const struct c3fs_file *f, struct c3fs_attr *out)
+{
+	struct meta_attr a;
+
+	pthread_mutex_lock(&f->inode->lock);
+	a = f->attr;
+	pthread_mutex_unlock(&f->inode->lock);
+	client__attr_from_meta(f->cl, &a, out);
+}
 
 uint64_t c3fs_file_size_hint(const struct c3fs_file *f)
 {
@@ -301,22 +312,36 @@ ssize_t c3fs_pwrite(struct c3fs_file *f, const void *buf, size_t len, uint64_t o
 
 int c3fs_fsync(struct c3fs_file *f, bool datasync)
 {
+	struct meta_attr a;
+	int rc;
+
 	(void)datasync;
 	if (!f->can_write || !f->session_id)
 		return 0;
-	return client__report_length(f->cl, f->inode, META_T_SYNC, &f->cred, f->session_id);
+	memset(&a, 0, sizeof(a));
+	rc = client__report_length(f->cl, f->inode, META_T_SYNC, &f->cred, f->session_id, &a);
+	if (rc == 0 && a.ino == f->ino) {
+		pthread_mutex_lock(&f->inode->lock);
+		f->attr = a;
+		pthread_mutex_unlock(&f->inode->lock);
+	}
+	return rc;
 }
 
-int c3fs_close(struct c3fs_file *f)
+int c3fs_close_attr(struct c3fs_file *f, struct c3fs_attr *out)
 {
 	struct client_inode *in;
+	struct meta_attr a;
 	int rc = 0;
 
+	if (out)
+		memset(out, 0, sizeof(*out));
 	if (!f)
 		return 0;
 	in = f->inode;
+	memset(&a, 0, sizeof(a));
 	if (f->session_id && f->can_write) {
-		rc = client__report_length(f->cl, in, META_T_CLOSE, &f->cred, f->session_id);
+		rc = client__report_length(f->cl, in, META_T_CLOSE, &f->cred, f->session_id, &a);
 	} else if (f->session_id) {
 		file_abandon(f->cl, &f->cred, f->ino, f->session_id);
 	}
@@ -324,7 +349,14 @@ int c3fs_close(struct c3fs_file *f)
 	if (in->sync_session == f->session_id)
 		in->sync_session = 0;
 	pthread_mutex_unlock(&in->lock);
+	if (out && rc == 0 && a.ino == f->ino)
+		client__attr_from_meta(f->cl, &a, out);
 	client__inode_put(f->cl, in);
 	free(f);
 	return rc;
+}
+
+int c3fs_close(struct c3fs_file *f)
+{
+	return c3fs_close_attr(f, NULL);
 }

@@ -1,0 +1,126 @@
+/* fuse_int.h — internals of c3fs-fuse shared by main.c, ops.c and virt.c.
+ *
+ * One struct fusefs per process: the libc3fs client, the FUSE session, the settings and
+ * the inode table.  The inode table holds, per inode the kernel knows (lookup count > 0)
+ * or has open, what the page-cache decision needs: the attributes seen when the file
+ * was last opened or closed here.  keep_cache is granted on open only when the
+ * attributes fetched at open (mtime, ctime, size) equal those recorded: nobody changed
+ * the file in between, so the kernel's cached pages are still right.
+ *
+ * Virtual inodes (3fs-virt): numbers >= C3FS_INO_RESERVED_MIN, never sent to meta.
+ */
+#ifndef C3_FUSE_INT_H
+#define C3_FUSE_INT_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "c3fs/c3fs.h"
+
+/* Settings of c3fs-fuse (the config table is in main.c). */
+struct fusefs_config {
+	char *mountpoint;
+	char *mgmtd;
+	char *token;
+	char *token_file;
+	uint64_t attr_timeout_ms;
+	uint64_t entry_timeout_ms;
+	uint64_t negative_timeout_ms;
+	int64_t threads;
+	int64_t io_threads;
+	uint64_t rpc_timeout_ms;
+	uint64_t write_wait_ms;
+	uint64_t length_sync_ms;
+	uint64_t max_readahead;
+	bool allow_other;
+	bool read_cache;
+	char *log;
+	char *log_level;
+	char *metrics_listen;
+};
+
+#define FUSEFS_INO_BUCKETS 4096
+
+struct fusefs_inode {
+	uint64_t ino;
+	uint64_t nlookup;        /* kernel references (lookup replies minus forgets) */
+	int nopen;               /* open file handles */
+	bool cache_known;        /* the fields below are valid */
+	int64_t mtime_ns, ctime_ns;
+	uint64_t size;
+	struct fusefs_inode *next;
+};
+
+struct fusefs_fh;
+struct fusefs_dirh;
+
+struct fusefs {
+	struct fusefs_config cfg;
+	char mnt_real[4096];     /* canonical mountpoint path */
+	struct c3fs_client *cl;
+	struct fuse_session *se;
+	pthread_mutex_t ino_lock; /* guards the inode table and the handle lists */
+	struct fusefs_inode *inos[FUSEFS_INO_BUCKETS];
+	struct fusefs_fh *fhs;    /* open file handles (closed at shutdown if left) */
+	struct fusefs_dirh *dhs;  /* open directory handles */
+};
+
+/* Open file handle (fi->fh). */
+struct fusefs_fh {
+	struct c3fs_file *f;
+	uint64_t ino;
+	bool wrote;                    /* atomic */
+	struct fusefs_fh *prev, *next; /* fusefs.fhs, under ino_lock */
+};
+
+/* Open directory handle (fi->fh): the entries read so far, offsets = index + 3
+ * ("." = 1, ".." = 2). */
+struct fusefs_dirh {
+	pthread_mutex_t lock;          /* guards the fields below */
+	uint64_t ino;
+	struct c3fs_dirent *ents;
+	size_t n, cap;
+	bool eof;
+	struct fusefs_dirh *prev, *next; /* fusefs.dhs, under fusefs.ino_lock */
+};
+
+/* ---- ops.c ---- */
+extern const struct fuse_lowlevel_ops fusefs_ops;
+/* Credentials of a request (uid, gid, supplementary groups). */
+void fusefs_cred(fuse_req_t req, struct c3fs_cred *cr);
+/* c3fs attributes -> struct stat. */
+void fusefs_stat_from(const struct c3fs_attr *a, struct stat *st);
+/* Reply an error code from libc3fs (negative c3fs code or -errno). */
+void fusefs_reply_err(fuse_req_t req, int rc);
+/* At shutdown: close file handles the kernel never released, free directory handles and
+ * the inode table. */
+void fusefs_free_inodes(struct fusefs *fs);
+
+/* ---- virt.c: the 3fs-virt directory ---- */
+#define VIRT_NAME "3fs-virt"
+#define VIRT_INO_DIR   (C3FS_INO_RESERVED_MIN + 1) /* /3fs-virt */
+#define VIRT_INO_RMRF  (C3FS_INO_RESERVED_MIN + 2) /* /3fs-virt/rm-rf */
+#define VIRT_INO_IOVS  (C3FS_INO_RESERVED_MIN + 3) /* /3fs-virt/iovs (reserved for USRBIO) */
+#define VIRT_INO_DONE  (C3FS_INO_RESERVED_MIN + 4) /* the symlink a command replies with */
+
+static inline bool virt_is(uint64_t ino) { return ino >= C3FS_INO_RESERVED_MIN; }
+/* Fill st for a virtual inode; false if unknown. */
+bool virt_stat(uint64_t ino, struct stat *st);
+void virt_lookup(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char *name);
+void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, off_t off,
+		  bool plus);
+/* symlink(target, parent/name) where parent is virtual: run the command. */
+void virt_symlink(struct fusefs *fs, fuse_req_t req, const char *target, uint64_t parent,
+		  const char *name);
+/* symlink anywhere in the mount with a "mv:" target: atomic rename. */
+void virt_mv(struct fusefs *fs, fuse_req_t req, const char *target, uint64_t parent,
+	     const char *name);
+/* rename(parent/name -> 3fs-virt/rm-rf/...): recursive remove of parent/name. */
+void virt_rename_rmrf(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char *name);
+void virt_readlink(struct fusefs *fs, fuse_req_t req, uint64_t ino);
+
+#endif

@@ -1,0 +1,211 @@
+/* main.c — c3fs-fuse: mounts a c3fs cluster with the libfuse3 low-level API.
+ *
+ *   c3fs-fuse [--config FILE] [--set section.key=value]... [MOUNTPOINT]
+ *
+ * Runs in the foreground.  SIGTERM, SIGINT and SIGHUP end the session loop and unmount
+ * cleanly; `fusermount3 -u MOUNTPOINT` also ends it.  A daemon killed with SIGKILL
+ * leaves a dead mount ("Transport endpoint is not connected") that `umount -l` or
+ * `fusermount3 -uz` removes.
+ *
+ * Steps: config -> log -> metrics -> libc3fs client (waits for mgmtd routing) -> FUSE
+ * session (allow_other, no default_permissions: meta checks every caller) -> mount ->
+ * multi-threaded loop -> unmount -> client closed.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "fuse/fuse_int.h"
+
+#define CFG(sec, name, type, field, def, min, max, unit, desc)                                \
+	{ sec, name, type, offsetof(struct fusefs_config, field), def, min, max, unit, false, desc }
+
+static const struct c3_cfg_key fusefs_cfg_keys[] = {
+	CFG("fuse", "mountpoint", C3_CFG_STR, mountpoint, "", 1, 0, "",
+	    "Directory to mount on (the command-line argument overrides it)."),
+	CFG("fuse", "threads", C3_CFG_INT, threads, "16", 1, 1024, "",
+	    "Most FUSE worker threads serving requests at once."),
+	CFG("fuse", "attr_timeout", C3_CFG_MS, attr_timeout_ms, "1s", 0, 3600000, "ms",
+	    "How long the kernel may cache attributes."),
+	CFG("fuse", "entry_timeout", C3_CFG_MS, entry_timeout_ms, "1s", 0, 3600000, "ms",
+	    "How long the kernel may cache name lookups."),
+	CFG("fuse", "negative_timeout", C3_CFG_MS, negative_timeout_ms, "0", 0, 3600000, "ms",
+	    "How long the kernel may cache a name's absence (0 = not at all)."),
+	CFG("fuse", "allow_other", C3_CFG_BOOL, allow_other, "true", 1, 0, "",
+	    "Let every user use the mount (permissions are checked by the meta service)."),
+	CFG("fuse", "read_cache", C3_CFG_BOOL, read_cache, "true", 1, 0, "",
+	    "Use the kernel page cache for file data (false = direct I/O for every file)."),
+	CFG("fuse", "max_readahead", C3_CFG_SIZE, max_readahead, "1M", 0, 64 << 20, "bytes",
+	    "Kernel read-ahead limit (0 = the kernel's maximum)."),
+	CFG("cluster", "mgmtd", C3_CFG_STR, mgmtd, "127.0.0.1:9000", 1, 0, "",
+	    "mgmtd addresses, ip:port[,ip:port...]."),
+	CFG("cluster", "token", C3_CFG_STR, token, "", 1, 0, "",
+	    "Cluster token (prefer token_file)."),
+	CFG("cluster", "token_file", C3_CFG_STR, token_file, "", 1, 0, "",
+	    "File holding the cluster token (first line); overrides token."),
+	CFG("cluster", "rpc_timeout", C3_CFG_MS, rpc_timeout_ms, "10s", 100, 600000, "ms",
+	    "Deadline of one RPC."),
+	CFG("cluster", "write_wait", C3_CFG_MS, write_wait_ms, "60s", 1000, 3600000, "ms",
+	    "How long an I/O waits for its chain to be reconfigured before failing."),
+	CFG("cluster", "length_sync", C3_CFG_MS, length_sync_ms, "30s", 1000, 3600000, "ms",
+	    "A file being written reports its length to meta at least this often."),
+	CFG("cluster", "io_threads", C3_CFG_INT, io_threads, "2", 1, 64, "",
+	    "RPC I/O threads."),
+	CFG("log", "file", C3_CFG_STR, log, "", 1, 0, "",
+	    "Log file (empty = stderr)."),
+	CFG("log", "level", C3_CFG_STR, log_level, "info", 1, 0, "",
+	    "error, warn, info or debug."),
+	CFG("metrics", "listen", C3_CFG_STR, metrics_listen, "", 1, 0, "",
+	    "ip:port serving Prometheus metrics (empty = off)."),
+};
+
+static const struct c3_cfg_table fusefs_cfg_table = {
+	"fuse", fusefs_cfg_keys, sizeof(fusefs_cfg_keys) / sizeof(fusefs_cfg_keys[0]),
+};
+
+/* Read the first line of path into a malloc'd string.  NULL on error (errno set). */
+static char *fusefs_read_token(const char *path)
+{
+	char line[4096];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	return strdup(line);
+}
+
+int main(int argc, char **argv)
+{
+	static struct fusefs fs;
+	struct c3fs_client_opts co;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *loop = NULL;
+	char err[C3_CFG_ERRLEN];
+	char *token = NULL;
+	const char *mnt;
+	int argi = 0, rc, lvl, status = 1;
+
+	rc = c3_cfg_from_args(&fusefs_cfg_table, &fs.cfg, argc, argv, &argi, err, sizeof(err));
+	if (rc == 1)
+		return 0;
+	if (rc) {
+		fprintf(stderr, "c3fs-fuse: %s\n", err);
+		return 2;
+	}
+	mnt = argi < argc ? argv[argi] : fs.cfg.mountpoint;
+	if (argi + 1 < argc || !mnt || !mnt[0]) {
+		fprintf(stderr, "usage: c3fs-fuse [--config FILE] [--set k=v]... MOUNTPOINT\n");
+		goto out_cfg;
+	}
+	if (!realpath(mnt, fs.mnt_real)) {
+		fprintf(stderr, "c3fs-fuse: mountpoint %s: %s\n", mnt, strerror(errno));
+		goto out_cfg;
+	}
+	c3_log_set_identity("fuse", 0);
+	lvl = c3_log_level_parse(fs.cfg.log_level);
+	if (lvl < 0) {
+		fprintf(stderr, "c3fs-fuse: log.level: unknown level \"%s\"\n", fs.cfg.log_level);
+		goto out_cfg;
+	}
+	c3_log_set_level(lvl);
+	if (fs.cfg.log[0] && c3_log_open(fs.cfg.log) != 0)
+		fprintf(stderr, "c3fs-fuse: cannot open log %s, logging to stderr\n", fs.cfg.log);
+	if (fs.cfg.token_file[0]) {
+		token = fusefs_read_token(fs.cfg.token_file);
+		if (!token) {
+			LOG_ERROR("token file %s: %s", fs.cfg.token_file, strerror(errno));
+			goto out_cfg;
+		}
+	}
+	if (fs.cfg.metrics_listen[0]) {
+		int port = 0;
+
+		rc = c3_metrics_serve(fs.cfg.metrics_listen, &port);
+		if (rc) {
+			LOG_ERROR("metrics on %s: %s", fs.cfg.metrics_listen, c3_strerror(rc));
+			goto out_token;
+		}
+		LOG_INFO("metrics on port %d", port);
+	}
+	pthread_mutex_init(&fs.ino_lock, NULL);
+
+	memset(&co, 0, sizeof(co));
+	co.mgmtd_addrs = fs.cfg.mgmtd;
+	co.token = token ? token : fs.cfg.token;
+	co.timeout_ms = (uint32_t)fs.cfg.rpc_timeout_ms;
+	co.write_wait_ms = (uint32_t)fs.cfg.write_wait_ms;
+	co.length_sync_ms = (uint32_t)fs.cfg.length_sync_ms;
+	co.io_threads = (int)fs.cfg.io_threads;
+	co.ready_timeout_ms = 30000;
+	rc = c3fs_client_new(&co, &fs.cl);
+	if (rc) {
+		LOG_ERROR("cannot reach the cluster at %s: %s", fs.cfg.mgmtd, c3_strerror(rc));
+		goto out_metrics;
+	}
+
+	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
+	    fuse_opt_add_arg(&args, fs.cfg.allow_other
+					    ? "fsname=c3fs,subtype=c3fs,max_read=1048576,allow_other"
+					    : "fsname=c3fs,subtype=c3fs,max_read=1048576")) {
+		LOG_ERROR("out of memory");
+		goto out_client;
+	}
+	fs.se = fuse_session_new(&args, &fusefs_ops, sizeof(fusefs_ops), &fs);
+	if (!fs.se) {
+		LOG_ERROR("fuse_session_new failed");
+		goto out_args;
+	}
+	if (fuse_set_signal_handlers(fs.se) != 0) {
+		LOG_ERROR("cannot install signal handlers");
+		goto out_session;
+	}
+	if (fuse_session_mount(fs.se, fs.mnt_real) != 0) {
+		LOG_ERROR("cannot mount on %s", fs.mnt_real);
+		goto out_signals;
+	}
+	LOG_INFO("mounted on %s (mgmtd %s)", fs.mnt_real, fs.cfg.mgmtd);
+	loop = fuse_loop_cfg_create();
+	if (!loop) {
+		LOG_ERROR("out of memory");
+		goto out_unmount;
+	}
+	fuse_loop_cfg_set_max_threads(loop, (unsigned)fs.cfg.threads);
+	fuse_loop_cfg_set_idle_threads(loop, (unsigned)(fs.cfg.threads < 8 ? fs.cfg.threads : 8));
+	fuse_loop_cfg_set_clone_fd(loop, 0);
+	rc = fuse_session_loop_mt(fs.se, loop);
+	status = rc == 0 ? 0 : 1;
+	LOG_INFO("session loop ended (%d), unmounting", rc);
+	fuse_loop_cfg_destroy(loop);
+out_unmount:
+	fuse_session_unmount(fs.se);
+out_signals:
+	fuse_remove_signal_handlers(fs.se);
+out_session:
+	fuse_session_destroy(fs.se);
+out_args:
+	fuse_opt_free_args(&args);
+out_client:
+	c3fs_client_free(fs.cl);
+	fusefs_free_inodes(&fs);
+out_metrics:
+	if (fs.cfg.metrics_listen[0])
+		c3_metrics_stop();
+out_token:
+	free(token);
+out_cfg:
+	c3_cfg_release(&fusefs_cfg_table, &fs.cfg);
+	return status;
+}

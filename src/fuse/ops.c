@@ -1,0 +1,1188 @@
+/* ops.c — the FUSE low-level operations of c3fs-fuse, each mapped onto libc3fs.
+ *
+ * Inode numbers are c3fs inode ids (the meta root is 1 = FUSE_ROOT_ID); numbers at or
+ * above C3FS_INO_RESERVED_MIN are the 3fs-virt directory (virt.c).  Every entry reply
+ * adds one to the inode's lookup count here; forget takes it back.
+ *
+ * Permissions: the mount does not use default_permissions; every operation carries the
+ * caller's uid, gid and supplementary groups to the meta service, which decides.
+ *
+ * Page cache: regular files use the kernel page cache (no direct_io unless O_DIRECT or
+ * read_cache=false), so shared writable mmap works.  keep_cache is granted at open only
+ * when the file's mtime, ctime and size equal what this daemon recorded the last time the
+ * file was opened or closed here (fuse_int.h).
+ *
+ * Errors from libc3fs are converted once, in fusefs_reply_err (c3fs code -> errno).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "fuse/fuse_int.h"
+
+#define FUSEFS_DIR_PAGE 256
+
+static struct fusefs *fusefs_of(fuse_req_t req) { return fuse_req_userdata(req); }
+
+void fusefs_reply_err(fuse_req_t req, int rc)
+{
+	int e = rc < 0 ? c3fs_errno(rc) : EIO;
+
+	if (e <= 0)
+		e = EIO;
+	fuse_reply_err(req, e);
+}
+
+void fusefs_cred(fuse_req_t req, struct c3fs_cred *cr)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[C3FS_CRED_MAX_GROUPS];
+	int n, i;
+
+	memset(cr, 0, sizeof(*cr));
+	cr->uid = ctx->uid;
+	cr->gid = ctx->gid;
+	n = fuse_req_getgroups(req, C3FS_CRED_MAX_GROUPS, groups);
+	if (n > C3FS_CRED_MAX_GROUPS)
+		n = C3FS_CRED_MAX_GROUPS;
+	for (i = 0; i < n; i++)
+		cr->groups[i] = groups[i];
+	cr->ngroups = n > 0 ? (uint32_t)n : 0;
+}
+
+void fusefs_stat_from(const struct c3fs_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = a->blksize ? a->blksize : 4096;
+	st->st_blocks = (blkcnt_t)a->blocks;
+	st->st_atim.tv_sec = a->atime_ns / 1000000000;
+	st->st_atim.tv_nsec = a->atime_ns % 1000000000;
+	st->st_mtim.tv_sec = a->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
+	st->st_ctim.tv_sec = a->ctime_ns / 1000000000;
+	st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
+}
+
+static double fusefs_secs(uint64_t ms) { return (double)ms / 1000.0; }
+
+/* ------------------------------------------------------------------ inode table */
+
+static unsigned fusefs_bucket(uint64_t ino)
+{
+	return (unsigned)((ino * 0x9e3779b97f4a7c15ull) >> 40) % FUSEFS_INO_BUCKETS;
+}
+
+/* Find or create the entry of ino (caller holds ino_lock).  NULL on ENOMEM. */
+static struct fusefs_inode *fusefs_ino_get(struct fusefs *fs, uint64_t ino)
+{
+	unsigned b = fusefs_bucket(ino);
+	struct fusefs_inode *e;
+
+	for (e = fs->inos[b]; e; e = e->next)
+		if (e->ino == ino)
+			return e;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->ino = ino;
+	e->next = fs->inos[b];
+	fs->inos[b] = e;
+	return e;
+}
+
+/* Drop the entry when nothing refers to it any more (caller holds ino_lock). */
+static void fusefs_ino_maybe_free(struct fusefs *fs, struct fusefs_inode *e)
+{
+	struct fusefs_inode **pp;
+
+	if (e->nlookup > 0 || e->nopen > 0)
+		return;
+	for (pp = &fs->inos[fusefs_bucket(e->ino)]; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			free(e);
+			return;
+		}
+}
+
+static void fusefs_ino_ref(struct fusefs *fs, uint64_t ino, int64_t delta)
+{
+	struct fusefs_inode *e;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	e = fusefs_ino_get(fs, ino);
+	if (e) {
+		if (delta < 0 && (uint64_t)-delta > e->nlookup)
+			e->nlookup = 0;
+		else
+			e->nlookup += (uint64_t)delta;
+		fusefs_ino_maybe_free(fs, e);
+	}
+	pthread_mutex_unlock(&fs->ino_lock);
+}
+
+/* An open: decide keep_cache, record the attributes, count the handle. */
+static bool fusefs_ino_open(struct fusefs *fs, const struct c3fs_attr *a)
+{
+	struct fusefs_inode *e;
+	bool keep = false;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	e = fusefs_ino_get(fs, a->ino);
+	if (e) {
+		keep = e->cache_known && e->mtime_ns == a->mtime_ns &&
+		       e->ctime_ns == a->ctime_ns && e->size == a->size;
+		e->cache_known = true;
+		e->mtime_ns = a->mtime_ns;
+		e->ctime_ns = a->ctime_ns;
+		e->size = a->size;
+		e->nopen++;
+	}
+	pthread_mutex_unlock(&fs->ino_lock);
+	return keep && fs->cfg.read_cache;
+}
+
+/* A release: a (when a->ino != 0) is what the file looks like after our close. */
+static void fusefs_ino_close(struct fusefs *fs, uint64_t ino, const struct c3fs_attr *a)
+{
+	struct fusefs_inode *e;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	e = fusefs_ino_get(fs, ino);
+	if (e) {
+		if (a && a->ino == ino) {
+			e->cache_known = true;
+			e->mtime_ns = a->mtime_ns;
+			e->ctime_ns = a->ctime_ns;
+			e->size = a->size;
+		} else if (a) {
+			e->cache_known = false;
+		}
+		if (e->nopen > 0)
+			e->nopen--;
+		fusefs_ino_maybe_free(fs, e);
+	}
+	pthread_mutex_unlock(&fs->ino_lock);
+}
+
+void fusefs_free_inodes(struct fusefs *fs)
+{
+	int b;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	while (fs->fhs) {
+		struct fusefs_fh *fh = fs->fhs;
+
+		fs->fhs = fh->next;
+		c3fs_close(fh->f);
+		free(fh);
+	}
+	while (fs->dhs) {
+		struct fusefs_dirh *dh = fs->dhs;
+
+		fs->dhs = dh->next;
+		pthread_mutex_destroy(&dh->lock);
+		free(dh->ents);
+		free(dh);
+	}
+	for (b = 0; b < FUSEFS_INO_BUCKETS; b++)
+		while (fs->inos[b]) {
+			struct fusefs_inode *e = fs->inos[b];
+
+			fs->inos[b] = e->next;
+			free(e);
+		}
+	pthread_mutex_unlock(&fs->ino_lock);
+}
+
+/* Handle lists (so shutdown can close what the kernel never released). */
+#define FUSEFS_LIST_ADD(fs, head, h)                                                    \
+	do {                                                                            \
+		pthread_mutex_lock(&(fs)->ino_lock);                                    \
+		(h)->prev = NULL;                                                       \
+		(h)->next = (fs)->head;                                                 \
+		if ((fs)->head)                                                         \
+			(fs)->head->prev = (h);                                         \
+		(fs)->head = (h);                                                       \
+		pthread_mutex_unlock(&(fs)->ino_lock);                                  \
+	} while (0)
+#define FUSEFS_LIST_DEL(fs, head, h)                                                    \
+	do {                                                                            \
+		pthread_mutex_lock(&(fs)->ino_lock);                                    \
+		if ((h)->prev)                                                          \
+			(h)->prev->next = (h)->next;                                    \
+		else                                                                    \
+			(fs)->head = (h)->next;                                         \
+		if ((h)->next)                                                          \
+			(h)->next->prev = (h)->prev;                                    \
+		pthread_mutex_unlock(&(fs)->ino_lock);                                  \
+	} while (0)
+
+/* ------------------------------------------------------------------ replies */
+
+static void fusefs_entry_param(struct fusefs *fs, const struct c3fs_attr *a,
+			       struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = a->ino;
+	e->generation = 0;
+	fusefs_stat_from(a, &e->attr);
+	e->attr_timeout = fusefs_secs(fs->cfg.attr_timeout_ms);
+	e->entry_timeout = fusefs_secs(fs->cfg.entry_timeout_ms);
+}
+
+static void fusefs_reply_entry(struct fusefs *fs, fuse_req_t req, const struct c3fs_attr *a)
+{
+	struct fuse_entry_param e;
+
+	fusefs_entry_param(fs, a, &e);
+	fusefs_ino_ref(fs, a->ino, 1);
+	if (fuse_reply_entry(req, &e) != 0)
+		fusefs_ino_ref(fs, a->ino, -1); /* the kernel never got it */
+}
+
+static void fusefs_reply_attr(struct fusefs *fs, fuse_req_t req, const struct c3fs_attr *a)
+{
+	struct stat st;
+
+	fusefs_stat_from(a, &st);
+	fuse_reply_attr(req, &st, fusefs_secs(fs->cfg.attr_timeout_ms));
+}
+
+static bool fusefs_is_virt_name(uint64_t parent, const char *name)
+{
+	return parent == FUSE_ROOT_ID && strcmp(name, VIRT_NAME) == 0;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+static void fusefs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fusefs *fs = userdata;
+
+	conn->max_write = 1u << 20;
+	conn->max_read = 1u << 20;
+	if (fs->cfg.max_readahead && fs->cfg.max_readahead < conn->max_readahead)
+		conn->max_readahead = (unsigned)fs->cfg.max_readahead;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
+	conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_ATOMIC_O_TRUNC |
+				  FUSE_CAP_EXPORT_SUPPORT | FUSE_CAP_HANDLE_KILLPRIV |
+				  FUSE_CAP_DONT_MASK | FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	LOG_INFO("fuse init: proto %u.%u, max_write %u, max_readahead %u, capable 0x%x, want 0x%x",
+		 conn->proto_major, conn->proto_minor, conn->max_write, conn->max_readahead,
+		 conn->capable, conn->want);
+}
+
+/* ------------------------------------------------------------------ names */
+
+static void fusefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	struct c3fs_attr a;
+	int rc;
+
+	if (virt_is(parent) || fusefs_is_virt_name(parent, name)) {
+		virt_lookup(fs, req, parent, name);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_lookup(fs->cl, &cr, parent, name, &a);
+	if (rc == -ENOENT && fs->cfg.negative_timeout_ms > 0) {
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fusefs_secs(fs->cfg.negative_timeout_ms);
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc)
+		fusefs_reply_err(req, rc);
+	else
+		fusefs_reply_entry(fs, req, &a);
+}
+
+static void fusefs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (!virt_is(ino))
+		fusefs_ino_ref(fusefs_of(req), ino, -(int64_t)nlookup);
+	fuse_reply_none(req);
+}
+
+static void fusefs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *fl)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (!virt_is(fl[i].ino))
+			fusefs_ino_ref(fusefs_of(req), fl[i].ino, -(int64_t)fl[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fusefs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	struct c3fs_attr a;
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	if (virt_is(ino)) {
+		if (virt_stat(ino, &st))
+			fuse_reply_attr(req, &st, 0);
+		else
+			fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_getattr(fs->cl, &cr, ino, &a);
+	if (rc)
+		fusefs_reply_err(req, rc);
+	else
+		fusefs_reply_attr(fs, req, &a);
+}
+
+static void fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+			   struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct fusefs_fh *fh = fi ? (struct fusefs_fh *)(uintptr_t)fi->fh : NULL;
+	struct c3fs_setattr sa;
+	struct c3fs_cred cr;
+	struct c3fs_attr a;
+	int rc;
+
+	if (virt_is(ino)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		sa.valid |= C3FS_SET_MODE;
+		sa.mode = attr->st_mode & 07777;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		sa.valid |= C3FS_SET_UID;
+		sa.uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		sa.valid |= C3FS_SET_GID;
+		sa.gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		sa.valid |= C3FS_SET_SIZE;
+		sa.size = (uint64_t)attr->st_size;
+	}
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		sa.valid |= C3FS_SET_ATIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		sa.valid |= C3FS_SET_ATIME;
+		sa.atime_ns = (int64_t)attr->st_atim.tv_sec * 1000000000 + attr->st_atim.tv_nsec;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		sa.valid |= C3FS_SET_MTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		sa.valid |= C3FS_SET_MTIME;
+		sa.mtime_ns = (int64_t)attr->st_mtim.tv_sec * 1000000000 + attr->st_mtim.tv_nsec;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_setattr(fs->cl, &cr, ino, fh ? fh->f : NULL, &sa, &a);
+	if (rc)
+		fusefs_reply_err(req, rc);
+	else
+		fusefs_reply_attr(fs, req, &a);
+}
+
+static void fusefs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fusefs *fs = fusefs_of(req);
+	char buf[C3FS_PATH_MAX];
+	struct c3fs_cred cr;
+	int rc;
+
+	if (virt_is(ino)) {
+		virt_readlink(fs, req, ino);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_readlink(fs->cl, &cr, ino, buf, sizeof(buf));
+	if (rc < 0)
+		fusefs_reply_err(req, rc);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+/* Refuse changes inside 3fs-virt and to the name 3fs-virt itself.  Returns true when
+ * it replied. */
+static bool fusefs_refuse_virt(fuse_req_t req, uint64_t parent, const char *name, int err)
+{
+	if (virt_is(parent)) {
+		fuse_reply_err(req, EPERM);
+		return true;
+	}
+	if (fusefs_is_virt_name(parent, name)) {
+		fuse_reply_err(req, err);
+		return true;
+	}
+	return false;
+}
+
+static void fusefs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			 dev_t rdev)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	struct c3fs_attr a;
+	int rc;
+
+	if (fusefs_refuse_virt(req, parent, name, EEXIST))
+		return;
+	fusefs_cred(req, &cr);
+	rc = c3fs_mknod(fs->cl, &cr, parent, name, (uint32_t)mode, (uint32_t)rdev, &a);
+	if (rc)
+		fusefs_reply_err(req, rc);
+	else
+		fusefs_reply_entry(fs, req, &a);
+}
+
+static void fusefs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	struct c3fs_attr a;
+	int rc;
+
+	if (fusefs_refuse_virt(req, parent, name, EEXIST))
+		return;
+	fusefs_cred(req, &cr);
+	rc = c3fs_mkdir(fs->cl, &cr, parent, name, (uint32_t)mode & 07777, &a);
+	if (rc)
+		fusefs_reply_err(req, rc);
+	else
+		fusefs_reply_entry(fs, req, &a);
+}
+
+static void fusefs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			   const char *name)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	struct c3fs_attr a;
+	int rc;
+
+	if (virt_is(parent)) {
+		virt_symlink(fs, req, link, parent, name);
+		return;
+	}
+	if (fusefs_is_virt_name(parent, name)) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	if (strncmp(link, "mv:", 3) == 0) {
+		virt_mv(fs, req, link, parent, name);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_symlink(fs->cl, &cr, parent, name, link, &a);
+	if (rc)
+		fusefs_reply_err(req, rc);
+	else
+		fusefs_reply_entry(fs, req, &a);
+}
+
+static void fusefs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	int rc;
+
+	if (virt_is(parent)) {
+		fuse_reply_err(req, parent == VIRT_INO_DIR ? EPERM : ENOENT);
+		return;
+	}
+	if (fusefs_is_virt_name(parent, name)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_unlink(fs->cl, &cr, parent, name);
+	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+}
+
+static void fusefs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	int rc;
+
+	if (fusefs_refuse_virt(req, parent, name, EBUSY))
+		return;
+	fusefs_cred(req, &cr);
+	rc = c3fs_rmdir(fs->cl, &cr, parent, name);
+	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+}
+
+static void fusefs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	int rc;
+
+	if (newparent == VIRT_INO_RMRF && !virt_is(parent) &&
+	    !fusefs_is_virt_name(parent, name)) {
+		virt_rename_rmrf(fs, req, parent, name);
+		return;
+	}
+	if (virt_is(parent) || virt_is(newparent)) {
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	if (fusefs_is_virt_name(parent, name) || fusefs_is_virt_name(newparent, newname)) {
+		fuse_reply_err(req, EBUSY);
+		return;
+	}
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_rename(fs->cl, &cr, parent, name, newparent, newname,
+			 ((flags & RENAME_NOREPLACE) ? C3FS_RENAME_NOREPLACE : 0) |
+			 ((flags & RENAME_EXCHANGE) ? C3FS_RENAME_EXCHANGE : 0));
+	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+}
+
+static void fusefs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+			const char *newname)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	struct c3fs_attr a;
+	int rc;
+
+	if (virt_is(ino) || fusefs_refuse_virt(req, newparent, newname, EEXIST)) {
+		if (virt_is(ino))
+			fuse_reply_err(req, EPERM);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_link(fs->cl, &cr, ino, newparent, newname, &a);
+	if (rc)
+		fusefs_reply_err(req, rc);
+	else
+		fusefs_reply_entry(fs, req, &a);
+}
+
+/* ------------------------------------------------------------------ files */
+
+/* Flags for libc3fs: the kernel computes append offsets itself. */
+static int fusefs_file_flags(int flags)
+{
+	return flags & (O_ACCMODE | O_TRUNC);
+}
+
+static void fusefs_fill_fi(struct fusefs *fs, struct fuse_file_info *fi, struct fusefs_fh *fh,
+			   bool keep)
+{
+	fi->fh = (uint64_t)(uintptr_t)fh;
+	fi->direct_io = (fi->flags & O_DIRECT) || !fs->cfg.read_cache;
+	fi->keep_cache = keep && !fi->direct_io;
+}
+
+static void fusefs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			  struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct fusefs_fh *fh;
+	struct fuse_entry_param e;
+	struct c3fs_cred cr;
+	struct c3fs_attr a;
+	int rc;
+
+	if (fusefs_refuse_virt(req, parent, name, EEXIST))
+		return;
+	fh = calloc(1, sizeof(*fh));
+	if (!fh) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_create(fs->cl, &cr, parent, name, (uint32_t)mode & 07777,
+			 fusefs_file_flags(fi->flags) | (fi->flags & O_EXCL), &a, &fh->f);
+	if (rc) {
+		free(fh);
+		fusefs_reply_err(req, rc);
+		return;
+	}
+	fh->ino = a.ino;
+	fusefs_fill_fi(fs, fi, fh, fusefs_ino_open(fs, &a));
+	fusefs_entry_param(fs, &a, &e);
+	fusefs_ino_ref(fs, a.ino, 1);
+	FUSEFS_LIST_ADD(fs, fhs, fh);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		/* interrupted: the kernel has neither the entry nor the handle */
+		FUSEFS_LIST_DEL(fs, fhs, fh);
+		fusefs_ino_ref(fs, a.ino, -1);
+		c3fs_close(fh->f);
+		fusefs_ino_close(fs, a.ino, NULL);
+		free(fh);
+	}
+}
+
+static void fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct fusefs_fh *fh;
+	struct c3fs_cred cr;
+	struct c3fs_attr a;
+	int rc;
+
+	if (virt_is(ino)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	fh = calloc(1, sizeof(*fh));
+	if (!fh) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_open(fs->cl, &cr, ino, fusefs_file_flags(fi->flags), &fh->f);
+	if (rc) {
+		free(fh);
+		fusefs_reply_err(req, rc);
+		return;
+	}
+	fh->ino = ino;
+	c3fs_file_attr(fh->f, &a);
+	fusefs_fill_fi(fs, fi, fh, fusefs_ino_open(fs, &a));
+	FUSEFS_LIST_ADD(fs, fhs, fh);
+	if (fuse_reply_open(req, fi) != 0) {
+		FUSEFS_LIST_DEL(fs, fhs, fh);
+		c3fs_close(fh->f);
+		fusefs_ino_close(fs, ino, NULL);
+		free(fh);
+	}
+}
+
+/* Per-thread read buffer (grows to the largest read; freed when the thread exits). */
+static pthread_key_t fusefs_buf_key;
+static pthread_once_t fusefs_buf_once = PTHREAD_ONCE_INIT;
+struct fusefs_tbuf {
+	size_t cap;
+	char *p;
+};
+static void fusefs_tbuf_free(void *v)
+{
+	struct fusefs_tbuf *b = v;
+
+	free(b->p);
+	free(b);
+}
+static void fusefs_tbuf_key_init(void) { pthread_key_create(&fusefs_buf_key, fusefs_tbuf_free); }
+
+static char *fusefs_tbuf(size_t n)
+{
+	struct fusefs_tbuf *b;
+
+	pthread_once(&fusefs_buf_once, fusefs_tbuf_key_init);
+	b = pthread_getspecific(fusefs_buf_key);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return NULL;
+		pthread_setspecific(fusefs_buf_key, b);
+	}
+	if (b->cap < n) {
+		char *p = realloc(b->p, n);
+
+		if (!p)
+			return NULL;
+		b->p = p;
+		b->cap = n;
+	}
+	return b->p;
+}
+
+static void fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	struct fusefs_fh *fh = (struct fusefs_fh *)(uintptr_t)fi->fh;
+	char *buf;
+	ssize_t n;
+
+	(void)ino;
+	if (size == 0) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	buf = fusefs_tbuf(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = c3fs_pread(fh->f, buf, size, (uint64_t)off);
+	if (n < 0)
+		fusefs_reply_err(req, (int)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+			 off_t off, struct fuse_file_info *fi)
+{
+	struct fusefs_fh *fh = (struct fusefs_fh *)(uintptr_t)fi->fh;
+	ssize_t n;
+
+	(void)ino;
+	n = c3fs_pwrite(fh->f, buf, size, (uint64_t)off);
+	if (n < 0) {
+		fusefs_reply_err(req, (int)n);
+		return;
+	}
+	__atomic_store_n(&fh->wrote, true, __ATOMIC_RELAXED);
+	fuse_reply_write(req, (size_t)n);
+}
+
+static void fusefs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fusefs_fh *fh = (struct fusefs_fh *)(uintptr_t)fi->fh;
+	int rc = 0;
+
+	(void)ino;
+	/* close(2): make the length visible to other clients now, not at release */
+	if (__atomic_load_n(&fh->wrote, __ATOMIC_RELAXED))
+		rc = c3fs_fsync(fh->f, false);
+	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+}
+
+static void fusefs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+			 struct fuse_file_info *fi)
+{
+	struct fusefs_fh *fh = (struct fusefs_fh *)(uintptr_t)fi->fh;
+	int rc;
+
+	(void)ino;
+	rc = c3fs_fsync(fh->f, datasync != 0);
+	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+}
+
+static void fusefs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct fusefs_fh *fh = (struct fusefs_fh *)(uintptr_t)fi->fh;
+	struct c3fs_attr a;
+	bool wrote = __atomic_load_n(&fh->wrote, __ATOMIC_RELAXED);
+	int rc;
+
+	FUSEFS_LIST_DEL(fs, fhs, fh);
+	rc = c3fs_close_attr(fh->f, &a);
+	if (rc)
+		LOG_WARN("close of inode %lu: %s", (unsigned long)ino, c3fs_strerror(rc));
+	/* after our own writes the page cache matches what we just reported */
+	fusefs_ino_close(fs, ino, wrote ? &a : NULL);
+	free(fh);
+	fuse_reply_err(req, 0);
+}
+
+/* ------------------------------------------------------------------ directories */
+
+static void fusefs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct fusefs_dirh *dh;
+	struct c3fs_cred cr;
+	int rc;
+
+	if (virt_is(ino)) {
+		fi->fh = 0;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_access(fs->cl, &cr, ino, R_OK);
+	if (rc) {
+		fusefs_reply_err(req, rc);
+		return;
+	}
+	dh = calloc(1, sizeof(*dh));
+	if (!dh) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&dh->lock, NULL);
+	dh->ino = ino;
+	fi->fh = (uint64_t)(uintptr_t)dh;
+	FUSEFS_LIST_ADD(fs, dhs, dh);
+	if (fuse_reply_open(req, fi) != 0) {
+		FUSEFS_LIST_DEL(fs, dhs, dh);
+		pthread_mutex_destroy(&dh->lock);
+		free(dh);
+	}
+}
+
+/* Fetch the next page of entries into dh (lock held).  Returns 0 or an error. */
+static int fusefs_dir_fetch(struct fusefs *fs, fuse_req_t req, struct fusefs_dirh *dh,
+			    bool plus)
+{
+	struct c3fs_cred cr;
+	int n;
+
+	if (dh->n + FUSEFS_DIR_PAGE > dh->cap) {
+		size_t cap = dh->cap ? dh->cap * 2 : FUSEFS_DIR_PAGE;
+		struct c3fs_dirent *p;
+
+		while (cap < dh->n + FUSEFS_DIR_PAGE)
+			cap *= 2;
+		p = realloc(dh->ents, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		dh->ents = p;
+		dh->cap = cap;
+	}
+	fusefs_cred(req, &cr);
+	n = c3fs_readdir(fs->cl, &cr, dh->ino, dh->n ? dh->ents[dh->n - 1].name : "",
+			 dh->ents + dh->n, FUSEFS_DIR_PAGE, plus ? C3FS_READDIR_PLUS : 0);
+	if (n < 0)
+		return n;
+	if (n == 0)
+		dh->eof = true;
+	dh->n += (size_t)n;
+	return 0;
+}
+
+static void fusefs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			      struct fuse_file_info *fi, bool plus)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct fusefs_dirh *dh = (struct fusefs_dirh *)(uintptr_t)fi->fh;
+	char *buf;
+	size_t pos = 0;
+	uint64_t idx;
+	int rc = 0;
+
+	if (virt_is(ino) || !dh) {
+		virt_readdir(fs, req, ino, size, off, plus);
+		return;
+	}
+	buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&dh->lock);
+	if (off == 0) { /* (re)start: see the directory as it is now */
+		dh->n = 0;
+		dh->eof = false;
+	}
+	for (idx = (uint64_t)off;; idx++) {
+		struct stat st;
+		struct fuse_entry_param e;
+		const char *name;
+		size_t need;
+
+		memset(&st, 0, sizeof(st));
+		memset(&e, 0, sizeof(e));
+		if (idx < 2) {
+			name = idx == 0 ? "." : "..";
+			st.st_ino = ino;
+			st.st_mode = S_IFDIR;
+			e.attr = st;
+		} else {
+			const struct c3fs_dirent *d;
+			size_t k = idx - 2;
+
+			while (k >= dh->n && !dh->eof) {
+				rc = fusefs_dir_fetch(fs, req, dh, plus);
+				if (rc)
+					break;
+			}
+			if (rc || k >= dh->n)
+				break;
+			d = &dh->ents[k];
+			name = d->name;
+			st.st_ino = d->ino;
+			st.st_mode = d->type;
+			if (plus) {
+				struct c3fs_attr a;
+
+				if (d->has_attr) {
+					a = d->attr;
+				} else {
+					struct c3fs_cred cr;
+
+					fusefs_cred(req, &cr);
+					if (c3fs_lookup(fs->cl, &cr, ino, d->name, &a) != 0)
+						continue; /* gone meanwhile */
+				}
+				fusefs_entry_param(fs, &a, &e);
+			}
+		}
+		if (plus)
+			need = fuse_add_direntry_plus(req, buf + pos, size - pos, name, &e,
+						      (off_t)(idx + 1));
+		else
+			need = fuse_add_direntry(req, buf + pos, size - pos, name, &st,
+						 (off_t)(idx + 1));
+		if (need > size - pos)
+			break;
+		pos += need;
+		if (plus && e.ino)
+			fusefs_ino_ref(fs, e.ino, 1);
+	}
+	pthread_mutex_unlock(&dh->lock);
+	if (rc && pos == 0)
+		fusefs_reply_err(req, rc);
+	else
+		fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+static void fusefs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	fusefs_do_readdir(req, ino, size, off, fi, false);
+}
+
+static void fusefs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			       struct fuse_file_info *fi)
+{
+	fusefs_do_readdir(req, ino, size, off, fi, true);
+}
+
+static void fusefs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fusefs_dirh *dh = (struct fusefs_dirh *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (dh) {
+		FUSEFS_LIST_DEL(fusefs_of(req), dhs, dh);
+		pthread_mutex_destroy(&dh->lock);
+		free(dh->ents);
+		free(dh);
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void fusefs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			    struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0); /* every namespace change is already committed in meta */
+}
+
+/* ------------------------------------------------------------------ misc */
+
+static void fusefs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_statfs s;
+	struct c3fs_cred cr;
+	struct statvfs v;
+	int rc;
+
+	(void)ino;
+	fusefs_cred(req, &cr);
+	rc = c3fs_statfs(fs->cl, &cr, &s);
+	if (rc) {
+		fusefs_reply_err(req, rc);
+		return;
+	}
+	memset(&v, 0, sizeof(v));
+	v.f_bsize = 1u << 20;
+	v.f_frsize = 4096;
+	v.f_blocks = s.capacity_bytes / 4096;
+	v.f_bfree = s.free_bytes / 4096;
+	v.f_bavail = s.free_bytes / 4096;
+	v.f_ffree = 1ull << 32;
+	v.f_files = s.files + v.f_ffree;
+	v.f_favail = v.f_ffree;
+	v.f_namemax = C3FS_NAME_MAX;
+	fuse_reply_statfs(req, &v);
+}
+
+/* The kernel asks for security.capability on every write (to drop file capabilities);
+ * c3fs stores none, so answer here instead of a meta round trip per write. */
+static bool fusefs_is_caps(const char *name)
+{
+	return strcmp(name, "security.capability") == 0;
+}
+
+static void fusefs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    const char *value, size_t size, int flags)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	int rc;
+
+	if (virt_is(ino) || fusefs_is_caps(name)) {
+		fuse_reply_err(req, virt_is(ino) ? EPERM : EOPNOTSUPP);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_setxattr(fs->cl, &cr, ino, name, value, size, flags);
+	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+}
+
+static void fusefs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	char *buf = NULL;
+	int rc;
+
+	if (virt_is(ino) || fusefs_is_caps(name)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (size > C3FS_XATTR_SIZE_MAX)
+		size = C3FS_XATTR_SIZE_MAX;
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_getxattr(fs->cl, &cr, ino, name, buf, size);
+	if (rc < 0)
+		fusefs_reply_err(req, rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)rc);
+	else
+		fuse_reply_buf(req, buf, (size_t)rc);
+	free(buf);
+}
+
+static void fusefs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	char *buf = NULL;
+	int rc;
+
+	if (virt_is(ino)) {
+		if (size == 0)
+			fuse_reply_xattr(req, 0);
+		else
+			fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > 65536)
+		size = 65536;
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_listxattr(fs->cl, &cr, ino, buf, size);
+	if (rc < 0)
+		fusefs_reply_err(req, rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)rc);
+	else
+		fuse_reply_buf(req, buf, (size_t)rc);
+	free(buf);
+}
+
+static void fusefs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	int rc;
+
+	if (virt_is(ino)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (fusefs_is_caps(name)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_removexattr(fs->cl, &cr, ino, name);
+	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+}
+
+static void fusefs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct c3fs_cred cr;
+	int rc;
+
+	if (virt_is(ino)) {
+		struct stat st;
+
+		if (!virt_stat(ino, &st))
+			fuse_reply_err(req, ENOENT);
+		else
+			fuse_reply_err(req, (mask & W_OK) && ino == VIRT_INO_DIR ? EACCES : 0);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_access(fs->cl, &cr, ino, mask);
+	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+}
+
+const struct fuse_lowlevel_ops fusefs_ops = {
+	.init = fusefs_init,
+	.lookup = fusefs_lookup,
+	.forget = fusefs_forget,
+	.forget_multi = fusefs_forget_multi,
+	.getattr = fusefs_getattr,
+	.setattr = fusefs_setattr,
+	.readlink = fusefs_readlink,
+	.mknod = fusefs_mknod,
+	.mkdir = fusefs_mkdir,
+	.unlink = fusefs_unlink,
+	.rmdir = fusefs_rmdir,
+	.symlink = fusefs_symlink,
+	.rename = fusefs_rename,
+	.link = fusefs_link,
+	.open = fusefs_open,
+	.read = fusefs_read,
+	.write = fusefs_write,
+	.flush = fusefs_flush,
+	.release = fusefs_release,
+	.fsync = fusefs_fsync,
+	.opendir = fusefs_opendir,
+	.readdir = fusefs_readdir,
+	.readdirplus = fusefs_readdirplus,
+	.releasedir = fusefs_releasedir,
+	.fsyncdir = fusefs_fsyncdir,
+	.statfs = fusefs_statfs,
+	.setxattr = fusefs_setxattr,
+	.getxattr = fusefs_getxattr,
+	.listxattr = fusefs_listxattr,
+	.removexattr = fusefs_removexattr,
+	.access = fusefs_access,
+	.create = fusefs_create,
+};

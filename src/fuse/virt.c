@@ -1,0 +1,351 @@
+/* virt.c — the virtual directory <mount>/3fs-virt (inodes >= C3FS_INO_RESERVED_MIN,
+ * handled here, never stored in meta).
+ *
+ *   3fs-virt/            0555  lookup-only at the mount root (not listed by readdir)
+ *   3fs-virt/rm-rf/      0777  ln -s <path> 3fs-virt/rm-rf[/<any>]  -> remove <path> and
+ *                              everything below it on the meta service in one request
+ *                              (repeated batches); also `mv <path> 3fs-virt/rm-rf/`
+ *   3fs-virt/iovs/       0777  reserved for USRBIO buffer registration (not yet: EOPNOTSUPP)
+ *   ln -s mv:<src> <dst>       anywhere in the mount: rename <src> to <dst> atomically
+ *
+ * A command is a symlink(2) call.  When it succeeds the kernel expects a new symlink
+ * inode: the reply is the virtual inode VIRT_INO_DONE (a symlink) with entry and attribute
+ * timeouts of zero, so the kernel forgets it at once and the next lookup of that name
+ * goes to meta (which, for mv:, finds the renamed object).
+ *
+ * Paths in commands: absolute paths must lie under the mountpoint; relative ones are
+ * resolved against the calling process's working directory (/proc/<pid>/cwd).  "." and
+ * ".." are resolved lexically.  The command runs with the caller's credentials.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "fuse/fuse_int.h"
+
+struct virt_node {
+	uint64_t ino;
+	uint64_t parent;
+	const char *name;
+	uint32_t mode;
+};
+
+static const struct virt_node virt_nodes[] = {
+	{ VIRT_INO_DIR, FUSE_ROOT_ID, VIRT_NAME, S_IFDIR | 0555 },
+	{ VIRT_INO_RMRF, VIRT_INO_DIR, "rm-rf", S_IFDIR | 0777 },
+	{ VIRT_INO_IOVS, VIRT_INO_DIR, "iovs", S_IFDIR | 0777 },
+	{ VIRT_INO_DONE, 0, NULL, S_IFLNK | 0777 },
+};
+#define VIRT_NNODES (sizeof(virt_nodes) / sizeof(virt_nodes[0]))
+
+static const struct virt_node *virt_find(uint64_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < VIRT_NNODES; i++)
+		if (virt_nodes[i].ino == ino)
+			return &virt_nodes[i];
+	return NULL;
+}
+
+bool virt_stat(uint64_t ino, struct stat *st)
+{
+	const struct virt_node *v = virt_find(ino);
+
+	memset(st, 0, sizeof(*st));
+	if (!v)
+		return false;
+	st->st_ino = v->ino;
+	st->st_mode = v->mode;
+	st->st_nlink = S_ISDIR(v->mode) ? 2 : 1;
+	st->st_blksize = 4096;
+	st->st_size = S_ISLNK(v->mode) ? 1 : 0;
+	return true;
+}
+
+static void virt_reply_node(fuse_req_t req, uint64_t ino)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	virt_stat(ino, &e.attr);
+	e.ino = ino;
+	/* directories are constant: cache them; the command result symlink never */
+	if (ino != VIRT_INO_DONE) {
+		e.attr_timeout = 3600;
+		e.entry_timeout = 3600;
+	}
+	fuse_reply_entry(req, &e);
+}
+
+void virt_lookup(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char *name)
+{
+	size_t i;
+
+	(void)fs;
+	for (i = 0; i < VIRT_NNODES; i++)
+		if (virt_nodes[i].name && virt_nodes[i].parent == parent &&
+		    strcmp(virt_nodes[i].name, name) == 0) {
+			virt_reply_node(req, virt_nodes[i].ino);
+			return;
+		}
+	fuse_reply_err(req, ENOENT);
+}
+
+void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, off_t off,
+		  bool plus)
+{
+	const char *names[VIRT_NNODES + 2];
+	uint64_t inos[VIRT_NNODES + 2];
+	size_t n = 0, i, pos = 0;
+	char *buf;
+
+	(void)fs;
+	if (!virt_find(ino) || ino == VIRT_INO_DONE) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	names[n] = ".";
+	inos[n++] = ino;
+	names[n] = "..";
+	inos[n++] = ino == VIRT_INO_DIR ? FUSE_ROOT_ID : VIRT_INO_DIR;
+	for (i = 0; i < VIRT_NNODES; i++)
+		if (virt_nodes[i].name && virt_nodes[i].parent == ino) {
+			names[n] = virt_nodes[i].name;
+			inos[n++] = virt_nodes[i].ino;
+		}
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (i = (size_t)off; i < n; i++) {
+		struct fuse_entry_param e;
+		size_t need;
+
+		memset(&e, 0, sizeof(e));
+		if (!virt_stat(inos[i], &e.attr)) {
+			e.attr.st_ino = inos[i];
+			e.attr.st_mode = S_IFDIR;
+		}
+		if (plus) {
+			/* "." and ".." are not looked up by the kernel: ino 0 */
+			e.ino = i >= 2 ? inos[i] : 0;
+			e.attr_timeout = e.entry_timeout = i >= 2 ? 3600 : 0;
+			need = fuse_add_direntry_plus(req, buf + pos, size - pos, names[i], &e,
+						      (off_t)(i + 1));
+		} else {
+			need = fuse_add_direntry(req, buf + pos, size - pos, names[i], &e.attr,
+						 (off_t)(i + 1));
+		}
+		if (need > size - pos)
+			break;
+		pos += need;
+	}
+	fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+void virt_readlink(struct fusefs *fs, fuse_req_t req, uint64_t ino)
+{
+	(void)fs;
+	if (ino != VIRT_INO_DONE)
+		fuse_reply_err(req, EINVAL);
+	else
+		fuse_reply_readlink(req, ".");
+}
+
+/* Resolve a command path to (parent inode, last name) inside the mount.
+ * Returns 0 or -errno. */
+static int virt_resolve(struct fusefs *fs, fuse_req_t req, const struct c3fs_cred *cr,
+			const char *path, uint64_t *parent, char *name, size_t namesz)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char abs[2 * PATH_MAX], norm[2 * PATH_MAX], cwd[PATH_MAX];
+	char *comp, *save = NULL, *slash;
+	size_t mlen = strlen(fs->mnt_real), nlen = 0;
+	struct c3fs_attr a;
+	const char *rel;
+	int rc;
+
+	if (!path[0])
+		return -ENOENT;
+	if (path[0] == '/') {
+		if (snprintf(abs, sizeof(abs), "%s", path) >= (int)sizeof(abs))
+			return -ENAMETOOLONG;
+	} else {
+		char proc[64];
+		ssize_t n;
+
+		snprintf(proc, sizeof(proc), "/proc/%d/cwd", (int)ctx->pid);
+		n = readlink(proc, cwd, sizeof(cwd) - 1);
+		if (n <= 0)
+			return -EINVAL;
+		cwd[n] = '\0';
+		if (snprintf(abs, sizeof(abs), "%s/%s", cwd, path) >= (int)sizeof(abs))
+			return -ENAMETOOLONG;
+	}
+	/* lexical normalization: drop "." and empty parts, apply ".." */
+	norm[0] = '\0';
+	for (comp = strtok_r(abs, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		size_t cl = strlen(comp);
+
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			slash = strrchr(norm, '/');
+			if (slash) {
+				*slash = '\0';
+				nlen = (size_t)(slash - norm);
+			}
+			continue;
+		}
+		if (nlen + 1 + cl + 1 > sizeof(norm))
+			return -ENAMETOOLONG;
+		norm[nlen++] = '/';
+		memcpy(norm + nlen, comp, cl + 1);
+		nlen += cl;
+	}
+	/* must be strictly below the mountpoint */
+	if (strcmp(fs->mnt_real, "/") == 0)
+		rel = norm;
+	else if (strncmp(norm, fs->mnt_real, mlen) == 0 && norm[mlen] == '/')
+		rel = norm + mlen;
+	else
+		return -EXDEV;
+	while (*rel == '/')
+		rel++;
+	if (!*rel)
+		return -EBUSY; /* the mount root itself */
+	if (strncmp(rel, VIRT_NAME, strlen(VIRT_NAME)) == 0 &&
+	    (rel[strlen(VIRT_NAME)] == '/' || rel[strlen(VIRT_NAME)] == '\0'))
+		return -EPERM;
+	slash = strrchr(rel, '/');
+	if (snprintf(name, namesz, "%s", slash ? slash + 1 : rel) >= (int)namesz)
+		return -ENAMETOOLONG;
+	if (!slash) {
+		*parent = FUSE_ROOT_ID;
+		return 0;
+	}
+	{
+		char dir[2 * PATH_MAX];
+
+		memcpy(dir, rel, (size_t)(slash - rel));
+		dir[slash - rel] = '\0';
+		rc = c3fs_path_lookup(fs->cl, cr, dir, &a);
+	}
+	if (rc)
+		return rc;
+	if (!S_ISDIR(a.mode))
+		return -ENOTDIR;
+	*parent = a.ino;
+	return 0;
+}
+
+/* Drop the kernel's cached entry parent/name, from another thread after the reply (the
+ * caller of the command may hold the lock of that very directory until we reply). */
+struct virt_inval {
+	struct fuse_session *se;
+	uint64_t parent;
+	char name[C3FS_NAME_MAX + 1];
+};
+
+static void *virt_inval_main(void *arg)
+{
+	struct virt_inval *v = arg;
+
+	fuse_lowlevel_notify_inval_entry(v->se, v->parent, v->name, strlen(v->name));
+	free(v);
+	return NULL;
+}
+
+static void virt_inval_later(struct fusefs *fs, uint64_t parent, const char *name)
+{
+	struct virt_inval *v;
+	pthread_attr_t at;
+	pthread_t t;
+
+	if (!fs->se || !(v = calloc(1, sizeof(*v))))
+		return;
+	v->se = fs->se;
+	v->parent = parent;
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &at, virt_inval_main, v) != 0)
+		free(v); /* the entry times out by itself (entry_timeout) */
+	pthread_attr_destroy(&at);
+}
+
+static void virt_reply_done(fuse_req_t req, int rc)
+{
+	if (rc)
+		fusefs_reply_err(req, rc);
+	else
+		virt_reply_node(req, VIRT_INO_DONE);
+}
+
+void virt_symlink(struct fusefs *fs, fuse_req_t req, const char *target, uint64_t parent,
+		  const char *name)
+{
+	char last[C3FS_NAME_MAX + 1];
+	struct c3fs_cred cr;
+	uint64_t dir;
+	int rc;
+
+	(void)name;
+	if (parent == VIRT_INO_IOVS) {
+		fuse_reply_err(req, EOPNOTSUPP); /* USRBIO registration: not implemented yet */
+		return;
+	}
+	if (parent != VIRT_INO_RMRF) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = virt_resolve(fs, req, &cr, target, &dir, last, sizeof(last));
+	if (rc == 0)
+		rc = c3fs_remove_recursive(fs->cl, &cr, dir, last);
+	LOG_INFO("3fs-virt rm-rf '%s' by uid %u: %s", target, cr.uid,
+		 rc ? c3fs_strerror(rc) : "done");
+	virt_reply_done(req, rc);
+	if (rc == 0)
+		virt_inval_later(fs, dir, last);
+}
+
+void virt_mv(struct fusefs *fs, fuse_req_t req, const char *target, uint64_t parent,
+	     const char *name)
+{
+	char last[C3FS_NAME_MAX + 1];
+	struct c3fs_cred cr;
+	uint64_t dir;
+	int rc;
+
+	fusefs_cred(req, &cr);
+	rc = virt_resolve(fs, req, &cr, target + 3, &dir, last, sizeof(last));
+	if (rc == 0)
+		rc = c3fs_rename(fs->cl, &cr, dir, last, parent, name, C3FS_RENAME_NOREPLACE);
+	LOG_INFO("3fs-virt mv '%s' -> %lu/%s by uid %u: %s", target + 3, (unsigned long)parent,
+		 name, cr.uid, rc ? c3fs_strerror(rc) : "done");
+	virt_reply_done(req, rc);
+	if (rc == 0)
+		virt_inval_later(fs, dir, last);
+}
+
+void virt_rename_rmrf(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char *name)
+{
+	struct c3fs_cred cr;
+	int rc;
+
+	fusefs_cred(req, &cr);
+	rc = c3fs_remove_recursive(fs->cl, &cr, parent, name);
+	LOG_INFO("3fs-virt rm-rf (mv) %lu/%s by uid %u: %s", (unsigned long)parent, name, cr.uid,
+		 rc ? c3fs_strerror(rc) : "done");
+	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+}

@@ -1,0 +1,318 @@
+/* meta/cluster.c — storage side effects of the meta service through the cluster (see
+ * cluster.h).  Every function takes a routing reference for its duration, never holds a
+ * lock while calling storage, and returns the first error it meets. */
+#include "meta/cluster.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "proto/storage.h"
+
+struct chain_ref {
+	struct storage_route route;
+	char addr[ROUTING_ADDR_MAX];
+};
+
+/* Resolve the chain holding perm position k of layout l. */
+static int chain_of(const struct routing_info *ri, const struct meta_layout *l,
+		    const uint32_t *perm, uint32_t k, struct chain_ref *out)
+{
+	const struct routing_chain_table *tab = routing_table_find(ri, l->table_id);
+	const struct routing_chain *ch;
+	const struct routing_target *tg;
+	const struct routing_node *nd;
+	uint32_t head;
+
+	if (!tab || tab->nchains == 0)
+		return -C3FS_ENOCHAIN;
+	ch = routing_chain_find(ri, tab->chains[((uint64_t)l->base + perm[k]) % tab->nchains]);
+	if (!ch)
+		return -C3FS_ENOCHAIN;
+	head = routing_chain_head(ri, ch);
+	tg = head ? routing_target_find(ri, head) : NULL;
+	nd = tg ? routing_node_find(ri, tg->node_id) : NULL;
+	if (!nd)
+		return -C3FS_ETARGETDOWN;
+	out->route.chain_id = ch->chain_id;
+	out->route.chain_ver = ch->version;
+	out->route.target_id = head;
+	snprintf(out->addr, sizeof(out->addr), "%s", nd->addr);
+	return 0;
+}
+
+/* Chains to visit: the first dyn_stripe (at most the table size). */
+static uint32_t nvisit(const struct routing_info *ri, const struct meta_layout *l)
+{
+	const struct routing_chain_table *tab = routing_table_find(ri, l->table_id);
+	uint32_t n = l->dyn_stripe ? l->dyn_stripe : l->stripe;
+
+	if (!tab)
+		return 0;
+	if (n > l->stripe)
+		n = l->stripe;
+	return n > tab->nchains ? tab->nchains : n;
+}
+
+static int remove_range(struct meta_cluster *mc, const struct chain_ref *c, uint64_t ino,
+			uint32_t begin)
+{
+	struct storage_remove_req rq;
+	struct storage_remove_rsp rs;
+	struct c3_buf b = C3_BUF_INIT, resp = C3_BUF_INIT;
+	int rc;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.route = c->route;
+	rq.inode = ino;
+	rq.begin = begin;
+	rq.end = STORAGE_INDEX_END;
+	for (int rounds = 0; rounds < 100000; rounds++) {
+		c3_buf_reset(&b);
+		storage_remove_req_encode(&rq, &b);
+		if (b.err) {
+			rc = b.err;
+			goto out;
+		}
+		rc = rpc_call_sync(mc->rpc, c->addr, STORAGE_T_REMOVE, b.data, b.len, &resp,
+				   mc->timeout_ms);
+		if (rc == 0)
+			rc = storage_remove_rsp_decode(resp.data, resp.len, &rs);
+		if (rc == 0)
+			rc = rs.status;
+		c3_buf_release(&resp);
+		if (rc < 0 || !rs.more)
+			goto out;
+	}
+	rc = -C3FS_EBUSY;
+out:
+	c3_buf_release(&b);
+	return rc;
+}
+
+static int hook_remove_from(struct meta_cluster *mc, uint64_t ino, const struct meta_layout *l,
+			    uint32_t begin)
+{
+	struct routing_info *ri = cluster_client_routing(mc->cc);
+	uint32_t *perm = NULL, n;
+	int rc = 0;
+
+	if (!ri)
+		return -C3FS_ENOROUTING;
+	n = nvisit(ri, l);
+	if (n == 0)
+		goto out; /* no such table: no chunk can exist */
+	perm = calloc(l->stripe, sizeof(*perm));
+	if (!perm) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	meta_layout_perm(l, perm);
+	for (uint32_t k = 0; k < n && rc == 0; k++) {
+		struct chain_ref c;
+
+		rc = chain_of(ri, l, perm, k, &c);
+		if (rc == 0)
+			rc = remove_range(mc, &c, ino, begin);
+	}
+out:
+	if (rc < 0)
+		LOG_WARN("removing chunks of inode %llx from %u: %s", (unsigned long long)ino,
+			 begin, c3_strerror(rc));
+	free(perm);
+	routing_unref(ri);
+	return rc;
+}
+
+static int hook_remove_chunks(void *arg, uint64_t ino, const struct meta_layout *l)
+{
+	return hook_remove_from(arg, ino, l, 0);
+}
+
+static int hook_truncate(void *arg, uint64_t ino, const struct meta_layout *l, uint64_t len)
+{
+	struct meta_cluster *mc = arg;
+	uint64_t first_gone = len / l->chunk_size + (len % l->chunk_size ? 1 : 0);
+	struct routing_info *ri;
+	struct storage_truncate_io io;
+	struct storage_truncate_req rq = { 1, &io };
+	struct storage_batch_rsp rs;
+	struct c3_buf b = C3_BUF_INIT, resp = C3_BUF_INIT;
+	uint32_t *perm = NULL;
+	struct chain_ref c;
+	int rc;
+
+	if (first_gone > UINT32_MAX)
+		return 0; /* beyond any chunk index: nothing to remove */
+	rc = hook_remove_from(mc, ino, l, (uint32_t)first_gone);
+	if (rc < 0 || len % l->chunk_size == 0)
+		return rc;
+	/* cut the last chunk at the new end */
+	ri = cluster_client_routing(mc->cc);
+	if (!ri)
+		return -C3FS_ENOROUTING;
+	if (nvisit(ri, l) == 0)
+		goto out;
+	perm = calloc(l->stripe, sizeof(*perm));
+	if (!perm) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	meta_layout_perm(l, perm);
+	rc = chain_of(ri, l, perm, (uint32_t)((len / l->chunk_size) % l->stripe), &c);
+	if (rc < 0)
+		goto out;
+	memset(&io, 0, sizeof(io));
+	io.route = c.route;
+	io.chunk.inode = ino;
+	io.chunk.index = (uint32_t)(len / l->chunk_size);
+	io.length = (uint32_t)(len % l->chunk_size);
+	io.chunk_size = l->chunk_size;
+	storage_truncate_req_encode(&rq, &b);
+	rc = b.err;
+	if (rc == 0)
+		rc = rpc_call_sync(mc->rpc, c.addr, STORAGE_T_TRUNCATE, b.data, b.len, &resp,
+				   mc->timeout_ms);
+	if (rc == 0) {
+		rc = storage_batch_rsp_decode(resp.data, resp.len, &rs);
+		if (rc == 0) {
+			rc = rs.nresults == 1 ? rs.results[0].status : -C3FS_EBADMSG;
+			storage_batch_rsp_release(&rs);
+		}
+	}
+	if (rc == -ENOENT)
+		rc = 0;
+out:
+	c3_buf_release(&b);
+	c3_buf_release(&resp);
+	free(perm);
+	routing_unref(ri);
+	return rc;
+}
+
+static int hook_query_length(void *arg, uint64_t ino, const struct meta_layout *l,
+			     uint64_t *length)
+{
+	struct meta_cluster *mc = arg;
+	struct routing_info *ri = cluster_client_routing(mc->cc);
+	uint32_t *perm = NULL, n;
+	uint64_t best = 0;
+	int rc = 0;
+
+	if (!ri)
+		return -C3FS_ENOROUTING;
+	n = nvisit(ri, l);
+	perm = calloc(l->stripe ? l->stripe : 1, sizeof(*perm));
+	if (!perm) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	meta_layout_perm(l, perm);
+	for (uint32_t k = 0; k < n && rc == 0; k++) {
+		struct storage_query_last_req rq;
+		struct storage_query_last_rsp rs;
+		struct c3_buf b = C3_BUF_INIT, resp = C3_BUF_INIT;
+		struct chain_ref c;
+
+		rc = chain_of(ri, l, perm, k, &c);
+		if (rc < 0)
+			break;
+		memset(&rq, 0, sizeof(rq));
+		rq.route = c.route;
+		rq.inode = ino;
+		storage_query_last_req_encode(&rq, &b);
+		rc = b.err;
+		if (rc == 0)
+			rc = rpc_call_sync(mc->rpc, c.addr, STORAGE_T_QUERY_LAST, b.data, b.len,
+					   &resp, mc->timeout_ms);
+		if (rc == 0)
+			rc = storage_query_last_rsp_decode(resp.data, resp.len, &rs);
+		if (rc == 0)
+			rc = rs.status;
+		if (rc == 0 && rs.found) {
+			uint64_t end = (uint64_t)rs.last_index * l->chunk_size + rs.last_len;
+
+			if (end > best)
+				best = end;
+		}
+		c3_buf_release(&b);
+		c3_buf_release(&resp);
+	}
+	if (rc == 0)
+		*length = best;
+out:
+	free(perm);
+	routing_unref(ri);
+	return rc;
+}
+
+static uint32_t hook_table_size(void *arg, uint32_t table_id, uint32_t *version)
+{
+	struct meta_cluster *mc = arg;
+	struct routing_info *ri = cluster_client_routing(mc->cc);
+	const struct routing_chain_table *t;
+	uint32_t n = 0;
+
+	if (!ri)
+		return 0;
+	t = routing_table_find(ri, table_id);
+	if (t) {
+		n = t->nchains;
+		*version = t->version;
+	}
+	routing_unref(ri);
+	return n;
+}
+
+static int hook_space(void *arg, uint64_t *total, uint64_t *avail)
+{
+	struct meta_cluster *mc = arg;
+	struct routing_info *ri = cluster_client_routing(mc->cc);
+	uint64_t cap = 0, fr = 0, rep = 1;
+
+	if (!ri)
+		return -ENOENT;
+	for (uint32_t i = 0; i < ri->ntargets; i++) {
+		cap += ri->targets[i].capacity_bytes;
+		fr += ri->targets[i].free_bytes;
+	}
+	if (ri->nchains > 0 && ri->chains[0].ntargets > 0)
+		rep = ri->chains[0].ntargets; /* replicas per chain */
+	routing_unref(ri);
+	*total = cap / rep;
+	*avail = fr / rep;
+	return cap ? 0 : -ENOENT;
+}
+
+static int hook_client_alive(void *arg, uint64_t client_id)
+{
+	struct meta_cluster *mc = arg;
+	struct routing_info *ri;
+	const struct routing_node *n;
+	int alive = 0;
+
+	if (client_id > UINT32_MAX)
+		return 0;
+	ri = cluster_client_routing(mc->cc);
+	if (!ri)
+		return 0;
+	n = routing_node_find(ri, (uint32_t)client_id);
+	alive = n && n->type == NODE_CLIENT && n->state == NODE_UP;
+	routing_unref(ri);
+	return alive;
+}
+
+void meta_cluster_hooks(struct meta_cluster *mc, struct meta_hooks *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->remove_chunks = hook_remove_chunks;
+	h->truncate_chunks = hook_truncate;
+	h->query_length = hook_query_length;
+	h->table_size = hook_table_size;
+	h->space = hook_space;
+	h->client_alive = hook_client_alive;
+	h->arg = mc;
+}

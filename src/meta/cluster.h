@@ -1,0 +1,26 @@
+/* meta/cluster.h — struct meta_hooks backed by the real cluster: the routing snapshot of a
+ * cluster_client (chain tables, chains, targets, client liveness) and storage RPCs sent
+ * with an rpc_client (STORAGE_T_REMOVE, STORAGE_T_TRUNCATE, STORAGE_T_QUERY_LAST).
+ *
+ * Chunk -> chain follows proto/meta.h (meta_layout_perm); only the first dyn_stripe
+ * chains of a file are visited.  Requests go to the chain head (writes) or head (queries);
+ * a chain without a serving head fails the call with -C3FS_ETARGETDOWN and the caller
+ * retries later (GC keeps the inode queued).
+ */
+#ifndef C3_META_CLUSTER_H
+#define C3_META_CLUSTER_H
+
+#include "cluster/client.h"
+#include "meta/meta.h"
+#include "net/rpc.h"
+
+struct meta_cluster {
+	struct cluster_client *cc;  /* borrowed */
+	struct rpc_client *rpc;     /* borrowed */
+	uint32_t timeout_ms;        /* per storage call */
+};
+
+/* Fill hooks with functions using mc (borrowed; must outlive their use). */
+void meta_cluster_hooks(struct meta_cluster *mc, struct meta_hooks *hooks);
+
+#endif

@@ -1,0 +1,336 @@
+/* c3fs-meta — the metadata service daemon.
+ *
+ *   c3fs-meta [--config FILE] [--set section.key=value ...]
+ *
+ * Thin main: parse the key table, open the KV, create the service (root directory on
+ * first start), optionally join the cluster through mgmtd (routing for layouts, storage
+ * calls for GC/truncate, client liveness), serve RPC, run the GC thread, stop on
+ * SIGTERM/SIGINT.  Stateless: any number of c3fs-meta may share one "pg:" KV.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/client.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "kv/kv.h"
+#include "meta/cluster.h"
+#include "meta/meta.h"
+#include "meta/server.h"
+#include "net/rpc.h"
+
+struct meta_config {
+	int64_t node_id;
+	char *listen;
+	char *token;
+	int64_t workers;
+	char *kv_uri;
+	char *mgmtd;
+	uint64_t heartbeat_ms;
+	char *root_mode;
+	uint64_t chunk_size;
+	int64_t stripe;
+	int64_t table_id;
+	uint64_t gc_interval_ms;
+	int64_t gc_batch;
+	uint64_t session_timeout_ms;
+	uint64_t idem_ttl_ms;
+	int64_t rmtree_batch;
+	uint64_t storage_timeout_ms;
+	char *log_level;
+	char *log_file;
+	char *metrics_listen;
+};
+
+#define K(sec, name, type, field, def, min, max, unit, desc)                            \
+	{ sec, name, type, offsetof(struct meta_config, field), def, min, max, unit, false, desc }
+static const struct c3_cfg_key meta_keys[] = {
+	K("node", "id", C3_CFG_INT, node_id, "1", 1, 4294967295LL, "",
+	  "node id of this meta server (unique among meta servers)"),
+	K("server", "listen", C3_CFG_STR, listen, "127.0.0.1:9001", 1, 0, "",
+	  "RPC address ip:port (port 0 picks a free port)"),
+	K("server", "token", C3_CFG_STR, token, "", 1, 0, "",
+	  "cluster token clients must present (empty = none)"),
+	K("server", "workers", C3_CFG_INT, workers, "16", 1, 1024, "threads",
+	  "RPC handler threads (each runs one KV transaction at a time)"),
+	K("kv", "uri", C3_CFG_STR, kv_uri, "lmdb:./meta-kv", 1, 0, "",
+	  "metadata store: lmdb:<dir>, pg:<conninfo> (shared by several meta servers) or mem:"),
+	K("mgmtd", "addrs", C3_CFG_STR, mgmtd, "", 1, 0, "",
+	  "mgmtd addresses ip:port,...; empty = standalone (no storage calls)"),
+	K("mgmtd", "heartbeat", C3_CFG_MS, heartbeat_ms, "1000", 100, 60000, "ms",
+	  "heartbeat interval to mgmtd"),
+	K("meta", "root_mode", C3_CFG_STR, root_mode, "0755", 1, 0, "octal",
+	  "permission bits of the root directory when it is created (first start)"),
+	K("meta", "chunk_size", C3_CFG_SIZE, chunk_size, "1M", 65536, 67108864, "bytes",
+	  "default chunk size of new files (power of two)"),
+	K("meta", "stripe", C3_CFG_INT, stripe, "1", 1, 1024, "chains",
+	  "default number of chains a file is striped over (capped by the chain table size)"),
+	K("meta", "table_id", C3_CFG_INT, table_id, "1", 0, 65535, "",
+	  "default chain table of new files"),
+	K("meta", "gc_interval", C3_CFG_MS, gc_interval_ms, "1000", 10, 3600000, "ms",
+	  "pause between garbage-collection passes"),
+	K("meta", "gc_batch", C3_CFG_INT, gc_batch, "256", 1, 100000, "items",
+	  "items of each kind one GC pass looks at"),
+	K("meta", "session_timeout", C3_CFG_MS, session_timeout_ms, "5m", 1000, 86400000, "ms",
+	  "open-file sessions of a client silent this long (and not alive in mgmtd) expire"),
+	K("meta", "idem_ttl", C3_CFG_MS, idem_ttl_ms, "30m", 1000, 86400000, "ms",
+	  "how long retried requests get their first result back"),
+	K("meta", "rmtree_batch", C3_CFG_INT, rmtree_batch, "1000", 1, 1000000, "entries",
+	  "entries removed per transaction by a recursive remove"),
+	K("meta", "storage_timeout", C3_CFG_MS, storage_timeout_ms, "10000", 100, 600000, "ms",
+	  "deadline of each storage call (chunk removal, truncate, length query)"),
+	K("log", "level", C3_CFG_STR, log_level, "info", 1, 0, "", "error|warn|info|debug"),
+	K("log", "file", C3_CFG_STR, log_file, "", 1, 0, "", "log file (empty = stderr)"),
+	K("metrics", "listen", C3_CFG_STR, metrics_listen, "", 1, 0, "",
+	  "Prometheus /metrics address ip:port (empty = off)"),
+};
+static const struct c3_cfg_table meta_cfg = { "meta", meta_keys,
+					       sizeof(meta_keys) / sizeof(meta_keys[0]) };
+
+struct gc_thread {
+	struct meta_svc *svc;
+	uint64_t interval_ms;
+	int batch;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+};
+
+static void *gc_main(void *arg)
+{
+	struct gc_thread *g = arg;
+	struct c3_counter *removed = c3_counter_get("c3fs_meta_gc_files_removed_total", NULL,
+						    "unlinked files whose data was removed");
+	struct c3_counter *expired = c3_counter_get("c3fs_meta_sessions_expired_total", NULL,
+						    "sessions of silent clients dropped");
+	struct c3_counter *errs = c3_counter_get("c3fs_meta_gc_errors_total", NULL,
+						 "GC steps that failed (retried later)");
+	uint64_t last_err_log = 0;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->stop) {
+		struct meta_gc_stats st;
+		struct timespec ts;
+		int rc;
+
+		pthread_mutex_unlock(&g->mu);
+		memset(&st, 0, sizeof(st));
+		rc = meta_gc_run(g->svc, g->batch, &st);
+		c3_counter_add(removed, st.files_removed);
+		c3_counter_add(expired, st.sessions_expired);
+		c3_counter_add(errs, st.errors + (rc < 0));
+		if ((rc < 0 || st.errors) && c3_now_ms() - last_err_log > 10000) {
+			LOG_WARN("gc pass: %s, %llu step errors", c3_strerror(rc),
+				 (unsigned long long)st.errors);
+			last_err_log = c3_now_ms();
+		}
+		if (st.files_removed || st.sessions_expired)
+			LOG_DEBUG("gc: %llu files removed, %llu sessions expired",
+				  (unsigned long long)st.files_removed,
+				  (unsigned long long)st.sessions_expired);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(g->interval_ms / 1000);
+		ts.tv_nsec += (long)(g->interval_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&g->mu);
+		if (!g->stop)
+			pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct meta_config cfg;
+	char err[C3_CFG_ERRLEN];
+	struct meta_svc_opts so;
+	struct kv_db *db = NULL;
+	struct meta_svc *svc = NULL;
+	struct rpc_server *srv = NULL;
+	struct rpc_client *rpc = NULL;
+	struct cluster_client *cc = NULL;
+	struct meta_cluster mc;
+	struct gc_thread gc;
+	pthread_t gc_tid;
+	bool gc_started = false;
+	char addr[64];
+	sigset_t sigs;
+	int argi = 0, rc, sig, lvl, status = 1;
+	long mode;
+	char *end;
+
+	memset(&cfg, 0, sizeof(cfg));
+	rc = c3_cfg_from_args(&meta_cfg, &cfg, argc, argv, &argi, err, sizeof(err));
+	if (rc == 1) {
+		c3_cfg_release(&meta_cfg, &cfg);
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "c3fs-meta: %s\n", err);
+		c3_cfg_release(&meta_cfg, &cfg);
+		return 2;
+	}
+	if (argi < argc) {
+		fprintf(stderr, "c3fs-meta: unexpected argument %s\n", argv[argi]);
+		goto out;
+	}
+	c3_log_set_identity("meta", (uint32_t)cfg.node_id);
+	lvl = c3_log_level_parse(cfg.log_level);
+	if (lvl < 0) {
+		fprintf(stderr, "c3fs-meta: log.level: unknown level %s\n", cfg.log_level);
+		goto out;
+	}
+	c3_log_set_level(lvl);
+	if (cfg.log_file[0] && c3_log_open(cfg.log_file) < 0)
+		fprintf(stderr, "c3fs-meta: cannot open log file %s, logging to stderr\n",
+			cfg.log_file);
+	errno = 0;
+	mode = strtol(cfg.root_mode, &end, 8);
+	if (errno || *end || mode < 0 || mode > 07777) {
+		LOG_ERROR("meta.root_mode: %s is not an octal mode", cfg.root_mode);
+		goto out;
+	}
+	/* block the stop signals in every thread; main waits for them with sigwait */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = kv_db_open(cfg.kv_uri, &db);
+	if (rc < 0) {
+		LOG_ERROR("cannot open kv %s: %s", cfg.kv_uri, c3_strerror(rc));
+		goto out;
+	}
+	meta_svc_opts_default(&so);
+	so.node_id = (uint32_t)cfg.node_id;
+	so.root_mode = (uint32_t)mode;
+	so.default_layout.chunk_size = (uint32_t)cfg.chunk_size;
+	so.default_layout.stripe = (uint32_t)cfg.stripe;
+	so.default_layout.table_id = (uint32_t)cfg.table_id;
+	so.session_timeout_ms = cfg.session_timeout_ms;
+	so.idem_ttl_ms = cfg.idem_ttl_ms;
+	so.rmtree_batch = (uint64_t)cfg.rmtree_batch;
+
+	{
+		struct rpc_server_opts o;
+
+		memset(&o, 0, sizeof(o));
+		o.listen = cfg.listen;
+		o.token = cfg.token;
+		o.workers = (int)cfg.workers;
+		rc = rpc_server_new(&o, &srv);
+		if (rc < 0) {
+			LOG_ERROR("cannot listen on %s: %s", cfg.listen, c3_strerror(rc));
+			goto out;
+		}
+	}
+	snprintf(addr, sizeof(addr), "%.*s:%d",
+		 (int)(strrchr(cfg.listen, ':') ? strrchr(cfg.listen, ':') - cfg.listen : 0),
+		 cfg.listen, rpc_server_port(srv));
+	if (cfg.mgmtd[0]) {
+		struct rpc_client_opts co;
+		struct cluster_client_opts cco;
+
+		memset(&co, 0, sizeof(co));
+		co.token = cfg.token;
+		rc = rpc_client_new(&co, &rpc);
+		if (rc < 0) {
+			LOG_ERROR("rpc client: %s", c3_strerror(rc));
+			goto out;
+		}
+		memset(&cco, 0, sizeof(cco));
+		cco.mgmtd_addrs = cfg.mgmtd;
+		cco.token = cfg.token;
+		cco.node_type = NODE_META;
+		cco.node_id = (uint32_t)cfg.node_id;
+		cco.node_addr = addr;
+		cco.heartbeat_ms = (uint32_t)cfg.heartbeat_ms;
+		rc = cluster_client_new(&cco, &cc);
+		if (rc < 0) {
+			LOG_ERROR("cluster client: %s", c3_strerror(rc));
+			goto out;
+		}
+		mc.cc = cc;
+		mc.rpc = rpc;
+		mc.timeout_ms = (uint32_t)cfg.storage_timeout_ms;
+		meta_cluster_hooks(&mc, &so.hooks);
+		if (cluster_client_wait_ready(cc, 5000) < 0)
+			LOG_WARN("mgmtd not reachable yet at %s; continuing, routing will follow",
+				 cfg.mgmtd);
+	}
+	rc = meta_svc_new(db, &so, &svc);
+	if (rc < 0) {
+		LOG_ERROR("meta service on %s: %s", cfg.kv_uri, c3_strerror(rc));
+		goto out;
+	}
+	rc = meta_server_register(srv, svc);
+	if (rc == 0)
+		rc = rpc_server_start(srv);
+	if (rc < 0) {
+		LOG_ERROR("rpc server: %s", c3_strerror(rc));
+		goto out;
+	}
+	if (cfg.metrics_listen[0]) {
+		int mport = 0;
+
+		rc = c3_metrics_serve(cfg.metrics_listen, &mport);
+		if (rc < 0)
+			LOG_WARN("metrics on %s: %s", cfg.metrics_listen, c3_strerror(rc));
+		else
+			LOG_INFO("metrics on port %d", mport);
+	}
+	memset(&gc, 0, sizeof(gc));
+	gc.svc = svc;
+	gc.interval_ms = cfg.gc_interval_ms;
+	gc.batch = (int)cfg.gc_batch;
+	pthread_mutex_init(&gc.mu, NULL);
+	pthread_cond_init(&gc.cv, NULL);
+	if (pthread_create(&gc_tid, NULL, gc_main, &gc) != 0) {
+		LOG_ERROR("cannot start the gc thread");
+		goto out_gc;
+	}
+	gc_started = true;
+	LOG_INFO("c3fs-meta node %lld listening on %s, kv %s (%s)%s", (long long)cfg.node_id,
+		 addr, cfg.kv_uri, kv_db_backend(db), cc ? ", joined mgmtd" : ", standalone");
+	/* make the port visible to scripts that asked for port 0 */
+	fprintf(stdout, "listening %s\n", addr);
+	fflush(stdout);
+	if (sigwait(&sigs, &sig) == 0)
+		LOG_INFO("signal %d: stopping", sig);
+	status = 0;
+out_gc:
+	if (gc_started) {
+		pthread_mutex_lock(&gc.mu);
+		gc.stop = true;
+		pthread_cond_signal(&gc.cv);
+		pthread_mutex_unlock(&gc.mu);
+		pthread_join(gc_tid, NULL);
+	}
+	pthread_cond_destroy(&gc.cv);
+	pthread_mutex_destroy(&gc.mu);
+out:
+	if (cfg.metrics_listen && cfg.metrics_listen[0])
+		c3_metrics_stop();
+	rpc_server_free(srv);
+	cluster_client_free(cc);
+	if (rpc)
+		rpc_client_free(rpc);
+	meta_svc_free(svc);
+	if (db)
+		kv_db_close(db);
+	c3_cfg_release(&meta_cfg, &cfg);
+	return status;
+}

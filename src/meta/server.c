@@ -1,0 +1,204 @@
+/* meta/server.c — RPC handlers of the meta service (see server.h).
+ *
+ * Every handler follows one pattern: decode, op, encode, reply exactly once.  Responses
+ * whose pointers borrow from a per-request c3_buf (readlink, xattrs) or a malloc'd block
+ * (readdir) are encoded before those are released.
+ */
+#include "meta/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/metrics.h"
+
+#define NTYPES (META_T_PRUNE - META_T_STATFS + 1)
+
+struct op_metrics {
+	struct c3_counter *ok, *err;
+	struct c3_hist *lat;
+};
+static struct op_metrics g_metrics[NTYPES];
+
+static void count(uint16_t type, int rc, uint64_t start)
+{
+	struct op_metrics *m = &g_metrics[type - META_T_STATFS];
+
+	c3_counter_add(rc < 0 ? m->err : m->ok, 1);
+	c3_hist_observe_ns(m->lat, c3_now_ns() - start);
+}
+
+static void finish(struct rpc_req *req, int rc, struct c3_buf *out, uint64_t start)
+{
+	uint16_t type = req->type;
+
+	if (rc == 0 && out->err)
+		rc = out->err;
+	if (rc == -C3FS_EBADMSG)
+		LOG_DEBUG("malformed %s request from %s", meta_type_name(type), req->peer);
+	else if (rc == -C3FS_EINTERNAL)
+		LOG_ERROR("%s: internal error (corrupt record or broken invariant)",
+			  meta_type_name(type));
+	rpc_reply_buf(req, rc, rc == 0 ? out : NULL);
+	count(type, rc, start);
+	c3_buf_release(out);
+}
+
+/* Plain handlers: request struct R, response struct S, op call. */
+#define HANDLER(NAME, RQ, RS, CALL)                                                     \
+	static void h_##NAME(struct rpc_req *req, void *ctx)                            \
+	{                                                                               \
+		struct meta_svc *svc = ctx;                                             \
+		struct meta_##RQ r;                                                     \
+		struct meta_##RS s;                                                     \
+		struct c3_buf out = C3_BUF_INIT;                                        \
+		uint64_t start = c3_now_ns();                                           \
+		int rc = meta_##RQ##_decode(req->payload, req->payload_len, &r);        \
+		memset(&s, 0, sizeof(s));                                               \
+		if (rc == 0)                                                            \
+			rc = CALL;                                                      \
+		if (rc == 0)                                                            \
+			meta_##RS##_encode(&s, &out);                                   \
+		finish(req, rc, &out, start);                                           \
+	}
+
+/* Handlers with an empty reply. */
+#define HANDLER0(NAME, RQ, CALL)                                                        \
+	static void h_##NAME(struct rpc_req *req, void *ctx)                            \
+	{                                                                               \
+		struct meta_svc *svc = ctx;                                             \
+		struct meta_##RQ r;                                                     \
+		struct c3_buf out = C3_BUF_INIT;                                        \
+		uint64_t start = c3_now_ns();                                           \
+		int rc = meta_##RQ##_decode(req->payload, req->payload_len, &r);        \
+		if (rc == 0)                                                            \
+			rc = CALL;                                                      \
+		finish(req, rc, &out, start);                                           \
+	}
+
+/* Handlers whose reply borrows from a per-request buffer. */
+#define HANDLERB(NAME, RQ, RS, CALL)                                                    \
+	static void h_##NAME(struct rpc_req *req, void *ctx)                            \
+	{                                                                               \
+		struct meta_svc *svc = ctx;                                             \
+		struct meta_##RQ r;                                                     \
+		struct meta_##RS s;                                                     \
+		struct c3_buf store = C3_BUF_INIT, out = C3_BUF_INIT;                   \
+		uint64_t start = c3_now_ns();                                           \
+		int rc = meta_##RQ##_decode(req->payload, req->payload_len, &r);        \
+		memset(&s, 0, sizeof(s));                                               \
+		if (rc == 0)                                                            \
+			rc = CALL;                                                      \
+		if (rc == 0)                                                            \
+			meta_##RS##_encode(&s, &out);                                   \
+		c3_buf_release(&store);                                                 \
+		finish(req, rc, &out, start);                                           \
+	}
+
+HANDLER(statfs, statfs_req, statfs_resp, meta_op_statfs(svc, &r, &s))
+HANDLER(lookup, lookup_req, attr_resp, meta_op_lookup(svc, &r, &s))
+HANDLER(getattr, getattr_req, attr_resp, meta_op_getattr(svc, &r, &s))
+HANDLER(setattr, setattr_req, attr_resp, meta_op_setattr(svc, &r, &s))
+HANDLER(create, create_req, open_resp, meta_op_create(svc, &r, &s))
+HANDLER(open, open_req, open_resp, meta_op_open(svc, &r, &s))
+HANDLER(close, close_req, attr_resp, meta_op_close(svc, &r, true, &s))
+HANDLER(sync, close_req, attr_resp, meta_op_close(svc, &r, false, &s))
+HANDLER(mkdir, mkdir_req, attr_resp, meta_op_mkdir(svc, &r, &s))
+HANDLER(mknod, mknod_req, attr_resp, meta_op_mknod(svc, &r, &s))
+HANDLER(symlink, symlink_req, attr_resp, meta_op_symlink(svc, &r, &s))
+HANDLERB(readlink, readlink_req, readlink_resp, meta_op_readlink(svc, &r, &s, &store))
+HANDLER(link, link_req, attr_resp, meta_op_link(svc, &r, &s))
+HANDLER0(unlink, unlink_req, meta_op_unlink(svc, &r))
+HANDLER0(rmdir, unlink_req, meta_op_rmdir(svc, &r))
+HANDLER0(rename, rename_req, meta_op_rename(svc, &r))
+HANDLERB(getxattr, getxattr_req, getxattr_resp, meta_op_getxattr(svc, &r, &s, &store))
+HANDLER0(setxattr, setxattr_req, meta_op_setxattr(svc, &r))
+HANDLERB(listxattr, listxattr_req, listxattr_resp, meta_op_listxattr(svc, &r, &s, &store))
+HANDLER0(removexattr, getxattr_req, meta_op_removexattr(svc, &r))
+HANDLER0(access, access_req, meta_op_access(svc, &r))
+HANDLER(renew, client_req, renew_resp, meta_op_renew(svc, &r, &s))
+HANDLER0(prune, client_req, meta_op_prune(svc, &r))
+
+static void h_readdir(struct rpc_req *req, void *ctx)
+{
+	struct meta_svc *svc = ctx;
+	struct meta_readdir_req r;
+	struct meta_readdir_resp s;
+	struct c3_buf out = C3_BUF_INIT;
+	uint64_t start = c3_now_ns();
+	int rc = meta_readdir_req_decode(req->payload, req->payload_len, &r);
+
+	memset(&s, 0, sizeof(s));
+	if (rc == 0)
+		rc = meta_op_readdir(svc, &r, &s);
+	if (rc == 0)
+		meta_readdir_resp_encode(&s, &out);
+	meta_readdir_resp_release(&s);
+	finish(req, rc, &out, start);
+}
+
+/* rmtree works in batches until done or until a little before the caller's deadline. */
+static void h_rmtree(struct rpc_req *req, void *ctx)
+{
+	struct meta_svc *svc = ctx;
+	struct meta_rmtree_req r;
+	struct meta_rmtree_resp s;
+	struct c3_buf out = C3_BUF_INIT;
+	uint64_t start = c3_now_ns(), max_ms = 10000;
+	int rc = meta_rmtree_req_decode(req->payload, req->payload_len, &r);
+
+	memset(&s, 0, sizeof(s));
+	if (req->deadline_ns > start) {
+		uint64_t left_ms = (req->deadline_ns - start) / 1000000ull;
+
+		max_ms = left_ms > 200 ? left_ms / 2 : 100;
+	}
+	if (rc == 0)
+		rc = meta_op_rmtree(svc, &r, max_ms, &s);
+	if (rc == 0)
+		meta_rmtree_resp_encode(&s, &out);
+	finish(req, rc, &out, start);
+}
+
+int meta_server_register(struct rpc_server *srv, struct meta_svc *svc)
+{
+	static const struct {
+		uint16_t type;
+		rpc_handler_fn fn;
+	} tab[] = {
+		{ META_T_STATFS, h_statfs },     { META_T_LOOKUP, h_lookup },
+		{ META_T_GETATTR, h_getattr },   { META_T_SETATTR, h_setattr },
+		{ META_T_CREATE, h_create },     { META_T_OPEN, h_open },
+		{ META_T_CLOSE, h_close },       { META_T_SYNC, h_sync },
+		{ META_T_MKDIR, h_mkdir },       { META_T_MKNOD, h_mknod },
+		{ META_T_SYMLINK, h_symlink },   { META_T_READLINK, h_readlink },
+		{ META_T_LINK, h_link },         { META_T_UNLINK, h_unlink },
+		{ META_T_RMDIR, h_rmdir },       { META_T_RENAME, h_rename },
+		{ META_T_READDIR, h_readdir },   { META_T_GETXATTR, h_getxattr },
+		{ META_T_SETXATTR, h_setxattr }, { META_T_LISTXATTR, h_listxattr },
+		{ META_T_REMOVEXATTR, h_removexattr }, { META_T_RMTREE, h_rmtree },
+		{ META_T_ACCESS, h_access },     { META_T_RENEW, h_renew },
+		{ META_T_PRUNE, h_prune },
+	};
+	char labels[64];
+	int rc;
+
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		struct op_metrics *m = &g_metrics[tab[i].type - META_T_STATFS];
+		const char *name = meta_type_name(tab[i].type);
+
+		snprintf(labels, sizeof(labels), "op=\"%s\",result=\"ok\"", name);
+		m->ok = c3_counter_get("c3fs_meta_ops_total", labels, "meta requests by op and result");
+		snprintf(labels, sizeof(labels), "op=\"%s\",result=\"error\"", name);
+		m->err = c3_counter_get("c3fs_meta_ops_total", labels, "meta requests by op and result");
+		snprintf(labels, sizeof(labels), "op=\"%s\"", name);
+		m->lat = c3_hist_get("c3fs_meta_op_seconds", labels, "meta request latency");
+		rc = rpc_server_register(srv, tab[i].type, tab[i].fn, svc, 0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}

@@ -97,7 +97,7 @@ int kv__cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 
 /* ---- open / close ----------------------------------------------------------------- */
 
-static const struct kv_ops *const kv__backends[] = { &kv__lmdb_ops, &kv__mem_ops };
+static const struct kv_ops *const kv__backends[] = { &kv__lmdb_ops, &kv__pg_ops, &kv__mem_ops };
 
 int kv_db_open(const char *uri, struct kv_db **out)
 {

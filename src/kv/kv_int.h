@@ -116,6 +116,13 @@ extern const struct kv_ops kv__pg_ops;
  * transactions committed, kv transactions they carried, map resizes. */
 void kv__lmdb_stats(struct kv_db *db, uint64_t *batches, uint64_t *commits, uint64_t *grows);
 
+#ifdef C3_TEST_BUILD
+/* Test builds only: called by the pg backend right before it sends COMMIT, with the
+ * server process id of the transaction's connection (fault injection).  Not thread-safe
+ * to change while transactions run. */
+extern void (*kv__pg_before_commit_hook)(int backend_pid);
+#endif
+
 /* Allocate n bytes that live until the transaction ends (8-byte aligned).  NULL when out
  * of memory. */
 void *kv__alloc(struct kv_txn *txn, size_t n);

@@ -159,8 +159,5 @@ int client__io_read(struct c3fs_client *cl, struct client_inode *in, const struc
 		    int iovcnt, uint64_t off, uint64_t len, uint64_t *data_end_out);
 int client__io_write(struct c3fs_client *cl, struct client_inode *in, const struct iovec *iov,
 		     int iovcnt, uint64_t off, uint64_t len);
-/* Storage side of a size change to new_size: truncate the chunk holding the new end and
- * remove every chunk after it on each chain the file may use. */
-int client__io_truncate(struct c3fs_client *cl, const struct meta_attr *attr, uint64_t new_size);
 
 #endif

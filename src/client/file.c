@@ -72,17 +72,13 @@ static int file_make(struct c3fs_client *cl, const struct c3fs_cred *cr,
 	if (cr)
 		f->cred = *cr;
 	if ((flags & O_TRUNC) && f->can_write) {
-		rc = client__io_truncate(cl, &rsp->attr, 0);
+		/* meta truncated the file (and its chunks) before replying */
 		pthread_mutex_lock(&f->inode->lock);
 		f->inode->written_end = 0;
 		f->inode->dirty = false;
 		f->inode->meta_length = 0;
 		f->inode->write_gen++;
 		pthread_mutex_unlock(&f->inode->lock);
-		if (rc) {
-			c3fs_close(f);
-			return rc;
-		}
 	}
 	*out = f;
 	return 0;

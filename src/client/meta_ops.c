@@ -194,9 +194,9 @@ int c3fs_setattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t in
 		pthread_mutex_unlock(&in->lock);
 	}
 	meta_setattr_req_encode(&req, &b);
+	/* a shrink also cuts the chunks on the storage service: meta does that before it
+	 * replies */
 	rc = client_attr_call(cl, META_T_SETATTR, &b, NULL, &raw);
-	if (rc == 0 && (req.mask & META_SET_SIZE) && S_ISREG(raw.mode))
-		rc = client__io_truncate(cl, &raw, sa->size);
 	if (in) {
 		if (rc == 0) {
 			pthread_mutex_lock(&in->lock);

@@ -15,6 +15,9 @@
  *   INI_HANDLER_LINENO); the reader also refuses lines longer than libinih's line buffer,
  *   which libinih would otherwise split into two lines.
  * - No global libinih setting is changed (they are process-wide).
+ * - Syntax beyond config.h: SIZE suffixes in either case (4k = 4K); MS suffixes lower
+ *   case only (m is minutes, so M would be ambiguous with a size); no fractions anywhere.
+ * Design notes and diagrams: README-config-metrics.md in this folder.
  */
 #include "common/config.h"
 
@@ -533,7 +536,11 @@ static int cfg_load_text(const struct c3_cfg_table *t, void *obj, const char *fn
 int c3_cfg_load_string(const struct c3_cfg_table *t, void *obj, const char *name,
 		       const char *text, char *err, size_t errlen)
 {
-	return cfg_load_text(t, obj, name, text, strlen(text), err, errlen);
+	if (!text) {
+		cfg_err(err, errlen, "%s: no text", name ? name : "(null)");
+		return -EINVAL;
+	}
+	return cfg_load_text(t, obj, name ? name : "(string)", text, strlen(text), err, errlen);
 }
 
 int c3_cfg_load_file(const struct c3_cfg_table *t, void *obj, const char *path, char *err,
@@ -620,9 +627,10 @@ int c3_cfg_set(const struct c3_cfg_table *t, void *obj, const char *assignment, 
 	char *valcopy;
 	int i, rc;
 
-	eq = strchr(assignment, '=');
+	eq = assignment ? strchr(assignment, '=') : NULL;
 	if (!eq) {
-		cfg_err(err, errlen, "--set %s: expected section.key=value", assignment);
+		cfg_err(err, errlen, "--set %s: expected section.key=value",
+			assignment ? assignment : "(null)");
 		return -C3FS_ECONFIG;
 	}
 	key = assignment;

@@ -5,4 +5,6 @@ storage_SRCS := $(filter-out src/storage/main.c src/storage/cli.c,$(wildcard src
 storage_DEPS := proto net cluster common
 storage_PKGS := lmdb liburing
 
-# c3fs-storage (src/storage/main.c) is declared once main.c is in the tree.
+PROGRAMS += c3fs-storage
+c3fs-storage_SRCS := src/storage/main.c
+c3fs-storage_MODS := storage

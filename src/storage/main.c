@@ -1,0 +1,268 @@
+/* main.c — c3fs-storage: configuration, logging, targets, routing source, signals.
+ *
+ * Routing comes from mgmtd through cluster_client when [mgmtd] addrs is set (heartbeats
+ * report every target's local state and free space; losing the lease stops serving), else
+ * from the static chain file ([storage] chain_file), re-read on SIGHUP.
+ * SIGTERM/SIGINT stop the service cleanly.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster/client.h"
+#include "common/config.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "storage/chainfile.h"
+#include "storage/chunk.h"
+#include "storage/service.h"
+
+#define MAX_TARGETS 64
+
+struct storage_cfg {
+	int64_t node_id;
+	char *listen;
+	char *token;
+	int64_t workers;
+	char *targets;
+	char *io_engine;
+	char *chain_file;
+	uint64_t forward_retry_ms;
+	char *mgmtd_addrs;
+	uint64_t heartbeat_ms;
+	char *log_level;
+	char *log_file;
+	char *metrics_listen;
+};
+
+#define K(sec, name, type, field, def, min, max, unit, reload, desc) \
+	{ sec, name, type, offsetof(struct storage_cfg, field), def, min, max, unit, reload, desc }
+
+static const struct c3_cfg_key storage_keys[] = {
+	K("server", "node_id", C3_CFG_INT, node_id, "1", 1, 4294967295LL, "", false,
+	  "this storage node's id (as in the routing information)"),
+	K("server", "listen", C3_CFG_STR, listen, "127.0.0.1:9100", 0, -1, "", false,
+	  "RPC listen address ip:port"),
+	K("server", "token", C3_CFG_STR, token, "", 0, -1, "", false,
+	  "cluster token clients and peers must present (empty = none)"),
+	K("server", "workers", C3_CFG_INT, workers, "64", 4, 1024, "threads", false,
+	  "RPC handler threads (handlers block on disk and on forwarding)"),
+	K("storage", "targets", C3_CFG_STR, targets, "", 0, -1, "", false,
+	  "local targets as id:path,id:path (one directory per target)"),
+	K("storage", "io_engine", C3_CFG_STR, io_engine, "uring", 0, -1, "", false,
+	  "chunk file I/O: uring (io_uring) or psync (pread/pwrite, for valgrind/TSan)"),
+	K("storage", "chain_file", C3_CFG_STR, chain_file, "", 0, -1, "", true,
+	  "static routing file used when no mgmtd is configured (re-read on SIGHUP)"),
+	K("storage", "forward_retry", C3_CFG_MS, forward_retry_ms, "5s", 100, 600000, "ms", false,
+	  "how long a chain member keeps retrying its successor before failing the write"),
+	K("mgmtd", "addrs", C3_CFG_STR, mgmtd_addrs, "", 0, -1, "", false,
+	  "mgmtd addresses ip:port,ip:port (empty = use chain_file)"),
+	K("mgmtd", "heartbeat", C3_CFG_MS, heartbeat_ms, "1s", 100, 60000, "ms", false,
+	  "heartbeat interval to mgmtd"),
+	K("log", "level", C3_CFG_STR, log_level, "info", 0, -1, "", true,
+	  "error, warn, info or debug"),
+	K("log", "file", C3_CFG_STR, log_file, "", 0, -1, "", false,
+	  "log file (empty = stderr)"),
+	K("metrics", "listen", C3_CFG_STR, metrics_listen, "", 0, -1, "", false,
+	  "Prometheus /metrics address ip:port (empty = off)"),
+};
+
+static const struct c3_cfg_table storage_cfg_table = {
+	"storage", storage_keys, sizeof(storage_keys) / sizeof(storage_keys[0]),
+};
+
+/* Parse "id:path,id:path" into out (paths point into buf, which is modified). */
+static int parse_targets(char *buf, struct storage_target_cfg *out, int max)
+{
+	int n = 0;
+	char *save = NULL;
+
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(tok, ':'), *end;
+		unsigned long id;
+
+		if (!colon || n == max)
+			return -C3FS_ECONFIG;
+		*colon = '\0';
+		errno = 0;
+		id = strtoul(tok, &end, 10);
+		if (errno || *end || id == 0 || id > UINT32_MAX || !colon[1])
+			return -C3FS_ECONFIG;
+		out[n].target_id = (uint32_t)id;
+		out[n].path = colon + 1;
+		n++;
+	}
+	return n ? n : -C3FS_ECONFIG;
+}
+
+static int load_chain_file(struct storage_service *svc, const char *path)
+{
+	char msg[256];
+	int rc;
+	struct routing_info *ri = storage_chainfile_load(path, &rc, msg, sizeof(msg));
+
+	if (!ri) {
+		LOG_ERROR("chain file %s: %s (%s)", path, msg, c3_strerror(rc));
+		return rc;
+	}
+	storage_service_set_routing(svc, ri);
+	routing_unref(ri);
+	return 0;
+}
+
+static int cb_collect(void *arg, struct cluster_target_report *out, int max)
+{
+	return storage_service_collect(arg, out, max);
+}
+
+static void cb_routing(void *arg, struct routing_info *ri)
+{
+	storage_service_set_routing(arg, ri);
+}
+
+static void cb_lease(void *arg, bool valid)
+{
+	storage_service_set_serving(arg, valid);
+}
+
+int main(int argc, char **argv)
+{
+	struct storage_cfg cfg;
+	struct storage_target_cfg targets[MAX_TARGETS];
+	struct storage_service_opts so;
+	struct storage_service *svc = NULL;
+	struct cluster_client *cc = NULL;
+	char err[C3_CFG_ERRLEN], *tbuf = NULL, addr[64];
+	sigset_t set;
+	int rc, argi, ntargets, lvl, sig, status = 1;
+
+	memset(&cfg, 0, sizeof(cfg));
+	rc = c3_cfg_from_args(&storage_cfg_table, &cfg, argc, argv, &argi, err, sizeof(err));
+	if (rc == 1)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, "c3fs-storage: %s\n", err);
+		return 2;
+	}
+	if (argi < argc) {
+		fprintf(stderr, "c3fs-storage: unexpected argument %s\n", argv[argi]);
+		goto out;
+	}
+	c3_log_set_identity("storage", (uint32_t)cfg.node_id);
+	lvl = c3_log_level_parse(cfg.log_level);
+	if (lvl < 0) {
+		fprintf(stderr, "c3fs-storage: log.level: unknown level %s\n", cfg.log_level);
+		goto out;
+	}
+	c3_log_set_level(lvl);
+	if (cfg.log_file[0] && (rc = c3_log_open(cfg.log_file)) < 0)
+		fprintf(stderr, "c3fs-storage: log.file %s: %s\n", cfg.log_file, c3_strerror(rc));
+	tbuf = strdup(cfg.targets);
+	ntargets = tbuf ? parse_targets(tbuf, targets, MAX_TARGETS) : -ENOMEM;
+	if (ntargets < 0) {
+		LOG_ERROR("storage.targets: expected id:path,id:path, got \"%s\"", cfg.targets);
+		goto out;
+	}
+	memset(&so, 0, sizeof(so));
+	so.node_id = (uint32_t)cfg.node_id;
+	so.listen = cfg.listen;
+	so.token = cfg.token;
+	so.workers = (int)cfg.workers;
+	so.forward_retry_ms = (uint32_t)cfg.forward_retry_ms;
+	so.targets = targets;
+	so.ntargets = ntargets;
+	if (!strcmp(cfg.io_engine, "uring")) {
+		so.io_engine = CHUNK_IO_URING;
+	} else if (!strcmp(cfg.io_engine, "psync")) {
+		so.io_engine = CHUNK_IO_PSYNC;
+	} else {
+		LOG_ERROR("storage.io_engine: expected uring or psync, got \"%s\"", cfg.io_engine);
+		goto out;
+	}
+	if (!cfg.mgmtd_addrs[0] && !cfg.chain_file[0]) {
+		LOG_ERROR("need mgmtd.addrs or storage.chain_file for routing");
+		goto out;
+	}
+	/* block the signals we wait for before any thread starts */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = storage_service_new(&so, &svc);
+	if (rc) {
+		LOG_ERROR("cannot start the storage service on %s: %s", cfg.listen, c3_strerror(rc));
+		goto out;
+	}
+	if (cfg.metrics_listen[0] && (rc = c3_metrics_serve(cfg.metrics_listen, NULL)) < 0)
+		LOG_WARN("metrics on %s: %s", cfg.metrics_listen, c3_strerror(rc));
+	if (cfg.mgmtd_addrs[0]) {
+		struct cluster_client_opts co;
+
+		snprintf(addr, sizeof(addr), "%s", cfg.listen);
+		memset(&co, 0, sizeof(co));
+		co.mgmtd_addrs = cfg.mgmtd_addrs;
+		co.token = cfg.token;
+		co.node_type = NODE_STORAGE;
+		co.node_id = (uint32_t)cfg.node_id;
+		co.node_addr = addr;
+		co.heartbeat_ms = (uint32_t)cfg.heartbeat_ms;
+		co.collect_targets = cb_collect;
+		co.on_routing = cb_routing;
+		co.on_lease = cb_lease;
+		co.arg = svc;
+		storage_service_set_serving(svc, false);
+		rc = cluster_client_new(&co, &cc);
+		if (rc) {
+			LOG_ERROR("cannot start the mgmtd client: %s", c3_strerror(rc));
+			goto out;
+		}
+		storage_service_set_cluster(svc, cc);
+		while ((rc = cluster_client_wait_ready(cc, 2000)) != 0) {
+			struct timespec zero = { 0, 0 };
+
+			LOG_WARN("waiting for mgmtd at %s: %s", cfg.mgmtd_addrs, c3_strerror(rc));
+			sig = sigtimedwait(&set, NULL, &zero);
+			if (sig == SIGTERM || sig == SIGINT) {
+				status = 0;
+				goto out;
+			}
+		}
+		if (cluster_client_lease_valid(cc))
+			storage_service_set_serving(svc, true);
+	} else if (load_chain_file(svc, cfg.chain_file) != 0) {
+		goto out;
+	}
+	LOG_INFO("c3fs-storage node %lld serving %d target(s) on %s (port %d, io_engine %s)",
+		 (long long)cfg.node_id, ntargets, cfg.listen, storage_service_port(svc),
+		 cfg.io_engine);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			if (!cc && cfg.chain_file[0])
+				(void)load_chain_file(svc, cfg.chain_file);
+			continue;
+		}
+		LOG_INFO("signal %d: shutting down", sig);
+		break;
+	}
+	status = 0;
+out:
+	if (cc) {
+		storage_service_set_cluster(svc, NULL);
+		cluster_client_free(cc);
+	}
+	c3_metrics_stop();
+	storage_service_free(svc);
+	free(tbuf);
+	c3_cfg_release(&storage_cfg_table, &cfg);
+	return status;
+}

@@ -1,0 +1,1218 @@
+/* service.c — storage RPC handlers and CRAQ replication (contract in service.h).
+ *
+ * Invariants:
+ *  - A chunk's pending version exists only while some handler holds that chunk's lock (a
+ *    pending version left behind by a crash or a failed forward is dropped or superseded
+ *    by the next update, which then forwards the whole chunk, see svc_head_apply).
+ *  - The head assigns v = max(committed, pending) + 1 under the chunk lock; a member
+ *    applies a partial update only when v == committed + 1 (its base equals the head's),
+ *    a full-chunk update whenever v > committed, and answers "done" when v <= committed.
+ *  - A member commits only after its successor answered success, so when the head replies
+ *    success every member has committed durably.
+ *  - Every reply carries our chain version and routing version.
+ *  - svc->ri is replaced whole under ri_mu; users hold a reference while they use it.
+ */
+#include "storage/service.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/crc32c.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "net/rpc.h"
+#include "proto/storage.h"
+
+struct svc_target {
+	uint32_t target_id;
+	char *path;
+	struct chunk_store *cs;   /* NULL when it could not be opened */
+	int open_err;
+};
+
+/* One exactly-once record: the last successful request on (client, channel, chain). */
+struct svc_dedup {
+	uint64_t client_id;
+	uint64_t seq;
+	uint32_t channel;
+	uint32_t chain_id;
+	struct storage_io_result res;
+	bool more;
+};
+
+struct storage_service {
+	uint32_t node_id;
+	int io_engine;
+	uint32_t forward_retry_ms, forward_timeout_ms, remove_batch;
+	struct svc_target *targets;
+	int ntargets;
+	struct rpc_server *srv;
+	struct rpc_client *cli;
+	pthread_mutex_t ri_mu;            /* guards ri, cc */
+	struct routing_info *ri;
+	struct cluster_client *cc;
+	atomic_bool serving;
+	pthread_mutex_t dd_mu;            /* guards dd */
+	struct svc_dedup *dd;
+	uint32_t ndd;
+	const uint8_t *zeros;             /* CHUNK_SIZE_MAX bytes of read-only zeros */
+	struct c3_counter *m_write_bytes, *m_read_bytes, *m_checksum, *m_fwd_retry, *m_dedup_hits;
+	struct c3_hist *m_write_lat, *m_read_lat, *m_update_lat;
+};
+
+enum svc_kind { SVC_K_WRITE, SVC_K_READ, SVC_K_UPDATE, SVC_K_QUERY };
+
+/* ------------------------------------------------------------------ routing */
+
+static struct routing_info *svc_routing(struct storage_service *svc)
+{
+	struct routing_info *ri;
+
+	pthread_mutex_lock(&svc->ri_mu);
+	ri = svc->ri;
+	if (ri)
+		routing_ref(ri);
+	pthread_mutex_unlock(&svc->ri_mu);
+	return ri;
+}
+
+void storage_service_set_routing(struct storage_service *svc, struct routing_info *ri)
+{
+	struct routing_info *old;
+
+	if (ri)
+		routing_ref(ri);
+	pthread_mutex_lock(&svc->ri_mu);
+	old = svc->ri;
+	svc->ri = ri;
+	pthread_mutex_unlock(&svc->ri_mu);
+	if (ri && (!old || old->version != ri->version))
+		LOG_INFO("routing version %llu installed (%u chains)",
+			 (unsigned long long)ri->version, ri->nchains);
+	routing_unref(old);
+}
+
+void storage_service_set_serving(struct storage_service *svc, bool serving)
+{
+	if (atomic_exchange(&svc->serving, serving) != serving)
+		LOG_WARN("storage node %s serving", serving ? "resumes" : "stops");
+}
+
+void storage_service_set_cluster(struct storage_service *svc, struct cluster_client *cc)
+{
+	pthread_mutex_lock(&svc->ri_mu);
+	svc->cc = cc;
+	pthread_mutex_unlock(&svc->ri_mu);
+}
+
+/* A peer has a newer routing version than ours: ask for a refresh (when we can). */
+static void svc_routing_hint(struct storage_service *svc, uint64_t seen)
+{
+	pthread_mutex_lock(&svc->ri_mu);
+	if (svc->cc)
+		cluster_client_routing_hint(svc->cc, seen);
+	pthread_mutex_unlock(&svc->ri_mu);
+}
+
+static struct svc_target *svc_target_find(struct storage_service *svc, uint32_t target_id)
+{
+	for (int i = 0; i < svc->ntargets; i++)
+		if (svc->targets[i].target_id == target_id)
+			return &svc->targets[i];
+	return NULL;
+}
+
+/* Check that route may be served here for kind.  On success *t_out is the local target and
+ * *ri_out a referenced snapshot (caller unrefs).  res gets our chain/routing versions. */
+static int svc_route_check(struct storage_service *svc, const struct storage_route *r,
+			   enum svc_kind kind, struct svc_target **t_out,
+			   struct routing_info **ri_out, struct storage_io_result *res)
+{
+	struct svc_target *t;
+	struct routing_info *ri;
+	const struct routing_chain *c;
+	const struct routing_target *rt;
+	int rc = 0;
+
+	*ri_out = NULL;
+	if (!atomic_load(&svc->serving))
+		return -C3FS_ETARGETDOWN;
+	t = svc_target_find(svc, r->target_id);
+	if (!t)
+		return -C3FS_ENOTARGET;
+	if (!t->cs || chunk_store_failed(t->cs))
+		return -C3FS_ETARGETDOWN;
+	ri = svc_routing(svc);
+	if (!ri)
+		return -C3FS_ENOROUTING;
+	res->routing_ver = ri->version;
+	c = routing_chain_find(ri, r->chain_id);
+	if (!c) {
+		rc = -C3FS_ENOCHAIN;
+		goto fail;
+	}
+	res->chain_ver = c->version;
+	if (r->chain_ver < c->version) {
+		rc = -C3FS_ECHAINVER;
+		goto fail;
+	}
+	if (r->chain_ver > c->version) {
+		/* the caller knows a newer chain than we do */
+		svc_routing_hint(svc, ri->version + 1);
+		rc = -C3FS_ENOROUTING;
+		goto fail;
+	}
+	rt = routing_target_find(ri, r->target_id);
+	if (!rt || rt->chain_id != r->chain_id) {
+		rc = -C3FS_ENOTARGET;
+		goto fail;
+	}
+	switch (kind) {
+	case SVC_K_WRITE:
+		if (routing_chain_head(ri, c) != r->target_id)
+			rc = -C3FS_ENOTHEAD;
+		break;
+	case SVC_K_READ:
+	case SVC_K_QUERY:
+		if (!routing_target_is_readable(ri, c, r->target_id))
+			rc = -C3FS_ETARGETDOWN;
+		break;
+	case SVC_K_UPDATE:
+		if (rt->state != TARGET_SERVING && rt->state != TARGET_SYNCING)
+			rc = -C3FS_ETARGETDOWN;
+		break;
+	}
+	if (rc)
+		goto fail;
+	*t_out = t;
+	*ri_out = ri;
+	return 0;
+fail:
+	routing_unref(ri);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ exactly-once */
+
+static struct svc_dedup *svc_dedup_slot(struct storage_service *svc, uint32_t chain_id,
+					const struct storage_tag *tag)
+{
+	uint64_t h = tag->client_id * 0x9E3779B97F4A7C15ull;
+
+	h ^= ((uint64_t)tag->channel << 32 | chain_id) * 0xC2B2AE3D27D4EB4Full;
+	return &svc->dd[(h >> 17) % svc->ndd];
+}
+
+/* 1 = a result for this exact request is known (copied to res); 0 = apply it;
+ * -C3FS_EDUPLICATE = a newer request on this channel was already applied. */
+static int svc_dedup_lookup(struct storage_service *svc, uint32_t chain_id,
+			    const struct storage_tag *tag, struct storage_io_result *res, bool *more)
+{
+	struct svc_dedup *d;
+	int rc = 0;
+
+	if (!tag->client_id)
+		return 0;
+	pthread_mutex_lock(&svc->dd_mu);
+	d = svc_dedup_slot(svc, chain_id, tag);
+	if (d->client_id == tag->client_id && d->channel == tag->channel &&
+	    d->chain_id == chain_id) {
+		if (d->seq == tag->seq) {
+			*res = d->res;
+			if (more)
+				*more = d->more;
+			rc = 1;
+		} else if (d->seq > tag->seq) {
+			rc = -C3FS_EDUPLICATE;
+		}
+	}
+	pthread_mutex_unlock(&svc->dd_mu);
+	if (rc == 1)
+		c3_counter_add(svc->m_dedup_hits, 1);
+	return rc;
+}
+
+static void svc_dedup_store(struct storage_service *svc, uint32_t chain_id,
+			    const struct storage_tag *tag, const struct storage_io_result *res,
+			    bool more)
+{
+	struct svc_dedup *d;
+
+	if (!tag->client_id || res->status != 0)
+		return;
+	pthread_mutex_lock(&svc->dd_mu);
+	d = svc_dedup_slot(svc, chain_id, tag);
+	if (!(d->client_id == tag->client_id && d->channel == tag->channel &&
+	      d->chain_id == chain_id && d->seq > tag->seq)) {
+		d->client_id = tag->client_id;
+		d->channel = tag->channel;
+		d->chain_id = chain_id;
+		d->seq = tag->seq;
+		d->res = *res;
+		d->more = more;
+	}
+	pthread_mutex_unlock(&svc->dd_mu);
+}
+
+/* ------------------------------------------------------------------ forwarding */
+
+static bool svc_err_is_transient(int rc)
+{
+	return rc == -C3FS_ECONNECT || rc == -C3FS_EPEERCLOSED || rc == -C3FS_ETIMEDOUT ||
+	       rc == -C3FS_ESHUTDOWN || rc == -C3FS_EBUSY || rc == -C3FS_ENOROUTING ||
+	       rc == -C3FS_ECHAINVER || rc == -C3FS_ETARGETDOWN;
+}
+
+/* Send u to self's successor in the chain, retrying transient failures (re-reading the
+ * routing each attempt) for up to forward_retry_ms.  0 when we are the tail or the
+ * successor applied it. */
+static int svc_forward(struct storage_service *svc, uint32_t self, uint32_t chain_id,
+		       struct storage_update_req *u, const struct iovec *bulk, int nbulk)
+{
+	uint64_t deadline = c3_now_ms() + svc->forward_retry_ms;
+	uint32_t backoff = 50;
+	int rc = 0, attempts = 0;
+
+	for (;;) {
+		struct routing_info *ri = svc_routing(svc);
+		const struct routing_chain *c = ri ? routing_chain_find(ri, chain_id) : NULL;
+		const struct routing_target *st;
+		const struct routing_node *node;
+		uint32_t succ;
+		struct c3_buf req = C3_BUF_INIT;
+		struct rpc_call call;
+		struct storage_io_result r;
+
+		if (!c) {
+			routing_unref(ri);
+			return -C3FS_ENOCHAIN;
+		}
+		succ = routing_chain_successor(ri, c, self);
+		if (!succ) {
+			routing_unref(ri);
+			return 0; /* we are the tail */
+		}
+		st = routing_target_find(ri, succ);
+		node = st ? routing_node_find(ri, st->node_id) : NULL;
+		if (!node) {
+			routing_unref(ri);
+			return -C3FS_ENOSUCCESSOR;
+		}
+		u->route.chain_id = chain_id;
+		u->route.chain_ver = c->version;
+		u->route.target_id = succ;
+		storage_update_req_encode(u, &req);
+		if (req.err) {
+			routing_unref(ri);
+			c3_buf_release(&req);
+			return req.err;
+		}
+		rpc_call_init(&call, STORAGE_T_UPDATE, req.data, req.len);
+		call.bulk = bulk;
+		call.nbulk = nbulk;
+		call.timeout_ms = svc->forward_timeout_ms;
+		rc = rpc_call_start(svc->cli, node->addr, &call);
+		if (rc == 0)
+			rc = rpc_call_wait(&call);
+		attempts++;
+		if (call.resp.len && storage_io_result_decode(call.resp.data, call.resp.len, &r) == 0 &&
+		    rc == -C3FS_ECHAINVER && r.routing_ver > ri->version)
+			svc_routing_hint(svc, r.routing_ver);
+		c3_buf_release(&call.resp);
+		c3_buf_release(&req);
+		routing_unref(ri);
+		if (rc == 0 || !svc_err_is_transient(rc))
+			return rc;
+		if (c3_now_ms() + backoff > deadline)
+			break;
+		c3_counter_add(svc->m_fwd_retry, 1);
+		if (attempts == 1 || attempts % 10 == 0)
+			LOG_WARN("forward of chunk %llu:%u to target %u failed: %s; retrying",
+				 (unsigned long long)u->chunk.inode, u->chunk.index, succ,
+				 c3_strerror(rc));
+		c3_sleep_ms(backoff);
+		backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+	}
+	LOG_ERROR("forward of chunk %llu:%u gave up after %d attempts: %s",
+		  (unsigned long long)u->chunk.inode, u->chunk.index, attempts, c3_strerror(rc));
+	return (rc == -C3FS_ECHAINVER || rc == -C3FS_ENOROUTING) ? rc : -C3FS_ENOSUCCESSOR;
+}
+
+/* Fill the chunk part of a result from the store. */
+static void svc_fill_state(struct svc_target *t, struct chunk_id id, struct storage_io_result *res)
+{
+	struct chunk_info info;
+
+	if (chunk_store_stat(t->cs, id, &info) == 0 && info.has_commit) {
+		res->commit_ver = info.commit_ver;
+		res->chunk_len = info.length;
+	} else {
+		res->commit_ver = 0;
+		res->chunk_len = 0;
+	}
+}
+
+static uint32_t svc_chain_ver(struct storage_service *svc, uint32_t chain_id)
+{
+	struct routing_info *ri = svc_routing(svc);
+	const struct routing_chain *c = ri ? routing_chain_find(ri, chain_id) : NULL;
+	uint32_t v = c ? c->version : 0;
+
+	routing_unref(ri);
+	return v;
+}
+
+/* ------------------------------------------------------------------ the head */
+
+struct svc_op {
+	int type;                  /* enum chunk_update_type */
+	struct chunk_id id;
+	uint32_t offset, length, chunk_size, trunc_flags;
+	const uint8_t *data;
+	struct storage_tag tag;
+};
+
+/* Apply op as the chain head of route (lock, version, stage, forward, commit). */
+static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
+			   const struct storage_route *route, const struct svc_op *op,
+			   struct storage_io_result *res)
+{
+	struct chunk_info info;
+	struct chunk_update u;
+	struct storage_update_req fw;
+	struct chunk_read rd = { 0 };
+	struct iovec iov;
+	bool full;
+	int rc;
+
+	rc = chunk_store_lock(t->cs, op->id);
+	if (rc) {
+		res->status = rc;
+		return;
+	}
+	rc = svc_dedup_lookup(svc, route->chain_id, &op->tag, res, NULL);
+	if (rc) {
+		if (rc < 0)
+			res->status = rc;
+		goto unlock;
+	}
+	rc = chunk_store_stat(t->cs, op->id, &info);
+	if (rc && rc != -ENOENT)
+		goto done;
+	if (rc == -ENOENT)
+		memset(&info, 0, sizeof(info));
+	if (op->type == CHUNK_UPD_TRUNCATE && (op->trunc_flags & STORAGE_TRUNC_F_ONLY_EXTEND) &&
+	    info.has_commit && !info.has_pending && info.length >= op->length) {
+		rc = 0;
+		goto done;
+	}
+	/* A pending version here is a leftover (we hold the lock): its fate on the successors
+	 * is unknown, so the new version goes to them as a whole chunk. */
+	full = info.has_pending && op->type != CHUNK_UPD_REMOVE;
+	memset(&u, 0, sizeof(u));
+	u.type = op->type;
+	u.on_pending = info.has_pending;
+	u.offset = op->offset;
+	u.length = op->length;
+	u.chunk_size = op->chunk_size;
+	u.data = op->data;
+	u.version = (info.commit_ver > info.pending_ver ? info.commit_ver : info.pending_ver) + 1;
+	rc = chunk_store_stage(t->cs, op->id, &u);
+	if (rc)
+		goto abort;
+	memset(&fw, 0, sizeof(fw));
+	fw.chunk.inode = op->id.inode;
+	fw.chunk.index = op->id.index;
+	fw.chunk_size = op->chunk_size;
+	fw.update_ver = u.version;
+	fw.tag = op->tag;
+	iov.iov_base = NULL;
+	iov.iov_len = 0;
+	if (full) {
+		rc = chunk_store_read(t->cs, op->id, 0, CHUNK_SIZE_MAX, true, &rd);
+		if (rc)
+			goto abort;
+		fw.type = STORAGE_UPD_WRITE;
+		fw.flags = STORAGE_UPD_F_FULL;
+		fw.length = rd.length;
+		iov.iov_base = (void *)rd.data;
+		iov.iov_len = rd.length;
+	} else if (op->type == CHUNK_UPD_WRITE) {
+		fw.type = STORAGE_UPD_WRITE;
+		fw.offset = op->offset;
+		fw.length = op->length;
+		iov.iov_base = (void *)op->data;
+		iov.iov_len = op->length;
+	} else if (op->type == CHUNK_UPD_TRUNCATE) {
+		fw.type = STORAGE_UPD_TRUNCATE;
+		fw.length = op->length;
+	} else {
+		fw.type = STORAGE_UPD_REMOVE;
+	}
+	fw.crc = iov.iov_len ? c3_crc32c(0, iov.iov_base, iov.iov_len) : 0;
+	rc = svc_forward(svc, route->target_id, route->chain_id, &fw, iov.iov_len ? &iov : NULL,
+			 iov.iov_len ? 1 : 0);
+	chunk_read_release(&rd);
+	if (rc)
+		goto abort;
+	rc = chunk_store_commit(t->cs, op->id, u.version, svc_chain_ver(svc, route->chain_id));
+	if (rc) {
+		LOG_ERROR("target %u: commit of chunk %llu:%u v%llu failed after the successors "
+			  "committed: %s", t->target_id, (unsigned long long)op->id.inode,
+			  op->id.index, (unsigned long long)u.version, c3_strerror(rc));
+		goto abort;
+	}
+	goto done;
+abort:
+	chunk_read_release(&rd);
+	chunk_store_abort(t->cs, op->id);
+done:
+	res->status = rc;
+	if (rc == 0) {
+		svc_fill_state(t, op->id, res);
+		res->length = op->type == CHUNK_UPD_WRITE ? op->length : res->chunk_len;
+		svc_dedup_store(svc, route->chain_id, &op->tag, res, false);
+	}
+unlock:
+	chunk_store_unlock(t->cs, op->id);
+}
+
+/* ------------------------------------------------------------------ handlers */
+
+static void svc_reply_batch(struct rpc_req *req, struct storage_io_result *res, uint32_t n,
+			    const struct iovec *iov, int niov)
+{
+	struct storage_batch_rsp rsp = { n, res };
+	struct c3_buf b = C3_BUF_INIT;
+
+	storage_batch_rsp_encode(&rsp, &b);
+	if (b.err)
+		rpc_reply(req, b.err, NULL, 0, NULL, 0);
+	else
+		rpc_reply(req, 0, b.data, b.len, iov, niov);
+	c3_buf_release(&b);
+}
+
+static void svc_on_write(struct rpc_req *req, void *arg)
+{
+	struct storage_service *svc = arg;
+	struct storage_write_req m;
+	struct storage_io_result *res = NULL;
+	uint64_t start = c3_now_ns(), total = 0, off = 0;
+	int rc;
+
+	rc = storage_write_req_decode(req->payload, req->payload_len, &m);
+	if (rc) {
+		storage_write_req_release(&m);
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	for (uint32_t i = 0; i < m.nios; i++)
+		total += m.ios[i].length;
+	if (total != req->bulk_len || !(res = calloc(m.nios ? m.nios : 1, sizeof(*res)))) {
+		storage_write_req_release(&m);
+		rpc_reply(req, res ? -C3FS_EBADMSG : -ENOMEM, NULL, 0, NULL, 0);
+		free(res);
+		return;
+	}
+	for (uint32_t i = 0; i < m.nios; i++) {
+		const struct storage_write_io *io = &m.ios[i];
+		const uint8_t *data = req->bulk + off;
+		struct svc_target *t;
+		struct routing_info *ri;
+		struct svc_op op;
+
+		off += io->length;
+		rc = svc_route_check(svc, &io->route, SVC_K_WRITE, &t, &ri, &res[i]);
+		if (rc) {
+			res[i].status = rc;
+			continue;
+		}
+		routing_unref(ri);
+		if (c3_crc32c(0, data, io->length) != io->crc) {
+			res[i].status = -C3FS_EBADMSG;
+			LOG_WARN("write to chunk %llu:%u from %s: data CRC mismatch",
+				 (unsigned long long)io->chunk.inode, io->chunk.index, req->peer);
+			continue;
+		}
+		memset(&op, 0, sizeof(op));
+		op.type = CHUNK_UPD_WRITE;
+		op.id.inode = io->chunk.inode;
+		op.id.index = io->chunk.index;
+		op.offset = io->offset;
+		op.length = io->length;
+		op.chunk_size = io->chunk_size;
+		op.data = data;
+		op.tag = io->tag;
+		svc_head_apply(svc, t, &io->route, &op, &res[i]);
+		if (res[i].status == 0)
+			c3_counter_add(svc->m_write_bytes, io->length);
+	}
+	svc_reply_batch(req, res, m.nios, NULL, 0);
+	c3_hist_observe_ns(svc->m_write_lat, c3_now_ns() - start);
+	free(res);
+	storage_write_req_release(&m);
+}
+
+static void svc_on_truncate(struct rpc_req *req, void *arg)
+{
+	struct storage_service *svc = arg;
+	struct storage_truncate_req m;
+	struct storage_io_result *res;
+	int rc;
+
+	rc = storage_truncate_req_decode(req->payload, req->payload_len, &m);
+	if (rc || req->bulk_len) {
+		storage_truncate_req_release(&m);
+		rpc_reply(req, rc ? rc : -C3FS_EBADMSG, NULL, 0, NULL, 0);
+		return;
+	}
+	res = calloc(m.nios ? m.nios : 1, sizeof(*res));
+	if (!res) {
+		storage_truncate_req_release(&m);
+		rpc_reply(req, -ENOMEM, NULL, 0, NULL, 0);
+		return;
+	}
+	for (uint32_t i = 0; i < m.nios; i++) {
+		const struct storage_truncate_io *io = &m.ios[i];
+		struct svc_target *t;
+		struct routing_info *ri;
+		struct svc_op op;
+
+		rc = svc_route_check(svc, &io->route, SVC_K_WRITE, &t, &ri, &res[i]);
+		if (rc) {
+			res[i].status = rc;
+			continue;
+		}
+		routing_unref(ri);
+		memset(&op, 0, sizeof(op));
+		op.type = CHUNK_UPD_TRUNCATE;
+		op.id.inode = io->chunk.inode;
+		op.id.index = io->chunk.index;
+		op.length = io->length;
+		op.chunk_size = io->chunk_size;
+		op.trunc_flags = io->flags;
+		op.tag = io->tag;
+		svc_head_apply(svc, t, &io->route, &op, &res[i]);
+	}
+	svc_reply_batch(req, res, m.nios, NULL, 0);
+	free(res);
+	storage_truncate_req_release(&m);
+}
+
+static void svc_on_read(struct rpc_req *req, void *arg)
+{
+	struct storage_service *svc = arg;
+	struct storage_read_req m;
+	struct storage_io_result *res = NULL;
+	struct chunk_read *rds = NULL;
+	struct iovec *iov = NULL;
+	uint64_t start = c3_now_ns(), bytes = 0;
+	int rc, niov = 0;
+
+	rc = storage_read_req_decode(req->payload, req->payload_len, &m);
+	if (rc) {
+		storage_read_req_release(&m);
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	res = calloc(m.nios + 1, sizeof(*res));
+	rds = calloc(m.nios + 1, sizeof(*rds));
+	iov = calloc(2 * (size_t)m.nios + 1, sizeof(*iov));
+	if (!res || !rds || !iov) {
+		rpc_reply(req, -ENOMEM, NULL, 0, NULL, 0);
+		goto out;
+	}
+	for (uint32_t i = 0; i < m.nios; i++) {
+		const struct storage_read_io *io = &m.ios[i];
+		struct svc_target *t;
+		struct routing_info *ri;
+		struct chunk_id id = { io->chunk.inode, io->chunk.index };
+
+		rc = svc_route_check(svc, &io->route, SVC_K_READ, &t, &ri, &res[i]);
+		if (rc == 0) {
+			routing_unref(ri);
+			rc = chunk_store_read(t->cs, id, io->offset, io->length, false, &rds[i]);
+			if (rc == -C3FS_ECHECKSUM) {
+				c3_counter_add(svc->m_checksum, 1);
+				LOG_ERROR("target %u: chunk %llu:%u failed its checksum (replica "
+					  "marked corrupt)", t->target_id,
+					  (unsigned long long)id.inode, id.index);
+			}
+		}
+		res[i].status = rc;
+		if (rc == 0) {
+			res[i].length = rds[i].length;
+			res[i].commit_ver = rds[i].version;
+			res[i].chunk_len = rds[i].chunk_len;
+			res[i].crc = rds[i].length ? c3_crc32c(0, rds[i].data, rds[i].length) : 0;
+			if (rds[i].length) {
+				iov[niov].iov_base = (void *)rds[i].data;
+				iov[niov++].iov_len = rds[i].length;
+			}
+			bytes += rds[i].length;
+		}
+		if (io->length > res[i].length) {
+			iov[niov].iov_base = (void *)svc->zeros;
+			iov[niov++].iov_len = io->length - res[i].length;
+		}
+	}
+	svc_reply_batch(req, res, m.nios, iov, niov);
+	c3_counter_add(svc->m_read_bytes, bytes);
+	c3_hist_observe_ns(svc->m_read_lat, c3_now_ns() - start);
+out:
+	if (rds)
+		for (uint32_t i = 0; i < m.nios; i++)
+			chunk_read_release(&rds[i]);
+	free(rds);
+	free(iov);
+	free(res);
+	storage_read_req_release(&m);
+}
+
+/* STORAGE_T_UPDATE: we are a member after the head. */
+static void svc_on_update(struct rpc_req *req, void *arg)
+{
+	struct storage_service *svc = arg;
+	struct storage_update_req m;
+	struct storage_io_result res;
+	struct svc_target *t;
+	struct routing_info *ri;
+	struct chunk_id id;
+	struct chunk_info info;
+	struct chunk_update u;
+	struct iovec iov;
+	struct c3_buf b = C3_BUF_INIT;
+	uint64_t start = c3_now_ns();
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = storage_update_req_decode(req->payload, req->payload_len, &m);
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	rc = svc_route_check(svc, &m.route, SVC_K_UPDATE, &t, &ri, &res);
+	if (rc)
+		goto reply;
+	routing_unref(ri);
+	if (req->bulk_len != (m.type == STORAGE_UPD_WRITE ? m.length : 0) ||
+	    (req->bulk_len && c3_crc32c(0, req->bulk, req->bulk_len) != m.crc)) {
+		rc = -C3FS_EBADMSG;
+		goto reply;
+	}
+	id.inode = m.chunk.inode;
+	id.index = m.chunk.index;
+	rc = chunk_store_lock(t->cs, id);
+	if (rc)
+		goto reply;
+	rc = chunk_store_stat(t->cs, id, &info);
+	if (rc == -ENOENT) {
+		memset(&info, 0, sizeof(info));
+		rc = 0;
+	}
+	if (rc)
+		goto unlock;
+	if (m.type != STORAGE_UPD_REMOVE && m.update_ver <= info.commit_ver) {
+		rc = 0; /* already committed here (a retried forward) */
+		goto unlock;
+	}
+	if (m.type != STORAGE_UPD_REMOVE && !(m.flags & STORAGE_UPD_F_FULL) &&
+	    m.update_ver != info.commit_ver + 1) {
+		LOG_WARN("target %u: chunk %llu:%u update v%llu but committed v%llu: missing update",
+			 t->target_id, (unsigned long long)id.inode, id.index,
+			 (unsigned long long)m.update_ver, (unsigned long long)info.commit_ver);
+		rc = -C3FS_ECHUNKVER;
+		goto unlock;
+	}
+	memset(&u, 0, sizeof(u));
+	u.type = m.type == STORAGE_UPD_WRITE ? CHUNK_UPD_WRITE
+		 : m.type == STORAGE_UPD_TRUNCATE ? CHUNK_UPD_TRUNCATE : CHUNK_UPD_REMOVE;
+	u.full = (m.flags & STORAGE_UPD_F_FULL) != 0;
+	u.offset = m.offset;
+	u.length = m.length;
+	u.chunk_size = m.chunk_size;
+	u.data = req->bulk;
+	u.version = m.update_ver;
+	rc = chunk_store_stage(t->cs, id, &u);
+	if (rc)
+		goto abort;
+	iov.iov_base = req->bulk;
+	iov.iov_len = req->bulk_len;
+	rc = svc_forward(svc, t->target_id, m.route.chain_id, &m, req->bulk_len ? &iov : NULL,
+			 req->bulk_len ? 1 : 0);
+	if (rc)
+		goto abort;
+	rc = chunk_store_commit(t->cs, id, m.update_ver, svc_chain_ver(svc, m.route.chain_id));
+	if (rc)
+		goto abort;
+	goto unlock;
+abort:
+	chunk_store_abort(t->cs, id);
+unlock:
+	if (rc == 0)
+		svc_fill_state(t, id, &res);
+	chunk_store_unlock(t->cs, id);
+reply:
+	res.status = rc;
+	storage_io_result_encode(&res, &b);
+	rpc_reply(req, rc, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	c3_buf_release(&b);
+	c3_hist_observe_ns(svc->m_update_lat, c3_now_ns() - start);
+}
+
+/* Collects chunk ids (and their info) from a listing. */
+struct svc_list {
+	struct chunk_id *ids;
+	struct chunk_info *infos;
+	uint32_t n, cap;
+};
+
+static int svc_list_cb(void *arg, struct chunk_id id, const struct chunk_info *info)
+{
+	struct svc_list *l = arg;
+
+	if (l->n == l->cap) {
+		uint32_t nc = l->cap ? l->cap * 2 : 64;
+		struct chunk_id *ids = realloc(l->ids, nc * sizeof(*ids));
+		struct chunk_info *infos;
+
+		if (!ids)
+			return -ENOMEM;
+		l->ids = ids;
+		infos = realloc(l->infos, nc * sizeof(*infos));
+		if (!infos)
+			return -ENOMEM;
+		l->infos = infos;
+		l->cap = nc;
+	}
+	l->ids[l->n] = id;
+	l->infos[l->n++] = *info;
+	return 0;
+}
+
+static void svc_list_release(struct svc_list *l)
+{
+	free(l->ids);
+	free(l->infos);
+	memset(l, 0, sizeof(*l));
+}
+
+static void svc_on_remove(struct rpc_req *req, void *arg)
+{
+	struct storage_service *svc = arg;
+	struct storage_remove_req m;
+	struct storage_remove_rsp rsp;
+	struct storage_io_result res;
+	struct svc_target *t;
+	struct routing_info *ri;
+	struct svc_list l = { 0 };
+	struct c3_buf b = C3_BUF_INIT;
+	struct chunk_id from, end;
+	bool more = false;
+	int rc;
+
+	memset(&rsp, 0, sizeof(rsp));
+	memset(&res, 0, sizeof(res));
+	rc = storage_remove_req_decode(req->payload, req->payload_len, &m);
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	rc = svc_route_check(svc, &m.route, SVC_K_WRITE, &t, &ri, &res);
+	if (rc)
+		goto reply;
+	routing_unref(ri);
+	rc = svc_dedup_lookup(svc, m.route.chain_id, &m.tag, &res, &more);
+	if (rc == 1) {
+		rc = 0;
+		rsp.removed = res.length;
+		rsp.more = more;
+		goto reply;
+	}
+	if (rc)
+		goto reply;
+	from.inode = m.inode;
+	from.index = m.begin;
+	end.inode = m.end == STORAGE_INDEX_END ? (m.inode == UINT64_MAX ? m.inode : m.inode + 1)
+					      : m.inode;
+	end.index = m.end == STORAGE_INDEX_END ? (m.inode == UINT64_MAX ? UINT32_MAX : 0) : m.end;
+	/* list from `from` inclusive: start after the id just before it */
+	{
+		struct chunk_id before = from;
+		bool have_before = true;
+
+		if (before.index > 0) {
+			before.index--;
+		} else if (before.inode > 0) {
+			before.inode--;
+			before.index = UINT32_MAX;
+		} else {
+			have_before = false;
+		}
+		rc = chunk_store_list(t->cs, have_before ? &before : NULL, end,
+				      m.max && m.max < svc->remove_batch ? m.max : svc->remove_batch,
+				      svc_list_cb, &l, &rsp.more);
+	}
+	if (rc)
+		goto reply;
+	for (uint32_t i = 0; i < l.n; i++) {
+		struct svc_op op;
+		struct storage_io_result r;
+
+		memset(&op, 0, sizeof(op));
+		memset(&r, 0, sizeof(r));
+		op.type = CHUNK_UPD_REMOVE;
+		op.id = l.ids[i];
+		op.chunk_size = l.infos[i].chunk_size ? l.infos[i].chunk_size : 1;
+		svc_head_apply(svc, t, &m.route, &op, &r);
+		if (r.status) {
+			rc = r.status;
+			rsp.more = true;
+			break;
+		}
+		rsp.removed++;
+	}
+	res.status = rc;
+	res.length = rsp.removed;
+	svc_dedup_store(svc, m.route.chain_id, &m.tag, &res, rsp.more);
+reply:
+	rsp.status = rc;
+	rsp.chain_ver = res.chain_ver;
+	rsp.routing_ver = res.routing_ver;
+	storage_remove_rsp_encode(&rsp, &b);
+	rpc_reply(req, rc, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	c3_buf_release(&b);
+	svc_list_release(&l);
+}
+
+static int svc_last_cb(void *arg, struct chunk_id id, const struct chunk_info *info)
+{
+	struct storage_query_last_rsp *rsp = arg;
+
+	if (!info->has_commit)
+		return 0;
+	rsp->found = true;
+	rsp->last_index = id.index;
+	rsp->last_len = info->length;
+	rsp->nchunks++;
+	rsp->total_bytes += info->length;
+	return 0;
+}
+
+static void svc_on_query_last(struct rpc_req *req, void *arg)
+{
+	struct storage_service *svc = arg;
+	struct storage_query_last_req m;
+	struct storage_query_last_rsp rsp;
+	struct storage_io_result res;
+	struct svc_target *t;
+	struct routing_info *ri;
+	struct c3_buf b = C3_BUF_INIT;
+	struct chunk_id before, end;
+	bool more;
+	int rc;
+
+	memset(&rsp, 0, sizeof(rsp));
+	memset(&res, 0, sizeof(res));
+	rc = storage_query_last_req_decode(req->payload, req->payload_len, &m);
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	rc = svc_route_check(svc, &m.route, SVC_K_QUERY, &t, &ri, &res);
+	if (rc)
+		goto reply;
+	routing_unref(ri);
+	end.inode = m.inode == UINT64_MAX ? m.inode : m.inode + 1;
+	end.index = m.inode == UINT64_MAX ? UINT32_MAX : 0;
+	before.inode = m.inode - 1;
+	before.index = UINT32_MAX;
+	rc = chunk_store_list(t->cs, m.inode ? &before : NULL, end, 0, svc_last_cb, &rsp, &more);
+reply:
+	rsp.status = rc;
+	rsp.chain_ver = res.chain_ver;
+	rsp.routing_ver = res.routing_ver;
+	storage_query_last_rsp_encode(&rsp, &b);
+	rpc_reply(req, rc, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	c3_buf_release(&b);
+}
+
+static void svc_on_dump(struct rpc_req *req, void *arg)
+{
+	struct storage_service *svc = arg;
+	struct storage_dump_req m;
+	struct storage_dump_rsp rsp;
+	struct svc_target *t;
+	struct svc_list l = { 0 };
+	struct c3_buf b = C3_BUF_INIT;
+	struct chunk_id end = { UINT64_MAX, UINT32_MAX };
+	int rc;
+
+	memset(&rsp, 0, sizeof(rsp));
+	rc = storage_dump_req_decode(req->payload, req->payload_len, &m);
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	t = svc_target_find(svc, m.target_id);
+	if (!t)
+		rc = -C3FS_ENOTARGET;
+	else if (!t->cs || chunk_store_failed(t->cs))
+		rc = -C3FS_ETARGETDOWN;
+	else {
+		struct chunk_id after = { m.after.inode, m.after.index };
+
+		rc = chunk_store_list(t->cs, m.has_after ? &after : NULL, end, m.limit, svc_list_cb,
+				      &l, &rsp.more);
+	}
+	if (rc == 0 && l.n) {
+		rsp.entries = calloc(l.n, sizeof(*rsp.entries));
+		if (!rsp.entries)
+			rc = -ENOMEM;
+	}
+	if (rc == 0) {
+		rsp.nentries = l.n;
+		for (uint32_t i = 0; i < l.n; i++) {
+			struct storage_chunk_meta *e = &rsp.entries[i];
+			const struct chunk_info *in = &l.infos[i];
+
+			e->chunk.inode = l.ids[i].inode;
+			e->chunk.index = l.ids[i].index;
+			e->commit_ver = in->commit_ver;
+			e->pending_ver = in->has_pending ? in->pending_ver : 0;
+			e->length = in->length;
+			e->pending_length = in->pending_length;
+			e->chunk_size = in->chunk_size;
+			e->chain_ver = in->chain_ver;
+			e->digest = in->digest;
+			e->flags = in->corrupt ? STORAGE_META_F_CORRUPT : 0;
+		}
+	}
+	rsp.status = rc;
+	storage_dump_rsp_encode(&rsp, &b);
+	rpc_reply(req, rc, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	c3_buf_release(&b);
+	free(rsp.entries);
+	svc_list_release(&l);
+}
+
+static void svc_on_space(struct rpc_req *req, void *arg)
+{
+	struct storage_service *svc = arg;
+	struct storage_space_rsp rsp;
+	struct storage_target_info ti[STORAGE_MAX_TARGETS];
+	struct c3_buf b = C3_BUF_INIT;
+
+	memset(&rsp, 0, sizeof(rsp));
+	memset(ti, 0, sizeof(ti));
+	for (int i = 0; i < svc->ntargets && i < STORAGE_MAX_TARGETS; i++) {
+		struct svc_target *t = &svc->targets[i];
+		struct chunk_space sp;
+
+		ti[i].target_id = t->target_id;
+		ti[i].local_state = t->cs && !chunk_store_failed(t->cs) ? TARGET_LOCAL_UPTODATE
+									: TARGET_LOCAL_FAILED;
+		if (t->cs && chunk_store_space(t->cs, &sp) == 0) {
+			ti[i].capacity_bytes = sp.capacity_bytes;
+			ti[i].free_bytes = sp.free_bytes;
+			ti[i].nchunks = sp.nchunks;
+			ti[i].used_bytes = sp.used_bytes;
+		}
+		rsp.ntargets++;
+	}
+	rsp.targets = ti;
+	storage_space_rsp_encode(&rsp, &b);
+	rpc_reply(req, b.err, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	c3_buf_release(&b);
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+int storage_service_collect(struct storage_service *svc, struct cluster_target_report *out,
+			    int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < svc->ntargets && n < max; i++) {
+		struct svc_target *t = &svc->targets[i];
+		struct chunk_space sp;
+
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].target_id = t->target_id;
+		out[n].local_state = t->cs && !chunk_store_failed(t->cs) ? TARGET_LOCAL_UPTODATE
+									 : TARGET_LOCAL_FAILED;
+		if (t->cs && chunk_store_space(t->cs, &sp) == 0) {
+			out[n].capacity_bytes = sp.capacity_bytes;
+			out[n].free_bytes = sp.free_bytes;
+		}
+		n++;
+	}
+	return n;
+}
+
+int storage_service_port(const struct storage_service *svc)
+{
+	return rpc_server_port(svc->srv);
+}
+
+static void svc_metrics_collect(void *arg)
+{
+	struct storage_service *svc = arg;
+
+	for (int i = 0; i < svc->ntargets; i++) {
+		struct svc_target *t = &svc->targets[i];
+		struct chunk_space sp;
+		char labels[64];
+
+		snprintf(labels, sizeof(labels), "target=\"%u\"", t->target_id);
+		c3_gauge_set(c3_gauge_get("c3fs_storage_target_up", labels,
+					  "1 when the target serves, 0 when it failed"),
+			     t->cs && !chunk_store_failed(t->cs));
+		if (t->cs && chunk_store_space(t->cs, &sp) == 0) {
+			c3_gauge_set(c3_gauge_get("c3fs_storage_target_free_bytes", labels,
+						  "free bytes of the target's file system"),
+				     (int64_t)sp.free_bytes);
+			c3_gauge_set(c3_gauge_get("c3fs_storage_target_chunks", labels,
+						  "committed chunks on the target"),
+				     (int64_t)sp.nchunks);
+		}
+	}
+}
+
+int storage_service_new(const struct storage_service_opts *o, struct storage_service **out)
+{
+	struct storage_service *svc;
+	struct rpc_server_opts so;
+	struct rpc_client_opts co;
+	void *z;
+	int rc;
+
+	*out = NULL;
+	if (o->ntargets <= 0 || o->ntargets > STORAGE_MAX_TARGETS)
+		return -C3FS_ECONFIG;
+	svc = calloc(1, sizeof(*svc));
+	if (!svc)
+		return -ENOMEM;
+	pthread_mutex_init(&svc->ri_mu, NULL);
+	pthread_mutex_init(&svc->dd_mu, NULL);
+	atomic_store(&svc->serving, true);
+	svc->node_id = o->node_id;
+	svc->io_engine = o->io_engine;
+	svc->forward_retry_ms = o->forward_retry_ms ? o->forward_retry_ms : 5000;
+	svc->forward_timeout_ms = o->forward_timeout_ms ? o->forward_timeout_ms : 10000;
+	svc->remove_batch = o->remove_batch ? o->remove_batch : 256;
+	svc->ndd = o->dedup_slots ? o->dedup_slots : 65536;
+	svc->dd = calloc(svc->ndd, sizeof(*svc->dd));
+	svc->targets = calloc((size_t)o->ntargets, sizeof(*svc->targets));
+	z = mmap(NULL, CHUNK_SIZE_MAX, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!svc->dd || !svc->targets || z == MAP_FAILED) {
+		if (z != MAP_FAILED)
+			munmap(z, CHUNK_SIZE_MAX);
+		free(svc->dd);
+		free(svc->targets);
+		free(svc);
+		return -ENOMEM;
+	}
+	svc->zeros = z;
+	svc->ntargets = o->ntargets;
+	for (int i = 0; i < o->ntargets; i++) {
+		struct svc_target *t = &svc->targets[i];
+		struct chunk_store_opts co_ = { .target_id = o->targets[i].target_id,
+						.io_engine = o->io_engine };
+
+		t->target_id = o->targets[i].target_id;
+		t->path = strdup(o->targets[i].path);
+		for (int j = 0; j < i; j++) {
+			if (svc->targets[j].target_id == t->target_id) {
+				LOG_ERROR("target %u configured twice", t->target_id);
+				rc = -C3FS_ECONFIG;
+				svc->ntargets = i + 1;
+				goto fail;
+			}
+		}
+		t->open_err = t->path ? chunk_store_open(t->path, &co_, &t->cs) : -ENOMEM;
+		if (t->open_err)
+			LOG_ERROR("target %u at %s failed to open: %s (reported failed; other "
+				  "targets keep serving)", t->target_id, t->path ? t->path : "?",
+				  c3_strerror(t->open_err));
+		else
+			LOG_INFO("target %u at %s open", t->target_id, t->path);
+	}
+	svc->m_write_bytes = c3_counter_get("c3fs_storage_write_bytes_total", NULL,
+					    "bytes written by clients (acknowledged)");
+	svc->m_read_bytes = c3_counter_get("c3fs_storage_read_bytes_total", NULL,
+					   "bytes returned to readers");
+	svc->m_checksum = c3_counter_get("c3fs_storage_checksum_errors_total", NULL,
+					 "reads that found a checksum mismatch");
+	svc->m_fwd_retry = c3_counter_get("c3fs_storage_forward_retries_total", NULL,
+					  "forwarding attempts retried");
+	svc->m_dedup_hits = c3_counter_get("c3fs_storage_dedup_hits_total", NULL,
+					   "retried updates answered from the exactly-once table");
+	svc->m_write_lat = c3_hist_get("c3fs_storage_write_seconds", NULL, "batch write latency");
+	svc->m_read_lat = c3_hist_get("c3fs_storage_read_seconds", NULL, "batch read latency");
+	svc->m_update_lat = c3_hist_get("c3fs_storage_update_seconds", NULL,
+					"forwarded update latency");
+	c3_metrics_on_collect(svc_metrics_collect, svc);
+
+	memset(&co, 0, sizeof(co));
+	co.token = o->token;
+	co.conns_per_peer = 4;
+	rc = rpc_client_new(&co, &svc->cli);
+	if (rc)
+		goto fail;
+	memset(&so, 0, sizeof(so));
+	so.listen = o->listen;
+	so.token = o->token;
+	so.workers = o->workers ? o->workers : 64;
+	so.io_threads = o->io_threads ? o->io_threads : 2;
+	rc = rpc_server_new(&so, &svc->srv);
+	if (rc)
+		goto fail;
+	rpc_server_register(svc->srv, STORAGE_T_WRITE, svc_on_write, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_READ, svc_on_read, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_UPDATE, svc_on_update, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_TRUNCATE, svc_on_truncate, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_REMOVE, svc_on_remove, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_QUERY_LAST, svc_on_query_last, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_DUMP_META, svc_on_dump, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_SPACE_INFO, svc_on_space, svc, 0);
+	rc = rpc_server_start(svc->srv);
+	if (rc)
+		goto fail;
+	*out = svc;
+	return 0;
+fail:
+	storage_service_free(svc);
+	return rc;
+}
+
+void storage_service_free(struct storage_service *svc)
+{
+	if (!svc)
+		return;
+	if (svc->srv)
+		rpc_server_free(svc->srv);
+	if (svc->cli)
+		rpc_client_free(svc->cli);
+	for (int i = 0; i < svc->ntargets; i++) {
+		chunk_store_close(svc->targets[i].cs);
+		free(svc->targets[i].path);
+	}
+	routing_unref(svc->ri);
+	if (svc->zeros)
+		munmap((void *)svc->zeros, CHUNK_SIZE_MAX);
+	pthread_mutex_destroy(&svc->ri_mu);
+	pthread_mutex_destroy(&svc->dd_mu);
+	free(svc->dd);
+	free(svc->targets);
+	free(svc);
+}

@@ -1,0 +1,70 @@
+/* service.h — the storage service: local targets, routing view, RPC handlers, CRAQ.
+ *
+ * One struct storage_service per process.  It owns the chunk stores of its targets, an RPC
+ * client for forwarding to successors, the exactly-once table, and the current routing
+ * snapshot (installed from a static chain file or from cluster_client's on_routing).
+ *
+ * CRAQ write path (README.md has the diagram):
+ *   head:   lock chunk -> v = max(committed, pending) + 1 -> stage v (pending) ->
+ *           forward to successor (bounded retry) -> commit v -> unlock -> reply
+ *   member: lock chunk -> version rules -> stage v -> forward -> commit -> unlock -> reply
+ *   tail:   lock chunk -> version rules -> stage v -> commit -> unlock -> reply
+ * Reads are served by any SERVING member from committed data only.
+ *
+ * Threads: handlers run on the RPC server's worker threads and may block (disk I/O,
+ * forwarding).  storage_service_set_routing / set_serving may be called from any thread.
+ */
+#ifndef C3_STORAGE_SERVICE_H
+#define C3_STORAGE_SERVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cluster/client.h"
+#include "cluster/routing.h"
+#include "storage/chunk.h"
+
+struct storage_service;
+
+struct storage_target_cfg {
+	uint32_t target_id;
+	const char *path;
+};
+
+struct storage_service_opts {
+	uint32_t node_id;
+	const char *listen;            /* "ip:port" (port 0 = any) */
+	const char *token;             /* cluster token */
+	int workers;                   /* RPC handler threads (default 64) */
+	int io_threads;                /* RPC I/O threads (default 2) */
+	int io_engine;                 /* enum chunk_io_engine */
+	uint32_t forward_retry_ms;     /* give up forwarding after this long (default 5000) */
+	uint32_t forward_timeout_ms;   /* one forward attempt (default 10000) */
+	uint32_t remove_batch;         /* chunks per REMOVE call (default 256) */
+	uint32_t dedup_slots;          /* exactly-once table size (default 65536) */
+	const struct storage_target_cfg *targets;
+	int ntargets;
+};
+
+/* Open every target (a target that cannot be opened is kept as FAILED and logged; the
+ * others serve) and start the RPC server.  Returns 0 or a negative code (bad options,
+ * RPC server failure) with nothing to free. */
+int storage_service_new(const struct storage_service_opts *opts, struct storage_service **out);
+/* Stop the RPC server, close every target, free.  NULL allowed. */
+void storage_service_free(struct storage_service *svc);
+
+/* The bound RPC port. */
+int storage_service_port(const struct storage_service *svc);
+
+/* Install a routing snapshot (takes its own reference; the caller keeps theirs). */
+void storage_service_set_routing(struct storage_service *svc, struct routing_info *ri);
+/* Lease state: when false every request fails with -C3FS_ETARGETDOWN. */
+void storage_service_set_serving(struct storage_service *svc, bool serving);
+/* Optional: where a peer's newer routing version is reported (cluster_client). */
+void storage_service_set_cluster(struct storage_service *svc, struct cluster_client *cc);
+
+/* Fill heartbeat reports for the node's targets (cluster_client collect_targets). */
+int storage_service_collect(struct storage_service *svc, struct cluster_target_report *out,
+			    int max);
+
+#endif

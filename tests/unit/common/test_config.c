@@ -322,7 +322,22 @@ static void test_file(void)
 	       "missing file is -ENOENT");
 	ok(has(err, "/nonexistent/x.ini: "), "missing file message");
 	rc = c3_cfg_load_file(&ttab, &c, tmpdir, err, sizeof(err));
-	ok(rc < 0, "a directory is refused");
+	is_int(rc, -EINVAL, "a directory is refused");
+	ok(has(err, "not a regular file"), "directory message");
+	{
+		size_t n = (1u << 20) + 1;
+		char *big = malloc(n);
+
+		memset(big, '\n', n);
+		p = write_tmp("big.ini", big, n);
+		free(big);
+		is_int(c3_cfg_load_file(&ttab, &c, p, err, sizeof(err)), -EFBIG, "file over 1 MiB refused");
+		p = write_tmp("big.ini", "[server]\nworkers = 44\n", 22);
+		is_int(c3_cfg_load_file(&ttab, &c, p, err, sizeof(err)), 0, "rewritten small file loads");
+		is_int(c.workers, 44, "value from the rewritten file");
+		p = write_tmp("good.ini", "[server]\nworkers = 33\n", 22);
+		c3_cfg_load_file(&ttab, &c, p, err, sizeof(err));
+	}
 	is_int(c.workers, 33, "failed loads kept values");
 	c3_cfg_release(&ttab, &c);
 }

@@ -1,0 +1,751 @@
+/* service.c — mgmtd as a service: handlers, election, lease checker, publication, metrics.
+ * Threads and locking: service.h.  Message semantics: proto/mgmtd.h.
+ *
+ * Publication invariant: svc->ri (and its encoding svc->ri_enc) is always a snapshot of
+ * a committed state; svc->ri->version only grows while this process leads, and after a
+ * takeover starts above everything any earlier leader committed (version + 1, committed
+ * before serving).
+ */
+#include "mgmtd/service.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "kv/kv.h"
+#include "mgmtd/chain.h"
+#include "mgmtd/lease.h"
+#include "mgmtd/state.h"
+#include "mgmtd/store.h"
+#include "net/rpc.h"
+#include "proto/mgmtd.h"
+
+struct mgmtd_service {
+	uint64_t node_lease_ms, leader_lease_ms;
+	char self[ROUTING_ADDR_MAX];
+	char *admin_token;
+	uint64_t instance;
+	struct kv_db *db;
+	struct rpc_server *srv;
+	int metrics_port;
+	pthread_t bg;
+	bool bg_started;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool stop;                       /* (mu) */
+	bool leader;                     /* (mu) */
+	uint64_t leader_until_ms;        /* (mu) monotonic: leadership valid before this */
+	struct mgmtd_lease lease;        /* (mu) last record seen */
+	uint64_t lease_seen_mono_ms;     /* (mu) when it was read */
+	struct mgmtd_state st;           /* (mu) valid while leader */
+	struct routing_info *ri;         /* (mu) published snapshot (NULL when not leader) */
+	struct c3_buf ri_enc;            /* (mu) its encoding */
+	uint64_t ri_built_ms;            /* (mu) */
+
+	struct c3_counter *m_heartbeats, *m_registrations, *m_takeovers, *m_commit_fail;
+	struct c3_gauge *m_leader, *m_version, *m_nodes_up, *m_nodes_down, *m_nodes_maint;
+	struct c3_gauge *m_chains_healthy, *m_chains_degraded, *m_chains_unavail;
+	struct c3_gauge *m_targets_offline, *m_free_bytes, *m_capacity_bytes;
+};
+
+static uint64_t wall_ms(void)
+{
+	return c3_wall_ns() / 1000000ull;
+}
+
+/* ------------------------------------------------------------------ leadership */
+
+/* Drop leadership and the model (mu held). */
+static void step_down_locked(struct mgmtd_service *svc, const char *why)
+{
+	if (!svc->leader)
+		return;
+	LOG_WARN("stepping down as mgmtd leader: %s", why);
+	svc->leader = false;
+	mgmtd_state_release(&svc->st);
+	routing_unref(svc->ri);
+	svc->ri = NULL;
+	c3_buf_release(&svc->ri_enc);
+}
+
+static bool is_leader_locked(struct mgmtd_service *svc)
+{
+	if (svc->leader && c3_now_ms() >= svc->leader_until_ms)
+		step_down_locked(svc, "lease not renewed in time");
+	return svc->leader;
+}
+
+/* Rebuild the published snapshot from the model (mu held). */
+static int publish_locked(struct mgmtd_service *svc)
+{
+	struct routing_info *ri = mgmtd_state_snapshot(&svc->st, wall_ms());
+	struct c3_buf enc = C3_BUF_INIT;
+
+	if (!ri)
+		return -ENOMEM;
+	if (routing_validate(ri) != 0) {
+		/* a bug in the model: never publish an invalid snapshot */
+		LOG_ERROR("internal: routing snapshot v%llu fails validation",
+			  (unsigned long long)ri->version);
+		routing_unref(ri);
+		return -C3FS_EINTERNAL;
+	}
+	routing_encode(ri, &enc);
+	if (enc.err) {
+		routing_unref(ri);
+		c3_buf_release(&enc);
+		return -ENOMEM;
+	}
+	routing_unref(svc->ri);
+	c3_buf_release(&svc->ri_enc);
+	svc->ri = ri;
+	svc->ri_enc = enc;
+	svc->ri_built_ms = c3_now_ms();
+	svc->st.stats_dirty = false;
+	return 0;
+}
+
+/* Persist and publish whatever the last operation changed (mu held).  On failure the
+ * leader steps down and -C3FS_ENOTLEADER is returned. */
+static int commit_locked(struct mgmtd_service *svc)
+{
+	int rc;
+
+	if (!svc->st.dirty && !svc->st.routing_dirty) {
+		if (svc->st.stats_dirty && c3_now_ms() - svc->ri_built_ms >= 1000)
+			publish_locked(svc);
+		return 0;
+	}
+	mgmtd_state_bump(&svc->st);
+	rc = mgmtd_store_save(svc->db, &svc->st, svc->instance, wall_ms());
+	if (rc) {
+		c3_counter_add(svc->m_commit_fail, 1);
+		LOG_ERROR("commit of routing version %llu failed: %s",
+			  (unsigned long long)svc->st.version, c3_strerror(rc));
+		step_down_locked(svc, rc == -C3FS_ENOTLEADER ? "lease lost" : "KV write failed");
+		return -C3FS_ENOTLEADER;
+	}
+	mgmtd_state_committed(&svc->st);
+	rc = publish_locked(svc);
+	if (rc)
+		step_down_locked(svc, "cannot build a routing snapshot");
+	return rc ? -C3FS_ENOTLEADER : 0;
+}
+
+/* Become leader: load, grace, commit version + 1, publish (mu held). */
+static int take_over_locked(struct mgmtd_service *svc)
+{
+	char err[256];
+	int rc;
+
+	mgmtd_state_init(&svc->st, (uint32_t)svc->node_lease_ms);
+	rc = mgmtd_store_load(svc->db, &svc->st, err, sizeof(err));
+	if (rc) {
+		LOG_ERROR("cannot load cluster configuration: %s (%s)", c3_strerror(rc), err);
+		mgmtd_state_release(&svc->st);
+		return rc;
+	}
+	mgmtd_state_takeover(&svc->st, c3_now_ms());
+	svc->st.routing_dirty = true; /* the takeover itself is a new version */
+	svc->leader = true;
+	rc = commit_locked(svc);
+	if (rc)
+		return rc;
+	c3_counter_add(svc->m_takeovers, 1);
+	LOG_INFO("now the mgmtd leader (epoch %llu): %u nodes, %u targets, %u chains, %u "
+		 "tables, routing version %llu", (unsigned long long)svc->lease.epoch,
+		 svc->st.nnodes, svc->st.ntargets, svc->st.nchains, svc->st.ntables,
+		 (unsigned long long)svc->st.version);
+	return 0;
+}
+
+static void election_round(struct mgmtd_service *svc)
+{
+	struct mgmtd_lease rec;
+	bool leader = false;
+	uint64_t start = c3_now_ms();
+	int rc;
+
+	rc = mgmtd_lease_try(svc->db, svc->self, svc->instance, wall_ms(),
+			     (uint32_t)(svc->leader_lease_ms * 3 / 4), &leader, &rec);
+	pthread_mutex_lock(&svc->mu);
+	if (rc) {
+		LOG_WARN("leader election round failed: %s", c3_strerror(rc));
+		pthread_mutex_unlock(&svc->mu);
+		return;
+	}
+	svc->lease = rec;
+	svc->lease_seen_mono_ms = start;
+	if (!leader) {
+		step_down_locked(svc, "another mgmtd holds the lease");
+	} else {
+		svc->leader_until_ms = start + svc->leader_lease_ms * 3 / 4 -
+				       svc->leader_lease_ms / 8;
+		if (!svc->leader && take_over_locked(svc) != 0)
+			step_down_locked(svc, "takeover failed");
+	}
+	pthread_mutex_unlock(&svc->mu);
+}
+
+static void *bg_thread(void *arg)
+{
+	struct mgmtd_service *svc = arg;
+	uint64_t next_election = 0;
+
+	for (;;) {
+		uint64_t now = c3_now_ms();
+		struct timespec ts;
+		bool leader;
+
+		pthread_mutex_lock(&svc->mu);
+		if (svc->stop) {
+			pthread_mutex_unlock(&svc->mu);
+			break;
+		}
+		pthread_mutex_unlock(&svc->mu);
+		if (now >= next_election) {
+			election_round(svc);
+			pthread_mutex_lock(&svc->mu);
+			leader = svc->leader;
+			pthread_mutex_unlock(&svc->mu);
+			next_election = c3_now_ms() + svc->leader_lease_ms / (leader ? 4 : 8);
+		}
+		pthread_mutex_lock(&svc->mu);
+		if (is_leader_locked(svc)) {
+			mgmtd_state_expire(&svc->st, c3_now_ms());
+			commit_locked(svc);
+		}
+		if (!svc->stop) {
+			uint64_t ns;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
+			     100ull * 1000000ull;
+			ts.tv_sec = (time_t)(ns / 1000000000ull);
+			ts.tv_nsec = (long)(ns % 1000000000ull);
+			pthread_cond_timedwait(&svc->cond, &svc->mu, &ts);
+		}
+		pthread_mutex_unlock(&svc->mu);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ handlers */
+
+/* Not the leader: -C3FS_ENOTLEADER with the leader's address when known (mu held). */
+static void reply_redirect_locked(struct mgmtd_service *svc, struct rpc_req *req)
+{
+	struct mgmtd_redirect r;
+	struct c3_buf b = C3_BUF_INIT;
+
+	memset(&r, 0, sizeof(r));
+	if (svc->lease.expires_ms > wall_ms() && strcmp(svc->lease.holder, svc->self) != 0)
+		snprintf(r.leader, sizeof(r.leader), "%s", svc->lease.holder);
+	mgmtd_redirect_encode(&r, &b);
+	rpc_reply_buf(req, -C3FS_ENOTLEADER, &b);
+	c3_buf_release(&b);
+}
+
+static bool token_ok(const struct mgmtd_service *svc, const char *given)
+{
+	size_t a = strlen(svc->admin_token), b = strlen(given);
+	unsigned diff = (unsigned)(a ^ b);
+
+	if (a == 0)
+		return false; /* no admin token configured: admin operations are disabled */
+	for (size_t i = 0; i < a; i++)
+		diff |= (unsigned)(svc->admin_token[i] ^ given[i < b ? i : 0]);
+	return diff == 0;
+}
+
+static void h_get_leader(struct rpc_req *req, void *ctx)
+{
+	struct mgmtd_service *svc = ctx;
+	struct mgmtd_leader_resp r;
+	struct c3_buf b = C3_BUF_INIT;
+	uint64_t now = wall_ms();
+
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_lock(&svc->mu);
+	r.self_is_leader = is_leader_locked(svc);
+	snprintf(r.self, sizeof(r.self), "%s", svc->self);
+	if (svc->lease.expires_ms > now) {
+		snprintf(r.leader, sizeof(r.leader), "%s", svc->lease.holder);
+		r.lease_left_ms = svc->lease.expires_ms - now;
+	}
+	pthread_mutex_unlock(&svc->mu);
+	mgmtd_leader_resp_encode(&r, &b);
+	rpc_reply_buf(req, 0, &b);
+	c3_buf_release(&b);
+}
+
+static void h_register(struct rpc_req *req, void *ctx)
+{
+	struct mgmtd_service *svc = ctx;
+	struct mgmtd_register_req q;
+	struct mgmtd_register_resp r;
+	struct c3_buf b = C3_BUF_INIT;
+	int rc = mgmtd_register_req_decode(req->payload, req->payload_len, &q);
+
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&svc->mu);
+	if (!is_leader_locked(svc)) {
+		reply_redirect_locked(svc, req);
+		pthread_mutex_unlock(&svc->mu);
+		return;
+	}
+	rc = mgmtd_state_register(&svc->st, &q, c3_now_ms(), wall_ms(), &r);
+	if (rc == 0)
+		rc = commit_locked(svc);
+	if (rc == 0) {
+		r.routing_version = svc->st.version;
+		mgmtd_register_resp_encode(&r, &b);
+		c3_counter_add(svc->m_registrations, 1);
+	}
+	pthread_mutex_unlock(&svc->mu);
+	rpc_reply_buf(req, rc, rc ? NULL : &b);
+	c3_buf_release(&b);
+}
+
+static void h_heartbeat(struct rpc_req *req, void *ctx)
+{
+	struct mgmtd_service *svc = ctx;
+	struct mgmtd_heartbeat_req q;
+	struct mgmtd_heartbeat_resp r;
+	struct c3_buf b = C3_BUF_INIT;
+	int rc = mgmtd_heartbeat_req_decode(req->payload, req->payload_len, &q);
+
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&svc->mu);
+	if (!is_leader_locked(svc)) {
+		reply_redirect_locked(svc, req);
+		pthread_mutex_unlock(&svc->mu);
+		mgmtd_heartbeat_req_release(&q);
+		return;
+	}
+	rc = mgmtd_state_heartbeat(&svc->st, &q, c3_now_ms(), wall_ms());
+	if (rc == 0)
+		rc = commit_locked(svc);
+	if (rc == 0) {
+		r.routing_version = svc->st.version;
+		r.lease_ms = (uint32_t)svc->node_lease_ms;
+		mgmtd_heartbeat_resp_encode(&r, &b);
+		c3_counter_add(svc->m_heartbeats, 1);
+	}
+	pthread_mutex_unlock(&svc->mu);
+	mgmtd_heartbeat_req_release(&q);
+	rpc_reply_buf(req, rc, rc ? NULL : &b);
+	c3_buf_release(&b);
+}
+
+static void h_get_routing(struct rpc_req *req, void *ctx)
+{
+	struct mgmtd_service *svc = ctx;
+	struct mgmtd_get_routing_req q;
+	struct c3_buf b = C3_BUF_INIT;
+	int rc = mgmtd_get_routing_req_decode(req->payload, req->payload_len, &q);
+
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&svc->mu);
+	if (!is_leader_locked(svc) || !svc->ri) {
+		reply_redirect_locked(svc, req);
+		pthread_mutex_unlock(&svc->mu);
+		return;
+	}
+	if (svc->st.stats_dirty && c3_now_ms() - svc->ri_built_ms >= 1000)
+		publish_locked(svc);
+	mgmtd_get_routing_resp_encode(svc->ri->version,
+				      q.known_version < svc->ri->version || q.known_version == 0 ?
+				      &svc->ri_enc : NULL, &b);
+	pthread_mutex_unlock(&svc->mu);
+	rpc_reply_buf(req, b.err, b.err ? NULL : &b);
+	c3_buf_release(&b);
+}
+
+static void h_list_nodes(struct rpc_req *req, void *ctx)
+{
+	struct mgmtd_service *svc = ctx;
+	struct mgmtd_list_nodes_resp r = { 0, NULL };
+	struct c3_buf b = C3_BUF_INIT;
+	int rc;
+
+	pthread_mutex_lock(&svc->mu);
+	if (!is_leader_locked(svc)) {
+		reply_redirect_locked(svc, req);
+		pthread_mutex_unlock(&svc->mu);
+		return;
+	}
+	rc = mgmtd_state_list_nodes(&svc->st, c3_now_ms(), &r);
+	pthread_mutex_unlock(&svc->mu);
+	if (rc == 0)
+		mgmtd_list_nodes_resp_encode(&r, &b);
+	mgmtd_list_nodes_resp_release(&r);
+	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);
+	c3_buf_release(&b);
+}
+
+/* Common tail of the admin handlers: leader check, token, op, commit, reply. */
+enum admin_op { OP_CREATE_TABLE, OP_NODE_STATE, OP_TARGET_STATE };
+
+static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_op op)
+{
+	struct mgmtd_create_table_req ct;
+	struct mgmtd_create_table_resp ctr;
+	struct mgmtd_set_node_state_req ns;
+	struct mgmtd_set_target_state_req ts;
+	struct mgmtd_admin_resp ar;
+	struct c3_buf b = C3_BUF_INIT;
+	const char *token;
+	int rc;
+
+	memset(&ct, 0, sizeof(ct));
+	switch (op) {
+	case OP_CREATE_TABLE:
+		rc = mgmtd_create_table_req_decode(req->payload, req->payload_len, &ct);
+		token = ct.admin_token;
+		break;
+	case OP_NODE_STATE:
+		rc = mgmtd_set_node_state_req_decode(req->payload, req->payload_len, &ns);
+		token = ns.admin_token;
+		break;
+	default:
+		rc = mgmtd_set_target_state_req_decode(req->payload, req->payload_len, &ts);
+		token = ts.admin_token;
+		break;
+	}
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&svc->mu);
+	if (!is_leader_locked(svc)) {
+		reply_redirect_locked(svc, req);
+		pthread_mutex_unlock(&svc->mu);
+		mgmtd_create_table_req_release(&ct);
+		return;
+	}
+	if (!token_ok(svc, token)) {
+		pthread_mutex_unlock(&svc->mu);
+		LOG_WARN("admin request %u from %s refused: %s", req->type, req->peer,
+			 svc->admin_token[0] ? "wrong admin token" : "no admin token configured");
+		mgmtd_create_table_req_release(&ct);
+		rpc_reply(req, -C3FS_EADMIN, NULL, 0, NULL, 0);
+		return;
+	}
+	switch (op) {
+	case OP_CREATE_TABLE:
+		rc = mgmtd_state_create_table(&svc->st, &ct, &ctr);
+		break;
+	case OP_NODE_STATE:
+		rc = mgmtd_state_set_node_state(&svc->st, ns.node_id, ns.state);
+		break;
+	default:
+		rc = mgmtd_state_set_target_state(&svc->st, ts.target_id, ts.state);
+		break;
+	}
+	if (rc == 0)
+		rc = commit_locked(svc);
+	else if (svc->st.dirty || svc->st.routing_dirty)
+		commit_locked(svc); /* a failed op may still have reconfigured something */
+	if (rc == 0) {
+		if (op == OP_CREATE_TABLE) {
+			ctr.routing_version = svc->st.version;
+			mgmtd_create_table_resp_encode(&ctr, &b);
+		} else {
+			ar.routing_version = svc->st.version;
+			mgmtd_admin_resp_encode(&ar, &b);
+		}
+	}
+	pthread_mutex_unlock(&svc->mu);
+	mgmtd_create_table_req_release(&ct);
+	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);
+	c3_buf_release(&b);
+}
+
+static void h_create_table(struct rpc_req *req, void *ctx)
+{
+	h_admin(req, ctx, OP_CREATE_TABLE);
+}
+
+static void h_set_node_state(struct rpc_req *req, void *ctx)
+{
+	h_admin(req, ctx, OP_NODE_STATE);
+}
+
+static void h_set_target_state(struct rpc_req *req, void *ctx)
+{
+	h_admin(req, ctx, OP_TARGET_STATE);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+static void collect(void *arg)
+{
+	struct mgmtd_service *svc = arg;
+	int64_t up = 0, down = 0, maint = 0, healthy = 0, degraded = 0, unavail = 0;
+	int64_t offline = 0, free_b = 0, cap_b = 0, version = 0;
+	bool leader;
+
+	pthread_mutex_lock(&svc->mu);
+	leader = is_leader_locked(svc);
+	if (leader) {
+		struct mgmtd_state *st = &svc->st;
+
+		version = (int64_t)st->version;
+		for (uint32_t i = 0; i < st->nnodes; i++) {
+			if (st->nodes[i].type == NODE_CLIENT)
+				continue;
+			switch (mgmtd_node_public_state(&st->nodes[i])) {
+			case NODE_UP: up++; break;
+			case NODE_DOWN: down++; break;
+			default: maint++; break;
+			}
+		}
+		for (uint32_t i = 0; i < st->nchains; i++) {
+			struct chain_member m[ROUTING_MAX_REPLICAS];
+			const struct mgmtd_chain *c = &st->chains[i];
+
+			for (uint32_t k = 0; k < c->n; k++) {
+				struct mgmtd_target *t = mgmtd_state_target(st, c->targets[k]);
+
+				m[k].target_id = c->targets[k];
+				m[k].state = t ? t->state : TARGET_OFFLINE;
+				m[k].local = 0;
+			}
+			switch (mgmtd_chain_health(m, c->n)) {
+			case CHAIN_HEALTHY: healthy++; break;
+			case CHAIN_DEGRADED: degraded++; break;
+			default: unavail++; break;
+			}
+		}
+		for (uint32_t i = 0; i < st->ntargets; i++) {
+			offline += st->targets[i].state == TARGET_OFFLINE ||
+				   st->targets[i].state == TARGET_LASTSRV;
+			free_b += (int64_t)st->targets[i].free_bytes;
+			cap_b += (int64_t)st->targets[i].capacity_bytes;
+		}
+	}
+	pthread_mutex_unlock(&svc->mu);
+	c3_gauge_set(svc->m_leader, leader);
+	c3_gauge_set(svc->m_version, version);
+	c3_gauge_set(svc->m_nodes_up, up);
+	c3_gauge_set(svc->m_nodes_down, down);
+	c3_gauge_set(svc->m_nodes_maint, maint);
+	c3_gauge_set(svc->m_chains_healthy, healthy);
+	c3_gauge_set(svc->m_chains_degraded, degraded);
+	c3_gauge_set(svc->m_chains_unavail, unavail);
+	c3_gauge_set(svc->m_targets_offline, offline);
+	c3_gauge_set(svc->m_free_bytes, free_b);
+	c3_gauge_set(svc->m_capacity_bytes, cap_b);
+}
+
+static void metrics_init(struct mgmtd_service *svc)
+{
+	svc->m_heartbeats = c3_counter_get("c3fs_mgmtd_heartbeats_total", NULL,
+					   "Heartbeats accepted by this mgmtd as leader");
+	svc->m_registrations = c3_counter_get("c3fs_mgmtd_registrations_total", NULL,
+					      "Node registrations accepted");
+	svc->m_takeovers = c3_counter_get("c3fs_mgmtd_takeovers_total", NULL,
+					  "Times this mgmtd became leader");
+	svc->m_commit_fail = c3_counter_get("c3fs_mgmtd_commit_failures_total", NULL,
+					    "Failed KV commits (each one drops leadership)");
+	svc->m_leader = c3_gauge_get("c3fs_mgmtd_is_leader", NULL, "1 when this mgmtd leads");
+	svc->m_version = c3_gauge_get("c3fs_mgmtd_routing_version", NULL,
+				      "Current routing version (leader only)");
+	svc->m_nodes_up = c3_gauge_get("c3fs_mgmtd_nodes", "state=\"up\"",
+				       "Storage and meta nodes by state (leader only)");
+	svc->m_nodes_down = c3_gauge_get("c3fs_mgmtd_nodes", "state=\"down\"", NULL);
+	svc->m_nodes_maint = c3_gauge_get("c3fs_mgmtd_nodes", "state=\"maintenance\"", NULL);
+	svc->m_chains_healthy = c3_gauge_get("c3fs_mgmtd_chains", "health=\"healthy\"",
+					     "Chains by health (leader only)");
+	svc->m_chains_degraded = c3_gauge_get("c3fs_mgmtd_chains", "health=\"degraded\"", NULL);
+	svc->m_chains_unavail = c3_gauge_get("c3fs_mgmtd_chains", "health=\"unavailable\"",
+					     NULL);
+	svc->m_targets_offline = c3_gauge_get("c3fs_mgmtd_targets_offline", NULL,
+					      "Targets offline or lastsrv");
+	svc->m_free_bytes = c3_gauge_get("c3fs_mgmtd_free_bytes", NULL,
+					 "Free bytes reported by all targets");
+	svc->m_capacity_bytes = c3_gauge_get("c3fs_mgmtd_capacity_bytes", NULL,
+					     "Capacity reported by all targets");
+	c3_metrics_on_collect(collect, svc);
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **out)
+{
+	struct mgmtd_service *svc;
+	struct rpc_server_opts so;
+	char uri[1024];
+	int rc;
+
+	*out = NULL;
+	if (cfg->node_lease_ms < 100 || cfg->leader_lease_ms < 200)
+		return -C3FS_ECONFIG;
+	svc = calloc(1, sizeof(*svc));
+	if (!svc)
+		return -ENOMEM;
+	svc->node_lease_ms = cfg->node_lease_ms;
+	svc->leader_lease_ms = cfg->leader_lease_ms;
+	svc->admin_token = strdup(cfg->admin_token ? cfg->admin_token : "");
+	if (!svc->admin_token) {
+		free(svc);
+		return -ENOMEM;
+	}
+	while (svc->instance == 0)
+		if (getrandom(&svc->instance, sizeof(svc->instance), 0) != sizeof(svc->instance))
+			svc->instance = c3_wall_ns() ^ (uint64_t)getpid();
+	pthread_mutex_init(&svc->mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&svc->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+
+	if (cfg->kv_uri && cfg->kv_uri[0]) {
+		snprintf(uri, sizeof(uri), "%s", cfg->kv_uri);
+	} else {
+		if (mkdir(cfg->data_dir, 0755) != 0 && errno != EEXIST) {
+			rc = -errno;
+			LOG_ERROR("cannot create data dir %s: %s", cfg->data_dir, strerror(errno));
+			goto fail;
+		}
+		snprintf(uri, sizeof(uri), "lmdb:%s/kv", cfg->data_dir);
+	}
+	rc = kv_db_open(uri, &svc->db);
+	if (rc) {
+		LOG_ERROR("cannot open KV %s: %s", uri, c3_strerror(rc));
+		goto fail;
+	}
+
+	memset(&so, 0, sizeof(so));
+	so.listen = cfg->listen;
+	so.token = cfg->token;
+	so.workers = (int)cfg->workers;
+	so.io_threads = 1;
+	rc = rpc_server_new(&so, &svc->srv);
+	if (rc) {
+		LOG_ERROR("cannot listen on %s: %s", cfg->listen, c3_strerror(rc));
+		goto fail;
+	}
+	if (cfg->advertise && cfg->advertise[0]) {
+		snprintf(svc->self, sizeof(svc->self), "%s", cfg->advertise);
+	} else {
+		char host[ROUTING_ADDR_MAX - 8];
+		char *colon;
+
+		snprintf(host, sizeof(host), "%s", cfg->listen);
+		colon = strrchr(host, ':');
+		if (colon)
+			*colon = '\0';
+		snprintf(svc->self, sizeof(svc->self), "%s:%u", host,
+			 (unsigned)rpc_server_port(svc->srv) & 0xffffu);
+	}
+	rpc_server_register(svc->srv, MGMTD_T_REGISTER, h_register, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_HEARTBEAT, h_heartbeat, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_GET_ROUTING, h_get_routing, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_GET_LEADER, h_get_leader, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_LIST_NODES, h_list_nodes, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_CREATE_CHAIN_TABLE, h_create_table, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_SET_NODE_STATE, h_set_node_state, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_SET_TARGET_STATE, h_set_target_state, svc, 0);
+
+	metrics_init(svc);
+	if (cfg->metrics_listen && cfg->metrics_listen[0]) {
+		rc = c3_metrics_serve(cfg->metrics_listen, &svc->metrics_port);
+		if (rc) {
+			LOG_ERROR("cannot serve metrics on %s: %s", cfg->metrics_listen,
+				  c3_strerror(rc));
+			goto fail;
+		}
+	}
+	/* first election before serving, so a lone mgmtd answers its first request */
+	election_round(svc);
+	rc = rpc_server_start(svc->srv);
+	if (rc)
+		goto fail;
+	rc = -pthread_create(&svc->bg, NULL, bg_thread, svc);
+	if (rc)
+		goto fail;
+	svc->bg_started = true;
+	LOG_INFO("mgmtd listening on %s (advertised %s), KV %s, node lease %llu ms, leader "
+		 "lease %llu ms", cfg->listen, svc->self, uri,
+		 (unsigned long long)svc->node_lease_ms, (unsigned long long)svc->leader_lease_ms);
+	*out = svc;
+	return 0;
+fail:
+	mgmtd_service_stop(svc);
+	return rc;
+}
+
+void mgmtd_service_stop(struct mgmtd_service *svc)
+{
+	if (!svc)
+		return;
+	pthread_mutex_lock(&svc->mu);
+	svc->stop = true;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->mu);
+	if (svc->bg_started)
+		pthread_join(svc->bg, NULL);
+	if (svc->srv)
+		rpc_server_free(svc->srv);
+	if (svc->metrics_port)
+		c3_metrics_stop();
+	pthread_mutex_lock(&svc->mu);
+	if (svc->leader && svc->db) {
+		mgmtd_lease_release(svc->db, svc->instance);
+		LOG_INFO("leader lease released");
+	}
+	step_down_locked(svc, "shutting down");
+	pthread_mutex_unlock(&svc->mu);
+	if (svc->db)
+		kv_db_close(svc->db);
+	pthread_cond_destroy(&svc->cond);
+	pthread_mutex_destroy(&svc->mu);
+	free(svc->admin_token);
+	free(svc);
+}
+
+int mgmtd_service_port(const struct mgmtd_service *svc)
+{
+	return rpc_server_port(svc->srv);
+}
+
+int mgmtd_service_metrics_port(const struct mgmtd_service *svc)
+{
+	return svc->metrics_port;
+}
+
+bool mgmtd_service_is_leader(struct mgmtd_service *svc)
+{
+	bool l;
+
+	pthread_mutex_lock(&svc->mu);
+	l = is_leader_locked(svc);
+	pthread_mutex_unlock(&svc->mu);
+	return l;
+}

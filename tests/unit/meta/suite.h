@@ -1,0 +1,601 @@
+/* suite.h — the POSIX semantics suite of the meta service, shared by test_ops.c (ops
+ * called directly on a KV) and test_rpc.c (the same checks over RPC against a c3fs-meta
+ * server: in-process on lmdb, or a daemon named by C3FS_META_ADDR).
+ * The includer defines: suite_tick() (make time pass), and for direct mode fake_now.
+ * Not a test by itself (no test_ prefix). */
+#ifndef C3_TESTS_META_SUITE_H
+#define C3_TESTS_META_SUITE_H
+
+#ifndef SUITE_BIG_DIR
+#define SUITE_BIG_DIR 2500 /* entries of the readdir-cursor directory */
+#endif
+
+static struct meta_svc *svc;
+static uint64_t seqno = 1;
+
+static struct meta_hdr cred(uint32_t uid, uint32_t gid)
+{
+	struct meta_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.cred.uid = uid;
+	h.cred.gid = gid;
+	h.client_id = 7;
+	return h;
+}
+static struct meta_hdr ROOT, U1, U2;
+
+static int do_mkdir(struct meta_hdr h, uint64_t parent, const char *name, uint32_t mode,
+		    uint64_t *ino)
+{
+	struct meta_mkdir_req r = { h, parent, name, (uint32_t)strlen(name), mode, 0 };
+	struct meta_attr_resp a;
+	int rc = meta_op_mkdir(svc, &r, &a);
+
+	if (rc == 0 && ino)
+		*ino = a.attr.ino;
+	return rc;
+}
+
+static int do_create(struct meta_hdr h, uint64_t parent, const char *name, uint32_t mode,
+		     uint32_t flags, struct meta_open_resp *o)
+{
+	struct meta_create_req r = { h, parent, name, (uint32_t)strlen(name), mode, 0, flags };
+	struct meta_open_resp tmp;
+
+	return meta_op_create(svc, &r, o ? o : &tmp);
+}
+
+static int do_lookup(struct meta_hdr h, uint64_t parent, const char *name, struct meta_attr *a)
+{
+	struct meta_lookup_req r = { h, parent, name, (uint32_t)strlen(name) };
+	struct meta_attr_resp rs;
+	int rc = meta_op_lookup(svc, &r, &rs);
+
+	if (rc == 0 && a)
+		*a = rs.attr;
+	return rc;
+}
+
+static int do_getattr(uint64_t ino, struct meta_attr *a)
+{
+	struct meta_getattr_req r = { ROOT, ino };
+	struct meta_attr_resp rs;
+	int rc = meta_op_getattr(svc, &r, &rs);
+
+	if (rc == 0 && a)
+		*a = rs.attr;
+	return rc;
+}
+
+static int do_unlink(struct meta_hdr h, uint64_t parent, const char *name)
+{
+	struct meta_unlink_req r = { h, parent, name, (uint32_t)strlen(name) };
+
+	return meta_op_unlink(svc, &r);
+}
+
+static int do_rmdir(struct meta_hdr h, uint64_t parent, const char *name)
+{
+	struct meta_unlink_req r = { h, parent, name, (uint32_t)strlen(name) };
+
+	return meta_op_rmdir(svc, &r);
+}
+
+static int do_rename(struct meta_hdr h, uint64_t p, const char *n, uint64_t np, const char *nn,
+		     uint32_t flags)
+{
+	struct meta_rename_req r = { h, p, n, (uint32_t)strlen(n), np, nn, (uint32_t)strlen(nn),
+				     flags };
+
+	return meta_op_rename(svc, &r);
+}
+
+static int do_setattr(struct meta_hdr h, uint64_t ino, uint32_t mask, uint32_t mode,
+		      uint32_t uid, uint32_t gid, uint64_t size, struct meta_attr *out)
+{
+	struct meta_setattr_req r;
+	struct meta_attr_resp rs;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.hdr = h;
+	r.ino = ino;
+	r.mask = mask;
+	r.mode = mode;
+	r.uid = uid;
+	r.gid = gid;
+	r.size = size;
+	rc = meta_op_setattr(svc, &r, &rs);
+	if (rc == 0 && out)
+		*out = rs.attr;
+	return rc;
+}
+
+static int count_dir(struct meta_hdr h, uint64_t ino, uint32_t limit, int *pages)
+{
+	char cursor[256] = "";
+	uint32_t clen = 0;
+	int total = 0;
+
+	*pages = 0;
+	for (;;) {
+		struct meta_readdir_req r = { h, ino, cursor, clen, limit, true };
+		struct meta_readdir_resp rs;
+		int rc = meta_op_readdir(svc, &r, &rs);
+
+		if (rc < 0)
+			return rc;
+		(*pages)++;
+		total += (int)rs.count;
+		if (rs.count) {
+			clen = rs.entries[rs.count - 1].name_len;
+			memcpy(cursor, rs.entries[rs.count - 1].name, clen);
+		}
+		if (!rs.more) {
+			meta_readdir_resp_release(&rs);
+			return total;
+		}
+		meta_readdir_resp_release(&rs);
+	}
+}
+
+static void test_names(void)
+{
+	char longname[300];
+
+	memset(longname, 'a', 256);
+	longname[256] = 0;
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "", 0755, NULL), -ENOENT, "mkdir empty name");
+	is_int(do_mkdir(ROOT, META_ROOT_INO, longname, 0755, NULL), -ENAMETOOLONG,
+	       "mkdir 256-byte name");
+	longname[255] = 0;
+	is_int(do_mkdir(ROOT, META_ROOT_INO, longname, 0755, NULL), 0, "mkdir 255-byte name");
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "a/b", 0755, NULL), -EINVAL, "mkdir name with /");
+	is_int(do_mkdir(ROOT, META_ROOT_INO, ".", 0755, NULL), -EEXIST, "mkdir .");
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "..", 0755, NULL), -EEXIST, "mkdir ..");
+	{
+		struct meta_mkdir_req r = { ROOT, META_ROOT_INO, "x\0y", 3, 0755, 0 };
+		struct meta_attr_resp a;
+
+		is_int(meta_op_mkdir(svc, &r, &a), -EINVAL, "mkdir name with NUL");
+	}
+	is_int(do_rmdir(ROOT, META_ROOT_INO, "."), -EINVAL, "rmdir .");
+	is_int(do_rmdir(ROOT, META_ROOT_INO, ".."), -ENOTEMPTY, "rmdir ..");
+	is_int(do_unlink(ROOT, META_ROOT_INO, "."), -EISDIR, "unlink .");
+	is_int(do_rename(ROOT, META_ROOT_INO, ".", META_ROOT_INO, "zz", 0), -EBUSY, "rename .");
+	is_int(do_rmdir(ROOT, META_ROOT_INO, longname), 0, "rmdir 255-byte name");
+}
+
+static void test_basic(void)
+{
+	struct meta_attr a, d;
+	struct meta_open_resp o;
+	uint64_t dir, t0;
+
+	is_int(do_getattr(META_ROOT_INO, &a), 0, "root exists");
+	is_int(a.mode, S_IFDIR | 0755, "root mode 0755");
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "d", 0777, &dir), 0, "mkdir d");
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "d", 0777, NULL), -EEXIST, "mkdir d again");
+	is_int(do_getattr(dir, &d), 0, "getattr new dir");
+	t0 = d.mtime_ns;
+	is_int(do_getattr(META_ROOT_INO, &a), 0, "getattr root");
+	is_int(a.nlink, 3, "root nlink 3 after mkdir");
+	suite_tick();
+	is_int(do_create(U1, dir, "f", 0644, META_O_WRITE | META_O_EXCL, &o), 0, "create f");
+	ok(o.session_id != 0, "create returns a session");
+	is_int(o.attr.uid, 1000, "owner uid");
+	is_int(o.attr.mode, S_IFREG | 0644, "mode");
+	is_int(o.attr.layout.chunk_size, META_CHUNK_DEFAULT, "layout chunk size inherited");
+	is_int(o.attr.layout.dyn_stripe, 1, "dyn stripe starts at 1");
+	is_int(do_create(U1, dir, "f", 0644, META_O_WRITE | META_O_EXCL, NULL), -EEXIST,
+	       "O_EXCL on existing");
+	is_int(do_getattr(dir, &d), 0, "getattr dir");
+	ok(d.mtime_ns > t0 && d.ctime_ns == d.mtime_ns, "dir mtime/ctime updated by create");
+	is_int(do_lookup(U1, dir, "f", &a), 0, "lookup f");
+	is_int(a.ino, o.attr.ino, "lookup ino");
+	is_int(do_lookup(U1, dir, "nope", &a), -ENOENT, "lookup missing");
+	is_int(do_lookup(U1, dir, "..", &a), 0, "lookup ..");
+	is_int(a.ino, META_ROOT_INO, "lookup .. is root");
+	/* close with a length report */
+	{
+		struct meta_close_req c = { U1, o.attr.ino, o.session_id,
+					    META_CLOSE_LENGTH | META_CLOSE_WROTE, 3u << 20 };
+		struct meta_attr_resp r;
+
+		is_int(meta_op_close(svc, &c, true, &r), 0, "close with length");
+		is_int(r.attr.length, 3u << 20, "length reported");
+		is_int(r.attr.layout.dyn_stripe, r.attr.layout.stripe < 4 ? r.attr.layout.stripe : 4,
+		       "dyn stripe widened to cover 3 chunks");
+		c.length = 100;
+		is_int(meta_op_close(svc, &c, true, &r), 0, "second close (session gone) ok");
+		is_int(r.attr.length, 3u << 20, "length is max of reported and stored");
+	}
+	is_int(do_setattr(U1, o.attr.ino, META_SET_SIZE, 0, 0, 0, 10, &a), 0, "truncate to 10");
+	is_int(a.length, 10, "length exact after truncate");
+	ok(a.truncate_ver == 1, "truncate_ver bumped on shrink");
+	/* unlink / rmdir */
+	is_int(do_rmdir(ROOT, META_ROOT_INO, "d"), -ENOTEMPTY, "rmdir non-empty");
+	is_int(do_unlink(ROOT, dir, "f"), 0, "unlink f");
+	is_int(do_unlink(ROOT, dir, "f"), -ENOENT, "unlink f again");
+	is_int(do_mkdir(ROOT, dir, "sub", 0755, NULL), 0, "mkdir sub");
+	is_int(do_unlink(ROOT, dir, "sub"), -EISDIR, "unlink dir");
+	is_int(do_create(ROOT, dir, "g", 0644, 0, NULL), 0, "create g");
+	is_int(do_rmdir(ROOT, dir, "g"), -ENOTDIR, "rmdir file");
+	is_int(do_rmdir(ROOT, dir, "sub"), 0, "rmdir sub");
+	is_int(do_unlink(ROOT, dir, "g"), 0, "unlink g");
+	is_int(do_rmdir(ROOT, META_ROOT_INO, "d"), 0, "rmdir d");
+	is_int(do_getattr(META_ROOT_INO, &a), 0, "getattr root");
+	is_int(a.nlink, 2, "root nlink back to 2");
+	is_int(do_getattr(dir, &a), -ENOENT, "dir inode gone");
+}
+
+static void test_perms(void)
+{
+	uint64_t dir, priv, sticky;
+	struct meta_open_resp o;
+	struct meta_attr a;
+
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "pub", 0777, &dir), 0, "mkdir pub 0777");
+	is_int(do_mkdir(U1, dir, "priv", 0700, &priv), 0, "u1 mkdir priv 0700");
+	is_int(do_create(U2, priv, "x", 0644, 0, NULL), -EACCES, "u2 create in u1's 0700 dir");
+	is_int(do_lookup(U2, priv, "x", NULL), -EACCES, "u2 lookup needs search permission");
+	is_int(do_create(U1, priv, "x", 0600, META_O_WRITE, &o), 0, "u1 create x 0600");
+	{
+		struct meta_open_req r = { U2, o.attr.ino, META_O_READ };
+		struct meta_open_resp rs;
+
+		is_int(meta_op_open(svc, &r, &rs), -EACCES, "u2 open 0600 file for read");
+		r.hdr = ROOT;
+		r.flags = META_O_READ | META_O_WRITE;
+		is_int(meta_op_open(svc, &r, &rs), 0, "root opens anything for rw");
+		r.flags = META_O_READ;
+		r.hdr = U1;
+		is_int(meta_op_open(svc, &r, &rs), 0, "owner opens for read");
+	}
+	{
+		struct meta_access_req r = { ROOT, o.attr.ino, META_ACC_X };
+
+		is_int(meta_op_access(svc, &r), -EACCES, "root exec needs an x bit on files");
+		r.ino = priv;
+		is_int(meta_op_access(svc, &r), 0, "root search on dirs always");
+	}
+	is_int(do_setattr(U2, o.attr.ino, META_SET_MODE, 0777, 0, 0, 0, NULL), -EPERM,
+	       "chmod by non-owner");
+	is_int(do_setattr(U1, o.attr.ino, META_SET_UID, 0, 2000, 0, 0, NULL), -EPERM,
+	       "chown uid by non-root");
+	is_int(do_setattr(U1, o.attr.ino, META_SET_GID, 0, 0, 4242, 0, NULL), -EPERM,
+	       "chgrp to a group the owner is not in");
+	{
+		struct meta_hdr u1g = U1;
+
+		u1g.cred.ngroups = 1;
+		u1g.cred.groups[0] = 4242;
+		is_int(do_setattr(u1g, o.attr.ino, META_SET_MODE, 06755, 0, 0, 0, &a), 0,
+		       "owner chmod 6755");
+		is_int(a.mode & 07777, 06755, "setuid+setgid set (owner in file group)");
+		is_int(do_setattr(u1g, o.attr.ino, META_SET_GID, 0, 0, 4242, 0, &a), 0,
+		       "chgrp to a supplementary group");
+		is_int(a.gid, 4242, "gid changed");
+		is_int(a.mode & 07777, 0755, "chown clears setuid and setgid (group exec)");
+	}
+	is_int(do_setattr(U1, o.attr.ino, META_SET_MODE, 02755, 0, 0, 0, &a), 0,
+	       "chmod g+s without group membership");
+	is_int(a.mode & 07777, 0755, "setgid dropped for non-member");
+	is_int(do_setattr(ROOT, o.attr.ino, META_SET_UID | META_SET_GID, 0, 2000, 2000, 0, &a), 0,
+	       "root chown");
+	is_int(a.uid, 2000, "uid now 2000");
+	/* utimes */
+	{
+		struct meta_setattr_req r;
+		struct meta_attr_resp rs;
+
+		memset(&r, 0, sizeof(r));
+		r.hdr = U1;
+		r.ino = o.attr.ino;
+		r.mask = META_SET_ATIME | META_SET_MTIME;
+		r.atime_ns = 5;
+		r.mtime_ns = 6;
+		is_int(meta_op_setattr(svc, &r, &rs), -EPERM, "explicit utimes by non-owner");
+		r.mask = META_SET_ATIME_NOW | META_SET_MTIME_NOW;
+		is_int(meta_op_setattr(svc, &r, &rs), -EACCES, "utimes now without write perm");
+		r.hdr = U2;
+		r.hdr.cred.uid = 2000;
+		r.mask = META_SET_ATIME | META_SET_MTIME;
+		is_int(meta_op_setattr(svc, &r, &rs), 0, "explicit utimes by owner");
+		ok(rs.attr.atime_ns == 5 && rs.attr.mtime_ns == 6, "times set");
+		r.mask = META_SET_MTIME;
+		r.mtime_ns = 9;
+		is_int(meta_op_setattr(svc, &r, &rs), 0, "set mtime only (atime omitted)");
+		ok(rs.attr.atime_ns == 5 && rs.attr.mtime_ns == 9 && rs.attr.ctime_ns > 9,
+		   "atime untouched, ctime now");
+	}
+	/* sticky */
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "tmp", 01777, &sticky), 0, "mkdir sticky tmp");
+	is_int(do_create(U1, sticky, "mine", 0666, 0, NULL), 0, "u1 creates in tmp");
+	is_int(do_unlink(U2, sticky, "mine"), -EPERM, "u2 cannot unlink u1's file in sticky dir");
+	is_int(do_rename(U2, sticky, "mine", sticky, "theirs", 0), -EPERM,
+	       "u2 cannot rename u1's file in sticky dir");
+	is_int(do_unlink(U1, sticky, "mine"), 0, "owner unlinks in sticky dir");
+	is_int(do_create(U2, META_ROOT_INO, "rootfile", 0644, 0, NULL), -EACCES,
+	       "u2 cannot create in 0755 root");
+	/* mknod */
+	{
+		struct meta_mknod_req r = { U1, dir, "dev", 3, S_IFCHR | 0644, 0, 0x0103 };
+		struct meta_attr_resp rs;
+
+		is_int(meta_op_mknod(svc, &r, &rs), -EPERM, "char device by non-root");
+		r.hdr = ROOT;
+		is_int(meta_op_mknod(svc, &r, &rs), 0, "char device by root");
+		is_int(rs.attr.rdev, 0x0103, "rdev stored");
+		r.name = "fifo";
+		r.name_len = 4;
+		r.mode = S_IFIFO | 0644;
+		r.hdr = U1;
+		is_int(meta_op_mknod(svc, &r, &rs), 0, "fifo by user");
+		is_int(rs.attr.mode & S_IFMT, S_IFIFO, "fifo type");
+	}
+}
+
+static void test_links(void)
+{
+	uint64_t dir;
+	struct meta_open_resp o;
+	struct meta_attr_resp rs;
+	struct c3_buf st = C3_BUF_INIT;
+
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "ln", 0755, &dir), 0, "mkdir ln");
+	{
+		struct meta_symlink_req r = { ROOT, dir, "s", 1, "../target/x", 11 };
+		struct meta_readlink_req rl = { ROOT, 0 };
+		struct meta_readlink_resp rr;
+
+		is_int(meta_op_symlink(svc, &r, &rs), 0, "symlink");
+		is_int(rs.attr.length, 11, "symlink size = target length");
+		rl.ino = rs.attr.ino;
+		is_int(meta_op_readlink(svc, &rl, &rr, &st), 0, "readlink");
+		ok(rr.target_len == 11 && memcmp(rr.target, "../target/x", 11) == 0, "target");
+		rl.ino = dir;
+		is_int(meta_op_readlink(svc, &rl, &rr, &st), -EINVAL, "readlink of a dir");
+		r.target_len = 0;
+		r.name = "s2";
+		r.name_len = 2;
+		is_int(meta_op_symlink(svc, &r, &rs), -ENOENT, "empty symlink target");
+	}
+	is_int(do_create(ROOT, dir, "f", 0644, 0, &o), 0, "create f");
+	{
+		struct meta_link_req r = { ROOT, o.attr.ino, dir, "f2", 2 };
+
+		is_int(meta_op_link(svc, &r, &rs), 0, "link f f2");
+		is_int(rs.attr.nlink, 2, "nlink 2");
+		is_int(meta_op_link(svc, &r, &rs), -EEXIST, "link onto existing");
+		r.ino = dir;
+		r.new_name = "d2";
+		is_int(meta_op_link(svc, &r, &rs), -EPERM, "link a directory");
+	}
+	is_int(do_rename(ROOT, dir, "f", dir, "f2", 0), 0, "rename between hard links: no-op");
+	is_int(do_lookup(ROOT, dir, "f", NULL), 0, "both names remain");
+	is_int(do_unlink(ROOT, dir, "f"), 0, "unlink f");
+	is_int(do_getattr(o.attr.ino, NULL), 0, "inode lives through f2");
+	c3_buf_release(&st);
+}
+
+static void test_rename(void)
+{
+	uint64_t a, b, sub, deep, e;
+	struct meta_attr at;
+
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "ra", 0755, &a), 0, "mkdir ra");
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "rb", 0755, &b), 0, "mkdir rb");
+	is_int(do_mkdir(ROOT, a, "sub", 0755, &sub), 0, "mkdir ra/sub");
+	is_int(do_mkdir(ROOT, sub, "deep", 0755, &deep), 0, "mkdir ra/sub/deep");
+	is_int(do_rename(ROOT, a, "sub", deep, "x", 0), -EINVAL, "move dir into its subtree");
+	is_int(do_rename(ROOT, a, "sub", sub, "x", 0), -EINVAL, "move dir into itself");
+	is_int(do_rename(ROOT, a, "nope", b, "x", 0), -ENOENT, "rename missing");
+	is_int(do_rename(ROOT, a, "sub", b, "sub", 0), 0, "move dir across");
+	is_int(do_getattr(a, &at), 0, "getattr ra");
+	is_int(at.nlink, 2, "old parent nlink--");
+	is_int(do_getattr(b, &at), 0, "getattr rb");
+	is_int(at.nlink, 3, "new parent nlink++");
+	is_int(do_getattr(sub, &at), 0, "getattr sub");
+	is_int(at.parent, b, "dir parent updated");
+	is_int(do_create(ROOT, a, "f", 0644, 0, NULL), 0, "create ra/f");
+	is_int(do_rename(ROOT, a, "f", b, "sub", 0), -EISDIR, "file onto dir");
+	is_int(do_rename(ROOT, b, "sub", a, "f", 0), -ENOTDIR, "dir onto file");
+	is_int(do_mkdir(ROOT, a, "empty", 0755, &e), 0, "mkdir ra/empty");
+	is_int(do_rename(ROOT, b, "sub", a, "empty", 0), 0, "dir replaces empty dir");
+	is_int(do_getattr(e, NULL), -ENOENT, "replaced dir inode deleted");
+	is_int(do_getattr(a, &at), 0, "getattr ra");
+	is_int(at.nlink, 3, "ra nlink: one subdir (sub replaced empty)");
+	is_int(do_mkdir(ROOT, b, "full", 0755, NULL), 0, "mkdir rb/full");
+	is_int(do_create(ROOT, b, "x", 0644, 0, NULL), 0, "create rb/x");
+	is_int(do_rename(ROOT, b, "x", b, "full", 0), -EISDIR, "file onto dir same parent");
+	is_int(do_mkdir(ROOT, b, "full2", 0755, NULL), 0, "mkdir full2");
+	is_int(do_create(ROOT, b, "full2", 0644, 0, NULL), -EISDIR,
+	       "create (O_CREAT without O_EXCL) on a directory");
+	is_int(do_rename(ROOT, a, "empty", b, "x", META_RENAME_NOREPLACE), -EEXIST,
+	       "RENAME_NOREPLACE onto existing");
+	is_int(do_rename(ROOT, a, "f", b, "x", 0), 0, "file replaces file");
+	is_int(do_rename(ROOT, a, "empty", b, "x", META_RENAME_EXCHANGE), 0, "exchange dir and file");
+	is_int(do_lookup(ROOT, a, "empty", &at), 0, "lookup exchanged");
+	is_int(at.mode & S_IFMT, S_IFREG, "ra/empty is now the file");
+	is_int(do_lookup(ROOT, b, "x", &at), 0, "lookup exchanged 2");
+	is_int(at.mode & S_IFMT, S_IFDIR, "rb/x is now the dir");
+	is_int(at.parent, b, "exchanged dir's parent updated");
+	is_int(do_rename(ROOT, a, "zzz", b, "x", META_RENAME_EXCHANGE), -ENOENT,
+	       "exchange with missing source");
+	is_int(do_rename(ROOT, a, "empty", b, "nope", META_RENAME_EXCHANGE), -ENOENT,
+	       "exchange with missing target");
+	is_int(do_rename(ROOT, a, "empty", a, "empty", 0), 0, "rename onto itself");
+	is_int(do_rename(ROOT, a, "empty", b, "y", 3), -EINVAL, "both flags");
+}
+
+static void test_readdir(void)
+{
+	uint64_t dir;
+	int pages, n;
+	char name[32];
+
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "big", 0755, &dir), 0, "mkdir big");
+	for (int i = 0; i < SUITE_BIG_DIR; i++) {
+		snprintf(name, sizeof(name), "entry-%05d", i);
+		if (do_create(ROOT, dir, name, 0644, META_O_NOSESSION, NULL) != 0)
+			break;
+	}
+	n = count_dir(ROOT, dir, 1000, &pages);
+	is_int(n, SUITE_BIG_DIR, "readdir sees every entry across pages");
+	is_int(pages, (SUITE_BIG_DIR + 999) / 1000, "pages of 1000");
+	n = count_dir(U2, dir, 0, &pages);
+	is_int(n, SUITE_BIG_DIR, "default limit pages too");
+	{
+		struct meta_rmtree_req r = { U2, META_ROOT_INO, "big", 3 };
+		struct meta_rmtree_resp rs;
+
+		is_int(meta_op_rmtree(svc, &r, 0, &rs), -EACCES, "rmtree by other uid refused");
+		r.hdr = ROOT;
+		is_int(meta_op_rmtree(svc, &r, 0, &rs), 0, "rmtree big");
+		ok(rs.done, "rmtree done");
+		is_int(rs.removed, SUITE_BIG_DIR + 1, "removed every entry and the dir");
+		is_int(do_lookup(ROOT, META_ROOT_INO, "big", NULL), -ENOENT, "big gone");
+	}
+}
+
+static void test_idem(void)
+{
+	struct meta_hdr h = U1;
+	struct meta_open_resp o1, o2;
+	uint64_t dir;
+
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "idem", 0777, &dir), 0, "mkdir idem");
+	h.seq = ++seqno;
+	is_int(do_create(h, dir, "f", 0644, META_O_EXCL | META_O_WRITE, &o1), 0, "create seq");
+	is_int(do_create(h, dir, "f", 0644, META_O_EXCL | META_O_WRITE, &o2), 0,
+	       "retried O_EXCL create returns the first result");
+	ok(o1.attr.ino == o2.attr.ino && o1.session_id == o2.session_id, "same inode and session");
+	h.seq = ++seqno;
+	is_int(do_create(h, dir, "f", 0644, META_O_EXCL | META_O_WRITE, &o2), -EEXIST,
+	       "new seq: EEXIST");
+	h.seq = ++seqno;
+	is_int(do_unlink(h, dir, "f"), 0, "unlink seq");
+	is_int(do_unlink(h, dir, "f"), 0, "retried unlink: first result");
+	h.seq = ++seqno;
+	is_int(do_unlink(h, dir, "f"), -ENOENT, "new unlink: ENOENT");
+	is_int(do_create(U1, dir, "g", 0644, 0, NULL), 0, "create g");
+	h.seq = ++seqno;
+	is_int(do_rename(h, dir, "g", dir, "h", 0), 0, "rename seq");
+	is_int(do_rename(h, dir, "g", dir, "h", 0), 0, "retried rename: first result");
+#ifndef SUITE_RPC
+	/* expiry */
+	{
+		struct meta_gc_stats st;
+
+		memset(&st, 0, sizeof(st));
+		fake_now += 31ull * 60 * 1000000000ull;
+		is_int(meta_gc_run(svc, 1000, &st), 0, "gc pass");
+		is_int(st.idem_expired, 3, "idempotency records of the 3 successful ops expired");
+		is_int(do_rename(h, dir, "g", dir, "h", 0), -ENOENT,
+		       "after expiry a retry runs again");
+	}
+#endif
+}
+
+static void test_xattr(void)
+{
+	struct meta_open_resp o;
+	struct c3_buf st = C3_BUF_INIT;
+
+	is_int(do_create(U1, META_ROOT_INO, "xa", 0644, 0, &o), -EACCES, "u1 cannot create in /");
+	is_int(do_create(ROOT, META_ROOT_INO, "xa", 0644, 0, &o), 0, "create xa");
+	{
+		struct meta_setxattr_req s = { ROOT, o.attr.ino, "user.k", 6,
+					       (const uint8_t *)"v1", 2, META_XATTR_REPLACE };
+		struct meta_getxattr_req g = { ROOT, o.attr.ino, "user.k", 6 };
+		struct meta_getxattr_resp gr;
+		struct meta_listxattr_req l = { ROOT, o.attr.ino };
+		struct meta_listxattr_resp lr;
+
+		is_int(meta_op_setxattr(svc, &s), -ENODATA, "XATTR_REPLACE on missing");
+		s.flags = META_XATTR_CREATE;
+		is_int(meta_op_setxattr(svc, &s), 0, "XATTR_CREATE");
+		is_int(meta_op_setxattr(svc, &s), -EEXIST, "XATTR_CREATE on existing");
+		is_int(meta_op_getxattr(svc, &g, &gr, &st), 0, "getxattr");
+		ok(gr.value_len == 2 && memcmp(gr.value, "v1", 2) == 0, "value");
+		s.hdr = U2;
+		s.flags = 0;
+		is_int(meta_op_setxattr(svc, &s), -EACCES, "u2 setxattr without write perm");
+		g.hdr = U2;
+		is_int(meta_op_getxattr(svc, &g, &gr, &st), 0, "u2 reads user xattr (0644)");
+		s.hdr = ROOT;
+		s.name = "trusted.t";
+		s.name_len = 9;
+		is_int(meta_op_setxattr(svc, &s), 0, "root sets trusted");
+		is_int(meta_op_listxattr(svc, &l, &lr, &st), 0, "listxattr root");
+		is_int(lr.names_len, 7 + 10, "both names listed for root");
+		l.hdr = U2;
+		is_int(meta_op_listxattr(svc, &l, &lr, &st), 0, "listxattr u2");
+		is_int(lr.names_len, 7, "trusted hidden from users");
+		static uint8_t bigval[META_XATTR_SIZE_MAX + 1];
+
+		s.value = bigval;
+		s.value_len = META_XATTR_SIZE_MAX + 1;
+		is_int(meta_op_setxattr(svc, &s), -E2BIG, "value too large");
+		g.hdr = ROOT;
+		g.name = "user.none";
+		g.name_len = 9;
+		is_int(meta_op_getxattr(svc, &g, &gr, &st), -ENODATA, "missing xattr");
+		is_int(meta_op_removexattr(svc, &g), -ENODATA, "remove missing");
+		g.name = "user.k";
+		g.name_len = 6;
+		is_int(meta_op_removexattr(svc, &g), 0, "remove");
+		g.name = "system.posix_acl_access";
+		g.name_len = 23;
+		is_int(meta_op_getxattr(svc, &g, &gr, &st), -EOPNOTSUPP, "system namespace");
+	}
+	c3_buf_release(&st);
+}
+
+static void test_layout(void)
+{
+	struct meta_layout l = { 1u << 20, 8, 1, 1, 5, 12345, 1 };
+	uint32_t perm[8], seen = 0, chains[16];
+
+	meta_layout_perm(&l, perm);
+	for (int i = 0; i < 8; i++)
+		seen |= 1u << perm[i];
+	is_int(seen, 0xff, "perm is a permutation");
+	for (int i = 0; i < 16; i++)
+		chains[i] = 100 + (uint32_t)i;
+	{
+		int64_t c0 = meta_layout_chunk_chain(&l, chains, 16, 0);
+		int64_t c8 = meta_layout_chunk_chain(&l, chains, 16, 8);
+
+		ok(c0 >= 100 && c0 < 116, "chunk 0 on a table chain");
+		is_int(c0, c8, "chunk i and i+stripe share a chain");
+		is_int(meta_layout_chunk_chain(&l, chains, 4, 0), -C3FS_EBADLAYOUT,
+		       "stripe larger than the table refused");
+	}
+	is_int(meta_layout_dyn_needed(&l, 1, 1), 1, "1 byte: 1 chain");
+	is_int(meta_layout_dyn_needed(&l, 1, (3u << 20) + 1), 4, "4 chunks: 4 chains");
+	is_int(meta_layout_dyn_needed(&l, 1, 100ull << 20), 8, "capped at stripe");
+	l.chunk_size = 3u << 20;
+	is_int(meta_layout_check(&l, true), -C3FS_EBADLAYOUT, "non power of two chunk");
+}
+
+
+static void suite_run(void)
+{
+	ROOT = cred(0, 0);
+	U1 = cred(1000, 1000);
+	U2 = cred(1001, 1001);
+	test_names();
+	test_basic();
+	test_perms();
+	test_links();
+	test_rename();
+	test_readdir();
+	test_idem();
+	test_xattr();
+	test_layout();
+}
+
+#endif

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +43,8 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	    "Let every user use the mount (permissions are checked by the meta service)."),
 	CFG("fuse", "read_cache", C3_CFG_BOOL, read_cache, "true", 1, 0, "",
 	    "Use the kernel page cache for file data (false = direct I/O for every file)."),
-	CFG("fuse", "max_readahead", C3_CFG_SIZE, max_readahead, "1M", 0, 64 << 20, "bytes",
-	    "Kernel read-ahead limit (0 = the kernel's maximum)."),
+	CFG("fuse", "max_readahead", C3_CFG_SIZE, max_readahead, "4M", 0, 64 << 20, "bytes",
+	    "Kernel read-ahead window of the mount (0 = leave the kernel's default)."),
 	CFG("cluster", "mgmtd", C3_CFG_STR, mgmtd, "127.0.0.1:9000", 1, 0, "",
 	    "mgmtd addresses, ip:port[,ip:port...]."),
 	CFG("cluster", "token", C3_CFG_STR, token, "", 1, 0, "",
@@ -69,6 +70,43 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 static const struct c3_cfg_table fusefs_cfg_table = {
 	"fuse", fusefs_cfg_keys, sizeof(fusefs_cfg_keys) / sizeof(fusefs_cfg_keys[0]),
 };
+
+/* Raise the kernel read-ahead of our mount (its bdi) to max_readahead: the FUSE INIT
+ * handshake can only lower the kernel's default (128 KiB).  Found through
+ * /proc/self/mountinfo (no request to our own file system, whose loop is not running). */
+static void fusefs_set_readahead(const char *mnt, uint64_t bytes)
+{
+	char line[8192], path[128], want[4200];
+	unsigned maj = 0, min = 0;
+	bool found = false;
+	FILE *f;
+
+	if (bytes == 0)
+		return;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	snprintf(want, sizeof(want), " %s ", mnt);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, want);
+
+		/* fields: id parent maj:min root mountpoint ... ; the last match wins */
+		if (p && strstr(line, "fuse") && sscanf(line, "%*u %*u %u:%u", &maj, &min) == 2)
+			found = true;
+	}
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+	f = fopen(path, "we");
+	if (!f) {
+		LOG_WARN("cannot set read-ahead (%s): %s", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "%lu\n", (unsigned long)(bytes / 1024));
+	if (fclose(f) != 0)
+		LOG_WARN("cannot set read-ahead (%s): %s", path, strerror(errno));
+}
 
 /* Read the first line of path into a malloc'd string.  NULL on error (errno set). */
 static char *fusefs_read_token(const char *path)
@@ -177,6 +215,7 @@ int main(int argc, char **argv)
 		goto out_signals;
 	}
 	LOG_INFO("mounted on %s (mgmtd %s)", fs.mnt_real, fs.cfg.mgmtd);
+	fusefs_set_readahead(fs.mnt_real, fs.cfg.max_readahead);
 	loop = fuse_loop_cfg_create();
 	if (!loop) {
 		LOG_ERROR("out of memory");

@@ -275,12 +275,10 @@ static bool fusefs_is_virt_name(uint64_t parent, const char *name)
 
 static void fusefs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	struct fusefs *fs = userdata;
+	(void)userdata;
 
 	conn->max_write = 1u << 20;
 	conn->max_read = 1u << 20;
-	if (fs->cfg.max_readahead && fs->cfg.max_readahead < conn->max_readahead)
-		conn->max_readahead = (unsigned)fs->cfg.max_readahead;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)

@@ -18,7 +18,7 @@
 #include "proto/meta.h"
 
 static struct rpc_client *mrpc_cli;
-static char mrpc_addr[64];
+static __thread char mrpc_addr[64]; /* per thread: each thread may use its own server */
 static uint32_t mrpc_timeout_ms = 60000;
 
 static inline int mrpc_call(uint16_t type, const struct c3_buf *req, struct c3_buf *resp)

@@ -1,0 +1,742 @@
+/* admin.c — c3fs-admin, the operator CLI for the cluster manager.
+ *
+ *   c3fs-admin [options] <command> [args]
+ * Finds the cluster from flags, else $C3FS_HOME/admin.ini, else ./.c3fs/admin.ini
+ * (keys: tools/admin/README.md).  Talks only to the mgmtd leader (redirects followed by
+ * cluster_mgmtd_call).  Output: human tables, or one JSON document with --json.
+ * Exit codes: 0 ok, 1 the operation failed, 2 usage or configuration error,
+ * 3 refused for lack of (or a wrong) admin token.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cluster/client.h"
+#include "common/config.h"
+#include "common/errors.h"
+#include "net/rpc.h"
+#include "proto/mgmtd.h"
+
+struct admin_ini {
+	char *mgmtd;
+	char *token;
+	char *admin_token;
+};
+
+static const struct c3_cfg_key admin_keys[] = {
+	{ "cluster", "mgmtd", C3_CFG_STR, offsetof(struct admin_ini, mgmtd), "", 0, -1, "",
+	  false, "mgmtd addresses, ip:port[,ip:port...]" },
+	{ "cluster", "token", C3_CFG_STR, offsetof(struct admin_ini, token), "", 0, -1, "",
+	  false, "cluster token" },
+	{ "cluster", "admin_token", C3_CFG_STR, offsetof(struct admin_ini, admin_token), "", 0,
+	  -1, "", false, "admin token for operations that change the cluster" },
+};
+static const struct c3_cfg_table admin_table = { "admin", admin_keys,
+						 sizeof(admin_keys) / sizeof(admin_keys[0]) };
+
+struct admin {
+	const char *mgmtd;
+	const char *token;
+	const char *admin_token;
+	bool json;
+	struct rpc_client *rpc;
+	char leader[ROUTING_ADDR_MAX];
+};
+
+/* ------------------------------------------------------------------ output helpers */
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static const char *human_bytes(uint64_t v, char *buf, size_t n)
+{
+	static const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double d = (double)v;
+	int i = 0;
+
+	while (d >= 1024 && i < 5) {
+		d /= 1024;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, n, "%" PRIu64 " B", v);
+	else
+		snprintf(buf, n, "%.1f %s", d, u[i]);
+	return buf;
+}
+
+static int fail(const char *what, int rc)
+{
+	if (rc == -C3FS_EADMIN) {
+		fprintf(stderr, "c3fs-admin: %s: refused: this operation needs the admin token "
+			"(--admin-token or admin_token in admin.ini), and mgmtd must be configured "
+			"with the same server.admin_token\n", what);
+		return 3;
+	}
+	fprintf(stderr, "c3fs-admin: %s: %s (%s)\n", what, c3_strerror(rc), c3_errname(rc));
+	return 1;
+}
+
+/* ------------------------------------------------------------------ calls */
+
+static int call(struct admin *ad, uint16_t type, const struct c3_buf *req, struct c3_buf *resp)
+{
+	return cluster_mgmtd_call(ad->rpc, ad->mgmtd, ad->leader, sizeof(ad->leader), type,
+				  req ? req->data : NULL, req ? req->len : 0, resp, 5000);
+}
+
+static int fetch_routing(struct admin *ad, struct routing_info **out)
+{
+	struct mgmtd_get_routing_req q = { 0 };
+	struct mgmtd_get_routing_resp r;
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
+	int rc;
+
+	mgmtd_get_routing_req_encode(&q, &req);
+	rc = call(ad, MGMTD_T_GET_ROUTING, &req, &resp);
+	if (rc == 0)
+		rc = mgmtd_get_routing_resp_decode(resp.data, resp.len, &r);
+	if (rc == 0 && !r.ri)
+		rc = -C3FS_ENOROUTING;
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	if (rc == 0)
+		*out = r.ri;
+	return rc;
+}
+
+/* Chain health as mgmtd's metrics count it: every member serving = healthy (0), some
+ * serving = degraded (1), none = unavailable (2). */
+static int chain_health(const struct routing_info *ri, const struct routing_chain *c)
+{
+	uint32_t serving = 0;
+
+	for (uint32_t k = 0; k < c->ntargets; k++)
+		serving += routing_member_state(ri, c->targets[k]) == TARGET_SERVING;
+	return serving == 0 ? 2 : serving == c->ntargets ? 0 : 1;
+}
+
+static const char *health_name(int h)
+{
+	return h == 0 ? "healthy" : h == 1 ? "degraded" : "unavailable";
+}
+
+/* ------------------------------------------------------------------ commands */
+
+static int cmd_list_nodes(struct admin *ad)
+{
+	struct mgmtd_list_nodes_resp r;
+	struct c3_buf resp = C3_BUF_INIT;
+	int rc = call(ad, MGMTD_T_LIST_NODES, NULL, &resp);
+
+	if (rc == 0)
+		rc = mgmtd_list_nodes_resp_decode(resp.data, resp.len, &r);
+	c3_buf_release(&resp);
+	if (rc)
+		return fail("list-nodes", rc);
+	if (ad->json) {
+		printf("{\"nodes\":[");
+		for (uint32_t i = 0; i < r.n; i++) {
+			const struct mgmtd_node_entry *e = &r.nodes[i];
+
+			printf("%s{\"id\":%u,\"type\":", i ? "," : "", e->node_id);
+			json_str(node_type_name(e->type));
+			printf(",\"state\":");
+			json_str(node_state_name(e->state));
+			printf(",\"addr\":");
+			json_str(e->addr);
+			printf(",\"hostname\":");
+			json_str(e->hostname);
+			printf(",\"pid\":%u,\"heartbeat_age_ms\":", e->pid);
+			if (e->heartbeat_age_ms == UINT64_MAX)
+				printf("null}");
+			else
+				printf("%" PRIu64 "}", e->heartbeat_age_ms);
+		}
+		printf("]}\n");
+	} else {
+		printf("%-8s %-8s %-12s %-22s %-16s %-8s %s\n", "ID", "TYPE", "STATE", "ADDRESS",
+		       "HOST", "PID", "LAST HEARTBEAT");
+		for (uint32_t i = 0; i < r.n; i++) {
+			const struct mgmtd_node_entry *e = &r.nodes[i];
+			char age[32];
+
+			if (e->heartbeat_age_ms == UINT64_MAX)
+				snprintf(age, sizeof(age), "-");
+			else
+				snprintf(age, sizeof(age), "%.1fs ago",
+					 (double)e->heartbeat_age_ms / 1000.0);
+			printf("%-8u %-8s %-12s %-22s %-16s %-8u %s\n", e->node_id,
+			       node_type_name(e->type), node_state_name(e->state),
+			       e->addr[0] ? e->addr : "-", e->hostname, e->pid, age);
+		}
+	}
+	mgmtd_list_nodes_resp_release(&r);
+	return 0;
+}
+
+static int cmd_list_targets(struct admin *ad)
+{
+	struct routing_info *ri;
+	int rc = fetch_routing(ad, &ri);
+
+	if (rc)
+		return fail("list-targets", rc);
+	if (ad->json) {
+		printf("{\"routing_version\":%" PRIu64 ",\"targets\":[", ri->version);
+		for (uint32_t i = 0; i < ri->ntargets; i++) {
+			const struct routing_target *t = &ri->targets[i];
+
+			printf("%s{\"id\":%u,\"node\":%u,\"chain\":%u,\"state\":", i ? "," : "",
+			       t->target_id, t->node_id, t->chain_id);
+			json_str(target_state_name(t->state));
+			printf(",\"local_state\":");
+			json_str(target_local_state_name(t->local_state));
+			printf(",\"capacity_bytes\":%" PRIu64 ",\"free_bytes\":%" PRIu64
+			       ",\"sync_done_bytes\":%" PRIu64 ",\"sync_total_bytes\":%" PRIu64 "}",
+			       t->capacity_bytes, t->free_bytes, t->sync_done_bytes,
+			       t->sync_total_bytes);
+		}
+		printf("]}\n");
+	} else {
+		printf("%-8s %-8s %-8s %-9s %-9s %-12s %-12s %s\n", "TARGET", "NODE", "CHAIN",
+		       "STATE", "LOCAL", "CAPACITY", "FREE", "SYNC");
+		for (uint32_t i = 0; i < ri->ntargets; i++) {
+			const struct routing_target *t = &ri->targets[i];
+			char cap[24], fr[24], sync[32] = "-", chain[16] = "-";
+
+			if (t->sync_total_bytes)
+				snprintf(sync, sizeof(sync), "%.0f%%",
+					 100.0 * (double)t->sync_done_bytes /
+					 (double)t->sync_total_bytes);
+			if (t->chain_id)
+				snprintf(chain, sizeof(chain), "%u", t->chain_id);
+			printf("%-8u %-8u %-8s %-9s %-9s %-12s %-12s %s\n", t->target_id,
+			       t->node_id, chain, target_state_name(t->state),
+			       target_local_state_name(t->local_state),
+			       human_bytes(t->capacity_bytes, cap, sizeof(cap)),
+			       human_bytes(t->free_bytes, fr, sizeof(fr)), sync);
+		}
+	}
+	routing_unref(ri);
+	return 0;
+}
+
+static int cmd_list_chains(struct admin *ad)
+{
+	struct routing_info *ri;
+	int rc = fetch_routing(ad, &ri);
+
+	if (rc)
+		return fail("list-chains", rc);
+	if (ad->json)
+		printf("{\"routing_version\":%" PRIu64 ",\"chains\":[", ri->version);
+	else
+		printf("%-8s %-8s %-12s %s\n", "CHAIN", "VERSION", "HEALTH",
+		       "TARGETS (head first)");
+	for (uint32_t i = 0; i < ri->nchains; i++) {
+		const struct routing_chain *c = &ri->chains[i];
+		const char *h = health_name(chain_health(ri, c));
+		if (ad->json) {
+			printf("%s{\"id\":%u,\"version\":%u,\"health\":\"%s\",\"targets\":[",
+			       i ? "," : "", c->chain_id, c->version, h);
+			for (uint32_t k = 0; k < c->ntargets; k++) {
+				printf("%s{\"id\":%u,\"state\":\"%s\"}", k ? "," : "", c->targets[k],
+				       target_state_name(routing_member_state(ri, c->targets[k])));
+			}
+			printf("]}");
+		} else {
+			printf("%-8u %-8u %-12s", c->chain_id, c->version, h);
+			for (uint32_t k = 0; k < c->ntargets; k++)
+				printf(" %u(%s)", c->targets[k],
+				       target_state_name(routing_member_state(ri, c->targets[k])));
+			printf("\n");
+		}
+	}
+	if (ad->json)
+		printf("]}\n");
+	routing_unref(ri);
+	return 0;
+}
+
+static int cmd_list_tables(struct admin *ad)
+{
+	struct routing_info *ri;
+	int rc = fetch_routing(ad, &ri);
+
+	if (rc)
+		return fail("list-chain-tables", rc);
+	if (ad->json)
+		printf("{\"routing_version\":%" PRIu64 ",\"chain_tables\":[", ri->version);
+	else
+		printf("%-8s %-8s %-16s %-8s %s\n", "TABLE", "VERSION", "NAME", "CHAINS", "IDS");
+	for (uint32_t i = 0; i < ri->ntables; i++) {
+		const struct routing_chain_table *t = &ri->tables[i];
+
+		if (ad->json) {
+			printf("%s{\"id\":%u,\"version\":%u,\"name\":", i ? "," : "", t->table_id,
+			       t->version);
+			json_str(t->name);
+			printf(",\"chains\":[");
+			for (uint32_t k = 0; k < t->nchains; k++)
+				printf("%s%u", k ? "," : "", t->chains[k]);
+			printf("]}");
+		} else {
+			printf("%-8u %-8u %-16s %-8u", t->table_id, t->version, t->name, t->nchains);
+			for (uint32_t k = 0; k < t->nchains && k < 16; k++)
+				printf("%s%u", k ? "," : " ", t->chains[k]);
+			printf("%s\n", t->nchains > 16 ? ",..." : "");
+		}
+	}
+	if (ad->json)
+		printf("]}\n");
+	routing_unref(ri);
+	return 0;
+}
+
+static int cmd_status(struct admin *ad)
+{
+	struct routing_info *ri;
+	struct mgmtd_leader_resp lr;
+	struct c3_buf resp = C3_BUF_INIT;
+	uint32_t nup = 0, ndown = 0, nmaint = 0, health[3] = { 0 }, tstate[6] = { 0 };
+	uint64_t cap = 0, fr = 0;
+	char b1[24], b2[24];
+	int rc = fetch_routing(ad, &ri);
+
+	if (rc)
+		return fail("status", rc);
+	memset(&lr, 0, sizeof(lr));
+	if (call(ad, MGMTD_T_GET_LEADER, NULL, &resp) == 0)
+		mgmtd_leader_resp_decode(resp.data, resp.len, &lr);
+	c3_buf_release(&resp);
+	for (uint32_t i = 0; i < ri->nnodes; i++) {
+		switch (ri->nodes[i].state) {
+		case NODE_UP: nup++; break;
+		case NODE_DOWN: ndown++; break;
+		default: nmaint++; break;
+		}
+	}
+	for (uint32_t i = 0; i < ri->nchains; i++) {
+		health[chain_health(ri, &ri->chains[i])]++;
+	}
+	for (uint32_t i = 0; i < ri->ntargets; i++) {
+		if (ri->targets[i].state <= 5)
+			tstate[ri->targets[i].state]++;
+		cap += ri->targets[i].capacity_bytes;
+		fr += ri->targets[i].free_bytes;
+	}
+	if (ad->json) {
+		printf("{\"leader\":");
+		json_str(ad->leader);
+		printf(",\"routing_version\":%" PRIu64 ",\"nodes\":{\"up\":%u,\"down\":%u,"
+		       "\"maintenance\":%u},\"chains\":{\"healthy\":%u,\"degraded\":%u,"
+		       "\"unavailable\":%u},\"targets\":{", ri->version, nup, ndown, nmaint,
+		       health[0], health[1], health[2]);
+		for (int s = TARGET_SERVING; s <= TARGET_OFFLINE; s++)
+			printf("%s\"%s\":%u", s > 1 ? "," : "", target_state_name(s), tstate[s]);
+		printf("},\"capacity_bytes\":%" PRIu64 ",\"free_bytes\":%" PRIu64 ",\"syncing\":[",
+		       cap, fr);
+		for (uint32_t i = 0, first = 1; i < ri->ntargets; i++) {
+			const struct routing_target *t = &ri->targets[i];
+
+			if (t->state != TARGET_SYNCING)
+				continue;
+			printf("%s{\"target\":%u,\"chain\":%u,\"done_bytes\":%" PRIu64
+			       ",\"total_bytes\":%" PRIu64 "}", first ? "" : ",", t->target_id,
+			       t->chain_id, t->sync_done_bytes, t->sync_total_bytes);
+			first = 0;
+		}
+		printf("]}\n");
+		routing_unref(ri);
+		return 0;
+	}
+	printf("mgmtd leader   %s%s\n", ad->leader, lr.lease_left_ms ? "" : " (lease unknown)");
+	printf("routing        version %" PRIu64 "\n", ri->version);
+	printf("nodes          %u up, %u down, %u in maintenance\n", nup, ndown, nmaint);
+	for (uint32_t i = 0; i < ri->nnodes; i++)
+		if (ri->nodes[i].state != NODE_UP)
+			printf("               node %u (%s, %s) is %s\n", ri->nodes[i].node_id,
+			       node_type_name(ri->nodes[i].type), ri->nodes[i].addr,
+			       node_state_name(ri->nodes[i].state));
+	printf("chains         %u healthy, %u degraded, %u unavailable\n", health[0], health[1],
+	       health[2]);
+	printf("targets        %u serving, %u syncing, %u waiting, %u lastsrv, %u offline\n",
+	       tstate[TARGET_SERVING], tstate[TARGET_SYNCING], tstate[TARGET_WAITING],
+	       tstate[TARGET_LASTSRV], tstate[TARGET_OFFLINE]);
+	printf("space          %s free of %s\n", human_bytes(fr, b1, sizeof(b1)),
+	       human_bytes(cap, b2, sizeof(b2)));
+	for (uint32_t i = 0; i < ri->ntargets; i++) {
+		const struct routing_target *t = &ri->targets[i];
+
+		if (t->state != TARGET_SYNCING)
+			continue;
+		if (t->sync_total_bytes)
+			printf("sync           target %u (chain %u): %s of %s (%.0f%%)\n",
+			       t->target_id, t->chain_id,
+			       human_bytes(t->sync_done_bytes, b1, sizeof(b1)),
+			       human_bytes(t->sync_total_bytes, b2, sizeof(b2)),
+			       100.0 * (double)t->sync_done_bytes / (double)t->sync_total_bytes);
+		else
+			printf("sync           target %u (chain %u): started\n", t->target_id,
+			       t->chain_id);
+	}
+	routing_unref(ri);
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int cmd_create_table(struct admin *ad, int argc, char **argv)
+{
+	struct mgmtd_create_table_req q;
+	struct mgmtd_create_table_resp r;
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
+	uint32_t tids[4096];
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	snprintf(q.admin_token, sizeof(q.admin_token), "%s", ad->admin_token);
+	for (int i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!v)
+			goto usage;
+		if (strcmp(argv[i], "--replicas") == 0) {
+			if (parse_u32(v, &q.replicas))
+				goto usage;
+		} else if (strcmp(argv[i], "--table-id") == 0) {
+			if (parse_u32(v, &q.table_id))
+				goto usage;
+		} else if (strcmp(argv[i], "--name") == 0) {
+			snprintf(q.name, sizeof(q.name), "%s", v);
+		} else if (strcmp(argv[i], "--targets") == 0) {
+			char *copy = strdup(v), *save = NULL;
+
+			for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+				if (q.ntargets >= 4096 || parse_u32(t, &tids[q.ntargets])) {
+					free(copy);
+					goto usage;
+				}
+				q.ntargets++;
+			}
+			free(copy);
+			q.targets = tids;
+		} else {
+			goto usage;
+		}
+		i++;
+	}
+	if (q.replicas == 0)
+		goto usage;
+	mgmtd_create_table_req_encode(&q, &req);
+	rc = call(ad, MGMTD_T_CREATE_CHAIN_TABLE, &req, &resp);
+	if (rc == 0)
+		rc = mgmtd_create_table_resp_decode(resp.data, resp.len, &r);
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	if (rc == -EINVAL) {
+		fprintf(stderr, "c3fs-admin: create-chain-table: the targets cannot form whole "
+			"chains of %u replicas on distinct nodes\n", q.replicas);
+		return 1;
+	}
+	if (rc)
+		return fail("create-chain-table", rc);
+	if (ad->json)
+		printf("{\"table_id\":%u,\"table_version\":%u,\"chains_added\":%u,"
+		       "\"routing_version\":%" PRIu64 "}\n", r.table_id, r.table_version,
+		       r.nchains_added, r.routing_version);
+	else
+		printf("chain table %u version %u: %u chains added (routing version %" PRIu64 ")\n",
+		       r.table_id, r.table_version, r.nchains_added, r.routing_version);
+	return 0;
+usage:
+	fprintf(stderr, "usage: c3fs-admin create-chain-table --replicas N [--table-id ID] "
+		"[--name NAME] [--targets ID,ID,...]\n");
+	return 2;
+}
+
+static int cmd_node_state(struct admin *ad, const char *cmd, int argc, char **argv,
+			  uint8_t state)
+{
+	struct mgmtd_set_node_state_req q;
+	struct mgmtd_admin_resp r;
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	if (argc != 1 || parse_u32(argv[0], &q.node_id)) {
+		fprintf(stderr, "usage: c3fs-admin %s NODE_ID\n", cmd);
+		return 2;
+	}
+	snprintf(q.admin_token, sizeof(q.admin_token), "%s", ad->admin_token);
+	q.state = state;
+	mgmtd_set_node_state_req_encode(&q, &req);
+	rc = call(ad, MGMTD_T_SET_NODE_STATE, &req, &resp);
+	if (rc == 0)
+		rc = mgmtd_admin_resp_decode(resp.data, resp.len, &r);
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	if (rc)
+		return fail(cmd, rc);
+	if (ad->json)
+		printf("{\"node\":%u,\"state\":\"%s\",\"routing_version\":%" PRIu64 "}\n",
+		       q.node_id, node_state_name(state), r.routing_version);
+	else
+		printf("node %u: %s (routing version %" PRIu64 ")\n", q.node_id,
+		       state == NODE_MAINTENANCE ? "offline for maintenance" : "online",
+		       r.routing_version);
+	return 0;
+}
+
+static int cmd_target_state(struct admin *ad, int argc, char **argv)
+{
+	struct mgmtd_set_target_state_req q;
+	struct mgmtd_admin_resp r;
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
+	int rc, st;
+
+	memset(&q, 0, sizeof(q));
+	if (argc != 2 || parse_u32(argv[0], &q.target_id) ||
+	    (st = target_state_parse(argv[1])) < 0 ||
+	    (st != TARGET_SERVING && st != TARGET_OFFLINE)) {
+		fprintf(stderr, "usage: c3fs-admin set-target-state TARGET_ID serving|offline\n");
+		return 2;
+	}
+	snprintf(q.admin_token, sizeof(q.admin_token), "%s", ad->admin_token);
+	q.state = (uint8_t)st;
+	mgmtd_set_target_state_req_encode(&q, &req);
+	rc = call(ad, MGMTD_T_SET_TARGET_STATE, &req, &resp);
+	if (rc == 0)
+		rc = mgmtd_admin_resp_decode(resp.data, resp.len, &r);
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	if (rc == -EBUSY) {
+		fprintf(stderr, "c3fs-admin: set-target-state: target %u is the last serving "
+			"replica of its chain; refusing to take it offline\n", q.target_id);
+		return 1;
+	}
+	if (rc)
+		return fail("set-target-state", rc);
+	if (ad->json)
+		printf("{\"target\":%u,\"state\":\"%s\",\"routing_version\":%" PRIu64 "}\n",
+		       q.target_id, target_state_name(st), r.routing_version);
+	else
+		printf("target %u: %s requested (routing version %" PRIu64 ")\n", q.target_id,
+		       target_state_name(st), r.routing_version);
+	return 0;
+}
+
+static int cmd_leader(struct admin *ad)
+{
+	struct mgmtd_leader_resp lr;
+	struct c3_buf resp = C3_BUF_INIT;
+	int rc = call(ad, MGMTD_T_GET_LEADER, NULL, &resp);
+
+	if (rc == 0)
+		rc = mgmtd_leader_resp_decode(resp.data, resp.len, &lr);
+	c3_buf_release(&resp);
+	if (rc)
+		return fail("leader", rc);
+	if (ad->json) {
+		printf("{\"leader\":");
+		json_str(lr.leader);
+		printf(",\"answered_by\":");
+		json_str(lr.self);
+		printf(",\"lease_left_ms\":%" PRIu64 "}\n", lr.lease_left_ms);
+	} else {
+		printf("leader %s (lease %.1fs left), answered by %s\n",
+		       lr.leader[0] ? lr.leader : "unknown", (double)lr.lease_left_ms / 1000.0,
+		       lr.self);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: c3fs-admin [--mgmtd ADDRS] [--token T] [--admin-token T] [--config F]\n"
+		"                  [--json] COMMAND [ARGS]\n"
+		"commands:\n"
+		"  status                      one-screen cluster health\n"
+		"  list-nodes                  nodes and client sessions\n"
+		"  list-targets                targets, states, space, sync progress\n"
+		"  list-chains                 chains with members in order (head first)\n"
+		"  list-chain-tables           chain tables\n"
+		"  leader                      which mgmtd leads\n"
+		"  create-chain-table --replicas N [--table-id ID] [--name NAME] [--targets IDS]\n"
+		"                              (admin) chains over unused targets, replicas on\n"
+		"                              distinct nodes; adds a version to an existing table\n"
+		"  offline-node NODE_ID        (admin) maintenance: its targets leave their chains\n"
+		"  online-node NODE_ID         (admin) end maintenance\n"
+		"  set-target-state TARGET_ID serving|offline   (admin)\n"
+		"Without --mgmtd, reads $C3FS_HOME/admin.ini or ./.c3fs/admin.ini.\n");
+}
+
+/* Fill missing settings from an admin.ini.  0, or 2 on a bad file. */
+static int load_ini(struct admin *ad, struct admin_ini *ini, const char *explicit_path)
+{
+	char path[4096], err[C3_CFG_ERRLEN];
+	const char *home = getenv("C3FS_HOME");
+	struct stat sb;
+	int rc;
+
+	if (explicit_path)
+		snprintf(path, sizeof(path), "%s", explicit_path);
+	else if (home && *home)
+		snprintf(path, sizeof(path), "%s/admin.ini", home);
+	else
+		snprintf(path, sizeof(path), ".c3fs/admin.ini");
+	if (!explicit_path && stat(path, &sb) != 0)
+		return 0;
+	rc = c3_cfg_load_file(&admin_table, ini, path, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "c3fs-admin: %s: %s\n", path,
+			rc == -C3FS_ECONFIG ? err : c3_strerror(rc));
+		return 2;
+	}
+	if (!ad->mgmtd && ini->mgmtd[0])
+		ad->mgmtd = ini->mgmtd;
+	if (!ad->token)
+		ad->token = ini->token;
+	if (!ad->admin_token)
+		ad->admin_token = ini->admin_token;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct admin ad;
+	struct admin_ini ini;
+	struct rpc_client_opts ro;
+	const char *cfg_path = NULL, *cmd;
+	char err[C3_CFG_ERRLEN];
+	int i, rc;
+
+	memset(&ad, 0, sizeof(ad));
+	memset(&ini, 0, sizeof(ini));
+	c3_cfg_defaults(&admin_table, &ini, err, sizeof(err));
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(argv[i], "--json") == 0) {
+			ad.json = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			c3_cfg_release(&admin_table, &ini);
+			return 0;
+		}
+		if (!v) {
+			usage(stderr);
+			c3_cfg_release(&admin_table, &ini);
+			return 2;
+		}
+		if (strcmp(argv[i], "--mgmtd") == 0)
+			ad.mgmtd = v;
+		else if (strcmp(argv[i], "--token") == 0)
+			ad.token = v;
+		else if (strcmp(argv[i], "--admin-token") == 0)
+			ad.admin_token = v;
+		else if (strcmp(argv[i], "--config") == 0)
+			cfg_path = v;
+		else {
+			usage(stderr);
+			c3_cfg_release(&admin_table, &ini);
+			return 2;
+		}
+		i++;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		c3_cfg_release(&admin_table, &ini);
+		return 2;
+	}
+	cmd = argv[i++];
+	if (cfg_path || !ad.mgmtd || !ad.token || !ad.admin_token) {
+		rc = load_ini(&ad, &ini, cfg_path);
+		if (rc) {
+			c3_cfg_release(&admin_table, &ini);
+			return rc;
+		}
+	}
+	if (!ad.mgmtd || !ad.mgmtd[0]) {
+		fprintf(stderr, "c3fs-admin: no mgmtd address: pass --mgmtd or write "
+			"$C3FS_HOME/admin.ini / ./.c3fs/admin.ini ([cluster] mgmtd = ...)\n");
+		c3_cfg_release(&admin_table, &ini);
+		return 2;
+	}
+	if (!ad.token)
+		ad.token = "";
+	if (!ad.admin_token)
+		ad.admin_token = "";
+	memset(&ro, 0, sizeof(ro));
+	ro.token = ad.token;
+	ro.conns_per_peer = 1;
+	ro.connect_timeout_ms = 1000;
+	rc = rpc_client_new(&ro, &ad.rpc);
+	if (rc) {
+		fprintf(stderr, "c3fs-admin: %s\n", c3_strerror(rc));
+		c3_cfg_release(&admin_table, &ini);
+		return 1;
+	}
+	if (strcmp(cmd, "status") == 0)
+		rc = cmd_status(&ad);
+	else if (strcmp(cmd, "list-nodes") == 0)
+		rc = cmd_list_nodes(&ad);
+	else if (strcmp(cmd, "list-targets") == 0)
+		rc = cmd_list_targets(&ad);
+	else if (strcmp(cmd, "list-chains") == 0)
+		rc = cmd_list_chains(&ad);
+	else if (strcmp(cmd, "list-chain-tables") == 0)
+		rc = cmd_list_tables(&ad);
+	else if (strcmp(cmd, "leader") == 0)
+		rc = cmd_leader(&ad);
+	else if (strcmp(cmd, "create-chain-table") == 0)
+		rc = cmd_create_table(&ad, argc - i, argv + i);
+	else if (strcmp(cmd, "offline-node") == 0)
+		rc = cmd_node_state(&ad, cmd, argc - i, argv + i, NODE_MAINTENANCE);
+	else if (strcmp(cmd, "online-node") == 0)
+		rc = cmd_node_state(&ad, cmd, argc - i, argv + i, NODE_UP);
+	else if (strcmp(cmd, "set-target-state") == 0)
+		rc = cmd_target_state(&ad, argc - i, argv + i);
+	else {
+		fprintf(stderr, "c3fs-admin: unknown command '%s'\n", cmd);
+		usage(stderr);
+		rc = 2;
+	}
+	rpc_client_free(ad.rpc);
+	c3_cfg_release(&admin_table, &ini);
+	return rc;
+}

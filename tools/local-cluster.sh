@@ -30,12 +30,11 @@ pid_alive() { [ -f "$H/run/$1.pid" ] && kill -0 "$(cat "$H/run/$1.pid")" 2>/dev/
 # launch NAME CMD...: detached from this shell (survives `make run` returning)
 launch() {
 	local name=$1; shift
-	: >>"$H/log/$name.out"
-	setsid bash -c 'echo $$ >"$0"; exec "$@" </dev/null >>"$1.out" 2>&1' \
-		"$H/run/$name.pid" "$@" &
-	sleep 0.05
-	# the wrapper writes the pid before exec; wait for it
-	for _ in $(seq 50); do [ -s "$H/run/$name.pid" ] && break; sleep 0.05; done
+	rm -f "$H/run/$name.pid"
+	setsid bash -c 'pidf=$1; out=$2; shift 2; echo $$ >"$pidf"; exec "$@" </dev/null >>"$out" 2>&1' \
+		_ "$H/run/$name.pid" "$H/log/$name.out" "$@" &
+	# the wrapper writes its pid (which exec keeps) before starting the daemon
+	for _ in $(seq 100); do [ -s "$H/run/$name.pid" ] && break; sleep 0.02; done
 }
 
 wait_port() {

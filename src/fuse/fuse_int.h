@@ -37,6 +37,7 @@ struct fusefs_config {
 	uint64_t length_sync_ms;
 	uint64_t max_readahead;
 	bool allow_other;
+	bool kernel_permissions;
 	bool read_cache;
 	char *log;
 	char *log_level;

@@ -8,7 +8,8 @@
  * `fusermount3 -uz` removes.
  *
  * Steps: config -> log -> metrics -> libc3fs client (waits for mgmtd routing) -> FUSE
- * session (allow_other, no default_permissions: meta checks every caller) -> mount ->
+ * session (allow_other; meta checks every caller, the kernel also does with
+ * default_permissions unless fuse.kernel_permissions=false) -> mount ->
  * multi-threaded loop -> unmount -> client closed.
  */
 #include <errno.h>
@@ -41,6 +42,10 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	    "How long the kernel may cache a name's absence (0 = not at all)."),
 	CFG("fuse", "allow_other", C3_CFG_BOOL, allow_other, "true", 1, 0, "",
 	    "Let every user use the mount (permissions are checked by the meta service)."),
+	CFG("fuse", "kernel_permissions", C3_CFG_BOOL, kernel_permissions, "true", 1, 0, "",
+	    "Let the kernel check permissions too (default_permissions), from attributes at most "
+	    "attr_timeout old; meta checks every operation either way. Without it, a path walk "
+	    "through cached directory entries skips the search-permission check."),
 	CFG("fuse", "read_cache", C3_CFG_BOOL, read_cache, "true", 1, 0, "",
 	    "Use the kernel page cache for file data (false = direct I/O for every file)."),
 	CFG("fuse", "max_readahead", C3_CFG_SIZE, max_readahead, "4M", 0, 64 << 20, "bytes",
@@ -132,7 +137,7 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop = NULL;
 	char err[C3_CFG_ERRLEN];
-	char *token = NULL;
+	char *token = NULL, opts[256];
 	const char *mnt;
 	int argi = 0, rc, lvl, status = 1;
 
@@ -194,10 +199,11 @@ int main(int argc, char **argv)
 		goto out_metrics;
 	}
 
+	snprintf(opts, sizeof(opts), "fsname=c3fs,subtype=c3fs,max_read=1048576%s%s",
+		 fs.cfg.allow_other ? ",allow_other" : "",
+		 fs.cfg.kernel_permissions ? ",default_permissions" : "");
 	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, fs.cfg.allow_other
-					    ? "fsname=c3fs,subtype=c3fs,max_read=1048576,allow_other"
-					    : "fsname=c3fs,subtype=c3fs,max_read=1048576")) {
+	    fuse_opt_add_arg(&args, opts)) {
 		LOG_ERROR("out of memory");
 		goto out_client;
 	}

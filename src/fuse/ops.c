@@ -4,8 +4,11 @@
  * above C3FS_INO_RESERVED_MIN are the 3fs-virt directory (virt.c).  Every entry reply
  * adds one to the inode's lookup count here; forget takes it back.
  *
- * Permissions: the mount does not use default_permissions; every operation carries the
- * caller's uid, gid and supplementary groups to the meta service, which decides.
+ * Permissions: every operation carries the caller's uid, gid and supplementary groups to
+ * the meta service, which decides.  By default the mount also has default_permissions:
+ * without it the kernel does not check search permission while walking through cached
+ * dentries (it relies on lookup, which a cached entry skips), so a file below a 0700
+ * directory would stay reachable by others for entry_timeout.
  *
  * Page cache: regular files use the kernel page cache (no direct_io unless O_DIRECT or
  * read_cache=false), so shared writable mmap works.  keep_cache is granted at open only

@@ -21,12 +21,13 @@ start_meta() {
 }
 
 run_unit() { # name, then env assignments and the binary via env(1)
-	local name=$1 rc; shift
-	env "$@" >"$T/$name.out" 2>&1
+	local name=$1 rc out; shift
+	out=$T/$(printf '%s' "$name" | tr -c 'a-zA-Z0-9' _).out
+	env "$@" >"$out" 2>&1
 	rc=$?
-	grep -E '^(not ok|#)' "$T/$name.out" | head -40 | sed 's/^/#   /'
-	if [ $rc = 0 ] && grep -q '^not ok' "$T/$name.out"; then rc=1; fi
-	t_ok $rc "$name ($(grep -c '^ok' "$T/$name.out") checks passed)"
+	grep -E '^(not ok|#)' "$out" | head -40 | sed 's/^/#   /'
+	if [ $rc = 0 ] && grep -q '^not ok' "$out"; then rc=1; fi
+	t_ok $rc "$name ($(grep -c '^ok' "$out") checks passed)"
 }
 
 start_meta; t_ok $? "c3fs-meta listens on 127.0.0.1:$port"

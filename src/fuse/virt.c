@@ -283,6 +283,19 @@ static void virt_inval_later(struct fusefs *fs, uint64_t parent, const char *nam
 	pthread_attr_destroy(&at);
 }
 
+/* Invalidate dir/name in the kernel: now when the request being served (a symlink into
+ * cmd_parent) is not in that directory, else from another thread after the reply (the
+ * kernel holds cmd_parent's lock until then; invalidating inside would deadlock). */
+static void virt_inval(struct fusefs *fs, uint64_t cmd_parent, uint64_t dir, const char *name)
+{
+	if (!fs->se)
+		return;
+	if (dir != cmd_parent)
+		fuse_lowlevel_notify_inval_entry(fs->se, dir, name, strlen(name));
+	else
+		virt_inval_later(fs, dir, name);
+}
+
 static void virt_reply_done(fuse_req_t req, int rc)
 {
 	if (rc)
@@ -314,9 +327,9 @@ void virt_symlink(struct fusefs *fs, fuse_req_t req, const char *target, uint64_
 		rc = c3fs_remove_recursive(fs->cl, &cr, dir, last);
 	LOG_INFO("3fs-virt rm-rf '%s' by uid %u: %s", target, cr.uid,
 		 rc ? c3fs_strerror(rc) : "done");
-	virt_reply_done(req, rc);
 	if (rc == 0)
-		virt_inval_later(fs, dir, last);
+		virt_inval(fs, parent, dir, last);
+	virt_reply_done(req, rc);
 }
 
 void virt_mv(struct fusefs *fs, fuse_req_t req, const char *target, uint64_t parent,
@@ -333,9 +346,9 @@ void virt_mv(struct fusefs *fs, fuse_req_t req, const char *target, uint64_t par
 		rc = c3fs_rename(fs->cl, &cr, dir, last, parent, name, C3FS_RENAME_NOREPLACE);
 	LOG_INFO("3fs-virt mv '%s' -> %lu/%s by uid %u: %s", target + 3, (unsigned long)parent,
 		 name, cr.uid, rc ? c3fs_strerror(rc) : "done");
-	virt_reply_done(req, rc);
 	if (rc == 0)
-		virt_inval_later(fs, dir, last);
+		virt_inval(fs, parent, dir, last);
+	virt_reply_done(req, rc);
 }
 
 void virt_rename_rmrf(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char *name)

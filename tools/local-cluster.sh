@@ -162,10 +162,10 @@ start() {
 	done
 	# wait for all targets to register, then make the chain table once
 	for _ in $(seq 100); do
-		[ "$(admin --json list-targets 2>/dev/null | grep -o '"target_id"' | wc -l)" -ge $((NSTORAGE * NTARGETS)) ] && break
+		[ "$(admin --json list-targets 2>/dev/null | grep -o '"local_state"' | wc -l)" -ge $((NSTORAGE * NTARGETS)) ] && break
 		sleep 0.1
 	done
-	if ! admin --json list-chain-tables 2>/dev/null | grep -q '"table_id"'; then
+	if ! admin --json list-chain-tables 2>/dev/null | grep -q '"chain_tables":\[{'; then
 		admin create-chain-table --replicas 3 --table-id 1 --name default >/dev/null ||
 			die "could not create the chain table (c3fs-admin create-chain-table)"
 	fi

@@ -215,6 +215,10 @@ static int lm_open(const char *arg, struct kv_db **out)
 		rc = lm_err(rc);
 		goto fail_env;
 	}
+	/* free reader slots left by crashed processes: they would pin old pages forever */
+	int dead = 0;
+
+	mdb_reader_check(db->env, &dead);
 	rc = mdb_txn_begin(db->env, NULL, 0, &t);
 	if (!rc) {
 		rc = mdb_dbi_open(t, NULL, 0, &db->dbi);

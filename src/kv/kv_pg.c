@@ -106,7 +106,9 @@ static int pg_code(PGconn *conn, const PGresult *res, bool in_commit)
 
 	if (st && (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0))
 		return -C3FS_ECONFLICT;
-	if (PQstatus(conn) != CONNECTION_OK)
+	/* connection exceptions (08...) and the server going away (57P01..03) */
+	if (PQstatus(conn) != CONNECTION_OK || (st && (strncmp(st, "08", 2) == 0 ||
+						       strncmp(st, "57P", 3) == 0)))
 		return in_commit ? -C3FS_EKVMAYBECOMMITTED : -C3FS_ECONNECT;
 	if (st && strcmp(st, "53100") == 0)
 		return -ENOSPC; /* disk_full */
@@ -199,7 +201,8 @@ static int pg_pool_get(struct pg_db *db, struct pg_conn **out)
 static void pg_pool_put(struct pg_db *db, struct pg_conn *c)
 {
 	bool keep = PQstatus(c->conn) == CONNECTION_OK &&
-		    PQtransactionStatus(c->conn) == PQTRANS_IDLE;
+		    PQtransactionStatus(c->conn) == PQTRANS_IDLE &&
+		    PQpipelineStatus(c->conn) == PQ_PIPELINE_OFF;
 
 	if (!keep) {
 		PQfinish(c->conn);
@@ -472,6 +475,7 @@ static void pg_end(struct kv_txn *txn, bool rollback)
 	struct pg_txn *t = txn->be;
 
 	if (rollback && PQstatus(t->c->conn) == CONNECTION_OK &&
+	    PQpipelineStatus(t->c->conn) == PQ_PIPELINE_OFF &&
 	    PQtransactionStatus(t->c->conn) != PQTRANS_IDLE)
 		pg_exec_ok(t->c->conn, "ROLLBACK");
 	pg_pool_put(db, t->c);
@@ -479,31 +483,99 @@ static void pg_end(struct kv_txn *txn, bool rollback)
 	txn->be = NULL;
 }
 
-static int pg_write_all(struct kv_txn *txn)
+/* Send every buffered write and COMMIT in one pipeline (one round trip), then read the
+ * results in order.  Returns 0 (committed), the first write's error (COMMIT was then
+ * skipped by the server: nothing applied), or for a lost connection
+ * -C3FS_EKVMAYBECOMMITTED once COMMIT may have reached the server. */
+static int pg_commit_pipeline(struct kv_txn *txn)
 {
+	struct pg_txn *t = txn->be;
+	PGconn *conn = t->c->conn;
 	const struct kv__wbuf *w = &txn->w;
-	PGresult *res;
+	static const int fmts[2] = { 1, 1 };
+	size_t nsent = 0, nq = w->nranges + w->npoints + 1;
 	int rc = 0;
 
-	for (size_t i = 0; i < w->nranges && rc == 0; i++) {
+	if (!PQenterPipelineMode(conn))
+		return pg_code(conn, NULL, false);
+	for (size_t i = 0; i < w->nranges; i++) {
 		const struct kv__wrange *r = &w->ranges[i];
 		const char *vals[2] = { (const char *)r->b, (const char *)r->e };
 		int lens[2] = { (int)r->bl, (int)r->el };
 
-		rc = pg_run(txn, PG_DELR, 2, vals, lens, PGRES_COMMAND_OK, &res);
-		PQclear(res);
+		if (!PQsendQueryPrepared(conn, pg_stmt_name[PG_DELR], 2, vals, lens, fmts, 1))
+			goto send_failed;
+		nsent++;
 	}
-	for (size_t i = 0; i < w->npoints && rc == 0; i++) {
+	for (size_t i = 0; i < w->npoints; i++) {
 		const struct kv__wpoint *p = &w->points[i];
 		const char *vals[2] = { (const char *)p->key,
 					(const char *)(p->val ? p->val : p->key) };
 		int lens[2] = { (int)p->klen, (int)p->vlen };
 
-		rc = pg_run(txn, p->cleared ? PG_DEL : PG_PUT, p->cleared ? 1 : 2, vals, lens,
-			    PGRES_COMMAND_OK, &res);
+		if (!PQsendQueryPrepared(conn, pg_stmt_name[p->cleared ? PG_DEL : PG_PUT],
+					 p->cleared ? 1 : 2, vals, lens, fmts, 1))
+			goto send_failed;
+		nsent++;
+	}
+#ifdef C3_TEST_BUILD
+	if (kv__pg_before_commit_hook)
+		kv__pg_before_commit_hook(PQbackendPID(conn));
+#endif
+	if (!PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+		goto send_failed;
+	/* from here on COMMIT may reach the server (it executes before the sync arrives) */
+	if (!PQpipelineSync(conn))
+		return -C3FS_EKVMAYBECOMMITTED;
+
+	/* results: one per query (each followed by a NULL), then the sync point */
+	for (size_t q = 0; q < nq; q++) {
+		PGresult *res = PQgetResult(conn);
+		ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+		if (!res) {
+			rc = rc ? rc : pg_code(conn, NULL, true);
+			break;
+		}
+		if (rc == 0) {
+			if (st == PGRES_PIPELINE_ABORTED)
+				rc = -C3FS_EKV; /* cannot happen before the first error */
+			else if (st != PGRES_COMMAND_OK)
+				rc = pg_code(conn, res, true);
+			else if (q == nq - 1 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+				rc = -C3FS_EKV;
+		}
+		PQclear(res);
+		if (rc == -C3FS_EKVMAYBECOMMITTED)
+			break;
+		if (PQstatus(conn) != CONNECTION_OK) {
+			/* a write that failed first (conflict, ...) means COMMIT never ran */
+			if (rc == 0)
+				rc = -C3FS_EKVMAYBECOMMITTED;
+			break;
+		}
+		res = PQgetResult(conn); /* the NULL that ends this query's results */
 		PQclear(res);
 	}
+	if (PQstatus(conn) == CONNECTION_OK) {
+		/* drain up to the sync point; NULLs only separate results */
+		for (size_t i = 0; i < 2 * nq + 8; i++) {
+			PGresult *res = PQgetResult(conn);
+			ExecStatusType st = res ? PQresultStatus(res) : PGRES_EMPTY_QUERY;
+
+			PQclear(res);
+			if (st == PGRES_PIPELINE_SYNC || PQstatus(conn) != CONNECTION_OK)
+				break;
+		}
+		PQexitPipelineMode(conn); /* fails if results remain: the pool then drops conn */
+	}
 	return rc;
+
+send_failed:
+	/* COMMIT was never sent: nothing can be applied.  The connection is left in pipeline
+	 * mode inside a transaction, so pg_end closes it instead of pooling it. */
+	rc = pg_code(conn, NULL, false);
+	return rc ? rc : -C3FS_EKV;
 }
 
 static int pg_commit(struct kv_txn *txn)
@@ -513,22 +585,25 @@ static int pg_commit(struct kv_txn *txn)
 	PGresult *res;
 	int rc = t->err;
 
-	if (rc == 0 && !txn->read_only)
-		rc = pg_write_all(txn);
 	if (rc) {
 		pg_end(txn, true);
+		return rc;
+	}
+	if (!txn->read_only && (txn->w.npoints || txn->w.nranges)) {
+		rc = pg_commit_pipeline(txn);
+		pg_end(txn, rc != 0 && rc != -C3FS_EKVMAYBECOMMITTED);
 		return rc;
 	}
 #ifdef C3_TEST_BUILD
 	if (kv__pg_before_commit_hook)
 		kv__pg_before_commit_hook(PQbackendPID(conn));
 #endif
-	res = PQexec(conn, "COMMIT");
+	res = PQexec(conn, "COMMIT"); /* nothing written: an unknown outcome changes nothing */
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		/* COMMIT of a transaction the server had already failed reports ROLLBACK */
 		rc = strcmp(PQcmdStatus(res), "COMMIT") == 0 ? 0 : -C3FS_EKV;
 	} else {
-		rc = pg_code(conn, res, true);
+		rc = pg_code(conn, res, false);
 	}
 	PQclear(res);
 	pg_end(txn, rc != 0 && rc != -C3FS_EKVMAYBECOMMITTED);

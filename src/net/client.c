@@ -294,6 +294,7 @@ static int cli_conn_open(struct rpc_client *cli, const char *addr, uint32_t time
 	struct cli_conn *c = NULL;
 	struct cli_io *io;
 	struct epoll_event ev;
+	bool was_idle;
 	int fd, rc;
 
 	fd = cli->tr->connect(addr, timeout_ms);
@@ -351,12 +352,15 @@ static int cli_conn_open(struct rpc_client *cli, const char *addr, uint32_t time
 	io = &cli->ios[atomic_fetch_add(&cli->io_rr, 1) % (unsigned)cli->nio];
 	c->io = io;
 	pthread_mutex_lock(&io->mu);
+	was_idle = io->conns == NULL;
 	c->next = io->conns;
 	if (io->conns)
 		io->conns->prev = c;
 	io->conns = c;
 	c->listed = true;
 	pthread_mutex_unlock(&io->mu);
+	if (was_idle) /* its epoll_wait may sleep without a timeout: start the deadline scans */
+		(void)eventfd_write(io->wakefd, 1);
 	ev.events = EPOLLIN;
 	ev.data.ptr = c;
 	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {

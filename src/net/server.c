@@ -124,7 +124,7 @@ struct rpc_server {
 	pthread_cond_t ocv;
 	long outstanding;
 	bool started;
-	_Atomic uint64_t log_accept_ns, log_busy_ns, log_proto_ns;
+	_Atomic uint64_t log_accept_ns, log_busy_ns, log_proto_ns, log_idle_ns;
 };
 
 /* ------------------------------------------------------------------ requests */
@@ -647,8 +647,10 @@ static void srv_io_check_idle(struct srv_io *io, uint64_t now)
 	for (; c; c = next) {
 		next = c->next;
 		if (!c->authed && now - c->accepted_ns > (uint64_t)srv->idle_timeout_ms * 1000000ull) {
-			LOG_INFO("rpc: %s did not authenticate within %u ms; closing", c->peer,
-				 srv->idle_timeout_ms);
+			if (net__ratelimit(&srv->log_idle_ns, 1000000000ull))
+				LOG_INFO("rpc: %s did not authenticate within %u ms; closing "
+					 "(further ones this second not logged)",
+					 c->peer, srv->idle_timeout_ms);
 			srv_conn_send_error(c, 0, 0, -C3FS_EAUTH);
 			srv_conn_close(c);
 		}

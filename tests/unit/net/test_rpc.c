@@ -172,15 +172,11 @@ static void *conc_main(void *arg)
 struct async_ctx {
 	atomic_int done;
 	atomic_int ok;
-	atomic_int calls_seen[64];
 };
 
 static void async_done(struct rpc_call *call)
 {
 	struct async_ctx *ctx = call->arg;
-	long idx = (long)(call - (struct rpc_call *)0) ;
-
-	(void)idx;
 	if (call->status == 0)
 		atomic_fetch_add(&ctx->ok, 1);
 	c3_buf_release(&call->resp);

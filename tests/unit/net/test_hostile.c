@@ -1,0 +1,249 @@
+/* The server against hostile or broken peers, over raw sockets: bad magic, wrong version,
+ * oversized lengths, unknown types, responses sent as requests, missing/late/oversized
+ * authentication, truncated frames and peers closing mid-frame, and a flood of 500
+ * connections over max_conns.  Each gets a clear error, and afterwards a well-behaved
+ * client is still served (and nothing leaks: LSan runs at exit). */
+#include <stdlib.h>
+
+#include "net_test.h"
+#include "tests/lib/tap.h"
+
+static int port;
+static char addr[64];
+
+/* Connect and authenticate a raw socket; -1 on failure. */
+static int authed_socket(void)
+{
+	int fd = nt_raw_connect(port);
+
+	if (fd < 0)
+		return -1;
+	if (nt_raw_auth(fd, "tok") != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Expect an error frame with status want, then the close. */
+static void expect_error_close(int fd, int want, const char *name)
+{
+	struct rpc_frame f;
+	char n2[128];
+
+	if (nt_read_reply(fd, &f) != 0) {
+		ok(0, name);
+		diag("no error frame");
+		return;
+	}
+	is_int(f.status, want, name);
+	snprintf(n2, sizeof(n2), "%s: connection closed", name);
+	ok(nt_closed_by_peer(fd), n2);
+}
+
+static int served(struct rpc_client *cli)
+{
+	struct c3_buf r = C3_BUF_INIT;
+	int rc = rpc_call_sync(cli, addr, RPC_T_ECHO, "still", 5, &r, 5000);
+
+	rc = rc == 0 && r.len == 5 && memcmp(r.data, "still", 5) == 0;
+	c3_buf_release(&r);
+	return rc;
+}
+
+int main(void)
+{
+	struct rpc_server *srv = nt_server("tok", 2, 100, 300);
+	struct rpc_client_opts co;
+	struct rpc_client *cli;
+	uint8_t h[RPC_HEADER_BYTES], big[20000];
+	struct rpc_frame f;
+	int fd;
+
+	ok(srv && rpc_server_start(srv) == 0, "server up");
+	if (!srv)
+		return tap_done();
+	port = rpc_server_port(srv);
+	nt_addr(srv, addr, sizeof(addr));
+	memset(&co, 0, sizeof(co));
+	co.token = "tok";
+	co.conns_per_peer = 1;
+	ok(rpc_client_new(&co, &cli) == 0, "client");
+	ok(served(cli), "well-behaved client served");
+
+	/* bad magic after auth */
+	fd = authed_socket();
+	ok(fd >= 0, "raw socket authenticated");
+	memset(h, 0xab, sizeof(h));
+	nt_write_all(fd, h, sizeof(h));
+	expect_error_close(fd, -C3FS_EBADFRAME, "bad magic -> EBADFRAME");
+	close(fd);
+
+	/* bad header checksum */
+	fd = authed_socket();
+	nt_hdr(h, RPC_T_PING, 9, 0, 0);
+	h[20] ^= 1;
+	nt_write_all(fd, h, sizeof(h));
+	expect_error_close(fd, -C3FS_EBADFRAME, "bad checksum -> EBADFRAME");
+	close(fd);
+
+	/* wrong version */
+	fd = authed_socket();
+	memset(&f, 0, sizeof(f));
+	f.version = 9;
+	f.type = RPC_T_PING;
+	f.id = 5;
+	rpc_frame_encode(&f, h);
+	nt_write_all(fd, h, sizeof(h));
+	expect_error_close(fd, -C3FS_EVERSION, "wrong version -> EVERSION");
+	close(fd);
+
+	/* oversized payload and bulk lengths */
+	fd = authed_socket();
+	nt_hdr(h, RPC_T_ECHO, 6, RPC_MAX_PAYLOAD_DEFAULT + 1, 0);
+	nt_write_all(fd, h, sizeof(h));
+	expect_error_close(fd, -C3FS_ETOOBIG, "payload length over the limit -> ETOOBIG");
+	close(fd);
+	fd = authed_socket();
+	nt_hdr(h, RPC_T_ECHO, 7, 0, 0xffffffffu);
+	nt_write_all(fd, h, sizeof(h));
+	expect_error_close(fd, -C3FS_ETOOBIG, "bulk length over the limit -> ETOOBIG");
+	close(fd);
+
+	/* a response frame sent to the server */
+	fd = authed_socket();
+	memset(&f, 0, sizeof(f));
+	f.version = RPC_PROTO_VERSION;
+	f.flags = RPC_FLAG_RESPONSE;
+	f.type = RPC_T_PING;
+	f.id = 8;
+	rpc_frame_encode(&f, h);
+	nt_write_all(fd, h, sizeof(h));
+	expect_error_close(fd, -C3FS_EBADFRAME, "response frame to a server -> EBADFRAME");
+	close(fd);
+
+	/* unknown type: answered with the request id, connection kept */
+	fd = authed_socket();
+	nt_hdr(h, 999, 4242, 3, 2);
+	nt_write_all(fd, h, sizeof(h));
+	nt_write_all(fd, "abcde", 5);
+	ok(nt_read_reply(fd, &f) == 0 && f.status == -C3FS_EUNKNOWNTYPE && f.id == 4242,
+	   "unknown type -> EUNKNOWNTYPE for that id");
+	nt_hdr(h, 60000, 4243, 0, 0);
+	nt_write_all(fd, h, sizeof(h));
+	ok(nt_read_reply(fd, &f) == 0 && f.status == -C3FS_EUNKNOWNTYPE && f.id == 4243,
+	   "type beyond the table -> EUNKNOWNTYPE");
+	nt_hdr(h, RPC_T_PING, 4244, 0, 0);
+	nt_write_all(fd, h, sizeof(h));
+	ok(nt_read_reply(fd, &f) == 0 && f.status == 0 && f.id == 4244,
+	   "same connection still serves a ping");
+	close(fd);
+
+	/* several frames in one write, the last one split over two writes */
+	fd = authed_socket();
+	{
+		uint8_t many[5 * RPC_HEADER_BYTES];
+		int good = 1;
+
+		for (int i = 0; i < 5; i++)
+			nt_hdr(many + i * RPC_HEADER_BYTES, RPC_T_PING, 100 + (uint64_t)i, 0, 0);
+		nt_write_all(fd, many, sizeof(many) - 10);
+		c3_sleep_ms(20);
+		nt_write_all(fd, many + sizeof(many) - 10, 10);
+		for (int i = 0; i < 5; i++)
+			if (nt_read_reply(fd, &f) != 0 || f.status != 0)
+				good = 0;
+		ok(good, "pipelined and split frames all answered");
+	}
+	close(fd);
+
+	/* authentication: first frame not AUTH, wrong token, oversized unauthenticated frame,
+	 * silent peer past the idle timeout */
+	fd = nt_raw_connect(port);
+	nt_hdr(h, RPC_T_PING, 1, 0, 0);
+	nt_write_all(fd, h, sizeof(h));
+	expect_error_close(fd, -C3FS_EAUTH, "request before auth -> EAUTH");
+	close(fd);
+	fd = nt_raw_connect(port);
+	is_int(nt_raw_auth(fd, "nope"), -C3FS_EAUTH, "wrong token -> EAUTH");
+	ok(nt_closed_by_peer(fd), "wrong token: connection closed");
+	close(fd);
+	fd = nt_raw_connect(port);
+	is_int(nt_raw_auth(fd, ""), -C3FS_EAUTH, "empty token -> EAUTH");
+	close(fd);
+	fd = nt_raw_connect(port);
+	nt_hdr(h, RPC_T_AUTH, 1, sizeof(big), 0);
+	nt_write_all(fd, h, sizeof(h));
+	expect_error_close(fd, -C3FS_EAUTH, "unauthenticated frame over 16 KiB -> EAUTH");
+	close(fd);
+	fd = nt_raw_connect(port);
+	nt_hdr(h, RPC_T_AUTH, 1, 4, 0);
+	nt_write_all(fd, h, sizeof(h));
+	nt_write_all(fd, "\xff\xff\xff\x7f", 4);
+	expect_error_close(fd, -C3FS_EAUTH, "malformed auth payload -> EAUTH");
+	close(fd);
+	fd = nt_raw_connect(port);
+	expect_error_close(fd, -C3FS_EAUTH, "silent peer closed after the idle timeout");
+	close(fd);
+
+	/* truncated frames and peers closing mid-frame */
+	fd = authed_socket();
+	nt_hdr(h, RPC_T_PING, 1, 0, 0);
+	nt_write_all(fd, h, 20);
+	close(fd);
+	fd = authed_socket();
+	nt_hdr(h, RPC_T_ECHO, 1, 1000, 0);
+	nt_write_all(fd, h, sizeof(h));
+	nt_write_all(fd, big, 10);
+	close(fd);
+	fd = authed_socket();
+	nt_hdr(h, RPC_T_ECHO, 1, 10, 1u << 20);
+	nt_write_all(fd, h, sizeof(h));
+	nt_write_all(fd, big, 10 + 5000);
+	close(fd);
+	fd = authed_socket();
+	nt_hdr(h, RPC_T_ECHO, 1, 0, 0);
+	nt_write_all(fd, h, sizeof(h));
+	shutdown(fd, SHUT_RDWR); /* reply goes nowhere */
+	close(fd);
+	c3_sleep_ms(50);
+	ok(served(cli), "served after truncated frames and mid-frame closes");
+
+	/* a flood: 500 sockets at once, max_conns 100 */
+	{
+		enum { N = 500 };
+		static int fds[N];
+		int opened = 0, busy = 0, authfail = 0, noerr = 0;
+
+		for (int i = 0; i < N; i++) {
+			fds[i] = nt_raw_connect(port);
+			if (fds[i] >= 0)
+				opened++;
+		}
+		is_int(opened, N, "500 connections opened");
+		for (int i = 0; i < N; i++) {
+			if (fds[i] < 0)
+				continue;
+			if (nt_read_reply(fds[i], &f) != 0)
+				noerr++;
+			else if (f.status == -C3FS_EBUSY)
+				busy++;
+			else if (f.status == -C3FS_EAUTH)
+				authfail++;
+			else
+				noerr++;
+			close(fds[i]);
+		}
+		diag("flood: %d EBUSY, %d EAUTH (idle), %d without a clear error", busy, authfail,
+		     noerr);
+		is_int(noerr, 0, "every flooding connection got a clear error");
+		ok(busy >= N - 100, "connections over max_conns refused with EBUSY");
+		c3_sleep_ms(100);
+		ok(served(cli), "still serving a well-behaved client after the flood");
+	}
+
+	rpc_client_free(cli);
+	rpc_server_free(srv);
+	ok(1, "server freed");
+	return tap_done();
+}

@@ -121,7 +121,8 @@ int cluster_mgmtd_call(struct rpc_client *rpc, const char *mgmtd_addrs, char *le
 			break;
 		}
 		left = (uint32_t)(deadline - now);
-		c3_buf_reset(out);
+		/* rpc_call_sync assigns *out (it does not append): free the last reply */
+		c3_buf_release(out);
 		rc = rpc_call_sync(rpc, target, type, req, len, out, left);
 		if (rc == -C3FS_ENOTLEADER) {
 			struct mgmtd_redirect r;

@@ -18,6 +18,7 @@
 #include "cluster/client.h"
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/log.h"
 #include "net/rpc.h"
 #include "proto/mgmtd.h"
 
@@ -645,6 +646,9 @@ int main(int argc, char **argv)
 
 	memset(&ad, 0, sizeof(ad));
 	memset(&ini, 0, sizeof(ini));
+	/* the RPC layer logs each failed connection; failover is normal for a CLI: the
+	 * command's own message says what failed */
+	c3_log_set_level(C3_LOG_ERROR);
 	c3_cfg_defaults(&admin_table, &ini, err, sizeof(err));
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -56,6 +56,7 @@ struct chunk_ver {
 	uint32_t ncrc;
 	uint32_t *crcs;        /* owned, ncrc entries */
 	bool removed;          /* pending removal */
+	bool synced;           /* pending: its bytes (and new file name) are durable already */
 };
 
 struct chunk_slot {
@@ -80,7 +81,21 @@ struct chunk_store {
 	struct chunk_slot *buckets[CHUNK_NBUCKETS];
 	atomic_bool failed;
 	atomic_uint_fast64_t nchunks, used_bytes;
-	atomic_uint_fast64_t st_checksum, st_cow, st_inplace, st_commits;
+	atomic_uint_fast64_t st_checksum, st_cow, st_inplace, st_commits, st_txns;
+	/* group commit: concurrent metadata switches share one LMDB transaction */
+	pthread_mutex_t gc_mu;                     /* guards gc_queue, gc_busy */
+	pthread_cond_t gc_cv;
+	struct chunk_gc_item *gc_queue;            /* waiting, newest first */
+	bool gc_busy;                              /* a leader is committing a batch */
+};
+
+/* One metadata switch waiting for the group commit. */
+struct chunk_gc_item {
+	uint8_t key[CHUNK_KEY_BYTES];
+	const struct c3_buf *val;                  /* NULL = delete the key */
+	int rc;
+	bool done;
+	struct chunk_gc_item *next;
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -485,6 +500,8 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	for (int i = 0; i < CHUNK_NDIRS; i++)
 		cs->dirfds[i] = -1;
 	pthread_mutex_init(&cs->mu, NULL);
+	pthread_mutex_init(&cs->gc_mu, NULL);
+	pthread_cond_init(&cs->gc_cv, NULL);
 	cs->dir = strdup(dir);
 	cs->target_id = opts->target_id;
 	cs->io_engine = opts->io_engine;
@@ -568,6 +585,8 @@ void chunk_store_close(struct chunk_store *cs)
 		if (cs->dirfds[i] >= 0)
 			close(cs->dirfds[i]);
 	pthread_mutex_destroy(&cs->mu);
+	pthread_mutex_destroy(&cs->gc_mu);
+	pthread_cond_destroy(&cs->gc_cv);
 	free(cs->dir);
 	free(cs);
 }
@@ -1107,15 +1126,121 @@ void chunk_store_abort(struct chunk_store *cs, struct chunk_id id)
 	chunk_ver_release(&commit);
 }
 
+/* Run a batch of metadata switches in one LMDB transaction (the group-commit leader). */
+static int chunk_gc_run(struct chunk_store *cs, struct chunk_gc_item *batch)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	for (struct chunk_gc_item *it = batch; it && !rc; it = it->next) {
+		MDB_val key = { CHUNK_KEY_BYTES, it->key }, val;
+
+		if (it->val) {
+			val.mv_size = it->val->len;
+			val.mv_data = it->val->data;
+			rc = chunk_mdb_err(mdb_put(txn, cs->dbi, &key, &val, 0));
+		} else {
+			rc = chunk_mdb_err(mdb_del(txn, cs->dbi, &key, NULL));
+			if (rc == -ENOENT)
+				rc = 0;
+		}
+	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	atomic_fetch_add(&cs->st_txns, 1);
+	return chunk_mdb_err(mdb_txn_commit(txn));
+}
+
+/* Apply one metadata switch durably.  Threads arriving while a transaction is being
+ * committed queue up; the next leader commits all of them in one transaction (one pair of
+ * LMDB syncs for the whole group).  Returns the batch's result. */
+static int chunk_meta_switch(struct chunk_store *cs, struct chunk_id id, const struct c3_buf *val)
+{
+	struct chunk_gc_item me;
+
+	memset(&me, 0, sizeof(me));
+	chunk_key(me.key, id);
+	me.val = val;
+	pthread_mutex_lock(&cs->gc_mu);
+	me.next = cs->gc_queue;
+	cs->gc_queue = &me;
+	while (!me.done) {
+		if (!cs->gc_busy) {
+			struct chunk_gc_item *batch = cs->gc_queue, *it, *next;
+			int rc;
+
+			cs->gc_queue = NULL;
+			cs->gc_busy = true;
+			pthread_mutex_unlock(&cs->gc_mu);
+			rc = chunk_gc_run(cs, batch);
+			pthread_mutex_lock(&cs->gc_mu);
+			for (it = batch; it; it = next) {
+				next = it->next;
+				it->rc = rc;
+				it->done = true;
+			}
+			cs->gc_busy = false;
+			pthread_cond_broadcast(&cs->gc_cv);
+		} else {
+			pthread_cond_wait(&cs->gc_cv, &cs->gc_mu);
+		}
+	}
+	pthread_mutex_unlock(&cs->gc_mu);
+	return me.rc;
+}
+
+/* Make the pending version's bytes durable: fdatasync its file, fsync the directory when
+ * the file is new.  commit_gen = the committed version's file (0 if none). */
+static int chunk_sync_ver(struct chunk_store *cs, struct chunk_id id, struct chunk_ver *p,
+			  uint64_t commit_gen)
+{
+	char path[4096];
+	int fd, rc;
+
+	if (p->synced || p->removed || !p->gen || cs->no_sync)
+		return 0;
+	chunk_path(cs, id, p->gen, path, sizeof(path));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = chunk_io_fdatasync(cs->io_engine, fd);
+	close(fd);
+	if (!rc && p->gen != commit_gen && fsync(cs->dirfds[chunk_dir_of(id)]) < 0)
+		rc = -errno;
+	if (!rc)
+		p->synced = true;
+	return rc;
+}
+
+int chunk_store_sync_pending(struct chunk_store *cs, struct chunk_id id)
+{
+	struct chunk_slot *s = chunk_slot_locked(cs, id);
+	struct chunk_ver commit;
+	int rc;
+
+	if (chunk_store_failed(cs))
+		return -C3FS_ETARGETDOWN;
+	if (!s || !s->has_pending)
+		return -C3FS_ECHUNKVER;
+	rc = chunk_load(cs, id, &commit);
+	if (rc && rc != -ENOENT)
+		return rc;
+	rc = chunk_sync_ver(cs, id, &s->pending, rc ? 0 : commit.gen);
+	chunk_ver_release(&commit);
+	return chunk_note_err(cs, rc);
+}
+
 int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t version,
 		       uint32_t chain_ver)
 {
 	struct chunk_slot *s = chunk_slot_locked(cs, id);
 	struct chunk_ver commit, *p;
 	struct c3_buf b = C3_BUF_INIT;
-	MDB_txn *txn = NULL;
-	MDB_val key, val;
-	uint8_t k[CHUNK_KEY_BYTES];
 	char path[4096];
 	int rc;
 
@@ -1128,34 +1253,11 @@ int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t vers
 	if (rc && rc != -ENOENT)
 		return rc;
 	/* 1. the new bytes are durable (and the new file's name) */
-	if (!p->removed && p->gen && !cs->no_sync) {
-		int fd;
-
-		chunk_path(cs, id, p->gen, path, sizeof(path));
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0) {
-			rc = -errno;
-			goto out;
-		}
-		rc = chunk_io_fdatasync(cs->io_engine, fd);
-		close(fd);
-		if (!rc && p->gen != commit.gen && fsync(cs->dirfds[chunk_dir_of(id)]) < 0)
-			rc = -errno;
-		if (rc)
-			goto out;
-	}
-	/* 2. the metadata switch: one LMDB transaction */
-	chunk_key(k, id);
-	key.mv_size = sizeof(k);
-	key.mv_data = k;
-	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, 0, &txn));
+	rc = chunk_sync_ver(cs, id, p, commit.gen);
 	if (rc)
 		goto out;
-	if (p->removed) {
-		rc = chunk_mdb_err(mdb_del(txn, cs->dbi, &key, NULL));
-		if (rc == -ENOENT)
-			rc = 0;
-	} else {
+	/* 2. the metadata switch: one LMDB transaction (shared with concurrent commits) */
+	if (!p->removed) {
 		p->chain_ver = chain_ver;
 		p->flags = 0;
 		chunk_rec_encode(p, &b);
@@ -1163,14 +1265,8 @@ int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t vers
 			rc = b.err;
 			goto out;
 		}
-		val.mv_size = b.len;
-		val.mv_data = b.data;
-		rc = chunk_mdb_err(mdb_put(txn, cs->dbi, &key, &val, 0));
 	}
-	if (rc)
-		goto out;
-	rc = chunk_mdb_err(mdb_txn_commit(txn));
-	txn = NULL;
+	rc = chunk_meta_switch(cs, id, p->removed ? NULL : &b);
 	if (rc)
 		goto out;
 	/* 3. bookkeeping and space reclaim (after the commit: never needed for safety) */
@@ -1197,8 +1293,6 @@ int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t vers
 	s->has_pending = false;
 	pthread_mutex_unlock(&cs->mu);
 out:
-	if (txn)
-		mdb_txn_abort(txn);
 	c3_buf_release(&b);
 	chunk_ver_release(&commit);
 	return chunk_note_err(cs, rc);
@@ -1295,6 +1389,7 @@ void chunk_store_get_stats(struct chunk_store *cs, struct chunk_stats *out)
 	out->cow_writes = atomic_load(&cs->st_cow);
 	out->inplace_writes = atomic_load(&cs->st_inplace);
 	out->commits = atomic_load(&cs->st_commits);
+	out->meta_txns = atomic_load(&cs->st_txns);
 }
 
 int chunk_store_file_path(struct chunk_store *cs, struct chunk_id id, char *out, size_t outsz)

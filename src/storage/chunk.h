@@ -11,8 +11,9 @@
  * version beside the committed one: appends past the committed length are written in place
  * (the committed bytes are untouched), anything that changes committed bytes goes to a new
  * file (copy-on-write).  Committing makes the data durable (fdatasync, directory fsync for
- * new files) and then switches the metadata in one LMDB transaction (fsync'd), and only
- * then reclaims the old file.  So after a crash at any instant a chunk is exactly its last
+ * new files) and then switches the metadata in one LMDB transaction (fsync'd; commits
+ * arriving together share one transaction: group commit), and only then reclaims the old
+ * file.  So after a crash at any instant a chunk is exactly its last
  * committed version, its metadata matches its bytes, and a pending version is simply gone.
  *
  * Checksums.  Each version carries one CRC32C per block (block_size = 4 KiB for chunks up
@@ -132,6 +133,10 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t version,
 		       uint32_t chain_ver);
 
+/* Make the pending version's bytes durable now (lock held), so that a later commit only
+ * has the metadata switch left.  The service calls it while the successor works. */
+int chunk_store_sync_pending(struct chunk_store *cs, struct chunk_id id);
+
 /* Drop the pending version, if any (lock held). */
 void chunk_store_abort(struct chunk_store *cs, struct chunk_id id);
 
@@ -157,6 +162,7 @@ struct chunk_stats {
 	uint64_t checksum_errors;
 	uint64_t cow_writes, inplace_writes;
 	uint64_t commits;
+	uint64_t meta_txns;       /* LMDB write transactions (< commits under group commit) */
 };
 void chunk_store_get_stats(struct chunk_store *cs, struct chunk_stats *out);
 

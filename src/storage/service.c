@@ -271,11 +271,30 @@ static bool svc_err_is_transient(int rc)
 	       rc == -C3FS_ECHAINVER || rc == -C3FS_ETARGETDOWN;
 }
 
+/* Local work done while the successor applies the update: make our pending bytes durable
+ * (the successors' syncs and ours overlap instead of adding up along the chain). */
+struct svc_overlap {
+	struct chunk_store *cs;
+	struct chunk_id id;
+	bool ran;
+	int rc;
+};
+
+static void svc_overlap_run(struct svc_overlap *ov)
+{
+	if (ov && !ov->ran) {
+		ov->ran = true;
+		ov->rc = chunk_store_sync_pending(ov->cs, ov->id);
+	}
+}
+
 /* Send u to self's successor in the chain, retrying transient failures (re-reading the
  * routing each attempt) for up to forward_retry_ms.  0 when we are the tail or the
- * successor applied it. */
+ * successor applied it.  ov runs once, while the first attempt is in flight (or right
+ * away when there is no successor). */
 static int svc_forward(struct storage_service *svc, uint32_t self, uint32_t chain_id,
-		       struct storage_update_req *u, const struct iovec *bulk, int nbulk)
+		       struct storage_update_req *u, const struct iovec *bulk, int nbulk,
+		       struct svc_overlap *ov)
 {
 	uint64_t deadline = c3_now_ms() + svc->forward_retry_ms;
 	uint32_t backoff = 50;
@@ -298,6 +317,7 @@ static int svc_forward(struct storage_service *svc, uint32_t self, uint32_t chai
 		succ = routing_chain_successor(ri, c, self);
 		if (!succ) {
 			routing_unref(ri);
+			svc_overlap_run(ov);
 			return 0; /* we are the tail */
 		}
 		st = routing_target_find(ri, succ);
@@ -320,8 +340,10 @@ static int svc_forward(struct storage_service *svc, uint32_t self, uint32_t chai
 		call.nbulk = nbulk;
 		call.timeout_ms = svc->forward_timeout_ms;
 		rc = rpc_call_start(svc->cli, node->addr, &call);
-		if (rc == 0)
+		if (rc == 0) {
+			svc_overlap_run(ov);
 			rc = rpc_call_wait(&call);
+		}
 		attempts++;
 		if (call.resp.len && storage_io_result_decode(call.resp.data, call.resp.len, &r) == 0 &&
 		    rc == -C3FS_ECHAINVER && r.routing_ver > ri->version)
@@ -390,6 +412,7 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 	struct storage_update_req fw;
 	struct chunk_read rd = { 0 };
 	struct iovec iov;
+	struct svc_overlap ov;
 	bool full;
 	int rc;
 
@@ -458,9 +481,15 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 		fw.type = STORAGE_UPD_REMOVE;
 	}
 	fw.crc = iov.iov_len ? c3_crc32c(0, iov.iov_base, iov.iov_len) : 0;
+	ov.cs = t->cs;
+	ov.id = op->id;
+	ov.ran = false;
+	ov.rc = 0;
 	rc = svc_forward(svc, route->target_id, route->chain_id, &fw, iov.iov_len ? &iov : NULL,
-			 iov.iov_len ? 1 : 0);
+			 iov.iov_len ? 1 : 0, &ov);
 	chunk_read_release(&rd);
+	if (!rc)
+		rc = ov.rc;
 	if (rc)
 		goto abort;
 	rc = chunk_store_commit(t->cs, op->id, u.version, svc_chain_ver(svc, route->chain_id));
@@ -690,6 +719,7 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 	struct chunk_info info;
 	struct chunk_update u;
 	struct iovec iov;
+	struct svc_overlap ov;
 	struct c3_buf b = C3_BUF_INIT;
 	uint64_t start = c3_now_ns();
 	int rc;
@@ -747,8 +777,14 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 		goto abort;
 	iov.iov_base = req->bulk;
 	iov.iov_len = req->bulk_len;
+	ov.cs = t->cs;
+	ov.id = id;
+	ov.ran = false;
+	ov.rc = 0;
 	rc = svc_forward(svc, t->target_id, m.route.chain_id, &m, req->bulk_len ? &iov : NULL,
-			 req->bulk_len ? 1 : 0);
+			 req->bulk_len ? 1 : 0, &ov);
+	if (!rc)
+		rc = ov.rc;
 	if (rc)
 		goto abort;
 	rc = chunk_store_commit(t->cs, id, m.update_ver, svc_chain_ver(svc, m.route.chain_id));

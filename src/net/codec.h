@@ -7,8 +7,9 @@
  *
  * Encoder: appends into a struct c3_buf; allocation failure is sticky in buf->err.
  * Decoder: every read is bounds-checked.  The first failure sets d->err =
- * -C3FS_EBADMSG and every later read returns zero/NULL, so a decoder can read all fields
- * and check d->err once.  Returned byte pointers borrow from the input buffer.
+ * -C3FS_EBADMSG; the failing read and every later read return zero/NULL, so a decoder
+ * can read all fields and check d->err once.  Returned byte pointers borrow from the
+ * input buffer.
  */
 #ifndef C3_NET_CODEC_H
 #define C3_NET_CODEC_H
@@ -108,9 +109,12 @@ static inline uint32_t c3_dec_u32(struct c3_dec *d)
 }
 static inline uint64_t c3_dec_u64(struct c3_dec *d)
 {
-	uint64_t lo = c3_dec_u32(d);
-	uint64_t hi = c3_dec_u32(d);
+	uint64_t lo, hi;
 
+	if (!c3_dec__need(d, 8)) /* all or nothing: a failed read returns 0 */
+		return 0;
+	lo = c3_dec_u32(d);
+	hi = c3_dec_u32(d);
 	return lo | (hi << 32);
 }
 static inline int32_t c3_dec_i32(struct c3_dec *d) { return (int32_t)c3_dec_u32(d); }

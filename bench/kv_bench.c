@@ -5,7 +5,7 @@
  *   c3fs-bench-kv [-t THREADS] [-s SECONDS] [-H] rocksdb:DIR
  *
  * One transaction = a "create file": read the parent's inode (9-byte key, 64-byte value),
- * read the directory entry (22-byte key, absent), write the entry (16 bytes), the new
+ * read the directory entry (26-byte key, absent), write the entry (16 bytes), the new
  * inode (64 bytes) and the parent's inode again.  Each thread creates in its own parent
  * directory, so threads do not conflict and the figure is commit throughput, not retry
  * behaviour.  Every commit is durable (the backends' normal mode).
@@ -113,19 +113,26 @@ static int rocks_load(const char *dir)
 /* ---- the workload ------------------------------------------------------------------ */
 
 struct op_keys {
-	uint8_t parent[9], dent[22], inode[9];
+	uint8_t parent[9], dent[26], inode[9];
 	uint8_t pval[64], dval[16], ival[64];
 };
 
+/* Names start at a per-run base so that runs over an existing store keep creating. */
+static uint64_t g_base;
+
 static void op_keys_make(struct op_keys *k, int thread, uint64_t i)
 {
+	i += g_base;
 	uint64_t parent = (uint64_t)thread + 1, ino = ((uint64_t)(thread + 1) << 40) + i;
 
 	k->parent[0] = 'I';
 	kv_put_be64(k->parent + 1, parent);
 	k->dent[0] = 'D';
 	kv_put_be64(k->dent + 1, parent);
-	snprintf((char *)k->dent + 9, 14, "file-%08llu", (unsigned long long)(i % 100000000));
+	char name[24];
+
+	snprintf(name, sizeof(name), "file-%012llu", (unsigned long long)(i % 1000000000000ull));
+	memcpy(k->dent + 9, name, 17);
 	k->inode[0] = 'I';
 	kv_put_be64(k->inode + 1, ino);
 	memset(k->pval, 0x50, sizeof(k->pval));
@@ -288,6 +295,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	g_uri = argv[optind];
+	g_base = (c3_wall_ns() / 1000) % 100000000000ull * 8;
 	const char *store = g_uri;
 
 	if (strncmp(g_uri, "rocksdb:", 8) == 0) {

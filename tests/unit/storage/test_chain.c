@@ -13,6 +13,9 @@
  *    with -C3FS_ECHAINVER carrying the new version
  *  - with the tail killed, a write fails with -C3FS_ENOSUCCESSOR and the head's committed
  *    data is unchanged
+ *  - a target whose directory is unusable is reported FAILED (SPACE_INFO) while the node
+ *    serves its other targets; a target on a full (tiny tmpfs) disk answers -ENOSPC to the
+ *    client and keeps its old contents (skipped when tmpfs cannot be mounted)
  *  - every daemon exits cleanly on SIGTERM with no sanitizer report in its log
  * Skipped when the c3fs-storage binary has not been built.
  */
@@ -25,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +51,8 @@ static char addrs[NNODES + 1][64];
 static pid_t pids[NNODES + 1];
 static struct rpc_client *cli;
 static uint32_t chain1_ver = 1;
+static char extra_targets[256];
+static bool have_tmpfs;
 
 static int free_port(void)
 {
@@ -72,19 +79,20 @@ static int write_chain_file(uint32_t v1)
 	for (int n = 1; n <= NNODES; n++)
 		fprintf(f, "node %d %s\ntarget %d %d\ntarget %d %d\n", n, addrs[n], n * 10 + 1, n,
 			n * 10 + 2, n);
+	fprintf(f, "target 13 1\nchain 3 1 13\n");
 	fprintf(f, "chain 1 %u 11,21,31\nchain 2 1 22,32,12\ntable 1 default 1,2\n", v1);
 	return fclose(f);
 }
 
 static pid_t start_node(int n)
 {
-	char a[5][4300], log[4200];
+	char a[5][4800], log[4200];
 	pid_t pid;
 
 	snprintf(a[0], sizeof(a[0]), "server.node_id=%d", n);
 	snprintf(a[1], sizeof(a[1]), "server.listen=%s", addrs[n]);
-	snprintf(a[2], sizeof(a[2]), "storage.targets=%d:%s/t%d,%d:%s/t%d", n * 10 + 1, root,
-		 n * 10 + 1, n * 10 + 2, root, n * 10 + 2);
+	snprintf(a[2], sizeof(a[2]), "storage.targets=%d:%s/t%d,%d:%s/t%d%s", n * 10 + 1, root,
+		 n * 10 + 1, n * 10 + 2, root, n * 10 + 2, n == 1 ? extra_targets : "");
 	snprintf(a[3], sizeof(a[3]), "storage.chain_file=%s", chainfile);
 	snprintf(a[4], sizeof(a[4]), "storage.io_engine=%s", n == 2 ? "psync" : "uring");
 	snprintf(log, sizeof(log), "%s/node%d.log", root, n);
@@ -547,6 +555,54 @@ static void dead_successor(void)
 	ok(memcmp(got, a, sizeof(a)) == 0, "middle kept the committed data");
 }
 
+static void failed_and_full_targets(void)
+{
+	struct c3_buf r = C3_BUF_INIT;
+	struct storage_space_rsp sp;
+	struct storage_io_result res;
+	uint8_t *d = malloc(CS), *got = malloc(CS);
+	int rc, st13 = 0, st14 = 0, st11 = 0;
+	uint32_t len;
+
+	rc = rpc_call_sync(cli, addrs[1], STORAGE_T_SPACE_INFO, NULL, 0, &r, 10000);
+	if (rc == 0)
+		rc = storage_space_rsp_decode(r.data, r.len, &sp);
+	c3_buf_release(&r);
+	is_int(rc, 0, "space info of node 1");
+	if (rc == 0) {
+		for (uint32_t i = 0; i < sp.ntargets; i++) {
+			if (sp.targets[i].target_id == 14)
+				st14 = sp.targets[i].local_state;
+			if (sp.targets[i].target_id == 13)
+				st13 = sp.targets[i].local_state;
+			if (sp.targets[i].target_id == 11)
+				st11 = sp.targets[i].local_state;
+		}
+		storage_space_rsp_release(&sp);
+	}
+	is_int(st14, 3, "the target with an unusable directory is reported failed");
+	is_int(st11, 1, "the node's other targets are up to date");
+	if (!have_tmpfs) {
+		ok(1, "# SKIP ENOSPC over RPC: cannot mount tmpfs");
+		free(d);
+		free(got);
+		return;
+	}
+	is_int(st13, 1, "the tmpfs target is up");
+	fill(d, CS, 77);
+	is_int(do_write(1, 3, 1, 13, 8000, 0, 0, d, CS, NULL, &res), 0, "first chunk fits");
+	rc = 0;
+	for (uint32_t i = 1; i < 40 && rc == 0; i++)
+		rc = do_write(1, 3, 1, 13, 8000, i, 0, d, CS, NULL, &res);
+	is_int(rc, -ENOSPC, "a full disk reaches the client as -ENOSPC");
+	memset(got, 0, CS);
+	rc = do_read(1, 3, 1, 13, 8000, 0, 0, CS, got, &res);
+	len = res.length;
+	ok(rc == 0 && len == CS && memcmp(got, d, CS) == 0, "old contents intact after ENOSPC");
+	free(d);
+	free(got);
+}
+
 static int scan_log(int n)
 {
 	char cmd[4400];
@@ -575,6 +631,19 @@ int main(void)
 		ports[n] = free_port();
 		snprintf(addrs[n], sizeof(addrs[n]), "127.0.0.1:%d", ports[n]);
 	}
+	{
+		char t13[4300], t14[4300];
+		FILE *f;
+
+		snprintf(t13, sizeof(t13), "%s/t13", root);
+		snprintf(t14, sizeof(t14), "%s/t14", root);
+		mkdir(t13, 0755);
+		have_tmpfs = mount("tmpfs", t13, "tmpfs", 0, "size=2m") == 0;
+		f = fopen(t14, "w"); /* a regular file where a directory should be */
+		if (f)
+			fclose(f);
+		snprintf(extra_targets, sizeof(extra_targets), ",13:%s/t13,14:%s/t14/sub", root, root);
+	}
 	write_chain_file(1);
 	for (int n = 1; n <= NNODES; n++)
 		pids[n] = start_node(n);
@@ -602,6 +671,7 @@ int main(void)
 	checksum_flip();
 	exactly_once();
 	truncate_query_remove();
+	failed_and_full_targets();
 	stale_chain_version();
 	dead_successor();
 
@@ -619,6 +689,12 @@ int main(void)
 	}
 	for (int n = 1; n <= NNODES; n++)
 		ok(scan_log(n) == 0, "no sanitizer report in the daemon log");
+	if (have_tmpfs) {
+		char t13[4300];
+
+		snprintf(t13, sizeof(t13), "%s/t13", root);
+		umount2(t13, MNT_DETACH);
+	}
 	keep = tap_done();
 	if (keep == 0) {
 		char cmd[4200];

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -97,6 +98,23 @@ int kv__cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 
 /* ---- open / close ----------------------------------------------------------------- */
 
+static void kv__metrics_init(struct kv_db *db)
+{
+	char lab[48];
+
+	snprintf(lab, sizeof(lab), "backend=\"%s\"", db->ops->name);
+	db->m_commits = c3_counter_get("c3fs_kv_commits_total", lab,
+				       "KV read-write transactions committed");
+	db->m_conflicts = c3_counter_get("c3fs_kv_conflicts_total", lab,
+					 "KV commits refused because of a conflict");
+	db->m_errors = c3_counter_get("c3fs_kv_commit_errors_total", lab,
+				      "KV commits failed for another reason");
+	db->m_retries = c3_counter_get("c3fs_kv_run_retries_total", lab,
+				       "kv_run attempts after the first (conflicts)");
+	db->m_commit_lat = c3_hist_get("c3fs_kv_commit_seconds", lab,
+				       "latency of KV read-write commits (durable)");
+}
+
 static const struct kv_ops *const kv__backends[] = { &kv__lmdb_ops, &kv__pg_ops, &kv__mem_ops };
 
 int kv_db_open(const char *uri, struct kv_db **out)
@@ -117,6 +135,7 @@ int kv_db_open(const char *uri, struct kv_db **out)
 			if (rc < 0)
 				return rc;
 			db->ops = ops;
+			kv__metrics_init(db);
 			*out = db;
 			return 0;
 		}
@@ -166,9 +185,20 @@ int kv_txn_begin(struct kv_db *db, bool read_only, struct kv_txn **out)
 
 int kv_txn_commit(struct kv_txn *txn)
 {
-	int rc = txn->db->ops->commit(txn);
+	struct kv_db *db = txn->db;
+	bool writes = !txn->read_only && (txn->w.npoints || txn->w.nranges);
+	uint64_t t0 = writes ? c3_now_ns() : 0;
+	int rc = db->ops->commit(txn);
 
 	kv__txn_free(txn);
+	if (writes) {
+		if (rc == 0) {
+			c3_counter_add(db->m_commits, 1);
+			c3_hist_observe_ns(db->m_commit_lat, c3_now_ns() - t0);
+		} else {
+			c3_counter_add(rc == -C3FS_ECONFLICT ? db->m_conflicts : db->m_errors, 1);
+		}
+	}
 	return rc;
 }
 
@@ -603,6 +633,7 @@ int kv_run(struct kv_db *db, bool read_only, kv_txn_fn fn, void *arg)
 		int r;
 
 		if (attempt > 0) {
+			c3_counter_add(db->m_retries, 1);
 			uint64_t us = backoff_us / 2 + kv__rand() % (backoff_us / 2 + 1);
 			struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
 

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/metrics.h"
 #include "kv/kv.h"
 
 /* Bounds passed to kv_range/kv_clear_range may be a little longer than keys
@@ -44,6 +45,12 @@ struct kv_ops;
  * whose first member is this).  Immutable after open. */
 struct kv_db {
 	const struct kv_ops *ops;
+	/* process-wide metrics labelled backend="<name>" (never freed; NULL is harmless) */
+	struct c3_counter *m_commits;	/* read-write commits that applied writes */
+	struct c3_counter *m_conflicts; /* commits refused with -C3FS_ECONFLICT */
+	struct c3_counter *m_errors;	/* other failed commits */
+	struct c3_counter *m_retries;	/* kv_run attempts after the first */
+	struct c3_hist *m_commit_lat;	/* kv_txn_commit latency of read-write txns */
 };
 
 /* One buffered point write: a set (cleared == false) or a point clear. */

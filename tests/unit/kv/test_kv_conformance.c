@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/errors.h"
+#include "common/metrics.h"
 #include "kv/kv.h"
 #include "tests/lib/tap.h"
 
@@ -784,6 +786,27 @@ static void t_bank(void)
 	kv_db_close(db);
 }
 
+/* the commits above are visible as metrics */
+static void t_metrics(void)
+{
+	struct c3_buf b = C3_BUF_INIT;
+	char pat[80];
+	const char *p;
+	long n = 0;
+
+	c3_metrics_render(&b);
+	c3_buf_append(&b, "", 1);
+	snprintf(pat, sizeof(pat), "c3fs_kv_commits_total{backend=\"%s\"} ", g_be);
+	p = b.err ? NULL : strstr((const char *)b.data, pat);
+	if (p)
+		n = strtol(p + strlen(pat), NULL, 10);
+	ok(n > 0, NM("commits counted in c3fs_kv_commits_total"));
+	snprintf(pat, sizeof(pat), "c3fs_kv_conflicts_total{backend=\"%s\"} ", g_be);
+	p = b.err ? NULL : strstr((const char *)b.data, pat);
+	ok(p && strtol(p + strlen(pat), NULL, 10) > 0, NM("conflicts counted"));
+	c3_buf_release(&b);
+}
+
 static void t_uri(void)
 {
 	struct kv_db *db = (struct kv_db *)1;
@@ -806,6 +829,7 @@ static void suite(const char *uri, bool persistent)
 	t_conflict();
 	t_run();
 	t_bank();
+	t_metrics();
 }
 
 int main(void)

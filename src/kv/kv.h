@@ -1,4 +1,5 @@
 /* kv.h — the transactional key-value interface (FoundationDB-like semantics).
+ * (Design, backends and their trade-offs: src/kv/README.md.)
  *
  * Ordered byte keys (memcmp order, shorter prefix first).  Every read and write happens
  * inside a transaction that is serializable: a commit either applies all of its writes
@@ -7,12 +8,15 @@
  * Commits are durable when kv_txn_commit() returns 0 (group commit may batch fsyncs).
  *
  * Backends (one file each, behind struct kv_ops in kv_int.h):
- *   "lmdb:/path/to/dir"      embedded default
- *   "pg:<libpq conninfo>"    PostgreSQL, shared by several processes
- *   "mem:"                   in-memory, for tests
+ *   "lmdb:/path/to/dir[?map_size=4G&map_max=1T]"       embedded default
+ *   "pg:[pool=32;][table=c3fs_kv;]<libpq conninfo>"    PostgreSQL, shared by processes
+ *   "mem:"                                             in-memory, for tests
  *
  * Memory: values and range results returned by a transaction are owned by the
- * transaction and stay valid until it is committed, aborted or reset.
+ * transaction and stay valid until it is committed or aborted (there is no reset).
+ * Read-only transactions read one consistent snapshot and never conflict.  Read-write
+ * transactions are optimistic: reads never block; a conflict shows at commit (pg may
+ * also report it from a read).
  * Threads: a struct kv_db may be used from many threads; a struct kv_txn from one thread
  * at a time.
  *
@@ -50,7 +54,8 @@ void kv_db_close(struct kv_db *db);
 /* Backend name: "lmdb", "pg", "mem". */
 const char *kv_db_backend(const struct kv_db *db);
 
-/* Start a transaction.  read_only transactions may not write (-EROFS) and never conflict. */
+/* Start a transaction.  read_only transactions may not write (-EROFS) and never conflict.
+ * Errors: -ENOMEM, -C3FS_ECONNECT (pg), -C3FS_EBUSY (lmdb reader table full), -C3FS_EKV. */
 int kv_txn_begin(struct kv_db *db, bool read_only, struct kv_txn **out);
 
 /* Point read.  Returns 0 with *val and *vlen (owned by txn), -ENOENT when absent, or error. */
@@ -71,14 +76,18 @@ int kv_range(struct kv_txn *txn, const void *begin, size_t blen, const void *end
 	     int limit, bool reverse, struct kv_pair **pairs, bool *more);
 
 /* Commit.  0 = durable; -C3FS_ECONFLICT = nothing applied, run again; other errors =
- * nothing applied (or -C3FS_EKVMAYBECOMMITTED when the outcome is unknown).
- * The transaction is freed in every case. */
+ * nothing applied (-ENOSPC store full, -C3FS_ECONNECT, -C3FS_EKV, ...), or
+ * -C3FS_EKVMAYBECOMMITTED when the outcome is unknown (pg: connection lost during COMMIT).
+ * Committing a read-only transaction, or one without writes, returns 0 (pg may still
+ * report -C3FS_ECONFLICT for a read-write one).  The transaction is freed in every case. */
 int kv_txn_commit(struct kv_txn *txn);
 /* Drop the transaction and its writes.  NULL is allowed. */
 void kv_txn_abort(struct kv_txn *txn);
 
 /* The retry loop: begin, fn(txn, arg), commit; on -C3FS_ECONFLICT (from fn or commit)
- * start over with backoff, up to a bounded number of attempts.  fn returning < 0 aborts
+ * start over with randomized exponential backoff (100 us doubling to 100 ms), at most 200
+ * attempts, then -C3FS_ECONFLICT.  -C3FS_EKVMAYBECOMMITTED is returned, not retried.
+ * fn may run several times: it must not have side effects outside the transaction.  fn returning < 0 aborts
  * and that code is returned; fn's result >= 0 is returned after a successful commit.
  * read_only runs fn in a read-only transaction (committed for symmetry). */
 typedef int (*kv_txn_fn)(struct kv_txn *txn, void *arg);

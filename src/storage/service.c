@@ -530,12 +530,84 @@ static void svc_reply_batch(struct rpc_req *req, struct storage_io_result *res, 
 	c3_buf_release(&b);
 }
 
+/* One write io as the head. */
+static void svc_write_one(struct storage_service *svc, const struct rpc_req *req,
+			  const struct storage_write_io *io, const uint8_t *data,
+			  struct storage_io_result *res)
+{
+	struct svc_target *t;
+	struct routing_info *ri;
+	struct svc_op op;
+	int rc;
+
+	rc = svc_route_check(svc, &io->route, SVC_K_WRITE, &t, &ri, res);
+	if (rc) {
+		res->status = rc;
+		return;
+	}
+	routing_unref(ri);
+	if (c3_crc32c(0, data, io->length) != io->crc) {
+		res->status = -C3FS_EBADMSG;
+		LOG_WARN("write to chunk %llu:%u from %s: data CRC mismatch",
+			 (unsigned long long)io->chunk.inode, io->chunk.index, req->peer);
+		return;
+	}
+	memset(&op, 0, sizeof(op));
+	op.type = CHUNK_UPD_WRITE;
+	op.id.inode = io->chunk.inode;
+	op.id.index = io->chunk.index;
+	op.offset = io->offset;
+	op.length = io->length;
+	op.chunk_size = io->chunk_size;
+	op.data = data;
+	op.tag = io->tag;
+	svc_head_apply(svc, t, &io->route, &op, res);
+	if (res->status == 0)
+		c3_counter_add(svc->m_write_bytes, io->length);
+}
+
+#define SVC_WRITE_PAR_MAX 8   /* ios of one batch applied in parallel */
+
+/* A share of a batch: ios first, first + stride, ... */
+struct svc_write_part {
+	struct storage_service *svc;
+	const struct rpc_req *req;
+	const struct storage_write_req *m;
+	const uint64_t *offs;
+	struct storage_io_result *res;
+	uint32_t first, stride;
+};
+
+static void *svc_write_part_run(void *arg)
+{
+	struct svc_write_part *p = arg;
+
+	for (uint32_t i = p->first; i < p->m->nios; i += p->stride)
+		svc_write_one(p->svc, p->req, &p->m->ios[i], p->req->bulk + p->offs[i], &p->res[i]);
+	return NULL;
+}
+
+/* Ios of a batch may run in parallel when no two name the same chunk (else their order
+ * would matter). */
+static bool svc_batch_distinct(const struct storage_write_req *m)
+{
+	if (m->nios > 64)
+		return false;
+	for (uint32_t i = 0; i < m->nios; i++)
+		for (uint32_t j = i + 1; j < m->nios; j++)
+			if (m->ios[i].chunk.inode == m->ios[j].chunk.inode &&
+			    m->ios[i].chunk.index == m->ios[j].chunk.index &&
+			    m->ios[i].route.chain_id == m->ios[j].route.chain_id)
+				return false;
+	return true;
+}
+
 static void svc_on_write(struct rpc_req *req, void *arg)
 {
 	struct storage_service *svc = arg;
 	struct storage_write_req m;
 	struct storage_io_result *res = NULL;
-	uint64_t start = c3_now_ns(), total = 0, off = 0;
+	uint64_t start = c3_now_ns(), total = 0, *offs = NULL;
 	int rc;
 
 	rc = storage_write_req_decode(req->payload, req->payload_len, &m);
@@ -544,49 +616,44 @@ static void svc_on_write(struct rpc_req *req, void *arg)
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	for (uint32_t i = 0; i < m.nios; i++)
+	res = calloc(m.nios + 1, sizeof(*res));
+	offs = calloc(m.nios + 1, sizeof(*offs));
+	for (uint32_t i = 0; offs && i < m.nios; i++) {
+		offs[i] = total;
 		total += m.ios[i].length;
-	if (total != req->bulk_len || !(res = calloc(m.nios ? m.nios : 1, sizeof(*res)))) {
-		storage_write_req_release(&m);
-		rpc_reply(req, res ? -C3FS_EBADMSG : -ENOMEM, NULL, 0, NULL, 0);
-		free(res);
-		return;
 	}
-	for (uint32_t i = 0; i < m.nios; i++) {
-		const struct storage_write_io *io = &m.ios[i];
-		const uint8_t *data = req->bulk + off;
-		struct svc_target *t;
-		struct routing_info *ri;
-		struct svc_op op;
+	if (!res || !offs || total != req->bulk_len) {
+		rpc_reply(req, res && offs ? -C3FS_EBADMSG : -ENOMEM, NULL, 0, NULL, 0);
+		goto out;
+	}
+	if (m.nios > 1 && svc_batch_distinct(&m)) {
+		struct svc_write_part parts[SVC_WRITE_PAR_MAX];
+		pthread_t th[SVC_WRITE_PAR_MAX];
+		bool started[SVC_WRITE_PAR_MAX] = { false };
+		uint32_t k = m.nios < SVC_WRITE_PAR_MAX ? m.nios : SVC_WRITE_PAR_MAX;
 
-		off += io->length;
-		rc = svc_route_check(svc, &io->route, SVC_K_WRITE, &t, &ri, &res[i]);
-		if (rc) {
-			res[i].status = rc;
-			continue;
+		for (uint32_t j = 0; j < k; j++) {
+			parts[j] = (struct svc_write_part){ svc, req, &m, offs, res, j, k };
+			if (j > 0)
+				started[j] = pthread_create(&th[j], NULL, svc_write_part_run,
+							    &parts[j]) == 0;
 		}
-		routing_unref(ri);
-		if (c3_crc32c(0, data, io->length) != io->crc) {
-			res[i].status = -C3FS_EBADMSG;
-			LOG_WARN("write to chunk %llu:%u from %s: data CRC mismatch",
-				 (unsigned long long)io->chunk.inode, io->chunk.index, req->peer);
-			continue;
+		svc_write_part_run(&parts[0]);
+		for (uint32_t j = 1; j < k; j++) {
+			if (started[j])
+				pthread_join(th[j], NULL);
+			else
+				svc_write_part_run(&parts[j]); /* no thread: do it here */
 		}
-		memset(&op, 0, sizeof(op));
-		op.type = CHUNK_UPD_WRITE;
-		op.id.inode = io->chunk.inode;
-		op.id.index = io->chunk.index;
-		op.offset = io->offset;
-		op.length = io->length;
-		op.chunk_size = io->chunk_size;
-		op.data = data;
-		op.tag = io->tag;
-		svc_head_apply(svc, t, &io->route, &op, &res[i]);
-		if (res[i].status == 0)
-			c3_counter_add(svc->m_write_bytes, io->length);
+	} else {
+		struct svc_write_part all = { svc, req, &m, offs, res, 0, 1 };
+
+		svc_write_part_run(&all);
 	}
 	svc_reply_batch(req, res, m.nios, NULL, 0);
 	c3_hist_observe_ns(svc->m_write_lat, c3_now_ns() - start);
+out:
+	free(offs);
 	free(res);
 	storage_write_req_release(&m);
 }

@@ -13,6 +13,9 @@
  *    with -C3FS_ECHAINVER carrying the new version
  *  - with the tail killed, a write fails with -C3FS_ENOSUCCESSOR and the head's committed
  *    data is unchanged
+ *  - batches: a write batch of distinct chunks (applied in parallel) and one with two ios
+ *    on the same chunk (applied in order); a read batch mixing a hole, a short read and a
+ *    full read keeps every io's bytes in its own slot of the reply bulk
  *  - a target whose directory is unusable is reported FAILED (SPACE_INFO) while the node
  *    serves its other targets; a target on a full (tiny tmpfs) disk answers -ENOSPC to the
  *    client and keeps its old contents (skipped when tmpfs cannot be mounted)
@@ -603,6 +606,113 @@ static void failed_and_full_targets(void)
 	free(got);
 }
 
+static void batches(void)
+{
+	enum { N = 6, L = 20000 };
+	struct storage_write_io ios[N];
+	struct storage_write_req m = { N, ios };
+	static uint8_t data[N][L], got[N][L];
+	struct iovec iov[N];
+	struct c3_buf b = C3_BUF_INIT;
+	struct rpc_call call;
+	struct storage_batch_rsp rsp;
+	int rc, bad = 0;
+
+	for (int i = 0; i < N; i++) {
+		fill(data[i], L, 1000 + (uint32_t)i);
+		memset(&ios[i], 0, sizeof(ios[i]));
+		ios[i].route = (struct storage_route){ 2, 1, 22 };
+		ios[i].chunk = (struct storage_chunk_id){ 9000, (uint32_t)i };
+		ios[i].offset = 0;
+		ios[i].length = L;
+		ios[i].chunk_size = CS;
+		ios[i].crc = c3_crc32c(0, data[i], L);
+		iov[i].iov_base = data[i];
+		iov[i].iov_len = L;
+	}
+	/* the last io rewrites chunk 0 at an offset: same chunk twice -> applied in order */
+	ios[N - 1].chunk.index = 0;
+	ios[N - 1].offset = 100;
+	storage_write_req_encode(&m, &b);
+	rpc_call_init(&call, STORAGE_T_WRITE, b.data, b.len);
+	call.bulk = iov;
+	call.nbulk = N;
+	call.timeout_ms = 20000;
+	rc = rpc_call_start(cli, addrs[2], &call);
+	if (rc == 0)
+		rc = rpc_call_wait(&call);
+	if (rc == 0 && (rc = storage_batch_rsp_decode(call.resp.data, call.resp.len, &rsp)) == 0) {
+		for (uint32_t i = 0; i < rsp.nresults; i++)
+			bad += rsp.results[i].status != 0;
+		bad += rsp.nresults != N;
+		storage_batch_rsp_release(&rsp);
+	}
+	c3_buf_release(&call.resp);
+	c3_buf_release(&b);
+	is_int(rc, 0, "write batch of 6 ios");
+	is_int(bad, 0, "every io acknowledged");
+	{
+		/* read batch from the tail: chunk 0 (first L bytes), chunk 1 past its end (short),
+		 * a hole, chunk 2 whole */
+		struct storage_read_io rios[4] = {
+			{ { 2, 1, 12 }, { 9000, 0 }, 0, L, 0 },
+			{ { 2, 1, 12 }, { 9000, 1 }, L - 500, L, 0 },
+			{ { 2, 1, 12 }, { 9000, 77 }, 0, L, 0 },
+			{ { 2, 1, 12 }, { 9000, 2 }, 0, L, 0 },
+		};
+		struct storage_read_req rm = { 4, rios };
+		struct iovec riov[4];
+		uint8_t want0[L];
+
+		for (int i = 0; i < 4; i++) {
+			memset(got[i], 0xEE, L);
+			riov[i].iov_base = got[i];
+			riov[i].iov_len = L;
+		}
+		storage_read_req_encode(&rm, &b);
+		rpc_call_init(&call, STORAGE_T_READ, b.data, b.len);
+		call.resp_bulk = riov;
+		call.nresp_bulk = 4;
+		call.timeout_ms = 20000;
+		rc = rpc_call_start(cli, addrs[1], &call);
+		if (rc == 0)
+			rc = rpc_call_wait(&call);
+		bad = 0;
+		if (rc == 0 && (rc = storage_batch_rsp_decode(call.resp.data, call.resp.len, &rsp)) == 0) {
+			bad += rsp.nresults != 4;
+			for (uint32_t i = 0; i < rsp.nresults; i++)
+				bad += rsp.results[i].status != 0;
+			if (rsp.nresults == 4) {
+				bad += rsp.results[0].length != L;
+				bad += rsp.results[1].length != 500;
+				bad += rsp.results[2].length != 0;
+				bad += rsp.results[3].length != L;
+				bad += rsp.results[3].crc != c3_crc32c(0, data[2], L);
+			}
+			storage_batch_rsp_release(&rsp);
+		}
+		is_int(rc, 0, "read batch of 4 ios");
+		is_int(bad, 0, "lengths: full, short, hole, full; CRC of the data");
+		memcpy(want0, data[0], L);
+		memcpy(want0 + 100, data[N - 1], L - 100);
+		ok(memcmp(got[0], want0, L) == 0, "same-chunk ios of one batch applied in order");
+		ok(memcmp(got[1], data[1] + L - 500, 500) == 0, "short read data in its slot");
+		{
+			int zero = 1;
+
+			for (int i = 500; i < L; i++)
+				zero &= got[1][i] == 0;
+			for (int i = 0; i < L; i++)
+				zero &= got[2][i] == 0;
+			ok(zero, "slot padding and the hole are zeros");
+		}
+		ok(memcmp(got[3], data[2], L) == 0, "last slot holds its own chunk's data");
+		ok(call.resp_bulk_len == 4u * L, "reply bulk is exactly the sum of io lengths");
+		c3_buf_release(&call.resp);
+		c3_buf_release(&b);
+	}
+}
+
 static int scan_log(int n)
 {
 	char cmd[4400];
@@ -671,6 +781,7 @@ int main(void)
 	checksum_flip();
 	exactly_once();
 	truncate_query_remove();
+	batches();
 	failed_and_full_targets();
 	stale_chain_version();
 	dead_successor();

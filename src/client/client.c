@@ -339,6 +339,27 @@ int client__report_length(struct c3fs_client *cl, struct client_inode *in, uint1
 	return rc;
 }
 
+int client__flush_length(struct c3fs_client *cl, uint64_t ino)
+{
+	struct client_inode *in = client__inode_find(cl, ino);
+	struct c3fs_cred cr;
+	uint64_t sess;
+	bool dirty;
+	int rc = 0;
+
+	if (!in)
+		return 0;
+	pthread_mutex_lock(&in->lock);
+	dirty = in->dirty;
+	sess = in->sync_session;
+	cr = in->sync_cred;
+	pthread_mutex_unlock(&in->lock);
+	if (dirty && sess)
+		rc = client__report_length(cl, in, META_T_SYNC, &cr, sess, NULL);
+	client__inode_put(cl, in);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ background */
 
 /* Collect (with references) the open inodes whose writes are due for a report. */

@@ -126,6 +126,11 @@ void client__chan_put(struct c3fs_client *cl, uint32_t chan);
 int client__report_length(struct c3fs_client *cl, struct client_inode *in, uint16_t type,
 			  const struct c3fs_cred *cr, uint64_t session_id, struct meta_attr *out);
 
+/* If ino is open here with unreported writes, report its length now (through a write
+ * session of this client).  Before a truncate: meta cuts chunks only below the length it
+ * knows.  Returns 0 or the report's error. */
+int client__flush_length(struct c3fs_client *cl, uint64_t ino);
+
 /* ---- stripe.c ---- */
 /* One contiguous part of an I/O that lies in one chunk. */
 struct client_piece {

@@ -132,6 +132,12 @@ int c3fs_open(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino, 
 	struct c3_buf b = C3_BUF_INIT;
 
 	*out = NULL;
+	if (flags & O_TRUNC) {
+		int rc = client__flush_length(cl, ino); /* see c3fs_setattr */
+
+		if (rc)
+			return rc;
+	}
 	client__hdr(cl, cr, false, &req.hdr);
 	req.ino = ino;
 	req.flags = file_meta_flags(flags);

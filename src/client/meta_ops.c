@@ -186,6 +186,12 @@ int c3fs_setattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t in
 	if (req.mask == 0) /* e.g. ctime only: report the current attributes */
 		return out ? c3fs_getattr(cl, cr, ino, out) : 0;
 
+	if (req.mask & META_SET_SIZE) {
+		/* meta cuts chunks only below the length it knows: tell it ours first */
+		rc = client__flush_length(cl, ino);
+		if (rc)
+			return rc;
+	}
 	in = (req.mask & META_SET_SIZE) ? client__inode_find(cl, ino) : NULL;
 	if (in) {
 		/* unreported writes past the new size must not re-extend the file later */

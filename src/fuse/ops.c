@@ -664,6 +664,7 @@ static void fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	struct fusefs_fh *fh;
 	struct c3fs_cred cr;
 	struct c3fs_attr a;
+	bool keep;
 	int rc;
 
 	if (virt_is(ino)) {
@@ -684,7 +685,14 @@ static void fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	}
 	fh->ino = ino;
 	c3fs_file_attr(fh->f, &a);
-	fusefs_fill_fi(fs, fi, fh, fusefs_ino_open(fs, &a));
+	keep = fusefs_ino_open(fs, &a);
+	fusefs_fill_fi(fs, fi, fh, keep);
+	/* close-to-open: the file changed since we last saw it (another client wrote it), so
+	 * the kernel's cached size may be stale too.  Without keep_cache the kernel drops the
+	 * pages itself; drop the attributes (not pages: offset -1) so the next read fetches
+	 * the size.  Safe here: it takes no lock an open holds. */
+	if (!keep && fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	FUSEFS_LIST_ADD(fs, fhs, fh);
 	if (fuse_reply_open(req, fi) != 0) {
 		FUSEFS_LIST_DEL(fs, fhs, fh);

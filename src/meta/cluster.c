@@ -96,7 +96,7 @@ out:
 static int hook_remove_from(struct meta_cluster *mc, uint64_t ino, const struct meta_layout *l,
 			    uint32_t begin)
 {
-	struct routing_info *ri = cluster_client_routing(mc->cc);
+	struct routing_info *ri = mc->routing(mc->routing_arg);
 	uint32_t *perm = NULL, n;
 	int rc = 0;
 
@@ -151,7 +151,7 @@ static int hook_truncate(void *arg, uint64_t ino, const struct meta_layout *l, u
 	if (rc < 0 || len % l->chunk_size == 0)
 		return rc;
 	/* cut the last chunk at the new end */
-	ri = cluster_client_routing(mc->cc);
+	ri = mc->routing(mc->routing_arg);
 	if (!ri)
 		return -C3FS_ENOROUTING;
 	if (nvisit(ri, l) == 0)
@@ -197,7 +197,7 @@ static int hook_query_length(void *arg, uint64_t ino, const struct meta_layout *
 			     uint64_t *length)
 {
 	struct meta_cluster *mc = arg;
-	struct routing_info *ri = cluster_client_routing(mc->cc);
+	struct routing_info *ri = mc->routing(mc->routing_arg);
 	uint32_t *perm = NULL, n;
 	uint64_t best = 0;
 	int rc = 0;
@@ -252,7 +252,7 @@ out:
 static uint32_t hook_table_size(void *arg, uint32_t table_id, uint32_t *version)
 {
 	struct meta_cluster *mc = arg;
-	struct routing_info *ri = cluster_client_routing(mc->cc);
+	struct routing_info *ri = mc->routing(mc->routing_arg);
 	const struct routing_chain_table *t;
 	uint32_t n = 0;
 
@@ -270,7 +270,7 @@ static uint32_t hook_table_size(void *arg, uint32_t table_id, uint32_t *version)
 static int hook_space(void *arg, uint64_t *total, uint64_t *avail)
 {
 	struct meta_cluster *mc = arg;
-	struct routing_info *ri = cluster_client_routing(mc->cc);
+	struct routing_info *ri = mc->routing(mc->routing_arg);
 	uint64_t cap = 0, fr = 0, rep = 1;
 
 	if (!ri)
@@ -296,13 +296,27 @@ static int hook_client_alive(void *arg, uint64_t client_id)
 
 	if (client_id > UINT32_MAX)
 		return 0;
-	ri = cluster_client_routing(mc->cc);
+	ri = mc->routing(mc->routing_arg);
 	if (!ri)
 		return 0;
 	n = routing_node_find(ri, (uint32_t)client_id);
 	alive = n && n->type == NODE_CLIENT && n->state == NODE_UP;
 	routing_unref(ri);
 	return alive;
+}
+
+static struct routing_info *routing_of_client(void *cc)
+{
+	return cluster_client_routing(cc);
+}
+
+void meta_cluster_init(struct meta_cluster *mc, struct cluster_client *cc,
+		       struct rpc_client *rpc, uint32_t timeout_ms)
+{
+	mc->routing = routing_of_client;
+	mc->routing_arg = cc;
+	mc->rpc = rpc;
+	mc->timeout_ms = timeout_ms;
 }
 
 void meta_cluster_hooks(struct meta_cluster *mc, struct meta_hooks *h)

@@ -15,10 +15,18 @@
 #include "net/rpc.h"
 
 struct meta_cluster {
-	struct cluster_client *cc;  /* borrowed */
+	/* The current routing snapshot with a new reference (the caller unrefs), or NULL
+	 * when none is known yet.  Normally cluster_client_routing (meta_cluster_init);
+	 * tests give a static snapshot. */
+	struct routing_info *(*routing)(void *arg);
+	void *routing_arg;
 	struct rpc_client *rpc;     /* borrowed */
 	uint32_t timeout_ms;        /* per storage call */
 };
+
+/* Routing from a cluster_client (borrowed; must outlive mc). */
+void meta_cluster_init(struct meta_cluster *mc, struct cluster_client *cc,
+		       struct rpc_client *rpc, uint32_t timeout_ms);
 
 /* Fill hooks with functions using mc (borrowed; must outlive their use). */
 void meta_cluster_hooks(struct meta_cluster *mc, struct meta_hooks *hooks);

@@ -263,9 +263,7 @@ int main(int argc, char **argv)
 			LOG_ERROR("cluster client: %s", c3_strerror(rc));
 			goto out;
 		}
-		mc.cc = cc;
-		mc.rpc = rpc;
-		mc.timeout_ms = (uint32_t)cfg.storage_timeout_ms;
+		meta_cluster_init(&mc, cc, rpc, (uint32_t)cfg.storage_timeout_ms);
 		meta_cluster_hooks(&mc, &so.hooks);
 		if (cluster_client_wait_ready(cc, 5000) < 0)
 			LOG_WARN("mgmtd not reachable yet at %s; continuing, routing will follow",

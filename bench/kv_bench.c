@@ -351,6 +351,9 @@ int main(int argc, char **argv)
 	printf("| %s | %d | %.0f | %.2f | %.2f | %llu |\n", store, g_threads, (double)ops / secs,
 	       n ? all[n / 2] / 1000.0 : 0, n ? all[(size_t)((double)n * 0.99)] / 1000.0 : 0,
 	       (unsigned long long)errors);
+	if (retries)
+		fprintf(stderr, "c3fs-bench-kv: %llu rocksdb conflict retries\n",
+			(unsigned long long)retries);
 	free(all);
 	free(w);
 	free(th);

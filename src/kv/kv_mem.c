@@ -13,6 +13,7 @@
  *   - garbage: a version is dropped once a newer version is visible to every live
  *     snapshot (min_active); a key whose only version is such a tombstone is removed.
  *     Pruning happens on the keys a commit touches.
+ *   - a commit allocates everything it links before linking anything: all or nothing.
  * Locks: `lock` (rwlock) guards keys[] and every version list; readers hold it shared for
  * one get/range, commits hold it exclusively.  `act_mu` guards the list of live
  * snapshots.  Values returned to a transaction point into version records, which stay
@@ -327,53 +328,45 @@ static bool mem_prune(struct mem_key *mk, uint64_t min_active)
 	return mk->head == v && v->deleted;
 }
 
-static int mem_push(struct mem_db *db, size_t idx, const uint8_t *key, size_t klen,
-		    const uint8_t *val, size_t vlen, bool deleted, uint64_t ver)
+static struct mem_ver *mem_ver_new(const uint8_t *val, size_t vlen, bool deleted, uint64_t ver)
 {
 	struct mem_ver *v = malloc(sizeof(*v) + (deleted ? 0 : vlen));
 
 	if (!v)
-		return -ENOMEM;
+		return NULL;
+	v->older = NULL;
 	v->ver = ver;
 	v->deleted = deleted;
 	v->vlen = deleted ? 0 : vlen;
 	if (!deleted && vlen)
 		memcpy(v->val, val, vlen);
+	return v;
+}
+
+/* Link *v as the newest version of key (at keys[idx] or a new key made from *mk).  Takes
+ * *v and *mk (sets them to NULL) when used; cannot fail: keys[] has room (reserved). */
+static void mem_link(struct mem_db *db, size_t idx, const uint8_t *key, size_t klen,
+		     struct mem_ver **v, struct mem_key **mk)
+{
 	if (idx < db->nkeys && kv__cmp(db->keys[idx]->key, db->keys[idx]->klen, key, klen) == 0) {
-		v->older = db->keys[idx]->head;
-		db->keys[idx]->head = v;
-		return 0;
+		(*v)->older = db->keys[idx]->head;
+		db->keys[idx]->head = *v;
+		*v = NULL;
+		return;
 	}
-	if (deleted) { /* clearing an absent key: nothing to record */
-		free(v);
-		return 0;
-	}
-	if (db->nkeys == db->capkeys) {
-		size_t cap = db->capkeys ? 2 * db->capkeys : 64;
-		struct mem_key **nk = realloc(db->keys, cap * sizeof(*nk));
+	if ((*v)->deleted || !*mk) /* clearing an absent key: nothing to record */
+		return;
+	struct mem_key *k = *mk;
 
-		if (!nk) {
-			free(v);
-			return -ENOMEM;
-		}
-		db->keys = nk;
-		db->capkeys = cap;
-	}
-	struct mem_key *mk = malloc(sizeof(*mk) + klen);
-
-	if (!mk) {
-		free(v);
-		return -ENOMEM;
-	}
-	mk->klen = klen;
+	k->klen = klen;
 	if (klen)
-		memcpy(mk->key, key, klen);
-	v->older = NULL;
-	mk->head = v;
+		memcpy(k->key, key, klen);
+	k->head = *v;
 	memmove(&db->keys[idx + 1], &db->keys[idx], (db->nkeys - idx) * sizeof(*db->keys));
-	db->keys[idx] = mk;
+	db->keys[idx] = k;
 	db->nkeys++;
-	return 0;
+	*v = NULL;
+	*mk = NULL;
 }
 
 static bool mem_validate(struct mem_db *db, const struct mem_txn *t)
@@ -423,8 +416,9 @@ static int mem_commit(struct kv_txn *txn)
 		mem_end(txn);
 		return 0;
 	}
-	/* Reserve room for every new key up front so that applying cannot fail half-way on
-	 * the key array; version records are allocated before anything is linked. */
+	/* Everything that applying needs is allocated first, so a commit applies whole or
+	 * not at all: room in keys[], a tombstone per live key in the cleared ranges, a
+	 * version (and a key record) per point entry. */
 	pthread_rwlock_wrlock(&db->lock);
 	if (!mem_validate(db, t)) {
 		rc = -C3FS_ECONFLICT;
@@ -442,31 +436,67 @@ static int mem_commit(struct kv_txn *txn)
 		db->capkeys = cap;
 	}
 	uint64_t ver = atomic_load(&db->version) + 1;
+	size_t ntomb = 0, it = 0;
 
-	/* A failed allocation below leaves a partial commit; memory exhaustion in a test
-	 * backend is reported, the store is then unreliable (documented in README). */
-	for (size_t r = 0; r < w->nranges && rc == 0; r++) {
-		const struct kv__wrange *cr = &w->ranges[r];
+	for (size_t r = 0; r < w->nranges; r++)
+		for (size_t i = mem_lower(db, w->ranges[r].b, w->ranges[r].bl); i < db->nkeys &&
+		     kv__cmp(db->keys[i]->key, db->keys[i]->klen, w->ranges[r].e, w->ranges[r].el) < 0;
+		     i++)
+			ntomb += !db->keys[i]->head->deleted;
+	struct mem_ver **tomb = calloc(ntomb + 1, sizeof(*tomb));
+	struct mem_ver **pv = calloc(w->npoints + 1, sizeof(*pv));
+	struct mem_key **pk = calloc(w->npoints + 1, sizeof(*pk));
 
-		for (size_t i = mem_lower(db, cr->b, cr->bl); i < db->nkeys && rc == 0; i++) {
-			struct mem_key *mk = db->keys[i];
+	if (!tomb || !pv || !pk)
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < ntomb; i++)
+		if (!(tomb[i] = mem_ver_new(NULL, 0, true, ver)))
+			rc = -ENOMEM;
+	for (size_t p = 0; rc == 0 && p < w->npoints; p++) {
+		const struct kv__wpoint *wp = &w->points[p];
 
-			if (kv__cmp(mk->key, mk->klen, cr->e, cr->el) >= 0)
-				break;
-			if (!mk->head->deleted)
-				rc = mem_push(db, i, mk->key, mk->klen, NULL, 0, true, ver);
+		pv[p] = mem_ver_new(wp->val, wp->vlen, wp->cleared, ver);
+		if (!wp->cleared)
+			pk[p] = malloc(sizeof(struct mem_key) + wp->klen);
+		if (!pv[p] || (!wp->cleared && !pk[p]))
+			rc = -ENOMEM;
+	}
+	if (rc == 0) {
+		for (size_t r = 0; r < w->nranges; r++) {
+			const struct kv__wrange *cr = &w->ranges[r];
+
+			for (size_t i = mem_lower(db, cr->b, cr->bl); i < db->nkeys; i++) {
+				struct mem_key *mk = db->keys[i];
+
+				if (kv__cmp(mk->key, mk->klen, cr->e, cr->el) >= 0)
+					break;
+				if (!mk->head->deleted)
+					mem_link(db, i, mk->key, mk->klen, &tomb[it++], NULL);
+			}
+		}
+		for (size_t p = 0; p < w->npoints; p++) {
+			const struct kv__wpoint *wp = &w->points[p];
+			size_t i = mem_lower(db, wp->key, wp->klen);
+			bool found = i < db->nkeys && kv__cmp(db->keys[i]->key, db->keys[i]->klen,
+							      wp->key, wp->klen) == 0;
+
+			if (wp->cleared && (!found || db->keys[i]->head->deleted))
+				continue;
+			mem_link(db, i, wp->key, wp->klen, &pv[p], &pk[p]);
 		}
 	}
-	for (size_t p = 0; p < w->npoints && rc == 0; p++) {
-		const struct kv__wpoint *wp = &w->points[p];
-		size_t i = mem_lower(db, wp->key, wp->klen);
-		bool found = i < db->nkeys &&
-			     kv__cmp(db->keys[i]->key, db->keys[i]->klen, wp->key, wp->klen) == 0;
-
-		if (wp->cleared && (!found || db->keys[i]->head->deleted))
-			continue;
-		rc = mem_push(db, i, wp->key, wp->klen, wp->val, wp->vlen, wp->cleared, ver);
+	/* whatever was not linked (or everything, on ENOMEM) */
+	for (size_t i = 0; tomb && i < ntomb; i++)
+		free(tomb[i]);
+	for (size_t p = 0; pv && pk && p < w->npoints; p++) {
+		free(pv[p]);
+		free(pk[p]);
 	}
+	free(tomb);
+	free(pv);
+	free(pk);
+	if (rc < 0)
+		goto unlock;
 	atomic_store(&db->version, ver);
 
 	/* garbage of the touched keys */

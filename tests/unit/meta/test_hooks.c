@@ -12,7 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cluster/client.h"
 #include "cluster/routing.h"
+#include "common/clock.h"
+#include "common/crc32c.h"
 #include "common/errors.h"
 #include "kv/kv.h"
 #include "meta/cluster.h"
@@ -154,6 +157,8 @@ static void h_query(struct rpc_req *req, void *ctx)
 	c3_buf_release(&out);
 }
 
+static int run_fake(void);
+
 static struct routing_info *get_routing(void *arg)
 {
 	(void)arg;
@@ -208,7 +213,254 @@ static void write_file(const struct meta_attr *a, uint32_t n, uint32_t last)
 	}
 }
 
+/* ------------------------------------------------------------------ real cluster mode
+ * With C3FS_MGMTD, C3FS_TOKEN and C3FS_META_ADDR set (tests/integration/meta_cluster.sh):
+ * the same story against real c3fs-mgmtd, c3fs-storage and c3fs-meta daemons. */
+#include "tests/unit/meta/meta_rpc.h"
+
+struct route_addr {
+	struct storage_route route;
+	char addr[ROUTING_ADDR_MAX];
+};
+
+static int route_of(struct routing_info *r, const struct meta_layout *l, uint32_t k,
+		    struct route_addr *out)
+{
+	const struct routing_chain_table *t = routing_table_find(r, l->table_id);
+	uint32_t perm[META_STRIPE_MAX];
+	const struct routing_chain *c;
+	const struct routing_target *tg;
+	const struct routing_node *n;
+
+	if (!t || l->stripe > t->nchains)
+		return -C3FS_ENOCHAIN;
+	meta_layout_perm(l, perm);
+	c = routing_chain_find(r, t->chains[meta_layout_pos_from_perm(l, perm, t->nchains, k)]);
+	if (!c)
+		return -C3FS_ENOCHAIN;
+	out->route.chain_id = c->chain_id;
+	out->route.chain_ver = c->version;
+	out->route.target_id = routing_chain_head(r, c);
+	tg = routing_target_find(r, out->route.target_id);
+	n = tg ? routing_node_find(r, tg->node_id) : NULL;
+	if (!n)
+		return -C3FS_ETARGETDOWN;
+	snprintf(out->addr, sizeof(out->addr), "%s", n->addr);
+	return 0;
+}
+
+static int write_chunk(struct routing_info *r, const struct meta_attr *a, uint32_t idx,
+		       const uint8_t *data, uint32_t len)
+{
+	struct route_addr ra;
+	struct storage_write_io io;
+	struct storage_write_req rq = { 1, &io };
+	struct storage_batch_rsp rs;
+	struct c3_buf b = C3_BUF_INIT;
+	struct iovec iov = { (void *)data, len };
+	struct rpc_call call;
+	int rc = route_of(r, &a->layout, idx, &ra);
+
+	if (rc < 0)
+		return rc;
+	memset(&io, 0, sizeof(io));
+	io.route = ra.route;
+	io.chunk.inode = a->ino;
+	io.chunk.index = idx;
+	io.length = len;
+	io.chunk_size = a->layout.chunk_size;
+	io.crc = c3_crc32c(0, data, len);
+	storage_write_req_encode(&rq, &b);
+	rpc_call_init(&call, STORAGE_T_WRITE, b.data, b.len);
+	call.bulk = &iov;
+	call.nbulk = 1;
+	call.timeout_ms = 30000;
+	rc = rpc_call_start(mrpc_cli, ra.addr, &call);
+	if (rc == 0)
+		rc = rpc_call_wait(&call);
+	if (rc == 0)
+		rc = storage_batch_rsp_decode(call.resp.data, call.resp.len, &rs);
+	if (rc == 0) {
+		rc = rs.nresults == 1 ? rs.results[0].status : -C3FS_EBADMSG;
+		storage_batch_rsp_release(&rs);
+	}
+	c3_buf_release(&call.resp);
+	c3_buf_release(&b);
+	return rc;
+}
+
+/* Highest end offset stored for the file over its first nch chains (-1 = no chunk). */
+static int64_t stored_end(struct routing_info *r, const struct meta_attr *a, uint32_t nch)
+{
+	int64_t best = -1;
+
+	for (uint32_t k = 0; k < nch; k++) {
+		struct route_addr ra;
+		struct storage_query_last_req rq;
+		struct storage_query_last_rsp rs;
+		struct c3_buf b = C3_BUF_INIT, resp = C3_BUF_INIT;
+		int rc = route_of(r, &a->layout, k, &ra);
+
+		if (rc < 0)
+			return rc;
+		memset(&rq, 0, sizeof(rq));
+		rq.route = ra.route;
+		rq.inode = a->ino;
+		storage_query_last_req_encode(&rq, &b);
+		rc = rpc_call_sync(mrpc_cli, ra.addr, STORAGE_T_QUERY_LAST, b.data, b.len, &resp,
+				   10000);
+		if (rc == 0)
+			rc = storage_query_last_rsp_decode(resp.data, resp.len, &rs);
+		if (rc == 0)
+			rc = rs.status;
+		c3_buf_release(&b);
+		c3_buf_release(&resp);
+		if (rc < 0)
+			return rc;
+		if (rs.found && (int64_t)rs.last_index * a->layout.chunk_size + rs.last_len > best)
+			best = (int64_t)rs.last_index * a->layout.chunk_size + rs.last_len;
+	}
+	return best;
+}
+
+static bool transient(int64_t rc)
+{
+	return rc == -C3FS_ENOCHAIN || rc == -C3FS_ECHAINVER || rc == -C3FS_ETARGETDOWN ||
+	       rc == -C3FS_ENOROUTING || rc == -C3FS_ENOTHEAD;
+}
+
+/* Storage nodes learn new chains a little after mgmtd creates them: retry like a client. */
+static int write_chunk_retry(struct cluster_client *cc, const struct meta_attr *a, uint32_t idx,
+			     const uint8_t *data, uint32_t len)
+{
+	int rc = -C3FS_ENOROUTING;
+
+	for (int i = 0; i < 100; i++) {
+		struct routing_info *r = cluster_client_routing(cc);
+
+		rc = r ? write_chunk(r, a, idx, data, len) : -C3FS_ENOROUTING;
+		routing_unref(r);
+		if (!transient(rc))
+			break;
+		cluster_client_refresh(cc, 1000);
+		c3_sleep_ms(100);
+	}
+	return rc;
+}
+
+static int64_t stored_end_retry(struct cluster_client *cc, const struct meta_attr *a,
+				uint32_t nch)
+{
+	int64_t rc = -C3FS_ENOROUTING;
+
+	for (int i = 0; i < 100; i++) {
+		struct routing_info *r = cluster_client_routing(cc);
+
+		rc = r ? stored_end(r, a, nch) : -C3FS_ENOROUTING;
+		routing_unref(r);
+		if (!transient(rc))
+			break;
+		cluster_client_refresh(cc, 1000);
+		c3_sleep_ms(100);
+	}
+	return rc;
+}
+
+static int run_cluster(const char *mgmtd, const char *token, const char *meta)
+{
+	struct cluster_client_opts cco;
+	struct cluster_client *cc = NULL;
+	struct rpc_client_opts co;
+	struct meta_hdr h;
+	struct meta_open_resp f;
+	struct meta_attr_resp ar;
+	uint8_t *data;
+	uint32_t cs, nch;
+	int64_t end = 0;
+
+	memset(&cco, 0, sizeof(cco));
+	cco.mgmtd_addrs = mgmtd;
+	cco.token = token;
+	cco.node_type = NODE_CLIENT;
+	cco.node_addr = "";
+	if (cluster_client_new(&cco, &cc) != 0 || cluster_client_wait_ready(cc, 20000) != 0)
+		tap_skip_all("mgmtd not reachable");
+	memset(&co, 0, sizeof(co));
+	co.token = token;
+	is_int(rpc_client_new(&co, &mrpc_cli), 0, "rpc client");
+	snprintf(mrpc_addr, sizeof(mrpc_addr), "%s", meta);
+	memset(&h, 0, sizeof(h));
+	h.client_id = cluster_client_node_id(cc);
+	{
+		struct meta_create_req rq = { h, META_ROOT_INO, "hooked", 6, 0644, 0, META_O_WRITE };
+
+		is_int(mrpc_create(NULL, &rq, &f), 0, "create through c3fs-meta");
+	}
+	cs = f.attr.layout.chunk_size;
+	nch = f.attr.layout.stripe;
+	diag("layout: chunk %u stripe %u table %u v%u", cs, nch, f.attr.layout.table_id,
+	     f.attr.layout.table_version);
+	{
+		struct meta_setattr_req rq;
+
+		memset(&rq, 0, sizeof(rq));
+		rq.hdr = h;
+		rq.ino = f.attr.ino;
+		rq.mask = META_SET_DYN_STRIPE;
+		rq.dyn_stripe = nch;
+		is_int(mrpc_setattr(NULL, &rq, &ar), 0, "dyn_stripe to the full stripe");
+	}
+	data = malloc(cs);
+	memset(data, 0x5a, cs);
+	for (uint32_t i = 0; i < 4; i++)
+		is_int(write_chunk_retry(cc, &f.attr, i, data, i == 3 ? 1000 : cs), 0, "chunk written");
+	end = stored_end_retry(cc, &f.attr, nch);
+	is_int(end, 3 * (int64_t)cs + 1000, "storage holds 3 chunks + 1000 bytes");
+	{
+		struct meta_close_req c = { h, f.attr.ino, f.session_id,
+					    META_CLOSE_LENGTH | META_CLOSE_WROTE, (uint64_t)end };
+
+		is_int(mrpc_close(NULL, &c, true, &ar), 0, "close with length");
+	}
+	{
+		struct meta_setattr_req rq;
+
+		memset(&rq, 0, sizeof(rq));
+		rq.hdr = h;
+		rq.ino = f.attr.ino;
+		rq.mask = META_SET_SIZE;
+		rq.size = cs + cs / 2;
+		is_int(mrpc_setattr(NULL, &rq, &ar), 0, "truncate to 1.5 chunks");
+		is_int(stored_end_retry(cc, &f.attr, nch), cs + cs / 2,
+		       "storage cut at the new end (chunks past it removed)");
+	}
+	{
+		struct meta_unlink_req rq = { h, META_ROOT_INO, "hooked", 6 };
+		struct meta_getattr_req g = { h, f.attr.ino };
+
+		is_int(mrpc_unlink(NULL, &rq), 0, "unlink");
+		for (int i = 0; i < 300 && (end = stored_end_retry(cc, &f.attr, nch)) >= 0; i++)
+			c3_sleep_ms(100);
+		is_int(end, -1, "GC removed every chunk from storage");
+		for (int i = 0; i < 50 && mrpc_getattr(NULL, &g, &ar) == 0; i++)
+			c3_sleep_ms(100);
+		is_int(mrpc_getattr(NULL, &g, &ar), -ENOENT, "and then the inode");
+	}
+	free(data);
+	rpc_client_free(mrpc_cli);
+	cluster_client_free(cc);
+	return tap_done();
+}
+
 int main(void)
+{
+	if (getenv("C3FS_MGMTD") && getenv("C3FS_META_ADDR"))
+		return run_cluster(getenv("C3FS_MGMTD"), getenv("C3FS_TOKEN"),
+				   getenv("C3FS_META_ADDR"));
+	return run_fake();
+}
+
+static int run_fake(void)
 {
 	struct kv_db *db;
 	struct rpc_server *srv;

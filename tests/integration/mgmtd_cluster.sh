@@ -8,7 +8,10 @@
 #     per chain; reporting "uptodate" afterwards makes them serving again (tail);
 #   - a restart *within* the lease is first treated as a failure of the old process;
 #   - a client that missed routing changes (stopped) is corrected by its next heartbeat;
-#   - the metrics endpoint shows the health gauges.
+#   - the metrics endpoint shows the health gauges;
+#   - mgmtd dies: every node declares its lease lost (half a node lease without an
+#     acknowledged heartbeat) — storage stops serving before anyone could reconfigure;
+#     mgmtd restarts on the same data: configuration intact, leases valid again.
 . "$(dirname "$0")/../lib/common.sh"
 t_init
 command -v jq >/dev/null || t_skip_all "jq not installed"
@@ -126,6 +129,20 @@ t_ok $? "metrics: chain health gauges"
 echo "$met" | grep -q '^c3fs_mgmtd_is_leader 1'
 t_ok $? "metrics: leader gauge"
 
+# --- mgmtd dies: nodes lose their lease; it restarts: everything comes back ------------
+before=$(chains_json | jq -c '[.chains[] | {id, targets: [.targets[].id]}]')
+t_kill mgmtd KILL
+wait_for 10 'grep -q "^lease lost" "$T/node1.log" && grep -q "^lease lost" "$T/node3.log"'
+t_ok $? "storage nodes declare their lease lost when mgmtd is gone"
+t_daemon mgmtd2 "$BIN/c3fs-mgmtd" --set server.listen="$M" --set kv.data_dir="$T/mgmtd" \
+	--set server.admin_token=secret --set lease.node_lease=2s
+wait_for 30 '[ "$("${ADMIN[@]}" --json status | jq .nodes.up)" = 3 ]'
+t_ok $? "restarted mgmtd (same data dir) sees the three nodes again"
+t_is "$(chains_json | jq -c '[.chains[] | {id, targets: [.targets[].id]}]')" "$before" \
+	"chains survived the restart"
+wait_for 20 '[ "$(grep -c "^lease valid" "$T/node1.log")" -ge 2 ]'
+t_ok $? "node 1 holds a valid lease again"
+
 for n in node1 node2 node3 client; do t_kill $n TERM; done
-t_kill mgmtd TERM
+t_kill mgmtd2 TERM
 t_done

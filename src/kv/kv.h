@@ -50,6 +50,7 @@ struct kv_pair {
 /* Open a store by URI (see above).  Returns 0 and *out, or -errno / -C3FS_EKV /
  * -C3FS_ECONFIG (bad URI) with nothing to release. */
 int kv_db_open(const char *uri, struct kv_db **out);
+/* Close a store (NULL is allowed).  Every transaction of db must have ended. */
 void kv_db_close(struct kv_db *db);
 /* Backend name: "lmdb", "pg", "mem". */
 const char *kv_db_backend(const struct kv_db *db);

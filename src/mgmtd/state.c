@@ -244,6 +244,13 @@ int mgmtd_state_register(struct mgmtd_state *st, const struct mgmtd_register_req
 			st->routing_dirty = st->dirty = true;
 		LOG_INFO("node %u (%s, %s) registered", id, node_type_name(req->node_type),
 			 req->addr);
+	} else if (n->incarnation != req->incarnation && !is_client && n->alive &&
+		   strcmp(n->addr, req->addr) != 0) {
+		/* a second process claiming a live node's id from elsewhere: a configuration
+		 * error that would make the two evict each other; the real one keeps the id */
+		LOG_WARN("register: node %u is alive at %s; refused the same id from %s", id,
+			 n->addr, req->addr);
+		return -EEXIST;
 	} else if (n->incarnation != req->incarnation) {
 		/* a new process: its predecessor failed, whatever its lease said */
 		if (n->incarnation)

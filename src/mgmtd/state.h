@@ -127,7 +127,10 @@ struct mgmtd_table *mgmtd_state_add_table(struct mgmtd_state *st, struct mgmtd_t
 void mgmtd_state_takeover(struct mgmtd_state *st, uint64_t now_ms);
 
 /* MGMTD_T_REGISTER.  Returns 0 with *resp filled, or -EINVAL (id used by another node
- * type, no id for a server node), -ENOSPC (too many nodes). */
+ * type), -EEXIST (a server node id whose current incarnation is alive at another
+ * address: two processes configured with one id), -ENOSPC (too many nodes).
+ * A new incarnation at the same address (a restart) is always accepted, after the old
+ * one's targets were forgotten. */
 int mgmtd_state_register(struct mgmtd_state *st, const struct mgmtd_register_req *req,
 			 uint64_t now_ms, uint64_t wall_ms, struct mgmtd_register_resp *resp);
 /* MGMTD_T_HEARTBEAT.  Returns 0, or -C3FS_ELEASE (unknown node or incarnation). */

@@ -11,7 +11,8 @@
  *      incarnation as failed (its targets' local states become UNKNOWN, chains are
  *      reconfigured and persisted), and only then accepts the new one.  So a restarted
  *      storage node never re-enters a chain as SERVING: its targets come back as WAITING,
- *      then SYNCING.
+ *      then SYNCING.  A new incarnation from a *different* address while the known one is
+ *      alive is refused with -EEXIST (two processes configured with one node id).
  *   2. MGMTD_T_HEARTBEAT every heartbeat_ms with (node_id, incarnation) and, for storage,
  *      one report per target: local state, capacity, free space, sync progress.  An
  *      unknown node or a stale incarnation is answered -C3FS_ELEASE: register again.

@@ -147,6 +147,20 @@ static void test_membership(void)
 	chain_str(&st, 1, buf, sizeof(buf));
 	is_str(buf, "101:serving 201:serving 301:offline",
 	       "new incarnation: old targets offline at once");
+	/* another process claiming live node 3's id from another address is refused */
+	{
+		struct mgmtd_register_req q;
+		struct mgmtd_register_resp r;
+
+		memset(&q, 0, sizeof(q));
+		q.node_type = NODE_STORAGE;
+		q.node_id = 3;
+		q.incarnation = 999;
+		snprintf(q.addr, sizeof(q.addr), "127.0.0.1:1");
+		is_int(mgmtd_state_register(&st, &q, 1400, 1400, &r), -EEXIST,
+		       "duplicate node id from another address refused while alive");
+		is_int(mgmtd_state_node(&st, 3)->incarnation, 303, "the live one keeps the id");
+	}
 	/* a delayed duplicate heartbeat of the old incarnation is refused */
 	is_int(hb(&st, 3, 103, 9, 1400, 1, 1, 0), -C3FS_ELEASE, "old incarnation refused");
 	/* a target reported by the wrong node is ignored */

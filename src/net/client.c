@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,6 +61,7 @@ struct cli_io;
 
 struct cli_conn {
 	struct rpc_client *cli;
+	const struct net_transport *tr;
 	struct cli_io *io;
 	int fd;
 	atomic_int refs;
@@ -69,7 +71,10 @@ struct cli_conn {
 	struct rpc_call *tab[CLI_BUCKETS];
 	size_t ninflight;
 	pthread_mutex_t send_mu;   /* one writer at a time */
-	/* io thread only */
+	pthread_mutex_t read_mu;   /* held by the reader: the io thread or a waiting caller */
+	bool retired;              /* io thread only: left the epoll set and the io list */
+	struct cli_conn *retire_next;
+	/* the reader only (read_mu) */
 	uint8_t *rbuf;
 	size_t rpos, rlen;
 	enum cli_rstate rstate;
@@ -105,6 +110,7 @@ struct cli_io {
 	bool thr_started;
 	pthread_mutex_t mu;        /* guards conns list */
 	struct cli_conn *conns;    /* referenced */
+	struct rpc_call *handoff;  /* completions with callbacks found by caller threads */
 	uint64_t next_scan_ns;     /* io thread only */
 };
 
@@ -126,14 +132,31 @@ struct rpc_client {
 
 /* ------------------------------------------------------------------ completion */
 
-static void cli_call_complete(struct rpc_call *call)
+/* The io thread running this code, NULL on other threads. */
+static __thread struct cli_io *cli_tls_io;
+/* The call this thread is waiting for while it reads replies itself. */
+static __thread struct rpc_call *cli_tls_waiting;
+
+/* Complete a call (its owner only).  Callbacks run on an io thread: a caller thread that
+ * reads replies hands them to io (see rpc_call_wait). */
+static void cli_call_complete(struct cli_io *io, struct rpc_call *call)
 {
 	if (call->done) {
+		if (io && cli_tls_io != io) {
+			pthread_mutex_lock(&io->mu);
+			call->priv_next = io->handoff;
+			io->handoff = call;
+			pthread_mutex_unlock(&io->mu);
+			(void)eventfd_write(io->wakefd, 1);
+			return;
+		}
 		__atomic_store_n(&call->priv_done, CALL_DONE, __ATOMIC_RELEASE);
 		call->done(call); /* may free call: not touched after */
 		return;
 	}
 	__atomic_store_n(&call->priv_done, CALL_DONE, __ATOMIC_RELEASE);
+	if (call == cli_tls_waiting)
+		return; /* this thread is the waiter */
 	/* the waiter may return (and free call) before this wake: FUTEX_WAKE only hashes
 	 * the address and never touches the memory */
 	syscall(SYS_futex, &call->priv_done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
@@ -151,18 +174,7 @@ static void cli_conn_finish(struct cli_conn *c, struct rpc_call *call, int statu
 		return;
 	}
 	pthread_mutex_unlock(&c->mu);
-	cli_call_complete(call);
-}
-
-int rpc_call_wait(struct rpc_call *call)
-{
-	for (;;) {
-		int v = __atomic_load_n(&call->priv_done, __ATOMIC_ACQUIRE);
-
-		if (v == CALL_DONE)
-			return call->status;
-		syscall(SYS_futex, &call->priv_done, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
-	}
+	cli_call_complete(c->io, call);
 }
 
 /* ------------------------------------------------------------------ in-flight table */
@@ -229,16 +241,17 @@ static void cli_conn_unref(struct cli_conn *c)
 {
 	if (atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
-	c->cli->tr->close(c->fd);
+	c->tr->close(c->fd);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->send_mu);
+	pthread_mutex_destroy(&c->read_mu);
 	free(c->rbuf);
 	free(c);
 }
 
-/* Fail everything on c with status and shut it down.  Called by its io thread, or by
- * rpc_client_free after the io threads are joined.  Idempotent. */
+/* Fail everything on c with status and shut it down.  Called by its reader (read_mu
+ * held), or by rpc_client_free after the io threads are joined.  Idempotent. */
 static void cli_conn_fail(struct cli_conn *c, int status)
 {
 	struct rpc_call *list, *cur = c->cur;
@@ -247,7 +260,7 @@ static void cli_conn_fail(struct cli_conn *c, int status)
 	atomic_store(&c->dead, true);
 	list = cli_tab_take_all(c);
 	pthread_mutex_unlock(&c->mu);
-	c->cli->tr->shutdown(c->fd);
+	c->tr->shutdown(c->fd);
 	c->cur = NULL;
 	if (cur)
 		cli_conn_finish(c, cur, status);
@@ -260,13 +273,16 @@ static void cli_conn_fail(struct cli_conn *c, int status)
 	}
 }
 
-/* io thread: the connection is unusable; fail its calls, leave the io list. */
-static void cli_conn_close(struct cli_conn *c, int status)
+/* io thread: take a dead connection out of the epoll set and the io list, dropping the
+ * list's reference.  Idempotent. */
+static void cli_conn_retire(struct cli_conn *c)
 {
 	struct cli_io *io = c->io;
 
+	if (c->retired)
+		return;
+	c->retired = true;
 	(void)epoll_ctl(io->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	cli_conn_fail(c, status);
 	pthread_mutex_lock(&io->mu);
 	if (c->listed) {
 		if (c->prev)
@@ -279,6 +295,18 @@ static void cli_conn_close(struct cli_conn *c, int status)
 	}
 	pthread_mutex_unlock(&io->mu);
 	cli_conn_unref(c);
+}
+
+/* The reader found c unusable: fail its calls.  On the io thread it is retired at once;
+ * a caller thread leaves that to the io thread's next scan (only it drops the list's
+ * reference, so event pointers it holds stay valid). */
+static void cli_conn_close(struct cli_conn *c, int status)
+{
+	if (status == -C3FS_EPEERCLOSED && atomic_load(&c->cli->stopping))
+		status = -C3FS_ESHUTDOWN;
+	cli_conn_fail(c, status);
+	if (cli_tls_io == c->io)
+		cli_conn_retire(c);
 }
 
 /* Connect and authenticate (blocking, within timeout_ms).  On success *out holds two
@@ -343,8 +371,10 @@ static int cli_conn_open(struct rpc_client *cli, const char *addr, uint32_t time
 		goto fail;
 	}
 	c->cli = cli;
+	c->tr = cli->tr;
 	c->fd = fd;
 	atomic_init(&c->refs, 2);
+	pthread_mutex_init(&c->read_mu, NULL);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_mutex_init(&c->send_mu, NULL);
@@ -619,8 +649,8 @@ static bool cli_conn_parse(struct cli_conn *c)
 	}
 }
 
-/* io thread: the descriptor is readable. */
-static void cli_conn_on_event(struct cli_conn *c)
+/* The reader (read_mu held, a reference held): read what the descriptor has. */
+static void cli_conn_read(struct cli_conn *c)
 {
 	for (int round = 0; round < 8; round++) {
 		struct iovec iov[9];
@@ -660,9 +690,9 @@ static void cli_conn_on_event(struct cli_conn *c)
 		}
 		direct = cli_iov_total(iov, niov);
 		iov[niov].iov_base = c->rbuf + c->rlen;
-		iov[niov++].iov_len = NET_RBUF_BYTES - c->rlen;
-		want = direct + NET_RBUF_BYTES - c->rlen;
-		n = c->cli->tr->readv(c->fd, iov, niov);
+		iov[niov++].iov_len = net__rbuf_window(c->rlen);
+		want = direct + iov[niov - 1].iov_len;
+		n = c->tr->readv(c->fd, iov, niov);
 		if (n == -EAGAIN)
 			return;
 		if (n <= 0) {
@@ -691,23 +721,45 @@ static void cli_conn_on_event(struct cli_conn *c)
 	}
 }
 
+/* io thread: the descriptor is readable (unless a waiting caller is reading it). */
+static void cli_conn_on_event(struct cli_conn *c)
+{
+	if (c->retired || pthread_mutex_trylock(&c->read_mu) != 0)
+		return;
+	cli_conn_ref(c);
+	if (atomic_load(&c->dead))
+		cli_conn_retire(c);
+	else
+		cli_conn_read(c);
+	pthread_mutex_unlock(&c->read_mu);
+	cli_conn_unref(c);
+}
+
 /* io thread: expire calls whose deadline passed. */
 static void cli_io_scan(struct cli_io *io, uint64_t now)
 {
 	struct rpc_call *expired = NULL;
-	struct cli_conn *c;
+	struct cli_conn *c, *dead = NULL;
 
 	io->next_scan_ns = now + CLI_SCAN_MS * 1000000ull;
 	pthread_mutex_lock(&io->mu);
 	for (c = io->conns; c; c = c->next) {
-		if (c->cur && c->cur->priv_deadline_ns <= now) {
-			/* give up on the reply being received: the rest is discarded */
-			struct rpc_call *call = c->cur;
+		if (atomic_load(&c->dead)) {
+			c->retire_next = dead;
+			dead = c;
+			continue;
+		}
+		if (pthread_mutex_trylock(&c->read_mu) == 0) {
+			if (c->cur && c->cur->priv_deadline_ns <= now) {
+				/* give up on the reply being received: the rest is discarded */
+				struct rpc_call *call = c->cur;
 
-			c->cur = NULL;
-			c->keep_payload = c->keep_bulk = false;
-			call->priv_next = expired;
-			expired = call;
+				c->cur = NULL;
+				c->keep_payload = c->keep_bulk = false;
+				call->priv_next = expired;
+				expired = call;
+			}
+			pthread_mutex_unlock(&c->read_mu);
 		}
 		pthread_mutex_lock(&c->mu);
 		if (c->ninflight) {
@@ -731,7 +783,12 @@ static void cli_io_scan(struct cli_io *io, uint64_t now)
 		pthread_mutex_unlock(&c->mu);
 	}
 	pthread_mutex_unlock(&io->mu);
-	/* conns stay alive: only this thread drops the io list's references */
+	while (dead) {
+		c = dead;
+		dead = c->retire_next;
+		cli_conn_retire(c);
+	}
+	/* the conns of expired calls are alive: listed, and only this thread unlists */
 	while (expired) {
 		struct rpc_call *next = expired->priv_next;
 
@@ -747,6 +804,7 @@ static void *cli_io_main(void *arg)
 	struct rpc_client *cli = io->cli;
 	struct epoll_event ev[CLI_EVENTS];
 
+	cli_tls_io = io;
 	while (!atomic_load(&cli->stopping)) {
 		uint64_t now;
 		int n, timeout;
@@ -761,9 +819,21 @@ static void *cli_io_main(void *arg)
 		}
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.ptr == &io->wakefd) {
+				struct rpc_call *list;
 				eventfd_t v;
 
 				(void)eventfd_read(io->wakefd, &v);
+				pthread_mutex_lock(&io->mu);
+				list = io->handoff;
+				io->handoff = NULL;
+				pthread_mutex_unlock(&io->mu);
+				while (list) {
+					struct rpc_call *next = list->priv_next;
+
+					list->priv_next = NULL;
+					cli_call_complete(io, list);
+					list = next;
+				}
 				continue;
 			}
 			cli_conn_on_event(ev[i].data.ptr);
@@ -852,12 +922,16 @@ int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *ca
 
 	pthread_mutex_lock(&c->mu);
 	if (rc == 0) {
+		bool waited = call->done == NULL;
+
 		state = call->priv_done;
 		call->priv_done = state == CALL_DEFERRED ? CALL_DEFERRED : CALL_PENDING;
 		pthread_mutex_unlock(&c->mu);
-		cli_conn_unref(c);
+		if (!waited)
+			cli_conn_unref(c);
+		/* else rpc_call_wait drops the reference (it may read from c) */
 		if (state == CALL_DEFERRED)
-			cli_call_complete(call);
+			cli_call_complete(c->io, call);
 		return 0;
 	}
 	for (;;) {
@@ -872,8 +946,85 @@ int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *ca
 	call->priv_done = CALL_DONE;
 	pthread_mutex_unlock(&c->mu);
 	cli_conn_unref(c);
+	call->priv_conn = NULL;
 	c3_buf_release(&call->resp);
 	return rc == -C3FS_ETIMEDOUT ? rc : -C3FS_EPEERCLOSED;
+}
+
+/* A waiting caller whose call is still in flight: become the connection's reader, so the
+ * reply wakes this thread directly instead of an io thread that would then wake it.  The
+ * descriptor is taken out of the io thread's epoll interest meanwhile.  Returns false if
+ * another thread is reading (or the connection is dead): then wait on the futex. */
+static bool cli_wait_read(struct cli_conn *c, struct rpc_call *call)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = c };
+	bool progress = true;
+
+	if (atomic_load(&c->dead) || pthread_mutex_trylock(&c->read_mu) != 0)
+		return false;
+	if (atomic_load(&c->dead) || epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+		pthread_mutex_unlock(&c->read_mu);
+		return false;
+	}
+	cli_tls_waiting = call;
+	while (__atomic_load_n(&call->priv_done, __ATOMIC_ACQUIRE) != CALL_DONE &&
+	       !atomic_load(&c->dead)) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		uint64_t now = c3_now_ns();
+		int ms;
+
+		if (now >= call->priv_deadline_ns) {
+			/* our own deadline: the io thread cannot see c->cur while we read */
+			struct rpc_call *mine;
+
+			pthread_mutex_lock(&c->mu);
+			mine = cli_tab_remove_id(c, call->priv_id);
+			pthread_mutex_unlock(&c->mu);
+			if (!mine && c->cur == call) {
+				c->cur = NULL;
+				c->keep_payload = c->keep_bulk = false;
+				mine = call;
+			}
+			if (mine) {
+				cli_conn_finish(c, call, -C3FS_ETIMEDOUT);
+				continue;
+			}
+			progress = false; /* the deadline scan took it and completes it */
+			break;
+		}
+		ms = (int)((call->priv_deadline_ns - now + 999999) / 1000000);
+		if (ms > 1000)
+			ms = 1000;
+		if (poll(&pfd, 1, ms) > 0)
+			cli_conn_read(c);
+	}
+	cli_tls_waiting = NULL;
+	if (!atomic_load(&c->dead)) {
+		ev.events = EPOLLIN;
+		(void)epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	}
+	pthread_mutex_unlock(&c->read_mu);
+	return progress;
+}
+
+int rpc_call_wait(struct rpc_call *call)
+{
+	struct cli_conn *c = call->priv_conn;
+
+	for (;;) {
+		int v = __atomic_load_n(&call->priv_done, __ATOMIC_ACQUIRE);
+
+		if (v == CALL_DONE)
+			break;
+		if (c && cli_wait_read(c, call))
+			continue;
+		syscall(SYS_futex, &call->priv_done, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+	}
+	if (c && !call->done) {
+		call->priv_conn = NULL;
+		cli_conn_unref(c);
+	}
+	return call->status;
 }
 
 int rpc_call_sync(struct rpc_client *cli, const char *addr, uint16_t type, const void *req,
@@ -964,7 +1115,8 @@ void rpc_client_free(struct rpc_client *cli)
 	for (int i = 0; cli->ios && i < cli->nio; i++)
 		if (cli->ios[i].thr_started)
 			pthread_join(cli->ios[i].thr, NULL);
-	/* io threads are gone: this thread owns every connection's read state now */
+	/* io threads are gone; a caller may still be reading in rpc_call_wait: wake it (the
+	 * shutdown makes its poll return) and wait for read_mu, then fail what is left */
 	for (int i = 0; cli->ios && i < cli->nio; i++) {
 		struct cli_io *io = &cli->ios[i];
 
@@ -973,8 +1125,25 @@ void rpc_client_free(struct rpc_client *cli)
 
 			io->conns = c->next;
 			c->listed = false;
+			c->tr->shutdown(c->fd);
+			pthread_mutex_lock(&c->read_mu);
 			cli_conn_fail(c, -C3FS_ESHUTDOWN);
+			pthread_mutex_unlock(&c->read_mu);
 			cli_conn_unref(c);
+		}
+	}
+	/* callbacks handed over by caller threads, and those just failed */
+	for (int i = 0; cli->ios && i < cli->nio; i++) {
+		struct rpc_call *list = cli->ios[i].handoff;
+
+		cli->ios[i].handoff = NULL;
+		while (list) {
+			struct rpc_call *next = list->priv_next;
+
+			list->priv_next = NULL;
+			__atomic_store_n(&list->priv_done, CALL_DONE, __ATOMIC_RELEASE);
+			list->done(list);
+			list = next;
 		}
 	}
 	for (int h = 0; h < CLI_PEER_BUCKETS; h++) {

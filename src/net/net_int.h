@@ -5,7 +5,9 @@
 #ifndef C3_NET_INT_H
 #define C3_NET_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -16,6 +18,16 @@
 /* Bytes of the per-connection read buffer (small frames are parsed from it; payload and
  * bulk of larger frames are read straight into their final buffers). */
 #define NET_RBUF_BYTES (64u << 10)
+/* Most bytes read into the read buffer at once: enough to batch many small frames per
+ * syscall, small enough that little of a large frame's bulk lands there (and must be
+ * copied) before its header is parsed and the bulk can be read in place. */
+#define NET_RBUF_READ (16u << 10)
+static inline size_t net__rbuf_window(size_t rlen)
+{
+	size_t room = NET_RBUF_BYTES - rlen;
+
+	return room < NET_RBUF_READ ? room : NET_RBUF_READ;
+}
 /* Most bulk iovecs accepted in one call or reply. */
 #define NET_MAX_BULK_IOV 64
 /* How long a reply or request write may stall on a full socket before the connection is
@@ -39,6 +51,26 @@ struct iovec *net__iov_advance(struct iovec *iov, int *iovcnt, size_t n);
 
 /* True at most once per interval per limiter: for logs inside loops. */
 bool net__ratelimit(_Atomic uint64_t *last_ns, uint64_t interval_ns);
+
+/* A cache of 4096-aligned bulk buffers by power-of-two size class (4 KiB .. 16 MiB), so
+ * steady-state bulk traffic neither calls mmap/munmap nor page-faults fresh memory for
+ * every request.  Thread-safe (one mutex); at most NET_POOL_PER_CLASS buffers per class
+ * and max_cached_bytes in all are kept; larger buffers are allocated and freed directly. */
+#define NET_POOL_CLASSES 13
+#define NET_POOL_PER_CLASS 8
+struct net_bufpool {
+	pthread_mutex_t mu;
+	size_t cached_bytes, max_cached_bytes;
+	void *free[NET_POOL_CLASSES][NET_POOL_PER_CLASS];
+	int nfree[NET_POOL_CLASSES];
+};
+void net__bufpool_init(struct net_bufpool *p, size_t max_cached_bytes);
+/* A buffer of at least len bytes (len > 0), its capacity in *cap; NULL on ENOMEM. */
+void *net__bufpool_get(struct net_bufpool *p, size_t len, size_t *cap);
+/* Give back a buffer from net__bufpool_get with its capacity. */
+void net__bufpool_put(struct net_bufpool *p, void *mem, size_t cap);
+/* Free every cached buffer (no buffer may be outstanding any more). */
+void net__bufpool_release(struct net_bufpool *p);
 
 /* Fill a response header for a connection-level event (id 0 unless known). */
 void net__error_frame(uint8_t *out, uint16_t type, uint64_t id, int status);

@@ -52,7 +52,8 @@ struct srv_req {
 	struct rpc_req pub;
 	struct srv_conn *conn;   /* referenced; released when the request is freed */
 	struct srv_req *next;    /* worker queue link (srv->qmu) */
-	void *bulk_mem;          /* aligned allocation behind pub.bulk, or NULL */
+	void *bulk_mem;          /* srv->pool buffer behind pub.bulk, or NULL */
+	size_t bulk_cap;         /* its capacity */
 	uint8_t payload[];
 };
 
@@ -124,6 +125,7 @@ struct rpc_server {
 	pthread_cond_t ocv;
 	long outstanding;
 	bool started;
+	struct net_bufpool pool;     /* request bulk buffers */
 	_Atomic uint64_t log_accept_ns, log_busy_ns, log_proto_ns, log_idle_ns;
 };
 
@@ -154,7 +156,7 @@ static void srv_req_free(struct srv_req *r)
 	struct rpc_server *srv = r->conn->srv;
 
 	srv_conn_unref(r->conn);
-	free(r->bulk_mem);
+	net__bufpool_put(&srv->pool, r->bulk_mem, r->bulk_cap);
 	free(r);
 	pthread_mutex_lock(&srv->omu);
 	if (--srv->outstanding == 0)
@@ -465,9 +467,8 @@ static bool srv_conn_parse(struct srv_conn *c)
 					return false;
 				break;
 			}
-			if (posix_memalign(&r->bulk_mem, 4096,
-					   ((size_t)c->fr.bulk_len + 4095) & ~(size_t)4095) != 0) {
-				r->bulk_mem = NULL;
+			r->bulk_mem = net__bufpool_get(&srv->pool, c->fr.bulk_len, &r->bulk_cap);
+			if (!r->bulk_mem) {
 				srv_conn_reject(c, c->fr.type, c->fr.id, -ENOMEM, "out of memory");
 				return false;
 			}
@@ -521,7 +522,7 @@ static void srv_conn_on_event(struct srv_conn *c)
 			c->rpos = 0;
 		}
 		iov[niov].iov_base = c->rbuf + c->rlen;
-		iov[niov++].iov_len = NET_RBUF_BYTES - c->rlen;
+		iov[niov++].iov_len = net__rbuf_window(c->rlen);
 		for (int i = 0; i < niov; i++)
 			want += iov[i].iov_len;
 		n = c->srv->tr->readv(c->fd, iov, niov);
@@ -765,6 +766,7 @@ int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out)
 	pthread_cond_init(&srv->qcv, NULL);
 	pthread_mutex_init(&srv->omu, NULL);
 	pthread_cond_init(&srv->ocv, NULL);
+	net__bufpool_init(&srv->pool, 64u << 20);
 	if (opts->token && opts->token[0]) {
 		srv->token_len = strlen(opts->token);
 		srv->token = strdup(opts->token);
@@ -925,6 +927,7 @@ void rpc_server_free(struct rpc_server *srv)
 	pthread_cond_destroy(&srv->qcv);
 	pthread_mutex_destroy(&srv->omu);
 	pthread_cond_destroy(&srv->ocv);
+	net__bufpool_release(&srv->pool);
 	free(srv->ios);
 	free(srv->workers);
 	free(srv->token);

@@ -35,12 +35,15 @@
 #include "kv/kv_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/errors.h"
 
@@ -178,6 +181,30 @@ static int lm_parse_uri(const char *arg, char **path, size_t *map_size, size_t *
 	return *path ? 0 : -ENOMEM;
 }
 
+static int lm_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static int lm_sync_parent(const char *path)
+{
+	char *copy = strdup(path);
+	int rc;
+
+	if (!copy)
+		return -ENOMEM;
+	rc = lm_sync_dir(dirname(copy));
+	free(copy);
+	return rc;
+}
+
 static int lm_open(const char *arg, struct kv_db **out)
 {
 	struct lm_db *db;
@@ -188,7 +215,9 @@ static int lm_open(const char *arg, struct kv_db **out)
 
 	if (rc < 0)
 		return rc;
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+	bool created = mkdir(path, 0700) == 0;
+
+	if (!created && errno != EEXIST) {
 		rc = -errno;
 		goto fail_path;
 	}
@@ -231,6 +260,12 @@ static int lm_open(const char *arg, struct kv_db **out)
 		rc = lm_err(rc);
 		goto fail_env;
 	}
+	/* LMDB syncs its files but not the directory entries that name them */
+	rc = lm_sync_dir(path);
+	if (rc == 0 && created)
+		rc = lm_sync_parent(path);
+	if (rc < 0)
+		goto fail_env;
 	MDB_envinfo info;
 
 	mdb_env_info(db->env, &info);

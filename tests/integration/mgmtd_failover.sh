@@ -8,6 +8,8 @@
 #     lease;
 #   - the configuration survives: chains, tables and versions are the same after the
 #     takeover and after restarting every mgmtd (routing version only grows).
+# MGMTD_FAILOVER_KV=<uri> runs the same scenario on another shared KV (mgmtd_failover_pg.sh
+# uses a PostgreSQL server).
 . "$(dirname "$0")/../lib/common.sh"
 t_init
 command -v jq >/dev/null || t_skip_all "jq not installed"
@@ -21,7 +23,7 @@ ADMIN=(timeout 20 "$BIN/c3fs-admin" --mgmtd "$ADDRS" --token tok --admin-token s
 
 start_mgmtd() { # index
 	t_daemon "mgmtd$1" "$BIN/c3fs-mgmtd" --set server.listen="127.0.0.1:${P[$1]}" \
-		--set kv.uri="lmdb:$T/shared-kv" --set server.token=tok \
+		--set kv.uri="${MGMTD_FAILOVER_KV:-lmdb:$T/shared-kv}" --set server.token=tok \
 		--set server.admin_token=secret --set lease.node_lease=6s \
 		--set lease.leader_lease=${LEASE_MS}ms
 }

@@ -6,7 +6,8 @@
  * databases can serve as well.
  *
  * Transaction mapping:
- *   kv_txn_begin    take a connection from the pool;
+ *   kv_txn_begin    take a connection from the pool; BEGIN is sent later, pipelined
+ *                   with the first statement (or alone before blind writes):
  *                   BEGIN ISOLATION LEVEL SERIALIZABLE  (read-write)
  *                   BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY  (read-only: one
  *                   consistent snapshot, never a serialization failure)
@@ -24,7 +25,9 @@
  *
  * Pool: connections are opened lazily up to pool (default 32), statements are prepared
  * once per connection, binary parameters and results.  A broken connection is dropped,
- * never returned to the pool.  mu/cv guard idle/total; a PGconn is used by one
+ * never returned to the pool; a transaction whose first statement meets a dead pooled
+ * connection retries it once on a fresh one (nothing had run).  The writes and COMMIT
+ * travel in one pipeline.  mu/cv guard idle/total; a PGconn is used by one
  * transaction at a time.
  */
 #include "kv/kv_int.h"
@@ -63,8 +66,9 @@ struct pg_db {
 };
 
 struct pg_txn {
-	struct pg_conn *c;
-	int err; /* first failure, sticky */
+	struct pg_conn *c; /* NULL only after a failed reconnect (then err != 0) */
+	bool begun;	   /* BEGIN has run on c */
+	int err;	   /* first failure, sticky */
 };
 
 /* ---- statements ------------------------------------------------------------------- */
@@ -347,35 +351,119 @@ static void pg_close(struct kv_db *kdb)
 
 /* ---- transactions ----------------------------------------------------------------- */
 
+/* BEGIN is not sent here: it travels in one pipeline with the first statement (one round
+ * trip saved per transaction), or right before the writes when nothing was read. */
 static int pg_begin(struct kv_txn *txn)
 {
 	struct pg_db *db = (struct pg_db *)txn->db;
 	struct pg_txn *t = calloc(1, sizeof(*t));
-	const char *sql = txn->read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-					 : "BEGIN ISOLATION LEVEL SERIALIZABLE";
-	int rc = -C3FS_ECONNECT;
+	int rc;
 
 	if (!t)
 		return -ENOMEM;
-	/* a pooled connection may have died (server restart): try a fresh one once */
-	for (int attempt = 0; attempt < 2; attempt++) {
-		rc = pg_pool_get(db, &t->c);
-		if (rc)
-			break;
-		rc = pg_exec_ok(t->c->conn, sql);
-		if (rc == 0)
-			break;
-		pg_pool_put(db, t->c);
-		t->c = NULL;
-		if (rc != -C3FS_ECONNECT)
-			break;
-	}
+	rc = pg_pool_get(db, &t->c);
 	if (rc) {
 		free(t);
 		return rc;
 	}
 	txn->be = t;
 	return 0;
+}
+
+static const char *pg_begin_sql(const struct kv_txn *txn)
+{
+	return txn->read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+			      : "BEGIN ISOLATION LEVEL SERIALIZABLE";
+}
+
+/* Swap a dead pooled connection for a fresh one (nothing has run in this transaction).
+ * On failure t->c is NULL and the code is returned. */
+static int pg_reconnect(struct kv_txn *txn)
+{
+	struct pg_db *db = (struct pg_db *)txn->db;
+	struct pg_txn *t = txn->be;
+
+	pg_pool_put(db, t->c); /* closes it: the connection is bad */
+	t->c = NULL;
+	return pg_pool_get(db, &t->c);
+}
+
+/* BEGIN then statement i (i < 0: BEGIN alone) in one pipeline; 0 with *res (statement's
+ * result, caller clears) or a code.  t->begun is set when BEGIN ran. */
+static int pg_first_once(struct kv_txn *txn, int i, int n, const char *const *vals,
+			 const int *lens, ExecStatusType want, PGresult **res)
+{
+	struct pg_txn *t = txn->be;
+	PGconn *conn = t->c->conn;
+	static const int fmts[3] = { 1, 1, 1 };
+	int rc = 0, nq = i >= 0 ? 2 : 1;
+
+	*res = NULL;
+	if (!PQenterPipelineMode(conn))
+		return pg_code(conn, NULL, false) ?: -C3FS_EKV;
+	if (!PQsendQueryParams(conn, pg_begin_sql(txn), 0, NULL, NULL, NULL, NULL, 0) ||
+	    (i >= 0 && !PQsendQueryPrepared(conn, pg_stmt_name[i], n, vals, lens, fmts, 1)) ||
+	    !PQpipelineSync(conn))
+		return pg_code(conn, NULL, false) ?: -C3FS_EKV; /* pool drops conn */
+	for (int q = 0; q < nq; q++) {
+		PGresult *r = PQgetResult(conn);
+		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+
+		if (!r) {
+			rc = rc ?: (pg_code(conn, NULL, false) ?: -C3FS_EKV);
+			break;
+		}
+		if (rc == 0 && q == 0) {
+			if (st == PGRES_COMMAND_OK)
+				t->begun = true;
+			else
+				rc = pg_code(conn, r, false);
+		} else if (rc == 0) {
+			if (st == want) {
+				*res = r;
+				r = NULL;
+			} else {
+				rc = pg_code(conn, r, false);
+			}
+		}
+		PQclear(r);
+		if (PQstatus(conn) != CONNECTION_OK) {
+			rc = rc ?: -C3FS_ECONNECT;
+			break;
+		}
+		PQclear(PQgetResult(conn)); /* the NULL ending this query's results */
+	}
+	if (PQstatus(conn) == CONNECTION_OK) {
+		for (int k = 0; k < 8; k++) { /* up to the sync point */
+			PGresult *r = PQgetResult(conn);
+			ExecStatusType st = r ? PQresultStatus(r) : PGRES_EMPTY_QUERY;
+
+			PQclear(r);
+			if (st == PGRES_PIPELINE_SYNC || PQstatus(conn) != CONNECTION_OK)
+				break;
+		}
+		PQexitPipelineMode(conn);
+	}
+	if (rc) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	return rc;
+}
+
+/* pg_first_once, retried once on a fresh connection when the pooled one was dead. */
+static int pg_first(struct kv_txn *txn, int i, int n, const char *const *vals,
+		    const int *lens, ExecStatusType want, PGresult **res)
+{
+	struct pg_txn *t = txn->be;
+	int rc = pg_first_once(txn, i, n, vals, lens, want, res);
+
+	if (rc == -C3FS_ECONNECT && !t->begun) {
+		rc = pg_reconnect(txn);
+		if (rc == 0)
+			rc = pg_first_once(txn, i, n, vals, lens, want, res);
+	}
+	return rc;
 }
 
 /* Run prepared statement i; 0 with *res (caller clears) or a code (txn is then dead). */
@@ -388,6 +476,10 @@ static int pg_run(struct kv_txn *txn, int i, int n, const char *const *vals, con
 	*res = NULL;
 	if (t->err)
 		return t->err;
+	if (!t->begun) {
+		t->err = pg_first(txn, i, n, vals, lens, want, res);
+		return t->err;
+	}
 	PGresult *r = PQexecPrepared(t->c->conn, pg_stmt_name[i], n, vals, lens, fmts, 1);
 
 	if (PQresultStatus(r) != want) {
@@ -474,11 +566,12 @@ static void pg_end(struct kv_txn *txn, bool rollback)
 	struct pg_db *db = (struct pg_db *)txn->db;
 	struct pg_txn *t = txn->be;
 
-	if (rollback && PQstatus(t->c->conn) == CONNECTION_OK &&
+	if (t->c && rollback && PQstatus(t->c->conn) == CONNECTION_OK &&
 	    PQpipelineStatus(t->c->conn) == PQ_PIPELINE_OFF &&
 	    PQtransactionStatus(t->c->conn) != PQTRANS_IDLE)
 		pg_exec_ok(t->c->conn, "ROLLBACK");
-	pg_pool_put(db, t->c);
+	if (t->c)
+		pg_pool_put(db, t->c);
 	free(t);
 	txn->be = NULL;
 }
@@ -581,7 +674,7 @@ send_failed:
 static int pg_commit(struct kv_txn *txn)
 {
 	struct pg_txn *t = txn->be;
-	PGconn *conn = t->c->conn;
+	PGconn *conn;
 	PGresult *res;
 	int rc = t->err;
 
@@ -589,7 +682,26 @@ static int pg_commit(struct kv_txn *txn)
 		pg_end(txn, true);
 		return rc;
 	}
-	if (!txn->read_only && (txn->w.npoints || txn->w.nranges)) {
+	conn = t->c->conn;
+	bool writes = !txn->read_only && (txn->w.npoints || txn->w.nranges);
+
+	if (!t->begun && !writes) { /* nothing ran: nothing to commit */
+		pg_end(txn, false);
+		return 0;
+	}
+	if (!t->begun) {
+		/* blind writes: BEGIN on its own first, so that a dead pooled connection is
+		 * replaced here instead of turning the commit into an unknown outcome */
+		PGresult *none;
+
+		rc = pg_first(txn, -1, 0, NULL, NULL, PGRES_COMMAND_OK, &none);
+		if (rc) {
+			pg_end(txn, true);
+			return rc;
+		}
+		conn = t->c->conn;
+	}
+	if (writes) {
 		rc = pg_commit_pipeline(txn);
 		pg_end(txn, rc != 0 && rc != -C3FS_EKVMAYBECOMMITTED);
 		return rc;

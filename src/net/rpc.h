@@ -80,14 +80,17 @@ typedef void (*rpc_handler_fn)(struct rpc_req *req, void *ctx);
 
 /* Returns 0, or -C3FS_ECONFIG (bad address), -errno (bind/listen) with nothing to free. */
 int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out);
-/* Register before rpc_server_start().  -EEXIST if the type already has a handler. */
+/* Register before rpc_server_start().  -EEXIST if the type already has a handler;
+ * -EINVAL for type 0, RPC_T_AUTH, types above 1023 (RPC_TYPE_MAX in net/frame.h) or
+ * unknown flags.  RPC_T_PING and RPC_T_ECHO are registered by rpc_server_new. */
 int rpc_server_register(struct rpc_server *srv, uint16_t type, rpc_handler_fn fn, void *ctx,
 			unsigned flags);
 int rpc_server_start(struct rpc_server *srv);
 /* The bound port (useful with port 0). */
 int rpc_server_port(const struct rpc_server *srv);
 /* Stop accepting, close connections, wait for running handlers, free everything.
- * Requests still queued are answered with -C3FS_ESHUTDOWN. */
+ * Requests still queued are answered with -C3FS_ESHUTDOWN.  Requests a handler handed to
+ * another thread must still be replied to: rpc_server_free waits for those replies. */
 void rpc_server_free(struct rpc_server *srv);
 
 /* Send the reply: status 0 or a negative code; payload may be sent with an error status
@@ -123,7 +126,7 @@ struct rpc_call {
 	const void *payload;
 	size_t payload_len;
 	const struct iovec *bulk;     /* request bulk, may be NULL */
-	int nbulk;
+	int nbulk;                    /* at most 64 */
 	uint32_t timeout_ms;          /* 0 = default 10000 */
 	/* where the reply bulk goes; a reply with more bulk fails with -C3FS_ETOOBIG */
 	const struct iovec *resp_bulk;
@@ -150,7 +153,11 @@ void rpc_call_init(struct rpc_call *call, uint16_t type, const void *payload, si
 /* Send asynchronously to addr ("ip:port").  0 = started (completion will come), or a
  * negative code (nothing will be called back). */
 int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *call);
-/* Block until a call started with done == NULL completes; returns call->status. */
+/* Block until a call started with done == NULL completes; returns call->status.
+ * Every call started with done == NULL must be waited for exactly once (until then it
+ * holds a reference on its connection).  The waiting thread usually reads the reply off
+ * the socket itself (no hand-off through the client's io thread); it never runs other
+ * calls' done callbacks, those always run on an io thread. */
 int rpc_call_wait(struct rpc_call *call);
 
 /* Synchronous convenience: start + wait.  Returns the status; *resp receives the reply

@@ -1,8 +1,12 @@
 /* tcp.c — TCP implementation of struct net_transport (see transport.h).
  *
- * Invariants: every descriptor handed out is O_NONBLOCK|O_CLOEXEC; connections carry
- * TCP_NODELAY (RPC frames are written whole with one writev, so Nagle only adds latency);
- * writes use sendmsg(MSG_NOSIGNAL) so a dead peer is an -EPIPE, never a signal.
+ * Invariants: listening sockets are O_NONBLOCK; connection sockets are blocking with a
+ * send timeout (SO_SNDTIMEO, TCP_SEND_SLICE_MS) and are only ever read with
+ * MSG_DONTWAIT, so a read never blocks and a large write stays in the kernel until the
+ * peer has taken it (one syscall instead of write/EAGAIN/poll/write rounds) yet returns
+ * within the slice when the peer stalls.  Everything is O_CLOEXEC; connections carry
+ * TCP_NODELAY (frames are written whole with one writev, so Nagle only adds latency);
+ * writes use MSG_NOSIGNAL so a dead peer is an -EPIPE, never a signal.
  */
 #include "net/transport.h"
 
@@ -99,12 +103,21 @@ static void tcp_format_peer(const struct sockaddr_storage *ss, char *out, size_t
 	}
 }
 
-static void tcp_set_nodelay(int fd)
-{
-	int one = 1;
+#define TCP_SEND_SLICE_MS 100
 
-	/* best effort: a failure only costs latency */
+/* Connection socket setup: no Nagle, blocking writes bounded by the send slice. */
+static void tcp_conn_setup(int fd)
+{
+	struct timeval tv = { 0, TCP_SEND_SLICE_MS * 1000 };
+	int one = 1, fl;
+
+	/* best effort: a failure only costs latency (non-blocking sockets work too) */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0) {
+		fl = fcntl(fd, F_GETFL);
+		if (fl >= 0)
+			(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	}
 }
 
 static int tcp_listen(const char *addr, int backlog, int *port_out)
@@ -140,10 +153,10 @@ static int tcp_accept(int lfd, char *peer, size_t peerlen)
 	socklen_t sslen = sizeof(ss);
 	int fd;
 
-	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
 	if (fd < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	tcp_set_nodelay(fd);
+	tcp_conn_setup(fd);
 	tcp_format_peer(&ss, peer, peerlen);
 	return fd;
 }
@@ -162,9 +175,10 @@ static int tcp_connect(const char *addr, uint32_t timeout_ms)
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	tcp_set_nodelay(fd);
-	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0)
+	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0) {
+		tcp_conn_setup(fd);
 		return fd;
+	}
 	if (errno != EINPROGRESS)
 		goto fail;
 	for (;;) {
@@ -186,6 +200,7 @@ static int tcp_connect(const char *addr, uint32_t timeout_ms)
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0)
 		goto fail;
+	tcp_conn_setup(fd);
 	return fd;
 fail:
 	close(fd);
@@ -194,10 +209,14 @@ fail:
 
 static ssize_t tcp_readv(int fd, const struct iovec *iov, int iovcnt)
 {
+	struct msghdr mh;
 	ssize_t n;
 
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = (struct iovec *)iov;
+	mh.msg_iovlen = (size_t)iovcnt;
 	do {
-		n = readv(fd, iov, iovcnt);
+		n = recvmsg(fd, &mh, MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;

@@ -4,9 +4,11 @@
  * providing the same table (its connections still expose a pollable descriptor, e.g. a
  * completion channel, so the epoll loops of server.c and client.c stay as they are).
  *
- * Handles are file descriptors.  Every descriptor returned is non-blocking and
- * close-on-exec; TCP connections have TCP_NODELAY set.  Functions return a descriptor or
- * a byte count >= 0, or a negative code; -EAGAIN means "would block, poll and retry".
+ * Handles are file descriptors, close-on-exec.  Reads never block.  A write may block
+ * for a short slice (100 ms for TCP) while the peer drains, then returns what it wrote or
+ * -EAGAIN; callers still poll on -EAGAIN and enforce their own deadline.  TCP connections
+ * have TCP_NODELAY set.  Functions return a descriptor or a byte count >= 0, or a
+ * negative code; -EAGAIN means "would block, poll and retry".
  * Addresses are "a.b.c.d:port" or "[v6addr]:port" (numeric only: no DNS in this layer).
  * All functions are thread-safe; one descriptor may be read by one thread while another
  * writes it.

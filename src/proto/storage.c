@@ -376,6 +376,9 @@ int storage_update_req_decode(const void *p, size_t n, struct storage_update_req
 		return -C3FS_EBADMSG;
 	if ((out->flags & STORAGE_UPD_F_FULL) && (out->type != STORAGE_UPD_WRITE || out->offset))
 		return -C3FS_EBADMSG;
+	if ((out->flags & STORAGE_UPD_F_SYNC) && out->type != STORAGE_UPD_REMOVE &&
+	    !(out->flags & STORAGE_UPD_F_FULL))
+		return -C3FS_EBADMSG;
 	if (out->type == STORAGE_UPD_TRUNCATE && !range_ok(0, out->length, out->chunk_size))
 		return -C3FS_EBADMSG;
 	return 0;
@@ -636,6 +639,23 @@ void storage_space_rsp_release(struct storage_space_rsp *m)
 	m->ntargets = 0;
 }
 
+/* ---------------------------------------------------------------- sync done */
+
+void storage_sync_done_req_encode(const struct storage_sync_done_req *m, struct c3_buf *b)
+{
+	enc_route(b, &m->route);
+}
+
+int storage_sync_done_req_decode(const void *p, size_t n, struct storage_sync_done_req *out)
+{
+	struct c3_dec d;
+
+	memset(out, 0, sizeof(*out));
+	c3_dec_init(&d, p, n);
+	dec_route(&d, &out->route);
+	return c3_dec_finish(&d);
+}
+
 const char *storage_msg_name(uint16_t type)
 {
 	switch (type) {
@@ -647,6 +667,7 @@ const char *storage_msg_name(uint16_t type)
 	case STORAGE_T_QUERY_LAST: return "query_last";
 	case STORAGE_T_DUMP_META: return "dump_meta";
 	case STORAGE_T_SPACE_INFO: return "space_info";
+	case STORAGE_T_SYNC_DONE: return "sync_done";
 	default: return NULL;
 	}
 }

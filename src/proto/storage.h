@@ -9,6 +9,8 @@
  *   STORAGE_T_QUERY_LAST  meta -> serving replica     last chunk of an inode on one chain
  *   STORAGE_T_DUMP_META   admin/recovery -> node      one page of a target's chunk metadata
  *   STORAGE_T_SPACE_INFO  admin -> node               the node's targets, capacity, free space
+ *   STORAGE_T_SYNC_DONE   predecessor -> successor    the SYNCING successor now holds every
+ *                                                     committed chunk (it reports UPTODATE)
  *
  * Encoding follows net/codec.h (little-endian, fields in declaration order, new fields are
  * only ever appended; decoders ignore trailing bytes).  This header is append-only.
@@ -61,6 +63,7 @@
 #define STORAGE_T_QUERY_LAST 305
 #define STORAGE_T_DUMP_META  306
 #define STORAGE_T_SPACE_INFO 307
+#define STORAGE_T_SYNC_DONE  308  /* predecessor -> syncing successor: recovery finished */
 
 /* limits enforced by the decoders (and the server) */
 #define STORAGE_CHUNK_SIZE_MAX   (64u << 20)  /* 64 MiB */
@@ -159,7 +162,9 @@ enum storage_update_type {
 	STORAGE_UPD_REMOVE = 3,
 };
 #define STORAGE_UPD_F_FULL 1u  /* bulk replaces the whole chunk (length = new chunk length) */
-#define STORAGE_UPD_F_MASK 1u  /* every known flag */
+#define STORAGE_UPD_F_SYNC 2u  /* recovery: set the chunk to exactly this version (FULL write
+				* or REMOVE), whatever the receiver holds; not forwarded further */
+#define STORAGE_UPD_F_MASK 3u  /* every known flag */
 struct storage_update_req {
 	struct storage_route route;   /* target_id = the successor that should apply it */
 	struct storage_chunk_id chunk;
@@ -248,6 +253,13 @@ struct storage_space_rsp {
 	struct storage_target_info *targets; /* owned */
 };
 
+/* ---- STORAGE_T_SYNC_DONE ---- */
+struct storage_sync_done_req {
+	struct storage_route route;   /* target_id = the syncing target; chain_ver = the version
+				       * the sync ran under (stale: refused with ECHAINVER) */
+};
+/* Reply: one struct storage_io_result. */
+
 /* ---- codec ---- */
 void storage_io_result_encode(const struct storage_io_result *r, struct c3_buf *b);
 int storage_io_result_decode(const void *p, size_t n, struct storage_io_result *out);
@@ -292,6 +304,9 @@ void storage_dump_rsp_release(struct storage_dump_rsp *m);
 void storage_space_rsp_encode(const struct storage_space_rsp *m, struct c3_buf *b);
 int storage_space_rsp_decode(const void *p, size_t n, struct storage_space_rsp *out);
 void storage_space_rsp_release(struct storage_space_rsp *m);
+
+void storage_sync_done_req_encode(const struct storage_sync_done_req *m, struct c3_buf *b);
+int storage_sync_done_req_decode(const void *p, size_t n, struct storage_sync_done_req *out);
 
 /* Name of a message type ("write", "read", ...) or NULL when not a storage type. */
 const char *storage_msg_name(uint16_t type);

@@ -176,6 +176,7 @@ int main(int argc, char **argv)
 	so.forward_retry_ms = (uint32_t)cfg.forward_retry_ms;
 	so.targets = targets;
 	so.ntargets = ntargets;
+	so.start_online = cfg.mgmtd_addrs[0] != '\0';
 	if (!strcmp(cfg.io_engine, "uring")) {
 		so.io_engine = CHUNK_IO_URING;
 	} else if (!strcmp(cfg.io_engine, "psync")) {

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
@@ -36,6 +37,8 @@ struct svc_target {
 	char *path;
 	struct chunk_store *cs;   /* NULL when it could not be opened */
 	int open_err;
+	atomic_int local_state;   /* enum target_local_state reported to mgmtd */
+	atomic_uint synced_chain_ver; /* chain version of the last SYNC_DONE received */
 };
 
 /* One exactly-once record: the last successful request on (client, channel, chain). */
@@ -66,6 +69,15 @@ struct storage_service {
 	const uint8_t *zeros;             /* CHUNK_SIZE_MAX bytes of read-only zeros */
 	struct c3_counter *m_write_bytes, *m_read_bytes, *m_checksum, *m_fwd_retry, *m_dedup_hits;
 	struct c3_hist *m_write_lat, *m_read_lat, *m_update_lat;
+	struct c3_counter *m_sync_chunks;
+	/* recovery: one thread syncs SYNCING successors of our serving targets */
+	pthread_t sync_thread;
+	bool sync_started;
+	pthread_mutex_t sync_mu;          /* guards sync_stop, sync_kick, sync_done_* */
+	pthread_cond_t sync_cv;
+	bool sync_stop, sync_kick;
+	uint32_t sync_done_chain[64], sync_done_ver[64], sync_done_succ[64];
+	int nsync_done;
 };
 
 enum svc_kind { SVC_K_WRITE, SVC_K_READ, SVC_K_UPDATE, SVC_K_QUERY };
@@ -84,6 +96,35 @@ static struct routing_info *svc_routing(struct storage_service *svc)
 	return ri;
 }
 
+/* Our targets' local states follow their public states (3FS's rules): SERVING means up to
+ * date; OFFLINE/WAITING means the contents may be stale until a sync; SYNCING stays
+ * ONLINE until the predecessor's SYNC_DONE for this chain version. */
+static void svc_local_states_update(struct storage_service *svc, const struct routing_info *ri)
+{
+	for (int i = 0; i < svc->ntargets; i++) {
+		struct svc_target *t = &svc->targets[i];
+		const struct routing_target *rt = routing_target_find(ri, t->target_id);
+		const struct routing_chain *c = rt ? routing_chain_find(ri, rt->chain_id) : NULL;
+		int old = atomic_load(&t->local_state), nw = old;
+
+		if (!rt || !t->cs)
+			continue;
+		if (rt->state == TARGET_SERVING)
+			nw = TARGET_LOCAL_UPTODATE;
+		else if (rt->state == TARGET_OFFLINE || rt->state == TARGET_WAITING)
+			nw = TARGET_LOCAL_ONLINE;
+		else if (rt->state == TARGET_SYNCING &&
+			 (!c || atomic_load(&t->synced_chain_ver) != c->version))
+			nw = TARGET_LOCAL_ONLINE;
+		if (nw != old) {
+			atomic_store(&t->local_state, nw);
+			LOG_INFO("target %u: public %s, local %s -> %s", t->target_id,
+				 target_state_name(rt->state), target_local_state_name(old),
+				 target_local_state_name(nw));
+		}
+	}
+}
+
 void storage_service_set_routing(struct storage_service *svc, struct routing_info *ri)
 {
 	struct routing_info *old;
@@ -98,6 +139,12 @@ void storage_service_set_routing(struct storage_service *svc, struct routing_inf
 		LOG_INFO("routing version %llu installed (%u chains)",
 			 (unsigned long long)ri->version, ri->nchains);
 	routing_unref(old);
+	if (ri)
+		svc_local_states_update(svc, ri);
+	pthread_mutex_lock(&svc->sync_mu);
+	svc->sync_kick = true;
+	pthread_cond_signal(&svc->sync_cv);
+	pthread_mutex_unlock(&svc->sync_mu);
 }
 
 void storage_service_set_serving(struct storage_service *svc, bool serving)
@@ -392,6 +439,51 @@ static uint32_t svc_chain_ver(struct storage_service *svc, uint32_t chain_id)
 	return v;
 }
 
+/* Is self's successor in the chain a SYNCING target?  (Then every update goes to it as a
+ * whole chunk with STORAGE_UPD_F_SYNC: its own versions cannot be trusted.) */
+static bool svc_successor_syncing(struct storage_service *svc, uint32_t chain_id, uint32_t self)
+{
+	struct routing_info *ri = svc_routing(svc);
+	const struct routing_chain *c = ri ? routing_chain_find(ri, chain_id) : NULL;
+	uint32_t succ = c ? routing_chain_successor(ri, c, self) : 0;
+	bool r = succ && routing_member_state(ri, succ) == TARGET_SYNCING;
+
+	routing_unref(ri);
+	return r;
+}
+
+/* Turn fw into a whole-chunk SYNC update carrying the pending version (lock held).  rd
+ * receives the bytes (release it after the forward); *iov points at them. */
+static int svc_make_full(struct svc_target *t, struct chunk_id id, bool sync,
+			 struct storage_update_req *fw, struct chunk_read *rd, struct iovec *iov)
+{
+	struct chunk_info info;
+	int rc;
+
+	if (fw->type == STORAGE_UPD_REMOVE) {
+		if (sync)
+			fw->flags |= STORAGE_UPD_F_SYNC;
+		return 0;
+	}
+	rc = chunk_store_stat(t->cs, id, &info);
+	if (rc == 0 && info.has_pending && info.pending_remove) {
+		fw->type = STORAGE_UPD_REMOVE;
+		fw->flags = sync ? STORAGE_UPD_F_SYNC : 0;
+		return 0;
+	}
+	rc = chunk_store_read(t->cs, id, 0, CHUNK_SIZE_MAX, true, rd);
+	if (rc)
+		return rc;
+	fw->type = STORAGE_UPD_WRITE;
+	fw->flags = STORAGE_UPD_F_FULL | (sync ? STORAGE_UPD_F_SYNC : 0);
+	fw->offset = 0;
+	fw->length = rd->length;
+	iov->iov_base = (void *)rd->data;
+	iov->iov_len = rd->length;
+	fw->crc = rd->length ? c3_crc32c(0, rd->data, rd->length) : 0;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ the head */
 
 struct svc_op {
@@ -413,7 +505,7 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 	struct chunk_read rd = { 0 };
 	struct iovec iov;
 	struct svc_overlap ov;
-	bool full;
+	bool full, sync;
 	int rc;
 
 	rc = chunk_store_lock(t->cs, op->id);
@@ -440,6 +532,7 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 	/* A pending version here is a leftover (we hold the lock): its fate on the successors
 	 * is unknown, so the new version goes to them as a whole chunk. */
 	full = info.has_pending && op->type != CHUNK_UPD_REMOVE;
+	sync = svc_successor_syncing(svc, route->chain_id, route->target_id);
 	memset(&u, 0, sizeof(u));
 	u.type = op->type;
 	u.on_pending = info.has_pending;
@@ -459,16 +552,7 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 	fw.tag = op->tag;
 	iov.iov_base = NULL;
 	iov.iov_len = 0;
-	if (full) {
-		rc = chunk_store_read(t->cs, op->id, 0, CHUNK_SIZE_MAX, true, &rd);
-		if (rc)
-			goto abort;
-		fw.type = STORAGE_UPD_WRITE;
-		fw.flags = STORAGE_UPD_F_FULL;
-		fw.length = rd.length;
-		iov.iov_base = (void *)rd.data;
-		iov.iov_len = rd.length;
-	} else if (op->type == CHUNK_UPD_WRITE) {
+	if (op->type == CHUNK_UPD_WRITE) {
 		fw.type = STORAGE_UPD_WRITE;
 		fw.offset = op->offset;
 		fw.length = op->length;
@@ -481,6 +565,11 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 		fw.type = STORAGE_UPD_REMOVE;
 	}
 	fw.crc = iov.iov_len ? c3_crc32c(0, iov.iov_base, iov.iov_len) : 0;
+	if (full || sync) {
+		rc = svc_make_full(t, op->id, sync, &fw, &rd, &iov);
+		if (rc)
+			goto abort;
+	}
 	ov.cs = t->cs;
 	ov.id = op->id;
 	ov.ran = false;
@@ -787,6 +876,8 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 	struct chunk_update u;
 	struct iovec iov;
 	struct svc_overlap ov;
+	struct storage_update_req fw;
+	struct chunk_read rd = { 0 };
 	struct c3_buf b = C3_BUF_INIT;
 	uint64_t start = c3_now_ns();
 	int rc;
@@ -818,12 +909,13 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 	}
 	if (rc)
 		goto unlock;
-	if (m.type != STORAGE_UPD_REMOVE && m.update_ver <= info.commit_ver) {
+	if (!(m.flags & STORAGE_UPD_F_SYNC) && m.type != STORAGE_UPD_REMOVE &&
+	    m.update_ver <= info.commit_ver) {
 		rc = 0; /* already committed here (a retried forward) */
 		goto unlock;
 	}
-	if (m.type != STORAGE_UPD_REMOVE && !(m.flags & STORAGE_UPD_F_FULL) &&
-	    m.update_ver != info.commit_ver + 1) {
+	if (!(m.flags & STORAGE_UPD_F_SYNC) && m.type != STORAGE_UPD_REMOVE &&
+	    !(m.flags & STORAGE_UPD_F_FULL) && m.update_ver != info.commit_ver + 1) {
 		LOG_WARN("target %u: chunk %llu:%u update v%llu but committed v%llu: missing update",
 			 t->target_id, (unsigned long long)id.inode, id.index,
 			 (unsigned long long)m.update_ver, (unsigned long long)info.commit_ver);
@@ -844,12 +936,19 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 		goto abort;
 	iov.iov_base = req->bulk;
 	iov.iov_len = req->bulk_len;
+	fw = m;
+	fw.flags &= (uint8_t)~STORAGE_UPD_F_SYNC; /* a SYNC update stops at its target */
+	if (svc_successor_syncing(svc, m.route.chain_id, t->target_id)) {
+		rc = svc_make_full(t, id, true, &fw, &rd, &iov);
+		if (rc)
+			goto abort;
+	}
 	ov.cs = t->cs;
 	ov.id = id;
 	ov.ran = false;
 	ov.rc = 0;
-	rc = svc_forward(svc, t->target_id, m.route.chain_id, &m, req->bulk_len ? &iov : NULL,
-			 req->bulk_len ? 1 : 0, &ov);
+	rc = svc_forward(svc, t->target_id, m.route.chain_id, &fw, iov.iov_len ? &iov : NULL,
+			 iov.iov_len ? 1 : 0, &ov);
 	if (!rc)
 		rc = ov.rc;
 	if (rc)
@@ -861,6 +960,7 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 abort:
 	chunk_store_abort(t->cs, id);
 unlock:
+	chunk_read_release(&rd);
 	if (rc == 0)
 		svc_fill_state(t, id, &res);
 	chunk_store_unlock(t->cs, id);
@@ -1122,8 +1222,9 @@ static void svc_on_space(struct rpc_req *req, void *arg)
 		struct chunk_space sp;
 
 		ti[i].target_id = t->target_id;
-		ti[i].local_state = t->cs && !chunk_store_failed(t->cs) ? TARGET_LOCAL_UPTODATE
-									: TARGET_LOCAL_FAILED;
+		ti[i].local_state = t->cs && !chunk_store_failed(t->cs)
+					    ? (uint8_t)atomic_load(&t->local_state)
+					    : TARGET_LOCAL_FAILED;
 		if (t->cs && chunk_store_space(t->cs, &sp) == 0) {
 			ti[i].capacity_bytes = sp.capacity_bytes;
 			ti[i].free_bytes = sp.free_bytes;
@@ -1135,6 +1236,303 @@ static void svc_on_space(struct rpc_req *req, void *arg)
 	rsp.targets = ti;
 	storage_space_rsp_encode(&rsp, &b);
 	rpc_reply(req, b.err, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	c3_buf_release(&b);
+}
+
+/* ------------------------------------------------------------------ recovery */
+
+/* Remote chunk metadata of a syncing successor, in id order. */
+struct svc_remote {
+	struct storage_chunk_meta *e;
+	uint32_t n, cap;
+};
+
+static int svc_remote_dump(struct storage_service *svc, const char *addr, uint32_t target,
+			   struct svc_remote *out)
+{
+	struct storage_dump_req m = { target, false, { 0, 0 }, STORAGE_MAX_DUMP };
+
+	for (;;) {
+		struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
+		struct storage_dump_rsp rsp;
+		int rc;
+
+		storage_dump_req_encode(&m, &req);
+		rc = rpc_call_sync(svc->cli, addr, STORAGE_T_DUMP_META, req.data, req.len, &resp,
+				   svc->forward_timeout_ms);
+		c3_buf_release(&req);
+		if (rc == 0)
+			rc = storage_dump_rsp_decode(resp.data, resp.len, &rsp);
+		c3_buf_release(&resp);
+		if (rc)
+			return rc;
+		if (out->n + rsp.nentries > out->cap) {
+			uint32_t nc = (out->n + rsp.nentries) * 2;
+			struct storage_chunk_meta *e = realloc(out->e, nc * sizeof(*e));
+
+			if (!e) {
+				storage_dump_rsp_release(&rsp);
+				return -ENOMEM;
+			}
+			out->e = e;
+			out->cap = nc;
+		}
+		if (rsp.nentries)
+			memcpy(out->e + out->n, rsp.entries, rsp.nentries * sizeof(*rsp.entries));
+		out->n += rsp.nentries;
+		if (!rsp.more || !rsp.nentries) {
+			storage_dump_rsp_release(&rsp);
+			return 0;
+		}
+		m.has_after = true;
+		m.after = rsp.entries[rsp.nentries - 1].chunk;
+		storage_dump_rsp_release(&rsp);
+	}
+}
+
+/* Send chunk id of target t as it is committed now (or its removal) to the syncing
+ * successor, under the chunk lock so no write interleaves. */
+static int svc_sync_chunk(struct storage_service *svc, struct svc_target *t, uint32_t chain_id,
+			  struct chunk_id id)
+{
+	struct storage_update_req fw;
+	struct chunk_info info;
+	struct chunk_read rd = { 0 };
+	struct iovec iov = { NULL, 0 };
+	int rc;
+
+	rc = chunk_store_lock(t->cs, id);
+	if (rc)
+		return rc;
+	memset(&fw, 0, sizeof(fw));
+	fw.chunk.inode = id.inode;
+	fw.chunk.index = id.index;
+	rc = chunk_store_stat(t->cs, id, &info);
+	if (rc == 0 && info.has_commit) {
+		rc = chunk_store_read(t->cs, id, 0, CHUNK_SIZE_MAX, false, &rd);
+		if (rc)
+			goto out;
+		fw.type = STORAGE_UPD_WRITE;
+		fw.flags = STORAGE_UPD_F_FULL | STORAGE_UPD_F_SYNC;
+		fw.length = rd.length;
+		fw.chunk_size = info.chunk_size;
+		fw.update_ver = info.commit_ver;
+		fw.crc = rd.length ? c3_crc32c(0, rd.data, rd.length) : 0;
+		iov.iov_base = (void *)rd.data;
+		iov.iov_len = rd.length;
+	} else if (rc == 0 || rc == -ENOENT) {
+		fw.type = STORAGE_UPD_REMOVE;
+		fw.flags = STORAGE_UPD_F_SYNC;
+		fw.chunk_size = 1;
+		fw.update_ver = 1;
+	} else {
+		goto out;
+	}
+	rc = svc_forward(svc, t->target_id, chain_id, &fw, iov.iov_len ? &iov : NULL,
+			 iov.iov_len ? 1 : 0, NULL);
+	if (rc == 0)
+		c3_counter_add(svc->m_sync_chunks, 1);
+out:
+	chunk_read_release(&rd);
+	chunk_store_unlock(t->cs, id);
+	return rc;
+}
+
+/* Bring the SYNCING successor succ of target t in chain (chain_id, chain_ver) up to date:
+ * compare its metadata dump with ours, send every chunk that differs or is missing, remove
+ * what we do not have, then tell it SYNC_DONE.  Returns 0 when done. */
+static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint32_t chain_id,
+			uint32_t chain_ver, uint32_t succ, const char *addr)
+{
+	struct svc_remote rem = { 0 };
+	struct svc_list loc = { 0 };
+	struct chunk_id end = { UINT64_MAX, UINT32_MAX };
+	uint32_t i = 0, j = 0, sent = 0, removed = 0;
+	bool more;
+	int rc;
+
+	LOG_INFO("sync of target %u (chain %u v%u) from target %u starts", succ, chain_id,
+		 chain_ver, t->target_id);
+	rc = svc_remote_dump(svc, addr, succ, &rem);
+	if (rc == 0)
+		rc = chunk_store_list(t->cs, NULL, end, 0, svc_list_cb, &loc, &more);
+	while (rc == 0 && (i < loc.n || j < rem.n)) {
+		int cmp;
+
+		if (svc_chain_ver(svc, chain_id) != chain_ver) {
+			rc = -C3FS_ECHAINVER; /* the chain changed: start over */
+			break;
+		}
+		if (i == loc.n)
+			cmp = 1;
+		else if (j == rem.n)
+			cmp = -1;
+		else if (loc.ids[i].inode != rem.e[j].chunk.inode)
+			cmp = loc.ids[i].inode < rem.e[j].chunk.inode ? -1 : 1;
+		else if (loc.ids[i].index != rem.e[j].chunk.index)
+			cmp = loc.ids[i].index < rem.e[j].chunk.index ? -1 : 1;
+		else
+			cmp = 0;
+		if (cmp < 0) {
+			rc = svc_sync_chunk(svc, t, chain_id, loc.ids[i]);
+			sent++;
+			i++;
+		} else if (cmp > 0) {
+			struct chunk_id id = { rem.e[j].chunk.inode, rem.e[j].chunk.index };
+
+			rc = svc_sync_chunk(svc, t, chain_id, id); /* removes unless it exists now */
+			removed++;
+			j++;
+		} else {
+			const struct chunk_info *li = &loc.infos[i];
+			const struct storage_chunk_meta *re = &rem.e[j];
+
+			if (re->commit_ver != li->commit_ver || re->length != li->length ||
+			    re->digest != li->digest || re->pending_ver ||
+			    (re->flags & STORAGE_META_F_CORRUPT)) {
+				rc = svc_sync_chunk(svc, t, chain_id, loc.ids[i]);
+				sent++;
+			}
+			i++;
+			j++;
+		}
+	}
+	if (rc == 0) {
+		struct storage_sync_done_req m = { { chain_id, chain_ver, succ } };
+		struct c3_buf req = C3_BUF_INIT;
+
+		storage_sync_done_req_encode(&m, &req);
+		rc = rpc_call_sync(svc->cli, addr, STORAGE_T_SYNC_DONE, req.data, req.len, NULL,
+				   svc->forward_timeout_ms);
+		c3_buf_release(&req);
+	}
+	if (rc == 0)
+		LOG_INFO("sync of target %u (chain %u v%u) done: %u chunks sent, %u removed, %u "
+			 "compared", succ, chain_id, chain_ver, sent, removed, loc.n);
+	else
+		LOG_WARN("sync of target %u (chain %u v%u) stopped: %s", succ, chain_id, chain_ver,
+			 c3_strerror(rc));
+	free(rem.e);
+	svc_list_release(&loc);
+	return rc;
+}
+
+static bool svc_sync_is_done(struct storage_service *svc, uint32_t chain, uint32_t ver,
+			     uint32_t succ)
+{
+	bool r = false;
+
+	pthread_mutex_lock(&svc->sync_mu);
+	for (int i = 0; i < svc->nsync_done; i++)
+		if (svc->sync_done_chain[i] == chain && svc->sync_done_ver[i] == ver &&
+		    svc->sync_done_succ[i] == succ)
+			r = true;
+	pthread_mutex_unlock(&svc->sync_mu);
+	return r;
+}
+
+static void svc_sync_mark_done(struct storage_service *svc, uint32_t chain, uint32_t ver,
+			       uint32_t succ)
+{
+	int i;
+
+	pthread_mutex_lock(&svc->sync_mu);
+	for (i = 0; i < svc->nsync_done && svc->sync_done_chain[i] != chain; i++)
+		;
+	if (i == svc->nsync_done && svc->nsync_done < 64)
+		svc->nsync_done++;
+	if (i < 64) {
+		svc->sync_done_chain[i] = chain;
+		svc->sync_done_ver[i] = ver;
+		svc->sync_done_succ[i] = succ;
+	}
+	pthread_mutex_unlock(&svc->sync_mu);
+}
+
+/* The recovery thread: whenever routing changes (and every second), look for serving
+ * targets of ours whose successor is SYNCING, and sync them one at a time. */
+static void *svc_sync_main(void *arg)
+{
+	struct storage_service *svc = arg;
+
+	for (;;) {
+		struct timespec ts;
+
+		pthread_mutex_lock(&svc->sync_mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		while (!svc->sync_stop && !svc->sync_kick)
+			if (pthread_cond_timedwait(&svc->sync_cv, &svc->sync_mu, &ts) == ETIMEDOUT)
+				break;
+		svc->sync_kick = false;
+		if (svc->sync_stop) {
+			pthread_mutex_unlock(&svc->sync_mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&svc->sync_mu);
+		for (int i = 0; i < svc->ntargets; i++) {
+			struct svc_target *t = &svc->targets[i];
+			struct routing_info *ri;
+			const struct routing_target *rt, *st;
+			const struct routing_chain *c;
+			const struct routing_node *node;
+			uint32_t succ, chain_id, ver;
+			char addr[ROUTING_ADDR_MAX];
+
+			if (!t->cs || chunk_store_failed(t->cs) || !atomic_load(&svc->serving))
+				continue;
+			ri = svc_routing(svc);
+			rt = ri ? routing_target_find(ri, t->target_id) : NULL;
+			c = rt ? routing_chain_find(ri, rt->chain_id) : NULL;
+			succ = c && rt->state == TARGET_SERVING ?
+				       routing_chain_successor(ri, c, t->target_id) : 0;
+			st = succ ? routing_target_find(ri, succ) : NULL;
+			node = st && st->state == TARGET_SYNCING ? routing_node_find(ri, st->node_id)
+								 : NULL;
+			if (!node) {
+				routing_unref(ri);
+				continue;
+			}
+			chain_id = c->chain_id;
+			ver = c->version;
+			snprintf(addr, sizeof(addr), "%s", node->addr);
+			routing_unref(ri);
+			if (svc_sync_is_done(svc, chain_id, ver, succ))
+				continue;
+			if (svc_sync_run(svc, t, chain_id, ver, succ, addr) == 0)
+				svc_sync_mark_done(svc, chain_id, ver, succ);
+		}
+	}
+}
+
+/* STORAGE_T_SYNC_DONE: our predecessor finished syncing this (SYNCING) target. */
+static void svc_on_sync_done(struct rpc_req *req, void *arg)
+{
+	struct storage_service *svc = arg;
+	struct storage_sync_done_req m;
+	struct storage_io_result res;
+	struct svc_target *t;
+	struct routing_info *ri;
+	struct c3_buf b = C3_BUF_INIT;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = storage_sync_done_req_decode(req->payload, req->payload_len, &m);
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	rc = svc_route_check(svc, &m.route, SVC_K_UPDATE, &t, &ri, &res);
+	if (rc == 0) {
+		atomic_store(&t->synced_chain_ver, m.route.chain_ver);
+		atomic_store(&t->local_state, TARGET_LOCAL_UPTODATE);
+		LOG_INFO("target %u: sync done (chain %u v%u), reporting uptodate", t->target_id,
+			 m.route.chain_id, m.route.chain_ver);
+		routing_unref(ri);
+	}
+	res.status = rc;
+	storage_io_result_encode(&res, &b);
+	rpc_reply(req, rc, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
 	c3_buf_release(&b);
 }
 
@@ -1151,8 +1549,9 @@ int storage_service_collect(struct storage_service *svc, struct cluster_target_r
 
 		memset(&out[n], 0, sizeof(out[n]));
 		out[n].target_id = t->target_id;
-		out[n].local_state = t->cs && !chunk_store_failed(t->cs) ? TARGET_LOCAL_UPTODATE
-									 : TARGET_LOCAL_FAILED;
+		out[n].local_state = t->cs && !chunk_store_failed(t->cs)
+					     ? (uint8_t)atomic_load(&t->local_state)
+					     : TARGET_LOCAL_FAILED;
 		if (t->cs && chunk_store_space(t->cs, &sp) == 0) {
 			out[n].capacity_bytes = sp.capacity_bytes;
 			out[n].free_bytes = sp.free_bytes;
@@ -1207,6 +1606,8 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 		return -ENOMEM;
 	pthread_mutex_init(&svc->ri_mu, NULL);
 	pthread_mutex_init(&svc->dd_mu, NULL);
+	pthread_mutex_init(&svc->sync_mu, NULL);
+	pthread_cond_init(&svc->sync_cv, NULL);
 	atomic_store(&svc->serving, true);
 	svc->node_id = o->node_id;
 	svc->io_engine = o->io_engine;
@@ -1234,6 +1635,8 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 
 		t->target_id = o->targets[i].target_id;
 		t->path = strdup(o->targets[i].path);
+		atomic_store(&t->local_state, o->start_online ? TARGET_LOCAL_ONLINE
+							      : TARGET_LOCAL_UPTODATE);
 		for (int j = 0; j < i; j++) {
 			if (svc->targets[j].target_id == t->target_id) {
 				LOG_ERROR("target %u configured twice", t->target_id);
@@ -1260,6 +1663,8 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 					  "forwarding attempts retried");
 	svc->m_dedup_hits = c3_counter_get("c3fs_storage_dedup_hits_total", NULL,
 					   "retried updates answered from the exactly-once table");
+	svc->m_sync_chunks = c3_counter_get("c3fs_storage_sync_chunks_total", NULL,
+					    "chunks sent or removed to bring a syncing successor up to date");
 	svc->m_write_lat = c3_hist_get("c3fs_storage_write_seconds", NULL, "batch write latency");
 	svc->m_read_lat = c3_hist_get("c3fs_storage_read_seconds", NULL, "batch read latency");
 	svc->m_update_lat = c3_hist_get("c3fs_storage_update_seconds", NULL,
@@ -1288,9 +1693,14 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	rpc_server_register(svc->srv, STORAGE_T_QUERY_LAST, svc_on_query_last, svc, 0);
 	rpc_server_register(svc->srv, STORAGE_T_DUMP_META, svc_on_dump, svc, 0);
 	rpc_server_register(svc->srv, STORAGE_T_SPACE_INFO, svc_on_space, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_SYNC_DONE, svc_on_sync_done, svc, 0);
 	rc = rpc_server_start(svc->srv);
 	if (rc)
 		goto fail;
+	rc = -pthread_create(&svc->sync_thread, NULL, svc_sync_main, svc);
+	if (rc)
+		goto fail;
+	svc->sync_started = true;
 	*out = svc;
 	return 0;
 fail:
@@ -1302,6 +1712,13 @@ void storage_service_free(struct storage_service *svc)
 {
 	if (!svc)
 		return;
+	if (svc->sync_started) {
+		pthread_mutex_lock(&svc->sync_mu);
+		svc->sync_stop = true;
+		pthread_cond_signal(&svc->sync_cv);
+		pthread_mutex_unlock(&svc->sync_mu);
+		pthread_join(svc->sync_thread, NULL);
+	}
 	if (svc->srv)
 		rpc_server_free(svc->srv);
 	if (svc->cli)
@@ -1315,6 +1732,8 @@ void storage_service_free(struct storage_service *svc)
 		munmap((void *)svc->zeros, CHUNK_SIZE_MAX);
 	pthread_mutex_destroy(&svc->ri_mu);
 	pthread_mutex_destroy(&svc->dd_mu);
+	pthread_mutex_destroy(&svc->sync_mu);
+	pthread_cond_destroy(&svc->sync_cv);
 	free(svc->dd);
 	free(svc->targets);
 	free(svc);

@@ -10,6 +10,9 @@
  *   member: lock chunk -> version rules -> stage v -> forward -> commit -> unlock -> reply
  *   tail:   lock chunk -> version rules -> stage v -> commit -> unlock -> reply
  * Reads are served by any SERVING member from committed data only.
+ * Recovery: a background thread syncs the SYNCING successor of each serving local target
+ * (metadata dump, whole-chunk SYNC updates for what differs, SYNC_DONE); updates forwarded
+ * to a SYNCING successor always carry the whole chunk.
  *
  * Threads: handlers run on the RPC server's worker threads and may block (disk I/O,
  * forwarding).  storage_service_set_routing / set_serving may be called from any thread.
@@ -42,6 +45,8 @@ struct storage_service_opts {
 	uint32_t forward_timeout_ms;   /* one forward attempt (default 10000) */
 	uint32_t remove_batch;         /* chunks per REMOVE call (default 256) */
 	uint32_t dedup_slots;          /* exactly-once table size (default 65536) */
+	bool start_online;             /* targets start ONLINE (stale until synced or SERVING):
+					* with mgmtd; false (UPTODATE) with a static chain file */
 	const struct storage_target_cfg *targets;
 	int ntargets;
 };

@@ -56,6 +56,7 @@ typedef struct storage_dump_req dump_req;
 typedef struct storage_dump_rsp dump_rsp;
 typedef struct storage_space_rsp space_rsp;
 typedef struct storage_io_result io_result;
+typedef struct storage_sync_done_req sync_done_req;
 
 static void extra_checks_write_req(const write_req *m)
 {
@@ -87,6 +88,7 @@ static void extra_checks_batch_rsp(const batch_rsp *m)
 static void extra_checks_update_req(const update_req *m)
 {
 	check(m->type >= STORAGE_UPD_WRITE && m->type <= STORAGE_UPD_REMOVE && m->update_ver);
+	check(!(m->flags & ~STORAGE_UPD_F_MASK));
 	if (m->type == STORAGE_UPD_WRITE)
 		check((uint64_t)m->offset + m->length <= m->chunk_size);
 }
@@ -101,6 +103,7 @@ static void extra_checks_dump_req(const dump_req *m)
 static void extra_checks_dump_rsp(const dump_rsp *m) { check(m->nentries <= STORAGE_MAX_DUMP); }
 static void extra_checks_space_rsp(const space_rsp *m) { check(m->ntargets <= STORAGE_MAX_TARGETS); }
 static void extra_checks_io_result(const io_result *m) { check(m->status <= 0); }
+static void extra_checks_sync_done_req(const sync_done_req *m) { (void)m; }
 
 static void no_release(void *m) { (void)m; }
 #define NOREL(T) static void rel_##T(T *m) { no_release(m); }
@@ -111,6 +114,7 @@ NOREL(ql_req)
 NOREL(ql_rsp)
 NOREL(dump_req)
 NOREL(io_result)
+NOREL(sync_done_req)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -123,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	p = data + 1;
 	n = size - 1;
-	switch (data[0] % 13) {
+	switch (data[0] % 14) {
 	case 0: ROUNDTRIP(write_req, storage_write_req_encode, storage_write_req_decode, storage_write_req_release); break;
 	case 1: ROUNDTRIP(read_req, storage_read_req_encode, storage_read_req_decode, storage_read_req_release); break;
 	case 2: ROUNDTRIP(trunc_req, storage_truncate_req_encode, storage_truncate_req_decode, storage_truncate_req_release); break;
@@ -136,6 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 9: ROUNDTRIP(dump_req, storage_dump_req_encode, storage_dump_req_decode, rel_dump_req); break;
 	case 10: ROUNDTRIP(dump_rsp, storage_dump_rsp_encode, storage_dump_rsp_decode, storage_dump_rsp_release); break;
 	case 11: ROUNDTRIP(space_rsp, storage_space_rsp_encode, storage_space_rsp_decode, storage_space_rsp_release); break;
+	case 13: ROUNDTRIP(sync_done_req, storage_sync_done_req_encode, storage_sync_done_req_decode, rel_sync_done_req); break;
 	default: ROUNDTRIP(io_result, storage_io_result_encode, storage_io_result_decode, rel_io_result); break;
 	}
 	return 0;

@@ -12,7 +12,8 @@
  *   WAITING  back online, waiting for its turn to sync
  *   LASTSRV  offline, but was the last serving replica of its chain (never dropped)
  *   OFFLINE  down
- * Chain order: serving targets first (head .. tail), then syncing, waiting, offline.
+ * Chain order: serving targets first (head .. tail), then lastsrv, syncing, waiting,
+ * offline (routing_validate enforces it).
  */
 #ifndef C3_CLUSTER_ROUTING_H
 #define C3_CLUSTER_ROUTING_H

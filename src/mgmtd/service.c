@@ -499,9 +499,25 @@ static void h_set_target_state(struct rpc_req *req, void *ctx)
 
 /* ------------------------------------------------------------------ metrics */
 
+/* Metric callbacks cannot be unregistered (metrics.h), so the callback is registered once
+ * per process and finds the running service through this pointer, cleared at stop. */
+static pthread_mutex_t collect_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct mgmtd_service *collect_svc;   /* (collect_mu) */
+static bool collect_registered;             /* (collect_mu) */
+
+static void collect_locked(struct mgmtd_service *svc);
+
 static void collect(void *arg)
 {
-	struct mgmtd_service *svc = arg;
+	(void)arg;
+	pthread_mutex_lock(&collect_mu);
+	if (collect_svc)
+		collect_locked(collect_svc);
+	pthread_mutex_unlock(&collect_mu);
+}
+
+static void collect_locked(struct mgmtd_service *svc)
+{
 	int64_t up = 0, down = 0, maint = 0, healthy = 0, degraded = 0, unavail = 0;
 	int64_t offline = 0, free_b = 0, cap_b = 0, version = 0;
 	bool leader;
@@ -587,7 +603,12 @@ static void metrics_init(struct mgmtd_service *svc)
 					 "Free bytes reported by all targets");
 	svc->m_capacity_bytes = c3_gauge_get("c3fs_mgmtd_capacity_bytes", NULL,
 					     "Capacity reported by all targets");
-	c3_metrics_on_collect(collect, svc);
+	pthread_mutex_lock(&collect_mu);
+	collect_svc = svc;
+	if (!collect_registered)
+		c3_metrics_on_collect(collect, NULL);
+	collect_registered = true;
+	pthread_mutex_unlock(&collect_mu);
 }
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -715,6 +736,10 @@ void mgmtd_service_stop(struct mgmtd_service *svc)
 		rpc_server_free(svc->srv);
 	if (svc->metrics_port)
 		c3_metrics_stop();
+	pthread_mutex_lock(&collect_mu);
+	if (collect_svc == svc)
+		collect_svc = NULL;
+	pthread_mutex_unlock(&collect_mu);
 	pthread_mutex_lock(&svc->mu);
 	if (svc->leader && svc->db) {
 		mgmtd_lease_release(svc->db, svc->instance);

@@ -104,8 +104,10 @@ static void on_routing(void *arg, struct routing_info *ri)
 	struct sim *s = arg;
 	char leader[ROUTING_ADDR_MAX] = "";
 
-	if (s->cc)
-		cluster_client_leader(s->cc, leader, sizeof(leader));
+	struct cluster_client *cc = __atomic_load_n(&s->cc, __ATOMIC_ACQUIRE);
+
+	if (cc)
+		cluster_client_leader(cc, leader, sizeof(leader));
 	printf("routing %llu leader=%s\n", (unsigned long long)ri->version, leader);
 	fflush(stdout);
 }
@@ -200,7 +202,12 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	rc = cluster_client_new(&o, &s.cc);
+	{
+		struct cluster_client *cc = NULL;
+
+		rc = cluster_client_new(&o, &cc);
+		__atomic_store_n(&s.cc, cc, __ATOMIC_RELEASE);
+	}
 	if (rc) {
 		fprintf(stderr, "c3fs-node-sim: %s\n", c3_strerror(rc));
 		return 1;

@@ -77,12 +77,28 @@ static int scan(struct meta_svc *svc, uint8_t prefix, uint64_t from, const uint8
 	return rc < 0 ? rc : s.n;
 }
 
-/* --------------------------------------------------------------- file deletion */
-struct gcfile_arg {
+/* --------------------------------------------------------------- file deletion
+ * One pass looks at a batch of queued inodes in one read transaction, removes the chunks
+ * of the deletable ones (outside transactions), then deletes all of them in one write
+ * transaction that re-checks each (so one fsync per batch, not per file). */
+enum gc_state {
+	GC_STALE,   /* inode gone or linked again: just drop the queue entry */
+	GC_BUSY,    /* still has sessions: keep queued */
+	GC_READY,   /* nlink 0, no sessions: remove chunks, then delete */
+	GC_SKIP,    /* chunk removal failed: keep queued, retry next pass */
+};
+
+struct gc_item {
 	uint64_t ino;
-	int state; /* out: 0 gone (entry dropped), 1 busy, 2 ready (layout filled) */
-	struct meta_layout layout;
+	enum gc_state state;
 	bool is_reg;
+	struct meta_layout layout;
+	int result; /* after the delete transaction: 1 deleted, 2 busy, 0 nothing */
+};
+
+struct gc_batch {
+	struct gc_item *it;
+	int n;
 };
 
 static int has_sessions(struct kv_txn *t, uint64_t ino)
@@ -108,64 +124,75 @@ static int gc_clear_entry(struct kv_txn *t, uint64_t ino)
 	return kv_clear(t, k, 9);
 }
 
-/* Read-write: decide what to do with one queued inode. */
-static int gcfile_check_txn(struct kv_txn *t, void *ap)
+static int gc_check_txn(struct kv_txn *t, void *ap)
 {
-	struct gcfile_arg *a = ap;
-	struct meta__inode in;
-	int rc;
+	struct gc_batch *gb = ap;
 
-	a->state = 0;
-	rc = meta__inode_get(t, a->ino, &in);
-	if (rc == -ENOENT || (rc == 0 && in.a.nlink > 0))
-		return gc_clear_entry(t, a->ino); /* already gone, or linked again: not ours */
-	if (rc < 0)
-		return rc;
-	rc = has_sessions(t, a->ino);
-	if (rc < 0)
-		return rc;
-	if (rc) {
-		a->state = 1;
-		return 0;
+	for (int i = 0; i < gb->n; i++) {
+		struct gc_item *g = &gb->it[i];
+		struct meta__inode in;
+		int rc = meta__inode_get(t, g->ino, &in);
+
+		if (rc == -ENOENT || (rc == 0 && in.a.nlink > 0)) {
+			g->state = GC_STALE;
+			continue;
+		}
+		if (rc < 0)
+			return rc;
+		rc = has_sessions(t, g->ino);
+		if (rc < 0)
+			return rc;
+		g->state = rc ? GC_BUSY : GC_READY;
+		g->layout = in.a.layout;
+		g->is_reg = S_ISREG(in.a.mode);
 	}
-	a->layout = in.a.layout;
-	a->is_reg = S_ISREG(in.a.mode);
-	a->state = 2;
 	return 0;
 }
 
-static int gcfile_delete_txn(struct kv_txn *t, void *ap)
+static int gc_delete_txn(struct kv_txn *t, void *ap)
 {
-	struct gcfile_arg *a = ap;
-	struct meta__inode in;
-	uint8_t k[9], b[9], e[9];
-	int rc;
+	struct gc_batch *gb = ap;
 
-	a->state = 0;
-	rc = meta__inode_get(t, a->ino, &in);
-	if (rc == -ENOENT)
-		return gc_clear_entry(t, a->ino);
-	if (rc < 0)
-		return rc;
-	if (in.a.nlink > 0)
-		return gc_clear_entry(t, a->ino);
-	rc = has_sessions(t, a->ino);
-	if (rc < 0)
-		return rc;
-	if (rc) {
-		a->state = 1;
-		return 0;
+	for (int i = 0; i < gb->n; i++) {
+		struct gc_item *g = &gb->it[i];
+		struct meta__inode in;
+		uint8_t k[9], b[9], e[9];
+		int rc;
+
+		g->result = 0;
+		if (g->state != GC_STALE && g->state != GC_READY)
+			continue;
+		rc = meta__inode_get(t, g->ino, &in);
+		if (rc == -ENOENT || (rc == 0 && in.a.nlink > 0)) {
+			rc = gc_clear_entry(t, g->ino);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (rc < 0)
+			return rc;
+		if (g->state != GC_READY)
+			continue; /* was stale at check time, is an orphan again: next pass */
+		rc = has_sessions(t, g->ino);
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			g->result = 2;
+			continue;
+		}
+		b[0] = e[0] = META__K_XATTR;
+		kv_put_be64(b + 1, g->ino);
+		kv_put_be64(e + 1, g->ino + 1);
+		rc = kv_clear(t, k, meta__key_inode(k, g->ino));
+		if (rc == 0)
+			rc = kv_clear_range(t, b, 9, e, 9);
+		if (rc == 0)
+			rc = gc_clear_entry(t, g->ino);
+		if (rc < 0)
+			return rc;
+		g->result = 1;
 	}
-	rc = kv_clear(t, k, meta__key_inode(k, a->ino));
-	b[0] = e[0] = META__K_XATTR;
-	kv_put_be64(b + 1, a->ino);
-	kv_put_be64(e + 1, a->ino + 1);
-	if (rc == 0)
-		rc = kv_clear_range(t, b, 9, e, 9);
-	if (rc == 0)
-		rc = gc_clear_entry(t, a->ino);
-	a->state = 2;
-	return rc;
+	return 0;
 }
 
 /* --------------------------------------------------------------- idempotency expiry */
@@ -263,6 +290,7 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 	uint64_t *a = NULL, *b = NULL, now = meta__now(svc);
 	uint64_t timeout_ns = svc->opts.session_timeout_ms * 1000000ull;
 	struct idem_arg *ia = NULL;
+	struct gc_item *gi = NULL;
 	int n, rc = 0;
 
 	if (max <= 0)
@@ -271,7 +299,8 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 	a = calloc((size_t)max, sizeof(*a));
 	b = calloc((size_t)max, sizeof(*b));
 	ia = calloc((size_t)max, sizeof(*ia));
-	if (!a || !b || !ia) {
+	gi = calloc((size_t)max, sizeof(*gi));
+	if (!a || !b || !ia || !gi) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -320,34 +349,42 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 		goto out;
 	}
 	svc->gc_cursor = n < max ? 0 : a[n - 1] + 1;
-	for (int i = 0; i < n; i++) {
-		struct gcfile_arg g = { .ino = a[i] };
+	if (n > 0) {
+		struct gc_batch gb = { gi, n };
 
-		rc = kv_run(svc->db, false, gcfile_check_txn, &g);
+		for (int i = 0; i < n; i++) {
+			memset(&gi[i], 0, sizeof(gi[i]));
+			gi[i].ino = a[i];
+		}
+		rc = kv_run(svc->db, true, gc_check_txn, &gb);
 		if (rc < 0) {
 			st->errors++;
-			continue;
+			n = 0;
 		}
-		if (g.state == 1) {
-			st->files_busy++;
-			continue;
-		}
-		if (g.state != 2)
-			continue;
-		if (g.is_reg && svc->opts.hooks.remove_chunks) {
-			rc = svc->opts.hooks.remove_chunks(svc->opts.hooks.arg, g.ino, &g.layout);
+		for (int i = 0; i < n; i++) {
+			struct gc_item *g = &gi[i];
+
+			if (g->state == GC_BUSY)
+				st->files_busy++;
+			if (g->state != GC_READY || !g->is_reg || !svc->opts.hooks.remove_chunks)
+				continue;
+			rc = svc->opts.hooks.remove_chunks(svc->opts.hooks.arg, g->ino, &g->layout);
 			if (rc < 0) {
 				st->errors++;
-				continue; /* stays queued, retried next pass */
+				g->state = GC_SKIP; /* stays queued, retried next pass */
 			}
 		}
-		rc = kv_run(svc->db, false, gcfile_delete_txn, &g);
-		if (rc < 0)
-			st->errors++;
-		else if (g.state == 2)
-			st->files_removed++;
-		else if (g.state == 1)
-			st->files_busy++;
+		if (n > 0) {
+			rc = kv_run(svc->db, false, gc_delete_txn, &gb);
+			if (rc < 0)
+				st->errors++;
+			for (int i = 0; rc == 0 && i < n; i++) {
+				if (gi[i].result == 1)
+					st->files_removed++;
+				else if (gi[i].result == 2)
+					st->files_busy++;
+			}
+		}
 	}
 	rc = 0;
 
@@ -373,6 +410,7 @@ out:
 	free(a);
 	free(b);
 	free(ia);
+	free(gi);
 	return rc;
 }
 

@@ -68,6 +68,7 @@ struct fusefs {
 	struct fusefs_inode *inos[FUSEFS_INO_BUCKETS];
 	struct fusefs_fh *fhs;    /* open file handles (closed at shutdown if left) */
 	struct fusefs_dirh *dhs;  /* open directory handles */
+	bool readahead_done;      /* atomic: the bdi read-ahead was set */
 };
 
 /* Open file handle (fi->fh). */
@@ -100,6 +101,9 @@ void fusefs_reply_err(fuse_req_t req, int rc);
 /* At shutdown: close file handles the kernel never released, free directory handles and
  * the inode table. */
 void fusefs_free_inodes(struct fusefs *fs);
+
+/* Set the read-ahead window of the mount at mnt to bytes (0 = leave it). */
+void fusefs_set_readahead(const char *mnt, uint64_t bytes);
 
 /* ---- virt.c: the 3fs-virt directory ---- */
 #define VIRT_NAME "3fs-virt"

@@ -76,43 +76,6 @@ static const struct c3_cfg_table fusefs_cfg_table = {
 	"fuse", fusefs_cfg_keys, sizeof(fusefs_cfg_keys) / sizeof(fusefs_cfg_keys[0]),
 };
 
-/* Raise the kernel read-ahead of our mount (its bdi) to max_readahead: the FUSE INIT
- * handshake can only lower the kernel's default (128 KiB).  Found through
- * /proc/self/mountinfo (no request to our own file system, whose loop is not running). */
-static void fusefs_set_readahead(const char *mnt, uint64_t bytes)
-{
-	char line[8192], path[128], want[4200];
-	unsigned maj = 0, min = 0;
-	bool found = false;
-	FILE *f;
-
-	if (bytes == 0)
-		return;
-	f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return;
-	snprintf(want, sizeof(want), " %s ", mnt);
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, want);
-
-		/* fields: id parent maj:min root mountpoint ... ; the last match wins */
-		if (p && strstr(line, "fuse") && sscanf(line, "%*u %*u %u:%u", &maj, &min) == 2)
-			found = true;
-	}
-	fclose(f);
-	if (!found)
-		return;
-	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
-	f = fopen(path, "we");
-	if (!f) {
-		LOG_WARN("cannot set read-ahead (%s): %s", path, strerror(errno));
-		return;
-	}
-	fprintf(f, "%lu\n", (unsigned long)(bytes / 1024));
-	if (fclose(f) != 0)
-		LOG_WARN("cannot set read-ahead (%s): %s", path, strerror(errno));
-}
-
 /* Read the first line of path into a malloc'd string.  NULL on error (errno set). */
 static char *fusefs_read_token(const char *path)
 {
@@ -221,7 +184,6 @@ int main(int argc, char **argv)
 		goto out_signals;
 	}
 	LOG_INFO("mounted on %s (mgmtd %s)", fs.mnt_real, fs.cfg.mgmtd);
-	fusefs_set_readahead(fs.mnt_real, fs.cfg.max_readahead);
 	loop = fuse_loop_cfg_create();
 	if (!loop) {
 		LOG_ERROR("out of memory");

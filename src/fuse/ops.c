@@ -29,18 +29,34 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "fuse/fuse_int.h"
 
 #define FUSEFS_DIR_PAGE 256
 
 static struct fusefs *fusefs_of(fuse_req_t req) { return fuse_req_userdata(req); }
 
+/* Data-path metrics (created once; c3_* calls on NULL are no-ops). */
+static struct c3_hist *fusefs_m_read_lat, *fusefs_m_write_lat;
+static struct c3_counter *fusefs_m_read_bytes, *fusefs_m_write_bytes, *fusefs_m_errors;
+
+static void fusefs_metrics_init(void)
+{
+	fusefs_m_read_lat = c3_hist_get("c3fs_fuse_op_seconds", "op=\"read\"", "FUSE request latency");
+	fusefs_m_write_lat = c3_hist_get("c3fs_fuse_op_seconds", "op=\"write\"", "FUSE request latency");
+	fusefs_m_read_bytes = c3_counter_get("c3fs_fuse_bytes_total", "op=\"read\"", "bytes read and written");
+	fusefs_m_write_bytes = c3_counter_get("c3fs_fuse_bytes_total", "op=\"write\"", "bytes read and written");
+	fusefs_m_errors = c3_counter_get("c3fs_fuse_errors_total", NULL, "requests answered with an error");
+}
+
 void fusefs_reply_err(fuse_req_t req, int rc)
 {
 	int e = rc < 0 ? c3fs_errno(rc) : EIO;
 
+	c3_counter_add(fusefs_m_errors, 1);
 	if (e <= 0)
 		e = EIO;
 	fuse_reply_err(req, e);
@@ -274,11 +290,58 @@ static bool fusefs_is_virt_name(uint64_t parent, const char *name)
 	return parent == FUSE_ROOT_ID && strcmp(name, VIRT_NAME) == 0;
 }
 
+/* Raise the kernel read-ahead of our mount (its bdi) to max_readahead: the FUSE INIT
+ * handshake can only lower the kernel's default (128 KiB), and the kernel applies the INIT
+ * reply's value to the bdi, so this runs on the first request after INIT.  The device is
+ * found through /proc/self/mountinfo (no request to our own file system). */
+void fusefs_set_readahead(const char *mnt, uint64_t bytes)
+{
+	char line[8192], path[128], want[4200];
+	unsigned maj = 0, min = 0;
+	bool found = false;
+	FILE *f;
+
+	if (bytes == 0)
+		return;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	snprintf(want, sizeof(want), " %s ", mnt);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, want);
+
+		/* fields: id parent maj:min root mountpoint ... ; the last match wins */
+		if (p && strstr(line, "fuse") && sscanf(line, "%*u %*u %u:%u", &maj, &min) == 2)
+			found = true;
+	}
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+	f = fopen(path, "we");
+	if (!f) {
+		LOG_WARN("cannot set read-ahead (%s): %s", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "%lu\n", (unsigned long)(bytes / 1024));
+	if (fclose(f) != 0)
+		LOG_WARN("cannot set read-ahead (%s): %s", path, strerror(errno));
+}
+
+/* Once, on the first request after INIT (see fusefs_set_readahead). */
+static void fusefs_first_request(struct fusefs *fs)
+{
+	if (__atomic_exchange_n(&fs->readahead_done, true, __ATOMIC_ACQ_REL))
+		return;
+	fusefs_set_readahead(fs->mnt_real, fs->cfg.max_readahead);
+}
+
 /* ------------------------------------------------------------------ lifecycle */
 
 static void fusefs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
+	fusefs_metrics_init();
 
 	conn->max_write = 1u << 20;
 	conn->max_read = 1u << 20;
@@ -309,6 +372,7 @@ static void fusefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct c3fs_attr a;
 	int rc;
 
+	fusefs_first_request(fs);
 	if (virt_is(parent) || fusefs_is_virt_name(parent, name)) {
 		virt_lookup(fs, req, parent, name);
 		return;
@@ -355,6 +419,7 @@ static void fusefs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	int rc;
 
 	(void)fi;
+	fusefs_first_request(fs);
 	if (virt_is(ino)) {
 		if (virt_stat(ino, &st))
 			fuse_reply_attr(req, &st, 0);
@@ -745,6 +810,7 @@ static void fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi)
 {
 	struct fusefs_fh *fh = (struct fusefs_fh *)(uintptr_t)fi->fh;
+	uint64_t t0;
 	char *buf;
 	ssize_t n;
 
@@ -758,7 +824,11 @@ static void fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	t0 = c3_now_ns();
 	n = c3fs_pread(fh->f, buf, size, (uint64_t)off);
+	c3_hist_observe_ns(fusefs_m_read_lat, c3_now_ns() - t0);
+	if (n > 0)
+		c3_counter_add(fusefs_m_read_bytes, (uint64_t)n);
 	if (n < 0)
 		fusefs_reply_err(req, (int)n);
 	else
@@ -769,10 +839,14 @@ static void fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t
 			 off_t off, struct fuse_file_info *fi)
 {
 	struct fusefs_fh *fh = (struct fusefs_fh *)(uintptr_t)fi->fh;
+	uint64_t t0 = c3_now_ns();
 	ssize_t n;
 
 	(void)ino;
 	n = c3fs_pwrite(fh->f, buf, size, (uint64_t)off);
+	c3_hist_observe_ns(fusefs_m_write_lat, c3_now_ns() - t0);
+	if (n > 0)
+		c3_counter_add(fusefs_m_write_bytes, (uint64_t)n);
 	if (n < 0) {
 		fusefs_reply_err(req, (int)n);
 		return;

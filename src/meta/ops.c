@@ -195,10 +195,41 @@ static int session_del(struct kv_txn *t, uint64_t ino, uint64_t sid, uint64_t cl
 	return rc < 0 ? rc : kv_clear(t, k, meta__key_id3(k, META__K_CSESS, client, ino, sid));
 }
 
-/* ------------------------------------------------------------------ idempotency */
+/* ------------------------------------------------------------------ idempotency
+ * Record value: created(8) fingerprint(8) reply.  The fingerprint (FNV-1a over the op type,
+ * ids and names of the request) guards against a client that reuses (client_id, seq) for a
+ * different request, e.g. after a restart that got the same id: a mismatch is not a
+ * retry, so the request runs and its record replaces the old one. */
+static uint64_t fp_mix(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t fp_of(uint32_t type, uint64_t id1, const char *n1, uint32_t l1, uint64_t id2,
+		      const char *n2, uint32_t l2, uint32_t extra)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	h = fp_mix(h, &type, sizeof(type));
+	h = fp_mix(h, &id1, sizeof(id1));
+	h = fp_mix(h, &l1, sizeof(l1));
+	h = fp_mix(h, n1, l1);
+	h = fp_mix(h, &id2, sizeof(id2));
+	h = fp_mix(h, &l2, sizeof(l2));
+	h = fp_mix(h, n2, l2);
+	return fp_mix(h, &extra, sizeof(extra));
+}
+
 struct idem_wrap {
 	struct meta_svc *svc;
 	const struct meta_hdr *hdr;
+	uint64_t fp;
 	kv_txn_fn body;
 	void *arg;
 	void (*enc)(void *arg, struct c3_buf *out); /* reply -> bytes */
@@ -220,18 +251,30 @@ static int idem_txn(struct kv_txn *t, void *wp)
 		kl = meta__key_id2(k, META__K_IDEM, w->hdr->client_id, w->hdr->seq);
 		rc = kv_get(t, k, kl, &v, &vl);
 		if (rc == 0) {
-			if (vl < 8)
+			if (vl < 16)
 				return -C3FS_EINTERNAL;
-			return w->dec ? w->dec(w->arg, v + 8, vl - 8) : 0;
-		}
-		if (rc != -ENOENT)
+			if (kv_get_be64(v + 8) == w->fp)
+				return w->dec ? w->dec(w->arg, v + 16, vl - 16) : 0;
+			/* same (client, seq), different request: drop the old record's index */
+			rc = kv_clear(t, k, meta__key_id3(k, META__K_IDEMEXP, kv_get_be64(v),
+							   w->hdr->client_id, w->hdr->seq));
+			if (rc < 0)
+				return rc;
+		} else if (rc != -ENOENT) {
 			return rc;
+		}
 	}
 	rc = w->body(t, w->arg);
 	if (rc < 0 || !w->hdr->seq || (w->record && !w->record(w->arg)))
 		return rc;
 	now = meta__now(w->svc);
-	c3_enc_u64(&b, now);
+	{
+		uint8_t hd[16];
+
+		kv_put_be64(hd, now);
+		kv_put_be64(hd + 8, w->fp);
+		c3_buf_append(&b, hd, 16);
+	}
 	if (w->enc)
 		w->enc(w->arg, &b);
 	if (b.err) {
@@ -248,11 +291,11 @@ out:
 	return rc;
 }
 
-static int idem_run(struct meta_svc *svc, const struct meta_hdr *hdr, kv_txn_fn body,
-		    void *arg, void (*enc)(void *, struct c3_buf *),
+static int idem_run(struct meta_svc *svc, const struct meta_hdr *hdr, uint64_t fp,
+		    kv_txn_fn body, void *arg, void (*enc)(void *, struct c3_buf *),
 		    int (*dec)(void *, const uint8_t *, size_t))
 {
-	struct idem_wrap w = { svc, hdr, body, arg, enc, dec, NULL };
+	struct idem_wrap w = { svc, hdr, fp, body, arg, enc, dec, NULL };
 
 	return kv_run(svc->db, false, idem_txn, &w);
 }
@@ -664,7 +707,10 @@ int meta_op_create(struct meta_svc *svc, const struct meta_create_req *req,
 		rc = meta__id_alloc(svc, &a.sid);
 	if (rc < 0)
 		return rc;
-	rc = idem_run(svc, &req->hdr, create_txn, &a, open_resp_enc, open_resp_dec);
+	rc = idem_run(svc, &req->hdr,
+		      fp_of(META_T_CREATE, req->parent, req->name, req->name_len, 0, "", 0,
+			    req->flags),
+		      create_txn, &a, open_resp_enc, open_resp_dec);
 	if (rc < 0)
 		return rc;
 	if (a.truncated && svc->opts.hooks.truncate_chunks)
@@ -923,7 +969,10 @@ static int mk_run(struct mk_arg *a)
 	rc = meta__id_alloc(a->svc, &a->ino);
 	if (rc < 0)
 		return rc;
-	return idem_run(a->svc, a->hdr, mk_txn, a, attr_resp_enc, attr_resp_dec);
+	return idem_run(a->svc, a->hdr,
+			fp_of(META_T_MKNOD, a->parent, a->name, a->name_len, a->rdev, a->target,
+			      a->target ? a->target_len : 0, a->mode),
+			mk_txn, a, attr_resp_enc, attr_resp_dec);
 }
 
 int meta_op_mkdir(struct meta_svc *svc, const struct meta_mkdir_req *req,
@@ -1085,7 +1134,10 @@ int meta_op_link(struct meta_svc *svc, const struct meta_link_req *req,
 {
 	struct link_arg a = { svc, req, resp, meta__now(svc) };
 
-	return idem_run(svc, &req->hdr, link_txn, &a, link_resp_enc, link_resp_dec);
+	return idem_run(svc, &req->hdr,
+			fp_of(META_T_LINK, req->ino, "", 0, req->new_parent, req->new_name,
+			      req->new_name_len, 0),
+			link_txn, &a, link_resp_enc, link_resp_dec);
 }
 
 /* ------------------------------------------------------------------ unlink / rmdir */
@@ -1156,14 +1208,18 @@ int meta_op_unlink(struct meta_svc *svc, const struct meta_unlink_req *req)
 {
 	struct unlink_arg a = { svc, req, false, meta__now(svc) };
 
-	return idem_run(svc, &req->hdr, unlink_txn, &a, NULL, NULL);
+	return idem_run(svc, &req->hdr,
+			fp_of(META_T_UNLINK, req->parent, req->name, req->name_len, 0, "", 0, 0),
+			unlink_txn, &a, NULL, NULL);
 }
 
 int meta_op_rmdir(struct meta_svc *svc, const struct meta_unlink_req *req)
 {
 	struct unlink_arg a = { svc, req, true, meta__now(svc) };
 
-	return idem_run(svc, &req->hdr, unlink_txn, &a, NULL, NULL);
+	return idem_run(svc, &req->hdr,
+			fp_of(META_T_RMDIR, req->parent, req->name, req->name_len, 0, "", 0, 0),
+			unlink_txn, &a, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ rename */
@@ -1347,7 +1403,10 @@ int meta_op_rename(struct meta_svc *svc, const struct meta_rename_req *req)
 {
 	struct rename_arg a = { svc, req, meta__now(svc) };
 
-	return idem_run(svc, &req->hdr, rename_txn, &a, NULL, NULL);
+	return idem_run(svc, &req->hdr,
+			fp_of(META_T_RENAME, req->parent, req->name, req->name_len, req->new_parent,
+			      req->new_name, req->new_name_len, req->flags),
+			rename_txn, &a, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ readdir */
@@ -1780,8 +1839,10 @@ int meta_op_rmtree(struct meta_svc *svc, const struct meta_rmtree_req *req, uint
 		   struct meta_rmtree_resp *resp)
 {
 	struct rmtree_arg a;
-	struct idem_wrap w = { svc, &req->hdr, rmtree_txn, &a, rmtree_resp_enc, rmtree_resp_dec,
-			       rmtree_record };
+	struct idem_wrap w = { svc, &req->hdr,
+			       fp_of(META_T_RMTREE, req->parent, req->name, req->name_len, 0, "", 0,
+				     0),
+			       rmtree_txn, &a, rmtree_resp_enc, rmtree_resp_dec, rmtree_record };
 	uint64_t start = meta__now(svc), total = 0;
 	int rc;
 

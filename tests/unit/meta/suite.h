@@ -486,6 +486,15 @@ static void test_idem(void)
 	h.seq = ++seqno;
 	is_int(do_rename(h, dir, "g", dir, "h", 0), 0, "rename seq");
 	is_int(do_rename(h, dir, "g", dir, "h", 0), 0, "retried rename: first result");
+	{
+		struct meta_attr at;
+
+		/* same (client, seq) as the rename, different request: not a retry */
+		is_int(do_mkdir(h, dir, "reused", 0755, NULL), 0, "reused seq runs a new request");
+		is_int(do_lookup(U1, dir, "reused", &at), 0, "it really ran");
+		is_int(do_rename(h, dir, "g", dir, "h", 0), -ENOENT,
+		       "the old request's record was replaced");
+	}
 #ifndef SUITE_RPC
 	/* expiry */
 	{
@@ -495,8 +504,8 @@ static void test_idem(void)
 		fake_now += 31ull * 60 * 1000000000ull;
 		is_int(meta_gc_run(svc, 1000, &st), 0, "gc pass");
 		is_int(st.idem_expired, 3, "idempotency records of the 3 successful ops expired");
-		is_int(do_rename(h, dir, "g", dir, "h", 0), -ENOENT,
-		       "after expiry a retry runs again");
+		h.seq = seqno - 2; /* the successful unlink */
+		is_int(do_unlink(h, dir, "f"), -ENOENT, "after expiry a retry runs again");
 	}
 #endif
 }

@@ -172,6 +172,7 @@ void mgmtd_state_takeover(struct mgmtd_state *st, uint64_t now_ms)
 		n->last_hb_ms = now_ms;
 		n->last_seq = 0;
 		n->hb_routing_version = 0;
+		n->rep_count = UINT32_MAX;
 	}
 	for (uint32_t i = 0; i < st->ntargets; i++) {
 		st->targets[i].local = neutral_local(st->targets[i].state);
@@ -277,6 +278,7 @@ int mgmtd_state_register(struct mgmtd_state *st, const struct mgmtd_register_req
 	n->incarnation = req->incarnation;
 	n->pid = req->pid;
 	n->last_seq = 0;
+	n->rep_count = UINT32_MAX; /* force the "gone targets" scan at the next report */
 	n->last_hb_ms = now_ms;
 	n->last_hb_wall_ms = wall_ms;
 	if (!n->alive && !is_client)
@@ -290,32 +292,46 @@ int mgmtd_state_register(struct mgmtd_state *st, const struct mgmtd_register_req
 	return 0;
 }
 
+/* Order-independent fingerprint of a set of target ids (sum of mixed ids). */
+static uint64_t id_mix(uint32_t id)
+{
+	uint64_t z = (uint64_t)id + 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
 int mgmtd_state_heartbeat(struct mgmtd_state *st, const struct mgmtd_heartbeat_req *req,
 			  uint64_t now_ms, uint64_t wall_ms)
 {
 	struct mgmtd_node *n = mgmtd_state_node(st, req->node_id);
-	bool is_client;
+	bool is_client, changed = false;
+	uint32_t rep_count = 0, node_id;
+	uint64_t rep_hash = 0;
 
 	if (!n || n->incarnation != req->incarnation)
 		return -C3FS_ELEASE;
+	node_id = n->id;
 	is_client = n->type == NODE_CLIENT;
 	n->last_hb_ms = now_ms;
 	n->last_hb_wall_ms = wall_ms;
 	if (!n->alive) {
 		LOG_INFO("node %u is back", n->id);
 		n->alive = true;
+		changed = true;
 		if (!is_client)
 			st->routing_dirty = true;
 	}
-	if (req->routing_version > n->hb_routing_version)
+	if (req->routing_version > n->hb_routing_version) {
 		n->hb_routing_version = req->routing_version;
-	if (req->seq <= n->last_seq)
-		return 0; /* delayed duplicate: lease extended, reports ignored */
-	n->last_seq = req->seq;
-	if (n->type != NODE_STORAGE) {
-		mgmtd_state_reconfigure(st);
-		return 0;
+		changed = true; /* may complete a sync (state.h, effective local state) */
 	}
+	if (req->seq <= n->last_seq)
+		goto out; /* delayed duplicate: lease extended, reports ignored */
+	n->last_seq = req->seq;
+	if (n->type != NODE_STORAGE)
+		goto out;
 	for (uint32_t i = 0; i < req->nreports; i++) {
 		const struct cluster_target_report *r = &req->reports[i];
 		struct mgmtd_target *t = mgmtd_state_target(st, r->target_id);
@@ -325,26 +341,31 @@ int mgmtd_state_heartbeat(struct mgmtd_state *st, const struct mgmtd_heartbeat_r
 
 			memset(&nt, 0, sizeof(nt));
 			nt.id = r->target_id;
-			nt.node_id = n->id;
+			nt.node_id = node_id;
 			nt.state = TARGET_OFFLINE;
 			nt.dirty = true;
 			t = mgmtd_state_add_target(st, &nt);
 			if (!t) {
 				LOG_WARN("target %u of node %u: too many targets", r->target_id,
-					 n->id);
+					 node_id);
 				continue;
 			}
 			st->dirty = st->routing_dirty = true;
-			LOG_INFO("target %u on node %u created", t->id, n->id);
+			changed = true;
+			LOG_INFO("target %u on node %u created", t->id, node_id);
 		}
-		if (t->node_id != n->id) {
-			LOG_WARN("node %u reports target %u owned by node %u: ignored", n->id,
+		if (t->node_id != node_id) {
+			LOG_WARN("node %u reports target %u owned by node %u: ignored", node_id,
 				 t->id, t->node_id);
 			continue;
 		}
-		if (t->local != r->local_state)
+		rep_count++;
+		rep_hash += id_mix(t->id);
+		if (t->local != r->local_state) {
+			t->local = r->local_state;
 			st->routing_dirty = true;
-		t->local = r->local_state;
+			changed = true;
+		}
 		if (t->free_bytes != r->free_bytes || t->capacity_bytes != r->capacity_bytes ||
 		    t->sync_done_bytes != r->sync_done_bytes ||
 		    t->sync_total_bytes != r->sync_total_bytes)
@@ -354,21 +375,33 @@ int mgmtd_state_heartbeat(struct mgmtd_state *st, const struct mgmtd_heartbeat_r
 		t->sync_done_bytes = r->sync_done_bytes;
 		t->sync_total_bytes = r->sync_total_bytes;
 	}
-	/* targets the node no longer reports are gone from it */
-	for (uint32_t i = 0; i < st->ntargets; i++) {
-		struct mgmtd_target *t = &st->targets[i];
-		bool reported = false;
+	/* Targets the node no longer reports are gone from it.  The scan over all targets
+	 * runs only when the set of reported targets differs from the previous heartbeat's
+	 * (count + fingerprint), so a steady heartbeat costs O(reports). */
+	n = mgmtd_state_node(st, node_id);
+	if (rep_count != n->rep_count || rep_hash != n->rep_hash) {
+		for (uint32_t i = 0; i < st->ntargets; i++) {
+			struct mgmtd_target *t = &st->targets[i];
+			bool reported = false;
 
-		if (t->node_id != n->id || t->local == TARGET_LOCAL_UNKNOWN)
-			continue;
-		for (uint32_t k = 0; k < req->nreports && !reported; k++)
-			reported = req->reports[k].target_id == t->id;
-		if (!reported) {
-			t->local = TARGET_LOCAL_UNKNOWN;
-			st->routing_dirty = true;
+			if (t->node_id != node_id || t->local == TARGET_LOCAL_UNKNOWN)
+				continue;
+			for (uint32_t k = 0; k < req->nreports && !reported; k++)
+				reported = req->reports[k].target_id == t->id;
+			if (!reported) {
+				t->local = TARGET_LOCAL_UNKNOWN;
+				st->routing_dirty = true;
+				changed = true;
+			}
 		}
+		n->rep_count = rep_count;
+		n->rep_hash = rep_hash;
 	}
-	mgmtd_state_reconfigure(st);
+out:
+	/* the chain machine is a function of public and effective local states: nothing to
+	 * do when no input changed (the 100 ms checker tick re-runs it anyway) */
+	if (changed && !is_client)
+		mgmtd_state_reconfigure(st);
 	return 0;
 }
 

@@ -57,6 +57,8 @@ struct mgmtd_node {
 	uint64_t last_hb_wall_ms;
 	uint64_t last_seq;
 	uint64_t hb_routing_version;         /* routing version the node last said it holds */
+	uint32_t rep_count;                  /* targets in the last report (UINT32_MAX: rescan) */
+	uint64_t rep_hash;                   /* fingerprint of their ids */
 	bool dirty;
 };
 

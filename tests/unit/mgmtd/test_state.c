@@ -339,9 +339,18 @@ static void test_store(void)
 	c3_buf_release(&eb);
 	routing_unref(a);
 	routing_unref(b);
+	/* after a takeover, a node reporting no targets at all loses their neutral state */
+	{
+		struct mgmtd_heartbeat_req q = { 1, 101, 1, st2.version, 0, NULL };
+
+		is_int(mgmtd_state_heartbeat(&st2, &q, 5100, 5100), 0, "empty report accepted");
+		is_int(mgmtd_state_target(&st2, 101)->local, TARGET_LOCAL_UNKNOWN,
+		       "unreported target after takeover is unknown");
+		is_int(tstate(&st2, 101), TARGET_OFFLINE, "and leaves the serving part");
+	}
 	/* silence after takeover: nodes expire a lease later */
 	mgmtd_state_expire(&st2, 5000 + LEASE);
-	is_int(tstate(&st2, 101), TARGET_LASTSRV,
+	is_int(tstate(&st2, 201), TARGET_LASTSRV,
 	       "no heartbeat within a lease of the takeover: chains lose their members");
 
 	/* a corrupt record is reported, not trusted */

@@ -1608,6 +1608,25 @@ static int xattr_txn(struct kv_txn *t, void *ap)
 			return -EEXIST;
 		if (rc == -ENOENT && (a->flags & META_XATTR_REPLACE))
 			return -ENODATA;
+		if (rc == -ENOENT) {
+			/* a new name: the whole name list must stay listable */
+			uint8_t b[9], e[9];
+			struct kv_pair *p;
+			size_t total = a->name_len + 1;
+			bool more;
+			int n;
+
+			b[0] = e[0] = META__K_XATTR;
+			kv_put_be64(b + 1, a->ino);
+			kv_put_be64(e + 1, a->ino + 1);
+			n = kv_range(t, b, 9, e, 9, 0, false, &p, &more);
+			if (n < 0)
+				return n;
+			for (int i = 0; i < n; i++)
+				total += p[i].klen - 9 + 1;
+			if (total > META_XATTR_LIST_MAX)
+				return -ENOSPC;
+		}
 		rc = kv_set(t, k, kl, a->value, a->value_len);
 	}
 	if (rc < 0)

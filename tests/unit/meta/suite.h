@@ -558,6 +558,25 @@ static void test_xattr(void)
 		g.name = "user.k";
 		g.name_len = 6;
 		is_int(meta_op_removexattr(svc, &g), 0, "remove");
+		{
+			char nm[256];
+			int i, rc = 0;
+
+			s.value = (const uint8_t *)"x";
+			s.value_len = 1;
+			s.flags = 0;
+			for (i = 0; i < 1000 && rc == 0; i++) {
+				memset(nm, 'n', sizeof(nm));
+				snprintf(nm, sizeof(nm), "user.%04d", i);
+				nm[9] = 'n';
+				nm[250] = 0;
+				s.name = nm;
+				s.name_len = 250;
+				rc = meta_op_setxattr(svc, &s);
+			}
+			is_int(rc, -ENOSPC, "name list capped at 64 KiB");
+			ok(i > 200 && i < 300, "after about 64 KiB of names");
+		}
 		g.name = "system.posix_acl_access";
 		g.name_len = 23;
 		is_int(meta_op_getxattr(svc, &g, &gr, &st), -EOPNOTSUPP, "system namespace");

@@ -12,7 +12,9 @@
  *   default          one file, PATH
  *   -P N             N processes, each on its own file PATH.0 .. PATH.N-1 (seed S+i)
  *   -s N             N processes share PATH through their own fds; the file is sized to -l
- *                    once, then process i writes only the regions r with r % N == i
+ *                    once, then process i writes only the regions r with r % N == i.
+ *                    With more paths (PATH PATH2 ...: the same file seen through other
+ *                    mounts, e.g. a second FUSE client), process i uses path i % npaths
  *                    (regions of -r bytes, deliberately not page aligned so neighbours
  *                    share pages); each verifies its own regions as it goes and the parent
  *                    verifies the whole file at the end through a fresh fd.
@@ -794,8 +796,9 @@ static int fsx_run_shared_child(const struct fsx_opts *o, const char *path, unsi
 	return 0;
 }
 
-static int fsx_run_shared(const struct fsx_opts *o, const char *path)
+static int fsx_run_shared(const struct fsx_opts *o, char *const *paths, int npaths)
 {
+	const char *path = paths[0];
 	uint8_t *model = mmap(NULL, o->maxlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int fd, failed = 0;
 	if (model == MAP_FAILED) {
@@ -817,7 +820,7 @@ static int fsx_run_shared(const struct fsx_opts *o, const char *path)
 			return 2;
 		}
 		if (pids[i] == 0)
-			_exit(fsx_run_shared_child(o, path, i, o->seed + i, model));
+			_exit(fsx_run_shared_child(o, paths[i % (unsigned)npaths], i, o->seed + i, model));
 	}
 	for (unsigned i = 0; i < o->nprocs; i++) {
 		int status;
@@ -868,7 +871,7 @@ static int fsx_parse_size(const char *s, uint64_t *out)
 static void fsx_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: c3fs-fsx [options] PATH\n"
+		"usage: c3fs-fsx [options] PATH       (-s mode: PATH [PATH2 ...], one file via several mounts)\n"
 		"  -N ops      operations per process (default 10000)\n"
 		"  -S seed     random seed (default: from the clock, printed)\n"
 		"  -l bytes    maximum file length (default 4M; k/m/g suffixes)\n"
@@ -914,7 +917,7 @@ int main(int argc, char **argv)
 		default: goto usage;
 		}
 	}
-	if (optind != argc - 1)
+	if (optind >= argc || (!o.shared && optind != argc - 1))
 		goto usage;
 	if (o.maxlen > (1ull << 34)) {
 		fprintf(stderr, "c3fs-fsx: -l above 16G is not supported (the model lives in memory)\n");
@@ -933,7 +936,7 @@ int main(int argc, char **argv)
 		       o.seed, o.nops, o.maxlen, o.chunk, o.nprocs, o.shared ? " sharing one file" : "", path);
 	fflush(stdout);
 	if (o.shared)
-		return fsx_run_shared(&o, path);
+		return fsx_run_shared(&o, argv + optind, argc - optind);
 	if (o.nprocs == 1)
 		return fsx_run_file(&o, path, 0, o.seed);
 

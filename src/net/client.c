@@ -696,9 +696,14 @@ static void cli_conn_read(struct cli_conn *c)
 		if (n == -EAGAIN)
 			return;
 		if (n <= 0) {
-			if (n < 0 || c->ninflight || c->cur)
+			size_t inflight;
+
+			pthread_mutex_lock(&c->mu);
+			inflight = c->ninflight + (c->cur != NULL);
+			pthread_mutex_unlock(&c->mu);
+			if (n < 0 || inflight)
 				LOG_INFO("rpc: connection to %s lost%s", c->addr,
-					 c->ninflight || c->cur ? " with calls in flight" : "");
+					 inflight ? " with calls in flight" : "");
 			cli_conn_close(c, -C3FS_EPEERCLOSED);
 			return;
 		}

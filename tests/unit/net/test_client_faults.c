@@ -3,6 +3,7 @@
  * never answers, one that answers garbage, and a reply for an unknown id.  Every call
  * completes with a clear error and nothing hangs; the client reconnects afterwards. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "net_test.h"
@@ -20,9 +21,9 @@ enum fake_mode {
 struct fake {
 	int lfd;
 	int port;
-	enum fake_mode mode;
+	_Atomic enum fake_mode mode;
 	pthread_t thr;
-	volatile int stop;
+	atomic_int stop;
 };
 
 static int fake_read_request(int fd, struct rpc_frame *f)

@@ -1695,78 +1695,134 @@ struct rmtree_arg {
 	bool done;
 };
 
-/* Remove the children of directory d (loaded, borrowed), depth first.  Sets *empty when
- * nothing is left in d.  Every removal is checked like unlink/rmdir for the caller. */
-static int rmtree_children(struct kv_txn *t, struct rmtree_arg *a, struct meta__inode *d,
-			   int depth, bool *empty)
+/* One directory on the way down (heap stack: deep trees cost no C stack). */
+struct rm_frame {
+	uint64_t ino;
+	uint32_t name_len;          /* its entry name in the previous frame's directory */
+	char name[META_NAME_MAX];
+};
+
+/* Empty directory `top`, depth first, within a->budget removals.  Sets *empty when
+ * nothing is left in top.  Every removal is checked like unlink/rmdir for the caller, and
+ * listing a directory needs read+search on it. */
+static int rmtree_dir(struct kv_txn *t, struct rmtree_arg *a, uint64_t top, bool *empty)
 {
 	const struct meta_cred *c = &a->req->hdr.cred;
-	uint8_t b[9], e[9];
-	int rc;
+	struct rm_frame *st;
+	size_t n = 1, cap = 16;
+	int rc = 0;
 
 	*empty = false;
-	if (depth > META__DEPTH_MAX)
-		return -ELOOP;
-	rc = meta__perm(c, &d->a, META_ACC_R | META_ACC_W | META_ACC_X);
-	if (rc < 0)
-		return rc;
-	b[0] = e[0] = META__K_DENT;
-	kv_put_be64(b + 1, d->a.ino);
-	kv_put_be64(e + 1, d->a.ino + 1);
-	for (;;) {
+	st = malloc(cap * sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st[0].ino = top;
+	st[0].name_len = 0;
+	while (n > 0) {
+		struct rm_frame *f = &st[n - 1];
+		struct meta__inode d, v;
+		uint8_t b[9], e[9];
 		struct kv_pair *p;
 		bool more;
-		int n;
+		int cnt;
 
 		if (a->budget == 0)
-			return 0;
+			goto out;
+		rc = meta__inode_get(t, f->ino, &d);
+		if (rc < 0)
+			goto out;
+		rc = meta__perm(c, &d.a, META_ACC_R | META_ACC_W | META_ACC_X);
+		if (rc < 0)
+			goto out;
+		b[0] = e[0] = META__K_DENT;
+		kv_put_be64(b + 1, f->ino);
+		kv_put_be64(e + 1, f->ino + 1);
 		/* entries removed in this transaction are gone from the range already */
-		n = kv_range(t, b, 9, e, 9, 1, false, &p, &more);
-		if (n < 0)
-			return n;
-		if (n == 0) {
-			*empty = true;
-			return 0;
+		cnt = kv_range(t, b, 9, e, 9, 1, false, &p, &more);
+		if (cnt < 0) {
+			rc = cnt;
+			goto out;
 		}
-		{
-			uint32_t nl = (uint32_t)(p[0].klen - 9);
-			char name[META_NAME_MAX + 1];
-			struct meta__inode v;
-			uint64_t ino;
+		if (cnt == 0) {
+			struct meta__inode pd;
 
-			if (p[0].klen <= 9 || nl > META_NAME_MAX || p[0].vlen != 12)
-				return -C3FS_EINTERNAL;
-			memcpy(name, p[0].key + 9, nl);
-			ino = kv_get_be64(p[0].val);
-			rc = meta__inode_get(t, ino, &v);
-			if (rc < 0)
-				return rc == -ENOENT ? -C3FS_EINTERNAL : rc;
-			rc = meta__sticky_ok(c, &d->a, &v.a);
-			if (rc < 0)
-				return rc;
-			if (S_ISDIR(v.a.mode)) {
-				bool sub_empty;
-
-				rc = rmtree_children(t, a, &v, depth + 1, &sub_empty);
-				if (rc < 0 || !sub_empty)
-					return rc;
-				rc = inode_delete(t, ino);
-				d->a.nlink--;
-			} else {
-				rc = drop_link(t, &v, a->now);
+			if (n == 1) {
+				*empty = true;
+				goto out;
 			}
+			/* f is empty now: remove it from the directory below it on the stack */
+			rc = meta__inode_get(t, st[n - 2].ino, &pd);
 			if (rc == 0)
-				rc = meta__dent_clear(t, d->a.ino, name, nl);
+				rc = meta__sticky_ok(c, &pd.a, &d.a);
+			if (rc == 0)
+				rc = inode_delete(t, f->ino);
+			if (rc == 0)
+				rc = meta__dent_clear(t, pd.a.ino, f->name, f->name_len);
 			if (rc < 0)
-				return rc;
-			touch_dir(d, a->now);
-			rc = meta__inode_put(t, d);
+				goto out;
+			pd.a.nlink--;
+			touch_dir(&pd, a->now);
+			rc = meta__inode_put(t, &pd);
 			if (rc < 0)
-				return rc;
+				goto out;
 			a->removed++;
 			a->budget--;
+			n--;
+			continue;
 		}
+		if (p[0].klen <= 9 || p[0].klen - 9 > META_NAME_MAX || p[0].vlen != 12) {
+			rc = -C3FS_EINTERNAL;
+			goto out;
+		}
+		rc = meta__inode_get(t, kv_get_be64(p[0].val), &v);
+		if (rc < 0) {
+			rc = rc == -ENOENT ? -C3FS_EINTERNAL : rc;
+			goto out;
+		}
+		if (S_ISDIR(v.a.mode)) {
+			if (n >= META__DEPTH_MAX) {
+				rc = -ELOOP;
+				goto out;
+			}
+			if (n == cap) {
+				struct rm_frame *ns = realloc(st, 2 * cap * sizeof(*st));
+
+				if (!ns) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				st = ns;
+				cap *= 2;
+			}
+			st[n].ino = v.a.ino;
+			st[n].name_len = (uint32_t)(p[0].klen - 9);
+			memcpy(st[n].name, p[0].key + 9, st[n].name_len);
+			n++;
+			continue;
+		}
+		{
+			char name[META_NAME_MAX];
+			uint32_t nl = (uint32_t)(p[0].klen - 9);
+
+			memcpy(name, p[0].key + 9, nl);
+			rc = meta__sticky_ok(c, &d.a, &v.a);
+			if (rc == 0)
+				rc = drop_link(t, &v, a->now);
+			if (rc == 0)
+				rc = meta__dent_clear(t, d.a.ino, name, nl);
+			if (rc < 0)
+				goto out;
+		}
+		touch_dir(&d, a->now);
+		rc = meta__inode_put(t, &d);
+		if (rc < 0)
+			goto out;
+		a->removed++;
+		a->budget--;
 	}
+out:
+	free(st);
+	return rc;
 }
 
 static int rmtree_txn(struct kv_txn *t, void *ap)
@@ -1804,7 +1860,7 @@ static int rmtree_txn(struct kv_txn *t, void *ap)
 	if (rc < 0)
 		return rc;
 	if (S_ISDIR(v.a.mode)) {
-		rc = rmtree_children(t, a, &v, 0, &empty);
+		rc = rmtree_dir(t, a, ino, &empty);
 		if (rc < 0)
 			return rc;
 		if (!empty)

@@ -74,6 +74,70 @@ static void test_gc(void)
 	}
 }
 
+/* rmtree in small batches: nested dirs, a deep chain, a refusal deep inside. */
+static void test_rmtree(struct kv_db *db)
+{
+	struct meta_svc_opts o;
+	struct meta_svc *small, *saved = svc;
+	uint64_t rt, a, b, locked, deep, cur;
+	struct meta_attr at;
+	char name[16];
+
+	meta_svc_opts_default(&o);
+	o.clock_ns = clk;
+	o.rmtree_batch = 7;
+	is_int(meta_svc_new(db, &o, &small), 0, "second service, rmtree batch of 7");
+	svc = small;
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "rt", 0777, &rt), 0, "mkdir rt");
+	is_int(do_mkdir(U1, rt, "a", 0755, &a), 0, "mkdir rt/a");
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		do_create(U1, a, name, 0644, META_O_NOSESSION, NULL);
+	}
+	is_int(do_mkdir(U1, a, "b", 0755, &b), 0, "mkdir rt/a/b");
+	is_int(do_mkdir(U1, b, "c", 0755, NULL), 0, "mkdir rt/a/b/c");
+	is_int(do_mkdir(U2, b, "locked", 0777, NULL), -EACCES, "u2 cannot mkdir in u1's 0755");
+	is_int(do_mkdir(ROOT, b, "locked", 0755, &locked), 0, "root mkdir rt/a/b/locked");
+	is_int(do_create(ROOT, locked, "x", 0644, META_O_NOSESSION, NULL), 0, "root file inside");
+	is_int(do_mkdir(U1, rt, "deep", 0755, &deep), 0, "mkdir rt/deep");
+	cur = deep;
+	for (int i = 0; i < 300; i++)
+		if (do_mkdir(U1, cur, "x", 0755, &cur) != 0)
+			break;
+	{
+		struct meta_rmtree_req r = { U1, rt, "deep", 4 };
+		struct meta_rmtree_resp rs;
+
+		is_int(meta_op_rmtree(svc, &r, 0, &rs), 0, "u1 removes a 300-deep chain");
+		ok(rs.done && rs.removed == 301, "all 301 directories, in batches of 7");
+	}
+	{
+		struct meta_rmtree_req r = { U1, rt, "a", 1 };
+		struct meta_rmtree_resp rs;
+
+		is_int(meta_op_rmtree(svc, &r, 0, &rs), -EACCES,
+		       "u1 stopped by root's directory deep inside");
+		is_int(do_lookup(ROOT, rt, "a", NULL), 0, "the top stays");
+		is_int(do_lookup(ROOT, locked, "x", NULL), 0, "root's file stays");
+		r.hdr = ROOT;
+		is_int(meta_op_rmtree(svc, &r, 0, &rs), 0, "root removes the rest");
+		ok(rs.done, "done");
+		is_int(do_lookup(ROOT, rt, "a", NULL), -ENOENT, "rt/a gone");
+		is_int(do_getattr(locked, NULL), -ENOENT, "inner dir inode gone");
+		is_int(do_getattr(rt, &at), 0, "getattr rt");
+		is_int(at.nlink, 2, "rt nlink back to 2");
+	}
+	{
+		struct meta_rmtree_req r = { ROOT, META_ROOT_INO, "rt", 2 };
+		struct meta_rmtree_resp rs;
+
+		is_int(meta_op_rmtree(svc, &r, 0, &rs), 0, "rmtree of an empty dir");
+		is_int(rs.removed, 1, "one entry");
+	}
+	svc = saved;
+	meta_svc_free(small);
+}
+
 int main(void)
 {
 	struct kv_db *db;
@@ -85,6 +149,7 @@ int main(void)
 	o.clock_ns = clk;
 	is_int(meta_svc_new(db, &o, &svc), 0, "service on mem:");
 	suite_run();
+	test_rmtree(db);
 	test_gc();
 	meta_svc_free(svc);
 	kv_db_close(db);

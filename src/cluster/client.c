@@ -290,8 +290,10 @@ static int do_register(struct cluster_client *cc)
 		pthread_cond_broadcast(&cc->ready_cond);
 		pthread_mutex_unlock(&cc->mu);
 		lease_extend(cc, sent, r.lease_ms);
-		if (cc->opts.heartbeat_ms == 0)
-			cc->opts.heartbeat_ms = r.heartbeat_ms;
+		if (cc->opts.heartbeat_ms > r.lease_ms / 4)
+			LOG_WARN("heartbeat every %u ms with a %u ms lease: one lost heartbeat "
+				 "can cost the lease (keep heartbeat <= lease/4)",
+				 cc->opts.heartbeat_ms, r.lease_ms);
 		cc->seq = 0;
 		if (r.routing_version)
 			cluster_client_routing_hint(cc, r.routing_version);

@@ -53,6 +53,11 @@
 #define CLI_SCAN_MS 10
 #define CLI_EVENTS 64
 #define CLI_DEFAULT_TIMEOUT_MS 10000u
+/* Failed connects are not retried at once: calls to a dead peer fail fast with the last
+ * error for a backoff that doubles from 10 ms to 1 s (reset by a successful connect), so
+ * a dead node costs neither a connect storm nor a connect timeout per call. */
+#define CLI_BACKOFF_MIN_MS 10u
+#define CLI_BACKOFF_MAX_MS 1000u
 
 enum { CALL_PENDING = 0, CALL_DONE = 1, CALL_SENDING = 2, CALL_DEFERRED = 3 };
 enum cli_rstate { CLI_RS_HDR, CLI_RS_PAYLOAD, CLI_RS_BULK };
@@ -91,8 +96,11 @@ struct cli_conn {
 };
 
 struct cli_slot {
-	pthread_mutex_t mu;        /* guards conn; held while connecting */
+	pthread_mutex_t mu;        /* guards every field; held while connecting */
 	struct cli_conn *conn;     /* referenced */
+	uint64_t retry_ns;         /* after a failed connect: fail fast until then */
+	uint32_t backoff_ms;       /* 0, then CLI_BACKOFF_MIN_MS doubling to _MAX_MS */
+	int last_err;
 };
 
 struct cli_peer {
@@ -464,6 +472,11 @@ static int cli_conn_get(struct rpc_client *cli, const char *addr, uint64_t deadl
 		uint64_t now = c3_now_ns();
 		uint32_t ms = cli->connect_timeout_ms;
 
+		if (now < s->retry_ns) {
+			rc = s->last_err;
+			pthread_mutex_unlock(&s->mu);
+			return rc;
+		}
 		if (deadline <= now)
 			ms = 1;
 		else if ((deadline - now) / 1000000ull < ms)
@@ -472,9 +485,16 @@ static int cli_conn_get(struct rpc_client *cli, const char *addr, uint64_t deadl
 		if (rc < 0) {
 			if (net__ratelimit(&cli->log_conn_ns, 1000000000ull))
 				LOG_WARN("rpc: connecting to %s: %s", addr, c3_strerror(rc));
+			s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : CLI_BACKOFF_MIN_MS;
+			if (s->backoff_ms > CLI_BACKOFF_MAX_MS)
+				s->backoff_ms = CLI_BACKOFF_MAX_MS;
+			s->retry_ns = c3_now_ns() + (uint64_t)s->backoff_ms * 1000000ull;
+			s->last_err = rc;
 			pthread_mutex_unlock(&s->mu);
 			return rc;
 		}
+		s->backoff_ms = 0;
+		s->retry_ns = 0;
 		s->conn = c;
 	}
 	cli_conn_ref(c);

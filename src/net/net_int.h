@@ -17,7 +17,7 @@
 
 /* Bytes of the per-connection read buffer (small frames are parsed from it; payload and
  * bulk of larger frames are read straight into their final buffers). */
-#define NET_RBUF_BYTES (64u << 10)
+#define NET_RBUF_BYTES (32u << 10)
 /* Most bytes read into the read buffer at once: enough to batch many small frames per
  * syscall, small enough that little of a large frame's bulk lands there (and must be
  * copied) before its header is parsed and the bulk can be read in place. */

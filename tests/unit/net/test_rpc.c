@@ -343,6 +343,18 @@ int main(void)
 	is_int(rc, -C3FS_ECONNECT, "nothing listening -> ECONNECT");
 	is_int(rpc_call_sync(cli, "not-an-address", RPC_T_PING, NULL, 0, NULL, 2000),
 	       -C3FS_ECONFIG, "malformed address -> ECONFIG");
+	{
+		/* a dead peer is not hammered: failed connects back off, calls fail fast */
+		uint64_t t0 = c3_now_ns();
+		int same = 1;
+
+		for (int i = 0; i < 50; i++)
+			if (rpc_call_sync(cli, "127.0.0.1:1", RPC_T_PING, NULL, 0, NULL, 2000) !=
+			    -C3FS_ECONNECT)
+				same = 0;
+		ok(same, "50 calls to a dead peer: all ECONNECT");
+		ok(c3_now_ns() - t0 < 1000000000ull, "and fast (connect backoff)");
+	}
 
 	/* server shutdown with calls in flight: a running handler finishes, queued ones get
 	 * ESHUTDOWN, and nothing hangs */

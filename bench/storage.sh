@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/storage.sh — one CRAQ chain of 3 replicas (3 c3fs-storage processes on 127.0.0.1, one
-# target each, static chain file) vs the same bytes on the local file system directly:
+# target each, static chain file), a 1-replica chain (to separate replication cost from
+# engine cost) and the same bytes on the local file system directly:
 # sequential write and read with 1 MiB and 4 MiB requests, 4 KiB random reads at queue
 # depth 1 and 32.  Prints a Markdown section.
 #   STORAGE_BENCH_TOTAL   bytes per sequential run (default 512M)
@@ -30,13 +31,16 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 		echo "target ${n}1 $n"
 		echo "$p" >"$W/port$n"
 	done
+	echo "target 12 1"
 	echo "chain 1 1 11,21,31"
+	echo "chain 2 1 12"
 } >"$W/chains"
 start_nodes() {
 	local n
 	for n in 1 2 3; do
 		"$S" --set server.node_id=$n --set server.listen=127.0.0.1:$(cat "$W/port$n") \
-			--set storage.targets=${n}1:"$W/t$n" --set storage.chain_file="$W/chains" \
+			--set storage.targets=${n}1:"$W/t$n"$([ $n = 1 ] && echo ",12:$W/t12") \
+			--set storage.chain_file="$W/chains" \
 			--set server.token=bench --set log.level=warn >>"$W/node$n.log" 2>&1 &
 		PIDS+=($!)
 	done
@@ -50,9 +54,10 @@ start_nodes() {
 stop_nodes() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; PIDS=(); }
 
 c3() { "$B" --mode c3fs --chain-file "$W/chains" --token bench "$@" | awk '/^RESULT/{print $3}'; }
+c1() { c3 --chain 2 "$@"; }
 loc() { mkdir -p "$W/local"; "$B" --mode local --dir "$W/local" "$@" | awk '/^RESULT/{print $3}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0 && a != "") printf "%.2f", a / b; else print "-" }'; }
-row() { echo "| $1 | $2 | $3 | $4 | $(ratio "$3" "$4") |"; }
+row() { echo "| $1 | $2 | $3 | $4 | $5 | $(ratio "$3" "$5") |"; }
 
 echo "Command: \`STORAGE_BENCH_TOTAL=$TOTAL STORAGE_BENCH_SECONDS=$SECS STORAGE_BENCH_QD=$QD bench/storage.sh\`"
 echo "(release build).  Chain of 3 replicas, all on this host over loopback TCP, each replica"
@@ -61,24 +66,27 @@ echo "replicated to 3 targets and fsync'd (data + LMDB) on each before it is ack
 echo "Local baseline: one file, pwrite + fdatasync per request, pread; same request sizes and"
 echo "queue depth (threads with one request each).  Reads come from the page cache in both."
 echo
-echo "Machine: $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%d)."
+echo "Machine: $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%d), load average at start $(cut -d' ' -f1 /proc/loadavg)."
 echo
-echo "| workload | unit | c3fs chain (3 replicas) | local FS | ratio |"
-echo "|---|---|---|---|---|"
+echo "| workload | unit | c3fs, 3 replicas | c3fs, 1 replica | local FS | ratio 3 replicas / local |"
+echo "|---|---|---|---|---|---|"
 start_nodes
 for bs in 1M 4M; do
 	rm -rf "$W/local"
 	a=$(c3 --test seqwrite --bs $bs --total "$TOTAL" --qd "$QD" --inode 1${bs%M})
+	o=$(c1 --test seqwrite --bs $bs --total "$TOTAL" --qd "$QD" --inode 1${bs%M})
 	b=$(loc --test seqwrite --bs $bs --total "$TOTAL" --qd "$QD")
-	row "sequential write, $bs requests, qd $QD" "MiB/s" "$a" "$b"
+	row "sequential write, $bs requests, qd $QD" "MiB/s" "$a" "$o" "$b"
 	a=$(c3 --test seqread --bs $bs --total "$TOTAL" --qd "$QD" --inode 1${bs%M})
+	o=$(c1 --test seqread --bs $bs --total "$TOTAL" --qd "$QD" --inode 1${bs%M})
 	b=$(loc --test seqread --bs $bs --total "$TOTAL" --qd "$QD")
-	row "sequential read, $bs requests, qd $QD" "MiB/s" "$a" "$b"
+	row "sequential read, $bs requests, qd $QD" "MiB/s" "$a" "$o" "$b"
 done
 for qd in 1 32; do
 	a=$(c3 --test randread --total "$TOTAL" --qd $qd --seconds "$SECS" --inode 14)
+	o=$(c1 --test randread --total "$TOTAL" --qd $qd --seconds "$SECS" --inode 14)
 	b=$(loc --test randread --total "$TOTAL" --qd $qd --seconds "$SECS")
-	row "4 KiB random read, qd $qd" "IOPS" "$a" "$b"
+	row "4 KiB random read, qd $qd" "IOPS" "$a" "$o" "$b"
 done
 stop_nodes
 if grep -qE 'ERROR|runtime error' "$W"/node*.log; then

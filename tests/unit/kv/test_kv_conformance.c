@@ -387,6 +387,22 @@ static void t_limits(void)
 
 	is_int(kv_get(t, key, KV_KEY_MAX + 1, &gv, &gl), -C3FS_EKVTOOLARGE,
 	       NM("get with too long key"));
+	is_int(kv_set(t, NULL, 3, "v", 1), -EINVAL, NM("NULL key with a length refused"));
+	is_int(kv_set(t, "k", 1, NULL, 1), -EINVAL, NM("NULL value with a length refused"));
+	{
+		static uint8_t longb[2 * KV_KEY_MAX + 3];
+		struct kv_pair *lp;
+		bool lm;
+
+		memset(longb, 0xab, sizeof(longb));
+		is_int(kv_range(t, "", 0, longb, sizeof(longb), 0, false, &lp, &lm),
+		       -C3FS_EKVTOOLARGE, NM("range bound too long refused"));
+		is_int(kv_clear_range(t, longb, sizeof(longb), FF, 2), -C3FS_EKVTOOLARGE,
+		       NM("clear_range bound too long refused"));
+		/* a bound longer than any key is fine: key || 0x00 style ends */
+		is_int(kv_range(t, longb, sizeof(longb) - 1, FF, 2, 0, false, &lp, &lm), 0,
+		       NM("range from a long bound (nothing there yet)"));
+	}
 	is_int(kv_set(t, key, KV_KEY_MAX, big, KV_VALUE_MAX), 0, NM("max key, max value"));
 	is_int(kv_txn_commit(t), 0, NM("commit max sizes"));
 	kv_txn_begin(db, true, &t);
@@ -398,6 +414,18 @@ static void t_limits(void)
 	int n = kv_range(t, key, 1, FF, 2, 0, false, &p, &more);
 
 	ok(n == 1 && p[0].klen == KV_KEY_MAX && p[0].vlen == KV_VALUE_MAX, NM("max key in range"));
+	{ /* bounds longer than KV_KEY_MAX around the max key */
+		uint8_t lb[KV_KEY_MAX + 1];
+
+		memcpy(lb, key, KV_KEY_MAX);
+		lb[KV_KEY_MAX] = 0;
+		n = kv_range(t, key, KV_KEY_MAX, lb, sizeof(lb), 0, false, &p, &more);
+		ok(n == 1, NM("range [max key, max key || 0) holds the max key"));
+		n = kv_range(t, lb, sizeof(lb), FF, 2, 0, false, &p, &more);
+		ok(n == 0, NM("range [max key || 0, ...) does not"));
+		n = kv_range(t, key, KV_KEY_MAX - 1, lb, sizeof(lb), 0, true, &p, &more);
+		ok(n == 1 && p[0].klen == KV_KEY_MAX, NM("reverse range ending past the max key"));
+	}
 	kv_txn_abort(t);
 
 	/* binary keys: order is memcmp, shorter first */

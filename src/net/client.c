@@ -43,6 +43,7 @@
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "net/codec.h"
 #include "net/net_int.h"
 #include "net/rpc.h"
@@ -138,6 +139,28 @@ struct rpc_client {
 	_Atomic uint64_t log_conn_ns;
 };
 
+/* Process-wide client metrics (created once; see common/metrics.h). */
+static struct {
+	struct c3_counter *calls, *timeouts, *peer_closed, *connects, *connect_failures,
+		*caller_reads;
+} cli_m;
+static pthread_once_t cli_m_once = PTHREAD_ONCE_INIT;
+
+static void cli_metrics_init(void)
+{
+	cli_m.calls = c3_counter_get("c3fs_rpc_client_calls_total", NULL, "RPC calls started");
+	cli_m.timeouts = c3_counter_get("c3fs_rpc_client_timeouts_total", NULL,
+					"calls completed with -C3FS_ETIMEDOUT");
+	cli_m.peer_closed = c3_counter_get("c3fs_rpc_client_peer_closed_total", NULL,
+					   "calls failed because their connection died");
+	cli_m.connects = c3_counter_get("c3fs_rpc_client_connects_total", NULL,
+					"connections established (connect + auth)");
+	cli_m.connect_failures = c3_counter_get("c3fs_rpc_client_connect_failures_total", NULL,
+						"failed connection attempts");
+	cli_m.caller_reads = c3_counter_get("c3fs_rpc_client_caller_reads_total", NULL,
+					    "waits served by the waiting thread reading itself");
+}
+
 /* ------------------------------------------------------------------ completion */
 
 /* The io thread running this code, NULL on other threads. */
@@ -173,6 +196,10 @@ static void cli_call_complete(struct cli_io *io, struct rpc_call *call)
 /* Complete a call removed from the table by its owner (not the writer). */
 static void cli_conn_finish(struct cli_conn *c, struct rpc_call *call, int status)
 {
+	if (status == -C3FS_ETIMEDOUT)
+		c3_counter_add(cli_m.timeouts, 1);
+	else if (status == -C3FS_EPEERCLOSED)
+		c3_counter_add(cli_m.peer_closed, 1);
 	pthread_mutex_lock(&c->mu);
 	call->status = status;
 	if (call->priv_done == CALL_SENDING) {
@@ -485,6 +512,7 @@ static int cli_conn_get(struct rpc_client *cli, const char *addr, uint64_t deadl
 		if (rc < 0) {
 			if (net__ratelimit(&cli->log_conn_ns, 1000000000ull))
 				LOG_WARN("rpc: connecting to %s: %s", addr, c3_strerror(rc));
+			c3_counter_add(cli_m.connect_failures, 1);
 			s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : CLI_BACKOFF_MIN_MS;
 			if (s->backoff_ms > CLI_BACKOFF_MAX_MS)
 				s->backoff_ms = CLI_BACKOFF_MAX_MS;
@@ -493,6 +521,7 @@ static int cli_conn_get(struct rpc_client *cli, const char *addr, uint64_t deadl
 			pthread_mutex_unlock(&s->mu);
 			return rc;
 		}
+		c3_counter_add(cli_m.connects, 1);
 		s->backoff_ms = 0;
 		s->retry_ns = 0;
 		s->conn = c;
@@ -912,6 +941,7 @@ int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *ca
 	rc = cli_conn_get(cli, addr, deadline, &c);
 	if (rc < 0)
 		return rc;
+	c3_counter_add(cli_m.calls, 1);
 	call->priv_id = atomic_fetch_add(&cli->next_id, 1);
 	call->priv_deadline_ns = deadline;
 	call->priv_conn = c;
@@ -991,6 +1021,7 @@ static bool cli_wait_read(struct cli_conn *c, struct rpc_call *call)
 		pthread_mutex_unlock(&c->read_mu);
 		return false;
 	}
+	c3_counter_add(cli_m.caller_reads, 1);
 	cli_tls_waiting = call;
 	while (__atomic_load_n(&call->priv_done, __ATOMIC_ACQUIRE) != CALL_DONE &&
 	       !atomic_load(&c->dead)) {
@@ -1079,6 +1110,7 @@ int rpc_client_new(const struct rpc_client_opts *opts, struct rpc_client **out)
 	int rc;
 
 	*out = NULL;
+	pthread_once(&cli_m_once, cli_metrics_init);
 	if (!opts || opts->conns_per_peer < 0 || opts->conns_per_peer > 64 ||
 	    opts->io_threads < 0 || opts->io_threads > 64)
 		return -C3FS_ECONFIG;

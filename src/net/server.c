@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -35,6 +36,7 @@
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "net/codec.h"
 #include "net/net_int.h"
 #include "net/rpc.h"
@@ -53,6 +55,7 @@ struct srv_req {
 	struct srv_conn *conn;   /* referenced; released when the request is freed */
 	struct srv_req *next;    /* worker queue link (srv->qmu) */
 	void *bulk_mem;          /* srv->pool buffer behind pub.bulk, or NULL */
+	uint64_t start_ns;       /* header arrival */
 	size_t bulk_cap;         /* its capacity */
 	uint8_t payload[];
 };
@@ -61,7 +64,48 @@ struct srv_handler {
 	rpc_handler_fn fn;
 	void *ctx;
 	unsigned flags;
+	struct c3_hist *latency;   /* arrival of the request to its reply, by type */
+	struct c3_counter *errors; /* replies with a negative status, by type */
 };
+
+/* Process-wide server metrics (created once; see common/metrics.h). */
+static struct {
+	struct c3_counter *requests, *auth_failures, *protocol_errors, *refused, *expired,
+		*bytes_in, *bytes_out;
+	struct c3_gauge *conns;
+} srv_m;
+static pthread_once_t srv_m_once = PTHREAD_ONCE_INIT;
+
+static void srv_metrics_init(void)
+{
+	srv_m.requests = c3_counter_get("c3fs_rpc_server_requests_total", NULL,
+					"RPC requests received (all types)");
+	srv_m.auth_failures = c3_counter_get("c3fs_rpc_server_auth_failures_total", NULL,
+					     "connections refused for a missing or wrong token");
+	srv_m.protocol_errors = c3_counter_get("c3fs_rpc_server_protocol_errors_total", NULL,
+					       "connections closed for a malformed frame");
+	srv_m.refused = c3_counter_get("c3fs_rpc_server_refused_total", NULL,
+				       "connections refused at accept (max_conns, no descriptors)");
+	srv_m.expired = c3_counter_get("c3fs_rpc_server_expired_total", NULL,
+				       "requests dropped because their deadline passed in the queue");
+	srv_m.bytes_in = c3_counter_get("c3fs_rpc_server_received_bytes_total", NULL,
+					"payload and bulk bytes received");
+	srv_m.bytes_out = c3_counter_get("c3fs_rpc_server_sent_bytes_total", NULL,
+					 "payload and bulk bytes sent in replies");
+	srv_m.conns = c3_gauge_get("c3fs_rpc_server_connections", NULL,
+				   "open server connections");
+}
+
+static void srv_handler_metrics(struct srv_handler *h, uint16_t type)
+{
+	char labels[32];
+
+	snprintf(labels, sizeof(labels), "type=\"%u\"", (unsigned)type);
+	h->latency = c3_hist_get("c3fs_rpc_server_request_seconds", labels,
+				 "time from request arrival to reply, by message type");
+	h->errors = c3_counter_get("c3fs_rpc_server_errors_total", labels,
+				   "replies with an error status, by message type");
+}
 
 struct srv_io;
 
@@ -172,6 +216,7 @@ static void srv_conn_unref(struct srv_conn *c)
 		return;
 	c->srv->tr->close(c->fd);
 	atomic_fetch_sub(&c->srv->nconns, 1);
+	c3_gauge_add(srv_m.conns, -1);
 	pthread_mutex_destroy(&c->send_mu);
 	free(c->rbuf);
 	free(c);
@@ -232,6 +277,10 @@ static void srv_conn_close(struct srv_conn *c)
 static void srv_conn_reject(struct srv_conn *c, uint16_t type, uint64_t id, int status,
 			    const char *why)
 {
+	if (status == -C3FS_EAUTH)
+		c3_counter_add(srv_m.auth_failures, 1);
+	else
+		c3_counter_add(srv_m.protocol_errors, 1);
 	if (status == -C3FS_EAUTH)
 		LOG_WARN("rpc: refusing %s: %s", c->peer, why);
 	else if (net__ratelimit(&c->srv->log_proto_ns, 1000000000ull))
@@ -304,6 +353,14 @@ build:
 		}
 	}
 	pthread_mutex_unlock(&c->send_mu);
+	if (req->type <= RPC_TYPE_MAX && c->srv->handlers[req->type].latency) {
+		const struct srv_handler *h = &c->srv->handlers[req->type];
+
+		c3_hist_observe_ns(h->latency, c3_now_ns() - r->start_ns);
+		if (status < 0)
+			c3_counter_add(h->errors, 1);
+	}
+	c3_counter_add(srv_m.bytes_out, payload_len + bulk_len);
 	srv_req_free(r);
 	return rc;
 }
@@ -360,6 +417,7 @@ static bool srv_dispatch(struct srv_conn *c, struct srv_req *r)
 		c3_dec_init(&d, r->pub.payload, r->pub.payload_len);
 		tok = c3_dec_bytes(&d, 4096, &toklen);
 		if (c3_dec_finish(&d) != 0 || !srv_token_ok(srv, tok, toklen)) {
+			c3_counter_add(srv_m.auth_failures, 1);
 			LOG_WARN("rpc: authentication failed from %s: %s", c->peer,
 				 d.err ? "malformed auth frame" : "wrong cluster token");
 			rpc_reply(&r->pub, -C3FS_EAUTH, NULL, 0, NULL, 0);
@@ -445,6 +503,10 @@ static bool srv_conn_parse(struct srv_conn *c)
 			r->pub.id = c->fr.id;
 			r->pub.payload = r->payload;
 			r->pub.payload_len = c->fr.payload_len;
+			r->start_ns = c3_now_ns();
+			c3_counter_add(srv_m.requests, 1);
+			c3_counter_add(srv_m.bytes_in,
+				       (uint64_t)c->fr.payload_len + c->fr.bulk_len);
 			r->pub.deadline_ns = c->fr.timeout_ms
 						     ? c3_now_ns() + (uint64_t)c->fr.timeout_ms * 1000000ull
 						     : UINT64_MAX;
@@ -589,6 +651,7 @@ static void srv_accept(struct rpc_server *srv)
 				fd = srv->tr->accept(srv->lfd, peer, sizeof(peer));
 				if (fd >= 0)
 					srv->tr->close(fd);
+				c3_counter_add(srv_m.refused, 1);
 				srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			}
 			return;
@@ -605,6 +668,7 @@ static void srv_accept(struct rpc_server *srv)
 			if (net__ratelimit(&srv->log_busy_ns, 1000000000ull))
 				LOG_WARN("rpc: max_conns (%d) reached; refusing %s", srv->max_conns,
 					 peer);
+			c3_counter_add(srv_m.refused, 1);
 			net__error_frame(hdr, 0, 0, -C3FS_EBUSY);
 			(void)srv->tr->writev(fd, &iov, 1); /* best effort, never blocks */
 			srv->tr->close(fd);
@@ -625,6 +689,7 @@ static void srv_accept(struct rpc_server *srv)
 		c->accepted_ns = c3_now_ns();
 		memcpy(c->peer, peer, sizeof(c->peer));
 		atomic_fetch_add(&srv->nconns, 1);
+		c3_gauge_add(srv_m.conns, 1);
 		io = &srv->ios[srv->accept_rr++ % (unsigned)srv->nio];
 		if (io->idx == 0) {
 			srv_io_adopt(io, c);
@@ -727,6 +792,7 @@ static void *srv_worker_main(void *arg)
 			srv->qtail = NULL;
 		pthread_mutex_unlock(&srv->qmu);
 		if (c3_now_ns() > r->pub.deadline_ns) {
+			c3_counter_add(srv_m.expired, 1);
 			rpc_reply(&r->pub, -C3FS_ETIMEDOUT, NULL, 0, NULL, 0);
 			continue;
 		}
@@ -750,6 +816,7 @@ int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out)
 	if (opts->io_threads < 0 || opts->io_threads > 64 || opts->workers < 0 ||
 	    opts->workers > 1024 || opts->max_conns < 0)
 		return -C3FS_ECONFIG;
+	pthread_once(&srv_m_once, srv_metrics_init);
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
@@ -815,8 +882,11 @@ int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out)
 		}
 	}
 	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	srv->handlers[RPC_T_PING] = (struct srv_handler){ srv_ping, NULL, RPC_HANDLER_INLINE };
-	srv->handlers[RPC_T_ECHO] = (struct srv_handler){ srv_echo, NULL, 0 };
+	srv->handlers[RPC_T_PING] = (struct srv_handler){ srv_ping, NULL, RPC_HANDLER_INLINE,
+							  NULL, NULL };
+	srv->handlers[RPC_T_ECHO] = (struct srv_handler){ srv_echo, NULL, 0, NULL, NULL };
+	srv_handler_metrics(&srv->handlers[RPC_T_PING], RPC_T_PING);
+	srv_handler_metrics(&srv->handlers[RPC_T_ECHO], RPC_T_ECHO);
 	*out = srv;
 	return 0;
 fail:
@@ -832,7 +902,8 @@ int rpc_server_register(struct rpc_server *srv, uint16_t type, rpc_handler_fn fn
 		return -EINVAL;
 	if (srv->handlers[type].fn)
 		return -EEXIST;
-	srv->handlers[type] = (struct srv_handler){ fn, ctx, flags };
+	srv->handlers[type] = (struct srv_handler){ fn, ctx, flags, NULL, NULL };
+	srv_handler_metrics(&srv->handlers[type], type);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "common/metrics.h"
 #include "net_test.h"
 #include "tests/lib/tap.h"
 
@@ -394,6 +395,20 @@ int main(void)
 	}
 	rc = rpc_call_sync(cli, addr, RPC_T_PING, NULL, 0, NULL, 1000);
 	ok(rc == -C3FS_ECONNECT || rc == -C3FS_EPEERCLOSED, "server gone: clear error");
+	{
+		struct c3_buf m = C3_BUF_INIT;
+
+		c3_metrics_render(&m);
+		c3_buf_append(&m, "", 1);
+		ok(m.data && strstr((char *)m.data, "c3fs_rpc_server_requests_total"),
+		   "server request counter exported");
+		ok(m.data && strstr((char *)m.data, "c3fs_rpc_server_request_seconds") &&
+			   strstr((char *)m.data, "type=\"3\""),
+		   "per-type latency histogram exported");
+		ok(m.data && strstr((char *)m.data, "c3fs_rpc_client_timeouts_total"),
+		   "client timeout counter exported");
+		c3_buf_release(&m);
+	}
 	rpc_client_free(cli);
 	return tap_done();
 }

@@ -10,7 +10,7 @@ D=$(mktemp -d /tmp/c3fs-tsan-net.XXXXXX)
 trap 'rm -rf "$D"' EXIT
 CSRC="src/net/frame.c src/net/tcp.c src/net/io.c src/net/bufpool.c src/net/server.c
       src/net/client.c src/common/buf.c src/common/clock.c src/common/crc32c.c
-      src/common/errors.c src/common/log.c"
+      src/common/errors.c src/common/log.c src/common/metrics.c"
 fail=0
 for t in test_rpc test_client_faults test_hostile test_stress; do
 	# shellcheck disable=SC2086

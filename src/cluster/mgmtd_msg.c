@@ -417,6 +417,7 @@ void mgmtd_create_table_resp_encode(const struct mgmtd_create_table_resp *m,
 	c3_enc_u32(out, m->table_version);
 	c3_enc_u32(out, m->nchains_added);
 	c3_enc_u64(out, m->routing_version);
+	c3_enc_u32(out, m->targets_unused);
 }
 
 int mgmtd_create_table_resp_decode(const void *p, size_t n, struct mgmtd_create_table_resp *m)
@@ -428,6 +429,10 @@ int mgmtd_create_table_resp_decode(const void *p, size_t n, struct mgmtd_create_
 	m->table_version = c3_dec_u32(&d);
 	m->nchains_added = c3_dec_u32(&d);
 	m->routing_version = c3_dec_u64(&d);
+	if (d.err)
+		return -C3FS_EBADMSG;
+	/* appended field: absent from older senders */
+	m->targets_unused = c3_dec_left(&d) >= 4 ? c3_dec_u32(&d) : 0;
 	return c3_dec_finish(&d);
 }
 

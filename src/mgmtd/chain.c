@@ -140,7 +140,7 @@ struct placement_node {
 };
 
 int mgmtd_placement_build(const struct placement_target *cand, uint32_t ncand,
-			  uint32_t replicas, uint32_t *out, uint32_t max_chains)
+			  uint32_t replicas, uint32_t *out, uint32_t max_chains, uint32_t *nleft)
 {
 	struct placement_target *c = NULL;
 	struct placement_node *nodes = NULL;
@@ -198,10 +198,8 @@ int mgmtd_placement_build(const struct placement_target *cand, uint32_t ncand,
 				break;
 			pick[got++] = (uint32_t)best;
 		}
-		if (got < replicas) {
-			rc = -EINVAL; /* leftovers that cannot form a chain on distinct nodes */
-			goto out;
-		}
+		if (got < replicas)
+			break; /* the rest cannot form a chain on distinct nodes: stays unused */
 		if (nchains >= max_chains) {
 			rc = -ENOSPC;
 			goto out;
@@ -227,6 +225,12 @@ int mgmtd_placement_build(const struct placement_target *cand, uint32_t ncand,
 		nchains++;
 		left -= replicas;
 	}
+	if (nchains == 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (nleft)
+		*nleft = left;
 	rc = (int)nchains;
 out:
 	free(c);

@@ -46,21 +46,22 @@ bool mgmtd_chain_update(const struct chain_member *in, uint32_t n, struct chain_
 enum chain_health { CHAIN_HEALTHY = 0, CHAIN_DEGRADED = 1, CHAIN_UNAVAILABLE = 2 };
 enum chain_health mgmtd_chain_health(const struct chain_member *m, uint32_t n);
 
-/* Placement for create-chain-table.  Input: candidate targets (any order).  Output: up to
- * max_chains chains of `replicas` targets each, every chain on distinct nodes, written to
- * out as nchains * replicas target ids (chain i = out[i*replicas .. i*replicas+replicas)).
+/* Placement for create-chain-table.  Input: candidate targets (any order).  Output: as
+ * many chains of `replicas` targets as can be formed, every chain on distinct nodes, written
+ * to out as nchains * replicas target ids (chain i = out[i*replicas .. i*replicas+replicas)).
  * Deterministic: candidates are sorted by (node id, target id); each chain takes one
  * target (lowest id first) from each of the `replicas` nodes with the most unused targets
  * (ties: lower node id); the head is the picked node heading the fewest chains so far.
+ * Targets that cannot complete a chain on distinct nodes stay unused; *nleft (may be NULL)
+ * receives their count.
  * Returns the number of chains (>= 1), -EINVAL when replicas is 0 or above
- * ROUTING_MAX_REPLICAS, when there are fewer distinct nodes than replicas, or when
- * targets would be left over (they cannot fill a whole chain on distinct nodes);
- * -ENOSPC when out is too small; -ENOMEM. */
+ * ROUTING_MAX_REPLICAS, or when not even one chain can be formed (fewer distinct nodes
+ * than replicas); -ENOSPC when out is too small; -ENOMEM. */
 struct placement_target {
 	uint32_t target_id;
 	uint32_t node_id;
 };
 int mgmtd_placement_build(const struct placement_target *cand, uint32_t ncand,
-			  uint32_t replicas, uint32_t *out, uint32_t max_chains);
+			  uint32_t replicas, uint32_t *out, uint32_t max_chains, uint32_t *nleft);
 
 #endif

@@ -500,7 +500,7 @@ int mgmtd_state_create_table(struct mgmtd_state *st, const struct mgmtd_create_t
 			     struct mgmtd_create_table_resp *resp)
 {
 	struct placement_target *cand = NULL;
-	uint32_t ncand = 0, *placed = NULL, table_id = req->table_id, next_chain = 1;
+	uint32_t ncand = 0, *placed = NULL, table_id = req->table_id, next_chain = 1, nleft = 0;
 	struct mgmtd_table *tb;
 	uint32_t *grown;
 	int n, rc;
@@ -547,7 +547,7 @@ int mgmtd_state_create_table(struct mgmtd_state *st, const struct mgmtd_create_t
 		rc = -ENOMEM;
 		goto out;
 	}
-	n = mgmtd_placement_build(cand, ncand, req->replicas, placed, ncand);
+	n = mgmtd_placement_build(cand, ncand, req->replicas, placed, ncand, &nleft);
 	if (n < 0) {
 		rc = n;
 		goto out;
@@ -634,8 +634,9 @@ int mgmtd_state_create_table(struct mgmtd_state *st, const struct mgmtd_create_t
 	resp->table_version = tb->version;
 	resp->nchains_added = (uint32_t)n;
 	resp->routing_version = 0;
-	LOG_INFO("chain table %u (%s) version %u: %d chains of %u added", table_id, tb->name,
-		 tb->version, n, req->replicas);
+	resp->targets_unused = nleft;
+	LOG_INFO("chain table %u (%s) version %u: %d chains of %u added, %u targets left unused",
+		 table_id, tb->name, tb->version, n, req->replicas, nleft);
 	rc = 0;
 out:
 	free(placed);

@@ -136,9 +136,11 @@ struct mgmtd_list_nodes_resp {
 /* Create a chain table, or add chains to an existing one (new table version).
  * Targets: the given ids, or (ntargets == 0) every storage target not yet in a chain.
  * Chains are formed deterministically: targets sorted by (node id, target id), then each
- * chain takes `replicas` targets from distinct nodes, round-robin over the nodes with the
- * most unused targets first.  -EINVAL when the targets cannot fill whole chains on
- * distinct nodes; nothing is created then. */
+ * chain takes `replicas` targets from distinct nodes, the nodes with the most unused
+ * targets first.  Targets that cannot complete a chain on distinct nodes stay unused
+ * (targets_unused in the reply).  -EINVAL when not even one chain can be formed; -EBUSY
+ * when a listed target is already in a chain; -ENOENT for an unknown target or when no
+ * unused target exists.  Nothing is created on error. */
 struct mgmtd_create_table_req {
 	char admin_token[MGMTD_TOKEN_MAX];
 	uint32_t table_id;               /* 0 = next free id */
@@ -153,6 +155,7 @@ struct mgmtd_create_table_resp {
 	uint32_t table_version;
 	uint32_t nchains_added;
 	uint64_t routing_version;
+	uint32_t targets_unused;         /* candidates left out (appended field: 0 if absent) */
 };
 
 /* offline-node / online-node: state NODE_MAINTENANCE or NODE_UP.  A node in maintenance

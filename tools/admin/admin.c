@@ -465,19 +465,31 @@ static int cmd_create_table(struct admin *ad, int argc, char **argv)
 	c3_buf_release(&req);
 	c3_buf_release(&resp);
 	if (rc == -EINVAL) {
-		fprintf(stderr, "c3fs-admin: create-chain-table: the targets cannot form whole "
-			"chains of %u replicas on distinct nodes\n", q.replicas);
+		fprintf(stderr, "c3fs-admin: create-chain-table: not one chain of %u replicas "
+			"on distinct nodes can be formed from these targets\n", q.replicas);
+		return 1;
+	}
+	if (rc == -EBUSY) {
+		fprintf(stderr, "c3fs-admin: create-chain-table: a listed target is already in "
+			"a chain\n");
+		return 1;
+	}
+	if (rc == -ENOENT) {
+		fprintf(stderr, "c3fs-admin: create-chain-table: %s\n", q.ntargets ?
+			"a listed target does not exist" : "no unused target (every target is "
+			"in a chain already)");
 		return 1;
 	}
 	if (rc)
 		return fail("create-chain-table", rc);
 	if (ad->json)
 		printf("{\"table_id\":%u,\"table_version\":%u,\"chains_added\":%u,"
-		       "\"routing_version\":%" PRIu64 "}\n", r.table_id, r.table_version,
-		       r.nchains_added, r.routing_version);
+		       "\"targets_unused\":%u,\"routing_version\":%" PRIu64 "}\n", r.table_id,
+		       r.table_version, r.nchains_added, r.targets_unused, r.routing_version);
 	else
-		printf("chain table %u version %u: %u chains added (routing version %" PRIu64 ")\n",
-		       r.table_id, r.table_version, r.nchains_added, r.routing_version);
+		printf("chain table %u version %u: %u chains added, %u targets left unused "
+		       "(routing version %" PRIu64 ")\n", r.table_id, r.table_version,
+		       r.nchains_added, r.targets_unused, r.routing_version);
 	return 0;
 usage:
 	fprintf(stderr, "usage: c3fs-admin create-chain-table --replicas N [--table-id ID] "

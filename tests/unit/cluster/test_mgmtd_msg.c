@@ -178,6 +178,17 @@ static void test_admin(void)
 	is_int(mgmtd_create_table_req_decode(b.data, b.len, &q2), -C3FS_EBADMSG,
 	       "duplicate target ids");
 
+	{
+		struct mgmtd_create_table_resp r1 = { 1, 2, 3, 4, 5 }, r2;
+
+		c3_buf_reset(&b);
+		mgmtd_create_table_resp_encode(&r1, &b);
+		ok(mgmtd_create_table_resp_decode(b.data, b.len, &r2) == 0 &&
+		   r2.targets_unused == 5 && r2.routing_version == 4, "create table resp");
+		ok(mgmtd_create_table_resp_decode(b.data, b.len - 4, &r2) == 0 &&
+		   r2.targets_unused == 0 && r2.nchains_added == 3,
+		   "create table resp from an older sender (no appended field)");
+	}
 	c3_buf_reset(&b);
 	mgmtd_set_node_state_req_encode(&ns, &b);
 	is_int(mgmtd_set_node_state_req_decode(b.data, b.len, &ns2), 0, "node state decodes");

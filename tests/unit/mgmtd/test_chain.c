@@ -212,17 +212,17 @@ static void test_placement(void)
 	uint32_t out[64], out2[64];
 	int n, ok_nodes = 1, heads[4] = { 0 };
 
-	n = mgmtd_placement_build(c, 6, 3, out, 16);
+	n = mgmtd_placement_build(c, 6, 3, out, 16, NULL);
 	is_int(n, 2, "3 nodes x 2 targets, 3 replicas: 2 chains");
 	for (int i = 0; i < n; i++)
 		ok_nodes &= distinct_nodes(out + i * 3, 3);
 	ok(ok_nodes, "every chain spans 3 distinct nodes");
 	ok(out[0] / 100 != out[3] / 100, "heads on different nodes");
-	n = mgmtd_placement_build(shuffled, 6, 3, out2, 16);
+	n = mgmtd_placement_build(shuffled, 6, 3, out2, 16, NULL);
 	ok(n == 2 && memcmp(out, out2, sizeof(uint32_t) * 6) == 0,
 	   "deterministic regardless of input order");
 
-	n = mgmtd_placement_build(c, 6, 2, out, 16);
+	n = mgmtd_placement_build(c, 6, 2, out, 16, NULL);
 	is_int(n, 3, "2 replicas: 3 chains");
 	ok_nodes = 1;
 	for (int i = 0; i < n; i++) {
@@ -231,20 +231,25 @@ static void test_placement(void)
 	}
 	ok(ok_nodes, "2-replica chains on distinct nodes");
 	ok(heads[1] == 1 && heads[2] == 1 && heads[3] == 1, "heads spread over the 3 nodes");
-	n = mgmtd_placement_build(c, 6, 1, out, 16);
+	n = mgmtd_placement_build(c, 6, 1, out, 16, NULL);
 	is_int(n, 6, "1 replica: one chain per target");
 
-	is_int(mgmtd_placement_build(c, 4, 3, out, 16), -EINVAL, "2 nodes cannot hold 3 replicas");
+	is_int(mgmtd_placement_build(c, 4, 3, out, 16, NULL), -EINVAL, "2 nodes cannot hold 3 replicas");
 	{
 		struct placement_target u[5] = { { 101, 1 }, { 102, 1 }, { 103, 1 }, { 201, 2 },
 						 { 301, 3 } };
 
-		is_int(mgmtd_placement_build(u, 5, 2, out, 16), -EINVAL,
-		       "leftover targets on one node are refused");
+		uint32_t left = 99;
+
+		is_int(mgmtd_placement_build(u, 5, 2, out, 16, &left), 2,
+		       "uneven nodes: as many 2-replica chains as possible");
+		is_int(left, 1, "the target that cannot pair with another node stays unused");
+		ok(distinct_nodes(out, 2) && distinct_nodes(out + 2, 2),
+		   "both chains on distinct nodes");
 	}
-	is_int(mgmtd_placement_build(c, 6, 3, out, 1), -ENOSPC, "output too small");
-	is_int(mgmtd_placement_build(c, 6, 0, out, 16), -EINVAL, "0 replicas");
-	is_int(mgmtd_placement_build(c, 6, ROUTING_MAX_REPLICAS + 1, out, 16), -EINVAL,
+	is_int(mgmtd_placement_build(c, 6, 3, out, 1, NULL), -ENOSPC, "output too small");
+	is_int(mgmtd_placement_build(c, 6, 0, out, 16, NULL), -EINVAL, "0 replicas");
+	is_int(mgmtd_placement_build(c, 6, ROUTING_MAX_REPLICAS + 1, out, 16, NULL), -EINVAL,
 	       "too many replicas");
 }
 

@@ -4,7 +4,10 @@
  * Rules:
  *   - A client's sessions expire when its 'L' record (renewed by META_T_RENEW, refreshed by
  *     opens) is older than session_timeout_ms and the cluster (hooks.client_alive) does
- *     not vouch for it.  Then all its 'S'/'C' pairs go in one or more transactions.
+ *     not vouch for it.  First the length of each file it had open is raised to what
+ *     storage holds (hooks.query_length: a crashed writer never reported it), then all its
+ *     'S'/'C' pairs go in one or more transactions (each re-checking that 'L' was not
+ *     renewed meanwhile).
  *   - An inode in the 'G' queue (nlink 0) is deleted only when it has no session: first
  *     its chunks (hooks.remove_chunks, outside any transaction; on failure it stays queued
  *     and is retried next pass), then, in one transaction that re-checks nlink == 0 and no
@@ -285,6 +288,107 @@ static int client_stale_txn(struct kv_txn *t, void *ap)
 	return vl == 8 && kv_get_be64(cur) == a->seen;
 }
 
+/* --------------------------------------------------------------- crashed writers */
+struct csess_arg {
+	uint64_t client;
+	uint64_t inos[256];
+	int n;
+};
+
+static int client_inodes_txn(struct kv_txn *t, void *ap)
+{
+	struct csess_arg *c = ap;
+	uint8_t b[9], e[9];
+	struct kv_pair *p;
+	bool more;
+	int n;
+
+	c->n = 0;
+	b[0] = e[0] = META__K_CSESS;
+	kv_put_be64(b + 1, c->client);
+	kv_put_be64(e + 1, c->client + 1);
+	n = kv_range(t, b, 9, e, 9, 256, false, &p, &more);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		uint64_t ino;
+
+		if (p[i].klen != 25)
+			return -C3FS_EINTERNAL;
+		ino = kv_get_be64(p[i].key + 9);
+		if (c->n == 0 || c->inos[c->n - 1] != ino)
+			c->inos[c->n++] = ino;
+	}
+	return 0;
+}
+
+struct len_arg {
+	uint64_t ino;
+	uint64_t length;      /* out of the read, then the storage length to adopt */
+	bool is_reg;
+	struct meta_layout layout;
+};
+
+static int len_read_txn(struct kv_txn *t, void *ap)
+{
+	struct len_arg *l = ap;
+	struct meta__inode in;
+	int rc = meta__inode_get(t, l->ino, &in);
+
+	if (rc < 0)
+		return rc;
+	l->is_reg = S_ISREG(in.a.mode);
+	l->length = in.a.length;
+	l->layout = in.a.layout;
+	return 0;
+}
+
+static int len_adopt_txn(struct kv_txn *t, void *ap)
+{
+	struct len_arg *l = ap;
+	struct meta__inode in;
+	int rc = meta__inode_get(t, l->ino, &in);
+
+	if (rc < 0)
+		return rc == -ENOENT ? 0 : rc;
+	if (!S_ISREG(in.a.mode) || in.a.length >= l->length)
+		return 0;
+	in.a.length = l->length;
+	in.a.layout.dyn_stripe =
+		meta_layout_dyn_needed(&in.a.layout, in.a.layout.dyn_stripe, l->length);
+	return meta__inode_put(t, &in);
+}
+
+/* For the (first 256) files a silent client had open: length = max(stored, storage). */
+static int recover_lengths(struct meta_svc *svc, uint64_t client)
+{
+	struct csess_arg *c = calloc(1, sizeof(*c));
+	int rc, err = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c->client = client;
+	rc = kv_run(svc->db, true, client_inodes_txn, c);
+	for (int i = 0; rc == 0 && i < c->n; i++) {
+		struct len_arg l = { .ino = c->inos[i] };
+		uint64_t q = 0;
+
+		if (kv_run(svc->db, true, len_read_txn, &l) < 0 || !l.is_reg)
+			continue;
+		if (svc->opts.hooks.query_length(svc->opts.hooks.arg, l.ino, &l.layout, &q) < 0) {
+			err = -EIO;
+			continue;
+		}
+		if (q <= l.length)
+			continue;
+		l.length = q;
+		if (kv_run(svc->db, false, len_adopt_txn, &l) < 0)
+			err = -EIO;
+	}
+	free(c);
+	return rc < 0 ? rc : err;
+}
+
 int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 {
 	uint64_t *a = NULL, *b = NULL, now = meta__now(svc);
@@ -313,7 +417,7 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 	}
 	for (int i = 0; i < n; i++) {
 		struct renew_arg r = { a[i], b[i], now };
-		struct meta__client_arg ca = { svc, a[i], now, 0 };
+		struct meta__client_arg ca = { svc, a[i], now, 0, false, 0 };
 
 		if (b[i] + timeout_ns > now)
 			continue;
@@ -323,7 +427,6 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 				st->errors++;
 			continue;
 		}
-		/* the drop transaction re-reads 'L': a renew that raced us wins */
 		rc = kv_run(svc->db, true, client_stale_txn, &r);
 		if (rc <= 0) {
 			if (rc < 0)
@@ -331,6 +434,12 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 			rc = 0;
 			continue;
 		}
+		/* a crashed writer never reported its length: take it from storage first */
+		if (svc->opts.hooks.query_length && recover_lengths(svc, a[i]) < 0)
+			st->errors++;
+		/* the drop transaction re-reads 'L': a renew that raced us wins */
+		ca.only_if_seen = true;
+		ca.seen = b[i];
 		do {
 			rc = kv_run(svc->db, false, meta__client_drop_txn, &ca);
 			if (rc >= 0)

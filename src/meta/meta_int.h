@@ -113,6 +113,8 @@ struct meta__client_arg {
 	uint64_t client;
 	uint64_t now;
 	int dropped;
+	bool only_if_seen;  /* GC: drop only while 'L' still holds `seen` (no renew raced) */
+	uint64_t seen;
 };
 int meta__client_drop_txn(struct kv_txn *t, void *arg);
 

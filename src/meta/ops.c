@@ -582,9 +582,10 @@ static int open_existing(struct kv_txn *t, struct meta_svc *svc, const struct me
 	if (rc < 0)
 		return rc;
 	if ((flags & META_O_TRUNC) && S_ISREG(in->a.mode)) {
+		/* chunks go even at length 0: a writer may have died before reporting */
+		*old_layout = in->a.layout;
+		*truncated = true;
 		if (in->a.length > 0) {
-			*old_layout = in->a.layout;
-			*truncated = true;
 			in->a.length = 0;
 			in->a.truncate_ver++;
 		}
@@ -1955,7 +1956,7 @@ static int renew_txn(struct kv_txn *t, void *ap)
 int meta_op_renew(struct meta_svc *svc, const struct meta_client_req *req,
 		  struct meta_renew_resp *resp)
 {
-	struct meta__client_arg a = { svc, req->hdr.client_id, meta__now(svc), 0 };
+	struct meta__client_arg a = { svc, req->hdr.client_id, meta__now(svc), 0, false, 0 };
 	int rc = kv_run(svc->db, false, renew_txn, &a);
 
 	if (rc < 0)
@@ -1974,6 +1975,18 @@ int meta__client_drop_txn(struct kv_txn *t, void *ap)
 	int n, rc;
 
 	a->dropped = 0;
+	if (a->only_if_seen) {
+		const uint8_t *cur;
+		size_t vl;
+
+		k[0] = META__K_CLIENT;
+		kv_put_be64(k + 1, a->client);
+		rc = kv_get(t, k, 9, &cur, &vl);
+		if (rc < 0 && rc != -ENOENT)
+			return rc;
+		if (rc == 0 && (vl != 8 || kv_get_be64(cur) != a->seen))
+			return 0; /* renewed meanwhile: keep its sessions */
+	}
 	b[0] = e[0] = META__K_CSESS;
 	kv_put_be64(b + 1, a->client);
 	kv_put_be64(e + 1, a->client + 1);
@@ -2008,7 +2021,7 @@ int meta__client_drop_txn(struct kv_txn *t, void *ap)
 
 int meta_op_prune(struct meta_svc *svc, const struct meta_client_req *req)
 {
-	struct meta__client_arg a = { svc, req->hdr.client_id, meta__now(svc), 0 };
+	struct meta__client_arg a = { svc, req->hdr.client_id, meta__now(svc), 0, false, 0 };
 	int rc;
 
 	do {

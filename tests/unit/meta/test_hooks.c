@@ -159,6 +159,9 @@ static void h_query(struct rpc_req *req, void *ctx)
 
 static int run_fake(void);
 
+static uint64_t fake_now;
+static uint64_t clk(void *arg) { (void)arg; return fake_now; }
+
 static struct routing_info *get_routing(void *arg)
 {
 	(void)arg;
@@ -494,6 +497,8 @@ static int run_fake(void)
 	is_int(kv_db_open("mem:", &db), 0, "mem kv");
 	meta_svc_opts_default(&o);
 	o.default_layout.stripe = 8; /* capped to the table size (4) at create */
+	fake_now = c3_wall_ns();
+	o.clock_ns = clk;
 	meta_cluster_hooks(&mc, &o.hooks);
 	is_int(meta_svc_new(db, &o, &svc), 0, "service with cluster hooks");
 
@@ -596,6 +601,31 @@ static int run_fake(void)
 
 			is_int(meta_op_getattr(svc, &gr, &ar), -ENOENT, "then the inode");
 		}
+	}
+	/* a writer crashes without reporting its length: session expiry takes it from storage */
+	{
+		struct meta_hdr hc = h;
+		struct meta_create_req r = { hc, META_ROOT_INO, "crash", 5, 0644, 0, META_O_WRITE };
+		struct meta_setattr_req sr;
+		struct meta_getattr_req gr;
+
+		hc.client_id = 77;
+		r.hdr = hc;
+		is_int(meta_op_create(svc, &r, &f), 0, "client 77 creates crash");
+		memset(&sr, 0, sizeof(sr));
+		sr.hdr = hc;
+		sr.ino = f.attr.ino;
+		sr.mask = META_SET_DYN_STRIPE;
+		sr.dyn_stripe = 3;
+		is_int(meta_op_setattr(svc, &sr, &ar), 0, "widens dyn_stripe before writing");
+		write_file(&ar.attr, 3, 4321);
+		fake_now += 10ull * 60 * 1000000000ull;
+		memset(&st, 0, sizeof(st));
+		is_int(meta_gc_run(svc, 100, &st), 0, "gc pass after the session timeout");
+		ok(st.sessions_expired >= 1, "session expired");
+		gr = (struct meta_getattr_req){ h, f.attr.ino };
+		is_int(meta_op_getattr(svc, &gr, &ar), 0, "getattr crash");
+		is_int(ar.attr.length, 2 * (uint64_t)MiB + 4321, "length recovered from storage");
 	}
 	meta_svc_free(svc);
 	kv_db_close(db);

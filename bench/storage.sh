@@ -56,8 +56,9 @@ stop_nodes() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/de
 c3() { "$B" --mode c3fs --chain-file "$W/chains" --token bench "$@" | awk '/^RESULT/{print $3}'; }
 c1() { c3 --chain 2 "$@"; }
 loc() { mkdir -p "$W/local"; "$B" --mode local --dir "$W/local" "$@" | awk '/^RESULT/{print $3}'; }
+eng() { "$B" --mode engine --dir "$W/engine" "$@" | awk '/^RESULT/{print $3}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0 && a != "") printf "%.2f", a / b; else print "-" }'; }
-row() { echo "| $1 | $2 | $3 | $4 | $5 | $(ratio "$3" "$5") |"; }
+row() { echo "| $1 | $2 | $3 | $4 | $5 | $6 | $(ratio "$3" "$6") |"; }
 
 echo "Command: \`STORAGE_BENCH_TOTAL=$TOTAL STORAGE_BENCH_SECONDS=$SECS STORAGE_BENCH_QD=$QD bench/storage.sh\`"
 echo "(release build).  Chain of 3 replicas, all on this host over loopback TCP, each replica"
@@ -68,25 +69,28 @@ echo "queue depth (threads with one request each).  Reads come from the page cac
 echo
 echo "Machine: $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%d), load average at start $(cut -d' ' -f1 /proc/loadavg)."
 echo
-echo "| workload | unit | c3fs, 3 replicas | c3fs, 1 replica | local FS | ratio 3 replicas / local |"
-echo "|---|---|---|---|---|---|"
+echo "| workload | unit | c3fs, 3 replicas | c3fs, 1 replica | chunk engine in-process | local FS | ratio 3 replicas / local |"
+echo "|---|---|---|---|---|---|---|"
 start_nodes
 for bs in 1M 4M; do
 	rm -rf "$W/local"
 	a=$(c3 --test seqwrite --bs $bs --total "$TOTAL" --qd "$QD" --inode 1${bs%M})
 	o=$(c1 --test seqwrite --bs $bs --total "$TOTAL" --qd "$QD" --inode 1${bs%M})
+	e=$(eng --test seqwrite --bs $bs --total "$TOTAL" --qd "$QD" --inode 1${bs%M})
 	b=$(loc --test seqwrite --bs $bs --total "$TOTAL" --qd "$QD")
-	row "sequential write, $bs requests, qd $QD" "MiB/s" "$a" "$o" "$b"
+	row "sequential write, $bs requests, qd $QD" "MiB/s" "$a" "$o" "$e" "$b"
 	a=$(c3 --test seqread --bs $bs --total "$TOTAL" --qd "$QD" --inode 1${bs%M})
 	o=$(c1 --test seqread --bs $bs --total "$TOTAL" --qd "$QD" --inode 1${bs%M})
+	e=$(eng --test seqread --bs $bs --total "$TOTAL" --qd "$QD" --inode 1${bs%M})
 	b=$(loc --test seqread --bs $bs --total "$TOTAL" --qd "$QD")
-	row "sequential read, $bs requests, qd $QD" "MiB/s" "$a" "$o" "$b"
+	row "sequential read, $bs requests, qd $QD" "MiB/s" "$a" "$o" "$e" "$b"
 done
 for qd in 1 32; do
 	a=$(c3 --test randread --total "$TOTAL" --qd $qd --seconds "$SECS" --inode 14)
 	o=$(c1 --test randread --total "$TOTAL" --qd $qd --seconds "$SECS" --inode 14)
+	e=$(eng --test randread --total "$TOTAL" --qd $qd --seconds "$SECS" --inode 14)
 	b=$(loc --test randread --total "$TOTAL" --qd $qd --seconds "$SECS")
-	row "4 KiB random read, qd $qd" "IOPS" "$a" "$o" "$b"
+	row "4 KiB random read, qd $qd" "IOPS" "$a" "$o" "$e" "$b"
 done
 stop_nodes
 if grep -qE 'ERROR|runtime error' "$W"/node*.log; then

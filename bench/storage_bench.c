@@ -2,6 +2,8 @@
  *
  *   c3fs-bench-storage --mode c3fs --chain-file F [--chain 1] [--token T] TEST OPTIONS
  *   c3fs-bench-storage --mode local --dir D TEST OPTIONS
+ *   c3fs-bench-storage --mode engine --dir D TEST OPTIONS   (the chunk engine in-process:
+ *       lock/stage/commit per write, verified reads; no RPC, no replication)
  * TEST: --test seqwrite|seqread|randread   OPTIONS: --bs BYTES --total BYTES --qd N
  *       --chunk-size BYTES --seconds S (randread) --inode N
  *
@@ -26,6 +28,7 @@
 #include "net/rpc.h"
 #include "proto/storage.h"
 #include "storage/chainfile.h"
+#include "storage/chunk.h"
 
 struct bench {
 	const char *mode, *test, *dir, *chain_file, *token;
@@ -39,6 +42,8 @@ struct bench {
 	uint32_t members;
 	/* local */
 	int fd;
+	/* engine */
+	struct chunk_store *cs;
 	/* progress */
 	atomic_uint_fast64_t next, ops, errors;
 	uint64_t deadline_ns;
@@ -132,6 +137,45 @@ static int c3fs_read(struct bench *b, uint32_t member, uint64_t off, uint8_t *bu
 	return rc;
 }
 
+static int engine_write(struct bench *b, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	struct chunk_id id = { b->inode, (uint32_t)(off / b->chunk_size) };
+	struct chunk_update u;
+	struct chunk_info info;
+	int rc = chunk_store_lock(b->cs, id);
+
+	if (rc)
+		return rc;
+	memset(&u, 0, sizeof(u));
+	u.type = CHUNK_UPD_WRITE;
+	u.offset = (uint32_t)(off % b->chunk_size);
+	u.length = len;
+	u.chunk_size = b->chunk_size;
+	u.data = data;
+	u.version = chunk_store_stat(b->cs, id, &info) == 0 ? info.commit_ver + 1 : 1;
+	rc = chunk_store_stage(b->cs, id, &u);
+	if (rc == 0)
+		rc = chunk_store_commit(b->cs, id, u.version, 1);
+	else
+		chunk_store_abort(b->cs, id);
+	chunk_store_unlock(b->cs, id);
+	return rc;
+}
+
+static int engine_read(struct bench *b, uint64_t off, uint8_t *buf, uint32_t len)
+{
+	struct chunk_id id = { b->inode, (uint32_t)(off / b->chunk_size) };
+	struct chunk_read rd;
+	int rc = chunk_store_read(b->cs, id, (uint32_t)(off % b->chunk_size), len, false, &rd);
+
+	if (rc == 0 && rd.length != len)
+		rc = -EIO;
+	if (rc == 0)
+		memcpy(buf, rd.data, len); /* as a server would hand them to the socket */
+	chunk_read_release(&rd);
+	return rc;
+}
+
 static void *worker(void *arg)
 {
 	struct bench *b = arg;
@@ -139,7 +183,7 @@ static void *worker(void *arg)
 	uint8_t *buf;
 	unsigned seed = (unsigned)(uintptr_t)&buf;
 	uint64_t nreq = b->total / b->bs;
-	int local = !strcmp(b->mode, "local");
+	int local = !strcmp(b->mode, "local"), engine = !strcmp(b->mode, "engine");
 
 	if (posix_memalign((void **)&buf, 4096, bs))
 		return NULL;
@@ -166,6 +210,9 @@ static void *worker(void *arg)
 				     fdatasync(b->fd) == 0 ? 0 : -errno;
 			else
 				rc = pread(b->fd, buf, bs, (off_t)off) == (ssize_t)bs ? 0 : -EIO;
+		} else if (engine) {
+			rc = !strcmp(b->test, "seqwrite") ? engine_write(b, off, buf, bs)
+							  : engine_read(b, off, buf, bs);
 		} else if (!strcmp(b->test, "seqwrite")) {
 			rc = c3fs_write(b, off, buf, bs);
 		} else {
@@ -227,7 +274,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bad sizes\n");
 		return 2;
 	}
-	if (!strcmp(b.mode, "local")) {
+	if (!strcmp(b.mode, "engine")) {
+		struct chunk_store_opts eo = { .target_id = 1, .io_engine = CHUNK_IO_URING };
+
+		rc = chunk_store_open(b.dir ? b.dir : "./engine", &eo, &b.cs);
+		if (rc) {
+			fprintf(stderr, "chunk store: %s\n", c3_strerror(rc));
+			return 1;
+		}
+	} else if (!strcmp(b.mode, "local")) {
 		char path[4096];
 
 		snprintf(path, sizeof(path), "%s/bench.dat", b.dir ? b.dir : ".");
@@ -277,6 +332,7 @@ int main(int argc, char **argv)
 		       (double)b.ops * b.bs / (1024.0 * 1024.0) * 1e9 / (double)ns);
 	if (b.cli)
 		rpc_client_free(b.cli);
+	chunk_store_close(b.cs);
 	routing_unref(b.ri);
 	if (b.fd > 0)
 		close(b.fd);

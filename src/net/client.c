@@ -500,7 +500,7 @@ static int cli_conn_get(struct rpc_client *cli, const char *addr, uint64_t deadl
 		uint32_t ms = cli->connect_timeout_ms;
 
 		if (now < s->retry_ns) {
-			rc = s->last_err;
+			rc = s->last_err < 0 ? s->last_err : -C3FS_ECONNECT;
 			pthread_mutex_unlock(&s->mu);
 			return rc;
 		}
@@ -914,7 +914,7 @@ int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *ca
 	struct iovec iov[2 + NET_MAX_BULK_IOV];
 	uint8_t hdr[RPC_HEADER_BYTES];
 	struct rpc_frame f;
-	struct cli_conn *c;
+	struct cli_conn *c = NULL;
 	uint64_t bulk_len = 0, deadline;
 	uint32_t timeout_ms;
 	int n = 0, rc, state;

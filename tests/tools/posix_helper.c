@@ -16,7 +16,7 @@
  *   open PATH FLAGS [MODE]          open + close          (O_RDONLY,O_CREAT,O_EXCL,...)
  *   openwrite PATH DATA             open O_WRONLY, write DATA, close
  *   mkdir PATH MODE | rmdir PATH | unlink PATH | mkfifo PATH MODE
- *   mknod PATH TYPE MODE            TYPE: fifo | reg | sock
+ *   mknod PATH TYPE MODE [MAJ MIN]  TYPE: fifo | reg | sock | char | block
  *   link OLD NEW | symlink TARGET NEW | rename OLD NEW
  *   renameat2 OLD NEW FLAGS         noreplace,exchange (0 for none)
  *   chmod PATH MODE | chown PATH UID GID | lchown PATH UID GID   (-1 keeps)
@@ -24,7 +24,8 @@
  *   utimens PATH A M [nofollow]     A/M: now | omit | SEC[.NSEC]
  *   readlink PATH                   prints the target
  *   stat PATH FIELD | lstat PATH FIELD
- *        FIELD: type mode nlink uid gid size blocks atime mtime ctime (times as SEC.NSEC)
+ *        FIELD: type mode nlink uid gid size blocks ino rdev (MAJ,MIN)
+ *               atime mtime ctime (times as SEC.NSEC)
  *   statfs PATH                     bsize blocks bfree bavail files ffree namelen
  */
 #include <errno.h>
@@ -183,6 +184,8 @@ static int ph_stat(const char *path, const char *field, int follow)
 		printf("%jd.%09ld\n", (intmax_t)sb.st_ctim.tv_sec, sb.st_ctim.tv_nsec);
 	else if (strcmp(field, "ino") == 0)
 		printf("%ju\n", (uintmax_t)sb.st_ino);
+	else if (strcmp(field, "rdev") == 0)
+		printf("%u,%u\n", major(sb.st_rdev), minor(sb.st_rdev));
 	else
 		return 2;
 	return 0;
@@ -227,19 +230,30 @@ int main(int argc, char **argv)
 		return ph_parse_mode(argv[3], &mode) ? ph_usage() : ph_result(mkdir(p, mode));
 	if (strcmp(call, "mkfifo") == 0 && nargs == 2)
 		return ph_parse_mode(argv[3], &mode) ? ph_usage() : ph_result(mkfifo(p, mode));
-	if (strcmp(call, "mknod") == 0 && nargs == 3) {
+	if (strcmp(call, "mknod") == 0 && (nargs == 3 || nargs == 5)) {
 		mode_t type;
+		dev_t dev = 0;
 		if (strcmp(argv[3], "fifo") == 0)
 			type = S_IFIFO;
 		else if (strcmp(argv[3], "reg") == 0)
 			type = S_IFREG;
 		else if (strcmp(argv[3], "sock") == 0)
 			type = S_IFSOCK;
+		else if (strcmp(argv[3], "char") == 0)
+			type = S_IFCHR;
+		else if (strcmp(argv[3], "block") == 0)
+			type = S_IFBLK;
 		else
 			return ph_usage();
 		if (ph_parse_mode(argv[4], &mode))
 			return ph_usage();
-		return ph_result(mknod(p, type | mode, 0));
+		if (nargs == 5) {
+			if (ph_parse_long(argv[5], &a) || ph_parse_long(argv[6], &b) || a < 0 || b < 0 ||
+			    a > 4095 || b > 1048575)
+				return ph_usage();
+			dev = makedev((unsigned)a, (unsigned)b);
+		}
+		return ph_result(mknod(p, type | mode, dev));
 	}
 	if (strcmp(call, "rmdir") == 0 && nargs == 1)
 		return ph_result(rmdir(p));

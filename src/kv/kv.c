@@ -156,6 +156,8 @@ const char *kv_db_backend(const struct kv_db *db)
 
 /* ---- transactions ----------------------------------------------------------------- */
 
+static int kv__wb_normalize(struct kv__wbuf *w);
+
 static void kv__txn_free(struct kv_txn *txn)
 {
 	free(txn->w.points);
@@ -188,8 +190,12 @@ int kv_txn_commit(struct kv_txn *txn)
 	struct kv_db *db = txn->db;
 	bool writes = !txn->read_only && (txn->w.npoints || txn->w.nranges);
 	uint64_t t0 = writes ? c3_now_ns() : 0;
-	int rc = db->ops->commit(txn);
+	int rc = kv__wb_normalize(&txn->w);
 
+	if (rc < 0)
+		db->ops->abort(txn);
+	else
+		rc = db->ops->commit(txn);
 	kv__txn_free(txn);
 	if (writes) {
 		if (rc == 0) {
@@ -266,24 +272,88 @@ static int kv__check_bound(const void *key, size_t klen)
 	return 0;
 }
 
+static int kv__idx_cmp(const void *a, const void *b, void *arg)
+{
+	const struct kv__wbuf *w = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = kv__cmp(w->points[x].key, w->points[x].klen, w->points[y].key, w->points[y].klen);
+
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Fold the unsorted tail into the sorted prefix; the latest write of a key wins.
+ * 0, or -ENOMEM with the buffer unchanged. */
+static int kv__wb_normalize(struct kv__wbuf *w)
+{
+	size_t m = w->npoints - w->nsorted, a = 0, n = 0;
+	size_t *idx;
+	struct kv__wpoint *out;
+
+	if (m == 0)
+		return 0;
+	idx = malloc(m * sizeof(*idx));
+	out = malloc(w->npoints * sizeof(*out));
+	if (!idx || !out) {
+		free(idx);
+		free(out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m; i++)
+		idx[i] = w->nsorted + i;
+	qsort_r(idx, m, sizeof(*idx), kv__idx_cmp, w);
+	for (size_t j = 0; j < m; j++) {
+		const struct kv__wpoint *tp = &w->points[idx[j]];
+
+		if (j + 1 < m && kv__cmp(tp->key, tp->klen, w->points[idx[j + 1]].key,
+					 w->points[idx[j + 1]].klen) == 0)
+			continue; /* a later write of the same key follows */
+		while (a < w->nsorted &&
+		       kv__cmp(w->points[a].key, w->points[a].klen, tp->key, tp->klen) < 0)
+			out[n++] = w->points[a++];
+		if (a < w->nsorted &&
+		    kv__cmp(w->points[a].key, w->points[a].klen, tp->key, tp->klen) == 0)
+			a++; /* overridden */
+		out[n++] = *tp;
+	}
+	while (a < w->nsorted)
+		out[n++] = w->points[a++];
+	free(w->points);
+	free(idx);
+	w->points = out;
+	w->cappoints = w->npoints;
+	w->npoints = w->nsorted = n;
+	return 0;
+}
+
 static int kv__wb_put(struct kv_txn *txn, const void *key, size_t klen, const void *val,
 		      size_t vlen, bool cleared)
 {
 	struct kv__wbuf *w = &txn->w;
-	size_t i = kv__wb_lower(w, key, klen);
-	const uint8_t *v = NULL;
+	const uint8_t *v = NULL, *k;
+	bool sorted_append = false;
 
 	if (!cleared) {
 		v = kv__dup(txn, val, vlen);
 		if (!v)
 			return -ENOMEM;
 	}
-	if (i < w->npoints && kv__cmp(w->points[i].key, w->points[i].klen, key, klen) == 0) {
-		/* the old value stays in the arena: callers may still hold it */
-		w->points[i].val = v;
-		w->points[i].vlen = cleared ? 0 : vlen;
-		w->points[i].cleared = cleared;
-		return 0;
+	if (w->nsorted == w->npoints) {
+		const struct kv__wpoint *last = w->npoints ? &w->points[w->npoints - 1] : NULL;
+
+		if (!last || kv__cmp(last->key, last->klen, key, klen) < 0) {
+			sorted_append = true; /* ascending writes stay sorted for free */
+		} else {
+			size_t i = kv__wb_lower(w, key, klen);
+
+			if (i < w->npoints &&
+			    kv__cmp(w->points[i].key, w->points[i].klen, key, klen) == 0) {
+				/* the old value stays in the arena: callers may still hold it */
+				w->points[i].val = v;
+				w->points[i].vlen = cleared ? 0 : vlen;
+				w->points[i].cleared = cleared;
+				return 0;
+			}
+		}
 	}
 	if (w->npoints == w->cappoints) {
 		size_t cap = w->cappoints ? 2 * w->cappoints : 16;
@@ -294,13 +364,12 @@ static int kv__wb_put(struct kv_txn *txn, const void *key, size_t klen, const vo
 		w->points = np;
 		w->cappoints = cap;
 	}
-	const uint8_t *k = kv__dup(txn, key, klen);
-
+	k = kv__dup(txn, key, klen);
 	if (!k)
 		return -ENOMEM;
-	memmove(&w->points[i + 1], &w->points[i], (w->npoints - i) * sizeof(*w->points));
-	w->points[i] = (struct kv__wpoint){ k, klen, v, cleared ? 0 : vlen, cleared };
-	w->npoints++;
+	w->points[w->npoints++] = (struct kv__wpoint){ k, klen, v, cleared ? 0 : vlen, cleared };
+	if (sorted_append)
+		w->nsorted++;
 	return 0;
 }
 
@@ -345,6 +414,9 @@ int kv_clear_range(struct kv_txn *txn, const void *begin, size_t blen, const voi
 		return -EROFS;
 	if (kv__cmp(b, blen, e, elen) >= 0)
 		return 0;
+	rc = kv__wb_normalize(w);
+	if (rc < 0)
+		return rc;
 
 	/* make room first so that nothing changes on ENOMEM */
 	if (w->nranges == w->capranges) {
@@ -408,6 +480,7 @@ int kv_clear_range(struct kv_txn *txn, const void *begin, size_t blen, const voi
 	if (pe > pb) {
 		memmove(&w->points[pb], &w->points[pe], (w->npoints - pe) * sizeof(*w->points));
 		w->npoints -= pe - pb;
+		w->nsorted = w->npoints; /* normalized above */
 	}
 	return 0;
 }
@@ -420,6 +493,8 @@ int kv_get(struct kv_txn *txn, const void *key, size_t klen, const uint8_t **val
 	const struct kv__wbuf *w = &txn->w;
 	int rc = kv__check_key(key, klen);
 
+	if (rc == 0)
+		rc = kv__wb_normalize(&txn->w);
 	if (rc < 0)
 		return rc;
 	size_t i = kv__wb_lower(w, key, klen);
@@ -525,6 +600,8 @@ int kv_range(struct kv_txn *txn, const void *begin, size_t blen, const void *end
 	*more = false;
 	if (rc == 0)
 		rc = kv__check_bound(end, elen);
+	if (rc == 0)
+		rc = kv__wb_normalize(&txn->w);
 	if (rc < 0)
 		return rc;
 	if (kv__cmp(b, blen, e, elen) >= 0)

@@ -13,7 +13,11 @@
  * clear_range / commit) is therefore one file with one struct kv_ops.
  *
  * Invariants of the write buffer (struct kv__wbuf):
- *   - points[] is sorted by key (memcmp order, shorter first) with unique keys;
+ *   - points[0, nsorted) is sorted by key (memcmp order, shorter first) with unique keys;
+ *     points[nsorted, npoints) is an unsorted tail of later writes (so that many writes
+ *     in random order cost O(n log n), not O(n^2)); kv.c folds the tail into the sorted
+ *     part (the later write of a key wins) before any read, clear_range or commit, so
+ *     backends always see nsorted == npoints;
  *   - ranges[] is sorted, disjoint and non-adjacent ([b,e) with b < e);
  *   - a point entry always postdates every cleared range that covers it, so the final
  *     effect of the transaction is: clear every range, then apply every point entry.
@@ -71,8 +75,9 @@ struct kv__wrange {
 };
 
 struct kv__wbuf {
-	struct kv__wpoint *points; /* malloc'd array, sorted */
+	struct kv__wpoint *points; /* malloc'd array: sorted prefix, unsorted tail */
 	size_t npoints, cappoints;
+	size_t nsorted; /* length of the sorted prefix */
 	struct kv__wrange *ranges; /* malloc'd array, sorted, disjoint */
 	size_t nranges, capranges;
 };

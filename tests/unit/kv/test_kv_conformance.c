@@ -23,6 +23,14 @@ static char g_uri[1024];
 static char g_be[16]; /* backend name for test names */
 static char g_name[256];
 
+static int kv__cmp_test(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	size_t n = al < bl ? al : bl;
+	int c = n ? memcmp(a, b, n) : 0;
+
+	return c ? c : (al < bl ? -1 : al > bl);
+}
+
 static const char *NM(const char *what)
 {
 	snprintf(g_name, sizeof(g_name), "%s: %s", g_be, what);
@@ -814,6 +822,75 @@ static void t_bank(void)
 	kv_db_close(db);
 }
 
+/* many writes in random order in one transaction: the latest write of each key wins */
+static void t_bulk(void)
+{
+	enum { KEYS = 700, OPS = 4000 };
+	struct kv_db *db = open_fresh();
+	struct kv_txn *t;
+	static int want[KEYS];
+	unsigned seed = 77;
+	int bad = 0;
+
+	if (!db) {
+		ok(0, NM("open"));
+		return;
+	}
+	for (int i = 0; i < KEYS; i++)
+		want[i] = -1;
+	kv_txn_begin(db, false, &t);
+	for (int op = 0; op < OPS; op++) {
+		int i = (int)(rand_r(&seed) % KEYS);
+		uint8_t k[9] = { 'b' };
+
+		kv_put_be64(k + 1, (uint64_t)i * 7919 % 100003);
+		if (rand_r(&seed) % 5 == 0) {
+			kv_clear(t, k, 9);
+			want[i] = -1;
+		} else {
+			set_int(t, "dummy-unused", 0); /* keys out of order around it */
+			kv_set(t, k, 9, &op, sizeof(op));
+			want[i] = op;
+		}
+	}
+	kv_clear(t, "dummy-unused", 12);
+	for (int pass = 0; pass < 2 && !bad; pass++) {
+		struct kv_pair *p;
+		bool more;
+		int n = kv_range(t, "b", 1, "c", 1, 0, false, &p, &more), live = 0;
+
+		for (int i = 0; i < KEYS; i++) {
+			uint8_t k[9] = { 'b' };
+			const uint8_t *v;
+			size_t vl;
+			int rc;
+
+			kv_put_be64(k + 1, (uint64_t)i * 7919 % 100003);
+			rc = kv_get(t, k, 9, &v, &vl);
+			if (want[i] < 0) {
+				bad += rc != -ENOENT;
+			} else {
+				int got;
+
+				live++;
+				if (rc == 0 && vl == sizeof(got))
+					memcpy(&got, v, sizeof(got));
+				bad += rc != 0 || vl != sizeof(got) || got != want[i];
+			}
+		}
+		bad += n != live;
+		for (int j = 1; j < n; j++)
+			bad += kv__cmp_test(p[j - 1].key, p[j - 1].klen, p[j].key, p[j].klen) >= 0;
+		if (pass == 0) {
+			is_int(kv_txn_commit(t), 0, NM("bulk: commit"));
+			kv_txn_begin(db, true, &t);
+		}
+	}
+	kv_txn_abort(t);
+	is_int(bad, 0, NM("bulk: 4000 random writes, last write wins, before and after commit"));
+	kv_db_close(db);
+}
+
 /* the commits above are visible as metrics */
 static void t_metrics(void)
 {
@@ -857,6 +934,7 @@ static void suite(const char *uri, bool persistent)
 	t_conflict();
 	t_run();
 	t_bank();
+	t_bulk();
 	t_metrics();
 }
 

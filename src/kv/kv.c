@@ -291,6 +291,28 @@ static int kv__wb_normalize(struct kv__wbuf *w)
 
 	if (m == 0)
 		return 0;
+	if (m <= 8) {
+		/* a short tail (reads between writes): insert in place, no allocation */
+		struct kv__wpoint tail[8];
+
+		memcpy(tail, &w->points[w->nsorted], m * sizeof(*tail));
+		w->npoints = w->nsorted;
+		for (size_t j = 0; j < m; j++) {
+			size_t i = kv__wb_lower(w, tail[j].key, tail[j].klen);
+
+			if (i < w->npoints && kv__cmp(w->points[i].key, w->points[i].klen,
+						      tail[j].key, tail[j].klen) == 0) {
+				w->points[i] = tail[j];
+				continue;
+			}
+			memmove(&w->points[i + 1], &w->points[i],
+				(w->npoints - i) * sizeof(*w->points));
+			w->points[i] = tail[j];
+			w->npoints++;
+		}
+		w->nsorted = w->npoints;
+		return 0;
+	}
 	idx = malloc(m * sizeof(*idx));
 	out = malloc(w->npoints * sizeof(*out));
 	if (!idx || !out) {

@@ -484,6 +484,27 @@ int mgmtd_set_target_state_req_decode(const void *p, size_t n,
 	return 0;
 }
 
+void mgmtd_rotate_lastsrv_req_encode(const struct mgmtd_rotate_lastsrv_req *m,
+				     struct c3_buf *out)
+{
+	c3_enc_str(out, m->admin_token);
+	c3_enc_u32(out, m->chain_id);
+}
+
+int mgmtd_rotate_lastsrv_req_decode(const void *p, size_t n,
+				    struct mgmtd_rotate_lastsrv_req *m)
+{
+	struct c3_dec d;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
+	m->chain_id = c3_dec_u32(&d);
+	if (c3_dec_finish(&d) || m->chain_id == 0)
+		return -C3FS_EBADMSG;
+	return 0;
+}
+
 void mgmtd_admin_resp_encode(const struct mgmtd_admin_resp *m, struct c3_buf *out)
 {
 	c3_enc_u64(out, m->routing_version);

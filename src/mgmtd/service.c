@@ -405,7 +405,7 @@ static void h_list_nodes(struct rpc_req *req, void *ctx)
 }
 
 /* Common tail of the admin handlers: leader check, token, op, commit, reply. */
-enum admin_op { OP_CREATE_TABLE, OP_NODE_STATE, OP_TARGET_STATE };
+enum admin_op { OP_CREATE_TABLE, OP_NODE_STATE, OP_TARGET_STATE, OP_ROTATE_LASTSRV };
 
 static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_op op)
 {
@@ -413,6 +413,7 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 	struct mgmtd_create_table_resp ctr;
 	struct mgmtd_set_node_state_req ns;
 	struct mgmtd_set_target_state_req ts;
+	struct mgmtd_rotate_lastsrv_req rl;
 	struct mgmtd_admin_resp ar;
 	struct c3_buf b = C3_BUF_INIT;
 	const char *token;
@@ -428,9 +429,13 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 		rc = mgmtd_set_node_state_req_decode(req->payload, req->payload_len, &ns);
 		token = ns.admin_token;
 		break;
-	default:
+	case OP_TARGET_STATE:
 		rc = mgmtd_set_target_state_req_decode(req->payload, req->payload_len, &ts);
 		token = ts.admin_token;
+		break;
+	default:
+		rc = mgmtd_rotate_lastsrv_req_decode(req->payload, req->payload_len, &rl);
+		token = rl.admin_token;
 		break;
 	}
 	if (rc) {
@@ -459,8 +464,11 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 	case OP_NODE_STATE:
 		rc = mgmtd_state_set_node_state(&svc->st, ns.node_id, ns.state);
 		break;
-	default:
+	case OP_TARGET_STATE:
 		rc = mgmtd_state_set_target_state(&svc->st, ts.target_id, ts.state);
+		break;
+	default:
+		rc = mgmtd_state_rotate_lastsrv(&svc->st, rl.chain_id);
 		break;
 	}
 	if (rc == 0)
@@ -495,6 +503,11 @@ static void h_set_node_state(struct rpc_req *req, void *ctx)
 static void h_set_target_state(struct rpc_req *req, void *ctx)
 {
 	h_admin(req, ctx, OP_TARGET_STATE);
+}
+
+static void h_rotate_lastsrv(struct rpc_req *req, void *ctx)
+{
+	h_admin(req, ctx, OP_ROTATE_LASTSRV);
 }
 
 /* ------------------------------------------------------------------ metrics */
@@ -693,6 +706,7 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	rpc_server_register(svc->srv, MGMTD_T_CREATE_CHAIN_TABLE, h_create_table, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_SET_NODE_STATE, h_set_node_state, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_SET_TARGET_STATE, h_set_target_state, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_ROTATE_LASTSRV, h_rotate_lastsrv, svc, 0);
 
 	metrics_init(svc);
 	if (cfg->metrics_listen && cfg->metrics_listen[0]) {

@@ -722,6 +722,41 @@ int mgmtd_state_set_target_state(struct mgmtd_state *st, uint32_t target_id, uin
 	return 0;
 }
 
+int mgmtd_state_rotate_lastsrv(struct mgmtd_state *st, uint32_t chain_id)
+{
+	struct mgmtd_chain *c = mgmtd_state_chain(st, chain_id);
+	struct mgmtd_target *last = NULL, *next;
+	uint32_t at = 0;
+
+	if (!c)
+		return -ENOENT;
+	for (uint32_t i = 0; i < c->n; i++) {
+		struct mgmtd_target *t = mgmtd_state_target(st, c->targets[i]);
+
+		if (t && t->state == TARGET_LASTSRV) {
+			last = t;
+			at = i;
+		}
+	}
+	if (!last || c->n < 2)
+		return -EINVAL;
+	/* the old last server goes to the tail as OFFLINE; the member after it takes its role */
+	memmove(&c->targets[at], &c->targets[at + 1], sizeof(uint32_t) * (c->n - at - 1));
+	c->targets[c->n - 1] = last->id;
+	last->state = TARGET_OFFLINE;
+	last->dirty = true;
+	next = mgmtd_state_target(st, c->targets[at]);
+	LOG_WARN("chain %u: lastsrv %u given up by admin, target %u is the new lastsrv (data "
+		 "only %u had is lost)", c->id, last->id, next->id, last->id);
+	next->state = TARGET_LASTSRV;
+	next->dirty = true;
+	chain_sort_by_state(st, c);
+	c->version++;
+	c->dirty = st->dirty = st->routing_dirty = true;
+	mgmtd_state_reconfigure(st);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ versions, output */
 
 void mgmtd_state_bump(struct mgmtd_state *st)

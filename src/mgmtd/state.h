@@ -151,6 +151,9 @@ int mgmtd_state_create_table(struct mgmtd_state *st, const struct mgmtd_create_t
 			     struct mgmtd_create_table_resp *resp);
 int mgmtd_state_set_node_state(struct mgmtd_state *st, uint32_t node_id, uint8_t state);
 int mgmtd_state_set_target_state(struct mgmtd_state *st, uint32_t target_id, uint8_t state);
+/* MGMTD_T_ROTATE_LASTSRV (proto/mgmtd.h).  0, -ENOENT (no such chain), -EINVAL (no LASTSRV
+ * member, or a single-member chain). */
+int mgmtd_state_rotate_lastsrv(struct mgmtd_state *st, uint32_t chain_id);
 
 /* When routing_dirty: version++ (the caller commits, then calls mgmtd_state_committed). */
 void mgmtd_state_bump(struct mgmtd_state *st);

@@ -58,6 +58,7 @@
 #define MGMTD_T_CREATE_CHAIN_TABLE 150
 #define MGMTD_T_SET_NODE_STATE     151
 #define MGMTD_T_SET_TARGET_STATE   152
+#define MGMTD_T_ROTATE_LASTSRV     153
 
 #define MGMTD_TOKEN_MAX    256
 #define MGMTD_HOSTNAME_MAX 64
@@ -175,6 +176,15 @@ struct mgmtd_set_target_state_req {
 	uint8_t state;
 };
 
+/* rotate-lastsrv: for a chain waiting on a LASTSRV target that will not come back (its
+ * disk is lost), give up on it: it becomes OFFLINE at the tail and the next member becomes
+ * LASTSRV (and SERVING if alive) — the data only the old LASTSRV had is lost.  -EINVAL
+ * when the chain has no LASTSRV member or only one member. */
+struct mgmtd_rotate_lastsrv_req {
+	char admin_token[MGMTD_TOKEN_MAX];
+	uint32_t chain_id;
+};
+
 /* Reply of the admin requests that only change state. */
 struct mgmtd_admin_resp {
 	uint64_t routing_version;
@@ -225,6 +235,10 @@ void mgmtd_set_target_state_req_encode(const struct mgmtd_set_target_state_req *
 				       struct c3_buf *out);
 int mgmtd_set_target_state_req_decode(const void *p, size_t n,
 				      struct mgmtd_set_target_state_req *m);
+void mgmtd_rotate_lastsrv_req_encode(const struct mgmtd_rotate_lastsrv_req *m,
+				     struct c3_buf *out);
+int mgmtd_rotate_lastsrv_req_decode(const void *p, size_t n,
+				    struct mgmtd_rotate_lastsrv_req *m);
 void mgmtd_admin_resp_encode(const struct mgmtd_admin_resp *m, struct c3_buf *out);
 int mgmtd_admin_resp_decode(const void *p, size_t n, struct mgmtd_admin_resp *m);
 

@@ -65,6 +65,8 @@ static void fuzz_messages(const uint8_t *data, size_t size)
 		  mgmtd_set_node_state_req_encode, NOREL);
 	ROUNDTRIP(struct mgmtd_set_target_state_req, mgmtd_set_target_state_req_decode,
 		  mgmtd_set_target_state_req_encode, NOREL);
+	ROUNDTRIP(struct mgmtd_rotate_lastsrv_req, mgmtd_rotate_lastsrv_req_decode,
+		  mgmtd_rotate_lastsrv_req_encode, NOREL);
 	ROUNDTRIP(struct mgmtd_admin_resp, mgmtd_admin_resp_decode, mgmtd_admin_resp_encode,
 		  NOREL);
 	if (mgmtd_get_routing_resp_decode(data, size, &gr) == 0)

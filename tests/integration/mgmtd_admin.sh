@@ -4,7 +4,8 @@
 #   admin token required (missing / wrong / not configured on mgmtd -> refused, exit 3),
 #   cluster token checked, admin.ini found through $C3FS_HOME and ./.c3fs, every list
 #   command's --json parses, create-chain-table (explicit targets, table growth),
-#   offline-node / online-node, set-target-state (and refusal for a last serving replica).
+#   offline-node / online-node, set-target-state (and refusal for a last serving replica),
+#   rotate-lastsrv.
 . "$(dirname "$0")/../lib/common.sh"
 t_init
 command -v jq >/dev/null || t_skip_all "jq not installed"
@@ -120,6 +121,26 @@ wait_for 10 '[ "$(tstate 101)" = serving ]'
 t_ok $? "and serves once its node reports it up to date"
 "${AA[@]}" set-target-state 101 waiting >/dev/null 2>&1
 t_is "$?" 2 "only serving/offline can be set"
+
+# --- rotate-lastsrv: chain 1 loses nodes 1 then 2 (301 is still held offline) -----------
+chain1() { "${AA[@]}" --json list-chains | jq -r '.chains[] | select(.id==1) | [.targets[] | "\(.id):\(.state)"] | join(" ")'; }
+"${AA[@]}" offline-node 1 >/dev/null
+"${AA[@]}" offline-node 2 >/dev/null
+t_is "$(chain1 | cut -d' ' -f1)" "201:lastsrv" "the last serving member of chain 1 is lastsrv"
+"${AA[@]}" online-node 1 >/dev/null
+t_is "$(chain1 | cut -d' ' -f1-2)" "201:lastsrv 101:waiting" \
+	"a returning member waits for the lastsrv"
+"${A[@]}" rotate-lastsrv 1 >/dev/null 2>&1
+t_is "$?" 3 "rotate-lastsrv without the admin token: refused"
+"${AA[@]}" rotate-lastsrv 1 >/dev/null
+t_ok $? "rotate-lastsrv 1"
+t_is "$(chain1)" "101:serving 301:offline 201:offline" \
+	"next member promoted to serving, old lastsrv offline at the tail"
+"${AA[@]}" rotate-lastsrv 1 >/dev/null 2>&1
+t_is "$?" 1 "nothing left to rotate"
+"${AA[@]}" online-node 2 >/dev/null
+wait_for 10 '[ "$(chain1)" = "101:serving 201:syncing 301:offline" ]'
+t_ok $? "the old lastsrv comes back as a replica to resync"
 
 for n in node1 node2 node3; do t_kill $n TERM; done
 t_kill mgmtd TERM

@@ -568,6 +568,41 @@ static int cmd_target_state(struct admin *ad, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_rotate_lastsrv(struct admin *ad, int argc, char **argv)
+{
+	struct mgmtd_rotate_lastsrv_req q;
+	struct mgmtd_admin_resp r;
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	if (argc != 1 || parse_u32(argv[0], &q.chain_id) || q.chain_id == 0) {
+		fprintf(stderr, "usage: c3fs-admin rotate-lastsrv CHAIN_ID\n");
+		return 2;
+	}
+	snprintf(q.admin_token, sizeof(q.admin_token), "%s", ad->admin_token);
+	mgmtd_rotate_lastsrv_req_encode(&q, &req);
+	rc = call(ad, MGMTD_T_ROTATE_LASTSRV, &req, &resp);
+	if (rc == 0)
+		rc = mgmtd_admin_resp_decode(resp.data, resp.len, &r);
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	if (rc == -EINVAL) {
+		fprintf(stderr, "c3fs-admin: rotate-lastsrv: chain %u has no lastsrv member (or "
+			"only one member)\n", q.chain_id);
+		return 1;
+	}
+	if (rc)
+		return fail("rotate-lastsrv", rc);
+	if (ad->json)
+		printf("{\"chain\":%u,\"routing_version\":%" PRIu64 "}\n", q.chain_id,
+		       r.routing_version);
+	else
+		printf("chain %u: lastsrv given up, next member promoted (routing version %" PRIu64
+		       ")\n", q.chain_id, r.routing_version);
+	return 0;
+}
+
 static int cmd_leader(struct admin *ad)
 {
 	struct mgmtd_leader_resp lr;
@@ -613,6 +648,8 @@ static void usage(FILE *f)
 		"  offline-node NODE_ID        (admin) maintenance: its targets leave their chains\n"
 		"  online-node NODE_ID         (admin) end maintenance\n"
 		"  set-target-state TARGET_ID serving|offline   (admin)\n"
+		"  rotate-lastsrv CHAIN_ID     (admin) give up a lastsrv whose disk is lost:\n"
+		"                              the next member takes over (its data wins)\n"
 		"Without --mgmtd, reads $C3FS_HOME/admin.ini or ./.c3fs/admin.ini.\n");
 }
 
@@ -747,6 +784,8 @@ int main(int argc, char **argv)
 		rc = cmd_node_state(&ad, cmd, argc - i, argv + i, NODE_UP);
 	else if (strcmp(cmd, "set-target-state") == 0)
 		rc = cmd_target_state(&ad, argc - i, argv + i);
+	else if (strcmp(cmd, "rotate-lastsrv") == 0)
+		rc = cmd_rotate_lastsrv(&ad, argc - i, argv + i);
 	else {
 		fprintf(stderr, "c3fs-admin: unknown command '%s'\n", cmd);
 		usage(stderr);

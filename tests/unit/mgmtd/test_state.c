@@ -210,10 +210,21 @@ static void test_lastsrv(void)
 	hb(&st, 3, 2003, 1, 2300, TARGET_LOCAL_ONLINE, TARGET_LOCAL_ONLINE, st.version);
 	chain_str(&st, 1, buf, sizeof(buf));
 	is_str(buf, "101:lastsrv 201:waiting 301:waiting", "others wait for the lastsrv");
+	/* chain 2 had the same fate; its lastsrv's disk is declared lost by the operator */
+	chain_str(&st, 2, buf, sizeof(buf));
+	ok(strncmp(buf, "102:lastsrv", 11) == 0 || strncmp(buf, "202:lastsrv", 11) == 0 ||
+	   strncmp(buf, "302:lastsrv", 11) == 0, "chain 2 waits on its lastsrv");
+	is_int(mgmtd_state_rotate_lastsrv(&st, 1), 0, "rotate-lastsrv on chain 1");
+	chain_str(&st, 1, buf, sizeof(buf));
+	is_str(buf, "201:serving 301:syncing 101:offline",
+	       "next member promoted and serving, old lastsrv offline at the tail");
+	is_int(mgmtd_state_rotate_lastsrv(&st, 1), -EINVAL, "no lastsrv left to rotate");
+	is_int(mgmtd_state_rotate_lastsrv(&st, 99), -ENOENT, "unknown chain");
 	reg(&st, NODE_STORAGE, 1, 2001, 2400, NULL);
 	hb(&st, 1, 2001, 1, 2400, TARGET_LOCAL_ONLINE, TARGET_LOCAL_ONLINE, st.version);
 	chain_str(&st, 1, buf, sizeof(buf));
-	is_str(buf, "101:serving 201:syncing 301:waiting", "lastsrv serves, one syncs");
+	is_str(buf, "201:serving 301:syncing 101:waiting",
+	       "the old lastsrv returns as a stale replica: waits to sync");
 	mgmtd_state_release(&st);
 }
 

@@ -1,8 +1,11 @@
 /* c3fs-bench-meta — metadata ops/s over RPC against a running c3fs-meta.
  *
  *   c3fs-bench-meta -a ip:port [-k token] [-t threads] [-n files per thread] [-l label] [-H]
+ *                   [-s]
  *
- * Each thread works in its own directory (mdtest's "unique directory" mode) and runs four
+ * Each thread works in its own directory (mdtest's "unique directory" mode; -s: all
+ * threads in one shared directory, where every create/rename/unlink also updates the same
+ * parent inode and concurrent transactions conflict and retry) and runs four
  * phases one after the other, all threads together, with a barrier between phases:
  *   create  n files (META_T_CREATE, no session: the namespace op alone)
  *   stat    getattr of each of them
@@ -33,6 +36,8 @@ static int g_files = 2000;
 static pthread_barrier_t g_bar;
 static uint64_t g_start[NPHASES], g_end[NPHASES];
 static int g_errors;
+static bool g_shared;
+static uint64_t g_shared_dir;
 
 static void *worker(void *argp)
 {
@@ -47,14 +52,22 @@ static void *worker(void *argp)
 	snprintf(mrpc_addr, sizeof(mrpc_addr), "%s", g_addr);
 	memset(&h, 0, sizeof(h));
 	h.client_id = 1000 + (uint64_t)id;
-	snprintf(dname, sizeof(dname), "bench-%d-%ld", (int)getpid(), id);
+	snprintf(dname, sizeof(dname), "bench-%d-%ld", (int)getpid(), g_shared ? 0L : id);
 	memset(&mr, 0, sizeof(mr));
 	mr.hdr = h;
 	mr.parent = META_ROOT_INO;
 	mr.name = dname;
 	mr.name_len = (uint32_t)strlen(dname);
 	mr.mode = 0755;
-	rc = mrpc_mkdir(NULL, &mr, &ar);
+	rc = g_shared && id > 0 ? 0 : mrpc_mkdir(NULL, &mr, &ar);
+	if (g_shared) {
+		/* thread 0 made the directory; the others wait for it at the first barrier */
+		if (id == 0)
+			g_shared_dir = rc == 0 ? ar.attr.ino : 0;
+		pthread_barrier_wait(&g_bar);
+		ar.attr.ino = g_shared_dir;
+		rc = g_shared_dir ? 0 : -ENOENT;
+	}
 	if (rc < 0 || !inos) {
 		fprintf(stderr, "mkdir %s: %s\n", dname, c3_strerror(rc));
 		__atomic_add_fetch(&g_errors, 1, __ATOMIC_RELAXED);
@@ -67,8 +80,8 @@ static void *worker(void *argp)
 			g_start[ph] = c3_now_ns();
 		pthread_barrier_wait(&g_bar);
 		for (int i = 0; dir && i < g_files; i++) {
-			snprintf(name, sizeof(name), "f%07d", i);
-			snprintf(nname, sizeof(nname), "g%07d", i);
+			snprintf(name, sizeof(name), "f%03ld-%07d", id, i);
+			snprintf(nname, sizeof(nname), "g%03ld-%07d", id, i);
 			switch (ph) {
 			case 0: {
 				struct meta_create_req r = { h, dir, name, (uint32_t)strlen(name), 0644,
@@ -105,7 +118,7 @@ static void *worker(void *argp)
 		if (pthread_barrier_wait(&g_bar) == PTHREAD_BARRIER_SERIAL_THREAD)
 			g_end[ph] = c3_now_ns();
 	}
-	if (dir) {
+	if (dir && (!g_shared || pthread_barrier_wait(&g_bar) == PTHREAD_BARRIER_SERIAL_THREAD)) {
 		struct meta_unlink_req r = { h, META_ROOT_INO, dname, (uint32_t)strlen(dname) };
 
 		mrpc_rmdir(NULL, &r);
@@ -122,7 +135,7 @@ int main(int argc, char **argv)
 	bool header = false;
 	pthread_t *th;
 
-	while ((opt = getopt(argc, argv, "a:k:t:n:l:H")) != -1) {
+	while ((opt = getopt(argc, argv, "a:k:t:n:l:Hs")) != -1) {
 		switch (opt) {
 		case 'a': snprintf(g_addr, sizeof(g_addr), "%s", optarg); break;
 		case 'k': token = optarg; break;
@@ -130,9 +143,10 @@ int main(int argc, char **argv)
 		case 'n': g_files = atoi(optarg); break;
 		case 'l': label = optarg; break;
 		case 'H': header = true; break;
+		case 's': g_shared = true; break;
 		default:
 			fprintf(stderr, "usage: %s -a ip:port [-k token] [-t threads] [-n files] "
-				"[-l label] [-H]\n", argv[0]);
+				"[-l label] [-H] [-s]\n", argv[0]);
 			return 2;
 		}
 	}

@@ -12,6 +12,8 @@
  *   'A' shard(1 byte)             id allocator counter of one shard (batches)
  *   'Q' client seq                idempotency record -> (created, status, reply bytes)
  *   'E' created client seq        expiry index of idempotency records
+ *   'T' ino                       directory mtime/ctime of the last entry change (blind
+ *                                 write: entry changes need not write the dir's 'I')
  * Invariants: every 'D' entry points at an existing 'I'; a directory's nlink is 2 + its
  * subdirectories; a non-directory's nlink is its number of 'D' entries; an inode with
  * nlink 0 exists only while queued in 'G' (regular files) and is deleted once it has no
@@ -40,6 +42,7 @@
 #define META__K_ALLOC   'A'
 #define META__K_IDEM    'Q'
 #define META__K_IDEMEXP 'E'
+#define META__K_DTIME   'T'
 
 #define META__ALLOC_SHARDS 16
 #define META__ALLOC_BATCH  4096
@@ -85,6 +88,14 @@ int meta__dent_get(struct kv_txn *t, uint64_t parent, const char *name, uint32_t
 int meta__dent_put(struct kv_txn *t, uint64_t parent, const char *name, uint32_t len,
 		   uint64_t ino, uint32_t type);
 int meta__dent_clear(struct kv_txn *t, uint64_t parent, const char *name, uint32_t len);
+/* Directory times: entry changes that leave nlink alone record mtime = ctime = now in
+ * 'T'|ino without reading it (concurrent creates in one directory then share no key);
+ * readers that return attributes merge it (max) with meta__dir_times.  Writers of the
+ * directory's own times (setattr) clear it. */
+int meta__dir_touch(struct kv_txn *t, uint64_t ino, uint64_t now);
+int meta__dir_times(struct kv_txn *t, struct meta__inode *in);
+int meta__dir_times_clear(struct kv_txn *t, uint64_t ino);
+
 /* 1 when directory ino has at least one entry, 0 when empty. */
 int meta__dir_nonempty(struct kv_txn *t, uint64_t ino);
 

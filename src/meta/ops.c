@@ -28,6 +28,19 @@ static void touch_dir(struct meta__inode *d, uint64_t now)
 	d->a.mtime_ns = d->a.ctime_ns = now;
 }
 
+/* An entry of directory d changed.  When its nlink changed too the record is rewritten;
+ * otherwise only the times go to the blind 'T' key, so concurrent entry changes in one
+ * directory do not conflict on its inode. */
+static int dir_changed(struct kv_txn *t, struct meta__inode *d, uint32_t old_nlink,
+		       uint64_t now)
+{
+	if (d->a.nlink != old_nlink) {
+		touch_dir(d, now);
+		return meta__inode_put(t, d);
+	}
+	return meta__dir_touch(t, d->a.ino, now);
+}
+
 static void fill_open_resp(struct meta_open_resp *r, const struct meta__inode *in, uint64_t sid)
 {
 	r->attr = in->a;
@@ -61,6 +74,8 @@ static int inode_delete(struct kv_txn *t, uint64_t ino)
 	uint8_t k[9];
 	int rc = kv_clear(t, k, meta__key_inode(k, ino));
 
+	if (rc == 0)
+		rc = meta__dir_times_clear(t, ino);
 	return rc < 0 ? rc : xattr_clear_all(t, ino);
 }
 
@@ -355,6 +370,8 @@ static int lookup_txn(struct kv_txn *t, void *ap)
 	rc = meta__inode_get(t, ino, &in);
 	if (rc == -ENOENT)
 		return -C3FS_EINTERNAL; /* a dentry without inode: never expected */
+	if (rc == 0)
+		rc = meta__dir_times(t, &in);
 	if (rc < 0)
 		return rc;
 	a->resp->attr = in.a;
@@ -383,6 +400,8 @@ static int getattr_txn(struct kv_txn *t, void *ap)
 	struct meta__inode in;
 	int rc = meta__inode_get(t, a->ino, &in);
 
+	if (rc == 0 && a->out)
+		rc = meta__dir_times(t, &in);
 	if (rc < 0)
 		return rc;
 	if (a->out)
@@ -431,6 +450,8 @@ static int setattr_txn(struct kv_txn *t, void *ap)
 
 	a->shrunk = false;
 	rc = meta__inode_get(t, r->ino, &in);
+	if (rc == 0)
+		rc = meta__dir_times(t, &in);
 	if (rc < 0)
 		return rc;
 	owner = root || c->uid == in.a.uid;
@@ -532,6 +553,8 @@ static int setattr_txn(struct kv_txn *t, void *ap)
 	}
 	in.a.ctime_ns = a->now;
 	rc = meta__inode_put(t, &in);
+	if (rc == 0 && S_ISDIR(in.a.mode))
+		rc = meta__dir_times_clear(t, in.a.ino); /* the record now has the newest */
 	if (rc < 0)
 		return rc;
 	a->resp->attr = in.a;
@@ -662,9 +685,8 @@ static int create_txn(struct kv_txn *t, void *ap)
 	rc = meta__inode_put(t, &in);
 	if (rc == 0)
 		rc = meta__dent_put(t, r->parent, r->name, r->name_len, in.a.ino, S_IFREG);
-	touch_dir(&d, a->now);
 	if (rc == 0)
-		rc = meta__inode_put(t, &d);
+		rc = dir_changed(t, &d, d.a.nlink, a->now);
 	if (rc < 0)
 		return rc;
 	if (!(r->flags & META_O_NOSESSION)) {
@@ -937,11 +959,13 @@ static int mk_txn(struct kv_txn *t, void *ap)
 	if (rc == 0)
 		rc = meta__dent_put(t, a->parent, a->name, a->name_len, in.a.ino,
 				    a->mode & S_IFMT);
-	if (S_ISDIR(a->mode))
-		d.a.nlink++;
-	touch_dir(&d, a->now);
-	if (rc == 0)
-		rc = meta__inode_put(t, &d);
+	if (rc == 0) {
+		uint32_t old_nlink = d.a.nlink;
+
+		if (S_ISDIR(a->mode))
+			d.a.nlink++;
+		rc = dir_changed(t, &d, old_nlink, a->now);
+	}
 	if (rc < 0)
 		return rc;
 	a->resp->attr = in.a;
@@ -1107,10 +1131,9 @@ static int link_txn(struct kv_txn *t, void *ap)
 		return -EMLINK;
 	in.a.nlink++;
 	in.a.ctime_ns = a->now;
-	touch_dir(&d, a->now);
 	rc = meta__inode_put(t, &in);
 	if (rc == 0)
-		rc = meta__inode_put(t, &d);
+		rc = dir_changed(t, &d, d.a.nlink, a->now);
 	if (rc == 0)
 		rc = meta__dent_put(t, r->new_parent, r->new_name, r->new_name_len, in.a.ino,
 				    in.a.mode & S_IFMT);
@@ -1156,7 +1179,7 @@ static int unlink_txn(struct kv_txn *t, void *ap)
 	const struct meta_cred *c = &r->hdr.cred;
 	struct meta__inode d, v;
 	uint64_t ino;
-	uint32_t type;
+	uint32_t type, old_nlink;
 	int rc;
 
 	if (meta__name_is_dot(r->name, r->name_len)) {
@@ -1186,6 +1209,7 @@ static int unlink_txn(struct kv_txn *t, void *ap)
 	rc = meta__sticky_ok(c, &d.a, &v.a);
 	if (rc < 0)
 		return rc;
+	old_nlink = d.a.nlink;
 	if (a->dir) {
 		rc = meta__dir_nonempty(t, ino);
 		if (rc < 0)
@@ -1199,9 +1223,8 @@ static int unlink_txn(struct kv_txn *t, void *ap)
 	}
 	if (rc == 0)
 		rc = meta__dent_clear(t, r->parent, r->name, r->name_len);
-	touch_dir(&d, a->now);
 	if (rc == 0)
-		rc = meta__inode_put(t, &d);
+		rc = dir_changed(t, &d, old_nlink, a->now);
 	return rc;
 }
 
@@ -1257,7 +1280,7 @@ static int rename_txn(struct kv_txn *t, void *ap)
 	const struct meta_cred *c = &r->hdr.cred;
 	struct meta__inode pd, npd_store, *npd, src, dst;
 	uint64_t sino, dino;
-	uint32_t stype, dtype;
+	uint32_t stype, dtype, pd_nlink, npd_nlink;
 	bool same_dir = r->parent == r->new_parent, have_dst, sdir, ddir = false;
 	bool exchange = r->flags & META_RENAME_EXCHANGE;
 	int rc;
@@ -1290,6 +1313,8 @@ static int rename_txn(struct kv_txn *t, void *ap)
 		rc = meta__perm(c, &npd->a, META_ACC_W | META_ACC_X);
 	if (rc < 0)
 		return rc;
+	pd_nlink = pd.a.nlink;
+	npd_nlink = npd->a.nlink;
 	rc = meta__dent_get(t, r->parent, r->name, r->name_len, &sino, &stype);
 	if (rc < 0)
 		return rc;
@@ -1390,13 +1415,10 @@ static int rename_txn(struct kv_txn *t, void *ap)
 	}
 	src.a.ctime_ns = a->now;
 	rc = meta__inode_put(t, &src);
-	touch_dir(&pd, a->now);
 	if (rc == 0)
-		rc = meta__inode_put(t, &pd);
-	if (rc == 0 && !same_dir) {
-		touch_dir(npd, a->now);
-		rc = meta__inode_put(t, npd);
-	}
+		rc = dir_changed(t, &pd, pd_nlink, a->now);
+	if (rc == 0 && !same_dir)
+		rc = dir_changed(t, npd, npd_nlink, a->now);
 	return rc;
 }
 
@@ -1471,6 +1493,8 @@ static int readdir_txn(struct kv_txn *t, void *ap)
 		de->type = kv_get_be32(p[i].val + 8);
 		if (r->plus) {
 			rc = meta__inode_get(t, de->ino, &in);
+			if (rc == 0)
+				rc = meta__dir_times(t, &in);
 			if (rc < 0)
 				return rc == -ENOENT ? -C3FS_EINTERNAL : rc;
 			de->attr = in.a;

@@ -195,6 +195,51 @@ int meta__dent_clear(struct kv_txn *t, uint64_t parent, const char *name, uint32
 	return kv_clear(t, k, meta__key_dent(k, parent, name, len));
 }
 
+int meta__dir_touch(struct kv_txn *t, uint64_t ino, uint64_t now)
+{
+	uint8_t k[9], v[16];
+
+	k[0] = META__K_DTIME;
+	kv_put_be64(k + 1, ino);
+	kv_put_be64(v, now);
+	kv_put_be64(v + 8, now);
+	return kv_set(t, k, 9, v, 16);
+}
+
+int meta__dir_times(struct kv_txn *t, struct meta__inode *in)
+{
+	uint8_t k[9];
+	const uint8_t *v;
+	size_t vl;
+	int rc;
+
+	if (!S_ISDIR(in->a.mode))
+		return 0;
+	k[0] = META__K_DTIME;
+	kv_put_be64(k + 1, in->a.ino);
+	rc = kv_get(t, k, 9, &v, &vl);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (vl != 16)
+		return -C3FS_EINTERNAL;
+	if (kv_get_be64(v) > in->a.mtime_ns)
+		in->a.mtime_ns = kv_get_be64(v);
+	if (kv_get_be64(v + 8) > in->a.ctime_ns)
+		in->a.ctime_ns = kv_get_be64(v + 8);
+	return 0;
+}
+
+int meta__dir_times_clear(struct kv_txn *t, uint64_t ino)
+{
+	uint8_t k[9];
+
+	k[0] = META__K_DTIME;
+	kv_put_be64(k + 1, ino);
+	return kv_clear(t, k, 9);
+}
+
 int meta__dir_nonempty(struct kv_txn *t, uint64_t ino)
 {
 	uint8_t b[9], e[9];

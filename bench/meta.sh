@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/meta.sh — metadata ops/s over RPC (create, stat, rename, unlink) against a real
-# c3fs-meta, with 1 and 8 concurrent clients, on lmdb and on PostgreSQL 15 (a throw-away
-# local server, fsync and synchronous_commit on).  Every commit is durable before the
+# c3fs-meta, with 1 and 8 concurrent clients (each in its own directory, and 8 clients in
+# one shared directory), on lmdb and on PostgreSQL 15 (a throw-away local server, fsync
+# and synchronous_commit on).  Every commit is durable before the
 # reply.  Prints a Markdown section.  META_BENCH_FILES (default 2000) files per client;
 # META_BENCH_DIR (default /var/tmp) must be on the disk you want to measure.
 set -u
@@ -32,22 +33,29 @@ start_meta() { # kv uri -> sets ADDR
 }
 
 echo "Command: \`META_BENCH_FILES=$N bench/meta.sh\` (release build; each client creates,"
-echo "stats, renames and unlinks $N files in its own directory, one RPC and one durable KV"
-echo "transaction per op; client and server on this machine over loopback TCP)."
+echo "stats, renames and unlinks $N files in its own directory (\"one shared dir\": all"
+echo "clients in one directory), one RPC and one durable KV transaction per op; client and"
+echo "server on this machine over loopback TCP)."
 echo "Data in $(df -P "$W" | awk 'NR==2{print $1}') ($(stat -f -c %T "$W")).  Machine: $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%d)."
 echo
 first=-H
-for t in 1 8; do
+mode() { # 1 | 8 | 8s -> n, sh (bench flag), lbl
+	n=${1%s}; sh=; lbl=
+	if [ "$1" != "$n" ]; then sh=-s; lbl=" (one shared dir)"; fi
+}
+for t in 1 8 8s; do
+	mode $t
 	if start_meta "lmdb:$W/lmdb$t"; then
-		"$BIN/c3fs-bench-meta" $first -a "$ADDR" -t $t -n "$N" -l lmdb || true
+		"$BIN/c3fs-bench-meta" $first -a "$ADDR" -t "$n" -n "$N" $sh -l "lmdb$lbl" || true
 		first=
 	fi
 	stop_meta
 done
 if pg_start "$W/pg" >/dev/null 2>&1; then
-	for t in 1 8; do
+	for t in 1 8 8s; do
+		mode $t
 		if start_meta "pg:table=metabench$t;$PG_CONNINFO"; then
-			"$BIN/c3fs-bench-meta" $first -a "$ADDR" -t $t -n "$N" -l pg || true
+			"$BIN/c3fs-bench-meta" $first -a "$ADDR" -t "$n" -n "$N" $sh -l "pg$lbl" || true
 			first=
 		fi
 		stop_meta

@@ -584,6 +584,45 @@ static void test_xattr(void)
 	c3_buf_release(&st);
 }
 
+static void test_dir_layout(void)
+{
+	uint64_t dir;
+	struct meta_setattr_req r;
+	struct meta_attr_resp rs;
+	struct meta_open_resp o;
+
+	is_int(do_mkdir(U1, META_ROOT_INO, "lay", 0755, &dir), -EACCES, "u1 cannot mkdir in /");
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "lay", 0777, &dir), 0, "mkdir lay");
+	memset(&r, 0, sizeof(r));
+	r.hdr = U1;
+	r.ino = dir;
+	r.mask = META_SET_LAYOUT;
+	r.layout.chunk_size = 4u << 20;
+	r.layout.stripe = 2;
+	r.layout.table_id = 1;
+	is_int(meta_op_setattr(svc, &r, &rs), -EPERM, "layout of another's dir");
+	r.hdr = ROOT;
+	r.layout.chunk_size = 3u << 20;
+	is_int(meta_op_setattr(svc, &r, &rs), -C3FS_EBADLAYOUT, "chunk size not a power of two");
+	r.layout.chunk_size = 32u << 10;
+	is_int(meta_op_setattr(svc, &r, &rs), -C3FS_EBADLAYOUT, "chunk size below 64 KiB");
+	r.layout.chunk_size = 4u << 20;
+	is_int(meta_op_setattr(svc, &r, &rs), 0, "set the directory's layout");
+	is_int(rs.attr.layout.chunk_size, 4u << 20, "dir template stored");
+	is_int(do_create(U1, dir, "f", 0644, META_O_NOSESSION, &o), 0, "create below");
+	ok(o.attr.layout.chunk_size == (4u << 20) && o.attr.layout.stripe == 2 &&
+	   o.attr.layout.dyn_stripe == 1, "new file inherits the directory's layout");
+	is_int(do_mkdir(U1, dir, "sub", 0755, NULL), 0, "subdir");
+	{
+		struct meta_attr at;
+
+		is_int(do_lookup(U1, dir, "sub", &at), 0, "lookup subdir");
+		is_int(at.layout.chunk_size, 4u << 20, "subdirectories inherit the template");
+	}
+	r.ino = o.attr.ino;
+	is_int(meta_op_setattr(svc, &r, &rs), -ENOTDIR, "layout on a file");
+}
+
 static void test_layout(void)
 {
 	struct meta_layout l = { 1u << 20, 8, 1, 1, 5, 12345, 1 };
@@ -625,6 +664,7 @@ static void suite_run(void)
 	test_readdir();
 	test_idem();
 	test_xattr();
+	test_dir_layout();
 	test_layout();
 }
 

@@ -81,12 +81,17 @@ for ((k = 0; k < 100; k++)); do
 	sleep 0.1
 done
 t1=$(date +%s%N)
-took=$(( (t1 - t0) / 1000000 ))
-echo "# takeover after ${took} ms (leader lease ${LEASE_MS} ms)"
+seen=$(( (t1 - t0) / 1000000 ))
 t_ok "$([ -n "$new" ] && [ "$new" != "$L1" ] && echo 0 || echo 1)" "a standby leads: $new"
-# bound: 7/8 of a lease by design, plus the polling step of this loop
-t_ok "$([ "$took" -le $((LEASE_MS + 500)) ] && echo 0 || echo 1)" \
-	"standby led within one leader lease (+0.5 s polling): ${took} ms"
+# when did it become leader?  Its own log line (UTC, microseconds) against the kill time,
+# so the CLI polling above adds nothing to the figure
+for i in 0 1 2; do [ "127.0.0.1:${P[$i]}" = "$new" ] && NI=$i; done
+ts=$(grep "now the mgmtd leader" "$T/mgmtd$NI.log" | tail -1 | cut -d' ' -f1)
+led=$(date -u -d "$(echo "$ts" | sed 's/T/ /; s/Z$//')" +%s%N 2>/dev/null)
+took=$(( (led - t0) / 1000000 ))
+echo "# takeover ${took} ms after kill -9 (seen by the CLI after ${seen} ms); leader lease ${LEASE_MS} ms"
+t_ok "$([ -n "$led" ] && [ "$took" -gt 0 ] && [ "$took" -le "$LEASE_MS" ] && echo 0 || echo 1)" \
+	"standby led within one leader lease: ${took} ms"
 after=$("${ADMIN[@]}" --json list-chains | jq -c '[.chains[] | {id, targets: [.targets[].id]}]')
 t_is "$after" "$before" "chains unchanged by the takeover"
 t_is "$("${ADMIN[@]}" --json list-chain-tables | jq -c '.chain_tables')" "$tables_before" \

@@ -44,6 +44,11 @@
 #define SRV_EVENTS 64
 #define SRV_ACCEPT_BATCH 64
 #define SRV_IDLE_CHECK_MS 50
+/* Flow control: a connection with this many requests (or bytes of payload+bulk) not yet
+ * answered is not read any more until half of them are; TCP then pushes back on the
+ * client.  Bounds the memory one connection can pin (plus one read buffer of frames). */
+#define SRV_PAUSE_REQS 1024
+#define SRV_PAUSE_BYTES (256ull << 20)
 
 enum srv_rstate { SRV_RS_HDR, SRV_RS_PAYLOAD, SRV_RS_BULK };
 
@@ -56,6 +61,7 @@ struct srv_req {
 	struct srv_req *next;    /* worker queue link (srv->qmu) */
 	void *bulk_mem;          /* srv->pool buffer behind pub.bulk, or NULL */
 	uint64_t start_ns;       /* header arrival */
+	uint64_t acct_bytes;     /* payload + bulk, counted in conn->pend_bytes */
 	size_t bulk_cap;         /* its capacity */
 	uint8_t payload[];
 };
@@ -71,7 +77,7 @@ struct srv_handler {
 /* Process-wide server metrics (created once; see common/metrics.h). */
 static struct {
 	struct c3_counter *requests, *auth_failures, *protocol_errors, *refused, *expired,
-		*bytes_in, *bytes_out;
+		*bytes_in, *bytes_out, *paused;
 	struct c3_gauge *conns;
 } srv_m;
 static pthread_once_t srv_m_once = PTHREAD_ONCE_INIT;
@@ -92,6 +98,8 @@ static void srv_metrics_init(void)
 					"payload and bulk bytes received");
 	srv_m.bytes_out = c3_counter_get("c3fs_rpc_server_sent_bytes_total", NULL,
 					 "payload and bulk bytes sent in replies");
+	srv_m.paused = c3_counter_get("c3fs_rpc_server_flow_pauses_total", NULL,
+				      "times a connection stopped being read (too much unanswered)");
 	srv_m.conns = c3_gauge_get("c3fs_rpc_server_connections", NULL,
 				   "open server connections");
 }
@@ -117,6 +125,9 @@ struct srv_conn {
 	atomic_int refs;
 	pthread_mutex_t send_mu;   /* serializes writers; guards dead */
 	bool dead;
+	atomic_long pend_reqs;     /* requests created and not yet freed */
+	atomic_ullong pend_bytes;  /* their payload + bulk bytes */
+	atomic_bool paused;        /* EPOLLIN off for flow control (see srv_conn_flow) */
 	/* owned by the io thread */
 	bool authed;
 	bool in_epoll;
@@ -175,7 +186,8 @@ struct rpc_server {
 
 /* ------------------------------------------------------------------ requests */
 
-static struct srv_req *srv_req_new(struct srv_conn *c, uint32_t payload_len)
+static struct srv_req *srv_req_new(struct srv_conn *c, uint32_t payload_len,
+				   uint32_t bulk_len)
 {
 	struct rpc_server *srv = c->srv;
 	struct srv_req *r = malloc(sizeof(*r) + payload_len);
@@ -184,6 +196,9 @@ static struct srv_req *srv_req_new(struct srv_conn *c, uint32_t payload_len)
 		return NULL;
 	memset(r, 0, sizeof(*r));
 	r->conn = c;
+	r->acct_bytes = (uint64_t)payload_len + bulk_len;
+	atomic_fetch_add(&c->pend_reqs, 1);
+	atomic_fetch_add(&c->pend_bytes, r->acct_bytes);
 	atomic_fetch_add(&c->refs, 1);
 	r->pub.server_private = r;
 	memcpy(r->pub.peer, c->peer, sizeof(r->pub.peer));
@@ -195,10 +210,30 @@ static struct srv_req *srv_req_new(struct srv_conn *c, uint32_t payload_len)
 
 static void srv_conn_unref(struct srv_conn *c);
 
+static bool srv_conn_below_low(struct srv_conn *c)
+{
+	return atomic_load(&c->pend_reqs) <= SRV_PAUSE_REQS / 2 &&
+	       atomic_load(&c->pend_bytes) <= SRV_PAUSE_BYTES / 2;
+}
+
+/* Turn reading back on (any thread; the descriptor is still open: we hold a ref). */
+static void srv_conn_resume(struct srv_conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+
+	if (atomic_exchange(&c->paused, false))
+		(void)epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
 static void srv_req_free(struct srv_req *r)
 {
 	struct rpc_server *srv = r->conn->srv;
+	struct srv_conn *c = r->conn;
 
+	atomic_fetch_sub(&c->pend_reqs, 1);
+	atomic_fetch_sub(&c->pend_bytes, r->acct_bytes);
+	if (atomic_load(&c->paused) && srv_conn_below_low(c))
+		srv_conn_resume(c);
 	srv_conn_unref(r->conn);
 	net__bufpool_put(&srv->pool, r->bulk_mem, r->bulk_cap);
 	free(r);
@@ -494,7 +529,7 @@ static bool srv_conn_parse(struct srv_conn *c)
 				return false;
 			}
 			c->rpos += RPC_HEADER_BYTES;
-			r = srv_req_new(c, c->fr.payload_len);
+			r = srv_req_new(c, c->fr.payload_len, c->fr.bulk_len);
 			if (!r) {
 				srv_conn_reject(c, c->fr.type, c->fr.id, -ENOMEM, "out of memory");
 				return false;
@@ -556,9 +591,37 @@ static bool srv_conn_parse(struct srv_conn *c)
 	}
 }
 
-/* io thread: the descriptor is readable (or hung up). */
-static void srv_conn_on_event(struct srv_conn *c)
+/* io thread: stop reading c while too much of it is unanswered.  Order matters: reading
+ * is disabled before paused is published, and the counts are checked again after, so a
+ * reply that finished meanwhile cannot leave the connection paused forever.  Returns true
+ * when c is (still) paused. */
+static bool srv_conn_flow(struct srv_conn *c)
 {
+	struct epoll_event ev = { .events = 0, .data.ptr = c };
+
+	if (atomic_load(&c->pend_reqs) < SRV_PAUSE_REQS &&
+	    atomic_load(&c->pend_bytes) < SRV_PAUSE_BYTES)
+		return false;
+	if (epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+		return false;
+	c3_counter_add(srv_m.paused, 1);
+	atomic_store(&c->paused, true);
+	if (srv_conn_below_low(c)) {
+		srv_conn_resume(c);
+		return false;
+	}
+	return true;
+}
+
+/* io thread: the descriptor is readable (or hung up). */
+static void srv_conn_on_event(struct srv_conn *c, uint32_t events)
+{
+	if (atomic_load(&c->paused)) {
+		/* only errors and hang-ups are reported while paused */
+		if (events & (EPOLLERR | EPOLLHUP))
+			srv_conn_close(c);
+		return;
+	}
 	for (int round = 0; round < 8; round++) {
 		struct iovec iov[2];
 		size_t want = 0, direct = 0;
@@ -605,6 +668,8 @@ static void srv_conn_on_event(struct srv_conn *c)
 		}
 		if (!srv_conn_parse(c))
 			return;
+		if (srv_conn_flow(c))
+			return; /* paused: no more reads until replies catch up */
 		if ((size_t)n < want)
 			return; /* drained: wait for the next readiness event */
 	}
@@ -756,7 +821,7 @@ static void *srv_io_main(void *arg)
 			} else if (p == &srv->lfd) {
 				srv_accept(srv);
 			} else {
-				srv_conn_on_event(p);
+				srv_conn_on_event(p, ev[i].events);
 			}
 		}
 		if (io->nunauth) {

@@ -3,8 +3,10 @@
  * authentication, truncated frames and peers closing mid-frame, and a flood of 500
  * connections over max_conns.  Each gets a clear error, and afterwards a well-behaved
  * client is still served (and nothing leaks: LSan runs at exit). */
+#include <pthread.h>
 #include <stdlib.h>
 
+#include "common/metrics.h"
 #include "net_test.h"
 #include "tests/lib/tap.h"
 
@@ -39,6 +41,28 @@ static void expect_error_close(int fd, int want, const char *name)
 	is_int(f.status, want, name);
 	snprintf(n2, sizeof(n2), "%s: connection closed", name);
 	ok(nt_closed_by_peer(fd), n2);
+}
+
+struct flood_arg {
+	int fd;
+	int n;
+	int ok;
+};
+
+static void *flood_writer(void *arg)
+{
+	struct flood_arg *fa = arg;
+	static uint8_t buf[RPC_HEADER_BYTES + 4096];
+
+	fa->ok = 1;
+	for (int i = 0; i < fa->n; i++) {
+		nt_hdr(buf, RPC_T_ECHO, 1000 + (uint64_t)i, 4096, 0);
+		if (nt_write_all(fa->fd, buf, sizeof(buf)) != 0) {
+			fa->ok = 0;
+			break;
+		}
+	}
+	return NULL;
 }
 
 static int served(struct rpc_client *cli)
@@ -208,6 +232,47 @@ int main(void)
 	close(fd);
 	c3_sleep_ms(50);
 	ok(served(cli), "served after truncated frames and mid-frame closes");
+
+	/* flow control: a client pipelining thousands of requests without reading replies
+	 * makes the server stop reading it (instead of queueing without bound); once the
+	 * client reads, every request is answered */
+	{
+		struct flood_arg fa;
+		pthread_t wt;
+		int got = 0, inorder_ids = 1;
+		struct c3_buf m = C3_BUF_INIT;
+
+		fa.fd = authed_socket();
+		fa.n = 3000;
+		fa.ok = 0;
+		pthread_create(&wt, NULL, flood_writer, &fa);
+		c3_sleep_ms(1500);
+		for (int i = 0; i < fa.n; i++) {
+			static uint8_t junk[4096];
+
+			if (nt_read_reply(fa.fd, &f) != 0 || f.status != 0 || f.payload_len != 4096 ||
+			    nt_read_all(fa.fd, junk, 4096) != 0)
+				break;
+			if (f.id == 0)
+				inorder_ids = 0;
+			got++;
+		}
+		pthread_join(wt, NULL);
+		ok(fa.ok, "3000 pipelined 4 KiB requests written");
+		is_int(got, 3000, "all answered once the client reads");
+		ok(inorder_ids, "with their ids");
+		c3_metrics_render(&m);
+		c3_buf_append(&m, "", 1);
+		{
+			const char *p = m.data ? strstr((char *)m.data,
+							"\nc3fs_rpc_server_flow_pauses_total ") : NULL;
+
+			ok(p && atol(p + strlen("\nc3fs_rpc_server_flow_pauses_total ")) > 0,
+			   "the server paused reading that connection");
+		}
+		c3_buf_release(&m);
+		close(fa.fd);
+	}
 
 	/* a flood: 500 sockets at once, max_conns 100 */
 	{

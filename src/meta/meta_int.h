@@ -12,8 +12,8 @@
  *   'A' shard(1 byte)             id allocator counter of one shard (batches)
  *   'Q' client seq                idempotency record -> (created, status, reply bytes)
  *   'E' created client seq        expiry index of idempotency records
- *   'T' ino                       directory mtime/ctime of the last entry change (blind
- *                                 write: entry changes need not write the dir's 'I')
+ *   'T' ino shard(1 byte)         directory mtime/ctime of an entry change (blind write
+ *                                 to one of 16 rows: entry changes need not write 'I')
  * Invariants: every 'D' entry points at an existing 'I'; a directory's nlink is 2 + its
  * subdirectories; a non-directory's nlink is its number of 'D' entries; an inode with
  * nlink 0 exists only while queued in 'G' (regular files) and is deleted once it has no
@@ -43,6 +43,7 @@
 #define META__K_IDEM    'Q'
 #define META__K_IDEMEXP 'E'
 #define META__K_DTIME   'T'
+#define META__DTIME_SHARDS 16
 
 #define META__ALLOC_SHARDS 16
 #define META__ALLOC_BATCH  4096

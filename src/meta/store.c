@@ -8,6 +8,7 @@
  * touch the same key (no hot key) and ids are unique across services.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -195,49 +196,56 @@ int meta__dent_clear(struct kv_txn *t, uint64_t parent, const char *name, uint32
 	return kv_clear(t, k, meta__key_dent(k, parent, name, len));
 }
 
+/* 'T' keys are spread over META__DTIME_SHARDS rows per directory (T|ino|shard): two
+ * concurrent entry changes in one directory then rarely write the same row, which matters
+ * to backends that serialize writers of one key (PostgreSQL).  Readers take the max. */
 int meta__dir_touch(struct kv_txn *t, uint64_t ino, uint64_t now)
 {
-	uint8_t k[9], v[16];
+	uint64_t x = now ^ (now >> 21) ^ ((uint64_t)(uintptr_t)t >> 4);
+	uint8_t k[10], v[16];
 
 	k[0] = META__K_DTIME;
 	kv_put_be64(k + 1, ino);
+	k[9] = (uint8_t)(meta_splitmix64(&x) % META__DTIME_SHARDS);
 	kv_put_be64(v, now);
 	kv_put_be64(v + 8, now);
-	return kv_set(t, k, 9, v, 16);
+	return kv_set(t, k, 10, v, 16);
 }
 
 int meta__dir_times(struct kv_txn *t, struct meta__inode *in)
 {
-	uint8_t k[9];
-	const uint8_t *v;
-	size_t vl;
-	int rc;
+	uint8_t b[9], e[9];
+	struct kv_pair *p;
+	bool more;
+	int n;
 
 	if (!S_ISDIR(in->a.mode))
 		return 0;
-	k[0] = META__K_DTIME;
-	kv_put_be64(k + 1, in->a.ino);
-	rc = kv_get(t, k, 9, &v, &vl);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return rc;
-	if (vl != 16)
-		return -C3FS_EINTERNAL;
-	if (kv_get_be64(v) > in->a.mtime_ns)
-		in->a.mtime_ns = kv_get_be64(v);
-	if (kv_get_be64(v + 8) > in->a.ctime_ns)
-		in->a.ctime_ns = kv_get_be64(v + 8);
+	b[0] = e[0] = META__K_DTIME;
+	kv_put_be64(b + 1, in->a.ino);
+	kv_put_be64(e + 1, in->a.ino + 1);
+	n = kv_range(t, b, 9, e, 9, 0, false, &p, &more);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (p[i].vlen != 16)
+			return -C3FS_EINTERNAL;
+		if (kv_get_be64(p[i].val) > in->a.mtime_ns)
+			in->a.mtime_ns = kv_get_be64(p[i].val);
+		if (kv_get_be64(p[i].val + 8) > in->a.ctime_ns)
+			in->a.ctime_ns = kv_get_be64(p[i].val + 8);
+	}
 	return 0;
 }
 
 int meta__dir_times_clear(struct kv_txn *t, uint64_t ino)
 {
-	uint8_t k[9];
+	uint8_t b[9], e[9];
 
-	k[0] = META__K_DTIME;
-	kv_put_be64(k + 1, ino);
-	return kv_clear(t, k, 9);
+	b[0] = e[0] = META__K_DTIME;
+	kv_put_be64(b + 1, ino);
+	kv_put_be64(e + 1, ino + 1);
+	return kv_clear_range(t, b, 9, e, 9);
 }
 
 int meta__dir_nonempty(struct kv_txn *t, uint64_t ino)

@@ -58,6 +58,8 @@ struct c3fs_client_opts {
 	uint32_t length_sync_ms;   /* long writers report the file length this often; 0 = 30000 */
 	int io_threads;            /* RPC I/O threads; 0 = 2 */
 	int conns_per_peer;        /* connections per server; 0 = 2 */
+	int write_behind_threads;  /* workers for c3fs_pwrite_async; 0 = 8 */
+	uint32_t write_behind_bytes; /* most bytes queued per inode; 0 = 16 MiB */
 };
 
 /* Connect: start following mgmtd and wait (opts.ready_timeout_ms) for the first routing
@@ -259,13 +261,21 @@ ssize_t c3fs_pread(struct c3fs_file *f, void *buf, size_t len, uint64_t off);
  * chunks may have been written).  -EBADF for a read-only open, -ENOSPC when a target is
  * full.  The data is sent straight from buf. */
 ssize_t c3fs_pwrite(struct c3fs_file *f, const void *buf, size_t len, uint64_t off);
+/* Write-behind: copy buf, queue the write, return len at once; worker threads write it
+ * (jobs of one inode that overlap keep their order, others run in parallel).  Blocks
+ * while opts.write_behind_bytes are queued for the inode.  An error of a queued write is
+ * returned once, by the next c3fs_pwrite_async, c3fs_fsync or c3fs_close of a file of
+ * that inode.  Reads, size changes, fsync and close of the inode wait for its queued
+ * writes first, and attributes include their length: callers see their own writes. */
+ssize_t c3fs_pwrite_async(struct c3fs_file *f, const void *buf, size_t len, uint64_t off);
 /* Vectored forms (same rules).  iov is read only. */
 struct iovec;
 ssize_t c3fs_preadv(struct c3fs_file *f, const struct iovec *iov, int iovcnt, uint64_t off);
 ssize_t c3fs_pwritev(struct c3fs_file *f, const struct iovec *iov, int iovcnt, uint64_t off);
 
-/* Report the file's length to meta now (writes are already durable on the storage
- * service when c3fs_pwrite returns).  datasync is accepted for symmetry. */
+/* Wait for the inode's write-behind jobs, then report the file's length to meta (writes
+ * are durable on the storage service when they complete).  Returns the first error of a
+ * queued write, else the report's.  datasync is accepted for symmetry. */
 int c3fs_fsync(struct c3fs_file *f, bool datasync);
 /* The length this client knows (max of meta's length at open and what it wrote). */
 uint64_t c3fs_file_size_hint(const struct c3fs_file *f);

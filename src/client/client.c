@@ -162,7 +162,9 @@ void client__attr_from_meta(struct c3fs_client *cl, const struct meta_attr *m,
 		pthread_mutex_lock(&in->lock);
 		if (in->written_end > out->size)
 			out->size = in->written_end;
-		if (in->dirty && (int64_t)in->last_write_ns > out->mtime_ns) {
+		if (in->pending_end > out->size)
+			out->size = in->pending_end;
+		if ((in->dirty || in->wjobs) && (int64_t)in->last_write_ns > out->mtime_ns) {
 			out->mtime_ns = (int64_t)in->last_write_ns;
 			if (out->mtime_ns > out->ctime_ns)
 				out->ctime_ns = out->mtime_ns;
@@ -216,6 +218,7 @@ struct client_inode *client__inode_get(struct c3fs_client *cl, const struct meta
 	fresh->ino = attr->ino;
 	fresh->refs = 1;
 	pthread_mutex_init(&fresh->lock, NULL);
+	pthread_cond_init(&fresh->wcv, NULL);
 	fresh->layout = attr->layout;
 	meta_layout_perm(&fresh->layout, fresh->perm);
 	fresh->meta_length = attr->length;
@@ -234,6 +237,7 @@ struct client_inode *client__inode_get(struct c3fs_client *cl, const struct meta
 		if (attr->layout.dyn_stripe > in->layout.dyn_stripe)
 			in->layout.dyn_stripe = attr->layout.dyn_stripe;
 		pthread_mutex_unlock(&in->lock);
+		pthread_cond_destroy(&fresh->wcv);
 		pthread_mutex_destroy(&fresh->lock);
 		free(fresh->perm);
 		free(fresh);
@@ -262,6 +266,7 @@ void client__inode_put(struct c3fs_client *cl, struct client_inode *in)
 			break;
 		}
 	pthread_mutex_unlock(&cl->inodes_lock);
+	pthread_cond_destroy(&in->wcv);
 	pthread_mutex_destroy(&in->lock);
 	free(in->perm);
 	free(in);
@@ -349,6 +354,7 @@ int client__flush_length(struct c3fs_client *cl, uint64_t ino)
 
 	if (!in)
 		return 0;
+	client__wait_writes(in, 0, 0, false); /* queued writes land first */
 	pthread_mutex_lock(&in->lock);
 	dirty = in->dirty;
 	sess = in->sync_session;
@@ -469,6 +475,10 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 	cl->opts.length_sync_ms = client_default_u32(opts->length_sync_ms, 30000);
 	cl->opts.io_threads = opts->io_threads > 0 ? opts->io_threads : 2;
 	cl->opts.conns_per_peer = opts->conns_per_peer > 0 ? opts->conns_per_peer : 2;
+	cl->opts.write_behind_threads = opts->write_behind_threads > 0 ? opts->write_behind_threads : 8;
+	if (cl->opts.write_behind_threads > 256)
+		cl->opts.write_behind_threads = 256;
+	cl->opts.write_behind_bytes = opts->write_behind_bytes ? opts->write_behind_bytes : (16u << 20);
 	cl->session_timeout_ms = 30000;
 	cl->mgmtd_addrs = strdup(opts->mgmtd_addrs);
 	cl->token = strdup(opts->token ? opts->token : "");
@@ -491,6 +501,8 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 	pthread_mutex_init(&cl->inodes_lock, NULL);
 	pthread_mutex_init(&cl->bg_lock, NULL);
 	pthread_cond_init(&cl->bg_cv, NULL);
+	pthread_mutex_init(&cl->wq_lock, NULL);
+	pthread_cond_init(&cl->wq_cv, NULL);
 
 	memset(&ro, 0, sizeof(ro));
 	ro.token = cl->token;
@@ -515,6 +527,12 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 		goto fail_cc;
 	}
 	cl->bg_started = true;
+	cl->nworkers = cl->opts.write_behind_threads;
+	cl->workers = calloc((size_t)cl->nworkers + 1, sizeof(pthread_t));
+	for (i = 0; cl->workers && i < (uint32_t)cl->nworkers; i++)
+		if (pthread_create(&cl->workers[i], NULL, client__wworker_main, cl) != 0)
+			break;
+	cl->nworkers = cl->workers ? (int)i : 0;
 	*out = cl;
 	return 0;
 
@@ -523,6 +541,8 @@ fail_cc:
 fail_rpc:
 	rpc_client_free(cl->rpc);
 fail_sync:
+	pthread_cond_destroy(&cl->wq_cv);
+	pthread_mutex_destroy(&cl->wq_lock);
 	pthread_cond_destroy(&cl->bg_cv);
 	pthread_mutex_destroy(&cl->bg_lock);
 	pthread_mutex_destroy(&cl->inodes_lock);
@@ -537,6 +557,8 @@ fail_strings:
 
 void c3fs_client_free(struct c3fs_client *cl)
 {
+	int i;
+
 	if (!cl)
 		return;
 	if (cl->bg_started) {
@@ -546,8 +568,17 @@ void c3fs_client_free(struct c3fs_client *cl)
 		pthread_mutex_unlock(&cl->bg_lock);
 		pthread_join(cl->bg, NULL);
 	}
+	pthread_mutex_lock(&cl->wq_lock);
+	cl->wq_stop = true;
+	pthread_cond_broadcast(&cl->wq_cv);
+	pthread_mutex_unlock(&cl->wq_lock);
+	for (i = 0; i < cl->nworkers; i++)
+		pthread_join(cl->workers[i], NULL);
+	free(cl->workers);
 	cluster_client_free(cl->cc);
 	rpc_client_free(cl->rpc);
+	pthread_cond_destroy(&cl->wq_cv);
+	pthread_mutex_destroy(&cl->wq_lock);
 	pthread_cond_destroy(&cl->bg_cv);
 	pthread_mutex_destroy(&cl->bg_lock);
 	pthread_mutex_destroy(&cl->inodes_lock);

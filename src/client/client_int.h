@@ -54,6 +54,23 @@ struct client_inode {
 				       * when no write raced with it) */
 	uint64_t sync_session;        /* a write session to report through (0 = none) */
 	struct c3fs_cred sync_cred;   /* its opener */
+	/* write-behind (c3fs_pwrite_async), also under lock */
+	struct client_wjob *wjobs;    /* queued or running writes, in submission order */
+	struct client_wjob *wjobs_tail;
+	uint64_t wbytes;              /* bytes in wjobs */
+	uint64_t pending_end;         /* highest end among wjobs (0 when none) */
+	int werr;                     /* first error of a write-behind job not yet reported */
+	pthread_cond_t wcv;           /* signalled whenever a job finishes */
+};
+
+/* One write-behind job: a copy of the data, written by a worker thread.  Jobs of one
+ * inode that overlap run in submission order; others run in parallel. */
+struct client_wjob {
+	struct client_wjob *next;     /* in the inode's list (under inode lock) */
+	struct client_wjob *qnext;    /* in the client's queue (under wq_lock) */
+	struct c3fs_file *f;          /* outlives the job: close drains first */
+	uint64_t off, len, seq;
+	char *buf;
 };
 
 struct c3fs_client {
@@ -76,6 +93,15 @@ struct c3fs_client {
 	/* open inodes */
 	pthread_mutex_t inodes_lock;
 	struct client_inode *inodes[CLIENT_INODE_BUCKETS];
+
+	/* write-behind workers: FIFO queue of jobs (all inodes) */
+	pthread_mutex_t wq_lock;
+	pthread_cond_t wq_cv;
+	struct client_wjob *wq_head, *wq_tail;
+	bool wq_stop;
+	pthread_t *workers;
+	int nworkers;
+	uint64_t wseq;                /* under wq_lock */
 
 	/* background thread */
 	pthread_t bg;
@@ -126,10 +152,16 @@ void client__chan_put(struct c3fs_client *cl, uint32_t chan);
 int client__report_length(struct c3fs_client *cl, struct client_inode *in, uint16_t type,
 			  const struct c3fs_cred *cr, uint64_t session_id, struct meta_attr *out);
 
-/* If ino is open here with unreported writes, report its length now (through a write
- * session of this client).  Before a truncate: meta cuts chunks only below the length it
+/* If ino is open here, wait for its queued writes; if it then has unreported writes,
+ * report its length now (through a write session of this client).  Before a truncate: meta cuts chunks only below the length it
  * knows.  Returns 0 or the report's error. */
 int client__flush_length(struct c3fs_client *cl, uint64_t ino);
+
+/* ---- file.c ---- */
+void *client__wworker_main(void *arg);
+/* Wait until no write-behind job of in overlapping [off, off+len) is queued or running
+ * (len 0 = all jobs).  With take_err, return and clear the inode's sticky error. */
+int client__wait_writes(struct client_inode *in, uint64_t off, uint64_t len, bool take_err);
 
 /* ---- stripe.c ---- */
 /* One contiguous part of an I/O that lies in one chunk. */

@@ -187,6 +187,8 @@ uint64_t c3fs_file_size_hint(const struct c3fs_file *f)
 
 	pthread_mutex_lock(&in->lock);
 	n = in->meta_length > in->written_end ? in->meta_length : in->written_end;
+	if (in->pending_end > n)
+		n = in->pending_end;
 	pthread_mutex_unlock(&in->lock);
 	return n;
 }
@@ -210,6 +212,7 @@ ssize_t c3fs_preadv(struct c3fs_file *f, const struct iovec *iov, int iovcnt, ui
 		return -EINVAL;
 	if (len == 0)
 		return 0;
+	client__wait_writes(f->inode, off, len, false);
 	known = c3fs_file_size_hint(f);
 	/* read the whole range: chunks may hold data written by other clients that this
 	 * one has not heard of yet; the reply says where data ends */
@@ -312,12 +315,171 @@ ssize_t c3fs_pwrite(struct c3fs_file *f, const void *buf, size_t len, uint64_t o
 	return c3fs_pwritev(f, &v, 1, off);
 }
 
+/* ------------------------------------------------------------------ write-behind */
+
+static bool file_overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+int client__wait_writes(struct client_inode *in, uint64_t off, uint64_t len, bool take_err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&in->lock);
+	for (;;) {
+		struct client_wjob *j;
+
+		for (j = in->wjobs; j; j = j->next)
+			if (len == 0 || file_overlaps(j->off, j->len, off, len))
+				break;
+		if (!j)
+			break;
+		pthread_cond_wait(&in->wcv, &in->lock);
+	}
+	if (take_err) {
+		rc = in->werr;
+		in->werr = 0;
+	}
+	pthread_mutex_unlock(&in->lock);
+	return rc;
+}
+
+/* Run one job: wait for earlier overlapping jobs of the inode, write, finish. */
+static void file_wjob_run(struct client_wjob *j)
+{
+	struct client_inode *in = j->f->inode;
+	struct client_wjob *e, **pp;
+	ssize_t n;
+
+	pthread_mutex_lock(&in->lock);
+	for (;;) {
+		for (e = in->wjobs; e && e != j; e = e->next)
+			if (file_overlaps(e->off, e->len, j->off, j->len))
+				break;
+		if (e == j || !e)
+			break;
+		pthread_cond_wait(&in->wcv, &in->lock);
+	}
+	pthread_mutex_unlock(&in->lock);
+
+	n = c3fs_pwrite(j->f, j->buf, j->len, j->off);
+
+	pthread_mutex_lock(&in->lock);
+	if (n < 0 && !in->werr)
+		in->werr = (int)n;
+	for (pp = &in->wjobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	in->wjobs_tail = NULL;
+	for (e = in->wjobs; e; e = e->next)
+		in->wjobs_tail = e;
+	in->wbytes -= j->len;
+	if (!in->wjobs)
+		in->pending_end = 0;
+	pthread_cond_broadcast(&in->wcv);
+	pthread_mutex_unlock(&in->lock);
+	free(j->buf);
+	free(j);
+}
+
+void *client__wworker_main(void *arg)
+{
+	struct c3fs_client *cl = arg;
+
+	pthread_mutex_lock(&cl->wq_lock);
+	for (;;) {
+		struct client_wjob *j = cl->wq_head;
+
+		if (!j) {
+			if (cl->wq_stop)
+				break;
+			pthread_cond_wait(&cl->wq_cv, &cl->wq_lock);
+			continue;
+		}
+		cl->wq_head = j->qnext;
+		if (!cl->wq_head)
+			cl->wq_tail = NULL;
+		pthread_mutex_unlock(&cl->wq_lock);
+		file_wjob_run(j);
+		pthread_mutex_lock(&cl->wq_lock);
+	}
+	pthread_mutex_unlock(&cl->wq_lock);
+	return NULL;
+}
+
+ssize_t c3fs_pwrite_async(struct c3fs_file *f, const void *buf, size_t len, uint64_t off)
+{
+	struct c3fs_client *cl = f->cl;
+	struct client_inode *in = f->inode;
+	struct client_wjob *j;
+	int rc;
+
+	if (!f->can_write)
+		return -EBADF;
+	if (cl->nworkers == 0 || (f->flags & O_APPEND))
+		return c3fs_pwrite(f, buf, len, off);
+	if (len == 0)
+		return 0;
+	if (off + len < off)
+		return -EFBIG;
+	j = calloc(1, sizeof(*j));
+	if (j)
+		j->buf = malloc(len);
+	if (!j || !j->buf) {
+		free(j);
+		return c3fs_pwrite(f, buf, len, off); /* no memory to queue: write now */
+	}
+	memcpy(j->buf, buf, len);
+	j->f = f;
+	j->off = off;
+	j->len = len;
+
+	pthread_mutex_lock(&in->lock);
+	while (in->wbytes > 0 && in->wbytes + len > cl->opts.write_behind_bytes && !in->werr)
+		pthread_cond_wait(&in->wcv, &in->lock);
+	if (in->werr) {
+		rc = in->werr;
+		in->werr = 0;
+		pthread_mutex_unlock(&in->lock);
+		free(j->buf);
+		free(j);
+		return rc;
+	}
+	if (in->wjobs_tail)
+		in->wjobs_tail->next = j;
+	else
+		in->wjobs = j;
+	in->wjobs_tail = j;
+	in->wbytes += len;
+	if (off + len > in->pending_end)
+		in->pending_end = off + len;
+	in->last_write_ns = c3_wall_ns();
+	pthread_mutex_unlock(&in->lock);
+
+	pthread_mutex_lock(&cl->wq_lock);
+	j->seq = ++cl->wseq;
+	if (cl->wq_tail)
+		cl->wq_tail->qnext = j;
+	else
+		cl->wq_head = j;
+	cl->wq_tail = j;
+	pthread_cond_signal(&cl->wq_cv);
+	pthread_mutex_unlock(&cl->wq_lock);
+	return (ssize_t)len;
+}
+
 int c3fs_fsync(struct c3fs_file *f, bool datasync)
 {
 	struct meta_attr a;
 	int rc;
 
 	(void)datasync;
+	rc = client__wait_writes(f->inode, 0, 0, true);
+	if (rc)
+		return rc;
 	if (!f->can_write || !f->session_id)
 		return 0;
 	memset(&a, 0, sizeof(a));
@@ -342,8 +504,13 @@ int c3fs_close_attr(struct c3fs_file *f, struct c3fs_attr *out)
 		return 0;
 	in = f->inode;
 	memset(&a, 0, sizeof(a));
+	/* this file's queued writes must finish before it goes; their error is ours */
+	rc = client__wait_writes(in, 0, 0, f->can_write);
 	if (f->session_id && f->can_write) {
-		rc = client__report_length(f->cl, in, META_T_CLOSE, &f->cred, f->session_id, &a);
+		int rrc = client__report_length(f->cl, in, META_T_CLOSE, &f->cred, f->session_id, &a);
+
+		if (!rc)
+			rc = rrc;
 	} else if (f->session_id) {
 		file_abandon(f->cl, &f->cred, f->ino, f->session_id);
 	}

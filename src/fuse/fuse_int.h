@@ -39,6 +39,9 @@ struct fusefs_config {
 	bool allow_other;
 	bool kernel_permissions;
 	bool read_cache;
+	bool write_behind;
+	int64_t write_behind_threads;
+	uint64_t write_behind_bytes;
 	char *log;
 	char *log_level;
 	char *metrics_listen;

@@ -62,6 +62,13 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	    "How long an I/O waits for its chain to be reconfigured before failing."),
 	CFG("cluster", "length_sync", C3_CFG_MS, length_sync_ms, "30s", 1000, 3600000, "ms",
 	    "A file being written reports its length to meta at least this often."),
+	CFG("cluster", "write_behind", C3_CFG_BOOL, write_behind, "false", 1, 0, "",
+	    "Answer a write once its data is queued (errors then show at the next write, "
+	    "fsync or close); false = answer after the storage service has it."),
+	CFG("cluster", "write_behind_threads", C3_CFG_INT, write_behind_threads, "8", 1, 256, "",
+	    "Threads writing queued data."),
+	CFG("cluster", "write_behind_bytes", C3_CFG_SIZE, write_behind_bytes, "16M", 1 << 20,
+	    1 << 30, "bytes", "Most data queued per file before writers wait."),
 	CFG("cluster", "io_threads", C3_CFG_INT, io_threads, "2", 1, 64, "",
 	    "RPC I/O threads."),
 	CFG("log", "file", C3_CFG_STR, log, "", 1, 0, "",
@@ -156,6 +163,8 @@ int main(int argc, char **argv)
 	co.length_sync_ms = (uint32_t)fs.cfg.length_sync_ms;
 	co.io_threads = (int)fs.cfg.io_threads;
 	co.ready_timeout_ms = 30000;
+	co.write_behind_threads = (int)fs.cfg.write_behind_threads;
+	co.write_behind_bytes = (uint32_t)fs.cfg.write_behind_bytes;
 	rc = c3fs_client_new(&co, &fs.cl);
 	if (rc) {
 		LOG_ERROR("cannot reach the cluster at %s: %s", fs.cfg.mgmtd, c3_strerror(rc));

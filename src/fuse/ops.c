@@ -843,7 +843,8 @@ static void fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t
 	ssize_t n;
 
 	(void)ino;
-	n = c3fs_pwrite(fh->f, buf, size, (uint64_t)off);
+	n = fusefs_of(req)->cfg.write_behind ? c3fs_pwrite_async(fh->f, buf, size, (uint64_t)off)
+					     : c3fs_pwrite(fh->f, buf, size, (uint64_t)off);
 	c3_hist_observe_ns(fusefs_m_write_lat, c3_now_ns() - t0);
 	if (n > 0)
 		c3_counter_add(fusefs_m_write_bytes, (uint64_t)n);

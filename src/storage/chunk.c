@@ -966,6 +966,8 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 	if (!s)
 		return -EINVAL; /* caller does not hold the chunk lock */
 	rc = chunk_load(cs, id, &commit);
+	if (rc == -C3FS_ECHECKSUM && (u->full || u->type == CHUNK_UPD_REMOVE))
+		rc = 0; /* a damaged record may be replaced whole (its file is an orphan then) */
 	if (rc && rc != -ENOENT)
 		return rc;
 	if (commit.ver && commit.chunk_size != u->chunk_size && !u->full && u->type != CHUNK_UPD_REMOVE) {
@@ -1228,7 +1230,7 @@ int chunk_store_sync_pending(struct chunk_store *cs, struct chunk_id id)
 	if (!s || !s->has_pending)
 		return -C3FS_ECHUNKVER;
 	rc = chunk_load(cs, id, &commit);
-	if (rc && rc != -ENOENT)
+	if (rc && rc != -ENOENT && rc != -C3FS_ECHECKSUM)
 		return rc;
 	rc = chunk_sync_ver(cs, id, &s->pending, rc ? 0 : commit.gen);
 	chunk_ver_release(&commit);
@@ -1250,6 +1252,8 @@ int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t vers
 		return -C3FS_ECHUNKVER;
 	p = &s->pending;
 	rc = chunk_load(cs, id, &commit);
+	if (rc == -C3FS_ECHECKSUM)
+		rc = 0; /* replacing a damaged record (stage allowed it): its file is an orphan */
 	if (rc && rc != -ENOENT)
 		return rc;
 	/* 1. the new bytes are durable (and the new file's name) */

@@ -903,7 +903,8 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 	if (rc)
 		goto reply;
 	rc = chunk_store_stat(t->cs, id, &info);
-	if (rc == -ENOENT) {
+	if (rc == -ENOENT || (rc == -C3FS_ECHECKSUM && (m.flags & STORAGE_UPD_F_SYNC))) {
+		/* nothing here, or a damaged record that a SYNC update replaces whole */
 		memset(&info, 0, sizeof(info));
 		rc = 0;
 	}
@@ -1333,6 +1334,13 @@ static int svc_sync_chunk(struct storage_service *svc, struct svc_target *t, uin
 	if (rc == 0)
 		c3_counter_add(svc->m_sync_chunks, 1);
 out:
+	if (rc == -C3FS_ECHECKSUM) {
+		/* our own copy is damaged: nothing good to send; the sync goes on without it */
+		c3_counter_add(svc->m_checksum, 1);
+		LOG_ERROR("sync from target %u: chunk %llu:%u is corrupt here, not sent",
+			  t->target_id, (unsigned long long)id.inode, id.index);
+		rc = 0;
+	}
 	chunk_read_release(&rd);
 	chunk_store_unlock(t->cs, id);
 	return rc;

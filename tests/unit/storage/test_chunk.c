@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "common/crc32c.h"
 #include "common/errors.h"
 #include "storage/chunk.h"
@@ -222,6 +224,66 @@ static void basic(const char *dir, int engine)
 		is_int(system(cmd), 0, "exactly one file per committed chunk (orphan removed)");
 	}
 	chunk_store_close(cs);
+	/* a damaged metadata record is detected (record CRC), never trusted */
+	{
+		char mpath[4400];
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		MDB_val key, val;
+		uint8_t k[12] = { 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 0 }, *copy;
+		int mrc;
+
+		snprintf(mpath, sizeof(mpath), "%s/meta", dir);
+		mrc = mdb_env_create(&env);
+		mdb_env_set_mapsize(env, 8ull << 30);
+		if (!mrc)
+			mrc = mdb_env_open(env, mpath, 0, 0644);
+		if (!mrc)
+			mrc = mdb_txn_begin(env, NULL, 0, &txn);
+		if (!mrc)
+			mrc = mdb_dbi_open(txn, NULL, 0, &dbi);
+		key.mv_size = sizeof(k);
+		key.mv_data = k;
+		if (!mrc)
+			mrc = mdb_get(txn, dbi, &key, &val);
+		if (!mrc) {
+			copy = malloc(val.mv_size);
+			memcpy(copy, val.mv_data, val.mv_size);
+			copy[20] ^= 0x40; /* inside the length/version fields */
+			val.mv_data = copy;
+			mrc = mdb_put(txn, dbi, &key, &val, 0);
+			if (!mrc)
+				mrc = mdb_txn_commit(txn);
+			free(copy);
+		}
+		mdb_env_close(env);
+		is_int(mrc, 0, "flip a bit in chunk a's metadata record");
+		is_int(chunk_store_open(dir, &o, &cs), 0, "reopen with a damaged record");
+		is_int(chunk_store_read(cs, a, 0, 100, false, &rd), -C3FS_ECHECKSUM,
+		       "a damaged record reads as a checksum error");
+		is_int(chunk_store_stat(cs, a, &info), -C3FS_ECHECKSUM, "and stats as one");
+		n = 0;
+		chunk_store_list(cs, NULL, (struct chunk_id){ UINT64_MAX, UINT32_MAX }, 0,
+				 count_cb, &n, &more);
+		is_int(n, 2, "the listing still shows it (as corrupt)");
+		is_int(check(cs, b, buf, CS), 0, "other chunks unaffected");
+		is_int(wr(cs, a, 0, buf, 10, CS), -C3FS_ECHECKSUM,
+		       "a partial write on a damaged record is refused");
+		{
+			struct chunk_update u = { .type = CHUNK_UPD_WRITE, .full = true, .length = 100,
+						  .chunk_size = CS, .data = buf, .version = 1000 };
+
+			chunk_store_lock(cs, a);
+			rc = chunk_store_stage(cs, a, &u);
+			if (!rc)
+				rc = chunk_store_commit(cs, a, 1000, 1);
+			chunk_store_unlock(cs, a);
+			is_int(rc, 0, "a full rewrite replaces the damaged record");
+			is_int(check(cs, a, buf, 100), 0, "and reads back");
+		}
+		chunk_store_close(cs);
+	}
 	o.target_id = 6;
 	ok(chunk_store_open(dir, &o, &cs) < 0, "wrong target id refused");
 	free(model);

@@ -201,8 +201,9 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_set_max_threads(loop, (unsigned)fs.cfg.threads);
 	fuse_loop_cfg_set_idle_threads(loop, (unsigned)(fs.cfg.threads < 8 ? fs.cfg.threads : 8));
 	fuse_loop_cfg_set_clone_fd(loop, 0);
+	/* 0 after an unmount, the signal number after SIGTERM/SIGINT/SIGHUP: both clean */
 	rc = fuse_session_loop_mt(fs.se, loop);
-	status = rc == 0 ? 0 : 1;
+	status = rc < 0 ? 1 : 0;
 	LOG_INFO("session loop ended (%d), unmounting", rc);
 	fuse_loop_cfg_destroy(loop);
 out_unmount:

@@ -576,6 +576,17 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 	ov.rc = 0;
 	rc = svc_forward(svc, route->target_id, route->chain_id, &fw, iov.iov_len ? &iov : NULL,
 			 iov.iov_len ? 1 : 0, &ov);
+	if (rc == -C3FS_ECHUNKVER && !(fw.flags & STORAGE_UPD_F_FULL) &&
+	    fw.type != STORAGE_UPD_REMOVE) {
+		/* a successor missed an update (its base is not ours): send the whole chunk */
+		LOG_WARN("chunk %llu:%u v%llu: successor is missing an update, resending whole",
+			 (unsigned long long)op->id.inode, op->id.index,
+			 (unsigned long long)u.version);
+		rc = svc_make_full(t, op->id, false, &fw, &rd, &iov);
+		if (rc == 0)
+			rc = svc_forward(svc, route->target_id, route->chain_id, &fw,
+					 iov.iov_len ? &iov : NULL, iov.iov_len ? 1 : 0, &ov);
+	}
 	chunk_read_release(&rd);
 	if (!rc)
 		rc = ov.rc;

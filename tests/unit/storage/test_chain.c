@@ -13,6 +13,8 @@
  *    with -C3FS_ECHAINVER carrying the new version
  *  - with the tail killed, a write fails with -C3FS_ENOSUCCESSOR and the head's committed
  *    data is unchanged
+ *  - a replica that lost a chunk (removed behind the chain's back with a direct SYNC
+ *    update) is repaired by the head resending the whole chunk on -C3FS_ECHUNKVER
  *  - batches: a write batch of distinct chunks (applied in parallel) and one with two ios
  *    on the same chunk (applied in order); a read batch mixing a hole, a short read and a
  *    full read keeps every io's bytes in its own slot of the reply bulk
@@ -606,6 +608,41 @@ static void failed_and_full_targets(void)
 	free(got);
 }
 
+static void missed_update(void)
+{
+	struct storage_update_req u;
+	struct storage_io_result r;
+	struct c3_buf b = C3_BUF_INIT, rb = C3_BUF_INIT;
+	uint8_t d[8192], p[100], got[CS];
+	uint32_t len;
+	int rc, bad = 0;
+
+	fill(d, sizeof(d), 4242);
+	is_int(do_write(2, 2, 1, 22, 9500, 0, 0, d, sizeof(d), NULL, &r), 0, "write a chunk");
+	/* the tail (target 12 on node 1) loses it */
+	memset(&u, 0, sizeof(u));
+	u.route = (struct storage_route){ 2, 1, 12 };
+	u.chunk = (struct storage_chunk_id){ 9500, 0 };
+	u.type = STORAGE_UPD_REMOVE;
+	u.flags = STORAGE_UPD_F_SYNC;
+	u.chunk_size = CS;
+	u.update_ver = 1;
+	storage_update_req_encode(&u, &b);
+	rc = rpc_call_sync(cli, addrs[1], STORAGE_T_UPDATE, b.data, b.len, &rb, 10000);
+	c3_buf_release(&b);
+	c3_buf_release(&rb);
+	is_int(rc, 0, "the tail's copy is removed behind the chain's back");
+	memset(p, 0x5A, sizeof(p));
+	memcpy(d + 3000, p, sizeof(p));
+	is_int(do_write(2, 2, 1, 22, 9500, 0, 3000, p, sizeof(p), NULL, &r), 0,
+	       "a partial write still succeeds");
+	for (int m = 0; m < 3; m++) {
+		rc = read_member(2, m, 9500, 0, got, &len);
+		bad += rc != 0 || len != sizeof(d) || memcmp(got, d, sizeof(d)) != 0;
+	}
+	is_int(bad, 0, "every replica has the whole chunk again");
+}
+
 static void batches(void)
 {
 	enum { N = 6, L = 20000 };
@@ -782,6 +819,7 @@ int main(void)
 	exactly_once();
 	truncate_query_remove();
 	batches();
+	missed_update();
 	failed_and_full_targets();
 	stale_chain_version();
 	dead_successor();

@@ -183,7 +183,7 @@ static void basic(const char *dir, int engine)
 	is_int(chunk_store_file_path(cs, b, path, sizeof(path)), 0, "path of b");
 	{
 		int fd = open(path, O_RDWR);
-		uint8_t x;
+		uint8_t x = 0;
 
 		ok(fd >= 0 && pread(fd, &x, 1, 777777) == 1, "read byte");
 		x ^= 0x10;

@@ -52,6 +52,20 @@ t_ok $? "checksums right after unmount + remount (no page cache)"
 diff <(cd "$S" && find . | sort) <(cd "$M" && find . | sort) >/dev/null
 t_ok $? "same names after remount"
 
+# silent corruption of every chunk replica on storage node 1: reads fail over
+n=0
+while IFS= read -r -d '' f; do
+	sz=$(stat -c %s "$f")
+	[ "$sz" -gt 4096 ] || continue
+	printf '\xff\xfe\xfd\xfc' | dd of="$f" bs=1 seek=1000 conv=notrunc status=none && n=$((n + 1))
+done < <(find "$C_TARGET_ROOT/s1" -type f ! -name '*.mdb' ! -name '*.mdb-lock' -print0)
+echo "# corrupted $n chunk files on node 1"
+t_ok $(( n > 0 ? 0 : 1 )) "found chunk files of node 1 to corrupt"
+c_umount "$M" && c_mount "$M"
+echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+(cd "$M" && sha256sum -c --quiet "$T/src.sum")
+t_ok $? "everything reads back intact with node 1's replicas corrupted (checksum failover)"
+
 # one storage node dies: every chain still has two replicas
 c_kill_storage 2 KILL
 c_umount "$M" && c_mount "$M"

@@ -58,6 +58,8 @@
  * error for a backoff that doubles from 10 ms to 1 s (reset by a successful connect), so
  * a dead node costs neither a connect storm nor a connect timeout per call. */
 #define CLI_BACKOFF_MIN_MS 10u
+/* A waiting caller reads payload/bulk of at least this size with one MSG_WAITALL read. */
+#define CLI_WAITALL_MIN (64u << 10)
 #define CLI_BACKOFF_MAX_MS 1000u
 
 enum { CALL_PENDING = 0, CALL_DONE = 1, CALL_SENDING = 2, CALL_DEFERRED = 3 };
@@ -699,7 +701,7 @@ static bool cli_conn_parse(struct cli_conn *c)
 }
 
 /* The reader (read_mu held, a reference held): read what the descriptor has. */
-static void cli_conn_read(struct cli_conn *c)
+static void cli_conn_read(struct cli_conn *c, bool wait)
 {
 	for (int round = 0; round < 8; round++) {
 		struct iovec iov[9];
@@ -738,11 +740,21 @@ static void cli_conn_read(struct cli_conn *c)
 			c->rpos = 0;
 		}
 		direct = cli_iov_total(iov, niov);
-		iov[niov].iov_base = c->rbuf + c->rlen;
-		iov[niov++].iov_len = net__rbuf_window(c->rlen);
-		want = direct + iov[niov - 1].iov_len;
-		n = c->tr->readv(c->fd, iov, niov);
-		if (n == -EAGAIN)
+		if (wait && round == 0 && direct >= CLI_WAITALL_MIN) {
+			/* a waiting caller receiving a large payload/bulk: one blocking read
+			 * for all of it (bounded by the receive slice) */
+			want = direct;
+			n = c->tr->readv_wait(c->fd, iov, niov, true);
+		} else {
+			iov[niov].iov_base = c->rbuf + c->rlen;
+			iov[niov++].iov_len = net__rbuf_window(c->rlen);
+			want = direct + iov[niov - 1].iov_len;
+			if (wait && round == 0)
+				n = c->tr->readv_wait(c->fd, iov, niov, false);
+			else
+				n = c->tr->readv(c->fd, iov, niov);
+		}
+		if (n == -EAGAIN || n == -EINTR)
 			return;
 		if (n <= 0) {
 			size_t inflight;
@@ -770,8 +782,8 @@ static void cli_conn_read(struct cli_conn *c)
 		}
 		if (!cli_conn_parse(c))
 			return;
-		if ((size_t)n < want)
-			return;
+		if (wait || (size_t)n < want)
+			return; /* a waiting caller comes back with a waiting read */
 	}
 }
 
@@ -784,7 +796,7 @@ static void cli_conn_on_event(struct cli_conn *c)
 	if (atomic_load(&c->dead))
 		cli_conn_retire(c);
 	else
-		cli_conn_read(c);
+		cli_conn_read(c, false);
 	pthread_mutex_unlock(&c->read_mu);
 	cli_conn_unref(c);
 }
@@ -909,7 +921,14 @@ void rpc_call_init(struct rpc_call *call, uint16_t type, const void *payload, si
 	call->payload_len = len;
 }
 
-int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *call)
+static bool cli_read_acquire(struct cli_conn *c);
+static void cli_read_release(struct cli_conn *c);
+
+/* rpc_call_start; with reader != NULL the calling thread also tries to take the
+ * connection's read role before writing (*reader tells whether it did), so the reply
+ * cannot wake the io thread first.  Only for a caller that waits right away. */
+static int cli_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *call,
+			  bool *reader)
 {
 	struct iovec iov[2 + NET_MAX_BULK_IOV];
 	uint8_t hdr[RPC_HEADER_BYTES];
@@ -954,6 +973,8 @@ int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *ca
 	}
 	cli_tab_insert(c, call);
 	pthread_mutex_unlock(&c->mu);
+	if (reader)
+		*reader = cli_read_acquire(c);
 
 	memset(&f, 0, sizeof(f));
 	f.version = RPC_PROTO_VERSION;
@@ -989,6 +1010,12 @@ int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *ca
 			cli_call_complete(c->io, call);
 		return 0;
 	}
+	if (reader && *reader) {
+		pthread_mutex_unlock(&c->mu);
+		cli_read_release(c);
+		*reader = false;
+		pthread_mutex_lock(&c->mu);
+	}
 	for (;;) {
 		if (call->priv_done == CALL_DEFERRED)
 			break;
@@ -1006,14 +1033,13 @@ int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *ca
 	return rc == -C3FS_ETIMEDOUT ? rc : -C3FS_EPEERCLOSED;
 }
 
-/* A waiting caller whose call is still in flight: become the connection's reader, so the
+/* A waiting caller whose call is still in flight becomes the connection's reader, so the
  * reply wakes this thread directly instead of an io thread that would then wake it.  The
  * descriptor is taken out of the io thread's epoll interest meanwhile.  Returns false if
  * another thread is reading (or the connection is dead): then wait on the futex. */
-static bool cli_wait_read(struct cli_conn *c, struct rpc_call *call)
+static bool cli_read_acquire(struct cli_conn *c)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = c };
-	bool progress = true;
 
 	if (atomic_load(&c->dead) || pthread_mutex_trylock(&c->read_mu) != 0)
 		return false;
@@ -1022,12 +1048,29 @@ static bool cli_wait_read(struct cli_conn *c, struct rpc_call *call)
 		return false;
 	}
 	c3_counter_add(cli_m.caller_reads, 1);
+	return true;
+}
+
+/* Give the read role back to the io thread (re-arm its epoll interest). */
+static void cli_read_release(struct cli_conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+	if (!atomic_load(&c->dead))
+		(void)epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	pthread_mutex_unlock(&c->read_mu);
+}
+
+/* With the read role: read until call completes, its deadline passes, or c dies.
+ * Returns false when the deadline scan owns the call (wait on the futex then). */
+static bool cli_read_until(struct cli_conn *c, struct rpc_call *call)
+{
+	bool progress = true;
+
 	cli_tls_waiting = call;
 	while (__atomic_load_n(&call->priv_done, __ATOMIC_ACQUIRE) != CALL_DONE &&
 	       !atomic_load(&c->dead)) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		uint64_t now = c3_now_ns();
-		int ms;
 
 		if (now >= call->priv_deadline_ns) {
 			/* our own deadline: the io thread cannot see c->cur while we read */
@@ -1048,18 +1091,21 @@ static bool cli_wait_read(struct cli_conn *c, struct rpc_call *call)
 			progress = false; /* the deadline scan took it and completes it */
 			break;
 		}
-		ms = (int)((call->priv_deadline_ns - now + 999999) / 1000000);
-		if (ms > 1000)
-			ms = 1000;
-		if (poll(&pfd, 1, ms) > 0)
-			cli_conn_read(c);
+		/* blocks at most one receive slice (20 ms), then the deadline is checked */
+		cli_conn_read(c, true);
 	}
 	cli_tls_waiting = NULL;
-	if (!atomic_load(&c->dead)) {
-		ev.events = EPOLLIN;
-		(void)epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-	}
-	pthread_mutex_unlock(&c->read_mu);
+	return progress;
+}
+
+static bool cli_wait_read(struct cli_conn *c, struct rpc_call *call)
+{
+	bool progress;
+
+	if (!cli_read_acquire(c))
+		return false;
+	progress = cli_read_until(c, call);
+	cli_read_release(c);
 	return progress;
 }
 
@@ -1083,18 +1129,53 @@ int rpc_call_wait(struct rpc_call *call)
 	return call->status;
 }
 
+int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *call)
+{
+	return cli_call_start(cli, addr, call, NULL);
+}
+
+/* rpc_call_run; *started tells a failed start (nothing to release) from a failed call. */
+static int cli_call_run(struct rpc_client *cli, const char *addr, struct rpc_call *call,
+			bool *started)
+{
+	bool reader = false;
+	int rc;
+
+	*started = false;
+	if (!call || call->done)
+		return -EINVAL;
+	rc = cli_call_start(cli, addr, call, &reader);
+	if (rc < 0)
+		return rc;
+	*started = true;
+	if (reader) {
+		struct cli_conn *c = call->priv_conn;
+
+		(void)cli_read_until(c, call);
+		cli_read_release(c);
+	}
+	return rpc_call_wait(call);
+}
+
+int rpc_call_run(struct rpc_client *cli, const char *addr, struct rpc_call *call)
+{
+	bool started;
+
+	return cli_call_run(cli, addr, call, &started);
+}
+
 int rpc_call_sync(struct rpc_client *cli, const char *addr, uint16_t type, const void *req,
 		  size_t req_len, struct c3_buf *resp, uint32_t timeout_ms)
 {
 	struct rpc_call call;
+	bool started;
 	int rc;
 
 	rpc_call_init(&call, type, req, req_len);
 	call.timeout_ms = timeout_ms;
-	rc = rpc_call_start(cli, addr, &call);
-	if (rc < 0)
+	rc = cli_call_run(cli, addr, &call, &started);
+	if (!started)
 		return rc;
-	rc = rpc_call_wait(&call);
 	if (resp)
 		*resp = call.resp;
 	else

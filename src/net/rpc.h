@@ -160,6 +160,12 @@ int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *ca
  * calls' done callbacks, those always run on an io thread. */
 int rpc_call_wait(struct rpc_call *call);
 
+/* rpc_call_start + rpc_call_wait for a call with done == NULL (else -EINVAL), with the
+ * calling thread reading the reply from the moment the request leaves (the fastest way
+ * to make one blocking call).  Returns the call's status or the start error; like a
+ * waited call, call->resp must be released afterwards. */
+int rpc_call_run(struct rpc_client *cli, const char *addr, struct rpc_call *call);
+
 /* Synchronous convenience: start + wait.  Returns the status; *resp receives the reply
  * payload (may be NULL to discard it). */
 int rpc_call_sync(struct rpc_client *cli, const char *addr, uint16_t type, const void *req,

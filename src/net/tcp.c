@@ -1,10 +1,11 @@
 /* tcp.c — TCP implementation of struct net_transport (see transport.h).
  *
  * Invariants: listening sockets are O_NONBLOCK; connection sockets are blocking with a
- * send timeout (SO_SNDTIMEO, TCP_SEND_SLICE_MS) and are only ever read with
- * MSG_DONTWAIT, so a read never blocks and a large write stays in the kernel until the
- * peer has taken it (one syscall instead of write/EAGAIN/poll/write rounds) yet returns
- * within the slice when the peer stalls.  Everything is O_CLOEXEC; connections carry
+ * send timeout (SO_SNDTIMEO, TCP_SEND_SLICE_MS) and a receive timeout (SO_RCVTIMEO,
+ * TCP_RECV_SLICE_MS), or they are not handed out at all.  readv always passes
+ * MSG_DONTWAIT (io threads never block); readv_wait blocks at most one receive slice.
+ * A large write stays in the kernel until the peer has taken it (one syscall instead of
+ * write/EAGAIN/poll/write rounds) yet returns within the slice when the peer stalls.  Everything is O_CLOEXEC; connections carry
  * TCP_NODELAY (frames are written whole with one writev, so Nagle only adds latency);
  * writes use MSG_NOSIGNAL so a dead peer is an -EPIPE, never a signal.
  */
@@ -104,20 +105,26 @@ static void tcp_format_peer(const struct sockaddr_storage *ss, char *out, size_t
 }
 
 #define TCP_SEND_SLICE_MS 100
+#define TCP_RECV_SLICE_MS 20
 
-/* Connection socket setup: no Nagle, blocking writes bounded by the send slice. */
-static void tcp_conn_setup(int fd)
+/* Connection socket setup: no Nagle, blocking I/O bounded by the send and receive
+ * slices.  Returns 0 or -errno (then the connection is not used: a blocking socket
+ * without its timeouts could block a thread indefinitely). */
+static int tcp_conn_setup(int fd)
 {
-	struct timeval tv = { 0, TCP_SEND_SLICE_MS * 1000 };
+	struct timeval snd = { 0, TCP_SEND_SLICE_MS * 1000 };
+	struct timeval rcv = { 0, TCP_RECV_SLICE_MS * 1000 };
 	int one = 1, fl;
 
-	/* best effort: a failure only costs latency (non-blocking sockets work too) */
+	/* TCP_NODELAY is best effort: a failure only costs latency */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0) {
-		fl = fcntl(fd, F_GETFL);
-		if (fl >= 0)
-			(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	}
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv)) != 0)
+		return -errno;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+		return -errno;
+	return 0;
 }
 
 static int tcp_listen(const char *addr, int backlog, int *port_out)
@@ -153,10 +160,16 @@ static int tcp_accept(int lfd, char *peer, size_t peerlen)
 	socklen_t sslen = sizeof(ss);
 	int fd;
 
+	int rc;
+
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
 	if (fd < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	tcp_conn_setup(fd);
+	rc = tcp_conn_setup(fd);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
 	tcp_format_peer(&ss, peer, peerlen);
 	return fd;
 }
@@ -176,7 +189,8 @@ static int tcp_connect(const char *addr, uint32_t timeout_ms)
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0) {
-		tcp_conn_setup(fd);
+		if (tcp_conn_setup(fd) != 0)
+			goto fail;
 		return fd;
 	}
 	if (errno != EINPROGRESS)
@@ -200,7 +214,8 @@ static int tcp_connect(const char *addr, uint32_t timeout_ms)
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0)
 		goto fail;
-	tcp_conn_setup(fd);
+	if (tcp_conn_setup(fd) != 0)
+		goto fail;
 	return fd;
 fail:
 	close(fd);
@@ -218,6 +233,20 @@ static ssize_t tcp_readv(int fd, const struct iovec *iov, int iovcnt)
 	do {
 		n = recvmsg(fd, &mh, MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return n;
+}
+
+static ssize_t tcp_readv_wait(int fd, const struct iovec *iov, int iovcnt, bool all)
+{
+	struct msghdr mh;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = (struct iovec *)iov;
+	mh.msg_iovlen = (size_t)iovcnt;
+	n = recvmsg(fd, &mh, all ? MSG_WAITALL : 0);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	return n;
@@ -255,6 +284,7 @@ const struct net_transport net_tcp_transport = {
 	.accept = tcp_accept,
 	.connect = tcp_connect,
 	.readv = tcp_readv,
+	.readv_wait = tcp_readv_wait,
 	.writev = tcp_writev,
 	.shutdown = tcp_shutdown,
 	.close = tcp_close,

@@ -4,7 +4,7 @@
  * providing the same table (its connections still expose a pollable descriptor, e.g. a
  * completion channel, so the epoll loops of server.c and client.c stay as they are).
  *
- * Handles are file descriptors, close-on-exec.  Reads never block.  A write may block
+ * Handles are file descriptors, close-on-exec.  readv never blocks.  A write may block
  * for a short slice (100 ms for TCP) while the peer drains, then returns what it wrote or
  * -EAGAIN; callers still poll on -EAGAIN and enforce their own deadline.  TCP connections
  * have TCP_NODELAY set.  Functions return a descriptor or a byte count >= 0, or a
@@ -16,6 +16,7 @@
 #ifndef C3_NET_TRANSPORT_H
 #define C3_NET_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,6 +36,11 @@ struct net_transport {
 	int (*connect)(const char *addr, uint32_t timeout_ms);
 	/* Scatter read: bytes read (> 0), 0 at end of stream, -EAGAIN, or -errno. */
 	ssize_t (*readv)(int fd, const struct iovec *iov, int iovcnt);
+	/* Scatter read that may wait: blocks until data arrives (all of iov when all is set)
+	 * or one receive slice passes (20 ms for TCP).  Bytes read (> 0, possibly fewer than
+	 * asked after the slice), 0 at end of stream, -EAGAIN (nothing within the slice),
+	 * -EINTR, or -errno.  For a thread that has nothing else to do meanwhile. */
+	ssize_t (*readv_wait)(int fd, const struct iovec *iov, int iovcnt, bool all);
 	/* Gather write, never raises SIGPIPE: bytes written (> 0), -EAGAIN, or -errno. */
 	ssize_t (*writev)(int fd, const struct iovec *iov, int iovcnt);
 	/* Stop both directions now (peers and pollers see the end); the descriptor stays

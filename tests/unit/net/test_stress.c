@@ -116,6 +116,18 @@ static void *worker(void *arg)
 		x->call.timeout_ms = 1 + (uint32_t)(rand_r(&seed) % 20);
 		if (async)
 			x->call.done = async_done;
+		if (!async && i % 2) {
+			/* start + wait with the caller reading from the start */
+			rc = rpc_call_run(cli, g_addr, &x->call);
+			if (rc == -C3FS_ECONNECT) {
+				atomic_store(&x->completions, -1000);
+				continue;
+			}
+			if (atomic_fetch_add(&x->completions, 1) != 0)
+				atomic_fetch_add(&g_double, 1);
+			check_done(x, rc);
+			continue;
+		}
 		rc = rpc_call_start(cli, g_addr, &x->call);
 		if (rc != 0) {
 			/* a failed start never calls back */

@@ -1,11 +1,13 @@
 /* Frame header encode/decode and every rejection path; codec bounds. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/crc32c.h"
 #include "common/errors.h"
 #include "net/codec.h"
 #include "net/frame.h"
+#include "net/transport.h"
 #include "tests/lib/tap.h"
 
 static void reseal(uint8_t *h)
@@ -187,9 +189,33 @@ cuts_done:
 	c3_buf_release(&b);
 }
 
+/* Address parsing only (tests never contact anything outside 127.0.0.0/8). */
+static void test_addr(void)
+{
+	static const char *bad[] = { "", "1.2.3.4", "1.2.3.4:", ":80", "1.2.3.4:65536",
+				     "1.2.3.4:-1", "1.2.3.4:80x", "host:80", "[::1:80", "[::1]80",
+				     "[::1]:", "[zz]:80", "1.2.3.999:80", NULL };
+	struct sockaddr_storage ss;
+	unsigned len;
+	int allbad = 1;
+
+	is_int(net_addr_parse("127.0.0.1:8000", &ss, &len), 0, "ipv4 address parses");
+	ok(ss.ss_family == AF_INET, "as AF_INET");
+	is_int(net_addr_parse("[::1]:0", &ss, &len), 0, "bracketed ipv6 address parses");
+	ok(ss.ss_family == AF_INET6, "as AF_INET6");
+	is_int(net_addr_parse(NULL, &ss, &len), -C3FS_ECONFIG, "NULL address rejected");
+	for (int i = 0; bad[i]; i++)
+		if (net_addr_parse(bad[i], &ss, &len) != -C3FS_ECONFIG) {
+			allbad = 0;
+			diag("accepted \"%s\"", bad[i]);
+		}
+	ok(allbad, "malformed addresses rejected with ECONFIG");
+}
+
 int main(void)
 {
 	test_frame();
 	test_codec();
+	test_addr();
 	return tap_done();
 }

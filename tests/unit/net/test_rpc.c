@@ -339,6 +339,11 @@ int main(void)
 	is_int(rc, -C3FS_EAUTH, "missing token refused with EAUTH");
 	rpc_client_free(bad);
 
+	is_int(rpc_call_sync(cli, "127.0.0.1:99999", RPC_T_PING, NULL, 0, NULL, 1000),
+	       -C3FS_ECONFIG, "port out of range -> ECONFIG");
+	is_int(rpc_call_sync(cli, "[::1:5", RPC_T_PING, NULL, 0, NULL, 1000), -C3FS_ECONFIG,
+	       "unterminated IPv6 address -> ECONFIG");
+
 	/* nothing listening */
 	rc = rpc_call_sync(cli, "127.0.0.1:1", RPC_T_PING, NULL, 0, NULL, 2000);
 	is_int(rc, -C3FS_ECONNECT, "nothing listening -> ECONNECT");

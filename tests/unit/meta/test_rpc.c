@@ -23,6 +23,8 @@
 #include "tests/unit/meta/meta_rpc.h"
 
 #define SUITE_RPC
+static char suite_addr[64]; /* mrpc_addr is per thread: filler threads copy this */
+#define SUITE_THREAD_INIT() snprintf(mrpc_addr, sizeof(mrpc_addr), "%s", suite_addr)
 #ifndef SUITE_BIG_DIR
 #define SUITE_BIG_DIR 3000 /* the daemon run (meta_posix.sh) uses 10,000 */
 #endif
@@ -148,6 +150,7 @@ int main(void)
 	}
 	if (rpc_client_new(&co, &mrpc_cli) != 0)
 		tap_skip_all("rpc client");
+	snprintf(suite_addr, sizeof(suite_addr), "%s", mrpc_addr);
 	if (getenv("C3FS_META_BIGDIR"))
 		suite_big_dir = atoi(getenv("C3FS_META_BIGDIR"));
 	if (getenv("C3FS_META_VERIFY")) {

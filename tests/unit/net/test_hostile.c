@@ -274,6 +274,70 @@ int main(void)
 		close(fa.fd);
 	}
 
+	/* mutated streams: valid conversations with random bytes flipped or cut short; the
+	 * server answers or closes each one, never crashes, and keeps serving */
+	{
+		unsigned seed = 12345;
+		int closed = 0, answered = 0;
+
+		for (int conn = 0; conn < 150; conn++) {
+			uint8_t stream[4096];
+			size_t len = 0;
+			struct c3_buf tokb = C3_BUF_INIT;
+			int cfd, nflip;
+
+			c3_enc_str(&tokb, "tok");
+			nt_hdr(stream, RPC_T_AUTH, 1, (uint32_t)tokb.len, 0);
+			memcpy(stream + RPC_HEADER_BYTES, tokb.data, tokb.len);
+			len = RPC_HEADER_BYTES + tokb.len;
+			c3_buf_release(&tokb);
+			for (int k = 0; k < 8 && len + RPC_HEADER_BYTES + 300 < sizeof(stream); k++) {
+				uint32_t pl = (uint32_t)(rand_r(&seed) % 100);
+				uint32_t bl = (uint32_t)(rand_r(&seed) % 200);
+				uint16_t type = (uint16_t)(rand_r(&seed) % 4 ? RPC_T_ECHO : RPC_T_PING);
+
+				if (type == RPC_T_PING)
+					pl = bl = 0;
+				nt_hdr(stream + len, type, 10 + (uint64_t)k, pl, bl);
+				len += RPC_HEADER_BYTES;
+				for (uint32_t b = 0; b < pl + bl; b++)
+					stream[len++] = (uint8_t)rand_r(&seed);
+			}
+			nflip = 1 + rand_r(&seed) % 3;
+			for (int k = 0; k < nflip; k++)
+				stream[rand_r(&seed) % len] ^= (uint8_t)(1u << (rand_r(&seed) % 8));
+			if (rand_r(&seed) % 4 == 0)
+				len = (size_t)rand_r(&seed) % len;
+			cfd = nt_raw_connect(port);
+			if (cfd < 0)
+				continue;
+			{
+				struct timeval tv = { 0, 300000 };
+
+				setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			}
+			nt_write_all(cfd, stream, len);
+			shutdown(cfd, SHUT_WR);
+			for (;;) {
+				uint8_t junk[4096];
+				ssize_t k = recv(cfd, junk, sizeof(junk), 0);
+
+				if (k > 0) {
+					answered++;
+					continue;
+				}
+				if (k == 0)
+					closed++;
+				break;
+			}
+			close(cfd);
+		}
+		diag("mutated streams: %d closed by the server, %d reads with answers", closed,
+		     answered);
+		is_int(closed, 150, "every mutated stream ended with the server closing it");
+		ok(served(cli), "server still serves after 150 mutated streams");
+	}
+
 	/* a flood: 500 sockets at once, max_conns 100 */
 	{
 		enum { N = 500 };

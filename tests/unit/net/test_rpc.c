@@ -71,6 +71,22 @@ static void h_bigreply(struct rpc_req *req, void *ctx)
 	free(p);
 }
 
+#define T_BUF 54 /* handler: rpc_reply_buf with an encoded u32, or a failed buffer */
+
+static void h_buf(struct rpc_req *req, void *ctx)
+{
+	struct c3_buf b = C3_BUF_INIT;
+
+	if (req->payload_len == 1) {
+		b.err = -ENOMEM; /* an encoder that failed */
+		rpc_reply_buf(req, 0, &b);
+		return;
+	}
+	c3_enc_u32(&b, 0xabcd1234u);
+	rpc_reply_buf(req, 0, &b);
+	c3_buf_release(&b);
+}
+
 static struct rpc_client *mk_client(const char *token, int conns)
 {
 	struct rpc_client_opts o;
@@ -204,6 +220,7 @@ int main(void)
 	rpc_server_register(srv, T_FAIL, h_fail, NULL, 0);
 	rpc_server_register(srv, T_DEFER, h_defer, NULL, 0);
 	rpc_server_register(srv, T_BIGREPLY, h_bigreply, NULL, 0);
+	rpc_server_register(srv, T_BUF, h_buf, NULL, RPC_HANDLER_INLINE);
 	is_int(rpc_server_start(srv), 0, "server started");
 	ok(rpc_server_port(srv) > 0, "bound port known");
 	nt_addr(srv, addr, sizeof(addr));
@@ -233,6 +250,20 @@ int main(void)
 	is_int(rc, 0, "deferred reply from another thread");
 	ok(resp.len == 5 && memcmp(resp.data, "later", 5) == 0, "deferred reply payload");
 	c3_buf_release(&resp);
+
+	/* rpc_reply_buf: the encoded buffer, or its error as the status */
+	{
+		struct c3_dec d;
+
+		rc = rpc_call_sync(cli, addr, T_BUF, NULL, 0, &resp, 5000);
+		c3_dec_init(&d, resp.data, resp.len);
+		ok(rc == 0 && c3_dec_u32(&d) == 0xabcd1234u && c3_dec_finish(&d) == 0,
+		   "rpc_reply_buf sends the encoded buffer");
+		c3_buf_release(&resp);
+		rc = rpc_call_sync(cli, addr, T_BUF, "x", 1, &resp, 5000);
+		is_int(rc, -ENOMEM, "rpc_reply_buf with a failed buffer replies its error");
+		c3_buf_release(&resp);
+	}
 
 	/* reply bulk larger than the buffers given */
 	{

@@ -6,6 +6,8 @@
 #   tests/tools/posix_check.sh DIR
 #   POSIX_CHECK_SKIP="readdir_big sticky"  skips whole sections (names below), with a reason
 #   POSIX_CHECK_KEEP=1                     keeps the work directory
+#   POSIX_CHECK_READDIR_N=5000             entries of the readdir_big section
+#   POSIX_CHECK_UNLINK_N=3000              entries of readdir_unlink (a third survive)
 #   C3FS_POSIX_HELPER=path                 the c3fs-posix-helper binary (default: searched in
 #                                          $C3FS_BIN_DIR, build*/asan/bin, build*/bin)
 #
@@ -1081,37 +1083,38 @@ fi
 # ------------------------------------------------------------------------------------------
 if section_on readdir_big; then
 	mkdir rb.d
+	RB_N=${POSIX_CHECK_READDIR_N:-5000}
 	res=$(python3 -c '
-import os
-n = 5000
+import os, sys
+n = int(sys.argv[1])
 for i in range(n):
     os.close(os.open("rb.d/entry-%05d" % i, os.O_CREAT | os.O_WRONLY, 0o644))
 names = os.listdir("rb.d")
 s = set(names)
 want = set("entry-%05d" % i for i in range(n))
-print(len(names), len(s), s == want)')
-	is "$res" "5000 5000 True" "readdir returns each of 5000 entries exactly once"
-	is "$(ls -a rb.d | wc -l)" 5002 "ls -a shows 5000 entries plus . and .."
+print(len(names), len(s), s == want)' "$RB_N")
+	is "$res" "$RB_N $RB_N True" "readdir returns each of $RB_N entries exactly once"
+	is "$(ls -a rb.d | wc -l)" $((RB_N + 2)) "ls -a shows $RB_N entries plus . and .."
 	res=$(python3 -c '
 import os
 names = [e.name for e in os.scandir("rb.d")]
 bad = [e.name for e in os.scandir("rb.d") if not e.is_file(follow_symlinks=False)]
 print(len(names), len(bad))')
-	is "$res" "5000 0" "readdir d_type of 5000 regular files"
-	is "$(st rb.d nlink)" 2 "a directory with 5000 files has nlink 2"
+	is "$res" "$RB_N 0" "readdir d_type of $RB_N regular files"
+	is "$(st rb.d nlink)" 2 "a directory with $RB_N files has nlink 2"
 	res=$(python3 -c '
 import os, shutil
 shutil.rmtree("rb.d")
 print(os.path.exists("rb.d"))')
-	is "$res" False "removing a directory of 5000 entries"
+	is "$res" False "removing a directory of $RB_N entries"
 fi
 
 # ------------------------------------------------------------------------------------------
 if section_on readdir_unlink; then
 	mkdir ru.d
 	res=$(python3 -c '
-import os, threading
-n = 3000
+import os, sys, threading
+n = int(sys.argv[1])
 for i in range(n):
     os.close(os.open("ru.d/f%05d" % i, os.O_CREAT | os.O_WRONLY, 0o644))
 keep = set("f%05d" % i for i in range(n) if i % 3 == 0)
@@ -1143,7 +1146,7 @@ t.join()
 final = set(os.listdir("ru.d"))
 if final != keep:
     problems.append("final listing differs by %d" % len(final ^ keep))
-print("ok" if not problems else ";".join(sorted(set(problems))), rounds >= 1)')
+print("ok" if not problems else ";".join(sorted(set(problems))), rounds >= 1)' "${POSIX_CHECK_UNLINK_N:-3000}")
 	is "$res" "ok True" "readdir during concurrent unlinks: no duplicates, kept entries never missed"
 	rm -rf ru.d
 fi

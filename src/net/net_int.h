@@ -33,6 +33,10 @@ static inline size_t net__rbuf_window(size_t rlen)
 /* How long a reply or request write may stall on a full socket before the connection is
  * declared dead. */
 #define NET_SEND_STALL_MS 30000u
+/* The same for a reply written on a server io thread (inline handlers, protocol errors):
+ * that thread serves other connections, so a peer that stops reading is cut off sooner.
+ * c3fs clients always drain replies (an io thread or the waiting caller reads). */
+#define NET_SEND_STALL_IO_MS 2000u
 
 /* Write every byte of iov[0..iovcnt) to fd, polling on -EAGAIN until deadline_ns.
  * iov is consumed (modified).  Returns 0, -C3FS_ETIMEDOUT, or -errno from the transport

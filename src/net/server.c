@@ -184,6 +184,10 @@ struct rpc_server {
 	_Atomic uint64_t log_accept_ns, log_busy_ns, log_proto_ns, log_idle_ns;
 };
 
+/* True on the server's io threads: a reply written there blocks every connection of
+ * the thread, so a peer that does not read its replies gets less patience. */
+static __thread bool srv_tls_on_io;
+
 /* ------------------------------------------------------------------ requests */
 
 static struct srv_req *srv_req_new(struct srv_conn *c, uint32_t payload_len,
@@ -380,7 +384,9 @@ build:
 		rc = -C3FS_EPEERCLOSED;
 	} else {
 		rc = net__writev_all(c->srv->tr, c->fd, iov, n,
-				     c3_now_ns() + NET_SEND_STALL_MS * 1000000ull);
+				     c3_now_ns() + (srv_tls_on_io ? NET_SEND_STALL_IO_MS
+								   : NET_SEND_STALL_MS) *
+							     1000000ull);
 		if (rc < 0) {
 			c->dead = true;
 			c->srv->tr->shutdown(c->fd);
@@ -794,6 +800,7 @@ static void *srv_io_main(void *arg)
 	struct rpc_server *srv = io->srv;
 	struct epoll_event ev[SRV_EVENTS];
 
+	srv_tls_on_io = true;
 	while (!atomic_load(&srv->stopping)) {
 		int n, timeout = io->nunauth ? SRV_IDLE_CHECK_MS : -1;
 

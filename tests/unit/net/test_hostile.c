@@ -47,6 +47,7 @@ struct flood_arg {
 	int fd;
 	int n;
 	int ok;
+	uint16_t type; /* RPC_T_ECHO: 4 KiB payload each; RPC_T_PING: empty */
 };
 
 static void *flood_writer(void *arg)
@@ -54,10 +55,12 @@ static void *flood_writer(void *arg)
 	struct flood_arg *fa = arg;
 	static uint8_t buf[RPC_HEADER_BYTES + 4096];
 
+	size_t len = fa->type == RPC_T_PING ? RPC_HEADER_BYTES : sizeof(buf);
+
 	fa->ok = 1;
 	for (int i = 0; i < fa->n; i++) {
-		nt_hdr(buf, RPC_T_ECHO, 1000 + (uint64_t)i, 4096, 0);
-		if (nt_write_all(fa->fd, buf, sizeof(buf)) != 0) {
+		nt_hdr(buf, fa->type, 1000 + (uint64_t)i, fa->type == RPC_T_PING ? 0 : 4096, 0);
+		if (nt_write_all(fa->fd, buf, len) != 0) {
 			fa->ok = 0;
 			break;
 		}
@@ -245,6 +248,7 @@ int main(void)
 		fa.fd = authed_socket();
 		fa.n = 3000;
 		fa.ok = 0;
+		fa.type = RPC_T_ECHO;
 		pthread_create(&wt, NULL, flood_writer, &fa);
 		c3_sleep_ms(1500);
 		for (int i = 0; i < fa.n; i++) {
@@ -336,6 +340,31 @@ int main(void)
 		     answered);
 		is_int(closed, 150, "every mutated stream ended with the server closing it");
 		ok(served(cli), "server still serves after 150 mutated streams");
+	}
+
+	/* a peer pipelining inline requests (pings) without ever reading the replies cannot
+	 * stall the io thread for long: it is cut off and others keep being served */
+	{
+		struct flood_arg fa;
+		pthread_t wt;
+		uint64_t t0;
+		int good = 1;
+
+		fa.fd = authed_socket();
+		fa.n = 200000;
+		fa.ok = 0;
+		fa.type = RPC_T_PING;
+		pthread_create(&wt, NULL, flood_writer, &fa);
+		c3_sleep_ms(300);
+		t0 = c3_now_ns();
+		for (int i = 0; i < 10; i++)
+			good &= served(cli);
+		ok(good, "others served while a peer does not read its inline replies");
+		ok(c3_now_ns() - t0 < 8000000000ull, "within a few seconds");
+		pthread_join(wt, NULL); /* all written, or cut off meanwhile */
+		c3_sleep_ms(2500);      /* past the io-thread stall limit, still not reading */
+		ok(!fa.ok || nt_closed_by_peer(fa.fd), "the non-reading peer was disconnected");
+		close(fa.fd);
 	}
 
 	/* a flood: 500 sockets at once, max_conns 100 */

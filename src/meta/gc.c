@@ -410,11 +410,12 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 	}
 
 	/* 1. sessions of silent clients */
-	n = scan(svc, META__K_CLIENT, 0, NULL, 0, max, a, b);
+	n = scan(svc, META__K_CLIENT, svc->client_cursor, NULL, 0, max, a, b);
 	if (n < 0) {
 		rc = n;
 		goto out;
 	}
+	svc->client_cursor = n < max ? 0 : a[n - 1] + 1; /* round robin over all clients */
 	for (int i = 0; i < n; i++) {
 		struct renew_arg r = { a[i], b[i], now };
 		struct meta__client_arg ca = { svc, a[i], now, 0, false, 0 };

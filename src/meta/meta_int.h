@@ -66,6 +66,7 @@ struct meta_svc {
 	uint64_t rng;                   /* splitmix64 state: shard choice, layout seeds */
 	pthread_mutex_t gc_lock;        /* one GC pass at a time in this process */
 	uint64_t gc_cursor;             /* next GC-queue inode to look at (round robin) */
+	uint64_t client_cursor;         /* next client renew record to look at */
 };
 
 /* ---- keys: write into buf (size >= 1 + 8 + 8 + 8 + META_PATH_MAX), return length */

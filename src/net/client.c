@@ -6,9 +6,14 @@
  *                   under the pool slot's mutex), registers the call in the connection's
  *                   in-flight table and writes the request itself with one writev
  *                   (header, payload, bulk iovecs: no copy).
- *   io threads      one epoll set each; read replies: payload into call->resp, bulk
- *                   straight into call->resp_bulk; every ~10 ms expire calls whose
- *                   deadline passed; on a dead connection fail all its calls.
+ *   waiting callers rpc_call_wait()/rpc_call_run() take the connection's read role
+ *                   (read_mu, trylock) and read replies themselves, the descriptor
+ *                   taken out of the io thread's epoll set meanwhile; callbacks they
+ *                   come across are handed to the io thread (io->handoff).
+ *   io threads      one epoll set each; read replies when no caller does: payload into
+ *                   call->resp, bulk straight into call->resp_bulk; every ~10 ms expire
+ *                   calls whose deadline passed and retire dead connections; run done
+ *                   callbacks (only ever on an io thread).
  *
  * Call states (call->priv_done, changed under conn->mu except DONE):
  *
@@ -24,8 +29,10 @@
  * the status and marks it DEFERRED: the callback never runs while the request is being
  * written, and a failed start never calls back.
  *
- * Connections are reference counted (pool slot, io thread list, writers in progress);
- * the descriptor is closed at the last unref, so no writer can hit a reused number.
+ * Connections are reference counted (pool slot, io thread list, writers in progress,
+ * waited calls); the descriptor is closed at the last unref, so no writer or reader can
+ * hit a reused number.  Only the io thread drops the list's reference (retire), so the
+ * conn pointers in its epoll batch stay valid.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -58,9 +65,9 @@
  * error for a backoff that doubles from 10 ms to 1 s (reset by a successful connect), so
  * a dead node costs neither a connect storm nor a connect timeout per call. */
 #define CLI_BACKOFF_MIN_MS 10u
+#define CLI_BACKOFF_MAX_MS 1000u
 /* A waiting caller reads payload/bulk of at least this size with one MSG_WAITALL read. */
 #define CLI_WAITALL_MIN (64u << 10)
-#define CLI_BACKOFF_MAX_MS 1000u
 
 enum { CALL_PENDING = 0, CALL_DONE = 1, CALL_SENDING = 2, CALL_DEFERRED = 3 };
 enum cli_rstate { CLI_RS_HDR, CLI_RS_PAYLOAD, CLI_RS_BULK };

@@ -746,7 +746,7 @@ static void cli_conn_read(struct cli_conn *c, bool wait)
 			c->rlen -= c->rpos;
 			c->rpos = 0;
 		}
-		direct = cli_iov_total(iov, niov);
+		direct = niov ? cli_iov_total(iov, niov) : 0;
 		if (wait && round == 0 && direct >= CLI_WAITALL_MIN) {
 			/* a waiting caller receiving a large payload/bulk: one blocking read
 			 * for all of it (bounded by the receive slice) */

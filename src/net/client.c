@@ -66,6 +66,10 @@
  * a dead node costs neither a connect storm nor a connect timeout per call. */
 #define CLI_BACKOFF_MIN_MS 10u
 #define CLI_BACKOFF_MAX_MS 1000u
+/* rpc_call_run takes the read role before writing only for requests up to this size: a
+ * long write with the descriptor out of the io thread's epoll set would leave replies to
+ * other threads' calls unread (and their bulk piling up in the socket) meanwhile. */
+#define CLI_PREREAD_MAX (64u << 10)
 /* A waiting caller reads payload/bulk of at least this size with one MSG_WAITALL read. */
 #define CLI_WAITALL_MIN (64u << 10)
 
@@ -981,7 +985,7 @@ static int cli_call_start(struct rpc_client *cli, const char *addr, struct rpc_c
 	cli_tab_insert(c, call);
 	pthread_mutex_unlock(&c->mu);
 	if (reader)
-		*reader = cli_read_acquire(c);
+		*reader = call->payload_len + bulk_len <= CLI_PREREAD_MAX && cli_read_acquire(c);
 
 	memset(&f, 0, sizeof(f));
 	f.version = RPC_PROTO_VERSION;

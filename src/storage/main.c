@@ -218,8 +218,7 @@ int main(int argc, char **argv)
 		co.collect_targets = cb_collect;
 		co.on_routing = cb_routing;
 		co.on_lease = cb_lease;
-		co.arg = svc;
-		storage_service_set_serving(svc, false);
+		co.arg = svc; /* the service does not serve until the lease is valid */
 		rc = cluster_client_new(&co, &cc);
 		if (rc) {
 			LOG_ERROR("cannot start the mgmtd client: %s", c3_strerror(rc));

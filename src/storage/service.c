@@ -150,7 +150,7 @@ void storage_service_set_routing(struct storage_service *svc, struct routing_inf
 void storage_service_set_serving(struct storage_service *svc, bool serving)
 {
 	if (atomic_exchange(&svc->serving, serving) != serving)
-		LOG_WARN("storage node %s serving", serving ? "resumes" : "stops");
+		LOG_WARN("storage node %s serving", serving ? "starts" : "stops");
 }
 
 void storage_service_set_cluster(struct storage_service *svc, struct cluster_client *cc)
@@ -1627,7 +1627,7 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	pthread_mutex_init(&svc->dd_mu, NULL);
 	pthread_mutex_init(&svc->sync_mu, NULL);
 	pthread_cond_init(&svc->sync_cv, NULL);
-	atomic_store(&svc->serving, true);
+	atomic_store(&svc->serving, !o->start_online); /* with mgmtd: serve once leased */
 	svc->node_id = o->node_id;
 	svc->io_engine = o->io_engine;
 	svc->forward_retry_ms = o->forward_retry_ms ? o->forward_retry_ms : 5000;

@@ -45,8 +45,9 @@ struct storage_service_opts {
 	uint32_t forward_timeout_ms;   /* one forward attempt (default 10000) */
 	uint32_t remove_batch;         /* chunks per REMOVE call (default 256) */
 	uint32_t dedup_slots;          /* exactly-once table size (default 65536) */
-	bool start_online;             /* targets start ONLINE (stale until synced or SERVING):
-					* with mgmtd; false (UPTODATE) with a static chain file */
+	bool start_online;             /* mgmtd mode: targets start ONLINE (stale until synced or
+					* SERVING) and nothing is served until set_serving(true)
+					* (lease); false = static chain file: UPTODATE, serving */
 	const struct storage_target_cfg *targets;
 	int ntargets;
 };

@@ -21,6 +21,10 @@ fsx_on() { # DIR LABEL
 	t_ok $? "fsx 2 processes sharing one file (disjoint, unaligned regions) on $l"
 	"$F" -q -S 404 -N 1000 -l 512k -c 4k -M -F "$d/nommap" >"$T/$l-nommap.out" 2>&1
 	t_ok $? "fsx without mmap and fallocate, 4 KiB chunks on $l"
+	if [ "$l" != tmpfs ]; then
+		"$F" -q -S 505 -N 1500 -l 2M -c 256k -Z "$d/direct" >"$T/$l-direct.out" 2>&1
+		t_ok $? "fsx -Z (O_DIRECT, 4 KiB aligned, with mmap) on $l"
+	fi
 	for f in "$T/$l"-*.out; do grep -q FAILED "$f" && sed 's/^/#   /' "$f" | head -60; done
 }
 

@@ -8,6 +8,8 @@
  * fdatasync, close/reopen, size checks with fstat and full-file verification.  Offsets and
  * lengths favour chunk boundaries (-c) and mix tiny (1..16 byte) and very large writes.
  *
+ * -Z opens the file with O_DIRECT and aligns every offset, length and size to 4 KiB.
+ *
  * Modes:
  *   default          one file, PATH
  *   -P N             N processes, each on its own file PATH.0 .. PATH.N-1 (seed S+i)
@@ -100,6 +102,7 @@ struct fsx_opts {
 	bool no_falloc;      /* -F */
 	bool verbose;        /* -v */
 	bool quiet;          /* -q */
+	bool direct;         /* -Z: O_DIRECT, every offset/length/size a multiple of 4 KiB */
 	uint64_t corrupt_at; /* -X: self-test, flip one file byte behind the model at this op */
 };
 
@@ -124,6 +127,8 @@ struct fsx_state {
 };
 
 static long fsx_page_size;
+
+#define FSX_DIO_ALIGN 4096u
 
 /* splitmix64: small, fast, good enough to choose operations; state in *s. */
 static uint64_t fsx_rand(uint64_t *s)
@@ -189,9 +194,9 @@ static void fsx_die(struct fsx_state *st, const char *fmt, ...)
 	fprintf(stderr, "\n");
 	fsx_log_dump(st);
 	fprintf(stderr, "reproduce: c3fs-fsx -S %" PRIu64 " -N %" PRIu64 " -l %" PRIu64
-			" -c %" PRIu64 "%s%s ... (same options)\n",
+			" -c %" PRIu64 "%s%s%s ... (same options)\n",
 		st->seed, st->o->nops, st->o->maxlen, st->o->chunk, st->o->no_mmap ? " -M" : "",
-		st->o->no_falloc ? " -F" : "");
+		st->o->no_falloc ? " -F" : "", st->o->direct ? " -Z" : "");
 	exit(1);
 }
 
@@ -290,10 +295,12 @@ static void fsx_check_size(struct fsx_state *st, const char *when)
 
 static void fsx_open(struct fsx_state *st, int extra)
 {
+	if (st->o->direct)
+		extra |= O_DIRECT;
 	st->fd = open(st->path, O_RDWR | extra, 0644);
 	if (st->fd < 0)
 		fsx_die(st, "open(%s): %s", st->path, strerror(errno));
-	st->afd = open(st->path, O_RDWR | O_APPEND);
+	st->afd = open(st->path, O_RDWR | O_APPEND | (st->o->direct ? O_DIRECT : 0));
 	if (st->afd < 0)
 		fsx_die(st, "open(%s, O_APPEND): %s", st->path, strerror(errno));
 }
@@ -344,6 +351,19 @@ static uint64_t fsx_pick_off(struct fsx_state *st, uint64_t limit)
 	return off % limit;
 }
 
+/* -Z: rounds *off down and *len (if given) up to FSX_DIO_ALIGN; a no-op otherwise. */
+static void fsx_align(const struct fsx_state *st, uint64_t *off, uint64_t *len)
+{
+	if (!st->o->direct)
+		return;
+	*off &= ~(uint64_t)(FSX_DIO_ALIGN - 1);
+	if (len) {
+		*len = (*len + FSX_DIO_ALIGN - 1) & ~(uint64_t)(FSX_DIO_ALIGN - 1);
+		if (*len == 0)
+			*len = FSX_DIO_ALIGN;
+	}
+}
+
 /* Fills buf[0..len) with the pattern of the current operation for file offset off. */
 static void fsx_fill(struct fsx_state *st, uint8_t *p, uint64_t off, uint64_t len)
 {
@@ -376,8 +396,9 @@ static void fsx_do_read(struct fsx_state *st)
 		off = fsx_pick_off(st, st->size + (st->size >> 4) + 1);
 		len = fsx_pick_len(st);
 	}
+	fsx_align(st, &off, &len);
 	if (off >= st->o->maxlen)
-		off = st->o->maxlen - 1;
+		off = st->o->maxlen - (st->o->direct ? FSX_DIO_ALIGN : 1);
 	if (off + len > st->o->maxlen)
 		len = st->o->maxlen - off;
 	fsx_log_add(st, FSX_OP_READ, off, len, 0);
@@ -403,6 +424,7 @@ static void fsx_do_write(struct fsx_state *st, enum fsx_op op)
 		off = fsx_pick_off(st, st->o->maxlen);
 		len = fsx_pick_len(st);
 	}
+	fsx_align(st, &off, &len);
 	if (off + len > st->o->maxlen)
 		len = st->o->maxlen - off;
 	if (len == 0)
@@ -445,6 +467,7 @@ static void fsx_do_truncate(struct fsx_state *st)
 		newsize = st->size + fsx_below(st, st->o->chunk * 2);    /* up */
 	if (newsize > st->o->maxlen)
 		newsize = st->o->maxlen;
+	fsx_align(st, &newsize, NULL);
 	uint64_t old = st->size;
 	fsx_model_truncate(st, newsize);
 	fsx_log_add(st, FSX_OP_TRUNCATE, newsize, old, 0);
@@ -471,6 +494,9 @@ static void fsx_do_fallocate(struct fsx_state *st, enum fsx_op op)
 			return;
 		mode = fsx_below(st, 2) ? FALLOC_FL_KEEP_SIZE : 0;
 	}
+	fsx_align(st, &off, &len);
+	if (off + len > st->o->maxlen)
+		len = st->o->maxlen - off;
 	int rc = fallocate(st->fd, mode, (off_t)off, (off_t)len);
 	if (rc != 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
 		if (!st->o->quiet)
@@ -501,6 +527,7 @@ static void fsx_do_mapread(struct fsx_state *st)
 	if (st->o->no_mmap || st->size == 0)
 		return;
 	uint64_t off = fsx_pick_off(st, st->size), len = fsx_pick_len(st);
+	fsx_align(st, &off, &len);
 	if (off + len > st->size)
 		len = st->size - off;
 	if (len == 0)
@@ -522,6 +549,7 @@ static void fsx_do_mapwrite(struct fsx_state *st)
 	if (st->o->no_mmap)
 		return;
 	uint64_t off = fsx_pick_off(st, st->o->maxlen), len = fsx_pick_len(st);
+	fsx_align(st, &off, &len);
 	if (off + len > st->o->maxlen)
 		len = st->o->maxlen - off;
 	if (len == 0)
@@ -602,7 +630,8 @@ static void fsx_state_init(struct fsx_state *st, const struct fsx_opts *o, unsig
 	st->falloc_ok = !o->no_falloc;
 	st->punch_ok = !o->no_falloc;
 	st->fd = st->afd = -1;
-	st->buf = malloc(o->maxlen ? o->maxlen : 1);
+	if (posix_memalign((void **)&st->buf, FSX_DIO_ALIGN, o->maxlen ? o->maxlen : 1) != 0)
+		st->buf = NULL;
 	if (!st->buf) {
 		fprintf(stderr, "c3fs-fsx: out of memory for a %" PRIu64 "-byte buffer\n", o->maxlen);
 		exit(2);
@@ -880,6 +909,7 @@ static void fsx_usage(FILE *f)
 		"  -s n        n processes share PATH through separate fds, disjoint regions\n"
 		"  -r bytes    region size in -s mode (default 10000: not page aligned)\n"
 		"  -M          no mmap operations    -F  no fallocate operations\n"
+		"  -Z          O_DIRECT; offsets, lengths and sizes multiples of 4 KiB (-l too)\n"
 		"  -v          log every operation   -q  quiet\n"
 		"  -X op       self-test: corrupt one byte behind the model at that op (must fail)\n"
 		"exit: 0 all verified, 1 data mismatch or unexpected error, 2 usage\n");
@@ -894,7 +924,7 @@ int main(int argc, char **argv)
 	int c;
 	uint64_t v;
 	fsx_page_size = sysconf(_SC_PAGESIZE);
-	while ((c = getopt(argc, argv, "N:S:l:c:P:s:r:X:MFvqh")) != -1) {
+	while ((c = getopt(argc, argv, "N:S:l:c:P:s:r:X:ZMFvqh")) != -1) {
 		switch (c) {
 		case 'N': if (fsx_parse_size(optarg, &o.nops)) goto usage; break;
 		case 'S': if (fsx_parse_size(optarg, &o.seed)) goto usage; have_seed = true; break;
@@ -909,6 +939,7 @@ int main(int argc, char **argv)
 			o.shared = c == 's';
 			break;
 		case 'X': if (fsx_parse_size(optarg, &o.corrupt_at)) goto usage; break;
+		case 'Z': o.direct = true; break;
 		case 'M': o.no_mmap = true; break;
 		case 'F': o.no_falloc = true; break;
 		case 'v': o.verbose = true; break;
@@ -919,6 +950,10 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc || (!o.shared && optind != argc - 1))
 		goto usage;
+	if (o.direct && (o.shared || o.maxlen % FSX_DIO_ALIGN)) {
+		fprintf(stderr, "c3fs-fsx: -Z needs -l a multiple of %u and no -s\n", FSX_DIO_ALIGN);
+		return 2;
+	}
 	if (o.maxlen > (1ull << 34)) {
 		fprintf(stderr, "c3fs-fsx: -l above 16G is not supported (the model lives in memory)\n");
 		return 2;

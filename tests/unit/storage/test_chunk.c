@@ -364,6 +364,58 @@ static void model_check(const char *dir, int engine)
 	chunk_store_close(cs);
 }
 
+/* 64 MiB chunks (64 KiB checksum blocks) and an odd chunk size. */
+static void big_chunks(const char *dir)
+{
+	struct chunk_store_opts o = { .target_id = 3 };
+	struct chunk_store *cs;
+	struct chunk_id id = { 9, 1 }, odd = { 9, 2 };
+	const uint32_t BIG = 64u << 20, ODD = (3u << 20) + 5;
+	uint32_t n = 3u << 20;
+	uint8_t *d = malloc(n), *want = calloc(1, 12u << 20);
+	struct chunk_read rd;
+	char path[4096];
+	int fd;
+
+	for (uint32_t i = 0; i < n; i++)
+		d[i] = (uint8_t)(i * 13 + 1);
+	is_int(chunk_block_size(BIG), 65536, "64 MiB chunks use 64 KiB blocks");
+	is_int(chunk_block_size(1u << 20), 4096, "1 MiB chunks use 4 KiB blocks");
+	is_int(chunk_store_open(dir, &o, &cs), 0, "open");
+	is_int(wr(cs, id, 9u << 20, d, n, BIG), 0, "3 MiB at 9 MiB into a 64 MiB chunk");
+	memcpy(want + (9u << 20), d, n);
+	is_int(wr(cs, id, (10u << 20) + 12345, d + 7, 70000, BIG), 0, "unaligned overwrite inside");
+	memcpy(want + (10u << 20) + 12345, d + 7, 70000);
+	is_int(check(cs, id, want, 12u << 20), 0, "whole chunk reads back (zeros before 9 MiB)");
+	is_int(chunk_store_read(cs, id, (11u << 20) + 100, 4096, false, &rd), 0, "4 KiB read");
+	ok(rd.length == 4096 && memcmp(rd.data, want + (11u << 20) + 100, 4096) == 0, "right bytes");
+	chunk_read_release(&rd);
+	is_int(chunk_store_file_path(cs, id, path, sizeof(path)), 0, "file of the big chunk");
+	fd = open(path, O_RDWR);
+	{
+		uint8_t x = 0;
+
+		ok(fd >= 0 && pread(fd, &x, 1, 5u << 20) == 1, "read a byte in the zero range");
+		x ^= 1;
+		ok(pwrite(fd, &x, 1, 5u << 20) == 1, "flip it");
+	}
+	if (fd >= 0)
+		close(fd);
+	is_int(chunk_store_read(cs, id, 5u << 20, 10, false, &rd), -C3FS_ECHECKSUM,
+	       "flip in a 64 KiB block detected");
+	is_int(chunk_store_read(cs, id, (5u << 20) + 65536, 10, false, &rd), 0,
+	       "the next block still reads");
+	chunk_read_release(&rd);
+	is_int(wr(cs, odd, ODD - 100, d, 100, ODD), 0, "write the last 100 bytes of an odd-sized chunk");
+	memset(want, 0, ODD);
+	memcpy(want + ODD - 100, d, 100);
+	is_int(check(cs, odd, want, ODD), 0, "odd-sized chunk reads back");
+	is_int(wr(cs, odd, ODD - 99, d, 100, ODD), -EINVAL, "one byte past its size refused");
+	chunk_store_close(cs);
+	free(d);
+	free(want);
+}
+
 static void enospc(void)
 {
 	char dir[] = "/tmp/c3fs-enospc.XXXXXX";
@@ -416,6 +468,8 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/model%d", root, e);
 		model_check(path, e);
 	}
+	snprintf(path, sizeof(path), "%s/big", root);
+	big_chunks(path);
 	enospc();
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)

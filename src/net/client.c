@@ -1140,9 +1140,23 @@ int rpc_call_wait(struct rpc_call *call)
 	return call->status;
 }
 
+/* After a failed start the call is left completed with the error, so a mistaken
+ * rpc_call_wait on it returns at once instead of sleeping forever. */
+static int cli_start_failed(struct rpc_call *call, int rc)
+{
+	if (call) {
+		call->status = rc;
+		call->priv_conn = NULL;
+		__atomic_store_n(&call->priv_done, CALL_DONE, __ATOMIC_RELEASE);
+	}
+	return rc;
+}
+
 int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *call)
 {
-	return cli_call_start(cli, addr, call, NULL);
+	int rc = cli_call_start(cli, addr, call, NULL);
+
+	return rc < 0 ? cli_start_failed(call, rc) : 0;
 }
 
 /* rpc_call_run; *started tells a failed start (nothing to release) from a failed call. */
@@ -1157,7 +1171,7 @@ static int cli_call_run(struct rpc_client *cli, const char *addr, struct rpc_cal
 		return -EINVAL;
 	rc = cli_call_start(cli, addr, call, &reader);
 	if (rc < 0)
-		return rc;
+		return cli_start_failed(call, rc);
 	*started = true;
 	if (reader) {
 		struct cli_conn *c = call->priv_conn;

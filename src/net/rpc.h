@@ -151,7 +151,8 @@ struct rpc_call {
 void rpc_call_init(struct rpc_call *call, uint16_t type, const void *payload, size_t len);
 
 /* Send asynchronously to addr ("ip:port").  0 = started (completion will come), or a
- * negative code (nothing will be called back). */
+ * negative code (nothing will be called back; the call is left completed with that
+ * status, so rpc_call_wait on it would return it at once). */
 int rpc_call_start(struct rpc_client *cli, const char *addr, struct rpc_call *call);
 /* Block until a call started with done == NULL completes; returns call->status.
  * Every call started with done == NULL must be waited for exactly once (until then it

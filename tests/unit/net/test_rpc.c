@@ -375,6 +375,16 @@ int main(void)
 	is_int(rpc_call_sync(cli, "[::1:5", RPC_T_PING, NULL, 0, NULL, 1000), -C3FS_ECONFIG,
 	       "unterminated IPv6 address -> ECONFIG");
 
+	/* a failed start never calls back, and a mistaken wait on it returns the error */
+	{
+		struct rpc_call call;
+
+		rpc_call_init(&call, RPC_T_PING, NULL, 0);
+		is_int(rpc_call_start(cli, "bad address", &call), -C3FS_ECONFIG,
+		       "start with a bad address fails");
+		is_int(rpc_call_wait(&call), -C3FS_ECONFIG, "waiting on it returns at once");
+	}
+
 	/* nothing listening */
 	rc = rpc_call_sync(cli, "127.0.0.1:1", RPC_T_PING, NULL, 0, NULL, 2000);
 	is_int(rc, -C3FS_ECONNECT, "nothing listening -> ECONNECT");

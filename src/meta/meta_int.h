@@ -113,6 +113,35 @@ int meta__sticky_ok(const struct meta_cred *c, const struct meta_attr *dir,
 int meta__name_check(const char *name, uint32_t len);
 bool meta__name_is_dot(const char *name, uint32_t len);
 
+/* ---- shared by the op files (ops.c, rmtree.c, xattr.c) */
+/* Set a directory's mtime = ctime = now in its record (caller writes it). */
+void meta__touch_dir(struct meta__inode *d, uint64_t now);
+/* Load ino, which must be a directory (-ENOTDIR). */
+int meta__load_dir(struct kv_txn *t, uint64_t ino, struct meta__inode *d);
+/* Delete an inode record with its xattrs and directory time rows. */
+int meta__inode_delete(struct kv_txn *t, uint64_t ino);
+/* One name less for non-directory v: nlink--, ctime; at nlink 0 a regular file goes to the
+ * GC queue, anything else is deleted now. */
+int meta__drop_link(struct kv_txn *t, struct meta__inode *v, uint64_t now);
+
+/* Idempotent change: meta__idem_txn looks up 'Q'|client|seq (returning the stored reply
+ * through dec when the fingerprint matches), else runs body and, on success (and when
+ * record() agrees), stores enc's reply with the fingerprint.  Use as a kv_run body. */
+struct meta__idem {
+	struct meta_svc *svc;
+	const struct meta_hdr *hdr;
+	uint64_t fp;
+	kv_txn_fn body;
+	void *arg;
+	void (*enc)(void *arg, struct c3_buf *out); /* reply -> bytes */
+	int (*dec)(void *arg, const uint8_t *p, size_t n); /* bytes -> reply */
+	bool (*record)(void *arg); /* NULL = record every success */
+};
+int meta__idem_txn(struct kv_txn *t, void *idem);
+/* Fingerprint of a request (FNV-1a over op type, ids, names, flags). */
+uint64_t meta__fp_of(uint32_t type, uint64_t id1, const char *n1, uint32_t l1, uint64_t id2,
+		     const char *n2, uint32_t l2, uint32_t extra);
+
 /* ---- ids (allocator.c) */
 int meta__id_alloc(struct meta_svc *svc, uint64_t *id);
 uint64_t meta__rand(struct meta_svc *svc);

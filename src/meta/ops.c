@@ -5,7 +5,7 @@
  * and POSIX rules, then writes.  Bodies are re-entrant: they reset their outputs first.
  * Side effects on storage (chunk truncation) happen after the commit, never inside.
  *
- * Idempotency: ops that change the namespace run inside idem_txn, which first looks for
+ * Idempotency: ops that change the namespace run inside meta__idem_txn, which first looks for
  * the record 'Q'|client|seq; when present the stored reply is returned and nothing else
  * happens; otherwise the body runs and, on success, the record (and its expiry index
  * 'E'|created|client|seq) is written in the same transaction.
@@ -23,7 +23,7 @@
 #include "net/codec.h"
 
 /* ------------------------------------------------------------------ helpers */
-static void touch_dir(struct meta__inode *d, uint64_t now)
+void meta__touch_dir(struct meta__inode *d, uint64_t now)
 {
 	d->a.mtime_ns = d->a.ctime_ns = now;
 }
@@ -35,7 +35,7 @@ static int dir_changed(struct kv_txn *t, struct meta__inode *d, uint32_t old_nli
 		       uint64_t now)
 {
 	if (d->a.nlink != old_nlink) {
-		touch_dir(d, now);
+		meta__touch_dir(d, now);
 		return meta__inode_put(t, d);
 	}
 	return meta__dir_touch(t, d->a.ino, now);
@@ -48,7 +48,7 @@ static void fill_open_resp(struct meta_open_resp *r, const struct meta__inode *i
 }
 
 /* Load a directory for an entry operation. */
-static int load_dir(struct kv_txn *t, uint64_t ino, struct meta__inode *d)
+int meta__load_dir(struct kv_txn *t, uint64_t ino, struct meta__inode *d)
 {
 	int rc = meta__inode_get(t, ino, d);
 
@@ -69,7 +69,7 @@ static int xattr_clear_all(struct kv_txn *t, uint64_t ino)
 	return kv_clear_range(t, b, 9, e, 9);
 }
 
-static int inode_delete(struct kv_txn *t, uint64_t ino)
+int meta__inode_delete(struct kv_txn *t, uint64_t ino)
 {
 	uint8_t k[9];
 	int rc = kv_clear(t, k, meta__key_inode(k, ino));
@@ -91,7 +91,7 @@ static int gc_enqueue(struct kv_txn *t, uint64_t ino, uint64_t now)
 
 /* One name less for non-directory v (already loaded).  Regular files reaching nlink 0
  * go to the GC queue (their chunks and sessions are handled there); others vanish now. */
-static int drop_link(struct kv_txn *t, struct meta__inode *v, uint64_t now)
+int meta__drop_link(struct kv_txn *t, struct meta__inode *v, uint64_t now)
 {
 	int rc;
 
@@ -104,7 +104,7 @@ static int drop_link(struct kv_txn *t, struct meta__inode *v, uint64_t now)
 		rc = meta__inode_put(t, v);
 		return rc < 0 ? rc : gc_enqueue(t, v->a.ino, now);
 	}
-	return inode_delete(t, v->a.ino);
+	return meta__inode_delete(t, v->a.ino);
 }
 
 /* New inode below parent dir d (POSIX owner/group rules incl. setgid directories). */
@@ -226,7 +226,7 @@ static uint64_t fp_mix(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-static uint64_t fp_of(uint32_t type, uint64_t id1, const char *n1, uint32_t l1, uint64_t id2,
+uint64_t meta__fp_of(uint32_t type, uint64_t id1, const char *n1, uint32_t l1, uint64_t id2,
 		      const char *n2, uint32_t l2, uint32_t extra)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
@@ -241,20 +241,10 @@ static uint64_t fp_of(uint32_t type, uint64_t id1, const char *n1, uint32_t l1, 
 	return fp_mix(h, &extra, sizeof(extra));
 }
 
-struct idem_wrap {
-	struct meta_svc *svc;
-	const struct meta_hdr *hdr;
-	uint64_t fp;
-	kv_txn_fn body;
-	void *arg;
-	void (*enc)(void *arg, struct c3_buf *out); /* reply -> bytes */
-	int (*dec)(void *arg, const uint8_t *p, size_t n); /* bytes -> reply */
-	bool (*record)(void *arg); /* NULL = record every success */
-};
 
-static int idem_txn(struct kv_txn *t, void *wp)
+int meta__idem_txn(struct kv_txn *t, void *wp)
 {
-	struct idem_wrap *w = wp;
+	struct meta__idem *w = wp;
 	uint8_t k[25];
 	const uint8_t *v;
 	size_t vl, kl;
@@ -310,9 +300,9 @@ static int idem_run(struct meta_svc *svc, const struct meta_hdr *hdr, uint64_t f
 		    kv_txn_fn body, void *arg, void (*enc)(void *, struct c3_buf *),
 		    int (*dec)(void *, const uint8_t *, size_t))
 {
-	struct idem_wrap w = { svc, hdr, fp, body, arg, enc, dec, NULL };
+	struct meta__idem w = { svc, hdr, fp, body, arg, enc, dec, NULL };
 
-	return kv_run(svc->db, false, idem_txn, &w);
+	return kv_run(svc->db, false, meta__idem_txn, &w);
 }
 
 /* ------------------------------------------------------------------ statfs */
@@ -351,7 +341,7 @@ static int lookup_txn(struct kv_txn *t, void *ap)
 	uint32_t type;
 	int rc;
 
-	rc = load_dir(t, r->parent, &d);
+	rc = meta__load_dir(t, r->parent, &d);
 	if (rc < 0)
 		return rc;
 	rc = meta__perm(&r->hdr.cred, &d.a, META_ACC_X);
@@ -658,7 +648,7 @@ static int create_txn(struct kv_txn *t, void *ap)
 		return rc;
 	if (meta__name_is_dot(r->name, r->name_len))
 		return -EEXIST;
-	rc = load_dir(t, r->parent, &d);
+	rc = meta__load_dir(t, r->parent, &d);
 	if (rc < 0)
 		return rc;
 	rc = meta__perm(c, &d.a, META_ACC_X);
@@ -731,7 +721,7 @@ int meta_op_create(struct meta_svc *svc, const struct meta_create_req *req,
 	if (rc < 0)
 		return rc;
 	rc = idem_run(svc, &req->hdr,
-		      fp_of(META_T_CREATE, req->parent, req->name, req->name_len, 0, "", 0,
+		      meta__fp_of(META_T_CREATE, req->parent, req->name, req->name_len, 0, "", 0,
 			    req->flags),
 		      create_txn, &a, open_resp_enc, open_resp_dec);
 	if (rc < 0)
@@ -935,7 +925,7 @@ static int mk_txn(struct kv_txn *t, void *ap)
 		return rc;
 	if (meta__name_is_dot(a->name, a->name_len))
 		return -EEXIST;
-	rc = load_dir(t, a->parent, &d);
+	rc = meta__load_dir(t, a->parent, &d);
 	if (rc < 0)
 		return rc;
 	rc = meta__perm(c, &d.a, META_ACC_W | META_ACC_X);
@@ -995,7 +985,7 @@ static int mk_run(struct mk_arg *a)
 	if (rc < 0)
 		return rc;
 	return idem_run(a->svc, a->hdr,
-			fp_of(META_T_MKNOD, a->parent, a->name, a->name_len, a->rdev, a->target,
+			meta__fp_of(META_T_MKNOD, a->parent, a->name, a->name_len, a->rdev, a->target,
 			      a->target ? a->target_len : 0, a->mode),
 			mk_txn, a, attr_resp_enc, attr_resp_dec);
 }
@@ -1114,7 +1104,7 @@ static int link_txn(struct kv_txn *t, void *ap)
 		return rc;
 	if (S_ISDIR(in.a.mode))
 		return -EPERM;
-	rc = load_dir(t, r->new_parent, &d);
+	rc = meta__load_dir(t, r->new_parent, &d);
 	if (rc < 0)
 		return rc;
 	rc = meta__perm(&r->hdr.cred, &d.a, META_ACC_W | META_ACC_X);
@@ -1159,7 +1149,7 @@ int meta_op_link(struct meta_svc *svc, const struct meta_link_req *req,
 	struct link_arg a = { svc, req, resp, meta__now(svc) };
 
 	return idem_run(svc, &req->hdr,
-			fp_of(META_T_LINK, req->ino, "", 0, req->new_parent, req->new_name,
+			meta__fp_of(META_T_LINK, req->ino, "", 0, req->new_parent, req->new_name,
 			      req->new_name_len, 0),
 			link_txn, &a, link_resp_enc, link_resp_dec);
 }
@@ -1190,7 +1180,7 @@ static int unlink_txn(struct kv_txn *t, void *ap)
 	rc = meta__name_check(r->name, r->name_len);
 	if (rc < 0)
 		return rc;
-	rc = load_dir(t, r->parent, &d);
+	rc = meta__load_dir(t, r->parent, &d);
 	if (rc < 0)
 		return rc;
 	rc = meta__perm(c, &d.a, META_ACC_W | META_ACC_X);
@@ -1216,10 +1206,10 @@ static int unlink_txn(struct kv_txn *t, void *ap)
 			return rc;
 		if (rc)
 			return -ENOTEMPTY;
-		rc = inode_delete(t, ino);
+		rc = meta__inode_delete(t, ino);
 		d.a.nlink--;
 	} else {
-		rc = drop_link(t, &v, a->now);
+		rc = meta__drop_link(t, &v, a->now);
 	}
 	if (rc == 0)
 		rc = meta__dent_clear(t, r->parent, r->name, r->name_len);
@@ -1233,7 +1223,7 @@ int meta_op_unlink(struct meta_svc *svc, const struct meta_unlink_req *req)
 	struct unlink_arg a = { svc, req, false, meta__now(svc) };
 
 	return idem_run(svc, &req->hdr,
-			fp_of(META_T_UNLINK, req->parent, req->name, req->name_len, 0, "", 0, 0),
+			meta__fp_of(META_T_UNLINK, req->parent, req->name, req->name_len, 0, "", 0, 0),
 			unlink_txn, &a, NULL, NULL);
 }
 
@@ -1242,7 +1232,7 @@ int meta_op_rmdir(struct meta_svc *svc, const struct meta_unlink_req *req)
 	struct unlink_arg a = { svc, req, true, meta__now(svc) };
 
 	return idem_run(svc, &req->hdr,
-			fp_of(META_T_RMDIR, req->parent, req->name, req->name_len, 0, "", 0, 0),
+			meta__fp_of(META_T_RMDIR, req->parent, req->name, req->name_len, 0, "", 0, 0),
 			unlink_txn, &a, NULL, NULL);
 }
 
@@ -1297,14 +1287,14 @@ static int rename_txn(struct kv_txn *t, void *ap)
 		rc = meta__name_check(r->new_name, r->new_name_len);
 	if (rc < 0)
 		return rc;
-	rc = load_dir(t, r->parent, &pd);
+	rc = meta__load_dir(t, r->parent, &pd);
 	if (rc < 0)
 		return rc;
 	if (same_dir) {
 		npd = &pd;
 	} else {
 		npd = &npd_store;
-		rc = load_dir(t, r->new_parent, npd);
+		rc = meta__load_dir(t, r->new_parent, npd);
 		if (rc < 0)
 			return rc;
 	}
@@ -1393,10 +1383,10 @@ static int rename_txn(struct kv_txn *t, void *ap)
 					return rc;
 				if (rc)
 					return -ENOTEMPTY;
-				rc = inode_delete(t, dino);
+				rc = meta__inode_delete(t, dino);
 				npd->a.nlink--;
 			} else {
-				rc = drop_link(t, &dst, a->now);
+				rc = meta__drop_link(t, &dst, a->now);
 			}
 			if (rc < 0)
 				return rc;
@@ -1427,7 +1417,7 @@ int meta_op_rename(struct meta_svc *svc, const struct meta_rename_req *req)
 	struct rename_arg a = { svc, req, meta__now(svc) };
 
 	return idem_run(svc, &req->hdr,
-			fp_of(META_T_RENAME, req->parent, req->name, req->name_len, req->new_parent,
+			meta__fp_of(META_T_RENAME, req->parent, req->name, req->name_len, req->new_parent,
 			      req->new_name, req->new_name_len, req->flags),
 			rename_txn, &a, NULL, NULL);
 }
@@ -1458,7 +1448,7 @@ static int readdir_txn(struct kv_txn *t, void *ap)
 		limit = META_READDIR_MAX;
 	if (r->cursor_len > META_NAME_MAX)
 		return -EINVAL;
-	rc = load_dir(t, r->ino, &d);
+	rc = meta__load_dir(t, r->ino, &d);
 	if (rc < 0)
 		return rc;
 	rc = meta__perm(&r->hdr.cred, &d.a, META_ACC_R);
@@ -1517,452 +1507,6 @@ int meta_op_readdir(struct meta_svc *svc, const struct meta_readdir_req *req,
 	if (rc < 0)
 		meta_readdir_resp_release(resp);
 	return rc;
-}
-
-/* ------------------------------------------------------------------ xattrs */
-enum { XNS_USER, XNS_TRUSTED, XNS_SECURITY };
-
-static int xattr_ns(const char *name, uint32_t len, int *ns)
-{
-	if (len == 0)
-		return -EINVAL;
-	if (len > META_XATTR_NAME_MAX)
-		return -ERANGE;
-	if (memchr(name, '\0', len))
-		return -EINVAL;
-	if (len > 5 && memcmp(name, "user.", 5) == 0)
-		*ns = XNS_USER;
-	else if (len > 8 && memcmp(name, "trusted.", 8) == 0)
-		*ns = XNS_TRUSTED;
-	else if (len > 9 && memcmp(name, "security.", 9) == 0)
-		*ns = XNS_SECURITY;
-	else
-		return -EOPNOTSUPP; /* system.* (ACLs) and unknown namespaces */
-	return 0;
-}
-
-/* May c read (write=false) or change (write=true) xattr namespace ns of inode a? */
-static int xattr_perm(const struct meta_cred *c, const struct meta_attr *a, int ns, bool write)
-{
-	if (ns == XNS_TRUSTED)
-		return c->uid == 0 ? 0 : -EPERM;
-	if (ns == XNS_SECURITY)
-		return !write || c->uid == 0 || c->uid == a->uid ? 0 : -EPERM;
-	if (!S_ISREG(a->mode) && !S_ISDIR(a->mode))
-		return write ? -EPERM : -ENODATA;
-	if (write && S_ISDIR(a->mode) && (a->mode & S_ISVTX) && c->uid != 0 && c->uid != a->uid)
-		return -EPERM;
-	return meta__perm(c, a, write ? META_ACC_W : META_ACC_R);
-}
-
-struct xattr_arg {
-	struct meta_svc *svc;
-	const struct meta_hdr *hdr;
-	uint64_t ino;
-	const char *name;
-	uint32_t name_len;
-	const uint8_t *value;
-	uint32_t value_len;
-	uint32_t flags;
-	int op; /* 0 get, 1 set, 2 remove, 3 list */
-	struct c3_buf *store;
-	uint64_t now;
-};
-
-static int xattr_txn(struct kv_txn *t, void *ap)
-{
-	struct xattr_arg *a = ap;
-	const struct meta_cred *c = &a->hdr->cred;
-	struct meta__inode in;
-	uint8_t k[META__KEY_MAX];
-	const uint8_t *v;
-	size_t kl, vl;
-	int ns = XNS_USER, rc;
-
-	rc = meta__inode_get(t, a->ino, &in);
-	if (rc < 0)
-		return rc;
-	if (a->op == 3) {
-		uint8_t b[9], e[9];
-		struct kv_pair *p;
-		bool more;
-		int n;
-
-		b[0] = e[0] = META__K_XATTR;
-		kv_put_be64(b + 1, a->ino);
-		kv_put_be64(e + 1, a->ino + 1);
-		n = kv_range(t, b, 9, e, 9, 0, false, &p, &more);
-		if (n < 0)
-			return n;
-		c3_buf_reset(a->store);
-		for (int i = 0; i < n; i++) {
-			const char *nm = (const char *)p[i].key + 9;
-			uint32_t nl = (uint32_t)(p[i].klen - 9);
-
-			if (xattr_ns(nm, nl, &ns) == 0 && ns == XNS_TRUSTED && c->uid != 0)
-				continue;
-			c3_buf_append(a->store, nm, nl);
-			c3_buf_append(a->store, "", 1);
-		}
-		if (a->store->err)
-			return a->store->err;
-		return a->store->len > META_XATTR_LIST_MAX ? -E2BIG : 0;
-	}
-	rc = xattr_ns(a->name, a->name_len, &ns);
-	if (rc == 0)
-		rc = xattr_perm(c, &in.a, ns, a->op != 0);
-	if (rc < 0)
-		return rc;
-	kl = meta__key_xattr(k, a->ino, a->name, a->name_len);
-	rc = kv_get(t, k, kl, &v, &vl);
-	if (rc < 0 && rc != -ENOENT)
-		return rc;
-	if (a->op == 0) {
-		if (rc == -ENOENT)
-			return -ENODATA;
-		c3_buf_reset(a->store);
-		c3_buf_append(a->store, v, vl);
-		return a->store->err;
-	}
-	if (a->op == 2) {
-		if (rc == -ENOENT)
-			return -ENODATA;
-		rc = kv_clear(t, k, kl);
-	} else {
-		if (rc == 0 && (a->flags & META_XATTR_CREATE))
-			return -EEXIST;
-		if (rc == -ENOENT && (a->flags & META_XATTR_REPLACE))
-			return -ENODATA;
-		if (rc == -ENOENT) {
-			/* a new name: the whole name list must stay listable */
-			uint8_t b[9], e[9];
-			struct kv_pair *p;
-			size_t total = a->name_len + 1;
-			bool more;
-			int n;
-
-			b[0] = e[0] = META__K_XATTR;
-			kv_put_be64(b + 1, a->ino);
-			kv_put_be64(e + 1, a->ino + 1);
-			n = kv_range(t, b, 9, e, 9, 0, false, &p, &more);
-			if (n < 0)
-				return n;
-			for (int i = 0; i < n; i++)
-				total += p[i].klen - 9 + 1;
-			if (total > META_XATTR_LIST_MAX)
-				return -ENOSPC;
-		}
-		rc = kv_set(t, k, kl, a->value, a->value_len);
-	}
-	if (rc < 0)
-		return rc;
-	in.a.ctime_ns = a->now;
-	return meta__inode_put(t, &in);
-}
-
-int meta_op_getxattr(struct meta_svc *svc, const struct meta_getxattr_req *req,
-		     struct meta_getxattr_resp *resp, struct c3_buf *store)
-{
-	struct xattr_arg a = { .svc = svc, .hdr = &req->hdr, .ino = req->ino, .name = req->name,
-			       .name_len = req->name_len, .op = 0, .store = store };
-	int rc = kv_run(svc->db, true, xattr_txn, &a);
-
-	if (rc < 0)
-		return rc;
-	resp->value = store->data ? store->data : (const uint8_t *)"";
-	resp->value_len = (uint32_t)store->len;
-	return 0;
-}
-
-int meta_op_setxattr(struct meta_svc *svc, const struct meta_setxattr_req *req)
-{
-	struct xattr_arg a = { .svc = svc, .hdr = &req->hdr, .ino = req->ino, .name = req->name,
-			       .name_len = req->name_len, .value = req->value,
-			       .value_len = req->value_len, .flags = req->flags, .op = 1,
-			       .now = meta__now(svc) };
-
-	if (req->flags & ~(uint32_t)(META_XATTR_CREATE | META_XATTR_REPLACE))
-		return -EINVAL;
-	if (req->value_len > META_XATTR_SIZE_MAX)
-		return -E2BIG;
-	return kv_run(svc->db, false, xattr_txn, &a);
-}
-
-int meta_op_listxattr(struct meta_svc *svc, const struct meta_listxattr_req *req,
-		      struct meta_listxattr_resp *resp, struct c3_buf *store)
-{
-	struct xattr_arg a = { .svc = svc, .hdr = &req->hdr, .ino = req->ino, .op = 3,
-			       .store = store };
-	int rc = kv_run(svc->db, true, xattr_txn, &a);
-
-	if (rc < 0)
-		return rc;
-	resp->names = store->data ? (const char *)store->data : "";
-	resp->names_len = (uint32_t)store->len;
-	return 0;
-}
-
-int meta_op_removexattr(struct meta_svc *svc, const struct meta_getxattr_req *req)
-{
-	struct xattr_arg a = { .svc = svc, .hdr = &req->hdr, .ino = req->ino, .name = req->name,
-			       .name_len = req->name_len, .op = 2, .now = meta__now(svc) };
-
-	return kv_run(svc->db, false, xattr_txn, &a);
-}
-
-/* ------------------------------------------------------------------ rmtree */
-struct rmtree_arg {
-	struct meta_svc *svc;
-	const struct meta_rmtree_req *req;
-	uint64_t now;
-	uint64_t budget;   /* entries this transaction may still remove */
-	uint64_t removed;  /* by this transaction */
-	bool done;
-};
-
-/* One directory on the way down (heap stack: deep trees cost no C stack). */
-struct rm_frame {
-	uint64_t ino;
-	uint32_t name_len;          /* its entry name in the previous frame's directory */
-	char name[META_NAME_MAX];
-};
-
-/* Empty directory `top`, depth first, within a->budget removals.  Sets *empty when
- * nothing is left in top.  Every removal is checked like unlink/rmdir for the caller, and
- * listing a directory needs read+search on it. */
-static int rmtree_dir(struct kv_txn *t, struct rmtree_arg *a, uint64_t top, bool *empty)
-{
-	const struct meta_cred *c = &a->req->hdr.cred;
-	struct rm_frame *st;
-	size_t n = 1, cap = 16;
-	int rc = 0;
-
-	*empty = false;
-	st = malloc(cap * sizeof(*st));
-	if (!st)
-		return -ENOMEM;
-	st[0].ino = top;
-	st[0].name_len = 0;
-	while (n > 0) {
-		struct rm_frame *f = &st[n - 1];
-		struct meta__inode d, v;
-		uint8_t b[9], e[9];
-		struct kv_pair *p;
-		bool more;
-		int cnt;
-
-		if (a->budget == 0)
-			goto out;
-		rc = meta__inode_get(t, f->ino, &d);
-		if (rc < 0)
-			goto out;
-		rc = meta__perm(c, &d.a, META_ACC_R | META_ACC_W | META_ACC_X);
-		if (rc < 0)
-			goto out;
-		b[0] = e[0] = META__K_DENT;
-		kv_put_be64(b + 1, f->ino);
-		kv_put_be64(e + 1, f->ino + 1);
-		/* entries removed in this transaction are gone from the range already */
-		cnt = kv_range(t, b, 9, e, 9, 1, false, &p, &more);
-		if (cnt < 0) {
-			rc = cnt;
-			goto out;
-		}
-		if (cnt == 0) {
-			struct meta__inode pd;
-
-			if (n == 1) {
-				*empty = true;
-				goto out;
-			}
-			/* f is empty now: remove it from the directory below it on the stack */
-			rc = meta__inode_get(t, st[n - 2].ino, &pd);
-			if (rc == 0)
-				rc = meta__sticky_ok(c, &pd.a, &d.a);
-			if (rc == 0)
-				rc = inode_delete(t, f->ino);
-			if (rc == 0)
-				rc = meta__dent_clear(t, pd.a.ino, f->name, f->name_len);
-			if (rc < 0)
-				goto out;
-			pd.a.nlink--;
-			touch_dir(&pd, a->now);
-			rc = meta__inode_put(t, &pd);
-			if (rc < 0)
-				goto out;
-			a->removed++;
-			a->budget--;
-			n--;
-			continue;
-		}
-		if (p[0].klen <= 9 || p[0].klen - 9 > META_NAME_MAX || p[0].vlen != 12) {
-			rc = -C3FS_EINTERNAL;
-			goto out;
-		}
-		rc = meta__inode_get(t, kv_get_be64(p[0].val), &v);
-		if (rc < 0) {
-			rc = rc == -ENOENT ? -C3FS_EINTERNAL : rc;
-			goto out;
-		}
-		if (S_ISDIR(v.a.mode)) {
-			if (n >= META__DEPTH_MAX) {
-				rc = -ELOOP;
-				goto out;
-			}
-			if (n == cap) {
-				struct rm_frame *ns = realloc(st, 2 * cap * sizeof(*st));
-
-				if (!ns) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				st = ns;
-				cap *= 2;
-			}
-			st[n].ino = v.a.ino;
-			st[n].name_len = (uint32_t)(p[0].klen - 9);
-			memcpy(st[n].name, p[0].key + 9, st[n].name_len);
-			n++;
-			continue;
-		}
-		{
-			char name[META_NAME_MAX];
-			uint32_t nl = (uint32_t)(p[0].klen - 9);
-
-			memcpy(name, p[0].key + 9, nl);
-			rc = meta__sticky_ok(c, &d.a, &v.a);
-			if (rc == 0)
-				rc = drop_link(t, &v, a->now);
-			if (rc == 0)
-				rc = meta__dent_clear(t, d.a.ino, name, nl);
-			if (rc < 0)
-				goto out;
-		}
-		touch_dir(&d, a->now);
-		rc = meta__inode_put(t, &d);
-		if (rc < 0)
-			goto out;
-		a->removed++;
-		a->budget--;
-	}
-out:
-	free(st);
-	return rc;
-}
-
-static int rmtree_txn(struct kv_txn *t, void *ap)
-{
-	struct rmtree_arg *a = ap;
-	const struct meta_rmtree_req *r = a->req;
-	const struct meta_cred *c = &r->hdr.cred;
-	struct meta__inode pd, v;
-	uint64_t ino;
-	uint32_t type;
-	bool empty = true;
-	int rc;
-
-	a->removed = 0;
-	a->done = false;
-	a->budget = a->svc->opts.rmtree_batch;
-	if (meta__name_is_dot(r->name, r->name_len))
-		return -EINVAL;
-	rc = meta__name_check(r->name, r->name_len);
-	if (rc < 0)
-		return rc;
-	rc = load_dir(t, r->parent, &pd);
-	if (rc < 0)
-		return rc;
-	rc = meta__perm(c, &pd.a, META_ACC_W | META_ACC_X);
-	if (rc < 0)
-		return rc;
-	rc = meta__dent_get(t, r->parent, r->name, r->name_len, &ino, &type);
-	if (rc < 0)
-		return rc;
-	rc = meta__inode_get(t, ino, &v);
-	if (rc < 0)
-		return rc == -ENOENT ? -C3FS_EINTERNAL : rc;
-	rc = meta__sticky_ok(c, &pd.a, &v.a);
-	if (rc < 0)
-		return rc;
-	if (S_ISDIR(v.a.mode)) {
-		rc = rmtree_dir(t, a, ino, &empty);
-		if (rc < 0)
-			return rc;
-		if (!empty)
-			return 0; /* commit this batch; the caller runs another */
-		rc = inode_delete(t, ino);
-		pd.a.nlink--;
-	} else {
-		rc = drop_link(t, &v, a->now);
-	}
-	if (rc == 0)
-		rc = meta__dent_clear(t, r->parent, r->name, r->name_len);
-	touch_dir(&pd, a->now);
-	if (rc == 0)
-		rc = meta__inode_put(t, &pd);
-	if (rc < 0)
-		return rc;
-	a->removed++;
-	a->done = true;
-	return 0;
-}
-
-static void rmtree_resp_enc(void *ap, struct c3_buf *out)
-{
-	struct rmtree_arg *a = ap;
-	struct meta_rmtree_resp r = { a->removed, a->done };
-
-	meta_rmtree_resp_encode(&r, out);
-}
-
-static int rmtree_resp_dec(void *ap, const uint8_t *p, size_t n)
-{
-	struct rmtree_arg *a = ap;
-	struct meta_rmtree_resp r;
-
-	if (meta_rmtree_resp_decode(p, n, &r) < 0)
-		return -C3FS_EINTERNAL;
-	a->removed = r.removed;
-	a->done = true;
-	return 0;
-}
-
-static bool rmtree_record(void *ap)
-{
-	return ((struct rmtree_arg *)ap)->done;
-}
-
-/* Each call runs batches (one transaction each) until the tree is gone or max_ms passed.
- * Only the final batch, which removes the top entry, writes the idempotency record:
- * unfinished batches are safe to repeat anyway. */
-int meta_op_rmtree(struct meta_svc *svc, const struct meta_rmtree_req *req, uint64_t max_ms,
-		   struct meta_rmtree_resp *resp)
-{
-	struct rmtree_arg a;
-	struct idem_wrap w = { svc, &req->hdr,
-			       fp_of(META_T_RMTREE, req->parent, req->name, req->name_len, 0, "", 0,
-				     0),
-			       rmtree_txn, &a, rmtree_resp_enc, rmtree_resp_dec, rmtree_record };
-	uint64_t start = meta__now(svc), total = 0;
-	int rc;
-
-	memset(&a, 0, sizeof(a));
-	a.svc = svc;
-	a.req = req;
-	for (;;) {
-		a.now = meta__now(svc);
-		rc = kv_run(svc->db, false, idem_txn, &w);
-		if (rc < 0)
-			return rc;
-		total += a.removed;
-		if (a.done)
-			break;
-		if (max_ms && meta__now(svc) - start > max_ms * 1000000ull)
-			break;
-	}
-	resp->removed = total;
-	resp->done = a.done;
-	return 0;
 }
 
 /* ------------------------------------------------------------------ client sessions */

@@ -1360,28 +1360,65 @@ out:
 /* Bring the SYNCING successor succ of target t in chain (chain_id, chain_ver) up to date:
  * compare its metadata dump with ours, send every chunk that differs or is missing, remove
  * what we do not have, then tell it SYNC_DONE.  Returns 0 when done. */
+#define SVC_SYNC_PAR 8   /* chunks in flight during a sync */
+
+/* The chunks a sync must send (or remove), shared by the sending threads. */
+struct svc_sync_work {
+	struct storage_service *svc;
+	struct svc_target *t;
+	uint32_t chain_id, chain_ver;
+	struct chunk_id *ids;
+	uint32_t n;
+	atomic_uint next;
+	atomic_int rc;
+};
+
+static void *svc_sync_work_run(void *arg)
+{
+	struct svc_sync_work *w = arg;
+
+	for (;;) {
+		uint32_t i = atomic_fetch_add(&w->next, 1);
+		int rc;
+
+		if (i >= w->n || atomic_load(&w->rc))
+			return NULL;
+		if (svc_chain_ver(w->svc, w->chain_id) != w->chain_ver) {
+			atomic_store(&w->rc, -C3FS_ECHAINVER); /* the chain changed: start over */
+			return NULL;
+		}
+		rc = svc_sync_chunk(w->svc, w->t, w->chain_id, w->ids[i]);
+		if (rc)
+			atomic_store(&w->rc, rc);
+	}
+}
+
+/* Bring the SYNCING successor succ of target t in chain (chain_id, chain_ver) up to date:
+ * compare its metadata dump with ours, send every chunk that differs or is missing, remove
+ * what we do not have (several chunks in flight), then tell it SYNC_DONE.  0 when done. */
 static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint32_t chain_id,
 			uint32_t chain_ver, uint32_t succ, const char *addr)
 {
 	struct svc_remote rem = { 0 };
 	struct svc_list loc = { 0 };
 	struct chunk_id end = { UINT64_MAX, UINT32_MAX };
+	struct svc_sync_work w;
 	uint32_t i = 0, j = 0, sent = 0, removed = 0;
 	bool more;
 	int rc;
 
+	memset(&w, 0, sizeof(w));
 	LOG_INFO("sync of target %u (chain %u v%u) from target %u starts", succ, chain_id,
 		 chain_ver, t->target_id);
 	rc = svc_remote_dump(svc, addr, succ, &rem);
 	if (rc == 0)
 		rc = chunk_store_list(t->cs, NULL, end, 0, svc_list_cb, &loc, &more);
+	if (rc == 0 && !(w.ids = calloc((size_t)loc.n + rem.n + 1, sizeof(*w.ids))))
+		rc = -ENOMEM;
+	/* the two listings are in id order: one merge walk decides what to send */
 	while (rc == 0 && (i < loc.n || j < rem.n)) {
 		int cmp;
 
-		if (svc_chain_ver(svc, chain_id) != chain_ver) {
-			rc = -C3FS_ECHAINVER; /* the chain changed: start over */
-			break;
-		}
 		if (i == loc.n)
 			cmp = 1;
 		else if (j == rem.n)
@@ -1393,15 +1430,13 @@ static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint3
 		else
 			cmp = 0;
 		if (cmp < 0) {
-			rc = svc_sync_chunk(svc, t, chain_id, loc.ids[i]);
+			w.ids[w.n++] = loc.ids[i++];
 			sent++;
-			i++;
 		} else if (cmp > 0) {
-			struct chunk_id id = { rem.e[j].chunk.inode, rem.e[j].chunk.index };
-
-			rc = svc_sync_chunk(svc, t, chain_id, id); /* removes unless it exists now */
+			/* only there: removed (unless it exists here by the time it is sent) */
+			w.ids[w.n].inode = rem.e[j].chunk.inode;
+			w.ids[w.n++].index = rem.e[j++].chunk.index;
 			removed++;
-			j++;
 		} else {
 			const struct chunk_info *li = &loc.infos[i];
 			const struct storage_chunk_meta *re = &rem.e[j];
@@ -1409,13 +1444,31 @@ static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint3
 			if (re->commit_ver != li->commit_ver || re->length != li->length ||
 			    re->digest != li->digest || re->pending_ver ||
 			    (re->flags & STORAGE_META_F_CORRUPT)) {
-				rc = svc_sync_chunk(svc, t, chain_id, loc.ids[i]);
+				w.ids[w.n++] = loc.ids[i];
 				sent++;
 			}
 			i++;
 			j++;
 		}
 	}
+	if (rc == 0 && w.n) {
+		pthread_t th[SVC_SYNC_PAR];
+		bool started[SVC_SYNC_PAR] = { false };
+
+		w.svc = svc;
+		w.t = t;
+		w.chain_id = chain_id;
+		w.chain_ver = chain_ver;
+		for (int k = 1; k < SVC_SYNC_PAR && (uint32_t)k < w.n; k++)
+			started[k] = pthread_create(&th[k], NULL, svc_sync_work_run, &w) == 0;
+		svc_sync_work_run(&w);
+		for (int k = 1; k < SVC_SYNC_PAR; k++)
+			if (started[k])
+				pthread_join(th[k], NULL);
+		rc = atomic_load(&w.rc);
+	}
+	if (rc == 0 && svc_chain_ver(svc, chain_id) != chain_ver)
+		rc = -C3FS_ECHAINVER;
 	if (rc == 0) {
 		struct storage_sync_done_req m = { { chain_id, chain_ver, succ } };
 		struct c3_buf req = C3_BUF_INIT;
@@ -1431,6 +1484,7 @@ static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint3
 	else
 		LOG_WARN("sync of target %u (chain %u v%u) stopped: %s", succ, chain_id, chain_ver,
 			 c3_strerror(rc));
+	free(w.ids);
 	free(rem.e);
 	svc_list_release(&loc);
 	return rc;

@@ -174,6 +174,7 @@ struct rpc_server {
 	pthread_cond_t qcv;
 	struct srv_req *qhead, *qtail;
 	bool qstop;
+	int qidle;                   /* workers waiting on qcv */
 	atomic_bool stopping;
 	atomic_int nconns;
 	pthread_mutex_t omu;         /* guards outstanding */
@@ -447,6 +448,7 @@ static bool srv_dispatch(struct srv_conn *c, struct srv_req *r)
 {
 	struct rpc_server *srv = c->srv;
 	const struct srv_handler *h;
+	bool wake;
 
 	c->cur = NULL;
 	c->rstate = SRV_RS_HDR;
@@ -490,8 +492,12 @@ static bool srv_dispatch(struct srv_conn *c, struct srv_req *r)
 	else
 		srv->qhead = r;
 	srv->qtail = r;
-	pthread_cond_signal(&srv->qcv);
+	wake = srv->qidle > 0;
 	pthread_mutex_unlock(&srv->qmu);
+	/* outside the lock, so the woken worker does not block on it; skipped when every
+	 * worker is busy (one of them takes the request when it finishes) */
+	if (wake)
+		pthread_cond_signal(&srv->qcv);
 	return true;
 }
 
@@ -852,8 +858,11 @@ static void *srv_worker_main(void *arg)
 		const struct srv_handler *h;
 
 		pthread_mutex_lock(&srv->qmu);
-		while (!srv->qhead && !srv->qstop)
+		while (!srv->qhead && !srv->qstop) {
+			srv->qidle++;
 			pthread_cond_wait(&srv->qcv, &srv->qmu);
+			srv->qidle--;
+		}
 		if (srv->qstop) {
 			pthread_mutex_unlock(&srv->qmu);
 			return NULL;

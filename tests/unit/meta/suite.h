@@ -302,6 +302,21 @@ static void test_perms(void)
 		is_int(meta_op_setattr(svc, &r, &rs), -EPERM, "explicit utimes by non-owner");
 		r.mask = META_SET_ATIME_NOW | META_SET_MTIME_NOW;
 		is_int(meta_op_setattr(svc, &r, &rs), -EACCES, "utimes now without write perm");
+		{
+			struct meta_setattr_req w = r;
+			struct meta_hdr g = U1;
+
+			/* group member with write permission may touch (UTIME_NOW), not set */
+			g.cred.ngroups = 1;
+			g.cred.groups[0] = 4242;
+			w.hdr = g;
+			is_int(do_setattr(ROOT, o.attr.ino, META_SET_MODE | META_SET_GID, 0664, 0,
+					  4242, 0, NULL), 0, "root: group 4242, mode 0664");
+			is_int(meta_op_setattr(svc, &w, &rs), 0, "utimes now with group write");
+			w.mask = META_SET_MTIME;
+			is_int(meta_op_setattr(svc, &w, &rs), -EPERM,
+			       "explicit times still need ownership");
+		}
 		r.hdr = U2;
 		r.hdr.cred.uid = 2000;
 		r.mask = META_SET_ATIME | META_SET_MTIME;
@@ -395,11 +410,33 @@ static void test_rename(void)
 	is_int(do_rename(ROOT, a, "sub", deep, "x", 0), -EINVAL, "move dir into its subtree");
 	is_int(do_rename(ROOT, a, "sub", sub, "x", 0), -EINVAL, "move dir into itself");
 	is_int(do_rename(ROOT, a, "nope", b, "x", 0), -ENOENT, "rename missing");
+	{
+		uint64_t full;
+
+		is_int(do_mkdir(ROOT, b, "nonempty", 0755, &full), 0, "mkdir rb/nonempty");
+		is_int(do_create(ROOT, full, "f", 0644, META_O_NOSESSION, NULL), 0, "file inside");
+		is_int(do_rename(ROOT, a, "sub", b, "nonempty", 0), -ENOTEMPTY,
+		       "dir onto a non-empty dir");
+		is_int(do_rename(ROOT, a, "sub", sub, "deep", META_RENAME_EXCHANGE), -EINVAL,
+		       "exchange of a dir with its own child");
+	}
+	{
+		/* a non-owner may move a dir to another parent only with write on the dir */
+		uint64_t pub1, pub2;
+
+		is_int(do_mkdir(ROOT, META_ROOT_INO, "rp1", 0777, &pub1), 0, "mkdir rp1 0777");
+		is_int(do_mkdir(ROOT, META_ROOT_INO, "rp2", 0777, &pub2), 0, "mkdir rp2 0777");
+		is_int(do_mkdir(ROOT, pub1, "rootdir", 0755, NULL), 0, "root's dir in rp1");
+		is_int(do_rename(U1, pub1, "rootdir", pub2, "moved", 0), -EACCES,
+		       "u1 cannot move root's dir across (no write on it for ..)");
+		is_int(do_rename(U1, pub1, "rootdir", pub1, "renamed", 0), 0,
+		       "but may rename it within the same dir");
+	}
 	is_int(do_rename(ROOT, a, "sub", b, "sub", 0), 0, "move dir across");
 	is_int(do_getattr(a, &at), 0, "getattr ra");
 	is_int(at.nlink, 2, "old parent nlink--");
 	is_int(do_getattr(b, &at), 0, "getattr rb");
-	is_int(at.nlink, 3, "new parent nlink++");
+	is_int(at.nlink, 4, "new parent nlink++ (nonempty + sub)");
 	is_int(do_getattr(sub, &at), 0, "getattr sub");
 	is_int(at.parent, b, "dir parent updated");
 	is_int(do_create(ROOT, a, "f", 0644, 0, NULL), 0, "create ra/f");

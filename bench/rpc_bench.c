@@ -224,6 +224,11 @@ struct target {
 	uint16_t small_type;
 };
 
+static double mib_of(double op_us)
+{
+	return (double)g_bulk / (op_us / 1e6) / (1024.0 * 1024.0);
+}
+
 /* Per field median over n results (each figure independently). */
 static int cmp_dbl(const void *a, const void *b)
 {
@@ -528,6 +533,14 @@ int main(int argc, char **argv)
 	       g_bulk >> 10, pl_w.mib_s, rp_w.mib_s, rp_w.mib_s / pl_w.mib_s);
 	printf("| %zu KiB bulk read (reply bulk) | %.0f MiB/s | %.0f MiB/s | %.2fx | >= 0.8x |\n",
 	       g_bulk >> 10, pl_r.mib_s, rp_r.mib_s, rp_r.mib_s / pl_r.mib_s);
+	/* the same from the median operation time: insensitive to the few operations that
+	 * another process preempted (this host is shared) */
+	printf("| %zu KiB bulk write, from median op time | %.0f MiB/s | %.0f MiB/s | %.2fx | |\n",
+	       g_bulk >> 10, mib_of(pl_w.p50_us), mib_of(rp_w.p50_us),
+	       pl_w.p50_us / rp_w.p50_us);
+	printf("| %zu KiB bulk read, from median op time | %.0f MiB/s | %.0f MiB/s | %.2fx | |\n",
+	       g_bulk >> 10, mib_of(pl_r.p50_us), mib_of(rp_r.p50_us),
+	       pl_r.p50_us / rp_r.p50_us);
 	printf("\nEach row: plain and RPC operations alternate one by one for %.1f s (so both see\n"
 	       "the same background load); median of %d such runs.  Throughput = bytes moved /\n"
 	       "time spent in that side's own operations.\n", secs, reps);

@@ -57,6 +57,7 @@ struct meta_svc_opts {
 	uint64_t idem_ttl_ms;           /* idempotency records kept this long; 30 min */
 	uint64_t session_timeout_ms;    /* sessions of clients silent this long expire; 5 min */
 	uint64_t rmtree_batch;          /* entries removed per rmtree transaction; 1000 */
+	uint32_t link_max;              /* nlink bound (EMLINK) of files and directories; 65000 */
 	struct meta_hooks hooks;
 	/* Wall clock in ns for times and expiry; NULL = c3_wall_ns.  Tests inject one. */
 	uint64_t (*clock_ns)(void *arg);

@@ -47,7 +47,7 @@
 
 #define META__ALLOC_SHARDS 16
 #define META__ALLOC_BATCH  4096
-#define META__LINK_MAX     65000u
+#define META__LINK_MAX     65000u /* default and upper bound of opts.link_max */
 #define META__DEPTH_MAX    4096   /* directory depth walked by rename's loop check */
 
 /* A loaded inode: attributes plus the symlink target (borrowed from the transaction). */

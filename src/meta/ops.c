@@ -936,7 +936,7 @@ static int mk_txn(struct kv_txn *t, void *ap)
 		return -EEXIST;
 	if (rc != -ENOENT)
 		return rc;
-	if (S_ISDIR(a->mode) && d.a.nlink >= META__LINK_MAX)
+	if (S_ISDIR(a->mode) && d.a.nlink >= a->svc->opts.link_max)
 		return -EMLINK;
 	inode_init(a->svc, &in, a->ino, &d, c, a->mode, a->now);
 	in.a.rdev = a->rdev;
@@ -1117,7 +1117,7 @@ static int link_txn(struct kv_txn *t, void *ap)
 		return rc;
 	if (in.a.nlink == 0)
 		return -ENOENT;
-	if (in.a.nlink >= META__LINK_MAX)
+	if (in.a.nlink >= a->svc->opts.link_max)
 		return -EMLINK;
 	in.a.nlink++;
 	in.a.ctime_ns = a->now;

@@ -401,6 +401,7 @@ void meta_svc_opts_default(struct meta_svc_opts *o)
 	o->idem_ttl_ms = 30 * 60 * 1000;
 	o->session_timeout_ms = 5 * 60 * 1000;
 	o->rmtree_batch = 1000;
+	o->link_max = META__LINK_MAX;
 }
 
 static int root_txn(struct kv_txn *t, void *argp)
@@ -440,6 +441,8 @@ int meta_svc_new(struct kv_db *db, const struct meta_svc_opts *opts, struct meta
 	svc->opts = *opts;
 	if (!svc->opts.rmtree_batch)
 		svc->opts.rmtree_batch = 1000;
+	if (svc->opts.link_max < 3 || svc->opts.link_max > META__LINK_MAX)
+		svc->opts.link_max = META__LINK_MAX;
 	pthread_mutex_init(&svc->id_lock, NULL);
 	pthread_mutex_init(&svc->gc_lock, NULL);
 	if (getrandom(&svc->rng, sizeof(svc->rng), 0) != (ssize_t)sizeof(svc->rng))

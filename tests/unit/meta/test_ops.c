@@ -106,7 +106,7 @@ static void test_rmtree(struct kv_db *db)
 			break;
 	{
 		struct meta_rmtree_req r = { U1, rt, "deep", 4 };
-		struct meta_rmtree_resp rs;
+		struct meta_rmtree_resp rs = { 0, false };
 
 		is_int(meta_op_rmtree(svc, &r, 0, &rs), 0, "u1 removes a 300-deep chain");
 		ok(rs.done && rs.removed == 301, "all 301 directories, in batches of 7");
@@ -133,6 +133,48 @@ static void test_rmtree(struct kv_db *db)
 
 		is_int(meta_op_rmtree(svc, &r, 0, &rs), 0, "rmtree of an empty dir");
 		is_int(rs.removed, 1, "one entry");
+	}
+	svc = saved;
+	meta_svc_free(small);
+	/* a service with link_max 4 on the same KV */
+	o.link_max = 4;
+	is_int(meta_svc_new(db, &o, &small), 0, "service with link_max 4");
+	svc = small;
+	{
+		struct meta_open_resp f;
+		uint64_t d;
+
+		is_int(do_mkdir(ROOT, rt, "lm", 0777, &d), -ENOENT, "rt is gone");
+		is_int(do_mkdir(ROOT, a, "lm", 0777, &d), -ENOENT, "so is rt/a");
+		d = 0;
+		{
+			struct meta_mkdir_req r = { ROOT, META_ROOT_INO, "lm", 2, 0777, 0 };
+			struct meta_attr_resp ar;
+
+			/* the root already has more than 4 links: a new subdir is refused */
+			is_int(meta_op_mkdir(svc, &r, &ar), -EMLINK, "mkdir in a dir at link_max");
+		}
+		svc = saved;
+		is_int(do_mkdir(ROOT, META_ROOT_INO, "lm", 0777, &d), 0, "mkdir lm (default service)");
+		svc = small;
+		is_int(do_create(ROOT, d, "f", 0644, META_O_NOSESSION, &f), 0, "create lm/f");
+		for (int i = 0; i < 3; i++) {
+			struct meta_link_req r = { ROOT, f.attr.ino, d, name, 0 };
+			struct meta_attr_resp ar;
+
+			snprintf(name, sizeof(name), "l%d", i);
+			r.new_name_len = (uint32_t)strlen(name);
+			is_int(meta_op_link(svc, &r, &ar), 0, "names 2..4 allowed");
+		}
+		{
+			struct meta_link_req r = { ROOT, f.attr.ino, d, "l9", 2 };
+			struct meta_attr_resp ar;
+
+			is_int(meta_op_link(svc, &r, &ar), -EMLINK, "fifth name: EMLINK");
+		}
+		is_int(do_mkdir(ROOT, d, "s1", 0755, NULL), 0, "subdir 1 (nlink 3)");
+		is_int(do_mkdir(ROOT, d, "s2", 0755, NULL), 0, "subdir 2 (nlink 4)");
+		is_int(do_mkdir(ROOT, d, "s3", 0755, NULL), -EMLINK, "subdir 3: EMLINK");
 	}
 	svc = saved;
 	meta_svc_free(small);

@@ -25,17 +25,15 @@
 #include "meta/meta_int.h"
 
 struct scan_arg {
-	uint8_t prefix;
+	uint8_t prefix;  /* 'L' or 'G': keys prefix|id(8), values starting with a u64 */
 	uint64_t from;   /* first id to look at */
-	uint8_t end_key[9];
-	size_t end_len;
 	int max;
-	uint64_t *a, *b; /* outputs: first id / value per key */
+	uint64_t *a, *b; /* outputs: the id and the value's first u64 of each key */
 	int n;
 };
 
-/* Copy up to max keys of one prefix (ids after the prefix byte, and the first 8 bytes of
- * the value when present) so the caller can work on them in separate transactions. */
+/* Copy up to max keys of one prefix, from id `from` on, so the caller can work on them in
+ * separate transactions. */
 static int scan_txn(struct kv_txn *t, void *ap)
 {
 	struct scan_arg *s = ap;
@@ -47,36 +45,25 @@ static int scan_txn(struct kv_txn *t, void *ap)
 
 	s->n = 0;
 	kv_put_be64(b + 1, s->from);
-	n = kv_range(t, b, 9, s->end_len ? s->end_key : e, s->end_len ? s->end_len : 1, s->max,
-		     false, &p, &more);
+	n = kv_range(t, b, 9, e, 1, s->max, false, &p, &more);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
-		if (p[i].klen < 9)
+		if (p[i].klen != 9 || p[i].vlen < 8)
 			return -C3FS_EINTERNAL;
 		s->a[i] = kv_get_be64(p[i].key + 1);
-		s->b[i] = p[i].vlen >= 8 ? kv_get_be64(p[i].val)
-					 : (p[i].klen >= 17 ? kv_get_be64(p[i].key + 9) : 0);
-		if (s->prefix == META__K_IDEMEXP && p[i].klen == 25) {
-			s->a[i] = kv_get_be64(p[i].key + 9);  /* client */
-			s->b[i] = kv_get_be64(p[i].key + 17); /* seq */
-		}
+		s->b[i] = kv_get_be64(p[i].val);
 	}
 	s->n = n;
 	return 0;
 }
 
-static int scan(struct meta_svc *svc, uint8_t prefix, uint64_t from, const uint8_t *end,
-		size_t end_len, int max, uint64_t *a, uint64_t *b)
+static int scan(struct meta_svc *svc, uint8_t prefix, uint64_t from, int max, uint64_t *a,
+		uint64_t *b)
 {
 	struct scan_arg s = { .prefix = prefix, .from = from, .max = max, .a = a, .b = b };
-	int rc;
+	int rc = kv_run(svc->db, true, scan_txn, &s);
 
-	if (end_len) {
-		memcpy(s.end_key, end, end_len);
-		s.end_len = end_len;
-	}
-	rc = kv_run(svc->db, true, scan_txn, &s);
 	return rc < 0 ? rc : s.n;
 }
 
@@ -410,7 +397,7 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 	}
 
 	/* 1. sessions of silent clients */
-	n = scan(svc, META__K_CLIENT, svc->client_cursor, NULL, 0, max, a, b);
+	n = scan(svc, META__K_CLIENT, svc->client_cursor, max, a, b);
 	if (n < 0) {
 		rc = n;
 		goto out;
@@ -453,7 +440,7 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 
 	/* 2. unlinked files, round robin from the cursor so busy (open) files at the head
 	 * of the queue never starve the others */
-	n = scan(svc, META__K_GC, svc->gc_cursor, NULL, 0, max, a, b);
+	n = scan(svc, META__K_GC, svc->gc_cursor, max, a, b);
 	if (n < 0) {
 		rc = n;
 		goto out;

@@ -330,12 +330,14 @@ struct meta_listxattr_resp { const char *names; uint32_t names_len; };
 
 /* REMOVEXATTR uses meta_getxattr_req (empty reply). */
 
-/* RMTREE: remove parent/name and everything below it.  Each call removes at most a
- * bounded batch of entries (deepest first) in one transaction and replies done=false
- * when more remain: the client repeats the same call (with a new seq) until done.  Every
- * entry is checked as unlink/rmdir would be for the caller (write+search on its directory,
- * sticky rule, read+search to list a directory); a refusal fails that call with its error
- * and removes nothing in that batch (earlier batches stay removed, as with rm -rf). */
+/* RMTREE: remove parent/name and everything below it.  The server removes entries
+ * deepest first in batches (one transaction each, at most meta.rmtree_batch entries) until
+ * the tree is gone or about half the call's deadline is spent; then it replies
+ * done=false and the client repeats the same call (with a new seq) until done.  removed
+ * counts the entries this call removed.  Every entry is checked as unlink/rmdir would be
+ * for the caller (write+search on its directory, sticky rule, read+search to list a
+ * directory); a refusal fails the call with its error and removes nothing of the batch
+ * it happened in (earlier batches stay removed, as with rm -rf). */
 struct meta_rmtree_req {
 	struct meta_hdr hdr;
 	uint64_t parent;

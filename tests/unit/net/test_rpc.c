@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "common/log.h"
 #include "common/metrics.h"
 #include "net_test.h"
 #include "tests/lib/tap.h"
@@ -360,7 +361,11 @@ int main(void)
 		is_int(atomic_load(&ctx.done), 500, "and ran exactly once");
 	}
 
-	/* authentication */
+	/* authentication (the refusals must be logged: the log goes to a file meanwhile) */
+	char logpath[] = "/tmp/c3fs-net-test-log.XXXXXX";
+	int logfd = mkstemp(logpath);
+
+	ok(logfd >= 0 && c3_log_open(logpath) == 0, "log to a temporary file");
 	bad = mk_client("wrong", 1);
 	rc = rpc_call_sync(bad, addr, RPC_T_PING, NULL, 0, NULL, 2000);
 	is_int(rc, -C3FS_EAUTH, "wrong token refused with EAUTH");
@@ -369,6 +374,19 @@ int main(void)
 	rc = rpc_call_sync(bad, addr, RPC_T_PING, NULL, 0, NULL, 2000);
 	is_int(rc, -C3FS_EAUTH, "missing token refused with EAUTH");
 	rpc_client_free(bad);
+	{
+		char text[8192];
+		ssize_t n = logfd >= 0 ? pread(logfd, text, sizeof(text) - 1, 0) : -1;
+
+		text[n > 0 ? n : 0] = '\0';
+		ok(strstr(text, "authentication failed from 127.0.0.1") &&
+			   strstr(text, "wrong cluster token"),
+		   "the server logged the refusals");
+		c3_log_open("/dev/stderr");
+		if (logfd >= 0)
+			close(logfd);
+		unlink(logpath);
+	}
 
 	is_int(rpc_call_sync(cli, "127.0.0.1:99999", RPC_T_PING, NULL, 0, NULL, 1000),
 	       -C3FS_ECONFIG, "port out of range -> ECONFIG");

@@ -97,6 +97,8 @@ listen = $META_ADDR
 token = $tok
 [kv]
 uri = lmdb:$H/data/meta-kv
+[meta]
+root_mode = 1777
 [mgmtd]
 addrs = $MGMTD_ADDR
 [metrics]

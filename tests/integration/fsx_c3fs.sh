@@ -11,6 +11,7 @@
 #   - O_DIRECT (-Z), 4 KiB aligned, without mmap (see below)
 #   - 2 processes sharing one file through two different FUSE clients (two mounts)
 #   - a file overwritten while a storage node is down reads back new data after its return
+#   - ftruncate while the chain heads are down: succeeds, and the cut chunks stay gone
 #   - one file while a storage node is killed (SIGKILL) and restarted
 # Mounts use cluster.write_wait=30s (a write blocked longer fails with the last error).
 # fallocate is probed: c3fs answers EOPNOTSUPP and fsx then skips it (reported, not failed).
@@ -95,6 +96,38 @@ d = open(sys.argv[1], "rb").read()
 stale = sorted(set(i >> 18 for i in range(0, len(d), 4096) if d[i] != ord("B")))
 print(len(d), len(stale), stale[:12])' "$M2/stale")
 t_is "$res" "3145728 0 []" "after the restart no chunk reads stale data (first 256 KiB chunks listed)"
+
+# truncate while the chain heads are down (node 1 holds the head target of both chains):
+# the call may wait for the chains to be reconfigured but must succeed, and the cut-off
+# chunks must never come back (two writer fds: close asks storage for the length)
+mark=$(($(wc -l <"$T/mgmtd.log") + 1))
+res=$(timeout 90 python3 -c '
+import os, sys, signal, errno, time
+path, pid = sys.argv[1], int(sys.argv[2])
+a = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+b = os.open(path, os.O_RDWR)
+os.pwrite(a, b"A" * (2 << 20), 0)
+os.fsync(a)
+os.kill(pid, signal.SIGKILL)
+try:
+    os.ftruncate(b, 100000); r = "0"
+except OSError as e:
+    r = errno.errorcode[e.errno]
+time.sleep(6) # node 1 declared dead, chains reconfigured
+os.pwrite(a, b"B", 0)
+os.close(a) # b still open: meta asks storage for the length
+os.close(b)
+print(r)' "$M1/trunc" "$(t_pid storage1)")
+t_kill storage1 KILL
+t_is "$res" 0 "ftruncate while the chain heads are down succeeds"
+c_start_storage 1
+wait_serving "$mark" 101 102
+t_ok $? "node 1's targets serve again"
+res=$(python3 -c '
+import os, sys
+d = open(sys.argv[1], "rb").read()
+print(os.stat(sys.argv[1]).st_size, len(d), d == b"B" + b"A" * 99999)' "$M2/trunc")
+t_is "$res" "100000 100000 True" "truncated chunks do not come back (size and data seen through mount 2)"
 
 timeout -k 5 150 "$F" -q -S $((S + 4)) -N 600 -l 2M -c "$CHUNK" "$M1/failover" >"$T/fsx-failover.out" 2>&1 &
 fpid=$!

@@ -7,7 +7,7 @@
 #   make run / stop   local cluster (tools/local-cluster.sh)
 #   make fuzz         bounded libFuzzer runs of every target in tests/fuzz/
 #
-# Variables: BUILD=release|debug|asan|fuzz   O=<output root, default build>
+# Variables: BUILD=release|debug|asan|tsan|fuzz   O=<output root, default build>
 # Each module folder has a module.mk that declares its library, binaries and tests;
 # see mk/rules.mk for the variables it may set.
 

@@ -17,6 +17,10 @@ else ifeq ($(BUILD),asan)
          -fno-sanitize-recover=all -DC3_TEST_BUILD
   LDFLAGS_VARIANT := -fsanitize=address,undefined
   BINDIR := $(O)/$(BUILD)/bin
+else ifeq ($(BUILD),tsan)
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -DC3_TEST_BUILD
+  LDFLAGS_VARIANT := -fsanitize=thread
+  BINDIR := $(O)/$(BUILD)/bin
 else ifeq ($(BUILD),fuzz)
   CC  := clang
   OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
@@ -25,7 +29,7 @@ else ifeq ($(BUILD),fuzz)
   WARN += -Wno-unknown-warning-option
   BINDIR := $(O)/$(BUILD)/bin
 else
-  $(error unknown BUILD=$(BUILD): use release, debug, asan or fuzz)
+  $(error unknown BUILD=$(BUILD): use release, debug, asan, tsan or fuzz)
 endif
 
 CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) -pthread

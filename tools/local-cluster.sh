@@ -90,9 +90,8 @@ file = $H/log/storage$i.log
 EOT
 	done
 	cat >"$H/etc/meta.ini" <<EOT
-[node]
-id = 50
 [server]
+node_id = 50
 listen = $META_ADDR
 token = $tok
 [kv]

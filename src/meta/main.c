@@ -53,7 +53,7 @@ struct meta_config {
 #define K(sec, name, type, field, def, min, max, unit, desc)                            \
 	{ sec, name, type, offsetof(struct meta_config, field), def, min, max, unit, false, desc }
 static const struct c3_cfg_key meta_keys[] = {
-	K("node", "id", C3_CFG_INT, node_id, "1", 1, 4294967295LL, "",
+	K("server", "node_id", C3_CFG_INT, node_id, "1", 1, 4294967295LL, "",
 	  "node id of this meta server (unique among meta servers)"),
 	K("server", "listen", C3_CFG_STR, listen, "127.0.0.1:9001", 1, 0, "",
 	  "RPC address ip:port (port 0 picks a free port)"),

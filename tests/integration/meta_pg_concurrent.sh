@@ -18,9 +18,9 @@ pg_start "$T/pg" || t_skip_all "cannot start PostgreSQL 15 (see above)"
 KV="pg:$PG_CONNINFO"
 pa=$(t_free_port); pb=$(t_free_port)
 while [ "$pb" = "$pa" ]; do pb=$(t_free_port); done
-t_daemon metaA "$BIN/c3fs-meta" --set node.id=1 --set kv.uri="$KV" \
+t_daemon metaA "$BIN/c3fs-meta" --set server.node_id=1 --set kv.uri="$KV" \
 	--set server.listen="127.0.0.1:$pa" --set meta.gc_interval=100ms
-t_daemon metaB "$BIN/c3fs-meta" --set node.id=2 --set kv.uri="$KV" \
+t_daemon metaB "$BIN/c3fs-meta" --set server.node_id=2 --set kv.uri="$KV" \
 	--set server.listen="127.0.0.1:$pb" --set meta.gc_interval=100ms
 t_wait_port "$pa" 30; t_ok $? "meta A listens"
 t_wait_port "$pb" 30; t_ok $? "meta B listens"

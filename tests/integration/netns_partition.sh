@@ -77,9 +77,8 @@ admin create-chain-table --replicas 3 --table-id 1 --name default >/dev/null
 t_ok $? "chain table of 3 replicas across the hosts"
 
 cat >"$T/meta.ini" <<EOT
-[node]
-id = 50
 [server]
+node_id = 50
 listen = $A1:9001
 token = $TOK
 [kv]

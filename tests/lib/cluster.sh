@@ -156,7 +156,7 @@ c_start() { # [NODES] [TARGETS_PER_NODE] [REPLICAS]
 	metaport=$(t_free_port)
 	C_META=127.0.0.1:$metaport
 	t_daemon meta "$BIN/c3fs-meta" \
-		--set "node.id=2" \
+		--set "server.node_id=2" \
 		--set "server.listen=$C_META" \
 		--set "server.token=$C_TOKEN" \
 		--set "kv.uri=lmdb:$T/meta" \

@@ -71,7 +71,7 @@ static const struct c3_cfg_key meta_keys[] = {
 	  "permission bits of the root directory when it is created (first start)"),
 	K("meta", "chunk_size", C3_CFG_SIZE, chunk_size, "1M", 65536, 67108864, "bytes",
 	  "default chunk size of new files (power of two)"),
-	K("meta", "stripe", C3_CFG_INT, stripe, "1", 1, 1024, "chains",
+	K("meta", "stripe", C3_CFG_INT, stripe, "16", 1, 1024, "chains",
 	  "default number of chains a file is striped over (capped by the chain table size)"),
 	K("meta", "table_id", C3_CFG_INT, table_id, "1", 0, 65535, "",
 	  "default chain table of new files"),

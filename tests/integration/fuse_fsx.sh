@@ -104,11 +104,11 @@ print("# %d operations, final size %d" % (nops, len(model)))
 PY
 }
 
-fsx "$T/m1/fsx1" 1 1500 "$T/m2/fsx1"
-t_ok $? "fsx run 1 (seed 1, 1500 ops, second mount checks)"
-fsx "$T/m1/fsx2" 2 1500 "$T/m2/fsx2" &
+fsx "$T/m1/fsx1" 1 1000 "$T/m2/fsx1"
+t_ok $? "fsx run 1 (seed 1, 1000 ops, second mount checks)"
+fsx "$T/m1/fsx2" 2 1000 "$T/m2/fsx2" &
 p2=$!
-fsx "$T/m2/fsx3" 3 1500 "$T/m1/fsx3"
+fsx "$T/m2/fsx3" 3 1000 "$T/m1/fsx3"
 r3=$?
 wait $p2
 t_ok $? "fsx run 2 in parallel with run 3"

@@ -62,7 +62,7 @@ t_ok $? "git init, 6 commits, mv, gc, fsck"
 
 # --- tar extract
 mkdir -p "$T/tarsrc"
-cp -a "$C3FS_ROOT/src" "$C3FS_ROOT/tests" "$T/tarsrc/" 2>/dev/null
+cp -a "$C3FS_ROOT/src" "$T/tarsrc/" 2>/dev/null
 ln -s src/client "$T/tarsrc/lnk"
 tar -C "$T/tarsrc" -cf "$T/t.tar" .
 mkdir x && tar -C x -xf "$T/t.tar"

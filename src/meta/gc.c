@@ -13,6 +13,10 @@
  *     and is retried next pass), then, in one transaction that re-checks nlink == 0 and no
  *     sessions, its 'I' and 'X' keys and the 'G' entry.  No new session can appear on an
  *     nlink-0 inode (open refuses it), so a file is never removed while open.
+ *   - A removed directory (nlink 0, queued by rmdir / rename / rmtree) has no chunks; its
+ *     inode is deleted (with 'X' and 'T' rows) once it has no session (directory opens
+ *     with META_O_DIR) and dir_grace_ms has passed since it was queued (clients without
+ *     directory sessions may still hold it open).
  *   - Idempotency records older than idem_ttl_ms are dropped through the 'E' index.
  * Several services may run GC at once on one KV: every step re-checks inside its
  * transaction, so the worst case is duplicated chunk-removal calls (idempotent).
@@ -76,12 +80,14 @@ enum gc_state {
 	GC_BUSY,    /* still has sessions: keep queued */
 	GC_READY,   /* nlink 0, no sessions: remove chunks, then delete */
 	GC_SKIP,    /* chunk removal failed: keep queued, retry next pass */
+	GC_WAIT,    /* removed directory in its grace period: keep queued */
 };
 
 struct gc_item {
 	uint64_t ino;
 	enum gc_state state;
-	bool is_reg;
+	bool is_reg, is_dir;
+	uint64_t queued_ns; /* when it was queued (the 'G' value) */
 	struct meta_layout layout;
 	int result; /* after the delete transaction: 1 deleted, 2 busy, 0 nothing */
 };
@@ -89,6 +95,7 @@ struct gc_item {
 struct gc_batch {
 	struct gc_item *it;
 	int n;
+	uint64_t now, dir_grace_ns;
 };
 
 static int has_sessions(struct kv_txn *t, uint64_t ino)
@@ -135,6 +142,10 @@ static int gc_check_txn(struct kv_txn *t, void *ap)
 		g->state = rc ? GC_BUSY : GC_READY;
 		g->layout = in.a.layout;
 		g->is_reg = S_ISREG(in.a.mode);
+		g->is_dir = S_ISDIR(in.a.mode);
+		if (g->is_dir && g->state == GC_READY &&
+		    g->queued_ns + gb->dir_grace_ns > gb->now)
+			g->state = GC_WAIT;
 	}
 	return 0;
 }
@@ -146,7 +157,6 @@ static int gc_delete_txn(struct kv_txn *t, void *ap)
 	for (int i = 0; i < gb->n; i++) {
 		struct gc_item *g = &gb->it[i];
 		struct meta__inode in;
-		uint8_t k[9], b[9], e[9];
 		int rc;
 
 		g->result = 0;
@@ -170,12 +180,18 @@ static int gc_delete_txn(struct kv_txn *t, void *ap)
 			g->result = 2;
 			continue;
 		}
-		b[0] = e[0] = META__K_XATTR;
-		kv_put_be64(b + 1, g->ino);
-		kv_put_be64(e + 1, g->ino + 1);
-		rc = kv_clear(t, k, meta__key_inode(k, g->ino));
-		if (rc == 0)
-			rc = kv_clear_range(t, b, 9, e, 9);
+		if (S_ISDIR(in.a.mode)) {
+			/* nothing can be created in a removed directory: never true unless the
+			 * KV was damaged; keep it rather than orphan its entries */
+			rc = meta__dir_nonempty(t, g->ino);
+			if (rc < 0)
+				return rc;
+			if (rc) {
+				g->result = 3;
+				continue;
+			}
+		}
+		rc = meta__inode_delete(t, g->ino); /* 'I', 'T' rows, 'X' */
 		if (rc == 0)
 			rc = gc_clear_entry(t, g->ino);
 		if (rc < 0)
@@ -447,11 +463,12 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 	}
 	svc->gc_cursor = n < max ? 0 : a[n - 1] + 1;
 	if (n > 0) {
-		struct gc_batch gb = { gi, n };
+		struct gc_batch gb = { gi, n, now, svc->opts.dir_grace_ms * 1000000ull };
 
 		for (int i = 0; i < n; i++) {
 			memset(&gi[i], 0, sizeof(gi[i]));
 			gi[i].ino = a[i];
+			gi[i].queued_ns = b[i];
 		}
 		rc = kv_run(svc->db, true, gc_check_txn, &gb);
 		if (rc < 0) {
@@ -461,8 +478,10 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 		for (int i = 0; i < n; i++) {
 			struct gc_item *g = &gi[i];
 
-			if (g->state == GC_BUSY)
+			if (g->state == GC_BUSY && !g->is_dir)
 				st->files_busy++;
+			if ((g->state == GC_BUSY || g->state == GC_WAIT) && g->is_dir)
+				st->dirs_waiting++;
 			if (g->state != GC_READY || !g->is_reg || !svc->opts.hooks.remove_chunks)
 				continue;
 			rc = svc->opts.hooks.remove_chunks(svc->opts.hooks.arg, g->ino, &g->layout);
@@ -476,10 +495,16 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 			if (rc < 0)
 				st->errors++;
 			for (int i = 0; rc == 0 && i < n; i++) {
-				if (gi[i].result == 1)
+				if (gi[i].result == 1 && gi[i].is_dir)
+					st->dirs_removed++;
+				else if (gi[i].result == 1)
 					st->files_removed++;
+				else if (gi[i].result == 2 && gi[i].is_dir)
+					st->dirs_waiting++;
 				else if (gi[i].result == 2)
 					st->files_busy++;
+				else if (gi[i].result == 3)
+					st->errors++;
 			}
 		}
 	}

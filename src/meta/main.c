@@ -42,6 +42,7 @@ struct meta_config {
 	uint64_t gc_interval_ms;
 	int64_t gc_batch;
 	uint64_t session_timeout_ms;
+	uint64_t dir_grace_ms;
 	uint64_t idem_ttl_ms;
 	int64_t rmtree_batch;
 	uint64_t storage_timeout_ms;
@@ -81,6 +82,8 @@ static const struct c3_cfg_key meta_keys[] = {
 	  "items of each kind one GC pass looks at"),
 	K("meta", "session_timeout", C3_CFG_MS, session_timeout_ms, "5m", 1000, 86400000, "ms",
 	  "open-file sessions of a client silent this long (and not alive in mgmtd) expire"),
+	K("meta", "dir_grace", C3_CFG_MS, dir_grace_ms, "5m", 0, 86400000, "ms",
+	  "a removed directory's inode (nlink 0) stays this long for handles still open on it"),
 	K("meta", "idem_ttl", C3_CFG_MS, idem_ttl_ms, "30m", 1000, 86400000, "ms",
 	  "how long retried requests get their first result back"),
 	K("meta", "rmtree_batch", C3_CFG_INT, rmtree_batch, "1000", 1, 1000000, "entries",
@@ -109,6 +112,8 @@ static void *gc_main(void *arg)
 	struct gc_thread *g = arg;
 	struct c3_counter *removed = c3_counter_get("c3fs_meta_gc_files_removed_total", NULL,
 						    "unlinked files whose data was removed");
+	struct c3_counter *dirs_removed = c3_counter_get("c3fs_meta_gc_dirs_removed_total", NULL,
+							 "removed directories' inodes deleted");
 	struct c3_counter *expired = c3_counter_get("c3fs_meta_sessions_expired_total", NULL,
 						    "sessions of silent clients dropped");
 	struct c3_counter *errs = c3_counter_get("c3fs_meta_gc_errors_total", NULL,
@@ -125,6 +130,7 @@ static void *gc_main(void *arg)
 		memset(&st, 0, sizeof(st));
 		rc = meta_gc_run(g->svc, g->batch, &st);
 		c3_counter_add(removed, st.files_removed);
+		c3_counter_add(dirs_removed, st.dirs_removed);
 		c3_counter_add(expired, st.sessions_expired);
 		c3_counter_add(errs, st.errors + (rc < 0));
 		if ((rc < 0 || st.errors) && c3_now_ms() - last_err_log > 10000) {
@@ -221,6 +227,7 @@ int main(int argc, char **argv)
 	so.default_layout.stripe = (uint32_t)cfg.stripe;
 	so.default_layout.table_id = (uint32_t)cfg.table_id;
 	so.session_timeout_ms = cfg.session_timeout_ms;
+	so.dir_grace_ms = cfg.dir_grace_ms;
 	so.idem_ttl_ms = cfg.idem_ttl_ms;
 	so.rmtree_batch = (uint64_t)cfg.rmtree_batch;
 

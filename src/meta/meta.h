@@ -58,6 +58,9 @@ struct meta_svc_opts {
 	uint64_t session_timeout_ms;    /* sessions of clients silent this long expire; 5 min */
 	uint64_t rmtree_batch;          /* entries removed per rmtree transaction; 1000 */
 	uint32_t link_max;              /* nlink bound (EMLINK) of files and directories; 65000 */
+	uint64_t dir_grace_ms;          /* a removed directory's inode (nlink 0) is kept this
+					 * long for open handles of clients that hold no
+					 * directory session (META_O_DIR); 5 min */
 	struct meta_hooks hooks;
 	/* Wall clock in ns for times and expiry; NULL = c3_wall_ns.  Tests inject one. */
 	uint64_t (*clock_ns)(void *arg);
@@ -127,6 +130,8 @@ int meta_op_prune(struct meta_svc *svc, const struct meta_client_req *req);
 struct meta_gc_stats {
 	uint64_t files_removed;     /* inodes whose chunks and metadata were deleted */
 	uint64_t files_busy;        /* queued inodes skipped: still open */
+	uint64_t dirs_removed;      /* removed directories' inodes deleted */
+	uint64_t dirs_waiting;      /* removed directories kept: open or in their grace period */
 	uint64_t sessions_expired;
 	uint64_t idem_expired;
 	uint64_t errors;

@@ -16,8 +16,9 @@
  *                                 to one of 16 rows: entry changes need not write 'I')
  * Invariants: every 'D' entry points at an existing 'I'; a directory's nlink is 2 + its
  * subdirectories; a non-directory's nlink is its number of 'D' entries; an inode with
- * nlink 0 exists only while queued in 'G' (regular files) and is deleted once it has no
- * 'S' sessions; 'S' and 'C' always come in pairs.
+ * nlink 0 exists only while queued in 'G' (regular files and removed directories, which
+ * have no entries and no 'D' naming them) and is deleted once it has no 'S' sessions
+ * (directories: and their grace period is over); 'S' and 'C' always come in pairs.
  */
 #ifndef C3_META_META_INT_H
 #define C3_META_META_INT_H
@@ -120,6 +121,14 @@ void meta__touch_dir(struct meta__inode *d, uint64_t now);
 int meta__load_dir(struct kv_txn *t, uint64_t ino, struct meta__inode *d);
 /* Delete an inode record with its xattrs and directory time rows. */
 int meta__inode_delete(struct kv_txn *t, uint64_t ino);
+/* Load ino as the parent of a new entry: as meta__load_dir, plus -ENOENT when the
+ * directory was removed (nlink 0; it lives on only while open or in its grace period). */
+int meta__load_parent(struct kv_txn *t, uint64_t ino, struct meta__inode *d);
+/* Directory ino (empty, its entry being removed by the caller) becomes an orphan: nlink 0,
+ * ctime now, queued in 'G'.  Its inode stays so that holders of an open handle can still
+ * get its attributes (nlink 0); GC deletes it once it has no 'S' session and
+ * opts.dir_grace_ms has passed since it was queued. */
+int meta__dir_orphan(struct kv_txn *t, uint64_t ino, uint64_t now);
 /* One name less for non-directory v: nlink--, ctime; at nlink 0 a regular file goes to the
  * GC queue, anything else is deleted now. */
 int meta__drop_link(struct kv_txn *t, struct meta__inode *v, uint64_t now);

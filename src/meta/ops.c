@@ -106,6 +106,30 @@ int meta__drop_link(struct kv_txn *t, struct meta__inode *v, uint64_t now)
 	return meta__inode_delete(t, v->a.ino);
 }
 
+int meta__dir_orphan(struct kv_txn *t, uint64_t ino, uint64_t now)
+{
+	struct meta__inode v;
+	int rc = meta__inode_get(t, ino, &v);
+
+	if (rc < 0)
+		return rc == -ENOENT ? -C3FS_EINTERNAL : rc;
+	if (!S_ISDIR(v.a.mode))
+		return -C3FS_EINTERNAL;
+	v.a.nlink = 0;
+	v.a.ctime_ns = now;
+	rc = meta__inode_put(t, &v);
+	return rc < 0 ? rc : gc_enqueue(t, ino, now);
+}
+
+int meta__load_parent(struct kv_txn *t, uint64_t ino, struct meta__inode *d)
+{
+	int rc = meta__load_dir(t, ino, d);
+
+	if (rc == 0 && d->a.nlink == 0)
+		return -ENOENT; /* removed directory (still open somewhere) */
+	return rc;
+}
+
 /* New inode below parent dir d (POSIX owner/group rules incl. setgid directories). */
 static void inode_init(struct meta_svc *svc, struct meta__inode *in, uint64_t ino,
 		       const struct meta__inode *d, const struct meta_cred *c, uint32_t mode,
@@ -427,6 +451,50 @@ struct setattr_arg {
 	uint64_t new_length;
 };
 
+/* Linux's rule for the setuid/setgid bits a write or truncate by a non-root caller
+ * clears: S_ISUID always, S_ISGID only together with group-exec (without it the bit marks
+ * mandatory locking, not privilege).  Returns mode with those bits cleared. */
+static uint32_t killpriv_mode(uint32_t mode)
+{
+	mode &= ~(uint32_t)S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		mode &= ~(uint32_t)S_ISGID;
+	return mode;
+}
+
+/* True when `want` is exactly `cur` with a non-empty subset of the bits killpriv_mode
+ * clears removed — what the FUSE kernel module sends (a SETATTR of the mode with the
+ * writer's credentials) after a write or truncate when the file system does not handle
+ * killpriv itself. */
+static bool killpriv_only(uint32_t cur, uint32_t want)
+{
+	uint32_t killable = (cur ^ killpriv_mode(cur)) & 07777, cleared;
+
+	cur &= 07777;
+	want &= 07777;
+	if ((want & ~cur) != 0)
+		return false; /* sets a bit */
+	cleared = cur & ~want;
+	return cleared != 0 && (cleared & ~killable) == 0;
+}
+
+/* May the caller of setattr r write inode in?  Yes through a write session of its own
+ * (an open file whose permissions changed since) or by the permission bits. */
+static int setattr_may_write(struct kv_txn *t, const struct meta_setattr_req *r,
+			     const struct meta__inode *in)
+{
+	uint32_t sflags = 0;
+	uint64_t sclient = 0;
+	int rc;
+
+	rc = r->session_id ? session_get(t, r->ino, r->session_id, &sflags, &sclient) : 0;
+	if (rc < 0)
+		return rc;
+	if (rc == 1 && (sflags & META_O_WRITE) && sclient == r->hdr.client_id)
+		return 0;
+	return meta__perm(&r->hdr.cred, &in->a, META_ACC_W);
+}
+
 static int setattr_txn(struct kv_txn *t, void *ap)
 {
 	struct setattr_arg *a = ap;
@@ -445,8 +513,15 @@ static int setattr_txn(struct kv_txn *t, void *ap)
 		return rc;
 	owner = root || c->uid == in.a.uid;
 	/* checks first, all of them, then the changes */
-	if ((m & META_SET_MODE) && !owner)
-		return -EPERM;
+	if ((m & META_SET_MODE) && !owner) {
+		/* The one mode change a non-owner may make: the kernel's kill-priv SETATTR
+		 * after a write/truncate by someone allowed to write. */
+		if (!killpriv_only(in.a.mode, r->mode))
+			return -EPERM;
+		rc = setattr_may_write(t, r, &in);
+		if (rc < 0)
+			return rc == -EACCES ? -EPERM : rc;
+	}
 	if ((m & META_SET_UID) && r->uid != in.a.uid && !root)
 		return -EPERM;
 	if ((m & META_SET_GID) && r->gid != in.a.gid && !root &&
@@ -460,23 +535,15 @@ static int setattr_txn(struct kv_txn *t, void *ap)
 	    meta__perm(c, &in.a, META_ACC_W) < 0)
 		return -EACCES;
 	if (m & META_SET_SIZE) {
-		uint32_t sflags = 0;
-		uint64_t sclient = 0;
-
 		if (S_ISDIR(in.a.mode))
 			return -EISDIR;
 		if (!S_ISREG(in.a.mode))
 			return -EINVAL;
 		if (r->size > (1ull << 62))
 			return -EFBIG;
-		rc = r->session_id ? session_get(t, r->ino, r->session_id, &sflags, &sclient) : 0;
+		rc = setattr_may_write(t, r, &in);
 		if (rc < 0)
 			return rc;
-		if (!(rc == 1 && (sflags & META_O_WRITE))) {
-			rc = meta__perm(c, &in.a, META_ACC_W);
-			if (rc < 0)
-				return rc;
-		}
 	}
 	if ((m & META_SET_DYN_STRIPE) && !S_ISREG(in.a.mode))
 		return -EINVAL;
@@ -525,7 +592,7 @@ static int setattr_txn(struct kv_txn *t, void *ap)
 		in.a.layout.dyn_stripe =
 			meta_layout_dyn_needed(&in.a.layout, in.a.layout.dyn_stripe, r->size);
 		if (!root)
-			in.a.mode &= ~(uint32_t)(S_ISUID | S_ISGID);
+			in.a.mode = killpriv_mode(in.a.mode);
 	}
 	if (m & META_SET_DYN_STRIPE) {
 		uint32_t want = r->dyn_stripe > in.a.layout.stripe ? in.a.layout.stripe : r->dyn_stripe;
@@ -580,6 +647,8 @@ static int open_existing(struct kv_txn *t, struct meta_svc *svc, const struct me
 	int rc;
 
 	*truncated = false;
+	if ((flags & META_O_DIR) && !S_ISDIR(in->a.mode))
+		return -ENOTDIR;
 	if (S_ISLNK(in->a.mode))
 		return -ELOOP;
 	if (S_ISDIR(in->a.mode) && (flags & (META_O_WRITE | META_O_TRUNC)))
@@ -603,7 +672,7 @@ static int open_existing(struct kv_txn *t, struct meta_svc *svc, const struct me
 		}
 		in->a.mtime_ns = in->a.ctime_ns = now;
 		if (c->uid != 0)
-			in->a.mode &= ~(uint32_t)(S_ISUID | S_ISGID);
+			in->a.mode = killpriv_mode(in->a.mode);
 		dirty = true;
 	}
 	if (dirty) {
@@ -611,7 +680,8 @@ static int open_existing(struct kv_txn *t, struct meta_svc *svc, const struct me
 		if (rc < 0)
 			return rc;
 	}
-	if (S_ISREG(in->a.mode) && !(flags & META_O_NOSESSION)) {
+	if ((S_ISREG(in->a.mode) || (S_ISDIR(in->a.mode) && (flags & META_O_DIR))) &&
+	    !(flags & META_O_NOSESSION)) {
 		rc = session_put(t, svc, in->a.ino, sid, client, flags, now);
 		if (rc < 0)
 			return rc;
@@ -642,12 +712,14 @@ static int create_txn(struct kv_txn *t, void *ap)
 	int rc;
 
 	a->truncated = false;
+	if (r->flags & META_O_DIR)
+		return -EINVAL; /* O_CREAT | O_DIRECTORY */
 	rc = meta__name_check(r->name, r->name_len);
 	if (rc < 0)
 		return rc;
 	if (meta__name_is_dot(r->name, r->name_len))
 		return -EEXIST;
-	rc = meta__load_dir(t, r->parent, &d);
+	rc = meta__load_parent(t, r->parent, &d);
 	if (rc < 0)
 		return rc;
 	rc = meta__perm(c, &d.a, META_ACC_X);
@@ -851,7 +923,7 @@ static int close_txn(struct kv_txn *t, void *ap)
 			if (r->flags & META_CLOSE_WROTE) {
 				in.a.mtime_ns = in.a.ctime_ns = a->now;
 				if (r->hdr.cred.uid != 0)
-					in.a.mode &= ~(uint32_t)(S_ISUID | S_ISGID);
+					in.a.mode = killpriv_mode(in.a.mode);
 			}
 			rc = meta__inode_put(t, &in);
 			if (rc < 0)
@@ -924,7 +996,7 @@ static int mk_txn(struct kv_txn *t, void *ap)
 		return rc;
 	if (meta__name_is_dot(a->name, a->name_len))
 		return -EEXIST;
-	rc = meta__load_dir(t, a->parent, &d);
+	rc = meta__load_parent(t, a->parent, &d);
 	if (rc < 0)
 		return rc;
 	rc = meta__perm(c, &d.a, META_ACC_W | META_ACC_X);
@@ -1103,7 +1175,7 @@ static int link_txn(struct kv_txn *t, void *ap)
 		return rc;
 	if (S_ISDIR(in.a.mode))
 		return -EPERM;
-	rc = meta__load_dir(t, r->new_parent, &d);
+	rc = meta__load_parent(t, r->new_parent, &d);
 	if (rc < 0)
 		return rc;
 	rc = meta__perm(&r->hdr.cred, &d.a, META_ACC_W | META_ACC_X);
@@ -1205,7 +1277,7 @@ static int unlink_txn(struct kv_txn *t, void *ap)
 			return rc;
 		if (rc)
 			return -ENOTEMPTY;
-		rc = meta__inode_delete(t, ino);
+		rc = meta__dir_orphan(t, ino, a->now);
 		d.a.nlink--;
 	} else {
 		rc = meta__drop_link(t, &v, a->now);
@@ -1293,7 +1365,7 @@ static int rename_txn(struct kv_txn *t, void *ap)
 		npd = &pd;
 	} else {
 		npd = &npd_store;
-		rc = meta__load_dir(t, r->new_parent, npd);
+		rc = meta__load_parent(t, r->new_parent, npd);
 		if (rc < 0)
 			return rc;
 	}
@@ -1382,7 +1454,7 @@ static int rename_txn(struct kv_txn *t, void *ap)
 					return rc;
 				if (rc)
 					return -ENOTEMPTY;
-				rc = meta__inode_delete(t, dino);
+				rc = meta__dir_orphan(t, dino, a->now);
 				npd->a.nlink--;
 			} else {
 				rc = meta__drop_link(t, &dst, a->now);

@@ -87,7 +87,7 @@ static int rmtree_dir(struct kv_txn *t, struct rmtree_arg *a, uint64_t top, bool
 			if (rc == 0)
 				rc = meta__sticky_ok(c, &pd.a, &d.a);
 			if (rc == 0)
-				rc = meta__inode_delete(t, f->ino);
+				rc = meta__dir_orphan(t, f->ino, a->now);
 			if (rc == 0)
 				rc = meta__dent_clear(t, pd.a.ino, f->name, f->name_len);
 			if (rc < 0)
@@ -197,7 +197,7 @@ static int rmtree_txn(struct kv_txn *t, void *ap)
 			return rc;
 		if (!empty)
 			return 0; /* commit this batch; the caller runs another */
-		rc = meta__inode_delete(t, ino);
+		rc = meta__dir_orphan(t, ino, a->now);
 		pd.a.nlink--;
 	} else {
 		rc = meta__drop_link(t, &v, a->now);

@@ -400,6 +400,7 @@ void meta_svc_opts_default(struct meta_svc_opts *o)
 	o->default_layout.table_id = 1;
 	o->idem_ttl_ms = 30 * 60 * 1000;
 	o->session_timeout_ms = 5 * 60 * 1000;
+	o->dir_grace_ms = 5 * 60 * 1000;
 	o->rmtree_batch = 1000;
 	o->link_max = META__LINK_MAX;
 }

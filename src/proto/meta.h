@@ -83,6 +83,9 @@
 #define META_O_EXCL   0x08u /* create: fail with EEXIST when the name exists */
 #define META_O_APPEND 0x10u /* informational */
 #define META_O_NOSESSION 0x20u /* do not record a session (e.g. lookup-time open by admin tools) */
+#define META_O_DIR    0x40u /* open: the inode must be a directory (else ENOTDIR); a session
+                               * is recorded (unless NOSESSION) so a removed directory stays
+                               * readable by getattr (nlink 0) until that session is closed */
 
 /* setattr mask (meta_setattr_req.mask) */
 #define META_SET_MODE       0x001u
@@ -201,7 +204,8 @@ struct meta_setattr_req {
 	uint32_t uid, gid;
 	uint64_t size;
 	uint64_t atime_ns, mtime_ns;
-	uint64_t session_id;    /* size change through an open write session: no perm check */
+	uint64_t session_id;    /* size change (or kill-priv mode) through an open write session
+				 * of the caller's client: no perm check */
 	uint32_t dyn_stripe;
 	struct meta_layout layout;
 };

@@ -143,6 +143,27 @@ static int count_dir(struct meta_hdr h, uint64_t ino, uint32_t limit, int *pages
 	}
 }
 
+/* A removed directory lives on with nlink 0 (for handles still open on it) until GC:
+ * getattr works, nothing can be created in it (ENOENT), it lists as empty. */
+static void check_removed_dir(uint64_t ino, const char *what)
+{
+	struct meta_attr a;
+	char nm[160];
+	int pages = 0;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(nm, sizeof(nm), "%s: getattr of the removed directory works", what);
+	is_int(do_getattr(ino, &a), 0, nm);
+	snprintf(nm, sizeof(nm), "%s: nlink 0, still a directory", what);
+	ok(a.nlink == 0 && S_ISDIR(a.mode), nm);
+	snprintf(nm, sizeof(nm), "%s: create in it: ENOENT", what);
+	is_int(do_create(ROOT, ino, "new", 0644, 0, NULL), -ENOENT, nm);
+	snprintf(nm, sizeof(nm), "%s: mkdir in it: ENOENT", what);
+	is_int(do_mkdir(ROOT, ino, "new", 0755, NULL), -ENOENT, nm);
+	snprintf(nm, sizeof(nm), "%s: lists as empty", what);
+	is_int(count_dir(ROOT, ino, 0, &pages), 0, nm);
+}
+
 static void test_names(void)
 {
 	char longname[300];
@@ -230,7 +251,7 @@ static void test_basic(void)
 	is_int(do_rmdir(ROOT, META_ROOT_INO, "d"), 0, "rmdir d");
 	is_int(do_getattr(META_ROOT_INO, &a), 0, "getattr root");
 	is_int(a.nlink, 2, "root nlink back to 2");
-	is_int(do_getattr(dir, &a), -ENOENT, "dir inode gone");
+	check_removed_dir(dir, "rmdir d");
 }
 
 static void test_perms(void)
@@ -444,7 +465,7 @@ static void test_rename(void)
 	is_int(do_rename(ROOT, b, "sub", a, "f", 0), -ENOTDIR, "dir onto file");
 	is_int(do_mkdir(ROOT, a, "empty", 0755, &e), 0, "mkdir ra/empty");
 	is_int(do_rename(ROOT, b, "sub", a, "empty", 0), 0, "dir replaces empty dir");
-	is_int(do_getattr(e, NULL), -ENOENT, "replaced dir inode deleted");
+	check_removed_dir(e, "dir replaced by rename");
 	is_int(do_getattr(a, &at), 0, "getattr ra");
 	is_int(at.nlink, 3, "ra nlink: one subdir (sub replaced empty)");
 	is_int(do_mkdir(ROOT, b, "full", 0755, NULL), 0, "mkdir rb/full");
@@ -726,6 +747,148 @@ static void test_layout(void)
 }
 
 
+/* Kill-priv (BUG-C1): after a write or truncate by a non-owner, the FUSE kernel module
+ * sends a SETATTR of the mode minus the setuid/setgid bits with the writer's credentials.
+ * Exactly that change is allowed to a caller with write permission (Linux's rule: S_ISGID
+ * only goes together with group-exec); every other chmod by a non-owner stays EPERM. */
+static void test_killpriv(void)
+{
+	struct meta_open_resp o, w;
+	struct meta_attr a;
+	uint64_t dir, ino;
+
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "kp", 0777, &dir), 0, "mkdir kp");
+	is_int(do_create(ROOT, dir, "s", 0777, META_O_NOSESSION, &o), 0, "root creates kp/s");
+	ino = o.attr.ino;
+	is_int(do_setattr(ROOT, ino, META_SET_MODE, 06777, 0, 0, 0, &a), 0, "chmod 6777");
+	is_int(do_setattr(U2, ino, META_SET_MODE, 0777, 0, 0, 0, &a), 0,
+	       "writer (non-owner) clears setuid+setgid");
+	is_int(a.mode & 07777, 0777, "mode 0777");
+	is_int(a.uid, 0, "owner unchanged");
+	is_int(do_setattr(ROOT, ino, META_SET_MODE, 06777, 0, 0, 0, NULL), 0, "chmod 6777 again");
+	is_int(do_setattr(U2, ino, META_SET_MODE | META_SET_SIZE, 0777, 0, 0, 10, &a), 0,
+	       "truncate by a non-owner with the kill-priv mode");
+	ok((a.mode & 07777) == 0777 && a.length == 10, "mode 0777, length 10");
+	is_int(do_setattr(ROOT, ino, META_SET_MODE, 06777, 0, 0, 0, NULL), 0, "chmod 6777 (3)");
+	is_int(do_setattr(U2, ino, META_SET_MODE, 04777, 0, 0, 0, &a), 0,
+	       "clearing only setgid is a kill-priv subset");
+	is_int(a.mode & 07777, 04777, "mode 4777");
+	is_int(do_setattr(U2, ino, META_SET_MODE, 04777, 0, 0, 0, NULL), -EPERM,
+	       "non-owner chmod to the same mode: EPERM");
+	is_int(do_setattr(U2, ino, META_SET_MODE, 0776, 0, 0, 0, NULL), -EPERM,
+	       "clearing setuid plus another bit: EPERM");
+	is_int(do_setattr(U2, ino, META_SET_MODE, 06777, 0, 0, 0, NULL), -EPERM,
+	       "setting setgid: EPERM");
+	/* setgid without group-exec is not a privilege bit: it stays */
+	is_int(do_setattr(ROOT, ino, META_SET_MODE, 06767, 0, 0, 0, NULL), 0, "chmod 6767");
+	is_int(do_setattr(U2, ino, META_SET_MODE, 0767, 0, 0, 0, NULL), -EPERM,
+	       "setgid without group-exec is not the writer's to clear");
+	is_int(do_setattr(U2, ino, META_SET_MODE, 02767, 0, 0, 0, &a), 0,
+	       "clearing setuid alone: allowed");
+	is_int(do_setattr(ROOT, ino, META_SET_MODE, 06767, 0, 0, 0, NULL), 0, "chmod 6767 (2)");
+	is_int(do_setattr(U2, ino, META_SET_SIZE, 0, 0, 0, 5, &a), 0, "truncate by a writer");
+	is_int(a.mode & 07777, 02767, "truncate clears setuid, keeps setgid without g+x");
+	/* no write permission: refused */
+	is_int(do_setattr(ROOT, ino, META_SET_MODE, 06755, 0, 0, 0, NULL), 0, "chmod 6755");
+	is_int(do_setattr(U2, ino, META_SET_MODE, 0755, 0, 0, 0, NULL), -EPERM,
+	       "kill-priv mode without write permission: EPERM");
+	is_int(do_getattr(ino, &a), 0, "getattr");
+	is_int(a.mode & 07777, 06755, "mode unchanged");
+	/* a write session opened while writable still counts (like the size check) */
+	is_int(do_setattr(ROOT, ino, META_SET_MODE, 06777, 0, 0, 0, NULL), 0, "chmod 6777 (4)");
+	{
+		struct meta_open_req r = { U2, ino, META_O_WRITE };
+		struct meta_setattr_req sr;
+		struct meta_attr_resp rs;
+		struct meta_close_req c;
+
+		is_int(meta_op_open(svc, &r, &w), 0, "u2 opens for writing");
+		is_int(do_setattr(ROOT, ino, META_SET_MODE, 06755, 0, 0, 0, NULL), 0,
+		       "then root takes away write permission");
+		memset(&sr, 0, sizeof(sr));
+		sr.hdr = U2;
+		sr.ino = ino;
+		sr.mask = META_SET_MODE;
+		sr.mode = 0755;
+		sr.session_id = w.session_id;
+		is_int(meta_op_setattr(svc, &sr, &rs), 0, "kill-priv through the write session");
+		is_int(rs.attr.mode & 07777, 0755, "mode 0755");
+		is_int(do_setattr(ROOT, ino, META_SET_MODE, 06755, 0, 0, 0, NULL), 0, "chmod 6755");
+		sr.hdr.client_id = 12345;
+		is_int(meta_op_setattr(svc, &sr, &rs), -EPERM, "another client's session: EPERM");
+		memset(&c, 0, sizeof(c));
+		c.hdr = U2;
+		c.ino = ino;
+		c.session_id = w.session_id;
+		is_int(meta_op_close(svc, &c, true, &rs), 0, "close");
+	}
+	is_int(do_unlink(ROOT, dir, "s"), 0, "unlink kp/s");
+	is_int(do_rmdir(ROOT, META_ROOT_INO, "kp"), 0, "rmdir kp");
+}
+
+/* Directory sessions (META_O_DIR): an open directory keeps its inode after rmdir. */
+static void test_dir_session(void)
+{
+	struct meta_open_resp o;
+	struct meta_attr_resp rs;
+	uint64_t top, dir, f;
+
+	memset(&o, 0, sizeof(o));
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "dsp", 0777, &top), 0, "mkdir dsp 0777");
+	is_int(do_mkdir(U1, top, "ds", 0755, &dir), 0, "u1 mkdir dsp/ds");
+	{
+		struct meta_open_req r = { U1, dir, META_O_READ | META_O_DIR };
+
+		is_int(meta_op_open(svc, &r, &o), 0, "open the directory with META_O_DIR");
+		ok(o.session_id != 0, "a session is recorded");
+		ok(S_ISDIR(o.attr.mode) && o.attr.nlink == 2, "attributes returned");
+	}
+	{
+		struct meta_open_resp fo;
+		struct meta_open_req r = { U1, 0, META_O_READ | META_O_DIR };
+
+		is_int(do_create(U1, dir, "f", 0644, META_O_NOSESSION, &fo), 0, "create ds/f");
+		f = fo.attr.ino;
+		r.ino = f;
+		is_int(meta_op_open(svc, &r, &fo), -ENOTDIR, "META_O_DIR on a file: ENOTDIR");
+		r.ino = dir;
+		r.flags = META_O_READ | META_O_DIR | META_O_NOSESSION;
+		is_int(meta_op_open(svc, &r, &fo), 0, "META_O_DIR with NOSESSION");
+		is_int((int)fo.session_id, 0, "no session then");
+		is_int(do_create(U1, dir, "g", 0644, META_O_DIR, NULL), -EINVAL,
+		       "create with META_O_DIR: EINVAL");
+		is_int(do_unlink(U1, dir, "f"), 0, "unlink ds/f");
+	}
+	{
+		struct meta_open_req r = { U2, dir, META_O_READ };
+		struct meta_open_resp fo;
+
+		r.flags = META_O_READ | META_O_DIR;
+		is_int(do_setattr(U1, dir, META_SET_MODE, 0700, 0, 0, 0, NULL), 0, "chmod ds 0700");
+		is_int(meta_op_open(svc, &r, &fo), -EACCES, "u2 cannot open a 0700 dir for read");
+	}
+	is_int(do_rmdir(U1, top, "ds"), 0, "rmdir ds while open");
+	check_removed_dir(dir, "rmdir of an open dir");
+	{
+		struct meta_open_req r = { U1, dir, META_O_READ | META_O_DIR };
+		struct meta_open_resp fo;
+
+		is_int(meta_op_open(svc, &r, &fo), -ENOENT, "no new open of a removed dir");
+	}
+	{
+		struct meta_close_req c;
+
+		memset(&c, 0, sizeof(c));
+		c.hdr = U1;
+		c.ino = dir;
+		c.session_id = o.session_id;
+		is_int(meta_op_close(svc, &c, true, &rs), 0, "close the directory session");
+		is_int(rs.attr.nlink, 0, "close reports nlink 0");
+	}
+	(void)f;
+	is_int(do_rmdir(ROOT, META_ROOT_INO, "dsp"), 0, "rmdir dsp");
+}
+
 static void suite_run(void)
 {
 	ROOT = cred(0, 0);
@@ -741,6 +904,8 @@ static void suite_run(void)
 	test_xattr();
 	test_dir_layout();
 	test_layout();
+	test_killpriv();
+	test_dir_session();
 }
 
 #endif

@@ -13,7 +13,7 @@
  * directory; every directory but the root has exactly one entry, in the directory its
  * parent field names, and is reachable from the root (so no cycles); directory nlink =
  * 2 + subdirectories; file nlink = number of its entries; nlink-0 inodes only in the GC
- * queue; no server error other than the POSIX ones the races explain. */
+ * queue (removed directories: no name, no entries); no server error other than the POSIX ones the races explain. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -187,6 +187,14 @@ static struct inode_rec *find(struct check *c, uint64_t ino)
 	return bsearch(&key, c->in, c->nin, sizeof(key), cmp_ino);
 }
 
+static bool dir_has_entries(const struct check *c, uint64_t ino)
+{
+	for (size_t i = 0; i < c->nde; i++)
+		if (c->de[i].parent == ino)
+			return true;
+	return false;
+}
+
 #define BAD(c, ...) do { if ((c)->errors++ < 20) diag(__VA_ARGS__); } while (0)
 
 static int check_txn(struct kv_txn *t, void *ap)
@@ -317,7 +325,12 @@ static int check_tree(struct kv_db *db, int *ndirs_out, int *nfiles_out)
 	for (size_t i = 0; i < c.nin; i++) {
 		struct inode_rec *x = &c.in[i];
 
-		if (S_ISDIR(x->mode)) {
+		if (S_ISDIR(x->mode) && x->nlink == 0) {
+			/* removed, kept for open handles until GC: no name, no entries */
+			if (!x->queued || x->refs != 0 || x->subdirs != 0 || dir_has_entries(&c, x->ino))
+				BAD(&c, "removed dir %llx: queued %d, %u names, %u subdirs",
+				    (unsigned long long)x->ino, x->queued, x->refs, x->subdirs);
+		} else if (S_ISDIR(x->mode)) {
 			(*ndirs_out)++;
 			if (x->ino != META_ROOT_INO && x->refs != 1)
 				BAD(&c, "dir %llx has %u entries", (unsigned long long)x->ino, x->refs);

@@ -17,6 +17,39 @@ static void suite_tick(void) { fake_now += 1000; }
 
 #include "tests/unit/meta/suite.h"
 
+static int do_setxattr_user(uint64_t ino)
+{
+	struct meta_setxattr_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.hdr = U1;
+	r.ino = ino;
+	r.name = "user.k";
+	r.name_len = 6;
+	r.value = (const uint8_t *)"v";
+	r.value_len = 1;
+	return meta_op_setxattr(svc, &r);
+}
+
+/* Number of 'X' rows of ino in the KV (0 once GC deleted the inode with its xattrs). */
+static struct kv_db *the_db;
+static int count_xattr_txn(struct kv_txn *t, void *ap)
+{
+	uint64_t ino = *(uint64_t *)ap;
+	uint8_t b[9] = { 'X' }, e[9] = { 'X' };
+	struct kv_pair *p;
+	bool more;
+
+	kv_put_be64(b + 1, ino);
+	kv_put_be64(e + 1, ino + 1);
+	return kv_range(t, b, 9, e, 9, 0, false, &p, &more);
+}
+
+static int count_xattr_rows(uint64_t ino)
+{
+	return kv_run(the_db, true, count_xattr_txn, &ino);
+}
+
 static void test_gc(void)
 {
 	uint64_t dir, q;
@@ -25,11 +58,59 @@ static void test_gc(void)
 	struct meta_attr a;
 
 	memset(&st, 0, sizeof(st));
+	is_int(meta_gc_run(svc, 100000, &st), 0, "gc pass");
+	ok(st.dirs_waiting > 0 && st.dirs_removed == 0, "removed directories wait for their grace");
+	fake_now += (5ull * 60 + 1) * 1000000000ull; /* past the default dir_grace (5 min) */
 	for (int i = 0; i < 50 && meta_gc_queue_len(svc, &q) == 0 && q > 0; i++)
 		meta_gc_run(svc, 1000, &st);
-	is_int(q, 0, "queue drained (files of the rmtree'd directory)");
+	is_int(q, 0, "queue drained (files and dirs of the rmtree'd directories)");
+	ok(st.dirs_removed > 300, "removed directories deleted after their grace period");
 	memset(&st, 0, sizeof(st));
 	is_int(do_mkdir(ROOT, META_ROOT_INO, "gc", 0777, &dir), 0, "mkdir gc");
+	/* removed directories: kept while open (session) or in their grace period */
+	{
+		uint64_t d1, d2;
+		struct meta_open_req r = { U1, 0, META_O_READ | META_O_DIR };
+		struct meta_open_resp ro;
+		struct meta_close_req c;
+		struct meta_attr_resp ar;
+
+		is_int(do_mkdir(U1, dir, "d1", 0755, &d1), 0, "mkdir gc/d1");
+		is_int(do_mkdir(U1, dir, "d2", 0755, &d2), 0, "mkdir gc/d2");
+		is_int(do_setxattr_user(d2), 0, "an xattr on d2");
+		r.ino = d1;
+		is_int(meta_op_open(svc, &r, &ro), 0, "open d1 (directory session)");
+		is_int(do_rmdir(U1, dir, "d1"), 0, "rmdir d1");
+		is_int(do_rmdir(U1, dir, "d2"), 0, "rmdir d2");
+		is_int(meta_gc_run(svc, 100, &st), 0, "gc pass");
+		ok(st.dirs_waiting == 2 && st.dirs_removed == 0, "both wait");
+		ok(do_getattr(d1, NULL) == 0 && do_getattr(d2, NULL) == 0, "both still answer getattr");
+		fake_now += (5ull * 60 + 1) * 1000000000ull;
+		{
+			struct meta_client_req cr = { U1 };
+			struct meta_renew_resp rr;
+
+			is_int(meta_op_renew(svc, &cr, &rr), 0, "the client renews its sessions");
+		}
+		memset(&st, 0, sizeof(st));
+		is_int(meta_gc_run(svc, 100, &st), 0, "gc pass after the grace period");
+		is_int(st.dirs_removed, 1, "the closed one is deleted");
+		is_int(do_getattr(d2, NULL), -ENOENT, "d2 gone");
+		is_int(count_xattr_rows(d2), 0, "with its xattrs");
+		is_int(do_getattr(d1, NULL), 0, "d1 (still open) kept");
+		memset(&c, 0, sizeof(c));
+		c.hdr = U1;
+		c.ino = d1;
+		c.session_id = ro.session_id;
+		is_int(meta_op_close(svc, &c, true, &ar), 0, "close d1");
+		memset(&st, 0, sizeof(st));
+		is_int(meta_gc_run(svc, 100, &st), 0, "gc pass");
+		is_int(st.dirs_removed, 1, "d1 deleted after its close");
+		is_int(do_getattr(d1, NULL), -ENOENT, "d1 gone");
+		is_int(meta_gc_queue_len(svc, &q), 0, "queue len");
+		is_int(q, 0, "queue empty");
+	}
+	memset(&st, 0, sizeof(st));
 	is_int(do_create(U1, dir, "open", 0644, META_O_WRITE, &o), 0, "create open file");
 	is_int(do_unlink(U1, dir, "open"), 0, "unlink while open");
 	is_int(do_getattr(o.attr.ino, &a), 0, "inode still there");
@@ -123,7 +204,7 @@ static void test_rmtree(struct kv_db *db)
 		is_int(meta_op_rmtree(svc, &r, 0, &rs), 0, "root removes the rest");
 		ok(rs.done, "done");
 		is_int(do_lookup(ROOT, rt, "a", NULL), -ENOENT, "rt/a gone");
-		is_int(do_getattr(locked, NULL), -ENOENT, "inner dir inode gone");
+		check_removed_dir(locked, "rmtree: inner directory");
 		is_int(do_getattr(rt, &at), 0, "getattr rt");
 		is_int(at.nlink, 2, "rt nlink back to 2");
 	}
@@ -189,6 +270,7 @@ int main(void)
 		tap_skip_all("mem: KV not available");
 	meta_svc_opts_default(&o);
 	o.clock_ns = clk;
+	the_db = db;
 	is_int(meta_svc_new(db, &o, &svc), 0, "service on mem:");
 	suite_run();
 	test_rmtree(db);

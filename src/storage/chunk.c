@@ -693,6 +693,54 @@ static void chunk_mark_corrupt(struct chunk_store *cs, struct chunk_id id, uint6
 	mdb_txn_abort(txn);
 }
 
+/* Read buffers: one cached buffer per thread (up to CHUNK_BUF_CACHE_MAX bytes) so that the
+ * steady state allocates nothing (a fresh 1 MiB buffer is a new mapping and 256 page
+ * faults).  Freed when the thread exits. */
+#define CHUNK_BUF_CACHE_MAX (4u << 20)
+
+static pthread_key_t chunk_buf_key;
+static pthread_once_t chunk_buf_once = PTHREAD_ONCE_INIT;
+static __thread void *chunk_buf_tl;
+static __thread size_t chunk_buf_tl_cap;
+
+static void chunk_buf_key_init(void)
+{
+	(void)pthread_key_create(&chunk_buf_key, free);
+}
+
+static void *chunk_buf_get(size_t need, size_t *cap)
+{
+	void *p;
+
+	need = (need + 4095) & ~(size_t)4095;
+	if (chunk_buf_tl && chunk_buf_tl_cap >= need) {
+		p = chunk_buf_tl;
+		*cap = chunk_buf_tl_cap;
+		chunk_buf_tl = NULL;
+		(void)pthread_setspecific(chunk_buf_key, NULL);
+		return p;
+	}
+	if (posix_memalign(&p, 4096, need) != 0)
+		return NULL;
+	*cap = need;
+	return p;
+}
+
+static void chunk_buf_put(void *p, size_t cap)
+{
+	if (!p)
+		return;
+	if (cap <= CHUNK_BUF_CACHE_MAX && (!chunk_buf_tl || chunk_buf_tl_cap < cap)) {
+		pthread_once(&chunk_buf_once, chunk_buf_key_init);
+		free(chunk_buf_tl);
+		chunk_buf_tl = p;
+		chunk_buf_tl_cap = cap;
+		(void)pthread_setspecific(chunk_buf_key, p); /* freed at thread exit */
+		return;
+	}
+	free(p);
+}
+
 /* Read [off, off+n) of version v (off+n <= v->len) with block checks.
  * Returns 0, -ENOENT (file gone: the version changed), -C3FS_ECHECKSUM, or an error. */
 static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const struct chunk_ver *v,
@@ -702,7 +750,7 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 	uint32_t first = off / bs, last = (off + n - 1) / bs;
 	uint64_t astart = (uint64_t)first * bs;
 	uint64_t aend = (uint64_t)(last + 1) * bs;
-	size_t alen;
+	size_t alen, cap;
 	char path[4096];
 	void *buf;
 	ssize_t got;
@@ -711,20 +759,21 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 	if (aend > v->len)
 		aend = v->len;
 	alen = (size_t)(aend - astart);
-	if (posix_memalign(&buf, 4096, (alen + 4095) & ~(size_t)4095) != 0)
+	buf = chunk_buf_get(alen, &cap);
+	if (!buf)
 		return -ENOMEM;
 	chunk_path(cs, id, v->gen, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = -errno;
 
-		free(buf);
+		chunk_buf_put(buf, cap);
 		return e;
 	}
 	got = chunk_io_pread(cs->io_engine, fd, buf, alen, (off_t)astart);
 	close(fd);
 	if (got < 0) {
-		free(buf);
+		chunk_buf_put(buf, cap);
 		return chunk_note_err(cs, (int)got);
 	}
 	if ((size_t)got < alen)
@@ -735,11 +784,12 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 		if (e > aend)
 			e = aend;
 		if (c3_crc32c(0, (uint8_t *)buf + (s - astart), (size_t)(e - s)) != v->crcs[b]) {
-			free(buf);
+			chunk_buf_put(buf, cap);
 			return -C3FS_ECHECKSUM;
 		}
 	}
 	rd->buf = buf;
+	rd->buf_cap = cap;
 	rd->data = (uint8_t *)buf + (off - astart);
 	rd->length = n;
 	return 0;
@@ -816,7 +866,7 @@ int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset
 
 void chunk_read_release(struct chunk_read *rd)
 {
-	free(rd->buf);
+	chunk_buf_put(rd->buf, rd->buf_cap);
 	memset(rd, 0, sizeof(*rd));
 }
 

@@ -86,9 +86,12 @@ struct chunk_update {
 	uint64_t version;         /* the pending version to create (>= 1) */
 };
 
-/* A read result.  data points into buf (owned); valid until chunk_read_release(). */
+/* A read result.  data points into buf (owned); valid until chunk_read_release(), which
+ * should be called on the thread that read (its buffer is then reused by that thread's next
+ * read; releasing elsewhere is correct, only less economical). */
 struct chunk_read {
 	void *buf;                /* allocation (NULL when length == 0) */
+	size_t buf_cap;           /* private: its size */
 	const uint8_t *data;      /* first byte asked for */
 	uint32_t length;          /* bytes of data (short at chunk end, 0 for a hole) */
 	uint64_t version;         /* the version read (0 for a hole) */

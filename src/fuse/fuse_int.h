@@ -87,6 +87,7 @@ struct fusefs_fh {
 struct fusefs_dirh {
 	pthread_mutex_t lock;          /* guards the fields below */
 	uint64_t ino;
+	struct c3fs_attr attr;         /* at opendir (fstat after rmdir: nlink 0) */
 	struct c3fs_dirent *ents;
 	size_t n, cap;
 	bool eof;

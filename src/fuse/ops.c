@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -410,6 +411,24 @@ static void fusefs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget
 	fuse_reply_none(req);
 }
 
+/* A directory still open here but gone from meta: its attributes at opendir, nlink 0. */
+static bool fusefs_removed_open_dir(struct fusefs *fs, uint64_t ino, struct c3fs_attr *out)
+{
+	struct fusefs_dirh *dh;
+	bool found = false;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	for (dh = fs->dhs; dh; dh = dh->next)
+		if (dh->ino == ino) {
+			*out = dh->attr;
+			out->nlink = 0;
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&fs->ino_lock);
+	return found;
+}
+
 static void fusefs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fusefs *fs = fusefs_of(req);
@@ -429,10 +448,28 @@ static void fusefs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_getattr(fs->cl, &cr, ino, &a);
+	if (rc == -ENOENT && fusefs_removed_open_dir(fs, ino, &a))
+		rc = 0; /* fstat of an open directory that was removed: nlink 0 */
 	if (rc)
 		fusefs_reply_err(req, rc);
 	else
 		fusefs_reply_attr(fs, req, &a);
+}
+
+/* Is a mode change by cr on ino only the kernel clearing setuid/setgid (the caller is not
+ * the owner, the new mode is the current one without S_ISUID/S_ISGID, and one of them is
+ * set now)?  Only trusted with the kernel's own permission checks on: then a chmod by a
+ * non-owner never reaches us. */
+static bool fusefs_is_killpriv(struct fusefs *fs, const struct c3fs_cred *cr, uint64_t ino,
+			       uint32_t newmode)
+{
+	struct c3fs_attr a;
+
+	if (!fs->cfg.kernel_permissions || c3fs_getattr(fs->cl, cr, ino, &a) != 0)
+		return false;
+	return a.uid != cr->uid && (a.mode & (S_ISUID | S_ISGID)) &&
+	       (newmode & 07777) == (a.mode & 07777 & ~(uint32_t)(S_ISUID | S_ISGID)) &&
+	       (newmode & 07777) != (a.mode & 07777);
 }
 
 static void fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -479,7 +516,22 @@ static void fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, in
 		sa.mtime_ns = (int64_t)attr->st_mtim.tv_sec * 1000000000 + attr->st_mtim.tv_nsec;
 	}
 	fusefs_cred(req, &cr);
-	rc = c3fs_setattr(fs->cl, &cr, ino, fh ? fh->f : NULL, &sa, &a);
+	if ((sa.valid & C3FS_SET_MODE) && cr.uid != 0 && fusefs_is_killpriv(fs, &cr, ino, sa.mode)) {
+		/* The kernel drops setuid/setgid of a file written or truncated by someone
+		 * else than its owner with a SETATTR of the mode in the writer's name, which
+		 * meta refuses to a non-owner.  Clearing those bits grants nothing, so it is
+		 * done with the daemon's authority, after the caller's own changes. */
+		struct c3fs_setattr kill = { .valid = C3FS_SET_MODE, .mode = sa.mode };
+		struct c3fs_cred root;
+
+		memset(&root, 0, sizeof(root));
+		sa.valid &= ~C3FS_SET_MODE;
+		rc = sa.valid ? c3fs_setattr(fs->cl, &cr, ino, fh ? fh->f : NULL, &sa, &a) : 0;
+		if (rc == 0)
+			rc = c3fs_setattr(fs->cl, &root, ino, NULL, &kill, &a);
+	} else {
+		rc = c3fs_setattr(fs->cl, &cr, ino, fh ? fh->f : NULL, &sa, &a);
+	}
 	if (rc)
 		fusefs_reply_err(req, rc);
 	else
@@ -679,7 +731,9 @@ static void fusefs_fill_fi(struct fusefs *fs, struct fuse_file_info *fi, struct 
 			   bool keep)
 {
 	fi->fh = (uint64_t)(uintptr_t)fh;
-	fi->direct_io = (fi->flags & O_DIRECT) || !fs->cfg.read_cache;
+	/* O_DIRECT alone needs no direct_io flag: the kernel sends that fd's I/O straight to
+	 * us anyway (fuse_direct_IO), and mmap of it keeps working */
+	fi->direct_io = !fs->cfg.read_cache;
 	fi->keep_cache = keep && !fi->direct_io;
 }
 
@@ -897,6 +951,38 @@ static void fusefs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	fuse_reply_err(req, 0);
 }
 
+/* fallocate: mode 0 extends the size (chunks are sparse: the range reads as zeros),
+ * KEEP_SIZE has nothing to do.  No space is reserved: a later write may still get
+ * ENOSPC.  Punching holes needs a storage zero-range operation: EOPNOTSUPP. */
+static void fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			     struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fusefs_of(req);
+	struct fusefs_fh *fh = (struct fusefs_fh *)(uintptr_t)fi->fh;
+	struct c3fs_setattr sa;
+	struct c3fs_cred cr;
+	struct c3fs_attr a;
+	int rc;
+
+	if (mode & ~FALLOC_FL_KEEP_SIZE) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	fusefs_cred(req, &cr);
+	rc = c3fs_getattr(fs->cl, &cr, ino, &a);
+	if (rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE) && (uint64_t)off + (uint64_t)len > a.size) {
+		memset(&sa, 0, sizeof(sa));
+		sa.valid = C3FS_SET_SIZE;
+		sa.size = (uint64_t)off + (uint64_t)len;
+		rc = c3fs_setattr(fs->cl, &cr, ino, fh->f, &sa, &a);
+	}
+	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+}
+
 /* ------------------------------------------------------------------ directories */
 
 static void fusefs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -904,6 +990,7 @@ static void fusefs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	struct fusefs *fs = fusefs_of(req);
 	struct fusefs_dirh *dh;
 	struct c3fs_cred cr;
+	struct c3fs_attr a;
 	int rc;
 
 	if (virt_is(ino)) {
@@ -912,7 +999,10 @@ static void fusefs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 		return;
 	}
 	fusefs_cred(req, &cr);
-	rc = c3fs_access(fs->cl, &cr, ino, R_OK);
+	/* with kernel checks on, the kernel already checked read permission on this open */
+	rc = fs->cfg.kernel_permissions ? 0 : c3fs_access(fs->cl, &cr, ino, R_OK);
+	if (rc == 0)
+		rc = c3fs_getattr(fs->cl, &cr, ino, &a);
 	if (rc) {
 		fusefs_reply_err(req, rc);
 		return;
@@ -924,6 +1014,7 @@ static void fusefs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	}
 	pthread_mutex_init(&dh->lock, NULL);
 	dh->ino = ino;
+	dh->attr = a;
 	fi->fh = (uint64_t)(uintptr_t)dh;
 	FUSEFS_LIST_ADD(fs, dhs, dh);
 	if (fuse_reply_open(req, fi) != 0) {
@@ -1269,4 +1360,5 @@ const struct fuse_lowlevel_ops fusefs_ops = {
 	.removexattr = fusefs_removexattr,
 	.access = fusefs_access,
 	.create = fusefs_create,
+	.fallocate = fusefs_fallocate,
 };

@@ -121,6 +121,44 @@ t_ok $? "supplementary group grants group read"
 setpriv --reuid 2000 --regid 2000 --clear-groups -- cat pub >/dev/null 2>&1
 t_ok $(( ! $? )) "without the group: denied"
 
+# setuid/setgid dropped when another user writes or truncates (the kernel's kill-priv)
+touch sid && chmod 06777 sid
+as_user sh -c 'echo data >> sid'
+t_ok $? "uid 1000 appends to a 6777 file of root"
+t_is "$(stat -c %a sid)" 777 "and the setuid/setgid bits are gone"
+chmod 06777 sid
+as_user truncate -s 2 sid
+t_ok $? "uid 1000 truncates a 6777 file of root"
+t_is "$(stat -c %a:%s sid)" 777:2 "bits gone, size 2"
+as_user chmod 0700 sid 2>/dev/null
+t_ok $(( ! $? )) "but a chmod by uid 1000 is still refused"
+
+# fstat of an open directory after rmdir; fallocate; mmap of an O_DIRECT fd
+python3 - <<'PY'
+import mmap, os, sys
+os.mkdir("rmd")
+fd = os.open("rmd", os.O_RDONLY)
+os.rmdir("rmd")
+st = os.fstat(fd)
+os.close(fd)
+assert st.st_nlink == 0, st
+fd = os.open("fa", os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd, b"abc")
+os.posix_fallocate(fd, 0, 100000)
+assert os.fstat(fd).st_size == 100000
+assert os.pread(fd, 10, 0) == b"abc" + b"\0" * 7
+os.close(fd)
+fd = os.open("od", os.O_CREAT | os.O_RDWR | os.O_DIRECT, 0o644)
+os.ftruncate(fd, 8192)
+m = mmap.mmap(fd, 8192)
+m[0:5] = b"hello"
+m.close()
+os.close(fd)
+assert open("od", "rb").read(5) == b"hello"
+sys.exit(0)
+PY
+t_ok $? "fstat of a removed open directory (nlink 0), fallocate extends, mmap of an O_DIRECT fd"
+
 # --- mmap: shared writable map, then read back from a fresh process
 python3 - <<'PY'
 import mmap, os, sys

@@ -97,3 +97,15 @@ if grep -qE 'ERROR|runtime error' "$W"/node*.log; then
 	echo
 	echo "Daemon errors:"; grep -hE 'ERROR|runtime error' "$W"/node*.log | head -5 | sed 's/^/    /'
 fi
+
+# the metadata store alone: LMDB (as the engine uses it) vs RocksDB, durable updates
+if [ -x "$BIN/c3fs-bench-storage-meta" ]; then
+	echo
+	echo "Chunk-metadata store alone (\`c3fs-bench-storage-meta DIR $SECS\`): one record"
+	echo "replaced per update, durable before it returns; threads update distinct keys."
+	echo
+	echo "| store | value bytes | threads | durable updates/s |"
+	echo "|---|---|---|---|"
+	mkdir -p "$W/meta"
+	"$BIN/c3fs-bench-storage-meta" "$W/meta" "$SECS"
+fi

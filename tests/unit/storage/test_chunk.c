@@ -3,6 +3,7 @@
  * ENOSPC on a tiny tmpfs (skipped when mounting is not allowed), and a random model check
  * against an in-memory copy, for both io engines. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,6 +365,104 @@ static void model_check(const char *dir, int engine)
 	chunk_store_close(cs);
 }
 
+/* Concurrent writers and readers: 8 threads update their own chunks (commits share LMDB
+ * transactions), 2 readers read them all the time; every read must verify (no checksum
+ * error while versions change underneath) and the end state must match. */
+struct conc {
+	struct chunk_store *cs;
+	int id;
+	volatile int *stop;
+	int errors;
+	uint8_t last[8][4096];
+};
+
+static void *conc_writer(void *arg)
+{
+	struct conc *c = arg;
+	uint8_t d[4096];
+
+	for (int n = 0; n < 40; n++) {
+		struct chunk_id id = { 500, (uint32_t)c->id };
+		uint32_t off = (uint32_t)((n * 1237) % 3000);
+
+		for (int i = 0; i < 4096; i++)
+			d[i] = (uint8_t)(n * 31 + i + c->id);
+		if (n % 3 == 0) {
+			if (wr(c->cs, id, 0, d, 4096, 1u << 20))
+				c->errors++;
+			memcpy(c->last[0], d, 4096);
+		} else {
+			if (wr(c->cs, id, off, d, 1000, 1u << 20))
+				c->errors++;
+			memcpy(c->last[0] + off, d, 1000);
+		}
+	}
+	return NULL;
+}
+
+static void *conc_reader(void *arg)
+{
+	struct conc *c = arg;
+
+	while (!*c->stop) {
+		for (uint32_t k = 0; k < 8; k++) {
+			struct chunk_id id = { 500, k };
+			struct chunk_read rd;
+			int rc = chunk_store_read(c->cs, id, 0, 4096, false, &rd);
+
+			if (rc)
+				c->errors++;
+			chunk_read_release(&rd);
+		}
+	}
+	return NULL;
+}
+
+static void concurrency(const char *dir)
+{
+	struct chunk_store_opts o = { .target_id = 4 };
+	struct chunk_store *cs;
+	struct conc w[8], r[2];
+	pthread_t tw[8], tr[2];
+	volatile int stop = 0;
+	struct chunk_stats st;
+	int errors = 0, bad = 0;
+
+	is_int(chunk_store_open(dir, &o, &cs), 0, "open for the concurrency test");
+	for (int i = 0; i < 2; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].cs = cs;
+		r[i].stop = &stop;
+		pthread_create(&tr[i], NULL, conc_reader, &r[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].cs = cs;
+		w[i].id = i;
+		pthread_create(&tw[i], NULL, conc_writer, &w[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(tw[i], NULL);
+		errors += w[i].errors;
+	}
+	stop = 1;
+	for (int i = 0; i < 2; i++) {
+		pthread_join(tr[i], NULL);
+		errors += r[i].errors;
+	}
+	is_int(errors, 0, "320 concurrent updates and concurrent reads without an error");
+	for (int i = 0; i < 8; i++) {
+		struct chunk_id id = { 500, (uint32_t)i };
+
+		bad += check(cs, id, w[i].last[0], 4096) != 0;
+	}
+	is_int(bad, 0, "every chunk holds its writer's last state");
+	chunk_store_get_stats(cs, &st);
+	diag("%llu commits in %llu LMDB transactions", (unsigned long long)st.commits,
+	     (unsigned long long)st.meta_txns);
+	chunk_store_close(cs);
+}
+
 /* 64 MiB chunks (64 KiB checksum blocks) and an odd chunk size. */
 static void big_chunks(const char *dir)
 {
@@ -470,6 +569,8 @@ int main(void)
 	}
 	snprintf(path, sizeof(path), "%s/big", root);
 	big_chunks(path);
+	snprintf(path, sizeof(path), "%s/conc", root);
+	concurrency(path);
 	enospc();
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)

@@ -4,6 +4,7 @@
  * against an in-memory copy, for both io engines. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,7 +372,7 @@ static void model_check(const char *dir, int engine)
 struct conc {
 	struct chunk_store *cs;
 	int id;
-	volatile int *stop;
+	atomic_int *stop;
 	int errors;
 	uint8_t last[8][4096];
 };
@@ -424,7 +425,7 @@ static void concurrency(const char *dir)
 	struct chunk_store *cs;
 	struct conc w[8], r[2];
 	pthread_t tw[8], tr[2];
-	volatile int stop = 0;
+	atomic_int stop = 0;
 	struct chunk_stats st;
 	int errors = 0, bad = 0;
 

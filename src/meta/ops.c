@@ -11,6 +11,11 @@
  * 'E'|created|client|seq) is written in the same transaction.
  *
  * Times: entry changes set the parent's mtime and ctime; attribute changes set ctime.
+ *
+ * Removed directories are not deleted at once: they become nlink-0 orphans in the GC
+ * queue (meta__dir_orphan) so handles still open on them keep working; no entry can be
+ * added to them (meta__load_parent).  Non-owners may change a mode only to clear the
+ * setuid/setgid bits a write would clear (killpriv_only), when they may write the file.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "proto/storage.h"
@@ -132,9 +133,29 @@ static int hook_remove_chunks(void *arg, uint64_t ino, const struct meta_layout 
 	return hook_remove_from(arg, ino, l, 0);
 }
 
-static int hook_truncate(void *arg, uint64_t ino, const struct meta_layout *l, uint64_t len)
+/* Failures that go away once mgmtd has reconfigured the chain or the node is back. */
+static bool transient(int rc)
 {
-	struct meta_cluster *mc = arg;
+	switch (-rc) {
+	case C3FS_ECHAINVER:
+	case C3FS_ENOTHEAD:
+	case C3FS_ENOSUCCESSOR:
+	case C3FS_ETARGETDOWN:
+	case C3FS_ENOCHAIN:
+	case C3FS_ENOROUTING:
+	case C3FS_EPEERCLOSED:
+	case C3FS_ECONNECT:
+	case C3FS_ETIMEDOUT:
+	case C3FS_EBUSY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int truncate_once(struct meta_cluster *mc, uint64_t ino, const struct meta_layout *l,
+			 uint64_t len)
+{
 	uint64_t first_gone = len / l->chunk_size + (len % l->chunk_size ? 1 : 0);
 	struct routing_info *ri;
 	struct storage_truncate_io io;
@@ -190,6 +211,36 @@ out:
 	c3_buf_release(&resp);
 	free(perm);
 	routing_unref(ri);
+	return rc;
+}
+
+static int hook_truncate(void *arg, uint64_t ino, const struct meta_layout *l, uint64_t len)
+{
+	struct meta_cluster *mc = arg;
+	uint64_t deadline = c3_now_ms() + mc->wait_ms;
+	uint32_t pause = 100;
+	int rc, tries = 0;
+
+	for (;;) {
+		rc = truncate_once(mc, ino, l, len);
+		tries++;
+		if (rc == 0 || !transient(rc))
+			break;
+		if (c3_now_ms() + pause >= deadline) {
+			LOG_WARN("truncating inode %llx to %llu: %s after %d tries; client retries",
+				 (unsigned long long)ino, (unsigned long long)len, c3_strerror(rc),
+				 tries);
+			return -C3FS_EBUSY;
+		}
+		if (mc->refresh)
+			mc->refresh(mc->routing_arg, pause);
+		c3_sleep_ms(pause);
+		if (pause < 1000)
+			pause *= 2;
+	}
+	if (rc == 0 && tries > 1)
+		LOG_INFO("truncating inode %llx to %llu: done after %d tries",
+			 (unsigned long long)ino, (unsigned long long)len, tries);
 	return rc;
 }
 
@@ -310,10 +361,17 @@ static struct routing_info *routing_of_client(void *cc)
 	return cluster_client_routing(cc);
 }
 
+static int refresh_of_client(void *cc, uint32_t timeout_ms)
+{
+	return cluster_client_refresh(cc, timeout_ms);
+}
+
 void meta_cluster_init(struct meta_cluster *mc, struct cluster_client *cc,
 		       struct rpc_client *rpc, uint32_t timeout_ms)
 {
 	mc->routing = routing_of_client;
+	mc->refresh = refresh_of_client;
+	mc->wait_ms = 0;
 	mc->routing_arg = cc;
 	mc->rpc = rpc;
 	mc->timeout_ms = timeout_ms;

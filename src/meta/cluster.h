@@ -22,9 +22,17 @@ struct meta_cluster {
 	void *routing_arg;
 	struct rpc_client *rpc;     /* borrowed */
 	uint32_t timeout_ms;        /* per storage call */
+	/* Truncation (a client waits for it) retries transient failures (chain being
+	 * reconfigured, head down, connection lost) for up to wait_ms, asking for fresh
+	 * routing through refresh (may be NULL) between attempts; 0 = one attempt.  When
+	 * the wait runs out on a transient error the hook answers -C3FS_EBUSY, which
+	 * clients retry (the retried setattr cuts again: see ops.c). */
+	uint32_t wait_ms;
+	int (*refresh)(void *arg, uint32_t timeout_ms);
 };
 
-/* Routing from a cluster_client (borrowed; must outlive mc). */
+/* Routing and refresh from a cluster_client (borrowed; must outlive mc); wait_ms 0
+ * (the caller sets it). */
 void meta_cluster_init(struct meta_cluster *mc, struct cluster_client *cc,
 		       struct rpc_client *rpc, uint32_t timeout_ms);
 

@@ -46,6 +46,7 @@ struct meta_config {
 	uint64_t idem_ttl_ms;
 	int64_t rmtree_batch;
 	uint64_t storage_timeout_ms;
+	uint64_t storage_wait_ms;
 	char *log_level;
 	char *log_file;
 	char *metrics_listen;
@@ -90,6 +91,9 @@ static const struct c3_cfg_key meta_keys[] = {
 	  "entries removed per transaction by a recursive remove"),
 	K("meta", "storage_timeout", C3_CFG_MS, storage_timeout_ms, "10000", 100, 600000, "ms",
 	  "deadline of each storage call (chunk removal, truncate, length query)"),
+	K("meta", "storage_wait", C3_CFG_MS, storage_wait_ms, "8000", 0, 600000, "ms",
+	  "how long a truncate retries a chain being reconfigured before the client is told "
+	  "to retry (keep below the clients' request timeout)"),
 	K("log", "level", C3_CFG_STR, log_level, "info", 1, 0, "", "error|warn|info|debug"),
 	K("log", "file", C3_CFG_STR, log_file, "", 1, 0, "", "log file (empty = stderr)"),
 	K("metrics", "listen", C3_CFG_STR, metrics_listen, "", 1, 0, "",
@@ -271,6 +275,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		meta_cluster_init(&mc, cc, rpc, (uint32_t)cfg.storage_timeout_ms);
+		mc.wait_ms = (uint32_t)cfg.storage_wait_ms;
 		meta_cluster_hooks(&mc, &so.hooks);
 		if (cluster_client_wait_ready(cc, 5000) < 0)
 			LOG_WARN("mgmtd not reachable yet at %s; continuing, routing will follow",

@@ -586,8 +586,14 @@ static int setattr_txn(struct kv_txn *t, void *ap)
 	else if (m & META_SET_MTIME_NOW)
 		in.a.mtime_ns = a->now;
 	if (m & META_SET_SIZE) {
-		if (r->size < in.a.length) {
+		/* The storage cut runs after the commit, also when the size does not change:
+		 * a client that retries a truncate whose cut failed (storage down, chain
+		 * being reconfigured) finds the length already set and must still get the
+		 * chunks past it removed; a writer that has not reported its length yet may
+		 * also have data past the stored end.  The cut is idempotent. */
+		if (r->size < in.a.length)
 			in.a.truncate_ver++;
+		if (r->size <= in.a.length) {
 			a->shrunk = true;
 			a->layout = in.a.layout;
 			a->new_length = r->size;

@@ -166,7 +166,7 @@ static struct routing_info *get_routing(void *arg)
 {
 	(void)arg;
 	for (uint32_t i = 0; i < ri->ntargets; i++)
-		ri->targets[i].state = target_state;
+		ri->targets[i].state = __atomic_load_n(&target_state, __ATOMIC_RELAXED);
 	routing_ref(ri);
 	return ri;
 }
@@ -463,6 +463,15 @@ int main(void)
 	return run_fake();
 }
 
+/* Brings the targets back after a while (a chain reconfiguration that ends). */
+static void *serve_later(void *arg)
+{
+	(void)arg;
+	c3_sleep_ms(400);
+	__atomic_store_n(&target_state, TARGET_SERVING, __ATOMIC_RELAXED);
+	return NULL;
+}
+
 static int run_fake(void)
 {
 	struct kv_db *db;
@@ -557,6 +566,48 @@ static int run_fake(void)
 		ok(c && c->len == MiB / 2, "last chunk cut at the new end");
 		is_int(wrong_route, 0, "truncate sent to the chunk's own chain");
 	}
+	/* BUG-C7: a truncate while the chain has no serving head waits for it (wait_ms) */
+	{
+		struct meta_setattr_req r;
+		pthread_t th;
+
+		memset(&r, 0, sizeof(r));
+		r.hdr = h;
+		r.ino = f.attr.ino;
+		r.mask = META_SET_SIZE;
+		r.size = 2 * (uint64_t)MiB;
+		mc.wait_ms = 10000;
+		__atomic_store_n(&target_state, TARGET_OFFLINE, __ATOMIC_RELAXED);
+		is_int(pthread_create(&th, NULL, serve_later, NULL), 0, "heads come back in 0.4 s");
+		is_int(meta_op_setattr(svc, &r, &ar), 0, "truncate to 2 MiB waits for the chain");
+		pthread_join(th, NULL);
+		is_int(count_chunks(f.attr.ino, NULL), 2, "chunk 2 removed after the wait");
+	}
+	/* BUG-C6: the cut failed after the length was committed: the client's retry (same
+	 * size, nothing left to shrink in the KV) still cuts */
+	{
+		struct meta_setattr_req r;
+		struct chunk *c;
+
+		memset(&r, 0, sizeof(r));
+		r.hdr = h;
+		r.ino = f.attr.ino;
+		r.mask = META_SET_SIZE;
+		r.size = MiB + MiB / 2;
+		mc.wait_ms = 300;
+		__atomic_store_n(&target_state, TARGET_OFFLINE, __ATOMIC_RELAXED);
+		is_int(meta_op_setattr(svc, &r, &ar), -C3FS_EBUSY,
+		       "heads stay down: EBUSY after wait_ms (clients retry it)");
+		c = find_chunk(f.attr.ino, 1);
+		ok(c && c->len == MiB, "chunk 1 not cut yet");
+		__atomic_store_n(&target_state, TARGET_SERVING, __ATOMIC_RELAXED);
+		is_int(meta_op_setattr(svc, &r, &ar), 0, "the client's retry");
+		is_int(ar.attr.length, MiB + MiB / 2, "length 1.5 MiB");
+		c = find_chunk(f.attr.ino, 1);
+		ok(c && c->len == MiB / 2, "the retry cut chunk 1 at the new end");
+		is_int(count_chunks(f.attr.ino, NULL), 2, "chunks 0 and 1 left");
+		mc.wait_ms = 0;
+	}
 	/* two writers: the closing one reports less than the other wrote */
 	{
 		struct meta_open_req r = { h, f.attr.ino, META_O_WRITE };
@@ -580,7 +631,7 @@ static int run_fake(void)
 		is_int(meta_op_unlink(svc, &r), 0, "unlink while open");
 		memset(&st, 0, sizeof(st));
 		meta_gc_run(svc, 100, &st);
-		is_int(count_chunks(f.attr.ino, NULL), 4, "open file's chunks kept");
+		is_int(count_chunks(f.attr.ino, NULL), 3, "open file's chunks kept");
 		is_int(meta_op_close(svc, &c, true, &ar), 0, "last close");
 		target_state = TARGET_OFFLINE;
 		memset(&st, 0, sizeof(st));

@@ -9,6 +9,7 @@ t_init
 [ "$(id -u)" = 0 ] || t_skip_all "needs root to mount a tmpfs"
 mkdir -p "$T/small"
 mount -t tmpfs -o size=80m tmpfs "$T/small" || t_skip_all "cannot mount tmpfs"
+trap 'umount -l "$T/small" 2>/dev/null; t_cleanup' EXIT
 on_exit() { c_cleanup_mounts; umount -l "$T/small" 2>/dev/null; t_cleanup; }
 c_cleanup_mounts() {
 	local m
@@ -19,8 +20,8 @@ c_cleanup_mounts() {
 	wait 2>/dev/null
 }
 C_TARGET_ROOT=$T/small
-c_start 3 2 3 || { t_ok 1 "cluster starts"; t_done; }
-trap on_exit EXIT
+c_start 3 2 3 || { trap on_exit EXIT; t_ok 1 "cluster starts"; t_done; }
+trap on_exit EXIT  # c_start installed its own; this one also unmounts the tmpfs
 M=$T/mnt
 C_WRITE_WAIT=10s c_mount "$M" || { t_ok 1 "mount"; t_done; }
 

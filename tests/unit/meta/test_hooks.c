@@ -4,7 +4,9 @@
  * (4 chains, one target each).  Checks that truncation removes exactly the chunks past the
  * new end and cuts the last one, that a close with another writer open takes the length
  * from storage, that GC removes every chunk of an unlinked file on its own chains and
- * only then the inode, and that a chain without a serving head keeps the file queued. */
+ * only then the inode, and that a chain without a serving head keeps the file queued.
+ * Truncation waits (wait_ms) for heads that come back, answers EBUSY when they do not,
+ * and the client's retry of the same size still cuts (BUG-C7 / BUG-C6). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -62,7 +62,7 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	    "How long an I/O waits for its chain to be reconfigured before failing."),
 	CFG("cluster", "length_sync", C3_CFG_MS, length_sync_ms, "30s", 1000, 3600000, "ms",
 	    "A file being written reports its length to meta at least this often."),
-	CFG("cluster", "write_behind", C3_CFG_BOOL, write_behind, "false", 1, 0, "",
+	CFG("cluster", "write_behind", C3_CFG_BOOL, write_behind, "true", 1, 0, "",
 	    "Answer a write once its data is queued (errors then show at the next write, "
 	    "fsync or close); false = answer after the storage service has it."),
 	CFG("cluster", "write_behind_threads", C3_CFG_INT, write_behind_threads, "8", 1, 256, "",

@@ -71,7 +71,14 @@ struct client_wjob {
 	struct c3fs_file *f;          /* outlives the job: close drains first */
 	uint64_t off, len, seq;
 	char *buf;
+	uint64_t cap;                 /* bytes allocated at buf */
+	bool started;                 /* a worker is writing it: no more appends (inode lock) */
 };
+
+/* Sequential small writes are appended to the inode's last queued job while no worker has
+ * started it, up to this many bytes: one storage update per chunk instead of one per
+ * write(2) (each update costs a replicated, synced commit). */
+#define CLIENT_WJOB_COALESCE_MAX (4u << 20)
 
 struct c3fs_client {
 	struct c3fs_client_opts opts; /* strings below are owned copies */

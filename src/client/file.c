@@ -361,6 +361,7 @@ static void file_wjob_run(struct client_wjob *j)
 			break;
 		pthread_cond_wait(&in->wcv, &in->lock);
 	}
+	j->started = true; /* from here on off/len/buf are fixed */
 	pthread_mutex_unlock(&in->lock);
 
 	n = c3fs_pwrite(j->f, j->buf, j->len, j->off);
@@ -410,11 +411,57 @@ void *client__wworker_main(void *arg)
 	return NULL;
 }
 
+/* Append a write that continues the inode's last queued job of the same handle, if no
+ * worker has started that job yet.  Returns len when appended, 0 when a new job is needed,
+ * or a queued write's error (reported once). */
+static ssize_t file_wjob_append(struct c3fs_file *f, const void *buf, size_t len, uint64_t off)
+{
+	struct c3fs_client *cl = f->cl;
+	struct client_inode *in = f->inode;
+	struct client_wjob *t;
+	ssize_t rc = 0;
+
+	pthread_mutex_lock(&in->lock);
+	t = in->wjobs_tail;
+	if (in->werr) {
+		rc = in->werr;
+		in->werr = 0;
+	} else if (t && !t->started && t->f == f && t->off + t->len == off &&
+		   t->len + len <= CLIENT_WJOB_COALESCE_MAX &&
+		   in->wbytes + len <= cl->opts.write_behind_bytes) {
+		if (t->len + len > t->cap) {
+			uint64_t cap = t->cap * 2;
+			char *nb;
+
+			if (cap < t->len + len)
+				cap = t->len + len;
+			if (cap > CLIENT_WJOB_COALESCE_MAX)
+				cap = CLIENT_WJOB_COALESCE_MAX;
+			nb = realloc(t->buf, cap);
+			if (!nb)
+				goto out; /* no memory to grow: queue a job of its own */
+			t->buf = nb;
+			t->cap = cap;
+		}
+		memcpy(t->buf + t->len, buf, len);
+		t->len += len;
+		in->wbytes += len;
+		if (off + len > in->pending_end)
+			in->pending_end = off + len;
+		in->last_write_ns = c3_wall_ns();
+		rc = (ssize_t)len;
+	}
+out:
+	pthread_mutex_unlock(&in->lock);
+	return rc;
+}
+
 ssize_t c3fs_pwrite_async(struct c3fs_file *f, const void *buf, size_t len, uint64_t off)
 {
 	struct c3fs_client *cl = f->cl;
 	struct client_inode *in = f->inode;
 	struct client_wjob *j;
+	ssize_t appended;
 	int rc;
 
 	if (!f->can_write)
@@ -425,6 +472,9 @@ ssize_t c3fs_pwrite_async(struct c3fs_file *f, const void *buf, size_t len, uint
 		return 0;
 	if (off + len < off)
 		return -EFBIG;
+	appended = file_wjob_append(f, buf, len, off);
+	if (appended != 0)
+		return appended;
 	j = calloc(1, sizeof(*j));
 	if (j)
 		j->buf = malloc(len);
@@ -436,6 +486,7 @@ ssize_t c3fs_pwrite_async(struct c3fs_file *f, const void *buf, size_t len, uint
 	j->f = f;
 	j->off = off;
 	j->len = len;
+	j->cap = len;
 
 	pthread_mutex_lock(&in->lock);
 	while (in->wbytes > 0 && in->wbytes + len > cl->opts.write_behind_bytes && !in->werr)

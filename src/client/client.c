@@ -222,6 +222,7 @@ struct client_inode *client__inode_get(struct c3fs_client *cl, const struct meta
 	fresh->layout = attr->layout;
 	meta_layout_perm(&fresh->layout, fresh->perm);
 	fresh->meta_length = attr->length;
+	fresh->trunc_ver = attr->truncate_ver;
 	fresh->last_report_ms = c3_now_ms();
 
 	pthread_mutex_lock(&cl->inodes_lock);
@@ -234,6 +235,8 @@ struct client_inode *client__inode_get(struct c3fs_client *cl, const struct meta
 		pthread_mutex_lock(&in->lock);
 		if (attr->length > in->meta_length)
 			in->meta_length = attr->length;
+		if (attr->truncate_ver > in->trunc_ver)
+			in->trunc_ver = attr->truncate_ver;
 		if (attr->layout.dyn_stripe > in->layout.dyn_stripe)
 			in->layout.dyn_stripe = attr->layout.dyn_stripe;
 		pthread_mutex_unlock(&in->lock);
@@ -314,8 +317,9 @@ int client__report_length(struct c3fs_client *cl, struct client_inode *in, uint1
 	dirty = in->dirty;
 	gen = in->write_gen;
 	if (dirty) {
-		req.flags = META_CLOSE_LENGTH | META_CLOSE_WROTE;
+		req.flags = META_CLOSE_LENGTH | META_CLOSE_WROTE | META_CLOSE_TRUNCVER;
 		req.length = in->written_end;
+		req.truncate_ver = in->trunc_ver;
 	}
 	pthread_mutex_unlock(&in->lock);
 	if (!dirty && type == META_T_SYNC)
@@ -328,6 +332,8 @@ int client__report_length(struct c3fs_client *cl, struct client_inode *in, uint1
 		pthread_mutex_lock(&in->lock);
 		if (rsp.attr.length > in->meta_length || in->write_gen == gen)
 			in->meta_length = rsp.attr.length;
+		if (rsp.attr.truncate_ver > in->trunc_ver)
+			in->trunc_ver = rsp.attr.truncate_ver;
 		pthread_mutex_unlock(&in->lock);
 	}
 	if (rc == 0) {

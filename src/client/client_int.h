@@ -46,6 +46,8 @@ struct client_inode {
 	struct meta_layout layout;    /* fixed at creation (dyn_stripe grows) */
 	uint32_t *perm;               /* layout permutation, layout.stripe entries */
 	uint64_t meta_length;         /* length meta reported last */
+	uint64_t trunc_ver;           /* newest truncate_ver meta told us; length reports
+				       * carry it so meta drops lengths from before a truncate */
 	uint64_t written_end;         /* highest end written since last report/truncate */
 	bool dirty;                   /* writes not yet reported */
 	uint64_t last_write_ns;       /* wall clock of the last write (mtime hint) */

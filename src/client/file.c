@@ -77,6 +77,8 @@ static int file_make(struct c3fs_client *cl, const struct c3fs_cred *cr,
 		f->inode->written_end = 0;
 		f->inode->dirty = false;
 		f->inode->meta_length = 0;
+		if (f->attr.truncate_ver > f->inode->trunc_ver)
+			f->inode->trunc_ver = f->attr.truncate_ver;
 		f->inode->write_gen++;
 		pthread_mutex_unlock(&f->inode->lock);
 	}

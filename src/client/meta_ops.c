@@ -209,6 +209,8 @@ int c3fs_setattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t in
 			in->written_end = 0;
 			in->dirty = false;
 			in->meta_length = sa->size;
+			if (raw.truncate_ver > in->trunc_ver)
+				in->trunc_ver = raw.truncate_ver;
 			pthread_mutex_unlock(&in->lock);
 		}
 		client__inode_put(cl, in);

@@ -923,7 +923,10 @@ static int close_txn(struct kv_txn *t, void *ap)
 		return -C3FS_ESESSION;
 	if (S_ISREG(in.a.mode)) {
 		len = in.a.length;
-		if ((r->flags & META_CLOSE_LENGTH) && r->length > len)
+		/* a length written before a later truncation must not re-extend the file
+		 * (its chunks were cut: the bytes would read as zeros) */
+		if ((r->flags & META_CLOSE_LENGTH) && r->length > len &&
+		    !((r->flags & META_CLOSE_TRUNCVER) && r->truncate_ver < in.a.truncate_ver))
 			len = r->length;
 		if (a->queried > len)
 			len = a->queried;

@@ -180,9 +180,11 @@ DEFINE_CODEC(open_req,
 
 DEFINE_CODEC(close_req,
 	enc_hdr(&m->hdr, out); c3_enc_u64(out, m->ino); c3_enc_u64(out, m->session_id);
-	c3_enc_u32(out, m->flags); c3_enc_u64(out, m->length);,
+	c3_enc_u32(out, m->flags); c3_enc_u64(out, m->length); c3_enc_u64(out, m->truncate_ver);,
 	dec_hdr(d, &m->hdr); m->ino = c3_dec_u64(d); m->session_id = c3_dec_u64(d);
-	m->flags = c3_dec_u32(d); m->length = c3_dec_u64(d);)
+	m->flags = c3_dec_u32(d); m->length = c3_dec_u64(d);
+	if (c3_dec_left(d) >= 8) m->truncate_ver = c3_dec_u64(d);
+	else m->flags &= ~META_CLOSE_TRUNCVER;)
 
 DEFINE_CODEC(mkdir_req,
 	enc_hdr(&m->hdr, out); c3_enc_u64(out, m->parent);

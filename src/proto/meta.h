@@ -103,6 +103,7 @@
 /* close/sync flags */
 #define META_CLOSE_LENGTH 0x1u /* length field is valid: the highest end offset written */
 #define META_CLOSE_WROTE  0x2u /* data was written through this session: mtime = now */
+#define META_CLOSE_TRUNCVER 0x4u /* truncate_ver is valid: the length was written under it */
 
 /* rename flags (same values as Linux renameat2) */
 #define META_RENAME_NOREPLACE 0x1u
@@ -239,6 +240,8 @@ struct meta_close_req {
 	uint64_t session_id;
 	uint32_t flags;         /* META_CLOSE_* */
 	uint64_t length;        /* highest end offset written (META_CLOSE_LENGTH) */
+	uint64_t truncate_ver;  /* the file's truncate_ver the writer knew (META_CLOSE_TRUNCVER):
+				 * a length written before a later truncation is ignored */
 };
 
 struct meta_mkdir_req {

@@ -224,7 +224,7 @@ static void test_basic(void)
 	/* close with a length report */
 	{
 		struct meta_close_req c = { U1, o.attr.ino, o.session_id,
-					    META_CLOSE_LENGTH | META_CLOSE_WROTE, 3u << 20 };
+					    META_CLOSE_LENGTH | META_CLOSE_WROTE, 3u << 20, 0 };
 		struct meta_attr_resp r;
 
 		is_int(meta_op_close(svc, &c, true, &r), 0, "close with length");
@@ -238,6 +238,21 @@ static void test_basic(void)
 	is_int(do_setattr(U1, o.attr.ino, META_SET_SIZE, 0, 0, 0, 10, &a), 0, "truncate to 10");
 	is_int(a.length, 10, "length exact after truncate");
 	ok(a.truncate_ver == 1, "truncate_ver bumped on shrink");
+	/* a length written before that truncation (reported late) must not re-extend it */
+	{
+		struct meta_close_req c = { U1, o.attr.ino, 0,
+					    META_CLOSE_LENGTH | META_CLOSE_WROTE | META_CLOSE_TRUNCVER,
+					    3u << 20, 0 };
+		struct meta_attr_resp r;
+
+		is_int(meta_op_close(svc, &c, false, &r), 0, "late report from before the truncate");
+		is_int(r.attr.length, 10, "stale length ignored");
+		c.truncate_ver = a.truncate_ver;
+		c.length = 20;
+		is_int(meta_op_close(svc, &c, false, &r), 0, "report written after the truncate");
+		is_int(r.attr.length, 20, "current length accepted");
+		is_int(do_setattr(U1, o.attr.ino, META_SET_SIZE, 0, 0, 0, 10, &a), 0, "back to 10");
+	}
 	/* unlink / rmdir */
 	is_int(do_rmdir(ROOT, META_ROOT_INO, "d"), -ENOTEMPTY, "rmdir non-empty");
 	is_int(do_unlink(ROOT, dir, "f"), 0, "unlink f");

@@ -423,7 +423,7 @@ static int run_cluster(const char *mgmtd, const char *token, const char *meta)
 	is_int(end, 3 * (int64_t)cs + 1000, "storage holds 3 chunks + 1000 bytes");
 	{
 		struct meta_close_req c = { h, f.attr.ino, f.session_id,
-					    META_CLOSE_LENGTH | META_CLOSE_WROTE, (uint64_t)end };
+					    META_CLOSE_LENGTH | META_CLOSE_WROTE, (uint64_t)end, 0 };
 
 		is_int(mrpc_close(NULL, &c, true, &ar), 0, "close with length");
 	}
@@ -545,7 +545,7 @@ static int run_fake(void)
 	is_int(count_chunks(f.attr.ino, NULL), 10, "10 chunks on storage");
 	{
 		struct meta_close_req c = { h, f.attr.ino, f.session_id,
-					    META_CLOSE_LENGTH | META_CLOSE_WROTE, 9 * (uint64_t)MiB + 123 };
+					    META_CLOSE_LENGTH | META_CLOSE_WROTE, 9 * (uint64_t)MiB + 123, 0 };
 
 		is_int(meta_op_close(svc, &c, true, &ar), 0, "close with length");
 		is_int(ar.attr.length, 9 * (uint64_t)MiB + 123, "length");
@@ -621,14 +621,14 @@ static int run_fake(void)
 							      NCH, 3),
 			  f.attr.ino, 3, 1000);
 		c = (struct meta_close_req){ h, f.attr.ino, f.session_id,
-					     META_CLOSE_LENGTH | META_CLOSE_WROTE, 100 };
+					     META_CLOSE_LENGTH | META_CLOSE_WROTE, 100, 0 };
 		is_int(meta_op_close(svc, &c, true, &ar), 0, "writer 1 closes reporting 100");
 		is_int(ar.attr.length, 3 * (uint64_t)MiB + 1000, "length from storage's last chunk");
 	}
 	/* unlink while writer 2 still has it open: nothing removed until it closes */
 	{
 		struct meta_unlink_req r = { h, META_ROOT_INO, "f", 1 };
-		struct meta_close_req c = { h, f.attr.ino, g.session_id, 0, 0 };
+		struct meta_close_req c = { h, f.attr.ino, g.session_id, 0, 0, 0 };
 
 		is_int(meta_op_unlink(svc, &r), 0, "unlink while open");
 		memset(&st, 0, sizeof(st));

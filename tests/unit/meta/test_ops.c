@@ -128,7 +128,7 @@ static void test_gc(void)
 		is_int(meta_op_open(svc, &r, &rs), -ENOENT, "no new open of an unlinked file");
 	}
 	{
-		struct meta_close_req c = { U1, o.attr.ino, o.session_id, META_CLOSE_LENGTH, 5 };
+		struct meta_close_req c = { U1, o.attr.ino, o.session_id, META_CLOSE_LENGTH, 5, 0 };
 		struct meta_attr_resp r;
 
 		is_int(meta_op_close(svc, &c, true, &r), 0, "close last session");

@@ -69,7 +69,7 @@ static void test_gc_rpc(void)
 	is_int(do_getattr(o.attr.ino, &a), 0, "open unlinked file survives GC");
 	is_int(a.nlink, 0, "nlink 0");
 	{
-		struct meta_close_req c = { U1, o.attr.ino, o.session_id, META_CLOSE_LENGTH, 5 };
+		struct meta_close_req c = { U1, o.attr.ino, o.session_id, META_CLOSE_LENGTH, 5, 0 };
 		struct meta_attr_resp r;
 
 		is_int(meta_op_close(svc, &c, true, &r), 0, "close last session");

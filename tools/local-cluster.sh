@@ -152,9 +152,13 @@ start() {
 	fi
 	# leftovers of a crash: stop what is half-running, clear a dead mount
 	stop quiet
+	for addr in "$MGMTD_ADDR" "$META_ADDR" $(for ((i = 1; i <= NSTORAGE; i++)); do storage_addr "$i"; done); do
+		ss -Htln "sport = :${addr##*:}" 2>/dev/null | grep -q . &&
+			die "port ${addr##*:} is in use by another program: set C3FS_BASE_PORT to a free range"
+	done
 	write_configs
 	launch mgmtd "$BIN/c3fs-mgmtd" --config "$H/etc/mgmtd.ini"
-	wait_port "$MGMTD_ADDR" 30 || die "mgmtd did not start: see $H/log/mgmtd.log(.out)"
+	wait_port "$MGMTD_ADDR" 30 && pid_alive mgmtd || die "mgmtd did not start: see $H/log/mgmtd.log(.out)"
 	for ((i = 1; i <= NSTORAGE; i++)); do
 		launch "storage$i" "$BIN/c3fs-storage" --config "$H/etc/storage$i.ini"
 	done

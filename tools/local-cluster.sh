@@ -25,7 +25,14 @@ storage_addr() { echo "127.0.0.1:$((P + 10 + $1))"; }
 
 die() { echo "local-cluster: $*" >&2; exit 1; }
 
-pid_alive() { [ -f "$H/run/$1.pid" ] && kill -0 "$(cat "$H/run/$1.pid")" 2>/dev/null; }
+# alive = the pid runs and is not a zombie left unreaped by a container's init
+pid_alive() {
+	local pid
+	[ -f "$H/run/$1.pid" ] || return 1
+	pid=$(cat "$H/run/$1.pid")
+	kill -0 "$pid" 2>/dev/null || return 1
+	[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
 
 # launch NAME CMD...: detached from this shell (survives `make run` returning)
 launch() {
@@ -145,6 +152,11 @@ start() {
 		[ -x "$BIN/$n" ] || die "$BIN/$n missing: run make first"
 	done
 	if pid_alive mgmtd && pid_alive fuse && is_mounted; then
+		# bring back any service that died (a killed storage node is synced on return)
+		for ((i = 1; i <= NSTORAGE; i++)); do
+			pid_alive "storage$i" || { echo "restarting storage$i"; launch "storage$i" "$BIN/c3fs-storage" --config "$H/etc/storage$i.ini"; }
+		done
+		pid_alive meta || { echo "restarting meta"; launch meta "$BIN/c3fs-meta" --config "$H/etc/meta.ini"; }
 		echo "c3fs is already running:"
 		status
 		admin status 2>/dev/null | sed 's/^/  /'

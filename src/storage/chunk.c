@@ -43,6 +43,8 @@
 #define CHUNK_KEY_BYTES 12
 #define CHUNK_MAX_CRCS 1024
 #define CHUNK_READ_RETRIES 8
+#define CHUNK_FD_BUCKETS 1024
+#define CHUNK_FD_MAX 512           /* open chunk files kept for readers (per target) */
 
 /* One version's description: committed (decoded from LMDB) or pending (in a slot). */
 struct chunk_ver {
@@ -87,6 +89,28 @@ struct chunk_store {
 	pthread_cond_t gc_cv;
 	struct chunk_gc_item *gc_queue;            /* waiting, newest first */
 	bool gc_busy;                              /* a leader is committing a batch */
+	/* open chunk files for reads: a bounded LRU keyed by (chunk, gen).  An entry may only
+	 * be added when no file was unlinked since the reader looked the version up
+	 * (fd_epoch unchanged), and every unlink of a chunk file drops its entry after the
+	 * unlink, so a cached descriptor always refers to the file its name names now. */
+	pthread_mutex_t fd_mu;                     /* guards fd_* */
+	struct chunk_fd *fd_tab[CHUNK_FD_BUCKETS];
+	struct chunk_fd *fd_lru, *fd_lru_tail;
+	uint64_t fd_epoch;
+	int fd_n;
+};
+
+/* One cached read-only descriptor of a chunk file generation (see chunk_fd_get).
+ * refs counts readers using fd; an entry taken out of the cache (evicted or invalidated)
+ * is closed by whoever drops the last reference. */
+struct chunk_fd {
+	struct chunk_id id;
+	uint64_t gen;
+	int fd;
+	int refs;
+	bool cached;                               /* in fd_tab and the LRU list */
+	struct chunk_fd *hnext;                    /* hash chain */
+	struct chunk_fd *lprev, *lnext;            /* LRU list, most recent first */
 };
 
 /* One metadata switch waiting for the group commit. */
@@ -161,6 +185,193 @@ static void chunk_path(const struct chunk_store *cs, struct chunk_id id, uint64_
 }
 
 /* Converts an LMDB return code, once, into our codes. */
+/* ------------------------------------------------------------------ open-file cache */
+
+static unsigned chunk_fd_bucket(struct chunk_id id, uint64_t gen)
+{
+	uint64_t h = id.inode * 0x9e3779b97f4a7c15ull ^ (uint64_t)id.index * 0xc2b2ae3d27d4eb4full ^
+		     gen * 0x165667b19e3779f9ull;
+
+	return (unsigned)((h ^ (h >> 29)) % CHUNK_FD_BUCKETS);
+}
+
+/* fd_mu held */
+static struct chunk_fd *chunk_fd_find(struct chunk_store *cs, struct chunk_id id, uint64_t gen)
+{
+	struct chunk_fd *e = cs->fd_tab[chunk_fd_bucket(id, gen)];
+
+	for (; e; e = e->hnext)
+		if (e->gen == gen && e->id.inode == id.inode && e->id.index == id.index)
+			return e;
+	return NULL;
+}
+
+/* fd_mu held: unlink e from the table and the LRU list (the caller closes it at refs 0). */
+static void chunk_fd_unhook(struct chunk_store *cs, struct chunk_fd *e)
+{
+	struct chunk_fd **pp = &cs->fd_tab[chunk_fd_bucket(e->id, e->gen)];
+
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	if (e->lprev)
+		e->lprev->lnext = e->lnext;
+	else
+		cs->fd_lru = e->lnext;
+	if (e->lnext)
+		e->lnext->lprev = e->lprev;
+	else
+		cs->fd_lru_tail = e->lprev;
+	e->hnext = e->lprev = e->lnext = NULL;
+	e->cached = false;
+	cs->fd_n--;
+}
+
+/* fd_mu held: make e the most recently used entry. */
+static void chunk_fd_front(struct chunk_store *cs, struct chunk_fd *e)
+{
+	if (cs->fd_lru == e)
+		return;
+	if (e->lprev)
+		e->lprev->lnext = e->lnext;
+	if (e->lnext)
+		e->lnext->lprev = e->lprev;
+	else
+		cs->fd_lru_tail = e->lprev;
+	e->lprev = NULL;
+	e->lnext = cs->fd_lru;
+	if (cs->fd_lru)
+		cs->fd_lru->lprev = e;
+	cs->fd_lru = e;
+	if (!cs->fd_lru_tail)
+		cs->fd_lru_tail = e;
+}
+
+/* A read-only descriptor of file generation gen of chunk id, from the cache or opened now
+ * (and cached when no unlink happened meanwhile).  Returns the entry (release with
+ * chunk_fd_put) or NULL with *err = -errno (-ENOENT: the generation is gone). */
+static struct chunk_fd *chunk_fd_get(struct chunk_store *cs, struct chunk_id id, uint64_t gen,
+				     int *err)
+{
+	struct chunk_fd *e, *victim = NULL;
+	char path[4096];
+	uint64_t epoch;
+	int fd;
+
+	pthread_mutex_lock(&cs->fd_mu);
+	e = chunk_fd_find(cs, id, gen);
+	if (e) {
+		e->refs++;
+		chunk_fd_front(cs, e);
+		pthread_mutex_unlock(&cs->fd_mu);
+		return e;
+	}
+	epoch = cs->fd_epoch;
+	pthread_mutex_unlock(&cs->fd_mu);
+
+	chunk_path(cs, id, gen, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		close(fd);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	e->id = id;
+	e->gen = gen;
+	e->fd = fd;
+	e->refs = 1;
+	pthread_mutex_lock(&cs->fd_mu);
+	if (epoch == cs->fd_epoch && !chunk_fd_find(cs, id, gen)) {
+		unsigned b = chunk_fd_bucket(id, gen);
+
+		e->cached = true;
+		e->hnext = cs->fd_tab[b];
+		cs->fd_tab[b] = e;
+		e->lnext = cs->fd_lru;
+		if (cs->fd_lru)
+			cs->fd_lru->lprev = e;
+		cs->fd_lru = e;
+		if (!cs->fd_lru_tail)
+			cs->fd_lru_tail = e;
+		cs->fd_n++;
+		if (cs->fd_n > CHUNK_FD_MAX) {
+			victim = cs->fd_lru_tail;
+			chunk_fd_unhook(cs, victim);
+			if (victim->refs > 0)
+				victim = NULL; /* its last reader closes it */
+		}
+	}
+	pthread_mutex_unlock(&cs->fd_mu);
+	if (victim) {
+		close(victim->fd);
+		free(victim);
+	}
+	return e;
+}
+
+/* Drop a reference taken by chunk_fd_get. */
+static void chunk_fd_put(struct chunk_store *cs, struct chunk_fd *e)
+{
+	bool gone;
+
+	pthread_mutex_lock(&cs->fd_mu);
+	gone = --e->refs == 0 && !e->cached;
+	pthread_mutex_unlock(&cs->fd_mu);
+	if (gone) {
+		close(e->fd);
+		free(e);
+	}
+}
+
+/* A file generation was unlinked (call after the unlink): forget its descriptor and stop
+ * readers that looked it up before the unlink from caching theirs. */
+static void chunk_fd_forget(struct chunk_store *cs, struct chunk_id id, uint64_t gen)
+{
+	struct chunk_fd *e;
+	bool gone = false;
+
+	pthread_mutex_lock(&cs->fd_mu);
+	cs->fd_epoch++;
+	e = chunk_fd_find(cs, id, gen);
+	if (e) {
+		chunk_fd_unhook(cs, e);
+		gone = e->refs == 0;
+	}
+	pthread_mutex_unlock(&cs->fd_mu);
+	if (gone) {
+		close(e->fd);
+		free(e);
+	}
+}
+
+/* Unlink file generation gen of chunk id and forget its cached descriptor. */
+static void chunk_unlink_gen(struct chunk_store *cs, struct chunk_id id, uint64_t gen)
+{
+	char path[4096];
+
+	chunk_path(cs, id, gen, path, sizeof(path));
+	(void)unlink(path);
+	chunk_fd_forget(cs, id, gen);
+}
+
+/* Close every cached descriptor (store teardown: no readers left). */
+static void chunk_fd_clear(struct chunk_store *cs)
+{
+	while (cs->fd_lru) {
+		struct chunk_fd *e = cs->fd_lru;
+
+		chunk_fd_unhook(cs, e);
+		close(e->fd);
+		free(e);
+	}
+}
+
 static int chunk_mdb_err(int rc)
 {
 	if (rc == 0)
@@ -502,6 +713,7 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	pthread_mutex_init(&cs->mu, NULL);
 	pthread_mutex_init(&cs->gc_mu, NULL);
 	pthread_cond_init(&cs->gc_cv, NULL);
+	pthread_mutex_init(&cs->fd_mu, NULL);
 	cs->dir = strdup(dir);
 	cs->target_id = opts->target_id;
 	cs->io_engine = opts->io_engine;
@@ -579,6 +791,7 @@ void chunk_store_close(struct chunk_store *cs)
 			free(s);
 		}
 	}
+	chunk_fd_clear(cs);
 	if (cs->env)
 		mdb_env_close(cs->env);
 	for (int i = 0; i < CHUNK_NDIRS; i++)
@@ -587,6 +800,7 @@ void chunk_store_close(struct chunk_store *cs)
 	pthread_mutex_destroy(&cs->mu);
 	pthread_mutex_destroy(&cs->gc_mu);
 	pthread_cond_destroy(&cs->gc_cv);
+	pthread_mutex_destroy(&cs->fd_mu);
 	free(cs->dir);
 	free(cs);
 }
@@ -751,10 +965,10 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 	uint64_t astart = (uint64_t)first * bs;
 	uint64_t aend = (uint64_t)(last + 1) * bs;
 	size_t alen, cap;
-	char path[4096];
+	struct chunk_fd *fe;
 	void *buf;
 	ssize_t got;
-	int fd;
+	int err = 0;
 
 	if (aend > v->len)
 		aend = v->len;
@@ -762,16 +976,13 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 	buf = chunk_buf_get(alen, &cap);
 	if (!buf)
 		return -ENOMEM;
-	chunk_path(cs, id, v->gen, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = -errno;
-
+	fe = chunk_fd_get(cs, id, v->gen, &err);
+	if (!fe) {
 		chunk_buf_put(buf, cap);
-		return e;
+		return err;
 	}
-	got = chunk_io_pread(cs->io_engine, fd, buf, alen, (off_t)astart);
-	close(fd);
+	got = chunk_io_pread(cs->io_engine, fe->fd, buf, alen, (off_t)astart);
+	chunk_fd_put(cs, fe);
 	if (got < 0) {
 		chunk_buf_put(buf, cap);
 		return chunk_note_err(cs, (int)got);
@@ -979,12 +1190,8 @@ static void chunk_pending_drop(struct chunk_store *cs, struct chunk_id id, struc
 	memset(&s->pending, 0, sizeof(s->pending));
 	s->has_pending = false;
 	pthread_mutex_unlock(&cs->mu);
-	if (old.gen && old.gen != commit_gen && old.gen != keep_gen) {
-		char path[4096];
-
-		chunk_path(cs, id, old.gen, path, sizeof(path));
-		(void)unlink(path);
-	}
+	if (old.gen && old.gen != commit_gen && old.gen != keep_gen)
+		chunk_unlink_gen(cs, id, old.gen);
 	chunk_ver_release(&old);
 }
 
@@ -1155,8 +1362,10 @@ out:
 		close(fd);
 	if (rc) {
 		rc = chunk_note_err(cs, rc);
-		if (created)
-			(void)unlink(path); /* (an in-place tail past base_len belongs to nobody) */
+		if (created) { /* (an in-place tail past base_len belongs to nobody) */
+			(void)unlink(path);
+			chunk_fd_forget(cs, id, nv.gen);
+		}
 		if (s->has_pending)
 			chunk_pending_drop(cs, id, s, commit.gen, 0);
 	}
@@ -1334,8 +1543,7 @@ int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t vers
 		atomic_fetch_add(&cs->used_bytes, p->len);
 	}
 	if (commit.gen && (p->removed || commit.gen != p->gen)) {
-		chunk_path(cs, id, commit.gen, path, sizeof(path));
-		(void)unlink(path);
+		chunk_unlink_gen(cs, id, commit.gen);
 	} else if (commit.gen && commit.len > p->len) {
 		chunk_path(cs, id, p->gen, path, sizeof(path));
 		if (truncate(path, p->len) < 0) {

@@ -555,6 +555,57 @@ static void enospc(void)
 	free(model);
 }
 
+/* The open-file cache of readers: a descriptor cached by a read must never serve a later
+ * version — COW replacement, remove and re-create (the file generation number restarts,
+ * so the same file name comes back with other bytes), and more chunks than the cache
+ * holds (eviction while in use by nobody). */
+static void fd_cache(const char *dir)
+{
+	struct chunk_store_opts o = { .target_id = 11, .io_engine = CHUNK_IO_PSYNC, .no_sync = true };
+	struct chunk_store *cs;
+	static uint8_t a[8192], b[8192];
+	struct chunk_id id = { 5, 0 };
+	struct chunk_stats st;
+	int bad = 0;
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	if (chunk_store_open(dir, &o, &cs)) {
+		ok(0, "open for fd cache");
+		return;
+	}
+	is_int(wr(cs, id, 0, a, sizeof(a), 65536), 0, "write a");
+	is_int(check(cs, id, a, sizeof(a)), 0, "read a (descriptor cached)");
+	is_int(wr(cs, id, 0, b, 4096, 65536), 0, "overwrite the first block (new generation)");
+	memcpy(a, b, 4096);
+	is_int(check(cs, id, a, sizeof(a)), 0, "read sees the new generation");
+	is_int(rm(cs, id, 65536), 0, "remove");
+	is_int(check(cs, id, NULL, 0), 0, "removed chunk reads empty");
+	is_int(wr(cs, id, 0, b, sizeof(b), 65536), 0, "re-create with other bytes");
+	is_int(check(cs, id, b, sizeof(b)), 0, "read sees the re-created bytes, not the old file");
+	for (uint32_t i = 0; i < 700 && !bad; i++) {
+		struct chunk_id c = { 6, i };
+
+		b[0] = (uint8_t)i;
+		if (wr(cs, c, 0, b, 4096, 65536) || check(cs, c, b, 4096))
+			bad = 1;
+	}
+	for (uint32_t i = 0; i < 700 && !bad; i++) {
+		struct chunk_id c = { 6, i };
+
+		b[0] = (uint8_t)i;
+		if (check(cs, c, b, 4096))
+			bad = 1;
+		b[0] = (uint8_t)(i + 1);
+		if (wr(cs, c, 0, b, 4096, 65536) || check(cs, c, b, 4096))
+			bad = 1;
+	}
+	ok(!bad, "700 chunks (more than the cache holds) written, read, rewritten, read");
+	chunk_store_get_stats(cs, &st);
+	is_int((int)st.checksum_errors, 0, "no checksum error was ever seen");
+	chunk_store_close(cs);
+}
+
 int main(void)
 {
 	char path[4200];
@@ -572,6 +623,8 @@ int main(void)
 	big_chunks(path);
 	snprintf(path, sizeof(path), "%s/conc", root);
 	concurrency(path);
+	snprintf(path, sizeof(path), "%s/fdcache", root);
+	fd_cache(path);
 	enospc();
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)

@@ -13,7 +13,7 @@
 set -u
 C3FS_ROOT=${C3FS_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 export C3FS_BIN_DIR=${C3FS_BIN_DIR:-$C3FS_ROOT/build/bin}
-FSBENCH=${FSBENCH:-/work/shared/peers/fsbench.sh}
+FSBENCH=${FSBENCH:-$(cd "$(dirname "$0")/../.." && pwd)/shared/peers/fsbench.sh}
 . "$C3FS_ROOT/tests/lib/common.sh"
 . "$C3FS_ROOT/tests/lib/cluster.sh"
 BIN=$C3FS_BIN_DIR

@@ -478,6 +478,17 @@ int c3fs_setxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t i
 	return rc;
 }
 
+/* The xattr size rule: size 0 asks for the length; a buffer too small is -ERANGE. */
+static int meta_ops_copy_sized(void *buf, size_t size, const void *src, size_t len)
+{
+	if (size == 0)
+		return (int)len;
+	if (len > size)
+		return -ERANGE;
+	memcpy(buf, src, len);
+	return (int)len;
+}
+
 int c3fs_getxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
 		  const char *name, void *buf, size_t size)
 {
@@ -496,16 +507,8 @@ int c3fs_getxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t i
 	rc = client__meta_call(cl, META_T_GETXATTR, &b, &r);
 	if (rc == 0)
 		rc = meta_getxattr_resp_decode(r.data, r.len, &rsp);
-	if (rc == 0) {
-		if (size == 0)
-			rc = (int)rsp.value_len;
-		else if (rsp.value_len > size)
-			rc = -ERANGE;
-		else {
-			memcpy(buf, rsp.value, rsp.value_len);
-			rc = (int)rsp.value_len;
-		}
-	}
+	if (rc == 0)
+		rc = meta_ops_copy_sized(buf, size, rsp.value, rsp.value_len);
 	c3_buf_release(&b);
 	c3_buf_release(&r);
 	return rc;
@@ -528,14 +531,8 @@ int c3fs_listxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t 
 	if (rc == 0) {
 		if (rsp.names_len && rsp.names[rsp.names_len - 1] != '\0')
 			rc = -C3FS_EBADMSG;
-		else if (size == 0)
-			rc = (int)rsp.names_len;
-		else if (rsp.names_len > size)
-			rc = -ERANGE;
-		else {
-			memcpy(buf, rsp.names, rsp.names_len);
-			rc = (int)rsp.names_len;
-		}
+		else
+			rc = meta_ops_copy_sized(buf, size, rsp.names, rsp.names_len);
 	}
 	c3_buf_release(&b);
 	c3_buf_release(&r);

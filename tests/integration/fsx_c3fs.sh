@@ -56,7 +56,11 @@ run shared -q -S $((S + 2)) -N 400 -l 1536K -c "$CHUNK" -s 2 "$M1/shared"
 run direct -q -S $((S + 5)) -N 500 -l 2M -c "$CHUNK" -Z -M "$M1/direct"
 echo "ok $((T_N + 1)) # SKIP mmap of an O_DIRECT fd (FUSE direct_io, libfuse 3.14 has no DIRECT_IO_ALLOW_MMAP)"
 T_N=$((T_N + 1))
-run two-clients -q -S $((S + 3)) -N 300 -l 1M -c "$CHUNK" -s 2 "$M1/cross" "$M2/cross"
+# Two clients, byte-disjoint regions of one file: mmap writes are left out (-M) because a
+# dirty mmap page is written back whole, so a page straddling the region boundary carries
+# the other client's view of the neighbour's bytes (any file system with per-client page
+# caches does this, NFS included; seen here as exactly the rest of a 4 KiB page clobbered).
+run two-clients -q -S $((S + 3)) -N 300 -l 1M -c "$CHUNK" -s 2 -M "$M1/cross" "$M2/cross"
 
 # A storage node dies (SIGKILL) and comes back.  With 3 replicas nothing acknowledged may
 # be lost and no read may return stale data:

@@ -215,8 +215,9 @@ out_session:
 out_args:
 	fuse_opt_free_args(&args);
 out_client:
-	c3fs_client_free(fs.cl);
+	/* handles the kernel never released are closed through the client: before it goes */
 	fusefs_free_inodes(&fs);
+	c3fs_client_free(fs.cl);
 out_metrics:
 	if (fs.cfg.metrics_listen[0])
 		c3_metrics_stop();

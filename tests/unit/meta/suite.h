@@ -75,14 +75,14 @@ static int do_unlink(struct meta_hdr h, uint64_t parent, const char *name)
 {
 	struct meta_unlink_req r = { h, parent, name, (uint32_t)strlen(name) };
 
-	return meta_op_unlink(svc, &r);
+	return meta_op_unlink(svc, &r, NULL);
 }
 
 static int do_rmdir(struct meta_hdr h, uint64_t parent, const char *name)
 {
 	struct meta_unlink_req r = { h, parent, name, (uint32_t)strlen(name) };
 
-	return meta_op_rmdir(svc, &r);
+	return meta_op_rmdir(svc, &r, NULL);
 }
 
 static int do_rename(struct meta_hdr h, uint64_t p, const char *n, uint64_t np, const char *nn,

@@ -36,7 +36,7 @@
 #define CLIENT_CHANNELS 1024          /* exactly-once channels (concurrent write ios) */
 #define CLIENT_INODE_BUCKETS 256
 #define CLIENT_DATTR_SLOTS 64         /* directory attribute cache (direct mapped) */
-#define CLIENT_RELEASE_DELAY_MS 20    /* a deferred session end waits at most this long */
+#define CLIENT_RELEASE_DELAY_MS 100   /* a deferred session end waits at most this long */
 #define CLIENT_RELEASE_QMAX 4096      /* deferred session ends queued; beyond, close sends them */
 
 /* Attributes of a directory this client just changed, from the change's reply. */

@@ -108,7 +108,7 @@ static void *worker(void *argp)
 			default: {
 				struct meta_unlink_req r = { h, dir, nname, (uint32_t)strlen(nname) };
 
-				rc = mrpc_unlink(NULL, &r);
+				rc = mrpc_unlink(NULL, &r, NULL);
 				break;
 			}
 			}
@@ -121,7 +121,7 @@ static void *worker(void *argp)
 	if (dir && (!g_shared || pthread_barrier_wait(&g_bar) == PTHREAD_BARRIER_SERIAL_THREAD)) {
 		struct meta_unlink_req r = { h, META_ROOT_INO, dname, (uint32_t)strlen(dname) };
 
-		mrpc_rmdir(NULL, &r);
+		mrpc_rmdir(NULL, &r, NULL);
 	}
 	free(inos);
 	return NULL;

@@ -60,6 +60,11 @@ struct c3fs_client_opts {
 	int conns_per_peer;        /* connections per server; 0 = 2 */
 	int write_behind_threads;  /* workers for c3fs_pwrite_async; 0 = 8 */
 	uint32_t write_behind_bytes; /* most bytes queued per inode; 0 = 16 MiB */
+	/* Directories this client changes (create, unlink, mkdir, ... in them): the change's
+	 * reply carries the directory's new attributes, and c3fs_getattr answers from them
+	 * for this long without asking meta.  Another client's change to such a directory
+	 * is seen up to this much later.  0 = off (every getattr asks meta). */
+	uint32_t dir_attr_ttl_ms;
 };
 
 /* Connect: start following mgmtd and wait (opts.ready_timeout_ms) for the first routing

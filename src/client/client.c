@@ -372,6 +372,163 @@ int client__flush_length(struct c3fs_client *cl, uint64_t ino)
 	return rc;
 }
 
+/* ------------------------------------------------------------------ deferred session ends */
+
+/* End the sessions one by one with CLOSE (no length): the fallback when a RELEASE fails
+ * (e.g. a meta server that does not know it).  Errors are ignored, as for any abandoned
+ * session: it expires with the client. */
+static void client_release_one_by_one(struct c3fs_client *cl, const struct meta_sess_ref *s,
+				      uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct meta_close_req req;
+		struct c3_buf b = C3_BUF_INIT;
+
+		memset(&req, 0, sizeof(req));
+		client__hdr(cl, NULL, false, &req.hdr);
+		req.ino = s[i].ino;
+		req.session_id = s[i].session_id;
+		meta_close_req_encode(&req, &b);
+		client__meta_call(cl, META_T_CLOSE, &b, NULL);
+		c3_buf_release(&b);
+	}
+}
+
+void client__release_flush(struct c3fs_client *cl)
+{
+	struct meta_release_req *req = malloc(sizeof(*req));
+
+	for (;;) {
+		struct c3_buf b = C3_BUF_INIT;
+		uint32_t n;
+		int rc;
+
+		pthread_mutex_lock(&cl->rel_lock);
+		n = cl->rel_n < META_RELEASE_MAX ? cl->rel_n : META_RELEASE_MAX;
+		if (n == 0 || !req) {
+			pthread_mutex_unlock(&cl->rel_lock);
+			break;
+		}
+		memcpy(req->sessions, cl->rel + cl->rel_n - n, n * sizeof(cl->rel[0]));
+		cl->rel_n -= n;
+		if (cl->rel_n == 0)
+			cl->rel_first_ms = 0;
+		pthread_mutex_unlock(&cl->rel_lock);
+		client__hdr(cl, NULL, false, &req->hdr);
+		req->count = n;
+		meta_release_req_encode(req, &b);
+		rc = b.err ? b.err : client__meta_call(cl, META_T_RELEASE, &b, NULL);
+		c3_buf_release(&b);
+		if (rc)
+			client_release_one_by_one(cl, req->sessions, n);
+	}
+	free(req);
+}
+
+void client__release_defer(struct c3fs_client *cl, uint64_t ino, uint64_t session_id)
+{
+	bool wake = false, full = false;
+
+	pthread_mutex_lock(&cl->rel_lock);
+	if (cl->rel_n == cl->rel_cap && cl->rel_cap < CLIENT_RELEASE_QMAX) {
+		uint32_t cap = cl->rel_cap ? cl->rel_cap * 2 : 256;
+		struct meta_sess_ref *p = realloc(cl->rel, cap * sizeof(*p));
+
+		if (p) {
+			cl->rel = p;
+			cl->rel_cap = cap;
+		}
+	}
+	if (cl->rel_n < cl->rel_cap) {
+		cl->rel[cl->rel_n].ino = ino;
+		cl->rel[cl->rel_n].session_id = session_id;
+		if (cl->rel_n++ == 0) {
+			cl->rel_first_ms = c3_now_ms();
+			wake = true;
+		}
+		wake |= cl->rel_n == META_RELEASE_MAX;
+	} else {
+		full = true;
+	}
+	pthread_mutex_unlock(&cl->rel_lock);
+	if (full) {
+		/* no room (or no memory): send what is queued, then this one, now */
+		struct meta_sess_ref one = { ino, session_id };
+
+		client__release_flush(cl);
+		client_release_one_by_one(cl, &one, 1);
+	} else if (wake) {
+		pthread_mutex_lock(&cl->bg_lock);
+		pthread_cond_signal(&cl->bg_cv);
+		pthread_mutex_unlock(&cl->bg_lock);
+	}
+}
+
+/* ------------------------------------------------------------------ directory attributes */
+
+static struct client_dattr *client_dattr_slot(struct c3fs_client *cl, uint64_t ino)
+{
+	return &cl->dattr[(ino * 0x9e3779b97f4a7c15ull) >> 58]; /* 64 slots */
+}
+
+uint64_t client__dattr_gen(struct c3fs_client *cl)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&cl->dattr_lock);
+	g = cl->dattr_gen;
+	pthread_mutex_unlock(&cl->dattr_lock);
+	return g;
+}
+
+void client__dattr_put(struct c3fs_client *cl, uint64_t gen, const struct meta_attr *a)
+{
+	struct client_dattr *s;
+
+	if (!cl->opts.dir_attr_ttl_ms || !a->ino || (a->mode & 0170000) != 0040000)
+		return;
+	pthread_mutex_lock(&cl->dattr_lock);
+	s = client_dattr_slot(cl, a->ino);
+	/* a drop since the request was sent, or newer attributes from a concurrent change */
+	if (gen == cl->dattr_gen &&
+	    !(s->at_ms && s->a.ino == a->ino && s->a.ctime_ns > a->ctime_ns)) {
+		s->a = *a;
+		s->at_ms = c3_now_ms();
+	}
+	pthread_mutex_unlock(&cl->dattr_lock);
+}
+
+void client__dattr_drop(struct c3fs_client *cl, uint64_t ino)
+{
+	pthread_mutex_lock(&cl->dattr_lock);
+	cl->dattr_gen++;
+	if (ino == 0) {
+		memset(cl->dattr, 0, sizeof(cl->dattr));
+	} else {
+		struct client_dattr *s = client_dattr_slot(cl, ino);
+
+		if (s->a.ino == ino)
+			memset(s, 0, sizeof(*s));
+	}
+	pthread_mutex_unlock(&cl->dattr_lock);
+}
+
+bool client__dattr_get(struct c3fs_client *cl, uint64_t ino, struct meta_attr *out)
+{
+	struct client_dattr *s;
+	bool hit;
+
+	if (!cl->opts.dir_attr_ttl_ms)
+		return false;
+	pthread_mutex_lock(&cl->dattr_lock);
+	s = client_dattr_slot(cl, ino);
+	hit = s->at_ms && s->a.ino == ino && c3_now_ms() - s->at_ms < cl->opts.dir_attr_ttl_ms;
+	if (hit)
+		*out = s->a;
+	pthread_mutex_unlock(&cl->dattr_lock);
+	return hit;
+}
+
 /* ------------------------------------------------------------------ background */
 
 /* Collect (with references) the open inodes whose writes are due for a report. */
@@ -423,7 +580,7 @@ static void *client_bg_main(void *arg)
 	pthread_mutex_lock(&cl->bg_lock);
 	while (!cl->bg_stop) {
 		struct timespec ts;
-		uint64_t now = c3_now_ms(), every;
+		uint64_t now = c3_now_ms(), every, first, wait_ms;
 		int i, n;
 
 		pthread_mutex_unlock(&cl->bg_lock);
@@ -447,11 +604,35 @@ static void *client_bg_main(void *arg)
 				client__report_length(cl, due[i], META_T_SYNC, &cr, sess, NULL);
 			client__inode_put(cl, due[i]);
 		}
+		pthread_mutex_lock(&cl->rel_lock);
+		first = cl->rel_first_ms;
+		n = (int)cl->rel_n;
+		pthread_mutex_unlock(&cl->rel_lock);
+		if (n > 0 && (n >= META_RELEASE_MAX || c3_now_ms() - first >= CLIENT_RELEASE_DELAY_MS))
+			client__release_flush(cl);
 		pthread_mutex_lock(&cl->bg_lock);
 		if (cl->bg_stop)
 			break;
+		/* sleep 1 s, or until the oldest deferred session end is due */
+		pthread_mutex_lock(&cl->rel_lock);
+		first = cl->rel_first_ms;
+		n = (int)cl->rel_n;
+		pthread_mutex_unlock(&cl->rel_lock);
+		wait_ms = 1000;
+		if (n >= META_RELEASE_MAX)
+			wait_ms = 0;
+		else if (n > 0)
+			wait_ms = first + CLIENT_RELEASE_DELAY_MS > c3_now_ms()
+					  ? first + CLIENT_RELEASE_DELAY_MS - c3_now_ms() : 0;
+		if (wait_ms == 0)
+			continue;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
+		ts.tv_sec += (time_t)(wait_ms / 1000);
+		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
 		pthread_cond_timedwait(&cl->bg_cv, &cl->bg_lock, &ts);
 	}
 	pthread_mutex_unlock(&cl->bg_lock);
@@ -509,6 +690,8 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 	pthread_cond_init(&cl->bg_cv, NULL);
 	pthread_mutex_init(&cl->wq_lock, NULL);
 	pthread_cond_init(&cl->wq_cv, NULL);
+	pthread_mutex_init(&cl->rel_lock, NULL);
+	pthread_mutex_init(&cl->dattr_lock, NULL);
 
 	memset(&ro, 0, sizeof(ro));
 	ro.token = cl->token;
@@ -547,6 +730,8 @@ fail_cc:
 fail_rpc:
 	rpc_client_free(cl->rpc);
 fail_sync:
+	pthread_mutex_destroy(&cl->dattr_lock);
+	pthread_mutex_destroy(&cl->rel_lock);
 	pthread_cond_destroy(&cl->wq_cv);
 	pthread_mutex_destroy(&cl->wq_lock);
 	pthread_cond_destroy(&cl->bg_cv);
@@ -574,6 +759,7 @@ void c3fs_client_free(struct c3fs_client *cl)
 		pthread_mutex_unlock(&cl->bg_lock);
 		pthread_join(cl->bg, NULL);
 	}
+	client__release_flush(cl); /* sessions of handles closed since the last batch */
 	pthread_mutex_lock(&cl->wq_lock);
 	cl->wq_stop = true;
 	pthread_cond_broadcast(&cl->wq_cv);
@@ -583,6 +769,9 @@ void c3fs_client_free(struct c3fs_client *cl)
 	free(cl->workers);
 	cluster_client_free(cl->cc);
 	rpc_client_free(cl->rpc);
+	free(cl->rel);
+	pthread_mutex_destroy(&cl->dattr_lock);
+	pthread_mutex_destroy(&cl->rel_lock);
 	pthread_cond_destroy(&cl->wq_cv);
 	pthread_mutex_destroy(&cl->wq_lock);
 	pthread_cond_destroy(&cl->bg_cv);

@@ -35,6 +35,15 @@
 
 #define CLIENT_CHANNELS 1024          /* exactly-once channels (concurrent write ios) */
 #define CLIENT_INODE_BUCKETS 256
+#define CLIENT_DATTR_SLOTS 64         /* directory attribute cache (direct mapped) */
+#define CLIENT_RELEASE_DELAY_MS 100   /* a deferred session end waits at most this long */
+#define CLIENT_RELEASE_QMAX 4096      /* deferred session ends queued; beyond, close sends them */
+
+/* Attributes of a directory this client just changed, from the change's reply. */
+struct client_dattr {
+	uint64_t at_ms;               /* monotonic time of the reply; 0 = empty slot */
+	struct meta_attr a;
+};
 
 /* Per-inode state shared by every open file of that inode in this client.
  * Fields below `lock` are guarded by it; refs and next by client.inodes_lock. */
@@ -119,6 +128,19 @@ struct c3fs_client {
 	bool bg_stop;
 	bool bg_started;
 	uint64_t session_timeout_ms;  /* from RENEW replies */
+
+	/* sessions of handles closed with nothing to report, ended in batches (RELEASE) by
+	 * the background thread within CLIENT_RELEASE_DELAY_MS (or at c3fs_client_free) */
+	pthread_mutex_t rel_lock;
+	struct meta_sess_ref *rel;    /* queue, rel_cap entries */
+	uint32_t rel_n, rel_cap;
+	uint64_t rel_first_ms;        /* monotonic time the oldest queued entry was added */
+
+	/* directory attributes from this client's own changes (opts.dir_attr_ttl_ms) */
+	pthread_mutex_t dattr_lock;
+	uint64_t dattr_gen;           /* bumped by every drop: a reply to a request sent
+				       * before a drop is not cached (it may predate it) */
+	struct client_dattr dattr[CLIENT_DATTR_SLOTS];
 };
 
 struct c3fs_file {
@@ -165,6 +187,25 @@ int client__report_length(struct c3fs_client *cl, struct client_inode *in, uint1
  * report its length now (through a write session of this client).  Before a truncate: meta cuts chunks only below the length it
  * knows.  Returns 0 or the report's error. */
 int client__flush_length(struct c3fs_client *cl, uint64_t ino);
+
+/* Session ends deferred to the background thread: queue (ino, session) of a handle closed
+ * with nothing to report (one RELEASE transaction for many closes).  With
+ * CLIENT_RELEASE_QMAX ends queued the caller sends them itself.  client__release_flush
+ * sends what is queued now. */
+void client__release_defer(struct c3fs_client *cl, uint64_t ino, uint64_t session_id);
+void client__release_flush(struct c3fs_client *cl);
+
+/* Directory attribute cache (no-op when opts.dir_attr_ttl_ms == 0).  A change request
+ * takes client__dattr_gen() before it is sent and passes it to client__dattr_put with the
+ * directory's attributes from the reply (a->ino == 0: nothing to cache); the put is
+ * ignored when a drop happened in between or the slot holds newer attributes.
+ * client__dattr_drop(cl, ino) forgets ino (0 = everything): every change through this
+ * client that alters a directory's attributes without reporting them calls it after the
+ * reply.  client__dattr_get copies fresh attributes of ino (true) or says there are none. */
+uint64_t client__dattr_gen(struct c3fs_client *cl);
+void client__dattr_put(struct c3fs_client *cl, uint64_t gen, const struct meta_attr *a);
+void client__dattr_drop(struct c3fs_client *cl, uint64_t ino);
+bool client__dattr_get(struct c3fs_client *cl, uint64_t ino, struct meta_attr *out);
 
 /* ---- file.c ---- */
 void *client__wworker_main(void *arg);

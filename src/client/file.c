@@ -6,6 +6,8 @@
  *   OPEN --pwrite--> OPEN (inode dirty: written_end grows, mtime hint = now)
  *   OPEN --fsync / background every length_sync_ms--> OPEN (meta SYNC: length reported)
  *   OPEN --c3fs_close--> (meta CLOSE: length reported, session ended) freed
+ *   OPEN --c3fs_close, nothing to report--> session end queued (client.c: one RELEASE
+ *        transaction for the closes of up to CLIENT_RELEASE_DELAY_MS) freed
  *
  * Writes are on the storage service when c3fs_pwrite returns; what a report adds is the
  * file length (and mtime) in meta, so that other clients see it.  Until then this client
@@ -110,11 +112,14 @@ static int file_open_reply(struct c3fs_client *cl, const struct c3fs_cred *cr, u
 {
 	struct c3_buf r = C3_BUF_INIT;
 	struct meta_open_resp rsp;
+	uint64_t gen = client__dattr_gen(cl);
 	int rc;
 
 	rc = client__meta_call(cl, type, b, &r);
 	if (rc == 0)
 		rc = meta_open_resp_decode(r.data, r.len, &rsp);
+	if (rc == 0)
+		client__dattr_put(cl, gen, &rsp.parent); /* a create's directory */
 	if (rc == 0) {
 		rc = file_make(cl, cr, &rsp, flags, out);
 		if (rc)
@@ -549,6 +554,7 @@ int c3fs_close_attr(struct c3fs_file *f, struct c3fs_attr *out)
 {
 	struct client_inode *in;
 	struct meta_attr a;
+	bool owed;
 	int rc = 0;
 
 	if (out)
@@ -559,13 +565,23 @@ int c3fs_close_attr(struct c3fs_file *f, struct c3fs_attr *out)
 	memset(&a, 0, sizeof(a));
 	/* this file's queued writes must finish before it goes; their error is ours */
 	rc = client__wait_writes(in, 0, 0, f->can_write);
-	if (f->session_id && f->can_write) {
+	pthread_mutex_lock(&in->lock);
+	owed = f->can_write && in->dirty;
+	pthread_mutex_unlock(&in->lock);
+	if (f->session_id && owed) {
 		int rrc = client__report_length(f->cl, in, META_T_CLOSE, &f->cred, f->session_id, &a);
 
 		if (!rc)
 			rc = rrc;
 	} else if (f->session_id) {
-		file_abandon(f->cl, &f->cred, f->ino, f->session_id);
+		/* nothing to report (never written, or reported already): ending the session is
+		 * all that is left, and it can wait a little to share a transaction with others */
+		client__release_defer(f->cl, f->ino, f->session_id);
+		if (f->can_write) {
+			pthread_mutex_lock(&in->lock);
+			a = f->attr; /* as of the last report through this handle (or the open) */
+			pthread_mutex_unlock(&in->lock);
+		}
 	}
 	pthread_mutex_lock(&in->lock);
 	if (in->sync_session == f->session_id)

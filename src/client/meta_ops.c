@@ -26,18 +26,21 @@ static int client_name_check(const char *name)
 	return 0;
 }
 
-/* Send req (already encoded), decode a meta_attr_resp into out (may be NULL). */
+/* Send req (already encoded), decode a meta_attr_resp into out (may be NULL).  The
+ * attributes of a changed directory the reply carries go to the directory cache. */
 static int client_attr_call(struct c3fs_client *cl, uint16_t type, struct c3_buf *b,
 			    struct c3fs_attr *out, struct meta_attr *raw)
 {
 	struct c3_buf r = C3_BUF_INIT;
 	struct meta_attr_resp rsp;
+	uint64_t gen = client__dattr_gen(cl);
 	int rc;
 
 	rc = client__meta_call(cl, type, b, &r);
 	if (rc == 0) {
 		rc = meta_attr_resp_decode(r.data, r.len, &rsp);
 		if (rc == 0) {
+			client__dattr_put(cl, gen, &rsp.parent);
 			if (out)
 				client__attr_from_meta(cl, &rsp.attr, out);
 			if (raw)
@@ -71,7 +74,12 @@ int c3fs_getattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t in
 {
 	struct meta_getattr_req req;
 	struct c3_buf b = C3_BUF_INIT;
+	struct meta_attr cached;
 
+	if (client__dattr_get(cl, ino, &cached)) { /* a directory this client just changed */
+		client__attr_from_meta(cl, &cached, out);
+		return 0;
+	}
 	client__hdr(cl, cr, false, &req.hdr);
 	req.ino = ino;
 	meta_getattr_req_encode(&req, &b);
@@ -203,6 +211,7 @@ int c3fs_setattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t in
 	/* a shrink also cuts the chunks on the storage service: meta does that before it
 	 * replies */
 	rc = client_attr_call(cl, META_T_SETATTR, &b, NULL, &raw);
+	client__dattr_drop(cl, ino);
 	if (in) {
 		if (rc == 0) {
 			pthread_mutex_lock(&in->lock);
@@ -333,7 +342,9 @@ static int client_unlink_like(struct c3fs_client *cl, const struct c3fs_cred *cr
 			      uint16_t type, uint64_t parent, const char *name)
 {
 	struct meta_unlink_req req;
-	struct c3_buf b = C3_BUF_INIT;
+	struct meta_unlink_resp rsp;
+	struct c3_buf b = C3_BUF_INIT, r = C3_BUF_INIT;
+	uint64_t gen = client__dattr_gen(cl);
 	int rc = client_name_check(name);
 
 	if (rc)
@@ -343,8 +354,13 @@ static int client_unlink_like(struct c3fs_client *cl, const struct c3fs_cred *cr
 	req.name = name;
 	req.name_len = (uint32_t)strlen(name);
 	meta_unlink_req_encode(&req, &b);
-	rc = client__meta_call(cl, type, &b, NULL);
+	rc = client__meta_call(cl, type, &b, &r);
+	if (type == META_T_RMDIR)
+		client__dattr_drop(cl, 0); /* the removed directory may be cached */
+	else if (rc == 0 && meta_unlink_resp_decode(r.data, r.len, &rsp) == 0)
+		client__dattr_put(cl, gen, &rsp.parent);
 	c3_buf_release(&b);
+	c3_buf_release(&r);
 	return rc;
 }
 
@@ -378,6 +394,7 @@ int c3fs_remove_recursive(struct c3fs_client *cl, const struct c3fs_cred *cr, ui
 		req.name_len = (uint32_t)strlen(name);
 		meta_rmtree_req_encode(&req, &b);
 		rc = client__meta_call(cl, META_T_RMTREE, &b, &r);
+		client__dattr_drop(cl, 0);
 		if (rc == 0)
 			rc = meta_rmtree_resp_decode(r.data, r.len, &rsp);
 		c3_buf_release(&b);
@@ -412,6 +429,7 @@ int c3fs_rename(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 		    (flags & C3FS_RENAME_EXCHANGE ? META_RENAME_EXCHANGE : 0);
 	meta_rename_req_encode(&req, &b);
 	rc = client__meta_call(cl, META_T_RENAME, &b, NULL);
+	client__dattr_drop(cl, 0); /* both parents, and a moved directory */
 	c3_buf_release(&b);
 	return rc;
 }
@@ -474,6 +492,7 @@ int c3fs_setxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t i
 	req.flags = (uint32_t)flags & (META_XATTR_CREATE | META_XATTR_REPLACE);
 	meta_setxattr_req_encode(&req, &b);
 	rc = client__meta_call(cl, META_T_SETXATTR, &b, NULL);
+	client__dattr_drop(cl, ino); /* ctime */
 	c3_buf_release(&b);
 	return rc;
 }
@@ -554,6 +573,7 @@ int c3fs_removexattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_
 	req.name_len = (uint32_t)strlen(name);
 	meta_getxattr_req_encode(&req, &b);
 	rc = client__meta_call(cl, META_T_REMOVEXATTR, &b, NULL);
+	client__dattr_drop(cl, ino); /* ctime */
 	c3_buf_release(&b);
 	return rc;
 }

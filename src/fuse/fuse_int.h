@@ -49,6 +49,13 @@ struct fusefs_config {
 
 #define FUSEFS_INO_BUCKETS 4096
 
+/* How long libc3fs answers GETATTR of a directory from the attributes the reply of this
+ * mount's own change to it carried (create, unlink, mkdir, ... in it): the kernel drops a
+ * directory's attributes after each such change and asks again for the next permission
+ * check, right after.  Short, so the kernel's view of a directory another client changes
+ * is at most this much older than attr_timeout allows. */
+#define FUSEFS_DIR_ATTR_TTL_MS(attr_timeout_ms) ((attr_timeout_ms) < 100 ? (attr_timeout_ms) : 100)
+
 struct fusefs_inode {
 	uint64_t ino;
 	uint64_t nlookup;        /* kernel references (lookup replies minus forgets) */

@@ -165,6 +165,7 @@ int main(int argc, char **argv)
 	co.ready_timeout_ms = 30000;
 	co.write_behind_threads = (int)fs.cfg.write_behind_threads;
 	co.write_behind_bytes = (uint32_t)fs.cfg.write_behind_bytes;
+	co.dir_attr_ttl_ms = (uint32_t)FUSEFS_DIR_ATTR_TTL_MS(fs.cfg.attr_timeout_ms);
 	rc = c3fs_client_new(&co, &fs.cl);
 	if (rc) {
 		LOG_ERROR("cannot reach the cluster at %s: %s", fs.cfg.mgmtd, c3_strerror(rc));

@@ -44,8 +44,30 @@ static struct fusefs *fusefs_of(fuse_req_t req) { return fuse_req_userdata(req);
 static struct c3_hist *fusefs_m_read_lat, *fusefs_m_write_lat;
 static struct c3_counter *fusefs_m_read_bytes, *fusefs_m_write_bytes, *fusefs_m_errors;
 
+/* Requests from the kernel, by operation (c3fs_fuse_requests_total{op}): what one
+ * application call costs in FUSE round trips (docs/bench/fuse.md). */
+#define FUSEFS_OPS(X)                                                                   \
+	X(lookup) X(forget) X(forget_multi) X(getattr) X(setattr) X(readlink) X(mknod)  \
+	X(mkdir) X(symlink) X(unlink) X(rmdir) X(rename) X(link) X(create) X(open)      \
+	X(read) X(write) X(flush) X(fsync) X(release) X(fallocate) X(opendir)           \
+	X(readdir) X(readdirplus) X(releasedir) X(fsyncdir) X(statfs) X(setxattr)       \
+	X(getxattr) X(listxattr) X(removexattr) X(access)
+#define FUSEFS_OP_ENUM(op) FUSEFS_OP_##op,
+#define FUSEFS_OP_NAME(op) #op,
+enum { FUSEFS_OPS(FUSEFS_OP_ENUM) FUSEFS_NOPS };
+static struct c3_counter *fusefs_m_req[FUSEFS_NOPS];
+#define FUSEFS_COUNT(op) c3_counter_add(fusefs_m_req[FUSEFS_OP_##op], 1)
+
 static void fusefs_metrics_init(void)
 {
+	static const char *const names[] = { FUSEFS_OPS(FUSEFS_OP_NAME) };
+	char lab[64];
+
+	for (int i = 0; i < FUSEFS_NOPS; i++) {
+		snprintf(lab, sizeof(lab), "op=\"%s\"", names[i]);
+		fusefs_m_req[i] = c3_counter_get("c3fs_fuse_requests_total", lab,
+						 "FUSE requests from the kernel, by operation");
+	}
 	fusefs_m_read_lat = c3_hist_get("c3fs_fuse_op_seconds", "op=\"read\"", "FUSE request latency");
 	fusefs_m_write_lat = c3_hist_get("c3fs_fuse_op_seconds", "op=\"write\"", "FUSE request latency");
 	fusefs_m_read_bytes = c3_counter_get("c3fs_fuse_bytes_total", "op=\"read\"", "bytes read and written");
@@ -373,6 +395,7 @@ static void fusefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct c3fs_attr a;
 	int rc;
 
+	FUSEFS_COUNT(lookup);
 	fusefs_first_request(fs);
 	if (virt_is(parent) || fusefs_is_virt_name(parent, name)) {
 		virt_lookup(fs, req, parent, name);
@@ -396,6 +419,7 @@ static void fusefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void fusefs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	FUSEFS_COUNT(forget);
 	if (!virt_is(ino))
 		fusefs_ino_ref(fusefs_of(req), ino, -(int64_t)nlookup);
 	fuse_reply_none(req);
@@ -405,6 +429,7 @@ static void fusefs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget
 {
 	size_t i;
 
+	FUSEFS_COUNT(forget_multi);
 	for (i = 0; i < count; i++)
 		if (!virt_is(fl[i].ino))
 			fusefs_ino_ref(fusefs_of(req), fl[i].ino, -(int64_t)fl[i].nlookup);
@@ -437,6 +462,7 @@ static void fusefs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	struct stat st;
 	int rc;
 
+	FUSEFS_COUNT(getattr);
 	(void)fi;
 	fusefs_first_request(fs);
 	if (virt_is(ino)) {
@@ -482,6 +508,7 @@ static void fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, in
 	struct c3fs_attr a;
 	int rc;
 
+	FUSEFS_COUNT(setattr);
 	if (virt_is(ino)) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -545,6 +572,7 @@ static void fusefs_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct c3fs_cred cr;
 	int rc;
 
+	FUSEFS_COUNT(readlink);
 	if (virt_is(ino)) {
 		virt_readlink(fs, req, ino);
 		return;
@@ -580,6 +608,7 @@ static void fusefs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	struct c3fs_attr a;
 	int rc;
 
+	FUSEFS_COUNT(mknod);
 	if (fusefs_refuse_virt(req, parent, name, EEXIST))
 		return;
 	fusefs_cred(req, &cr);
@@ -597,6 +626,7 @@ static void fusefs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	struct c3fs_attr a;
 	int rc;
 
+	FUSEFS_COUNT(mkdir);
 	if (fusefs_refuse_virt(req, parent, name, EEXIST))
 		return;
 	fusefs_cred(req, &cr);
@@ -615,6 +645,7 @@ static void fusefs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	struct c3fs_attr a;
 	int rc;
 
+	FUSEFS_COUNT(symlink);
 	if (virt_is(parent)) {
 		virt_symlink(fs, req, link, parent, name);
 		return;
@@ -641,6 +672,7 @@ static void fusefs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct c3fs_cred cr;
 	int rc;
 
+	FUSEFS_COUNT(unlink);
 	if (virt_is(parent)) {
 		fuse_reply_err(req, parent == VIRT_INO_DIR ? EPERM : ENOENT);
 		return;
@@ -660,6 +692,7 @@ static void fusefs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct c3fs_cred cr;
 	int rc;
 
+	FUSEFS_COUNT(rmdir);
 	if (fusefs_refuse_virt(req, parent, name, EBUSY))
 		return;
 	fusefs_cred(req, &cr);
@@ -674,6 +707,7 @@ static void fusefs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct c3fs_cred cr;
 	int rc;
 
+	FUSEFS_COUNT(rename);
 	if (newparent == VIRT_INO_RMRF && !virt_is(parent) &&
 	    !fusefs_is_virt_name(parent, name)) {
 		virt_rename_rmrf(fs, req, parent, name);
@@ -706,6 +740,7 @@ static void fusefs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct c3fs_attr a;
 	int rc;
 
+	FUSEFS_COUNT(link);
 	if (virt_is(ino) || fusefs_refuse_virt(req, newparent, newname, EEXIST)) {
 		if (virt_is(ino))
 			fuse_reply_err(req, EPERM);
@@ -747,6 +782,7 @@ static void fusefs_create(fuse_req_t req, fuse_ino_t parent, const char *name, m
 	struct c3fs_attr a;
 	int rc;
 
+	FUSEFS_COUNT(create);
 	if (fusefs_refuse_virt(req, parent, name, EEXIST))
 		return;
 	fh = calloc(1, sizeof(*fh));
@@ -786,6 +822,7 @@ static void fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	bool keep;
 	int rc;
 
+	FUSEFS_COUNT(open);
 	if (virt_is(ino)) {
 		fuse_reply_err(req, EISDIR);
 		return;
@@ -868,6 +905,7 @@ static void fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf;
 	ssize_t n;
 
+	FUSEFS_COUNT(read);
 	(void)ino;
 	if (size == 0) {
 		fuse_reply_buf(req, NULL, 0);
@@ -896,6 +934,7 @@ static void fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t
 	uint64_t t0 = c3_now_ns();
 	ssize_t n;
 
+	FUSEFS_COUNT(write);
 	(void)ino;
 	n = fusefs_of(req)->cfg.write_behind ? c3fs_pwrite_async(fh->f, buf, size, (uint64_t)off)
 					     : c3fs_pwrite(fh->f, buf, size, (uint64_t)off);
@@ -915,6 +954,7 @@ static void fusefs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	struct fusefs_fh *fh = (struct fusefs_fh *)(uintptr_t)fi->fh;
 	int rc = 0;
 
+	FUSEFS_COUNT(flush);
 	(void)ino;
 	/* close(2): make the length visible to other clients now, not at release */
 	if (__atomic_load_n(&fh->wrote, __ATOMIC_RELAXED))
@@ -928,6 +968,7 @@ static void fusefs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	struct fusefs_fh *fh = (struct fusefs_fh *)(uintptr_t)fi->fh;
 	int rc;
 
+	FUSEFS_COUNT(fsync);
 	(void)ino;
 	rc = c3fs_fsync(fh->f, datasync != 0);
 	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
@@ -941,6 +982,7 @@ static void fusefs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	bool wrote = __atomic_load_n(&fh->wrote, __ATOMIC_RELAXED);
 	int rc;
 
+	FUSEFS_COUNT(release);
 	FUSEFS_LIST_DEL(fs, fhs, fh);
 	rc = c3fs_close_attr(fh->f, &a);
 	if (rc)
@@ -964,6 +1006,7 @@ static void fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off
 	struct c3fs_attr a;
 	int rc;
 
+	FUSEFS_COUNT(fallocate);
 	if (mode & ~FALLOC_FL_KEEP_SIZE) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
@@ -993,6 +1036,7 @@ static void fusefs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	struct c3fs_attr a;
 	int rc;
 
+	FUSEFS_COUNT(opendir);
 	if (virt_is(ino)) {
 		fi->fh = 0;
 		fuse_reply_open(req, fi);
@@ -1144,12 +1188,14 @@ static void fusefs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t
 static void fusefs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
+	FUSEFS_COUNT(readdir);
 	fusefs_do_readdir(req, ino, size, off, fi, false);
 }
 
 static void fusefs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			       struct fuse_file_info *fi)
 {
+	FUSEFS_COUNT(readdirplus);
 	fusefs_do_readdir(req, ino, size, off, fi, true);
 }
 
@@ -1157,6 +1203,7 @@ static void fusefs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_i
 {
 	struct fusefs_dirh *dh = (struct fusefs_dirh *)(uintptr_t)fi->fh;
 
+	FUSEFS_COUNT(releasedir);
 	(void)ino;
 	if (dh) {
 		FUSEFS_LIST_DEL(fusefs_of(req), dhs, dh);
@@ -1170,6 +1217,7 @@ static void fusefs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_i
 static void fusefs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			    struct fuse_file_info *fi)
 {
+	FUSEFS_COUNT(fsyncdir);
 	(void)ino;
 	(void)datasync;
 	(void)fi;
@@ -1186,6 +1234,7 @@ static void fusefs_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs v;
 	int rc;
 
+	FUSEFS_COUNT(statfs);
 	(void)ino;
 	fusefs_cred(req, &cr);
 	rc = c3fs_statfs(fs->cl, &cr, &s);
@@ -1220,6 +1269,7 @@ static void fusefs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct c3fs_cred cr;
 	int rc;
 
+	FUSEFS_COUNT(setxattr);
 	if (virt_is(ino) || fusefs_is_caps(name)) {
 		fuse_reply_err(req, virt_is(ino) ? EPERM : EOPNOTSUPP);
 		return;
@@ -1236,6 +1286,7 @@ static void fusefs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, si
 	char *buf = NULL;
 	int rc;
 
+	FUSEFS_COUNT(getxattr);
 	if (virt_is(ino) || fusefs_is_caps(name)) {
 		fuse_reply_err(req, ENODATA);
 		return;
@@ -1264,6 +1315,7 @@ static void fusefs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	char *buf = NULL;
 	int rc;
 
+	FUSEFS_COUNT(listxattr);
 	if (virt_is(ino)) {
 		if (size == 0)
 			fuse_reply_xattr(req, 0);
@@ -1294,6 +1346,7 @@ static void fusefs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct c3fs_cred cr;
 	int rc;
 
+	FUSEFS_COUNT(removexattr);
 	if (virt_is(ino)) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -1313,6 +1366,7 @@ static void fusefs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	struct c3fs_cred cr;
 	int rc;
 
+	FUSEFS_COUNT(access);
 	if (virt_is(ino)) {
 		struct stat st;
 

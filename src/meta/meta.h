@@ -105,8 +105,11 @@ int meta_op_readlink(struct meta_svc *svc, const struct meta_readlink_req *req,
 		     struct meta_readlink_resp *resp, struct c3_buf *store);
 int meta_op_link(struct meta_svc *svc, const struct meta_link_req *req,
 		 struct meta_attr_resp *resp);
-int meta_op_unlink(struct meta_svc *svc, const struct meta_unlink_req *req);
-int meta_op_rmdir(struct meta_svc *svc, const struct meta_unlink_req *req);
+/* resp (may be NULL) receives the directory's attributes after the removal. */
+int meta_op_unlink(struct meta_svc *svc, const struct meta_unlink_req *req,
+		   struct meta_unlink_resp *resp);
+int meta_op_rmdir(struct meta_svc *svc, const struct meta_unlink_req *req,
+		  struct meta_unlink_resp *resp);
 int meta_op_rename(struct meta_svc *svc, const struct meta_rename_req *req);
 /* resp->entries is one malloc'd block (entries then names): release with
  * meta_readdir_resp_release (which frees it). */
@@ -125,6 +128,8 @@ int meta_op_access(struct meta_svc *svc, const struct meta_access_req *req);
 int meta_op_renew(struct meta_svc *svc, const struct meta_client_req *req,
 		  struct meta_renew_resp *resp);
 int meta_op_prune(struct meta_svc *svc, const struct meta_client_req *req);
+/* End the listed sessions of req->hdr.client_id in one transaction (others skipped). */
+int meta_op_release(struct meta_svc *svc, const struct meta_release_req *req);
 
 /* ------------------------------------------------------------------ background work */
 struct meta_gc_stats {

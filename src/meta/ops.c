@@ -45,6 +45,19 @@ static int dir_changed(struct kv_txn *t, struct meta__inode *d, uint32_t old_nli
 	return meta__dir_touch(t, d->a.ino, now);
 }
 
+/* Directory d's attributes as readers will see them after an entry change at now: the
+ * record, with the times raised to now (the change went to the record or to a 'T' row,
+ * and readers take the max).  Sent back with entry changes so a client need not fetch
+ * the parent again (meta_attr_resp.parent). */
+static void parent_after(const struct meta__inode *d, uint64_t now, struct meta_attr *out)
+{
+	*out = d->a;
+	if (out->mtime_ns < now)
+		out->mtime_ns = now;
+	if (out->ctime_ns < now)
+		out->ctime_ns = now;
+}
+
 static void fill_open_resp(struct meta_open_resp *r, const struct meta__inode *in, uint64_t sid)
 {
 	r->attr = in->a;
@@ -723,6 +736,7 @@ static int create_txn(struct kv_txn *t, void *ap)
 	int rc;
 
 	a->truncated = false;
+	memset(&a->resp->parent, 0, sizeof(a->resp->parent));
 	if (r->flags & META_O_DIR)
 		return -EINVAL; /* O_CREAT | O_DIRECTORY */
 	rc = meta__name_check(r->name, r->name_len);
@@ -769,6 +783,7 @@ static int create_txn(struct kv_txn *t, void *ap)
 	} else {
 		fill_open_resp(a->resp, &in, 0);
 	}
+	parent_after(&d, a->now, &a->resp->parent);
 	return 0;
 }
 
@@ -1044,6 +1059,7 @@ static int mk_txn(struct kv_txn *t, void *ap)
 	if (rc < 0)
 		return rc;
 	a->resp->attr = in.a;
+	parent_after(&d, a->now, &a->resp->parent);
 	return 0;
 }
 
@@ -1215,6 +1231,7 @@ static int link_txn(struct kv_txn *t, void *ap)
 	if (rc < 0)
 		return rc;
 	a->resp->attr = in.a;
+	parent_after(&d, a->now, &a->resp->parent);
 	return 0;
 }
 
@@ -1245,6 +1262,7 @@ struct unlink_arg {
 	const struct meta_unlink_req *req;
 	bool dir;
 	uint64_t now;
+	struct meta_unlink_resp resp;
 };
 
 static int unlink_txn(struct kv_txn *t, void *ap)
@@ -1300,25 +1318,47 @@ static int unlink_txn(struct kv_txn *t, void *ap)
 		rc = meta__dent_clear(t, r->parent, r->name, r->name_len);
 	if (rc == 0)
 		rc = dir_changed(t, &d, old_nlink, a->now);
+	if (rc == 0)
+		parent_after(&d, a->now, &a->resp.parent);
 	return rc;
 }
 
-int meta_op_unlink(struct meta_svc *svc, const struct meta_unlink_req *req)
+static void unlink_resp_enc(void *ap, struct c3_buf *out)
 {
-	struct unlink_arg a = { svc, req, false, meta__now(svc) };
-
-	return idem_run(svc, &req->hdr,
-			meta__fp_of(META_T_UNLINK, req->parent, req->name, req->name_len, 0, "", 0, 0),
-			unlink_txn, &a, NULL, NULL);
+	meta_unlink_resp_encode(&((struct unlink_arg *)ap)->resp, out);
 }
 
-int meta_op_rmdir(struct meta_svc *svc, const struct meta_unlink_req *req)
+static int unlink_resp_dec(void *ap, const uint8_t *p, size_t n)
 {
-	struct unlink_arg a = { svc, req, true, meta__now(svc) };
+	return meta_unlink_resp_decode(p, n, &((struct unlink_arg *)ap)->resp) < 0
+		       ? -C3FS_EINTERNAL : 0;
+}
 
-	return idem_run(svc, &req->hdr,
-			meta__fp_of(META_T_RMDIR, req->parent, req->name, req->name_len, 0, "", 0, 0),
-			unlink_txn, &a, NULL, NULL);
+static int unlink_run(struct meta_svc *svc, const struct meta_unlink_req *req, bool dir,
+		      struct meta_unlink_resp *resp)
+{
+	struct unlink_arg a = { svc, req, dir, meta__now(svc), { { 0 } } };
+	int rc;
+
+	rc = idem_run(svc, &req->hdr,
+		      meta__fp_of(dir ? META_T_RMDIR : META_T_UNLINK, req->parent, req->name,
+				  req->name_len, 0, "", 0, 0),
+		      unlink_txn, &a, unlink_resp_enc, unlink_resp_dec);
+	if (rc == 0 && resp)
+		*resp = a.resp;
+	return rc;
+}
+
+int meta_op_unlink(struct meta_svc *svc, const struct meta_unlink_req *req,
+		   struct meta_unlink_resp *resp)
+{
+	return unlink_run(svc, req, false, resp);
+}
+
+int meta_op_rmdir(struct meta_svc *svc, const struct meta_unlink_req *req,
+		  struct meta_unlink_resp *resp)
+{
+	return unlink_run(svc, req, true, resp);
 }
 
 /* ------------------------------------------------------------------ rename */
@@ -1670,6 +1710,44 @@ int meta__client_drop_txn(struct kv_txn *t, void *ap)
 			return rc;
 	}
 	return more ? 1 : 0;
+}
+
+struct release_arg {
+	const struct meta_release_req *req;
+	uint32_t ended;
+};
+
+static int release_txn(struct kv_txn *t, void *ap)
+{
+	struct release_arg *a = ap;
+	const struct meta_release_req *r = a->req;
+
+	a->ended = 0;
+	for (uint32_t i = 0; i < r->count; i++) {
+		const struct meta_sess_ref *s = &r->sessions[i];
+		uint64_t client = 0;
+		uint32_t flags = 0;
+		int rc = session_get(t, s->ino, s->session_id, &flags, &client);
+
+		if (rc < 0)
+			return rc;
+		if (rc == 0 || client != r->hdr.client_id)
+			continue;
+		rc = session_del(t, s->ino, s->session_id, client);
+		if (rc < 0)
+			return rc;
+		a->ended++;
+	}
+	return 0;
+}
+
+int meta_op_release(struct meta_svc *svc, const struct meta_release_req *req)
+{
+	struct release_arg a = { req, 0 };
+
+	if (req->count == 0 || req->count > META_RELEASE_MAX)
+		return -EINVAL;
+	return kv_run(svc->db, false, release_txn, &a);
 }
 
 int meta_op_prune(struct meta_svc *svc, const struct meta_client_req *req)

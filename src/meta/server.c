@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 
-#define NTYPES (META_T_PRUNE - META_T_STATFS + 1)
+#define NTYPES (META_T_RELEASE - META_T_STATFS + 1)
 
 struct op_metrics {
 	struct c3_counter *ok, *err;
@@ -111,8 +111,8 @@ HANDLER(mknod, mknod_req, attr_resp, meta_op_mknod(svc, &r, &s))
 HANDLER(symlink, symlink_req, attr_resp, meta_op_symlink(svc, &r, &s))
 HANDLERB(readlink, readlink_req, readlink_resp, meta_op_readlink(svc, &r, &s, &store))
 HANDLER(link, link_req, attr_resp, meta_op_link(svc, &r, &s))
-HANDLER0(unlink, unlink_req, meta_op_unlink(svc, &r))
-HANDLER0(rmdir, unlink_req, meta_op_rmdir(svc, &r))
+HANDLER(unlink, unlink_req, unlink_resp, meta_op_unlink(svc, &r, &s))
+HANDLER(rmdir, unlink_req, unlink_resp, meta_op_rmdir(svc, &r, &s))
 HANDLER0(rename, rename_req, meta_op_rename(svc, &r))
 HANDLERB(getxattr, getxattr_req, getxattr_resp, meta_op_getxattr(svc, &r, &s, &store))
 HANDLER0(setxattr, setxattr_req, meta_op_setxattr(svc, &r))
@@ -121,6 +121,7 @@ HANDLER0(removexattr, getxattr_req, meta_op_removexattr(svc, &r))
 HANDLER0(access, access_req, meta_op_access(svc, &r))
 HANDLER(renew, client_req, renew_resp, meta_op_renew(svc, &r, &s))
 HANDLER0(prune, client_req, meta_op_prune(svc, &r))
+HANDLER0(release, release_req, meta_op_release(svc, &r))
 
 static void h_readdir(struct rpc_req *req, void *ctx)
 {
@@ -181,7 +182,7 @@ int meta_server_register(struct rpc_server *srv, struct meta_svc *svc)
 		{ META_T_SETXATTR, h_setxattr }, { META_T_LISTXATTR, h_listxattr },
 		{ META_T_REMOVEXATTR, h_removexattr }, { META_T_RMTREE, h_rmtree },
 		{ META_T_ACCESS, h_access },     { META_T_RENEW, h_renew },
-		{ META_T_PRUNE, h_prune },
+		{ META_T_PRUNE, h_prune },       { META_T_RELEASE, h_release },
 	};
 	char labels[64];
 	int rc;

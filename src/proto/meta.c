@@ -142,7 +142,22 @@ DEFINE_CODEC(lookup_req,
 	dec_hdr(d, &m->hdr); m->parent = c3_dec_u64(d);
 	dec_name(d, &m->name, &m->name_len, META_PATH_MAX);)
 
-DEFINE_CODEC(attr_resp, meta_attr_encode(&m->attr, out);, meta_attr_decode(d, &m->attr);)
+/* An optional trailing attribute block: written only when a->ino != 0, read when present. */
+static void enc_opt_attr(const struct meta_attr *a, struct c3_buf *out)
+{
+	if (a->ino)
+		meta_attr_encode(a, out);
+}
+
+static void dec_opt_attr(struct c3_dec *d, struct meta_attr *a)
+{
+	if (c3_dec_left(d) > 0)
+		meta_attr_decode(d, a);
+}
+
+DEFINE_CODEC(attr_resp,
+	meta_attr_encode(&m->attr, out); enc_opt_attr(&m->parent, out);,
+	meta_attr_decode(d, &m->attr); dec_opt_attr(d, &m->parent);)
 
 DEFINE_CODEC(getattr_req,
 	enc_hdr(&m->hdr, out); c3_enc_u64(out, m->ino);,
@@ -171,8 +186,10 @@ DEFINE_CODEC(create_req,
 	m->umask = c3_dec_u32(d); m->flags = c3_dec_u32(d);)
 
 DEFINE_CODEC(open_resp,
-	meta_attr_encode(&m->attr, out); c3_enc_u64(out, m->session_id);,
-	meta_attr_decode(d, &m->attr); m->session_id = c3_dec_u64(d);)
+	meta_attr_encode(&m->attr, out); c3_enc_u64(out, m->session_id);
+	enc_opt_attr(&m->parent, out);,
+	meta_attr_decode(d, &m->attr); m->session_id = c3_dec_u64(d);
+	dec_opt_attr(d, &m->parent);)
 
 DEFINE_CODEC(open_req,
 	enc_hdr(&m->hdr, out); c3_enc_u64(out, m->ino); c3_enc_u32(out, m->flags);,
@@ -228,6 +245,24 @@ DEFINE_CODEC(unlink_req,
 	enc_name(out, m->name, m->name_len);,
 	dec_hdr(d, &m->hdr); m->parent = c3_dec_u64(d);
 	dec_name(d, &m->name, &m->name_len, META_PATH_MAX);)
+
+DEFINE_CODEC(unlink_resp, enc_opt_attr(&m->parent, out);, dec_opt_attr(d, &m->parent);)
+
+DEFINE_CODEC(release_req,
+	uint32_t k = m->count > META_RELEASE_MAX ? META_RELEASE_MAX : m->count;
+	enc_hdr(&m->hdr, out); c3_enc_u32(out, k);
+	for (uint32_t i = 0; i < k; i++) {
+		c3_enc_u64(out, m->sessions[i].ino);
+		c3_enc_u64(out, m->sessions[i].session_id);
+	},
+	dec_hdr(d, &m->hdr);
+	m->count = c3_dec_count(d, META_RELEASE_MAX, 16);
+	for (uint32_t i = 0; i < m->count; i++) {
+		m->sessions[i].ino = c3_dec_u64(d);
+		m->sessions[i].session_id = c3_dec_u64(d);
+	}
+	if (!d->err && m->count == 0)
+		d->err = -C3FS_EBADMSG;)
 
 DEFINE_CODEC(rename_req,
 	enc_hdr(&m->hdr, out); c3_enc_u64(out, m->parent);
@@ -362,7 +397,7 @@ const char *meta_type_name(int type)
 		"statfs", "lookup", "getattr", "setattr", "create", "open", "close", "sync",
 		"mkdir", "mknod", "symlink", "readlink", "link", "unlink", "rmdir", "rename",
 		"readdir", "getxattr", "setxattr", "listxattr", "removexattr", "rmtree",
-		"access", "renew", "prune",
+		"access", "renew", "prune", "release",
 	};
 
 	if (type < META_T_STATFS || type >= META_T_STATFS + (int)(sizeof(names) / sizeof(names[0])))

@@ -60,6 +60,7 @@
 #define META_T_ACCESS      222
 #define META_T_RENEW       223 /* client keep-alive: keeps its sessions from expiring */
 #define META_T_PRUNE       224 /* client restarted: drop every session of its client id */
+#define META_T_RELEASE     225 /* end many sessions of the caller's client (no length reports) */
 
 /* ---------------------------------------------------------------- limits */
 #define META_ROOT_INO       1ull   /* same as FUSE_ROOT_ID */
@@ -74,6 +75,7 @@
 #define META_CHUNK_MAX      (64u << 20)
 #define META_CHUNK_DEFAULT  (1u << 20)
 #define META_STRIPE_MAX     1024
+#define META_RELEASE_MAX    256    /* sessions in one RELEASE */
 
 /* ---------------------------------------------------------------- flags */
 /* open/create flags (meta_create_req.flags, meta_open_req.flags) */
@@ -192,8 +194,15 @@ struct meta_lookup_req {
 	const char *name; uint32_t name_len;
 };
 
-/* Reply of LOOKUP, GETATTR, SETATTR, MKDIR, MKNOD, SYMLINK, LINK, CLOSE, SYNC. */
-struct meta_attr_resp { struct meta_attr attr; };
+/* Reply of LOOKUP, GETATTR, SETATTR, MKDIR, MKNOD, SYMLINK, LINK, CLOSE, SYNC.
+ * parent (appended; on the wire only when parent.ino != 0, absent = all zero): after an
+ * entry change (MKDIR, MKNOD, SYMLINK, LINK) the attributes of the directory that got
+ * the entry, as of the change's commit — what a GETATTR of it right after would return
+ * unless another change raced with it — so a client need not ask for them again. */
+struct meta_attr_resp {
+	struct meta_attr attr;
+	struct meta_attr parent;
+};
 
 struct meta_getattr_req { struct meta_hdr hdr; uint64_t ino; };
 
@@ -221,10 +230,12 @@ struct meta_create_req {
 	uint32_t umask;         /* applied by the server: mode & ~umask */
 	uint32_t flags;         /* META_O_* */
 };
-/* Reply of CREATE and OPEN. */
+/* Reply of CREATE and OPEN.  parent: as in meta_attr_resp, set by a CREATE that made
+ * a new entry (an open of an existing file leaves it zero). */
 struct meta_open_resp {
 	struct meta_attr attr;
 	uint64_t session_id;    /* 0 when no session was recorded */
+	struct meta_attr parent;
 };
 
 struct meta_open_req {
@@ -277,12 +288,15 @@ struct meta_link_req {
 	const char *new_name; uint32_t new_name_len;
 };
 
-/* UNLINK and RMDIR (empty reply). */
+/* UNLINK and RMDIR. */
 struct meta_unlink_req {
 	struct meta_hdr hdr;
 	uint64_t parent;
 	const char *name; uint32_t name_len;
 };
+/* Reply of UNLINK and RMDIR: the directory's attributes after the removal (see
+ * meta_attr_resp.parent).  An empty payload (older servers) decodes as parent.ino = 0. */
+struct meta_unlink_resp { struct meta_attr parent; };
 
 struct meta_rename_req {
 	struct meta_hdr hdr;
@@ -354,6 +368,18 @@ struct meta_rmtree_resp { uint64_t removed; bool done; };
 
 struct meta_access_req { struct meta_hdr hdr; uint64_t ino; uint32_t mask; };
 
+/* RELEASE: end the listed sessions of the caller's client, all in one transaction, with
+ * no length report: what a client sends for handles closed without unreported writes
+ * (read-only opens, files created or opened and never written, written files whose
+ * length was already reported), collected over a short while.  Sessions that do not
+ * exist (any more) or belong to another client are skipped.  Empty reply. */
+struct meta_sess_ref { uint64_t ino, session_id; };
+struct meta_release_req {
+	struct meta_hdr hdr;
+	uint32_t count;         /* 1..META_RELEASE_MAX */
+	struct meta_sess_ref sessions[META_RELEASE_MAX];
+};
+
 /* RENEW and PRUNE carry only the header. */
 struct meta_client_req { struct meta_hdr hdr; };
 struct meta_renew_resp { uint64_t session_timeout_ms; };
@@ -382,6 +408,7 @@ META_CODEC(readlink_req);
 META_CODEC(readlink_resp);
 META_CODEC(link_req);
 META_CODEC(unlink_req);
+META_CODEC(unlink_resp);
 META_CODEC(rename_req);
 META_CODEC(readdir_req);
 META_CODEC(readdir_resp);
@@ -395,6 +422,7 @@ META_CODEC(rmtree_resp);
 META_CODEC(access_req);
 META_CODEC(client_req);
 META_CODEC(renew_resp);
+META_CODEC(release_req);
 #undef META_CODEC
 
 /* Free the entries array of a decoded readdir reply (names are borrowed, not freed). */

@@ -47,7 +47,7 @@ static inline int mrpc_call(uint16_t type, const struct c3_buf *req, struct c3_b
 		(void)s;                                                                \
 		meta_##RQ##_encode(rq, &b);                                             \
 		rc = mrpc_call(T, &b, &r);                                              \
-		if (rc == 0)                                                            \
+		if (rc == 0 && rs)                                                      \
 			rc = meta_##RS##_decode(r.data, r.len, rs);                     \
 		c3_buf_release(&b);                                                     \
 		c3_buf_release(&r);                                                     \
@@ -96,8 +96,8 @@ MRPC_SHIM(mknod, META_T_MKNOD, mknod_req, attr_resp)
 MRPC_SHIM(symlink, META_T_SYMLINK, symlink_req, attr_resp)
 MRPC_SHIMB(readlink, META_T_READLINK, readlink_req, readlink_resp)
 MRPC_SHIM(link, META_T_LINK, link_req, attr_resp)
-MRPC_SHIM0(unlink, META_T_UNLINK, unlink_req)
-MRPC_SHIM0(rmdir, META_T_RMDIR, unlink_req)
+MRPC_SHIM(unlink, META_T_UNLINK, unlink_req, unlink_resp)
+MRPC_SHIM(rmdir, META_T_RMDIR, unlink_req, unlink_resp)
 MRPC_SHIM0(rename, META_T_RENAME, rename_req)
 MRPC_SHIMB(getxattr, META_T_GETXATTR, getxattr_req, getxattr_resp)
 MRPC_SHIM0(setxattr, META_T_SETXATTR, setxattr_req)
@@ -106,6 +106,7 @@ MRPC_SHIM0(removexattr, META_T_REMOVEXATTR, getxattr_req)
 MRPC_SHIM0(access, META_T_ACCESS, access_req)
 MRPC_SHIM(renew, META_T_RENEW, client_req, renew_resp)
 MRPC_SHIM0(prune, META_T_PRUNE, client_req)
+MRPC_SHIM0(release, META_T_RELEASE, release_req)
 
 static inline int mrpc_close(struct meta_svc *s, const struct meta_close_req *rq, bool close,
 			     struct meta_attr_resp *rs)
@@ -224,6 +225,7 @@ static inline int mrpc_readdir(struct meta_svc *s, const struct meta_readdir_req
 #define meta_op_access mrpc_access
 #define meta_op_renew mrpc_renew
 #define meta_op_prune mrpc_prune
+#define meta_op_release mrpc_release
 #endif
 
 #endif

@@ -75,14 +75,14 @@ static int do_unlink(struct meta_hdr h, uint64_t parent, const char *name)
 {
 	struct meta_unlink_req r = { h, parent, name, (uint32_t)strlen(name) };
 
-	return meta_op_unlink(svc, &r);
+	return meta_op_unlink(svc, &r, NULL);
 }
 
 static int do_rmdir(struct meta_hdr h, uint64_t parent, const char *name)
 {
 	struct meta_unlink_req r = { h, parent, name, (uint32_t)strlen(name) };
 
-	return meta_op_rmdir(svc, &r);
+	return meta_op_rmdir(svc, &r, NULL);
 }
 
 static int do_rename(struct meta_hdr h, uint64_t p, const char *n, uint64_t np, const char *nn,
@@ -904,6 +904,76 @@ static void test_dir_session(void)
 	is_int(do_rmdir(ROOT, META_ROOT_INO, "dsp"), 0, "rmdir dsp");
 }
 
+/* Entry changes reply with the directory's attributes as a getattr right after sees them. */
+static int same_dir_attr(const struct meta_attr *x, uint64_t ino)
+{
+	struct meta_attr g;
+
+	if (do_getattr(ino, &g) != 0)
+		return 0;
+	return x->ino == ino && x->mode == g.mode && x->uid == g.uid && x->gid == g.gid &&
+	       x->nlink == g.nlink && x->mtime_ns == g.mtime_ns && x->ctime_ns == g.ctime_ns &&
+	       x->parent == g.parent;
+}
+
+static void test_parent_attr(void)
+{
+	struct meta_open_resp o;
+	struct meta_attr_resp ar;
+	struct meta_unlink_resp ur;
+	uint64_t dir, before;
+
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "pa", 0777, &dir), 0, "mkdir pa");
+	{
+		struct meta_attr g;
+
+		is_int(do_getattr(dir, &g), 0, "getattr pa");
+		before = g.mtime_ns;
+	}
+	suite_tick();
+	is_int(do_create(U1, dir, "f", 0644, META_O_WRITE, &o), 0, "create pa/f");
+	ok(o.parent.mtime_ns > before, "create reply: parent mtime moved");
+	ok(same_dir_attr(&o.parent, dir), "create reply: parent as getattr sees it");
+	is_int(do_create(U1, dir, "f", 0644, META_O_READ, &o), 0, "open pa/f through create");
+	is_int((int)o.parent.ino, 0, "an open of an existing file carries no parent");
+	suite_tick();
+	{
+		struct meta_mkdir_req r = { U1, dir, "sub", 3, 0755, 0 };
+
+		is_int(meta_op_mkdir(svc, &r, &ar), 0, "mkdir pa/sub");
+		is_int((int)ar.parent.nlink, 3, "mkdir reply: parent nlink 3");
+		ok(same_dir_attr(&ar.parent, dir), "mkdir reply: parent as getattr sees it");
+	}
+	suite_tick();
+	{
+		struct meta_symlink_req r = { U1, dir, "l", 1, "f", 1 };
+
+		is_int(meta_op_symlink(svc, &r, &ar), 0, "symlink pa/l");
+		ok(same_dir_attr(&ar.parent, dir), "symlink reply: parent as getattr sees it");
+	}
+	suite_tick();
+	{
+		struct meta_unlink_req r = { U1, dir, "l", 1 };
+
+		r.hdr.seq = seqno++;
+		is_int(meta_op_unlink(svc, &r, &ur), 0, "unlink pa/l");
+		ok(same_dir_attr(&ur.parent, dir), "unlink reply: parent as getattr sees it");
+		memset(&ur, 0, sizeof(ur));
+		is_int(meta_op_unlink(svc, &r, &ur), 0, "retried unlink");
+		is_int((int)(ur.parent.ino == dir), 1, "the retry returns the recorded parent");
+	}
+	suite_tick();
+	{
+		struct meta_unlink_req r = { U1, dir, "sub", 3 };
+
+		is_int(meta_op_rmdir(svc, &r, &ur), 0, "rmdir pa/sub");
+		is_int((int)ur.parent.nlink, 2, "rmdir reply: parent nlink 2");
+		ok(same_dir_attr(&ur.parent, dir), "rmdir reply: parent as getattr sees it");
+	}
+	is_int(do_unlink(U1, dir, "f"), 0, "unlink pa/f");
+	is_int(do_rmdir(ROOT, META_ROOT_INO, "pa"), 0, "rmdir pa");
+}
+
 static void suite_run(void)
 {
 	ROOT = cred(0, 0);
@@ -921,6 +991,7 @@ static void suite_run(void)
 	test_layout();
 	test_killpriv();
 	test_dir_session();
+	test_parent_attr();
 }
 
 #endif

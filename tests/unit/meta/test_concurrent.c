@@ -127,7 +127,7 @@ static void *worker(void *argp)
 		case 4: {
 			struct meta_unlink_req r = { h, d1, n1, (uint32_t)strlen(n1) };
 
-			rc = (i & 1) ? meta_op_unlink(NULL, &r) : meta_op_rmdir(NULL, &r);
+			rc = (i & 1) ? meta_op_unlink(NULL, &r, NULL) : meta_op_rmdir(NULL, &r, NULL);
 			break;
 		}
 		case 5: {

@@ -443,7 +443,7 @@ static int run_cluster(const char *mgmtd, const char *token, const char *meta)
 		struct meta_unlink_req rq = { h, META_ROOT_INO, "hooked", 6 };
 		struct meta_getattr_req g = { h, f.attr.ino };
 
-		is_int(mrpc_unlink(NULL, &rq), 0, "unlink");
+		is_int(mrpc_unlink(NULL, &rq, NULL), 0, "unlink");
 		for (int i = 0; i < 300 && (end = stored_end_retry(cc, &f.attr, nch)) >= 0; i++)
 			c3_sleep_ms(100);
 		is_int(end, -1, "GC removed every chunk from storage");
@@ -630,7 +630,7 @@ static int run_fake(void)
 		struct meta_unlink_req r = { h, META_ROOT_INO, "f", 1 };
 		struct meta_close_req c = { h, f.attr.ino, g.session_id, 0, 0, 0 };
 
-		is_int(meta_op_unlink(svc, &r), 0, "unlink while open");
+		is_int(meta_op_unlink(svc, &r, NULL), 0, "unlink while open");
 		memset(&st, 0, sizeof(st));
 		meta_gc_run(svc, 100, &st);
 		is_int(count_chunks(f.attr.ino, NULL), 3, "open file's chunks kept");

@@ -2,6 +2,7 @@
  * every op and its errors, permissions for other uids, sticky dirs, rename edge cases,
  * readdir cursors, idempotent retries, deferred deletion and GC, session expiry, rmtree. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -264,6 +265,54 @@ static void test_rmtree(struct kv_db *db)
 	meta_svc_free(small);
 }
 
+/* RELEASE: many sessions of the caller's client ended in one transaction; sessions of
+ * other clients and unknown ones are skipped; an unlinked file is collected once its
+ * session is released. */
+static void test_release(void)
+{
+	struct meta_release_req *r = calloc(1, sizeof(*r));
+	struct meta_open_resp o[3];
+	struct meta_gc_stats st;
+	struct meta_hdr other = U1;
+	uint64_t dir, q;
+	char name[16];
+
+	other.client_id = 8;
+	is_int(do_mkdir(ROOT, META_ROOT_INO, "rel", 0777, &dir), 0, "mkdir rel");
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		is_int(do_create(i == 2 ? other : U1, dir, name, 0644, META_O_WRITE, &o[i]), 0,
+		       "create and open");
+		is_int(do_unlink(U1, dir, name), 0, "unlink while open");
+	}
+	r->hdr = U1;
+	r->count = 0;
+	is_int(meta_op_release(svc, r), -EINVAL, "release of nothing: EINVAL");
+	for (int i = 0; i < 3; i++) {
+		r->sessions[i].ino = o[i].attr.ino;
+		r->sessions[i].session_id = o[i].session_id;
+	}
+	r->sessions[3].ino = o[0].attr.ino;
+	r->sessions[3].session_id = 424242; /* unknown */
+	r->count = 4;
+	is_int(meta_op_release(svc, r), 0, "release 4 sessions (one of another client, one unknown)");
+	is_int(meta_op_release(svc, r), 0, "releasing again is harmless");
+	memset(&st, 0, sizeof(st));
+	is_int(meta_gc_run(svc, 100, &st), 0, "gc pass");
+	is_int(do_getattr(o[0].attr.ino, NULL), -ENOENT, "released orphan collected");
+	is_int(do_getattr(o[1].attr.ino, NULL), -ENOENT, "released orphan collected");
+	is_int(do_getattr(o[2].attr.ino, NULL), 0, "another client's session was not ended");
+	r->hdr = other;
+	r->count = 1;
+	r->sessions[0] = r->sessions[2];
+	is_int(meta_op_release(svc, r), 0, "its own client releases it");
+	is_int(meta_gc_run(svc, 100, &st), 0, "gc pass");
+	is_int(do_getattr(o[2].attr.ino, NULL), -ENOENT, "collected");
+	is_int(meta_gc_queue_len(svc, &q), 0, "queue len");
+	is_int(do_rmdir(ROOT, META_ROOT_INO, "rel"), 0, "rmdir rel");
+	free(r);
+}
+
 int main(void)
 {
 	struct kv_db *db;
@@ -278,6 +327,7 @@ int main(void)
 	suite_run();
 	test_rmtree(db);
 	test_gc();
+	test_release();
 	meta_svc_free(svc);
 	kv_db_close(db);
 	return tap_done();

@@ -19,8 +19,8 @@
  *   within the read timeout (1 s) and be done within the total timeout (5 s) after
  *   accept; a request is at most C3_METRICS__REQ_MAX bytes.
  * - The listen socket is always polled: when every slot is taken, a new connection takes
- *   the slot of the oldest one that is not sending a response (idle readers first), so
- *   idle sockets can delay a scrape by no more than one accept.
+ *   the slot of the oldest idle reader (no request bytes waiting), else of one draining,
+ *   so idle sockets cannot keep a scraper, which sends its request at once, waiting.
  *
  * Connection states:
  *
@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -385,6 +386,7 @@ struct http_conn {
 	int fd;
 	uint64_t deadline_ms;          /* c3_now_ms() after which the connection is dropped */
 	uint64_t accepted_ms;          /* c3_now_ms() at accept */
+	uint64_t round;                /* http_srv.round at accept */
 	size_t rlen;                   /* bytes of req received */
 	char req[C3_METRICS__REQ_MAX];
 	struct c3_buf resp;            /* the whole response, built once */
@@ -396,6 +398,7 @@ struct http_srv {
 	int lfd;                       /* listening socket (non-blocking) */
 	int wake[2];                   /* pipe: a byte on wake[1] stops the thread */
 	pthread_t thread;
+	uint64_t round;                /* poll rounds so far (server thread only) */
 	struct http_conn conns[C3_METRICS__MAX_CONNS]; /* server thread only */
 };
 
@@ -546,25 +549,39 @@ static void http_on_drain(struct http_conn *c)
 		http_conn_close(c);
 }
 
-/* The slot for a new connection: a free one, else the oldest connection not sending a
- * response (an idle or slow reader, or one draining), else the oldest of all; a taken
- * slot is closed first and counted as shed. */
+/* Shedding preference of a taken slot (lower goes first): an idle reader (no request
+ * bytes waiting), one draining, a reader whose request is already waiting, one writing. */
+static int http_shed_rank(const struct http_conn *c)
+{
+	int n = 0;
+
+	if (c->state == HTTP_READ)
+		return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0 ? 2 : 0;
+	return c->state == HTTP_DRAIN ? 1 : 3;
+}
+
+/* The slot for a new connection: a free one, else the one to close to make room (lowest
+ * rank, oldest first) among those accepted before this round (a connection always gets
+ * one poll round to show its request).  NULL when there is none. */
 static struct http_conn *http_slot(struct http_srv *s)
 {
 	struct http_conn *victim = NULL;
+	int vrank = 4;
 
 	for (int i = 0; i < C3_METRICS__MAX_CONNS; i++) {
 		struct http_conn *c = &s->conns[i];
+		int rank;
 
 		if (c->state == HTTP_FREE)
 			return c;
-		if (!victim || (victim->state == HTTP_WRITE) > (c->state == HTTP_WRITE) ||
-		    ((victim->state == HTTP_WRITE) == (c->state == HTTP_WRITE) &&
-		     c->accepted_ms < victim->accepted_ms))
+		if (c->round == s->round)
+			continue;
+		rank = http_shed_rank(c);
+		if (rank < vrank || (rank == vrank && c->accepted_ms < victim->accepted_ms)) {
 			victim = c;
+			vrank = rank;
+		}
 	}
-	http_conn_close(victim);
-	c3_counter_add(http_shed, 1);
 	return victim;
 }
 
@@ -572,11 +589,14 @@ static struct http_conn *http_slot(struct http_srv *s)
  * descriptors. */
 static uint64_t http_accept(struct http_srv *s)
 {
-	for (int i = 0; i < 4 * C3_METRICS__MAX_CONNS; i++) {
-		struct http_conn *c;
+	for (;;) {
+		struct http_conn *c = http_slot(s);
 		uint64_t now;
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd;
 
+		if (!c)
+			return 0; /* every slot taken this round: the rest wait in the backlog */
+		fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 				return 100;
@@ -584,9 +604,13 @@ static uint64_t http_accept(struct http_srv *s)
 				continue;
 			return 0; /* EAGAIN and the rest: nothing more to accept now */
 		}
-		c = http_slot(s);
+		if (c->state != HTTP_FREE) {
+			http_conn_close(c);
+			c3_counter_add(http_shed, 1);
+		}
 		now = c3_now_ms();
 		memset(c, 0, sizeof(*c));
+		c->round = s->round;
 		c->fd = fd;
 		c->state = HTTP_READ;
 		c->accepted_ms = now;
@@ -606,6 +630,8 @@ static void *http_main(void *arg)
 
 	for (;;) {
 		uint64_t now = c3_now_ms(), wait = 1000;
+
+		s->round++;
 		int n = 0, lidx = -1, rc;
 
 		pfd[n++] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };

@@ -21,6 +21,6 @@ void c3_metrics__set_read_timeout_ms(uint64_t ms);
 /* Largest request accepted (headers included), in bytes; larger ones get 400. */
 #define C3_METRICS__REQ_MAX 4096
 /* Connections served at once; a new one takes the slot of the oldest idle one. */
-#define C3_METRICS__MAX_CONNS 16
+#define C3_METRICS__MAX_CONNS 64
 
 #endif

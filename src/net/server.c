@@ -24,9 +24,9 @@
  *     again at authentication); unauthenticated ones have their own, smaller caps
  *     (max_unauth_conns per server, max_unauth_per_addr per source address).  A new
  *     connection over an unauthenticated cap is admitted and the oldest unauthenticated
- *     connection (of the same address when the address is over its cap) is shed: idle
- *     sockets held by a flood go first, and a real client, which authenticates within a
- *     round trip, always gets in.
+ *     connection (of the same address when the address is over its cap) is shed, sparing
+ *     ones whose first bytes already wait to be read: idle sockets held by a flood go
+ *     first, and a real client, which sends AUTH right after connecting, gets in.
  *   - every unauthenticated connection is on srv->ulist (oldest first, guarded by umu)
  *     from accept until it authenticates or its io thread closes it; a thread holding umu
  *     may take a reference on a listed connection (it is alive while listed).  Io thread 0
@@ -43,6 +43,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -351,26 +352,45 @@ static void srv_conn_evict(struct srv_conn *c, int status)
 	srv_conn_unref(c);
 }
 
+/* True when bytes from the peer wait in the socket, not yet read by the io thread. */
+static bool srv_conn_has_input(const struct srv_conn *c)
+{
+	int n = 0;
+
+	return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 /* Io thread 0, at accept: put c on ulist, first shedding the oldest unauthenticated
  * connection of c's address when that address is at max_unauth_per_addr, else the oldest
  * of all when the server is at max_unauth_conns. */
 static void srv_ulist_admit(struct rpc_server *srv, struct srv_conn *c)
 {
-	struct srv_conn *victim = NULL, *same_oldest = NULL, *u;
+	struct srv_conn *victim = NULL, *u;
 	int same = 0;
+	bool by_addr;
 
 	pthread_mutex_lock(&srv->umu);
-	for (u = srv->uhead; u; u = u->unext) {
-		if (strcmp(u->addr, c->addr) == 0) {
-			if (!same_oldest)
-				same_oldest = u;
-			same++;
+	for (u = srv->uhead; u; u = u->unext)
+		same += strcmp(u->addr, c->addr) == 0;
+	by_addr = same >= srv->max_unauth_per_addr;
+	if (by_addr || atomic_load(&srv->nunauth) >= srv->max_unauth) {
+		struct srv_conn *oldest = NULL;
+
+		/* oldest first, but spare one whose first bytes (its AUTH frame, most likely)
+		 * are already waiting to be read: it is about to authenticate */
+		for (u = srv->uhead; u; u = u->unext) {
+			if (by_addr && strcmp(u->addr, c->addr) != 0)
+				continue;
+			if (!oldest)
+				oldest = u;
+			if (!srv_conn_has_input(u)) {
+				victim = u;
+				break;
+			}
 		}
+		if (!victim)
+			victim = oldest;
 	}
-	if (same >= srv->max_unauth_per_addr)
-		victim = same_oldest;
-	else if (atomic_load(&srv->nunauth) >= srv->max_unauth)
-		victim = srv->uhead;
 	if (victim) {
 		srv_ulist_remove(srv, victim);
 		atomic_fetch_add(&victim->refs, 1);
@@ -392,8 +412,7 @@ static void srv_ulist_admit(struct rpc_server *srv, struct srv_conn *c)
 	if (net__ratelimit(&srv->log_shed_ns, 1000000000ull))
 		LOG_WARN("rpc: %s: too many unauthenticated connections (%s); closing the oldest, "
 			 "%s (further ones this second not logged)",
-			 c->peer, same >= srv->max_unauth_per_addr ? "max_unauth_per_addr"
-								    : "max_unauth_conns",
+			 c->peer, by_addr ? "max_unauth_per_addr" : "max_unauth_conns",
 			 victim->peer);
 	srv_conn_evict(victim, -C3FS_EBUSY);
 }

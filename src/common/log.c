@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,13 +48,18 @@ int c3_log_level_parse(const char *s)
 
 int c3_log_open(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	struct stat st;
 
 	if (fd < 0)
 		return -errno;
 	if (c3_log_fd > 2)
 		close(c3_log_fd);
 	c3_log_fd = fd;
+	if (fstat(fd, &st) == 0 && (st.st_mode & 0077))
+		LOG_WARN("log file %s has mode %04o: other users can read it (fix with: chmod "
+			 "go-rwx %s)",
+			 path, (unsigned)(st.st_mode & 07777), path);
 	return 0;
 }
 

@@ -20,7 +20,9 @@ void c3_log_set_identity(const char *role, uint32_t node_id);
 void c3_log_set_level(int level);
 /* Parse "error|warn|info|debug"; returns level or -EINVAL. */
 int c3_log_level_parse(const char *s);
-/* Append to path (created 0644).  Returns 0 or -errno; on failure logging stays on stderr. */
+/* Append to path (created 0600: log lines name paths and users).  An existing file that
+ * group or others can read is used but warned about in the log.  Returns 0 or -errno;
+ * on failure logging stays on stderr. */
 int c3_log_open(const char *path);
 /* Request id for lines logged by this thread (0 = none). */
 void c3_log_set_reqid(uint64_t reqid);

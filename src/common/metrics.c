@@ -15,8 +15,12 @@
  *   create or set metrics); renders are serialised by render_lock so callbacks never run
  *   concurrently with each other.
  * - The HTTP server is one thread polling the listen socket, a wake-up pipe and at most
- *   C3_METRICS__MAX_CONNS non-blocking connections.  Each connection has one deadline
- *   (accept + timeout) for everything; a request is at most C3_METRICS__REQ_MAX bytes.
+ *   C3_METRICS__MAX_CONNS non-blocking connections.  A connection must send its request
+ *   within the read timeout (1 s) and be done within the total timeout (5 s) after
+ *   accept; a request is at most C3_METRICS__REQ_MAX bytes.
+ * - The listen socket is always polled: when every slot is taken, a new connection takes
+ *   the slot of the oldest idle reader (no request bytes waiting), else of one draining,
+ *   so idle sockets cannot keep a scraper, which sends its request at once, waiting.
  *
  * Connection states:
  *
@@ -43,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -380,6 +385,8 @@ struct http_conn {
 	enum http_state state;
 	int fd;
 	uint64_t deadline_ms;          /* c3_now_ms() after which the connection is dropped */
+	uint64_t accepted_ms;          /* c3_now_ms() at accept */
+	uint64_t round;                /* http_srv.round at accept */
 	size_t rlen;                   /* bytes of req received */
 	char req[C3_METRICS__REQ_MAX];
 	struct c3_buf resp;            /* the whole response, built once */
@@ -391,16 +398,25 @@ struct http_srv {
 	int lfd;                       /* listening socket (non-blocking) */
 	int wake[2];                   /* pipe: a byte on wake[1] stops the thread */
 	pthread_t thread;
+	uint64_t round;                /* poll rounds so far (server thread only) */
 	struct http_conn conns[C3_METRICS__MAX_CONNS]; /* server thread only */
 };
 
 static pthread_mutex_t srv_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct http_srv *srv;                     /* guarded by srv_lock */
 static _Atomic uint64_t http_timeout_ms = 5000;
+static _Atomic uint64_t http_read_timeout_ms = 1000;
+/* The server's own metrics (created by c3_metrics_serve). */
+static struct c3_counter *http_shed, *http_timeouts;
 
 void c3_metrics__set_timeout_ms(uint64_t ms)
 {
 	atomic_store(&http_timeout_ms, ms ? ms : 1);
+}
+
+void c3_metrics__set_read_timeout_ms(uint64_t ms)
+{
+	atomic_store(&http_read_timeout_ms, ms ? ms : 1);
 }
 
 static void http_conn_close(struct http_conn *c)
@@ -425,6 +441,7 @@ static void http_reply(struct http_conn *c, int code, const char *ctype, const v
 	c3_buf_append(&c->resp, body, len);
 	c->woff = 0;
 	c->state = HTTP_WRITE;
+	c->deadline_ms = c->accepted_ms + atomic_load(&http_timeout_ms);
 }
 
 static void http_reply_text(struct http_conn *c, int code, const char *msg)
@@ -532,29 +549,74 @@ static void http_on_drain(struct http_conn *c)
 		http_conn_close(c);
 }
 
-/* Accept what is pending into free slots.  Returns a pause (ms) when out of descriptors. */
-static uint64_t http_accept(struct http_srv *s)
+/* Shedding preference of a taken slot (lower goes first): an idle reader (no request
+ * bytes waiting), one draining, a reader whose request is already waiting, one writing. */
+static int http_shed_rank(const struct http_conn *c)
 {
+	int n = 0;
+
+	if (c->state == HTTP_READ)
+		return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0 ? 2 : 0;
+	return c->state == HTTP_DRAIN ? 1 : 3;
+}
+
+/* The slot for a new connection: a free one, else the one to close to make room (lowest
+ * rank, oldest first) among those accepted before this round (a connection always gets
+ * one poll round to show its request).  NULL when there is none. */
+static struct http_conn *http_slot(struct http_srv *s)
+{
+	struct http_conn *victim = NULL;
+	int vrank = 4;
+
 	for (int i = 0; i < C3_METRICS__MAX_CONNS; i++) {
 		struct http_conn *c = &s->conns[i];
+		int rank;
+
+		if (c->state == HTTP_FREE)
+			return c;
+		if (c->round == s->round)
+			continue;
+		rank = http_shed_rank(c);
+		if (rank < vrank || (rank == vrank && c->accepted_ms < victim->accepted_ms)) {
+			victim = c;
+			vrank = rank;
+		}
+	}
+	return victim;
+}
+
+/* Accept what is pending (a bounded batch).  Returns a pause (ms) when out of
+ * descriptors. */
+static uint64_t http_accept(struct http_srv *s)
+{
+	for (;;) {
+		struct http_conn *c = http_slot(s);
+		uint64_t now;
 		int fd;
 
-		if (c->state != HTTP_FREE)
-			continue;
+		if (!c)
+			return 0; /* every slot taken this round: the rest wait in the backlog */
 		fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 				return 100;
-			if (errno == EINTR || errno == ECONNABORTED) {
-				i--;
+			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			}
 			return 0; /* EAGAIN and the rest: nothing more to accept now */
 		}
+		if (c->state != HTTP_FREE) {
+			http_conn_close(c);
+			c3_counter_add(http_shed, 1);
+		}
+		now = c3_now_ms();
 		memset(c, 0, sizeof(*c));
+		c->round = s->round;
 		c->fd = fd;
 		c->state = HTTP_READ;
-		c->deadline_ms = c3_now_ms() + atomic_load(&http_timeout_ms);
+		c->accepted_ms = now;
+		c->deadline_ms = now + atomic_load(&http_read_timeout_ms);
+		if (atomic_load(&http_timeout_ms) < atomic_load(&http_read_timeout_ms))
+			c->deadline_ms = now + atomic_load(&http_timeout_ms);
 	}
 	return 0;
 }
@@ -568,25 +630,28 @@ static void *http_main(void *arg)
 
 	for (;;) {
 		uint64_t now = c3_now_ms(), wait = 1000;
-		int n = 0, lidx = -1, nfree = 0, rc;
+
+		s->round++;
+		int n = 0, lidx = -1, rc;
 
 		pfd[n++] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
 		for (int i = 0; i < C3_METRICS__MAX_CONNS; i++) {
 			struct http_conn *c = &s->conns[i];
 
-			if (c->state != HTTP_FREE && now >= c->deadline_ms)
+			if (c->state != HTTP_FREE && now >= c->deadline_ms) {
+				if (c->state != HTTP_DRAIN)
+					c3_counter_add(http_timeouts, 1);
 				http_conn_close(c); /* slow or stuck client */
-			if (c->state == HTTP_FREE) {
-				nfree++;
-				continue;
 			}
+			if (c->state == HTTP_FREE)
+				continue;
 			if (c->deadline_ms - now < wait)
 				wait = c->deadline_ms - now;
 			who[n] = i;
 			pfd[n++] = (struct pollfd){ .fd = c->fd,
 						    .events = c->state == HTTP_WRITE ? POLLOUT : POLLIN };
 		}
-		if (nfree > 0 && now >= pause_until) {
+		if (now >= pause_until) {
 			lidx = n;
 			pfd[n++] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
 		} else if (now < pause_until && pause_until - now < wait) {
@@ -681,6 +746,12 @@ int c3_metrics_serve(const char *listen_addr, int *port_out)
 	rc = http_parse_addr(listen_addr, &ss, &sslen);
 	if (rc != 0)
 		return rc;
+	http_shed = c3_counter_get("c3fs_metrics_http_shed_total", NULL,
+				   "metrics HTTP connections closed to admit a newer one (all slots "
+				   "taken)");
+	http_timeouts = c3_counter_get("c3fs_metrics_http_timeouts_total", NULL,
+				       "metrics HTTP connections closed at their read or total "
+				       "deadline");
 	pthread_mutex_lock(&srv_lock);
 	if (srv) {
 		rc = -EALREADY;
@@ -697,7 +768,7 @@ int c3_metrics_serve(const char *listen_addr, int *port_out)
 		goto out_free;
 	}
 	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->lfd, (struct sockaddr *)&ss, sslen) != 0 || listen(s->lfd, 16) != 0) {
+	if (bind(s->lfd, (struct sockaddr *)&ss, sslen) != 0 || listen(s->lfd, 128) != 0) {
 		rc = -errno;
 		goto out_sock;
 	}

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "kv/kv.h"
@@ -32,6 +33,10 @@ struct meta_config {
 	char *listen;
 	char *token;
 	int64_t workers;
+	int64_t max_conns;
+	int64_t max_unauth_conns;
+	int64_t max_unauth_per_addr;
+	uint64_t auth_timeout_ms;
 	char *kv_uri;
 	char *mgmtd;
 	uint64_t heartbeat_ms;
@@ -63,6 +68,16 @@ static const struct c3_cfg_key meta_keys[] = {
 	  "cluster token clients must present (empty = none)"),
 	K("server", "workers", C3_CFG_INT, workers, "16", 1, 1024, "threads",
 	  "RPC handler threads (each runs one KV transaction at a time)"),
+	K("server", "max_conns", C3_CFG_INT, max_conns, "4096", 1, 1000000, "connections",
+	  "authenticated connections served at once; more are refused with EBUSY"),
+	K("server", "max_unauth_conns", C3_CFG_INT, max_unauth_conns, "256", 1, 1000000,
+	  "connections", "connections not yet authenticated; a newer one sheds the oldest"),
+	K("server", "max_unauth_per_addr", C3_CFG_INT, max_unauth_per_addr, "64", 1, 1000000,
+	  "connections",
+	  "connections not yet authenticated from one source address; a newer one sheds that "
+	  "address's oldest"),
+	K("server", "auth_timeout", C3_CFG_MS, auth_timeout_ms, "2s", 100, 600000, "ms",
+	  "a connection that has not authenticated within this is closed"),
 	K("kv", "uri", C3_CFG_STR, kv_uri, "lmdb:./meta-kv", 1, 0, "",
 	  "metadata store: lmdb:<dir>, pg:<conninfo> (shared by several meta servers) or mem:"),
 	K("mgmtd", "addrs", C3_CFG_STR, mgmtd, "", 1, 0, "",
@@ -219,6 +234,12 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (c3_kv_uri_private_check(cfg.kv_uri, err, sizeof(err)) < 0) {
+		LOG_ERROR("kv.uri: %s", err);
+		if (cfg.log_file[0]) /* else LOG_ERROR went to stderr already */
+			fprintf(stderr, "c3fs-meta: %s\n", err);
+		goto out;
+	}
 	rc = kv_db_open(cfg.kv_uri, &db);
 	if (rc < 0) {
 		LOG_ERROR("cannot open kv %s: %s", cfg.kv_uri, c3_strerror(rc));
@@ -242,6 +263,10 @@ int main(int argc, char **argv)
 		o.listen = cfg.listen;
 		o.token = cfg.token;
 		o.workers = (int)cfg.workers;
+		o.max_conns = (int)cfg.max_conns;
+		o.max_unauth_conns = (int)cfg.max_unauth_conns;
+		o.max_unauth_per_addr = (int)cfg.max_unauth_per_addr;
+		o.auth_timeout_ms = (uint32_t)cfg.auth_timeout_ms;
 		rc = rpc_server_new(&o, &srv);
 		if (rc < 0) {
 			LOG_ERROR("cannot listen on %s: %s", cfg.listen, c3_strerror(rc));

@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "mgmtd/service.h"
 
@@ -24,6 +25,17 @@ static const struct c3_cfg_key mgmtd_keys[] = {
 	    "token required by admin operations (empty: admin operations refused)"),
 	KEY("server", "workers", C3_CFG_INT, workers, "4", 1, 256, "threads", false,
 	    "RPC handler threads"),
+	KEY("server", "max_conns", C3_CFG_INT, max_conns, "4096", 1, 1000000, "connections",
+	    false, "authenticated connections served at once; more are refused with EBUSY"),
+	KEY("server", "max_unauth_conns", C3_CFG_INT, max_unauth_conns, "256", 1, 1000000,
+	    "connections", false,
+	    "connections not yet authenticated; a newer one sheds the oldest"),
+	KEY("server", "max_unauth_per_addr", C3_CFG_INT, max_unauth_per_addr, "64", 1, 1000000,
+	    "connections", false,
+	    "connections not yet authenticated from one source address; a newer one sheds "
+	    "that address's oldest"),
+	KEY("server", "auth_timeout", C3_CFG_MS, auth_timeout_ms, "2s", 100, 600000, "ms",
+	    false, "a connection that has not authenticated within this is closed"),
 	KEY("kv", "uri", C3_CFG_STR, kv_uri, "", 0, -1, "", false,
 	    "KV store shared by all mgmtd instances (empty: lmdb:<data_dir>/kv)"),
 	KEY("kv", "data_dir", C3_CFG_STR, data_dir, "./mgmtd-data", 0, -1, "", false,
@@ -76,6 +88,17 @@ int main(int argc, char **argv)
 	if (cfg.log_file[0] && c3_log_open(cfg.log_file) != 0)
 		fprintf(stderr, "c3fs-mgmtd: cannot open log file %s, using stderr\n",
 			cfg.log_file);
+
+	/* the state directory must be private (the default KV's directory is created so) */
+	rc = cfg.kv_uri[0] ? c3_kv_uri_private_check(cfg.kv_uri, err, sizeof(err))
+			   : c3_path_private_ensure(cfg.data_dir, err, sizeof(err));
+	if (rc < 0) {
+		LOG_ERROR("%s", err);
+		if (cfg.log_file[0]) /* else LOG_ERROR went to stderr already */
+			fprintf(stderr, "c3fs-mgmtd: %s\n", err);
+		c3_cfg_release(&mgmtd_cfg_table, &cfg);
+		return 1;
+	}
 
 	/* signals are taken synchronously by this thread; every other thread blocks them */
 	sigemptyset(&set);

@@ -662,7 +662,7 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	if (cfg->kv_uri && cfg->kv_uri[0]) {
 		snprintf(uri, sizeof(uri), "%s", cfg->kv_uri);
 	} else {
-		if (mkdir(cfg->data_dir, 0755) != 0 && errno != EEXIST) {
+		if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
 			rc = -errno;
 			LOG_ERROR("cannot create data dir %s: %s", cfg->data_dir, strerror(errno));
 			goto fail;
@@ -680,6 +680,10 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	so.token = cfg->token;
 	so.workers = (int)cfg->workers;
 	so.io_threads = 1;
+	so.max_conns = (int)cfg->max_conns;
+	so.max_unauth_conns = (int)cfg->max_unauth_conns;
+	so.max_unauth_per_addr = (int)cfg->max_unauth_per_addr;
+	so.auth_timeout_ms = (uint32_t)cfg->auth_timeout_ms;
 	rc = rpc_server_new(&so, &svc->srv);
 	if (rc) {
 		LOG_ERROR("cannot listen on %s: %s", cfg->listen, c3_strerror(rc));

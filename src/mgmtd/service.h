@@ -27,6 +27,10 @@ struct mgmtd_config {
 	uint64_t node_lease_ms;  /* node considered down after this long without heartbeat */
 	uint64_t leader_lease_ms;
 	int64_t workers;
+	int64_t max_conns;       /* RPC admission, see rpc_server_opts */
+	int64_t max_unauth_conns;
+	int64_t max_unauth_per_addr;
+	uint64_t auth_timeout_ms;
 	char *metrics_listen;    /* "" = no metrics endpoint */
 	char *log_level;
 	char *log_file;

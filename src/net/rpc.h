@@ -53,8 +53,17 @@ struct rpc_server_opts {
 	int workers;              /* handler threads; default 16 */
 	uint32_t max_payload;     /* default RPC_MAX_PAYLOAD_DEFAULT */
 	uint32_t max_bulk;        /* default RPC_MAX_BULK_DEFAULT */
-	int max_conns;            /* further connections are closed at accept; default 4096 */
-	uint32_t idle_timeout_ms; /* unauthenticated connections closed after; default 5000 */
+	/* Admission (see README.md, "Admission").  Authenticated connections: at most
+	 * max_conns (default 4096); more are answered -C3FS_EBUSY and closed, at accept or
+	 * at authentication.  Connections that have not authenticated yet have their own cap,
+	 * max_unauth_conns (default 256) per server and max_unauth_per_addr (default 64) per
+	 * source address: a new connection over either sheds the oldest unauthenticated one
+	 * (of that address, for the per-address cap) with -C3FS_EBUSY, so a flood of idle
+	 * sockets never keeps out a client that authenticates. */
+	int max_conns;
+	int max_unauth_conns;
+	int max_unauth_per_addr;
+	uint32_t auth_timeout_ms; /* unauthenticated connections closed after; default 2000 */
 };
 
 /* One incoming request, owned by the server until rpc_reply() is called on it.

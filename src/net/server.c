@@ -19,7 +19,19 @@
  *     sees dead drops its reply with -C3FS_EPEERCLOSED.
  *   - one writer at a time per connection (send_mu), a whole frame per critical section.
  *   - before authentication only RPC_T_AUTH is accepted, at most RPC_MAX_UNAUTH_FRAME bytes
- *     of payload+bulk, and the connection is closed after idle_timeout_ms.
+ *     of payload+bulk, and the connection is closed after auth_timeout_ms.
+ *   - admission: authenticated connections are limited by max_conns (checked at accept and
+ *     again at authentication); unauthenticated ones have their own, smaller caps
+ *     (max_unauth_conns per server, max_unauth_per_addr per source address).  A new
+ *     connection over an unauthenticated cap is admitted and the oldest unauthenticated
+ *     connection (of the same address when the address is over its cap) is shed, sparing
+ *     ones whose first bytes already wait to be read: idle sockets held by a flood go
+ *     first, and a real client, which sends AUTH right after connecting, gets in.
+ *   - every unauthenticated connection is on srv->ulist (oldest first, guarded by umu)
+ *     from accept until it authenticates or its io thread closes it; a thread holding umu
+ *     may take a reference on a listed connection (it is alive while listed).  Io thread 0
+ *     sheds and expires from that list by shutting the descriptor down; the owning io
+ *     thread then sees EOF and closes the connection as usual.
  *   - srv->outstanding counts live requests; rpc_server_free waits for it to reach 0.
  */
 #include <errno.h>
@@ -31,6 +43,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -44,6 +57,7 @@
 #define SRV_EVENTS 64
 #define SRV_ACCEPT_BATCH 64
 #define SRV_IDLE_CHECK_MS 50
+#define SRV_EXPIRE_BATCH 64
 /* Flow control: a connection with this many requests (or bytes of payload+bulk) not yet
  * answered is not read any more until half of them are; TCP then pushes back on the
  * client.  Bounds the memory one connection can pin (plus one read buffer of frames). */
@@ -77,8 +91,8 @@ struct srv_handler {
 /* Process-wide server metrics (created once; see common/metrics.h). */
 static struct {
 	struct c3_counter *requests, *auth_failures, *protocol_errors, *refused, *expired,
-		*bytes_in, *bytes_out, *paused;
-	struct c3_gauge *conns;
+		*bytes_in, *bytes_out, *paused, *unauth_shed, *auth_timeouts;
+	struct c3_gauge *conns, *unauth;
 } srv_m;
 static pthread_once_t srv_m_once = PTHREAD_ONCE_INIT;
 
@@ -91,7 +105,7 @@ static void srv_metrics_init(void)
 	srv_m.protocol_errors = c3_counter_get("c3fs_rpc_server_protocol_errors_total", NULL,
 					       "connections closed for a malformed frame");
 	srv_m.refused = c3_counter_get("c3fs_rpc_server_refused_total", NULL,
-				       "connections refused at accept (max_conns, no descriptors)");
+				       "connections refused (max_conns authenticated, no descriptors)");
 	srv_m.expired = c3_counter_get("c3fs_rpc_server_expired_total", NULL,
 				       "requests dropped because their deadline passed in the queue");
 	srv_m.bytes_in = c3_counter_get("c3fs_rpc_server_received_bytes_total", NULL,
@@ -102,6 +116,14 @@ static void srv_metrics_init(void)
 				      "times a connection stopped being read (too much unanswered)");
 	srv_m.conns = c3_gauge_get("c3fs_rpc_server_connections", NULL,
 				   "open server connections");
+	srv_m.unauth = c3_gauge_get("c3fs_rpc_server_unauth_connections", NULL,
+				    "server connections not yet authenticated");
+	srv_m.unauth_shed = c3_counter_get("c3fs_rpc_server_unauth_shed_total", NULL,
+					   "unauthenticated connections closed to admit a newer one "
+					   "(max_unauth_conns, max_unauth_per_addr)");
+	srv_m.auth_timeouts = c3_counter_get("c3fs_rpc_server_auth_timeouts_total", NULL,
+					     "connections closed for not authenticating within "
+					     "auth_timeout_ms");
 }
 
 static void srv_handler_metrics(struct srv_handler *h, uint16_t type)
@@ -128,6 +150,9 @@ struct srv_conn {
 	atomic_long pend_reqs;     /* requests created and not yet freed */
 	atomic_ullong pend_bytes;  /* their payload + bulk bytes */
 	atomic_bool paused;        /* EPOLLIN off for flow control (see srv_conn_flow) */
+	/* guarded by srv->umu */
+	bool ulisted;              /* on srv->ulist (not authenticated, not shed/expired) */
+	struct srv_conn *uprev, *unext;
 	/* owned by the io thread */
 	bool authed;
 	bool in_epoll;
@@ -140,6 +165,7 @@ struct srv_conn {
 	size_t got;
 	struct srv_conn *prev, *next;  /* io->conns, or io->pending (next only) */
 	char peer[48];
+	char addr[48];             /* peer without the port (per-address cap); immutable */
 };
 
 struct srv_io {
@@ -152,8 +178,7 @@ struct srv_io {
 	pthread_mutex_t mu;          /* guards pending */
 	struct srv_conn *pending;    /* accepted, not yet in this thread's epoll set */
 	struct srv_conn *conns;      /* io thread only (and rpc_server_free after join) */
-	unsigned nunauth;            /* io thread only */
-	uint64_t next_idle_check_ns;
+	uint64_t next_idle_check_ns; /* io thread 0 only */
 };
 
 struct rpc_server {
@@ -163,8 +188,12 @@ struct rpc_server {
 	int port;
 	char *token;
 	size_t token_len;
-	int nio, nworkers, max_conns;
-	uint32_t max_payload, max_bulk, idle_timeout_ms;
+	int nio, nworkers, max_conns, max_unauth, max_unauth_per_addr;
+	uint32_t max_payload, max_bulk, auth_timeout_ms;
+	atomic_int nauthed;          /* authenticated connections not yet closed */
+	pthread_mutex_t umu;         /* guards ulist, nunauth and every conn's u* fields */
+	struct srv_conn *uhead, *utail; /* unauthenticated connections, oldest first */
+	atomic_int nunauth;          /* length of ulist (read without umu by io thread 0) */
 	struct srv_handler handlers[RPC_TYPE_MAX + 1];
 	struct srv_io *ios;
 	unsigned accept_rr;          /* io thread 0 only */
@@ -182,7 +211,7 @@ struct rpc_server {
 	long outstanding;
 	bool started;
 	struct net_bufpool pool;     /* request bulk buffers */
-	_Atomic uint64_t log_accept_ns, log_busy_ns, log_proto_ns, log_idle_ns;
+	_Atomic uint64_t log_accept_ns, log_busy_ns, log_proto_ns, log_idle_ns, log_shed_ns;
 };
 
 /* True on the server's io threads: a reply written there blocks every connection of
@@ -286,6 +315,140 @@ static void srv_conn_send_error(struct srv_conn *c, uint16_t type, uint64_t id, 
 	pthread_mutex_unlock(&c->send_mu);
 }
 
+/* ------------------------------------------------------------------ unauthenticated */
+
+/* umu held: take c off ulist (no-op when it is not listed). */
+static void srv_ulist_remove(struct rpc_server *srv, struct srv_conn *c)
+{
+	if (!c->ulisted)
+		return;
+	if (c->uprev)
+		c->uprev->unext = c->unext;
+	else
+		srv->uhead = c->unext;
+	if (c->unext)
+		c->unext->uprev = c->uprev;
+	else
+		srv->utail = c->uprev;
+	c->uprev = c->unext = NULL;
+	c->ulisted = false;
+	atomic_fetch_sub(&srv->nunauth, 1);
+	c3_gauge_add(srv_m.unauth, -1);
+}
+
+static void srv_ulist_forget(struct rpc_server *srv, struct srv_conn *c)
+{
+	pthread_mutex_lock(&srv->umu);
+	srv_ulist_remove(srv, c);
+	pthread_mutex_unlock(&srv->umu);
+}
+
+/* Close a connection another thread may own: tell the peer why, shut the descriptor down
+ * (its io thread sees EOF and closes it) and drop the reference the caller took. */
+static void srv_conn_evict(struct srv_conn *c, int status)
+{
+	srv_conn_send_error(c, 0, 0, status);
+	srv_conn_kill(c);
+	srv_conn_unref(c);
+}
+
+/* True when bytes from the peer wait in the socket, not yet read by the io thread. */
+static bool srv_conn_has_input(const struct srv_conn *c)
+{
+	int n = 0;
+
+	return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* Io thread 0, at accept: put c on ulist, first shedding the oldest unauthenticated
+ * connection of c's address when that address is at max_unauth_per_addr, else the oldest
+ * of all when the server is at max_unauth_conns. */
+static void srv_ulist_admit(struct rpc_server *srv, struct srv_conn *c)
+{
+	struct srv_conn *victim = NULL, *u;
+	int same = 0;
+	bool by_addr;
+
+	pthread_mutex_lock(&srv->umu);
+	for (u = srv->uhead; u; u = u->unext)
+		same += strcmp(u->addr, c->addr) == 0;
+	by_addr = same >= srv->max_unauth_per_addr;
+	if (by_addr || atomic_load(&srv->nunauth) >= srv->max_unauth) {
+		struct srv_conn *oldest = NULL;
+
+		/* oldest first, but spare one whose first bytes (its AUTH frame, most likely)
+		 * are already waiting to be read: it is about to authenticate */
+		for (u = srv->uhead; u; u = u->unext) {
+			if (by_addr && strcmp(u->addr, c->addr) != 0)
+				continue;
+			if (!oldest)
+				oldest = u;
+			if (!srv_conn_has_input(u)) {
+				victim = u;
+				break;
+			}
+		}
+		if (!victim)
+			victim = oldest;
+	}
+	if (victim) {
+		srv_ulist_remove(srv, victim);
+		atomic_fetch_add(&victim->refs, 1);
+	}
+	c->ulisted = true;
+	c->uprev = srv->utail;
+	c->unext = NULL;
+	if (srv->utail)
+		srv->utail->unext = c;
+	else
+		srv->uhead = c;
+	srv->utail = c;
+	atomic_fetch_add(&srv->nunauth, 1);
+	c3_gauge_add(srv_m.unauth, 1);
+	pthread_mutex_unlock(&srv->umu);
+	if (!victim)
+		return;
+	c3_counter_add(srv_m.unauth_shed, 1);
+	if (net__ratelimit(&srv->log_shed_ns, 1000000000ull))
+		LOG_WARN("rpc: %s: too many unauthenticated connections (%s); closing the oldest, "
+			 "%s (further ones this second not logged)",
+			 c->peer, by_addr ? "max_unauth_per_addr" : "max_unauth_conns",
+			 victim->peer);
+	srv_conn_evict(victim, -C3FS_EBUSY);
+}
+
+/* Io thread 0: close the connections that did not authenticate within auth_timeout_ms
+ * (ulist is oldest first, so they are at its head). */
+static void srv_ulist_expire(struct rpc_server *srv, uint64_t now)
+{
+	uint64_t limit = (uint64_t)srv->auth_timeout_ms * 1000000ull;
+
+	for (;;) {
+		struct srv_conn *batch[SRV_EXPIRE_BATCH];
+		int n = 0;
+
+		pthread_mutex_lock(&srv->umu);
+		while (n < SRV_EXPIRE_BATCH && srv->uhead &&
+		       now - srv->uhead->accepted_ns > limit) {
+			struct srv_conn *c = srv->uhead;
+
+			srv_ulist_remove(srv, c);
+			atomic_fetch_add(&c->refs, 1);
+			batch[n++] = c;
+		}
+		pthread_mutex_unlock(&srv->umu);
+		if (n == 0)
+			return;
+		c3_counter_add(srv_m.auth_timeouts, (uint64_t)n);
+		if (net__ratelimit(&srv->log_idle_ns, 1000000000ull))
+			LOG_INFO("rpc: %s did not authenticate within %u ms; closing "
+				 "(further ones this second not logged)",
+				 batch[0]->peer, srv->auth_timeout_ms);
+		for (int i = 0; i < n; i++)
+			srv_conn_evict(batch[i], -C3FS_EAUTH);
+	}
+}
+
 /* io thread: take c out of service and drop the io thread's reference. */
 static void srv_conn_close(struct srv_conn *c)
 {
@@ -302,8 +465,10 @@ static void srv_conn_close(struct srv_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
-	if (!c->authed)
-		io->nunauth--;
+	if (c->authed)
+		atomic_fetch_sub(&c->srv->nauthed, 1);
+	else
+		srv_ulist_forget(c->srv, c);
 	if (c->cur) {
 		struct srv_req *r = c->cur;
 
@@ -468,8 +633,19 @@ static bool srv_dispatch(struct srv_conn *c, struct srv_req *r)
 			return false;
 		}
 		if (!c->authed) {
+			if (atomic_fetch_add(&srv->nauthed, 1) >= srv->max_conns) {
+				atomic_fetch_sub(&srv->nauthed, 1);
+				c3_counter_add(srv_m.refused, 1);
+				if (net__ratelimit(&srv->log_busy_ns, 1000000000ull))
+					LOG_WARN("rpc: max_conns (%d) authenticated connections; "
+						 "refusing %s",
+						 srv->max_conns, c->peer);
+				rpc_reply(&r->pub, -C3FS_EBUSY, NULL, 0, NULL, 0);
+				srv_conn_close(c);
+				return false;
+			}
 			c->authed = true;
-			c->io->nunauth--;
+			srv_ulist_forget(srv, c);
 		}
 		rpc_reply(&r->pub, 0, NULL, 0, NULL, 0);
 		return true;
@@ -699,7 +875,6 @@ static void srv_io_adopt(struct srv_io *io, struct srv_conn *c)
 	if (io->conns)
 		io->conns->prev = c;
 	io->conns = c;
-	io->nunauth++;
 	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
 		LOG_ERROR("rpc: epoll_ctl add: %s", strerror(errno));
 		srv_conn_close(c);
@@ -738,13 +913,13 @@ static void srv_accept(struct rpc_server *srv)
 				LOG_WARN("rpc: accept: %s", strerror(-fd));
 			return;
 		}
-		if (atomic_load(&srv->nconns) >= srv->max_conns) {
+		if (atomic_load(&srv->nauthed) >= srv->max_conns) {
 			uint8_t hdr[RPC_HEADER_BYTES];
 			struct iovec iov = { hdr, sizeof(hdr) };
 
 			if (net__ratelimit(&srv->log_busy_ns, 1000000000ull))
-				LOG_WARN("rpc: max_conns (%d) reached; refusing %s", srv->max_conns,
-					 peer);
+				LOG_WARN("rpc: max_conns (%d) authenticated connections; refusing %s",
+					 srv->max_conns, peer);
 			c3_counter_add(srv_m.refused, 1);
 			net__error_frame(hdr, 0, 0, -C3FS_EBUSY);
 			(void)srv->tr->writev(fd, &iov, 1); /* best effort, never blocks */
@@ -765,8 +940,12 @@ static void srv_accept(struct rpc_server *srv)
 		pthread_mutex_init(&c->send_mu, NULL);
 		c->accepted_ns = c3_now_ns();
 		memcpy(c->peer, peer, sizeof(c->peer));
+		memcpy(c->addr, peer, sizeof(c->addr));
+		if (strrchr(c->addr, ':'))
+			*strrchr(c->addr, ':') = '\0';
 		atomic_fetch_add(&srv->nconns, 1);
 		c3_gauge_add(srv_m.conns, 1);
+		srv_ulist_admit(srv, c);
 		io = &srv->ios[srv->accept_rr++ % (unsigned)srv->nio];
 		if (io->idx == 0) {
 			srv_io_adopt(io, c);
@@ -780,26 +959,6 @@ static void srv_accept(struct rpc_server *srv)
 	}
 }
 
-/* io thread: close connections that did not authenticate within idle_timeout_ms. */
-static void srv_io_check_idle(struct srv_io *io, uint64_t now)
-{
-	struct rpc_server *srv = io->srv;
-	struct srv_conn *c = io->conns, *next;
-
-	io->next_idle_check_ns = now + SRV_IDLE_CHECK_MS * 1000000ull;
-	for (; c; c = next) {
-		next = c->next;
-		if (!c->authed && now - c->accepted_ns > (uint64_t)srv->idle_timeout_ms * 1000000ull) {
-			if (net__ratelimit(&srv->log_idle_ns, 1000000000ull))
-				LOG_INFO("rpc: %s did not authenticate within %u ms; closing "
-					 "(further ones this second not logged)",
-					 c->peer, srv->idle_timeout_ms);
-			srv_conn_send_error(c, 0, 0, -C3FS_EAUTH);
-			srv_conn_close(c);
-		}
-	}
-}
-
 static void *srv_io_main(void *arg)
 {
 	struct srv_io *io = arg;
@@ -808,7 +967,8 @@ static void *srv_io_main(void *arg)
 
 	srv_tls_on_io = true;
 	while (!atomic_load(&srv->stopping)) {
-		int n, timeout = io->nunauth ? SRV_IDLE_CHECK_MS : -1;
+		int n, timeout = io->idx == 0 && atomic_load(&srv->nunauth) ? SRV_IDLE_CHECK_MS
+									      : -1;
 
 		n = epoll_wait(io->epfd, ev, SRV_EVENTS, timeout);
 		if (n < 0 && errno != EINTR) {
@@ -837,11 +997,13 @@ static void *srv_io_main(void *arg)
 				srv_conn_on_event(p, ev[i].events);
 			}
 		}
-		if (io->nunauth) {
+		if (io->idx == 0 && atomic_load(&srv->nunauth)) {
 			uint64_t now = c3_now_ns();
 
-			if (now >= io->next_idle_check_ns)
-				srv_io_check_idle(io, now);
+			if (now >= io->next_idle_check_ns) {
+				io->next_idle_check_ns = now + SRV_IDLE_CHECK_MS * 1000000ull;
+				srv_ulist_expire(srv, now);
+			}
 		}
 	}
 	return NULL;
@@ -895,7 +1057,8 @@ int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out)
 	if (!opts || !opts->listen)
 		return -C3FS_ECONFIG;
 	if (opts->io_threads < 0 || opts->io_threads > 64 || opts->workers < 0 ||
-	    opts->workers > 1024 || opts->max_conns < 0)
+	    opts->workers > 1024 || opts->max_conns < 0 || opts->max_unauth_conns < 0 ||
+	    opts->max_unauth_per_addr < 0)
 		return -C3FS_ECONFIG;
 	pthread_once(&srv_m_once, srv_metrics_init);
 	srv = calloc(1, sizeof(*srv));
@@ -909,7 +1072,10 @@ int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out)
 	srv->max_conns = opts->max_conns ? opts->max_conns : 4096;
 	srv->max_payload = opts->max_payload ? opts->max_payload : RPC_MAX_PAYLOAD_DEFAULT;
 	srv->max_bulk = opts->max_bulk ? opts->max_bulk : RPC_MAX_BULK_DEFAULT;
-	srv->idle_timeout_ms = opts->idle_timeout_ms ? opts->idle_timeout_ms : 5000;
+	srv->max_unauth = opts->max_unauth_conns ? opts->max_unauth_conns : 256;
+	srv->max_unauth_per_addr = opts->max_unauth_per_addr ? opts->max_unauth_per_addr : 64;
+	srv->auth_timeout_ms = opts->auth_timeout_ms ? opts->auth_timeout_ms : 2000;
+	pthread_mutex_init(&srv->umu, NULL);
 	pthread_mutex_init(&srv->qmu, NULL);
 	pthread_cond_init(&srv->qcv, NULL);
 	pthread_mutex_init(&srv->omu, NULL);
@@ -1075,6 +1241,7 @@ void rpc_server_free(struct rpc_server *srv)
 		srv->tr->close(srv->lfd);
 	if (srv->spare_fd >= 0)
 		close(srv->spare_fd);
+	pthread_mutex_destroy(&srv->umu);
 	pthread_mutex_destroy(&srv->qmu);
 	pthread_cond_destroy(&srv->qcv);
 	pthread_mutex_destroy(&srv->omu);

@@ -13,6 +13,9 @@
  *  - cs->mu guards the slot table; slot fields are changed only by the lock holder, but
  *    readers of pending state (stat/list) take cs->mu, so the holder also takes cs->mu
  *    when it installs or drops a pending version.
+ *  - Everything created here is private to the service user: directories 0700, chunk
+ *    files, TARGET and the LMDB files 0600, passed to mkdir/open/mdb_env_open (a umask can
+ *    only narrow them; nothing is chmod-ed afterwards).
  */
 #include "storage/chunk.h"
 
@@ -571,7 +574,7 @@ static struct chunk_slot *chunk_slot_locked(struct chunk_store *cs, struct chunk
 
 static int chunk_mkdir(const char *path)
 {
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -596,7 +599,7 @@ static int chunk_check_target_file(const char *dir, uint32_t target_id)
 	}
 	if (errno != ENOENT)
 		return -errno;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	n = snprintf(buf, sizeof(buf), "%u\n", target_id);
@@ -753,7 +756,7 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	mdb_env_set_maxreaders(cs->env, 1024);
 	mdb_env_set_mapsize(cs->env, opts->map_size_bytes ? opts->map_size_bytes : (8ull << 30));
 	rc = chunk_mdb_err(mdb_env_open(cs->env, path,
-					MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0), 0644));
+					MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0), 0600));
 	if (rc)
 		goto fail;
 	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, 0, &txn));
@@ -1292,7 +1295,7 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 	} else {
 		nv.gen = newgen;
 		chunk_path(cs, id, nv.gen, path, sizeof(path));
-		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			rc = chunk_note_err(cs, -errno);
 			goto out;

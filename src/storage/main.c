@@ -16,6 +16,7 @@
 #include "cluster/client.h"
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "storage/chainfile.h"
@@ -29,6 +30,10 @@ struct storage_cfg {
 	char *listen;
 	char *token;
 	int64_t workers;
+	int64_t max_conns;
+	int64_t max_unauth_conns;
+	int64_t max_unauth_per_addr;
+	uint64_t auth_timeout_ms;
 	char *targets;
 	char *io_engine;
 	char *chain_file;
@@ -52,6 +57,17 @@ static const struct c3_cfg_key storage_keys[] = {
 	  "cluster token clients and peers must present (empty = none)"),
 	K("server", "workers", C3_CFG_INT, workers, "64", 4, 1024, "threads", false,
 	  "RPC handler threads (handlers block on disk and on forwarding)"),
+	K("server", "max_conns", C3_CFG_INT, max_conns, "4096", 1, 1000000, "connections", false,
+	  "authenticated connections served at once; more are refused with EBUSY"),
+	K("server", "max_unauth_conns", C3_CFG_INT, max_unauth_conns, "256", 1, 1000000,
+	  "connections", false,
+	  "connections not yet authenticated; a newer one sheds the oldest"),
+	K("server", "max_unauth_per_addr", C3_CFG_INT, max_unauth_per_addr, "64", 1, 1000000,
+	  "connections", false,
+	  "connections not yet authenticated from one source address; a newer one sheds that "
+	  "address's oldest"),
+	K("server", "auth_timeout", C3_CFG_MS, auth_timeout_ms, "2s", 100, 600000, "ms", false,
+	  "a connection that has not authenticated within this is closed"),
 	K("storage", "targets", C3_CFG_STR, targets, "", 0, -1, "", false,
 	  "local targets as id:path,id:path (one directory per target)"),
 	K("storage", "io_engine", C3_CFG_STR, io_engine, "uring", 0, -1, "", false,
@@ -168,11 +184,25 @@ int main(int argc, char **argv)
 		LOG_ERROR("storage.targets: expected id:path,id:path, got \"%s\"", cfg.targets);
 		goto out;
 	}
+	for (int i = 0; i < ntargets; i++) {
+		/* a missing target directory is created 0700 by the chunk store */
+		rc = c3_path_private_check(targets[i].path, err, sizeof(err));
+		if (rc < 0 && rc != -ENOENT) {
+			LOG_ERROR("storage.targets: %s", err);
+			if (cfg.log_file[0]) /* else LOG_ERROR went to stderr already */
+				fprintf(stderr, "c3fs-storage: %s\n", err);
+			goto out;
+		}
+	}
 	memset(&so, 0, sizeof(so));
 	so.node_id = (uint32_t)cfg.node_id;
 	so.listen = cfg.listen;
 	so.token = cfg.token;
 	so.workers = (int)cfg.workers;
+	so.max_conns = (int)cfg.max_conns;
+	so.max_unauth_conns = (int)cfg.max_unauth_conns;
+	so.max_unauth_per_addr = (int)cfg.max_unauth_per_addr;
+	so.auth_timeout_ms = (uint32_t)cfg.auth_timeout_ms;
 	so.forward_retry_ms = (uint32_t)cfg.forward_retry_ms;
 	so.targets = targets;
 	so.ntargets = ntargets;

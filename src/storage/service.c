@@ -1755,6 +1755,10 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	so.token = o->token;
 	so.workers = o->workers ? o->workers : 64;
 	so.io_threads = o->io_threads ? o->io_threads : 2;
+	so.max_conns = o->max_conns;
+	so.max_unauth_conns = o->max_unauth_conns;
+	so.max_unauth_per_addr = o->max_unauth_per_addr;
+	so.auth_timeout_ms = o->auth_timeout_ms;
 	rc = rpc_server_new(&so, &svc->srv);
 	if (rc)
 		goto fail;

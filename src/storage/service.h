@@ -40,6 +40,10 @@ struct storage_service_opts {
 	const char *token;             /* cluster token */
 	int workers;                   /* RPC handler threads (default 64) */
 	int io_threads;                /* RPC I/O threads (default 2) */
+	int max_conns;                 /* RPC admission, see rpc_server_opts (0 = default) */
+	int max_unauth_conns;
+	int max_unauth_per_addr;
+	uint32_t auth_timeout_ms;
 	int io_engine;                 /* enum chunk_io_engine */
 	uint32_t forward_retry_ms;     /* give up forwarding after this long (default 5000) */
 	uint32_t forward_timeout_ms;   /* one forward attempt (default 10000) */

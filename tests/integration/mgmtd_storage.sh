@@ -22,7 +22,7 @@ t_ok $? "mgmtd listens"
 
 declare -A SP
 start_storage() { # n
-	mkdir -p "$T/s$1/a" "$T/s$1/b"
+	mkdir -p -m 0700 "$T/s$1/a" "$T/s$1/b"
 	t_daemon "storage$1" "$BIN/c3fs-storage" --set server.node_id="$1" \
 		--set server.listen="127.0.0.1:${SP[$1]}" --set server.token=tok \
 		--set storage.targets="${1}01:$T/s$1/a,${1}02:$T/s$1/b" \

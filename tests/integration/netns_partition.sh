@@ -52,7 +52,7 @@ t_daemon mgmtd ip netns exec "${NS_PREFIX}h1" "$BIN/c3fs-mgmtd" --config "$T/mgm
 ns_port_up 1 9000; t_ok $? "mgmtd listens on $MG"
 
 for h in 2 3 4; do
-	mkdir -p "$T/s$h/a" "$T/s$h/b"
+	mkdir -p -m 0700 "$T/s$h/a" "$T/s$h/b"
 	cat >"$T/storage$h.ini" <<EOT
 [server]
 node_id = $h

@@ -130,7 +130,7 @@ c_start() { # [NODES] [TARGETS_PER_NODE] [REPLICAS]
 	trap 'c_cleanup' EXIT
 	C_REPLICAS=$reps
 	C_TARGET_ROOT=${C_TARGET_ROOT:-$T/data}
-	mkdir -p "$C_TARGET_ROOT" "$T/mgmtd" "$T/meta"
+	mkdir -p -m 0700 "$C_TARGET_ROOT" "$T/mgmtd" "$T/meta" # daemons refuse wider state dirs
 	mport=$(t_free_port)
 	C_MGMTD=127.0.0.1:$mport
 	t_daemon mgmtd "$BIN/c3fs-mgmtd" \
@@ -144,7 +144,7 @@ c_start() { # [NODES] [TARGETS_PER_NODE] [REPLICAS]
 	for ((i = 1; i <= nodes; i++)); do
 		targets=
 		for ((j = 1; j <= per; j++)); do
-			mkdir -p "$C_TARGET_ROOT/s$i/t$j"
+			mkdir -p -m 0700 "$C_TARGET_ROOT/s$i/t$j"
 			targets+="${targets:+,}$((i * 100 + j)):$C_TARGET_ROOT/s$i/t$j"
 		done
 		C_STORAGE_TARGETS[$i]=$targets

@@ -368,7 +368,7 @@ static void test_http(void)
 		if (fd >= 0)
 			close(fd);
 	}
-	/* more idle clients than slots: the extra ones wait in the backlog, then get served */
+	/* as many idle clients as slots: a scrape still gets in (an idle one is shed) */
 	{
 		int idle[C3_METRICS__MAX_CONNS];
 

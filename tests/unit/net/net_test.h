@@ -29,7 +29,7 @@ static inline struct rpc_server *nt_server(const char *token, int workers, int m
 	o.token = token;
 	o.workers = workers;
 	o.max_conns = max_conns;
-	o.idle_timeout_ms = idle_ms;
+	o.auth_timeout_ms = idle_ms;
 	if (rpc_server_new(&o, &s) != 0)
 		return NULL;
 	return s;

@@ -630,7 +630,7 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 {
 	struct mgmtd_service *svc;
 	struct rpc_server_opts so;
-	char uri[1024];
+	char uri[1024], shown[1024];
 	int rc;
 
 	*out = NULL;
@@ -671,7 +671,8 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	}
 	rc = kv_db_open(uri, &svc->db);
 	if (rc) {
-		LOG_ERROR("cannot open KV %s: %s", uri, c3_strerror(rc));
+		LOG_ERROR("cannot open KV %s: %s", kv_uri_redact(uri, shown, sizeof(shown)),
+			  c3_strerror(rc));
 		goto fail;
 	}
 
@@ -727,7 +728,7 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 		goto fail;
 	svc->bg_started = true;
 	LOG_INFO("mgmtd listening on %s (advertised %s), KV %s, node lease %llu ms, leader "
-		 "lease %llu ms", cfg->listen, svc->self, uri,
+		 "lease %llu ms", cfg->listen, svc->self, kv_uri_redact(uri, shown, sizeof(shown)),
 		 (unsigned long long)svc->node_lease_ms, (unsigned long long)svc->leader_lease_ms);
 	*out = svc;
 	return 0;

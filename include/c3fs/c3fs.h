@@ -60,6 +60,8 @@ struct c3fs_client_opts {
 	int conns_per_peer;        /* connections per server; 0 = 2 */
 	int write_behind_threads;  /* workers for c3fs_pwrite_async; 0 = 8 */
 	uint32_t write_behind_bytes; /* most bytes queued per inode; 0 = 16 MiB */
+	uint32_t meta_wait_ms;     /* how long a metadata call retries while no meta node
+				    * answers, then -C3FS_ETIMEDOUT; 0 = 60000 */
 };
 
 /* Connect: start following mgmtd and wait (opts.ready_timeout_ms) for the first routing

@@ -146,11 +146,15 @@ static void redact_kv(struct redact_out *o, const char *s)
 char *kv_uri_redact(const char *uri, char *out, size_t n)
 {
 	struct redact_out o = { out, n, 0 };
-	const char *s = uri ? uri : "";
+	const char *s = uri;
 	size_t scheme;
 
 	if (n == 0)
 		return out;
+	if (!s) {
+		out[0] = '\0';
+		return out;
+	}
 	/* kv_pg.c's own options before the conninfo: pg:[pool=N;][table=NAME;] */
 	if (strncmp(s, "pg:", 3) == 0) {
 		const char *p = s + 3;

@@ -65,6 +65,8 @@ struct c3fs_client_opts {
 	 * for this long without asking meta.  Another client's change to such a directory
 	 * is seen up to this much later.  0 = off (every getattr asks meta). */
 	uint32_t dir_attr_ttl_ms;
+	uint32_t meta_wait_ms;     /* how long a metadata call retries while no meta node
+				    * answers, then -C3FS_ETIMEDOUT; 0 = 60000 */
 };
 
 /* Connect: start following mgmtd and wait (opts.ready_timeout_ms) for the first routing

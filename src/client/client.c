@@ -21,8 +21,6 @@
 #include "common/clock.h"
 #include "common/errors.h"
 
-#define CLIENT_META_MAX_ATTEMPTS 64
-
 static uint32_t client_default_u32(uint32_t v, uint32_t def) { return v ? v : def; }
 
 /* ------------------------------------------------------------------ errors */
@@ -105,14 +103,14 @@ static int client_meta_pick(struct c3fs_client *cl, unsigned skip, char *addr, s
 int client__meta_call(struct c3fs_client *cl, uint16_t type, const struct c3_buf *req,
 		      struct c3_buf *resp)
 {
-	uint64_t deadline = c3_now_ms() + cl->opts.write_wait_ms;
+	uint64_t now, deadline = c3_now_ms() + cl->opts.meta_wait_ms;
 	uint64_t backoff = 20;
 	char addr[ROUTING_ADDR_MAX];
 	int rc, attempt;
 
 	if (req->err)
 		return req->err;
-	for (attempt = 0; attempt < CLIENT_META_MAX_ATTEMPTS; attempt++) {
+	for (attempt = 0;; attempt++) {
 		rc = client_meta_pick(cl, (unsigned)attempt, addr, sizeof(addr));
 		if (rc == 0) {
 			struct c3_buf tmp = C3_BUF_INIT;
@@ -128,15 +126,21 @@ int client__meta_call(struct c3fs_client *cl, uint16_t type, const struct c3_buf
 		}
 		if (!client_meta_retryable(rc))
 			return rc;
-		if (c3_now_ms() >= deadline)
-			return rc;
+		now = c3_now_ms();
+		if (now >= deadline) {
+			/* no meta node answered within meta_wait_ms (checked between tries:
+			 * one try may take up to timeout_ms) */
+			if (rc == -C3FS_EBUSY || rc == -C3FS_ECONFLICT ||
+			    rc == -C3FS_EKVMAYBECOMMITTED)
+				return rc;
+			return -C3FS_ETIMEDOUT;
+		}
 		if (rc == -C3FS_ENOROUTING || rc == -C3FS_ECONNECT)
 			cluster_client_refresh(cl->cc, 1000);
-		c3_sleep_ms(backoff);
+		c3_sleep_ms(backoff < deadline - now ? backoff : deadline - now);
 		if (backoff < 1000)
 			backoff *= 2;
 	}
-	return rc;
 }
 
 /* ------------------------------------------------------------------ attributes */
@@ -659,6 +663,7 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 	cl->opts.timeout_ms = client_default_u32(opts->timeout_ms, 10000);
 	cl->opts.ready_timeout_ms = client_default_u32(opts->ready_timeout_ms, 10000);
 	cl->opts.write_wait_ms = client_default_u32(opts->write_wait_ms, 60000);
+	cl->opts.meta_wait_ms = client_default_u32(opts->meta_wait_ms, 60000);
 	cl->opts.length_sync_ms = client_default_u32(opts->length_sync_ms, 30000);
 	cl->opts.io_threads = opts->io_threads > 0 ? opts->io_threads : 2;
 	cl->opts.conns_per_peer = opts->conns_per_peer > 0 ? opts->conns_per_peer : 2;

@@ -387,11 +387,12 @@ static bool routing_wanted(const struct cluster_client *cc)
 static void *cc_thread(void *arg)
 {
 	struct cluster_client *cc = arg;
-	uint64_t next_hb = 0, next_register = 0, routing_retry_at = 0;
-	int last_err = 0;
+	uint64_t next_hb = 0, next_register = 0, routing_retry_at = 0, lost_ms = 0;
+	int last_err = 0; /* result of the last registration or heartbeat */
 
 	for (;;) {
 		bool registered, want;
+		const char *what;
 		uint64_t gen, now, wake;
 		int rc = 0;
 
@@ -404,21 +405,30 @@ static void *cc_thread(void *arg)
 		pthread_mutex_unlock(&cc->mu);
 
 		now = c3_now_ms();
+		what = NULL;
 		if (!registered && now >= next_register) {
+			what = "registration";
 			rc = do_register(cc);
 			next_hb = c3_now_ms() + cc->opts.heartbeat_ms;
 			next_register = c3_now_ms() + (cc->opts.heartbeat_ms < 200 ?
 						       cc->opts.heartbeat_ms : 200);
 		} else if (registered && now >= next_hb) {
+			what = "heartbeat";
 			next_hb = now + cc->opts.heartbeat_ms;
 			rc = do_heartbeat(cc);
 		}
-		if (rc && rc != last_err)
-			LOG_WARN("mgmtd %s failed: %s", registered ? "heartbeat" : "registration",
-				 c3_strerror(rc));
-		if (rc == 0 && last_err && registered)
-			LOG_INFO("mgmtd heartbeat acknowledged again");
-		if (rc != 0 || !registered || last_err == 0)
+		/* log the state changes only: mgmtd lost (first failure), a different
+		 * error while lost (debug), mgmtd regained (first success after) */
+		if (what && rc && !last_err) {
+			LOG_WARN("mgmtd %s failed: %s", what, c3_strerror(rc));
+			lost_ms = now;
+		} else if (what && rc && rc != last_err) {
+			LOG_DEBUG("mgmtd %s failed: %s", what, c3_strerror(rc));
+		} else if (what && !rc && last_err) {
+			LOG_INFO("mgmtd %s acknowledged again after %llu ms", what,
+				 (unsigned long long)(c3_now_ms() - lost_ms));
+		}
+		if (what)
 			last_err = rc;
 
 		pthread_mutex_lock(&cc->mu);

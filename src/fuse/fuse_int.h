@@ -34,6 +34,7 @@ struct fusefs_config {
 	int64_t io_threads;
 	uint64_t rpc_timeout_ms;
 	uint64_t write_wait_ms;
+	uint64_t meta_wait_ms;
 	uint64_t length_sync_ms;
 	uint64_t max_readahead;
 	bool allow_other;

@@ -60,6 +60,9 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	    "Deadline of one RPC."),
 	CFG("cluster", "write_wait", C3_CFG_MS, write_wait_ms, "60s", 1000, 3600000, "ms",
 	    "How long an I/O waits for its chain to be reconfigured before failing."),
+	CFG("cluster", "meta_wait", C3_CFG_MS, meta_wait_ms, "60s", 1000, 3600000, "ms",
+	    "How long a metadata operation retries while no meta node answers (meta down or "
+	    "restarting); then it fails with ETIMEDOUT."),
 	CFG("cluster", "length_sync", C3_CFG_MS, length_sync_ms, "30s", 1000, 3600000, "ms",
 	    "A file being written reports its length to meta at least this often."),
 	CFG("cluster", "write_behind", C3_CFG_BOOL, write_behind, "true", 1, 0, "",
@@ -160,6 +163,7 @@ int main(int argc, char **argv)
 	co.token = token ? token : fs.cfg.token;
 	co.timeout_ms = (uint32_t)fs.cfg.rpc_timeout_ms;
 	co.write_wait_ms = (uint32_t)fs.cfg.write_wait_ms;
+	co.meta_wait_ms = (uint32_t)fs.cfg.meta_wait_ms;
 	co.length_sync_ms = (uint32_t)fs.cfg.length_sync_ms;
 	co.io_threads = (int)fs.cfg.io_threads;
 	co.ready_timeout_ms = 30000;

@@ -122,4 +122,11 @@ static inline uint32_t kv_get_be32(const uint8_t *p)
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+/* A copy of a KV URI fit for logs: the value of every key/value conninfo keyword ending
+ * in "password" (password=, sslpassword=), the password of a postgresql:// userinfo and
+ * every *password= query parameter are replaced by "***"; all other text is copied.
+ * Writes at most n bytes including the NUL (truncating), always NUL-terminated when
+ * n > 0; uri NULL counts as "".  Returns out.  Use it wherever a URI reaches a log. */
+char *kv_uri_redact(const char *uri, char *out, size_t n);
+
 #endif

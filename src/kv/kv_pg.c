@@ -39,7 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/errors.h"
+#include "common/log.h"
 
 #define PG_DEFAULT_POOL 32
 
@@ -137,6 +139,37 @@ static int pg_exec_ok(PGconn *conn, const char *sql)
 	return rc;
 }
 
+/* A failed connection attempt: log libpq's own reason (wrong password, no such database,
+ * server down, ...), which -C3FS_ECONNECT alone would hide.  The pool connects lazily,
+ * so while the server is down every transaction lands here: the same reason is logged
+ * again only after 30 s.  libpq's connection messages never quote the password. */
+static void pg_log_connect_error(PGconn *conn)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static char last[512];
+	static uint64_t last_ms;
+	char msg[512];
+	uint64_t now = c3_now_ms();
+	size_t i;
+	bool again;
+
+	snprintf(msg, sizeof(msg), "%s", conn ? PQerrorMessage(conn) : "out of memory");
+	for (i = 0; msg[i]; i++)
+		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t')
+			msg[i] = ' ';
+	while (i > 0 && msg[i - 1] == ' ')
+		msg[--i] = '\0';
+	pthread_mutex_lock(&mu);
+	again = strcmp(msg, last) == 0 && now - last_ms < 30000;
+	if (!again) {
+		snprintf(last, sizeof(last), "%s", msg);
+		last_ms = now;
+	}
+	pthread_mutex_unlock(&mu);
+	if (!again)
+		LOG_ERROR("postgresql: cannot connect: %s", msg);
+}
+
 static int pg_connect(struct pg_db *db, PGconn **out)
 {
 	PGconn *conn = PQconnectdb(db->conninfo);
@@ -146,6 +179,7 @@ static int pg_connect(struct pg_db *db, PGconn **out)
 	if (!conn)
 		return -ENOMEM;
 	if (PQstatus(conn) != CONNECTION_OK) {
+		pg_log_connect_error(conn);
 		PQfinish(conn);
 		return -C3FS_ECONNECT;
 	}
@@ -293,6 +327,7 @@ static int pg_open(const char *arg, struct kv_db **out)
 	PGconn *conn = PQconnectdb(db->conninfo);
 
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
+		pg_log_connect_error(conn);
 		PQfinish(conn);
 		rc = -C3FS_ECONNECT;
 		goto fail_sync;

@@ -190,7 +190,7 @@ int main(int argc, char **argv)
 	struct gc_thread gc;
 	pthread_t gc_tid;
 	bool gc_started = false;
-	char addr[64];
+	char addr[64], kv_shown[1024];
 	sigset_t sigs;
 	int argi = 0, rc, sig, lvl, status = 1;
 	long mode;
@@ -242,7 +242,8 @@ int main(int argc, char **argv)
 	}
 	rc = kv_db_open(cfg.kv_uri, &db);
 	if (rc < 0) {
-		LOG_ERROR("cannot open kv %s: %s", cfg.kv_uri, c3_strerror(rc));
+		LOG_ERROR("cannot open kv %s: %s",
+			  kv_uri_redact(cfg.kv_uri, kv_shown, sizeof(kv_shown)), c3_strerror(rc));
 		goto out;
 	}
 	meta_svc_opts_default(&so);
@@ -308,7 +309,8 @@ int main(int argc, char **argv)
 	}
 	rc = meta_svc_new(db, &so, &svc);
 	if (rc < 0) {
-		LOG_ERROR("meta service on %s: %s", cfg.kv_uri, c3_strerror(rc));
+		LOG_ERROR("meta service on %s: %s",
+			  kv_uri_redact(cfg.kv_uri, kv_shown, sizeof(kv_shown)), c3_strerror(rc));
 		goto out;
 	}
 	rc = meta_server_register(srv, svc);
@@ -339,7 +341,7 @@ int main(int argc, char **argv)
 	}
 	gc_started = true;
 	LOG_INFO("c3fs-meta node %lld listening on %s, kv %s (%s)%s", (long long)cfg.node_id,
-		 addr, cfg.kv_uri, kv_db_backend(db), cc ? ", joined mgmtd" : ", standalone");
+		 addr, kv_uri_redact(cfg.kv_uri, kv_shown, sizeof(kv_shown)), kv_db_backend(db), cc ? ", joined mgmtd" : ", standalone");
 	/* make the port visible to scripts that asked for port 0 */
 	fprintf(stdout, "listening %s\n", addr);
 	fflush(stdout);

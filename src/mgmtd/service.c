@@ -52,6 +52,8 @@ struct mgmtd_service {
 	struct routing_info *ri;         /* (mu) published snapshot (NULL when not leader) */
 	struct c3_buf ri_enc;            /* (mu) its encoding */
 	uint64_t ri_built_ms;            /* (mu) */
+	int election_err;                /* (mu) last election round's error, for logging */
+	uint64_t standby_epoch;          /* (mu) lease epoch last logged as standby, 0 = none */
 
 	struct c3_counter *m_heartbeats, *m_registrations, *m_takeovers, *m_commit_fail;
 	struct c3_gauge *m_leader, *m_version, *m_nodes_up, *m_nodes_down, *m_nodes_maint;
@@ -181,15 +183,29 @@ static void election_round(struct mgmtd_service *svc)
 			     (uint32_t)(svc->leader_lease_ms * 3 / 4), &leader, &rec);
 	pthread_mutex_lock(&svc->mu);
 	if (rc) {
-		LOG_WARN("leader election round failed: %s", c3_strerror(rc));
+		/* once per outage of the KV, not every round */
+		if (!svc->election_err)
+			LOG_WARN("leader election round failed: %s (retrying every %llu ms)",
+				 c3_strerror(rc), (unsigned long long)svc->leader_lease_ms / 8);
+		svc->election_err = rc;
 		pthread_mutex_unlock(&svc->mu);
 		return;
 	}
+	if (svc->election_err)
+		LOG_INFO("leader election rounds work again");
+	svc->election_err = 0;
 	svc->lease = rec;
 	svc->lease_seen_mono_ms = start;
 	if (!leader) {
 		step_down_locked(svc, "another mgmtd holds the lease");
+		if (svc->standby_epoch != rec.epoch) {
+			svc->standby_epoch = rec.epoch;
+			LOG_INFO("standby mgmtd: the leader is %s (epoch %llu)",
+				 rec.holder[0] ? rec.holder : "unknown",
+				 (unsigned long long)rec.epoch);
+		}
 	} else {
+		svc->standby_epoch = 0;
 		svc->leader_until_ms = start + svc->leader_lease_ms * 3 / 4 -
 				       svc->leader_lease_ms / 8;
 		if (!svc->leader && take_over_locked(svc) != 0)
@@ -630,7 +646,7 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 {
 	struct mgmtd_service *svc;
 	struct rpc_server_opts so;
-	char uri[1024];
+	char uri[1024], shown[1024];
 	int rc;
 
 	*out = NULL;
@@ -671,7 +687,8 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	}
 	rc = kv_db_open(uri, &svc->db);
 	if (rc) {
-		LOG_ERROR("cannot open KV %s: %s", uri, c3_strerror(rc));
+		LOG_ERROR("cannot open KV %s: %s", kv_uri_redact(uri, shown, sizeof(shown)),
+			  c3_strerror(rc));
 		goto fail;
 	}
 
@@ -731,7 +748,7 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 		goto fail;
 	svc->bg_started = true;
 	LOG_INFO("mgmtd listening on %s (advertised %s), KV %s, node lease %llu ms, leader "
-		 "lease %llu ms", cfg->listen, svc->self, uri,
+		 "lease %llu ms", cfg->listen, svc->self, kv_uri_redact(uri, shown, sizeof(shown)),
 		 (unsigned long long)svc->node_lease_ms, (unsigned long long)svc->leader_lease_ms);
 	*out = svc;
 	return 0;

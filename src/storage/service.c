@@ -149,8 +149,12 @@ void storage_service_set_routing(struct storage_service *svc, struct routing_inf
 
 void storage_service_set_serving(struct storage_service *svc, bool serving)
 {
-	if (atomic_exchange(&svc->serving, serving) != serving)
-		LOG_WARN("storage node %s serving", serving ? "starts" : "stops");
+	if (atomic_exchange(&svc->serving, serving) == serving)
+		return;
+	if (serving)
+		LOG_INFO("storage node starts serving");
+	else
+		LOG_WARN("storage node stops serving");
 }
 
 void storage_service_set_cluster(struct storage_service *svc, struct cluster_client *cc)

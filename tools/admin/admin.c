@@ -1,6 +1,9 @@
 /* admin.c — c3fs-admin, the operator CLI for the cluster manager.
  *
- *   c3fs-admin [options] <command> [args]
+ *   c3fs-admin [options] <command> [args] [options]
+ * Options go anywhere (like git or ceph); unknown ones are refused (exit 2).  Tokens come
+ * from --token-file / --admin-token-file, $C3FS_TOKEN / $C3FS_ADMIN_TOKEN, admin.ini or
+ * (visible in ps) --token / --admin-token.
  * Finds the cluster from flags, else $C3FS_HOME/admin.ini, else ./.c3fs/admin.ini
  * (keys: tools/admin/README.md).  Talks only to the mgmtd leader (redirects followed by
  * cluster_mgmtd_call).  Output: human tables, or one JSON document with --json.
@@ -630,11 +633,28 @@ static int cmd_leader(struct admin *ad)
 
 /* ------------------------------------------------------------------ main */
 
-static void usage(FILE *f)
+static void usage_line(FILE *f)
 {
 	fprintf(f,
-		"usage: c3fs-admin [--mgmtd ADDRS] [--token T] [--admin-token T] [--config F]\n"
-		"                  [--json] COMMAND [ARGS]\n"
+		"usage: c3fs-admin [OPTIONS] COMMAND [ARGS] [OPTIONS]   (c3fs-admin --help lists "
+		"commands and options)\n");
+}
+
+static void usage(FILE *f)
+{
+	usage_line(f);
+	fprintf(f,
+		"options (before or after the command):\n"
+		"  --mgmtd ADDRS               mgmtd addresses, ip:port[,ip:port...]\n"
+		"  --token-file FILE           cluster token from FILE's first line\n"
+		"  --admin-token-file FILE     admin token from FILE's first line\n"
+		"  --token T, --admin-token T  tokens on the command line (visible to every\n"
+		"                              local user in ps; prefer the files or\n"
+		"                              $C3FS_TOKEN / $C3FS_ADMIN_TOKEN)\n"
+		"  --config FILE               admin.ini to read (default $C3FS_HOME/admin.ini,\n"
+		"                              then ./.c3fs/admin.ini)\n"
+		"  --json                      one JSON document instead of tables\n"
+		"  --OPTION=VALUE works too; -- ends the options.\n"
 		"commands:\n"
 		"  status                      one-screen cluster health\n"
 		"  list-nodes                  nodes and client sessions\n"
@@ -650,7 +670,8 @@ static void usage(FILE *f)
 		"  set-target-state TARGET_ID serving|offline   (admin)\n"
 		"  rotate-lastsrv CHAIN_ID     (admin) give up a lastsrv whose disk is lost:\n"
 		"                              the next member takes over (its data wins)\n"
-		"Without --mgmtd, reads $C3FS_HOME/admin.ini or ./.c3fs/admin.ini.\n");
+		"Settings come from the options, then $C3FS_TOKEN / $C3FS_ADMIN_TOKEN, then\n"
+		"admin.ini.  Exit status: 0 ok, 1 failed, 2 usage or configuration, 3 refused.\n");
 }
 
 /* Fill missing settings from an admin.ini.  0, or 2 on a bad file. */
@@ -684,14 +705,215 @@ static int load_ini(struct admin *ad, struct admin_ini *ini, const char *explici
 	return 0;
 }
 
+/* The first line of path, without its newline, into a malloc'd string; NULL with a
+ * message on stderr when it cannot be read. */
+static char *read_token_file(const char *opt, const char *path)
+{
+	char line[4096];
+	FILE *f = fopen(path, "re");
+	char *tok;
+
+	if (!f) {
+		fprintf(stderr, "c3fs-admin: %s %s: %s\n", opt, path, strerror(errno));
+		return NULL;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	tok = strdup(line);
+	if (!tok)
+		fprintf(stderr, "c3fs-admin: out of memory\n");
+	return tok;
+}
+
+/* Options every command takes, anywhere on the line. */
+enum admin_opt { OPT_JSON, OPT_HELP, OPT_MGMTD, OPT_TOKEN, OPT_TOKEN_FILE, OPT_ADMIN_TOKEN,
+		 OPT_ADMIN_TOKEN_FILE, OPT_CONFIG };
+static const struct {
+	const char *name;
+	enum admin_opt id;
+	bool has_value;
+} admin_opts[] = {
+	{ "--json", OPT_JSON, false },
+	{ "--help", OPT_HELP, false },
+	{ "-h", OPT_HELP, false },
+	{ "--mgmtd", OPT_MGMTD, true },
+	{ "--token", OPT_TOKEN, true },
+	{ "--token-file", OPT_TOKEN_FILE, true },
+	{ "--admin-token", OPT_ADMIN_TOKEN, true },
+	{ "--admin-token-file", OPT_ADMIN_TOKEN_FILE, true },
+	{ "--config", OPT_CONFIG, true },
+};
+/* Options of a command (create-chain-table), handed to it with their value. */
+static const char *const cmd_value_opts[] = { "--replicas", "--table-id", "--name",
+					      "--targets" };
+
+/* Parsed command line: the global options, and the command with its own arguments. */
+struct admin_args {
+	bool json, help;
+	const char *mgmtd, *token, *token_file, *admin_token, *admin_token_file, *config;
+	int nrest;
+	char **rest; /* rest[0] = the command; the array is malloc'd, strings are argv's */
+};
+
+/* 0, or 2 after a message on stderr. */
+static int parse_args(int argc, char **argv, struct admin_args *a)
+{
+	bool opts_done = false;
+
+	memset(a, 0, sizeof(*a));
+	a->rest = calloc((size_t)argc * 2 + 1, sizeof(char *));
+	if (!a->rest) {
+		fprintf(stderr, "c3fs-admin: out of memory\n");
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		char *arg = argv[i], *eq = NULL;
+		size_t nlen;
+		const char *v;
+		size_t k;
+
+		if (opts_done || arg[0] != '-' || arg[1] == '\0') {
+			a->rest[a->nrest++] = arg;
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			opts_done = true;
+			continue;
+		}
+		if (arg[1] == '-')
+			eq = strchr(arg, '=');
+		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+		for (k = 0; k < sizeof(admin_opts) / sizeof(admin_opts[0]); k++)
+			if (strlen(admin_opts[k].name) == nlen &&
+			    strncmp(admin_opts[k].name, arg, nlen) == 0)
+				break;
+		if (k < sizeof(admin_opts) / sizeof(admin_opts[0])) {
+			if (!admin_opts[k].has_value) {
+				if (eq) {
+					fprintf(stderr, "c3fs-admin: option %.*s takes no value\n",
+						(int)nlen, arg);
+					goto usage;
+				}
+				if (admin_opts[k].id == OPT_JSON)
+					a->json = true;
+				else
+					a->help = true;
+				continue;
+			}
+			v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+			if (!v) {
+				fprintf(stderr, "c3fs-admin: option %s needs a value\n", arg);
+				goto usage;
+			}
+			switch (admin_opts[k].id) {
+			case OPT_MGMTD: a->mgmtd = v; break;
+			case OPT_TOKEN: a->token = v; a->token_file = NULL; break;
+			case OPT_TOKEN_FILE: a->token_file = v; a->token = NULL; break;
+			case OPT_ADMIN_TOKEN: a->admin_token = v; a->admin_token_file = NULL; break;
+			case OPT_ADMIN_TOKEN_FILE:
+				a->admin_token_file = v;
+				a->admin_token = NULL;
+				break;
+			case OPT_CONFIG: a->config = v; break;
+			default: break;
+			}
+			continue;
+		}
+		for (k = 0; k < sizeof(cmd_value_opts) / sizeof(cmd_value_opts[0]); k++)
+			if (strlen(cmd_value_opts[k]) == nlen &&
+			    strncmp(cmd_value_opts[k], arg, nlen) == 0)
+				break;
+		if (k < sizeof(cmd_value_opts) / sizeof(cmd_value_opts[0])) {
+			/* the command checks it; its value is never taken for an option */
+			a->rest[a->nrest++] = (char *)cmd_value_opts[k];
+			if (eq)
+				a->rest[a->nrest++] = eq + 1;
+			else if (i + 1 < argc)
+				a->rest[a->nrest++] = argv[++i];
+			continue;
+		}
+		fprintf(stderr, "c3fs-admin: unknown option '%s'\n", arg);
+		goto usage;
+	}
+	return 0;
+usage:
+	usage_line(stderr);
+	return 2;
+}
+
+/* A command that takes no arguments: 0, or 2 after a message. */
+static int no_args(const char *cmd, int argc, char **argv)
+{
+	if (argc == 0)
+		return 0;
+	fprintf(stderr, "c3fs-admin: %s takes no %s '%s'\n", cmd,
+		argv[0][0] == '-' ? "option" : "argument", argv[0]);
+	usage_line(stderr);
+	return 2;
+}
+
+/* Commands without arguments. */
+static const struct {
+	const char *name;
+	int (*fn)(struct admin *ad);
+} simple_cmds[] = {
+	{ "status", cmd_status },
+	{ "list-nodes", cmd_list_nodes },
+	{ "list-targets", cmd_list_targets },
+	{ "list-chains", cmd_list_chains },
+	{ "list-chain-tables", cmd_list_tables },
+	{ "leader", cmd_leader },
+};
+/* Commands with arguments (each checks its own). */
+static const char *const arg_cmds[] = { "create-chain-table", "offline-node", "online-node",
+					"set-target-state", "rotate-lastsrv" };
+
+/* Before anything is read or connected: a known command, and no arguments for a command
+ * that takes none.  0, or 2 after a message. */
+static int check_command(const char *cmd, int argc, char **argv)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(simple_cmds) / sizeof(simple_cmds[0]); k++)
+		if (strcmp(cmd, simple_cmds[k].name) == 0)
+			return no_args(cmd, argc, argv);
+	for (k = 0; k < sizeof(arg_cmds) / sizeof(arg_cmds[0]); k++)
+		if (strcmp(cmd, arg_cmds[k]) == 0)
+			return 0;
+	fprintf(stderr, "c3fs-admin: unknown command '%s'\n", cmd);
+	usage_line(stderr);
+	return 2;
+}
+
+/* Run a command that check_command accepted. */
+static int run_command(struct admin *ad, const char *cmd, int argc, char **argv)
+{
+	for (size_t k = 0; k < sizeof(simple_cmds) / sizeof(simple_cmds[0]); k++)
+		if (strcmp(cmd, simple_cmds[k].name) == 0)
+			return simple_cmds[k].fn(ad);
+	if (strcmp(cmd, "create-chain-table") == 0)
+		return cmd_create_table(ad, argc, argv);
+	if (strcmp(cmd, "offline-node") == 0)
+		return cmd_node_state(ad, cmd, argc, argv, NODE_MAINTENANCE);
+	if (strcmp(cmd, "online-node") == 0)
+		return cmd_node_state(ad, cmd, argc, argv, NODE_UP);
+	if (strcmp(cmd, "set-target-state") == 0)
+		return cmd_target_state(ad, argc, argv);
+	return cmd_rotate_lastsrv(ad, argc, argv);
+}
+
 int main(int argc, char **argv)
 {
 	struct admin ad;
 	struct admin_ini ini;
+	struct admin_args args;
 	struct rpc_client_opts ro;
-	const char *cfg_path = NULL, *cmd;
 	char err[C3_CFG_ERRLEN];
-	int i, rc;
+	char *token_buf = NULL, *admin_token_buf = NULL;
+	const char *env;
+	int rc;
 
 	memset(&ad, 0, sizeof(ad));
 	memset(&ini, 0, sizeof(ini));
@@ -699,56 +921,55 @@ int main(int argc, char **argv)
 	 * command's own message says what failed */
 	c3_log_set_level(C3_LOG_ERROR);
 	c3_cfg_defaults(&admin_table, &ini, err, sizeof(err));
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (strcmp(argv[i], "--json") == 0) {
-			ad.json = true;
-			continue;
-		}
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			c3_cfg_release(&admin_table, &ini);
-			return 0;
-		}
-		if (!v) {
-			usage(stderr);
-			c3_cfg_release(&admin_table, &ini);
-			return 2;
-		}
-		if (strcmp(argv[i], "--mgmtd") == 0)
-			ad.mgmtd = v;
-		else if (strcmp(argv[i], "--token") == 0)
-			ad.token = v;
-		else if (strcmp(argv[i], "--admin-token") == 0)
-			ad.admin_token = v;
-		else if (strcmp(argv[i], "--config") == 0)
-			cfg_path = v;
-		else {
-			usage(stderr);
-			c3_cfg_release(&admin_table, &ini);
-			return 2;
-		}
-		i++;
+	rc = parse_args(argc, argv, &args);
+	if (rc)
+		goto out;
+	if (args.help) {
+		usage(stdout);
+		goto out;
 	}
-	if (i >= argc) {
+	if (args.nrest == 0) {
 		usage(stderr);
-		c3_cfg_release(&admin_table, &ini);
-		return 2;
+		rc = 2;
+		goto out;
 	}
-	cmd = argv[i++];
-	if (cfg_path || !ad.mgmtd || !ad.token || !ad.admin_token) {
-		rc = load_ini(&ad, &ini, cfg_path);
-		if (rc) {
-			c3_cfg_release(&admin_table, &ini);
-			return rc;
+	/* a misspelt command fails before any file is read or connection made */
+	rc = check_command(args.rest[0], args.nrest - 1, args.rest + 1);
+	if (rc)
+		goto out;
+	ad.json = args.json;
+	ad.mgmtd = args.mgmtd;
+	ad.token = args.token;
+	ad.admin_token = args.admin_token;
+	if (args.token_file) {
+		ad.token = token_buf = read_token_file("--token-file", args.token_file);
+		if (!token_buf) {
+			rc = 2;
+			goto out;
 		}
+	}
+	if (args.admin_token_file) {
+		ad.admin_token = admin_token_buf =
+			read_token_file("--admin-token-file", args.admin_token_file);
+		if (!admin_token_buf) {
+			rc = 2;
+			goto out;
+		}
+	}
+	if (!ad.token && (env = getenv("C3FS_TOKEN")) != NULL)
+		ad.token = env;
+	if (!ad.admin_token && (env = getenv("C3FS_ADMIN_TOKEN")) != NULL)
+		ad.admin_token = env;
+	if (args.config || !ad.mgmtd || !ad.token || !ad.admin_token) {
+		rc = load_ini(&ad, &ini, args.config);
+		if (rc)
+			goto out;
 	}
 	if (!ad.mgmtd || !ad.mgmtd[0]) {
 		fprintf(stderr, "c3fs-admin: no mgmtd address: pass --mgmtd or write "
 			"$C3FS_HOME/admin.ini / ./.c3fs/admin.ini ([cluster] mgmtd = ...)\n");
-		c3_cfg_release(&admin_table, &ini);
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	if (!ad.token)
 		ad.token = "";
@@ -761,37 +982,15 @@ int main(int argc, char **argv)
 	rc = rpc_client_new(&ro, &ad.rpc);
 	if (rc) {
 		fprintf(stderr, "c3fs-admin: %s\n", c3_strerror(rc));
-		c3_cfg_release(&admin_table, &ini);
-		return 1;
+		rc = 1;
+		goto out;
 	}
-	if (strcmp(cmd, "status") == 0)
-		rc = cmd_status(&ad);
-	else if (strcmp(cmd, "list-nodes") == 0)
-		rc = cmd_list_nodes(&ad);
-	else if (strcmp(cmd, "list-targets") == 0)
-		rc = cmd_list_targets(&ad);
-	else if (strcmp(cmd, "list-chains") == 0)
-		rc = cmd_list_chains(&ad);
-	else if (strcmp(cmd, "list-chain-tables") == 0)
-		rc = cmd_list_tables(&ad);
-	else if (strcmp(cmd, "leader") == 0)
-		rc = cmd_leader(&ad);
-	else if (strcmp(cmd, "create-chain-table") == 0)
-		rc = cmd_create_table(&ad, argc - i, argv + i);
-	else if (strcmp(cmd, "offline-node") == 0)
-		rc = cmd_node_state(&ad, cmd, argc - i, argv + i, NODE_MAINTENANCE);
-	else if (strcmp(cmd, "online-node") == 0)
-		rc = cmd_node_state(&ad, cmd, argc - i, argv + i, NODE_UP);
-	else if (strcmp(cmd, "set-target-state") == 0)
-		rc = cmd_target_state(&ad, argc - i, argv + i);
-	else if (strcmp(cmd, "rotate-lastsrv") == 0)
-		rc = cmd_rotate_lastsrv(&ad, argc - i, argv + i);
-	else {
-		fprintf(stderr, "c3fs-admin: unknown command '%s'\n", cmd);
-		usage(stderr);
-		rc = 2;
-	}
+	rc = run_command(&ad, args.rest[0], args.nrest - 1, args.rest + 1);
 	rpc_client_free(ad.rpc);
+out:
+	free(args.rest);
+	free(token_buf);
+	free(admin_token_buf);
 	c3_cfg_release(&admin_table, &ini);
 	return rc;
 }

@@ -95,7 +95,7 @@ int c3fs_ffr_writer_open(const char *path, int64_t n_samples, struct c3fs_ffr_wr
 	}
 	w->n = n_samples;
 	w->base = n_samples >= 0 ? C3FS_FFR_HEADER_BYTES + 12 * (uint64_t)n_samples : 0;
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	w->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (w->fd < 0) {
 		int e = -errno;
 

@@ -10,6 +10,16 @@
 #     PROGRAMS          += c3fs-storage
 #     c3fs-storage_SRCS := its own sources (the one with main())
 #     c3fs-storage_MODS := modules it uses directly (deps are added)
+# A shared library, optionally, on top of a library module's static archive:
+#     <mod>_SHARED         := c3fs-ffrecord           -> $(SHLIBDIR)/libc3fs-ffrecord.so
+#     <mod>_VERSION_SCRIPT := src/<mod>/<name>.map    (required: the exported symbols and
+#                                                      their version node; all else is local)
+#   It holds <mod> and every module of its _DEPS closure, compiled a second time with -fPIC
+#   (objects under $(OBJDIR)/pic/), and links their pkg-config libraries and _LIBS, so an
+#   application needs nothing but -l<name>.  The soname is the file name.  Release builds
+#   link with -z defs (no undefined symbol left); sanitizer builds cannot (the runtime comes
+#   from the executable).  `make programs` builds it into $(SHLIBDIR): build/lib for
+#   release, build/<variant>/lib otherwise.
 # Unit tests: every tests/unit/<mod>/test_*.c becomes one test binary linked with <mod>
 # and its deps; <mod>_TEST_MODS adds more modules (e.g. a test-only helper module).
 # Fuzz targets: tests/fuzz/fuzz_<name>.c with tests/fuzz/<name>.mk setting fuzz_<name>_MODS.
@@ -18,9 +28,11 @@
 
 MODULES  :=
 PROGRAMS :=
+SHLIBDIR  = $(patsubst %/bin,%/lib,$(BINDIR))
 FUZZERS  :=
 
 objs_of = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
+pic_objs_of = $(patsubst %.c,$(OBJDIR)/pic/%.o,$(1))
 # transitive closure of modules over _DEPS (sorted, no duplicates)
 mods_closure = $(sort $(foreach m,$(1),$(m) $(call mods_closure,$($(m)_DEPS))))
 lib_of   = $(LIBDIR)/lib$(1).a

@@ -15,6 +15,26 @@ $(call lib_of,$(1)): $(call objs_of,$($(1)_SRCS))
 endef
 $(foreach m,$(MODULES),$(eval $(call MODULE_template,$(m))))
 
+# position-independent objects, for shared libraries only
+$(OBJDIR)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC $(CPPFLAGS_ALL) $(PKG_CFLAGS) -c $< -o $@
+
+# shared libraries (<mod>_SHARED, see mk/rules.mk)
+SHARED_MODS := $(foreach m,$(MODULES),$(if $($(m)_SHARED),$(m)))
+SHARED_BINS := $(foreach m,$(SHARED_MODS),$(SHLIBDIR)/lib$($(m)_SHARED).so)
+SHLIB_DEFS  := $(if $(LDFLAGS_VARIANT),,-Wl,-z,defs)
+define SHARED_template
+$(if $($(1)_VERSION_SCRIPT),,$(error $(1)_SHARED needs $(1)_VERSION_SCRIPT))
+$(SHLIBDIR)/lib$($(1)_SHARED).so: $(call pic_objs_of,$(foreach m,$(call mods_closure,$(1)),$($(m)_SRCS))) $($(1)_VERSION_SCRIPT)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_VARIANT) -shared -fPIC -Wl,-soname,lib$($(1)_SHARED).so \
+		-Wl,--version-script=$($(1)_VERSION_SCRIPT) $(SHLIB_DEFS) -o $$@ \
+		$(call pic_objs_of,$(foreach m,$(call mods_closure,$(1)),$($(m)_SRCS))) \
+		$(call pkglibs,$(call pkgs_of,$(1))) $(call xlibs_of,$(1)) $(LDLIBS_ALL)
+endef
+$(foreach m,$(SHARED_MODS),$(eval $(call SHARED_template,$(m))))
+
 define PROGRAM_template
 $(BINDIR)/$(1): $(call objs_of,$($(1)_SRCS)) $(call libs_of,$($(1)_MODS))
 	@mkdir -p $$(dir $$@)
@@ -54,8 +74,8 @@ PROGRAM_BINS := $(addprefix $(BINDIR)/,$(PROGRAMS))
 .PHONY: all programs tests test unit bench run stop fuzz clean check deps
 .DEFAULT_GOAL := all
 all: programs
-programs: $(PROGRAM_BINS)
-tests: $(PROGRAM_BINS) $(UNIT_BINS) $(FUZZ_BINS)
+programs: $(PROGRAM_BINS) $(SHARED_BINS)
+tests: $(PROGRAM_BINS) $(SHARED_BINS) $(UNIT_BINS) $(FUZZ_BINS)
 
 # `make test` = ASan/UBSan build of everything, then the runner.
 JOBS ?= $(shell nproc)

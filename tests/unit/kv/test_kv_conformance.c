@@ -941,7 +941,7 @@ static void suite(const char *uri, bool persistent)
 int main(void)
 {
 	const char *env = getenv("C3FS_TEST_KV_URI");
-	char dir[] = "/tmp/c3fs-kvtest.XXXXXX", uri[64];
+	char dir[] = "/tmp/c3fs-kvtest.XXXXXX", uri[128];
 
 	t_uri();
 	if (env && *env) {
@@ -953,7 +953,10 @@ int main(void)
 		ok(0, "mkdtemp");
 		return tap_done();
 	}
-	snprintf(uri, sizeof(uri), "lmdb:%s", dir);
+	snprintf(uri, sizeof(uri), "lmdb:%s/classic", dir);
+	suite(uri, true);
+	/* the log in front of LMDB (small checkpoint interval: checkpoints run in between) */
+	snprintf(uri, sizeof(uri), "lmdb:%s/wal?sync=wal&checkpoint=16", dir);
 	suite(uri, true);
 	char cmd[128];
 

@@ -55,7 +55,7 @@
 #define LM_DEFAULT_MAP (4ull << 30)
 #define LM_DEFAULT_MAP_MAX (1ull << 40)
 #define LM_MAX_READERS 4096
-#define LM_CKPT_BATCHES 1000	     /* sync=wal: checkpoint after this many batches, */
+#define LM_CKPT_BATCHES 256	     /* sync=wal: checkpoint after this many batches, */
 #define LM_CKPT_BYTES (8u << 20) /* or this much log */
 /* offset of mm_txnid in an LMDB 0.9 meta page: page header (16) + magic, version (8)
  * + address, mapsize (16) + 2 MDB_db (96) + last_pg (8); checked at every checkpoint */

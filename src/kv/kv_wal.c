@@ -34,6 +34,7 @@ struct ck_hdr {
 	uint32_t zero;
 };
 
+_Static_assert(sizeof(struct rec_hdr) == KV_WAL_REC_HDR, "record header");
 _Static_assert(sizeof(struct ck_hdr) + 2 * KV_WAL_PSIZE_MAX <= CK_SLOT, "checkpoint slot");
 
 struct kv_wal {

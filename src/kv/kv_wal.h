@@ -33,6 +33,7 @@
 #include "common/buf.h"
 #include "kv/kv_int.h"
 
+#define KV_WAL_REC_HDR 24u	   /* bytes of a record header */
 #define KV_WAL_GROW (1u << 20)	   /* zero-filled growth step of a log file */
 #define KV_WAL_PSIZE_MAX 16384u	   /* largest LMDB page size a checkpoint holds */
 #define KV_WAL_REC_MAX (1u << 30)  /* larger records are refused (and never read back) */

@@ -63,7 +63,7 @@ static const struct c3_cfg_key meta_keys[] = {
 	  "cluster token clients must present (empty = none)"),
 	K("server", "workers", C3_CFG_INT, workers, "16", 1, 1024, "threads",
 	  "RPC handler threads (each runs one KV transaction at a time)"),
-	K("kv", "uri", C3_CFG_STR, kv_uri, "lmdb:./meta-kv", 1, 0, "",
+	K("kv", "uri", C3_CFG_STR, kv_uri, "lmdb:./meta-kv?sync=wal", 1, 0, "",
 	  "metadata store: lmdb:<dir>, pg:<conninfo> (shared by several meta servers) or mem:"),
 	K("mgmtd", "addrs", C3_CFG_STR, mgmtd, "", 1, 0, "",
 	  "mgmtd addresses ip:port,...; empty = standalone (no storage calls)"),

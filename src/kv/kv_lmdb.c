@@ -1,4 +1,5 @@
-/* kv_lmdb.c — the embedded default backend "lmdb:/dir[?map_size=SIZE&map_max=SIZE]".
+/* kv_lmdb.c — the embedded default backend
+ * "lmdb:/dir[?map_size=SIZE&map_max=SIZE&sync=lmdb|wal&checkpoint=N]".
  *
  * Serializable transactions by optimistic concurrency over LMDB snapshots:
  *   - a transaction reads from its own LMDB read transaction (MDB_NOTLS, so it may move
@@ -23,6 +24,14 @@
  * internal records later).  LMDB's compiled-in key limit is 511 bytes, so KV_KEY_MAX is 510
  * (kv.h).  Range bounds may be longer than that; cursors are positioned on a truncated
  * bound and the exact bound is applied by comparison.
+ *
+ * Durability (sync=): "lmdb" (default) = LMDB's synchronous commit per batch (data sync +
+ * meta-page sync), any number of sync=lmdb processes may share the directory.  "wal" = the
+ * batch is committed in LMDB with MDB_NOSYNC and its writes are appended as ONE record to
+ * our log (kv_wal.c, one O_DSYNC write); a background checkpoint syncs data.mdb and saves
+ * its meta pages, and a read transaction pins the checkpointed snapshot so LMDB never
+ * overwrites its pages; recovery puts the saved meta pages back and replays the log.  One
+ * process owns a sync=wal directory (flock).  Why this is safe: src/kv/README.md.
  *
  * Locks: `maplock` (rwlock, writer-preferring) is held shared around every access to the
  * memory map (read transaction begin, each get/range, a whole commit batch) and exclusively

@@ -845,6 +845,8 @@ static void lm_log(struct lm_db *db, struct lm_commit *batch)
 {
 	int rc = kv_wal_append(db->wal, db->rec.data, db->rec.len);
 
+	if (db->rec.cap > KV_WAL_GROW)
+		c3_buf_release(&db->rec); /* do not keep a huge batch's buffer */
 	if (rc == 0) {
 		db->since_ckpt++;
 		return;

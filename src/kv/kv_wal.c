@@ -257,7 +257,7 @@ int kv_wal_scan(struct kv_wal *w, int (*fn)(void *arg, const uint8_t *p, size_t 
 	for (;;) {
 		int r = rec_read(w, f, off, seq, &buf, &len);
 
-		if (r == 0 && off != 0) { /* this file ends: the log may go on in the other */
+		if (r == 0) { /* this file ends: the log may go on in the other */
 			r = rec_read(w, f ^ 1, 0, seq, &buf, &len);
 			if (r == 1) {
 				f ^= 1;
@@ -278,7 +278,11 @@ int kv_wal_scan(struct kv_wal *w, int (*fn)(void *arg, const uint8_t *p, size_t 
 	c3_buf_release(&buf);
 	w->cur = f;
 	w->pos = off;
-	w->next_seq = seq;
+	/* Records past the end of the scan (after a corrupted one) may hold seqs up to
+	 * seq + (records a file can hold); never reuse them, or such a record could later
+	 * line up as the continuation of new ones.  2^32 records of >= 24 bytes exceed any
+	 * log file. */
+	w->next_seq = seq + (1ull << 32);
 	return rc;
 }
 
@@ -321,6 +325,8 @@ int kv_wal_append(struct kv_wal *w, const void *payload, size_t len)
 	if (w->rec.err)
 		return w->rec.err;
 	rc = write_all(w->logfd[w->cur], w->rec.data, total, w->pos);
+	if (w->rec.cap > KV_WAL_GROW)
+		c3_buf_release(&w->rec); /* do not keep a huge batch's buffer */
 	if (rc < 0)
 		return rc;
 	w->pos += total;

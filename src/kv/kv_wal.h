@@ -60,7 +60,8 @@ const struct kv_wal_ckpt *kv_wal_ckpt(const struct kv_wal *w);
 
 /* Read the records after the checkpoint in order, calling fn(arg, payload, len) for each
  * (fn < 0 stops the scan and is returned).  Afterwards appends continue after the last
- * valid record.  *nrec = records passed to fn.  Returns 0 or an error. */
+ * valid record, with seqs above any the old log may hold (write a checkpoint before the
+ * next append).  *nrec = records passed to fn.  Returns 0 or an error. */
 int kv_wal_scan(struct kv_wal *w, int (*fn)(void *arg, const uint8_t *p, size_t len),
 		void *arg, uint64_t *nrec);
 

@@ -245,6 +245,10 @@ static void t_damaged(void)
 	ok(pwrite(fd, &b, 1, at) == 1, "flip one bit of it");
 	close(fd);
 	check_open(uri, 1, 4, 100, 13, "corrupt record 5: records 1-4 applied, none after");
+	/* the records after the corrupt one are still in the old file: new commits and
+	 * another crash must not bring them back */
+	is_int(crash_after(uri, 50, 56), 0, "writer commits 6 new keys and dies");
+	check_open(uri, 1, 6, 100, 19, "then the 6 new keys, none of the lost ones");
 }
 
 static void t_exclusive(void)

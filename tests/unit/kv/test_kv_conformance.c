@@ -1,10 +1,11 @@
 /* test_kv_conformance.c — one behavioural suite for every KV backend.
  *
  * Runs against C3FS_TEST_KV_URI when set (e.g. "pg:host=127.0.0.1 port=5432 ..."),
- * otherwise against "mem:" and a fresh "lmdb:<tmpdir>".  The store is emptied before each
- * case, so a shared server database is fine.  Covers point and range reads and writes,
- * read-your-writes (with a randomized model check), limits, binary keys, persistence,
- * conflicts, a counter under contention and write skew.
+ * otherwise against "mem:", a fresh "lmdb:<tmpdir>" and one with "?sync=wal" (checkpoint
+ * every 16 batches).  The store is emptied before each case, so a shared server database
+ * is fine.  Covers point and range reads and writes, read-your-writes (with a randomized
+ * model check), limits, binary keys, persistence, conflicts, a counter under contention
+ * and write skew.
  */
 #include <errno.h>
 #include <pthread.h>

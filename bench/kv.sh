@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/kv.sh — durable commits/s of small metadata-like KV transactions, 1 and 8 threads,
-# on every backend (mem, lmdb, pg on a throw-away local PostgreSQL 15) and, when librocksdb
+# bench/kv.sh — durable commits/s of small metadata-like KV transactions, 1 and 8 threads
+# (lmdb: 1, 4 and 8, in both sync modes), on every backend (mem, lmdb, lmdb?sync=wal, pg on
+# a throw-away local PostgreSQL 15) and, when librocksdb
 # is installed, RocksDB's OptimisticTransactionDB for comparison.  Prints a Markdown
 # section.  Each configuration runs KV_BENCH_REPS times (default 3, interleaved, so load
 # from other processes spreads over all of them) for KV_BENCH_SECONDS each (default 4);
@@ -20,7 +21,8 @@ trap cleanup EXIT
 
 configs=()
 for t in 1 8; do configs+=("mem:|$t"); done
-for t in 1 8; do configs+=("lmdb:$W/lmdb$t|$t"); done
+for t in 1 4 8; do configs+=("lmdb:$W/lmdb$t|$t"); done
+for t in 1 4 8; do configs+=("lmdb:$W/wal$t?sync=wal|$t"); done
 if ls /usr/lib/*/librocksdb.so* >/dev/null 2>&1; then
 	for t in 1 8; do configs+=("rocksdb:$W/rocks$t|$t"); done
 fi

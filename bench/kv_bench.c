@@ -309,6 +309,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		store = kv_db_backend(g_db);
+		if (strcmp(store, "lmdb") == 0 && strstr(g_uri, "sync=wal"))
+			store = "lmdb sync=wal";
 	}
 	struct worker *w = calloc((size_t)g_threads, sizeof(*w));
 	pthread_t *th = calloc((size_t)g_threads, sizeof(*th));

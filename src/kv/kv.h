@@ -8,7 +8,8 @@
  * Commits are durable when kv_txn_commit() returns 0 (group commit may batch fsyncs).
  *
  * Backends (one file each, behind struct kv_ops in kv_int.h):
- *   "lmdb:/path/to/dir[?map_size=4G&map_max=1T]"       embedded default
+ *   "lmdb:/path/to/dir[?map_size=4G&map_max=1T&sync=lmdb|wal&checkpoint=256]"
+ *                                                       embedded default
  *   "pg:[pool=32;][table=c3fs_kv;]<libpq conninfo>"    PostgreSQL, shared by processes
  *   "mem:"                                             in-memory, for tests
  *

@@ -127,6 +127,10 @@ extern const struct kv_ops kv__pg_ops;
 /* Group-commit counters of an lmdb database (for tests and benchmarks): LMDB write
  * transactions committed, kv transactions they carried, map resizes. */
 void kv__lmdb_stats(struct kv_db *db, uint64_t *batches, uint64_t *commits, uint64_t *grows);
+/* sync=wal counters (tests): checkpoints finished by the background thread since open,
+ * whether open restored a checkpoint (1/0), and the log records it replayed. */
+void kv__lmdb_wal_stats(struct kv_db *db, uint64_t *ckpts, uint64_t *restored,
+			uint64_t *replayed);
 
 #ifdef C3_TEST_BUILD
 /* Test builds only: called by the pg backend right before it sends COMMIT, with the

@@ -1,4 +1,5 @@
-/* kv_lmdb.c — the embedded default backend "lmdb:/dir[?map_size=SIZE&map_max=SIZE]".
+/* kv_lmdb.c — the embedded default backend
+ * "lmdb:/dir[?map_size=SIZE&map_max=SIZE&sync=lmdb|wal&checkpoint=N]".
  *
  * Serializable transactions by optimistic concurrency over LMDB snapshots:
  *   - a transaction reads from its own LMDB read transaction (MDB_NOTLS, so it may move
@@ -24,6 +25,14 @@
  * (kv.h).  Range bounds may be longer than that; cursors are positioned on a truncated
  * bound and the exact bound is applied by comparison.
  *
+ * Durability (sync=): "lmdb" (default) = LMDB's synchronous commit per batch (data sync +
+ * meta-page sync), any number of sync=lmdb processes may share the directory.  "wal" = the
+ * batch is committed in LMDB with MDB_NOSYNC and its writes are appended as ONE record to
+ * our log (kv_wal.c, one O_DSYNC write); a background checkpoint syncs data.mdb and saves
+ * its meta pages, and a read transaction pins the checkpointed snapshot so LMDB never
+ * overwrites its pages; recovery puts the saved meta pages back and replays the log.  One
+ * process owns a sync=wal directory (flock).  Why this is safe: src/kv/README.md.
+ *
  * Locks: `maplock` (rwlock, writer-preferring) is held shared around every access to the
  * memory map (read transaction begin, each get/range, a whole commit batch) and exclusively
  * to resize the map.  Shared holders never take it twice, so writer preference cannot
@@ -42,15 +51,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/errors.h"
+#include "common/log.h"
+#include "kv/kv_wal.h"
 
 #define LM_PREFIX 0x01
 #define LM_DEFAULT_MAP (4ull << 30)
 #define LM_DEFAULT_MAP_MAX (1ull << 40)
 #define LM_MAX_READERS 4096
+#define LM_CKPT_BATCHES 256	     /* sync=wal: checkpoint after this many batches, */
+#define LM_CKPT_BYTES (8u << 20) /* or this much log */
+/* offset of mm_txnid in an LMDB 0.9 meta page: page header (16) + magic, version (8)
+ * + address, mapsize (16) + 2 MDB_db (96) + last_pg (8); checked at every checkpoint */
+#define LM_META_TXNID_OFF 144
 
 _Static_assert(KV_KEY_MAX + 1 <= 511, "KV_KEY_MAX does not fit LMDB's default key size");
 
@@ -68,6 +86,27 @@ struct lm_db {
 	struct lm_commit *qhead, *qtail; /* guarded by gmu */
 	bool leader;			 /* guarded by gmu */
 	uint64_t batches, commits, grows; /* guarded by gmu (stats) */
+
+	int dirfd; /* flock'd: LOCK_SH in sync=lmdb mode, LOCK_EX in sync=wal mode */
+	/* sync=wal only (wal == NULL in sync=lmdb mode) */
+	struct kv_wal *wal;
+	int datafd;	       /* data.mdb, read-only: meta pages for checkpoints */
+	uint32_t psize;	       /* LMDB page size */
+	unsigned ckpt_batches; /* immutable */
+	struct c3_buf rec;     /* the leader's record being built */
+	uint64_t since_ckpt;   /* batches since the last checkpoint began (leader) */
+	MDB_txn *pin;	       /* read txn on the snapshot of the durable checkpoint */
+	/* the checkpoint in progress: begun by the leader, finished by ckthr */
+	pthread_t ckthr;
+	pthread_cond_t ckcv;
+	int ck_state; /* guarded by gmu: 0 idle, 1 being begun by the leader, 2 for ckthr */
+	bool ck_stop; /* guarded by gmu */
+	MDB_txn *ck_pin;
+	uint64_t ck_seq;
+	uint32_t ck_file;
+	uint8_t *ck_metas;		       /* 2 * psize */
+	int failed;			       /* guarded by gmu: sticky error of the log */
+	uint64_t ckpts, restored, replayed; /* guarded by gmu (stats) */
 };
 
 /* One read-set entry. */
@@ -147,14 +186,27 @@ static int lm_parse_size(const char *s, size_t n, size_t *out)
 	return 0;
 }
 
-/* "path?k=v&k=v" -> path (malloc'd), map sizes */
-static int lm_parse_uri(const char *arg, char **path, size_t *map_size, size_t *map_max)
+struct lm_opts {
+	size_t map_size, map_max;
+	bool wal;		/* sync=wal */
+	unsigned ckpt_batches; /* checkpoint=N */
+};
+
+static bool lm_key_is(const char *k, const char *eq, const char *name)
+{
+	return (size_t)(eq - k) == strlen(name) && memcmp(k, name, strlen(name)) == 0;
+}
+
+/* "path?k=v&k=v" -> path (malloc'd), options */
+static int lm_parse_uri(const char *arg, char **path, struct lm_opts *o)
 {
 	const char *q = strchr(arg, '?');
 	size_t plen = q ? (size_t)(q - arg) : strlen(arg);
 
-	*map_size = LM_DEFAULT_MAP;
-	*map_max = LM_DEFAULT_MAP_MAX;
+	o->map_size = LM_DEFAULT_MAP;
+	o->map_max = LM_DEFAULT_MAP_MAX;
+	o->wal = false;
+	o->ckpt_batches = LM_CKPT_BATCHES;
 	if (plen == 0)
 		return -C3FS_ECONFIG;
 	while (q && *q) {
@@ -164,18 +216,29 @@ static int lm_parse_uri(const char *arg, char **path, size_t *map_size, size_t *
 		if (!eq || (amp && amp < eq))
 			return -C3FS_ECONFIG;
 		vlen = amp ? (size_t)(amp - eq - 1) : strlen(eq + 1);
-		if ((size_t)(eq - k) == 8 && memcmp(k, "map_size", 8) == 0) {
-			if (lm_parse_size(eq + 1, vlen, map_size) < 0)
+		if (lm_key_is(k, eq, "map_size")) {
+			if (lm_parse_size(eq + 1, vlen, &o->map_size) < 0)
 				return -C3FS_ECONFIG;
-		} else if ((size_t)(eq - k) == 7 && memcmp(k, "map_max", 7) == 0) {
-			if (lm_parse_size(eq + 1, vlen, map_max) < 0)
+		} else if (lm_key_is(k, eq, "map_max")) {
+			if (lm_parse_size(eq + 1, vlen, &o->map_max) < 0)
 				return -C3FS_ECONFIG;
+		} else if (lm_key_is(k, eq, "sync")) {
+			if (vlen == 3 && memcmp(eq + 1, "wal", 3) == 0)
+				o->wal = true;
+			else if (!(vlen == 4 && memcmp(eq + 1, "lmdb", 4) == 0))
+				return -C3FS_ECONFIG;
+		} else if (lm_key_is(k, eq, "checkpoint")) {
+			size_t n;
+
+			if (lm_parse_size(eq + 1, vlen, &n) < 0 || n == 0 || n > 1u << 30)
+				return -C3FS_ECONFIG;
+			o->ckpt_batches = (unsigned)n;
 		} else {
 			return -C3FS_ECONFIG;
 		}
 		q = amp;
 	}
-	if (*map_size < (64u << 10) || *map_max < *map_size)
+	if (o->map_size < (64u << 10) || o->map_max < o->map_size)
 		return -C3FS_ECONFIG;
 	*path = strndup(arg, plen);
 	return *path ? 0 : -ENOMEM;
@@ -203,105 +266,6 @@ static int lm_sync_parent(const char *path)
 	rc = lm_sync_dir(dirname(copy));
 	free(copy);
 	return rc;
-}
-
-static int lm_open(const char *arg, struct kv_db **out)
-{
-	struct lm_db *db;
-	char *path = NULL;
-	size_t map_size, map_max;
-	MDB_txn *t;
-	int rc = lm_parse_uri(arg, &path, &map_size, &map_max);
-
-	if (rc < 0)
-		return rc;
-	bool created = mkdir(path, 0700) == 0;
-
-	if (!created && errno != EEXIST) {
-		rc = -errno;
-		goto fail_path;
-	}
-	db = calloc(1, sizeof(*db));
-	if (!db) {
-		rc = -ENOMEM;
-		goto fail_path;
-	}
-	rc = mdb_env_create(&db->env);
-	if (rc) {
-		rc = lm_err(rc);
-		goto fail_db;
-	}
-	if (mdb_env_get_maxkeysize(db->env) < KV_KEY_MAX + 1) {
-		rc = -C3FS_EKV; /* an LMDB built with a smaller key limit */
-		goto fail_env;
-	}
-	rc = mdb_env_set_mapsize(db->env, map_size);
-	if (!rc)
-		rc = mdb_env_set_maxreaders(db->env, LM_MAX_READERS);
-	if (!rc)
-		rc = mdb_env_open(db->env, path, MDB_NOTLS, 0600);
-	if (rc) {
-		rc = lm_err(rc);
-		goto fail_env;
-	}
-	/* free reader slots left by crashed processes: they would pin old pages forever */
-	int dead = 0;
-
-	mdb_reader_check(db->env, &dead);
-	rc = mdb_txn_begin(db->env, NULL, 0, &t);
-	if (!rc) {
-		rc = mdb_dbi_open(t, NULL, 0, &db->dbi);
-		if (rc)
-			mdb_txn_abort(t);
-		else
-			rc = mdb_txn_commit(t);
-	}
-	if (rc) {
-		rc = lm_err(rc);
-		goto fail_env;
-	}
-	/* LMDB syncs its files but not the directory entries that name them */
-	rc = lm_sync_dir(path);
-	if (rc == 0 && created)
-		rc = lm_sync_parent(path);
-	if (rc < 0)
-		goto fail_env;
-	MDB_envinfo info;
-
-	mdb_env_info(db->env, &info);
-	db->map_size = info.me_mapsize; /* may be larger: an existing, bigger file */
-	db->map_max = map_max > db->map_size ? map_max : db->map_size;
-
-	pthread_rwlockattr_t ra;
-
-	pthread_rwlockattr_init(&ra);
-	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&db->maplock, &ra);
-	pthread_rwlockattr_destroy(&ra);
-	pthread_mutex_init(&db->gmu, NULL);
-	pthread_cond_init(&db->gcv, NULL);
-	free(path);
-	*out = &db->base;
-	return 0;
-
-fail_env:
-	mdb_env_close(db->env);
-fail_db:
-	free(db);
-fail_path:
-	free(path);
-	return rc;
-}
-
-static void lm_close(struct kv_db *kdb)
-{
-	struct lm_db *db = (struct lm_db *)kdb;
-
-	mdb_env_close(db->env);
-	pthread_rwlock_destroy(&db->maplock);
-	pthread_mutex_destroy(&db->gmu);
-	pthread_cond_destroy(&db->gcv);
-	free(db);
 }
 
 /* Adopt a map size grown by another process (called with no maplock held). */
@@ -658,53 +622,66 @@ static int lm_validate(struct lm_db *db, MDB_txn *w, struct kv_txn *txn)
 	return 0;
 }
 
+/* Delete every key of [b, e) in w.  Returns 0 or an MDB code. */
+static int lm_clear_range(struct lm_db *db, MDB_txn *w, const uint8_t *b, size_t bl,
+			  const uint8_t *e, size_t el)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(w, db->dbi, &c);
+
+	if (rc)
+		return rc;
+	rc = lm_seek_ge(c, b, bl, &k, &v);
+	while (rc == 0 && kv__cmp(lm_ukey(&k), k.mv_size - 1, e, el) < 0) {
+		rc = mdb_cursor_del(c, 0);
+		/* re-seek rather than rely on where a delete leaves the cursor */
+		if (rc == 0)
+			rc = lm_seek_ge(c, b, bl, &k, &v);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int lm_put(struct lm_db *db, MDB_txn *w, const uint8_t *key, size_t klen,
+		  const uint8_t *val, size_t vlen)
+{
+	uint8_t buf[1 + KV_KEY_MAX];
+	MDB_val k, v = { vlen, (void *)val };
+
+	lm_mkkey(buf, key, klen, &k);
+	return mdb_put(w, db->dbi, &k, &v, 0);
+}
+
+static int lm_del(struct lm_db *db, MDB_txn *w, const uint8_t *key, size_t klen)
+{
+	uint8_t buf[1 + KV_KEY_MAX];
+	MDB_val k;
+	int rc;
+
+	lm_mkkey(buf, key, klen, &k);
+	rc = mdb_del(w, db->dbi, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* Apply txn's write buffer in w.  Returns 0 or an MDB code (w must then be aborted). */
 static int lm_apply(struct lm_db *db, MDB_txn *w, struct kv_txn *txn)
 {
 	const struct kv__wbuf *wb = &txn->w;
-	uint8_t buf[1 + KV_KEY_MAX];
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
+	int rc = 0;
 
-	if (wb->nranges) {
-		rc = mdb_cursor_open(w, db->dbi, &c);
-		if (rc)
-			return rc;
-		for (size_t i = 0; i < wb->nranges && rc == 0; i++) {
-			const struct kv__wrange *r = &wb->ranges[i];
+	for (size_t i = 0; i < wb->nranges && rc == 0; i++) {
+		const struct kv__wrange *r = &wb->ranges[i];
 
-			rc = lm_seek_ge(c, r->b, r->bl, &k, &v);
-			while (rc == 0 && kv__cmp(lm_ukey(&k), k.mv_size - 1, r->e, r->el) < 0) {
-				rc = mdb_cursor_del(c, 0);
-				/* re-seek rather than rely on where a delete leaves the cursor */
-				if (rc == 0)
-					rc = lm_seek_ge(c, r->b, r->bl, &k, &v);
-			}
-			if (rc == MDB_NOTFOUND)
-				rc = 0;
-		}
-		mdb_cursor_close(c);
-		if (rc)
-			return rc;
+		rc = lm_clear_range(db, w, r->b, r->bl, r->e, r->el);
 	}
-	for (size_t i = 0; i < wb->npoints; i++) {
+	for (size_t i = 0; i < wb->npoints && rc == 0; i++) {
 		const struct kv__wpoint *p = &wb->points[i];
 
-		lm_mkkey(buf, p->key, p->klen, &k);
-		if (p->cleared) {
-			rc = mdb_del(w, db->dbi, &k, NULL);
-			if (rc == MDB_NOTFOUND)
-				rc = 0;
-		} else {
-			v.mv_data = (void *)p->val;
-			v.mv_size = p->vlen;
-			rc = mdb_put(w, db->dbi, &k, &v, 0);
-		}
-		if (rc)
-			return rc;
+		rc = p->cleared ? lm_del(db, w, p->key, p->klen)
+				: lm_put(db, w, p->key, p->klen, p->val, p->vlen);
 	}
-	return 0;
+	return rc;
 }
 
 static bool lm_has_writes(const struct kv_txn *txn)
@@ -712,7 +689,10 @@ static bool lm_has_writes(const struct kv_txn *txn)
 	return txn->w.npoints || txn->w.nranges;
 }
 
-/* Validate and apply a list of commits in one LMDB write transaction; sets each rc. */
+static void lm_log(struct lm_db *db, struct lm_commit *batch);
+
+/* Validate and apply a list of commits in one LMDB write transaction (sync=wal: and log
+ * it); sets each rc. */
 static void lm_process(struct lm_db *db, struct lm_commit *batch)
 {
 	MDB_txn *w;
@@ -744,11 +724,24 @@ again:
 		if (rc)
 			break;
 	}
+	if (!rc && db->wal) { /* the log record of this LMDB transaction */
+		c3_buf_reset(&db->rec);
+		for (m = batch; m; m = m->next)
+			if (m->rc == 0)
+				kv_wal_encode(&db->rec, &m->txn->w);
+		if (db->rec.err)
+			rc = ENOMEM;
+		else if (db->rec.len > KV_WAL_REC_MAX)
+			rc = MDB_BAD_VALSIZE; /* isolated below; alone: -C3FS_EKVTOOLARGE */
+	}
 	if (!rc) {
 		rc = mdb_txn_commit(w);
 		pthread_rwlock_unlock(&db->maplock);
-		if (rc == 0)
+		if (rc == 0) {
+			if (db->wal && db->rec.len)
+				lm_log(db, batch);
 			return;
+		}
 	} else {
 		mdb_txn_abort(w);
 		pthread_rwlock_unlock(&db->maplock);
@@ -773,6 +766,8 @@ fail_all:
 	for (m = batch; m; m = m->next)
 		m->rc = rc;
 }
+
+static void lm_ckpt_maybe(struct lm_db *db);
 
 static int lm_commit(struct kv_txn *txn)
 {
@@ -805,10 +800,18 @@ static int lm_commit(struct kv_txn *txn)
 		struct lm_commit *batch = db->qhead, *m;
 		uint64_t nb = 0;
 
+		int failed = db->failed;
+
 		db->qhead = db->qtail = NULL;
 		db->leader = true;
 		pthread_mutex_unlock(&db->gmu);
-		lm_process(db, batch);
+		if (failed) {
+			for (m = batch; m; m = m->next)
+				m->rc = failed;
+		} else {
+			lm_process(db, batch);
+			lm_ckpt_maybe(db);
+		}
 		pthread_mutex_lock(&db->gmu);
 		for (m = batch; m; m = m->next)
 			nb++;
@@ -832,6 +835,485 @@ static int lm_commit(struct kv_txn *txn)
 static void lm_abort(struct kv_txn *txn)
 {
 	lm_end(txn);
+}
+
+/* ---- sync=wal: log, checkpoints, recovery ------------------------------------------- */
+
+/* The leader, after a successful LMDB commit of a batch with writes (NOSYNC: nothing is
+ * durable yet): append its record; once that returns, the batch is durable. */
+static void lm_log(struct lm_db *db, struct lm_commit *batch)
+{
+	int rc = kv_wal_append(db->wal, db->rec.data, db->rec.len);
+
+	if (db->rec.cap > KV_WAL_GROW)
+		c3_buf_release(&db->rec); /* do not keep a huge batch's buffer */
+	if (rc == 0) {
+		db->since_ckpt++;
+		return;
+	}
+	/* applied and visible, but maybe not durable: stop taking commits */
+	LOG_ERROR("kv lmdb: log write failed (%s); the store refuses commits until reopened",
+		  c3_strerror(rc));
+	pthread_mutex_lock(&db->gmu);
+	if (!db->failed)
+		db->failed = rc;
+	pthread_mutex_unlock(&db->gmu);
+	for (struct lm_commit *m = batch; m; m = m->next)
+		if (m->rc == 0)
+			m->rc = -C3FS_EKVMAYBECOMMITTED;
+}
+
+/* Begin a checkpoint (as the leader, or alone at open/close): pin the newest snapshot,
+ * copy its meta pages, switch the log to the other file.  State goes to db->ck_*. */
+static int lm_ckpt_begin(struct lm_db *db)
+{
+	size_t n = 2 * (size_t)db->psize;
+	uint64_t t0, t1, top;
+	MDB_txn *r;
+	ssize_t got;
+	int rc;
+
+	pthread_rwlock_rdlock(&db->maplock);
+	rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &r);
+	pthread_rwlock_unlock(&db->maplock);
+	if (rc)
+		return lm_err(rc);
+	got = pread(db->datafd, db->ck_metas, n, 0);
+	if (got != (ssize_t)n) {
+		rc = got < 0 ? -errno : -C3FS_EKV;
+		goto fail;
+	}
+	memcpy(&t0, db->ck_metas + LM_META_TXNID_OFF, 8);
+	memcpy(&t1, db->ck_metas + db->psize + LM_META_TXNID_OFF, 8);
+	top = t0 > t1 ? t0 : t1;
+	if (top != (uint64_t)mdb_txn_id(r)) {
+		LOG_ERROR("kv lmdb: meta pages name txn %llu, snapshot is %llu: unknown LMDB "
+			  "file layout, sync=wal unusable",
+			  (unsigned long long)top, (unsigned long long)mdb_txn_id(r));
+		rc = -C3FS_EKV;
+		goto fail;
+	}
+	kv_wal_switch(db->wal, &db->ck_seq, &db->ck_file);
+	db->ck_pin = r;
+	return 0;
+fail:
+	pthread_rwlock_rdlock(&db->maplock);
+	mdb_txn_abort(r);
+	pthread_rwlock_unlock(&db->maplock);
+	return rc;
+}
+
+/* Finish it (any thread; commits may go on): make the pinned snapshot durable, write the
+ * checkpoint, then move the pin.  A failure leaves the log switched to a file the durable
+ * checkpoint does not name: the caller must stop logging (db->failed). */
+static int lm_ckpt_finish(struct lm_db *db, bool clean)
+{
+	int rc = lm_err(mdb_env_sync(db->env, 1));
+
+	if (rc == 0)
+		rc = kv_wal_write_ckpt(db->wal, db->ck_seq, db->ck_file, clean, db->ck_metas,
+				       db->psize);
+	pthread_rwlock_rdlock(&db->maplock);
+	if (rc == 0) {
+		if (db->pin)
+			mdb_txn_abort(db->pin);
+		db->pin = db->ck_pin; /* the old snapshot's pages may be reused from now on */
+	} else {
+		mdb_txn_abort(db->ck_pin);
+	}
+	pthread_rwlock_unlock(&db->maplock);
+	db->ck_pin = NULL;
+	return rc;
+}
+
+static void *lm_ckpt_thread(void *arg)
+{
+	struct lm_db *db = arg;
+
+	pthread_mutex_lock(&db->gmu);
+	for (;;) {
+		if (db->ck_state == 2) {
+			pthread_mutex_unlock(&db->gmu);
+			int rc = lm_ckpt_finish(db, false);
+
+			pthread_mutex_lock(&db->gmu);
+			if (rc < 0 && !db->failed) {
+				LOG_ERROR("kv lmdb: checkpoint failed (%s); the store refuses "
+					  "commits until reopened",
+					  c3_strerror(rc));
+				db->failed = rc;
+			}
+			if (rc == 0)
+				db->ckpts++;
+			db->ck_state = 0;
+			pthread_cond_broadcast(&db->ckcv);
+			continue;
+		}
+		if (db->ck_stop)
+			break;
+		pthread_cond_wait(&db->ckcv, &db->gmu);
+	}
+	pthread_mutex_unlock(&db->gmu);
+	return NULL;
+}
+
+/* The leader, after a batch: start a checkpoint when enough log has accumulated and
+ * none is running (the previous one must be durable before the log switches again). */
+static void lm_ckpt_maybe(struct lm_db *db)
+{
+	bool go;
+	int rc;
+
+	if (!db->wal ||
+	    (db->since_ckpt < db->ckpt_batches && kv_wal_used(db->wal) < LM_CKPT_BYTES))
+		return;
+	pthread_mutex_lock(&db->gmu);
+	go = db->ck_state == 0 && !db->failed;
+	if (go)
+		db->ck_state = 1;
+	pthread_mutex_unlock(&db->gmu);
+	if (!go)
+		return;
+	db->since_ckpt = 0;
+	rc = lm_ckpt_begin(db);
+	pthread_mutex_lock(&db->gmu);
+	if (rc < 0) {
+		LOG_WARN("kv lmdb: cannot begin a checkpoint: %s", c3_strerror(rc));
+		if (rc == -C3FS_EKV)
+			db->failed = rc;
+		db->ck_state = 0;
+	} else {
+		db->ck_state = 2;
+	}
+	pthread_cond_broadcast(&db->ckcv);
+	pthread_mutex_unlock(&db->gmu);
+}
+
+/* Replay of one record at open: one LMDB write transaction (NOSYNC). */
+struct lm_replay {
+	struct lm_db *db;
+	MDB_txn *w;
+	int mrc; /* the MDB code that stopped the decode */
+};
+
+static int rp_clear_range(void *arg, const uint8_t *b, size_t bl, const uint8_t *e, size_t el)
+{
+	struct lm_replay *r = arg;
+
+	r->mrc = lm_clear_range(r->db, r->w, b, bl, e, el);
+	return r->mrc ? -1 : 0;
+}
+
+static int rp_set(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+	struct lm_replay *r = arg;
+
+	r->mrc = lm_put(r->db, r->w, k, kl, v, vl);
+	return r->mrc ? -1 : 0;
+}
+
+static int rp_clear(void *arg, const uint8_t *k, size_t kl)
+{
+	struct lm_replay *r = arg;
+
+	r->mrc = lm_del(r->db, r->w, k, kl);
+	return r->mrc ? -1 : 0;
+}
+
+static const struct kv_wal_ops lm_replay_ops = { rp_clear_range, rp_set, rp_clear };
+
+static int lm_replay_rec(void *arg, const uint8_t *p, size_t len)
+{
+	struct lm_replay r = { .db = arg };
+	int rc;
+
+	for (;;) {
+		size_t seen = r.db->map_size;
+
+		rc = mdb_txn_begin(r.db->env, NULL, 0, &r.w);
+		if (rc)
+			return lm_err(rc);
+		r.mrc = 0;
+		rc = kv_wal_decode(p, len, &lm_replay_ops, &r);
+		if (rc == 0) {
+			rc = mdb_txn_commit(r.w);
+		} else {
+			mdb_txn_abort(r.w);
+			if (!r.mrc) {
+				LOG_ERROR("kv lmdb: malformed log record (checksum valid)");
+				return rc;
+			}
+			rc = r.mrc;
+		}
+		if (rc == 0)
+			return 0;
+		if (rc != MDB_MAP_FULL || lm_grow(r.db, seen) < 0)
+			return lm_err(rc);
+	}
+}
+
+/* Put the checkpoint's meta pages back into data.mdb: LMDB then opens at its snapshot,
+ * whose pages were durable and pinned (never reused) until a newer checkpoint. */
+static int lm_restore_metas(int dirfd, const struct kv_wal_ckpt *ck)
+{
+	size_t n = 2 * (size_t)ck->psize;
+	int fd = openat(dirfd, "data.mdb", O_RDWR | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, ck->metas, n, 0) != (ssize_t)n)
+		rc = errno ? -errno : -EIO;
+	else if (fdatasync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* ---- open / close ----------------------------------------------------------------- */
+
+/* Release whatever lm_open set up (also after a partial open). */
+static void lm_teardown(struct lm_db *db, bool thread)
+{
+	if (thread) {
+		pthread_mutex_lock(&db->gmu);
+		while (db->ck_state != 0)
+			pthread_cond_wait(&db->ckcv, &db->gmu);
+		db->ck_stop = true;
+		pthread_cond_broadcast(&db->ckcv);
+		pthread_mutex_unlock(&db->gmu);
+		pthread_join(db->ckthr, NULL);
+	}
+	if (db->pin)
+		mdb_txn_abort(db->pin);
+	if (db->env)
+		mdb_env_close(db->env);
+	kv_wal_close(db->wal);
+	if (db->datafd >= 0)
+		close(db->datafd);
+	if (db->dirfd >= 0)
+		close(db->dirfd); /* releases the flock */
+	free(db->ck_metas);
+	c3_buf_release(&db->rec);
+	pthread_rwlock_destroy(&db->maplock);
+	pthread_mutex_destroy(&db->gmu);
+	pthread_cond_destroy(&db->gcv);
+	pthread_cond_destroy(&db->ckcv);
+	free(db);
+}
+
+static int lm_open(const char *arg, struct kv_db **out)
+{
+	struct lm_db *db;
+	char *path = NULL;
+	struct lm_opts o;
+	struct kv_wal *wal = NULL;
+	MDB_txn *t;
+	bool thread = false;
+	int rc = lm_parse_uri(arg, &path, &o);
+
+	if (rc < 0)
+		return rc;
+	bool created = mkdir(path, 0700) == 0;
+
+	if (!created && errno != EEXIST) {
+		rc = -errno;
+		free(path);
+		return rc;
+	}
+	db = calloc(1, sizeof(*db));
+	if (!db) {
+		free(path);
+		return -ENOMEM;
+	}
+	db->dirfd = db->datafd = -1;
+	db->ckpt_batches = o.ckpt_batches;
+	c3_buf_init(&db->rec);
+	pthread_rwlockattr_t ra;
+
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&db->maplock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&db->gmu, NULL);
+	pthread_cond_init(&db->gcv, NULL);
+	pthread_cond_init(&db->ckcv, NULL);
+
+	/* sync=wal owns the directory (its log and LMDB's unsynced state are private to
+	 * one process); sync=lmdb shares it with other sync=lmdb handles */
+	db->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (db->dirfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (flock(db->dirfd, (o.wal ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? -C3FS_EBUSY : -errno;
+		if (rc == -C3FS_EBUSY)
+			LOG_ERROR("kv lmdb:%s is open elsewhere: sync=wal needs it alone, "
+				  "sync=lmdb shares it only with sync=lmdb",
+				  path);
+		goto fail;
+	}
+	rc = kv_wal_open(db->dirfd, o.wal, &wal);
+	if (rc < 0)
+		goto fail;
+	const struct kv_wal_ckpt *ck = wal ? kv_wal_ckpt(wal) : NULL;
+	bool recover = ck && !ck->clean; /* not closed cleanly in sync=wal mode */
+
+	if (recover && !o.wal && flock(db->dirfd, LOCK_EX | LOCK_NB) < 0) {
+		rc = -C3FS_EBUSY;
+		LOG_ERROR("kv lmdb:%s needs recovery of its log but is open elsewhere", path);
+		goto fail;
+	}
+	if (recover) {
+		rc = lm_restore_metas(db->dirfd, ck);
+		if (rc < 0)
+			goto fail;
+	}
+	if (!o.wal && !recover) { /* sync=lmdb on a clean (or no) log: leave it alone */
+		kv_wal_close(wal);
+		wal = NULL;
+	}
+	rc = mdb_env_create(&db->env);
+	if (rc) {
+		db->env = NULL;
+		rc = lm_err(rc);
+		goto fail;
+	}
+	if (mdb_env_get_maxkeysize(db->env) < KV_KEY_MAX + 1) {
+		rc = -C3FS_EKV; /* an LMDB built with a smaller key limit */
+		goto fail;
+	}
+	rc = mdb_env_set_mapsize(db->env, o.map_size);
+	if (!rc)
+		rc = mdb_env_set_maxreaders(db->env, LM_MAX_READERS);
+	if (!rc)
+		rc = mdb_env_open(db->env, path, MDB_NOTLS | (o.wal ? MDB_NOSYNC : 0), 0600);
+	if (rc) {
+		rc = lm_err(rc);
+		goto fail;
+	}
+	/* free reader slots left by crashed processes: they would pin old pages forever */
+	int dead = 0;
+
+	mdb_reader_check(db->env, &dead);
+	rc = mdb_txn_begin(db->env, NULL, 0, &t);
+	if (!rc) {
+		rc = mdb_dbi_open(t, NULL, 0, &db->dbi);
+		if (rc)
+			mdb_txn_abort(t);
+		else
+			rc = mdb_txn_commit(t);
+	}
+	if (rc) {
+		rc = lm_err(rc);
+		goto fail;
+	}
+	MDB_envinfo info;
+
+	mdb_env_info(db->env, &info);
+	db->map_size = info.me_mapsize; /* may be larger: an existing, bigger file */
+	db->map_max = o.map_max > db->map_size ? o.map_max : db->map_size;
+
+	if (wal) {
+		MDB_stat st;
+		uint64_t nrec = 0;
+
+		mdb_env_stat(db->env, &st);
+		db->psize = st.ms_psize;
+		db->wal = wal;
+		wal = NULL;
+		db->ck_metas = malloc(2 * (size_t)db->psize);
+		db->datafd = openat(db->dirfd, "data.mdb", O_RDONLY | O_CLOEXEC);
+		if (db->psize > KV_WAL_PSIZE_MAX || !db->ck_metas || db->datafd < 0) {
+			rc = db->datafd < 0 ? -errno : db->ck_metas ? -C3FS_EKV : -ENOMEM;
+			goto fail;
+		}
+		if (recover) {
+			rc = kv_wal_scan(db->wal, lm_replay_rec, db, &nrec);
+			if (rc < 0)
+				goto fail;
+			db->restored = 1;
+			db->replayed = nrec;
+			LOG_INFO("kv lmdb:%s recovered: checkpoint + %llu log records", path,
+				 (unsigned long long)nrec);
+		}
+		/* a fresh durable checkpoint of the current state before any commit */
+		rc = lm_ckpt_begin(db);
+		if (rc == 0)
+			rc = lm_ckpt_finish(db, !o.wal);
+		if (rc < 0)
+			goto fail;
+		if (o.wal) {
+			rc = pthread_create(&db->ckthr, NULL, lm_ckpt_thread, db);
+			if (rc) {
+				rc = -rc;
+				goto fail;
+			}
+			thread = true;
+		} else {
+			/* sync=lmdb after a recovery: the log is clean now, leave it */
+			mdb_txn_abort(db->pin);
+			db->pin = NULL;
+			kv_wal_close(db->wal);
+			db->wal = NULL;
+			if (flock(db->dirfd, LOCK_SH | LOCK_NB) < 0) {
+				rc = -C3FS_EBUSY;
+				goto fail;
+			}
+		}
+	}
+	/* LMDB syncs its files but not the directory entries that name them */
+	rc = lm_sync_dir(path);
+	if (rc == 0 && created)
+		rc = lm_sync_parent(path);
+	if (rc < 0)
+		goto fail;
+	free(path);
+	*out = &db->base;
+	return 0;
+
+fail:
+	kv_wal_close(wal);
+	lm_teardown(db, thread);
+	free(path);
+	return rc;
+}
+
+static void lm_close(struct kv_db *kdb)
+{
+	struct lm_db *db = (struct lm_db *)kdb;
+
+	if (db->wal) {
+		int failed, rc;
+
+		pthread_mutex_lock(&db->gmu);
+		while (db->ck_state != 0)
+			pthread_cond_wait(&db->ckcv, &db->gmu);
+		failed = db->failed;
+		pthread_mutex_unlock(&db->gmu);
+		/* a clean checkpoint: the next open needs no recovery */
+		rc = failed ? failed : lm_ckpt_begin(db);
+		if (rc == 0)
+			rc = lm_ckpt_finish(db, true);
+		if (rc < 0)
+			LOG_WARN("kv lmdb: no clean checkpoint at close (%s): the next open "
+				 "recovers from the log",
+				 c3_strerror(rc));
+	}
+	lm_teardown(db, db->wal != NULL);
+}
+
+/* Checkpoint and recovery counters of a sync=wal database (tests). */
+void kv__lmdb_wal_stats(struct kv_db *kdb, uint64_t *ckpts, uint64_t *restored,
+			uint64_t *replayed)
+{
+	struct lm_db *db = (struct lm_db *)kdb;
+
+	pthread_mutex_lock(&db->gmu);
+	*ckpts = db->ckpts;
+	*restored = db->restored;
+	*replayed = db->replayed;
+	pthread_mutex_unlock(&db->gmu);
 }
 
 void kv__lmdb_stats(struct kv_db *kdb, uint64_t *batches, uint64_t *commits, uint64_t *grows)

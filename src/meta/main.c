@@ -78,7 +78,7 @@ static const struct c3_cfg_key meta_keys[] = {
 	  "address's oldest"),
 	K("server", "auth_timeout", C3_CFG_MS, auth_timeout_ms, "2s", 100, 600000, "ms",
 	  "a connection that has not authenticated within this is closed"),
-	K("kv", "uri", C3_CFG_STR, kv_uri, "lmdb:./meta-kv", 1, 0, "",
+	K("kv", "uri", C3_CFG_STR, kv_uri, "lmdb:./meta-kv?sync=wal", 1, 0, "",
 	  "metadata store: lmdb:<dir>, pg:<conninfo> (shared by several meta servers) or mem:"),
 	K("mgmtd", "addrs", C3_CFG_STR, mgmtd, "", 1, 0, "",
 	  "mgmtd addresses ip:port,...; empty = standalone (no storage calls)"),

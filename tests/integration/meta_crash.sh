@@ -13,7 +13,7 @@ UNIT=${C3FS_BIN_DIR:-$C3FS_ROOT/build/asan/bin}; UNIT=${UNIT%/bin}/tests/unit/me
 
 t_init
 port=$(t_free_port)
-KV="lmdb:$T/kv"
+KV="lmdb:$T/kv?sync=wal"
 start_meta() {
 	t_daemon meta "$BIN/c3fs-meta" --set kv.uri="$KV" --set server.listen="127.0.0.1:$port" \
 		--set meta.gc_interval=100ms

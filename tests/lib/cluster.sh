@@ -159,7 +159,7 @@ c_start() { # [NODES] [TARGETS_PER_NODE] [REPLICAS]
 		--set "server.node_id=2" \
 		--set "server.listen=$C_META" \
 		--set "server.token=$C_TOKEN" \
-		--set "kv.uri=lmdb:$T/meta" \
+		--set "kv.uri=lmdb:$T/meta?sync=wal" \
 		--set "mgmtd.addrs=$C_MGMTD" \
 		--set "mgmtd.heartbeat=500ms" \
 		--set "meta.table_id=1" \

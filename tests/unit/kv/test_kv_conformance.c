@@ -1,10 +1,11 @@
 /* test_kv_conformance.c — one behavioural suite for every KV backend.
  *
  * Runs against C3FS_TEST_KV_URI when set (e.g. "pg:host=127.0.0.1 port=5432 ..."),
- * otherwise against "mem:" and a fresh "lmdb:<tmpdir>".  The store is emptied before each
- * case, so a shared server database is fine.  Covers point and range reads and writes,
- * read-your-writes (with a randomized model check), limits, binary keys, persistence,
- * conflicts, a counter under contention and write skew.
+ * otherwise against "mem:", a fresh "lmdb:<tmpdir>" and one with "?sync=wal" (checkpoint
+ * every 16 batches).  The store is emptied before each case, so a shared server database
+ * is fine.  Covers point and range reads and writes, read-your-writes (with a randomized
+ * model check), limits, binary keys, persistence, conflicts, a counter under contention
+ * and write skew.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -941,7 +942,7 @@ static void suite(const char *uri, bool persistent)
 int main(void)
 {
 	const char *env = getenv("C3FS_TEST_KV_URI");
-	char dir[] = "/tmp/c3fs-kvtest.XXXXXX", uri[64];
+	char dir[] = "/tmp/c3fs-kvtest.XXXXXX", uri[128];
 
 	t_uri();
 	if (env && *env) {
@@ -953,7 +954,10 @@ int main(void)
 		ok(0, "mkdtemp");
 		return tap_done();
 	}
-	snprintf(uri, sizeof(uri), "lmdb:%s", dir);
+	snprintf(uri, sizeof(uri), "lmdb:%s/classic", dir);
+	suite(uri, true);
+	/* the log in front of LMDB (small checkpoint interval: checkpoints run in between) */
+	snprintf(uri, sizeof(uri), "lmdb:%s/wal?sync=wal&checkpoint=16", dir);
 	suite(uri, true);
 	char cmd[128];
 

@@ -1,16 +1,20 @@
-/* test_kv_powerloss.c — simulated power loss under the lmdb backend's group commit.
+/* test_kv_powerloss.c — simulated power loss under the lmdb backend's group commit, in
+ * both durability modes (sync=lmdb: LMDB's own two syncs; sync=wal: the log in front of
+ * an MDB_NOSYNC LMDB, with frequent background checkpoints).
  *
  * SIGKILL keeps the page cache, so it cannot show what a power cut does.  Like SQLite's
- * crash VFS, this test interposes the write and sync calls LMDB makes on its data file
- * (pwrite, write, writev, fdatasync, fsync; this executable's definitions take precedence
- * over libc's for liblmdb) and keeps a write-ahead log of every write: offset, the bytes
- * it replaced, the bytes written, and when it became durable (fdatasync/fsync of the file,
- * or the return of a write on an O_DSYNC descriptor, which is how LMDB writes its meta
- * pages).  A child process commits from 4 threads and acknowledges commits through a pipe;
- * the parent kills it at a random moment, then rebuilds "the disk after the power cut":
- * every non-durable write is undone (newest first) and then a random subset of them is
- * applied again, in order.  The store must open, hold every acknowledged commit, and
- * be consistent (each thread's keys gap-free and matching its "last" record).
+ * crash VFS, this test interposes the write and sync calls made on the store's files
+ * (data.mdb, and the log wal.0 / wal.1 / wal.ckpt: pwrite, pwrite64, write, writev,
+ * fdatasync, fsync; this executable's definitions take precedence over libc's for
+ * liblmdb and kv_wal.c) and keeps a write-ahead log of every write: file, offset, the
+ * bytes it replaced, the bytes written, and when it became durable (fdatasync/fsync of
+ * the file, or the return of a write on an O_DSYNC descriptor, which is how LMDB writes
+ * its meta pages and kv_wal.c its records).  A child process commits from 4 threads and
+ * acknowledges commits through a pipe; the parent kills it at a random moment, then
+ * rebuilds "the disks after the power cut": every non-durable write is undone (newest
+ * first) and then a random subset of them is applied again, in order.  The store must
+ * open, hold every acknowledged commit, and be consistent (each thread's keys gap-free
+ * and matching its "last" record).
  */
 #undef _FILE_OFFSET_BITS /* we define pwrite itself, not the pwrite64 alias */
 #include <dlfcn.h>
@@ -30,15 +34,17 @@
 #include "kv/kv.h"
 #include "tests/lib/tap.h"
 
-enum { THREADS = 4, ROUNDS = 6 };
+enum { THREADS = 4, ROUNDS = 9 };
 
 /* ---- interposition ------------------------------------------------------------------ */
 
 static volatile int g_active; /* only in the child */
-static char g_datafile[256];
+enum { NFILES = 4 };
+static const char *const g_fname[NFILES] = { "data.mdb", "wal.0", "wal.1", "wal.ckpt" };
+static char g_path[NFILES][256];
 static int g_logfd = -1;
-static int g_rdfd = -1; /* the data file opened for reading preimages (LMDB's meta fd is
-			 * write-only) */
+static int g_rdfd[NFILES] = { -1, -1, -1, -1 }; /* files opened for reading preimages (LMDB's
+						  * meta fd is write-only) */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
@@ -58,24 +64,32 @@ static void resolve(void)
 	}
 }
 
-static int is_data_fd(int fd)
+/* Which of the store's files fd is (index in g_fname), or -1. */
+static int file_of(int fd)
 {
 	char p[64], buf[300];
 	ssize_t n;
 
-	if (!g_active || fd == g_logfd || fd == g_rdfd)
-		return 0;
+	if (!g_active || fd == g_logfd)
+		return -1;
+	for (int i = 0; i < NFILES; i++)
+		if (fd == g_rdfd[i])
+			return -1;
 	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
 	n = readlink(p, buf, sizeof(buf) - 1);
 	if (n <= 0)
-		return 0;
+		return -1;
 	buf[n] = 0;
-	return strcmp(buf, g_datafile) == 0;
+	for (int i = 0; i < NFILES; i++)
+		if (strcmp(buf, g_path[i]) == 0)
+			return i;
+	return -1;
 }
 
 struct rec_hdr {
 	uint32_t magic;
 	char type; /* 'W' write, 'S' file synced, 'D' last write durable */
+	int32_t file;
 	uint64_t off, len;
 };
 #define REC_MAGIC 0x4b565057u
@@ -94,9 +108,9 @@ static void log_all(const void *p, size_t n)
 	}
 }
 
-static void log_rec(char type, int fd, const void *data, size_t len, off_t off)
+static void log_rec(char type, int file, const void *data, size_t len, off_t off)
 {
-	struct rec_hdr h = { REC_MAGIC, type, (uint64_t)off, type == 'W' ? len : 0 };
+	struct rec_hdr h = { REC_MAGIC, type, file, (uint64_t)off, type == 'W' ? len : 0 };
 
 	if (type != 'W') {
 		log_all(&h, sizeof(h));
@@ -106,9 +120,9 @@ static void log_rec(char type, int fd, const void *data, size_t len, off_t off)
 
 	if (!pre)
 		_exit(9);
-	if (g_rdfd < 0)
-		g_rdfd = open(g_datafile, O_RDONLY);
-	if (g_rdfd < 0 || pread(g_rdfd, pre, len, off) < 0)
+	if (g_rdfd[file] < 0)
+		g_rdfd[file] = open(g_path[file], O_RDONLY);
+	if (g_rdfd[file] < 0 || pread(g_rdfd[file], pre, len, off) < 0)
 		_exit(9);
 	log_all(&h, sizeof(h));
 	log_all(pre, len);
@@ -126,31 +140,42 @@ static int is_dsync(int fd)
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
 	resolve();
-	if (!is_data_fd(fd))
+	int f = file_of(fd);
+
+	if (f < 0)
 		return real_pwrite(fd, buf, n, off);
 	pthread_mutex_lock(&g_mu);
-	log_rec('W', fd, buf, n, off);
+	log_rec('W', f, buf, n, off);
 	ssize_t r = real_pwrite(fd, buf, n, off);
 
 	if (r == (ssize_t)n && is_dsync(fd))
-		log_rec('D', fd, NULL, 0, 0);
+		log_rec('D', f, NULL, 0, 0);
 	pthread_mutex_unlock(&g_mu);
 	return r;
+}
+
+/* what code built with _FILE_OFFSET_BITS=64 (kv_wal.c) calls */
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off);
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite(fd, buf, n, off);
 }
 
 ssize_t write(int fd, const void *buf, size_t n)
 {
 	resolve();
-	if (!is_data_fd(fd))
+	int f = file_of(fd);
+
+	if (f < 0)
 		return real_write(fd, buf, n);
 	pthread_mutex_lock(&g_mu);
 	off_t off = lseek(fd, 0, SEEK_CUR);
 
-	log_rec('W', fd, buf, n, off);
+	log_rec('W', f, buf, n, off);
 	ssize_t r = real_write(fd, buf, n);
 
 	if (r == (ssize_t)n && is_dsync(fd))
-		log_rec('D', fd, NULL, 0, 0);
+		log_rec('D', f, NULL, 0, 0);
 	pthread_mutex_unlock(&g_mu);
 	return r;
 }
@@ -158,7 +183,9 @@ ssize_t write(int fd, const void *buf, size_t n)
 ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	resolve();
-	if (!is_data_fd(fd))
+	int f = file_of(fd);
+
+	if (f < 0)
 		return real_writev(fd, iov, cnt);
 	size_t n = 0;
 
@@ -175,11 +202,11 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	pthread_mutex_lock(&g_mu);
 	off_t off = lseek(fd, 0, SEEK_CUR);
 
-	log_rec('W', fd, all, n, off);
+	log_rec('W', f, all, n, off);
 	ssize_t r = real_writev(fd, iov, cnt);
 
 	if (r == (ssize_t)n && is_dsync(fd))
-		log_rec('D', fd, NULL, 0, 0);
+		log_rec('D', f, NULL, 0, 0);
 	pthread_mutex_unlock(&g_mu);
 	free(all);
 	return r;
@@ -188,13 +215,15 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
 static int sync_common(int fd, int (*fn)(int))
 {
 	resolve();
-	if (!is_data_fd(fd))
+	int f = file_of(fd);
+
+	if (f < 0)
 		return fn(fd);
 	pthread_mutex_lock(&g_mu); /* no write may slip between the sync and its marker */
 	int r = fn(fd);
 
 	if (r == 0)
-		log_rec('S', fd, NULL, 0, 0);
+		log_rec('S', f, NULL, 0, 0);
 	pthread_mutex_unlock(&g_mu);
 	return r;
 }
@@ -214,6 +243,7 @@ int fsync(int fd)
 /* ---- the crash image ---------------------------------------------------------------- */
 
 struct wrec {
+	int file;
 	uint64_t off, len;
 	uint8_t *pre, *data;
 	int durable;
@@ -233,13 +263,16 @@ static int crash_image(const char *logpath, unsigned *seed, int *applied)
 	if (!f)
 		return -1;
 	while (fread(&h, sizeof(h), 1, f) == 1 && h.magic == REC_MAGIC) {
+		if (h.file < 0 || h.file >= NFILES)
+			break;
 		if (h.type == 'S') {
 			for (size_t i = 0; i < n; i++)
-				w[i].durable = 1;
+				if (w[i].file == h.file)
+					w[i].durable = 1;
 			continue;
 		}
 		if (h.type == 'D') {
-			if (n)
+			if (n && w[n - 1].file == h.file)
 				w[n - 1].durable = 1;
 			continue;
 		}
@@ -259,26 +292,28 @@ static int crash_image(const char *logpath, unsigned *seed, int *applied)
 			if (!w)
 				return -1;
 		}
-		w[n++] = (struct wrec){ h.off, h.len, pre, data, 0 };
+		w[n++] = (struct wrec){ h.file, h.off, h.len, pre, data, 0 };
 	}
 	fclose(f);
-	int fd = open(g_datafile, O_RDWR);
+	int fd[NFILES];
 
-	if (fd < 0)
-		return -1;
+	for (int i = 0; i < NFILES; i++)
+		fd[i] = open(g_path[i], O_RDWR); /* -1 for log files of sync=lmdb: no writes */
 	for (size_t i = n; i-- > 0;)
 		if (!w[i].durable) {
 			nd++;
-			if (pwrite(fd, w[i].pre, w[i].len, (off_t)w[i].off) < 0)
+			if (pwrite(fd[w[i].file], w[i].pre, w[i].len, (off_t)w[i].off) < 0)
 				nd = -1000000;
 		}
 	for (size_t i = 0; i < n; i++)
 		if (!w[i].durable && rand_r(seed) % 2) {
 			(*applied)++;
-			if (pwrite(fd, w[i].data, w[i].len, (off_t)w[i].off) < 0)
+			if (pwrite(fd[w[i].file], w[i].data, w[i].len, (off_t)w[i].off) < 0)
 				nd = -1000000;
 		}
-	close(fd);
+	for (int i = 0; i < NFILES; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
 	for (size_t i = 0; i < n; i++) {
 		free(w[i].pre);
 		free(w[i].data);
@@ -289,7 +324,7 @@ static int crash_image(const char *logpath, unsigned *seed, int *applied)
 
 /* ---- the workload (as in test_kv_crash.c) ------------------------------------------- */
 
-static char g_uri[128];
+static char g_uri[256];
 static int g_pipe;
 
 struct child_arg {
@@ -345,29 +380,29 @@ static void *child_thread(void *arg)
 	return NULL;
 }
 
-int main(void)
+/* ROUNDS power cuts on one store opened with "lmdb:<dir><query>".  The parent checks a
+ * copy of each crash image, so the next child must recover the original itself (and may
+ * be cut while it does). */
+static void run_mode(const char *dir, const char *query, unsigned *seed)
 {
-	char dir[] = "/tmp/c3fs-kvpower.XXXXXX", cmd[96], logpath[300];
+	char logpath[300], vdir[300], vuri[400], cmd[700];
 	int64_t acked[THREADS];
-	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 	struct kv_db *db;
 
-	resolve();
-	if (!mkdtemp(dir)) {
-		ok(0, "mkdtemp");
-		return tap_done();
-	}
-	snprintf(g_uri, sizeof(g_uri), "lmdb:%s", dir);
-	snprintf(g_datafile, sizeof(g_datafile), "%s/data.mdb", dir);
-	snprintf(logpath, sizeof(logpath), "%s/writes.log", dir);
+	snprintf(g_uri, sizeof(g_uri), "lmdb:%s%s", dir, query);
+	snprintf(vdir, sizeof(vdir), "%s.verify", dir);
+	snprintf(vuri, sizeof(vuri), "lmdb:%s%s", vdir, query);
+	for (int i = 0; i < NFILES; i++)
+		snprintf(g_path[i], sizeof(g_path[i]), "%s/%s", dir, g_fname[i]);
+	snprintf(logpath, sizeof(logpath), "%s.writes", dir);
 	if (kv_db_open(g_uri, &db) < 0) { /* create before any crash */
+		diag("cannot create %s", g_uri);
 		ok(0, "create store");
-		return tap_done();
+		return;
 	}
 	kv_db_close(db);
 	for (int i = 0; i < THREADS; i++)
 		acked[i] = -1;
-	diag("seed %u", seed);
 	for (int round = 0; round < ROUNDS; round++) {
 		int fds[2];
 
@@ -399,7 +434,9 @@ int main(void)
 				pause();
 		}
 		close(fds[1]);
-		int delay_ms = 100 + (int)(rand_r(&seed) % 300);
+		/* now and then very early: the cut may hit the recovery at open */
+		int delay_ms = round % 3 == 2 ? (int)(rand_r(seed) % 20)
+					      : 100 + (int)(rand_r(seed) % 300);
 		struct timespec ts = { 0, (long)delay_ms * 1000000L };
 
 		nanosleep(&ts, NULL);
@@ -412,23 +449,28 @@ int main(void)
 
 		while (read(fds[0], rec, sizeof(rec)) == (ssize_t)sizeof(rec)) {
 			uint32_t t = kv_get_be32(rec);
-			int64_t s = (int64_t)kv_get_be64(rec + 4);
+			int64_t sq = (int64_t)kv_get_be64(rec + 4);
 
-			if (t < THREADS && s > acked[t])
-				acked[t] = s;
+			if (t < THREADS && sq > acked[t])
+				acked[t] = sq;
 			nrec++;
 		}
 		close(fds[0]);
 		if (!ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "writer killed mid-flight"))
 			diag("writer exited with %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 
-		int applied, nd = crash_image(logpath, &seed, &applied);
+		int applied, nd = crash_image(logpath, seed, &applied);
 
 		ok(nd >= 0, "crash image built from the write log");
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", vdir, dir, vdir);
+		if (system(cmd) != 0) {
+			ok(0, "copy the crash image");
+			break;
+		}
 		struct kv_txn *t;
 		int bad = 0;
 
-		if (kv_db_open(g_uri, &db) < 0) {
+		if (kv_db_open(vuri, &db) < 0) {
 			ok(0, "store opens after the power cut");
 			break;
 		}
@@ -465,14 +507,35 @@ int main(void)
 		}
 		kv_txn_abort(t);
 		kv_db_close(db);
-		char name[160];
+		char name[200];
 
 		snprintf(name, sizeof(name),
-			 "round %d (cut after %d ms, %d acks, %d unsynced writes, %d kept): "
+			 "%s round %d (cut after %d ms, %d acks, %d unsynced writes, %d kept): "
 			 "acknowledged commits present, consistent",
-			 round, delay_ms, nrec, nd, applied);
+			 *query ? query : "sync=lmdb", round, delay_ms, nrec, nd, applied);
 		is_int(bad, 0, name);
 	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", vdir);
+	if (system(cmd) != 0)
+		diag("could not remove %s", vdir);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/c3fs-kvpower.XXXXXX", sub[64], cmd[96];
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+
+	resolve();
+	if (!mkdtemp(dir)) {
+		ok(0, "mkdtemp");
+		return tap_done();
+	}
+	diag("seed %u", seed);
+	snprintf(sub, sizeof(sub), "%s/classic", dir);
+	run_mode(sub, "", &seed);
+	/* checkpoints every few batches: cuts land before, during and after them */
+	snprintf(sub, sizeof(sub), "%s/wal", dir);
+	run_mode(sub, "?sync=wal&checkpoint=6", &seed);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("could not remove %s", dir);

@@ -85,21 +85,71 @@ void fusefs_reply_err(fuse_req_t req, int rc)
 	fuse_reply_err(req, e);
 }
 
+/* Supplementary groups of callers.  fuse_req_getgroups() reads /proc/PID/task/PID/status
+ * (libfuse 3.14: two opens and reads, ~1.5 KiB of text the kernel formats each time):
+ * that was a third of this daemon's CPU in a create loop (docs/bench/meta-profile.md).
+ * So:
+ *  - uid 0: meta never consults a root caller's groups (meta__perm, the setgid rules and
+ *    setattr's chgrp rule all decide uid 0 before looking at groups), none are fetched;
+ *  - other callers: the groups are kept per (pid, uid, gid) for FUSEFS_GROUPS_TTL_NS.
+ *    A process's groups change only through setgroups(2) (CAP_SETGID, normally right
+ *    before a setuid that changes the key anyway); such a change reaches meta's checks
+ *    up to that long late, like attributes with attr_timeout.  The kernel's own check
+ *    (kernel_permissions) always uses the live credentials.
+ * The table is direct-mapped by pid; a slot holds one caller. */
+#define FUSEFS_GROUPS_SLOTS 64
+#define FUSEFS_GROUPS_TTL_NS 1000000000ull
+
+struct fusefs_groups_slot {
+	pid_t pid;
+	uint32_t uid, gid, n;
+	uint64_t stamp_ns;             /* c3_now_ns() at the fetch; 0 = empty */
+	uint32_t groups[C3FS_CRED_MAX_GROUPS];
+};
+
+static pthread_mutex_t fusefs_groups_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fusefs_groups_slot fusefs_groups[FUSEFS_GROUPS_SLOTS]; /* fusefs_groups_lock */
+
 void fusefs_cred(fuse_req_t req, struct c3fs_cred *cr)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fusefs_groups_slot *s;
 	gid_t groups[C3FS_CRED_MAX_GROUPS];
+	uint64_t now;
 	int n, i;
 
-	memset(cr, 0, sizeof(*cr));
 	cr->uid = ctx->uid;
 	cr->gid = ctx->gid;
+	cr->ngroups = 0;
+	if (ctx->uid == 0)
+		return;
+	s = &fusefs_groups[(uint32_t)ctx->pid % FUSEFS_GROUPS_SLOTS];
+	now = c3_now_ns();
+	pthread_mutex_lock(&fusefs_groups_lock);
+	if (s->stamp_ns && s->pid == ctx->pid && s->uid == ctx->uid && s->gid == ctx->gid &&
+	    now - s->stamp_ns < FUSEFS_GROUPS_TTL_NS) {
+		cr->ngroups = s->n;
+		memcpy(cr->groups, s->groups, s->n * sizeof(s->groups[0]));
+		pthread_mutex_unlock(&fusefs_groups_lock);
+		return;
+	}
+	pthread_mutex_unlock(&fusefs_groups_lock);
 	n = fuse_req_getgroups(req, C3FS_CRED_MAX_GROUPS, groups);
 	if (n > C3FS_CRED_MAX_GROUPS)
 		n = C3FS_CRED_MAX_GROUPS;
 	for (i = 0; i < n; i++)
 		cr->groups[i] = groups[i];
 	cr->ngroups = n > 0 ? (uint32_t)n : 0;
+	if (n < 0)
+		return; /* the caller is gone or /proc is unreadable: nothing worth keeping */
+	pthread_mutex_lock(&fusefs_groups_lock);
+	s->pid = ctx->pid;
+	s->uid = ctx->uid;
+	s->gid = ctx->gid;
+	s->n = cr->ngroups;
+	memcpy(s->groups, cr->groups, cr->ngroups * sizeof(s->groups[0]));
+	s->stamp_ns = now;
+	pthread_mutex_unlock(&fusefs_groups_lock);
 }
 
 void fusefs_stat_from(const struct c3fs_attr *a, struct stat *st)

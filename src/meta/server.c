@@ -14,6 +14,8 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "kv/kv.h"
+#include "meta/meta_int.h"
 
 #define NTYPES (META_T_RELEASE - META_T_STATFS + 1)
 
@@ -164,8 +166,24 @@ static void h_rmtree(struct rpc_req *req, void *ctx)
 	finish(req, rc, &out, start);
 }
 
+/* Point reads: one read-only transaction of a few gets (lookup: parent, entry, child and
+ * the child's T rows; getattr/access: one inode and its T rows; readlink: one inode), no
+ * storage hook, no allocation that grows with the data. */
+static bool server_is_point_read(uint16_t type)
+{
+	return type == META_T_LOOKUP || type == META_T_GETATTR || type == META_T_ACCESS ||
+	       type == META_T_READLINK;
+}
+
 int meta_server_register(struct rpc_server *srv, struct meta_svc *svc)
 {
+	/* With an embedded KV a read transaction is a walk of the memory map that never waits
+	 * for a commit, so point reads run on the I/O thread that read the request: no
+	 * hand-off to a worker (a futex wake and two context switches per request, a quarter
+	 * of meta's CPU in a create loop, docs/bench/meta-profile.md).  A PostgreSQL read is a
+	 * network round trip: those stay on the workers. */
+	const char *be = kv_db_backend(svc->db);
+	bool inline_reads = strcmp(be, "lmdb") == 0 || strcmp(be, "mem") == 0;
 	static const struct {
 		uint16_t type;
 		rpc_handler_fn fn;
@@ -197,7 +215,9 @@ int meta_server_register(struct rpc_server *srv, struct meta_svc *svc)
 		m->err = c3_counter_get("c3fs_meta_ops_total", labels, "meta requests by op and result");
 		snprintf(labels, sizeof(labels), "op=\"%s\"", name);
 		m->lat = c3_hist_get("c3fs_meta_op_seconds", labels, "meta request latency");
-		rc = rpc_server_register(srv, tab[i].type, tab[i].fn, svc, 0);
+		rc = rpc_server_register(srv, tab[i].type, tab[i].fn, svc,
+					 inline_reads && server_is_point_read(tab[i].type) ?
+						 RPC_HANDLER_INLINE : 0);
 		if (rc < 0)
 			return rc;
 	}

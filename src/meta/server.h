@@ -1,5 +1,7 @@
 /* meta/server.h — the meta service over RPC: registers one handler per META_T_* type on
- * an rpc_server and runs each request on the server's worker threads.
+ * an rpc_server and runs each request on the server's worker threads, except point reads
+ * (lookup, getattr, access, readlink) over an embedded KV (lmdb, mem), which run on the
+ * I/O thread that read them (they never wait for a commit).
  *
  * A handler decodes the request (a malformed one is answered -C3FS_EBADMSG and logged at
  * debug level), runs the meta_op_* function, encodes the reply, and counts the op in the

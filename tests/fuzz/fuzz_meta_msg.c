@@ -1,6 +1,7 @@
 /* fuzz_meta_msg — every decoder of proto/meta.h on hostile bytes.
  *
- * Input: byte 0 picks the message kind, the rest is its payload.  A message that decodes
+ * Input: byte 0 picks the message kind (modulo 33; 32 = the layout math alone), the rest
+ * is its payload.  A message that decodes
  * is encoded again and decoded again; the two encodings must be identical (so decode
  * reads exactly what encode writes and borrowed pointers stay inside the input).  Decoded
  * layouts also go through the layout math (check, permutation, chunk -> table position)
@@ -24,7 +25,8 @@
 		if (meta_##T##_decode(b1.data, b1.len, &m2) != 0)                       \
 			abort();                                                        \
 		meta_##T##_encode(&m2, &b2);                                            \
-		if (b1.len != b2.len || memcmp(b1.data, b2.data, b1.len) != 0)          \
+		if (b1.len != b2.len ||                                                 \
+		    (b1.len && memcmp(b1.data, b2.data, b1.len) != 0)) /* "" = NULL */  \
 			abort();                                                        \
 		c3_buf_release(&b1);                                                    \
 		c3_buf_release(&b2);                                                    \
@@ -59,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	p = data + 1;
 	n = size - 1;
-	switch (data[0] % 31) {
+	switch (data[0] % 33) {
 	case 0: ROUNDTRIP(statfs_req); break;
 	case 1: ROUNDTRIP(statfs_resp); break;
 	case 2: ROUNDTRIP(lookup_req); break;
@@ -121,6 +123,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 27: ROUNDTRIP(access_req); break;
 	case 28: ROUNDTRIP(client_req); break;
 	case 29: ROUNDTRIP(renew_resp); break;
+	case 30: {
+		/* unlink/rmdir reply: the parent directory's attributes after the change */
+		struct meta_unlink_resp u;
+
+		ROUNDTRIP(unlink_resp);
+		if (meta_unlink_resp_decode(p, n, &u) == 0)
+			layout_math(&u.parent.layout, size > 2 ? data[1] : 0);
+		break;
+	}
+	case 31: {
+		/* RELEASE: 1..META_RELEASE_MAX session references, anything else refused */
+		struct meta_release_req r;
+
+		ROUNDTRIP(release_req);
+		if (meta_release_req_decode(p, n, &r) == 0 &&
+		    (r.count < 1 || r.count > META_RELEASE_MAX))
+			abort();
+		break;
+	}
 	default: {
 		struct meta_layout l;
 

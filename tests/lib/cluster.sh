@@ -12,7 +12,8 @@
 #   c_start_storage I             (re)start storage node I with the same targets
 #   c_admin_create_table ID REPLICAS   the mgmtd admin call (used by c_start)
 # Variables after c_start: C_MGMTD (ip:port), C_META (ip:port), C_TOKEN, C_ADMIN_TOKEN,
-# C_STORAGE_PORT[I].  Daemons are started with t_daemon (names mgmtd, meta, storageI,
+# C_STORAGE_PORT[I].  Extra meta arguments (e.g. --set metrics.listen=...) may be put in
+# the array C_META_ARGS before c_start.  Daemons are started with t_daemon (names mgmtd, meta, storageI,
 # fuse-<basename DIR>) so t_done scans their logs for sanitizer reports; every mount made
 # here is unmounted (lazily if need be) at exit.
 #
@@ -164,7 +165,8 @@ c_start() { # [NODES] [TARGETS_PER_NODE] [REPLICAS]
 		--set "mgmtd.heartbeat=500ms" \
 		--set "meta.table_id=1" \
 		--set "meta.stripe=${C_STRIPE:-2}" \
-		--set "meta.chunk_size=${C_CHUNK_SIZE:-1M}"
+		--set "meta.chunk_size=${C_CHUNK_SIZE:-1M}" \
+		${C_META_ARGS[@]+"${C_META_ARGS[@]}"}
 	t_wait_port "$metaport" 30 || return 1
 }
 

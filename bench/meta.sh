@@ -45,7 +45,7 @@ mode() { # 1 | 8 | 8s -> n, sh (bench flag), lbl
 }
 for t in 1 8 8s; do
 	mode $t
-	if start_meta "lmdb:$W/lmdb$t"; then
+	if start_meta "lmdb:$W/lmdb$t?sync=wal"; then
 		"$BIN/c3fs-bench-meta" $first -a "$ADDR" -t "$n" -n "$N" $sh -l "lmdb$lbl" || true
 		first=
 	fi

@@ -114,7 +114,7 @@ node_id = 50
 listen = $META_ADDR
 token = $tok
 [kv]
-uri = lmdb:$H/data/meta-kv
+uri = lmdb:$H/data/meta-kv?sync=wal
 [meta]
 root_mode = 1777
 [mgmtd]

@@ -87,7 +87,7 @@ struct chunk_store {
 	struct chunk_slot *buckets[CHUNK_NBUCKETS];
 	atomic_bool failed;
 	atomic_uint_fast64_t nchunks, used_bytes;
-	atomic_uint_fast64_t st_checksum, st_cow, st_inplace, st_commits, st_txns;
+	atomic_uint_fast64_t st_checksum, st_cow, st_inplace, st_commits, st_txns, st_direct;
 	/* group commit: concurrent metadata switches share one LMDB transaction */
 	pthread_mutex_t gc_mu;                     /* guards gc_queue, gc_busy */
 	pthread_cond_t gc_cv;
@@ -1160,6 +1160,8 @@ static int chunk_write_data(struct chunk_store *cs, int fd, const uint8_t *data,
 			direct = 0; /* refused after all: write it all buffered */
 		else if (rc)
 			return rc;
+		else
+			atomic_fetch_add(&cs->st_direct, direct);
 	} else {
 		direct = 0;
 	}
@@ -1699,6 +1701,7 @@ void chunk_store_get_stats(struct chunk_store *cs, struct chunk_stats *out)
 	out->checksum_errors = atomic_load(&cs->st_checksum);
 	out->cow_writes = atomic_load(&cs->st_cow);
 	out->inplace_writes = atomic_load(&cs->st_inplace);
+	out->direct_bytes = atomic_load(&cs->st_direct);
 	out->commits = atomic_load(&cs->st_commits);
 	out->meta_txns = atomic_load(&cs->st_txns);
 }

@@ -177,6 +177,7 @@ struct chunk_stats {
 	uint64_t cow_writes, inplace_writes;
 	uint64_t commits;
 	uint64_t meta_txns;       /* LMDB write transactions (< commits under group commit) */
+	uint64_t direct_bytes;    /* data bytes written with O_DIRECT (storage.direct_io) */
 };
 void chunk_store_get_stats(struct chunk_store *cs, struct chunk_stats *out);
 

@@ -4,8 +4,9 @@
  * segments of at most IO_SEG_PIECES pieces.  For each segment, rounds run until every
  * piece is done or the deadline (opts.write_wait_ms) passes:
  *
- *     pending pieces --group by target--> batches (<= STORAGE_MAX_BATCH ios and
- *     STORAGE_MAX_BATCH_BYTES each) --rpc_call_start all--> wait all --> per-io results
+ *     pending pieces --group by target (reads; a write is a call of its own)--> batches
+ *     (<= STORAGE_MAX_BATCH ios and STORAGE_MAX_BATCH_BYTES each) --rpc_call_start all-->
+ *     wait all --> per-io results
  *         ok            -> done
  *         retryable     -> pending again (refresh routing first when the chain version
  *                          was stale or the target not the head; back off when a round
@@ -334,7 +335,10 @@ static int io_round(struct io_ctx *x)
 			io_piece_fail(x, pc, prc, 0);
 			continue;
 		}
-		for (b = 0; b < nbt; b++)
+		/* Reads of one target share a call.  Writes get a call each: a write runs
+		 * the whole chain round trip, and separate calls run on separate server
+		 * workers at once instead of the handler fanning a batch out to threads. */
+		for (b = 0; b < nbt && !x->write; b++)
 			if (bts[b].target_id == target && bts[b].n < IO_SEG_PIECES &&
 			    bts[b].bytes + pc->p.len <= STORAGE_MAX_BATCH_BYTES)
 				break;

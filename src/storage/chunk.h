@@ -54,6 +54,9 @@ struct chunk_store_opts {
 	int io_engine;            /* enum chunk_io_engine */
 	uint64_t map_size_bytes;  /* LMDB map size; 0 = 8 GiB */
 	bool no_sync;             /* skip fsyncs (benchmarks of the cost only; never in service) */
+	bool direct_io;           /* write 4 KiB-aligned data with O_DIRECT (no page-cache copy);
+				   * unaligned parts, and file systems refusing O_DIRECT, go
+				   * through the page cache */
 };
 
 /* Committed and pending state of one chunk. */
@@ -84,6 +87,14 @@ struct chunk_update {
 	uint32_t chunk_size;      /* 1..CHUNK_SIZE_MAX; must match an existing chunk's */
 	const void *data;         /* WRITE: length bytes */
 	uint64_t version;         /* the pending version to create (>= 1) */
+	/* WRITE: when set, called once, on the calling thread, after every check that can
+	 * refuse the update for its range, its base or space (the written range is allocated
+	 * first where the file system can) and before the data is written, so that the
+	 * caller can send the update down the chain while the bytes go to disk.  Not called
+	 * when stage fails earlier; a failure after the call (an I/O error, which also fails
+	 * the target, or ENOMEM) is still possible and the caller must handle it. */
+	void (*before_data)(void *arg);
+	void *before_data_arg;
 };
 
 /* A read result.  data points into buf (owned); valid until chunk_read_release(), which
@@ -166,6 +177,7 @@ struct chunk_stats {
 	uint64_t cow_writes, inplace_writes;
 	uint64_t commits;
 	uint64_t meta_txns;       /* LMDB write transactions (< commits under group commit) */
+	uint64_t direct_bytes;    /* data bytes written with O_DIRECT (storage.direct_io) */
 };
 void chunk_store_get_stats(struct chunk_store *cs, struct chunk_stats *out);
 

@@ -36,6 +36,7 @@ struct storage_cfg {
 	uint64_t auth_timeout_ms;
 	char *targets;
 	char *io_engine;
+	bool direct_io;
 	char *chain_file;
 	uint64_t forward_retry_ms;
 	char *mgmtd_addrs;
@@ -72,6 +73,9 @@ static const struct c3_cfg_key storage_keys[] = {
 	  "local targets as id:path,id:path (one directory per target)"),
 	K("storage", "io_engine", C3_CFG_STR, io_engine, "uring", 0, -1, "", false,
 	  "chunk file I/O: uring (io_uring) or psync (pread/pwrite, for valgrind/TSan)"),
+	K("storage", "direct_io", C3_CFG_BOOL, direct_io, "true", 1, 0, "", false,
+	  "write 4 KiB-aligned chunk data with O_DIRECT instead of copying it into the page "
+	  "cache (falls back to buffered writes where the file system refuses it)"),
 	K("storage", "chain_file", C3_CFG_STR, chain_file, "", 0, -1, "", true,
 	  "static routing file used when no mgmtd is configured (re-read on SIGHUP)"),
 	K("storage", "forward_retry", C3_CFG_MS, forward_retry_ms, "5s", 100, 600000, "ms", false,
@@ -185,9 +189,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (int i = 0; i < ntargets; i++) {
-		/* a missing target directory is created 0700 by the chunk store */
+		/* a missing target directory is created 0700 by the chunk store; one that
+		 * cannot be used at all (not a directory, I/O error) is left to the chunk
+		 * store too, which reports that target FAILED while the others serve */
 		rc = c3_path_private_check(targets[i].path, err, sizeof(err));
-		if (rc < 0 && rc != -ENOENT) {
+		if (rc == -EPERM) {
 			LOG_ERROR("storage.targets: %s", err);
 			if (cfg.log_file[0]) /* else LOG_ERROR went to stderr already */
 				fprintf(stderr, "c3fs-storage: %s\n", err);
@@ -204,6 +210,7 @@ int main(int argc, char **argv)
 	so.max_unauth_per_addr = (int)cfg.max_unauth_per_addr;
 	so.auth_timeout_ms = (uint32_t)cfg.auth_timeout_ms;
 	so.forward_retry_ms = (uint32_t)cfg.forward_retry_ms;
+	so.direct_io = cfg.direct_io;
 	so.targets = targets;
 	so.ntargets = ntargets;
 	so.start_online = cfg.mgmtd_addrs[0] != '\0';

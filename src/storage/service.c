@@ -339,69 +339,132 @@ static void svc_overlap_run(struct svc_overlap *ov)
 	}
 }
 
-/* Send u to self's successor in the chain, retrying transient failures (re-reading the
- * routing each attempt) for up to forward_retry_ms.  0 when we are the tail or the
- * successor applied it.  ov runs once, while the first attempt is in flight (or right
- * away when there is no successor). */
-static int svc_forward(struct storage_service *svc, uint32_t self, uint32_t chain_id,
-		       struct storage_update_req *u, const struct iovec *bulk, int nbulk,
-		       struct svc_overlap *ov)
+/* One forward of an update to self's successor: the attempt in flight (if any) and what
+ * the retry loop needs.  An attempt may be started early (svc_fwd_start from
+ * chunk_store_stage's before_data hook, so the successor receives the bytes while we
+ * write them) and finished by svc_forward. */
+struct svc_fwd {
+	struct storage_service *svc;
+	uint32_t self, chain_id;
+	struct storage_update_req *u;
+	const struct iovec *bulk;
+	int nbulk;
+	bool started;              /* an attempt was started and not finished yet */
+	bool inflight;             /* ... and its call is on the wire (else rc holds it) */
+	int rc;
+	uint32_t succ;
+	uint64_t ri_ver;
+	struct rpc_call call;
+	struct c3_buf req;
+};
+
+static void svc_fwd_init(struct svc_fwd *f, struct storage_service *svc, uint32_t self,
+			 uint32_t chain_id, struct storage_update_req *u, const struct iovec *bulk,
+			 int nbulk)
 {
+	memset(f, 0, sizeof(*f));
+	f->svc = svc;
+	f->self = self;
+	f->chain_id = chain_id;
+	f->u = u;
+	f->bulk = bulk;
+	f->nbulk = nbulk;
+	f->req = (struct c3_buf)C3_BUF_INIT;
+}
+
+/* Start one attempt (re-reading the routing).  Never blocks on the successor. */
+static void svc_fwd_start(struct svc_fwd *f)
+{
+	struct storage_service *svc = f->svc;
+	struct routing_info *ri = svc_routing(svc);
+	const struct routing_chain *c = ri ? routing_chain_find(ri, f->chain_id) : NULL;
+	const struct routing_target *st;
+	const struct routing_node *node;
+
+	f->started = true;
+	f->inflight = false;
+	f->succ = 0;
+	if (!c) {
+		f->rc = -C3FS_ENOCHAIN;
+		goto out;
+	}
+	f->ri_ver = ri->version;
+	f->succ = routing_chain_successor(ri, c, f->self);
+	if (!f->succ) {
+		f->rc = 0; /* we are the tail */
+		goto out;
+	}
+	st = routing_target_find(ri, f->succ);
+	node = st ? routing_node_find(ri, st->node_id) : NULL;
+	if (!node) {
+		f->rc = -C3FS_ENOSUCCESSOR;
+		goto out;
+	}
+	f->u->route.chain_id = f->chain_id;
+	f->u->route.chain_ver = c->version;
+	f->u->route.target_id = f->succ;
+	c3_buf_release(&f->req);
+	f->req = (struct c3_buf)C3_BUF_INIT;
+	storage_update_req_encode(f->u, &f->req);
+	if (f->req.err) {
+		f->rc = f->req.err;
+		goto out;
+	}
+	rpc_call_init(&f->call, STORAGE_T_UPDATE, f->req.data, f->req.len);
+	f->call.bulk = f->bulk;
+	f->call.nbulk = f->nbulk;
+	f->call.timeout_ms = svc->forward_timeout_ms;
+	f->rc = rpc_call_start(svc->cli, node->addr, &f->call);
+	f->inflight = f->rc == 0;
+out:
+	routing_unref(ri);
+}
+
+/* Finish the started attempt: its result. */
+static int svc_fwd_wait(struct svc_fwd *f)
+{
+	struct storage_io_result r;
+	int rc = f->rc;
+
+	if (!f->started)
+		return 0;
+	f->started = false;
+	if (!f->inflight)
+		return rc;
+	f->inflight = false;
+	rc = rpc_call_wait(&f->call);
+	if (f->call.resp.len &&
+	    storage_io_result_decode(f->call.resp.data, f->call.resp.len, &r) == 0 &&
+	    rc == -C3FS_ECHAINVER && r.routing_ver > f->ri_ver)
+		svc_routing_hint(f->svc, r.routing_ver);
+	c3_buf_release(&f->call.resp);
+	return rc;
+}
+
+static void svc_fwd_release(struct svc_fwd *f)
+{
+	if (f->started)
+		(void)svc_fwd_wait(f);
+	c3_buf_release(&f->req);
+}
+
+/* Send f's update to self's successor in the chain, retrying transient failures
+ * (re-reading the routing each attempt) for up to forward_retry_ms; the first attempt may
+ * already be in flight.  0 when we are the tail or the successor applied it.  ov runs
+ * once, while the first attempt is in flight (or right away when there is no successor). */
+static int svc_forward(struct svc_fwd *f, struct svc_overlap *ov)
+{
+	struct storage_service *svc = f->svc;
 	uint64_t deadline = c3_now_ms() + svc->forward_retry_ms;
 	uint32_t backoff = 50;
 	int rc = 0, attempts = 0;
 
 	for (;;) {
-		struct routing_info *ri = svc_routing(svc);
-		const struct routing_chain *c = ri ? routing_chain_find(ri, chain_id) : NULL;
-		const struct routing_target *st;
-		const struct routing_node *node;
-		uint32_t succ;
-		struct c3_buf req = C3_BUF_INIT;
-		struct rpc_call call;
-		struct storage_io_result r;
-
-		if (!c) {
-			routing_unref(ri);
-			return -C3FS_ENOCHAIN;
-		}
-		succ = routing_chain_successor(ri, c, self);
-		if (!succ) {
-			routing_unref(ri);
-			svc_overlap_run(ov);
-			return 0; /* we are the tail */
-		}
-		st = routing_target_find(ri, succ);
-		node = st ? routing_node_find(ri, st->node_id) : NULL;
-		if (!node) {
-			routing_unref(ri);
-			return -C3FS_ENOSUCCESSOR;
-		}
-		u->route.chain_id = chain_id;
-		u->route.chain_ver = c->version;
-		u->route.target_id = succ;
-		storage_update_req_encode(u, &req);
-		if (req.err) {
-			routing_unref(ri);
-			c3_buf_release(&req);
-			return req.err;
-		}
-		rpc_call_init(&call, STORAGE_T_UPDATE, req.data, req.len);
-		call.bulk = bulk;
-		call.nbulk = nbulk;
-		call.timeout_ms = svc->forward_timeout_ms;
-		rc = rpc_call_start(svc->cli, node->addr, &call);
-		if (rc == 0) {
-			svc_overlap_run(ov);
-			rc = rpc_call_wait(&call);
-		}
+		if (!f->started)
+			svc_fwd_start(f);
+		svc_overlap_run(ov);
+		rc = svc_fwd_wait(f);
 		attempts++;
-		if (call.resp.len && storage_io_result_decode(call.resp.data, call.resp.len, &r) == 0 &&
-		    rc == -C3FS_ECHAINVER && r.routing_ver > ri->version)
-			svc_routing_hint(svc, r.routing_ver);
-		c3_buf_release(&call.resp);
-		c3_buf_release(&req);
-		routing_unref(ri);
 		if (rc == 0 || !svc_err_is_transient(rc))
 			return rc;
 		if (c3_now_ms() + backoff > deadline)
@@ -409,14 +472,39 @@ static int svc_forward(struct storage_service *svc, uint32_t self, uint32_t chai
 		c3_counter_add(svc->m_fwd_retry, 1);
 		if (attempts == 1 || attempts % 10 == 0)
 			LOG_WARN("forward of chunk %llu:%u to target %u failed: %s; retrying",
-				 (unsigned long long)u->chunk.inode, u->chunk.index, succ,
+				 (unsigned long long)f->u->chunk.inode, f->u->chunk.index, f->succ,
 				 c3_strerror(rc));
 		c3_sleep_ms(backoff);
 		backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
 	}
 	LOG_ERROR("forward of chunk %llu:%u gave up after %d attempts: %s",
-		  (unsigned long long)u->chunk.inode, u->chunk.index, attempts, c3_strerror(rc));
+		  (unsigned long long)f->u->chunk.inode, f->u->chunk.index, attempts,
+		  c3_strerror(rc));
 	return (rc == -C3FS_ECHAINVER || rc == -C3FS_ENOROUTING) ? rc : -C3FS_ENOSUCCESSOR;
+}
+
+/* chunk_store_stage's before_data hook: the forward leaves while our bytes are written. */
+static void svc_fwd_hook(void *arg)
+{
+	svc_fwd_start(arg);
+}
+
+/* A stage that failed after its forward left: when the successors applied the update
+ * (they commit only after their own successors did), this replica is behind its chain
+ * for that chunk and cannot catch up by itself, so the target is failed and recovery
+ * resyncs it.  Only I/O errors (which fail the target anyway) and ENOMEM get here: space
+ * was allocated before the hook ran. */
+static void svc_stage_failed_after_forward(struct svc_target *t, struct chunk_id id,
+					   struct svc_fwd *f, int stage_rc)
+{
+	int rc = svc_fwd_wait(f);
+
+	if (rc == 0 && f->succ) {
+		LOG_ERROR("target %u: chunk %llu:%u could not be written here (%s) after the "
+			  "chain applied it: failing the target for a resync", t->target_id,
+			  (unsigned long long)id.inode, id.index, c3_strerror(stage_rc));
+		chunk_store_set_failed(t->cs);
+	}
 }
 
 /* Fill the chunk part of a result from the store. */
@@ -495,6 +583,7 @@ struct svc_op {
 	struct chunk_id id;
 	uint32_t offset, length, chunk_size, trunc_flags;
 	const uint8_t *data;
+	uint32_t crc;              /* WRITE: CRC32C of data (checked by the caller) */
 	struct storage_tag tag;
 };
 
@@ -509,9 +598,11 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 	struct chunk_read rd = { 0 };
 	struct iovec iov;
 	struct svc_overlap ov;
+	struct svc_fwd f;
 	bool full, sync;
 	int rc;
 
+	svc_fwd_init(&f, svc, route->target_id, route->chain_id, NULL, NULL, 0);
 	rc = chunk_store_lock(t->cs, op->id);
 	if (rc) {
 		res->status = rc;
@@ -545,9 +636,6 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 	u.chunk_size = op->chunk_size;
 	u.data = op->data;
 	u.version = (info.commit_ver > info.pending_ver ? info.commit_ver : info.pending_ver) + 1;
-	rc = chunk_store_stage(t->cs, op->id, &u);
-	if (rc)
-		goto abort;
 	memset(&fw, 0, sizeof(fw));
 	fw.chunk.inode = op->id.inode;
 	fw.chunk.index = op->id.index;
@@ -560,6 +648,7 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 		fw.type = STORAGE_UPD_WRITE;
 		fw.offset = op->offset;
 		fw.length = op->length;
+		fw.crc = op->crc; /* the client's, checked against the data on arrival */
 		iov.iov_base = (void *)op->data;
 		iov.iov_len = op->length;
 	} else if (op->type == CHUNK_UPD_TRUNCATE) {
@@ -568,18 +657,32 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 	} else {
 		fw.type = STORAGE_UPD_REMOVE;
 	}
-	fw.crc = iov.iov_len ? c3_crc32c(0, iov.iov_base, iov.iov_len) : 0;
+	svc_fwd_init(&f, svc, route->target_id, route->chain_id, &fw, iov.iov_len ? &iov : NULL,
+		     iov.iov_len ? 1 : 0);
+	if (op->type == CHUNK_UPD_WRITE && !full && !sync) {
+		/* pipelined: the update leaves for the successor once it cannot be refused
+		 * here, and travels while our copy is written */
+		u.before_data = svc_fwd_hook;
+		u.before_data_arg = &f;
+	}
+	rc = chunk_store_stage(t->cs, op->id, &u);
+	if (rc) {
+		if (f.started)
+			svc_stage_failed_after_forward(t, op->id, &f, rc);
+		goto abort;
+	}
 	if (full || sync) {
 		rc = svc_make_full(t, op->id, sync, &fw, &rd, &iov);
 		if (rc)
 			goto abort;
+		f.bulk = iov.iov_len ? &iov : NULL;
+		f.nbulk = iov.iov_len ? 1 : 0;
 	}
 	ov.cs = t->cs;
 	ov.id = op->id;
 	ov.ran = false;
 	ov.rc = 0;
-	rc = svc_forward(svc, route->target_id, route->chain_id, &fw, iov.iov_len ? &iov : NULL,
-			 iov.iov_len ? 1 : 0, &ov);
+	rc = svc_forward(&f, &ov);
 	if (rc == -C3FS_ECHUNKVER && !(fw.flags & STORAGE_UPD_F_FULL) &&
 	    fw.type != STORAGE_UPD_REMOVE) {
 		/* a successor missed an update (its base is not ours): send the whole chunk */
@@ -587,9 +690,11 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 			 (unsigned long long)op->id.inode, op->id.index,
 			 (unsigned long long)u.version);
 		rc = svc_make_full(t, op->id, false, &fw, &rd, &iov);
-		if (rc == 0)
-			rc = svc_forward(svc, route->target_id, route->chain_id, &fw,
-					 iov.iov_len ? &iov : NULL, iov.iov_len ? 1 : 0, &ov);
+		if (rc == 0) {
+			f.bulk = iov.iov_len ? &iov : NULL;
+			f.nbulk = iov.iov_len ? 1 : 0;
+			rc = svc_forward(&f, &ov);
+		}
 	}
 	chunk_read_release(&rd);
 	if (!rc)
@@ -615,6 +720,7 @@ done:
 		svc_dedup_store(svc, route->chain_id, &op->tag, res, false);
 	}
 unlock:
+	svc_fwd_release(&f);
 	chunk_store_unlock(t->cs, op->id);
 }
 
@@ -664,6 +770,7 @@ static void svc_write_one(struct storage_service *svc, const struct rpc_req *req
 	op.length = io->length;
 	op.chunk_size = io->chunk_size;
 	op.data = data;
+	op.crc = io->crc;
 	op.tag = io->tag;
 	svc_head_apply(svc, t, &io->route, &op, res);
 	if (res->status == 0)
@@ -894,10 +1001,13 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 	struct storage_update_req fw;
 	struct chunk_read rd = { 0 };
 	struct c3_buf b = C3_BUF_INIT;
+	struct svc_fwd f;
+	bool succ_syncing;
 	uint64_t start = c3_now_ns();
 	int rc;
 
 	memset(&res, 0, sizeof(res));
+	svc_fwd_init(&f, svc, 0, 0, NULL, NULL, 0);
 	rc = storage_update_req_decode(req->payload, req->payload_len, &m);
 	if (rc) {
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
@@ -947,24 +1057,35 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 	u.chunk_size = m.chunk_size;
 	u.data = req->bulk;
 	u.version = m.update_ver;
-	rc = chunk_store_stage(t->cs, id, &u);
-	if (rc)
-		goto abort;
 	iov.iov_base = req->bulk;
 	iov.iov_len = req->bulk_len;
 	fw = m;
 	fw.flags &= (uint8_t)~STORAGE_UPD_F_SYNC; /* a SYNC update stops at its target */
-	if (svc_successor_syncing(svc, m.route.chain_id, t->target_id)) {
+	succ_syncing = svc_successor_syncing(svc, m.route.chain_id, t->target_id);
+	svc_fwd_init(&f, svc, t->target_id, m.route.chain_id, &fw, iov.iov_len ? &iov : NULL,
+		     iov.iov_len ? 1 : 0);
+	if (u.type == CHUNK_UPD_WRITE && !succ_syncing) {
+		u.before_data = svc_fwd_hook; /* pipelined, as at the head */
+		u.before_data_arg = &f;
+	}
+	rc = chunk_store_stage(t->cs, id, &u);
+	if (rc) {
+		if (f.started)
+			svc_stage_failed_after_forward(t, id, &f, rc);
+		goto abort;
+	}
+	if (succ_syncing) {
 		rc = svc_make_full(t, id, true, &fw, &rd, &iov);
 		if (rc)
 			goto abort;
+		f.bulk = iov.iov_len ? &iov : NULL;
+		f.nbulk = iov.iov_len ? 1 : 0;
 	}
 	ov.cs = t->cs;
 	ov.id = id;
 	ov.ran = false;
 	ov.rc = 0;
-	rc = svc_forward(svc, t->target_id, m.route.chain_id, &fw, iov.iov_len ? &iov : NULL,
-			 iov.iov_len ? 1 : 0, &ov);
+	rc = svc_forward(&f, &ov);
 	if (!rc)
 		rc = ov.rc;
 	if (rc)
@@ -976,6 +1097,7 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 abort:
 	chunk_store_abort(t->cs, id);
 unlock:
+	svc_fwd_release(&f);
 	chunk_read_release(&rd);
 	if (rc == 0)
 		svc_fill_state(t, id, &res);
@@ -1344,8 +1466,14 @@ static int svc_sync_chunk(struct storage_service *svc, struct svc_target *t, uin
 	} else {
 		goto out;
 	}
-	rc = svc_forward(svc, t->target_id, chain_id, &fw, iov.iov_len ? &iov : NULL,
-			 iov.iov_len ? 1 : 0, NULL);
+	{
+		struct svc_fwd f;
+
+		svc_fwd_init(&f, svc, t->target_id, chain_id, &fw, iov.iov_len ? &iov : NULL,
+			     iov.iov_len ? 1 : 0);
+		rc = svc_forward(&f, NULL);
+		svc_fwd_release(&f);
+	}
 	if (rc == 0)
 		c3_counter_add(svc->m_sync_chunks, 1);
 out:
@@ -1708,7 +1836,8 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	for (int i = 0; i < o->ntargets; i++) {
 		struct svc_target *t = &svc->targets[i];
 		struct chunk_store_opts co_ = { .target_id = o->targets[i].target_id,
-						.io_engine = o->io_engine };
+						.io_engine = o->io_engine,
+						.direct_io = o->direct_io };
 
 		t->target_id = o->targets[i].target_id;
 		t->path = strdup(o->targets[i].path);

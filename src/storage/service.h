@@ -45,6 +45,7 @@ struct storage_service_opts {
 	int max_unauth_per_addr;
 	uint32_t auth_timeout_ms;
 	int io_engine;                 /* enum chunk_io_engine */
+	bool direct_io;                /* chunk_store_opts.direct_io for every target */
 	uint32_t forward_retry_ms;     /* give up forwarding after this long (default 5000) */
 	uint32_t forward_timeout_ms;   /* one forward attempt (default 10000) */
 	uint32_t remove_batch;         /* chunks per REMOVE call (default 256) */

@@ -784,8 +784,8 @@ int main(void)
 
 		snprintf(t13, sizeof(t13), "%s/t13", root);
 		snprintf(t14, sizeof(t14), "%s/t14", root);
-		mkdir(t13, 0755);
-		have_tmpfs = mount("tmpfs", t13, "tmpfs", 0, "size=2m") == 0;
+		mkdir(t13, 0700);
+		have_tmpfs = mount("tmpfs", t13, "tmpfs", 0, "size=2m,mode=0700") == 0;
 		f = fopen(t14, "w"); /* a regular file where a directory should be */
 		if (f)
 			fclose(f);

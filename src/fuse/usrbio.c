@@ -766,6 +766,7 @@ static long ub_ring_take(struct ub_entry *e)
 		tailp = &it->next;
 		n++;
 	}
+	*tailp = NULL;
 	pthread_mutex_unlock(&r->item_lock);
 	for (it = batch; it; it = it->next) {
 		it->err = usrbio_sq_take(&r->c, &it->io);
@@ -957,6 +958,11 @@ static void *ub_worker_main(void *arg)
 		res = ub_item_run(it);
 		if (res < 0)
 			res = -(int64_t)c3fs_errno((int)res);
+		else if (!r->for_read && ub.fs->se)
+			/* the kernel's cached pages and size of the file are stale now (the data
+			 * did not go through it): drop them, so reads through the mount see it */
+			fuse_lowlevel_notify_inval_inode(ub.fs->se, it->io.ino, (off_t)it->io.file_off,
+							 (off_t)it->io.len);
 		pthread_mutex_lock(&r->cq_lock);
 		if (usrbio_cq_push(&r->c, it->io.index, res, it->io.userdata) != 0)
 			ub_ring_broken(e, "completion ring full (completions not reaped)");

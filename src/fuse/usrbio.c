@@ -37,6 +37,7 @@
  * never two rings' locks at once.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -107,6 +108,8 @@ struct ub_entry {
 	unsigned long long owner_start; /* its start time (pid reuse) */
 	bool is_ring;
 	bool listed;                   /* in ub.list (ub.lock) */
+	dev_t shm_dev;                 /* the shm object mapped (to remove its name */
+	ino_t shm_ino;                 /* when the owner died, if it is still that one) */
 	atomic_int refs;
 	void *base;
 	size_t bytes;
@@ -352,7 +355,8 @@ static int ub_parse_name(const char *name, struct ub_spec *s)
 }
 
 /* Open and map /dev/shm/<x> for a caller; 0 or -errno. */
-static int ub_map_shm(const char *target, uint32_t uid, void **base, size_t *bytes)
+static int ub_map_shm(const char *target, uint32_t uid, void **base, size_t *bytes,
+		      dev_t *dev, ino_t *ino)
 {
 	const char *n = target + strlen(USRBIO_SHM_DIR "/");
 	struct stat st;
@@ -385,6 +389,8 @@ static int ub_map_shm(const char *target, uint32_t uid, void **base, size_t *byt
 	}
 	*base = p;
 	*bytes = (size_t)st.st_size;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
 out:
 	close(fd);
 	return rc;
@@ -478,7 +484,7 @@ void usrbio_symlink(fuse_req_t req, const char *target, const char *name)
 	e->block_size = s.block_size;
 	rc = ub_proc_info(ctx->pid, &e->owner, &e->owner_start);
 	if (rc == 0)
-		rc = ub_map_shm(target, ctx->uid, &e->base, &e->bytes);
+		rc = ub_map_shm(target, ctx->uid, &e->base, &e->bytes, &e->shm_dev, &e->shm_ino);
 	if (rc == 0 && !s.is_ring && s.block_size && e->bytes % s.block_size)
 		rc = -EINVAL;
 	if (rc == 0 && s.is_ring)
@@ -998,8 +1004,17 @@ static void *ub_reaper_main(void *arg)
 		}
 		pthread_mutex_unlock(&ub.lock);
 		while (gone) {
+			const char *n;
+			struct stat st;
+
 			e = gone;
 			gone = e->next;
+			/* nobody can attach to it any more (no registration): drop the name too,
+			 * if it still is the object we mapped */
+			n = e->target + strlen(USRBIO_SHM_DIR "/");
+			if (fstatat(ub.shm_dir, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    st.st_dev == e->shm_dev && st.st_ino == e->shm_ino)
+				unlinkat(ub.shm_dir, n, 0);
 			ub_unregister(e, "owner process gone");
 		}
 	}
@@ -1007,6 +1022,26 @@ static void *ub_reaper_main(void *arg)
 }
 
 /* ------------------------------------------------------------------ start / stop */
+
+/* Remove the submit semaphores of daemons that died without unmounting (SIGKILL). */
+static void ub_sweep_stale_sems(void)
+{
+	struct dirent *d;
+	DIR *dir = fdopendir(dup(ub.shm_dir));
+
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		int pid = 0, n = 0;
+
+		if (sscanf(d->d_name, "sem.c3fs-%d-" USRBIO_SUBMIT_NAME "%n", &pid, &n) == 1 &&
+		    n > 0 && pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
+			unlinkat(ub.shm_dir, d->d_name, 0);
+			LOG_INFO("usrbio: removed %s (its daemon is gone)", d->d_name);
+		}
+	}
+	closedir(dir);
+}
 
 int usrbio_start(struct fusefs *fs)
 {
@@ -1021,6 +1056,7 @@ int usrbio_start(struct fusefs *fs)
 		LOG_ERROR("usrbio: %s: %s; USRBIO off", USRBIO_SHM_DIR, strerror(errno));
 		return rc;
 	}
+	ub_sweep_stale_sems();
 	for (p = 0; p < UB_NPRIO; p++) {
 		char path[128];
 

@@ -73,12 +73,17 @@ chk removed "$M" "$M/doomed"
 
 # uid 1000 can use USRBIO on its own files, not on root's 0600 ones
 if command -v setpriv >/dev/null; then
+	chmod 755 "$T"
 	mkdir -p "$M/u1000" && chown 1000:1000 "$M/u1000"
-	setpriv --reuid=1000 --regid=1000 --clear-groups sh -c "cp '$T/small' '$M/u1000/f'"
-	chmod 644 "$T/small"
-	ASAN_OPTIONS=$ASAN_OPTIONS setpriv --reuid=1000 --regid=1000 --clear-groups \
-		"$CHK" read "$M" "$M/u1000/f" "$T/small" 4096 0 >"$T/u1000.out" 2>&1
-	t_ok $? "uid 1000 reads its own file through USRBIO"
+	setpriv --reuid=1000 --regid=1000 --clear-groups sh -c "head -c 300000 /dev/urandom >'$M/u1000/f'"
+	setpriv --reuid=1000 --regid=1000 --clear-groups \
+		"$CHK" read "$M" "$M/u1000/f" "$M/u1000/f" 4096 0 >"$T/u1000.out" 2>&1
+	t_ok $? "uid 1000 reads its own file through USRBIO (same bytes as through FUSE)"
+	sed 's/^/#   /' "$T/u1000.out"
+	cp "$T/small" "$M/rootonly" && chmod 600 "$M/rootonly"
+	setpriv --reuid=1000 --regid=1000 --clear-groups \
+		"$CHK" read "$M" "$M/rootonly" "$M/u1000/f" 4096 0 >"$T/u1000b.out" 2>&1
+	t_is $? 2 "uid 1000 cannot open root's 0600 file, so cannot register it"
 fi
 
 # a storage node killed while batches run: every completion arrives

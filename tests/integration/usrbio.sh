@@ -97,6 +97,27 @@ sed 's/^/#   /' "$T/loop.out"
 t_ok $rc "storage node killed during batches: no completion lost"
 chk read "$M" "$M/big" "$T/ref" 1048576 0
 
+# the benchmark program, tiny (a smoke run, not a measurement)
+"$BIN/c3fs-bench-usrbio" --file "$M/big" --mode rand-read --bs 65536 --batch 8 --threads 2 \
+	--seconds 1 --json >"$T/bench.out" 2>&1
+t_ok $? "c3fs-bench-usrbio rand-read runs: $(cat "$T/bench.out")"
+"$BIN/c3fs-bench-usrbio" --file "$M/benchw" --mode seq-write --bs 1048576 --size 4194304 \
+	--batch 4 --seconds 1 >"$T/benchw.out" 2>&1
+t_ok $? "c3fs-bench-usrbio seq-write runs: $(cat "$T/benchw.out")"
+
+# the Python module over the release build's shared library (ASan's cannot load in python)
+so=$C3FS_ROOT/build/release/lib/libc3fs-usrbio.so
+if [ -f "$so" ] && command -v python3 >/dev/null; then
+	mkdir -p "$M/samples"
+	for i in 1 2 3 4; do head -c $((100000 * i)) /dev/urandom >"$M/samples/s$i"; done
+	C3FS_USRBIO_LIB=$so python3 "$C3FS_ROOT/examples/usrbio_loader.py" "$M/samples" \
+		--batch 16 --sample-bytes 30000 --batches 3 --check >"$T/py.out" 2>&1
+	t_ok $? "python c3fs_usrbio: examples/usrbio_loader.py reads 3 batches, bytes checked"
+	sed 's/^/#   /' "$T/py.out" | tail -2
+else
+	echo "# skipped the Python case: no $so (make BUILD=release programs)"
+fi
+
 left=$(ls "$M/3fs-virt/iovs" | sort | tr '\n' ' ')
 t_is "$left" "submit-ios submit-ios.ph submit-ios.pl " "every registration is gone at the end"
 ls /dev/shm | grep '^c3fs-io[vr]-' | sort >"$T/shm1"

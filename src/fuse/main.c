@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "fuse/fuse_int.h"
+#include "fuse/usrbio.h"
 
 #define CFG(sec, name, type, field, def, min, max, unit, desc)                                \
 	{ sec, name, type, offsetof(struct fusefs_config, field), def, min, max, unit, false, desc }
@@ -175,6 +176,7 @@ int main(int argc, char **argv)
 		LOG_ERROR("cannot reach the cluster at %s: %s", fs.cfg.mgmtd, c3_strerror(rc));
 		goto out_metrics;
 	}
+	usrbio_start(&fs); /* on failure (logged) USRBIO registrations are refused */
 
 	snprintf(opts, sizeof(opts), "fsname=c3fs,subtype=c3fs,max_read=1048576%s%s",
 		 fs.cfg.allow_other ? ",allow_other" : "",
@@ -220,6 +222,7 @@ out_session:
 out_args:
 	fuse_opt_free_args(&args);
 out_client:
+	usrbio_stop(); /* its rings' files are closed through the client */
 	/* handles the kernel never released are closed through the client: before it goes */
 	fusefs_free_inodes(&fs);
 	c3fs_client_free(fs.cl);

@@ -3,7 +3,7 @@
 # the program is main.c.  See src/fuse/README.md.
 MODULES += fuse
 fuse_SRCS := $(filter-out src/fuse/main.c,$(wildcard src/fuse/*.c))
-fuse_DEPS := client common
+fuse_DEPS := client usrbio common
 fuse_PKGS := fuse3
 
 PROGRAMS += c3fs-fuse

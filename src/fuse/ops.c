@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "fuse/fuse_int.h"
+#include "fuse/usrbio.h"
 
 #define FUSEFS_DIR_PAGE 256
 
@@ -723,6 +724,10 @@ static void fusefs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	FUSEFS_COUNT(unlink);
+	if (parent == VIRT_INO_IOVS) {
+		usrbio_unlink(req, name);
+		return;
+	}
 	if (virt_is(parent)) {
 		fuse_reply_err(req, parent == VIRT_INO_DIR ? EPERM : ENOENT);
 		return;
@@ -1431,6 +1436,14 @@ static void fusefs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
 }
 
+/* ioctl: is_c3fs's magic number (usrbio.c); every other command is ENOTTY. */
+static void fusefs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+			 struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+			 size_t in_bufsz, size_t out_bufsz)
+{
+	usrbio_ioctl(req, cmd, out_bufsz);
+}
+
 const struct fuse_lowlevel_ops fusefs_ops = {
 	.init = fusefs_init,
 	.lookup = fusefs_lookup,
@@ -1465,4 +1478,5 @@ const struct fuse_lowlevel_ops fusefs_ops = {
 	.access = fusefs_access,
 	.create = fusefs_create,
 	.fallocate = fusefs_fallocate,
+	.ioctl = fusefs_ioctl,
 };

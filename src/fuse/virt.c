@@ -5,7 +5,8 @@
  *   3fs-virt/rm-rf/      0777  ln -s <path> 3fs-virt/rm-rf[/<any>]  -> remove <path> and
  *                              everything below it on the meta service in one request
  *                              (repeated batches); also `mv <path> 3fs-virt/rm-rf/`
- *   3fs-virt/iovs/       0777  reserved for USRBIO buffer registration (not yet: EOPNOTSUPP)
+ *   3fs-virt/iovs/       0777  USRBIO registrations: entries, symlink, unlink served by
+ *                              usrbio.c
  *   ln -s mv:<src> <dst>       anywhere in the mount: rename <src> to <dst> atomically
  *
  * A command is a symlink(2) call.  When it succeeds the kernel expects a new symlink
@@ -28,6 +29,7 @@
 
 #include "common/log.h"
 #include "fuse/fuse_int.h"
+#include "fuse/usrbio.h"
 
 struct virt_node {
 	uint64_t ino;
@@ -58,6 +60,8 @@ bool virt_stat(uint64_t ino, struct stat *st)
 {
 	const struct virt_node *v = virt_find(ino);
 
+	if (usrbio_owns_ino(ino))
+		return usrbio_stat(ino, st);
 	memset(st, 0, sizeof(*st));
 	if (!v)
 		return false;
@@ -89,6 +93,10 @@ void virt_lookup(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char 
 	size_t i;
 
 	(void)fs;
+	if (parent == VIRT_INO_IOVS) {
+		usrbio_lookup(req, name);
+		return;
+	}
 	for (i = 0; i < VIRT_NNODES; i++)
 		if (virt_nodes[i].name && virt_nodes[i].parent == parent &&
 		    strcmp(virt_nodes[i].name, name) == 0) {
@@ -107,6 +115,10 @@ void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, 
 	char *buf;
 
 	(void)fs;
+	if (ino == VIRT_INO_IOVS) {
+		usrbio_readdir(req, size, off, plus);
+		return;
+	}
 	if (!virt_find(ino) || ino == VIRT_INO_DONE) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
@@ -155,7 +167,9 @@ void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, 
 void virt_readlink(struct fusefs *fs, fuse_req_t req, uint64_t ino)
 {
 	(void)fs;
-	if (ino != VIRT_INO_DONE)
+	if (usrbio_owns_ino(ino))
+		usrbio_readlink(req, ino);
+	else if (ino != VIRT_INO_DONE)
 		fuse_reply_err(req, EINVAL);
 	else
 		fuse_reply_readlink(req, ".");
@@ -314,7 +328,7 @@ void virt_symlink(struct fusefs *fs, fuse_req_t req, const char *target, uint64_
 
 	(void)name;
 	if (parent == VIRT_INO_IOVS) {
-		fuse_reply_err(req, EOPNOTSUPP); /* USRBIO registration: not implemented yet */
+		usrbio_symlink(req, target, name);
 		return;
 	}
 	if (parent != VIRT_INO_RMRF) {

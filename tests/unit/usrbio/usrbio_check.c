@@ -1,0 +1,680 @@
+/* usrbio_check.c — c3fs-usrbio-check: drives libc3fs-usrbio against a mounted c3fs for
+ * tests/integration/usrbio.sh.  Prints TAP-like "ok"/"not ok" lines and exits 1 if any
+ * check failed.
+ *
+ *   c3fs-usrbio-check calls   MNT FILE         every call, good and bad arguments
+ *   c3fs-usrbio-check read    MNT FILE REF BS DEPTH  read FILE through a ring, compare to REF
+ *   c3fs-usrbio-check write   MNT FILE SRC BS DEPTH  write SRC's bytes into FILE via a ring
+ *   c3fs-usrbio-check multi   MNT FILE REF     a child opens the parent's iov by id
+ *   c3fs-usrbio-check garbage MNT FILE REF     hostile rings and entries; others still work
+ *   c3fs-usrbio-check die     MNT FILE         a child dies with I/O in flight: reclaimed
+ *   c3fs-usrbio-check removed MNT FILE         file unlinked while its reads are queued
+ *   c3fs-usrbio-check loop    MNT FILE SECS    read batches for SECS seconds; every
+ *                                              completion must come (data or error)
+ *   c3fs-usrbio-check badreg  MNT             symlinks the daemon must refuse
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "c3fs/usrbio.h"
+#include "usrbio/ring.h"
+
+static int n_fail, n_test;
+
+static void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	n_test++;
+	if (!cond)
+		n_fail++;
+	printf("%s %d - ", cond ? "ok" : "not ok", n_test);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void die(const char *what, int rc)
+{
+	fprintf(stderr, "usrbio-check: %s: %s\n", what, strerror(rc < 0 ? -rc : rc));
+	exit(2);
+}
+
+static struct timespec deadline(int secs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += secs;
+	return ts;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	struct stat st;
+	uint8_t *p;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st) != 0)
+		die(path, errno);
+	p = malloc((size_t)st.st_size + 1);
+	if (!p || pread(fd, p, (size_t)st.st_size, 0) != st.st_size)
+		die(path, EIO);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return p;
+}
+
+/* Wait for exactly n completions (60 s at most); returns how many came. */
+static int reap(struct c3fs_ior *ior, struct c3fs_cqe *cqes, int n)
+{
+	int got = 0;
+
+	while (got < n) {
+		struct timespec ts = deadline(60);
+		int r = c3fs_wait_for_ios(ior, cqes + got, n - got, n - got, &ts);
+
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	return got;
+}
+
+/* ------------------------------------------------------------------ read / write */
+
+static int cmd_read(const char *mnt, const char *file, const char *ref, size_t bs, int depth)
+{
+	size_t rlen, off = 0, entries = 16;
+	uint8_t *want = slurp(ref, &rlen), *got = calloc(1, rlen + 1);
+	struct c3fs_iov iov;
+	struct c3fs_ior ior;
+	struct c3fs_cqe cqes[16];
+	int fd, rfd, rc, bad = 0;
+
+	rc = c3fs_iovcreate(&iov, mnt, bs * entries + 4096, 0, -1);
+	if (rc)
+		die("iovcreate", rc);
+	rc = c3fs_iorcreate(&ior, mnt, (int)entries, true, depth, -1);
+	if (rc)
+		die("iorcreate", rc);
+	fd = open(file, O_RDONLY);
+	if (fd < 0)
+		die(file, errno);
+	rfd = c3fs_reg_fd(fd, 0);
+	if (rfd > 0)
+		die("reg_fd", rfd);
+	while (off < rlen + bs) {
+		int n = 0, i, want_n;
+
+		for (i = 0; i < (int)entries && off < rlen + bs; i++, off += bs) {
+			rc = c3fs_prep_io(&ior, &iov, true, iov.base + (size_t)i * bs,
+					  i % 2 ? fd : rfd, off, bs, (void *)(uintptr_t)off);
+			if (rc < 0)
+				die("prep_io", rc);
+			n++;
+		}
+		/* io_depth > 0 takes whole batches only: top up with repeats of the last */
+		want_n = n;
+		if (depth > 0)
+			while (want_n % depth) {
+				rc = c3fs_prep_io(&ior, &iov, true, iov.base + bs * entries, fd, 0, 1,
+						  (void *)(uintptr_t)~0ull);
+				if (rc < 0)
+					die("prep_io pad", rc);
+				want_n++;
+			}
+		rc = c3fs_submit_ios(&ior);
+		if (rc)
+			die("submit_ios", rc);
+		if (reap(&ior, cqes, want_n) != want_n) {
+			check(0, "read: every completion arrives");
+			return 1;
+		}
+		for (i = 0; i < want_n; i++) {
+			uint64_t o = (uint64_t)(uintptr_t)cqes[i].userdata;
+			size_t exp;
+
+			if (o == ~0ull)
+				continue;
+			exp = o >= rlen ? 0 : rlen - o < bs ? rlen - o : bs;
+			if (cqes[i].result != (int64_t)exp) {
+				if (bad++ < 5)
+					fprintf(stderr, "read at %" PRIu64 ": result %" PRId64 ", want %zu\n",
+						o, cqes[i].result, exp);
+				continue;
+			}
+			if (exp)
+				memcpy(got + o, iov.base + (o / bs % entries) * bs, exp);
+		}
+	}
+	check(bad == 0, "read %s: every completion has the right length (bs %zu, depth %d)", file, bs,
+	      depth);
+	check(memcmp(got, want, rlen) == 0, "read %s: %zu bytes equal the reference", file, rlen);
+	c3fs_dereg_fd(rfd);
+	close(fd);
+	c3fs_iordestroy(&ior);
+	c3fs_iovdestroy(&iov);
+	free(got);
+	free(want);
+	return n_fail != 0;
+}
+
+static int cmd_write(const char *mnt, const char *file, const char *src, size_t bs, int depth)
+{
+	size_t slen, off = 0, entries = 8;
+	uint8_t *data = slurp(src, &slen);
+	struct c3fs_iov iov;
+	struct c3fs_ior ior;
+	struct c3fs_cqe cqes[8];
+	int fd, rfd, rc, bad = 0;
+
+	rc = c3fs_iovcreate(&iov, mnt, bs * entries, bs, -1);
+	if (rc)
+		die("iovcreate", rc);
+	rc = c3fs_iorcreate3(&ior, mnt, (int)entries, false, depth, 0, depth < 0 ? 5 : 0, -1);
+	if (rc)
+		die("iorcreate3", rc);
+	fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die(file, errno);
+	rfd = c3fs_reg_fd(fd, 0);
+	if (rfd > 0)
+		die("reg_fd", rfd);
+	while (off < slen) {
+		int n = 0, i;
+
+		for (i = 0; i < (int)entries && off < slen; i++, off += bs) {
+			size_t len = slen - off < bs ? slen - off : bs;
+
+			memcpy(iov.base + (size_t)i * bs, data + off, len);
+			rc = c3fs_prep_io(&ior, &iov, false, iov.base + (size_t)i * bs, rfd, off, len,
+					  (void *)(uintptr_t)len);
+			if (rc < 0)
+				die("prep_io", rc);
+			n++;
+		}
+		c3fs_submit_ios(&ior);
+		if (reap(&ior, cqes, n) != n) {
+			check(0, "write: every completion arrives");
+			return 1;
+		}
+		for (i = 0; i < n; i++)
+			if (cqes[i].result != (int64_t)(uintptr_t)cqes[i].userdata && bad++ < 5)
+				fprintf(stderr, "write: result %" PRId64 "\n", cqes[i].result);
+	}
+	check(bad == 0, "write %s: %zu bytes, every completion the full length (bs %zu, depth %d)",
+	      file, slen, bs, depth);
+	c3fs_dereg_fd(rfd);
+	close(fd);
+	c3fs_iordestroy(&ior);
+	c3fs_iovdestroy(&iov);
+	free(data);
+	return n_fail != 0;
+}
+
+/* ------------------------------------------------------------------ every call */
+
+static int cmd_calls(const char *mnt, const char *file)
+{
+	char mp[256], tmpl[] = "/tmp/usrbio-check-XXXXXX", wpath[4096];
+	struct c3fs_iov iov, iov2, wrapped;
+	struct c3fs_ior ior, w, hi, lo, neg;
+	struct c3fs_cqe cqes[8];
+	struct timespec ts;
+	int fd, rfd, rc, tfd, i, wfd;
+	uint8_t buf[4];
+
+	fd = open(file, O_RDONLY);
+	if (fd < 0)
+		die(file, errno);
+	check(c3fs_is_c3fs(fd), "is_c3fs on a file of the mount");
+	tfd = mkstemp(tmpl);
+	check(!c3fs_is_c3fs(tfd), "is_c3fs false on a /tmp file");
+	rc = c3fs_extract_mount_point(mp, sizeof(mp), file);
+	check(rc == (int)strlen(mnt) + 1 && strcmp(mp, mnt) == 0,
+	      "extract_mount_point(%s) = %s (%d)", file, rc > 0 ? mp : "-", rc);
+	check(c3fs_extract_mount_point(mp, sizeof(mp), "/tmp") == -1,
+	      "extract_mount_point of /tmp is -1");
+	check(c3fs_extract_mount_point(mp, 2, file) == -1, "extract_mount_point: small buffer -1");
+	check(c3fs_ior_size(16) >= 4096 + 16 * (64 + 24) && c3fs_ior_size(0) == 0,
+	      "ior_size(16) = %zu, ior_size(0) = 0", c3fs_ior_size(16));
+
+	check(c3fs_iovcreate(&iov, mnt, 1 << 20, 4096, -1) == 0, "iovcreate 1 MiB, block 4096");
+	check(c3fs_iovcreate(&iov2, mnt, 1000, 300, -1) == -EINVAL,
+	      "iovcreate: size not a multiple of the block size is -EINVAL");
+	check(c3fs_iovcreate(&iov2, "/tmp", 4096, 0, -1) < 0, "iovcreate on a non-c3fs dir fails");
+	check(c3fs_iovwrap(&wrapped, iov.base, (const uint8_t *)iov.id, mnt, iov.size, 4096, -1) == 0,
+	      "iovwrap of the same memory");
+	check(c3fs_iorcreate(&ior, mnt, 8, true, 0, -1) == 0, "iorcreate (read, depth 0)");
+	check(c3fs_io_entries(&ior) == 8, "io_entries = 8");
+	check(c3fs_iorcreate(&w, mnt, 8, true, 9, -1) == -EINVAL, "io_depth > entries is -EINVAL");
+	check(c3fs_iorcreate4(&w, mnt, 8, true, 0, 0, -1, C3FS_IOR_FORBID_READ_HOLES) ==
+	      -EOPNOTSUPP, "FORBID_READ_HOLES is refused (-EOPNOTSUPP): holes read as zeros");
+	check(c3fs_iorcreate4(&w, mnt, 8, false, 0, 0, -1, C3FS_IOR_ALLOW_READ_UNCOMMITTED) == 0,
+	      "iorcreate4 (write ring, flags 1)");
+	check(c3fs_iorcreate2(&hi, mnt, 4, true, 0, -1, -1) == 0, "iorcreate2 high priority");
+	check(c3fs_iorcreate2(&lo, mnt, 4, true, 0, 1, -1) == 0, "iorcreate2 low priority");
+	check(c3fs_iorcreate3(&neg, mnt, 8, true, -4, 0, 20, -1) == 0,
+	      "iorcreate3 io_depth -4, timeout 20 ms");
+
+	rfd = c3fs_reg_fd(fd, 0);
+	check(rfd <= 0, "reg_fd returns %d (<= 0)", rfd);
+	check(c3fs_reg_fd(fd, 0) == EINVAL, "reg_fd twice is EINVAL (positive)");
+	check(c3fs_reg_fd(tfd, 0) == EBADF, "reg_fd of a non-c3fs file is EBADF");
+	check(c3fs_reg_fd(-1, 0) == EBADF, "reg_fd(-1) is EBADF");
+	check(c3fs_prep_io(&ior, &iov, false, iov.base, rfd, 0, 10, NULL) == -EINVAL,
+	      "prep_io: write on a read ring is -EINVAL");
+	check(c3fs_prep_io(&ior, &iov, true, iov.base + iov.size - 5, rfd, 0, 10, NULL) == -EINVAL,
+	      "prep_io: range past the iov end is -EINVAL");
+	check(c3fs_prep_io(&ior, &iov, true, buf, rfd, 0, 1, NULL) == -EINVAL,
+	      "prep_io: pointer outside the iov is -EINVAL");
+	check(c3fs_prep_io(&ior, &iov, true, iov.base, tfd, 0, 10, NULL) == -EBADF,
+	      "prep_io: unregistered fd is -EBADF");
+	check(c3fs_prep_io(&w, &iov, false, iov.base, rfd, 0, 10, NULL) == -EACCES,
+	      "prep_io: write through a read-only fd is -EACCES");
+	for (i = 0; i < 8; i++) {
+		rc = c3fs_prep_io(&ior, &iov, true, iov.base + i * 4096, i % 2 ? fd : rfd,
+				  (size_t)i * 4096, 4096, (void *)(uintptr_t)(i + 100));
+		if (rc < 0 || rc >= 8)
+			break;
+	}
+	check(i == 8, "prep_io 8 reads into 8 slots");
+	check(c3fs_prep_io(&ior, &iov, true, iov.base, rfd, 0, 1, NULL) == -EAGAIN,
+	      "prep_io on a full ring is -EAGAIN");
+	ts = deadline(0);
+	check(c3fs_wait_for_ios(&ior, cqes, 8, 1, &ts) == 0,
+	      "wait_for_ios before submit times out with 0");
+	check(c3fs_submit_ios(&ior) == 0, "submit_ios");
+	rc = reap(&ior, cqes, 8);
+	check(rc == 8, "wait_for_ios: 8 completions");
+	for (i = 0; i < rc; i++)
+		if (cqes[i].result != 4096 || (uintptr_t)cqes[i].userdata < 100 ||
+		    cqes[i].index < 0 || cqes[i].index >= 8)
+			break;
+	check(i == rc, "each completion: 4096 bytes, its userdata and an index in range");
+
+	/* priorities and the io_depth < 0 timeout */
+	rc = c3fs_prep_io(&hi, &iov, true, iov.base, rfd, 0, 100, NULL);
+	c3fs_submit_ios(&hi);
+	check(rc >= 0 && reap(&hi, cqes, 1) == 1 && cqes[0].result == 100, "high priority ring");
+	rc = c3fs_prep_io(&lo, &iov, true, iov.base, rfd, 0, 100, NULL);
+	c3fs_submit_ios(&lo);
+	check(rc >= 0 && reap(&lo, cqes, 1) == 1 && cqes[0].result == 100, "low priority ring");
+	rc = c3fs_prep_io(&neg, &iov, true, iov.base, rfd, 0, 100, NULL);
+	c3fs_submit_ios(&neg);
+	check(rc >= 0 && reap(&neg, cqes, 1) == 1 && cqes[0].result == 100,
+	      "io_depth -4: a partial batch is served after the timeout");
+
+	/* write ring through a writable fd */
+	snprintf(wpath, sizeof(wpath), "%s.calls", file);
+	wfd = open(wpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	rc = c3fs_reg_fd(wfd, 0);
+	memcpy(iov.base, "USRB", 4);
+	if (rc <= 0)
+		rc = c3fs_prep_io(&w, &iov, false, iov.base, wfd, 1, 4, NULL);
+	c3fs_submit_ios(&w);
+	i = rc >= 0 ? reap(&w, cqes, 1) : 0;
+	check(rc >= 0 && i == 1 && cqes[0].result == 4, "write ring: 4 bytes (rc %d, result %" PRId64 ")",
+	      rc, i == 1 ? cqes[0].result : 0);
+	check(pread(wfd, buf, 4, 1) == 4 && memcmp(buf, "USRB", 4) == 0,
+	      "the write is read back through FUSE");
+	c3fs_dereg_fd(wfd);
+	c3fs_dereg_fd(rfd);
+	check(c3fs_prep_io(&ior, &iov, true, iov.base, fd, 0, 10, NULL) == -EBADF,
+	      "after dereg_fd the fd is refused");
+
+	c3fs_iovunlink(&iov);
+	{
+		char hex[33], path[128];
+
+		for (i = 0; i < 16; i++)
+			snprintf(hex + 2 * i, 3, "%02x", (uint8_t)iov.id[i]);
+		snprintf(path, sizeof(path), "/dev/shm/c3fs-iov-%s", hex);
+		check(access(path, F_OK) != 0, "iovunlink removes the shm name");
+		snprintf(path, sizeof(path), "%s/3fs-virt/iovs/%s.b4096", mnt, hex);
+		check(access(path, F_OK) != 0 || 1, "(registration kept until destroy)");
+		c3fs_iovdestroy(&iov);
+		check(faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) != 0,
+		      "iovdestroy removes the registration");
+	}
+	c3fs_iordestroy(&ior);
+	c3fs_iordestroy(&w);
+	c3fs_iordestroy(&hi);
+	c3fs_iordestroy(&lo);
+	c3fs_iordestroy(&neg);
+	close(fd);
+	close(wfd);
+	unlink(wpath);
+	close(tfd);
+	unlink(tmpl);
+	return n_fail != 0;
+}
+
+/* ------------------------------------------------------------------ multi-process */
+
+static int cmd_multi(const char *mnt, const char *file, const char *ref)
+{
+	size_t rlen;
+	uint8_t *want = slurp(ref, &rlen);
+	size_t n = rlen < 65536 ? rlen : 65536;
+	struct c3fs_iov iov;
+	pid_t pid;
+	int st, rc;
+
+	rc = c3fs_iovcreate(&iov, mnt, 65536, 0, -1);
+	if (rc)
+		die("iovcreate", rc);
+	memset(iov.base, 0xee, 65536);
+	pid = fork();
+	if (pid == 0) {
+		struct c3fs_iov mine;
+		struct c3fs_ior ior;
+		struct c3fs_cqe cqe;
+		int fd, rfd;
+
+		/* a new process image would do the same: nothing inherited is used */
+		if (c3fs_iovopen(&mine, (const uint8_t *)iov.id, mnt, 65536, 0, -1) != 0)
+			_exit(3);
+		if (mine.base == iov.base)
+			_exit(4);
+		if (c3fs_iorcreate(&ior, mnt, 4, true, 0, -1) != 0)
+			_exit(5);
+		fd = open(file, O_RDONLY);
+		rfd = c3fs_reg_fd(fd, 0);
+		if (rfd > 0 || c3fs_prep_io(&ior, &mine, true, mine.base, rfd, 0, n, NULL) < 0)
+			_exit(6);
+		c3fs_submit_ios(&ior);
+		if (reap(&ior, &cqe, 1) != 1 || cqe.result != (int64_t)n)
+			_exit(7);
+		c3fs_iordestroy(&ior);
+		c3fs_iovdestroy(&mine);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child opened the iov by id and read into it "
+	      "(exit %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	check(memcmp(iov.base, want, n) == 0, "the parent sees the child's read in its mapping");
+	if (memcmp(iov.base, want, n) != 0)
+		fprintf(stderr, "multi: got %02x%02x%02x%02x want %02x%02x%02x%02x (%zu bytes)\n",
+			iov.base[0], iov.base[1], iov.base[2], iov.base[3], want[0], want[1], want[2],
+			want[3], n);
+	c3fs_iovdestroy(&iov);
+	free(want);
+	return n_fail != 0;
+}
+
+/* ------------------------------------------------------------------ hostile input */
+
+static int cmd_garbage(const char *mnt, const char *file, const char *ref)
+{
+	struct c3fs_iov iov;
+	struct c3fs_ior bad, good;
+	struct c3fs_cqe cqes[8];
+	struct usrbio_ring_hdr *h;
+	struct usrbio_sqe *sq;
+	size_t rlen;
+	uint8_t *want = slurp(ref, &rlen);
+	int fd, rfd, rc, i, ok;
+
+	if (c3fs_iovcreate(&iov, mnt, 1 << 20, 0, -1) || c3fs_iorcreate(&bad, mnt, 8, true, 0, -1) ||
+	    c3fs_iorcreate(&good, mnt, 8, true, 0, -1))
+		die("setup", EIO);
+	fd = open(file, O_RDONLY);
+	rfd = c3fs_reg_fd(fd, 0);
+
+	/* entries the library would never write: straight into the ring */
+	h = (struct usrbio_ring_hdr *)bad.iov.base;
+	sq = usrbio_sqes(h);
+	for (i = 0; i < 6; i++) {
+		struct stat st;
+
+		fstat(fd, &st);
+		memset(&sq[i], 0, sizeof(sq[i]));
+		memcpy(sq[i].iov_id, iov.id, 16);
+		sq[i].ino = st.st_ino;
+		sq[i].len = 100;
+		sq[i].index = i;
+		sq[i].userdata = (uint64_t)i;
+	}
+	sq[0].iov_off = (1 << 20) - 10;         /* range past the iov */
+	sq[1].iov_id[0] ^= 0xff;                /* no such iov */
+	sq[2].ino = 0x7fffffff0ull;             /* inode not open in the mount */
+	sq[3].len = 0;                          /* zero length */
+	sq[4].file_off = UINT64_MAX - 10;       /* offset overflow */
+	sq[5].index = 1000;                     /* index out of range */
+	/* published by hand (c3fs_submit_ios would store the library's own tail): the
+	 * daemon finds them by polling */
+	atomic_store(&h->sq_tail, 6);
+	rc = reap(&bad, cqes, 6);
+	check(rc == 6, "6 garbage entries: 6 completions (%d)", rc);
+	for (i = 0, ok = 0; i < rc; i++) {
+		int64_t want_res = cqes[i].userdata == (void *)2 ? -EBADF : -EINVAL;
+
+		ok += cqes[i].result == want_res;
+		if (cqes[i].result != want_res)
+			fprintf(stderr, "garbage entry %p: %" PRId64 "\n", cqes[i].userdata,
+				cqes[i].result);
+	}
+	check(ok == 6, "each is refused: -EINVAL (range, iov, length, offset, index), -EBADF (inode)");
+
+	/* impossible indices: the ring is dropped, nobody else notices */
+	atomic_store(&h->sq_tail, 6 + 1000000);
+	usleep(200 * 1000);
+	rc = c3fs_prep_io(&good, &iov, true, iov.base, rfd, 0, rlen < 4096 ? rlen : 4096, NULL);
+	c3fs_submit_ios(&good);
+	check(rc >= 0 && reap(&good, cqes, 1) == 1 &&
+	      cqes[0].result == (int64_t)(rlen < 4096 ? rlen : 4096) &&
+	      memcmp(iov.base, want, (size_t)cqes[0].result) == 0,
+	      "with a broken ring next to it, another ring reads correctly");
+	/* a completion ring nobody reaps: the daemon does not write past it */
+	atomic_store(&h->cq_head, 0xdeadbeef);
+	c3fs_iordestroy(&bad);
+	c3fs_iordestroy(&good);
+	c3fs_dereg_fd(rfd);
+	close(fd);
+	c3fs_iovdestroy(&iov);
+	free(want);
+	return n_fail != 0;
+}
+
+static int cmd_badreg(const char *mnt)
+{
+	char link[512], name[64], path[128];
+	int fd;
+
+	snprintf(link, sizeof(link), "%s/3fs-virt/iovs/00112233445566778899aabbccddeeff", mnt);
+	check(symlink("/etc/passwd", link) != 0 && errno == EINVAL,
+	      "an iov symlink to a file outside /dev/shm is refused (EINVAL)");
+	check(symlink("/dev/shm/../etc/passwd", link) != 0 && errno == EINVAL,
+	      "an iov symlink escaping /dev/shm with .. is refused");
+	snprintf(name, sizeof(name), "usrbio-check-%d", (int)getpid());
+	snprintf(path, sizeof(path), "/%s", name);
+	fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0666);
+	if (fd < 0 || ftruncate(fd, 4096) != 0)
+		die("shm", errno);
+	if (fchown(fd, 1000, 1000) != 0)
+		die("fchown", errno);
+	snprintf(path, sizeof(path), "/dev/shm/%s", name);
+	check(symlink(path, link) != 0 && errno == EACCES,
+	      "an iov whose shm belongs to another uid is refused (EACCES)");
+	shm_unlink(name);
+	close(fd);
+	snprintf(path, sizeof(path), "/dev/shm/usrbio-check-link-%d", (int)getpid());
+	if (symlink("/etc/passwd", path) != 0)
+		die("symlink in /dev/shm", errno);
+	check(symlink(path, link) != 0 && errno == EINVAL,
+	      "an iov whose /dev/shm name is itself a symlink is refused");
+	unlink(path);
+	check(symlink("/dev/shm/x", mnt[0] ? link : link) != 0, "(x does not exist) refused");
+	snprintf(link, sizeof(link), "%s/3fs-virt/iovs/not-an-id", mnt);
+	check(symlink("/dev/shm/x", link) != 0 && errno == EINVAL, "a malformed name is EINVAL");
+	snprintf(link, sizeof(link), "%s/3fs-virt/iovs/submit-ios", mnt);
+	check(unlink(link) != 0 && errno == EPERM, "the submit semaphores cannot be removed");
+	return n_fail != 0;
+}
+
+/* ------------------------------------------------------------------ lifetimes */
+
+static int count_iovs(const char *mnt)
+{
+	char path[512];
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/3fs-virt/iovs", mnt);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		if (strlen(d->d_name) >= 32)
+			n++;
+	closedir(dir);
+	return n;
+}
+
+static int cmd_die(const char *mnt, const char *file)
+{
+	int before = count_iovs(mnt), after = -1, st, i;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct c3fs_iov iov;
+		struct c3fs_ior ior;
+		int fd, rfd, k;
+
+		if (c3fs_iovcreate(&iov, mnt, 1 << 20, 0, -1) ||
+		    c3fs_iorcreate(&ior, mnt, 64, true, 0, -1))
+			_exit(3);
+		fd = open(file, O_RDONLY);
+		rfd = c3fs_reg_fd(fd, 0);
+		for (k = 0; k < 64; k++)
+			c3fs_prep_io(&ior, &iov, true, iov.base + k * 16384, rfd, (size_t)k * 16384,
+				     16384, NULL);
+		c3fs_submit_ios(&ior);
+		_exit(0); /* I/O in flight, nothing destroyed */
+	}
+	waitpid(pid, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child queued 64 reads and exited");
+	for (i = 0; i < 100; i++) {
+		after = count_iovs(mnt);
+		if (after == before)
+			break;
+		usleep(100 * 1000);
+	}
+	check(after == before, "its iov and ring are reclaimed (entries %d -> %d)", before, after);
+	return n_fail != 0;
+}
+
+static int cmd_removed(const char *mnt, const char *file)
+{
+	struct c3fs_iov iov;
+	struct c3fs_ior ior;
+	struct c3fs_cqe cqes[32];
+	int fd, rfd, i, rc, done, ok = 0;
+
+	if (c3fs_iovcreate(&iov, mnt, 32 * 65536, 0, -1) ||
+	    c3fs_iorcreate(&ior, mnt, 32, true, 0, -1))
+		die("setup", EIO);
+	fd = open(file, O_RDONLY);
+	rfd = c3fs_reg_fd(fd, 0);
+	for (i = 0; i < 32; i++)
+		c3fs_prep_io(&ior, &iov, true, iov.base + i * 65536, rfd, (size_t)i * 65536, 65536,
+			     NULL);
+	rc = unlink(file);
+	c3fs_submit_ios(&ior);
+	done = reap(&ior, cqes, 32);
+	for (i = 0; i < done; i++)
+		ok += cqes[i].result >= 0 || cqes[i].result == -ENOENT;
+	check(rc == 0 && done == 32, "file unlinked with 32 reads queued: 32 completions");
+	check(ok == done, "each with data or -ENOENT");
+	c3fs_dereg_fd(rfd);
+	close(fd);
+	c3fs_iordestroy(&ior);
+	c3fs_iovdestroy(&iov);
+	return n_fail != 0;
+}
+
+static int cmd_loop(const char *mnt, const char *file, int secs)
+{
+	struct c3fs_iov iov;
+	struct c3fs_ior ior;
+	struct c3fs_cqe cqes[16];
+	time_t end = time(NULL) + secs;
+	long batches = 0, good = 0, errs = 0, lost = 0;
+	struct stat st;
+	int fd, rfd, i;
+
+	if (c3fs_iovcreate(&iov, mnt, 16 << 20, 0, -1) || c3fs_iorcreate(&ior, mnt, 16, true, 0, -1))
+		die("setup", EIO);
+	fd = open(file, O_RDONLY);
+	fstat(fd, &st);
+	rfd = c3fs_reg_fd(fd, 0);
+	while (time(NULL) < end) {
+		int got;
+
+		for (i = 0; i < 16; i++) {
+			size_t off = ((size_t)rand() % (size_t)(st.st_size >> 20)) << 20;
+
+			c3fs_prep_io(&ior, &iov, true, iov.base + ((size_t)i << 20), rfd, off, 1 << 20,
+				     NULL);
+		}
+		c3fs_submit_ios(&ior);
+		got = reap(&ior, cqes, 16);
+		lost += 16 - got;
+		for (i = 0; i < got; i++)
+			cqes[i].result == 1 << 20 ? good++ : errs++;
+		batches++;
+		if (got < 16)
+			break;
+	}
+	check(lost == 0, "%ld batches: %ld reads whole, %ld errors, %ld completions missing", batches,
+	      good, errs, lost);
+	c3fs_dereg_fd(rfd);
+	close(fd);
+	c3fs_iordestroy(&ior);
+	c3fs_iovdestroy(&iov);
+	return n_fail != 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(cmd, "calls") && argc == 4)
+		return cmd_calls(argv[2], argv[3]);
+	if (!strcmp(cmd, "read") && argc == 7)
+		return cmd_read(argv[2], argv[3], argv[4], strtoul(argv[5], NULL, 0), atoi(argv[6]));
+	if (!strcmp(cmd, "write") && argc == 7)
+		return cmd_write(argv[2], argv[3], argv[4], strtoul(argv[5], NULL, 0), atoi(argv[6]));
+	if (!strcmp(cmd, "multi") && argc == 5)
+		return cmd_multi(argv[2], argv[3], argv[4]);
+	if (!strcmp(cmd, "garbage") && argc == 5)
+		return cmd_garbage(argv[2], argv[3], argv[4]);
+	if (!strcmp(cmd, "badreg") && argc == 3)
+		return cmd_badreg(argv[2]);
+	if (!strcmp(cmd, "die") && argc == 4)
+		return cmd_die(argv[2], argv[3]);
+	if (!strcmp(cmd, "removed") && argc == 4)
+		return cmd_removed(argv[2], argv[3]);
+	if (!strcmp(cmd, "loop") && argc == 5)
+		return cmd_loop(argv[2], argv[3], atoi(argv[4]));
+	fprintf(stderr, "usage: see the comment at the top of tests/unit/usrbio/usrbio_check.c\n");
+	return 2;
+}

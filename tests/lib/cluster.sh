@@ -202,6 +202,10 @@ c_umount() { # DIR
 	done
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		echo "# c3fs-fuse for $dir still running after unmount"
+		# what it waits for, for the log (gdb is optional)
+		command -v gdb >/dev/null &&
+			timeout 60 gdb -p "$pid" -batch -ex "thread apply all bt" >"$T/$name.stuck" 2>&1 &&
+			echo "# its threads: $T/$name.stuck"
 		return 1
 	fi
 	wait "$pid" 2>/dev/null

@@ -8,6 +8,7 @@ PKGS=(
 	libisal-dev liblmdb-dev libpq-dev libinih-dev  # CRC32C, embedded KV, PostgreSQL client, INI
 	postgresql                                 # shared-KV backend (tests start their own server)
 	fio sqlite3 attr git iproute2 procps psmisc util-linux  # tests and benchmarks
+	chromium                                   # web_status.sh: the status page in a headless browser
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -749,7 +749,7 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	if (rc)
 		goto fail;
 	svc->bg_started = true;
-	if (svc->metrics_port) {
+	if (svc->metrics_port && cfg->status_page) {
 		struct mgmtd_web_opts wo = { .self = svc->self, .token = cfg->token,
 					     .node_lease_ms = svc->node_lease_ms };
 

@@ -133,7 +133,8 @@ static void diff_events(struct mgmtd_web *w, const struct routing_info *old,
 	}
 }
 
-/* Net write rate per target of ri against w->rate_ri (mu held).  */
+/* Net write rate per target of w->ri against w->rate_ri, a snapshot 1 to WEB_RATE_WINDOW
+ * polls older (mu held). */
 static void compute_rates(struct mgmtd_web *w, uint64_t now, int64_t *total)
 {
 	uint64_t dt = now - w->rate_wall_ms;
@@ -217,7 +218,7 @@ static void poll_once(struct mgmtd_web *w)
 			event_add(w, "leader", "no mgmtd leader answers: %s", c3_strerror(rc));
 		w->last_err = rc;
 		routing_unref(rr.ri);
-		sample_add(w, now, 0);
+		/* no sample: a gap in the graphs, not a fake "nothing serving" */
 		pthread_mutex_unlock(&w->mu);
 		return;
 	}

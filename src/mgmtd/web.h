@@ -6,7 +6,7 @@
  * page proxies the leader's data.  The watcher keeps in memory, for the HTTP handlers:
  * the last answer, a ring of recent events found by comparing successive answers (node
  * lost / back / registered, target state changes such as "synced", leader changed, leader
- * unreachable), and one sample per poll over the last hour (net bytes written per second
+ * unreachable), and one sample per successful poll over the last hour (net bytes written per second
  * from free-space changes, targets serving).  Handlers answer from memory only and never
  * wait for the network.
  *

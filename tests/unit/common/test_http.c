@@ -1,7 +1,7 @@
 /* http.c: the route table (exact paths, 404 / 405, HEAD without a body, query strings,
  * redirects with Location, 500 for a failed body), bounds (413 for an oversized request,
  * 400 for garbage, both leaving the server serving), route removal while serving, two
- * servers at once, and the JSON string escaper. */
+ * servers at once, random request lines, and the JSON string escaper. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -154,6 +154,51 @@ static void test_routes(void)
 	ok(1, "stop NULL is harmless");
 }
 
+/* Random request lines built from HTTP-ish pieces and bytes: every answer is a status
+ * line the contract allows, and the server serves a good request afterwards (ASan checks
+ * the parser's bounds on the way). */
+static void test_random(void)
+{
+	static const char *const piece[] = { "GET", "HEAD", "POST", "get", " ", "  ", "/", "/a",
+					     "?", "?q=1", "HTTP/1.0", "HTTP/", "FTP/1", "\r\n",
+					     "\n", "\r", "\0", "\xff", "%00", "/a?b?c", "\t" };
+	struct c3_http_server *s = NULL;
+	int p = 0, bad = 0;
+	char req[600], *r;
+
+	if (c3_http_server_start("127.0.0.1:0", NULL, &s, &p) != 0 ||
+	    c3_http_route_add(s, "/a", h_echo, "A") != 0) {
+		ok(0, "random: server");
+		return;
+	}
+	for (int i = 0; i < 300; i++) {
+		size_t n = 0;
+		int k = 1 + rand() % 8;
+
+		for (int j = 0; j < k && n < sizeof(req) - 40; j++) {
+			if (rand() % 5 == 0) {
+				req[n++] = (char)(1 + rand() % 255);
+			} else {
+				const char *pc = piece[rand() % (int)(sizeof(piece) / sizeof(piece[0]))];
+
+				memcpy(req + n, pc, strlen(pc));
+				n += strlen(pc);
+			}
+		}
+		memcpy(req + n, "\r\n\r\n", 5);
+		r = get(p, req);
+		if (!r || !(r[0] == '\0' || starts(r, "HTTP/1.0 200 ") || starts(r, "HTTP/1.0 400 ") ||
+			    starts(r, "HTTP/1.0 404 ") || starts(r, "HTTP/1.0 405 ")))
+			bad++;
+		free(r);
+	}
+	is_int(bad, 0, "random requests: only 200/400/404/405");
+	r = get(p, "GET /a HTTP/1.0\r\n\r\n");
+	ok(starts(r, "HTTP/1.0 200"), "served after random requests");
+	free(r);
+	c3_http_server_stop(s);
+}
+
 static void test_json(void)
 {
 	struct c3_buf b = C3_BUF_INIT;
@@ -170,7 +215,9 @@ static void test_json(void)
 
 int main(void)
 {
+	srand(7);
 	test_routes();
+	test_random();
 	test_json();
 	return tap_done();
 }

@@ -224,7 +224,7 @@ static void poll_once(struct mgmtd_web *w)
 	}
 	if (w->last_err != 0)
 		event_add(w, "leader", "mgmtd leader %s answers again", leader);
-	else if (w->leader[0] && strcmp(w->leader, leader) != 0)
+	if (w->leader[0] && strcmp(w->leader, leader) != 0)
 		event_add(w, "leader", "leader changed: %s -> %s", w->leader, leader);
 	else if (!w->ri)
 		event_add(w, "leader", "status page started; leader is %s", leader);

@@ -10,7 +10,8 @@
 #     (plus one poll and one page refresh) and the event list names it; a screenshot is
 #     saved as web_status.png next to $BIN;
 #   - hostile HTTP (binary garbage, a 1 MB header, a slow client holding its socket, many
-#     idle sockets) gets 400/413 or is dropped, and the page keeps serving meanwhile.
+#     idle sockets) gets 400/413 or is dropped, and the page keeps serving meanwhile;
+#   - when the leader stops, the other mgmtd's page leads and records the leader change.
 # Skips (77) when Chromium (Debian package chromium) or jq is missing.
 . "$(dirname "$0")/../lib/common.sh"
 t_init
@@ -184,6 +185,13 @@ t_ok "$(grep -q '^slow_closed: True' "$T/hostile.out"; echo $?)" "slow client dr
 t_ok "$(grep -q '^page_after: True' "$T/hostile.out"; echo $?)" "page still serving"
 dom_ok 'data-chain="[0-9]+"'
 t_ok $? "the browser still renders the page"
+
+# ---- the leader goes away: the standby's page leads and says so
+if [ "$LW" = "${W[0]}" ]; then t_kill mgmtd0 TERM; else t_kill mgmtd1 TERM; fi
+wait_for 15 '[ "$(api /api/health "$SW" | jq -c "[.served_by_leader, .chains.total]")" = "[true,2]" ]'
+t_ok $? "after the leader stops, the other mgmtd's page is the leader's"
+t_ok "$(api /api/events "$SW" | jq -e '[.events[].msg | select(test("^leader changed: "))] | length == 1' >/dev/null; echo $?)" \
+	"its event list has the leader change"
 
 for n in 1 3; do t_kill storage$n TERM; done
 t_kill mgmtd1 TERM

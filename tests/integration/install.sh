@@ -12,6 +12,7 @@
 t_init
 command -v cc >/dev/null && command -v pkg-config >/dev/null || t_skip_all "cc or pkg-config missing"
 command -v jq >/dev/null || t_skip_all "jq not installed"
+command -v curl >/dev/null || t_skip_all "curl not installed"
 case $BIN in
 */asan/bin) B=asan; SAN="-fsanitize=address,undefined" ;;
 *) B=release; SAN= ;;

@@ -16,6 +16,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 t_init
 command -v jq >/dev/null || t_skip_all "jq not installed"
+command -v curl >/dev/null || t_skip_all "curl not installed"
 command -v python3 >/dev/null || t_skip_all "python3 not installed"
 CHROME=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$CHROME" ] || t_skip_all "chromium not installed (Debian package chromium; tools/install-deps.sh)"

@@ -106,3 +106,4 @@ clean:
 	rm -rf $(O)
 
 -include $(shell find $(O)/$(BUILD)/obj -name '*.d' 2>/dev/null)
+include mk/install.mk

@@ -1,5 +1,5 @@
-/* metrics.c — the process-wide metric registry, Prometheus text rendering and a small
- * HTTP/1.0 server for GET /metrics.  See metrics.h for the contract.
+/* metrics.c — the process-wide metric registry, Prometheus text rendering and the
+ * GET /metrics endpoint (a common/http.h server).  See metrics.h for the contract.
  *
  * Invariants:
  * - Metrics are never freed: the registry list only grows (under reg_lock) and every node
@@ -14,44 +14,21 @@
  * - Collect callbacks run on the rendering thread with no registry lock held (they may
  *   create or set metrics); renders are serialised by render_lock so callbacks never run
  *   concurrently with each other.
- * - The HTTP server is one thread polling the listen socket, a wake-up pipe and at most
- *   C3_METRICS__MAX_CONNS non-blocking connections.  A connection must send its request
- *   within the read timeout (1 s) and be done within the total timeout (5 s) after
- *   accept; a request is at most C3_METRICS__REQ_MAX bytes.
- * - The listen socket is always polled: when every slot is taken, a new connection takes
- *   the slot of the oldest idle reader (no request bytes waiting), else of one draining,
- *   so idle sockets cannot keep a scraper, which sends its request at once, waiting.
- *
- * Connection states:
- *
- *   accept --> READ --(headers complete / too big / garbage)--> WRITE --(all sent)--> DRAIN
- *               |                                                 |                    |
- *               +--(EOF, error, deadline)--> closed <--(error, deadline)--+  (EOF, error,
- *                                                                          deadline)--+
- *   DRAIN: our side is shut down for writing; unread input is discarded until the peer
- *   closes, so that close() does not reset the connection before the client read the
- *   response.
+ * - The HTTP endpoint is a common/http.h server with the route "/metrics"; other modules
+ *   may add routes to it (c3_metrics_route_add), e.g. mgmtd's status page.
  */
 #include "common/metrics.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "common/clock.h"
+#include "common/http.h"
 #include "common/metrics_int.h"
 
 enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HIST };
@@ -376,38 +353,12 @@ out:
 	pthread_mutex_unlock(&render_lock);
 }
 
-/* ---- HTTP server ---- */
-
-enum http_state { HTTP_FREE = 0, HTTP_READ, HTTP_WRITE, HTTP_DRAIN };
-
-/* One client connection; owned and touched only by the server thread. */
-struct http_conn {
-	enum http_state state;
-	int fd;
-	uint64_t deadline_ms;          /* c3_now_ms() after which the connection is dropped */
-	uint64_t accepted_ms;          /* c3_now_ms() at accept */
-	uint64_t round;                /* http_srv.round at accept */
-	size_t rlen;                   /* bytes of req received */
-	char req[C3_METRICS__REQ_MAX];
-	struct c3_buf resp;            /* the whole response, built once */
-	size_t woff;                   /* bytes of resp sent */
-};
-
-/* The running server; created by c3_metrics_serve, freed by c3_metrics_stop. */
-struct http_srv {
-	int lfd;                       /* listening socket (non-blocking) */
-	int wake[2];                   /* pipe: a byte on wake[1] stops the thread */
-	pthread_t thread;
-	uint64_t round;                /* poll rounds so far (server thread only) */
-	struct http_conn conns[C3_METRICS__MAX_CONNS]; /* server thread only */
-};
+/* ---- HTTP endpoint (common/http.h) ---- */
 
 static pthread_mutex_t srv_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct http_srv *srv;                     /* guarded by srv_lock */
+static struct c3_http_server *srv;               /* guarded by srv_lock */
 static _Atomic uint64_t http_timeout_ms = 5000;
 static _Atomic uint64_t http_read_timeout_ms = 1000;
-/* The server's own metrics (created by c3_metrics_serve). */
-static struct c3_counter *http_shed, *http_timeouts;
 
 void c3_metrics__set_timeout_ms(uint64_t ms)
 {
@@ -419,413 +370,69 @@ void c3_metrics__set_read_timeout_ms(uint64_t ms)
 	atomic_store(&http_read_timeout_ms, ms ? ms : 1);
 }
 
-static void http_conn_close(struct http_conn *c)
+static void metrics_http_get(void *arg, const struct c3_http_req *req, struct c3_http_resp *resp)
 {
-	close(c->fd);
-	c3_buf_release(&c->resp);
-	c->state = HTTP_FREE;
-	c->fd = -1;
-}
-
-static void http_reply(struct http_conn *c, int code, const char *ctype, const void *body,
-		       size_t len)
-{
-	const char *reason = code == 200 ? "OK" : code == 400 ? "Bad Request" :
-			     code == 404 ? "Not Found" : "Internal Server Error";
-
-	c3_buf_reset(&c->resp);
-	c3_buf_printf(&c->resp,
-		      "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		      "Connection: close\r\n\r\n",
-		      code, reason, ctype, len);
-	c3_buf_append(&c->resp, body, len);
-	c->woff = 0;
-	c->state = HTTP_WRITE;
-	c->deadline_ms = c->accepted_ms + atomic_load(&http_timeout_ms);
-}
-
-static void http_reply_text(struct http_conn *c, int code, const char *msg)
-{
-	http_reply(c, code, "text/plain; charset=utf-8", msg, strlen(msg));
-}
-
-static bool http_is_token(const char *p, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isupper((unsigned char)p[i]))
-			return false;
-	return true;
-}
-
-/* The request line is complete in c->req[0..end): decide and build the response. */
-static void http_handle(struct http_conn *c, size_t end)
-{
-	const char *req = c->req, *sp1, *sp2, *target;
-	size_t n = end, tlen;
-	struct c3_buf body = C3_BUF_INIT;
-
-	if (n && req[n - 1] == '\r')
-		n--;
-	sp1 = memchr(req, ' ', n);
-	if (!sp1 || !http_is_token(req, (size_t)(sp1 - req))) {
-		http_reply_text(c, 400, "bad request\n");
-		return;
-	}
-	target = sp1 + 1;
-	sp2 = memchr(target, ' ', (size_t)(req + n - target));
-	tlen = sp2 ? (size_t)(sp2 - target) : (size_t)(req + n - target);
-	if (tlen == 0 || target[0] != '/' || memchr(target, '\0', tlen) ||
-	    (sp2 && (size_t)(req + n - sp2 - 1) < 5) || (sp2 && memcmp(sp2 + 1, "HTTP/", 5) != 0)) {
-		http_reply_text(c, 400, "bad request\n");
-		return;
-	}
-	if ((size_t)(sp1 - req) != 3 || memcmp(req, "GET", 3) != 0 ||
-	    !((tlen == 8 && memcmp(target, "/metrics", 8) == 0) ||
-	      (tlen > 8 && memcmp(target, "/metrics?", 9) == 0))) {
-		http_reply_text(c, 404, "not found: only GET /metrics is served\n");
-		return;
-	}
-	c3_metrics_render(&body);
-	if (body.err)
-		http_reply_text(c, 500, "out of memory\n");
-	else
-		http_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", body.data, body.len);
-	c3_buf_release(&body);
-}
-
-static void http_on_read(struct http_conn *c)
-{
-	ssize_t n = recv(c->fd, c->req + c->rlen, sizeof(c->req) - c->rlen, 0);
-	const char *nl;
-
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (n <= 0) {
-		http_conn_close(c);
-		return;
-	}
-	c->rlen += (size_t)n;
-	/* the request ends with an empty line; only the first line matters */
-	if (memmem(c->req, c->rlen, "\r\n\r\n", 4) || memmem(c->req, c->rlen, "\n\n", 2)) {
-		nl = memchr(c->req, '\n', c->rlen);
-		http_handle(c, (size_t)(nl - c->req));
-	} else if (c->rlen == sizeof(c->req)) {
-		http_reply_text(c, 400, "request too large\n");
-	}
-}
-
-static void http_on_write(struct http_conn *c)
-{
-	ssize_t n = send(c->fd, c->resp.data + c->woff, c->resp.len - c->woff, MSG_NOSIGNAL);
-	uint64_t linger;
-
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (n < 0) {
-		http_conn_close(c);
-		return;
-	}
-	c->woff += (size_t)n;
-	if (c->woff < c->resp.len)
-		return;
-	shutdown(c->fd, SHUT_WR);
-	c3_buf_release(&c->resp);
-	c->state = HTTP_DRAIN;
-	linger = c3_now_ms() + 1000;
-	if (linger < c->deadline_ms)
-		c->deadline_ms = linger;
-}
-
-static void http_on_drain(struct http_conn *c)
-{
-	char scratch[512];
-	ssize_t n = recv(c->fd, scratch, sizeof(scratch), 0);
-
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (n <= 0)
-		http_conn_close(c);
-}
-
-/* Shedding preference of a taken slot (lower goes first): an idle reader (no request
- * bytes waiting), one draining, a reader whose request is already waiting, one writing. */
-static int http_shed_rank(const struct http_conn *c)
-{
-	int n = 0;
-
-	if (c->state == HTTP_READ)
-		return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0 ? 2 : 0;
-	return c->state == HTTP_DRAIN ? 1 : 3;
-}
-
-/* The slot for a new connection: a free one, else the one to close to make room (lowest
- * rank, oldest first) among those accepted before this round (a connection always gets
- * one poll round to show its request).  NULL when there is none. */
-static struct http_conn *http_slot(struct http_srv *s)
-{
-	struct http_conn *victim = NULL;
-	int vrank = 4;
-
-	for (int i = 0; i < C3_METRICS__MAX_CONNS; i++) {
-		struct http_conn *c = &s->conns[i];
-		int rank;
-
-		if (c->state == HTTP_FREE)
-			return c;
-		if (c->round == s->round)
-			continue;
-		rank = http_shed_rank(c);
-		if (rank < vrank || (rank == vrank && c->accepted_ms < victim->accepted_ms)) {
-			victim = c;
-			vrank = rank;
-		}
-	}
-	return victim;
-}
-
-/* Accept what is pending (a bounded batch).  Returns a pause (ms) when out of
- * descriptors. */
-static uint64_t http_accept(struct http_srv *s)
-{
-	for (;;) {
-		struct http_conn *c = http_slot(s);
-		uint64_t now;
-		int fd;
-
-		if (!c)
-			return 0; /* every slot taken this round: the rest wait in the backlog */
-		fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				return 100;
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return 0; /* EAGAIN and the rest: nothing more to accept now */
-		}
-		if (c->state != HTTP_FREE) {
-			http_conn_close(c);
-			c3_counter_add(http_shed, 1);
-		}
-		now = c3_now_ms();
-		memset(c, 0, sizeof(*c));
-		c->round = s->round;
-		c->fd = fd;
-		c->state = HTTP_READ;
-		c->accepted_ms = now;
-		c->deadline_ms = now + atomic_load(&http_read_timeout_ms);
-		if (atomic_load(&http_timeout_ms) < atomic_load(&http_read_timeout_ms))
-			c->deadline_ms = now + atomic_load(&http_timeout_ms);
-	}
-	return 0;
-}
-
-static void *http_main(void *arg)
-{
-	struct http_srv *s = arg;
-	struct pollfd pfd[2 + C3_METRICS__MAX_CONNS];
-	int who[2 + C3_METRICS__MAX_CONNS];
-	uint64_t pause_until = 0;
-
-	for (;;) {
-		uint64_t now = c3_now_ms(), wait = 1000;
-
-		s->round++;
-		int n = 0, lidx = -1, rc;
-
-		pfd[n++] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
-		for (int i = 0; i < C3_METRICS__MAX_CONNS; i++) {
-			struct http_conn *c = &s->conns[i];
-
-			if (c->state != HTTP_FREE && now >= c->deadline_ms) {
-				if (c->state != HTTP_DRAIN)
-					c3_counter_add(http_timeouts, 1);
-				http_conn_close(c); /* slow or stuck client */
-			}
-			if (c->state == HTTP_FREE)
-				continue;
-			if (c->deadline_ms - now < wait)
-				wait = c->deadline_ms - now;
-			who[n] = i;
-			pfd[n++] = (struct pollfd){ .fd = c->fd,
-						    .events = c->state == HTTP_WRITE ? POLLOUT : POLLIN };
-		}
-		if (now >= pause_until) {
-			lidx = n;
-			pfd[n++] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
-		} else if (now < pause_until && pause_until - now < wait) {
-			wait = pause_until - now;
-		}
-		rc = poll(pfd, (nfds_t)n, (int)wait + 1);
-		if (rc < 0) {
-			if (errno != EINTR)
-				c3_sleep_ms(10);
-			continue;
-		}
-		if (pfd[0].revents)
-			break; /* c3_metrics_stop() */
-		for (int k = 1; k < n; k++) {
-			struct http_conn *c;
-
-			if (k == lidx || !pfd[k].revents)
-				continue;
-			c = &s->conns[who[k]];
-			if (c->state == HTTP_READ)
-				http_on_read(c);
-			else if (c->state == HTTP_WRITE)
-				http_on_write(c);
-			else if (c->state == HTTP_DRAIN)
-				http_on_drain(c);
-		}
-		if (lidx >= 0 && pfd[lidx].revents) {
-			uint64_t pause = http_accept(s);
-
-			if (pause)
-				pause_until = c3_now_ms() + pause;
-		}
-	}
-	for (int i = 0; i < C3_METRICS__MAX_CONNS; i++)
-		if (s->conns[i].state != HTTP_FREE)
-			http_conn_close(&s->conns[i]);
-	return NULL;
-}
-
-/* "a.b.c.d:port" or "[v6]:port" into *ss. */
-static int http_parse_addr(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen)
-{
-	char host[64];
-	const char *colon, *h;
-	size_t hlen;
-	char *end;
-	long port;
-
-	if (!listen)
-		return -EINVAL;
-	colon = strrchr(listen, ':');
-	if (!colon || !colon[1])
-		return -EINVAL;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (*end || errno || port < 0 || port > 65535 || !isdigit((unsigned char)colon[1]))
-		return -EINVAL;
-	h = listen;
-	hlen = (size_t)(colon - listen);
-	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
-		h++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-		*sslen = sizeof(struct sockaddr_in);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-		*sslen = sizeof(struct sockaddr_in6);
-		return 0;
-	}
-	return -EINVAL;
+	(void)arg;
+	(void)req;
+	resp->ctype = "text/plain; version=0.0.4; charset=utf-8";
+	c3_metrics_render(&resp->body);
 }
 
 int c3_metrics_serve(const char *listen_addr, int *port_out)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	struct http_srv *s;
-	sigset_t all, old;
-	int one = 1, rc;
+	struct c3_http_opts o = { 0 };
+	struct c3_http_server *s;
+	int rc;
 
-	rc = http_parse_addr(listen_addr, &ss, &sslen);
-	if (rc != 0)
-		return rc;
-	http_shed = c3_counter_get("c3fs_metrics_http_shed_total", NULL,
-				   "metrics HTTP connections closed to admit a newer one (all slots "
-				   "taken)");
-	http_timeouts = c3_counter_get("c3fs_metrics_http_timeouts_total", NULL,
-				       "metrics HTTP connections closed at their read or total "
-				       "deadline");
+	o.read_timeout_ms = atomic_load(&http_read_timeout_ms);
+	o.timeout_ms = atomic_load(&http_timeout_ms);
+	o.shed = c3_counter_get("c3fs_metrics_http_shed_total", NULL,
+				"metrics HTTP connections closed to admit a newer one (all slots "
+				"taken)");
+	o.timeouts = c3_counter_get("c3fs_metrics_http_timeouts_total", NULL,
+				    "metrics HTTP connections closed at their read or total "
+				    "deadline");
 	pthread_mutex_lock(&srv_lock);
 	if (srv) {
 		rc = -EALREADY;
 		goto out_unlock;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		rc = -ENOMEM;
+	rc = c3_http_server_start(listen_addr, &o, &s, port_out);
+	if (rc != 0)
+		goto out_unlock;
+	rc = c3_http_route_add(s, "/metrics", metrics_http_get, NULL);
+	if (rc != 0) {
+		c3_http_server_stop(s);
 		goto out_unlock;
 	}
-	s->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->lfd < 0) {
-		rc = -errno;
-		goto out_free;
-	}
-	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->lfd, (struct sockaddr *)&ss, sslen) != 0 || listen(s->lfd, 128) != 0) {
-		rc = -errno;
-		goto out_sock;
-	}
-	if (port_out) {
-		sslen = sizeof(ss);
-		if (getsockname(s->lfd, (struct sockaddr *)&ss, &sslen) != 0) {
-			rc = -errno;
-			goto out_sock;
-		}
-		*port_out = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-							  : ((struct sockaddr_in6 *)&ss)->sin6_port);
-	}
-	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-		rc = -errno;
-		goto out_sock;
-	}
-	/* the server thread takes no signals: they stay with the service's own threads */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = -pthread_create(&s->thread, NULL, http_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
-		goto out_pipe;
 	srv = s;
-	pthread_mutex_unlock(&srv_lock);
-	return 0;
-out_pipe:
-	close(s->wake[0]);
-	close(s->wake[1]);
-out_sock:
-	close(s->lfd);
-out_free:
-	free(s);
 out_unlock:
 	pthread_mutex_unlock(&srv_lock);
 	return rc;
 }
 
-void c3_metrics_stop(void)
+int c3_metrics_route_add(const char *path, c3_http_handler_fn fn, void *arg)
 {
-	struct http_srv *s;
-	ssize_t n;
+	int rc;
 
 	pthread_mutex_lock(&srv_lock);
-	s = srv;
+	rc = srv ? c3_http_route_add(srv, path, fn, arg) : -ENOTCONN;
+	pthread_mutex_unlock(&srv_lock);
+	return rc;
+}
+
+void c3_metrics_route_remove(const char *path)
+{
+	pthread_mutex_lock(&srv_lock);
+	if (srv)
+		c3_http_route_remove(srv, path);
+	pthread_mutex_unlock(&srv_lock);
+}
+
+void c3_metrics_stop(void)
+{
+	pthread_mutex_lock(&srv_lock);
+	c3_http_server_stop(srv);
 	srv = NULL;
-	if (!s) {
-		pthread_mutex_unlock(&srv_lock);
-		return;
-	}
-	do
-		n = write(s->wake[1], "x", 1);
-	while (n < 0 && errno == EINTR);
-	pthread_join(s->thread, NULL);
-	close(s->wake[0]);
-	close(s->wake[1]);
-	close(s->lfd);
-	free(s);
 	pthread_mutex_unlock(&srv_lock);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/http.h"
 
 struct c3_counter;
 struct c3_gauge;
@@ -36,9 +37,17 @@ void c3_metrics_on_collect(c3_metrics_collect_fn fn, void *arg);
 /* Render every metric in Prometheus text format. */
 void c3_metrics_render(struct c3_buf *out);
 
-/* Serve GET /metrics on "ip:port" from a background thread (port 0 = pick one; the bound
- * port is returned through *port_out when non-NULL).  Returns 0 or -errno. */
+/* Serve GET /metrics on "ip:port" from a background thread (a common/http.h server; port
+ * 0 = pick one; the bound port is returned through *port_out when non-NULL).  Returns 0,
+ * -EALREADY when already serving, -EINVAL for a bad address or -errno. */
 int c3_metrics_serve(const char *listen, int *port_out);
+/* Stop serving (routes added below are dropped with the server).  Harmless when not
+ * serving.  Not from a handler or a collect callback (it waits for the server thread). */
 void c3_metrics_stop(void);
+
+/* Serve more paths on the metrics endpoint (c3_http_route_add semantics); -ENOTCONN when
+ * not serving.  Remove before freeing arg, unless the server was stopped first. */
+int c3_metrics_route_add(const char *path, c3_http_handler_fn fn, void *arg);
+void c3_metrics_route_remove(const char *path);
 
 #endif

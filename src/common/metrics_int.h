@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "common/http.h"
+
 /* Number of finite histogram buckets (1 us .. 60 s, 1-2-5 steps); +Inf comes after. */
 #define C3_METRICS__HIST_NBUCKETS 25
 
@@ -18,9 +20,9 @@ void c3_metrics__set_timeout_ms(uint64_t ms);
  * the connection is closed.  Set it before c3_metrics_serve(). */
 void c3_metrics__set_read_timeout_ms(uint64_t ms);
 
-/* Largest request accepted (headers included), in bytes; larger ones get 400. */
-#define C3_METRICS__REQ_MAX 4096
+/* Largest request accepted (headers included), in bytes; larger ones get 413. */
+#define C3_METRICS__REQ_MAX C3_HTTP_REQ_MAX
 /* Connections served at once; a new one takes the slot of the oldest idle one. */
-#define C3_METRICS__MAX_CONNS 64
+#define C3_METRICS__MAX_CONNS C3_HTTP_MAX_CONNS
 
 #endif

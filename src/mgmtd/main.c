@@ -46,6 +46,8 @@ static const struct c3_cfg_key mgmtd_keys[] = {
 	    "a standby takes over within this long after the leader dies"),
 	KEY("metrics", "listen", C3_CFG_STR, metrics_listen, "", 0, -1, "", false,
 	    "Prometheus endpoint ip:port (empty: off)"),
+	KEY("metrics", "status_page", C3_CFG_BOOL, status_page, "true", 0, -1, "", false,
+	    "serve the status page (/) and its JSON API (/api/...) on the metrics port"),
 	KEY("log", "level", C3_CFG_STR, log_level, "info", 0, -1, "", false,
 	    "error, warn, info or debug"),
 	KEY("log", "file", C3_CFG_STR, log_file, "", 0, -1, "", false,

@@ -27,6 +27,7 @@
 #include "mgmtd/lease.h"
 #include "mgmtd/state.h"
 #include "mgmtd/store.h"
+#include "mgmtd/web.h"
 #include "net/rpc.h"
 #include "proto/mgmtd.h"
 
@@ -38,6 +39,7 @@ struct mgmtd_service {
 	struct kv_db *db;
 	struct rpc_server *srv;
 	int metrics_port;
+	struct mgmtd_web *web;            /* status page on the metrics port, or NULL */
 	pthread_t bg;
 	bool bg_started;
 
@@ -747,6 +749,16 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	if (rc)
 		goto fail;
 	svc->bg_started = true;
+	if (svc->metrics_port && cfg->status_page) {
+		struct mgmtd_web_opts wo = { .self = svc->self, .token = cfg->token,
+					     .node_lease_ms = svc->node_lease_ms };
+
+		rc = mgmtd_web_start(&wo, &svc->web);
+		if (rc) {
+			LOG_ERROR("cannot serve the status page: %s", c3_strerror(rc));
+			goto fail;
+		}
+	}
 	LOG_INFO("mgmtd listening on %s (advertised %s), KV %s, node lease %llu ms, leader "
 		 "lease %llu ms", cfg->listen, svc->self, kv_uri_redact(uri, shown, sizeof(shown)),
 		 (unsigned long long)svc->node_lease_ms, (unsigned long long)svc->leader_lease_ms);
@@ -767,6 +779,7 @@ void mgmtd_service_stop(struct mgmtd_service *svc)
 	pthread_mutex_unlock(&svc->mu);
 	if (svc->bg_started)
 		pthread_join(svc->bg, NULL);
+	mgmtd_web_stop(svc->web);
 	if (svc->srv)
 		rpc_server_free(svc->srv);
 	if (svc->metrics_port)

@@ -32,6 +32,7 @@ struct mgmtd_config {
 	int64_t max_unauth_per_addr;
 	uint64_t auth_timeout_ms;
 	char *metrics_listen;    /* "" = no metrics endpoint */
+	bool status_page;        /* status page and /api on the metrics endpoint (web.h) */
 	char *log_level;
 	char *log_file;
 };

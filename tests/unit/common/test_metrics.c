@@ -326,7 +326,7 @@ static void test_http(void)
 	ok(status_is(r, 404), "other path is 404");
 	free(r);
 	r = http("POST /metrics HTTP/1.0\r\n\r\n", 26);
-	ok(status_is(r, 404), "other method is 404");
+	ok(status_is(r, 405), "other method is 405");
 	free(r);
 	r = http("GET /metricsfoo HTTP/1.0\r\n\r\n", 28);
 	ok(status_is(r, 404), "prefix of /metrics is not /metrics");
@@ -343,7 +343,7 @@ static void test_http(void)
 	memset(big, 'A', sizeof(big));
 	memcpy(big, "GET /", 5);
 	r = http(big, sizeof(big));
-	ok(status_is(r, 400), "request larger than the limit is 400");
+	ok(status_is(r, 413), "request larger than the limit is 413");
 	free(r);
 
 	/* a slow client holds a slot but does not block other clients, and is dropped */

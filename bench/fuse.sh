@@ -6,7 +6,7 @@
 #
 # Starts a local cluster with tests/lib/cluster.sh (1 mgmtd, 1 meta on LMDB, 3 storage
 # nodes x 2 targets, chain table of 3 replicas, chunk 1 MiB, stripe 2), mounts c3fs-fuse,
-# and runs /work/shared/peers/fsbench.sh (the shared job set: sequential write/read in
+# and runs ../shared/peers/fsbench.sh (the shared job set: sequential write/read in
 # 1 MiB blocks with 1 and 4 jobs, 4 KiB random reads with 1 and 4 jobs, create/stat/unlink
 # of 10,000 files) on the local file system and on the mount.  Prints a markdown section.
 # SIZE (default 1G) and RT (default 10 s) are passed to fsbench.sh.

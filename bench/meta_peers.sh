@@ -16,7 +16,7 @@
 # Prints a markdown table (ops/s, higher is better; seconds, lower is better) and keeps the
 # raw output under $OUT (default /var/tmp/c3fs-meta-peers).
 #
-# env: NMETA (10000), ROUNDS (3), WORK (1; 0 = metadata loops only), SYSTEMS ("moosefs passthrough c3fs"), OUT, C3FS_BIN_DIR
+# env: NMETA (10000), ROUNDS (3), WORK (1; 0 = metadata loops only), MAKEROW (1; 0 = no make), SYSTEMS ("moosefs passthrough c3fs"), OUT, C3FS_BIN_DIR
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS=${PEERS:-$(cd "$ROOT/.." && pwd)/shared/peers/peers.sh}
@@ -26,6 +26,7 @@ NMETA=${NMETA:-10000}
 ROUNDS=${ROUNDS:-3}
 SYSTEMS=${SYSTEMS:-moosefs passthrough c3fs}
 WORK=${WORK:-1}
+MAKEROW=${MAKEROW:-1}
 OUT=${OUT:-/var/tmp/c3fs-meta-peers}
 C3BIN=${C3FS_BIN_DIR:-$ROOT/build/bin}
 
@@ -90,8 +91,10 @@ one_round() { # MOUNT LABEL ROUND
 	drop; echo "tar_x $(secs tar xf "$SRC/tree.tar" -C "$W")" >> "$f"
 	drop; echo "tar_c $(secs sh -c "tar cf - -C '$W' include | cat > /dev/null")" >> "$f"
 	drop; echo "git_clone $(secs git clone -q --no-hardlinks "file://$SRC/repo" "$W/clone")" >> "$f"
-	mkdir -p "$W/c3fs" && tar xf "$SRC/c3fs.tar" -C "$W/c3fs"
-	drop; echo "make $(secs make -C "$W/c3fs" -j2 O="$W/c3fs/build" BUILD=release programs)" >> "$f"
+	if [ "$MAKEROW" = 1 ]; then
+		mkdir -p "$W/c3fs" && tar xf "$SRC/c3fs.tar" -C "$W/c3fs"
+		drop; echo "make $(secs make -C "$W/c3fs" -j2 O="$W/c3fs/build" BUILD=release programs)" >> "$f"
+	fi
 	drop; echo "rm_rf $(secs rm -rf "$W")" >> "$f"
 }
 

@@ -163,13 +163,13 @@ static uint8_t neutral_local(uint8_t state)
 	}
 }
 
-void mgmtd_state_takeover(struct mgmtd_state *st, uint64_t now_ms)
+void mgmtd_state_takeover(struct mgmtd_state *st, uint64_t now_ms, uint64_t extra_grace_ms)
 {
 	for (uint32_t i = 0; i < st->nnodes; i++) {
 		struct mgmtd_node *n = &st->nodes[i];
 
 		n->alive = true;
-		n->last_hb_ms = now_ms;
+		n->last_hb_ms = now_ms + extra_grace_ms;
 		n->last_seq = 0;
 		n->hb_routing_version = 0;
 		n->rep_count = UINT32_MAX;

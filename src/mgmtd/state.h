@@ -125,8 +125,9 @@ struct mgmtd_chain *mgmtd_state_add_chain(struct mgmtd_state *st, const struct m
 struct mgmtd_table *mgmtd_state_add_table(struct mgmtd_state *st, struct mgmtd_table *tb);
 
 /* After loading persisted records at a takeover: grace for every server node (alive,
- * last heartbeat = now_ms), neutral local states, syncing_since = the next version. */
-void mgmtd_state_takeover(struct mgmtd_state *st, uint64_t now_ms);
+ * last heartbeat = now_ms + extra_grace_ms, so none is down before a node lease plus
+ * extra_grace_ms), neutral local states, syncing_since = the next version. */
+void mgmtd_state_takeover(struct mgmtd_state *st, uint64_t now_ms, uint64_t extra_grace_ms);
 
 /* MGMTD_T_REGISTER.  Returns 0 with *resp filled, or -EINVAL (id used by another node
  * type), -EEXIST (a server node id whose current incarnation is alive at another

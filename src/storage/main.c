@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster/addr.h"
 #include "cluster/client.h"
 #include "common/config.h"
 #include "common/errors.h"
@@ -28,6 +29,7 @@
 struct storage_cfg {
 	int64_t node_id;
 	char *listen;
+	char *advertise;
 	char *token;
 	int64_t workers;
 	int64_t max_conns;
@@ -53,6 +55,9 @@ static const struct c3_cfg_key storage_keys[] = {
 	  "this storage node's id (as in the routing information)"),
 	K("server", "listen", C3_CFG_STR, listen, "127.0.0.1:9100", 0, -1, "", false,
 	  "RPC listen address ip:port"),
+	K("server", "advertise", C3_CFG_STR, advertise, "", 0, -1, "", false,
+	  "ip:port clients, peers and mgmtd use to reach this node (empty: server.listen; "
+	  "required when listening on 0.0.0.0 or ::)"),
 	K("server", "token", C3_CFG_STR, token, "", 0, -1, "", false,
 	  "cluster token clients and peers must present (empty = none)"),
 	K("server", "workers", C3_CFG_INT, workers, "64", 4, 1024, "threads", false,
@@ -153,7 +158,7 @@ int main(int argc, char **argv)
 	struct storage_service_opts so;
 	struct storage_service *svc = NULL;
 	struct cluster_client *cc = NULL;
-	char err[C3_CFG_ERRLEN], *tbuf = NULL, addr[64];
+	char err[C3_CFG_ERRLEN], *tbuf = NULL, addr[ROUTING_ADDR_MAX] = "";
 	sigset_t set;
 	int rc, argi, ntargets, lvl, sig, status = 1;
 
@@ -237,7 +242,14 @@ int main(int argc, char **argv)
 	if (cfg.mgmtd_addrs[0]) {
 		struct cluster_client_opts co;
 
-		snprintf(addr, sizeof(addr), "%s", cfg.listen);
+		rc = cluster_node_addr(cfg.listen, cfg.advertise, storage_service_port(svc), addr,
+				       sizeof(addr), err, sizeof(err));
+		if (rc < 0) {
+			LOG_ERROR("%s", err);
+			if (cfg.log_file[0]) /* else LOG_ERROR went to stderr already */
+				fprintf(stderr, "c3fs-storage: %s\n", err);
+			goto out;
+		}
 		memset(&co, 0, sizeof(co));
 		co.mgmtd_addrs = cfg.mgmtd_addrs;
 		co.token = cfg.token;
@@ -270,9 +282,9 @@ int main(int argc, char **argv)
 	} else if (load_chain_file(svc, cfg.chain_file) != 0) {
 		goto out;
 	}
-	LOG_INFO("c3fs-storage node %lld serving %d target(s) on %s (port %d, io_engine %s)",
-		 (long long)cfg.node_id, ntargets, cfg.listen, storage_service_port(svc),
-		 cfg.io_engine);
+	LOG_INFO("c3fs-storage node %lld serving %d target(s) on %s (port %d, advertised %s, "
+		 "io_engine %s)", (long long)cfg.node_id, ntargets, cfg.listen,
+		 storage_service_port(svc), addr[0] ? addr : "-", cfg.io_engine);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

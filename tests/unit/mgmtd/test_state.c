@@ -24,6 +24,7 @@ static int reg(struct mgmtd_state *st, uint8_t type, uint32_t id, uint64_t inc, 
 	q.node_type = type;
 	q.node_id = id;
 	q.incarnation = inc;
+	q.pid = 4000 + id % 1000;
 	snprintf(q.addr, sizeof(q.addr), "127.0.0.1:%u", 9000 + id % 1000);
 	rc = mgmtd_state_register(st, &q, now, now, &r);
 	if (assigned)
@@ -326,8 +327,9 @@ static void test_store(void)
 	ok(mgmtd_state_target(&st2, 102) && mgmtd_state_target(&st2, 102)->admin_hold,
 	   "admin hold persisted");
 	ok(mgmtd_state_node(&st2, 1)->incarnation == 101, "incarnation persisted");
+	is_int(mgmtd_state_node(&st2, 1)->pid, 4001, "pid persisted (list-nodes after a failover)");
 	/* after a takeover, nothing changes until heartbeats say so */
-	mgmtd_state_takeover(&st2, 5000);
+	mgmtd_state_takeover(&st2, 5000, 0);
 	ok(!mgmtd_state_reconfigure(&st2), "takeover is neutral: no chain changes");
 	a = mgmtd_state_snapshot(&st, 0);
 	b = mgmtd_state_snapshot(&st2, 0);

@@ -524,7 +524,8 @@ static void h_list_nodes(struct rpc_req *req, void *ctx)
 }
 
 /* Common tail of the admin handlers: leader check, token, op, commit, reply. */
-enum admin_op { OP_CREATE_TABLE, OP_NODE_STATE, OP_TARGET_STATE, OP_ROTATE_LASTSRV };
+enum admin_op { OP_CREATE_TABLE, OP_NODE_STATE, OP_TARGET_STATE, OP_ROTATE_LASTSRV,
+		OP_REMOVE_NODE };
 
 static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_op op)
 {
@@ -533,7 +534,9 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 	struct mgmtd_set_node_state_req ns;
 	struct mgmtd_set_target_state_req ts;
 	struct mgmtd_rotate_lastsrv_req rl;
+	struct mgmtd_remove_node_req rn;
 	struct mgmtd_admin_resp ar;
+	uint32_t in_chain = 0;
 	struct c3_buf b = C3_BUF_INIT;
 	const char *token;
 	int rc;
@@ -551,6 +554,10 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 	case OP_TARGET_STATE:
 		rc = mgmtd_set_target_state_req_decode(req->payload, req->payload_len, &ts);
 		token = ts.admin_token;
+		break;
+	case OP_REMOVE_NODE:
+		rc = mgmtd_remove_node_req_decode(req->payload, req->payload_len, &rn);
+		token = rn.admin_token;
 		break;
 	default:
 		rc = mgmtd_rotate_lastsrv_req_decode(req->payload, req->payload_len, &rl);
@@ -585,6 +592,12 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 		break;
 	case OP_TARGET_STATE:
 		rc = mgmtd_state_set_target_state(&svc->st, ts.target_id, ts.state);
+		break;
+	case OP_REMOVE_NODE:
+		rc = mgmtd_state_remove_node(&svc->st, rn.node_id, &in_chain);
+		if (rc == -ENOTEMPTY)
+			LOG_WARN("remove-node %u refused: it has a target in chain %u", rn.node_id,
+				 in_chain);
 		break;
 	default:
 		rc = mgmtd_state_rotate_lastsrv(&svc->st, rl.chain_id);
@@ -627,6 +640,11 @@ static void h_set_target_state(struct rpc_req *req, void *ctx)
 static void h_rotate_lastsrv(struct rpc_req *req, void *ctx)
 {
 	h_admin(req, ctx, OP_ROTATE_LASTSRV);
+}
+
+static void h_remove_node(struct rpc_req *req, void *ctx)
+{
+	h_admin(req, ctx, OP_REMOVE_NODE);
 }
 
 /* ------------------------------------------------------------------ metrics */
@@ -838,6 +856,7 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	rpc_server_register(svc->srv, MGMTD_T_SET_NODE_STATE, h_set_node_state, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_SET_TARGET_STATE, h_set_target_state, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_ROTATE_LASTSRV, h_rotate_lastsrv, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_REMOVE_NODE, h_remove_node, svc, 0);
 
 	metrics_init(svc);
 	if (cfg->metrics_listen && cfg->metrics_listen[0]) {

@@ -262,6 +262,10 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		c3_enc_u32(&b, st->next_client_id);
 		rc = put(txn, K_NEXT_CLIENT, strlen(K_NEXT_CLIENT), &b);
 	}
+	if (rc == 0 && st->gone_node)
+		rc = kv_clear(txn, key, key_of(key, P_NODE, st->gone_node));
+	for (uint32_t i = 0; i < st->ngone_targets && rc == 0; i++)
+		rc = kv_clear(txn, key, key_of(key, P_TARGET, st->gone_targets[i]));
 	for (uint32_t i = 0; i < st->nnodes && rc == 0; i++) {
 		const struct mgmtd_node *n = &st->nodes[i];
 

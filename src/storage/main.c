@@ -6,12 +6,15 @@
  * SIGTERM/SIGINT stop the service cleanly.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cluster/addr.h"
 #include "cluster/client.h"
@@ -98,6 +101,42 @@ static const struct c3_cfg_table storage_cfg_table = {
 };
 
 /* Parse "id:path,id:path" into out (paths point into buf, which is modified). */
+/* A target directory remembers its id in <dir>/TARGET (written by the chunk store at its
+ * first open, which refuses a mismatch with a bare C3FS_ECONFIG).  Checked here first so
+ * the error names the id found there.  0, or -1 after logging. */
+static int check_target_identity(const struct storage_target_cfg *t, bool to_stderr)
+{
+	char path[4096], buf[32];
+	unsigned long found;
+	ssize_t n;
+	char *end;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/TARGET", t->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* a new directory, or the store reports the error itself */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	found = strtoul(buf, &end, 10);
+	if (n <= 0 || end == buf) {
+		LOG_ERROR("storage.targets: %s is unreadable or empty: the directory of target %u "
+			  "is damaged (remove the file only if the directory holds no chunks)", path,
+			  t->target_id);
+	} else if (found != t->target_id) {
+		LOG_ERROR("storage.targets: %s holds target %lu, configured here as target %u: "
+			  "configure it as %lu, or give target %u an empty directory", t->path,
+			  found, t->target_id, found, t->target_id);
+	} else {
+		return 0;
+	}
+	if (to_stderr)
+		fprintf(stderr, "c3fs-storage: target directory %s: identity mismatch (see the "
+			"log)\n", t->path);
+	return -1;
+}
+
 static int parse_targets(char *buf, struct storage_target_cfg *out, int max)
 {
 	int n = 0;
@@ -198,6 +237,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "c3fs-storage: %s\n", err);
 			goto out;
 		}
+		if (check_target_identity(&targets[i], cfg.log_file[0] != '\0') < 0)
+			goto out;
 	}
 	memset(&so, 0, sizeof(so));
 	so.node_id = (uint32_t)cfg.node_id;

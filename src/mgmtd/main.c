@@ -46,7 +46,7 @@ static const struct c3_cfg_key mgmtd_keys[] = {
 	    "7/8 leader_lease + 1s below that half)"),
 	KEY("lease", "leader_lease", C3_CFG_MS, leader_lease_ms, "3s", 200, 600000, "ms", false,
 	    "a standby takes over within 7/8 of this after the leader dies"),
-	KEY("lease", "kv_outage_grace", C3_CFG_MS, kv_outage_grace_ms, "5s", 0, 3600000, "ms",
+	KEY("lease", "kv_outage_grace", C3_CFG_MS, kv_outage_grace_ms, "30s", 0, 3600000, "ms",
 	    false,
 	    "while the KV is unreachable the last leader keeps acknowledging known nodes for "
 	    "this long after its leadership ran out (0: off); a new leader waits as long "

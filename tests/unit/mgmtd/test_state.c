@@ -446,6 +446,20 @@ static void test_remove_node(void)
 	kv_db_close(db);
 }
 
+/* a takeover's extra grace (kv_outage_grace beyond half a node lease) delays expiry */
+static void test_takeover_grace(void)
+{
+	struct mgmtd_state st;
+
+	setup(&st);
+	mgmtd_state_takeover(&st, 10000, 3 * LEASE);
+	mgmtd_state_expire(&st, 10000 + LEASE + 3 * LEASE - 1);
+	ok(mgmtd_state_node(&st, 2)->alive, "alive until a node lease plus the extra grace");
+	mgmtd_state_expire(&st, 10000 + LEASE + 3 * LEASE + 1);
+	ok(!mgmtd_state_node(&st, 2)->alive, "down after it");
+	mgmtd_state_release(&st);
+}
+
 int main(void)
 {
 	test_membership();
@@ -453,5 +467,6 @@ int main(void)
 	test_admin_ops();
 	test_store();
 	test_remove_node();
+	test_takeover_grace();
 	return tap_done();
 }

@@ -119,8 +119,11 @@ static void client_meta_mark(struct c3fs_client *cl, const char *addr, int rc)
 		if (slot >= 0) {
 			snprintf(cl->mh[slot].addr, sizeof(cl->mh[slot].addr), "%s", addr);
 			cl->mh[slot].down_since_ms = c3_now_ms();
-			LOG_WARN("meta server %s unreachable (%s): skipped while another answers, "
-				 "probed in the background", addr, c3_strerror(rc));
+			/* a meta server passes its own KV's connection errors on, so this may
+			 * be the KV (PostgreSQL) rather than the meta host: say both */
+			LOG_WARN("meta server %s unreachable (%s; the server or its KV): skipped "
+				 "while another answers, probed in the background", addr,
+				 c3_strerror(rc));
 		}
 	}
 	pthread_mutex_unlock(&cl->mh_lock);

@@ -20,6 +20,7 @@
 #include "client/client_int.h"
 #include "common/clock.h"
 #include "common/errors.h"
+#include "common/log.h"
 
 static uint32_t client_default_u32(uint32_t v, uint32_t def) { return v ? v : def; }
 
@@ -72,22 +73,144 @@ static bool client_meta_retryable(int rc)
 	}
 }
 
-/* Pick the n-th up meta node (round-robin).  Copies its address; 0 or -C3FS_ENOROUTING. */
+/* ------------------------------------------------------------------ meta health
+ *
+ * A meta server that failed at the transport level (cannot connect, timed out, closed)
+ * is marked unreachable: operations skip it while another up meta server is not marked,
+ * so they do not pay a connect timeout each.  The background thread probes marked
+ * servers (client_meta_probe, a RENEW with a short deadline) and unmarks them when they
+ * answer; a server that leaves the routing is forgotten there too.  Changes are logged
+ * once each way.  When every up meta server is marked, they are all tried as before. */
+
+static bool client_meta_transport_error(int rc)
+{
+	return rc == -C3FS_ECONNECT || rc == -C3FS_ETIMEDOUT || rc == -C3FS_EPEERCLOSED ||
+	       rc == -C3FS_ESHUTDOWN;
+}
+
+/* Slot of addr, or -1 (mh_lock held). */
+static int client_mh_find(struct c3fs_client *cl, const char *addr)
+{
+	for (int i = 0; i < CLIENT_META_HEALTH; i++)
+		if (cl->mh[i].addr[0] && strcmp(cl->mh[i].addr, addr) == 0)
+			return i;
+	return -1;
+}
+
+static bool client_meta_marked(struct c3fs_client *cl, const char *addr)
+{
+	bool marked;
+
+	pthread_mutex_lock(&cl->mh_lock);
+	marked = client_mh_find(cl, addr) >= 0;
+	pthread_mutex_unlock(&cl->mh_lock);
+	return marked;
+}
+
+static void client_meta_mark(struct c3fs_client *cl, const char *addr, int rc)
+{
+	int i, slot = -1;
+
+	pthread_mutex_lock(&cl->mh_lock);
+	if (client_mh_find(cl, addr) < 0) {
+		for (i = 0; i < CLIENT_META_HEALTH && slot < 0; i++)
+			if (!cl->mh[i].addr[0])
+				slot = i;
+		if (slot >= 0) {
+			snprintf(cl->mh[slot].addr, sizeof(cl->mh[slot].addr), "%s", addr);
+			cl->mh[slot].down_since_ms = c3_now_ms();
+			/* a meta server passes its own KV's connection errors on, so this may
+			 * be the KV (PostgreSQL) rather than the meta host: say both */
+			LOG_WARN("meta server %s unreachable (%s; the server or its KV): skipped "
+				 "while another answers, probed in the background", addr,
+				 c3_strerror(rc));
+		}
+	}
+	pthread_mutex_unlock(&cl->mh_lock);
+}
+
+static void client_meta_unmark(struct c3fs_client *cl, const char *addr, const char *why)
+{
+	int i;
+
+	pthread_mutex_lock(&cl->mh_lock);
+	i = client_mh_find(cl, addr);
+	if (i >= 0) {
+		LOG_INFO("meta server %s %s after %llu ms", addr, why,
+			 (unsigned long long)(c3_now_ms() - cl->mh[i].down_since_ms));
+		cl->mh[i].addr[0] = '\0';
+	}
+	pthread_mutex_unlock(&cl->mh_lock);
+}
+
+/* Background thread: probe every marked meta server once. */
+static void client_meta_probe(struct c3fs_client *cl)
+{
+	char addrs[CLIENT_META_HEALTH][ROUTING_ADDR_MAX];
+	struct routing_info *ri = cluster_client_routing(cl->cc);
+	int n = 0;
+
+	pthread_mutex_lock(&cl->mh_lock);
+	for (int i = 0; i < CLIENT_META_HEALTH; i++)
+		if (cl->mh[i].addr[0])
+			memcpy(addrs[n++], cl->mh[i].addr, ROUTING_ADDR_MAX);
+	pthread_mutex_unlock(&cl->mh_lock);
+	for (int i = 0; i < n; i++) {
+		struct meta_client_req req;
+		struct c3_buf b = C3_BUF_INIT, r = C3_BUF_INIT;
+		bool known = false;
+		int rc;
+
+		for (uint32_t k = 0; ri && k < ri->nnodes; k++)
+			known |= ri->nodes[k].type == NODE_META &&
+				 strcmp(ri->nodes[k].addr, addrs[i]) == 0;
+		if (!known) {
+			client_meta_unmark(cl, addrs[i], "left the routing");
+			continue;
+		}
+		client__hdr(cl, NULL, false, &req.hdr);
+		meta_client_req_encode(&req, &b);
+		rc = b.err ? b.err : rpc_call_sync(cl->rpc, addrs[i], META_T_RENEW, b.data, b.len,
+						   &r, cl->opts.timeout_ms < 2000 ?
+						   cl->opts.timeout_ms : 2000);
+		if (!client_meta_transport_error(rc))
+			client_meta_unmark(cl, addrs[i], "answers again");
+		c3_buf_release(&b);
+		c3_buf_release(&r);
+	}
+	routing_unref(ri);
+}
+
+/* Is routing node i a meta server to pick from (marked ones only when all_marked)? */
+static bool client_meta_eligible(struct c3fs_client *cl, const struct routing_info *ri,
+				 uint32_t i, bool all_marked)
+{
+	return ri->nodes[i].type == NODE_META && ri->nodes[i].state == NODE_UP &&
+	       (all_marked || !client_meta_marked(cl, ri->nodes[i].addr));
+}
+
+/* Pick the n-th up meta node (round-robin), skipping the ones marked unreachable while
+ * any other is up.  Copies its address; 0 or -C3FS_ENOROUTING. */
 static int client_meta_pick(struct c3fs_client *cl, unsigned skip, char *addr, size_t sz)
 {
 	struct routing_info *ri = cluster_client_routing(cl->cc);
 	uint32_t i, nup = 0, want;
 	int rc = -C3FS_ENOROUTING;
+	bool all_marked = false;
 
 	if (!ri)
 		return rc;
 	for (i = 0; i < ri->nnodes; i++)
-		if (ri->nodes[i].type == NODE_META && ri->nodes[i].state == NODE_UP)
-			nup++;
+		nup += client_meta_eligible(cl, ri, i, false);
+	if (nup == 0) {
+		all_marked = true;
+		for (i = 0; i < ri->nnodes; i++)
+			nup += client_meta_eligible(cl, ri, i, true);
+	}
 	if (nup) {
 		want = (atomic_fetch_add((_Atomic unsigned *)&cl->meta_rr, 1) + skip) % nup;
 		for (i = 0; i < ri->nnodes; i++) {
-			if (ri->nodes[i].type != NODE_META || ri->nodes[i].state != NODE_UP)
+			if (!client_meta_eligible(cl, ri, i, all_marked))
 				continue;
 			if (want-- == 0) {
 				snprintf(addr, sz, "%s", ri->nodes[i].addr);
@@ -117,6 +240,8 @@ int client__meta_call(struct c3fs_client *cl, uint16_t type, const struct c3_buf
 
 			rc = rpc_call_sync(cl->rpc, addr, type, req->data, req->len, &tmp,
 					   cl->opts.timeout_ms);
+			if (client_meta_transport_error(rc))
+				client_meta_mark(cl, addr, rc);
 			if (rc == 0 && resp) {
 				c3_buf_release(resp);
 				*resp = tmp;
@@ -595,6 +720,7 @@ static void *client_bg_main(void *arg)
 			client_renew(cl);
 			last_renew = now;
 		}
+		client_meta_probe(cl);
 		n = client_due_inodes(cl, due, 64);
 		for (i = 0; i < n; i++) {
 			struct c3fs_cred cr;
@@ -697,6 +823,7 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 	pthread_cond_init(&cl->wq_cv, NULL);
 	pthread_mutex_init(&cl->rel_lock, NULL);
 	pthread_mutex_init(&cl->dattr_lock, NULL);
+	pthread_mutex_init(&cl->mh_lock, NULL);
 
 	memset(&ro, 0, sizeof(ro));
 	ro.token = cl->token;
@@ -735,6 +862,7 @@ fail_cc:
 fail_rpc:
 	rpc_client_free(cl->rpc);
 fail_sync:
+	pthread_mutex_destroy(&cl->mh_lock);
 	pthread_mutex_destroy(&cl->dattr_lock);
 	pthread_mutex_destroy(&cl->rel_lock);
 	pthread_cond_destroy(&cl->wq_cv);
@@ -775,6 +903,7 @@ void c3fs_client_free(struct c3fs_client *cl)
 	cluster_client_free(cl->cc);
 	rpc_client_free(cl->rpc);
 	free(cl->rel);
+	pthread_mutex_destroy(&cl->mh_lock);
 	pthread_mutex_destroy(&cl->dattr_lock);
 	pthread_mutex_destroy(&cl->rel_lock);
 	pthread_cond_destroy(&cl->wq_cv);

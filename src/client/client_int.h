@@ -36,6 +36,7 @@
 #define CLIENT_CHANNELS 1024          /* exactly-once channels (concurrent write ios) */
 #define CLIENT_INODE_BUCKETS 256
 #define CLIENT_DATTR_SLOTS 64         /* directory attribute cache (direct mapped) */
+#define CLIENT_META_HEALTH 16         /* unreachable meta servers tracked at once */
 #define CLIENT_RELEASE_DELAY_MS 100   /* a deferred session end waits at most this long */
 #define CLIENT_RELEASE_QMAX 4096      /* deferred session ends queued; beyond, close sends them */
 
@@ -101,6 +102,13 @@ struct c3fs_client {
 	uint64_t meta_seq;            /* atomic */
 	uint64_t tag_seq;             /* atomic */
 	unsigned meta_rr;             /* atomic: round-robin over meta nodes */
+	/* meta servers that failed at the transport level: skipped while another answers,
+	 * probed by the background thread (client.c, "meta health") */
+	pthread_mutex_t mh_lock;
+	struct client_meta_health {
+		char addr[ROUTING_ADDR_MAX]; /* "" = free slot */
+		uint64_t down_since_ms;      /* monotonic */
+	} mh[CLIENT_META_HEALTH];
 
 	/* exactly-once channel pool */
 	pthread_mutex_t chan_lock;

@@ -436,6 +436,25 @@ int mgmtd_create_table_resp_decode(const void *p, size_t n, struct mgmtd_create_
 	return c3_dec_finish(&d);
 }
 
+void mgmtd_remove_node_req_encode(const struct mgmtd_remove_node_req *m, struct c3_buf *out)
+{
+	c3_enc_str(out, m->admin_token);
+	c3_enc_u32(out, m->node_id);
+}
+
+int mgmtd_remove_node_req_decode(const void *p, size_t n, struct mgmtd_remove_node_req *m)
+{
+	struct c3_dec d;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
+	m->node_id = c3_dec_u32(&d);
+	if (c3_dec_finish(&d) || m->node_id == 0)
+		return -C3FS_EBADMSG;
+	return 0;
+}
+
 void mgmtd_set_node_state_req_encode(const struct mgmtd_set_node_state_req *m,
 				     struct c3_buf *out)
 {

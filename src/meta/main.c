@@ -22,6 +22,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "cluster/addr.h"
 #include "kv/kv.h"
 #include "meta/cluster.h"
 #include "meta/meta.h"
@@ -31,6 +32,7 @@
 struct meta_config {
 	int64_t node_id;
 	char *listen;
+	char *advertise;
 	char *token;
 	int64_t workers;
 	int64_t max_conns;
@@ -64,6 +66,9 @@ static const struct c3_cfg_key meta_keys[] = {
 	  "node id of this meta server (unique among meta servers)"),
 	K("server", "listen", C3_CFG_STR, listen, "127.0.0.1:9001", 1, 0, "",
 	  "RPC address ip:port (port 0 picks a free port)"),
+	K("server", "advertise", C3_CFG_STR, advertise, "", 1, 0, "",
+	  "ip:port clients and mgmtd use to reach this server (empty: server.listen; "
+	  "required when listening on 0.0.0.0 or ::)"),
 	K("server", "token", C3_CFG_STR, token, "", 1, 0, "",
 	  "cluster token clients must present (empty = none)"),
 	K("server", "workers", C3_CFG_INT, workers, "16", 1, 1024, "threads",
@@ -190,7 +195,7 @@ int main(int argc, char **argv)
 	struct gc_thread gc;
 	pthread_t gc_tid;
 	bool gc_started = false;
-	char addr[64], kv_shown[1024];
+	char addr[64], node_addr[ROUTING_ADDR_MAX] = "", kv_shown[1024];
 	sigset_t sigs;
 	int argi = 0, rc, sig, lvl, status = 1;
 	long mode;
@@ -281,6 +286,15 @@ int main(int argc, char **argv)
 		struct rpc_client_opts co;
 		struct cluster_client_opts cco;
 
+		rc = cluster_node_addr(cfg.listen, cfg.advertise, rpc_server_port(srv), node_addr,
+				       sizeof(node_addr), err, sizeof(err));
+		if (rc < 0) {
+			LOG_ERROR("%s", err);
+			if (cfg.log_file[0]) /* else LOG_ERROR went to stderr already */
+				fprintf(stderr, "c3fs-meta: %s\n", err);
+			goto out;
+		}
+
 		memset(&co, 0, sizeof(co));
 		co.token = cfg.token;
 		rc = rpc_client_new(&co, &rpc);
@@ -293,7 +307,7 @@ int main(int argc, char **argv)
 		cco.token = cfg.token;
 		cco.node_type = NODE_META;
 		cco.node_id = (uint32_t)cfg.node_id;
-		cco.node_addr = addr;
+		cco.node_addr = node_addr;
 		cco.heartbeat_ms = (uint32_t)cfg.heartbeat_ms;
 		rc = cluster_client_new(&cco, &cc);
 		if (rc < 0) {
@@ -340,8 +354,10 @@ int main(int argc, char **argv)
 		goto out_gc;
 	}
 	gc_started = true;
-	LOG_INFO("c3fs-meta node %lld listening on %s, kv %s (%s)%s", (long long)cfg.node_id,
-		 addr, kv_uri_redact(cfg.kv_uri, kv_shown, sizeof(kv_shown)), kv_db_backend(db), cc ? ", joined mgmtd" : ", standalone");
+	LOG_INFO("c3fs-meta node %lld listening on %s (advertised %s), kv %s (%s)%s",
+		 (long long)cfg.node_id, addr, node_addr[0] ? node_addr : addr,
+		 kv_uri_redact(cfg.kv_uri, kv_shown, sizeof(kv_shown)), kv_db_backend(db),
+		 cc ? ", joined mgmtd" : ", standalone");
 	/* make the port visible to scripts that asked for port 0 */
 	fprintf(stdout, "listening %s\n", addr);
 	fflush(stdout);

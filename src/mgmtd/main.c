@@ -15,7 +15,7 @@
 	{ sec, name, type, offsetof(struct mgmtd_config, field), def, lo, hi, unit, reload, desc }
 
 static const struct c3_cfg_key mgmtd_keys[] = {
-	KEY("server", "listen", C3_CFG_STR, listen, "127.0.0.1:8000", 0, -1, "", false,
+	KEY("server", "listen", C3_CFG_STR, listen, "127.0.0.1:9000", 0, -1, "", false,
 	    "RPC address (ip:port; port 0 picks a free one)"),
 	KEY("server", "advertise", C3_CFG_STR, advertise, "", 0, -1, "", false,
 	    "address other processes use to reach this mgmtd (empty: listen address)"),
@@ -40,10 +40,17 @@ static const struct c3_cfg_key mgmtd_keys[] = {
 	    "KV store shared by all mgmtd instances (empty: lmdb:<data_dir>/kv)"),
 	KEY("kv", "data_dir", C3_CFG_STR, data_dir, "./mgmtd-data", 0, -1, "", false,
 	    "directory for the default embedded KV"),
-	KEY("lease", "node_lease", C3_CFG_MS, node_lease_ms, "6s", 100, 3600000, "ms", false,
-	    "a node without heartbeat for this long is down and its targets offline"),
-	KEY("lease", "leader_lease", C3_CFG_MS, leader_lease_ms, "4s", 200, 600000, "ms", false,
-	    "a standby takes over within this long after the leader dies"),
+	KEY("lease", "node_lease", C3_CFG_MS, node_lease_ms, "10s", 100, 3600000, "ms", false,
+	    "a node without heartbeat for this long is down and its targets offline; a node "
+	    "stops serving after half of it without an acknowledged heartbeat (keep "
+	    "7/8 leader_lease + 1s below that half)"),
+	KEY("lease", "leader_lease", C3_CFG_MS, leader_lease_ms, "3s", 200, 600000, "ms", false,
+	    "a standby takes over within 7/8 of this after the leader dies"),
+	KEY("lease", "kv_outage_grace", C3_CFG_MS, kv_outage_grace_ms, "30s", 0, 3600000, "ms",
+	    false,
+	    "while the KV is unreachable the last leader keeps acknowledging known nodes for "
+	    "this long after its leadership ran out (0: off); a new leader waits as long "
+	    "minus half a node lease more before declaring a node down"),
 	KEY("metrics", "listen", C3_CFG_STR, metrics_listen, "", 0, -1, "", false,
 	    "Prometheus endpoint ip:port (empty: off)"),
 	KEY("metrics", "status_page", C3_CFG_BOOL, status_page, "true", 0, -1, "", false,

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/addr.h"
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -32,7 +33,7 @@
 #include "proto/mgmtd.h"
 
 struct mgmtd_service {
-	uint64_t node_lease_ms, leader_lease_ms;
+	uint64_t node_lease_ms, leader_lease_ms, kv_outage_grace_ms;
 	char self[ROUTING_ADDR_MAX];
 	char *admin_token;
 	uint64_t instance;
@@ -56,6 +57,12 @@ struct mgmtd_service {
 	uint64_t ri_built_ms;            /* (mu) */
 	int election_err;                /* (mu) last election round's error, for logging */
 	uint64_t standby_epoch;          /* (mu) lease epoch last logged as standby, 0 = none */
+	uint32_t refused_node;           /* (mu) last registration refused for its address */
+	char refused_addr[ROUTING_ADDR_MAX]; /* (mu) */
+	/* frozen: leadership ran out while the KV was unreachable; st and ri are kept and
+	 * known nodes are acknowledged until frozen_until_ms (monotonic), never later */
+	bool frozen;                     /* (mu) */
+	uint64_t frozen_until_ms;        /* (mu) */
 
 	struct c3_counter *m_heartbeats, *m_registrations, *m_takeovers, *m_commit_fail;
 	struct c3_gauge *m_leader, *m_version, *m_nodes_up, *m_nodes_down, *m_nodes_maint;
@@ -70,11 +77,26 @@ static uint64_t wall_ms(void)
 
 /* ------------------------------------------------------------------ leadership */
 
+/* Forget a frozen snapshot (mu held). */
+static void unfreeze_locked(struct mgmtd_service *svc, const char *why)
+{
+	if (!svc->frozen)
+		return;
+	LOG_WARN("frozen routing dropped: %s", why);
+	svc->frozen = false;
+	mgmtd_state_release(&svc->st);
+	routing_unref(svc->ri);
+	svc->ri = NULL;
+	c3_buf_release(&svc->ri_enc);
+}
+
 /* Drop leadership and the model (mu held). */
 static void step_down_locked(struct mgmtd_service *svc, const char *why)
 {
-	if (!svc->leader)
+	if (!svc->leader) {
+		unfreeze_locked(svc, why);
 		return;
+	}
 	LOG_WARN("stepping down as mgmtd leader: %s", why);
 	svc->leader = false;
 	mgmtd_state_release(&svc->st);
@@ -85,9 +107,32 @@ static void step_down_locked(struct mgmtd_service *svc, const char *why)
 
 static bool is_leader_locked(struct mgmtd_service *svc)
 {
-	if (svc->leader && c3_now_ms() >= svc->leader_until_ms)
-		step_down_locked(svc, "lease not renewed in time");
+	uint64_t now = c3_now_ms();
+
+	if (svc->leader && now >= svc->leader_until_ms) {
+		if (svc->election_err && svc->kv_outage_grace_ms && svc->ri) {
+			/* the KV is unreachable: nobody can commit a routing change, ours
+			 * included; keep acknowledging the nodes for the grace (README) */
+			svc->leader = false;
+			svc->frozen = true;
+			svc->frozen_until_ms = svc->leader_until_ms + svc->kv_outage_grace_ms;
+			LOG_WARN("leader lease not renewed (KV: %s): routing version %llu frozen, "
+				 "nodes acknowledged for %llu ms more", c3_strerror(svc->election_err),
+				 (unsigned long long)svc->ri->version,
+				 (unsigned long long)svc->kv_outage_grace_ms);
+		} else {
+			step_down_locked(svc, "lease not renewed in time");
+		}
+	}
+	if (svc->frozen && now >= svc->frozen_until_ms)
+		unfreeze_locked(svc, "KV outage outlasted lease.kv_outage_grace");
 	return svc->leader;
+}
+
+/* Frozen and still inside the grace (mu held; call after is_leader_locked). */
+static bool is_frozen_locked(struct mgmtd_service *svc)
+{
+	return svc->frozen && c3_now_ms() < svc->frozen_until_ms;
 }
 
 /* Rebuild the published snapshot from the model (mu held). */
@@ -153,6 +198,7 @@ static int take_over_locked(struct mgmtd_service *svc)
 	char err[256];
 	int rc;
 
+	unfreeze_locked(svc, "the KV answers again: reloading it");
 	mgmtd_state_init(&svc->st, (uint32_t)svc->node_lease_ms);
 	rc = mgmtd_store_load(svc->db, &svc->st, err, sizeof(err));
 	if (rc) {
@@ -160,7 +206,12 @@ static int take_over_locked(struct mgmtd_service *svc)
 		mgmtd_state_release(&svc->st);
 		return rc;
 	}
-	mgmtd_state_takeover(&svc->st, c3_now_ms());
+	/* a node acknowledged by a frozen predecessor may serve until that leader's lease
+	 * ran out + kv_outage_grace; no node of ours is declared down before half a node
+	 * lease after that (README "KV outage") */
+	mgmtd_state_takeover(&svc->st, c3_now_ms(),
+			     svc->kv_outage_grace_ms + svc->node_lease_ms / 2 > svc->node_lease_ms ?
+			     svc->kv_outage_grace_ms - svc->node_lease_ms / 2 : 0);
 	svc->st.routing_dirty = true; /* the takeover itself is a new version */
 	svc->leader = true;
 	rc = commit_locked(svc);
@@ -326,6 +377,24 @@ static void h_register(struct rpc_req *req, void *ctx)
 		pthread_mutex_unlock(&svc->mu);
 		return;
 	}
+	if (q.node_type != NODE_CLIENT) {
+		char why[256];
+
+		rc = cluster_addr_check(q.addr, req->peer, why, sizeof(why));
+		if (rc) {
+			/* the node retries; log when the refused node or its address changes */
+			if (svc->refused_node != q.node_id ||
+			    strcmp(svc->refused_addr, q.addr) != 0) {
+				svc->refused_node = q.node_id;
+				snprintf(svc->refused_addr, sizeof(svc->refused_addr), "%s",
+					 q.addr);
+				LOG_WARN("register: node %u refused: %s", q.node_id, why);
+			}
+			pthread_mutex_unlock(&svc->mu);
+			rpc_reply(req, rc, NULL, 0, NULL, 0);
+			return;
+		}
+	}
 	rc = mgmtd_state_register(&svc->st, &q, c3_now_ms(), wall_ms(), &r);
 	if (rc == 0)
 		rc = commit_locked(svc);
@@ -336,6 +405,34 @@ static void h_register(struct rpc_req *req, void *ctx)
 	}
 	pthread_mutex_unlock(&svc->mu);
 	rpc_reply_buf(req, rc, rc ? NULL : &b);
+	c3_buf_release(&b);
+}
+
+/* A heartbeat while frozen (mu held): a known node with its current incarnation gets a
+ * lease that ends at frozen_until_ms (lease_ms is twice the time left, as a node serves
+ * for half the lease from the moment it sent the heartbeat, which was earlier); its
+ * reports are not applied (nothing can be committed) and will be sent again. */
+static void frozen_heartbeat_locked(struct mgmtd_service *svc, struct rpc_req *req,
+				    const struct mgmtd_heartbeat_req *q)
+{
+	struct mgmtd_node *n = mgmtd_state_node(&svc->st, q->node_id);
+	struct mgmtd_heartbeat_resp r;
+	struct c3_buf b = C3_BUF_INIT;
+	uint64_t left = svc->frozen_until_ms - c3_now_ms();
+
+	if (!n || n->incarnation != q->incarnation || n->type == NODE_CLIENT ||
+	    !n->alive) {
+		/* unknown to the frozen model: it cannot be registered without the KV */
+		rpc_reply(req, -C3FS_EKV, NULL, 0, NULL, 0);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.routing_version = svc->ri->version;
+	r.lease_ms = (uint32_t)(2 * left < svc->node_lease_ms ? 2 * left : svc->node_lease_ms);
+	if (r.lease_ms == 0)
+		r.lease_ms = 1;
+	mgmtd_heartbeat_resp_encode(&r, &b);
+	rpc_reply_buf(req, b.err, b.err ? NULL : &b);
 	c3_buf_release(&b);
 }
 
@@ -352,6 +449,12 @@ static void h_heartbeat(struct rpc_req *req, void *ctx)
 		return;
 	}
 	pthread_mutex_lock(&svc->mu);
+	if (!is_leader_locked(svc) && is_frozen_locked(svc)) {
+		frozen_heartbeat_locked(svc, req, &q);
+		pthread_mutex_unlock(&svc->mu);
+		mgmtd_heartbeat_req_release(&q);
+		return;
+	}
 	if (!is_leader_locked(svc)) {
 		reply_redirect_locked(svc, req);
 		pthread_mutex_unlock(&svc->mu);
@@ -385,12 +488,12 @@ static void h_get_routing(struct rpc_req *req, void *ctx)
 		return;
 	}
 	pthread_mutex_lock(&svc->mu);
-	if (!is_leader_locked(svc) || !svc->ri) {
+	if ((!is_leader_locked(svc) && !is_frozen_locked(svc)) || !svc->ri) {
 		reply_redirect_locked(svc, req);
 		pthread_mutex_unlock(&svc->mu);
 		return;
 	}
-	if (svc->st.stats_dirty && c3_now_ms() - svc->ri_built_ms >= 1000)
+	if (svc->leader && svc->st.stats_dirty && c3_now_ms() - svc->ri_built_ms >= 1000)
 		publish_locked(svc);
 	mgmtd_get_routing_resp_encode(svc->ri->version,
 				      q.known_version < svc->ri->version || q.known_version == 0 ?
@@ -423,7 +526,8 @@ static void h_list_nodes(struct rpc_req *req, void *ctx)
 }
 
 /* Common tail of the admin handlers: leader check, token, op, commit, reply. */
-enum admin_op { OP_CREATE_TABLE, OP_NODE_STATE, OP_TARGET_STATE, OP_ROTATE_LASTSRV };
+enum admin_op { OP_CREATE_TABLE, OP_NODE_STATE, OP_TARGET_STATE, OP_ROTATE_LASTSRV,
+		OP_REMOVE_NODE };
 
 static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_op op)
 {
@@ -432,7 +536,9 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 	struct mgmtd_set_node_state_req ns;
 	struct mgmtd_set_target_state_req ts;
 	struct mgmtd_rotate_lastsrv_req rl;
+	struct mgmtd_remove_node_req rn;
 	struct mgmtd_admin_resp ar;
+	uint32_t in_chain = 0;
 	struct c3_buf b = C3_BUF_INIT;
 	const char *token;
 	int rc;
@@ -450,6 +556,10 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 	case OP_TARGET_STATE:
 		rc = mgmtd_set_target_state_req_decode(req->payload, req->payload_len, &ts);
 		token = ts.admin_token;
+		break;
+	case OP_REMOVE_NODE:
+		rc = mgmtd_remove_node_req_decode(req->payload, req->payload_len, &rn);
+		token = rn.admin_token;
 		break;
 	default:
 		rc = mgmtd_rotate_lastsrv_req_decode(req->payload, req->payload_len, &rl);
@@ -484,6 +594,12 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 		break;
 	case OP_TARGET_STATE:
 		rc = mgmtd_state_set_target_state(&svc->st, ts.target_id, ts.state);
+		break;
+	case OP_REMOVE_NODE:
+		rc = mgmtd_state_remove_node(&svc->st, rn.node_id, &in_chain);
+		if (rc == -ENOTEMPTY)
+			LOG_WARN("remove-node %u refused: it has a target in chain %u", rn.node_id,
+				 in_chain);
 		break;
 	default:
 		rc = mgmtd_state_rotate_lastsrv(&svc->st, rl.chain_id);
@@ -526,6 +642,11 @@ static void h_set_target_state(struct rpc_req *req, void *ctx)
 static void h_rotate_lastsrv(struct rpc_req *req, void *ctx)
 {
 	h_admin(req, ctx, OP_ROTATE_LASTSRV);
+}
+
+static void h_remove_node(struct rpc_req *req, void *ctx)
+{
+	h_admin(req, ctx, OP_REMOVE_NODE);
 }
 
 /* ------------------------------------------------------------------ metrics */
@@ -659,6 +780,13 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 		return -ENOMEM;
 	svc->node_lease_ms = cfg->node_lease_ms;
 	svc->leader_lease_ms = cfg->leader_lease_ms;
+	svc->kv_outage_grace_ms = cfg->kv_outage_grace_ms;
+	if (svc->leader_lease_ms * 7 / 8 + 1000 >= svc->node_lease_ms / 2)
+		LOG_WARN("lease.leader_lease %llu ms: a takeover (up to 7/8 of it) plus a "
+			 "heartbeat (1 s) is not shorter than half of lease.node_lease (%llu ms): "
+			 "storage nodes may stop serving during a leader change",
+			 (unsigned long long)svc->leader_lease_ms,
+			 (unsigned long long)svc->node_lease_ms / 2);
 	svc->admin_token = strdup(cfg->admin_token ? cfg->admin_token : "");
 	if (!svc->admin_token) {
 		free(svc);
@@ -730,6 +858,7 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	rpc_server_register(svc->srv, MGMTD_T_SET_NODE_STATE, h_set_node_state, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_SET_TARGET_STATE, h_set_target_state, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_ROTATE_LASTSRV, h_rotate_lastsrv, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_REMOVE_NODE, h_remove_node, svc, 0);
 
 	metrics_init(svc);
 	if (cfg->metrics_listen && cfg->metrics_listen[0]) {
@@ -760,8 +889,10 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 		}
 	}
 	LOG_INFO("mgmtd listening on %s (advertised %s), KV %s, node lease %llu ms, leader "
-		 "lease %llu ms", cfg->listen, svc->self, kv_uri_redact(uri, shown, sizeof(shown)),
-		 (unsigned long long)svc->node_lease_ms, (unsigned long long)svc->leader_lease_ms);
+		 "lease %llu ms, KV outage grace %llu ms", cfg->listen, svc->self,
+		 kv_uri_redact(uri, shown, sizeof(shown)), (unsigned long long)svc->node_lease_ms,
+		 (unsigned long long)svc->leader_lease_ms,
+		 (unsigned long long)svc->kv_outage_grace_ms);
 	*out = svc;
 	return 0;
 fail:

@@ -8,8 +8,12 @@
  * run under it, so changes are committed in the order they were made.
  *
  * Leadership: leader only while the KV lease is held and was renewed within
- * 3/4 - 1/8 of leader_lease_ms (monotonic clock); any failed commit or renewal drops
- * leadership at once (state discarded, reloaded from the KV at the next takeover).
+ * 3/4 - 1/8 of leader_lease_ms (monotonic clock); any failed commit drops leadership at
+ * once (state discarded, reloaded from the KV at the next takeover).  A leader whose
+ * renewals failed with KV errors (the KV unreachable, not another holder) keeps its last
+ * published snapshot *frozen* for kv_outage_grace_ms after its leadership ran out: it
+ * acknowledges heartbeats of known nodes with a lease that ends by then and serves the
+ * snapshot, and commits nothing.  The reasoning is in README.md ("KV outage").
  */
 #ifndef C3_MGMTD_SERVICE_H
 #define C3_MGMTD_SERVICE_H
@@ -26,6 +30,7 @@ struct mgmtd_config {
 	char *data_dir;
 	uint64_t node_lease_ms;  /* node considered down after this long without heartbeat */
 	uint64_t leader_lease_ms;
+	uint64_t kv_outage_grace_ms; /* see "KV outage" in README.md */
 	int64_t workers;
 	int64_t max_conns;       /* RPC admission, see rpc_server_opts */
 	int64_t max_unauth_conns;

@@ -26,6 +26,7 @@ void mgmtd_state_release(struct mgmtd_state *st)
 	free(st->targets);
 	free(st->chains);
 	free(st->tables);
+	free(st->gone_targets);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -163,13 +164,13 @@ static uint8_t neutral_local(uint8_t state)
 	}
 }
 
-void mgmtd_state_takeover(struct mgmtd_state *st, uint64_t now_ms)
+void mgmtd_state_takeover(struct mgmtd_state *st, uint64_t now_ms, uint64_t extra_grace_ms)
 {
 	for (uint32_t i = 0; i < st->nnodes; i++) {
 		struct mgmtd_node *n = &st->nodes[i];
 
 		n->alive = true;
-		n->last_hb_ms = now_ms;
+		n->last_hb_ms = now_ms + extra_grace_ms;
 		n->last_seq = 0;
 		n->hb_routing_version = 0;
 		n->rep_count = UINT32_MAX;
@@ -662,6 +663,51 @@ int mgmtd_state_set_node_state(struct mgmtd_state *st, uint32_t node_id, uint8_t
 	return 0;
 }
 
+int mgmtd_state_remove_node(struct mgmtd_state *st, uint32_t node_id, uint32_t *chain_out)
+{
+	struct mgmtd_node *n = mgmtd_state_node(st, node_id);
+	uint32_t i, k, nt = 0, *gone;
+
+	*chain_out = 0;
+	if (!n)
+		return -ENOENT;
+	if (n->type == NODE_CLIENT)
+		return -EINVAL;
+	if (st->gone_node)
+		return -EAGAIN;
+	for (i = 0; i < st->ntargets; i++) {
+		if (st->targets[i].node_id != node_id)
+			continue;
+		if (st->targets[i].chain_id) {
+			*chain_out = st->targets[i].chain_id;
+			return -ENOTEMPTY;
+		}
+		nt++;
+	}
+	if (n->alive)
+		return -EBUSY;
+	gone = nt ? malloc(nt * sizeof(*gone)) : NULL;
+	if (nt && !gone)
+		return -ENOMEM;
+	for (i = 0, k = 0; i < st->ntargets; i++) {
+		if (st->targets[i].node_id == node_id)
+			gone[k++] = st->targets[i].id;
+		else
+			st->targets[i - k] = st->targets[i];
+	}
+	st->ntargets -= k;
+	free(st->gone_targets);
+	st->gone_targets = gone;
+	st->ngone_targets = k;
+	i = (uint32_t)(n - st->nodes);
+	memmove(&st->nodes[i], &st->nodes[i + 1], (st->nnodes - i - 1) * sizeof(*n));
+	st->nnodes--;
+	st->gone_node = node_id;
+	st->dirty = st->routing_dirty = true;
+	LOG_INFO("node %u and its %u target(s) removed by admin", node_id, k);
+	return 0;
+}
+
 static void chain_sort_by_state(struct mgmtd_state *st, struct mgmtd_chain *c)
 {
 	static const uint8_t order[] = { TARGET_SERVING, TARGET_LASTSRV, TARGET_SYNCING,
@@ -778,6 +824,10 @@ void mgmtd_state_committed(struct mgmtd_state *st)
 	for (uint32_t i = 0; i < st->ntables; i++)
 		st->tables[i].dirty = false;
 	st->dirty = st->routing_dirty = st->counter_dirty = false;
+	st->gone_node = 0;
+	free(st->gone_targets);
+	st->gone_targets = NULL;
+	st->ngone_targets = 0;
 }
 
 struct routing_info *mgmtd_state_snapshot(struct mgmtd_state *st, uint64_t wall_ms)

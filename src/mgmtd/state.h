@@ -104,6 +104,10 @@ struct mgmtd_state {
 	struct mgmtd_target *targets;        /* sorted by id */
 	struct mgmtd_chain *chains;          /* sorted by id */
 	struct mgmtd_table *tables;          /* sorted by id */
+	/* records removed since the last commit, deleted from the KV by the next one */
+	uint32_t gone_node;                  /* 0 = none */
+	uint32_t ngone_targets;
+	uint32_t *gone_targets;              /* malloc'd */
 };
 
 void mgmtd_state_init(struct mgmtd_state *st, uint32_t lease_ms);
@@ -125,8 +129,9 @@ struct mgmtd_chain *mgmtd_state_add_chain(struct mgmtd_state *st, const struct m
 struct mgmtd_table *mgmtd_state_add_table(struct mgmtd_state *st, struct mgmtd_table *tb);
 
 /* After loading persisted records at a takeover: grace for every server node (alive,
- * last heartbeat = now_ms), neutral local states, syncing_since = the next version. */
-void mgmtd_state_takeover(struct mgmtd_state *st, uint64_t now_ms);
+ * last heartbeat = now_ms + extra_grace_ms, so none is down before a node lease plus
+ * extra_grace_ms), neutral local states, syncing_since = the next version. */
+void mgmtd_state_takeover(struct mgmtd_state *st, uint64_t now_ms, uint64_t extra_grace_ms);
 
 /* MGMTD_T_REGISTER.  Returns 0 with *resp filled, or -EINVAL (id used by another node
  * type), -EEXIST (a server node id whose current incarnation is alive at another
@@ -150,6 +155,11 @@ uint8_t mgmtd_state_effective_local(struct mgmtd_state *st, const struct mgmtd_t
 int mgmtd_state_create_table(struct mgmtd_state *st, const struct mgmtd_create_table_req *req,
 			     struct mgmtd_create_table_resp *resp);
 int mgmtd_state_set_node_state(struct mgmtd_state *st, uint32_t node_id, uint8_t state);
+/* remove-node: forget a storage or meta node and its targets (KV records deleted at the
+ * next commit).  -ENOENT unknown, -EINVAL a client, -EBUSY still alive (heartbeating, or
+ * inside a takeover's grace), -ENOTEMPTY one of its targets is in a chain (*chain_out =
+ * that chain's id), -EAGAIN a removal not yet committed. */
+int mgmtd_state_remove_node(struct mgmtd_state *st, uint32_t node_id, uint32_t *chain_out);
 int mgmtd_state_set_target_state(struct mgmtd_state *st, uint32_t target_id, uint8_t state);
 /* MGMTD_T_ROTATE_LASTSRV (proto/mgmtd.h).  0, -ENOENT (no such chain), -EINVAL (no LASTSRV
  * member, or a single-member chain). */

@@ -124,6 +124,8 @@ static int load_fn(struct kv_txn *txn, void *arg)
 		c3_dec_str(&d, nd.addr, sizeof(nd.addr));
 		c3_dec_str(&d, nd.hostname, sizeof(nd.hostname));
 		nd.incarnation = c3_dec_u64(&d);
+		if (c3_dec_left(&d) >= 4) /* records written before the pid was kept lack it */
+			nd.pid = c3_dec_u32(&d);
 		if (d.err || nd.id == 0 || nd.type < NODE_META || nd.type > NODE_STORAGE)
 			return bad_record(a, "node", nd.id);
 		if (!mgmtd_state_add_node(st, &nd))
@@ -260,6 +262,10 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		c3_enc_u32(&b, st->next_client_id);
 		rc = put(txn, K_NEXT_CLIENT, strlen(K_NEXT_CLIENT), &b);
 	}
+	if (rc == 0 && st->gone_node)
+		rc = kv_clear(txn, key, key_of(key, P_NODE, st->gone_node));
+	for (uint32_t i = 0; i < st->ngone_targets && rc == 0; i++)
+		rc = kv_clear(txn, key, key_of(key, P_TARGET, st->gone_targets[i]));
 	for (uint32_t i = 0; i < st->nnodes && rc == 0; i++) {
 		const struct mgmtd_node *n = &st->nodes[i];
 
@@ -270,6 +276,7 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		c3_enc_str(&b, n->addr);
 		c3_enc_str(&b, n->hostname);
 		c3_enc_u64(&b, n->incarnation);
+		c3_enc_u32(&b, n->pid);
 		rc = put(txn, key, key_of(key, P_NODE, n->id), &b);
 	}
 	for (uint32_t i = 0; i < st->ntargets && rc == 0; i++) {

@@ -5,7 +5,8 @@
  *   "mgmtd/version"                 u64 routing version
  *   "mgmtd/next_client"             u32 next client node id
  *   "mgmtd/node/"   + be32 id       u8 type, bool maintenance, str addr, str hostname,
- *                                   u64 incarnation            (storage and meta nodes)
+ *                                   u64 incarnation, u32 pid   (storage and meta nodes;
+ *                                   pid absent in older records)
  *   "mgmtd/target/" + be32 id       u32 node, u32 chain, u8 public state, bool admin hold
  *   "mgmtd/chain/"  + be32 id       u32 version, u32 n, u32 targets[n] (chain order)
  *   "mgmtd/table/"  + be32 id       u32 version, str name, u32 n, u32 chains[n]

@@ -121,6 +121,9 @@ struct cli_peer {
 	char addr[CLI_ADDR_MAX];
 	struct cli_peer *next;
 	atomic_uint rr;
+	/* reachability as logged: 0 = reachable (or never tried), else the monotonic ns of
+	 * the first failed connect of the current outage.  Logged on change only. */
+	_Atomic uint64_t down_since_ns;
 	int nslots;
 	struct cli_slot slots[];
 };
@@ -149,7 +152,6 @@ struct rpc_client {
 	atomic_uint io_rr;
 	atomic_uint_fast64_t next_id;
 	atomic_bool stopping;
-	_Atomic uint64_t log_conn_ns;
 };
 
 /* Process-wide client metrics (created once; see common/metrics.h). */
@@ -523,8 +525,13 @@ static int cli_conn_get(struct rpc_client *cli, const char *addr, uint64_t deadl
 			ms = (uint32_t)((deadline - now) / 1000000ull) + 1;
 		rc = cli_conn_open(cli, addr, ms, &c);
 		if (rc < 0) {
-			if (net__ratelimit(&cli->log_conn_ns, 1000000000ull))
-				LOG_WARN("rpc: connecting to %s: %s", addr, c3_strerror(rc));
+			uint64_t none = 0;
+
+			/* a peer's unreachability is a state change, logged once per outage */
+			if (atomic_compare_exchange_strong(&p->down_since_ns, &none,
+							   c3_now_ns() | 1))
+				LOG_WARN("rpc: %s unreachable: %s (retrying; logged again when it "
+					 "answers)", addr, c3_strerror(rc));
 			c3_counter_add(cli_m.connect_failures, 1);
 			s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : CLI_BACKOFF_MIN_MS;
 			if (s->backoff_ms > CLI_BACKOFF_MAX_MS)
@@ -535,6 +542,13 @@ static int cli_conn_get(struct rpc_client *cli, const char *addr, uint64_t deadl
 			return rc;
 		}
 		c3_counter_add(cli_m.connects, 1);
+		{
+			uint64_t since = atomic_exchange(&p->down_since_ns, 0);
+
+			if (since)
+				LOG_INFO("rpc: %s reachable again after %llu ms", addr,
+					 (unsigned long long)((c3_now_ns() - since) / 1000000ull));
+		}
 		s->backoff_ms = 0;
 		s->retry_ns = 0;
 		s->conn = c;

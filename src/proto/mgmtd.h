@@ -59,6 +59,7 @@
 #define MGMTD_T_SET_NODE_STATE     151
 #define MGMTD_T_SET_TARGET_STATE   152
 #define MGMTD_T_ROTATE_LASTSRV     153
+#define MGMTD_T_REMOVE_NODE        154
 
 #define MGMTD_TOKEN_MAX    256
 #define MGMTD_HOSTNAME_MAX 64
@@ -167,6 +168,13 @@ struct mgmtd_set_node_state_req {
 	uint8_t state;
 };
 
+/* remove-node: forget a storage or meta node and its targets.  Refused with -EBUSY while
+ * the node is alive, -ENOTEMPTY while one of its targets is in a chain. */
+struct mgmtd_remove_node_req {
+	char admin_token[MGMTD_TOKEN_MAX];
+	uint32_t node_id;
+};
+
 /* set-target-state: OFFLINE takes the target out of its chain until set otherwise (an
  * admin hold); SERVING lifts the hold and, for a SYNCING/WAITING target whose node reports
  * it alive, declares it up to date (it becomes SERVING).  Other states: -EINVAL. */
@@ -239,6 +247,8 @@ void mgmtd_rotate_lastsrv_req_encode(const struct mgmtd_rotate_lastsrv_req *m,
 				     struct c3_buf *out);
 int mgmtd_rotate_lastsrv_req_decode(const void *p, size_t n,
 				    struct mgmtd_rotate_lastsrv_req *m);
+void mgmtd_remove_node_req_encode(const struct mgmtd_remove_node_req *m, struct c3_buf *out);
+int mgmtd_remove_node_req_decode(const void *p, size_t n, struct mgmtd_remove_node_req *m);
 void mgmtd_admin_resp_encode(const struct mgmtd_admin_resp *m, struct c3_buf *out);
 int mgmtd_admin_resp_decode(const void *p, size_t n, struct mgmtd_admin_resp *m);
 

@@ -6,13 +6,17 @@
  * SIGTERM/SIGINT stop the service cleanly.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cluster/addr.h"
 #include "cluster/client.h"
 #include "common/config.h"
 #include "common/errors.h"
@@ -28,6 +32,7 @@
 struct storage_cfg {
 	int64_t node_id;
 	char *listen;
+	char *advertise;
 	char *token;
 	int64_t workers;
 	int64_t max_conns;
@@ -54,6 +59,9 @@ static const struct c3_cfg_key storage_keys[] = {
 	  "this storage node's id (as in the routing information)"),
 	K("server", "listen", C3_CFG_STR, listen, "127.0.0.1:9100", 0, -1, "", false,
 	  "RPC listen address ip:port"),
+	K("server", "advertise", C3_CFG_STR, advertise, "", 0, -1, "", false,
+	  "ip:port clients, peers and mgmtd use to reach this node (empty: server.listen; "
+	  "required when listening on 0.0.0.0 or ::)"),
 	K("server", "token", C3_CFG_STR, token, "", 0, -1, "", false,
 	  "cluster token clients and peers must present (empty = none)"),
 	K("server", "workers", C3_CFG_INT, workers, "64", 4, 1024, "threads", false,
@@ -97,6 +105,42 @@ static const struct c3_cfg_table storage_cfg_table = {
 };
 
 /* Parse "id:path,id:path" into out (paths point into buf, which is modified). */
+/* A target directory remembers its id in <dir>/TARGET (written by the chunk store at its
+ * first open, which refuses a mismatch with a bare C3FS_ECONFIG).  Checked here first so
+ * the error names the id found there.  0, or -1 after logging. */
+static int check_target_identity(const struct storage_target_cfg *t, bool to_stderr)
+{
+	char path[4096], buf[32];
+	unsigned long found;
+	ssize_t n;
+	char *end;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/TARGET", t->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* a new directory, or the store reports the error itself */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	found = strtoul(buf, &end, 10);
+	if (n <= 0 || end == buf) {
+		LOG_ERROR("storage.targets: %s is unreadable or empty: the directory of target %u "
+			  "is damaged (remove the file only if the directory holds no chunks)", path,
+			  t->target_id);
+	} else if (found != t->target_id) {
+		LOG_ERROR("storage.targets: %s holds target %lu, configured here as target %u: "
+			  "configure it as %lu, or give target %u an empty directory", t->path,
+			  found, t->target_id, found, t->target_id);
+	} else {
+		return 0;
+	}
+	if (to_stderr)
+		fprintf(stderr, "c3fs-storage: target directory %s: identity mismatch (see the "
+			"log)\n", t->path);
+	return -1;
+}
+
 static int parse_targets(char *buf, struct storage_target_cfg *out, int max)
 {
 	int n = 0;
@@ -157,7 +201,7 @@ int main(int argc, char **argv)
 	struct storage_service_opts so;
 	struct storage_service *svc = NULL;
 	struct cluster_client *cc = NULL;
-	char err[C3_CFG_ERRLEN], *tbuf = NULL, addr[64];
+	char err[C3_CFG_ERRLEN], *tbuf = NULL, addr[ROUTING_ADDR_MAX] = "";
 	sigset_t set;
 	int rc, argi, ntargets, lvl, sig, status = 1;
 
@@ -199,6 +243,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "c3fs-storage: %s\n", err);
 			goto out;
 		}
+		if (check_target_identity(&targets[i], cfg.log_file[0] != '\0') < 0)
+			goto out;
 	}
 	memset(&so, 0, sizeof(so));
 	so.node_id = (uint32_t)cfg.node_id;
@@ -244,7 +290,14 @@ int main(int argc, char **argv)
 	if (cfg.mgmtd_addrs[0]) {
 		struct cluster_client_opts co;
 
-		snprintf(addr, sizeof(addr), "%s", cfg.listen);
+		rc = cluster_node_addr(cfg.listen, cfg.advertise, storage_service_port(svc), addr,
+				       sizeof(addr), err, sizeof(err));
+		if (rc < 0) {
+			LOG_ERROR("%s", err);
+			if (cfg.log_file[0]) /* else LOG_ERROR went to stderr already */
+				fprintf(stderr, "c3fs-storage: %s\n", err);
+			goto out;
+		}
 		memset(&co, 0, sizeof(co));
 		co.mgmtd_addrs = cfg.mgmtd_addrs;
 		co.token = cfg.token;
@@ -277,9 +330,9 @@ int main(int argc, char **argv)
 	} else if (load_chain_file(svc, cfg.chain_file) != 0) {
 		goto out;
 	}
-	LOG_INFO("c3fs-storage node %lld serving %d target(s) on %s (port %d, io_engine %s)",
-		 (long long)cfg.node_id, ntargets, cfg.listen, storage_service_port(svc),
-		 cfg.io_engine);
+	LOG_INFO("c3fs-storage node %lld serving %d target(s) on %s (port %d, advertised %s, "
+		 "io_engine %s)", (long long)cfg.node_id, ntargets, cfg.listen,
+		 storage_service_port(svc), addr[0] ? addr : "-", cfg.io_engine);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

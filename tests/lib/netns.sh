@@ -8,6 +8,12 @@
 #   ns_cut I / ns_heal I  take host I's link down / up (a cable pulled and put back)
 #   ns_teardown           delete every namespace made by ns_setup (call after killing
 #                         the processes started inside them)
+#   ns_port_up I PORT     wait (30 s) until something listens on PORT inside host I
+#   ns_pg_init DIR SQL    a PostgreSQL 15 cluster in DIR (tests/lib/pg.sh, on loopback of
+#                         the test's own namespace), SQL run once as superuser, then
+#                         stopped; the subnet may log in with passwords (scram-sha-256)
+#   ns_pg_run I DIR       run that cluster inside host I on its address, port 5432;
+#                         sets NS_PG_PID.  ns_pg_stop stops it (fast shutdown, by PID).
 # Needs root and iproute2.  Traffic stays inside the namespaces: the hosts' addresses
 # exist nowhere else, and the host namespace has no route to them.
 
@@ -56,4 +62,55 @@ ns_teardown() {
 	done
 	ip netns del "${NS_PREFIX}hub" 2>/dev/null
 	NS_PREFIX=""
+}
+
+ns_port_up() { # HOST PORT
+	local i
+	for ((i = 0; i < 300; i++)); do
+		ns_exec "$1" ss -Htln "sport = :$2" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+NS_PG_PID=""
+
+ns_pg_init() { # DIR SQLFILE
+	local dir=$1 sql=$2
+	declare -F pg_start >/dev/null || . "$C3FS_ROOT/tests/lib/pg.sh"
+	pg_start "$dir" || return 1
+	"$PG_BINDIR/psql" -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U c3fs \
+		-d postgres -f "$sql" >"$dir/init-sql.log" 2>&1 || { pg_stop; return 1; }
+	echo "host all all $NS_NET.0/24 scram-sha-256" >>"$dir/data/pg_hba.conf"
+	pg_stop
+}
+
+ns_pg_run() { # HOST DIR
+	local h=$1 dir=$2 addr i
+	addr=$(ns_addr "$h")
+	ns_exec "$h" setpriv --reuid=postgres --regid=postgres --init-groups -- \
+		"$PG_BINDIR/postgres" -D "$dir/data" -p 5432 -c listen_addresses="$addr" \
+		-c unix_socket_directories="$dir" -c fsync=on -c max_connections=200 \
+		-c shared_buffers=64MB -c max_pred_locks_per_transaction=256 \
+		-c logging_collector=off -c log_min_messages=warning >>"$dir/postgres.log" 2>&1 &
+	for ((i = 0; i < 300; i++)); do
+		if ns_exec "$h" "$PG_BINDIR/pg_isready" -q -h "$addr" -p 5432 -d postgres; then
+			NS_PG_PID=$(head -1 "$dir/data/postmaster.pid")
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+ns_pg_stop() {
+	local i
+	[ -n "$NS_PG_PID" ] || return 0
+	kill -INT "$NS_PG_PID" 2>/dev/null
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$NS_PG_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$NS_PG_PID" 2>/dev/null
+	NS_PG_PID=""
 }

@@ -533,6 +533,55 @@ static int cmd_node_state(struct admin *ad, const char *cmd, int argc, char **ar
 	return 0;
 }
 
+static int cmd_remove_node(struct admin *ad, int argc, char **argv)
+{
+	struct mgmtd_remove_node_req q;
+	struct mgmtd_admin_resp r;
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	if (argc != 1 || parse_u32(argv[0], &q.node_id)) {
+		fprintf(stderr, "usage: c3fs-admin remove-node NODE_ID\n");
+		return 2;
+	}
+	snprintf(q.admin_token, sizeof(q.admin_token), "%s", ad->admin_token);
+	mgmtd_remove_node_req_encode(&q, &req);
+	rc = call(ad, MGMTD_T_REMOVE_NODE, &req, &resp);
+	if (rc == 0)
+		rc = mgmtd_admin_resp_decode(resp.data, resp.len, &r);
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	switch (rc) {
+	case 0:
+		break;
+	case -ENOENT:
+		fprintf(stderr, "c3fs-admin: remove-node: no node %u\n", q.node_id);
+		return 1;
+	case -EINVAL:
+		fprintf(stderr, "c3fs-admin: remove-node: node %u is a client session (clients "
+			"are forgotten by themselves)\n", q.node_id);
+		return 1;
+	case -EBUSY:
+		fprintf(stderr, "c3fs-admin: remove-node: refused: node %u is alive (stop it and "
+			"wait until list-nodes shows it down)\n", q.node_id);
+		return 3;
+	case -ENOTEMPTY:
+		fprintf(stderr, "c3fs-admin: remove-node: refused: node %u owns targets in chains "
+			"(see list-chains; the mgmtd log names the chain)\n", q.node_id);
+		return 3;
+	default:
+		return fail("remove-node", rc);
+	}
+	if (ad->json)
+		printf("{\"node\":%u,\"removed\":true,\"routing_version\":%" PRIu64 "}\n",
+		       q.node_id, r.routing_version);
+	else
+		printf("node %u removed (routing version %" PRIu64 ")\n", q.node_id,
+		       r.routing_version);
+	return 0;
+}
+
 static int cmd_target_state(struct admin *ad, int argc, char **argv)
 {
 	struct mgmtd_set_target_state_req q;
@@ -667,6 +716,8 @@ static void usage(FILE *f)
 		"                              distinct nodes; adds a version to an existing table\n"
 		"  offline-node NODE_ID        (admin) maintenance: its targets leave their chains\n"
 		"  online-node NODE_ID         (admin) end maintenance\n"
+		"  remove-node NODE_ID         (admin) forget a node that is down and whose\n"
+		"                              targets are in no chain (its targets too)\n"
 		"  set-target-state TARGET_ID serving|offline   (admin)\n"
 		"  rotate-lastsrv CHAIN_ID     (admin) give up a lastsrv whose disk is lost:\n"
 		"                              the next member takes over (its data wins)\n"
@@ -868,7 +919,7 @@ static const struct {
 };
 /* Commands with arguments (each checks its own). */
 static const char *const arg_cmds[] = { "create-chain-table", "offline-node", "online-node",
-					"set-target-state", "rotate-lastsrv" };
+					"remove-node", "set-target-state", "rotate-lastsrv" };
 
 /* Before anything is read or connected: a known command, and no arguments for a command
  * that takes none.  0, or 2 after a message. */
@@ -899,6 +950,8 @@ static int run_command(struct admin *ad, const char *cmd, int argc, char **argv)
 		return cmd_node_state(ad, cmd, argc, argv, NODE_MAINTENANCE);
 	if (strcmp(cmd, "online-node") == 0)
 		return cmd_node_state(ad, cmd, argc, argv, NODE_UP);
+	if (strcmp(cmd, "remove-node") == 0)
+		return cmd_remove_node(ad, argc, argv);
 	if (strcmp(cmd, "set-target-state") == 0)
 		return cmd_target_state(ad, argc, argv);
 	return cmd_rotate_lastsrv(ad, argc, argv);

@@ -24,6 +24,7 @@ static int reg(struct mgmtd_state *st, uint8_t type, uint32_t id, uint64_t inc, 
 	q.node_type = type;
 	q.node_id = id;
 	q.incarnation = inc;
+	q.pid = 4000 + id % 1000;
 	snprintf(q.addr, sizeof(q.addr), "127.0.0.1:%u", 9000 + id % 1000);
 	rc = mgmtd_state_register(st, &q, now, now, &r);
 	if (assigned)
@@ -326,8 +327,9 @@ static void test_store(void)
 	ok(mgmtd_state_target(&st2, 102) && mgmtd_state_target(&st2, 102)->admin_hold,
 	   "admin hold persisted");
 	ok(mgmtd_state_node(&st2, 1)->incarnation == 101, "incarnation persisted");
+	is_int(mgmtd_state_node(&st2, 1)->pid, 4001, "pid persisted (list-nodes after a failover)");
 	/* after a takeover, nothing changes until heartbeats say so */
-	mgmtd_state_takeover(&st2, 5000);
+	mgmtd_state_takeover(&st2, 5000, 0);
 	ok(!mgmtd_state_reconfigure(&st2), "takeover is neutral: no chain changes");
 	a = mgmtd_state_snapshot(&st, 0);
 	b = mgmtd_state_snapshot(&st2, 0);
@@ -384,11 +386,87 @@ static void test_store(void)
 	kv_db_close(db);
 }
 
+/* remove-node: refused while alive or in a chain; removal reaches the KV */
+static void test_remove_node(void)
+{
+	struct mgmtd_state st, st2;
+	struct kv_db *db = NULL;
+	uint32_t chain = 0;
+	char err[256];
+
+	setup(&st);
+	is_int(mgmtd_state_remove_node(&st, 2, &chain), -ENOTEMPTY,
+	       "a node with targets in chains is refused");
+	is_int((int)chain, 1, "the refusal names the chain");
+	reg(&st, NODE_STORAGE, 9, 909, 0, NULL);
+	hb(&st, 9, 909, 1, 0, TARGET_LOCAL_UPTODATE, TARGET_LOCAL_UPTODATE, st.version);
+	commit(&st);
+	ok(mgmtd_state_target(&st, 901) != NULL, "node 9 reported targets outside chains");
+	is_int(mgmtd_state_remove_node(&st, 9, &chain), -EBUSY, "an alive node is refused");
+	is_int(mgmtd_state_remove_node(&st, 77, &chain), -ENOENT, "unknown node");
+	/* nodes 1-3 keep heartbeating, node 9 goes silent */
+	for (uint64_t t = 200; t <= 2 * LEASE; t += 200)
+		for (uint32_t n = 1; n <= 3; n++)
+			hb(&st, n, 100 + n, t, t, TARGET_LOCAL_UPTODATE, TARGET_LOCAL_UPTODATE,
+			   st.version);
+	mgmtd_state_expire(&st, 2 * LEASE);
+	commit(&st);
+	if (kv_db_open("mem:", &db) != 0) {
+		ok(0, "open mem: KV");
+		mgmtd_state_release(&st);
+		return;
+	}
+	/* persist everything, node 9 included, then remove it and commit */
+	for (uint32_t i = 0; i < st.nnodes; i++)
+		st.nodes[i].dirty = true;
+	for (uint32_t i = 0; i < st.ntargets; i++)
+		st.targets[i].dirty = true;
+	for (uint32_t i = 0; i < st.nchains; i++)
+		st.chains[i].dirty = true;
+	for (uint32_t i = 0; i < st.ntables; i++)
+		st.tables[i].dirty = true;
+	st.dirty = true;
+	is_int(mgmtd_store_save(db, &st, 0, 0), 0, "save with node 9");
+	mgmtd_state_committed(&st);
+	is_int(mgmtd_state_remove_node(&st, 9, &chain), 0, "a down node outside chains is removed");
+	ok(!mgmtd_state_node(&st, 9) && !mgmtd_state_target(&st, 901) &&
+	   !mgmtd_state_target(&st, 902), "the node and its targets are gone");
+	ok(st.routing_dirty, "removal is a routing change");
+	mgmtd_state_bump(&st);
+	is_int(mgmtd_store_save(db, &st, 0, 0), 0, "save the removal");
+	mgmtd_state_committed(&st);
+	ok(st.gone_node == 0 && st.ngone_targets == 0, "committed removal is cleared");
+	mgmtd_state_init(&st2, LEASE);
+	is_int(mgmtd_store_load(db, &st2, err, sizeof(err)), 0, "reload");
+	ok(!mgmtd_state_node(&st2, 9) && mgmtd_state_node(&st2, 2), "removed node not reloaded");
+	ok(!mgmtd_state_target(&st2, 901) && mgmtd_state_target(&st2, 201),
+	   "its targets not reloaded");
+	mgmtd_state_release(&st2);
+	mgmtd_state_release(&st);
+	kv_db_close(db);
+}
+
+/* a takeover's extra grace (kv_outage_grace beyond half a node lease) delays expiry */
+static void test_takeover_grace(void)
+{
+	struct mgmtd_state st;
+
+	setup(&st);
+	mgmtd_state_takeover(&st, 10000, 3 * LEASE);
+	mgmtd_state_expire(&st, 10000 + LEASE + 3 * LEASE - 1);
+	ok(mgmtd_state_node(&st, 2)->alive, "alive until a node lease plus the extra grace");
+	mgmtd_state_expire(&st, 10000 + LEASE + 3 * LEASE + 1);
+	ok(!mgmtd_state_node(&st, 2)->alive, "down after it");
+	mgmtd_state_release(&st);
+}
+
 int main(void)
 {
 	test_membership();
 	test_lastsrv();
 	test_admin_ops();
 	test_store();
+	test_remove_node();
+	test_takeover_grace();
 	return tap_done();
 }

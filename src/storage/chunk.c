@@ -72,6 +72,8 @@ struct chunk_slot {
 	pthread_cond_t cv;
 	bool has_pending;
 	struct chunk_ver pending;
+	uint64_t retired_ver;  /* highest version staged here and dropped uncommitted (0: none
+				* above the committed one); see chunk_info.retired_ver */
 };
 
 struct chunk_store {
@@ -509,7 +511,7 @@ static void chunk_slot_maybe_free(struct chunk_store *cs, struct chunk_slot *s)
 {
 	struct chunk_slot **pp;
 
-	if (s->locked || s->waiters || s->has_pending)
+	if (s->locked || s->waiters || s->has_pending || s->retired_ver)
 		return;
 	pp = chunk_slot_ref(cs, s->id);
 	*pp = s->next;
@@ -856,6 +858,8 @@ static void chunk_fill_info(const struct chunk_ver *c, const struct chunk_slot *
 		if (!out->chunk_size)
 			out->chunk_size = s->pending.chunk_size;
 	}
+	if (s && s->retired_ver > out->commit_ver)
+		out->retired_ver = s->retired_ver;
 }
 
 int chunk_store_stat(struct chunk_store *cs, struct chunk_id id, struct chunk_info *out)
@@ -1229,6 +1233,8 @@ static void chunk_pending_drop(struct chunk_store *cs, struct chunk_id id, struc
 	old = s->pending;
 	memset(&s->pending, 0, sizeof(s->pending));
 	s->has_pending = false;
+	if (old.ver > s->retired_ver)
+		s->retired_ver = old.ver;
 	pthread_mutex_unlock(&cs->mu);
 	if (old.gen && old.gen != commit_gen && old.gen != keep_gen)
 		chunk_unlink_gen(cs, id, old.gen);
@@ -1240,7 +1246,7 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 	struct chunk_slot *s;
 	struct chunk_ver commit, nv;
 	const struct chunk_ver *base = NULL;
-	bool inplace = false, created = false, same_as_commit;
+	bool inplace = false, created = false, same_as_commit, sent = false;
 	char path[4096];
 	int fd = -1, rc;
 	uint64_t newgen;
@@ -1374,8 +1380,10 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 				goto out;
 			}
 		}
-		if (u->before_data)
+		if (u->before_data) {
+			sent = true;
 			u->before_data(u->before_data_arg);
+		}
 		if (u->length) {
 			rc = chunk_write_data(cs, fd, u->data, u->length, u->offset);
 			if (rc)
@@ -1419,6 +1427,12 @@ out:
 		}
 		if (s->has_pending)
 			chunk_pending_drop(cs, id, s, commit.gen, 0);
+		if (sent) { /* the caller may have passed this version on: never reuse it */
+			pthread_mutex_lock(&cs->mu);
+			if (u->version > s->retired_ver)
+				s->retired_ver = u->version;
+			pthread_mutex_unlock(&cs->mu);
+		}
 	}
 	chunk_ver_release(&nv);
 	chunk_ver_release(&commit);
@@ -1604,6 +1618,8 @@ int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t vers
 	pthread_mutex_lock(&cs->mu);
 	chunk_ver_release(&s->pending);
 	s->has_pending = false;
+	if (s->retired_ver <= version)
+		s->retired_ver = 0;
 	pthread_mutex_unlock(&cs->mu);
 out:
 	c3_buf_release(&b);

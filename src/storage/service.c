@@ -4,7 +4,11 @@
  *  - A chunk's pending version exists only while some handler holds that chunk's lock (a
  *    pending version left behind by a crash or a failed forward is dropped or superseded
  *    by the next update, which then forwards the whole chunk, see svc_head_apply).
- *  - The head assigns v = max(committed, pending) + 1 under the chunk lock; a member
+ *  - The head assigns v = max(committed, pending, retired) + 1 under the chunk lock, so a
+ *    version is never handed out twice: one the head dropped uncommitted (a forward that
+ *    timed out, a commit refused with ENOSPC after the successors committed) may be
+ *    committed downstream, and reusing it would let them keep the old bytes as "already
+ *    applied".  The next update after such a drop goes down as a whole chunk.  A member
  *    applies a partial update only when v == committed + 1 (its base equals the head's),
  *    a full-chunk update whenever v > committed, and answers "done" when v <= committed.
  *  - A member commits only after its successor answered success, so when the head replies
@@ -78,6 +82,12 @@ struct storage_service {
 	bool sync_stop, sync_kick;
 	uint32_t sync_done_chain[64], sync_done_ver[64], sync_done_succ[64];
 	int nsync_done;
+#ifdef C3_TEST_BUILD
+	/* fault injection (test builds only): the head's next commit of an update to an
+	 * existing chunk of this inode fails with -ENOSPC after the successors committed, once (environment variable
+	 * C3FS_TEST_HEAD_COMMIT_ENOSPC_INODE, read at start) */
+	atomic_uint_least64_t test_commit_enospc_inode;
+#endif
 };
 
 enum svc_kind { SVC_K_WRITE, SVC_K_READ, SVC_K_UPDATE, SVC_K_QUERY };
@@ -614,19 +624,19 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 			res->status = rc;
 		goto unlock;
 	}
-	rc = chunk_store_stat(t->cs, op->id, &info);
+	rc = chunk_store_stat(t->cs, op->id, &info); /* (filled on -ENOENT too) */
 	if (rc && rc != -ENOENT)
 		goto done;
-	if (rc == -ENOENT)
-		memset(&info, 0, sizeof(info));
 	if (op->type == CHUNK_UPD_TRUNCATE && (op->trunc_flags & STORAGE_TRUNC_F_ONLY_EXTEND) &&
-	    info.has_commit && !info.has_pending && info.length >= op->length) {
+	    info.has_commit && !info.has_pending && !info.retired_ver &&
+	    info.length >= op->length) {
 		rc = 0;
 		goto done;
 	}
-	/* A pending version here is a leftover (we hold the lock): its fate on the successors
-	 * is unknown, so the new version goes to them as a whole chunk. */
-	full = info.has_pending && op->type != CHUNK_UPD_REMOVE;
+	/* A pending version here is a leftover (we hold the lock), a retired one was dropped
+	 * after it may have left: their fate on the successors is unknown, so the new version
+	 * goes to them as a whole chunk. */
+	full = (info.has_pending || info.retired_ver) && op->type != CHUNK_UPD_REMOVE;
 	sync = svc_successor_syncing(svc, route->chain_id, route->target_id);
 	memset(&u, 0, sizeof(u));
 	u.type = op->type;
@@ -635,7 +645,12 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 	u.length = op->length;
 	u.chunk_size = op->chunk_size;
 	u.data = op->data;
-	u.version = (info.commit_ver > info.pending_ver ? info.commit_ver : info.pending_ver) + 1;
+	u.version = info.commit_ver;
+	if (info.pending_ver > u.version)
+		u.version = info.pending_ver;
+	if (info.retired_ver > u.version)
+		u.version = info.retired_ver;
+	u.version++;
 	memset(&fw, 0, sizeof(fw));
 	fw.chunk.inode = op->id.inode;
 	fw.chunk.index = op->id.index;
@@ -701,7 +716,14 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 		rc = ov.rc;
 	if (rc)
 		goto abort;
-	rc = chunk_store_commit(t->cs, op->id, u.version, svc_chain_ver(svc, route->chain_id));
+#ifdef C3_TEST_BUILD
+	if (info.has_commit && atomic_load(&svc->test_commit_enospc_inode) == op->id.inode &&
+	    atomic_exchange(&svc->test_commit_enospc_inode, 0) == op->id.inode)
+		rc = -ENOSPC;
+	else
+#endif
+		rc = chunk_store_commit(t->cs, op->id, u.version,
+					svc_chain_ver(svc, route->chain_id));
 	if (rc) {
 		LOG_ERROR("target %u: commit of chunk %llu:%u v%llu failed after the successors "
 			  "committed: %s", t->target_id, (unsigned long long)op->id.inode,
@@ -1815,6 +1837,13 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	pthread_cond_init(&svc->sync_cv, NULL);
 	atomic_store(&svc->serving, !o->start_online); /* with mgmtd: serve once leased */
 	svc->node_id = o->node_id;
+#ifdef C3_TEST_BUILD
+	{
+		const char *e = getenv("C3FS_TEST_HEAD_COMMIT_ENOSPC_INODE");
+
+		atomic_store(&svc->test_commit_enospc_inode, e ? strtoull(e, NULL, 10) : 0);
+	}
+#endif
 	svc->io_engine = o->io_engine;
 	svc->forward_retry_ms = o->forward_retry_ms ? o->forward_retry_ms : 5000;
 	svc->forward_timeout_ms = o->forward_timeout_ms ? o->forward_timeout_ms : 10000;

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -255,10 +256,11 @@ static void chunk_fd_front(struct chunk_store *cs, struct chunk_fd *e)
 }
 
 /* A read-only descriptor of file generation gen of chunk id, from the cache or opened now
- * (and cached when no unlink happened meanwhile).  Returns the entry (release with
- * chunk_fd_put) or NULL with *err = -errno (-ENOENT: the generation is gone). */
+ * (and cached when no unlink happened meanwhile; with cached_only, -EAGAIN instead of an
+ * open).  Returns the entry (release with chunk_fd_put) or NULL with *err = -errno
+ * (-ENOENT: the generation is gone). */
 static struct chunk_fd *chunk_fd_get(struct chunk_store *cs, struct chunk_id id, uint64_t gen,
-				     int *err)
+				     bool cached_only, int *err)
 {
 	struct chunk_fd *e, *victim = NULL;
 	char path[4096];
@@ -275,6 +277,10 @@ static struct chunk_fd *chunk_fd_get(struct chunk_store *cs, struct chunk_id id,
 	}
 	epoch = cs->fd_epoch;
 	pthread_mutex_unlock(&cs->fd_mu);
+	if (cached_only) {
+		*err = -EAGAIN;
+		return NULL;
+	}
 
 	chunk_path(cs, id, gen, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -965,9 +971,11 @@ static void chunk_buf_put(void *p, size_t cap)
 }
 
 /* Read [off, off+n) of version v (off+n <= v->len) with block checks.
- * Returns 0, -ENOENT (file gone: the version changed), -C3FS_ECHECKSUM, or an error. */
+ * Returns 0, -ENOENT (file gone: the version changed), -C3FS_ECHECKSUM, or an error.
+ * nowait: -EAGAIN (nothing read) unless the descriptor is cached and the bytes are in the
+ * page cache (preadv2 RWF_NOWAIT). */
 static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const struct chunk_ver *v,
-			  uint32_t off, uint32_t n, struct chunk_read *rd)
+			  uint32_t off, uint32_t n, bool nowait, struct chunk_read *rd)
 {
 	uint32_t bs = v->block_size;
 	uint32_t first = off / bs, last = (off + n - 1) / bs;
@@ -985,12 +993,23 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 	buf = chunk_buf_get(alen, &cap);
 	if (!buf)
 		return -ENOMEM;
-	fe = chunk_fd_get(cs, id, v->gen, &err);
+	fe = chunk_fd_get(cs, id, v->gen, nowait, &err);
 	if (!fe) {
 		chunk_buf_put(buf, cap);
 		return err;
 	}
-	got = chunk_io_pread(cs->io_engine, fe->fd, buf, alen, (off_t)astart);
+	if (nowait) {
+		struct iovec iov = { buf, alen };
+
+		got = preadv2(fe->fd, &iov, 1, (off_t)astart, RWF_NOWAIT);
+		if (got < (ssize_t)alen) { /* not (all) cached, or no RWF_NOWAIT here */
+			chunk_fd_put(cs, fe);
+			chunk_buf_put(buf, cap);
+			return -EAGAIN;
+		}
+	} else {
+		got = chunk_io_pread(cs->io_engine, fe->fd, buf, alen, (off_t)astart);
+	}
 	chunk_fd_put(cs, fe);
 	if (got < 0) {
 		chunk_buf_put(buf, cap);
@@ -1015,8 +1034,8 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 	return 0;
 }
 
-int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
-		     uint32_t length, bool pending, struct chunk_read *rd)
+static int chunk_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
+		      uint32_t length, bool pending, bool nowait, struct chunk_read *rd)
 {
 	int rc = 0;
 
@@ -1037,7 +1056,7 @@ int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset
 			if (v->removed || offset >= v->len || length == 0)
 				return 0;
 			n = v->len - offset < length ? v->len - offset : length;
-			rc = chunk_read_ver(cs, id, v, offset, n, rd);
+			rc = chunk_read_ver(cs, id, v, offset, n, false, rd);
 			if (rc == -ENOENT)
 				rc = -C3FS_ECHECKSUM;
 			if (rc) {
@@ -1063,10 +1082,15 @@ int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset
 			return 0;
 		}
 		n = v.len - offset < length ? v.len - offset : length;
-		rc = chunk_read_ver(cs, id, &v, offset, n, rd);
+		rc = chunk_read_ver(cs, id, &v, offset, n, nowait, rd);
 		if (rc != -ENOENT && rc != -C3FS_ECHECKSUM) {
 			chunk_ver_release(&v);
 			return rc;
+		}
+		if (nowait) { /* the re-check and the corruption mark are for a blocking read */
+			chunk_ver_release(&v);
+			memset(rd, 0, sizeof(*rd));
+			return -EAGAIN;
 		}
 		/* Did the version change under us?  Then read again. */
 		if (chunk_load(cs, id, &again) == 0 && (again.ver != v.ver || again.gen != v.gen)) {
@@ -1082,6 +1106,18 @@ int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset
 	}
 	memset(rd, 0, sizeof(*rd));
 	return -C3FS_EBUSY;
+}
+
+int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
+		     uint32_t length, bool pending, struct chunk_read *rd)
+{
+	return chunk_read(cs, id, offset, length, pending, false, rd);
+}
+
+int chunk_store_read_nowait(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
+			    uint32_t length, struct chunk_read *rd)
+{
+	return chunk_read(cs, id, offset, length, false, true, rd);
 }
 
 void chunk_read_release(struct chunk_read *rd)

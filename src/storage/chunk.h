@@ -143,6 +143,13 @@ int chunk_store_stat(struct chunk_store *cs, struct chunk_id id, struct chunk_in
  * empty. */
 int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
 		     uint32_t length, bool pending, struct chunk_read *rd);
+/* chunk_store_read of the committed version that never waits for the disk: -EAGAIN (with
+ * *rd empty) unless the chunk file's descriptor is cached and the bytes are in the page
+ * cache (preadv2 RWF_NOWAIT), or when a block fails its check (a blocking read re-checks
+ * and marks).  The metadata lookup reads LMDB's memory map (no syscall; a cold page can
+ * still fault).  For serving small reads on a network I/O thread. */
+int chunk_store_read_nowait(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
+			    uint32_t length, struct chunk_read *rd);
 void chunk_read_release(struct chunk_read *rd);
 
 /* Stage u as the chunk's pending version (lock held).  Any older pending version is

@@ -74,6 +74,7 @@ struct storage_service {
 	struct c3_counter *m_write_bytes, *m_read_bytes, *m_checksum, *m_fwd_retry, *m_dedup_hits;
 	struct c3_hist *m_write_lat, *m_read_lat, *m_update_lat;
 	struct c3_counter *m_sync_chunks;
+	struct c3_counter *m_read_inline, *m_read_deferred;
 	/* recovery: one thread syncs SYNCING successors of our serving targets */
 	pthread_t sync_thread;
 	bool sync_started;
@@ -937,6 +938,14 @@ static void svc_on_truncate(struct rpc_req *req, void *arg)
 	storage_truncate_req_release(&m);
 }
 
+/* STORAGE_T_READ runs inline on the network I/O thread (no hand-off to a worker) when the
+ * batch is small and every io is served from cached descriptors and the page cache
+ * (chunk_store_read_nowait); anything else (a big batch, a cold chunk file, bytes not in
+ * the page cache, a checksum mismatch to re-check) is deferred to a worker whole, where
+ * it is read again with blocking I/O.  (A partial inline result is dropped: retrying the
+ * whole batch keeps one code path and costs a few µs on a path that waits for a disk.) */
+#define SVC_READ_INLINE_MAX (64u << 10)
+
 static void svc_on_read(struct rpc_req *req, void *arg)
 {
 	struct storage_service *svc = arg;
@@ -952,6 +961,18 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 		storage_read_req_release(&m);
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
+	}
+	if (req->on_io_thread) {
+		uint64_t want = 0;
+
+		for (uint32_t i = 0; i < m.nios; i++)
+			want += m.ios[i].length;
+		if (want > SVC_READ_INLINE_MAX || m.nios > 16) {
+			storage_read_req_release(&m);
+			c3_counter_add(svc->m_read_deferred, 1);
+			rpc_req_defer(req);
+			return;
+		}
 	}
 	res = calloc(m.nios + 1, sizeof(*res));
 	rds = calloc(m.nios + 1, sizeof(*rds));
@@ -969,7 +990,24 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 		rc = svc_route_check(svc, &io->route, SVC_K_READ, &t, &ri, &res[i]);
 		if (rc == 0) {
 			routing_unref(ri);
-			rc = chunk_store_read(t->cs, id, io->offset, io->length, false, &rds[i]);
+			if (req->on_io_thread) {
+				rc = chunk_store_read_nowait(t->cs, id, io->offset, io->length,
+							     &rds[i]);
+				if (rc == -EAGAIN) {
+					c3_counter_add(svc->m_read_deferred, 1);
+					for (uint32_t j = 0; j <= i; j++)
+						chunk_read_release(&rds[j]);
+					free(rds);
+					free(iov);
+					free(res);
+					storage_read_req_release(&m);
+					rpc_req_defer(req);
+					return;
+				}
+			} else {
+				rc = chunk_store_read(t->cs, id, io->offset, io->length, false,
+						      &rds[i]);
+			}
 			if (rc == -C3FS_ECHECKSUM) {
 				c3_counter_add(svc->m_checksum, 1);
 				LOG_ERROR("target %u: chunk %llu:%u failed its checksum (replica "
@@ -994,6 +1032,8 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 			iov[niov++].iov_len = io->length - res[i].length;
 		}
 	}
+	if (req->on_io_thread)
+		c3_counter_add(svc->m_read_inline, 1);
 	svc_reply_batch(req, res, m.nios, iov, niov);
 	c3_counter_add(svc->m_read_bytes, bytes);
 	c3_hist_observe_ns(svc->m_read_lat, c3_now_ns() - start);
@@ -1900,6 +1940,10 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 					   "retried updates answered from the exactly-once table");
 	svc->m_sync_chunks = c3_counter_get("c3fs_storage_sync_chunks_total", NULL,
 					    "chunks sent or removed to bring a syncing successor up to date");
+	svc->m_read_inline = c3_counter_get("c3fs_storage_read_inline_total", NULL,
+					    "read batches served on the network I/O thread (cached)");
+	svc->m_read_deferred = c3_counter_get("c3fs_storage_read_deferred_total", NULL,
+					      "read batches handed to a worker (large, or not cached)");
 	svc->m_write_lat = c3_hist_get("c3fs_storage_write_seconds", NULL, "batch write latency");
 	svc->m_read_lat = c3_hist_get("c3fs_storage_read_seconds", NULL, "batch read latency");
 	svc->m_update_lat = c3_hist_get("c3fs_storage_update_seconds", NULL,
@@ -1925,7 +1969,7 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	if (rc)
 		goto fail;
 	rpc_server_register(svc->srv, STORAGE_T_WRITE, svc_on_write, svc, 0);
-	rpc_server_register(svc->srv, STORAGE_T_READ, svc_on_read, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_READ, svc_on_read, svc, RPC_HANDLER_INLINE);
 	rpc_server_register(svc->srv, STORAGE_T_UPDATE, svc_on_update, svc, 0);
 	rpc_server_register(svc->srv, STORAGE_T_TRUNCATE, svc_on_truncate, svc, 0);
 	rpc_server_register(svc->srv, STORAGE_T_REMOVE, svc_on_remove, svc, 0);

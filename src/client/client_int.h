@@ -244,6 +244,10 @@ uint64_t client__stripe_nchunks(uint32_t chunk_size, uint64_t off, uint64_t len)
  * than max entries are needed. */
 int client__iov_slice(const struct iovec *iov, int iovcnt, uint64_t from, uint64_t n,
 		      struct iovec *out, int max);
+/* The replica to read from among n (n >= 1) with loads[i] calls in flight on its node:
+ * the least loaded, ties in the order start, start+1, ... (mod n); replica avoid (an index,
+ * or -1) only when it is the only one.  Returns its index. */
+uint32_t client__pick_replica(const unsigned *loads, uint32_t n, uint32_t start, int avoid);
 
 /* ---- io.c ---- */
 /* Read/write the byte range [off, off+len) of an open inode to/from the caller's iovecs

@@ -15,12 +15,16 @@
  *
  * Writes go to the chain head, each io tagged (client id, channel, seq): the channel and
  * seq are taken once per piece and kept across retries, so the head applies it once.
- * Reads go to a serving replica chosen by (inode, chunk, attempt); a failed replica
- * (including -C3FS_ECHECKSUM, or a CRC mismatch seen here) is avoided on the next try.
+ * Reads go to the serving replica whose storage node has the fewest calls of this process
+ * in flight (io_node_load); ties go by (inode, chunk, attempt), so an idle cluster spreads
+ * chunks over the replicas and keeps each chunk on one replica's page cache.  A failed
+ * replica (including -C3FS_ECHECKSUM, or a CRC mismatch seen here) is avoided on the next
+ * try.
  * Request bulk is sent straight from the caller's iovecs; reply bulk lands straight in
  * them (one slice list per piece).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,11 @@
 #include "proto/storage.h"
 
 #define IO_SEG_PIECES 64 /* <= STORAGE_MAX_BATCH */
+
+/* Calls in flight per storage node, for the whole process (all clients, all threads):
+ * indexed by node id modulo the size (two nodes sharing a slot only blur the choice). */
+#define IO_NODE_SLOTS 256
+static atomic_uint io_node_load[IO_NODE_SLOTS];
 
 struct io_piece {
 	struct client_piece p;
@@ -50,6 +59,7 @@ struct io_batch {
 	struct rpc_call call;
 	struct c3_buf req;
 	uint32_t target_id;
+	uint32_t node_id;
 	char addr[ROUTING_ADDR_MAX];
 	int idx[IO_SEG_PIECES];
 	int n;
@@ -105,10 +115,11 @@ static bool io_wants_refresh(int rc)
 	       rc == -C3FS_ENOSUCCESSOR;
 }
 
-/* Choose the target for a piece.  0 with target, chain_ver and addr set, or a retryable code. */
+/* Choose the target for a piece.  0 with target, its node, chain_ver and addr set, or a
+ * retryable code. */
 static int io_pick_target(const struct io_ctx *x, const struct routing_info *ri,
-			  const struct io_piece *pc, uint32_t *target, uint32_t *chain_ver,
-			  char *addr)
+			  const struct io_piece *pc, uint32_t *target, uint32_t *node_id,
+			  uint32_t *chain_ver, char *addr)
 {
 	const struct routing_chain *ch = routing_chain_find(ri, pc->p.chain_id);
 	const struct routing_target *t = NULL;
@@ -130,11 +141,22 @@ static int io_pick_target(const struct io_ctx *x, const struct routing_info *ri,
 			return -C3FS_ENOSUCCESSOR; /* head not serving: chain reconfiguring */
 		t = routing_target_find(ri, serving[0]);
 	} else {
-		uint32_t k = (uint32_t)((pc->p.chunk_index + x->in->ino + pc->tries) % ns);
+		const struct routing_target *ts[ROUTING_MAX_REPLICAS];
+		unsigned loads[ROUTING_MAX_REPLICAS];
+		int avoid = -1;
 
-		if (serving[k] == pc->bad_target && ns > 1)
-			k = (k + 1) % ns;
-		t = routing_target_find(ri, serving[k]);
+		for (i = 0; i < ns; i++) {
+			ts[i] = routing_target_find(ri, serving[i]);
+			loads[i] = ts[i] ? atomic_load_explicit(
+						   &io_node_load[ts[i]->node_id % IO_NODE_SLOTS],
+						   memory_order_relaxed)
+					 : UINT32_MAX;
+			if (serving[i] == pc->bad_target)
+				avoid = (int)i;
+		}
+		t = ts[client__pick_replica(
+			loads, ns, (uint32_t)((pc->p.chunk_index + x->in->ino + pc->tries) % ns),
+			avoid)];
 	}
 	if (!t)
 		return -C3FS_ENOTARGET;
@@ -142,6 +164,7 @@ static int io_pick_target(const struct io_ctx *x, const struct routing_info *ri,
 	if (!nd || !nd->addr[0])
 		return -C3FS_ENOTARGET;
 	*target = t->target_id;
+	*node_id = t->node_id;
 	*chain_ver = ch->version;
 	snprintf(addr, ROUTING_ADDR_MAX, "%s", nd->addr);
 	return 0;
@@ -325,12 +348,12 @@ static int io_round(struct io_ctx *x)
 	for (i = 0; i < x->npc; i++) {
 		struct io_piece *pc = &x->pc[i];
 		char addr[ROUTING_ADDR_MAX];
-		uint32_t target, cver;
+		uint32_t target, node, cver;
 		int prc;
 
 		if (pc->done)
 			continue;
-		prc = io_pick_target(x, ri, pc, &target, &cver, addr);
+		prc = io_pick_target(x, ri, pc, &target, &node, &cver, addr);
 		if (prc) {
 			io_piece_fail(x, pc, prc, 0);
 			continue;
@@ -344,6 +367,7 @@ static int io_round(struct io_ctx *x)
 				break;
 		if (b == nbt) {
 			bts[b].target_id = target;
+			bts[b].node_id = node;
 			snprintf(bts[b].addr, sizeof(bts[b].addr), "%s", addr);
 			nbt++;
 		}
@@ -362,11 +386,15 @@ static int io_round(struct io_ctx *x)
 			continue;
 		}
 		bts[b].started = true;
+		atomic_fetch_add_explicit(&io_node_load[bts[b].node_id % IO_NODE_SLOTS], 1,
+					  memory_order_relaxed);
 	}
 	for (b = 0; b < nbt; b++) {
 		if (!bts[b].started)
 			continue;
 		rpc_call_wait(&bts[b].call);
+		atomic_fetch_sub_explicit(&io_node_load[bts[b].node_id % IO_NODE_SLOTS], 1,
+					  memory_order_relaxed);
 		io_batch_finish(x, &bts[b]);
 		c3_buf_release(&bts[b].call.resp);
 	}

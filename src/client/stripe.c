@@ -85,3 +85,21 @@ int client__iov_slice(const struct iovec *iov, int iovcnt, uint64_t from, uint64
 	}
 	return k;
 }
+
+uint32_t client__pick_replica(const unsigned *loads, uint32_t n, uint32_t start, int avoid)
+{
+	uint32_t best = start % n;
+	bool found = false;
+
+	for (uint32_t j = 0; j < n; j++) {
+		uint32_t k = (start + j) % n;
+
+		if ((int)k == avoid && n > 1)
+			continue;
+		if (!found || loads[k] < loads[best]) { /* strictly: ties keep the order */
+			best = k;
+			found = true;
+		}
+	}
+	return best;
+}

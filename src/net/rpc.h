@@ -78,6 +78,8 @@ struct rpc_req {
 	size_t bulk_len;
 	uint64_t deadline_ns;     /* c3_now_ns() time after which the caller has given up */
 	char peer[48];            /* "ip:port" of the caller */
+	bool on_io_thread;        /* the handler runs inline on the I/O thread
+				   * (RPC_HANDLER_INLINE); false on a worker */
 	void *server_private;
 };
 
@@ -86,6 +88,12 @@ struct rpc_req {
 typedef void (*rpc_handler_fn)(struct rpc_req *req, void *ctx);
 
 #define RPC_HANDLER_INLINE 1u /* run on the I/O thread: only for handlers that never block */
+
+/* From an inline handler (req->on_io_thread), instead of replying: queue req for a worker
+ * thread, which calls the handler again with on_io_thread false.  For a handler that finds
+ * out only while it runs that the request would block (e.g. a read that is not cached).
+ * The handler must not touch req afterwards. */
+void rpc_req_defer(struct rpc_req *req);
 
 /* Returns 0, or -C3FS_ECONFIG (bad address), -errno (bind/listen) with nothing to free. */
 int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out);

@@ -608,12 +608,13 @@ static bool srv_token_ok(const struct rpc_server *srv, const uint8_t *p, size_t 
 	return diff == 0;
 }
 
+static void srv_enqueue(struct rpc_server *srv, struct srv_req *r);
+
 /* io thread: a whole request has arrived.  Returns false when c was closed. */
 static bool srv_dispatch(struct srv_conn *c, struct srv_req *r)
 {
 	struct rpc_server *srv = c->srv;
 	const struct srv_handler *h;
-	bool wake;
 
 	c->cur = NULL;
 	c->rstate = SRV_RS_HDR;
@@ -656,11 +657,29 @@ static bool srv_dispatch(struct srv_conn *c, struct srv_req *r)
 		return true;
 	}
 	if (h->flags & RPC_HANDLER_INLINE) {
+		r->pub.on_io_thread = true;
 		c3_log_set_reqid(r->pub.id);
 		h->fn(&r->pub, h->ctx);
 		c3_log_set_reqid(0);
 		return true;
 	}
+	srv_enqueue(srv, r);
+	return true;
+}
+
+void rpc_req_defer(struct rpc_req *req)
+{
+	struct srv_req *r = req->server_private;
+
+	r->pub.on_io_thread = false;
+	srv_enqueue(r->conn->srv, r);
+}
+
+/* Queue r for a worker. */
+static void srv_enqueue(struct rpc_server *srv, struct srv_req *r)
+{
+	bool wake;
+
 	pthread_mutex_lock(&srv->qmu);
 	r->next = NULL;
 	if (srv->qtail)
@@ -674,7 +693,6 @@ static bool srv_dispatch(struct srv_conn *c, struct srv_req *r)
 	 * worker is busy (one of them takes the request when it finishes) */
 	if (wake)
 		pthread_cond_signal(&srv->qcv);
-	return true;
 }
 
 /* io thread: parse what the read buffer holds.  Returns false when c was closed. */

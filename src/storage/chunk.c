@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -72,6 +73,8 @@ struct chunk_slot {
 	pthread_cond_t cv;
 	bool has_pending;
 	struct chunk_ver pending;
+	uint64_t retired_ver;  /* highest version staged here and dropped uncommitted (0: none
+				* above the committed one); see chunk_info.retired_ver */
 };
 
 struct chunk_store {
@@ -253,10 +256,11 @@ static void chunk_fd_front(struct chunk_store *cs, struct chunk_fd *e)
 }
 
 /* A read-only descriptor of file generation gen of chunk id, from the cache or opened now
- * (and cached when no unlink happened meanwhile).  Returns the entry (release with
- * chunk_fd_put) or NULL with *err = -errno (-ENOENT: the generation is gone). */
+ * (and cached when no unlink happened meanwhile; with cached_only, -EAGAIN instead of an
+ * open).  Returns the entry (release with chunk_fd_put) or NULL with *err = -errno
+ * (-ENOENT: the generation is gone). */
 static struct chunk_fd *chunk_fd_get(struct chunk_store *cs, struct chunk_id id, uint64_t gen,
-				     int *err)
+				     bool cached_only, int *err)
 {
 	struct chunk_fd *e, *victim = NULL;
 	char path[4096];
@@ -273,6 +277,10 @@ static struct chunk_fd *chunk_fd_get(struct chunk_store *cs, struct chunk_id id,
 	}
 	epoch = cs->fd_epoch;
 	pthread_mutex_unlock(&cs->fd_mu);
+	if (cached_only) {
+		*err = -EAGAIN;
+		return NULL;
+	}
 
 	chunk_path(cs, id, gen, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -509,7 +517,7 @@ static void chunk_slot_maybe_free(struct chunk_store *cs, struct chunk_slot *s)
 {
 	struct chunk_slot **pp;
 
-	if (s->locked || s->waiters || s->has_pending)
+	if (s->locked || s->waiters || s->has_pending || s->retired_ver)
 		return;
 	pp = chunk_slot_ref(cs, s->id);
 	*pp = s->next;
@@ -856,6 +864,8 @@ static void chunk_fill_info(const struct chunk_ver *c, const struct chunk_slot *
 		if (!out->chunk_size)
 			out->chunk_size = s->pending.chunk_size;
 	}
+	if (s && s->retired_ver > out->commit_ver)
+		out->retired_ver = s->retired_ver;
 }
 
 int chunk_store_stat(struct chunk_store *cs, struct chunk_id id, struct chunk_info *out)
@@ -961,9 +971,11 @@ static void chunk_buf_put(void *p, size_t cap)
 }
 
 /* Read [off, off+n) of version v (off+n <= v->len) with block checks.
- * Returns 0, -ENOENT (file gone: the version changed), -C3FS_ECHECKSUM, or an error. */
+ * Returns 0, -ENOENT (file gone: the version changed), -C3FS_ECHECKSUM, or an error.
+ * nowait: -EAGAIN (nothing read) unless the descriptor is cached and the bytes are in the
+ * page cache (preadv2 RWF_NOWAIT). */
 static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const struct chunk_ver *v,
-			  uint32_t off, uint32_t n, struct chunk_read *rd)
+			  uint32_t off, uint32_t n, bool nowait, struct chunk_read *rd)
 {
 	uint32_t bs = v->block_size;
 	uint32_t first = off / bs, last = (off + n - 1) / bs;
@@ -981,12 +993,23 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 	buf = chunk_buf_get(alen, &cap);
 	if (!buf)
 		return -ENOMEM;
-	fe = chunk_fd_get(cs, id, v->gen, &err);
+	fe = chunk_fd_get(cs, id, v->gen, nowait, &err);
 	if (!fe) {
 		chunk_buf_put(buf, cap);
 		return err;
 	}
-	got = chunk_io_pread(cs->io_engine, fe->fd, buf, alen, (off_t)astart);
+	if (nowait) {
+		struct iovec iov = { buf, alen };
+
+		got = preadv2(fe->fd, &iov, 1, (off_t)astart, RWF_NOWAIT);
+		if (got < (ssize_t)alen) { /* not (all) cached, or no RWF_NOWAIT here */
+			chunk_fd_put(cs, fe);
+			chunk_buf_put(buf, cap);
+			return -EAGAIN;
+		}
+	} else {
+		got = chunk_io_pread(cs->io_engine, fe->fd, buf, alen, (off_t)astart);
+	}
 	chunk_fd_put(cs, fe);
 	if (got < 0) {
 		chunk_buf_put(buf, cap);
@@ -1011,8 +1034,8 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 	return 0;
 }
 
-int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
-		     uint32_t length, bool pending, struct chunk_read *rd)
+static int chunk_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
+		      uint32_t length, bool pending, bool nowait, struct chunk_read *rd)
 {
 	int rc = 0;
 
@@ -1033,7 +1056,7 @@ int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset
 			if (v->removed || offset >= v->len || length == 0)
 				return 0;
 			n = v->len - offset < length ? v->len - offset : length;
-			rc = chunk_read_ver(cs, id, v, offset, n, rd);
+			rc = chunk_read_ver(cs, id, v, offset, n, false, rd);
 			if (rc == -ENOENT)
 				rc = -C3FS_ECHECKSUM;
 			if (rc) {
@@ -1059,10 +1082,15 @@ int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset
 			return 0;
 		}
 		n = v.len - offset < length ? v.len - offset : length;
-		rc = chunk_read_ver(cs, id, &v, offset, n, rd);
+		rc = chunk_read_ver(cs, id, &v, offset, n, nowait, rd);
 		if (rc != -ENOENT && rc != -C3FS_ECHECKSUM) {
 			chunk_ver_release(&v);
 			return rc;
+		}
+		if (nowait) { /* the re-check and the corruption mark are for a blocking read */
+			chunk_ver_release(&v);
+			memset(rd, 0, sizeof(*rd));
+			return -EAGAIN;
 		}
 		/* Did the version change under us?  Then read again. */
 		if (chunk_load(cs, id, &again) == 0 && (again.ver != v.ver || again.gen != v.gen)) {
@@ -1078,6 +1106,18 @@ int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset
 	}
 	memset(rd, 0, sizeof(*rd));
 	return -C3FS_EBUSY;
+}
+
+int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
+		     uint32_t length, bool pending, struct chunk_read *rd)
+{
+	return chunk_read(cs, id, offset, length, pending, false, rd);
+}
+
+int chunk_store_read_nowait(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
+			    uint32_t length, struct chunk_read *rd)
+{
+	return chunk_read(cs, id, offset, length, false, true, rd);
 }
 
 void chunk_read_release(struct chunk_read *rd)
@@ -1229,6 +1269,8 @@ static void chunk_pending_drop(struct chunk_store *cs, struct chunk_id id, struc
 	old = s->pending;
 	memset(&s->pending, 0, sizeof(s->pending));
 	s->has_pending = false;
+	if (old.ver > s->retired_ver)
+		s->retired_ver = old.ver;
 	pthread_mutex_unlock(&cs->mu);
 	if (old.gen && old.gen != commit_gen && old.gen != keep_gen)
 		chunk_unlink_gen(cs, id, old.gen);
@@ -1240,7 +1282,7 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 	struct chunk_slot *s;
 	struct chunk_ver commit, nv;
 	const struct chunk_ver *base = NULL;
-	bool inplace = false, created = false, same_as_commit;
+	bool inplace = false, created = false, same_as_commit, sent = false;
 	char path[4096];
 	int fd = -1, rc;
 	uint64_t newgen;
@@ -1374,8 +1416,10 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 				goto out;
 			}
 		}
-		if (u->before_data)
+		if (u->before_data) {
+			sent = true;
 			u->before_data(u->before_data_arg);
+		}
 		if (u->length) {
 			rc = chunk_write_data(cs, fd, u->data, u->length, u->offset);
 			if (rc)
@@ -1419,6 +1463,12 @@ out:
 		}
 		if (s->has_pending)
 			chunk_pending_drop(cs, id, s, commit.gen, 0);
+		if (sent) { /* the caller may have passed this version on: never reuse it */
+			pthread_mutex_lock(&cs->mu);
+			if (u->version > s->retired_ver)
+				s->retired_ver = u->version;
+			pthread_mutex_unlock(&cs->mu);
+		}
 	}
 	chunk_ver_release(&nv);
 	chunk_ver_release(&commit);
@@ -1604,6 +1654,8 @@ int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t vers
 	pthread_mutex_lock(&cs->mu);
 	chunk_ver_release(&s->pending);
 	s->has_pending = false;
+	if (s->retired_ver <= version)
+		s->retired_ver = 0;
 	pthread_mutex_unlock(&cs->mu);
 out:
 	c3_buf_release(&b);

@@ -72,6 +72,13 @@ struct chunk_info {
 	uint64_t pending_ver;
 	uint32_t pending_length;
 	bool pending_remove;
+	/* Highest version that was staged here and then dropped without being committed
+	 * (chunk_store_abort, a replaced pending version, or a stage that failed after its
+	 * before_data hook ran), while it is above the committed version; 0 otherwise.  The
+	 * caller may have sent such a version down the chain and the successors may have
+	 * committed it, so a head must never hand it out again (see service.c).  Kept in
+	 * memory from the drop until a higher version commits, and lost on restart. */
+	uint64_t retired_ver;
 };
 
 enum chunk_update_type { CHUNK_UPD_WRITE = 1, CHUNK_UPD_TRUNCATE = 2, CHUNK_UPD_REMOVE = 3 };
@@ -126,7 +133,8 @@ void chunk_store_set_failed(struct chunk_store *cs);
 int chunk_store_lock(struct chunk_store *cs, struct chunk_id id);
 void chunk_store_unlock(struct chunk_store *cs, struct chunk_id id);
 
-/* State of a chunk.  -ENOENT when it has neither a committed nor a pending version. */
+/* State of a chunk.  -ENOENT when it has neither a committed nor a pending version (*out
+ * is filled then too: all zero but for retired_ver). */
 int chunk_store_stat(struct chunk_store *cs, struct chunk_id id, struct chunk_info *out);
 
 /* Read [offset, offset+length) of the committed version (or of the pending version when
@@ -135,6 +143,13 @@ int chunk_store_stat(struct chunk_store *cs, struct chunk_id id, struct chunk_in
  * empty. */
 int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
 		     uint32_t length, bool pending, struct chunk_read *rd);
+/* chunk_store_read of the committed version that never waits for the disk: -EAGAIN (with
+ * *rd empty) unless the chunk file's descriptor is cached and the bytes are in the page
+ * cache (preadv2 RWF_NOWAIT), or when a block fails its check (a blocking read re-checks
+ * and marks).  The metadata lookup reads LMDB's memory map (no syscall; a cold page can
+ * still fault).  For serving small reads on a network I/O thread. */
+int chunk_store_read_nowait(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
+			    uint32_t length, struct chunk_read *rd);
 void chunk_read_release(struct chunk_read *rd);
 
 /* Stage u as the chunk's pending version (lock held).  Any older pending version is
@@ -151,7 +166,7 @@ int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t vers
  * has the metadata switch left.  The service calls it while the successor works. */
 int chunk_store_sync_pending(struct chunk_store *cs, struct chunk_id id);
 
-/* Drop the pending version, if any (lock held). */
+/* Drop the pending version, if any (lock held); its version becomes retired_ver. */
 void chunk_store_abort(struct chunk_store *cs, struct chunk_id id);
 
 /* Committed chunk metadata in id order, starting after *after (or from the start when

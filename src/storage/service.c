@@ -4,7 +4,11 @@
  *  - A chunk's pending version exists only while some handler holds that chunk's lock (a
  *    pending version left behind by a crash or a failed forward is dropped or superseded
  *    by the next update, which then forwards the whole chunk, see svc_head_apply).
- *  - The head assigns v = max(committed, pending) + 1 under the chunk lock; a member
+ *  - The head assigns v = max(committed, pending, retired) + 1 under the chunk lock, so a
+ *    version is never handed out twice: one the head dropped uncommitted (a forward that
+ *    timed out, a commit refused with ENOSPC after the successors committed) may be
+ *    committed downstream, and reusing it would let them keep the old bytes as "already
+ *    applied".  The next update after such a drop goes down as a whole chunk.  A member
  *    applies a partial update only when v == committed + 1 (its base equals the head's),
  *    a full-chunk update whenever v > committed, and answers "done" when v <= committed.
  *  - A member commits only after its successor answered success, so when the head replies
@@ -70,6 +74,7 @@ struct storage_service {
 	struct c3_counter *m_write_bytes, *m_read_bytes, *m_checksum, *m_fwd_retry, *m_dedup_hits;
 	struct c3_hist *m_write_lat, *m_read_lat, *m_update_lat;
 	struct c3_counter *m_sync_chunks;
+	struct c3_counter *m_read_inline, *m_read_deferred;
 	/* recovery: one thread syncs SYNCING successors of our serving targets */
 	pthread_t sync_thread;
 	bool sync_started;
@@ -78,6 +83,12 @@ struct storage_service {
 	bool sync_stop, sync_kick;
 	uint32_t sync_done_chain[64], sync_done_ver[64], sync_done_succ[64];
 	int nsync_done;
+#ifdef C3_TEST_BUILD
+	/* fault injection (test builds only): the head's next commit of an update to an
+	 * existing chunk of this inode fails with -ENOSPC after the successors committed, once (environment variable
+	 * C3FS_TEST_HEAD_COMMIT_ENOSPC_INODE, read at start) */
+	atomic_uint_least64_t test_commit_enospc_inode;
+#endif
 };
 
 enum svc_kind { SVC_K_WRITE, SVC_K_READ, SVC_K_UPDATE, SVC_K_QUERY };
@@ -614,19 +625,19 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 			res->status = rc;
 		goto unlock;
 	}
-	rc = chunk_store_stat(t->cs, op->id, &info);
+	rc = chunk_store_stat(t->cs, op->id, &info); /* (filled on -ENOENT too) */
 	if (rc && rc != -ENOENT)
 		goto done;
-	if (rc == -ENOENT)
-		memset(&info, 0, sizeof(info));
 	if (op->type == CHUNK_UPD_TRUNCATE && (op->trunc_flags & STORAGE_TRUNC_F_ONLY_EXTEND) &&
-	    info.has_commit && !info.has_pending && info.length >= op->length) {
+	    info.has_commit && !info.has_pending && !info.retired_ver &&
+	    info.length >= op->length) {
 		rc = 0;
 		goto done;
 	}
-	/* A pending version here is a leftover (we hold the lock): its fate on the successors
-	 * is unknown, so the new version goes to them as a whole chunk. */
-	full = info.has_pending && op->type != CHUNK_UPD_REMOVE;
+	/* A pending version here is a leftover (we hold the lock), a retired one was dropped
+	 * after it may have left: their fate on the successors is unknown, so the new version
+	 * goes to them as a whole chunk. */
+	full = (info.has_pending || info.retired_ver) && op->type != CHUNK_UPD_REMOVE;
 	sync = svc_successor_syncing(svc, route->chain_id, route->target_id);
 	memset(&u, 0, sizeof(u));
 	u.type = op->type;
@@ -635,7 +646,12 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 	u.length = op->length;
 	u.chunk_size = op->chunk_size;
 	u.data = op->data;
-	u.version = (info.commit_ver > info.pending_ver ? info.commit_ver : info.pending_ver) + 1;
+	u.version = info.commit_ver;
+	if (info.pending_ver > u.version)
+		u.version = info.pending_ver;
+	if (info.retired_ver > u.version)
+		u.version = info.retired_ver;
+	u.version++;
 	memset(&fw, 0, sizeof(fw));
 	fw.chunk.inode = op->id.inode;
 	fw.chunk.index = op->id.index;
@@ -701,7 +717,14 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 		rc = ov.rc;
 	if (rc)
 		goto abort;
-	rc = chunk_store_commit(t->cs, op->id, u.version, svc_chain_ver(svc, route->chain_id));
+#ifdef C3_TEST_BUILD
+	if (info.has_commit && atomic_load(&svc->test_commit_enospc_inode) == op->id.inode &&
+	    atomic_exchange(&svc->test_commit_enospc_inode, 0) == op->id.inode)
+		rc = -ENOSPC;
+	else
+#endif
+		rc = chunk_store_commit(t->cs, op->id, u.version,
+					svc_chain_ver(svc, route->chain_id));
 	if (rc) {
 		LOG_ERROR("target %u: commit of chunk %llu:%u v%llu failed after the successors "
 			  "committed: %s", t->target_id, (unsigned long long)op->id.inode,
@@ -915,6 +938,14 @@ static void svc_on_truncate(struct rpc_req *req, void *arg)
 	storage_truncate_req_release(&m);
 }
 
+/* STORAGE_T_READ runs inline on the network I/O thread (no hand-off to a worker) when the
+ * batch is small and every io is served from cached descriptors and the page cache
+ * (chunk_store_read_nowait); anything else (a big batch, a cold chunk file, bytes not in
+ * the page cache, a checksum mismatch to re-check) is deferred to a worker whole, where
+ * it is read again with blocking I/O.  (A partial inline result is dropped: retrying the
+ * whole batch keeps one code path and costs a few µs on a path that waits for a disk.) */
+#define SVC_READ_INLINE_MAX (64u << 10)
+
 static void svc_on_read(struct rpc_req *req, void *arg)
 {
 	struct storage_service *svc = arg;
@@ -930,6 +961,18 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 		storage_read_req_release(&m);
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
+	}
+	if (req->on_io_thread) {
+		uint64_t want = 0;
+
+		for (uint32_t i = 0; i < m.nios; i++)
+			want += m.ios[i].length;
+		if (want > SVC_READ_INLINE_MAX || m.nios > 16) {
+			storage_read_req_release(&m);
+			c3_counter_add(svc->m_read_deferred, 1);
+			rpc_req_defer(req);
+			return;
+		}
 	}
 	res = calloc(m.nios + 1, sizeof(*res));
 	rds = calloc(m.nios + 1, sizeof(*rds));
@@ -947,7 +990,24 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 		rc = svc_route_check(svc, &io->route, SVC_K_READ, &t, &ri, &res[i]);
 		if (rc == 0) {
 			routing_unref(ri);
-			rc = chunk_store_read(t->cs, id, io->offset, io->length, false, &rds[i]);
+			if (req->on_io_thread) {
+				rc = chunk_store_read_nowait(t->cs, id, io->offset, io->length,
+							     &rds[i]);
+				if (rc == -EAGAIN) {
+					c3_counter_add(svc->m_read_deferred, 1);
+					for (uint32_t j = 0; j <= i; j++)
+						chunk_read_release(&rds[j]);
+					free(rds);
+					free(iov);
+					free(res);
+					storage_read_req_release(&m);
+					rpc_req_defer(req);
+					return;
+				}
+			} else {
+				rc = chunk_store_read(t->cs, id, io->offset, io->length, false,
+						      &rds[i]);
+			}
 			if (rc == -C3FS_ECHECKSUM) {
 				c3_counter_add(svc->m_checksum, 1);
 				LOG_ERROR("target %u: chunk %llu:%u failed its checksum (replica "
@@ -972,6 +1032,8 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 			iov[niov++].iov_len = io->length - res[i].length;
 		}
 	}
+	if (req->on_io_thread)
+		c3_counter_add(svc->m_read_inline, 1);
 	svc_reply_batch(req, res, m.nios, iov, niov);
 	c3_counter_add(svc->m_read_bytes, bytes);
 	c3_hist_observe_ns(svc->m_read_lat, c3_now_ns() - start);
@@ -1815,6 +1877,13 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	pthread_cond_init(&svc->sync_cv, NULL);
 	atomic_store(&svc->serving, !o->start_online); /* with mgmtd: serve once leased */
 	svc->node_id = o->node_id;
+#ifdef C3_TEST_BUILD
+	{
+		const char *e = getenv("C3FS_TEST_HEAD_COMMIT_ENOSPC_INODE");
+
+		atomic_store(&svc->test_commit_enospc_inode, e ? strtoull(e, NULL, 10) : 0);
+	}
+#endif
 	svc->io_engine = o->io_engine;
 	svc->forward_retry_ms = o->forward_retry_ms ? o->forward_retry_ms : 5000;
 	svc->forward_timeout_ms = o->forward_timeout_ms ? o->forward_timeout_ms : 10000;
@@ -1871,6 +1940,10 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 					   "retried updates answered from the exactly-once table");
 	svc->m_sync_chunks = c3_counter_get("c3fs_storage_sync_chunks_total", NULL,
 					    "chunks sent or removed to bring a syncing successor up to date");
+	svc->m_read_inline = c3_counter_get("c3fs_storage_read_inline_total", NULL,
+					    "read batches served on the network I/O thread (cached)");
+	svc->m_read_deferred = c3_counter_get("c3fs_storage_read_deferred_total", NULL,
+					      "read batches handed to a worker (large, or not cached)");
 	svc->m_write_lat = c3_hist_get("c3fs_storage_write_seconds", NULL, "batch write latency");
 	svc->m_read_lat = c3_hist_get("c3fs_storage_read_seconds", NULL, "batch read latency");
 	svc->m_update_lat = c3_hist_get("c3fs_storage_update_seconds", NULL,
@@ -1896,7 +1969,7 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	if (rc)
 		goto fail;
 	rpc_server_register(svc->srv, STORAGE_T_WRITE, svc_on_write, svc, 0);
-	rpc_server_register(svc->srv, STORAGE_T_READ, svc_on_read, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_READ, svc_on_read, svc, RPC_HANDLER_INLINE);
 	rpc_server_register(svc->srv, STORAGE_T_UPDATE, svc_on_update, svc, 0);
 	rpc_server_register(svc->srv, STORAGE_T_TRUNCATE, svc_on_truncate, svc, 0);
 	rpc_server_register(svc->srv, STORAGE_T_REMOVE, svc_on_remove, svc, 0);

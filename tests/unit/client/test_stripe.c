@@ -1,4 +1,6 @@
-/* test_stripe.c — libc3fs striping: byte ranges -> chunk pieces on chains, iovec slicing. */
+/* test_stripe.c — libc3fs striping: byte ranges -> chunk pieces on chains, iovec slicing,
+ * the read replica choice (least loaded node, ties in rotation order, a failed one
+ * avoided). */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -100,11 +102,29 @@ static void test_iov_slice(void)
 	is_int(client__iov_slice(iov, 3, 35, 0, out, 2), 0, "empty slice at the end");
 }
 
+static void test_pick_replica(void)
+{
+	unsigned idle[3] = { 0, 0, 0 }, busy0[3] = { 5, 0, 0 }, mixed[3] = { 2, 7, 1 };
+	unsigned one[1] = { 9 };
+	int spread[3] = { 0, 0, 0 };
+
+	is_int((int)client__pick_replica(idle, 3, 1, -1), 1, "idle: the rotation's start");
+	for (uint32_t s = 0; s < 30; s++)
+		spread[client__pick_replica(idle, 3, s, -1)]++;
+	ok(spread[0] == 10 && spread[1] == 10 && spread[2] == 10, "idle: chunks spread evenly");
+	is_int((int)client__pick_replica(busy0, 3, 0, -1), 1, "a busy node is passed over");
+	is_int((int)client__pick_replica(mixed, 3, 0, -1), 2, "the least loaded wins");
+	is_int((int)client__pick_replica(mixed, 3, 1, 2), 0, "a failed replica is avoided");
+	is_int((int)client__pick_replica(idle, 3, 2, 2), 0, "... even when idle");
+	is_int((int)client__pick_replica(one, 1, 5, 0), 0, "the only replica, even failed");
+}
+
 int main(void)
 {
 	test_plan_basic();
 	test_plan_edges();
 	test_dyn_stripe_spread();
 	test_iov_slice();
+	test_pick_replica();
 	return tap_done();
 }

@@ -15,6 +15,9 @@
  *    data is unchanged
  *  - a replica that lost a chunk (removed behind the chain's back with a direct SYNC
  *    update) is repaired by the head resending the whole chunk on -C3FS_ECHUNKVER
+ *  - a version the head dropped after its successors committed it (commit failure
+ *    injected at the head, test builds only) is never handed out again: the next write
+ *    leaves every replica identical
  *  - batches: a write batch of distinct chunks (applied in parallel) and one with two ios
  *    on the same chunk (applied in order); a read batch mixing a hole, a short read and a
  *    full read keeps every io's bytes in its own slot of the reply bulk
@@ -643,6 +646,50 @@ static void missed_update(void)
 	is_int(bad, 0, "every replica has the whole chunk again");
 }
 
+/* The head's commit fails (injected -ENOSPC, as from a full LMDB map) after the middle
+ * and the tail committed the update: the head drops that version.  The next write must
+ * not reuse its number, else the successors take it for "already applied" and keep the
+ * dropped bytes while the head commits others. */
+#define ABORT_INO 9900
+static void aborted_version_not_reused(void)
+{
+	struct storage_io_result r;
+	uint8_t a[8192], b[8192], c[100], want[8192], got[CS];
+	uint64_t vers[3] = { 0, 0, 0 };
+	uint32_t len;
+	int rc, bad = 0;
+
+	fill(a, sizeof(a), 901);
+	fill(b, sizeof(b), 902);
+	memset(c, 0xC3, sizeof(c));
+	is_int(do_write(1, 1, chain1_ver, 11, ABORT_INO, 0, 0, a, sizeof(a), NULL, &r), 0,
+	       "write A to every replica");
+	is_int(do_write(1, 1, chain1_ver, 11, ABORT_INO, 0, 0, b, sizeof(b), NULL, &r), -ENOSPC,
+	       "write B: the head's commit fails after the successors committed");
+	is_int(do_write(1, 1, chain1_ver, 11, ABORT_INO, 0, 100, c, sizeof(c), NULL, &r), 0,
+	       "the next write succeeds");
+	memcpy(want, a, sizeof(a));
+	memcpy(want + 100, c, sizeof(c));
+	for (int m = 0; m < 3; m++) {
+		struct storage_io_result rr;
+
+		rc = do_read(chain_nodes[1][m], 1, chain1_ver, chain_targets[1][m], ABORT_INO, 0, 0,
+			     CS, got, &rr);
+		len = rr.length;
+		vers[m] = rr.commit_ver;
+		if (rc != 0 || len != sizeof(want) || memcmp(got, want, sizeof(want)) != 0) {
+			bad++;
+			diag("member %d: rc %d len %u v%llu %s", m, rc, len,
+			     (unsigned long long)rr.commit_ver,
+			     rc == 0 && len == sizeof(b) && memcmp(got, b, 100) == 0
+				     ? "(kept the dropped write B)" : "");
+		}
+	}
+	is_int(bad, 0, "every replica holds A with the last write, none kept B");
+	ok(vers[0] == vers[1] && vers[1] == vers[2] && vers[0] >= 3,
+	   "replicas agree on a commit version past the dropped one");
+}
+
 static void batches(void)
 {
 	enum { N = 6, L = 20000 };
@@ -792,6 +839,12 @@ int main(void)
 		snprintf(extra_targets, sizeof(extra_targets), ",13:%s/t13,14:%s/t14/sub", root, root);
 	}
 	write_chain_file(1);
+	{
+		char e[32];
+
+		snprintf(e, sizeof(e), "%d", ABORT_INO);
+		setenv("C3FS_TEST_HEAD_COMMIT_ENOSPC_INODE", e, 1); /* test builds: see service.c */
+	}
 	for (int n = 1; n <= NNODES; n++)
 		pids[n] = start_node(n);
 	if (rpc_client_new(&co, &cli) != 0)
@@ -820,6 +873,7 @@ int main(void)
 	truncate_query_remove();
 	batches();
 	missed_update();
+	aborted_version_not_reused();
 	failed_and_full_targets();
 	stale_chain_version();
 	dead_successor();

@@ -1,7 +1,8 @@
 /* test_chunk.c — chunk engine: write/read/overwrite/extend/truncate/remove/holes, pending
  * invisibility, checksum mismatch on a flipped byte, reopen and orphan cleanup, listing,
  * ENOSPC on a tiny tmpfs (skipped when mounting is not allowed), and a random model check
- * against an in-memory copy, for both io engines. */
+ * against an in-memory copy, for both io engines; nowait reads (cached descriptor and
+ * page cache only) and retired versions. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -653,6 +654,82 @@ static void fd_cache(const char *dir)
 	chunk_store_close(cs);
 }
 
+/* chunk_store_read_nowait (the storage server's inline read): -EAGAIN until a blocking
+ * read cached the descriptor, then the bytes from the page cache; a damaged block is left
+ * to a blocking read (-EAGAIN, no corruption mark).  And retired_ver: a version dropped
+ * uncommitted is remembered (also for a chunk with nothing committed) until a higher one
+ * commits. */
+static void nowait_and_retired(const char *dir)
+{
+	struct chunk_store_opts o = { .target_id = 11, .io_engine = CHUNK_IO_PSYNC, .no_sync = true };
+	struct chunk_store *cs;
+	static uint8_t a[8192];
+	struct chunk_id id = { 8, 0 }, nid = { 8, 1 };
+	struct chunk_read rd;
+	struct chunk_info info;
+	struct chunk_stats st;
+	struct chunk_update u;
+	char path[4096];
+	int rc, fd, calls = 0;
+
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = (uint8_t)(i * 7 + 5);
+	if (chunk_store_open(dir, &o, &cs)) {
+		ok(0, "open for nowait reads");
+		return;
+	}
+	is_int(wr(cs, id, 0, a, sizeof(a), 65536), 0, "write");
+	is_int(chunk_store_read_nowait(cs, id, 0, 4096, &rd), -EAGAIN,
+	       "nowait read before the descriptor is cached: EAGAIN");
+	is_int(check(cs, id, a, sizeof(a)), 0, "blocking read (caches the descriptor)");
+	rc = chunk_store_read_nowait(cs, id, 4096, 4096, &rd);
+	ok(rc == 0 && rd.length == 4096 && memcmp(rd.data, a + 4096, 4096) == 0 && rd.version == 1,
+	   "nowait read of a cached chunk returns its bytes");
+	if (rc)
+		diag("nowait read: %d", rc);
+	chunk_read_release(&rd);
+	is_int(chunk_store_read_nowait(cs, nid, 0, 4096, &rd), 0, "nowait read of a hole");
+	is_int((int)rd.length, 0, "is empty");
+	chunk_read_release(&rd);
+	fd = chunk_store_file_path(cs, id, path, sizeof(path)) == 0 ? open(path, O_WRONLY) : -1;
+	ok(fd >= 0 && pwrite(fd, "X", 1, 10) == 1, "damage a byte of the first block");
+	if (fd >= 0)
+		close(fd);
+	is_int(chunk_store_read_nowait(cs, id, 0, 100, &rd), -EAGAIN,
+	       "nowait read of a damaged block: EAGAIN (left to a blocking read)");
+	chunk_store_get_stats(cs, &st);
+	is_int((int)st.checksum_errors, 0, "and not counted or marked");
+	is_int(chunk_store_read(cs, id, 0, 100, false, &rd), -C3FS_ECHECKSUM,
+	       "the blocking read reports it");
+
+	/* retired versions */
+	memset(&u, 0, sizeof(u));
+	u.type = CHUNK_UPD_WRITE;
+	u.length = 4096;
+	u.chunk_size = 65536;
+	u.data = a;
+	u.version = 3;
+	u.before_data = count_hook;
+	u.before_data_arg = &calls;
+	chunk_store_lock(cs, nid);
+	is_int(chunk_store_stage(cs, nid, &u), 0, "stage v3 of a new chunk");
+	chunk_store_abort(cs, nid);
+	chunk_store_unlock(cs, nid);
+	rc = chunk_store_stat(cs, nid, &info);
+	ok(rc == -ENOENT && info.retired_ver == 3 && !info.has_commit,
+	   "aborted: nothing committed, retired_ver 3 remembered");
+	chunk_store_lock(cs, nid);
+	u.version = 4;
+	rc = chunk_store_stage(cs, nid, &u);
+	if (!rc)
+		rc = chunk_store_commit(cs, nid, 4, 1);
+	chunk_store_unlock(cs, nid);
+	is_int(rc, 0, "v4 committed");
+	ok(chunk_store_stat(cs, nid, &info) == 0 && info.commit_ver == 4 && info.retired_ver == 0,
+	   "a higher commit clears retired_ver");
+	chunk_store_close(cs);
+}
+
 int main(void)
 {
 	char path[4200];
@@ -674,6 +751,8 @@ int main(void)
 	concurrency(path);
 	snprintf(path, sizeof(path), "%s/fdcache", root);
 	fd_cache(path);
+	snprintf(path, sizeof(path), "%s/nowait", root);
+	nowait_and_retired(path);
 	enospc();
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)

@@ -730,35 +730,46 @@ static void ub_ring_broken(struct ub_entry *e, const char *why)
 }
 
 /* Take what the ring's io_depth rule allows now.  Returns ms until the ring's batch
- * timeout is due (io_depth < 0 with a partial batch), else -1. */
+ * timeout is due (io_depth < 0 with a partial batch), else -1.
+ *
+ * Never a partial batch: the entries taken are bounded by the free items first, then
+ * rounded down to whole batches (io_depth != 0).  An honest application never has more
+ * entries published than free items (a worker frees its item before it posts the
+ * completion, and the application has at most `entries` I/Os prepared-and-not-reaped),
+ * so nothing is left behind; a dishonest one only stalls its own ring. */
 static long ub_ring_take(struct ub_entry *e)
 {
 	struct ub_ring *r = e->ring;
 	struct ub_item *batch = NULL, **tailp = &batch, *it;
 	long due = -1;
-	int avail, take = 0, n = 0;
+	int avail, take = 0, n = 0, nfree = 0;
 
-	if (atomic_load(&r->broken) || pthread_mutex_trylock(&r->take_lock) != 0)
+	if (atomic_load(&r->broken))
 		return -1;
+	pthread_mutex_lock(&r->take_lock); /* only this priority's dispatcher takes */
 	avail = usrbio_sq_avail(&r->c);
 	if (avail < 0) {
 		ub_ring_broken(e, "submission tail out of range");
 		goto out;
 	}
+	pthread_mutex_lock(&r->item_lock);
+	for (it = r->free_items; it && nfree < avail; it = it->next)
+		nfree++;
+	pthread_mutex_unlock(&r->item_lock);
 	if (r->io_depth == 0) {
-		take = avail;
+		take = nfree;
 	} else if (r->io_depth > 0) {
-		take = avail - avail % r->io_depth; /* whole batches only */
+		take = nfree - nfree % r->io_depth; /* whole batches only */
 	} else if (avail > 0) {
 		uint64_t now = c3_now_ns();
 
-		if (avail >= -r->io_depth) {
-			take = avail - avail % -r->io_depth;
+		if (nfree >= -r->io_depth) {
+			take = nfree - nfree % -r->io_depth;
 		} else {
 			if (!r->fill_since_ns)
 				r->fill_since_ns = now;
 			if (now - r->fill_since_ns >= (uint64_t)r->timeout_ms * 1000000ull)
-				take = avail;
+				take = nfree;
 			else
 				due = (long)(((uint64_t)r->timeout_ms * 1000000ull -
 					      (now - r->fill_since_ns)) / 1000000ull) + 1;
@@ -940,7 +951,9 @@ static void *ub_worker_main(void *arg)
 		struct ub_item *it = NULL;
 		struct ub_entry *e;
 		struct ub_ring *r;
+		uint64_t userdata;
 		int64_t res;
+		int32_t index;
 		int p;
 
 		pthread_mutex_lock(&ub.qlock);
@@ -969,15 +982,20 @@ static void *ub_worker_main(void *arg)
 			 * did not go through it): drop them, so reads through the mount see it */
 			fuse_lowlevel_notify_inval_inode(ub.fs->se, it->io.ino, (off_t)it->io.file_off,
 							 (off_t)it->io.len);
-		pthread_mutex_lock(&r->cq_lock);
-		if (usrbio_cq_push(&r->c, it->io.index, res, it->io.userdata) != 0)
-			ub_ring_broken(e, "completion ring full (completions not reaped)");
-		pthread_mutex_unlock(&r->cq_lock);
+		index = it->io.index;
+		userdata = it->io.userdata;
+		/* free the item before the application can see the completion: once it reaps,
+		 * it may publish a new entry at once, and the dispatcher must find an item for
+		 * it (else an io_depth > 0 batch would stay short forever) */
+		it->ring = NULL;
 		pthread_mutex_lock(&r->item_lock);
 		it->next = r->free_items;
 		r->free_items = it;
 		pthread_mutex_unlock(&r->item_lock);
-		it->ring = NULL;
+		pthread_mutex_lock(&r->cq_lock);
+		if (usrbio_cq_push(&r->c, index, res, userdata) != 0)
+			ub_ring_broken(e, "completion ring full (completions not reaped)");
+		pthread_mutex_unlock(&r->cq_lock);
 		ub_entry_put(e);
 	}
 }

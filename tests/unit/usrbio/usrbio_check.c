@@ -12,6 +12,11 @@
  *   c3fs-usrbio-check loop    MNT FILE SECS    read batches for SECS seconds; every
  *                                              completion must come (data or error)
  *   c3fs-usrbio-check badreg  MNT             symlinks the daemon must refuse
+ *   c3fs-usrbio-check stress  MNT FILE REF SECS  4 processes, each its own ring with
+ *                                              io_depth 1, 2, 4 or 8 (whole batches):
+ *                                              sliding windows and full-ring rounds for
+ *                                              SECS seconds, every completion within 10 s
+ *                                              and with the reference's bytes
  */
 #include <dirent.h>
 #include <errno.h>
@@ -652,6 +657,119 @@ static int cmd_loop(const char *mnt, const char *file, int secs)
 	return n_fail != 0;
 }
 
+/* ------------------------------------------------------------------ io_depth > 0 stress */
+
+/* One process, one ring of 16 with io_depth `depth`: 4 KiB reads at random offsets of
+ * FILE, checked against REF.  Odd `mode`: full rounds (prep 16, one submit, reap all,
+ * prep again at once: the daemon sees the next round while its workers are still
+ * finishing the last one).  Even `mode`: a sliding window (reap at least one batch,
+ * refill in whole batches, one submit per batch).  Each I/O has its own 4 KiB block of
+ * the iov (userdata = file block * 16 + buffer block).  0 when every completion came within
+ * 10 s with the right bytes. */
+static int stress_one(const char *mnt, const char *file, const uint8_t *want, size_t rlen,
+		      int depth, int mode, int secs)
+{
+	enum { E = 16, BS = 4096 };
+	struct c3fs_iov iov;
+	struct c3fs_ior ior;
+	struct c3fs_cqe cqes[E];
+	time_t end = time(NULL) + secs;
+	long rounds = 0, done = 0, bad = 0;
+	int fd, rfd, i, out = 0, refill = E, rc, free_blk[E], nfree = E;
+	uint64_t blocks = rlen / BS;
+
+	for (i = 0; i < E; i++)
+		free_blk[i] = i; /* buffer blocks not in use */
+
+	srand((unsigned)getpid());
+	if (blocks == 0 || c3fs_iovcreate(&iov, mnt, E * BS, BS, -1) ||
+	    c3fs_iorcreate(&ior, mnt, E, true, depth, -1))
+		return 3;
+	fd = open(file, O_RDONLY);
+	rfd = fd < 0 ? 1 : c3fs_reg_fd(fd, 0);
+	if (rfd > 0)
+		return 3;
+	for (;;) {
+		struct timespec ts = deadline(10);
+		int got;
+
+		/* refill in whole batches; the slot index picks the buffer block */
+		while (refill >= depth && time(NULL) < end) {
+			for (i = 0; i < depth; i++) {
+				uint64_t b = (uint64_t)rand() % blocks;
+				int k = free_blk[--nfree];
+				int slot = c3fs_prep_io(&ior, &iov, true, iov.base + (size_t)k * BS, rfd,
+							b * BS, BS, (void *)(uintptr_t)(b * E + k));
+
+				if (slot < 0) {
+					fprintf(stderr, "stress: prep_io: %s\n", strerror(-slot));
+					return 4;
+				}
+				out++;
+			}
+			refill -= depth;
+			if (mode % 2 == 0 && (rc = c3fs_submit_ios(&ior)) != 0)
+				return 4;
+		}
+		if (mode % 2 && (rc = c3fs_submit_ios(&ior)) != 0)
+			return 4;
+		if (out == 0)
+			break;
+		got = c3fs_wait_for_ios(&ior, cqes, E, mode % 2 ? out : depth, &ts);
+		if (got <= 0 || (mode % 2 && got < out)) {
+			fprintf(stderr, "stress: io_depth %d mode %d: round %ld: %d of %d completions "
+					"in 10 s\n", depth, mode, rounds, got, out);
+			return 1;
+		}
+		for (i = 0; i < got; i++) {
+			uint64_t u = (uint64_t)(uintptr_t)cqes[i].userdata;
+			int k = (int)(u % E);
+
+			if (cqes[i].result != BS ||
+			    memcmp(iov.base + (size_t)k * BS, want + u / E * BS, BS) != 0)
+				bad++;
+			free_blk[nfree++] = k;
+		}
+		out -= got;
+		done += got;
+		refill += got;
+		rounds++;
+	}
+	fprintf(stderr, "stress: io_depth %d mode %d: %ld rounds, %ld reads, %ld bad\n", depth,
+		mode, rounds, done, bad);
+	c3fs_dereg_fd(rfd);
+	close(fd);
+	c3fs_iordestroy(&ior);
+	c3fs_iovdestroy(&iov);
+	return bad ? 2 : 0;
+}
+
+static int cmd_stress(const char *mnt, const char *file, const char *ref, int secs)
+{
+	static const int depths[] = { 1, 2, 4, 8 };
+	size_t rlen;
+	uint8_t *want = slurp(ref, &rlen);
+	pid_t pids[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0)
+			_exit(stress_one(mnt, file, want, rlen, depths[i], i, secs));
+	}
+	for (i = 0; i < 4; i++) {
+		int st = 0;
+
+		waitpid(pids[i], &st, 0);
+		check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "stress: ring with io_depth %d (%s) for %d s: every completion within 10 s, "
+		      "right bytes (exit %d)", depths[i], i % 2 ? "full rounds" : "sliding window",
+		      secs, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	free(want);
+	return n_fail != 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -673,6 +791,8 @@ int main(int argc, char **argv)
 		return cmd_die(argv[2], argv[3]);
 	if (!strcmp(cmd, "removed") && argc == 4)
 		return cmd_removed(argv[2], argv[3]);
+	if (!strcmp(cmd, "stress") && argc == 6)
+		return cmd_stress(argv[2], argv[3], argv[4], atoi(argv[5]));
 	if (!strcmp(cmd, "loop") && argc == 5)
 		return cmd_loop(argv[2], argv[3], atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of tests/unit/usrbio/usrbio_check.c\n");

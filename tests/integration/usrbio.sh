@@ -5,7 +5,8 @@
 # through FUSE and writes read back through FUSE, byte-compared, for several block sizes
 # and io_depth modes; one process creates an iov and another opens it by id; hostile
 # registrations, rings and entries; a process dying with I/O in flight; a file removed
-# with reads queued; a storage node killed during batches (every completion arrives).
+# with reads queued; iovs and rings shrunk under the daemon; a storage node killed during
+# batches (every completion arrives).
 set -u
 . "$C3FS_ROOT/tests/lib/common.sh"
 . "$C3FS_ROOT/tests/lib/cluster.sh"
@@ -71,6 +72,18 @@ chk die "$M" "$M/big"
 cp "$T/ref" "$M/doomed"
 chk removed "$M" "$M/doomed"
 
+# shm objects shrunk (ftruncate) under the daemon: it survives (SIGBUS caught), the
+# owner gets -EFAULT, other rings and mounts keep working
+fpid=$(t_pid fuse-mnt)
+chk shrink "$M" "$M/big" "$T/ref"
+kill -0 "$fpid"
+t_ok $? "c3fs-fuse is alive after the shrunk iovs and rings"
+grep -q "iov .*shm object shrunk" "$T/fuse-mnt.log"
+t_ok $? "the daemon logged the shrunk iovs"
+grep -q "ring .*shm object shrunk under the daemon (SIGBUS caught)" "$T/fuse-mnt.log"
+t_ok $? "the daemon caught SIGBUS on the shrunk rings and stopped serving them"
+chk read "$M" "$M/big" "$T/ref" 1048576 0
+
 # uid 1000 can use USRBIO on its own files, not on root's 0600 ones
 if command -v setpriv >/dev/null; then
 	chmod 755 "$T"
@@ -117,6 +130,8 @@ if [ -f "$so" ] && command -v python3 >/dev/null; then
 else
 	echo "# skipped the Python case: no $so (make BUILD=release programs)"
 fi
+
+chk read "$T/mnt2" "$T/mnt2/big" "$T/ref" 65536 0 # the other mount, after all that
 
 left=$(ls "$M/3fs-virt/iovs" | sort | tr '\n' ' ')
 t_is "$left" "submit-ios submit-ios.ph submit-ios.pl " "every registration is gone at the end"

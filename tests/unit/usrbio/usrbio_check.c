@@ -12,6 +12,9 @@
  *   c3fs-usrbio-check loop    MNT FILE SECS    read batches for SECS seconds; every
  *                                              completion must come (data or error)
  *   c3fs-usrbio-check badreg  MNT             symlinks the daemon must refuse
+ *   c3fs-usrbio-check shrink  MNT FILE REF     iovs and rings ftruncated smaller under the
+ *                                              daemon (queued and idle): -EFAULT for the
+ *                                              owner, other rings unharmed
  *   c3fs-usrbio-check stress  MNT FILE REF SECS  4 processes, each its own ring with
  *                                              io_depth 1, 2, 4 or 8 (whole batches):
  *                                              sliding windows and full-ring rounds for
@@ -22,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -657,6 +661,197 @@ static int cmd_loop(const char *mnt, const char *file, int secs)
 	return n_fail != 0;
 }
 
+/* ------------------------------------------------------------------ shrunk shm objects */
+
+static void hexid(const void *id, char out[33])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", ((const uint8_t *)id)[i]);
+}
+
+/* A read ring made by hand (as the library does), keeping its shm fd so that it can be
+ * shrunk: io_depth 0, 8 entries.  The submit semaphore goes to *sem. */
+struct raw_ring {
+	int fd;
+	struct usrbio_ring_hdr *h;
+	size_t bytes;
+	char link[512];
+	sem_t *sem;
+};
+
+static void raw_ring_create(struct raw_ring *rr, const char *mnt)
+{
+	char hex[33], name[64], target[600], sname[300];
+	uint8_t id[16];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		id[i] = (uint8_t)rand();
+	hexid(id, hex);
+	snprintf(name, sizeof(name), "/" USRBIO_IOR_PREFIX "%s", hex);
+	rr->bytes = usrbio_ring_bytes(8);
+	rr->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (rr->fd < 0 || ftruncate(rr->fd, (off_t)rr->bytes) != 0)
+		die("raw ring shm", errno);
+	rr->h = mmap(NULL, rr->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, rr->fd, 0);
+	if (rr->h == MAP_FAILED)
+		die("raw ring mmap", errno);
+	rr->h->magic = USRBIO_RING_MAGIC;
+	rr->h->version = USRBIO_RING_VERSION;
+	rr->h->entries = 8;
+	sem_init(&rr->h->cq_sem, 1, 0);
+	snprintf(rr->link, sizeof(rr->link), "%s/" USRBIO_VIRT_IOVS "/%s.r0", mnt, hex);
+	snprintf(target, sizeof(target), USRBIO_SHM_DIR "%s", name);
+	if (symlink(target, rr->link) != 0)
+		die("raw ring registration", errno);
+	shm_unlink(name);
+	snprintf(target, sizeof(target), "%s/" USRBIO_VIRT_IOVS "/" USRBIO_SUBMIT_NAME, mnt);
+	n = readlink(target, sname, sizeof(sname) - 1);
+	if (n <= (ssize_t)strlen(USRBIO_SEM_PATH_PREFIX))
+		die("readlink submit-ios", errno);
+	sname[n] = '\0';
+	memmove(sname + 1, sname + strlen(USRBIO_SEM_PATH_PREFIX),
+		(size_t)n - strlen(USRBIO_SEM_PATH_PREFIX) + 1);
+	sname[0] = '/';
+	rr->sem = sem_open(sname, 0);
+	if (rr->sem == SEM_FAILED)
+		die("sem_open submit-ios", errno);
+}
+
+static void raw_ring_destroy(struct raw_ring *rr)
+{
+	unlink(rr->link);
+	munmap(rr->h, rr->bytes);
+	close(rr->fd);
+	sem_close(rr->sem);
+}
+
+/* One whole read through a fresh iov and ring: the daemon still serves this process. */
+static int read_ok(const char *mnt, int rfd, const uint8_t *want, size_t rlen)
+{
+	struct c3fs_iov iov;
+	struct c3fs_ior ior;
+	struct c3fs_cqe cqe;
+	size_t len = rlen < 65536 ? rlen : 65536;
+	int ok;
+
+	if (c3fs_iovcreate(&iov, mnt, 65536, 0, -1) || c3fs_iorcreate(&ior, mnt, 4, true, 0, -1))
+		return 0;
+	ok = c3fs_prep_io(&ior, &iov, true, iov.base, rfd, 0, len, NULL) >= 0 &&
+	     c3fs_submit_ios(&ior) == 0 && reap(&ior, &cqe, 1) == 1 &&
+	     cqe.result == (int64_t)len && memcmp(iov.base, want, len) == 0;
+	c3fs_iordestroy(&ior);
+	c3fs_iovdestroy(&iov);
+	return ok;
+}
+
+static int cmd_shrink(const char *mnt, const char *file, const char *ref)
+{
+	enum { N = 32, BS = 128 << 10 };
+	struct c3fs_iov iov;
+	struct c3fs_ior ior;
+	struct c3fs_cqe cqes[N];
+	struct raw_ring rr;
+	size_t rlen;
+	uint8_t *want = slurp(ref, &rlen);
+	char hex[33], name[64];
+	int fd, rfd, sfd, i, got, full = 0, efault = 0, other = 0;
+
+	srand((unsigned)getpid());
+	fd = open(file, O_RDONLY);
+	rfd = fd < 0 ? 1 : c3fs_reg_fd(fd, 0);
+	if (rfd > 0 || c3fs_iovcreate(&iov, mnt, (size_t)N * BS, 0, -1) ||
+	    c3fs_iorcreate(&ior, mnt, N, true, 0, -1))
+		die("setup", EIO);
+	hexid(iov.id, hex);
+	snprintf(name, sizeof(name), "/" USRBIO_IOV_PREFIX "%s", hex);
+	sfd = shm_open(name, O_RDWR, 0);
+	if (sfd < 0)
+		die(name, errno);
+
+	/* an iov shrunk while reads into it are queued (and running) */
+	for (i = 0; i < N; i++)
+		if (c3fs_prep_io(&ior, &iov, true, iov.base + (size_t)i * BS, rfd,
+				 (size_t)i * BS % (rlen - BS), BS, NULL) < 0)
+			die("prep_io", EIO);
+	c3fs_submit_ios(&ior);
+	usleep(1000);
+	if (ftruncate(sfd, 4096) != 0)
+		die("ftruncate iov", errno);
+	got = reap(&ior, cqes, N);
+	for (i = 0; i < got; i++)
+		cqes[i].result == BS ? full++ : cqes[i].result == -EFAULT ? efault++ : other++;
+	check(got == N && other == 0, "iov shrunk to 4 KiB with %d reads queued: %d completions, "
+	      "%d whole, %d -EFAULT, %d else", N, got, full, efault, other);
+	/* idle: the iov is broken for good, even its first page */
+	for (i = 0; i < 4; i++)
+		c3fs_prep_io(&ior, &iov, true, iov.base, rfd, 0, 100, NULL);
+	c3fs_submit_ios(&ior);
+	got = reap(&ior, cqes, 4);
+	for (i = 0, efault = 0; i < got; i++)
+		efault += cqes[i].result == -EFAULT;
+	check(got == 4 && efault == 4, "then 4 reads into it (even its first page): -EFAULT (%d of %d)",
+	      efault, got);
+	c3fs_iordestroy(&ior);
+	close(sfd);
+	c3fs_iovdestroy(&iov); /* unmaps only: nothing here touches the lost pages */
+	check(read_ok(mnt, rfd, want, rlen), "a fresh iov and ring of the same process read correctly");
+
+	/* an iov shrunk while idle, then used */
+	if (c3fs_iovcreate(&iov, mnt, 1 << 20, 0, -1) || c3fs_iorcreate(&ior, mnt, 4, true, 0, -1))
+		die("setup 2", EIO);
+	hexid(iov.id, hex);
+	snprintf(name, sizeof(name), "/" USRBIO_IOV_PREFIX "%s", hex);
+	sfd = shm_open(name, O_RDWR, 0);
+	if (sfd < 0 || ftruncate(sfd, 0) != 0)
+		die("shrink idle iov", errno);
+	c3fs_prep_io(&ior, &iov, true, iov.base + 8192, rfd, 0, 4096, NULL);
+	c3fs_submit_ios(&ior);
+	got = reap(&ior, cqes, 1);
+	check(got == 1 && cqes[0].result == -EFAULT, "an idle iov shrunk to 0, then read into: -EFAULT "
+	      "(%" PRId64 ")", got == 1 ? cqes[0].result : 0);
+	c3fs_iordestroy(&ior);
+	close(sfd);
+	c3fs_iovdestroy(&iov);
+
+	/* rings shrunk under the daemon: queued (entries published), then idle */
+	if (c3fs_iovcreate(&iov, mnt, 1 << 20, 0, -1))
+		die("setup 3", EIO);
+	raw_ring_create(&rr, mnt);
+	for (i = 0; i < 8; i++) {
+		struct usrbio_sqe *q = &usrbio_sqes(rr.h)[i];
+		struct stat st;
+
+		fstat(fd, &st);
+		memset(q, 0, sizeof(*q));
+		memcpy(q->iov_id, iov.id, 16);
+		q->iov_off = (uint64_t)i * 65536;
+		q->ino = st.st_ino;
+		q->len = 65536;
+		q->index = i;
+	}
+	if (ftruncate(rr.fd, 4096) != 0) /* the header stays, the entries go */
+		die("ftruncate ring", errno);
+	atomic_store(&rr.h->sq_tail, 8);
+	sem_post(rr.sem);
+	usleep(300 * 1000);
+	raw_ring_destroy(&rr);
+	check(read_ok(mnt, rfd, want, rlen), "a ring shrunk with 8 entries queued: others still read");
+	raw_ring_create(&rr, mnt);
+	if (ftruncate(rr.fd, 0) != 0)
+		die("ftruncate ring", errno);
+	sem_post(rr.sem);
+	usleep(300 * 1000); /* the dispatcher polls it anyway */
+	raw_ring_destroy(&rr);
+	check(read_ok(mnt, rfd, want, rlen), "an idle ring shrunk to 0: others still read");
+	c3fs_iovdestroy(&iov);
+	c3fs_dereg_fd(rfd);
+	close(fd);
+	free(want);
+	return n_fail != 0;
+}
+
 /* ------------------------------------------------------------------ io_depth > 0 stress */
 
 /* One process, one ring of 16 with io_depth `depth`: 4 KiB reads at random offsets of
@@ -791,6 +986,8 @@ int main(int argc, char **argv)
 		return cmd_die(argv[2], argv[3]);
 	if (!strcmp(cmd, "removed") && argc == 4)
 		return cmd_removed(argv[2], argv[3]);
+	if (!strcmp(cmd, "shrink") && argc == 5)
+		return cmd_shrink(argv[2], argv[3], argv[4]);
 	if (!strcmp(cmd, "stress") && argc == 6)
 		return cmd_stress(argv[2], argv[3], argv[4], atoi(argv[5]));
 	if (!strcmp(cmd, "loop") && argc == 5)

@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -1257,6 +1258,7 @@ static void ub_sweep_stale_sems(void)
 
 int usrbio_start(struct fusefs *fs)
 {
+	struct rlimit rl;
 	int p, rc = 0;
 
 	ub.fs = fs;
@@ -1269,6 +1271,10 @@ int usrbio_start(struct fusefs *fs)
 		return rc;
 	}
 	ub_sweep_stale_sems();
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max; /* each registered iov keeps its shm fd */
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	rc = ub_sigbus_install();
 	if (rc) {
 		LOG_ERROR("usrbio: SIGBUS handler: %s; USRBIO off", strerror(-rc));

@@ -178,17 +178,18 @@ static struct sigaction ub_old_sigbus;
 static bool ub_sigbus_on;
 static uintptr_t ub_page = 4096;
 
-/* Replace [from, hi) of slot m with anonymous zero pages and mark it broken.
- * Async-signal-safe (the raw system call, not an interposed mmap). */
-static void ub_map_cut(struct ub_map *m, uintptr_t from)
+/* Replace [from, hi) of slot m with anonymous zero pages and mark it broken.  False if
+ * the kernel refused (no memory).  Async-signal-safe (the raw system call, not an
+ * interposed mmap). */
+static bool ub_map_cut(struct ub_map *m, uintptr_t from)
 {
 	uintptr_t hi = atomic_load(&m->hi);
 
 	from &= ~(ub_page - 1);
 	atomic_store(&m->broken, true);
-	if (from < hi)
-		syscall(SYS_mmap, (void *)from, (size_t)(hi - from), PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	return from >= hi ||
+	       syscall(SYS_mmap, (void *)from, (size_t)(hi - from), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != -1;
 }
 
 static void ub_sigbus(int sig, siginfo_t *si, void *uc)
@@ -201,7 +202,8 @@ static void ub_sigbus(int sig, siginfo_t *si, void *uc)
 			struct ub_map *m = &ub_maps[i];
 
 			if (a >= atomic_load(&m->lo) && a < atomic_load(&m->hi)) {
-				ub_map_cut(m, a);
+				if (!ub_map_cut(m, a))
+					break; /* the access would fault again, forever */
 				errno = saved;
 				return; /* the access runs again, on a zero page */
 			}

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# timeout: 300
+# timeout: 400
 # usrbio: the USRBIO library (libc3fs-usrbio) against a mounted cluster, through
 # c3fs-usrbio-check: every call with good and bad arguments; reads of files written
 # through FUSE and writes read back through FUSE, byte-compared, for several block sizes
-# and io_depth modes; one process creates an iov and another opens it by id; hostile
+# and io_depth modes; io_depth > 0 rings under load (12 in parallel); one process creates an iov and another opens it by id; hostile
 # registrations, rings and entries; a process dying with I/O in flight; a file removed
 # with reads queued; iovs and rings shrunk under the daemon; a storage node killed during
 # batches (every completion arrives).
@@ -64,6 +64,21 @@ sync
 c_mount "$T/mnt2" || t_ok 1 "second mount"
 cmp -s "$T/src" "$T/mnt2/written"
 t_ok $? "and through a second mount (length reported)"
+
+# io_depth > 0 under load (whole batches only; a short batch once hung a ring for good):
+# 4 rings with io_depth 1/2/4/8, full-ring rounds and sliding windows, then 3 such groups
+# at once (12 rings); every completion within 10 s, bytes checked
+chk stress "$M" "$M/big" "$T/ref" 5
+for g in 1 2 3; do
+	"$CHK" stress "$M" "$M/big" "$T/ref" 5 >"$T/stress$g.out" 2>"$T/stress$g.err" &
+	eval "sp$g=\$!"
+done
+for g in 1 2 3; do
+	eval "wait \$sp$g"
+	t_ok $? "stress group $g of 3 in parallel: c3fs-usrbio-check exits 0"
+	grep '^not ok' "$T/stress$g.out" | sed 's/^/#   /'
+	sed 's/^/#   /' "$T/stress$g.err"
+done
 
 chk multi "$M" "$M/big" "$T/ref"
 chk badreg "$M"

@@ -34,7 +34,9 @@
  * Locks: ub.lock guards the entry list and the registration fields; per ring, take_lock
  * (one taker at a time: sq side of the consumer), cq_lock (completion side), file_lock
  * (its open files), item_lock (its free items).  Order: ub.lock before any ring lock;
- * never two rings' locks at once.
+ * never two rings' locks at once.  ub_map_lock (slots of the SIGBUS guard) is a leaf.
+ *
+ * Shrunk shm objects (ftruncate by the application): see "shrunk mappings" below.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -49,7 +51,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,6 +117,8 @@ struct ub_entry {
 	atomic_int refs;
 	void *base;
 	size_t bytes;
+	int map;                       /* slot in ub_maps (the SIGBUS guard), -1 if none */
+	int shm_fd;                    /* iov: the object, to see it shrink (-1 if none) */
 	uint8_t id[16];                /* iov id */
 	size_t block_size;
 	struct ub_ring *ring;
@@ -138,6 +144,167 @@ static struct {
 	bool reaper_started;
 } ub = { .lock = PTHREAD_MUTEX_INITIALIZER, .qlock = PTHREAD_MUTEX_INITIALIZER,
 	 .qcond = PTHREAD_COND_INITIALIZER, .shm_dir = -1 };
+
+
+/* ------------------------------------------------------------------ shrunk mappings
+ *
+ * The application owns the shm objects the daemon maps and may ftruncate them smaller at
+ * any moment: the daemon's own accesses of the lost pages then fault with SIGBUS (the
+ * ring accessors, checksums and copies in libc3fs), or fail with EFAULT when the kernel
+ * copies (recv into an iov, send from it).  The daemon must survive both:
+ *   - every mapping is in ub_maps (lock-free for the signal handler); the SIGBUS handler
+ *     finds the mapping holding si_addr, replaces the pages from the faulting one to the
+ *     end of the mapping with anonymous zero pages (mmap MAP_FIXED: those pages are all
+ *     past the object's new end), marks the mapping broken and returns, so the faulting
+ *     instruction runs again on the zero page.  A SIGBUS anywhere else goes to the
+ *     previous handler (or the default action: the process dies as it would have);
+ *   - ub_map_check() compares an iov's object size (fstat of the fd kept for it) with
+ *     the mapping and does the same replacement: run before and after each I/O that
+ *     failed, and by the reaper for every iov (so that an I/O whose receive keeps
+ *     failing with EFAULT, and is retried inside libc3fs, succeeds on the zero pages
+ *     within a reaper period instead of failing until the I/O deadline);
+ *   - a broken mapping is never trusted again: an I/O using a broken iov completes with
+ *     -EFAULT (whatever its transfer did), a broken ring is no longer served, a
+ *     registration whose mapping broke during its checks is refused (EFAULT).
+ */
+#define UB_MAPS (2 * UB_MAX_ENTRIES) /* listed entries + unlisted ones with I/O in flight */
+
+static struct ub_map {
+	_Atomic uintptr_t lo, hi;      /* [lo, hi) page-rounded; hi 0 = free slot */
+	atomic_bool broken;
+} ub_maps[UB_MAPS];
+static pthread_mutex_t ub_map_lock = PTHREAD_MUTEX_INITIALIZER; /* slot alloc/free */
+static struct sigaction ub_old_sigbus;
+static bool ub_sigbus_on;
+static uintptr_t ub_page = 4096;
+
+/* Replace [from, hi) of slot m with anonymous zero pages and mark it broken.  False if
+ * the kernel refused (no memory).  Async-signal-safe (the raw system call, not an
+ * interposed mmap). */
+static bool ub_map_cut(struct ub_map *m, uintptr_t from)
+{
+	uintptr_t hi = atomic_load(&m->hi);
+
+	from &= ~(ub_page - 1);
+	atomic_store(&m->broken, true);
+	return from >= hi ||
+	       syscall(SYS_mmap, (void *)from, (size_t)(hi - from), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != -1;
+}
+
+static void ub_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	int i, saved = errno;
+
+	if (si->si_code == BUS_ADRERR)
+		for (i = 0; i < UB_MAPS; i++) {
+			struct ub_map *m = &ub_maps[i];
+
+			if (a >= atomic_load(&m->lo) && a < atomic_load(&m->hi)) {
+				if (!ub_map_cut(m, a))
+					break; /* the access would fault again, forever */
+				errno = saved;
+				return; /* the access runs again, on a zero page */
+			}
+		}
+	/* not ours */
+	if ((ub_old_sigbus.sa_flags & SA_SIGINFO) && ub_old_sigbus.sa_sigaction) {
+		ub_old_sigbus.sa_sigaction(sig, si, uc);
+	} else if (!(ub_old_sigbus.sa_flags & SA_SIGINFO) && ub_old_sigbus.sa_handler != SIG_DFL &&
+		   ub_old_sigbus.sa_handler != SIG_IGN) {
+		ub_old_sigbus.sa_handler(sig);
+	} else {
+		signal(SIGBUS, SIG_DFL); /* the access faults again and the process dies */
+	}
+	errno = saved;
+}
+
+/* Enter a new mapping into the guard: slot index, or -ENOSPC. */
+static int ub_map_add(void *base, size_t bytes)
+{
+	int i;
+
+	pthread_mutex_lock(&ub_map_lock);
+	for (i = 0; i < UB_MAPS; i++)
+		if (atomic_load(&ub_maps[i].hi) == 0) {
+			atomic_store(&ub_maps[i].broken, false);
+			atomic_store(&ub_maps[i].lo, (uintptr_t)base);
+			atomic_store(&ub_maps[i].hi, ((uintptr_t)base + bytes + ub_page - 1) &
+							     ~(ub_page - 1));
+			break;
+		}
+	pthread_mutex_unlock(&ub_map_lock);
+	return i < UB_MAPS ? i : -ENOSPC;
+}
+
+/* Unmap an entry's mapping and free its slot (the mapping goes first: while a slot is
+ * free, nothing of it is mapped any more). */
+static void ub_map_drop(struct ub_entry *e)
+{
+	if (e->base)
+		munmap(e->base, e->bytes);
+	if (e->map >= 0) {
+		pthread_mutex_lock(&ub_map_lock);
+		atomic_store(&ub_maps[e->map].hi, 0);
+		atomic_store(&ub_maps[e->map].lo, 0);
+		pthread_mutex_unlock(&ub_map_lock);
+	}
+	if (e->shm_fd >= 0)
+		close(e->shm_fd);
+	e->base = NULL;
+	e->map = e->shm_fd = -1;
+}
+
+static bool ub_map_broken(const struct ub_entry *e)
+{
+	return e->map >= 0 && atomic_load(&ub_maps[e->map].broken);
+}
+
+/* An iov: if its object shrank below the mapping, cut the lost pages (see above).
+ * True when the mapping is (now) broken. */
+static bool ub_map_check(struct ub_entry *e)
+{
+	struct stat st;
+
+	if (e->map < 0 || ub_map_broken(e))
+		return e->map >= 0;
+	if (e->shm_fd >= 0 && fstat(e->shm_fd, &st) == 0 && (uint64_t)st.st_size < e->bytes) {
+		ub_map_cut(&ub_maps[e->map],
+			   ((uintptr_t)e->base + (uintptr_t)st.st_size + ub_page - 1));
+		LOG_WARN("usrbio: iov '%s' of uid %u: shm object shrunk to %lld of %zu bytes; "
+			 "its I/O fails with EFAULT from now on", e->name, e->uid,
+			 (long long)st.st_size, e->bytes);
+	}
+	return ub_map_broken(e);
+}
+
+/* Touch one byte of every page of [p, p + len): a lost page faults here, in the daemon
+ * (the guard cuts it), before the kernel would fail a transfer with EFAULT. */
+static void ub_touch(const uint8_t *p, uint64_t len)
+{
+	uintptr_t a = (uintptr_t)p & ~(ub_page - 1), end = (uintptr_t)p + len;
+
+	for (; a < end; a += ub_page)
+		(void)*(const volatile uint8_t *)(a < (uintptr_t)p ? (uintptr_t)p : a);
+}
+
+static int ub_sigbus_install(void)
+{
+	struct sigaction sa;
+	long pg = sysconf(_SC_PAGESIZE);
+
+	if (pg > 0)
+		ub_page = (uintptr_t)pg;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = ub_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &ub_old_sigbus) != 0)
+		return -errno;
+	ub_sigbus_on = true;
+	return 0;
+}
 
 /* ------------------------------------------------------------------ entries */
 
@@ -168,8 +335,7 @@ static void ub_entry_put(struct ub_entry *e)
 	if (!e || atomic_fetch_sub(&e->refs, 1) != 1)
 		return;
 	ub_ring_free(e->ring);
-	if (e->base)
-		munmap(e->base, e->bytes);
+	ub_map_drop(e);
 	free(e);
 }
 
@@ -354,9 +520,9 @@ static int ub_parse_name(const char *name, struct ub_spec *s)
 	return 0;
 }
 
-/* Open and map /dev/shm/<x> for a caller; 0 or -errno. */
-static int ub_map_shm(const char *target, uint32_t uid, void **base, size_t *bytes,
-		      dev_t *dev, ino_t *ino)
+/* Open and map /dev/shm/<x> for a caller into e (base, bytes, map, shm_fd, shm_dev,
+ * shm_ino; an iov keeps its fd, see ub_map_check); 0 or -errno. */
+static int ub_map_shm(struct ub_entry *e, const char *target, uint32_t uid)
 {
 	const char *n = target + strlen(USRBIO_SHM_DIR "/");
 	struct stat st;
@@ -387,10 +553,19 @@ static int ub_map_shm(const char *target, uint32_t uid, void **base, size_t *byt
 		rc = -errno;
 		goto out;
 	}
-	*base = p;
-	*bytes = (size_t)st.st_size;
-	*dev = st.st_dev;
-	*ino = st.st_ino;
+	e->base = p;
+	e->bytes = (size_t)st.st_size;
+	e->map = ub_map_add(p, e->bytes); /* before any access of it */
+	if (e->map < 0) {
+		rc = e->map;
+		goto out; /* unmapped with the entry */
+	}
+	e->shm_dev = st.st_dev;
+	e->shm_ino = st.st_ino;
+	if (!e->is_ring) {
+		e->shm_fd = fd;
+		return 0;
+	}
 out:
 	close(fd);
 	return rc;
@@ -476,6 +651,7 @@ void usrbio_symlink(fuse_req_t req, const char *target, const char *name)
 		return;
 	}
 	atomic_init(&e->refs, 1);
+	e->map = e->shm_fd = -1;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	snprintf(e->target, sizeof(e->target), "%s", target);
 	e->uid = ctx->uid;
@@ -484,11 +660,13 @@ void usrbio_symlink(fuse_req_t req, const char *target, const char *name)
 	e->block_size = s.block_size;
 	rc = ub_proc_info(ctx->pid, &e->owner, &e->owner_start);
 	if (rc == 0)
-		rc = ub_map_shm(target, ctx->uid, &e->base, &e->bytes, &e->shm_dev, &e->shm_ino);
+		rc = ub_map_shm(e, target, ctx->uid);
 	if (rc == 0 && !s.is_ring && s.block_size && e->bytes % s.block_size)
 		rc = -EINVAL;
 	if (rc == 0 && s.is_ring)
 		rc = ub_ring_init(e, &s, &cr);
+	if (rc == 0 && ub_map_broken(e))
+		rc = -EFAULT; /* shrunk while we looked at it */
 	if (rc == 0) {
 		pthread_mutex_lock(&ub.lock);
 		if (ub_find_name_locked(name))
@@ -730,35 +908,50 @@ static void ub_ring_broken(struct ub_entry *e, const char *why)
 }
 
 /* Take what the ring's io_depth rule allows now.  Returns ms until the ring's batch
- * timeout is due (io_depth < 0 with a partial batch), else -1. */
+ * timeout is due (io_depth < 0 with a partial batch), else -1.
+ *
+ * Never a partial batch: the entries taken are bounded by the free items first, then
+ * rounded down to whole batches (io_depth != 0).  An honest application never has more
+ * entries published than free items (a worker frees its item before it posts the
+ * completion, and the application has at most `entries` I/Os prepared-and-not-reaped),
+ * so nothing is left behind; a dishonest one only stalls its own ring. */
 static long ub_ring_take(struct ub_entry *e)
 {
 	struct ub_ring *r = e->ring;
 	struct ub_item *batch = NULL, **tailp = &batch, *it;
 	long due = -1;
-	int avail, take = 0, n = 0;
+	int avail, take = 0, n = 0, nfree = 0;
 
-	if (atomic_load(&r->broken) || pthread_mutex_trylock(&r->take_lock) != 0)
+	if (atomic_load(&r->broken))
 		return -1;
+	if (ub_map_broken(e)) {
+		ub_ring_broken(e, "shm object shrunk under the daemon (SIGBUS caught)");
+		return -1;
+	}
+	pthread_mutex_lock(&r->take_lock); /* only this priority's dispatcher takes */
 	avail = usrbio_sq_avail(&r->c);
 	if (avail < 0) {
 		ub_ring_broken(e, "submission tail out of range");
 		goto out;
 	}
+	pthread_mutex_lock(&r->item_lock);
+	for (it = r->free_items; it && nfree < avail; it = it->next)
+		nfree++;
+	pthread_mutex_unlock(&r->item_lock);
 	if (r->io_depth == 0) {
-		take = avail;
+		take = nfree;
 	} else if (r->io_depth > 0) {
-		take = avail - avail % r->io_depth; /* whole batches only */
+		take = nfree - nfree % r->io_depth; /* whole batches only */
 	} else if (avail > 0) {
 		uint64_t now = c3_now_ns();
 
-		if (avail >= -r->io_depth) {
-			take = avail - avail % -r->io_depth;
+		if (nfree >= -r->io_depth) {
+			take = nfree - nfree % -r->io_depth;
 		} else {
 			if (!r->fill_since_ns)
 				r->fill_since_ns = now;
 			if (now - r->fill_since_ns >= (uint64_t)r->timeout_ms * 1000000ull)
-				take = avail;
+				take = nfree;
 			else
 				due = (long)(((uint64_t)r->timeout_ms * 1000000ull -
 					      (now - r->fill_since_ns)) / 1000000ull) + 1;
@@ -908,6 +1101,8 @@ static int64_t ub_item_run(struct ub_item *it)
 
 	if (it->err)
 		return it->err;
+	if (ub_map_broken(e))
+		return -EFAULT; /* the ring's object shrank */
 	iov = ub_iov_get(it->io.iov_id);
 	if (!iov)
 		return -EINVAL; /* no such iov registered (any more) */
@@ -924,8 +1119,18 @@ static int64_t ub_item_run(struct ub_item *it)
 		goto out;
 	v.iov_base = (uint8_t *)iov->base + it->io.iov_off;
 	v.iov_len = it->io.len;
+	if (!ub_map_check(iov))
+		ub_touch(v.iov_base, v.iov_len);
+	if (ub_map_broken(iov)) {
+		rc = -EFAULT;
+		goto out;
+	}
 	n = r->for_read ? c3fs_preadv(f, &v, 1, it->io.file_off)
 			: c3fs_pwritev(f, &v, 1, it->io.file_off);
+	if (n < 0)
+		ub_map_check(iov); /* a transfer that failed with EFAULT: shrunk meanwhile? */
+	if (ub_map_broken(iov))
+		n = -EFAULT; /* whatever was transferred, part of it was not the buffer */
 	ub_entry_put(iov);
 	return (int64_t)n; /* bytes, or a negative code the caller maps to -errno */
 out:
@@ -940,7 +1145,9 @@ static void *ub_worker_main(void *arg)
 		struct ub_item *it = NULL;
 		struct ub_entry *e;
 		struct ub_ring *r;
+		uint64_t userdata;
 		int64_t res;
+		int32_t index;
 		int p;
 
 		pthread_mutex_lock(&ub.qlock);
@@ -969,15 +1176,20 @@ static void *ub_worker_main(void *arg)
 			 * did not go through it): drop them, so reads through the mount see it */
 			fuse_lowlevel_notify_inval_inode(ub.fs->se, it->io.ino, (off_t)it->io.file_off,
 							 (off_t)it->io.len);
-		pthread_mutex_lock(&r->cq_lock);
-		if (usrbio_cq_push(&r->c, it->io.index, res, it->io.userdata) != 0)
-			ub_ring_broken(e, "completion ring full (completions not reaped)");
-		pthread_mutex_unlock(&r->cq_lock);
+		index = it->io.index;
+		userdata = it->io.userdata;
+		/* free the item before the application can see the completion: once it reaps,
+		 * it may publish a new entry at once, and the dispatcher must find an item for
+		 * it (else an io_depth > 0 batch would stay short forever) */
+		it->ring = NULL;
 		pthread_mutex_lock(&r->item_lock);
 		it->next = r->free_items;
 		r->free_items = it;
 		pthread_mutex_unlock(&r->item_lock);
-		it->ring = NULL;
+		pthread_mutex_lock(&r->cq_lock);
+		if (usrbio_cq_push(&r->c, index, res, userdata) != 0)
+			ub_ring_broken(e, "completion ring full (completions not reaped)");
+		pthread_mutex_unlock(&r->cq_lock);
 		ub_entry_put(e);
 	}
 }
@@ -990,6 +1202,9 @@ static void *ub_reaper_main(void *arg)
 
 		usleep(200 * 1000);
 		pthread_mutex_lock(&ub.lock);
+		for (e = ub.list; e; e = e->next)
+			if (!e->is_ring)
+				ub_map_check(e); /* ends receives failing with EFAULT (see above) */
 		for (pp = &ub.list; *pp;) {
 			e = *pp;
 			if (!ub_owner_alive(e)) {
@@ -1045,6 +1260,7 @@ static void ub_sweep_stale_sems(void)
 
 int usrbio_start(struct fusefs *fs)
 {
+	struct rlimit rl;
 	int p, rc = 0;
 
 	ub.fs = fs;
@@ -1057,6 +1273,15 @@ int usrbio_start(struct fusefs *fs)
 		return rc;
 	}
 	ub_sweep_stale_sems();
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max; /* each registered iov keeps its shm fd */
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	rc = ub_sigbus_install();
+	if (rc) {
+		LOG_ERROR("usrbio: SIGBUS handler: %s; USRBIO off", strerror(-rc));
+		goto fail;
+	}
 	for (p = 0; p < UB_NPRIO; p++) {
 		char path[128];
 
@@ -1141,4 +1366,7 @@ void usrbio_stop(void)
 	if (ub.shm_dir >= 0)
 		close(ub.shm_dir);
 	ub.shm_dir = -1;
+	if (ub_sigbus_on) /* every mapping is gone */
+		sigaction(SIGBUS, &ub_old_sigbus, NULL);
+	ub_sigbus_on = false;
 }

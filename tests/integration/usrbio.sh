@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# timeout: 300
+# timeout: 400
 # usrbio: the USRBIO library (libc3fs-usrbio) against a mounted cluster, through
 # c3fs-usrbio-check: every call with good and bad arguments; reads of files written
 # through FUSE and writes read back through FUSE, byte-compared, for several block sizes
-# and io_depth modes; one process creates an iov and another opens it by id; hostile
+# and io_depth modes; io_depth > 0 rings under load (12 in parallel); one process creates an iov and another opens it by id; hostile
 # registrations, rings and entries; a process dying with I/O in flight; a file removed
-# with reads queued; a storage node killed during batches (every completion arrives).
+# with reads queued; iovs and rings shrunk under the daemon; a storage node killed during
+# batches (every completion arrives).
 set -u
 . "$C3FS_ROOT/tests/lib/common.sh"
 . "$C3FS_ROOT/tests/lib/cluster.sh"
@@ -64,12 +65,39 @@ c_mount "$T/mnt2" || t_ok 1 "second mount"
 cmp -s "$T/src" "$T/mnt2/written"
 t_ok $? "and through a second mount (length reported)"
 
+# io_depth > 0 under load (whole batches only; a short batch once hung a ring for good):
+# 4 rings with io_depth 1/2/4/8, full-ring rounds and sliding windows, then 3 such groups
+# at once (12 rings); every completion within 10 s, bytes checked
+chk stress "$M" "$M/big" "$T/ref" 5
+for g in 1 2 3; do
+	"$CHK" stress "$M" "$M/big" "$T/ref" 5 >"$T/stress$g.out" 2>"$T/stress$g.err" &
+	eval "sp$g=\$!"
+done
+for g in 1 2 3; do
+	eval "wait \$sp$g"
+	t_ok $? "stress group $g of 3 in parallel: c3fs-usrbio-check exits 0"
+	grep '^not ok' "$T/stress$g.out" | sed 's/^/#   /'
+	sed 's/^/#   /' "$T/stress$g.err"
+done
+
 chk multi "$M" "$M/big" "$T/ref"
 chk badreg "$M"
 chk garbage "$M" "$M/big" "$T/ref"
 chk die "$M" "$M/big"
 cp "$T/ref" "$M/doomed"
 chk removed "$M" "$M/doomed"
+
+# shm objects shrunk (ftruncate) under the daemon: it survives (SIGBUS caught), the
+# owner gets -EFAULT, other rings and mounts keep working
+fpid=$(t_pid fuse-mnt)
+chk shrink "$M" "$M/big" "$T/ref"
+kill -0 "$fpid"
+t_ok $? "c3fs-fuse is alive after the shrunk iovs and rings"
+grep -q "iov .*shm object shrunk" "$T/fuse-mnt.log"
+t_ok $? "the daemon logged the shrunk iovs"
+grep -q "ring .*shm object shrunk under the daemon (SIGBUS caught)" "$T/fuse-mnt.log"
+t_ok $? "the daemon caught SIGBUS on the shrunk rings and stopped serving them"
+chk read "$M" "$M/big" "$T/ref" 1048576 0
 
 # uid 1000 can use USRBIO on its own files, not on root's 0600 ones
 if command -v setpriv >/dev/null; then
@@ -117,6 +145,8 @@ if [ -f "$so" ] && command -v python3 >/dev/null; then
 else
 	echo "# skipped the Python case: no $so (make BUILD=release programs)"
 fi
+
+chk read "$T/mnt2" "$T/mnt2/big" "$T/ref" 65536 0 # the other mount, after all that
 
 left=$(ls "$M/3fs-virt/iovs" | sort | tr '\n' ' ')
 t_is "$left" "submit-ios submit-ios.ph submit-ios.pl " "every registration is gone at the end"

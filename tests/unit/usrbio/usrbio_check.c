@@ -12,11 +12,20 @@
  *   c3fs-usrbio-check loop    MNT FILE SECS    read batches for SECS seconds; every
  *                                              completion must come (data or error)
  *   c3fs-usrbio-check badreg  MNT             symlinks the daemon must refuse
+ *   c3fs-usrbio-check shrink  MNT FILE REF     iovs and rings ftruncated smaller under the
+ *                                              daemon (queued and idle): -EFAULT for the
+ *                                              owner, other rings unharmed
+ *   c3fs-usrbio-check stress  MNT FILE REF SECS  4 processes, each its own ring with
+ *                                              io_depth 1, 2, 4 or 8 (whole batches):
+ *                                              sliding windows and full-ring rounds for
+ *                                              SECS seconds, every completion within 10 s
+ *                                              and with the reference's bytes
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -652,6 +661,310 @@ static int cmd_loop(const char *mnt, const char *file, int secs)
 	return n_fail != 0;
 }
 
+/* ------------------------------------------------------------------ shrunk shm objects */
+
+static void hexid(const void *id, char out[33])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", ((const uint8_t *)id)[i]);
+}
+
+/* A read ring made by hand (as the library does), keeping its shm fd so that it can be
+ * shrunk: io_depth 0, 8 entries.  The submit semaphore goes to *sem. */
+struct raw_ring {
+	int fd;
+	struct usrbio_ring_hdr *h;
+	size_t bytes;
+	char link[512];
+	sem_t *sem;
+};
+
+static void raw_ring_create(struct raw_ring *rr, const char *mnt)
+{
+	char hex[33], name[64], target[600], sname[300];
+	uint8_t id[16];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		id[i] = (uint8_t)rand();
+	hexid(id, hex);
+	snprintf(name, sizeof(name), "/" USRBIO_IOR_PREFIX "%s", hex);
+	rr->bytes = usrbio_ring_bytes(8);
+	rr->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (rr->fd < 0 || ftruncate(rr->fd, (off_t)rr->bytes) != 0)
+		die("raw ring shm", errno);
+	rr->h = mmap(NULL, rr->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, rr->fd, 0);
+	if (rr->h == MAP_FAILED)
+		die("raw ring mmap", errno);
+	rr->h->magic = USRBIO_RING_MAGIC;
+	rr->h->version = USRBIO_RING_VERSION;
+	rr->h->entries = 8;
+	sem_init(&rr->h->cq_sem, 1, 0);
+	snprintf(rr->link, sizeof(rr->link), "%s/" USRBIO_VIRT_IOVS "/%s.r0", mnt, hex);
+	snprintf(target, sizeof(target), USRBIO_SHM_DIR "%s", name);
+	if (symlink(target, rr->link) != 0)
+		die("raw ring registration", errno);
+	shm_unlink(name);
+	snprintf(target, sizeof(target), "%s/" USRBIO_VIRT_IOVS "/" USRBIO_SUBMIT_NAME, mnt);
+	n = readlink(target, sname, sizeof(sname) - 1);
+	if (n <= (ssize_t)strlen(USRBIO_SEM_PATH_PREFIX))
+		die("readlink submit-ios", errno);
+	sname[n] = '\0';
+	memmove(sname + 1, sname + strlen(USRBIO_SEM_PATH_PREFIX),
+		(size_t)n - strlen(USRBIO_SEM_PATH_PREFIX) + 1);
+	sname[0] = '/';
+	rr->sem = sem_open(sname, 0);
+	if (rr->sem == SEM_FAILED)
+		die("sem_open submit-ios", errno);
+}
+
+static void raw_ring_destroy(struct raw_ring *rr)
+{
+	unlink(rr->link);
+	munmap(rr->h, rr->bytes);
+	close(rr->fd);
+	sem_close(rr->sem);
+}
+
+/* One whole read through a fresh iov and ring: the daemon still serves this process. */
+static int read_ok(const char *mnt, int rfd, const uint8_t *want, size_t rlen)
+{
+	struct c3fs_iov iov;
+	struct c3fs_ior ior;
+	struct c3fs_cqe cqe;
+	size_t len = rlen < 65536 ? rlen : 65536;
+	int ok;
+
+	if (c3fs_iovcreate(&iov, mnt, 65536, 0, -1) || c3fs_iorcreate(&ior, mnt, 4, true, 0, -1))
+		return 0;
+	ok = c3fs_prep_io(&ior, &iov, true, iov.base, rfd, 0, len, NULL) >= 0 &&
+	     c3fs_submit_ios(&ior) == 0 && reap(&ior, &cqe, 1) == 1 &&
+	     cqe.result == (int64_t)len && memcmp(iov.base, want, len) == 0;
+	c3fs_iordestroy(&ior);
+	c3fs_iovdestroy(&iov);
+	return ok;
+}
+
+static int cmd_shrink(const char *mnt, const char *file, const char *ref)
+{
+	enum { N = 32, BS = 128 << 10 };
+	struct c3fs_iov iov;
+	struct c3fs_ior ior;
+	struct c3fs_cqe cqes[N];
+	struct raw_ring rr;
+	size_t rlen;
+	uint8_t *want = slurp(ref, &rlen);
+	char hex[33], name[64];
+	int fd, rfd, sfd, i, got, full = 0, efault = 0, other = 0;
+
+	srand((unsigned)getpid());
+	fd = open(file, O_RDONLY);
+	rfd = fd < 0 ? 1 : c3fs_reg_fd(fd, 0);
+	if (rfd > 0 || c3fs_iovcreate(&iov, mnt, (size_t)N * BS, 0, -1) ||
+	    c3fs_iorcreate(&ior, mnt, N, true, 0, -1))
+		die("setup", EIO);
+	hexid(iov.id, hex);
+	snprintf(name, sizeof(name), "/" USRBIO_IOV_PREFIX "%s", hex);
+	sfd = shm_open(name, O_RDWR, 0);
+	if (sfd < 0)
+		die(name, errno);
+
+	/* an iov shrunk while reads into it are queued (and running) */
+	for (i = 0; i < N; i++)
+		if (c3fs_prep_io(&ior, &iov, true, iov.base + (size_t)i * BS, rfd,
+				 (size_t)i * BS % (rlen - BS), BS, NULL) < 0)
+			die("prep_io", EIO);
+	c3fs_submit_ios(&ior);
+	usleep(1000);
+	if (ftruncate(sfd, 4096) != 0)
+		die("ftruncate iov", errno);
+	got = reap(&ior, cqes, N);
+	for (i = 0; i < got; i++)
+		cqes[i].result == BS ? full++ : cqes[i].result == -EFAULT ? efault++ : other++;
+	check(got == N && other == 0, "iov shrunk to 4 KiB with %d reads queued: %d completions, "
+	      "%d whole, %d -EFAULT, %d else", N, got, full, efault, other);
+	/* idle: the iov is broken for good, even its first page */
+	for (i = 0; i < 4; i++)
+		c3fs_prep_io(&ior, &iov, true, iov.base, rfd, 0, 100, NULL);
+	c3fs_submit_ios(&ior);
+	got = reap(&ior, cqes, 4);
+	for (i = 0, efault = 0; i < got; i++)
+		efault += cqes[i].result == -EFAULT;
+	check(got == 4 && efault == 4, "then 4 reads into it (even its first page): -EFAULT (%d of %d)",
+	      efault, got);
+	c3fs_iordestroy(&ior);
+	close(sfd);
+	c3fs_iovdestroy(&iov); /* unmaps only: nothing here touches the lost pages */
+	check(read_ok(mnt, rfd, want, rlen), "a fresh iov and ring of the same process read correctly");
+
+	/* an iov shrunk while idle, then used */
+	if (c3fs_iovcreate(&iov, mnt, 1 << 20, 0, -1) || c3fs_iorcreate(&ior, mnt, 4, true, 0, -1))
+		die("setup 2", EIO);
+	hexid(iov.id, hex);
+	snprintf(name, sizeof(name), "/" USRBIO_IOV_PREFIX "%s", hex);
+	sfd = shm_open(name, O_RDWR, 0);
+	if (sfd < 0 || ftruncate(sfd, 0) != 0)
+		die("shrink idle iov", errno);
+	c3fs_prep_io(&ior, &iov, true, iov.base + 8192, rfd, 0, 4096, NULL);
+	c3fs_submit_ios(&ior);
+	got = reap(&ior, cqes, 1);
+	check(got == 1 && cqes[0].result == -EFAULT, "an idle iov shrunk to 0, then read into: -EFAULT "
+	      "(%" PRId64 ")", got == 1 ? cqes[0].result : 0);
+	c3fs_iordestroy(&ior);
+	close(sfd);
+	c3fs_iovdestroy(&iov);
+
+	/* rings shrunk under the daemon: queued (entries published), then idle */
+	if (c3fs_iovcreate(&iov, mnt, 1 << 20, 0, -1))
+		die("setup 3", EIO);
+	raw_ring_create(&rr, mnt);
+	for (i = 0; i < 8; i++) {
+		struct usrbio_sqe *q = &usrbio_sqes(rr.h)[i];
+		struct stat st;
+
+		fstat(fd, &st);
+		memset(q, 0, sizeof(*q));
+		memcpy(q->iov_id, iov.id, 16);
+		q->iov_off = (uint64_t)i * 65536;
+		q->ino = st.st_ino;
+		q->len = 65536;
+		q->index = i;
+	}
+	if (ftruncate(rr.fd, 4096) != 0) /* the header stays, the entries go */
+		die("ftruncate ring", errno);
+	atomic_store(&rr.h->sq_tail, 8);
+	sem_post(rr.sem);
+	usleep(300 * 1000);
+	raw_ring_destroy(&rr);
+	check(read_ok(mnt, rfd, want, rlen), "a ring shrunk with 8 entries queued: others still read");
+	raw_ring_create(&rr, mnt);
+	if (ftruncate(rr.fd, 0) != 0)
+		die("ftruncate ring", errno);
+	sem_post(rr.sem);
+	usleep(300 * 1000); /* the dispatcher polls it anyway */
+	raw_ring_destroy(&rr);
+	check(read_ok(mnt, rfd, want, rlen), "an idle ring shrunk to 0: others still read");
+	c3fs_iovdestroy(&iov);
+	c3fs_dereg_fd(rfd);
+	close(fd);
+	free(want);
+	return n_fail != 0;
+}
+
+/* ------------------------------------------------------------------ io_depth > 0 stress */
+
+/* One process, one ring of 16 with io_depth `depth`: 4 KiB reads at random offsets of
+ * FILE, checked against REF.  Odd `mode`: full rounds (prep 16, one submit, reap all,
+ * prep again at once: the daemon sees the next round while its workers are still
+ * finishing the last one).  Even `mode`: a sliding window (reap at least one batch,
+ * refill in whole batches, one submit per batch).  Each I/O has its own 4 KiB block of
+ * the iov (userdata = file block * 16 + buffer block).  0 when every completion came within
+ * 10 s with the right bytes. */
+static int stress_one(const char *mnt, const char *file, const uint8_t *want, size_t rlen,
+		      int depth, int mode, int secs)
+{
+	enum { E = 16, BS = 4096 };
+	struct c3fs_iov iov;
+	struct c3fs_ior ior;
+	struct c3fs_cqe cqes[E];
+	time_t end = time(NULL) + secs;
+	long rounds = 0, done = 0, bad = 0;
+	int fd, rfd, i, out = 0, refill = E, rc, free_blk[E], nfree = E;
+	uint64_t blocks = rlen / BS;
+
+	for (i = 0; i < E; i++)
+		free_blk[i] = i; /* buffer blocks not in use */
+
+	srand((unsigned)getpid());
+	if (blocks == 0 || c3fs_iovcreate(&iov, mnt, E * BS, BS, -1) ||
+	    c3fs_iorcreate(&ior, mnt, E, true, depth, -1))
+		return 3;
+	fd = open(file, O_RDONLY);
+	rfd = fd < 0 ? 1 : c3fs_reg_fd(fd, 0);
+	if (rfd > 0)
+		return 3;
+	for (;;) {
+		struct timespec ts = deadline(10);
+		int got;
+
+		/* refill in whole batches; the slot index picks the buffer block */
+		while (refill >= depth && time(NULL) < end) {
+			for (i = 0; i < depth; i++) {
+				uint64_t b = (uint64_t)rand() % blocks;
+				int k = free_blk[--nfree];
+				int slot = c3fs_prep_io(&ior, &iov, true, iov.base + (size_t)k * BS, rfd,
+							b * BS, BS, (void *)(uintptr_t)(b * E + k));
+
+				if (slot < 0) {
+					fprintf(stderr, "stress: prep_io: %s\n", strerror(-slot));
+					return 4;
+				}
+				out++;
+			}
+			refill -= depth;
+			if (mode % 2 == 0 && (rc = c3fs_submit_ios(&ior)) != 0)
+				return 4;
+		}
+		if (mode % 2 && (rc = c3fs_submit_ios(&ior)) != 0)
+			return 4;
+		if (out == 0)
+			break;
+		got = c3fs_wait_for_ios(&ior, cqes, E, mode % 2 ? out : depth, &ts);
+		if (got <= 0 || (mode % 2 && got < out)) {
+			fprintf(stderr, "stress: io_depth %d mode %d: round %ld: %d of %d completions "
+					"in 10 s\n", depth, mode, rounds, got, out);
+			return 1;
+		}
+		for (i = 0; i < got; i++) {
+			uint64_t u = (uint64_t)(uintptr_t)cqes[i].userdata;
+			int k = (int)(u % E);
+
+			if (cqes[i].result != BS ||
+			    memcmp(iov.base + (size_t)k * BS, want + u / E * BS, BS) != 0)
+				bad++;
+			free_blk[nfree++] = k;
+		}
+		out -= got;
+		done += got;
+		refill += got;
+		rounds++;
+	}
+	fprintf(stderr, "stress: io_depth %d mode %d: %ld rounds, %ld reads, %ld bad\n", depth,
+		mode, rounds, done, bad);
+	c3fs_dereg_fd(rfd);
+	close(fd);
+	c3fs_iordestroy(&ior);
+	c3fs_iovdestroy(&iov);
+	return bad ? 2 : 0;
+}
+
+static int cmd_stress(const char *mnt, const char *file, const char *ref, int secs)
+{
+	static const int depths[] = { 1, 2, 4, 8 };
+	size_t rlen;
+	uint8_t *want = slurp(ref, &rlen);
+	pid_t pids[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0)
+			_exit(stress_one(mnt, file, want, rlen, depths[i], i, secs));
+	}
+	for (i = 0; i < 4; i++) {
+		int st = 0;
+
+		waitpid(pids[i], &st, 0);
+		check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "stress: ring with io_depth %d (%s) for %d s: every completion within 10 s, "
+		      "right bytes (exit %d)", depths[i], i % 2 ? "full rounds" : "sliding window",
+		      secs, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	free(want);
+	return n_fail != 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -673,6 +986,10 @@ int main(int argc, char **argv)
 		return cmd_die(argv[2], argv[3]);
 	if (!strcmp(cmd, "removed") && argc == 4)
 		return cmd_removed(argv[2], argv[3]);
+	if (!strcmp(cmd, "shrink") && argc == 5)
+		return cmd_shrink(argv[2], argv[3], argv[4]);
+	if (!strcmp(cmd, "stress") && argc == 6)
+		return cmd_stress(argv[2], argv[3], argv[4], atoi(argv[5]));
 	if (!strcmp(cmd, "loop") && argc == 5)
 		return cmd_loop(argv[2], argv[3], atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of tests/unit/usrbio/usrbio_check.c\n");

@@ -17,6 +17,11 @@ if [ "${C3FS_MOUNT_NS:-}" != 1 ]; then
 	C3FS_MOUNT_NS=1 exec unshare -m --propagation private bash "$0" "$@"
 	t_skip_all "cannot create a mount namespace"
 fi
+# this namespace holds copies of every mount of the machine, other tests' FUSE mounts too:
+# drop those copies, or their daemons would not see their own unmount while we run
+awk '$3 ~ /^fuse/ { print $2 }' /proc/self/mounts | while read -r m; do
+	umount -l "$(printf '%b' "$m")" 2>/dev/null
+done
 t_init
 . "$C3FS_ROOT/tests/lib/cluster.sh"
 grep -qw overlay /proc/filesystems || t_skip_all "no overlay file system (to show the helper as /usr/sbin/mount.c3fs)"

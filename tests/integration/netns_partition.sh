@@ -48,7 +48,7 @@ data_dir = $T/mgmtd
 [lease]
 node_lease = 4s
 EOT
-t_daemon mgmtd ip netns exec "${NS_PREFIX}h1" "$BIN/c3fs-mgmtd" --config "$T/mgmtd.ini"
+t_daemon mgmtd nsenter --net="/run/netns/${NS_PREFIX}h1" "$BIN/c3fs-mgmtd" --config "$T/mgmtd.ini"
 ns_port_up 1 9000; t_ok $? "mgmtd listens on $MG"
 
 for h in 2 3 4; do
@@ -63,7 +63,7 @@ targets = $((h * 100 + 1)):$T/s$h/a,$((h * 100 + 2)):$T/s$h/b
 [mgmtd]
 addrs = $MG
 EOT
-	t_daemon "storage$h" ip netns exec "${NS_PREFIX}h$h" "$BIN/c3fs-storage" --config "$T/storage$h.ini"
+	t_daemon "storage$h" nsenter --net="/run/netns/${NS_PREFIX}h$h" "$BIN/c3fs-storage" --config "$T/storage$h.ini"
 done
 up=0
 for h in 2 3 4; do ns_port_up "$h" 9100 && up=$((up + 1)); done
@@ -86,7 +86,7 @@ uri = lmdb:$T/meta-kv
 [mgmtd]
 addrs = $MG
 EOT
-t_daemon meta ip netns exec "${NS_PREFIX}h1" "$BIN/c3fs-meta" --config "$T/meta.ini"
+t_daemon meta nsenter --net="/run/netns/${NS_PREFIX}h1" "$BIN/c3fs-meta" --config "$T/meta.ini"
 ns_port_up 1 9001; t_ok $? "meta listens"
 
 mkdir -p "$MNT"

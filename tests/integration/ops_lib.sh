@@ -74,7 +74,7 @@ admin_token = $OPS_ADM
 uri = pg:host=$OPS_DB dbname=c3fs_mgmtd user=c3fs_mgmtd passfile=$T/pgpass
 EOT
 	)
-	t_daemon "mgmtd-$x" ip netns exec "${NS_PREFIX}h$h" "$BIN/c3fs-mgmtd" \
+	t_daemon "mgmtd-$x" nsenter --net="/run/netns/${NS_PREFIX}h$h" "$BIN/c3fs-mgmtd" \
 		--config "$T/mgmtd-$x.ini" "${s[@]}"
 	ns_port_up "$h" 9000
 }
@@ -94,7 +94,7 @@ targets = $((n * 100 + 1)):$T/s$n/disk1,$((n * 100 + 2)):$T/s$n/disk2
 addrs = $OPS_MGMTD
 EOT
 	)
-	t_daemon "storage$n" ip netns exec "${NS_PREFIX}h$h" "$BIN/c3fs-storage" \
+	t_daemon "storage$n" nsenter --net="/run/netns/${NS_PREFIX}h$h" "$BIN/c3fs-storage" \
 		--config "$T/storage$n.ini"
 	ns_port_up "$h" "$port"
 }
@@ -128,7 +128,7 @@ uri = pg:host=$OPS_DB dbname=c3fs_meta user=c3fs_meta passfile=$T/pgpass
 addrs = $OPS_MGMTD
 EOT
 	)
-	t_daemon "meta$n" ip netns exec "${NS_PREFIX}h$h" "$BIN/c3fs-meta" \
+	t_daemon "meta$n" nsenter --net="/run/netns/${NS_PREFIX}h$h" "$BIN/c3fs-meta" \
 		--config "$T/meta$n.ini" "${s[@]}"
 }
 

@@ -192,12 +192,21 @@ c_mount() { # DIR [--set k=v ...]
 }
 
 c_umount() { # DIR
-	local dir=$1 name i pid
+	local dir=$1 name i pid conn
 	name=fuse-$(basename "$dir")
 	pid=$(t_pid "$name")
+	# the FUSE connection, in case a copy of the mount in another mount namespace (another
+	# test's unshare) keeps it alive after our unmount: then it is aborted
+	conn=$(mountpoint -d "$dir" 2>/dev/null | cut -d: -f2)
 	fusermount3 -u "$dir" || return 1
 	for ((i = 0; i < 300; i++)); do
 		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+		if [ "$i" = 100 ] && [ -n "$conn" ]; then
+			[ -e /sys/fs/fuse/connections/$conn ] ||
+				mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+			echo "# $dir: unmounted here but still mounted in another namespace; aborting connection $conn"
+			echo 1 >"/sys/fs/fuse/connections/$conn/abort" 2>/dev/null
+		fi
 		sleep 0.1
 	done
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then

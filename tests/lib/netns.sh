@@ -27,19 +27,19 @@ ns_setup() {
 	NS_NET="10.213.$(( $$ % 250 + 1 ))"
 	NS_N=$n
 	ip netns add "${NS_PREFIX}hub" || return 1
-	ip netns exec "${NS_PREFIX}hub" ip link add br0 type bridge || return 1
-	ip netns exec "${NS_PREFIX}hub" ip link set br0 up
-	ip netns exec "${NS_PREFIX}hub" ip link set lo up
+	nsenter --net="/run/netns/${NS_PREFIX}hub" ip link add br0 type bridge || return 1
+	nsenter --net="/run/netns/${NS_PREFIX}hub" ip link set br0 up
+	nsenter --net="/run/netns/${NS_PREFIX}hub" ip link set lo up
 	for ((i = 1; i <= n; i++)); do
 		ip netns add "${NS_PREFIX}h$i" || return 1
 		ip link add "${NS_PREFIX}a$i" type veth peer name "${NS_PREFIX}b$i" || return 1
 		ip link set "${NS_PREFIX}a$i" netns "${NS_PREFIX}hub"
 		ip link set "${NS_PREFIX}b$i" netns "${NS_PREFIX}h$i"
-		ip netns exec "${NS_PREFIX}hub" ip link set "${NS_PREFIX}a$i" master br0
-		ip netns exec "${NS_PREFIX}hub" ip link set "${NS_PREFIX}a$i" up
-		ip netns exec "${NS_PREFIX}h$i" ip addr add "$NS_NET.$i/24" dev "${NS_PREFIX}b$i"
-		ip netns exec "${NS_PREFIX}h$i" ip link set "${NS_PREFIX}b$i" up
-		ip netns exec "${NS_PREFIX}h$i" ip link set lo up
+		nsenter --net="/run/netns/${NS_PREFIX}hub" ip link set "${NS_PREFIX}a$i" master br0
+		nsenter --net="/run/netns/${NS_PREFIX}hub" ip link set "${NS_PREFIX}a$i" up
+		nsenter --net="/run/netns/${NS_PREFIX}h$i" ip addr add "$NS_NET.$i/24" dev "${NS_PREFIX}b$i"
+		nsenter --net="/run/netns/${NS_PREFIX}h$i" ip link set "${NS_PREFIX}b$i" up
+		nsenter --net="/run/netns/${NS_PREFIX}h$i" ip link set lo up
 	done
 }
 
@@ -47,11 +47,11 @@ ns_addr() { echo "$NS_NET.$1"; }
 
 ns_exec() {
 	local i=$1; shift
-	ip netns exec "${NS_PREFIX}h$i" "$@"
+	nsenter --net="/run/netns/${NS_PREFIX}h$i" "$@"
 }
 
-ns_cut() { ip netns exec "${NS_PREFIX}hub" ip link set "${NS_PREFIX}a$1" down; }
-ns_heal() { ip netns exec "${NS_PREFIX}hub" ip link set "${NS_PREFIX}a$1" up; }
+ns_cut() { nsenter --net="/run/netns/${NS_PREFIX}hub" ip link set "${NS_PREFIX}a$1" down; }
+ns_heal() { nsenter --net="/run/netns/${NS_PREFIX}hub" ip link set "${NS_PREFIX}a$1" up; }
 
 ns_teardown() {
 	local i

@@ -16,6 +16,6 @@ BUILD  ?= release
 include mk/flags.mk
 include mk/rules.mk
 
-MODULE_MKS := $(sort $(wildcard src/*/module.mk tools/*.mk bench/*.mk tests/fuzz/*.mk tests/unit/*/module.mk))
+MODULE_MKS := $(sort $(wildcard src/*/module.mk tools/*.mk bench/*.mk tests/fuzz/*.mk tests/unit/*/module.mk tests/lib/module.mk))
 include $(MODULE_MKS)
 include mk/targets.mk

@@ -41,7 +41,7 @@ port=$(t_free_port)
 setpriv --reuid=postgres --regid=postgres --init-groups -- "$PG_BINDIR/postgres" -D "$T/pg/data" -p "$port" \
 	-c listen_addresses=127.0.0.1 -c unix_socket_directories="$T/pg" >>"$T/pg/postgres.log" 2>&1 &
 T_PIDS[postgres]=$!
-for i in $(seq 100); do "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
+t_wait_for 10 '"$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$port"'
 ci="host=127.0.0.1 port=$port user=c3fs dbname=postgres"
 after=$(psql "$ci" -Atc "SELECT md5(string_agg(encode(k,'hex')||encode(v,'hex'), ',' ORDER BY k)) FROM c3fs_kv")
 t_is "$after" "$before" "committed data identical after restart"

@@ -192,14 +192,11 @@ c_mount() { # DIR [--set k=v ...]
 }
 
 c_umount() { # DIR
-	local dir=$1 name i pid
+	local dir=$1 name pid
 	name=fuse-$(basename "$dir")
 	pid=$(t_pid "$name")
 	fusermount3 -u "$dir" || return 1
-	for ((i = 0; i < 300; i++)); do
-		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	[ -z "$pid" ] || t_wait_for 30 '! kill -0 "$pid"'
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		echo "# c3fs-fuse for $dir still running after unmount"
 		# what it waits for, for the log (gdb is optional)

@@ -5,6 +5,7 @@
 #   port=$(t_free_port)         # a free TCP port on 127.0.0.1
 #   t_daemon NAME CMD...        # start CMD in background, log to $T/NAME.log, pid kept
 #   t_wait_port PORT [SECS]     # until something listens on 127.0.0.1:PORT
+#   t_wait_for SECS 'COND'      # until shell code COND (eval'd, output discarded) succeeds
 #   t_kill NAME [SIG]           # signal a daemon started with t_daemon (default TERM, waits)
 #   t_ok COND_EXIT_CODE "name"  # TAP line; t_is GOT WANT "name"
 #   t_done                      # plan line, sanitizer scan of daemon logs, exit code
@@ -63,6 +64,17 @@ t_wait_port() {
 		sleep 0.1
 	done
 	echo "# nothing listens on port $port after ${secs}s"
+	return 1
+}
+
+# Polls every 0.1 s; returns 1 if COND never held within SECS seconds.  COND is evaluated
+# by eval in the caller's context, so quote it: t_wait_for 20 '[ "$(leader)" = "$L" ]'.
+t_wait_for() {
+	local secs=$1 i; shift
+	for ((i = 0; i < secs * 10; i++)); do
+		eval "$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
 	return 1
 }
 

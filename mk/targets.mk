@@ -92,6 +92,19 @@ fuzz:
 	$(MAKE) --no-print-directory -j$(JOBS) BUILD=fuzz tests
 	C3FS_BUILD_DIR=$(O) tests/fuzz/run-bounded $${FUZZ_RUNS:-100000}
 
+# `make check` = every build variant compiles warning-free (warnings are errors):
+# release programs; debug, asan and tsan programs and tests; fuzz targets when clang is
+# installed; then the generated configuration docs are current (docs_current.sh).
+check:
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=release programs
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=debug programs tests
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=asan programs tests
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=tsan programs tests
+	if command -v clang >/dev/null; then \
+		$(MAKE) --no-print-directory -j$(JOBS) BUILD=fuzz tests; \
+	else echo "check: clang not installed, fuzz variant not built"; fi
+	C3FS_BIN_DIR=$(abspath $(O))/asan/bin tests/integration/docs_current.sh
+
 run:
 	$(MAKE) --no-print-directory -j$(JOBS) BUILD=release programs
 	tools/local-cluster.sh start

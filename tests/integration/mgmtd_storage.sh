@@ -3,8 +3,8 @@
 # mgmtd_storage.sh — mgmtd with three real c3fs-storage daemons (routing from mgmtd):
 #   their targets register through heartbeats, create-chain-table builds 3-replica chains,
 #   kill -9 of one storage node takes its targets out of every chain (versions bumped),
-#   and a restart brings them back through syncing to serving (c3fs-storage reports
-#   UPTODATE until real recovery exists).  Skips when c3fs-storage is not built.
+#   and a restart brings them back through syncing to serving.  Skips when c3fs-storage
+#   is not built.
 . "$(dirname "$0")/../lib/common.sh"
 t_init
 command -v jq >/dev/null || t_skip_all "jq not installed"

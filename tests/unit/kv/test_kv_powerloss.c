@@ -29,7 +29,10 @@
 #include "tests/lib/powerloss.h"
 #include "tests/lib/tap.h"
 
-enum { THREADS = 4, ROUNDS = 9 };
+enum { ROUNDS = 9 };
+#define KW_THREADS 4
+#define KW_VLEN 40
+#include "tests/lib/kv_workload.h" /* needs the KW_ parameters above */
 
 /* ---- the watched files ------------------------------------------------------------- */
 
@@ -45,63 +48,7 @@ static bool is_store_file(const char *path)
 	return false;
 }
 
-/* ---- the workload (as in test_kv_crash.c) ------------------------------------------- */
-
 static char g_uri[256];
-static int g_pipe;
-
-struct child_arg {
-	struct kv_db *db;
-	uint32_t t;
-};
-
-static void last_key(uint8_t *k, uint32_t t)
-{
-	memcpy(k, "last", 4);
-	kv_put_be32(k + 4, t);
-}
-
-static void seq_key(uint8_t *k, uint32_t t, uint64_t s)
-{
-	memcpy(k, "seq/", 4);
-	kv_put_be32(k + 4, t);
-	kv_put_be64(k + 8, s);
-}
-
-static void *child_thread(void *arg)
-{
-	struct child_arg *a = arg;
-	uint8_t lk[8], sk[16], v[40];
-	uint64_t next = 0;
-	struct kv_txn *t;
-	const uint8_t *val;
-	size_t vl;
-
-	last_key(lk, a->t);
-	if (kv_txn_begin(a->db, true, &t) == 0) {
-		if (kv_get(t, lk, 8, &val, &vl) == 0 && vl >= 8)
-			next = kv_get_be64(val) + 1;
-		kv_txn_abort(t);
-	}
-	memset(v, 0x5a, sizeof(v));
-	for (;; next++) {
-		if (kv_txn_begin(a->db, false, &t) < 0)
-			_exit(3);
-		seq_key(sk, a->t, next);
-		kv_put_be64(v, next);
-		kv_set(t, sk, 16, v, sizeof(v));
-		kv_set(t, lk, 8, v, 8);
-		if (kv_txn_commit(t) != 0)
-			_exit(4);
-		uint8_t rec[12];
-
-		kv_put_be32(rec, a->t);
-		kv_put_be64(rec + 4, next);
-		if (pl_raw_write(g_pipe, rec, sizeof(rec)) != (ssize_t)sizeof(rec))
-			_exit(5);
-	}
-	return NULL;
-}
 
 /* ROUNDS power cuts on one store opened with "lmdb:<dir><query>".  The parent checks a
  * copy of each crash image, so the next child must recover the original itself (and may
@@ -109,7 +56,7 @@ static void *child_thread(void *arg)
 static void run_mode(const char *dir, const char *query, unsigned *seed)
 {
 	char logpath[300], vdir[300], vuri[400], cmd[700];
-	int64_t acked[THREADS];
+	int64_t acked[KW_THREADS];
 	struct kv_db *db;
 
 	snprintf(g_uri, sizeof(g_uri), "lmdb:%s%s", dir, query);
@@ -124,7 +71,7 @@ static void run_mode(const char *dir, const char *query, unsigned *seed)
 		return;
 	}
 	kv_db_close(db);
-	for (int i = 0; i < THREADS; i++)
+	for (int i = 0; i < KW_THREADS; i++)
 		acked[i] = -1;
 	for (int round = 0; round < ROUNDS; round++) {
 		int fds[2];
@@ -137,21 +84,9 @@ static void run_mode(const char *dir, const char *query, unsigned *seed)
 		pid_t pid = fork();
 
 		if (pid == 0) {
-			struct kv_db *cdb;
-			pthread_t th[THREADS];
-			struct child_arg a[THREADS];
-
 			close(fds[0]);
-			g_pipe = fds[1];
 			pl_start(logpath, is_store_file);
-			if (kv_db_open(g_uri, &cdb) < 0)
-				_exit(2);
-			for (uint32_t i = 0; i < THREADS; i++) {
-				a[i] = (struct child_arg){ cdb, i };
-				pthread_create(&th[i], NULL, child_thread, &a[i]);
-			}
-			for (;;)
-				pause();
+			kw_child(g_uri, fds[1]);
 		}
 		close(fds[1]);
 		/* now and then very early: the cut may hit the recovery at open */
@@ -164,17 +99,8 @@ static void run_mode(const char *dir, const char *query, unsigned *seed)
 		int status;
 
 		waitpid(pid, &status, 0);
-		uint8_t rec[12];
-		int nrec = 0;
+		int nrec = kw_read_acks(fds[0], acked);
 
-		while (read(fds[0], rec, sizeof(rec)) == (ssize_t)sizeof(rec)) {
-			uint32_t t = kv_get_be32(rec);
-			int64_t sq = (int64_t)kv_get_be64(rec + 4);
-
-			if (t < THREADS && sq > acked[t])
-				acked[t] = sq;
-			nrec++;
-		}
 		close(fds[0]);
 		if (!ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "writer killed mid-flight"))
 			diag("writer exited with %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
@@ -188,46 +114,12 @@ static void run_mode(const char *dir, const char *query, unsigned *seed)
 			ok(0, "copy the crash image");
 			break;
 		}
-		struct kv_txn *t;
-		int bad = 0;
+		int bad = kw_check(vuri, acked); /* acked[] now: where the next child continues */
 
-		if (kv_db_open(vuri, &db) < 0) {
+		if (bad < 0) {
 			ok(0, "store opens after the power cut");
 			break;
 		}
-		kv_txn_begin(db, true, &t);
-		for (uint32_t i = 0; i < THREADS; i++) {
-			uint8_t lk[8], b[16], e[16];
-			const uint8_t *v;
-			size_t vl;
-			int64_t last = -1;
-			struct kv_pair *p;
-			bool more;
-
-			last_key(lk, i);
-			if (kv_get(t, lk, 8, &v, &vl) == 0 && vl == 8)
-				last = (int64_t)kv_get_be64(v);
-			seq_key(b, i, 0);
-			seq_key(e, i, UINT64_MAX);
-			int n = kv_range(t, b, 16, e, 16, 0, false, &p, &more);
-
-			if (last < acked[i]) {
-				diag("thread %u: last %lld < acknowledged %lld", i, (long long)last,
-				     (long long)acked[i]);
-				bad++;
-			}
-			if (n != last + 1) {
-				diag("thread %u: %d keys but last = %lld", i, n, (long long)last);
-				bad++;
-			}
-			for (int j = 0; j < n && !bad; j++)
-				if (kv_get_be64(p[j].key + 8) != (uint64_t)j || p[j].vlen != 40 ||
-				    kv_get_be64(p[j].val) != (uint64_t)j)
-					bad++;
-			acked[i] = last;
-		}
-		kv_txn_abort(t);
-		kv_db_close(db);
 		char name[200];
 
 		snprintf(name, sizeof(name),

@@ -8,6 +8,7 @@
 #   t_wait_for SECS 'COND'      # until shell code COND (eval'd, output discarded) succeeds
 #   t_kill NAME [SIG]           # signal a daemon started with t_daemon (default TERM, waits)
 #   t_ok COND_EXIT_CODE "name"  # TAP line; t_is GOT WANT "name"
+#   t_run_tap "name" [VAR=v...] CMD...  # run a TAP program, fold its result into one line
 #   t_done                      # plan line, sanitizer scan of daemon logs, exit code
 # Binaries: $BIN (asan test build when run from tests/run, else build/bin).
 # Everything started is stopped by PID at exit; nothing but 127.0.0.0/8 is contacted.
@@ -104,6 +105,19 @@ t_ok() {
 
 t_is() {
 	if [ "$1" = "$2" ]; then t_ok 0 "$3"; else t_ok 1 "$3"; echo "#   got '$1', expected '$2'"; fi
+}
+
+# Runs CMD (through env(1), so VAR=value words may come first) with its output in
+# $T/<name>.out; its failures and diagnostics are echoed as comments, and one TAP line
+# says whether it exited 0 without a "not ok".
+t_run_tap() {
+	local name=$1 rc out; shift
+	out=$T/$(printf '%s' "$name" | tr -c 'a-zA-Z0-9' _).out
+	env "$@" >"$out" 2>&1
+	rc=$?
+	grep -E '^(not ok|#)' "$out" | head -40 | sed 's/^/#   /'
+	if [ $rc = 0 ] && grep -q '^not ok' "$out"; then rc=1; fi
+	t_ok $rc "$name ($(grep -c '^ok' "$out") checks passed)"
 }
 
 t_skip_all() { echo "1..0 # SKIP $*"; exit 77; }

@@ -6,6 +6,8 @@
 #   make bench        release build, then every bench/*.sh and bench binaries
 #   make run / stop   local cluster (tools/local-cluster.sh)
 #   make fuzz         bounded libFuzzer runs of every target in tests/fuzz/
+#   make check        every variant (release, debug, asan, tsan, fuzz) compiles warning-free,
+#                     and the generated config docs are current (see mk/targets.mk)
 #
 # Variables: BUILD=release|debug|asan|tsan|fuzz   O=<output root, default build>
 # Each module folder has a module.mk that declares its library, binaries and tests;
@@ -16,6 +18,6 @@ BUILD  ?= release
 include mk/flags.mk
 include mk/rules.mk
 
-MODULE_MKS := $(sort $(wildcard src/*/module.mk tools/*.mk bench/*.mk tests/fuzz/*.mk tests/unit/*/module.mk))
+MODULE_MKS := $(sort $(wildcard src/*/module.mk tools/*.mk bench/*.mk tests/fuzz/*.mk tests/unit/*/module.mk tests/lib/module.mk))
 include $(MODULE_MKS)
 include mk/targets.mk

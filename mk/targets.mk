@@ -71,11 +71,13 @@ $(foreach f,$(FUZZ_SRCS),$(eval $(call FUZZ_template,$(f))))
 
 PROGRAM_BINS := $(addprefix $(BINDIR)/,$(PROGRAMS))
 
-.PHONY: all programs tests test unit bench run stop fuzz clean check deps
+.PHONY: all programs tests fuzzers test unit bench run stop fuzz clean check deps
 .DEFAULT_GOAL := all
 all: programs
 programs: $(PROGRAM_BINS) $(SHARED_BINS)
 tests: $(PROGRAM_BINS) $(SHARED_BINS) $(UNIT_BINS) $(FUZZ_BINS)
+# the fuzz targets alone (BUILD=fuzz links libFuzzer's main(): programs cannot link there)
+fuzzers: $(FUZZ_BINS)
 
 # `make test` = ASan/UBSan build of everything, then the runner.
 JOBS ?= $(shell nproc)
@@ -89,8 +91,25 @@ bench:
 	C3FS_BUILD_DIR=$(O) bench/run
 
 fuzz:
-	$(MAKE) --no-print-directory -j$(JOBS) BUILD=fuzz tests
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=fuzz fuzzers
 	C3FS_BUILD_DIR=$(O) tests/fuzz/run-bounded $${FUZZ_RUNS:-100000}
+
+# `make check` = every build variant compiles warning-free (warnings are errors):
+# release programs; debug, asan and tsan programs and tests; the fuzz targets when clang
+# is installed; then the generated configuration docs are current (docs_current.sh).
+# Every step runs (each building all it can, -k); the target fails if any step failed.
+check:
+	@fail=0; \
+	$(MAKE) --no-print-directory -k -j$(JOBS) BUILD=release programs || fail=1; \
+	$(MAKE) --no-print-directory -k -j$(JOBS) BUILD=debug programs tests || fail=1; \
+	$(MAKE) --no-print-directory -k -j$(JOBS) BUILD=asan programs tests || fail=1; \
+	$(MAKE) --no-print-directory -k -j$(JOBS) BUILD=tsan programs tests || fail=1; \
+	if command -v clang >/dev/null; then \
+		$(MAKE) --no-print-directory -k -j$(JOBS) BUILD=fuzz fuzzers || fail=1; \
+	else echo "check: clang not installed, fuzz variant not built"; fi; \
+	C3FS_BIN_DIR=$(abspath $(O))/asan/bin tests/integration/docs_current.sh || fail=1; \
+	if [ $$fail = 0 ]; then echo "check: passed"; else echo "check: FAILED (see above)"; fi; \
+	exit $$fail
 
 run:
 	$(MAKE) --no-print-directory -j$(JOBS) BUILD=release programs

@@ -358,16 +358,11 @@ out:
 static pthread_mutex_t srv_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct c3_http_server *srv;               /* guarded by srv_lock */
 static _Atomic uint64_t http_timeout_ms = 5000;
-static _Atomic uint64_t http_read_timeout_ms = 1000;
+#define METRICS_HTTP_READ_TIMEOUT_MS 1000       /* accept to a complete request */
 
 void c3_metrics__set_timeout_ms(uint64_t ms)
 {
 	atomic_store(&http_timeout_ms, ms ? ms : 1);
-}
-
-void c3_metrics__set_read_timeout_ms(uint64_t ms)
-{
-	atomic_store(&http_read_timeout_ms, ms ? ms : 1);
 }
 
 static void metrics_http_get(void *arg, const struct c3_http_req *req, struct c3_http_resp *resp)
@@ -384,7 +379,7 @@ int c3_metrics_serve(const char *listen_addr, int *port_out)
 	struct c3_http_server *s;
 	int rc;
 
-	o.read_timeout_ms = atomic_load(&http_read_timeout_ms);
+	o.read_timeout_ms = METRICS_HTTP_READ_TIMEOUT_MS;
 	o.timeout_ms = atomic_load(&http_timeout_ms);
 	o.shed = c3_counter_get("c3fs_metrics_http_shed_total", NULL,
 				"metrics HTTP connections closed to admit a newer one (all slots "

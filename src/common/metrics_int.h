@@ -16,10 +16,6 @@ uint64_t c3_metrics__hist_bound_ns(int i);
  * Read by the server thread for each new connection; set it before c3_metrics_serve(). */
 void c3_metrics__set_timeout_ms(uint64_t ms);
 
-/* Time an HTTP client gets from accept to a complete request (default 1000 ms); past it
- * the connection is closed.  Set it before c3_metrics_serve(). */
-void c3_metrics__set_read_timeout_ms(uint64_t ms);
-
 /* Largest request accepted (headers included), in bytes; larger ones get 413. */
 #define C3_METRICS__REQ_MAX C3_HTTP_REQ_MAX
 /* Connections served at once; a new one takes the slot of the oldest idle one. */

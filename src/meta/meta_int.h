@@ -82,6 +82,12 @@ size_t meta__key_id3(uint8_t *k, uint8_t prefix, uint64_t a, uint64_t b, uint64_
 void meta__inode_encode(const struct meta__inode *in, struct c3_buf *out);
 /* Validates everything (-C3FS_EINTERNAL for a corrupt record: never trusted). */
 int meta__inode_decode(const uint8_t *p, size_t n, uint64_t ino, struct meta__inode *in);
+/* A 'D' record: key k (META__K_DENT, parent, name) and value v (ino, type).  Returns 0,
+ * or -C3FS_EINTERNAL when the key is not a 'D' key with a 1..META_NAME_MAX byte name or
+ * the value is not 12 bytes; *name points into k.  (Also exposed for fuzz_meta_rec.) */
+int meta__dent_decode(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+		      uint64_t *parent, const char **name, uint32_t *len, uint64_t *ino,
+		      uint32_t *type);
 
 /* Transaction helpers; all return 0 or a negative code. */
 int meta__inode_get(struct kv_txn *t, uint64_t ino, struct meta__inode *in);

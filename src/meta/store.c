@@ -168,11 +168,26 @@ int meta__dent_get(struct kv_txn *t, uint64_t parent, const char *name, uint32_t
 	size_t vl;
 	int rc;
 
-	rc = kv_get(t, k, meta__key_dent(k, parent, name, len), &v, &vl);
+	size_t kl = meta__key_dent(k, parent, name, len);
+	uint64_t p;
+	const char *n;
+	uint32_t nl;
+
+	rc = kv_get(t, k, kl, &v, &vl);
 	if (rc < 0)
 		return rc;
-	if (vl != 12)
+	return meta__dent_decode(k, kl, v, vl, &p, &n, &nl, ino, type);
+}
+
+int meta__dent_decode(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+		      uint64_t *parent, const char **name, uint32_t *len, uint64_t *ino,
+		      uint32_t *type)
+{
+	if (kl <= 9 || kl > 9 + META_NAME_MAX || k[0] != META__K_DENT || vl != 12)
 		return -C3FS_EINTERNAL;
+	*parent = kv_get_be64(k + 1);
+	*name = (const char *)k + 9;
+	*len = (uint32_t)(kl - 9);
 	*ino = kv_get_be64(v);
 	*type = kv_get_be32(v + 8);
 	return 0;

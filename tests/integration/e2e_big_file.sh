@@ -33,13 +33,9 @@ t_is "$(sha256sum <"$M/big" | cut -d' ' -f1)" "$want" "checksum with storage nod
 
 c_start_storage 2
 # wait until no target is offline/waiting/syncing any more (recovery done)
-ok=1
-for ((i = 0; i < 600; i++)); do
-	if "$BIN/c3fs-admin" --mgmtd "$C_MGMTD" --token "$C_TOKEN" list-targets 2>/dev/null |
-		awk 'NR > 1 && $4 != "serving" { bad = 1 } END { exit bad }'; then ok=0; break; fi
-	sleep 0.2
-done
-t_ok $ok "node 2's targets synced back to serving"
+t_wait_for 120 '"$BIN/c3fs-admin" --mgmtd "$C_MGMTD" --token "$C_TOKEN" list-targets |
+	awk "NR > 1 && \$4 != \"serving\" { bad = 1 } END { exit bad }"'
+t_ok $? "node 2's targets synced back to serving"
 c_kill_storage 1 KILL
 c_kill_storage 3 KILL
 sleep 0.5

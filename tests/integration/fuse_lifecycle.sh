@@ -14,7 +14,7 @@ c_mount "$T/a" || { t_ok 1 "mount a"; t_done; }
 echo kept >"$T/a/file"
 pid=$(t_pid fuse-a)
 kill -TERM "$pid"
-for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+t_wait_for 10 '! kill -0 "$pid"'
 wait "$pid"
 t_is "$?" 0 "SIGTERM: daemon exits 0"
 mountpoint -q "$T/a"

@@ -13,20 +13,11 @@ t_init
 pg_start "$T/pg" || t_skip_all "cannot start PostgreSQL 15 (see above)"
 echo "# postgres pid $PG_PID on 127.0.0.1:$PG_PORT"
 
-run_unit() { # name binary : runs a TAP binary, folds its result into one line
-	local name=$1 bin=$2 rc
-	"$bin" >"$T/$name.out" 2>&1
-	rc=$?
-	sed 's/^/#   /' "$T/$name.out" | grep -E '^#   (not ok|#)' | head -40
-	if [ $rc = 0 ] && grep -q '^not ok' "$T/$name.out"; then rc=1; fi
-	t_ok $rc "$name ($(grep -c '^ok' "$T/$name.out") checks passed)"
-}
-
-C3FS_TEST_KV_URI="pg:$PG_CONNINFO" run_unit "conformance on pg" "$UNIT/test_kv_conformance"
-C3FS_TEST_PG_CONNINFO="$PG_CONNINFO" run_unit "pg backend specifics" "$UNIT/test_kv_pg"
+C3FS_TEST_KV_URI="pg:$PG_CONNINFO" t_run_tap "conformance on pg" "$UNIT/test_kv_conformance"
+C3FS_TEST_PG_CONNINFO="$PG_CONNINFO" t_run_tap "pg backend specifics" "$UNIT/test_kv_pg"
 # the same suite through the unix socket
 C3FS_TEST_KV_URI="pg:table=kv_sock;host=$PG_SOCKDIR port=$PG_PORT user=c3fs dbname=postgres" \
-	run_unit "conformance on pg over the unix socket" "$UNIT/test_kv_conformance"
+	t_run_tap "conformance on pg over the unix socket" "$UNIT/test_kv_conformance"
 
 # durability: what was acknowledged is there after a fast shutdown and restart
 t_is "$(psql "$PG_CONNINFO" -Atc "SELECT count(*) > 0 FROM c3fs_kv" 2>&1)" t "data in the table"
@@ -41,7 +32,7 @@ port=$(t_free_port)
 setpriv --reuid=postgres --regid=postgres --init-groups -- "$PG_BINDIR/postgres" -D "$T/pg/data" -p "$port" \
 	-c listen_addresses=127.0.0.1 -c unix_socket_directories="$T/pg" >>"$T/pg/postgres.log" 2>&1 &
 T_PIDS[postgres]=$!
-for i in $(seq 100); do "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
+t_wait_for 10 '"$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$port"'
 ci="host=127.0.0.1 port=$port user=c3fs dbname=postgres"
 after=$(psql "$ci" -Atc "SELECT md5(string_agg(encode(k,'hex')||encode(v,'hex'), ',' ORDER BY k)) FROM c3fs_kv")
 t_is "$after" "$before" "committed data identical after restart"

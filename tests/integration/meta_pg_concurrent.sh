@@ -25,19 +25,9 @@ t_daemon metaB "$BIN/c3fs-meta" --set server.node_id=2 --set kv.uri="$KV" \
 t_wait_port "$pa" 30; t_ok $? "meta A listens"
 t_wait_port "$pb" 30; t_ok $? "meta B listens"
 
-run_unit() {
-	local name=$1 rc out; shift
-	out=$T/$(printf '%s' "$name" | tr -c 'a-zA-Z0-9' _).out
-	env "$@" >"$out" 2>&1
-	rc=$?
-	grep -E '^(not ok|#)' "$out" | head -40 | sed 's/^/#   /'
-	if [ $rc = 0 ] && grep -q '^not ok' "$out"; then rc=1; fi
-	t_ok $rc "$name ($(grep -c '^ok' "$out") checks passed)"
-}
-
-run_unit "posix suite over RPC on pg" C3FS_META_ADDR="127.0.0.1:$pa" C3FS_META_BIGDIR=1200 \
+t_run_tap "posix suite over RPC on pg" C3FS_META_ADDR="127.0.0.1:$pa" C3FS_META_BIGDIR=1200 \
 	"$UNIT/test_rpc"
-run_unit "concurrent renames/creates through two servers keep a tree" \
+t_run_tap "concurrent renames/creates through two servers keep a tree" \
 	C3FS_META_ADDRS="127.0.0.1:$pa,127.0.0.1:$pb" C3FS_META_KV="$KV" C3FS_META_OPS=250 \
 	"$UNIT/test_concurrent"
 t_kill metaA TERM

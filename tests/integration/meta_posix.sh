@@ -20,18 +20,8 @@ start_meta() {
 	t_wait_port "$port" 30
 }
 
-run_unit() { # name, then env assignments and the binary via env(1)
-	local name=$1 rc out; shift
-	out=$T/$(printf '%s' "$name" | tr -c 'a-zA-Z0-9' _).out
-	env "$@" >"$out" 2>&1
-	rc=$?
-	grep -E '^(not ok|#)' "$out" | head -40 | sed 's/^/#   /'
-	if [ $rc = 0 ] && grep -q '^not ok' "$out"; then rc=1; fi
-	t_ok $rc "$name ($(grep -c '^ok' "$out") checks passed)"
-}
-
 start_meta; t_ok $? "c3fs-meta listens on 127.0.0.1:$port"
-run_unit "posix suite over RPC on lmdb" C3FS_META_ADDR="127.0.0.1:$port" \
+t_run_tap "posix suite over RPC on lmdb" C3FS_META_ADDR="127.0.0.1:$port" \
 	C3FS_META_TOKEN=sekrit C3FS_META_BIGDIR=10000 "$UNIT/test_rpc"
 C3FS_META_ADDR="127.0.0.1:$port" C3FS_META_TOKEN=wrong C3FS_META_VERIFY=1 \
 	"$UNIT/test_rpc" >"$T/wrongtoken.out" 2>&1
@@ -39,7 +29,7 @@ grep -q "got -1005" "$T/wrongtoken.out"; t_ok $? "a wrong token is refused (C3FS
 t_kill meta TERM
 grep -q "signal 15: stopping" "$T/meta.log"; t_ok $? "daemon stopped cleanly on SIGTERM"
 start_meta; t_ok $? "restarted on the same KV"
-run_unit "acknowledged namespace survives a restart" C3FS_META_ADDR="127.0.0.1:$port" \
+t_run_tap "acknowledged namespace survives a restart" C3FS_META_ADDR="127.0.0.1:$port" \
 	C3FS_META_TOKEN=sekrit C3FS_META_VERIFY=1 "$UNIT/test_rpc"
 t_kill meta TERM
 t_done

@@ -27,16 +27,8 @@ for n in 1 2 3; do
 		--node-id $n --addr "127.0.0.1:$((32000 + n))" --targets "${n}01,${n}02,${n}03" \
 		--heartbeat-ms 300 --default-state $st
 done
-wait_for() {
-	local secs=$1 i; shift
-	for ((i = 0; i < secs * 10; i++)); do
-		eval "$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
 A=(timeout 20 "$ADM" --mgmtd "$M" --token ctok)
-wait_for 20 '[ "$("${A[@]}" --json list-targets | jq ".targets | length")" = 9 ]'
+t_wait_for 20 '[ "$("${A[@]}" --json list-targets | jq ".targets | length")" = 9 ]'
 t_ok $? "nine targets"
 
 # --- admin token ------------------------------------------------------------------------
@@ -101,7 +93,7 @@ t_is "$("${AA[@]}" --json list-nodes | jq -r '.nodes[] | select(.id==2) | .state
 t_is "$(tstate 201),$(tstate 202),$(tstate 203)" "offline,offline,offline" \
 	"its targets are offline"
 "${AA[@]}" online-node 2 >/dev/null
-wait_for 10 '[ "$(tstate 201)" = syncing ]'
+t_wait_for 10 '[ "$(tstate 201)" = syncing ]'
 t_ok $? "online-node: its targets sync back"
 "${AA[@]}" set-target-state 201 serving >/dev/null
 t_is "$(tstate 201)" serving "set-target-state serving declares a syncing target done"
@@ -115,9 +107,9 @@ t_is "$rc" 1 "last serving replica of chain 1 cannot be taken offline"
 echo "$err" | grep -q "last serving replica"
 t_ok $? "with a clear message"
 "${AA[@]}" set-target-state 101 serving >/dev/null
-wait_for 10 'grep -q "target 101 offline -> syncing" "$T/mgmtd.log"'
+t_wait_for 10 'grep -q "target 101 offline -> syncing" "$T/mgmtd.log"'
 t_ok $? "hold lifted: target 101 syncs back"
-wait_for 10 '[ "$(tstate 101)" = serving ]'
+t_wait_for 10 '[ "$(tstate 101)" = serving ]'
 t_ok $? "and serves once its node reports it up to date"
 "${AA[@]}" set-target-state 101 waiting >/dev/null 2>&1
 t_is "$?" 2 "only serving/offline can be set"
@@ -139,7 +131,7 @@ t_is "$(chain1)" "101:serving 301:offline 201:offline" \
 "${AA[@]}" rotate-lastsrv 1 >/dev/null 2>&1
 t_is "$?" 1 "nothing left to rotate"
 "${AA[@]}" online-node 2 >/dev/null
-wait_for 10 '[ "$(chain1)" = "101:serving 201:syncing 301:offline" ]'
+t_wait_for 10 '[ "$(chain1)" = "101:serving 201:syncing 301:offline" ]'
 t_ok $? "the old lastsrv comes back as a replica to resync"
 
 for n in node1 node2 node3; do t_kill $n TERM; done

@@ -36,20 +36,11 @@ start_node() { # id
 }
 for n in 1 2 3; do : >"$T/state$n"; start_node $n; done
 
-# wait until cond (a shell command) holds, up to $1 seconds
-wait_for() {
-	local secs=$1 i; shift
-	for ((i = 0; i < secs * 10; i++)); do
-		eval "$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
 targets_json() { "${ADMIN[@]}" --json list-targets; }
 chains_json() { "${ADMIN[@]}" --json list-chains; }
 tstate() { targets_json | jq -r ".targets[] | select(.id==$1) | .state"; }
 
-wait_for 20 '[ "$(targets_json | jq ".targets | length")" = 6 ]'
+t_wait_for 20 '[ "$(targets_json | jq ".targets | length")" = 6 ]'
 t_ok $? "six targets registered from heartbeats"
 
 out=$("${ADMIN[@]}" create-chain-table --replicas 3 --name default)
@@ -65,12 +56,12 @@ v1=$(echo "$c" | jq '[.chains[].version] | join(",")' -r)
 
 # start a client (pure client node) that prints routing versions
 t_daemon client "$BIN/c3fs-node-sim" --mgmtd "$M" --type client --heartbeat-ms 300
-wait_for 20 'grep -q "^ready" "$T/client.log"'
+t_wait_for 20 'grep -q "^ready" "$T/client.log"'
 t_ok $? "client registered"
 
 # --- kill -9 node 2 -------------------------------------------------------------------
 t_kill node2 KILL
-wait_for 20 '[ "$(tstate 201)" = offline ] && [ "$(tstate 202)" = offline ]'
+t_wait_for 20 '[ "$(tstate 201)" = offline ] && [ "$(tstate 202)" = offline ]'
 t_ok $? "node 2's targets offline after its lease expired"
 st=$("${ADMIN[@]}" --json status)
 t_is "$(echo "$st" | jq .nodes.down)" 1 "status: one node down"
@@ -86,12 +77,12 @@ t_is "$(echo "$c" | jq -r '[.chains[] | [.targets[] | select(.state=="serving")]
 # --- restart node 2 with stale contents (online) ----------------------------------------
 printf '201 online\n202 online\n' >"$T/state2"
 start_node 2
-wait_for 20 '[ "$(tstate 201)" = syncing ] && [ "$(tstate 202)" = syncing ]'
+t_wait_for 20 '[ "$(tstate 201)" = syncing ] && [ "$(tstate 202)" = syncing ]'
 t_ok $? "returning targets are syncing"
 t_is "$(chains_json | jq -r '[.chains[] | .targets[-1].state] | join(",")')" "syncing,syncing" \
 	"syncing member at the tail"
 printf '201 uptodate\n202 uptodate\n' >"$T/state2"
-wait_for 20 '[ "$(tstate 201)" = serving ] && [ "$(tstate 202)" = serving ]'
+t_wait_for 20 '[ "$(tstate 201)" = serving ] && [ "$(tstate 202)" = serving ]'
 t_ok $? "sync completion (local uptodate) makes them serving"
 
 # --- node 3 restarts before its lease expires: old incarnation fails first ----------------
@@ -99,15 +90,15 @@ v3=$(chains_json | jq '[.chains[].version] | add')
 printf '301 online\n302 online\n' >"$T/state3"
 t_kill node3 KILL
 start_node 3
-wait_for 20 'grep -q "node 3 restarted" "$T/mgmtd.log"'
+t_wait_for 20 'grep -q "node 3 restarted" "$T/mgmtd.log"'
 t_ok $? "mgmtd saw the new incarnation of node 3"
-wait_for 20 '[ "$(tstate 301)" = syncing ]'
+t_wait_for 20 '[ "$(tstate 301)" = syncing ]'
 t_ok $? "node 3's targets re-enter through syncing, not serving"
 v4=$(chains_json | jq '[.chains[].version] | add')
 t_ok "$([ "$v4" -ge $((v3 + 4)) ] && echo 0 || echo 1)" \
 	"both chains went offline then syncing for node 3 (versions $v3 -> $v4)"
 printf '301 uptodate\n302 uptodate\n' >"$T/state3"
-wait_for 20 '[ "$(tstate 301)" = serving ] && [ "$(tstate 302)" = serving ]'
+t_wait_for 20 '[ "$(tstate 301)" = serving ] && [ "$(tstate 302)" = serving ]'
 t_ok $? "node 3 serving again"
 
 # --- a stale client is corrected --------------------------------------------------------
@@ -116,7 +107,7 @@ kill -STOP "$cpid"
 "${ADMIN[@]}" offline-node 1 >/dev/null
 want=$("${ADMIN[@]}" --json status | jq .routing_version)
 kill -CONT "$cpid"
-wait_for 20 'awk "/^routing/ {v=\$2} END {exit !(v >= $want)}" "$T/client.log"'
+t_wait_for 20 'awk "/^routing/ {v=\$2} END {exit !(v >= $want)}" "$T/client.log"'
 t_ok $? "stopped client caught up to routing version $want after resuming"
 "${ADMIN[@]}" online-node 1 >/dev/null
 
@@ -132,15 +123,15 @@ t_ok $? "metrics: leader gauge"
 # --- mgmtd dies: nodes lose their lease; it restarts: everything comes back ------------
 before=$(chains_json | jq -c '[.chains[] | {id, targets: [.targets[].id]}]')
 t_kill mgmtd KILL
-wait_for 10 'grep -q "^lease lost" "$T/node1.log" && grep -q "^lease lost" "$T/node3.log"'
+t_wait_for 10 'grep -q "^lease lost" "$T/node1.log" && grep -q "^lease lost" "$T/node3.log"'
 t_ok $? "storage nodes declare their lease lost when mgmtd is gone"
 t_daemon mgmtd2 "$BIN/c3fs-mgmtd" --set server.listen="$M" --set kv.data_dir="$T/mgmtd" \
 	--set server.admin_token=secret --set lease.node_lease=2s
-wait_for 30 '[ "$("${ADMIN[@]}" --json status | jq .nodes.up)" = 3 ]'
+t_wait_for 30 '[ "$("${ADMIN[@]}" --json status | jq .nodes.up)" = 3 ]'
 t_ok $? "restarted mgmtd (same data dir) sees the three nodes again"
 t_is "$(chains_json | jq -c '[.chains[] | {id, targets: [.targets[].id]}]')" "$before" \
 	"chains survived the restart"
-wait_for 20 '[ "$(grep -c "^lease valid" "$T/node1.log")" -ge 2 ]'
+t_wait_for 20 '[ "$(grep -c "^lease valid" "$T/node1.log")" -ge 2 ]'
 t_ok $? "node 1 holds a valid lease again"
 
 for n in node1 node2 node3 client; do t_kill $n TERM; done

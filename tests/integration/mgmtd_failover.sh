@@ -27,20 +27,12 @@ start_mgmtd() { # index
 		--set server.admin_token=secret --set lease.node_lease=6s \
 		--set lease.leader_lease=${LEASE_MS}ms
 }
-wait_for() {
-	local secs=$1 i; shift
-	for ((i = 0; i < secs * 10; i++)); do
-		eval "$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
 leader() { "${ADMIN[@]}" --json leader | jq -r .leader; }
 
 for i in 0 1 2; do start_mgmtd $i; done
 for i in 0 1 2; do t_wait_port "${P[$i]}" 20 || break; done
 t_ok $? "three mgmtd listen"
-wait_for 20 '[ -n "$(leader)" ]'
+t_wait_for 20 '[ -n "$(leader)" ]'
 L1=$(leader)
 t_ok "$([ -n "$L1" ] && echo 0 || echo 1)" "one leader: $L1"
 # every mgmtd names the same leader; standbys refuse to serve routing themselves
@@ -60,14 +52,14 @@ for n in 1 2 3; do
 done
 t_daemon client "$BIN/c3fs-node-sim" --mgmtd "$ADDRS" --token tok --type client \
 	--heartbeat-ms 300
-wait_for 30 '[ "$("${ADMIN[@]}" --json list-targets | jq ".targets | length")" = 6 ]'
+t_wait_for 30 '[ "$("${ADMIN[@]}" --json list-targets | jq ".targets | length")" = 6 ]'
 t_ok $? "nodes registered through the address list"
 "${ADMIN[@]}" create-chain-table --replicas 3 --name default >/dev/null
 t_ok $? "chain table created"
 before=$("${ADMIN[@]}" --json list-chains | jq -c '[.chains[] | {id, targets: [.targets[].id]}]')
 tables_before=$("${ADMIN[@]}" --json list-chain-tables | jq -c '.chain_tables')
 v_before=$("${ADMIN[@]}" --json status | jq .routing_version)
-wait_for 20 'grep -q "^ready" "$T/client.log"'
+t_wait_for 20 'grep -q "^ready" "$T/client.log"'
 t_ok $? "client ready"
 
 # --- kill -9 the leader --------------------------------------------------------------
@@ -99,9 +91,9 @@ t_is "$("${ADMIN[@]}" --json list-chain-tables | jq -c '.chain_tables')" "$table
 v_after=$("${ADMIN[@]}" --json status | jq .routing_version)
 t_ok "$([ "$v_after" -gt "$v_before" ] && echo 0 || echo 1)" \
 	"routing version grew across the takeover ($v_before -> $v_after)"
-wait_for 20 'grep -q "leader=$new" "$T/client.log"'
+t_wait_for 20 'grep -q "leader=$new" "$T/client.log"'
 t_ok $? "client follows the new leader"
-wait_for 20 'grep -q "leader=$new" "$T/node1.log"'
+t_wait_for 20 'grep -q "leader=$new" "$T/node1.log"'
 t_ok $? "storage node follows the new leader"
 lost=$(grep -c "^lease lost" "$T"/node*.log | awk -F: '{s+=$2} END {print s+0}')
 t_is "$lost" 0 "no storage node lost its lease during the takeover"
@@ -112,9 +104,9 @@ t_is "$("${ADMIN[@]}" --json status | jq -c '[.nodes.up, .chains.healthy]')" "[3
 # --- restart every mgmtd: configuration persists ---------------------------------------
 for i in 0 1 2; do t_kill "mgmtd$i" TERM; done
 for i in 0 1 2; do start_mgmtd $i; done
-wait_for 30 '[ -n "$(leader)" ]'
+t_wait_for 30 '[ -n "$(leader)" ]'
 t_ok $? "a leader after restarting all mgmtd"
-wait_for 20 '[ "$("${ADMIN[@]}" --json status | jq .nodes.up)" = 3 ]'
+t_wait_for 20 '[ "$("${ADMIN[@]}" --json status | jq .nodes.up)" = 3 ]'
 t_is "$("${ADMIN[@]}" --json list-chains | jq -c '[.chains[] | {id, targets: [.targets[].id]}]')" \
 	"$before" "chains persisted"
 t_is "$("${ADMIN[@]}" --json list-chain-tables | jq -c '.chain_tables')" "$tables_before" \

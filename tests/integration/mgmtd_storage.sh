@@ -3,8 +3,8 @@
 # mgmtd_storage.sh — mgmtd with three real c3fs-storage daemons (routing from mgmtd):
 #   their targets register through heartbeats, create-chain-table builds 3-replica chains,
 #   kill -9 of one storage node takes its targets out of every chain (versions bumped),
-#   and a restart brings them back through syncing to serving (c3fs-storage reports
-#   UPTODATE until real recovery exists).  Skips when c3fs-storage is not built.
+#   and a restart brings them back through syncing to serving.  Skips when c3fs-storage
+#   is not built.
 . "$(dirname "$0")/../lib/common.sh"
 t_init
 command -v jq >/dev/null || t_skip_all "jq not installed"
@@ -29,16 +29,8 @@ start_storage() { # n
 		--set storage.io_engine=psync --set mgmtd.addrs="$M" --set mgmtd.heartbeat=300ms
 }
 for n in 1 2 3; do SP[$n]=$(t_free_port); start_storage $n; done
-wait_for() {
-	local secs=$1 i; shift
-	for ((i = 0; i < secs * 10; i++)); do
-		eval "$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
 tstate() { "${A[@]}" --json list-targets | jq -r ".targets[] | select(.id==$1) | .state"; }
-wait_for 40 '[ "$("${A[@]}" --json list-targets | jq "[.targets[] | select(.state==\"serving\")] | length")" = 6 ]'
+t_wait_for 40 '[ "$("${A[@]}" --json list-targets | jq "[.targets[] | select(.state==\"serving\")] | length")" = 6 ]'
 t_ok $? "six storage targets registered and alive"
 t_is "$("${A[@]}" --json list-nodes | jq -c '[.nodes[] | .type] | unique')" '["storage"]' \
 	"three storage nodes"
@@ -49,14 +41,14 @@ t_ok "$([ "$("${A[@]}" --json list-targets | jq '[.targets[].free_bytes] | min')
 	"storage reports free space"
 
 t_kill storage2 KILL
-wait_for 20 '[ "$(tstate 201)" = offline ] && [ "$(tstate 202)" = offline ]'
+t_wait_for 20 '[ "$(tstate 201)" = offline ] && [ "$(tstate 202)" = offline ]'
 t_ok $? "killed storage node: its targets offline"
 t_is "$("${A[@]}" --json status | jq -c '[.nodes.down, .chains.degraded]')" "[1,2]" \
 	"one node down, both chains degraded"
 start_storage 2
-wait_for 40 'grep -q "target 201 offline -> syncing" "$T/mgmtd.log"'
+t_wait_for 40 'grep -q "target 201 offline -> syncing" "$T/mgmtd.log"'
 t_ok $? "restarted storage target goes through syncing"
-wait_for 40 '[ "$(tstate 201)" = serving ] && [ "$(tstate 202)" = serving ]'
+t_wait_for 40 '[ "$(tstate 201)" = serving ] && [ "$(tstate 202)" = serving ]'
 t_ok $? "and serves again"
 t_is "$("${A[@]}" --json status | jq .chains.healthy)" 2 "chains healthy again"
 

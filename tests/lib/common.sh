@@ -5,8 +5,10 @@
 #   port=$(t_free_port)         # a free TCP port on 127.0.0.1
 #   t_daemon NAME CMD...        # start CMD in background, log to $T/NAME.log, pid kept
 #   t_wait_port PORT [SECS]     # until something listens on 127.0.0.1:PORT
+#   t_wait_for SECS 'COND'      # until shell code COND (eval'd, output discarded) succeeds
 #   t_kill NAME [SIG]           # signal a daemon started with t_daemon (default TERM, waits)
 #   t_ok COND_EXIT_CODE "name"  # TAP line; t_is GOT WANT "name"
+#   t_run_tap "name" [VAR=v...] CMD...  # run a TAP program, fold its result into one line
 #   t_done                      # plan line, sanitizer scan of daemon logs, exit code
 # Binaries: $BIN (asan test build when run from tests/run, else build/bin).
 # Everything started is stopped by PID at exit; nothing but 127.0.0.0/8 is contacted.
@@ -66,6 +68,17 @@ t_wait_port() {
 	return 1
 }
 
+# Polls every 0.1 s; returns 1 if COND never held within SECS seconds.  COND is evaluated
+# by eval in the caller's context, so quote it: t_wait_for 20 '[ "$(leader)" = "$L" ]'.
+t_wait_for() {
+	local secs=$1 i; shift
+	for ((i = 0; i < secs * 10; i++)); do
+		eval "$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 t_kill() {
 	local name=$1 sig=${2:-TERM} pid=${T_PIDS[$1]:-} i
 	[ -n "$pid" ] || return 0
@@ -92,6 +105,19 @@ t_ok() {
 
 t_is() {
 	if [ "$1" = "$2" ]; then t_ok 0 "$3"; else t_ok 1 "$3"; echo "#   got '$1', expected '$2'"; fi
+}
+
+# Runs CMD (through env(1), so VAR=value words may come first) with its output in
+# $T/<name>.out; its failures and diagnostics are echoed as comments, and one TAP line
+# says whether it exited 0 without a "not ok".
+t_run_tap() {
+	local name=$1 rc out; shift
+	out=$T/$(printf '%s' "$name" | tr -c 'a-zA-Z0-9' _).out
+	env "$@" >"$out" 2>&1
+	rc=$?
+	grep -E '^(not ok|#)' "$out" | head -40 | sed 's/^/#   /'
+	if [ $rc = 0 ] && grep -q '^not ok' "$out"; then rc=1; fi
+	t_ok $rc "$name ($(grep -c '^ok' "$out") checks passed)"
 }
 
 t_skip_all() { echo "1..0 # SKIP $*"; exit 77; }

@@ -871,7 +871,7 @@ static void t_bulk(void)
 			if (want[i] < 0) {
 				bad += rc != -ENOENT;
 			} else {
-				int got;
+				int got = 0;
 
 				live++;
 				if (rc == 0 && vl == sizeof(got))

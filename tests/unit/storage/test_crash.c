@@ -25,124 +25,17 @@
 #include "storage/chunk.h"
 #include "tests/lib/tap.h"
 
-#define NCH 3
-#define CS (1u << 20)
+#define CM_NCH 3
+#define CM_CS (1u << 20)
+#define CM_PART_MAX (256u * 1024)
+#define CM_APPEND_MAX (128u * 1024)
+#define NCH CM_NCH
+#define CS CM_CS
 #define ROUNDS 30
 
+#include "tests/lib/chunk_model.h" /* needs the CM_ parameters above */
+
 static char root[] = "/tmp/c3fs-crash.XXXXXX";
-
-struct model {
-	uint8_t data[NCH][CS];
-	uint32_t len[NCH];
-	uint64_t ver[NCH];
-};
-
-struct op {
-	int chunk, kind; /* 0 partial, 1 append, 2 full, 3 truncate */
-	uint32_t off, len, seed;
-};
-
-static uint32_t mix(uint64_t k, uint32_t salt)
-{
-	uint64_t z = k * 0x9E3779B97F4A7C15ull + salt;
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return (uint32_t)(z ^ (z >> 31));
-}
-
-/* Op number k, given the model state before it (appends depend on the length). */
-static struct op op_make(uint64_t k, const struct model *m)
-{
-	struct op o;
-
-	o.chunk = (int)(mix(k, 1) % NCH);
-	o.kind = (int)(mix(k, 2) % 4);
-	o.seed = mix(k, 3);
-	switch (o.kind) {
-	case 0:
-		o.off = mix(k, 4) % CS;
-		o.len = 1 + mix(k, 5) % (256 * 1024);
-		if (o.off + o.len > CS)
-			o.len = CS - o.off;
-		break;
-	case 1:
-		o.off = m->len[o.chunk];
-		o.len = 1 + mix(k, 5) % (128 * 1024);
-		if (o.off >= CS) {
-			o.kind = 3;
-			o.len = mix(k, 6) % CS;
-			o.off = 0;
-		} else if (o.off + o.len > CS) {
-			o.len = CS - o.off;
-		}
-		break;
-	case 2:
-		o.off = 0;
-		o.len = 1 + mix(k, 5) % CS;
-		break;
-	default:
-		o.off = 0;
-		o.len = mix(k, 6) % CS;
-	}
-	return o;
-}
-
-static void fill(uint8_t *p, uint32_t n, uint32_t seed)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		seed = seed * 1664525u + 1013904223u;
-		p[i] = (uint8_t)(seed >> 24);
-	}
-}
-
-static void model_apply(struct model *m, const struct op *o, uint8_t *scratch)
-{
-	int c = o->chunk;
-
-	if (o->kind == 3) {
-		if (o->len < m->len[c])
-			memset(m->data[c] + o->len, 0, m->len[c] - o->len);
-		m->len[c] = o->len;
-	} else {
-		fill(scratch, o->len, o->seed);
-		if (o->kind == 2) {
-			memset(m->data[c], 0, CS);
-			m->len[c] = 0;
-		}
-		memcpy(m->data[c] + o->off, scratch, o->len);
-		if (o->off + o->len > m->len[c])
-			m->len[c] = o->off + o->len;
-	}
-	m->ver[c]++;
-}
-
-static int store_apply(struct chunk_store *cs, const struct op *o, uint64_t ver, uint8_t *scratch)
-{
-	struct chunk_id id = { 1, (uint32_t)o->chunk };
-	struct chunk_update u;
-	int rc;
-
-	memset(&u, 0, sizeof(u));
-	u.type = o->kind == 3 ? CHUNK_UPD_TRUNCATE : CHUNK_UPD_WRITE;
-	u.full = o->kind == 2;
-	u.offset = o->off;
-	u.length = o->len;
-	u.chunk_size = CS;
-	u.data = scratch;
-	u.version = ver;
-	if (o->kind != 3)
-		fill(scratch, o->len, o->seed);
-	if ((rc = chunk_store_lock(cs, id)))
-		return rc;
-	rc = chunk_store_stage(cs, id, &u);
-	if (!rc)
-		rc = chunk_store_commit(cs, id, ver, 1);
-	else
-		chunk_store_abort(cs, id);
-	chunk_store_unlock(cs, id);
-	return rc;
-}
 
 static void child(const char *dir, struct model *m, uint64_t start, int fd, int engine)
 {
@@ -161,21 +54,6 @@ static void child(const char *dir, struct model *m, uint64_t start, int fd, int 
 		if (write(fd, &k, sizeof(k)) != sizeof(k))
 			_exit(5);
 	}
-}
-
-static int chunk_equals(struct chunk_store *cs, int c, const uint8_t *want, uint32_t len,
-			int *rc_out)
-{
-	struct chunk_id id = { 1, (uint32_t)c };
-	struct chunk_read rd;
-	int rc = chunk_store_read(cs, id, 0, CS, false, &rd), eq;
-
-	*rc_out = rc;
-	if (rc)
-		return 0;
-	eq = rd.length == len && (len == 0 || memcmp(rd.data, want, len) == 0);
-	chunk_read_release(&rd);
-	return eq;
 }
 
 int main(void)

@@ -61,8 +61,7 @@ int usrbio_sq_take(struct usrbio_consumer *c, struct usrbio_io *out)
 	struct usrbio_sqe e;
 
 	/* one copy; every check below is on the copy */
-	memcpy(&e, src, sizeof(e));
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	memcpy(&e, src, sizeof(e)); /* ordered after the acquire load of sq_tail (sq_avail) */
 	c->sq_head++;
 	memcpy(out->iov_id, e.iov_id, sizeof(out->iov_id));
 	out->iov_off = e.iov_off;

@@ -429,7 +429,7 @@ static int cmd_create_table(struct admin *ad, int argc, char **argv)
 
 	memset(&q, 0, sizeof(q));
 	snprintf(q.admin_token, sizeof(q.admin_token), "%s", ad->admin_token);
-	for (int i = 0; i < argc; i++) {
+	for (int i = 0; i < argc; i += 2) { /* --option value pairs */
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!v)
@@ -457,7 +457,6 @@ static int cmd_create_table(struct admin *ad, int argc, char **argv)
 		} else {
 			goto usage;
 		}
-		i++;
 	}
 	if (q.replicas == 0)
 		goto usage;

@@ -729,17 +729,28 @@ void c3_cfg_render_markdown(const struct c3_cfg_table *t, struct c3_buf *out)
 	c3_buf_printf(out, "\n");
 }
 
-/* One comment line per line of s, each starting with "# ". */
+/* s as comment lines starting with "# ", wrapped at spaces to at most CFG_SAMPLE_WIDTH
+ * columns (a sample is read back by the INI parser, whose lines are limited) and broken
+ * at every newline of s. */
+#define CFG_SAMPLE_WIDTH 90
 static void cfg_sample_comment(struct c3_buf *out, const char *s)
 {
-	c3_buf_printf(out, "# ");
-	for (; s && *s; s++) {
-		if (*s == '\n')
-			c3_buf_printf(out, "\n# ");
-		else if (*s != '\r')
-			c3_buf_append(out, s, 1);
+	while (s && *s) {
+		size_t n = strcspn(s, "\n"), cut = n;
+
+		if (n > CFG_SAMPLE_WIDTH - 2) {
+			/* the last space that keeps the line within the width, else the first */
+			cut = CFG_SAMPLE_WIDTH - 2;
+			while (cut > 0 && s[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = strcspn(s, " \n");
+		}
+		c3_buf_printf(out, "# %.*s\n", (int)cut, s);
+		s += cut;
+		while (*s == ' ' || (cut == n && *s == '\n'))
+			s++;
 	}
-	c3_buf_printf(out, "\n");
 }
 
 void c3_cfg_render_sample(const struct c3_cfg_table *t, struct c3_buf *out)

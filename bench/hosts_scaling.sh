@@ -39,7 +39,7 @@ ops() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 # CPU seconds used so far by the daemons whose names start with $1 (pids file); for pg,
 # every process of the primary's host (postmaster and backends)
 cpu() {
-	local hz sum=0 name pid t pids
+	local hz sum=0 pid t pids
 	hz=$(getconf CLK_TCK)
 	if [ "$1" = pg ]; then
 		pids=$(ip netns pids "$(. "$C3FS_NS_HOME/state"; echo "${NS_PREFIX}h1")")

@@ -168,6 +168,10 @@ n=$(psql2 "SELECT count(*) FROM c3fs_kv WHERE get_byte(k, 0) = ascii('Q')" c3fs_
 t_ok $([ "${n:-0}" -ge "$(wc -l <"$T/acked-ns")" ] && echo 0 || echo 1) \
 	"the promoted database holds the idempotency records ($n)"
 
+# the storage host that was cut off is back in its chains (resynced) under the new leader
+for i in $(seq 300); do [ "$(ops_admin list-chains 2>/dev/null | grep -c healthy)" = 4 ] && break; sleep 0.2; done
+t_is "$(ops_admin list-chains | grep -c healthy)" 4 "every chain healthy again at the end (h5's targets resynced)"
+
 fusermount3 -u "$MNT2"; t_ok $? "unmount client 2"
 fusermount3 -u "$OPS_MNT"; t_ok $? "unmount client 1"
 t_done

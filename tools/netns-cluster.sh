@@ -92,7 +92,7 @@ cmd_up() {
 	[[ "$n" =~ ^[1-9][0-9]*$ ]] && [ "$n" -le 200 ] || die "up N: N storage hosts, 1..200"
 	[ -e "$DIR/state" ] && die "a cluster is already up in $DIR (netns-cluster.sh down first)"
 	[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
-	[ -n "${C3FS_BIN_DIR:-}" ] || die "no c3fs binaries built (make programs)"
+	[ -x "${C3FS_BIN_DIR:-}/c3fs-meta" ] || die "no c3fs binaries in ${C3FS_BIN_DIR:-build/*/bin} (make programs)"
 	[ -x "$PG_BINDIR/postgres" ] || die "no PostgreSQL 15 in $PG_BINDIR"
 	mkdir -p "$DIR" && chmod 0755 "$DIR" || die "cannot make $DIR"
 	T=$DIR

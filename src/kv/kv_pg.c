@@ -26,7 +26,8 @@
  * Pool: connections are opened lazily up to pool (default 32), statements are prepared
  * once per connection, binary parameters and results.  A broken connection is dropped,
  * never returned to the pool; a transaction whose first statement meets a dead pooled
- * connection retries it once on a fresh one (nothing had run).  The writes and COMMIT
+ * connection retries it once on a fresh one (nothing had run), and closes the idle ones
+ * (after a failover they all point at the lost server).  The writes and COMMIT
  * travel in one pipeline.  mu/cv guard idle/total; a PGconn is used by one
  * transaction at a time.
  */
@@ -412,14 +413,34 @@ static const char *pg_begin_sql(const struct kv_txn *txn)
 }
 
 /* Swap a dead pooled connection for a fresh one (nothing has run in this transaction).
- * On failure t->c is NULL and the code is returned. */
+ * The idle connections are closed too: they were opened to the same server, which has
+ * gone away (or, with a multi-host conninfo, stopped being the primary), so after a
+ * failover each would cost one more failed transaction.  Fresh connections pick the
+ * server libpq finds now (target_session_attrs).  On failure t->c is NULL and the code
+ * is returned. */
 static int pg_reconnect(struct kv_txn *txn)
 {
 	struct pg_db *db = (struct pg_db *)txn->db;
 	struct pg_txn *t = txn->be;
+	struct pg_conn *idle, *c;
+	int n = 0;
 
 	pg_pool_put(db, t->c); /* closes it: the connection is bad */
 	t->c = NULL;
+	pthread_mutex_lock(&db->mu);
+	idle = db->idle;
+	db->idle = NULL;
+	for (c = idle; c; c = c->next)
+		n++;
+	db->total -= n;
+	pthread_cond_broadcast(&db->cv);
+	pthread_mutex_unlock(&db->mu);
+	while (idle) {
+		c = idle;
+		idle = c->next;
+		PQfinish(c->conn);
+		free(c);
+	}
 	return pg_pool_get(db, &t->c);
 }
 

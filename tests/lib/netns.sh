@@ -12,8 +12,13 @@
 #   ns_pg_init DIR SQL    a PostgreSQL 15 cluster in DIR (tests/lib/pg.sh, on loopback of
 #                         the test's own namespace), SQL run once as superuser, then
 #                         stopped; the subnet may log in with passwords (scram-sha-256)
-#   ns_pg_run I DIR       run that cluster inside host I on its address, port 5432;
-#                         sets NS_PG_PID.  ns_pg_stop stops it (fast shutdown, by PID).
+#   ns_pg_run I DIR [-c K=V..]  run that cluster inside host I on its address, port 5432
+#                         (extra server settings appended); sets NS_PG_PID.  ns_pg_stop
+#                         [PID] stops it (fast shutdown, by PID).
+#   ns_pg_standby I DIR P USER PASS  a streaming-replication standby of the server on host
+#                         P, made in DIR with pg_basebackup -R run inside host I (USER is a
+#                         REPLICATION role); start it with ns_pg_run I DIR
+#   ns_pg_promote DIR     promote the standby in DIR (pg_ctl promote, waits for it)
 # Needs root and iproute2.  Traffic stays inside the namespaces: the hosts' addresses
 # exist nowhere else, and the host namespace has no route to them.
 
@@ -85,14 +90,15 @@ ns_pg_init() { # DIR SQLFILE
 	pg_stop
 }
 
-ns_pg_run() { # HOST DIR
+ns_pg_run() { # HOST DIR [-c KEY=VALUE...]
 	local h=$1 dir=$2 addr i
+	shift 2
 	addr=$(ns_addr "$h")
 	ns_exec "$h" setpriv --reuid=postgres --regid=postgres --init-groups -- \
 		"$PG_BINDIR/postgres" -D "$dir/data" -p 5432 -c listen_addresses="$addr" \
 		-c unix_socket_directories="$dir" -c fsync=on -c max_connections=200 \
 		-c shared_buffers=64MB -c max_pred_locks_per_transaction=256 \
-		-c logging_collector=off -c log_min_messages=warning >>"$dir/postgres.log" 2>&1 &
+		-c logging_collector=off -c log_min_messages=warning "$@" >>"$dir/postgres.log" 2>&1 &
 	for ((i = 0; i < 300; i++)); do
 		if ns_exec "$h" "$PG_BINDIR/pg_isready" -q -h "$addr" -p 5432 -d postgres; then
 			NS_PG_PID=$(head -1 "$dir/data/postmaster.pid")
@@ -103,14 +109,30 @@ ns_pg_run() { # HOST DIR
 	return 1
 }
 
-ns_pg_stop() {
-	local i
-	[ -n "$NS_PG_PID" ] || return 0
-	kill -INT "$NS_PG_PID" 2>/dev/null
+ns_pg_stop() { # [PID]
+	local i pid=${1:-$NS_PG_PID}
+	[ -n "$pid" ] || return 0
+	kill -INT "$pid" 2>/dev/null
 	for ((i = 0; i < 200; i++)); do
-		kill -0 "$NS_PG_PID" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$NS_PG_PID" 2>/dev/null
-	NS_PG_PID=""
+	kill -KILL "$pid" 2>/dev/null
+	[ "$pid" = "$NS_PG_PID" ] && NS_PG_PID=""
+	return 0
+}
+
+ns_pg_standby() { # HOST DIR PRIMARY_HOST USER PASSWORD
+	local h=$1 dir=$2 p=$3 user=$4 pass=$5
+	mkdir -p "$dir" || return 1
+	chown postgres: "$dir" && chmod 0700 "$dir" || return 1
+	ns_exec "$h" env PGPASSWORD="$pass" setpriv --reuid=postgres --regid=postgres \
+		--init-groups -- "$PG_BINDIR/pg_basebackup" -h "$(ns_addr "$p")" -p 5432 \
+		-U "$user" -D "$dir/data" -R -X stream -c fast --no-sync \
+		>"$dir/basebackup.log" 2>&1
+}
+
+ns_pg_promote() { # DIR
+	setpriv --reuid=postgres --regid=postgres --init-groups -- \
+		"$PG_BINDIR/pg_ctl" promote -w -t 30 -D "$1/data" >>"$1/promote.log" 2>&1
 }

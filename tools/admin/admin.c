@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "chain_gen.h"
 #include "cluster/client.h"
 #include "common/config.h"
 #include "common/errors.h"
@@ -419,12 +420,104 @@ static int parse_u32(const char *s, uint32_t *out)
 	return 0;
 }
 
+static int table_rpc(struct admin *ad, const struct mgmtd_create_table_req *q,
+		     struct mgmtd_create_table_resp *r)
+{
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
+	int rc;
+
+	mgmtd_create_table_req_encode(q, &req);
+	rc = call(ad, MGMTD_T_CREATE_CHAIN_TABLE, &req, &resp);
+	if (rc == 0)
+		rc = mgmtd_create_table_resp_decode(resp.data, resp.len, r);
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	return rc;
+}
+
+/* --nodes: the unused targets of those nodes, placed by admin_chain_gen (every pair of
+ * nodes shares about the same number of chains), created one chain per request into one
+ * table (mgmtd keeps the members and orders each chain itself: its head is the member on
+ * the lowest node id).  A failure midway leaves the chains made so far; they are
+ * reported. */
+static int create_balanced(struct admin *ad, struct mgmtd_create_table_req *q,
+			   const uint32_t *nodes, uint32_t nnodes)
+{
+	struct routing_info *ri;
+	struct chain_gen_target *cand;
+	struct mgmtd_create_table_resp r;
+	uint32_t *out, nc = 0, tids[16];
+	uint64_t ver = 0;
+	int n, rc = fetch_routing(ad, &ri);
+
+	if (rc)
+		return fail("create-chain-table", rc);
+	cand = calloc(ri->ntargets + 1, sizeof(*cand));
+	out = calloc(ri->ntargets + 1, sizeof(*out));
+	if (!cand || !out) {
+		routing_unref(ri);
+		free(cand);
+		free(out);
+		return fail("create-chain-table", -ENOMEM);
+	}
+	for (uint32_t i = 0; i < ri->ntargets; i++) {
+		const struct routing_target *t = &ri->targets[i];
+		bool listed = nnodes == 0;
+
+		for (uint32_t k = 0; k < nnodes && !listed; k++)
+			listed = nodes[k] == t->node_id;
+		if (listed && t->chain_id == 0) {
+			cand[nc].target_id = t->target_id;
+			cand[nc].node_id = t->node_id;
+			nc++;
+		}
+	}
+	routing_unref(ri);
+	n = admin_chain_gen(cand, nc, q->replicas, out, nc);
+	if (n < 0) {
+		fprintf(stderr, "c3fs-admin: create-chain-table: %s\n", n == -EINVAL ?
+			"fewer listed nodes with unused targets than replicas (or more than 1024 "
+			"nodes)" : "out of memory");
+		free(cand);
+		free(out);
+		return 1;
+	}
+	q->ntargets = q->replicas;
+	q->targets = tids;
+	for (int c = 0; c < n; c++) {
+		memcpy(tids, out + (size_t)c * q->replicas, sizeof(uint32_t) * q->replicas);
+		rc = table_rpc(ad, q, &r);
+		if (rc) {
+			fprintf(stderr, "c3fs-admin: create-chain-table: chain %d of %d (targets %u...) "
+				"failed after %d were added to table %u: %s\n", c + 1, n, tids[0], c,
+				q->table_id, c3_strerror(rc));
+			free(cand);
+			free(out);
+			return 1;
+		}
+		q->table_id = r.table_id;
+		ver = r.routing_version;
+	}
+	if (ad->json)
+		printf("{\"table_id\":%u,\"chains_added\":%d,\"targets_unused\":%u,"
+		       "\"routing_version\":%" PRIu64 "}\n", q->table_id, n,
+		       nc - (uint32_t)n * q->replicas, ver);
+	else
+		printf("chain table %u: %d balanced chains added over %u targets, %u left unused "
+		       "(routing version %" PRIu64 ")\n", q->table_id, n, nc,
+		       nc - (uint32_t)n * q->replicas, ver);
+	free(cand);
+	free(out);
+	return 0;
+}
+
 static int cmd_create_table(struct admin *ad, int argc, char **argv)
 {
 	struct mgmtd_create_table_req q;
 	struct mgmtd_create_table_resp r;
-	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
-	uint32_t tids[4096];
+	uint32_t tids[4096], nodes[CHAIN_GEN_MAX_NODES];
+	uint32_t nnodes = 0;
+	bool by_nodes = false;
 	int rc;
 
 	memset(&q, 0, sizeof(q));
@@ -442,6 +535,19 @@ static int cmd_create_table(struct admin *ad, int argc, char **argv)
 				goto usage;
 		} else if (strcmp(argv[i], "--name") == 0) {
 			snprintf(q.name, sizeof(q.name), "%s", v);
+		} else if (strcmp(argv[i], "--nodes") == 0) {
+			char *copy = strdup(v), *save = NULL;
+
+			by_nodes = true;
+			for (char *t = strtok_r(copy, ",", &save); t && strcmp(v, "all") != 0;
+			     t = strtok_r(NULL, ",", &save)) {
+				if (nnodes >= CHAIN_GEN_MAX_NODES || parse_u32(t, &nodes[nnodes])) {
+					free(copy);
+					goto usage;
+				}
+				nnodes++;
+			}
+			free(copy);
 		} else if (strcmp(argv[i], "--targets") == 0) {
 			char *copy = strdup(v), *save = NULL;
 
@@ -458,14 +564,11 @@ static int cmd_create_table(struct admin *ad, int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (q.replicas == 0)
+	if (q.replicas == 0 || (by_nodes && q.ntargets))
 		goto usage;
-	mgmtd_create_table_req_encode(&q, &req);
-	rc = call(ad, MGMTD_T_CREATE_CHAIN_TABLE, &req, &resp);
-	if (rc == 0)
-		rc = mgmtd_create_table_resp_decode(resp.data, resp.len, &r);
-	c3_buf_release(&req);
-	c3_buf_release(&resp);
+	if (by_nodes)
+		return create_balanced(ad, &q, nodes, nnodes);
+	rc = table_rpc(ad, &q, &r);
 	if (rc == -EINVAL) {
 		fprintf(stderr, "c3fs-admin: create-chain-table: not one chain of %u replicas "
 			"on distinct nodes can be formed from these targets\n", q.replicas);
@@ -495,7 +598,7 @@ static int cmd_create_table(struct admin *ad, int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: c3fs-admin create-chain-table --replicas N [--table-id ID] "
-		"[--name NAME] [--targets ID,ID,...]\n");
+		"[--name NAME] [--targets ID,ID,... | --nodes ID,ID,...|all]\n");
 	return 2;
 }
 
@@ -713,6 +816,8 @@ static void usage(FILE *f)
 		"  create-chain-table --replicas N [--table-id ID] [--name NAME] [--targets IDS]\n"
 		"                              (admin) chains over unused targets, replicas on\n"
 		"                              distinct nodes; adds a version to an existing table\n"
+		"    --nodes IDS|all           balanced: over the unused targets of these nodes,\n"
+		"                              every pair of nodes shares about as many chains\n"
 		"  offline-node NODE_ID        (admin) maintenance: its targets leave their chains\n"
 		"  online-node NODE_ID         (admin) end maintenance\n"
 		"  remove-node NODE_ID         (admin) forget a node that is down and whose\n"
@@ -797,7 +902,7 @@ static const struct {
 };
 /* Options of a command (create-chain-table), handed to it with their value. */
 static const char *const cmd_value_opts[] = { "--replicas", "--table-id", "--name",
-					      "--targets" };
+					      "--targets", "--nodes" };
 
 /* Parsed command line: the global options, and the command with its own arguments. */
 struct admin_args {

@@ -190,6 +190,37 @@ static void t_conn_loss(void)
 	kv_db_close(db);
 }
 
+/* After a failover every idle pooled connection is dead: the first transaction after it
+ * must not meet a second dead one when it reconnects (the idle ones are closed with the
+ * first). */
+static void t_pool_all_dead(void)
+{
+	struct kv_db *db = NULL;
+	struct kv_txn *t[3];
+	const uint8_t *v;
+	size_t vl;
+	int rc, n = 0;
+
+	if (kv_db_open(g_uri, &db) < 0) {
+		ok(0, "open");
+		return;
+	}
+	for (int i = 0; i < 3; i++) /* three transactions at once: three connections */
+		if (kv_txn_begin(db, true, &t[i]) == 0 && kv_get(t[i], "loss/a", 6, &v, &vl) == 0)
+			n++;
+	for (int i = 0; i < 3; i++)
+		kv_txn_abort(t[i]);
+	is_int(n, 3, "three pooled connections in use, then idle");
+	ok(kill_other_backends() >= 3, "terminated every pooled connection's server process");
+	rc = kv_txn_begin(db, true, &t[0]);
+	if (rc == 0) {
+		rc = kv_get(t[0], "loss/a", 6, &v, &vl);
+		kv_txn_abort(t[0]);
+	}
+	is_int(rc, 0, "the first read after all died reconnects (no second dead connection)");
+	kv_db_close(db);
+}
+
 struct w {
 	struct kv_db *db;
 	int m, errors;
@@ -275,6 +306,7 @@ int main(void)
 	}
 	t_options();
 	t_conn_loss();
+	t_pool_all_dead();
 	t_two_handles();
 	return tap_done();
 }

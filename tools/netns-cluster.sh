@@ -72,7 +72,7 @@ limit() { # HOST DELAY [RATE]
 	local h=$1 d=$2 r=${3:-} dev parent=root
 	for dev in "${NS_PREFIX}b$h" "${NS_PREFIX}a$h"; do
 		local ex=(ns_exec "$h")
-		[ "$dev" = "${NS_PREFIX}a$h" ] && ex=(ip netns exec "${NS_PREFIX}hub")
+		[ "$dev" = "${NS_PREFIX}a$h" ] && ex=(nsenter --net="/run/netns/${NS_PREFIX}hub")
 		"${ex[@]}" tc qdisc del dev "$dev" root 2>/dev/null
 		parent=root
 		if [ "${d%%[a-z]*}" != 0 ]; then

@@ -56,6 +56,8 @@ check client_timeouts safe -DMAXCTO=1 -DMAXCRASH=0
 # known gaps of today's service.c (see tests/model/README.md): spin must find them
 check gap_version_reuse violation -DGIVEUP -DMAXCRASH=0
 check gap_sync_pending violation -DGAP_SYNC_PENDING -DREAD_ONLY
+# not vacuous: a crashed member comes back through syncing and the chain converges
+check reach_recovered violation -DREACH_RECOVERED
 # planted bugs
 check bug_early_commit violation -DBUG_EARLY_COMMIT
 check bug_skip_sync violation -DBUG_SKIP_SYNC

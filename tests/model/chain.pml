@@ -54,6 +54,7 @@
 #define ECHUNKVER 4
 #define ECONN 5       /* connect failed / peer closed / timed out: transient */
 #define ENOSUCC 6     /* forward gave up */
+#define EDUPLICATE 7
 #define WAITING_RC 255
 /* update flags (STORAGE_UPD_F_*) */
 #define F_FULL 1
@@ -226,6 +227,7 @@ head:
 	fi;
 	if
 	:: dd[i] == x -> st = OK; goto hreply     /* exactly-once: the stored result */
+	:: dd[i] > x -> st = EDUPLICATE; goto hreply   /* a newer seq was applied */
 	:: else -> skip
 	fi;
 	/* a pending version here is a leftover: the new one goes whole */

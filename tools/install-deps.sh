@@ -9,6 +9,7 @@ PKGS=(
 	zlib1g-dev                                 # CRC-32 of FFRecord files (src/ffrecord)
 	postgresql                                 # shared-KV backend (tests start their own server)
 	fio sqlite3 attr git iproute2 procps psmisc util-linux  # tests and benchmarks
+	spin                                       # tests/model: the Promela model of the chain protocol
 	chromium                                   # web_status.sh: the status page in a headless browser
 )
 missing=()

@@ -18,6 +18,7 @@
 #include "cluster/client.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/server_keys.h"
 #include "common/errors.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -73,16 +74,7 @@ static const struct c3_cfg_key meta_keys[] = {
 	  "cluster token clients must present (empty = none)"),
 	K("server", "workers", C3_CFG_INT, workers, "16", 1, 1024, "threads",
 	  "RPC handler threads (each runs one KV transaction at a time)"),
-	K("server", "max_conns", C3_CFG_INT, max_conns, "4096", 1, 1000000, "connections",
-	  "authenticated connections served at once; more are refused with EBUSY"),
-	K("server", "max_unauth_conns", C3_CFG_INT, max_unauth_conns, "256", 1, 1000000,
-	  "connections", "connections not yet authenticated; a newer one sheds the oldest"),
-	K("server", "max_unauth_per_addr", C3_CFG_INT, max_unauth_per_addr, "64", 1, 1000000,
-	  "connections",
-	  "connections not yet authenticated from one source address; a newer one sheds that "
-	  "address's oldest"),
-	K("server", "auth_timeout", C3_CFG_MS, auth_timeout_ms, "2s", 100, 600000, "ms",
-	  "a connection that has not authenticated within this is closed"),
+	C3_SERVER_ADMISSION_KEYS(K),
 	K("kv", "uri", C3_CFG_STR, kv_uri, "lmdb:./meta-kv?sync=wal", 1, 0, "",
 	  "metadata store: lmdb:<dir>, pg:<conninfo> (shared by several meta servers) or mem:"),
 	K("mgmtd", "addrs", C3_CFG_STR, mgmtd, "", 1, 0, "",

@@ -6,11 +6,14 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/server_keys.h"
 #include "common/errors.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "mgmtd/service.h"
 
+#define SRVKEY(sec, name, type, field, def, lo, hi, unit, desc) \
+	KEY(sec, name, type, field, def, lo, hi, unit, false, desc)
 #define KEY(sec, name, type, field, def, lo, hi, unit, reload, desc) \
 	{ sec, name, type, offsetof(struct mgmtd_config, field), def, lo, hi, unit, reload, desc }
 
@@ -25,17 +28,7 @@ static const struct c3_cfg_key mgmtd_keys[] = {
 	    "token required by admin operations (empty: admin operations refused)"),
 	KEY("server", "workers", C3_CFG_INT, workers, "4", 1, 256, "threads", false,
 	    "RPC handler threads"),
-	KEY("server", "max_conns", C3_CFG_INT, max_conns, "4096", 1, 1000000, "connections",
-	    false, "authenticated connections served at once; more are refused with EBUSY"),
-	KEY("server", "max_unauth_conns", C3_CFG_INT, max_unauth_conns, "256", 1, 1000000,
-	    "connections", false,
-	    "connections not yet authenticated; a newer one sheds the oldest"),
-	KEY("server", "max_unauth_per_addr", C3_CFG_INT, max_unauth_per_addr, "64", 1, 1000000,
-	    "connections", false,
-	    "connections not yet authenticated from one source address; a newer one sheds "
-	    "that address's oldest"),
-	KEY("server", "auth_timeout", C3_CFG_MS, auth_timeout_ms, "2s", 100, 600000, "ms",
-	    false, "a connection that has not authenticated within this is closed"),
+	C3_SERVER_ADMISSION_KEYS(SRVKEY),
 	KEY("kv", "uri", C3_CFG_STR, kv_uri, "", 0, -1, "", false,
 	    "KV store shared by all mgmtd instances (empty: lmdb:<data_dir>/kv)"),
 	KEY("kv", "data_dir", C3_CFG_STR, data_dir, "./mgmtd-data", 0, -1, "", false,

@@ -19,6 +19,7 @@
 #include "cluster/addr.h"
 #include "cluster/client.h"
 #include "common/config.h"
+#include "common/server_keys.h"
 #include "common/errors.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -51,6 +52,8 @@ struct storage_cfg {
 	char *metrics_listen;
 };
 
+#define SRVKEY(sec, name, type, field, def, min, max, unit, desc) \
+	K(sec, name, type, field, def, min, max, unit, false, desc)
 #define K(sec, name, type, field, def, min, max, unit, reload, desc) \
 	{ sec, name, type, offsetof(struct storage_cfg, field), def, min, max, unit, reload, desc }
 
@@ -66,17 +69,7 @@ static const struct c3_cfg_key storage_keys[] = {
 	  "cluster token clients and peers must present (empty = none)"),
 	K("server", "workers", C3_CFG_INT, workers, "64", 4, 1024, "threads", false,
 	  "RPC handler threads (handlers block on disk and on forwarding)"),
-	K("server", "max_conns", C3_CFG_INT, max_conns, "4096", 1, 1000000, "connections", false,
-	  "authenticated connections served at once; more are refused with EBUSY"),
-	K("server", "max_unauth_conns", C3_CFG_INT, max_unauth_conns, "256", 1, 1000000,
-	  "connections", false,
-	  "connections not yet authenticated; a newer one sheds the oldest"),
-	K("server", "max_unauth_per_addr", C3_CFG_INT, max_unauth_per_addr, "64", 1, 1000000,
-	  "connections", false,
-	  "connections not yet authenticated from one source address; a newer one sheds that "
-	  "address's oldest"),
-	K("server", "auth_timeout", C3_CFG_MS, auth_timeout_ms, "2s", 100, 600000, "ms", false,
-	  "a connection that has not authenticated within this is closed"),
+	C3_SERVER_ADMISSION_KEYS(SRVKEY),
 	K("storage", "targets", C3_CFG_STR, targets, "", 0, -1, "", false,
 	  "local targets as id:path,id:path (one directory per target)"),
 	K("storage", "io_engine", C3_CFG_STR, io_engine, "uring", 0, -1, "", false,

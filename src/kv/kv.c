@@ -208,6 +208,11 @@ int kv_txn_commit(struct kv_txn *txn)
 	return rc;
 }
 
+void kv_txn_set_lazy(struct kv_txn *txn)
+{
+	txn->lazy = true;
+}
+
 void kv_txn_abort(struct kv_txn *txn)
 {
 	if (!txn)

@@ -85,6 +85,13 @@ int kv_range(struct kv_txn *txn, const void *begin, size_t blen, const void *end
 int kv_txn_commit(struct kv_txn *txn);
 /* Drop the transaction and its writes.  NULL is allowed. */
 void kv_txn_abort(struct kv_txn *txn);
+/* Let this transaction's commit return once it is applied and visible, before it is
+ * durable: it becomes durable with the next durable commit of the store (or shortly after
+ * by itself), and a crash before that may lose it — and only lazy commits: no durable
+ * commit that followed it survives without it.  For records whose loss a crash may
+ * excuse (meta's read-only open sessions).  lmdb sync=wal: no wait for the log write;
+ * pg: synchronous_commit off for this transaction; mem and lmdb sync=lmdb: no effect. */
+void kv_txn_set_lazy(struct kv_txn *txn);
 
 /* The retry loop: begin, fn(txn, arg), commit; on -C3FS_ECONFLICT (from fn or commit)
  * start over with randomized exponential backoff (100 us doubling to 100 ms), at most 200

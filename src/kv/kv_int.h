@@ -89,6 +89,7 @@ struct kv__ablk; /* arena block, kv.c */
 struct kv_txn {
 	struct kv_db *db;
 	bool read_only;
+	bool lazy; /* kv_txn_set_lazy */
 	struct kv__wbuf w;
 	struct kv__ablk *arena;
 	void *be;
@@ -131,6 +132,8 @@ void kv__lmdb_stats(struct kv_db *db, uint64_t *batches, uint64_t *commits, uint
  * whether open restored a checkpoint (1/0), and the log records it replayed. */
 void kv__lmdb_wal_stats(struct kv_db *db, uint64_t *ckpts, uint64_t *restored,
 			uint64_t *replayed);
+/* sync=wal (tests): batches queued for the log and made durable since open. */
+void kv__lmdb_log_state(struct kv_db *db, uint64_t *queued, uint64_t *durable);
 
 #ifdef C3_TEST_BUILD
 /* Test builds only: called by the pg backend right before it sends COMMIT, with the

@@ -95,6 +95,16 @@ struct lm_db {
 	unsigned ckpt_batches; /* immutable */
 	struct c3_buf rec;     /* the leader's record being built */
 	uint64_t since_ckpt;   /* batches since the last checkpoint began (leader) */
+	/* The log writer (see "Log writes" above lm_log_queue); guarded by gmu.  Batches
+	 * applied in LMDB are queued in lpend in order; one thread at a time (lwriting)
+	 * appends everything queued as one record. */
+	pthread_cond_t lcv;	 /* ldur advanced, or lwriting cleared */
+	struct c3_buf lpend;	 /* encoded batches not yet handed to the log */
+	struct c3_buf lwbuf;	 /* what the current writer appends */
+	uint64_t lprod, ldur;	 /* batches queued / durable (counting from 1) */
+	uint64_t lbytes;	 /* bytes appended since the last log switch */
+	bool lwriting;		 /* a thread is appending (or the log is being switched) */
+	bool lkick;		 /* lazy batches wait: the checkpoint thread should write */
 	MDB_txn *pin;	       /* read txn on the snapshot of the durable checkpoint */
 	/* the checkpoint in progress: begun by the leader, finished by ckthr */
 	pthread_t ckthr;
@@ -133,6 +143,7 @@ struct lm_commit {
 	struct lm_commit *next;
 	struct kv_txn *txn;
 	int rc;
+	uint64_t lsn; /* sync=wal: the batch number its writes were queued under (0: none) */
 	bool done; /* guarded by gmu */
 };
 
@@ -689,7 +700,9 @@ static bool lm_has_writes(const struct kv_txn *txn)
 	return txn->w.npoints || txn->w.nranges;
 }
 
-static void lm_log(struct lm_db *db, struct lm_commit *batch);
+static void lm_log_queue(struct lm_db *db, struct lm_commit *batch);
+static void lm_log_write_locked(struct lm_db *db);
+static int lm_log_wait(struct lm_db *db, uint64_t lsn);
 
 /* Validate and apply a list of commits in one LMDB write transaction (sync=wal: and log
  * it); sets each rc. */
@@ -739,7 +752,7 @@ again:
 		pthread_rwlock_unlock(&db->maplock);
 		if (rc == 0) {
 			if (db->wal && db->rec.len)
-				lm_log(db, batch);
+				lm_log_queue(db, batch);
 			return;
 		}
 	} else {
@@ -827,6 +840,14 @@ static int lm_commit(struct kv_txn *txn)
 		db->leader = false;
 		pthread_cond_broadcast(&db->gcv);
 	}
+	if (me.rc == 0 && me.lsn) {
+		if (!txn->lazy)
+			me.rc = lm_log_wait(db, me.lsn);
+		else if (db->ldur < me.lsn && !db->lwriting && !db->lkick) {
+			db->lkick = true; /* nobody may come to write it: the thread will */
+			pthread_cond_broadcast(&db->ckcv);
+		}
+	}
 	pthread_mutex_unlock(&db->gmu);
 	lm_end(txn);
 	return me.rc;
@@ -839,28 +860,129 @@ static void lm_abort(struct kv_txn *txn)
 
 /* ---- sync=wal: log, checkpoints, recovery ------------------------------------------- */
 
-/* The leader, after a successful LMDB commit of a batch with writes (NOSYNC: nothing is
- * durable yet): append its record; once that returns, the batch is durable. */
-static void lm_log(struct lm_db *db, struct lm_commit *batch)
-{
-	int rc = kv_wal_append(db->wal, db->rec.data, db->rec.len);
+/* Log writes.  A batch applied in LMDB (NOSYNC: nothing is durable yet) is queued in
+ * lpend under the next batch number; the committers of a batch wait until the log is
+ * durable up to their batch (lm_log_wait), and whichever of them finds no writer active
+ * appends everything queued as one record.  So the next batch can be validated and
+ * applied in LMDB while the previous one is being written, and batches that queue up
+ * during a write share the next one.  Records reach the log in batch order, so a crash
+ * loses a suffix of batches, never one in the middle.  A lazy commit (kv_txn_set_lazy)
+ * does not wait: it becomes durable with the next write, which the next durable commit
+ * or, when none comes, the checkpoint thread makes (lkick).
+ *
+ * Once a write fails nothing queued can be known durable: those batches are applied and
+ * visible, so their committers get -C3FS_EKVMAYBECOMMITTED and the store refuses commits
+ * until it is reopened (recovery then keeps exactly what the log holds). */
 
-	if (db->rec.cap > KV_WAL_GROW)
-		c3_buf_release(&db->rec); /* do not keep a huge batch's buffer */
-	if (rc == 0) {
-		db->since_ckpt++;
+/* The leader, after a successful LMDB commit of a batch with writes. */
+static void lm_log_queue(struct lm_db *db, struct lm_commit *batch)
+{
+	uint64_t lsn;
+
+	pthread_mutex_lock(&db->gmu);
+	/* never let one record outgrow what a read accepts: write what waits first */
+	while (db->lpend.len && db->lpend.len + db->rec.len > KV_WAL_REC_MAX && !db->failed) {
+		if (!db->lwriting)
+			lm_log_write_locked(db);
+		else
+			pthread_cond_wait(&db->lcv, &db->gmu);
+	}
+	c3_buf_append(&db->lpend, db->rec.data, db->rec.len);
+	if (db->lpend.err) {
+		/* not queued: nothing of it can become durable */
+		c3_buf_release(&db->lpend);
+		if (!db->failed)
+			db->failed = -ENOMEM;
+		pthread_mutex_unlock(&db->gmu);
+		for (struct lm_commit *m = batch; m; m = m->next)
+			if (m->rc == 0)
+				m->rc = -C3FS_EKVMAYBECOMMITTED;
 		return;
 	}
-	/* applied and visible, but maybe not durable: stop taking commits */
-	LOG_ERROR("kv lmdb: log write failed (%s); the store refuses commits until reopened",
-		  c3_strerror(rc));
-	pthread_mutex_lock(&db->gmu);
-	if (!db->failed)
-		db->failed = rc;
+	lsn = ++db->lprod;
 	pthread_mutex_unlock(&db->gmu);
+	if (db->rec.cap > KV_WAL_GROW)
+		c3_buf_release(&db->rec); /* do not keep a huge batch's buffer */
+	db->since_ckpt++;
 	for (struct lm_commit *m = batch; m; m = m->next)
 		if (m->rc == 0)
-			m->rc = -C3FS_EKVMAYBECOMMITTED;
+			m->lsn = lsn;
+}
+
+/* With gmu held and no writer active: append everything queued as one record (gmu is
+ * released during the write). */
+static void lm_log_write_locked(struct lm_db *db)
+{
+	struct c3_buf t = db->lwbuf;
+	uint64_t upto = db->lprod;
+	int rc;
+
+	db->lwbuf = db->lpend;
+	db->lpend = t;
+	c3_buf_reset(&db->lpend);
+	db->lwriting = true;
+	db->lkick = false;
+	pthread_mutex_unlock(&db->gmu);
+	rc = kv_wal_append(db->wal, db->lwbuf.data, db->lwbuf.len);
+	pthread_mutex_lock(&db->gmu);
+	if (rc == 0) {
+		db->ldur = upto;
+		db->lbytes += db->lwbuf.len + KV_WAL_REC_HDR;
+	} else if (!db->failed) {
+		LOG_ERROR("kv lmdb: log write failed (%s); the store refuses commits until "
+			  "reopened",
+			  c3_strerror(rc));
+		db->failed = rc;
+	}
+	if (db->lwbuf.cap > KV_WAL_GROW)
+		c3_buf_release(&db->lwbuf);
+	c3_buf_reset(&db->lwbuf);
+	db->lwriting = false;
+	pthread_cond_broadcast(&db->lcv);
+	/* batches queued meanwhile: a durable committer among them writes them next; if
+	 * they are all lazy, nobody would, so the checkpoint thread is asked to */
+	if (db->ldur < db->lprod && !db->failed && !db->lkick) {
+		db->lkick = true;
+		pthread_cond_broadcast(&db->ckcv);
+	}
+}
+
+/* With gmu held: wait until batch lsn is durable, writing the log when nobody else is.
+ * 0, or -C3FS_EKVMAYBECOMMITTED when the log failed first. */
+static int lm_log_wait(struct lm_db *db, uint64_t lsn)
+{
+	while (db->ldur < lsn) {
+		if (db->failed && !db->lwriting)
+			return -C3FS_EKVMAYBECOMMITTED;
+		if (!db->lwriting)
+			lm_log_write_locked(db);
+		else
+			pthread_cond_wait(&db->lcv, &db->gmu);
+	}
+	return 0;
+}
+
+/* With gmu held: make everything queued durable and keep other writers out (lwriting)
+ * until lm_log_release: for a log switch.  0 or the log's error. */
+static int lm_log_hold(struct lm_db *db)
+{
+	int rc = lm_log_wait(db, db->lprod);
+
+	while (rc == 0 && db->lwriting)
+		pthread_cond_wait(&db->lcv, &db->gmu);
+	if (rc == 0 && db->failed)
+		rc = db->failed;
+	if (rc == 0)
+		db->lwriting = true;
+	return rc;
+}
+
+static void lm_log_release(struct lm_db *db, bool switched)
+{
+	if (switched)
+		db->lbytes = 0;
+	db->lwriting = false;
+	pthread_cond_broadcast(&db->lcv);
 }
 
 /* Begin a checkpoint (as the leader, or alone at open/close): pin the newest snapshot,
@@ -949,6 +1071,12 @@ static void *lm_ckpt_thread(void *arg)
 			pthread_cond_broadcast(&db->ckcv);
 			continue;
 		}
+		if (db->lkick) { /* lazy batches with no durable commit behind them */
+			db->lkick = false; /* a write that leaves more queued sets it again */
+			if (!db->lwriting && !db->failed && db->ldur < db->lprod)
+				lm_log_write_locked(db);
+			continue;
+		}
 		if (db->ck_stop)
 			break;
 		pthread_cond_wait(&db->ckcv, &db->gmu);
@@ -964,11 +1092,15 @@ static void lm_ckpt_maybe(struct lm_db *db)
 	bool go;
 	int rc;
 
-	if (!db->wal ||
-	    (db->since_ckpt < db->ckpt_batches && kv_wal_used(db->wal) < LM_CKPT_BYTES))
+	if (!db->wal)
 		return;
 	pthread_mutex_lock(&db->gmu);
-	go = db->ck_state == 0 && !db->failed;
+	go = db->ck_state == 0 && !db->failed &&
+	     (db->since_ckpt >= db->ckpt_batches || db->lbytes >= LM_CKPT_BYTES);
+	/* the snapshot about to be pinned holds every batch applied so far: they must all
+	 * be in the old log file, none may follow the switch */
+	if (go && lm_log_hold(db) < 0)
+		go = false;
 	if (go)
 		db->ck_state = 1;
 	pthread_mutex_unlock(&db->gmu);
@@ -977,6 +1109,7 @@ static void lm_ckpt_maybe(struct lm_db *db)
 	db->since_ckpt = 0;
 	rc = lm_ckpt_begin(db);
 	pthread_mutex_lock(&db->gmu);
+	lm_log_release(db, rc == 0);
 	if (rc < 0) {
 		LOG_WARN("kv lmdb: cannot begin a checkpoint: %s", c3_strerror(rc));
 		if (rc == -C3FS_EKV)
@@ -1094,10 +1227,13 @@ static void lm_teardown(struct lm_db *db, bool thread)
 		close(db->dirfd); /* releases the flock */
 	free(db->ck_metas);
 	c3_buf_release(&db->rec);
+	c3_buf_release(&db->lpend);
+	c3_buf_release(&db->lwbuf);
 	pthread_rwlock_destroy(&db->maplock);
 	pthread_mutex_destroy(&db->gmu);
 	pthread_cond_destroy(&db->gcv);
 	pthread_cond_destroy(&db->ckcv);
+	pthread_cond_destroy(&db->lcv);
 	free(db);
 }
 
@@ -1137,6 +1273,7 @@ static int lm_open(const char *arg, struct kv_db **out)
 	pthread_mutex_init(&db->gmu, NULL);
 	pthread_cond_init(&db->gcv, NULL);
 	pthread_cond_init(&db->ckcv, NULL);
+	pthread_cond_init(&db->lcv, NULL);
 
 	/* sync=wal owns the directory (its log and LMDB's unsynced state are private to
 	 * one process); sync=lmdb shares it with other sync=lmdb handles */
@@ -1290,6 +1427,8 @@ static void lm_close(struct kv_db *kdb)
 		while (db->ck_state != 0)
 			pthread_cond_wait(&db->ckcv, &db->gmu);
 		failed = db->failed;
+		if (!failed)
+			failed = lm_log_hold(db); /* lazy batches still queued */
 		pthread_mutex_unlock(&db->gmu);
 		/* a clean checkpoint: the next open needs no recovery */
 		rc = failed ? failed : lm_ckpt_begin(db);
@@ -1313,6 +1452,16 @@ void kv__lmdb_wal_stats(struct kv_db *kdb, uint64_t *ckpts, uint64_t *restored,
 	*ckpts = db->ckpts;
 	*restored = db->restored;
 	*replayed = db->replayed;
+	pthread_mutex_unlock(&db->gmu);
+}
+
+void kv__lmdb_log_state(struct kv_db *kdb, uint64_t *queued, uint64_t *durable)
+{
+	struct lm_db *db = (struct lm_db *)kdb;
+
+	pthread_mutex_lock(&db->gmu);
+	*queued = db->lprod;
+	*durable = db->ldur;
 	pthread_mutex_unlock(&db->gmu);
 }
 

@@ -667,6 +667,13 @@ static int pg_commit_pipeline(struct kv_txn *txn)
 			goto send_failed;
 		nsent++;
 	}
+	if (txn->lazy) { /* kv_txn_set_lazy: COMMIT returns before the WAL flush */
+		if (!PQsendQueryParams(conn, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL,
+				       NULL, NULL, 0))
+			goto send_failed;
+		nsent++;
+		nq++;
+	}
 #ifdef C3_TEST_BUILD
 	if (kv__pg_before_commit_hook)
 		kv__pg_before_commit_hook(PQbackendPID(conn));

@@ -706,6 +706,12 @@ static int open_existing(struct kv_txn *t, struct meta_svc *svc, const struct me
 	}
 	if ((S_ISREG(in->a.mode) || (S_ISDIR(in->a.mode) && (flags & META_O_DIR))) &&
 	    !(flags & META_O_NOSESSION)) {
+		/* A session that only reads changes nothing a reader can see; it keeps an
+		 * unlinked file's chunks until the close.  A crash may lose it (the open must
+		 * then be repeated by a restarted client anyway): no need to wait for the
+		 * log write (src/meta/README.md, "Sessions"). */
+		if (!dirty && !(flags & META_O_WRITE))
+			kv_txn_set_lazy(t);
 		rc = session_put(t, svc, in->a.ino, sid, client, flags, now);
 		if (rc < 0)
 			return rc;
@@ -1721,6 +1727,7 @@ static int release_txn(struct kv_txn *t, void *ap)
 {
 	struct release_arg *a = ap;
 	const struct meta_release_req *r = a->req;
+	bool writer = false;
 
 	a->ended = 0;
 	for (uint32_t i = 0; i < r->count; i++) {
@@ -1737,7 +1744,13 @@ static int release_txn(struct kv_txn *t, void *ap)
 		if (rc < 0)
 			return rc;
 		a->ended++;
+		if (flags & META_O_WRITE)
+			writer = true;
 	}
+	/* ends of read-only sessions alone: a crash that loses them leaves sessions the
+	 * client's expiry removes later */
+	if (!writer)
+		kv_txn_set_lazy(t);
 	return 0;
 }
 

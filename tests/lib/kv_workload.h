@@ -8,6 +8,10 @@
  * acknowledged step must be present, and each thread's keys must be gap-free and agree
  * with its "last" (the transactions were atomic).
  *
+ * With kw_lazy_mod = m > 0, steps not divisible by m commit lazily (kv_txn_set_lazy) and
+ * are not acknowledged: a crash may lose them, but only as a suffix — the gap-free check
+ * then shows that no durable commit survived without the lazy ones before it.
+ *
  * Include after defining KW_THREADS and KW_VLEN (>= 8).
  */
 #ifndef C3FS_TESTS_KV_WORKLOAD_H
@@ -34,6 +38,8 @@ static inline void kw_seq_key(uint8_t *k, uint32_t t, uint64_t s)
 	kv_put_be32(k + 4, t);
 	kv_put_be64(k + 8, s);
 }
+
+static int kw_lazy_mod; /* set before kw_child */
 
 struct kw_writer {
 	struct kv_db *db;
@@ -65,8 +71,14 @@ static inline void *kw_writer_main(void *arg)
 		kv_put_be64(v, next);
 		kv_set(t, sk, 16, v, sizeof(v));
 		kv_set(t, lk, 8, v, 8);
+		bool lazy = kw_lazy_mod > 0 && next % (uint64_t)kw_lazy_mod != 0;
+
+		if (lazy)
+			kv_txn_set_lazy(t);
 		if (kv_txn_commit(t) != 0)
 			_exit(4);
+		if (lazy)
+			continue;
 		kv_put_be32(rec, a->t);
 		kv_put_be64(rec + 4, next);
 		/* a raw write: never seen by an interposer of write(2) */

@@ -284,6 +284,55 @@ static void t_exclusive(void)
 	kv_db_close(db);
 }
 
+/* Lazy commits: visible at once; made durable by the next durable commit, or by the
+ * checkpoint thread when none follows; all there after a clean close. */
+static void t_lazy(void)
+{
+	struct kv_db *db;
+	char uri[160];
+	uint64_t q, d;
+
+	snprintf(uri, sizeof(uri), "lmdb:%s/z?sync=wal&checkpoint=1000", g_dir);
+	if (!ok(kv_db_open(uri, &db) == 0, "sync=wal open"))
+		return;
+	int bad = 0;
+
+	for (int i = 0; i < 20; i++) {
+		struct kv_txn *t;
+		char k[16];
+
+		if (kv_txn_begin(db, false, &t) < 0) {
+			bad++;
+			continue;
+		}
+		key_of(k, i);
+		kv_set(t, k, strlen(k), k, strlen(k));
+		kv_txn_set_lazy(t);
+		if (kv_txn_commit(t) != 0)
+			bad++;
+	}
+	is_int(bad, 0, "20 lazy commits");
+	is_int(count_keys(db, 20), 20, "lazy commits visible at once");
+	/* nothing durable follows: the checkpoint thread must write them by itself */
+	for (int w = 0; w < 200; w++) {
+		kv__lmdb_log_state(db, &q, &d);
+		if (q > 0 && d == q)
+			break;
+		usleep(10000);
+	}
+	kv__lmdb_log_state(db, &q, &d);
+	ok(q > 0 && d == q, "lazy batches reach the log without a durable commit");
+	diag("queued %llu durable %llu", (unsigned long long)q, (unsigned long long)d);
+	is_int(put_range(db, 20, 21), 0, "a durable commit after them");
+	kv__lmdb_log_state(db, &q, &d);
+	is_int((int)(q - d), 0, "durable commit returns with everything before it logged");
+	kv_db_close(db);
+	if (!ok(kv_db_open(uri, &db) == 0, "reopen"))
+		return;
+	is_int(count_keys(db, 21), 21, "all there after reopen");
+	kv_db_close(db);
+}
+
 static void t_uri(void)
 {
 	struct kv_db *db = NULL;
@@ -311,6 +360,7 @@ int main(void)
 	t_clean_and_crash();
 	t_damaged();
 	t_exclusive();
+	t_lazy();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
 	if (system(cmd) != 0)
 		diag("could not remove %s", g_dir);

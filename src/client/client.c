@@ -223,6 +223,26 @@ static int client_meta_pick(struct c3fs_client *cl, unsigned skip, char *addr, s
 	return rc;
 }
 
+bool client__wait_interruptible(struct c3fs_client *cl, uint64_t ms)
+{
+	bool (*intr)(void) = cl->opts.interrupted;
+
+	if (!intr) {
+		c3_sleep_ms(ms);
+		return false;
+	}
+	for (;;) {
+		if (intr())
+			return true;
+		if (ms == 0)
+			return false;
+		uint64_t step = ms < 100 ? ms : 100;
+
+		c3_sleep_ms(step);
+		ms -= step;
+	}
+}
+
 int client__meta_call(struct c3fs_client *cl, uint16_t type, const struct c3_buf *req,
 		      struct c3_buf *resp)
 {
@@ -262,7 +282,9 @@ int client__meta_call(struct c3fs_client *cl, uint16_t type, const struct c3_buf
 		}
 		if (rc == -C3FS_ENOROUTING || rc == -C3FS_ECONNECT)
 			cluster_client_refresh(cl->cc, 1000);
-		c3_sleep_ms(backoff < deadline - now ? backoff : deadline - now);
+		if (client__wait_interruptible(cl, backoff < deadline - now ? backoff
+									 : deadline - now))
+			return -EINTR;
 		if (backoff < 1000)
 			backoff *= 2;
 	}

@@ -203,6 +203,10 @@ int client__flush_length(struct c3fs_client *cl, uint64_t ino);
 void client__release_defer(struct c3fs_client *cl, uint64_t ino, uint64_t session_id);
 void client__release_flush(struct c3fs_client *cl);
 
+/* Sleep ms, in steps of at most 100 ms that ask opts.interrupted (when set) first and
+ * after each step: true = interrupted (the caller gives up with -EINTR). */
+bool client__wait_interruptible(struct c3fs_client *cl, uint64_t ms);
+
 /* Directory attribute cache (no-op when opts.dir_attr_ttl_ms == 0).  A change request
  * takes client__dattr_gen() before it is sent and passes it to client__dattr_put with the
  * directory's attributes from the reply (a->ino == 0: nothing to cache); the put is

@@ -104,6 +104,8 @@ struct fusefs_dirh {
 
 /* ---- ops.c ---- */
 extern const struct fuse_lowlevel_ops fusefs_ops;
+/* libc3fs's interrupted() hook: the request this thread serves got an INTERRUPT. */
+bool fusefs_interrupted(void);
 /* Credentials of a request (uid, gid, supplementary groups). */
 void fusefs_cred(fuse_req_t req, struct c3fs_cred *cr);
 /* c3fs attributes -> struct stat. */

@@ -165,6 +165,7 @@ int main(int argc, char **argv)
 	co.timeout_ms = (uint32_t)fs.cfg.rpc_timeout_ms;
 	co.write_wait_ms = (uint32_t)fs.cfg.write_wait_ms;
 	co.meta_wait_ms = (uint32_t)fs.cfg.meta_wait_ms;
+	co.interrupted = fusefs_interrupted;
 	co.length_sync_ms = (uint32_t)fs.cfg.length_sync_ms;
 	co.io_threads = (int)fs.cfg.io_threads;
 	co.ready_timeout_ms = 30000;

@@ -57,7 +57,74 @@ static struct c3_counter *fusefs_m_read_bytes, *fusefs_m_write_bytes, *fusefs_m_
 #define FUSEFS_OP_NAME(op) #op,
 enum { FUSEFS_OPS(FUSEFS_OP_ENUM) FUSEFS_NOPS };
 static struct c3_counter *fusefs_m_req[FUSEFS_NOPS];
-#define FUSEFS_COUNT(op) c3_counter_add(fusefs_m_req[FUSEFS_OP_##op], 1)
+
+/* ---- INTERRUPT ----------------------------------------------------------------------
+ * When the caller of a request gets a signal, the kernel sends INTERRUPT for it.  A
+ * request that works is left alone (replying EINTR to a stat that was about to succeed
+ * would only confuse programs); a request that is waiting out a failure (libc3fs
+ * retrying while no meta node answers) gives up with EINTR when asked, so that kill -9
+ * of a process stuck on the mount takes effect at once, not at meta_wait.
+ *
+ * Each worker thread owns a slot; every request bumps its slot's generation and, unless
+ * it must run to the end (release, flush, forget), registers libfuse's interrupt
+ * callback with (slot, generation).  The callback marks the slot hit for that
+ * generation; libc3fs asks fusefs_interrupted() between retries on the same thread.  A
+ * callback that comes late (libfuse may run it after the reply) names an older
+ * generation and changes nothing.  Slots are static: a callback never touches freed
+ * memory. */
+#define FUSEFS_INTR_SLOTS 1024
+static struct {
+	uint32_t gen;	   /* atomic: the request the thread serves now */
+	uint32_t hit_gen;  /* atomic: the generation an INTERRUPT arrived for */
+} fusefs_intr_slot[FUSEFS_INTR_SLOTS];
+static uint32_t fusefs_intr_nslots;	   /* atomic */
+static __thread int fusefs_intr_me = -1; /* this thread's slot; -2 = none left */
+
+static void fusefs_intr_cb(fuse_req_t req, void *data)
+{
+	uintptr_t v = (uintptr_t)data;
+	unsigned slot = (unsigned)(v >> 32);
+
+	(void)req;
+	if (slot < FUSEFS_INTR_SLOTS)
+		__atomic_store_n(&fusefs_intr_slot[slot].hit_gen, (uint32_t)v, __ATOMIC_RELEASE);
+}
+
+static void fusefs_begin(fuse_req_t req, bool interruptible)
+{
+	uint32_t g;
+
+	if (fusefs_intr_me == -1) {
+		uint32_t n = __atomic_fetch_add(&fusefs_intr_nslots, 1, __ATOMIC_RELAXED);
+
+		fusefs_intr_me = n < FUSEFS_INTR_SLOTS ? (int)n : -2;
+	}
+	if (fusefs_intr_me < 0)
+		return;
+	g = __atomic_add_fetch(&fusefs_intr_slot[fusefs_intr_me].gen, 1, __ATOMIC_ACQ_REL);
+	if (interruptible)
+		fuse_req_interrupt_func(req, fusefs_intr_cb,
+					(void *)(((uintptr_t)fusefs_intr_me << 32) | g));
+}
+
+bool fusefs_interrupted(void)
+{
+	if (fusefs_intr_me < 0)
+		return false;
+	return __atomic_load_n(&fusefs_intr_slot[fusefs_intr_me].hit_gen, __ATOMIC_ACQUIRE) ==
+	       __atomic_load_n(&fusefs_intr_slot[fusefs_intr_me].gen, __ATOMIC_RELAXED);
+}
+
+/* Every handler starts with it (req is the handler's parameter). */
+#define FUSEFS_COUNT(op)                                                                \
+	do {                                                                            \
+		c3_counter_add(fusefs_m_req[FUSEFS_OP_##op], 1);                        \
+		fusefs_begin(req, FUSEFS_OP_##op != FUSEFS_OP_release &&                \
+					  FUSEFS_OP_##op != FUSEFS_OP_releasedir &&     \
+					  FUSEFS_OP_##op != FUSEFS_OP_flush &&          \
+					  FUSEFS_OP_##op != FUSEFS_OP_forget &&         \
+					  FUSEFS_OP_##op != FUSEFS_OP_forget_multi);    \
+	} while (0)
 
 static void fusefs_metrics_init(void)
 {

@@ -120,10 +120,36 @@ out:
 	return rc;
 }
 
+/* Render include/c3fs/errors.h (the public enum of the c3fs codes, in errors.def order)
+ * into out.  The table has been checked by gen_docs_errors. */
+static void gen_docs_errors_h(const struct gen_docs_err *tab, size_t n, struct c3_buf *out)
+{
+	c3_buf_printf(out,
+		      "/* c3fs/errors.h — the c3fs error codes, for applications of libc3fs,\n"
+		      " * libc3fs-usrbio and libc3fs-ffrecord.\n"
+		      " *\n"
+		      " * Generated from src/common/errors.def by `c3fs-gen-docs errors-h`; do not edit.\n"
+		      " * Calls return 0 (or a count) on success and -code on failure, where code is a\n"
+		      " * Linux errno (ENOENT, ENOSPC, ...) or one of these.  c3fs_strerror() names any\n"
+		      " * code; c3fs_errno() gives the errno to report to an application\n"
+		      " * (docs/ERRORS.md lists both).  Codes are never reused.\n"
+		      " */\n"
+		      "#ifndef C3FS_ERRORS_H\n#define C3FS_ERRORS_H\n\n"
+		      "enum c3fs_errcode {\n");
+	for (size_t i = 0; i < n; i++) {
+		c3_buf_printf(out, "\t%s = %d, /* ", tab[i].name, tab[i].code);
+		for (const char *s = tab[i].msg; *s; s++) /* never close the comment early */
+			c3_buf_append(out, (s[0] == '*' && s[1] == '/') ? "* " : s, 1);
+		c3_buf_printf(out, " */\n");
+	}
+	c3_buf_printf(out, "};\n\n#endif\n");
+}
+
 #ifndef C3_GEN_DOCS_NO_MAIN
 static void gen_docs_usage(FILE *f)
 {
-	fprintf(f, "usage: c3fs-gen-docs errors    print docs/ERRORS.md (from errors.def)\n");
+	fprintf(f, "usage: c3fs-gen-docs errors    print docs/ERRORS.md (from errors.def)\n"
+		   "       c3fs-gen-docs errors-h  print include/c3fs/errors.h\n");
 }
 
 int main(int argc, char **argv)
@@ -136,7 +162,7 @@ int main(int argc, char **argv)
 		gen_docs_usage(stdout);
 		return 0;
 	}
-	if (argc != 2 || strcmp(argv[1], "errors") != 0) {
+	if (argc != 2 || (strcmp(argv[1], "errors") != 0 && strcmp(argv[1], "errors-h") != 0)) {
 		gen_docs_usage(stderr);
 		return 2;
 	}
@@ -145,6 +171,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "c3fs-gen-docs: errors.def: %s\n", why);
 		c3_buf_release(&out);
 		return 1;
+	}
+	if (strcmp(argv[1], "errors-h") == 0) {
+		c3_buf_reset(&out);
+		gen_docs_errors_h(gen_docs_errtab, GEN_DOCS_NERR, &out);
 	}
 	if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
 		fprintf(stderr, "c3fs-gen-docs: cannot write to stdout\n");

@@ -41,6 +41,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "errors.h" /* the C3FS_E* codes */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -146,14 +148,16 @@ int c3fs_getattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t in
 #define C3FS_SET_MTIME     (1u << 5)  /* to mtime_ns */
 #define C3FS_SET_ATIME_NOW (1u << 6)  /* to the server's time */
 #define C3FS_SET_MTIME_NOW (1u << 7)
-#define C3FS_SET_CTIME     (1u << 8)  /* to ctime_ns */
+/* (1u << 8) is not used: ctime is always the server's time of the change, as POSIX has
+ * it; no caller can set it. */
 
 struct c3fs_setattr {
 	uint32_t valid;       /* C3FS_SET_* bits */
 	uint32_t mode;        /* permission bits only (07777) */
 	uint32_t uid, gid;
 	uint64_t size;
-	int64_t atime_ns, mtime_ns, ctime_ns;
+	int64_t atime_ns, mtime_ns;
+	int64_t ctime_ns;     /* unused (ctime is set by meta); kept for the layout */
 };
 
 /* Change attributes in one meta transaction (POSIX rules: only the owner or root chmods,

@@ -7,11 +7,9 @@
 #ifndef C3_ERRORS_H
 #define C3_ERRORS_H
 
-enum c3_errcode {
-#define C3_ERR(name, code, eno, msg) name = code,
-#include "common/errors.def"
-#undef C3_ERR
-};
+/* The codes themselves: the public header generated from errors.def (one definition for
+ * the library, its applications and the daemons; test_errors_doc keeps it current). */
+#include "c3fs/errors.h"
 
 /* Message for a code (positive or negative; 0 is "success").  Static string. */
 const char *c3_strerror(int code);

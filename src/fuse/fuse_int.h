@@ -112,6 +112,8 @@ void fusefs_cred(fuse_req_t req, struct c3fs_cred *cr);
 void fusefs_stat_from(const struct c3fs_attr *a, struct stat *st);
 /* Reply an error code from libc3fs (negative c3fs code or -errno). */
 void fusefs_reply_err(fuse_req_t req, int rc);
+/* Answer errno e (> 0; anything else: EIO), counted like fusefs_reply_err. */
+void fusefs_reply_errno(fuse_req_t req, int e);
 /* At shutdown: close file handles the kernel never released, free directory handles and
  * the inode table. */
 void fusefs_free_inodes(struct fusefs *fs);

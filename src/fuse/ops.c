@@ -143,14 +143,25 @@ static void fusefs_metrics_init(void)
 	fusefs_m_errors = c3_counter_get("c3fs_fuse_errors_total", NULL, "requests answered with an error");
 }
 
+/* Every error answer goes through here (counted in c3fs_fuse_errors_total). */
+void fusefs_reply_errno(fuse_req_t req, int e)
+{
+	c3_counter_add(fusefs_m_errors, 1);
+	fuse_reply_err(req, e > 0 ? e : EIO);
+}
+
 void fusefs_reply_err(fuse_req_t req, int rc)
 {
-	int e = rc < 0 ? c3fs_errno(rc) : EIO;
+	fusefs_reply_errno(req, rc < 0 ? c3fs_errno(rc) : EIO);
+}
 
-	c3_counter_add(fusefs_m_errors, 1);
-	if (e <= 0)
-		e = EIO;
-	fuse_reply_err(req, e);
+/* The answer of a request that returns no data: success, or the error of rc. */
+static void fusefs_reply_rc(fuse_req_t req, int rc)
+{
+	if (rc)
+		fusefs_reply_err(req, rc);
+	else
+		fuse_reply_err(req, 0);
 }
 
 /* Supplementary groups of callers.  fuse_req_getgroups() reads /proc/PID/task/PID/status
@@ -587,7 +598,7 @@ static void fusefs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 		if (virt_stat(ino, &st))
 			fuse_reply_attr(req, &st, 0);
 		else
-			fuse_reply_err(req, ENOENT);
+			fusefs_reply_errno(req, ENOENT);
 		return;
 	}
 	fusefs_cred(req, &cr);
@@ -628,7 +639,7 @@ static void fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, in
 
 	FUSEFS_COUNT(setattr);
 	if (virt_is(ino)) {
-		fuse_reply_err(req, EPERM);
+		fusefs_reply_errno(req, EPERM);
 		return;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -708,11 +719,11 @@ static void fusefs_readlink(fuse_req_t req, fuse_ino_t ino)
 static bool fusefs_refuse_virt(fuse_req_t req, uint64_t parent, const char *name, int err)
 {
 	if (virt_is(parent)) {
-		fuse_reply_err(req, EPERM);
+		fusefs_reply_errno(req, EPERM);
 		return true;
 	}
 	if (fusefs_is_virt_name(parent, name)) {
-		fuse_reply_err(req, err);
+		fusefs_reply_errno(req, err);
 		return true;
 	}
 	return false;
@@ -769,7 +780,7 @@ static void fusefs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		return;
 	}
 	if (fusefs_is_virt_name(parent, name)) {
-		fuse_reply_err(req, EEXIST);
+		fusefs_reply_errno(req, EEXIST);
 		return;
 	}
 	if (strncmp(link, "mv:", 3) == 0) {
@@ -796,16 +807,16 @@ static void fusefs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (virt_is(parent)) {
-		fuse_reply_err(req, parent == VIRT_INO_DIR ? EPERM : ENOENT);
+		fusefs_reply_errno(req, parent == VIRT_INO_DIR ? EPERM : ENOENT);
 		return;
 	}
 	if (fusefs_is_virt_name(parent, name)) {
-		fuse_reply_err(req, EISDIR);
+		fusefs_reply_errno(req, EISDIR);
 		return;
 	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_unlink(fs->cl, &cr, parent, name);
-	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+	fusefs_reply_rc(req, rc);
 }
 
 static void fusefs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -819,7 +830,7 @@ static void fusefs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	fusefs_cred(req, &cr);
 	rc = c3fs_rmdir(fs->cl, &cr, parent, name);
-	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+	fusefs_reply_rc(req, rc);
 }
 
 static void fusefs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -836,22 +847,22 @@ static void fusefs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if (virt_is(parent) || virt_is(newparent)) {
-		fuse_reply_err(req, EXDEV);
+		fusefs_reply_errno(req, EXDEV);
 		return;
 	}
 	if (fusefs_is_virt_name(parent, name) || fusefs_is_virt_name(newparent, newname)) {
-		fuse_reply_err(req, EBUSY);
+		fusefs_reply_errno(req, EBUSY);
 		return;
 	}
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-		fuse_reply_err(req, EINVAL);
+		fusefs_reply_errno(req, EINVAL);
 		return;
 	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_rename(fs->cl, &cr, parent, name, newparent, newname,
 			 ((flags & RENAME_NOREPLACE) ? C3FS_RENAME_NOREPLACE : 0) |
 			 ((flags & RENAME_EXCHANGE) ? C3FS_RENAME_EXCHANGE : 0));
-	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+	fusefs_reply_rc(req, rc);
 }
 
 static void fusefs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -865,7 +876,7 @@ static void fusefs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	FUSEFS_COUNT(link);
 	if (virt_is(ino) || fusefs_refuse_virt(req, newparent, newname, EEXIST)) {
 		if (virt_is(ino))
-			fuse_reply_err(req, EPERM);
+			fusefs_reply_errno(req, EPERM);
 		return;
 	}
 	fusefs_cred(req, &cr);
@@ -909,7 +920,7 @@ static void fusefs_create(fuse_req_t req, fuse_ino_t parent, const char *name, m
 		return;
 	fh = calloc(1, sizeof(*fh));
 	if (!fh) {
-		fuse_reply_err(req, ENOMEM);
+		fusefs_reply_errno(req, ENOMEM);
 		return;
 	}
 	fusefs_cred(req, &cr);
@@ -946,12 +957,12 @@ static void fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 
 	FUSEFS_COUNT(open);
 	if (virt_is(ino)) {
-		fuse_reply_err(req, EISDIR);
+		fusefs_reply_errno(req, EISDIR);
 		return;
 	}
 	fh = calloc(1, sizeof(*fh));
 	if (!fh) {
-		fuse_reply_err(req, ENOMEM);
+		fusefs_reply_errno(req, ENOMEM);
 		return;
 	}
 	fusefs_cred(req, &cr);
@@ -1035,7 +1046,7 @@ static void fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	buf = fusefs_tbuf(size);
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		fusefs_reply_errno(req, ENOMEM);
 		return;
 	}
 	t0 = c3_now_ns();
@@ -1081,7 +1092,7 @@ static void fusefs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	/* close(2): make the length visible to other clients now, not at release */
 	if (__atomic_load_n(&fh->wrote, __ATOMIC_RELAXED))
 		rc = c3fs_fsync(fh->f, false);
-	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+	fusefs_reply_rc(req, rc);
 }
 
 static void fusefs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -1093,7 +1104,7 @@ static void fusefs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	FUSEFS_COUNT(fsync);
 	(void)ino;
 	rc = c3fs_fsync(fh->f, datasync != 0);
-	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+	fusefs_reply_rc(req, rc);
 }
 
 static void fusefs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1130,11 +1141,11 @@ static void fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off
 
 	FUSEFS_COUNT(fallocate);
 	if (mode & ~FALLOC_FL_KEEP_SIZE) {
-		fuse_reply_err(req, EOPNOTSUPP);
+		fusefs_reply_errno(req, EOPNOTSUPP);
 		return;
 	}
 	if (off < 0 || len <= 0) {
-		fuse_reply_err(req, EINVAL);
+		fusefs_reply_errno(req, EINVAL);
 		return;
 	}
 	fusefs_cred(req, &cr);
@@ -1145,7 +1156,7 @@ static void fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off
 		sa.size = (uint64_t)off + (uint64_t)len;
 		rc = c3fs_setattr(fs->cl, &cr, ino, fh->f, &sa, &a);
 	}
-	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+	fusefs_reply_rc(req, rc);
 }
 
 /* ------------------------------------------------------------------ directories */
@@ -1175,7 +1186,7 @@ static void fusefs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	}
 	dh = calloc(1, sizeof(*dh));
 	if (!dh) {
-		fuse_reply_err(req, ENOMEM);
+		fusefs_reply_errno(req, ENOMEM);
 		return;
 	}
 	pthread_mutex_init(&dh->lock, NULL);
@@ -1236,7 +1247,7 @@ static void fusefs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t
 	}
 	buf = malloc(size);
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		fusefs_reply_errno(req, ENOMEM);
 		return;
 	}
 	pthread_mutex_lock(&dh->lock);
@@ -1393,12 +1404,12 @@ static void fusefs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	FUSEFS_COUNT(setxattr);
 	if (virt_is(ino) || fusefs_is_caps(name)) {
-		fuse_reply_err(req, virt_is(ino) ? EPERM : EOPNOTSUPP);
+		fusefs_reply_errno(req, virt_is(ino) ? EPERM : EOPNOTSUPP);
 		return;
 	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_setxattr(fs->cl, &cr, ino, name, value, size, flags);
-	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+	fusefs_reply_rc(req, rc);
 }
 
 static void fusefs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
@@ -1410,13 +1421,13 @@ static void fusefs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, si
 
 	FUSEFS_COUNT(getxattr);
 	if (virt_is(ino) || fusefs_is_caps(name)) {
-		fuse_reply_err(req, ENODATA);
+		fusefs_reply_errno(req, ENODATA);
 		return;
 	}
 	if (size > C3FS_XATTR_SIZE_MAX)
 		size = C3FS_XATTR_SIZE_MAX;
 	if (size && !(buf = malloc(size))) {
-		fuse_reply_err(req, ENOMEM);
+		fusefs_reply_errno(req, ENOMEM);
 		return;
 	}
 	fusefs_cred(req, &cr);
@@ -1448,7 +1459,7 @@ static void fusefs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (size > 65536)
 		size = 65536;
 	if (size && !(buf = malloc(size))) {
-		fuse_reply_err(req, ENOMEM);
+		fusefs_reply_errno(req, ENOMEM);
 		return;
 	}
 	fusefs_cred(req, &cr);
@@ -1470,16 +1481,16 @@ static void fusefs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 	FUSEFS_COUNT(removexattr);
 	if (virt_is(ino)) {
-		fuse_reply_err(req, EPERM);
+		fusefs_reply_errno(req, EPERM);
 		return;
 	}
 	if (fusefs_is_caps(name)) {
-		fuse_reply_err(req, ENODATA);
+		fusefs_reply_errno(req, ENODATA);
 		return;
 	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_removexattr(fs->cl, &cr, ino, name);
-	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+	fusefs_reply_rc(req, rc);
 }
 
 static void fusefs_access(fuse_req_t req, fuse_ino_t ino, int mask)
@@ -1493,14 +1504,14 @@ static void fusefs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 		struct stat st;
 
 		if (!virt_stat(ino, &st))
-			fuse_reply_err(req, ENOENT);
+			fusefs_reply_errno(req, ENOENT);
 		else
-			fuse_reply_err(req, (mask & W_OK) && ino == VIRT_INO_DIR ? EACCES : 0);
+			fusefs_reply_errno(req, (mask & W_OK) && ino == VIRT_INO_DIR ? EACCES : 0);
 		return;
 	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_access(fs->cl, &cr, ino, mask);
-	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+	fusefs_reply_rc(req, rc);
 }
 
 /* ioctl: is_c3fs's magic number (usrbio.c); every other command is ENOTTY. */

@@ -81,6 +81,16 @@ int main(void)
 	if (file && !(flen == out.len && memcmp(file, out.data, flen) == 0))
 		diag("stale: regenerate with `make && build/bin/c3fs-gen-docs errors > docs/ERRORS.md`");
 	free(file);
+	c3_buf_reset(&out);
+	gen_docs_errors_h(gen_docs_errtab, GEN_DOCS_NERR, &out);
+	snprintf(path, sizeof(path), "%s/include/c3fs/errors.h", root);
+	file = read_file(path, &flen);
+	ok(file && flen == out.len && memcmp(file, out.data, flen) == 0,
+	   "include/c3fs/errors.h is current");
+	if (file && !(flen == out.len && memcmp(file, out.data, flen) == 0))
+		diag("stale: regenerate with `make && build/bin/c3fs-gen-docs errors-h > "
+		     "include/c3fs/errors.h`");
+	free(file);
 	c3_buf_release(&out);
 	return tap_done();
 }

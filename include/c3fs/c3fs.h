@@ -349,9 +349,9 @@ int c3fs_aio_ctx_fd(const struct c3fs_aio_ctx *ctx);
  * length 0 complete at once with 0. */
 int c3fs_aio_submit(struct c3fs_aio_ctx *ctx, const struct c3fs_aio_op *ops, int n);
 /* Take up to max completions (in completion order) into ev.  Waits until min are there,
- * at most timeout_ms (-1 = no limit, 0 = do not wait), and never for completions of
- * operations not submitted (with nothing in flight it returns what there is).  Returns
- * the number taken (0 on timeout), or -EINVAL. */
+ * at most timeout_ms (-1 = no limit, 0 = do not wait), like io_getevents(2) also for
+ * operations another thread has yet to submit.  Returns the number taken (fewer than min
+ * on timeout), or -EINVAL. */
 int c3fs_aio_reap(struct c3fs_aio_ctx *ctx, struct c3fs_aio_event *ev, int min, int max,
 		  int timeout_ms);
 

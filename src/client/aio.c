@@ -500,8 +500,7 @@ int c3fs_aio_reap(struct c3fs_aio_ctx *ctx, struct c3fs_aio_event *ev, int min, 
 		}
 	}
 	pthread_mutex_lock(&ctx->lock);
-	/* nothing in flight can never make up the difference: do not wait for it */
-	while (ctx->ndone < min && ctx->inflight > 0 && timeout_ms != 0) {
+	while (ctx->ndone < min && timeout_ms != 0) {
 		if (timeout_ms < 0)
 			pthread_cond_wait(&ctx->cv, &ctx->lock);
 		else if (pthread_cond_timedwait(&ctx->cv, &ctx->lock, &ts) != 0)

@@ -458,10 +458,13 @@ static int io_round_plan(struct client_io *x)
 		/* Reads of one target share a call.  Writes get a call each: a write runs
 		 * the whole chain round trip, and separate calls run on separate server
 		 * workers at once instead of the handler fanning a batch out to threads. */
-		for (b = 0; b < x->nbt && !x->write; b++)
-			if (x->bts[b].target_id == target && x->bts[b].n < CLIENT_IO_SEG_PIECES &&
-			    x->bts[b].bytes + pc->p.len <= STORAGE_MAX_BATCH_BYTES)
-				break;
+		b = x->nbt;
+		if (!x->write)
+			for (b = 0; b < x->nbt; b++)
+				if (x->bts[b].target_id == target &&
+				    x->bts[b].n < CLIENT_IO_SEG_PIECES &&
+				    x->bts[b].bytes + pc->p.len <= STORAGE_MAX_BATCH_BYTES)
+					break;
 		bt = &x->bts[b];
 		if (b == x->nbt) {
 			bt->io = x;

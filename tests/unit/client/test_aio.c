@@ -384,9 +384,8 @@ int main(void)
 	memset(&co, 0, sizeof(co));
 	co.mgmtd_addrs = maddr;
 	co.token = "tok";
-	co.timeout_ms = 3000;
-	co.write_wait_ms = 20000;
-	co.meta_wait_ms = 20000;
+	/* the defaults (10 s per RPC, 60 s per segment): a loaded machine (ASan, two tests
+	 * at once) is slow, not broken */
 	rc = c3fs_client_new(&co, &cl);
 	is_int(rc, 0, "client connects");
 	if (rc)
@@ -427,7 +426,10 @@ int main(void)
 	is_int(reap_all(ctx, ntio, 120000), ntio, "every write completed");
 	bad = 0;
 	for (int i = 0; i < ntio; i++)
-		bad += tio[i].result != (int64_t)tio[i].len;
+		if (tio[i].result != (int64_t)tio[i].len && bad++ < 3)
+			diag("write file %d [%llu, +%llu): %s", tio[i].file,
+			     (unsigned long long)tio[i].off, (unsigned long long)tio[i].len,
+			     tio[i].result < 0 ? c3fs_strerror((int)tio[i].result) : "short");
 	is_int(bad, 0, "every write wrote its length");
 	model_apply();
 	tio_reset();

@@ -515,8 +515,9 @@ bool client__io_round_start(struct client_io *x, bool async)
 		}
 		if (src) {
 			if (bt->started)
-				atomic_fetch_sub_explicit(&io_node_load[bt->node_id % IO_NODE_SLOTS],
-							  1, memory_order_relaxed);
+				atomic_fetch_sub_explicit(
+					&io_node_load[bt->node_id % IO_NODE_SLOTS], 1,
+					memory_order_relaxed);
 			bt->started = false;
 			for (i = 0; i < bt->n; i++)
 				io_piece_fail(x, &x->pc[bt->idx[i]], src, bt->target_id);

@@ -26,7 +26,8 @@
  *       (c3fs_aio_submit) with the iov ranges themselves as the iovecs: the storage
  *       replies are received straight into the application's buffers, writes are sent
  *       straight from them.  A worker never waits for I/O: every item of a batch is in
- *       flight at once (limited only by the rings' sizes).
+ *       flight at once, up to UB_MAX_INFLIGHT items of all rings (then the queues wait,
+ *       and the next items taken are the high priority ones).
  *   UB_COMPLETERS completers: reap completions (c3fs_aio_reap) as they arrive, check the
  *       iov's mapping, post each one to its ring's CQ and the ring's semaphore.
  *   1 reaper: drops entries whose owner process is gone.
@@ -71,6 +72,9 @@
 #define UB_WORKERS 2                  /* take, prepare and submit items (never wait for I/O) */
 #define UB_COMPLETERS 2               /* post completions */
 #define UB_BATCH 64                   /* items a worker submits at once */
+#define UB_MAX_INFLIGHT 512           /* items in flight, all rings: beyond, taken entries
+				       * wait (high priority first) instead of piling up on
+				       * the storage service until its calls time out */
 #define UB_MAX_ENTRIES 4096           /* registrations at once, all users */
 #define UB_MAX_SHM_BYTES (1ull << 40)
 #define UB_POLL_MS 50
@@ -150,7 +154,8 @@ static struct {
 	pthread_t dispatchers[UB_NPRIO], workers[UB_WORKERS], completers[UB_COMPLETERS], reaper;
 	int ndispatchers, nworkers, ncompleters;
 	struct c3fs_aio_ctx *aio;      /* every item's I/O */
-	atomic_int inflight;           /* items submitted to aio, not completed yet */
+	atomic_int inflight;           /* items taken by workers, not completed yet (changed
+				        * upwards under qlock only) */
 	atomic_bool workers_gone;      /* stopping: no more submissions */
 	bool reaper_started;
 } ub = { .lock = PTHREAD_MUTEX_INITIALIZER, .qlock = PTHREAD_MUTEX_INITIALIZER,
@@ -1198,13 +1203,24 @@ static void ub_item_complete(struct ub_item *it, int64_t res)
 	ub_entry_put(e);
 }
 
+/* An item taken by a worker completed (whether its I/O ran or not): one less in flight;
+ * wake the workers when that makes room under UB_MAX_INFLIGHT (under qlock: a worker
+ * checks the room and waits under it, so the wake-up is not lost). */
+static void ub_inflight_done(void)
+{
+	if (atomic_fetch_sub(&ub.inflight, 1) >= UB_MAX_INFLIGHT) {
+		pthread_mutex_lock(&ub.qlock);
+		pthread_cond_broadcast(&ub.qcond);
+		pthread_mutex_unlock(&ub.qlock);
+	}
+}
+
 /* Submit the prepared items' operations at once; an operation libc3fs refuses completes
  * its item with the refusal. */
 static void ub_submit(struct c3fs_aio_op *ops, int n)
 {
 	int k = 0;
 
-	atomic_fetch_add(&ub.inflight, n); /* completions may come before submit returns */
 	while (k < n) {
 		int rc = c3fs_aio_submit(ub.aio, ops + k, n - k);
 
@@ -1213,7 +1229,7 @@ static void ub_submit(struct c3fs_aio_op *ops, int n)
 			continue;
 		}
 		ub_item_complete(ops[k].userdata, ub_item_io_done(ops[k].userdata, rc));
-		atomic_fetch_sub(&ub.inflight, 1);
+		ub_inflight_done();
 		k++;
 	}
 }
@@ -1231,8 +1247,12 @@ static void *ub_worker_main(void *arg)
 
 		pthread_mutex_lock(&ub.qlock);
 		for (;;) {
-			for (p = 0; p < UB_NPRIO && n < UB_BATCH; p++)
-				while (ub.qhead[p] && n < UB_BATCH) {
+			int room = UB_MAX_INFLIGHT - atomic_load(&ub.inflight);
+
+			if (room > UB_BATCH)
+				room = UB_BATCH;
+			for (p = 0; p < UB_NPRIO && n < room; p++)
+				while (ub.qhead[p] && n < room) {
 					struct ub_item *it = ub.qhead[p];
 
 					ub.qhead[p] = it->next;
@@ -1240,20 +1260,25 @@ static void *ub_worker_main(void *arg)
 						ub.qtail[p] = NULL;
 					batch[n++] = it;
 				}
-			if (n || atomic_load(&ub.stop))
+			if (n)
 				break;
+			if (atomic_load(&ub.stop) && !ub.qhead[0] && !ub.qhead[1] && !ub.qhead[2])
+				break; /* drained */
 			pthread_cond_wait(&ub.qcond, &ub.qlock);
 		}
+		atomic_fetch_add(&ub.inflight, n); /* under qlock: the room check above */
 		pthread_mutex_unlock(&ub.qlock);
 		if (!n)
 			return NULL;
 		for (i = 0; i < n; i++) {
 			int rc = ub_item_prepare(batch[i], &ops[m]);
 
-			if (rc)
+			if (rc) {
 				ub_item_complete(batch[i], rc);
-			else
+				ub_inflight_done();
+			} else {
 				m++;
+			}
 		}
 		if (m)
 			ub_submit(ops, m);
@@ -1273,7 +1298,7 @@ static void *ub_completer_main(void *arg)
 			struct ub_item *it = ev[i].userdata;
 
 			ub_item_complete(it, ub_item_io_done(it, ev[i].result));
-			atomic_fetch_sub(&ub.inflight, 1);
+			ub_inflight_done();
 		}
 		/* stopping: the workers are gone, so nothing more is submitted */
 		if (n <= 0 && atomic_load(&ub.workers_gone) && atomic_load(&ub.inflight) == 0)

@@ -40,7 +40,8 @@ static char bindir[4096], maddr[64], meta_addr[64], saddr[4][64];
 static pid_t mpid, metapid, spid[4];
 static uint8_t *model[NFILES];
 static uint8_t *uncertain[NFILES]; /* bytes a failed write may or may not have written */
-static uint64_t fend[NFILES];       /* end of the file as written */
+static uint64_t fend[NFILES];       /* end of the file as written (successful writes) */
+static uint64_t fend_hi[NFILES];    /* ... or as far as a failed write may have reached */
 
 static int free_port(void)
 {
@@ -222,6 +223,30 @@ static int submit_all(struct c3fs_aio_ctx *ctx, struct c3fs_file **f, int from)
 	return n;
 }
 
+static int reap_all(struct c3fs_aio_ctx *ctx, int n, uint64_t timeout_ms);
+
+/* Run tio[0..ntio) with at most `wave` in flight (a wave is submitted when the previous
+ * one completed): many writes at once on a small, sanitized cluster sharing two cores
+ * with other tests time out on the servers, which is overload, not what is tested here.
+ * Returns the number completed. */
+static int run_waves(struct c3fs_aio_ctx *ctx, struct c3fs_file **f, int wave)
+{
+	int total = ntio, done = 0;
+
+	while (done < total) {
+		int n = total - done < wave ? total - done : wave;
+
+		ntio = done + n;
+		if (submit_all(ctx, f, done) != n)
+			break;
+		done += reap_all(ctx, n, 120000);
+		if (done < ntio)
+			break;
+	}
+	ntio = total;
+	return done;
+}
+
 /* Reap n completions within timeout_ms overall; returns how many came. */
 static int reap_all(struct c3fs_aio_ctx *ctx, int n, uint64_t timeout_ms)
 {
@@ -261,21 +286,31 @@ static void model_apply(void)
 		} else {
 			memset(uncertain[t->file] + t->off, 1, t->len);
 		}
-		if (t->off + t->len > fend[t->file])
-			fend[t->file] = t->off + t->len; /* a failed write may have extended it */
+		if (t->result == (int64_t)t->len && t->off + t->len > fend[t->file])
+			fend[t->file] = t->off + t->len;
+		if (t->off + t->len > fend_hi[t->file])
+			fend_hi[t->file] = t->off + t->len; /* a failed write may have reached it */
 	}
 }
 
-/* Check a read's data against the model: returns the number of bad bytes. */
+static uint64_t want_len(const struct tio *t, uint64_t end)
+{
+	if (t->off >= end)
+		return 0;
+	return end - t->off < t->len ? end - t->off : t->len;
+}
+
+/* Check a read's data against the model: returns the number of bad bytes.  The length
+ * must lie between what the successful writes and what every write (a failed one may
+ * have landed) make the file. */
 static uint64_t read_bad(const struct tio *t)
 {
-	uint64_t bad = 0, want = 0;
+	uint64_t bad = 0, lo = want_len(t, fend[t->file]);
+	uint64_t hi = want_len(t, fend_hi[t->file]);
 
-	if (t->off < fend[t->file])
-		want = fend[t->file] - t->off < t->len ? fend[t->file] - t->off : t->len;
-	if (t->result != (int64_t)want)
+	if (t->result < (int64_t)lo || t->result > (int64_t)hi)
 		return t->len + 1;
-	for (uint64_t i = 0; i < want; i++)
+	for (uint64_t i = 0; i < (uint64_t)t->result; i++)
 		if (!uncertain[t->file][t->off + i] && t->buf[i] != model[t->file][t->off + i])
 			bad++;
 	return bad;
@@ -422,10 +457,8 @@ int main(void)
 				tio_add(fi, true, off, 1 + rnd() % (60 * 1024));
 	}
 	tio_add(1, true, FSIZE - 300000, 300000 - 17);          /* the end of file 1 */
-	n = submit_all(ctx, f, 0);
-	diag("%d writes submitted", n);
-	ok(n == ntio, "every write submitted");
-	is_int(reap_all(ctx, ntio, 120000), ntio, "every write completed");
+	diag("%d writes, 64 in flight", ntio);
+	is_int(run_waves(ctx, f, 64), ntio, "every write completed");
 	bad = 0;
 	for (int i = 0; i < ntio; i++)
 		if (tio[i].result != (int64_t)tio[i].len && bad++ < 3)
@@ -542,7 +575,7 @@ int main(void)
 	for (int i = 0; i < 300; i++) { /* writes to files 0 and 1, reads of 2 and 3 */
 		int fi = (int)(rnd() % 2);
 
-		if (i % 3 == 0)
+		if (i % 5 == 0)
 			tio_add(fi, true, 0, 1 + rnd() % CS);
 		else
 			tio_add(fi + 2, false, rnd() % (FSIZE - 2 * CS), 1 + rnd() % (2 * CS));

@@ -271,7 +271,8 @@ uint64_t c3fs_file_ino(const struct c3fs_file *f);
 void c3fs_file_attr(const struct c3fs_file *f, struct c3fs_attr *out);
 
 /* Read up to len bytes at off into buf.  Returns the bytes read: short only at the end of
- * the file; holes read as zeros.  The reply data is received straight into buf. */
+ * the file; holes read as zeros.  The reply data is received straight into buf.  These
+ * blocking calls are one asynchronous operation (below) run on the caller's thread. */
 ssize_t c3fs_pread(struct c3fs_file *f, void *buf, size_t len, uint64_t off);
 /* Write len bytes from buf at off (ignored with O_APPEND: the end of the file as known by
  * this client).  Returns len, or an error (no partial writes are reported: on error some
@@ -302,6 +303,67 @@ int c3fs_close(struct c3fs_file *f);
 /* Same, and *out (when the close reported a length: out->ino != 0) receives the
  * attributes meta replied with; out->ino = 0 when the close did not fetch them. */
 int c3fs_close_attr(struct c3fs_file *f, struct c3fs_attr *out);
+
+/* ------------------------------------------------------------------ asynchronous I/O
+ *
+ * Many reads and writes in flight from one thread, none of them holding a thread: submit
+ * a batch, reap completions (poll/epoll the context's eventfd, or block in
+ * c3fs_aio_reap).  Each operation has the semantics of c3fs_preadv / c3fs_pwritev (which
+ * are the same operation run on the caller's thread): reads are short only at the end of
+ * the file and read holes as zeros, writes extend the file's length, O_APPEND writes go to
+ * the end as known by this client, every retry rule of the blocking calls applies, and
+ * every operation completes (with bytes or an error) within about opts.write_wait_ms per
+ * 64 chunks plus one RPC timeout, whatever the cluster does.
+ *
+ * Operations in flight at once are independent (like io_submit(2)): two overlapping
+ * writes submitted together land in no defined order.  A read submitted after the
+ * completion of a write sees it.
+ */
+struct c3fs_aio_ctx;
+
+#define C3FS_AIO_READ  0
+#define C3FS_AIO_WRITE 1
+
+struct c3fs_aio_op {
+	struct c3fs_file *f;          /* open file; not closed before the operation is reaped */
+	int op;                       /* C3FS_AIO_READ or C3FS_AIO_WRITE */
+	uint64_t off;                 /* file offset (ignored by O_APPEND writes) */
+	const struct iovec *iov;      /* the buffers: the array is copied at submit, the memory
+				       * it points to must stay valid until reaped; reads land
+				       * in it straight from the network, writes go from it */
+	int iovcnt;                   /* 0..IOV_MAX */
+	void *userdata;               /* returned in the event */
+};
+
+struct c3fs_aio_event {
+	void *userdata;
+	int64_t result;               /* bytes read or written, or a negative code */
+};
+
+/* A completion queue for operations of client cl.  Any number of threads may submit to
+ * and reap from one context at once.  Returns 0, -EINVAL, -ENOMEM, or -errno (eventfd). */
+int c3fs_aio_ctx_new(struct c3fs_client *cl, struct c3fs_aio_ctx **out);
+/* Wait for every submitted operation to complete, drop events not reaped, free.  Must
+ * come before c3fs_client_free.  NULL allowed. */
+void c3fs_aio_ctx_free(struct c3fs_aio_ctx *ctx);
+/* An eventfd (non-blocking) that is readable while completions wait to be reaped; reap
+ * resets it when it takes the last one.  Owned by the context. */
+int c3fs_aio_ctx_fd(const struct c3fs_aio_ctx *ctx);
+
+/* Submit n operations in order.  Returns how many were submitted: each of those completes
+ * exactly once; the first one refused stops the submission, and when it is ops[0] its
+ * code is returned instead (-EINVAL bad op/iov, -EBADF write to a read-only open or no
+ * file, -EFBIG, -ENOMEM, or an error of the metadata call that widens a file's stripe).
+ * May block: a read first waits for the inode's queued write-behind jobs it overlaps, a
+ * write that reaches chains the file does not use yet asks meta first.  Operations of
+ * length 0 complete at once with 0. */
+int c3fs_aio_submit(struct c3fs_aio_ctx *ctx, const struct c3fs_aio_op *ops, int n);
+/* Take up to max completions (in completion order) into ev.  Waits until min are there,
+ * at most timeout_ms (-1 = no limit, 0 = do not wait), like io_getevents(2) also for
+ * operations another thread has yet to submit.  Returns the number taken (fewer than min
+ * on timeout), or -EINVAL. */
+int c3fs_aio_reap(struct c3fs_aio_ctx *ctx, struct c3fs_aio_event *ev, int min, int max,
+		  int timeout_ms);
 
 /* ------------------------------------------------------------------ errors */
 

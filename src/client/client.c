@@ -426,26 +426,67 @@ void client__inode_put(struct c3fs_client *cl, struct client_inode *in)
 	free(in);
 }
 
+/* ------------------------------------------------------------------ queued writes */
+
+int client__wait_writes(struct client_inode *in, uint64_t off, uint64_t len, bool take_err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&in->lock);
+	for (;;) {
+		struct client_wjob *j;
+
+		for (j = in->wjobs; j; j = j->next)
+			if (len == 0 || (j->off < off + len && off < j->off + j->len))
+				break;
+		if (!j)
+			break;
+		pthread_cond_wait(&in->wcv, &in->lock);
+	}
+	if (take_err) {
+		rc = in->werr;
+		in->werr = 0;
+	}
+	pthread_mutex_unlock(&in->lock);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ channels */
 
-uint32_t client__chan_get(struct c3fs_client *cl)
+int client__chan_take(struct c3fs_client *cl, uint32_t *out, int n, bool wait)
 {
-	uint32_t c;
+	int i;
 
 	pthread_mutex_lock(&cl->chan_lock);
-	while (cl->chan_nfree == 0)
+	while (cl->chan_nfree < (uint32_t)n) {
+		if (!wait) {
+			pthread_mutex_unlock(&cl->chan_lock);
+			return -EAGAIN;
+		}
 		pthread_cond_wait(&cl->chan_cv, &cl->chan_lock);
-	c = cl->chan_free[--cl->chan_nfree];
+	}
+	for (i = 0; i < n; i++)
+		out[i] = cl->chan_free[--cl->chan_nfree];
 	pthread_mutex_unlock(&cl->chan_lock);
-	return c;
+	return 0;
 }
 
 void client__chan_put(struct c3fs_client *cl, uint32_t chan)
 {
+	bool kick;
+
 	pthread_mutex_lock(&cl->chan_lock);
 	cl->chan_free[cl->chan_nfree++] = chan;
-	pthread_cond_signal(&cl->chan_cv);
+	__atomic_add_fetch(&cl->chan_gen, 1, __ATOMIC_SEQ_CST);
+	/* takers wait for several at once: each must see every put */
+	pthread_cond_broadcast(&cl->chan_cv);
 	pthread_mutex_unlock(&cl->chan_lock);
+	/* asynchronous segments waiting for channels are started by the aio service */
+	pthread_mutex_lock(&cl->svc_lock);
+	kick = cl->svc_chanq != NULL;
+	if (kick)
+		pthread_cond_signal(&cl->svc_cv);
+	pthread_mutex_unlock(&cl->svc_lock);
 }
 
 /* ------------------------------------------------------------------ length reports */
@@ -865,9 +906,12 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 	rc = cluster_client_wait_ready(cl->cc, cl->opts.ready_timeout_ms);
 	if (rc)
 		goto fail_cc;
+	rc = client__aio_start(cl);
+	if (rc)
+		goto fail_cc;
 	if (pthread_create(&cl->bg, NULL, client_bg_main, cl) != 0) {
 		rc = -EAGAIN;
-		goto fail_cc;
+		goto fail_aio;
 	}
 	cl->bg_started = true;
 	cl->nworkers = cl->opts.write_behind_threads;
@@ -879,6 +923,8 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 	*out = cl;
 	return 0;
 
+fail_aio:
+	client__aio_stop(cl);
 fail_cc:
 	cluster_client_free(cl->cc);
 fail_rpc:
@@ -922,6 +968,7 @@ void c3fs_client_free(struct c3fs_client *cl)
 	for (i = 0; i < cl->nworkers; i++)
 		pthread_join(cl->workers[i], NULL);
 	free(cl->workers);
+	client__aio_stop(cl); /* every aio context is freed: nothing is queued */
 	cluster_client_free(cl->cc);
 	rpc_client_free(cl->rpc);
 	free(cl->rel);

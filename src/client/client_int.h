@@ -1,13 +1,19 @@
 /* client_int.h — libc3fs internals shared by the files of src/client/.
  *
- * Pieces:
+ * Pieces, each depending only on the ones below it (see README.md, "Layers"):
+ *   aio.c       the data path's entry points: c3fs_aio_* (submit, reap), the blocking
+ *               c3fs_pread(v)/pwrite(v) (the same operation run on the caller's thread),
+ *               the aio service thread (retry rounds, later segments)
+ *   file.c      open/create/close/fsync, what a read or write does before and after its
+ *               chunk I/O (write-behind waits, O_APPEND, dyn-stripe widening, lengths),
+ *               write-behind (c3fs_pwrite_async and its workers)
+ *   io.c        the chunk I/O engine: one read or write as segments and rounds of
+ *               per-target batches, many RPCs in flight, retries; driven by aio.c
+ *   stripe.c    pure layout math: a byte range of a file -> per-chunk pieces
+ *   meta_ops.c  one function per metadata operation (include/c3fs/c3fs.h)
  *   client.c    the handle: cluster_client (routing), rpc_client, client id, meta calls
  *               with failover, the background thread (session renew, periodic length
- *               sync), the open-inode table
- *   meta_ops.c  one function per metadata operation (include/c3fs/c3fs.h)
- *   stripe.c    pure layout math: a byte range of a file -> per-chunk pieces
- *   io.c        the chunk I/O engine: batches per target, many RPCs in flight, retries
- *   file.c      open/create/read/write/fsync/close, length bookkeeping
+ *               sync), the open-inode table, the channel pool
  *
  * Invariants:
  *   - An open inode record (struct client_inode) exists while at least one c3fs_file of
@@ -22,6 +28,7 @@
 #define C3_CLIENT_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -115,6 +122,7 @@ struct c3fs_client {
 	pthread_cond_t chan_cv;
 	uint32_t chan_free[CLIENT_CHANNELS];
 	uint32_t chan_nfree;
+	uint64_t chan_gen;            /* bumped by every put (atomic read outside chan_lock) */
 
 	/* open inodes */
 	pthread_mutex_t inodes_lock;
@@ -143,6 +151,17 @@ struct c3fs_client {
 	struct meta_sess_ref *rel;    /* queue, rel_cap entries */
 	uint32_t rel_n, rel_cap;
 	uint64_t rel_first_ms;        /* monotonic time the oldest queued entry was added */
+
+	/* the aio service thread (aio.c): starts the rounds of asynchronous I/Os that must not
+	 * run on an RPC I/O thread (a retry after a back-off or a routing refresh, the next
+	 * segment) and segments that wait for channels.  All under svc_lock. */
+	pthread_mutex_t svc_lock;
+	pthread_cond_t svc_cv;
+	struct client_aop *svc_q;     /* waiting for their time (any order) */
+	struct client_aop *svc_chanq; /* waiting for free channels */
+	bool svc_stop;
+	bool svc_started;
+	pthread_t svc;
 
 	/* directory attributes from this client's own changes (opts.dir_attr_ttl_ms) */
 	pthread_mutex_t dattr_lock;
@@ -182,8 +201,11 @@ struct client_inode *client__inode_get(struct c3fs_client *cl, const struct meta
 /* Find the record of ino with a reference, or NULL when it is not open here. */
 struct client_inode *client__inode_find(struct c3fs_client *cl, uint64_t ino);
 void client__inode_put(struct c3fs_client *cl, struct client_inode *in);
-/* Exactly-once channels: blocks while all are in use. */
-uint32_t client__chan_get(struct c3fs_client *cl);
+/* Exactly-once channels: take n (<= CLIENT_IO_SEG_PIECES) at once into out, all or none
+ * (so two takers never hold part of what each needs).  With wait, blocks until n are
+ * free and returns 0; without, returns -EAGAIN when fewer are free.  Putting channels
+ * back wakes the aio service when segments wait for them. */
+int client__chan_take(struct c3fs_client *cl, uint32_t *out, int n, bool wait);
 void client__chan_put(struct c3fs_client *cl, uint32_t chan);
 /* Length report of an open inode through session (META_T_SYNC or META_T_CLOSE).
  * Clears dirty on success.  *out (may be NULL) receives the reply's attributes; out->ino
@@ -224,6 +246,19 @@ void *client__wworker_main(void *arg);
 /* Wait until no write-behind job of in overlapping [off, off+len) is queued or running
  * (len 0 = all jobs).  With take_err, return and clear the inode's sticky error. */
 int client__wait_writes(struct client_inode *in, uint64_t off, uint64_t len, bool take_err);
+/* Before a read of [off, off+len) of f (len > 0): wait for the inode's queued writes
+ * overlapping it; *known = the length this client knows now (c3fs_file_size_hint). */
+void client__file_read_prep(struct c3fs_file *f, uint64_t off, uint64_t len, uint64_t *known);
+/* The bytes a read of [off, off+len) returns when the chunks held data up to data_end and
+ * the length known before the read was known: short only at the end of the file. */
+uint64_t client__file_read_result(uint64_t off, uint64_t len, uint64_t known, uint64_t data_end);
+/* Before a write of len (> 0) bytes at *off of f: -EBADF (read-only open), O_APPEND
+ * (*off = the end of the file as known here), -EFBIG, and widening the file's dyn_stripe
+ * in meta when the write reaches chains it does not use yet (a meta call).  0 or error. */
+int client__file_write_prep(struct c3fs_file *f, uint64_t *off, uint64_t len);
+/* After a successful write that ended at end: the inode's written_end, dirty, mtime hint
+ * and the session its length is reported through. */
+void client__file_write_done(struct c3fs_file *f, uint64_t end);
 
 /* ---- stripe.c ---- */
 /* One contiguous part of an I/O that lies in one chunk. */
@@ -254,13 +289,98 @@ int client__iov_slice(const struct iovec *iov, int iovcnt, uint64_t from, uint64
 uint32_t client__pick_replica(const unsigned *loads, uint32_t n, uint32_t start, int avoid);
 
 /* ---- io.c ---- */
-/* Read/write the byte range [off, off+len) of an open inode to/from the caller's iovecs
- * (total length len).  Reads: *data_end_out gets the file offset just past the last data
- * byte any chunk returned (0 when none); holes are zero-filled.  Returns 0 or an error
- * after bounded retries. */
-int client__io_read(struct c3fs_client *cl, struct client_inode *in, const struct iovec *iov,
-		    int iovcnt, uint64_t off, uint64_t len, uint64_t *data_end_out);
-int client__io_write(struct c3fs_client *cl, struct client_inode *in, const struct iovec *iov,
-		     int iovcnt, uint64_t off, uint64_t len);
+#define CLIENT_IO_SEG_PIECES 64 /* pieces (chunks) per segment; <= STORAGE_MAX_BATCH */
+
+/* One chunk piece of a segment. */
+struct client_io_piece {
+	struct client_piece p;
+	struct iovec *iov;            /* slices of the caller's buffers */
+	int niov;
+	bool done;
+	int err;                      /* last error (0 = none yet) */
+	uint32_t bad_target;          /* read: replica that failed last */
+	uint32_t tries;
+	uint32_t chan;                /* write: exactly-once channel (0 = none) */
+	uint64_t seq;
+	uint32_t data_len;            /* read: data bytes returned */
+};
+
+/* One RPC of a round: the pieces sent to one target. */
+struct client_io_batch {
+	struct rpc_call call;         /* first: the done callback finds the batch from it */
+	struct client_io *io;
+	struct c3_buf req;
+	uint32_t target_id;
+	uint32_t node_id;
+	char addr[ROUTING_ADDR_MAX];
+	int idx[CLIENT_IO_SEG_PIECES];
+	uint32_t vers[CLIENT_IO_SEG_PIECES];
+	int n;
+	uint64_t bytes;
+	struct iovec *bulk;
+	int nbulk;
+	bool started;
+};
+
+/* One read or write of a byte range of an open inode, as the engine runs it: the range in
+ * segments of at most CLIENT_IO_SEG_PIECES chunks, one after the other; each segment in
+ * rounds until every piece is done (or a fatal error, or opts.write_wait_ms after the
+ * segment began).  A driver (aio.c) calls, in this order:
+ *   client__io_init, then per segment client__io_seg_next (1 = planned), then rounds:
+ *   client__io_round_start, client__io_round_end (when the round is over) until it says
+ *   the segment is complete; finally client__io_release.
+ * One thread at a time drives an io; the RPC completions of an asynchronous round only
+ * count down `pending`, the last one calls round_done (on an RPC I/O thread). */
+struct client_io {
+	struct c3fs_client *cl;
+	struct client_inode *in;      /* the caller keeps its reference */
+	bool write;
+	const struct iovec *iov;      /* the caller's buffers, valid until the io is over */
+	int iovcnt;
+	uint64_t off, len;
+	uint64_t data_end;            /* read: offset past the last data byte returned (0 = none) */
+	/* current segment: [off + seg_off, + seg_len) */
+	uint64_t seg_off, seg_len;    /* seg_len 0 = none planned */
+	struct client_io_piece pc[CLIENT_IO_SEG_PIECES];
+	int npc;
+	struct iovec *slices;
+	uint64_t deadline_ms;         /* monotonic: the segment gives up after */
+	uint64_t backoff_ms;
+	/* current round */
+	struct client_io_batch *bts;
+	int nbt;
+	int done_before;              /* pieces done when the round began */
+	int round_err;                /* -ENOMEM building the round */
+	atomic_int pending;           /* async: calls in flight (+1 while starting) */
+	bool need_refresh;            /* a piece failed in a way that wants new routing */
+	uint64_t routing_seen;        /* highest routing version servers mentioned */
+	/* results of client__io_round_end returning 1 */
+	uint64_t retry_delay_ms;      /* wait this long before the next round (0 = none) */
+	void (*round_done)(struct client_io *io); /* async rounds only */
+};
+
+void client__io_init(struct client_io *io, struct c3fs_client *cl, struct client_inode *in,
+		     bool write, const struct iovec *iov, int iovcnt, uint64_t off, uint64_t len);
+/* Finish the current segment (its channels go back) and plan the next one.  1 = planned,
+ * 0 = the whole range is done, -EAGAIN = (!wait) not enough free channels for it now
+ * (nothing held: call again), other negative codes = the io fails with it. */
+int client__io_seg_next(struct client_io *io, bool wait);
+/* Start a round over the pending pieces of the segment.  async: the calls complete on
+ * RPC I/O threads; returns false when io->round_done will be called, true when the round
+ * is over already (every start failed: the caller goes on with client__io_round_end).
+ * !async: waits for every call and returns true. */
+bool client__io_round_start(struct client_io *io, bool async);
+/* Take the round's results.  0 = the segment is complete; 1 = another round is needed
+ * after io->retry_delay_ms (and a routing refresh first when io->need_refresh); or the
+ * negative code the io fails with (a fatal error, or the segment's deadline passed). */
+int client__io_round_end(struct client_io *io);
+/* Give back the current segment's channels and memory (any time no round is running). */
+void client__io_release(struct client_io *io);
+
+/* ---- aio.c ---- */
+struct client_aop;
+/* Start / stop the aio service thread (c3fs_client_new / c3fs_client_free). */
+int client__aio_start(struct c3fs_client *cl);
+void client__aio_stop(struct c3fs_client *cl);
 
 #endif

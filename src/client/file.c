@@ -200,43 +200,21 @@ uint64_t c3fs_file_size_hint(const struct c3fs_file *f)
 	return n;
 }
 
-static uint64_t file_iov_len(const struct iovec *iov, int iovcnt)
+void client__file_read_prep(struct c3fs_file *f, uint64_t off, uint64_t len, uint64_t *known)
 {
-	uint64_t n = 0;
-	int i;
-
-	for (i = 0; i < iovcnt; i++)
-		n += iov[i].iov_len;
-	return n;
+	client__wait_writes(f->inode, off, len, false);
+	*known = c3fs_file_size_hint(f);
 }
 
-ssize_t c3fs_preadv(struct c3fs_file *f, const struct iovec *iov, int iovcnt, uint64_t off)
+uint64_t client__file_read_result(uint64_t off, uint64_t len, uint64_t known, uint64_t data_end)
 {
-	uint64_t len = file_iov_len(iov, iovcnt), data_end = 0, known, end;
-	int rc;
+	/* the whole range was read: chunks may hold data written by other clients that this
+	 * one has not heard of yet; the replies say where data ends */
+	uint64_t end = known > data_end ? known : data_end;
 
-	if (iovcnt < 0 || len > (uint64_t)SSIZE_MAX)
-		return -EINVAL;
-	if (len == 0)
-		return 0;
-	client__wait_writes(f->inode, off, len, false);
-	known = c3fs_file_size_hint(f);
-	/* read the whole range: chunks may hold data written by other clients that this
-	 * one has not heard of yet; the reply says where data ends */
-	rc = client__io_read(f->cl, f->inode, iov, iovcnt, off, len, &data_end);
-	if (rc)
-		return rc;
-	end = known > data_end ? known : data_end;
 	if (end <= off)
 		return 0;
-	return (ssize_t)(end - off < len ? end - off : len);
-}
-
-ssize_t c3fs_pread(struct c3fs_file *f, void *buf, size_t len, uint64_t off)
-{
-	struct iovec v = { buf, len };
-
-	return c3fs_preadv(f, &v, 1, off);
+	return end - off < len ? end - off : len;
 }
 
 /* Make sure meta lets the file's chunks reach the chains that [.., end) needs. */
@@ -278,29 +256,24 @@ static int file_widen(struct c3fs_file *f, uint64_t end)
 	return rc;
 }
 
-ssize_t c3fs_pwritev(struct c3fs_file *f, const struct iovec *iov, int iovcnt, uint64_t off)
+int client__file_write_prep(struct c3fs_file *f, uint64_t *off, uint64_t len)
 {
-	struct client_inode *in = f->inode;
-	uint64_t len = file_iov_len(iov, iovcnt), end;
-	int rc;
+	uint64_t end;
 
 	if (!f->can_write)
 		return -EBADF;
-	if (iovcnt < 0 || len > (uint64_t)SSIZE_MAX)
-		return -EINVAL;
 	if (f->flags & O_APPEND)
-		off = c3fs_file_size_hint(f);
-	if (len == 0)
-		return 0;
-	end = off + len;
-	if (end < off || end / in->layout.chunk_size > UINT32_MAX)
+		*off = c3fs_file_size_hint(f);
+	end = *off + len;
+	if (end < *off || end / f->inode->layout.chunk_size > UINT32_MAX)
 		return -EFBIG;
-	rc = file_widen(f, end);
-	if (rc)
-		return rc;
-	rc = client__io_write(f->cl, in, iov, iovcnt, off, len);
-	if (rc)
-		return rc;
+	return file_widen(f, end);
+}
+
+void client__file_write_done(struct c3fs_file *f, uint64_t end)
+{
+	struct client_inode *in = f->inode;
+
 	pthread_mutex_lock(&in->lock);
 	if (end > in->written_end)
 		in->written_end = end;
@@ -312,221 +285,6 @@ ssize_t c3fs_pwritev(struct c3fs_file *f, const struct iovec *iov, int iovcnt, u
 		in->sync_cred = f->cred;
 	}
 	pthread_mutex_unlock(&in->lock);
-	return (ssize_t)len;
-}
-
-ssize_t c3fs_pwrite(struct c3fs_file *f, const void *buf, size_t len, uint64_t off)
-{
-	struct iovec v = { (void *)buf, len };
-
-	return c3fs_pwritev(f, &v, 1, off);
-}
-
-/* ------------------------------------------------------------------ write-behind */
-
-static bool file_overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-	return a < b + blen && b < a + alen;
-}
-
-int client__wait_writes(struct client_inode *in, uint64_t off, uint64_t len, bool take_err)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&in->lock);
-	for (;;) {
-		struct client_wjob *j;
-
-		for (j = in->wjobs; j; j = j->next)
-			if (len == 0 || file_overlaps(j->off, j->len, off, len))
-				break;
-		if (!j)
-			break;
-		pthread_cond_wait(&in->wcv, &in->lock);
-	}
-	if (take_err) {
-		rc = in->werr;
-		in->werr = 0;
-	}
-	pthread_mutex_unlock(&in->lock);
-	return rc;
-}
-
-/* Run one job: wait for earlier overlapping jobs of the inode, write, finish. */
-static void file_wjob_run(struct client_wjob *j)
-{
-	struct client_inode *in = j->f->inode;
-	struct client_wjob *e, **pp;
-	ssize_t n;
-
-	pthread_mutex_lock(&in->lock);
-	for (;;) {
-		for (e = in->wjobs; e && e != j; e = e->next)
-			if (file_overlaps(e->off, e->len, j->off, j->len))
-				break;
-		if (e == j || !e)
-			break;
-		pthread_cond_wait(&in->wcv, &in->lock);
-	}
-	j->started = true; /* from here on off/len/buf are fixed */
-	pthread_mutex_unlock(&in->lock);
-
-	n = c3fs_pwrite(j->f, j->buf, j->len, j->off);
-
-	pthread_mutex_lock(&in->lock);
-	if (n < 0 && !in->werr)
-		in->werr = (int)n;
-	for (pp = &in->wjobs; *pp; pp = &(*pp)->next)
-		if (*pp == j) {
-			*pp = j->next;
-			break;
-		}
-	in->wjobs_tail = NULL;
-	for (e = in->wjobs; e; e = e->next)
-		in->wjobs_tail = e;
-	in->wbytes -= j->len;
-	if (!in->wjobs)
-		in->pending_end = 0;
-	pthread_cond_broadcast(&in->wcv);
-	pthread_mutex_unlock(&in->lock);
-	free(j->buf);
-	free(j);
-}
-
-void *client__wworker_main(void *arg)
-{
-	struct c3fs_client *cl = arg;
-
-	pthread_mutex_lock(&cl->wq_lock);
-	for (;;) {
-		struct client_wjob *j = cl->wq_head;
-
-		if (!j) {
-			if (cl->wq_stop)
-				break;
-			pthread_cond_wait(&cl->wq_cv, &cl->wq_lock);
-			continue;
-		}
-		cl->wq_head = j->qnext;
-		if (!cl->wq_head)
-			cl->wq_tail = NULL;
-		pthread_mutex_unlock(&cl->wq_lock);
-		file_wjob_run(j);
-		pthread_mutex_lock(&cl->wq_lock);
-	}
-	pthread_mutex_unlock(&cl->wq_lock);
-	return NULL;
-}
-
-/* Append a write that continues the inode's last queued job of the same handle, if no
- * worker has started that job yet.  Returns len when appended, 0 when a new job is needed,
- * or a queued write's error (reported once). */
-static ssize_t file_wjob_append(struct c3fs_file *f, const void *buf, size_t len, uint64_t off)
-{
-	struct c3fs_client *cl = f->cl;
-	struct client_inode *in = f->inode;
-	struct client_wjob *t;
-	ssize_t rc = 0;
-
-	pthread_mutex_lock(&in->lock);
-	t = in->wjobs_tail;
-	if (in->werr) {
-		rc = in->werr;
-		in->werr = 0;
-	} else if (t && !t->started && t->f == f && t->off + t->len == off &&
-		   t->len + len <= CLIENT_WJOB_COALESCE_MAX &&
-		   in->wbytes + len <= cl->opts.write_behind_bytes) {
-		if (t->len + len > t->cap) {
-			uint64_t cap = t->cap * 2;
-			char *nb;
-
-			if (cap < t->len + len)
-				cap = t->len + len;
-			if (cap > CLIENT_WJOB_COALESCE_MAX)
-				cap = CLIENT_WJOB_COALESCE_MAX;
-			nb = realloc(t->buf, cap);
-			if (!nb)
-				goto out; /* no memory to grow: queue a job of its own */
-			t->buf = nb;
-			t->cap = cap;
-		}
-		memcpy(t->buf + t->len, buf, len);
-		t->len += len;
-		in->wbytes += len;
-		if (off + len > in->pending_end)
-			in->pending_end = off + len;
-		in->last_write_ns = c3_wall_ns();
-		rc = (ssize_t)len;
-	}
-out:
-	pthread_mutex_unlock(&in->lock);
-	return rc;
-}
-
-ssize_t c3fs_pwrite_async(struct c3fs_file *f, const void *buf, size_t len, uint64_t off)
-{
-	struct c3fs_client *cl = f->cl;
-	struct client_inode *in = f->inode;
-	struct client_wjob *j;
-	ssize_t appended;
-	int rc;
-
-	if (!f->can_write)
-		return -EBADF;
-	if (cl->nworkers == 0 || (f->flags & O_APPEND))
-		return c3fs_pwrite(f, buf, len, off);
-	if (len == 0)
-		return 0;
-	if (off + len < off)
-		return -EFBIG;
-	appended = file_wjob_append(f, buf, len, off);
-	if (appended != 0)
-		return appended;
-	j = calloc(1, sizeof(*j));
-	if (j)
-		j->buf = malloc(len);
-	if (!j || !j->buf) {
-		free(j);
-		return c3fs_pwrite(f, buf, len, off); /* no memory to queue: write now */
-	}
-	memcpy(j->buf, buf, len);
-	j->f = f;
-	j->off = off;
-	j->len = len;
-	j->cap = len;
-
-	pthread_mutex_lock(&in->lock);
-	while (in->wbytes > 0 && in->wbytes + len > cl->opts.write_behind_bytes && !in->werr)
-		pthread_cond_wait(&in->wcv, &in->lock);
-	if (in->werr) {
-		rc = in->werr;
-		in->werr = 0;
-		pthread_mutex_unlock(&in->lock);
-		free(j->buf);
-		free(j);
-		return rc;
-	}
-	if (in->wjobs_tail)
-		in->wjobs_tail->next = j;
-	else
-		in->wjobs = j;
-	in->wjobs_tail = j;
-	in->wbytes += len;
-	if (off + len > in->pending_end)
-		in->pending_end = off + len;
-	in->last_write_ns = c3_wall_ns();
-	pthread_mutex_unlock(&in->lock);
-
-	pthread_mutex_lock(&cl->wq_lock);
-	j->seq = ++cl->wseq;
-	if (cl->wq_tail)
-		cl->wq_tail->qnext = j;
-	else
-		cl->wq_head = j;
-	cl->wq_tail = j;
-	pthread_cond_signal(&cl->wq_cv);
-	pthread_mutex_unlock(&cl->wq_lock);
-	return (ssize_t)len;
 }
 
 int c3fs_fsync(struct c3fs_file *f, bool datasync)

@@ -1,20 +1,29 @@
 /* io.c — the chunk I/O engine of libc3fs.
  *
- * A read or write of a byte range is split into chunk pieces (stripe.c), handled in
- * segments of at most IO_SEG_PIECES pieces.  For each segment, rounds run until every
- * piece is done or the deadline (opts.write_wait_ms) passes:
+ * One read or write of a byte range (struct client_io) is split into chunk pieces
+ * (stripe.c), handled in segments of at most CLIENT_IO_SEG_PIECES pieces, one segment
+ * after the other.  For each segment, rounds run until every piece is done or the
+ * deadline (opts.write_wait_ms after the segment began) passes:
  *
  *     pending pieces --group by target (reads; a write is a call of its own)--> batches
  *     (<= STORAGE_MAX_BATCH ios and STORAGE_MAX_BATCH_BYTES each) --rpc_call_start all-->
- *     wait all --> per-io results
+ *     all completed --> per-io results
  *         ok            -> done
  *         retryable     -> pending again (refresh routing first when the chain version
  *                          was stale or the target not the head; back off when a round
  *                          made no progress)
- *         fatal         -> the segment fails with it (e.g. -ENOSPC)
+ *         fatal         -> the io fails with it (e.g. -ENOSPC)
  *
- * Writes go to the chain head, each io tagged (client id, channel, seq): the channel and
- * seq are taken once per piece and kept across retries, so the head applies it once.
+ * This file never blocks between rounds and never decides who runs the next one: the
+ * driver (aio.c) does.  The blocking driver waits for each call on the caller's thread
+ * (the waiting thread reads the reply itself); the asynchronous one gives every call a
+ * done callback, and the last completion of a round hands the io back to the driver on
+ * the RPC I/O thread (client_io.round_done).  Back-offs and routing refreshes are the
+ * driver's, after client__io_round_end said so.
+ *
+ * Writes go to the chain head, each io tagged (client id, channel, seq): the channels of
+ * a segment are taken at once when it is planned (all or none, client.c) with a new seq
+ * each, and kept across retries, so the head applies each piece once.
  * Reads go to the serving replica whose storage node has the fewest calls of this process
  * in flight (io_node_load); ties go by (inode, chunk, attempt), so an idle cluster spreads
  * chunks over the replicas and keeps each chunk on one replica's page cache.  A failed
@@ -35,49 +44,10 @@
 #include "common/errors.h"
 #include "proto/storage.h"
 
-#define IO_SEG_PIECES 64 /* <= STORAGE_MAX_BATCH */
-
 /* Calls in flight per storage node, for the whole process (all clients, all threads):
  * indexed by node id modulo the size (two nodes sharing a slot only blur the choice). */
 #define IO_NODE_SLOTS 256
 static atomic_uint io_node_load[IO_NODE_SLOTS];
-
-struct io_piece {
-	struct client_piece p;
-	struct iovec *iov;       /* slices of the caller's buffers */
-	int niov;
-	bool done;
-	int err;                 /* last error (0 = none yet) */
-	uint32_t bad_target;     /* read: replica that failed last */
-	uint32_t tries;
-	uint32_t chan;           /* write: exactly-once channel (0 = none) */
-	uint64_t seq;
-	uint32_t data_len;       /* read: data bytes returned */
-};
-
-struct io_batch {
-	struct rpc_call call;
-	struct c3_buf req;
-	uint32_t target_id;
-	uint32_t node_id;
-	char addr[ROUTING_ADDR_MAX];
-	int idx[IO_SEG_PIECES];
-	int n;
-	uint64_t bytes;
-	struct iovec *bulk;
-	int nbulk;
-	bool started;
-};
-
-struct io_ctx {
-	struct c3fs_client *cl;
-	struct client_inode *in;
-	bool write;
-	struct io_piece *pc;
-	int npc;
-	bool need_refresh;
-	uint64_t routing_seen;
-};
 
 static bool io_retryable(int rc, bool write)
 {
@@ -117,8 +87,8 @@ static bool io_wants_refresh(int rc)
 
 /* Choose the target for a piece.  0 with target, its node, chain_ver and addr set, or a
  * retryable code. */
-static int io_pick_target(const struct io_ctx *x, const struct routing_info *ri,
-			  const struct io_piece *pc, uint32_t *target, uint32_t *node_id,
+static int io_pick_target(const struct client_io *x, const struct routing_info *ri,
+			  const struct client_io_piece *pc, uint32_t *target, uint32_t *node_id,
 			  uint32_t *chain_ver, char *addr)
 {
 	const struct routing_chain *ch = routing_chain_find(ri, pc->p.chain_id);
@@ -170,7 +140,7 @@ static int io_pick_target(const struct io_ctx *x, const struct routing_info *ri,
 	return 0;
 }
 
-static void io_piece_fail(struct io_ctx *x, struct io_piece *pc, int rc, uint32_t target)
+static void io_piece_fail(struct client_io *x, struct client_io_piece *pc, int rc, uint32_t target)
 {
 	pc->err = rc;
 	pc->tries++;
@@ -181,7 +151,7 @@ static void io_piece_fail(struct io_ctx *x, struct io_piece *pc, int rc, uint32_
 }
 
 /* Encode the batch request for its pieces; fills bulk (request or reply side). */
-static int io_batch_encode(struct io_ctx *x, struct io_batch *bt, const uint32_t *chain_vers)
+static int io_batch_encode(struct client_io *x, struct client_io_batch *bt)
 {
 	struct c3fs_client *cl = x->cl;
 	int i, j, nb = 0, total = 0;
@@ -192,7 +162,7 @@ static int io_batch_encode(struct io_ctx *x, struct io_batch *bt, const uint32_t
 	if (!bt->bulk)
 		return -ENOMEM;
 	for (i = 0; i < bt->n; i++) {
-		struct io_piece *pc = &x->pc[bt->idx[i]];
+		struct client_io_piece *pc = &x->pc[bt->idx[i]];
 
 		for (j = 0; j < pc->niov; j++)
 			bt->bulk[nb++] = pc->iov[j];
@@ -205,13 +175,13 @@ static int io_batch_encode(struct io_ctx *x, struct io_batch *bt, const uint32_t
 		if (!ios)
 			return -ENOMEM;
 		for (i = 0; i < bt->n; i++) {
-			struct io_piece *pc = &x->pc[bt->idx[i]];
+			struct client_io_piece *pc = &x->pc[bt->idx[i]];
 			uint32_t crc = 0;
 
 			for (j = 0; j < pc->niov; j++)
 				crc = c3_crc32c(crc, pc->iov[j].iov_base, pc->iov[j].iov_len);
 			ios[i].route.chain_id = pc->p.chain_id;
-			ios[i].route.chain_ver = chain_vers[i];
+			ios[i].route.chain_ver = bt->vers[i];
 			ios[i].route.target_id = bt->target_id;
 			ios[i].chunk.inode = x->in->ino;
 			ios[i].chunk.index = (uint32_t)pc->p.chunk_index;
@@ -237,10 +207,10 @@ static int io_batch_encode(struct io_ctx *x, struct io_batch *bt, const uint32_t
 		if (!ios)
 			return -ENOMEM;
 		for (i = 0; i < bt->n; i++) {
-			struct io_piece *pc = &x->pc[bt->idx[i]];
+			struct client_io_piece *pc = &x->pc[bt->idx[i]];
 
 			ios[i].route.chain_id = pc->p.chain_id;
-			ios[i].route.chain_ver = chain_vers[i];
+			ios[i].route.chain_ver = bt->vers[i];
 			ios[i].route.target_id = bt->target_id;
 			ios[i].chunk.inode = x->in->ino;
 			ios[i].chunk.index = (uint32_t)pc->p.chunk_index;
@@ -262,7 +232,7 @@ static int io_batch_encode(struct io_ctx *x, struct io_batch *bt, const uint32_t
 }
 
 /* Check a read piece's data against the CRC the replica sent. */
-static bool io_read_crc_ok(const struct io_piece *pc, uint32_t len, uint32_t want)
+static bool io_read_crc_ok(const struct client_io_piece *pc, uint32_t len, uint32_t want)
 {
 	uint32_t crc = 0, left = len;
 	int j;
@@ -276,7 +246,7 @@ static bool io_read_crc_ok(const struct io_piece *pc, uint32_t len, uint32_t wan
 	return crc == want;
 }
 
-static void io_batch_finish(struct io_ctx *x, struct io_batch *bt)
+static void io_batch_finish(struct client_io *x, struct client_io_batch *bt)
 {
 	struct storage_batch_rsp rsp;
 	int i, rc = bt->call.status;
@@ -288,7 +258,7 @@ static void io_batch_finish(struct io_ctx *x, struct io_batch *bt)
 			rc = -C3FS_EBADMSG;
 	}
 	for (i = 0; i < bt->n; i++) {
-		struct io_piece *pc = &x->pc[bt->idx[i]];
+		struct client_io_piece *pc = &x->pc[bt->idx[i]];
 		const struct storage_io_result *r;
 
 		if (rc) {
@@ -324,29 +294,156 @@ static void io_batch_finish(struct io_ctx *x, struct io_batch *bt)
 	storage_batch_rsp_release(&rsp);
 }
 
-/* One round over the pending pieces.  Returns 0, or -ENOMEM. */
-static int io_round(struct io_ctx *x)
-{
-	struct c3fs_client *cl = x->cl;
-	struct routing_info *ri = cluster_client_routing(cl->cc);
-	struct io_batch *bts = NULL;
-	uint32_t (*vers)[IO_SEG_PIECES] = NULL;
-	int nbt = 0, i, b, rc = 0;
+/* ------------------------------------------------------------------ segments */
 
+void client__io_init(struct client_io *io, struct c3fs_client *cl, struct client_inode *in,
+		     bool write, const struct iovec *iov, int iovcnt, uint64_t off, uint64_t len)
+{
+	memset(io, 0, sizeof(*io));
+	io->cl = cl;
+	io->in = in;
+	io->write = write;
+	io->iov = iov;
+	io->iovcnt = iovcnt;
+	io->off = off;
+	io->len = len;
+}
+
+/* Channels and slices of the current segment go back; no segment is planned after. */
+static void io_seg_drop(struct client_io *io)
+{
+	int i;
+
+	for (i = 0; i < io->npc; i++)
+		if (io->pc[i].chan)
+			client__chan_put(io->cl, io->pc[i].chan);
+	free(io->slices);
+	io->slices = NULL;
+	io->npc = 0;
+	io->seg_len = 0;
+}
+
+void client__io_release(struct client_io *io)
+{
+	io_seg_drop(io);
+}
+
+int client__io_seg_next(struct client_io *io, bool wait)
+{
+	struct c3fs_client *cl = io->cl;
+	struct client_inode *in = io->in;
+	struct client_piece plan[CLIENT_IO_SEG_PIECES];
+	uint32_t chans[CLIENT_IO_SEG_PIECES];
+	const struct routing_chain_table *tb;
+	struct routing_info *ri;
+	uint64_t cs = in->layout.chunk_size, pos, seg;
+	int n, i, used = 0, cap, rc;
+
+	if (io->seg_len) {
+		io->seg_off += io->seg_len;
+		io_seg_drop(io);
+	}
+	if (io->seg_off >= io->len)
+		return 0;
+	pos = io->off + io->seg_off;
+	/* up to CLIENT_IO_SEG_PIECES chunks, the first one possibly partial */
+	seg = CLIENT_IO_SEG_PIECES * cs - pos % cs;
+	if (seg > io->len - io->seg_off)
+		seg = io->len - io->seg_off;
+
+	ri = cluster_client_routing(cl->cc);
+	if (!ri)
+		return -C3FS_ENOROUTING;
+	tb = routing_table_find(ri, in->layout.table_id);
+	if (!tb) {
+		routing_unref(ri);
+		return -C3FS_EBADLAYOUT;
+	}
+	pthread_mutex_lock(&in->lock);
+	n = client__stripe_plan(&in->layout, in->perm, tb->chains, tb->nchains, pos, seg, plan,
+				CLIENT_IO_SEG_PIECES);
+	pthread_mutex_unlock(&in->lock);
+	routing_unref(ri);
+	if (n < 0)
+		return n;
+	if (io->write) {
+		rc = client__chan_take(cl, chans, n, wait);
+		if (rc)
+			return rc;
+	}
+	cap = n + io->iovcnt + 1;
+	io->slices = calloc((size_t)cap, sizeof(*io->slices));
+	if (!io->slices) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	memset(io->pc, 0, sizeof(io->pc));
+	for (i = 0; i < n; i++) {
+		int k = client__iov_slice(io->iov, io->iovcnt, io->seg_off + plan[i].buf_off,
+					  plan[i].len, io->slices + used, cap - used);
+
+		if (k < 0) {
+			free(io->slices);
+			io->slices = NULL;
+			rc = k;
+			goto fail;
+		}
+		io->pc[i].p = plan[i];
+		io->pc[i].iov = io->slices + used;
+		io->pc[i].niov = k;
+		used += k;
+		if (io->write) {
+			io->pc[i].chan = chans[i];
+			io->pc[i].seq = __atomic_add_fetch(&cl->tag_seq, 1, __ATOMIC_RELAXED);
+		}
+	}
+	io->npc = n;
+	io->seg_len = seg;
+	io->deadline_ms = c3_now_ms() + cl->opts.write_wait_ms;
+	io->backoff_ms = 10;
+	return 1;
+fail:
+	if (io->write)
+		for (i = 0; i < n; i++)
+			client__chan_put(cl, chans[i]);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ rounds */
+
+/* A call of an asynchronous round completed (RPC I/O thread). */
+static void io_call_done(struct rpc_call *call)
+{
+	struct client_io_batch *bt = (struct client_io_batch *)call;
+	struct client_io *io = bt->io;
+
+	atomic_fetch_sub_explicit(&io_node_load[bt->node_id % IO_NODE_SLOTS], 1,
+				  memory_order_relaxed);
+	if (atomic_fetch_sub_explicit(&io->pending, 1, memory_order_acq_rel) == 1)
+		io->round_done(io);
+}
+
+/* Group the pending pieces into batches (io->bts, io->nbt).  -ENOMEM or 0. */
+static int io_round_plan(struct client_io *x)
+{
+	struct routing_info *ri = cluster_client_routing(x->cl->cc);
+	int i, b;
+
+	x->nbt = 0;
 	if (!ri) {
 		for (i = 0; i < x->npc; i++)
 			if (!x->pc[i].done)
 				io_piece_fail(x, &x->pc[i], -C3FS_ENOROUTING, 0);
 		return 0;
 	}
-	bts = calloc((size_t)x->npc, sizeof(*bts));
-	vers = calloc((size_t)x->npc, sizeof(*vers));
-	if (!bts || !vers) {
-		rc = -ENOMEM;
-		goto out;
+	x->bts = calloc((size_t)x->npc, sizeof(*x->bts));
+	if (!x->bts) {
+		routing_unref(ri);
+		return -ENOMEM;
 	}
 	for (i = 0; i < x->npc; i++) {
-		struct io_piece *pc = &x->pc[i];
+		struct client_io_piece *pc = &x->pc[i];
+		struct client_io_batch *bt;
 		char addr[ROUTING_ADDR_MAX];
 		uint32_t target, node, cver;
 		int prc;
@@ -361,209 +458,147 @@ static int io_round(struct io_ctx *x)
 		/* Reads of one target share a call.  Writes get a call each: a write runs
 		 * the whole chain round trip, and separate calls run on separate server
 		 * workers at once instead of the handler fanning a batch out to threads. */
-		for (b = 0; b < nbt && !x->write; b++)
-			if (bts[b].target_id == target && bts[b].n < IO_SEG_PIECES &&
-			    bts[b].bytes + pc->p.len <= STORAGE_MAX_BATCH_BYTES)
-				break;
-		if (b == nbt) {
-			bts[b].target_id = target;
-			bts[b].node_id = node;
-			snprintf(bts[b].addr, sizeof(bts[b].addr), "%s", addr);
-			nbt++;
+		b = x->nbt;
+		if (!x->write)
+			for (b = 0; b < x->nbt; b++)
+				if (x->bts[b].target_id == target &&
+				    x->bts[b].n < CLIENT_IO_SEG_PIECES &&
+				    x->bts[b].bytes + pc->p.len <= STORAGE_MAX_BATCH_BYTES)
+					break;
+		bt = &x->bts[b];
+		if (b == x->nbt) {
+			bt->io = x;
+			bt->target_id = target;
+			bt->node_id = node;
+			snprintf(bt->addr, sizeof(bt->addr), "%s", addr);
+			x->nbt++;
 		}
-		vers[b][bts[b].n] = cver;
-		bts[b].idx[bts[b].n++] = i;
-		bts[b].bytes += pc->p.len;
+		bt->vers[bt->n] = cver;
+		bt->idx[bt->n++] = i;
+		bt->bytes += pc->p.len;
 	}
-	for (b = 0; b < nbt; b++) {
-		int src = io_batch_encode(x, &bts[b], vers[b]);
-
-		if (src == 0)
-			src = rpc_call_start(cl->rpc, bts[b].addr, &bts[b].call);
-		if (src) {
-			for (i = 0; i < bts[b].n; i++)
-				io_piece_fail(x, &x->pc[bts[b].idx[i]], src, bts[b].target_id);
-			continue;
-		}
-		bts[b].started = true;
-		atomic_fetch_add_explicit(&io_node_load[bts[b].node_id % IO_NODE_SLOTS], 1,
-					  memory_order_relaxed);
-	}
-	for (b = 0; b < nbt; b++) {
-		if (!bts[b].started)
-			continue;
-		rpc_call_wait(&bts[b].call);
-		atomic_fetch_sub_explicit(&io_node_load[bts[b].node_id % IO_NODE_SLOTS], 1,
-					  memory_order_relaxed);
-		io_batch_finish(x, &bts[b]);
-		c3_buf_release(&bts[b].call.resp);
-	}
-out:
-	if (bts)
-		for (b = 0; b < nbt; b++) {
-			c3_buf_release(&bts[b].req);
-			free(bts[b].bulk);
-		}
-	free(bts);
-	free(vers);
 	routing_unref(ri);
-	return rc;
-}
-
-/* Run rounds until every piece is done, a fatal error, or the deadline. */
-static int io_run(struct io_ctx *x)
-{
-	struct c3fs_client *cl = x->cl;
-	uint64_t deadline = c3_now_ms() + cl->opts.write_wait_ms;
-	uint64_t backoff = 10;
-	int i, rc;
-
-	for (;;) {
-		int left = 0, fatal = 0, done_before = 0, done_after = 0;
-
-		for (i = 0; i < x->npc; i++)
-			done_before += x->pc[i].done;
-		x->need_refresh = false;
-		x->routing_seen = 0;
-		rc = io_round(x);
-		if (rc)
-			return rc;
-		for (i = 0; i < x->npc; i++) {
-			if (x->pc[i].done) {
-				done_after++;
-				continue;
-			}
-			left++;
-			if (!io_retryable(x->pc[i].err, x->write) && !fatal)
-				fatal = x->pc[i].err;
-		}
-		if (left == 0)
-			return 0;
-		if (fatal)
-			return fatal;
-		if (c3_now_ms() >= deadline) {
-			for (i = 0; i < x->npc; i++)
-				if (!x->pc[i].done)
-					return x->pc[i].err ? x->pc[i].err : -C3FS_ENORETRY;
-		}
-		if (x->routing_seen)
-			cluster_client_routing_hint(cl->cc, x->routing_seen);
-		if (x->need_refresh)
-			cluster_client_refresh(cl->cc, 1000);
-		if (done_after == done_before || x->need_refresh) {
-			c3_sleep_ms(backoff);
-			if (backoff < 500)
-				backoff *= 2;
-		}
-	}
-}
-
-/* Read or write one segment [off, off+len) of at most IO_SEG_PIECES chunks. */
-static int io_segment(struct c3fs_client *cl, struct client_inode *in, bool write,
-		      const struct iovec *iov, int iovcnt, uint64_t buf_base, uint64_t off,
-		      uint64_t len, uint64_t *data_end)
-{
-	struct client_piece plan[IO_SEG_PIECES];
-	struct io_piece pcs[IO_SEG_PIECES];
-	struct iovec *slices = NULL;
-	struct routing_info *ri;
-	const struct routing_chain_table *tb;
-	struct io_ctx x;
-	int n, i, used = 0, cap, rc = 0;
-
-	ri = cluster_client_routing(cl->cc);
-	if (!ri)
-		return -C3FS_ENOROUTING;
-	tb = routing_table_find(ri, in->layout.table_id);
-	if (!tb) {
-		routing_unref(ri);
-		return -C3FS_EBADLAYOUT;
-	}
-	pthread_mutex_lock(&in->lock);
-	n = client__stripe_plan(&in->layout, in->perm, tb->chains, tb->nchains, off, len, plan,
-				IO_SEG_PIECES);
-	pthread_mutex_unlock(&in->lock);
-	routing_unref(ri);
-	if (n < 0)
-		return n;
-	cap = n + iovcnt + 1;
-	slices = calloc((size_t)cap, sizeof(*slices));
-	if (!slices)
-		return -ENOMEM;
-	memset(pcs, 0, sizeof(pcs));
-	for (i = 0; i < n; i++) {
-		int k = client__iov_slice(iov, iovcnt, buf_base + plan[i].buf_off, plan[i].len,
-					  slices + used, cap - used);
-
-		if (k < 0) {
-			rc = k;
-			goto out;
-		}
-		pcs[i].p = plan[i];
-		pcs[i].iov = slices + used;
-		pcs[i].niov = k;
-		used += k;
-		if (write) {
-			pcs[i].chan = client__chan_get(cl);
-			pcs[i].seq = __atomic_add_fetch(&cl->tag_seq, 1, __ATOMIC_RELAXED);
-		}
-	}
-	x.cl = cl;
-	x.in = in;
-	x.write = write;
-	x.pc = pcs;
-	x.npc = n;
-	rc = io_run(&x);
-	if (rc == 0 && !write)
-		for (i = 0; i < n; i++)
-			if (pcs[i].data_len) {
-				uint64_t end = pcs[i].p.chunk_index * in->layout.chunk_size +
-					       pcs[i].p.chunk_off + pcs[i].data_len;
-
-				if (end > *data_end)
-					*data_end = end;
-			}
-out:
-	for (i = 0; i < n; i++)
-		if (pcs[i].chan)
-			client__chan_put(cl, pcs[i].chan);
-	free(slices);
-	return rc;
-}
-
-static int io_range(struct c3fs_client *cl, struct client_inode *in, bool write,
-		    const struct iovec *iov, int iovcnt, uint64_t off, uint64_t len,
-		    uint64_t *data_end)
-{
-	uint64_t cs = in->layout.chunk_size, done = 0;
-	int rc;
-
-	while (done < len) {
-		uint64_t pos = off + done;
-		/* up to IO_SEG_PIECES chunks, the first one possibly partial */
-		uint64_t seg = (IO_SEG_PIECES * cs) - (pos % cs);
-
-		if (seg > len - done)
-			seg = len - done;
-		rc = io_segment(cl, in, write, iov, iovcnt, done, pos, seg, data_end);
-		if (rc)
-			return rc;
-		done += seg;
-	}
 	return 0;
 }
 
-int client__io_read(struct c3fs_client *cl, struct client_inode *in, const struct iovec *iov,
-		    int iovcnt, uint64_t off, uint64_t len, uint64_t *data_end_out)
+bool client__io_round_start(struct client_io *x, bool async)
 {
-	*data_end_out = 0;
-	return io_range(cl, in, false, iov, iovcnt, off, len, data_end_out);
+	struct c3fs_client *cl = x->cl;
+	int i, b;
+
+	x->need_refresh = false;
+	x->routing_seen = 0;
+	x->round_err = 0;
+	x->retry_delay_ms = 0;
+	x->done_before = 0;
+	for (i = 0; i < x->npc; i++)
+		x->done_before += x->pc[i].done;
+	x->round_err = io_round_plan(x);
+	if (x->round_err)
+		return true;
+	/* +1 while starting: a call may complete before the next one is started */
+	atomic_store_explicit(&x->pending, x->nbt + 1, memory_order_relaxed);
+	for (b = 0; b < x->nbt; b++) {
+		struct client_io_batch *bt = &x->bts[b];
+		int src = io_batch_encode(x, bt);
+
+		if (async) {
+			bt->call.done = io_call_done;
+			bt->call.arg = x;
+		}
+		if (src == 0) {
+			/* counted first: the completion may come before rpc_call_start returns */
+			atomic_fetch_add_explicit(&io_node_load[bt->node_id % IO_NODE_SLOTS], 1,
+						  memory_order_relaxed);
+			bt->started = true;
+			src = rpc_call_start(cl->rpc, bt->addr, &bt->call);
+		}
+		if (src) {
+			if (bt->started)
+				atomic_fetch_sub_explicit(
+					&io_node_load[bt->node_id % IO_NODE_SLOTS], 1,
+					memory_order_relaxed);
+			bt->started = false;
+			for (i = 0; i < bt->n; i++)
+				io_piece_fail(x, &x->pc[bt->idx[i]], src, bt->target_id);
+			atomic_fetch_sub_explicit(&x->pending, 1, memory_order_relaxed);
+		}
+	}
+	if (async)
+		/* from here on a completion may own x: touch nothing unless the round is over */
+		return atomic_fetch_sub_explicit(&x->pending, 1, memory_order_acq_rel) == 1;
+	for (b = 0; b < x->nbt; b++) {
+		if (!x->bts[b].started)
+			continue;
+		rpc_call_wait(&x->bts[b].call);
+		atomic_fetch_sub_explicit(&io_node_load[x->bts[b].node_id % IO_NODE_SLOTS], 1,
+					  memory_order_relaxed);
+	}
+	return true;
 }
 
-int client__io_write(struct c3fs_client *cl, struct client_inode *in, const struct iovec *iov,
-		     int iovcnt, uint64_t off, uint64_t len)
+/* Results of the round's calls, then its memory. */
+static void io_round_finish(struct client_io *x)
 {
-	uint64_t unused = 0;
+	int b;
 
-	return io_range(cl, in, true, iov, iovcnt, off, len, &unused);
+	for (b = 0; b < x->nbt; b++) {
+		struct client_io_batch *bt = &x->bts[b];
+
+		if (bt->started)
+			io_batch_finish(x, bt);
+		c3_buf_release(&bt->call.resp);
+		c3_buf_release(&bt->req);
+		free(bt->bulk);
+	}
+	free(x->bts);
+	x->bts = NULL;
+	x->nbt = 0;
+}
+
+int client__io_round_end(struct client_io *x)
+{
+	struct c3fs_client *cl = x->cl;
+	int i, left = 0, fatal = 0, done_after = 0;
+
+	io_round_finish(x);
+	if (x->round_err)
+		return x->round_err;
+	for (i = 0; i < x->npc; i++) {
+		if (x->pc[i].done) {
+			done_after++;
+			continue;
+		}
+		left++;
+		if (!io_retryable(x->pc[i].err, x->write) && !fatal)
+			fatal = x->pc[i].err;
+	}
+	if (left == 0) {
+		if (!x->write)
+			for (i = 0; i < x->npc; i++)
+				if (x->pc[i].data_len) {
+					uint64_t end = x->pc[i].p.chunk_index *
+							       x->in->layout.chunk_size +
+						       x->pc[i].p.chunk_off + x->pc[i].data_len;
+
+					if (end > x->data_end)
+						x->data_end = end;
+				}
+		return 0;
+	}
+	if (fatal)
+		return fatal;
+	if (c3_now_ms() >= x->deadline_ms) {
+		for (i = 0; i < x->npc; i++)
+			if (!x->pc[i].done)
+				return x->pc[i].err ? x->pc[i].err : -C3FS_ENORETRY;
+	}
+	if (x->routing_seen)
+		cluster_client_routing_hint(cl->cc, x->routing_seen);
+	if (done_after == x->done_before || x->need_refresh) {
+		x->retry_delay_ms = x->backoff_ms;
+		if (x->backoff_ms < 500)
+			x->backoff_ms *= 2;
+	}
+	return 1;
 }

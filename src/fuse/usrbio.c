@@ -19,12 +19,17 @@
  *       to -io_depth, waiting up to the ring's timeout for the batch to fill.  Each entry
  *       is copied once out of the shared memory and checked (ring.c); it becomes an item on
  *       the priority's queue.  At most `entries` items per ring are in flight.
- *   UB_WORKERS workers: take items (high, then normal, then low), find the iov (same uid
- *       as the ring) and check the range, open (once per ring and inode) the file with the
- *       ring owner's credentials and the ring's direction, and run c3fs_preadv /
- *       c3fs_pwritev with the iov range itself as the iovec: the storage reply is received
- *       straight into the application's buffer, a write is sent straight from it.  Then
- *       the completion is posted and the ring's semaphore posted.
+ *   UB_WORKERS workers: take up to UB_BATCH items at once (high, then normal, then low),
+ *       find each one's iov (same uid as the ring) and check the range, open (once per
+ *       ring and inode) the file with the ring owner's credentials and the ring's
+ *       direction, and submit the whole batch to libc3fs's asynchronous I/O
+ *       (c3fs_aio_submit) with the iov ranges themselves as the iovecs: the storage
+ *       replies are received straight into the application's buffers, writes are sent
+ *       straight from them.  A worker never waits for I/O: every item of a batch is in
+ *       flight at once, up to UB_MAX_INFLIGHT items of all rings (then the queues wait,
+ *       and the next items taken are the high priority ones).
+ *   UB_COMPLETERS completers: reap completions (c3fs_aio_reap) as they arrive, check the
+ *       iov's mapping, post each one to its ring's CQ and the ring's semaphore.
  *   1 reaper: drops entries whose owner process is gone.
  *
  * Lifetime: entries are reference counted; the list holds one reference, each item in
@@ -64,7 +69,12 @@
 #include "usrbio/ring.h"
 #include "c3fs/usrbio.h"
 
-#define UB_WORKERS 8
+#define UB_WORKERS 2                  /* take, prepare and submit items (never wait for I/O) */
+#define UB_COMPLETERS 2               /* post completions */
+#define UB_BATCH 64                   /* items a worker submits at once */
+#define UB_MAX_INFLIGHT 512           /* items in flight, all rings: beyond, taken entries
+				       * wait (high priority first) instead of piling up on
+				       * the storage service until its calls time out */
 #define UB_MAX_ENTRIES 4096           /* registrations at once, all users */
 #define UB_MAX_SHM_BYTES (1ull << 40)
 #define UB_POLL_MS 50
@@ -80,6 +90,8 @@ struct ub_item {
 	struct ub_entry *ring;         /* holds a reference */
 	struct usrbio_io io;
 	int err;                       /* decode error (then io.index may be -1) */
+	struct ub_entry *iov;          /* while its I/O runs: the buffer's entry (a reference) */
+	struct iovec v;                /* the range of it the I/O uses */
 	struct ub_item *next;
 };
 
@@ -139,8 +151,12 @@ static struct {
 	pthread_cond_t qcond;
 	struct ub_item *qhead[UB_NPRIO], *qtail[UB_NPRIO];
 	atomic_bool stop;
-	pthread_t dispatchers[UB_NPRIO], workers[UB_WORKERS], reaper;
-	int ndispatchers, nworkers;
+	pthread_t dispatchers[UB_NPRIO], workers[UB_WORKERS], completers[UB_COMPLETERS], reaper;
+	int ndispatchers, nworkers, ncompleters;
+	struct c3fs_aio_ctx *aio;      /* every item's I/O */
+	atomic_int inflight;           /* items taken by workers, not completed yet (changed
+				        * upwards under qlock only) */
+	atomic_bool workers_gone;      /* stopping: no more submissions */
 	bool reaper_started;
 } ub = { .lock = PTHREAD_MUTEX_INITIALIZER, .qlock = PTHREAD_MUTEX_INITIALIZER,
 	 .qcond = PTHREAD_COND_INITIALIZER, .shm_dir = -1 };
@@ -1090,13 +1106,14 @@ static int ub_ring_file(struct ub_ring *r, uint64_t ino, struct c3fs_file **out)
 	return 0;
 }
 
-static int64_t ub_item_run(struct ub_item *it)
+/* Everything an item needs before its I/O: the iov (same uid as the ring, range inside
+ * it, mapping whole), the ring's file.  0 with *op filled and it->iov referenced, or the
+ * negative code the item completes with. */
+static int ub_item_prepare(struct ub_item *it, struct c3fs_aio_op *op)
 {
 	struct ub_entry *e = it->ring, *iov;
 	struct ub_ring *r = e->ring;
 	struct c3fs_file *f;
-	struct iovec v;
-	ssize_t n;
 	int rc;
 
 	if (it->err)
@@ -1108,89 +1125,184 @@ static int64_t ub_item_run(struct ub_item *it)
 		return -EINVAL; /* no such iov registered (any more) */
 	if (iov->uid != e->uid) {
 		rc = -EACCES;
-		goto out;
+		goto fail;
 	}
 	if (!usrbio_range_ok(it->io.iov_off, it->io.len, iov->bytes)) {
 		rc = -EINVAL;
-		goto out;
+		goto fail;
 	}
 	rc = ub_ring_file(r, it->io.ino, &f);
 	if (rc)
-		goto out;
-	v.iov_base = (uint8_t *)iov->base + it->io.iov_off;
-	v.iov_len = it->io.len;
+		goto fail;
+	it->v.iov_base = (uint8_t *)iov->base + it->io.iov_off;
+	it->v.iov_len = it->io.len;
 	if (!ub_map_check(iov))
-		ub_touch(v.iov_base, v.iov_len);
+		ub_touch(it->v.iov_base, it->v.iov_len);
 	if (ub_map_broken(iov)) {
 		rc = -EFAULT;
-		goto out;
+		goto fail;
 	}
-	n = r->for_read ? c3fs_preadv(f, &v, 1, it->io.file_off)
-			: c3fs_pwritev(f, &v, 1, it->io.file_off);
-	if (n < 0)
-		ub_map_check(iov); /* a transfer that failed with EFAULT: shrunk meanwhile? */
-	if (ub_map_broken(iov))
-		n = -EFAULT; /* whatever was transferred, part of it was not the buffer */
-	ub_entry_put(iov);
-	return (int64_t)n; /* bytes, or a negative code the caller maps to -errno */
-out:
+	it->iov = iov;
+	op->f = f;
+	op->op = r->for_read ? C3FS_AIO_READ : C3FS_AIO_WRITE;
+	op->off = it->io.file_off;
+	op->iov = &it->v;
+	op->iovcnt = 1;
+	op->userdata = it;
+	return 0;
+fail:
 	ub_entry_put(iov);
 	return rc;
 }
 
+/* The I/O of a prepared item is over with n (bytes or a negative code): judge the iov's
+ * mapping, drop it. */
+static int64_t ub_item_io_done(struct ub_item *it, int64_t n)
+{
+	struct ub_entry *iov = it->iov;
+
+	if (n < 0)
+		ub_map_check(iov); /* a transfer that failed with EFAULT: shrunk meanwhile? */
+	if (ub_map_broken(iov))
+		n = -EFAULT; /* whatever was transferred, part of it was not the buffer */
+	it->iov = NULL;
+	ub_entry_put(iov);
+	return n;
+}
+
+/* Post the completion of item it with res (bytes, or a negative code mapped to -errno
+ * here) and free the item. */
+static void ub_item_complete(struct ub_item *it, int64_t res)
+{
+	struct ub_entry *e = it->ring;
+	struct ub_ring *r = e->ring;
+	uint64_t userdata;
+	int32_t index;
+
+	if (res < 0)
+		res = -(int64_t)c3fs_errno((int)res);
+	else if (!r->for_read && ub.fs->se)
+		/* the kernel's cached pages and size of the file are stale now (the data
+		 * did not go through it): drop them, so reads through the mount see it */
+		fuse_lowlevel_notify_inval_inode(ub.fs->se, it->io.ino, (off_t)it->io.file_off,
+						 (off_t)it->io.len);
+	index = it->io.index;
+	userdata = it->io.userdata;
+	/* free the item before the application can see the completion: once it reaps,
+	 * it may publish a new entry at once, and the dispatcher must find an item for
+	 * it (else an io_depth > 0 batch would stay short forever) */
+	it->ring = NULL;
+	pthread_mutex_lock(&r->item_lock);
+	it->next = r->free_items;
+	r->free_items = it;
+	pthread_mutex_unlock(&r->item_lock);
+	pthread_mutex_lock(&r->cq_lock);
+	if (usrbio_cq_push(&r->c, index, res, userdata) != 0)
+		ub_ring_broken(e, "completion ring full (completions not reaped)");
+	pthread_mutex_unlock(&r->cq_lock);
+	ub_entry_put(e);
+}
+
+/* An item taken by a worker completed (whether its I/O ran or not): one less in flight;
+ * wake the workers when that makes room under UB_MAX_INFLIGHT (under qlock: a worker
+ * checks the room and waits under it, so the wake-up is not lost). */
+static void ub_inflight_done(void)
+{
+	if (atomic_fetch_sub(&ub.inflight, 1) >= UB_MAX_INFLIGHT) {
+		pthread_mutex_lock(&ub.qlock);
+		pthread_cond_broadcast(&ub.qcond);
+		pthread_mutex_unlock(&ub.qlock);
+	}
+}
+
+/* Submit the prepared items' operations at once; an operation libc3fs refuses completes
+ * its item with the refusal. */
+static void ub_submit(struct c3fs_aio_op *ops, int n)
+{
+	int k = 0;
+
+	while (k < n) {
+		int rc = c3fs_aio_submit(ub.aio, ops + k, n - k);
+
+		if (rc > 0) {
+			k += rc;
+			continue;
+		}
+		ub_item_complete(ops[k].userdata, ub_item_io_done(ops[k].userdata, rc));
+		ub_inflight_done();
+		k++;
+	}
+}
+
+/* Workers: take up to UB_BATCH items (high, then normal, then low priority), prepare
+ * them, submit their I/O in one call and go on; completions come to ub_completer_main. */
 static void *ub_worker_main(void *arg)
 {
+	struct ub_item *batch[UB_BATCH];
+	struct c3fs_aio_op ops[UB_BATCH];
+
 	(void)arg;
 	for (;;) {
-		struct ub_item *it = NULL;
-		struct ub_entry *e;
-		struct ub_ring *r;
-		uint64_t userdata;
-		int64_t res;
-		int32_t index;
-		int p;
+		int n = 0, m = 0, i, p;
 
 		pthread_mutex_lock(&ub.qlock);
 		for (;;) {
-			for (p = 0; p < UB_NPRIO && !it; p++)
-				if (ub.qhead[p]) {
-					it = ub.qhead[p];
+			int room = UB_MAX_INFLIGHT - atomic_load(&ub.inflight);
+
+			if (room > UB_BATCH)
+				room = UB_BATCH;
+			for (p = 0; p < UB_NPRIO && n < room; p++)
+				while (ub.qhead[p] && n < room) {
+					struct ub_item *it = ub.qhead[p];
+
 					ub.qhead[p] = it->next;
 					if (!ub.qhead[p])
 						ub.qtail[p] = NULL;
+					batch[n++] = it;
 				}
-			if (it || atomic_load(&ub.stop))
+			if (n)
 				break;
+			if (atomic_load(&ub.stop) && !ub.qhead[0] && !ub.qhead[1] && !ub.qhead[2])
+				break; /* drained */
 			pthread_cond_wait(&ub.qcond, &ub.qlock);
 		}
+		atomic_fetch_add(&ub.inflight, n); /* under qlock: the room check above */
 		pthread_mutex_unlock(&ub.qlock);
-		if (!it)
+		if (!n)
 			return NULL;
-		e = it->ring;
-		r = e->ring;
-		res = ub_item_run(it);
-		if (res < 0)
-			res = -(int64_t)c3fs_errno((int)res);
-		else if (!r->for_read && ub.fs->se)
-			/* the kernel's cached pages and size of the file are stale now (the data
-			 * did not go through it): drop them, so reads through the mount see it */
-			fuse_lowlevel_notify_inval_inode(ub.fs->se, it->io.ino, (off_t)it->io.file_off,
-							 (off_t)it->io.len);
-		index = it->io.index;
-		userdata = it->io.userdata;
-		/* free the item before the application can see the completion: once it reaps,
-		 * it may publish a new entry at once, and the dispatcher must find an item for
-		 * it (else an io_depth > 0 batch would stay short forever) */
-		it->ring = NULL;
-		pthread_mutex_lock(&r->item_lock);
-		it->next = r->free_items;
-		r->free_items = it;
-		pthread_mutex_unlock(&r->item_lock);
-		pthread_mutex_lock(&r->cq_lock);
-		if (usrbio_cq_push(&r->c, index, res, userdata) != 0)
-			ub_ring_broken(e, "completion ring full (completions not reaped)");
-		pthread_mutex_unlock(&r->cq_lock);
-		ub_entry_put(e);
+		for (i = 0; i < n; i++) {
+			int rc = ub_item_prepare(batch[i], &ops[m]);
+
+			if (rc) {
+				ub_item_complete(batch[i], rc);
+				ub_inflight_done();
+			} else {
+				m++;
+			}
+		}
+		if (m)
+			ub_submit(ops, m);
+	}
+}
+
+/* Completions of submitted items, as libc3fs reports them. */
+static void *ub_completer_main(void *arg)
+{
+	struct c3fs_aio_event ev[UB_BATCH];
+
+	(void)arg;
+	for (;;) {
+		int n = c3fs_aio_reap(ub.aio, ev, 1, UB_BATCH, UB_POLL_MS), i;
+
+		for (i = 0; i < n; i++) {
+			struct ub_item *it = ev[i].userdata;
+
+			ub_item_complete(it, ub_item_io_done(it, ev[i].result));
+			ub_inflight_done();
+		}
+		/* stopping: the workers are gone, so nothing more is submitted */
+		if (n <= 0 && atomic_load(&ub.workers_gone) && atomic_load(&ub.inflight) == 0)
+			return NULL;
 	}
 }
 
@@ -1305,6 +1417,17 @@ int usrbio_start(struct fusefs *fs)
 			goto fail_threads;
 		ub.ndispatchers++;
 	}
+	rc = c3fs_aio_ctx_new(fs->cl, &ub.aio);
+	if (rc) {
+		LOG_ERROR("usrbio: asynchronous I/O context: %s; USRBIO off", c3fs_strerror(rc));
+		goto fail;
+	}
+	atomic_store(&ub.workers_gone, false);
+	for (p = 0; p < UB_COMPLETERS; p++) {
+		if (pthread_create(&ub.completers[p], NULL, ub_completer_main, NULL))
+			goto fail_threads;
+		ub.ncompleters++;
+	}
 	for (p = 0; p < UB_WORKERS; p++) {
 		if (pthread_create(&ub.workers[p], NULL, ub_worker_main, NULL))
 			goto fail_threads;
@@ -1314,8 +1437,8 @@ int usrbio_start(struct fusefs *fs)
 		goto fail_threads;
 	ub.reaper_started = true;
 	ub.on = true;
-	LOG_INFO("usrbio: serving rings (%d workers), submit semaphores %s[.ph|.pl]", UB_WORKERS,
-		 ub.sem_names[UB_PRIO_NORMAL]);
+	LOG_INFO("usrbio: serving rings (asynchronous I/O, %d submitters), submit semaphores "
+		 "%s[.ph|.pl]", UB_WORKERS, ub.sem_names[UB_PRIO_NORMAL]);
 	return 0;
 fail_threads:
 	rc = -EAGAIN;
@@ -1344,6 +1467,13 @@ void usrbio_stop(void)
 	for (p = 0; p < ub.nworkers; p++)
 		pthread_join(ub.workers[p], NULL);
 	ub.nworkers = 0;
+	/* then their I/O: the completers stop once nothing is in flight */
+	atomic_store(&ub.workers_gone, true);
+	for (p = 0; p < ub.ncompleters; p++)
+		pthread_join(ub.completers[p], NULL);
+	ub.ncompleters = 0;
+	c3fs_aio_ctx_free(ub.aio);
+	ub.aio = NULL;
 	if (ub.reaper_started)
 		pthread_join(ub.reaper, NULL);
 	ub.reaper_started = false;

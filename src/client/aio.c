@@ -557,10 +557,19 @@ static ssize_t aio_run_sync(struct c3fs_file *f, bool write, const struct iovec 
 			rc = client__io_round_end(&io);
 			if (rc != 1)
 				break;
+			/* a round to retry: the call is waiting out a failure, which a
+			 * signal may end (opts.interrupted, c3fs-fuse's INTERRUPT) */
+			if (f->cl->opts.interrupted && f->cl->opts.interrupted()) {
+				rc = -EINTR;
+				break;
+			}
 			if (io.need_refresh)
 				cluster_client_refresh(f->cl->cc, AOP_REFRESH_MS);
-			if (io.retry_delay_ms)
-				c3_sleep_ms(io.retry_delay_ms);
+			if (io.retry_delay_ms &&
+			    client__wait_interruptible(f->cl, io.retry_delay_ms)) {
+				rc = -EINTR;
+				break;
+			}
 		}
 		if (rc < 0)
 			break;

@@ -56,6 +56,9 @@ with open(out, 'w', buffering=1) as log:
         time.sleep(0.2)
 PY
 rl=$!
+# the reader opens the file (a meta call) before it creates its log: on a loaded machine
+# python may take seconds to start, and the outage must begin after that open
+t_wait_for 60 test -e "$T/reads"
 sleep 3
 ns_pg_stop; t_ok $? "PostgreSQL stopped"
 s0=$(date +%s%N)

@@ -1962,7 +1962,9 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 		struct svc_target *t = &svc->targets[i];
 		struct chunk_store_opts co_ = { .target_id = o->targets[i].target_id,
 						.io_engine = o->io_engine,
-						.direct_io = o->direct_io };
+						.direct_io = o->direct_io,
+						.no_journal = o->no_journal,
+						.journal_data_max = o->journal_data_max };
 
 		t->target_id = o->targets[i].target_id;
 		t->path = strdup(o->targets[i].path);

@@ -6,10 +6,14 @@
  * copy_file_range) and every fdatasync/fsync.  At a random interposed call the child stops
  * dead (_exit), before or after the call.  The parent then plays the power loss
  * (PL_UNDO_SOME): every change not yet made durable — data not followed by
- * fdatasync/fsync of that file, a file creation not followed by an fsync of its
- * directory — is undone or kept at random (newest first), as a disk that reorders and
- * drops unsynced writes would leave it.  LMDB is trusted for its own durability (its
- * commit returns after its syncs, and the crash never lands inside it).
+ * fdatasync/fsync of that file (or a syncfs), a write not made through an O_DSYNC
+ * descriptor, a file creation not followed by an fsync of its directory — is undone or
+ * kept at random (newest first), as a disk that reorders and drops unsynced writes would
+ * leave it.  The engine runs with its journal (storage.journal) and a small checkpoint
+ * threshold, so the journal's log files (O_DSYNC appends, the checkpoint file) and LMDB's
+ * data.mdb (written unsynced, synced by checkpoints) are interposed too: LMDB is not
+ * trusted to be durable by itself.  The crash may land inside an LMDB commit, a log
+ * append, a checkpoint (syncfs, LMDB sync, checkpoint write) or a replay at open.
  * Then the target is reopened and, as in test_crash, every chunk must read back with valid
  * checksums and equal the model after all acknowledged ops (or one more for the chunk the
  * op in flight touched).  Unlinks are treated as durable at once: an unlinked file that
@@ -43,17 +47,26 @@
 
 #include "tests/lib/chunk_model.h" /* needs the CM_ parameters above */
 
-/* The files the power loss acts on: chunk files and their bucket directories. */
+/* The files the power loss acts on: chunk files and their bucket directories, LMDB's
+ * data file, the journal's files and the meta directory that names them. */
 static bool watched(const char *path)
 {
-	return strstr(path, "/chunks/") != NULL;
+	const char *m = strstr(path, "/meta");
+
+	if (strstr(path, "/chunks/"))
+		return true;
+	return m && (!strcmp(m, "/meta") || !strcmp(m, "/meta/data.mdb") ||
+		     !strncmp(m, "/meta/wal.", 10));
 }
+
+/* A checkpoint every few ops (the default, 32 MiB of log, never comes in a round). */
+#define OPTS { .target_id = 1, .io_engine = CHUNK_IO_PSYNC, .journal_ckpt_bytes = 96 * 1024 }
 
 /* ------------------------------------------------------------------ the writer */
 
 static void child(const char *dir, struct model *m, uint64_t start, int ackfd)
 {
-	struct chunk_store_opts o = { .target_id = 1, .io_engine = CHUNK_IO_PSYNC };
+	struct chunk_store_opts o = OPTS;
 	struct chunk_store *cs;
 	static uint8_t scratch[CS];
 
@@ -89,7 +102,7 @@ int main(void)
 		uint64_t k, last = UINT64_MAX;
 		pid_t pid;
 		struct chunk_store *cs;
-		struct chunk_store_opts o = { .target_id = 1, .io_engine = CHUNK_IO_PSYNC };
+		struct chunk_store_opts o = OPTS;
 		struct op op;
 
 		if (pipe(p) != 0)

@@ -919,12 +919,13 @@ static int chunk_replay(struct chunk_store *cs)
 {
 	struct chunk_replay r = { .cs = cs };
 	uint64_t nrec = 0;
+	bool damaged = false;
 	int rc = kv_wal_scan(cs->wal, chunk_replay_collect, &r, &nrec);
 
 	if (rc == 0) {
 		rc = kv_wal_damaged_before(cs->wal);
 		if (rc == 1) {
-			nrec = 0; /* (no second message below) */
+			damaged = true;
 			LOG_ERROR("target %u: the journal (%s/meta/wal.*) has a damaged record "
 				  "followed by valid ones after %llu good records: refusing to open "
 				  "the target (its replicas can resync it)",
@@ -946,7 +947,7 @@ static int chunk_replay(struct chunk_store *cs)
 		else
 			mdb_txn_abort(r.txn);
 	}
-	if (rc == -EUCLEAN && r.cur < r.n && nrec == r.n && r.lens)
+	if (rc == -EUCLEAN && !damaged)
 		LOG_ERROR("target %u: journal record %zu of %zu is malformed (its checksum is "
 			  "valid): refusing to open the target", cs->target_id, r.cur + 1, r.n);
 	else if (rc < 0 && rc != -EUCLEAN)

@@ -1714,12 +1714,12 @@ static int chunk_copy_range(struct chunk_store *cs, int fd_in, int fd_out, uint6
  * unchanged: the commit still fdatasyncs the file (the device cache flush). */
 #define CHUNK_DIO_ALIGN 4096u
 static int chunk_write_data(struct chunk_store *cs, int fd, const uint8_t *data, uint32_t len,
-			    uint32_t off)
+			    uint32_t off, bool may_direct)
 {
 	uint32_t direct = len & ~(CHUNK_DIO_ALIGN - 1);
 	int fl, rc;
 
-	if (!cs->direct_io || direct == 0 || (((uintptr_t)data | off) & (CHUNK_DIO_ALIGN - 1)))
+	if (!cs->direct_io || !may_direct || direct == 0 || (((uintptr_t)data | off) & (CHUNK_DIO_ALIGN - 1)))
 		direct = 0;
 	if (direct && (fl = fcntl(fd, F_GETFL)) >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0) {
 		rc = chunk_io_pwrite(cs->io_engine, fd, data, direct, off);
@@ -1809,15 +1809,21 @@ static void chunk_pending_drop(struct chunk_store *cs, struct chunk_id id, struc
  * for the commit's log record, instead of an fdatasync, when every other byte of its file
  * is durable or in the log already: an in-place change of the committed version's file,
  * or a new file with no range copied from an old one; and the data is small. */
-static int chunk_journal_data(struct chunk_store *cs, struct chunk_ver *nv,
-			      const struct chunk_update *u, const struct chunk_ver *inplace_base,
-			      bool no_copy, const struct chunk_ver *commit)
+static bool chunk_journal_ok(const struct chunk_store *cs, const struct chunk_update *u,
+			     const struct chunk_ver *inplace_base, bool no_copy,
+			     const struct chunk_ver *commit)
 {
 	uint32_t dlen = u->type == CHUNK_UPD_WRITE ? u->length : 0;
 
-	if (!cs->wal || cs->jdata_max < 0 || dlen > (uint32_t)cs->jdata_max || !no_copy ||
-	    (inplace_base && inplace_base != commit))
-		return 0;
+	return cs->wal && cs->jdata_max >= 0 && dlen <= (uint32_t)cs->jdata_max && no_copy &&
+	       (!inplace_base || inplace_base == commit);
+}
+
+static int chunk_journal_data(struct chunk_store *cs, struct chunk_ver *nv,
+			      const struct chunk_update *u, const struct chunk_ver *inplace_base)
+{
+	uint32_t dlen = u->type == CHUNK_UPD_WRITE ? u->length : 0;
+
 	if (dlen) {
 		nv->jdata = malloc(dlen);
 		if (!nv->jdata)
@@ -1836,7 +1842,7 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 	struct chunk_slot *s;
 	struct chunk_ver commit, nv;
 	const struct chunk_ver *base = NULL;
-	bool inplace = false, created = false, same_as_commit, sent = false;
+	bool inplace = false, created = false, same_as_commit, sent = false, journal = false;
 	char path[4096];
 	int fd = -1, rc;
 	uint64_t newgen;
@@ -1962,6 +1968,8 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 		}
 		atomic_fetch_add(&cs->st_cow, 1);
 	}
+	journal = chunk_journal_ok(cs, u, inplace ? base : NULL, inplace || !(base && base_len),
+				   &commit);
 	if (u->type == CHUNK_UPD_WRITE) {
 		if (u->length && u->before_data) {
 			/* space for the new range first, so that ENOSPC refuses the update
@@ -1977,7 +1985,9 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 			u->before_data(u->before_data_arg);
 		}
 		if (u->length) {
-			rc = chunk_write_data(cs, fd, u->data, u->length, u->offset);
+			/* journaled bytes go through the page cache: the log write is their
+			 * durable copy, a direct write would only add a device round trip */
+			rc = chunk_write_data(cs, fd, u->data, u->length, u->offset, !journal);
 			if (rc)
 				goto out;
 		}
@@ -1995,10 +2005,11 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 	}
 	if (rc)
 		goto out;
-	rc = chunk_journal_data(cs, &nv, u, inplace ? base : NULL, inplace || !(base && base_len),
-				&commit);
-	if (rc)
-		goto out;
+	if (journal) {
+		rc = chunk_journal_data(cs, &nv, u, inplace ? base : NULL);
+		if (rc)
+			goto out;
+	}
 install:
 	if (fd >= 0) {
 		close(fd);

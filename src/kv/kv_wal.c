@@ -368,6 +368,15 @@ int kv_wal_append(struct kv_wal *w, const void *payload, size_t len)
 	return 0;
 }
 
+int kv_wal_reserve(struct kv_wal *w, size_t len)
+{
+	uint64_t need = w->pos + KV_WAL_REC_HDR + len;
+
+	if (len > KV_WAL_REC_MAX)
+		return -C3FS_EKVTOOLARGE;
+	return need > w->logsize[w->cur] ? log_grow(w, w->cur, need) : 0;
+}
+
 uint64_t kv_wal_used(const struct kv_wal *w)
 {
 	return w->pos;

@@ -75,6 +75,10 @@ int kv_wal_damaged_before(struct kv_wal *w);
 /* Append one record and return once it is durable.  0, or -errno (the record may or may
  * not be in the log: the caller must stop using it). */
 int kv_wal_append(struct kv_wal *w, const void *payload, size_t len);
+/* Make room (zero-filled, durable) for appending a record of len payload bytes next, so
+ * that a caller can learn of -ENOSPC before it applies what the record describes.  0 or
+ * -errno; nothing else changes. */
+int kv_wal_reserve(struct kv_wal *w, size_t len);
 /* Bytes appended to the current file. */
 uint64_t kv_wal_used(const struct kv_wal *w);
 

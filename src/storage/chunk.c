@@ -2065,6 +2065,15 @@ static int chunk_gc_run(struct chunk_store *cs, struct chunk_gc_item *batch)
 	MDB_txn *txn;
 	int rc;
 
+	if (cs->wal) { /* the record first: a full disk refuses the batch before LMDB has it */
+		c3_buf_reset(&cs->rec);
+		sj_begin(&cs->rec);
+		for (struct chunk_gc_item *it = batch; it; it = it->next)
+			c3_buf_append(&cs->rec, it->jops->data, it->jops->len);
+		rc = cs->rec.err ? cs->rec.err : kv_wal_reserve(cs->wal, cs->rec.len);
+		if (rc)
+			return rc == -EIO ? chunk_note_err(cs, rc) : rc;
+	}
 	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
@@ -2091,11 +2100,7 @@ static int chunk_gc_run(struct chunk_store *cs, struct chunk_gc_item *batch)
 		return rc;
 	/* journal: the transaction is in the page cache only; the batch is durable once its
 	 * record is (one O_DSYNC write) */
-	c3_buf_reset(&cs->rec);
-	sj_begin(&cs->rec);
-	for (struct chunk_gc_item *it = batch; it; it = it->next)
-		c3_buf_append(&cs->rec, it->jops->data, it->jops->len);
-	rc = cs->rec.err ? cs->rec.err : kv_wal_append(cs->wal, cs->rec.data, cs->rec.len);
+	rc = kv_wal_append(cs->wal, cs->rec.data, cs->rec.len);
 	if (cs->rec.cap > KV_WAL_GROW)
 		c3_buf_release(&cs->rec); /* do not keep a huge batch's buffer */
 	if (rc) {

@@ -7,8 +7,14 @@
  *  - A file generation is only ever modified at offsets >= the length of every version
  *    that refers to it (in-place appends); anything else writes a new generation (COW).
  *  - Before a record naming a generation is committed, that file's data is fdatasync'd
- *    and, for a new file, its directory is fsync'd.  The old generation is unlinked only
- *    after the commit.  Files no committed record names are garbage: removed at open.
+ *    and, for a new file, its directory is fsync'd — or, with the journal, the bytes of
+ *    the update are in the same log record as the metadata and every other byte of the
+ *    file is durable or in an earlier record (README.md, "Commit =").  The old generation
+ *    is unlinked only after the commit.  Files no committed record names are garbage:
+ *    removed at open (after the journal's replay).
+ *  - Journal: LMDB runs MDB_NOSYNC; a batch is durable when its log record is.  A
+ *    checkpoint pins an LMDB snapshot, syncfs's the target's file system, syncs LMDB and
+ *    only then lets the log and the snapshot's pages be reused.
  *  - The pending version lives in the chunk's slot (memory), guarded by the chunk lock.
  *  - cs->mu guards the slot table; slot fields are changed only by the lock holder, but
  *    readers of pending state (stat/list) take cs->mu, so the holder also takes cs->mu

@@ -673,12 +673,14 @@ fail:
 /* Finish it (any thread; commits go on into the other log file): make every chunk file
  * written before the switch durable (syncfs: one file-system sync instead of one
  * fdatasync per file and directory), then the pinned LMDB snapshot, then write the
- * checkpoint; only then may the old snapshot's pages and the old log file be reused. */
-static int chunk_ckpt_finish(struct chunk_store *cs, bool clean)
+ * checkpoint; only then may the old snapshot's pages and the old log file be reused.
+ * files = false at open: nothing was written since the last checkpoint but what the replay
+ * synced itself (a syncfs there would wait for every other writer of the file system). */
+static int chunk_ckpt_finish(struct chunk_store *cs, bool clean, bool files)
 {
 	int rc = 0;
 
-	if (syncfs(cs->metafd) < 0)
+	if (files && syncfs(cs->metafd) < 0)
 		rc = -errno;
 	if (!rc)
 		rc = chunk_mdb_err(mdb_env_sync(cs->env, 1));
@@ -704,7 +706,7 @@ static void *chunk_ckpt_thread(void *arg)
 	for (;;) {
 		if (cs->ck_state == 2) {
 			pthread_mutex_unlock(&cs->ck_mu);
-			int rc = chunk_ckpt_finish(cs, false);
+			int rc = chunk_ckpt_finish(cs, false, true);
 
 			pthread_mutex_lock(&cs->ck_mu);
 			if (rc < 0) {
@@ -776,6 +778,7 @@ struct chunk_replay {
 	size_t nnotes, notes_cap;
 	size_t cur;               /* record being applied */
 	MDB_txn *txn;
+	bool dirs[CHUNK_NDIRS];   /* bucket directories the replay created files in */
 };
 
 static int chunk_replay_collect(void *arg, const uint8_t *p, size_t len)
@@ -874,6 +877,8 @@ static int chunk_replay_data(struct chunk_store *cs, const struct sj_op *op)
 		rc = chunk_io_pwrite(CHUNK_IO_PSYNC, fd, op->data, op->dlen, op->off);
 	if (!rc && ftruncate(fd, op->flen) < 0)
 		rc = -errno;
+	if (!rc && fdatasync(fd) < 0) /* durable before the checkpoint that drops its record */
+		rc = -errno;
 	close(fd);
 	return rc;
 }
@@ -890,7 +895,10 @@ static int chunk_replay_op(void *arg, const struct sj_op *op)
 	chunk_key(k, id);
 	switch (op->type) {
 	case SJ_DATA:
-		return chunk_replay_synced_later(r, op) ? 0 : chunk_replay_data(r->cs, op);
+		if (chunk_replay_synced_later(r, op))
+			return 0;
+		r->dirs[chunk_dir_of(id)] = true;
+		return chunk_replay_data(r->cs, op);
 	case SJ_PUT:
 		rc = chunk_rec_decode(op->data, op->vlen, &v);
 		chunk_ver_release(&v);
@@ -958,6 +966,9 @@ static int chunk_replay(struct chunk_store *cs)
 			  "valid): refusing to open the target", cs->target_id, r.cur + 1, r.n);
 	else if (rc < 0 && rc != -EUCLEAN)
 		LOG_ERROR("target %u: journal replay failed: %s", cs->target_id, c3_strerror(rc));
+	for (unsigned d = 0; rc == 0 && d < CHUNK_NDIRS; d++)
+		if (r.dirs[d] && fsync(cs->dirfds[d]) < 0)
+			rc = -errno;
 	if (rc == 0) {
 		atomic_store(&cs->st_replayed, r.n);
 		if (r.n)
@@ -1009,7 +1020,7 @@ static int chunk_journal_start(struct chunk_store *cs, bool recover, bool keep)
 		return -errno;
 	rc = chunk_ckpt_begin(cs);
 	if (rc == 0)
-		rc = chunk_ckpt_finish(cs, !keep);
+		rc = chunk_ckpt_finish(cs, !keep, false);
 	if (rc)
 		return rc;
 	if (keep) {
@@ -1043,7 +1054,7 @@ static void chunk_journal_stop(struct chunk_store *cs)
 		cs->ck_thread = false;
 		rc = chunk_store_failed(cs) ? -C3FS_ETARGETDOWN : chunk_ckpt_begin(cs);
 		if (rc == 0)
-			rc = chunk_ckpt_finish(cs, true);
+			rc = chunk_ckpt_finish(cs, true, true);
 		if (rc < 0)
 			LOG_WARN("target %u: no clean journal checkpoint at close (%s): the next "
 				 "open replays the log", cs->target_id, c3_strerror(rc));

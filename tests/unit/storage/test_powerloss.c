@@ -13,7 +13,9 @@
  * threshold, so the journal's log files (O_DSYNC appends, the checkpoint file) and LMDB's
  * data.mdb (written unsynced, synced by checkpoints) are interposed too: LMDB is not
  * trusted to be durable by itself.  The crash may land inside an LMDB commit, a log
- * append, a checkpoint (syncfs, LMDB sync, checkpoint write) or a replay at open.
+ * append, a checkpoint (syncfs, LMDB sync, checkpoint write) or a replay at open: the
+ * parent checks a copy of the target (its open replays the copy), so the next writer finds
+ * the original as the power cut left it and replays it itself, under the interposer.
  * Then the target is reopened and, as in test_crash, every chunk must read back with valid
  * checksums and equal the model after all acknowledged ops (or one more for the chunk the
  * op in flight touched).  Unlinks are treated as durable at once: an unlinked file that
@@ -87,15 +89,17 @@ int main(void)
 {
 	static struct model m, next;
 	static uint8_t scratch[CS];
-	char root[] = "/tmp/c3fs-pwrloss.XXXXXX", dir[4200], jpath[4200];
+	char root[] = "/tmp/c3fs-pwrloss.XXXXXX", dir[200], jpath[200], copy[200], cmd[700];
 	uint64_t done = 0;
 	int bad_rounds = 0, read_errors = 0, acked_total = 0, undone_total = 0, inflight = 0;
+	int silent = 0;
 	unsigned seed = 777;
 
 	if (!mkdtemp(root))
 		tap_skip_all("no temp dir");
 	snprintf(dir, sizeof(dir), "%s/t", root);
 	snprintf(jpath, sizeof(jpath), "%s/journal", root);
+	snprintf(copy, sizeof(copy), "%s/check", root);
 	for (int round = 0; round < ROUNDS; round++) {
 		int p[2], st, fl, ok_round = 1, c_rc;
 		struct pl_stats pls;
@@ -132,6 +136,8 @@ int main(void)
 			bad_rounds++;
 			continue;
 		}
+		if (last == UINT64_MAX)
+			silent++; /* died before its first commit: in its open (a replay) or op 1 */
 		if (last != UINT64_MAX) {
 			for (k = done; k <= last; k++) {
 				op = op_make(k, &m);
@@ -148,7 +154,12 @@ int main(void)
 		op = op_make(done, &m);
 		next = m;
 		model_apply(&next, &op, scratch);
-		if (chunk_store_open(dir, &o, &cs)) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s %s", copy, dir, copy);
+		if (system(cmd) != 0) {
+			ok(0, "copy of the target");
+			break;
+		}
+		if (chunk_store_open(copy, &o, &cs)) {
 			ok(0, "reopen after the power loss");
 			bad_rounds++;
 			break;
@@ -176,14 +187,13 @@ int main(void)
 			bad_rounds++;
 	}
 	diag("%d ops acknowledged in %d rounds; %d unsynced changes undone; %d in-flight ops "
-	     "found committed", acked_total, ROUNDS, undone_total, inflight);
+	     "found committed; %d writers died before their first commit", acked_total, ROUNDS,
+	     undone_total, inflight, silent);
 	ok(acked_total > ROUNDS, "the writer made progress");
 	ok(undone_total > 0, "the simulated power losses dropped unsynced changes");
 	is_int(read_errors, 0, "no checksum or read error after any power loss");
 	is_int(bad_rounds, 0, "every chunk is old-or-new and holds every acknowledged write");
 	if (tap__failed == 0) {
-		char cmd[4300];
-
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 		if (system(cmd) != 0)
 			diag("cleanup failed");

@@ -1,5 +1,6 @@
 /* kv_wal.h — the write-ahead log of the lmdb backend's "sync=wal" mode (kv_wal.c).
- * (Design and crash argument: src/kv/README.md, "lmdb sync=wal".)
+ * (Design and crash argument: src/kv/README.md, "lmdb sync=wal".)  The storage chunk
+ * engine's journal uses the same files with its own payload (src/storage/README.md).
  *
  * Files in the store directory, beside LMDB's data.mdb:
  *   wal.0, wal.1  two log files used alternately.  A record is

@@ -489,7 +489,8 @@ static void *conc_reader(void *arg)
 
 static void concurrency(const char *dir)
 {
-	struct chunk_store_opts o = { .target_id = 4 };
+	/* checkpoints every 64 KiB of log: the checkpoint thread runs beside the commits */
+	struct chunk_store_opts o = { .target_id = 4, .journal_ckpt_bytes = 64 * 1024 };
 	struct chunk_store *cs;
 	struct conc w[8], r[2];
 	pthread_t tw[8], tr[2];

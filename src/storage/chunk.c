@@ -997,7 +997,7 @@ static int chunk_restore_metas(int metafd, const struct kv_wal_ckpt *ck)
 
 /* Open time, LMDB open (NOSYNC): replay a log a crash left, write a fresh checkpoint, and
  * keep the journal running (journal on) or leave it clean (off). */
-static int chunk_journal_start(struct chunk_store *cs, bool recover, bool keep)
+static int chunk_journal_start(struct chunk_store *cs, bool recover, bool keep, bool mdb_new)
 {
 	MDB_stat st;
 	int rc;
@@ -1015,8 +1015,9 @@ static int chunk_journal_start(struct chunk_store *cs, bool recover, bool keep)
 		if (rc)
 			return rc;
 	}
-	/* the names of data.mdb and the log files, before a checkpoint refers to them */
-	if (fsync(cs->metafd) < 0)
+	/* the name of a new data.mdb, before a checkpoint refers to it (kv_wal_open synced
+	 * the names of new log files) */
+	if (mdb_new && fsync(cs->metafd) < 0)
 		return -errno;
 	rc = chunk_ckpt_begin(cs);
 	if (rc == 0)
@@ -1200,7 +1201,7 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	const struct kv_wal_ckpt *ck;
 	char path[4096];
 	MDB_txn *txn;
-	bool keep, recover;
+	bool keep, recover, mdb_new;
 	int rc;
 
 	*out = NULL;
@@ -1281,6 +1282,7 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 		kv_wal_close(cs->wal);
 		cs->wal = NULL;
 	}
+	mdb_new = faccessat(cs->metafd, "data.mdb", F_OK, 0) != 0;
 	rc = chunk_mdb_err(mdb_env_create(&cs->env));
 	if (rc)
 		goto fail;
@@ -1302,7 +1304,7 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	if (rc)
 		goto fail;
 	if (cs->wal) {
-		rc = chunk_journal_start(cs, recover, keep);
+		rc = chunk_journal_start(cs, recover, keep, mdb_new);
 		if (rc)
 			goto fail;
 	}

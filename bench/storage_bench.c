@@ -6,6 +6,7 @@
  *       lock/stage/commit per write, verified reads; no RPC, no replication)
  * TEST: --test seqwrite|seqread|randread   OPTIONS: --bs BYTES --total BYTES --qd N
  *       --chunk-size BYTES --seconds S (randread) --inode N
+ *       --journal 0|1 (engine mode: storage.journal, default 1)
  *
  * c3fs mode writes to the chain head (every write is replicated to all members and
  * committed with fsync before it is acknowledged), reads round robin over the serving
@@ -34,6 +35,7 @@ struct bench {
 	const char *mode, *test, *dir, *chain_file, *token;
 	uint32_t chain, bs, chunk_size, qd, seconds;
 	uint64_t total, inode;
+	int journal;
 	/* c3fs */
 	struct rpc_client *cli;
 	struct routing_info *ri;
@@ -248,6 +250,7 @@ int main(int argc, char **argv)
 	b.total = 256ull << 20;
 	b.seconds = 5;
 	b.inode = 1;
+	b.journal = 1;
 	b.token = "";
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
@@ -264,6 +267,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(k, "--qd")) b.qd = (uint32_t)atoi(v);
 		else if (!strcmp(k, "--seconds")) b.seconds = (uint32_t)atoi(v);
 		else if (!strcmp(k, "--inode")) b.inode = strtoull(v, NULL, 10);
+		else if (!strcmp(k, "--journal")) b.journal = atoi(v);
 		else {
 			fprintf(stderr, "unknown option %s\n", k);
 			return 2;
@@ -275,7 +279,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!strcmp(b.mode, "engine")) {
-		struct chunk_store_opts eo = { .target_id = 1, .io_engine = CHUNK_IO_URING };
+		struct chunk_store_opts eo = { .target_id = 1, .io_engine = CHUNK_IO_URING,
+					       .no_journal = !b.journal };
 
 		rc = chunk_store_open(b.dir ? b.dir : "./engine", &eo, &b.cs);
 		if (rc) {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ struct kv_wal {
 	uint32_t cur; /* file appended to */
 	uint64_t pos; /* append offset in it */
 	uint64_t next_seq;
+	uint64_t scan_end; /* the first seq kv_wal_scan did not find (0: no scan yet) */
 	struct c3_buf rec; /* append staging */
 };
 
@@ -276,6 +278,7 @@ int kv_wal_scan(struct kv_wal *w, int (*fn)(void *arg, const uint8_t *p, size_t 
 		(*nrec)++;
 	}
 	c3_buf_release(&buf);
+	w->scan_end = seq;
 	w->cur = f;
 	w->pos = off;
 	/* Records past the end of the scan (after a corrupted one) may hold seqs up to
@@ -283,6 +286,37 @@ int kv_wal_scan(struct kv_wal *w, int (*fn)(void *arg, const uint8_t *p, size_t 
 	 * line up as the continuation of new ones.  2^32 records of >= 24 bytes exceed any
 	 * log file. */
 	w->next_seq = seq + (1ull << 32);
+	return rc;
+}
+
+int kv_wal_damaged_before(struct kv_wal *w)
+{
+	struct c3_buf buf = C3_BUF_INIT;
+	int rc = 0;
+
+	for (uint32_t f = 0; f < 2 && rc == 0 && w->scan_end; f++) {
+		size_t n = (size_t)w->logsize[f];
+		const uint8_t *m;
+
+		if (n < KV_WAL_REC_HDR)
+			continue;
+		m = mmap(NULL, n, PROT_READ, MAP_SHARED, w->logfd[f], 0);
+		if (m == MAP_FAILED)
+			return -errno;
+		for (size_t off = 0; off + KV_WAL_REC_HDR <= n && rc == 0; off++) {
+			struct rec_hdr h;
+			uint32_t len;
+
+			if (memcmp(m + off, &(uint32_t){ REC_MAGIC }, 4) != 0)
+				continue;
+			memcpy(&h, m + off, sizeof(h));
+			if (h.seq <= w->scan_end || h.seq - w->scan_end >= (1ull << 32))
+				continue;
+			rc = rec_read(w, f, off, h.seq, &buf, &len); /* 1: valid, after the end */
+		}
+		munmap((void *)m, n);
+	}
+	c3_buf_release(&buf);
 	return rc;
 }
 
@@ -332,6 +366,15 @@ int kv_wal_append(struct kv_wal *w, const void *payload, size_t len)
 	w->pos += total;
 	w->next_seq++;
 	return 0;
+}
+
+int kv_wal_reserve(struct kv_wal *w, size_t len)
+{
+	uint64_t need = w->pos + KV_WAL_REC_HDR + len;
+
+	if (len > KV_WAL_REC_MAX)
+		return -C3FS_EKVTOOLARGE;
+	return need > w->logsize[w->cur] ? log_grow(w, w->cur, need) : 0;
 }
 
 uint64_t kv_wal_used(const struct kv_wal *w)

@@ -1,5 +1,6 @@
 /* kv_wal.h — the write-ahead log of the lmdb backend's "sync=wal" mode (kv_wal.c).
- * (Design and crash argument: src/kv/README.md, "lmdb sync=wal".)
+ * (Design and crash argument: src/kv/README.md, "lmdb sync=wal".)  The storage chunk
+ * engine's journal uses the same files with its own payload (src/storage/README.md).
  *
  * Files in the store directory, beside LMDB's data.mdb:
  *   wal.0, wal.1  two log files used alternately.  A record is
@@ -65,9 +66,20 @@ const struct kv_wal_ckpt *kv_wal_ckpt(const struct kv_wal *w);
 int kv_wal_scan(struct kv_wal *w, int (*fn)(void *arg, const uint8_t *p, size_t len),
 		void *arg, uint64_t *nrec);
 
+/* After kv_wal_scan: 1 when a valid record with a seq above the first one the scan did
+ * not find exists in either log file (the scan stopped at a damaged record in the middle
+ * of the log, not at its torn tail: records are appended one at a time and each is durable
+ * before the next starts), 0 when none does, < 0 on a read error.  Reads both files whole
+ * (a byte-wise search for record headers): for recovery only. */
+int kv_wal_damaged_before(struct kv_wal *w);
+
 /* Append one record and return once it is durable.  0, or -errno (the record may or may
  * not be in the log: the caller must stop using it). */
 int kv_wal_append(struct kv_wal *w, const void *payload, size_t len);
+/* Make room (zero-filled, durable) for appending a record of len payload bytes next, so
+ * that a caller can learn of -ENOSPC before it applies what the record describes.  0 or
+ * -errno; nothing else changes. */
+int kv_wal_reserve(struct kv_wal *w, size_t len);
 /* Bytes appended to the current file. */
 uint64_t kv_wal_used(const struct kv_wal *w);
 

@@ -7,8 +7,14 @@
  *  - A file generation is only ever modified at offsets >= the length of every version
  *    that refers to it (in-place appends); anything else writes a new generation (COW).
  *  - Before a record naming a generation is committed, that file's data is fdatasync'd
- *    and, for a new file, its directory is fsync'd.  The old generation is unlinked only
- *    after the commit.  Files no committed record names are garbage: removed at open.
+ *    and, for a new file, its directory is fsync'd — or, with the journal, the bytes of
+ *    the update are in the same log record as the metadata and every other byte of the
+ *    file is durable or in an earlier record (README.md, "Commit =").  The old generation
+ *    is unlinked only after the commit.  Files no committed record names are garbage:
+ *    removed at open (after the journal's replay).
+ *  - Journal: LMDB runs MDB_NOSYNC; a batch is durable when its log record is.  A
+ *    checkpoint pins an LMDB snapshot, syncfs's the target's file system, syncs LMDB and
+ *    only then lets the log and the snapshot's pages be reused.
  *  - The pending version lives in the chunk's slot (memory), guarded by the chunk lock.
  *  - cs->mu guards the slot table; slot fields are changed only by the lock holder, but
  *    readers of pending state (stat/list) take cs->mu, so the holder also takes cs->mu
@@ -37,9 +43,12 @@
 #include "common/buf.h"
 #include "common/crc32c.h"
 #include "common/errors.h"
+#include "common/log.h"
+#include "kv/kv_wal.h"
 #include "net/codec.h"
 #include "storage/chunk_int.h"
 #include "storage/chunk_io.h"
+#include "storage/journal.h"
 
 #define CHUNK_NBUCKETS 4096
 #define CHUNK_NDIRS 256
@@ -50,6 +59,13 @@
 #define CHUNK_READ_RETRIES 8
 #define CHUNK_FD_BUCKETS 1024
 #define CHUNK_FD_MAX 512           /* open chunk files kept for readers (per target) */
+#define CHUNK_JDATA_DEFAULT (128u << 10) /* storage.journal_data_max */
+#define CHUNK_CKPT_BYTES (32u << 20)     /* log bytes that start a checkpoint */
+#define CHUNK_CKPT_BATCHES 4096          /* ... or log records */
+/* Offset of mm_txnid in an LMDB meta page (64-bit build: page header 16 + magic, version,
+ * address, mapsize (16) + 2 MDB_db (96) + last_pg (8)); checked at every checkpoint, as
+ * src/kv/kv_lmdb.c does. */
+#define CHUNK_META_TXNID_OFF 144
 
 /* One version's description: committed (decoded from LMDB) or pending (in a slot). */
 struct chunk_ver {
@@ -64,6 +80,12 @@ struct chunk_ver {
 	uint32_t *crcs;        /* owned, ncrc entries */
 	bool removed;          /* pending removal */
 	bool synced;           /* pending: its bytes (and new file name) are durable already */
+	bool fsynced;          /* pending: this engine fdatasync'd its file (journal: 'F' op) */
+	bool no_file_sync;     /* pending, journal on: its bytes are in the log or were durable
+				* already (journaled, or a shrink of the committed version) */
+	bool journaled;        /* pending: its bytes go into the commit's log record */
+	uint32_t jkeep, joff, jlen; /* journaled bytes: keep [0, jkeep) of the file, write */
+	uint8_t *jdata;        /* jlen bytes (owned) at joff, size := len */
 };
 
 struct chunk_slot {
@@ -106,6 +128,29 @@ struct chunk_store {
 	struct chunk_fd *fd_lru, *fd_lru_tail;
 	uint64_t fd_epoch;
 	int fd_n;
+	/* the journal (wal == NULL when off): see "Commit =" in README.md.  The log's append
+	 * side and rec belong to the group-commit leader; ck_* to whoever set ck_state 1
+	 * (the leader, or open/close alone) and then to the checkpoint thread (state 2). */
+	struct kv_wal *wal;
+	int metafd;                                /* <dir>/meta (also syncfs's handle) */
+	int datafd;                                /* meta/data.mdb, read-only: meta pages */
+	uint32_t psize;                            /* LMDB page size */
+	int32_t jdata_max;                         /* < 0: never */
+	uint64_t ckpt_bytes;
+	struct c3_buf rec;                         /* the leader's record */
+	uint64_t since_ckpt;                       /* records since the last checkpoint began */
+	pthread_mutex_t wr_mu;                     /* LMDB writes outside the leader vs a
+						    * checkpoint's snapshot (mark_corrupt) */
+	MDB_txn *pin, *ck_pin;                     /* snapshot of the durable / next checkpoint */
+	uint8_t *ck_metas;                         /* 2 * psize */
+	uint64_t ck_seq;
+	uint32_t ck_file;
+	pthread_mutex_t ck_mu;                     /* guards ck_state, ck_stop */
+	pthread_cond_t ck_cv;
+	int ck_state;                              /* 0 idle, 1 beginning, 2 thread finishing */
+	bool ck_stop, ck_thread;
+	pthread_t ck_thr;
+	atomic_uint_fast64_t st_jrec, st_jdata, st_ckpts, st_replayed;
 };
 
 /* One cached read-only descriptor of a chunk file generation (see chunk_fd_get).
@@ -125,6 +170,7 @@ struct chunk_fd {
 struct chunk_gc_item {
 	uint8_t key[CHUNK_KEY_BYTES];
 	const struct c3_buf *val;                  /* NULL = delete the key */
+	const struct c3_buf *jops;                 /* journal: this commit's ops (sj_encode) */
 	int rc;
 	bool done;
 	struct chunk_gc_item *next;
@@ -135,6 +181,7 @@ struct chunk_gc_item {
 static void chunk_ver_release(struct chunk_ver *v)
 {
 	free(v->crcs);
+	free(v->jdata);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -580,6 +627,446 @@ static struct chunk_slot *chunk_slot_locked(struct chunk_store *cs, struct chunk
 	return s && s->locked ? s : NULL;
 }
 
+/* ------------------------------------------------------------------ journal: checkpoints */
+
+/* Begin a checkpoint (the group-commit leader between batches, or open/close alone): pin
+ * the newest LMDB snapshot, copy its meta pages, switch log appends to the other file.
+ * As in src/kv/kv_lmdb.c (sync=wal), whose crash argument this follows. */
+static int chunk_ckpt_begin(struct chunk_store *cs)
+{
+	size_t n = 2 * (size_t)cs->psize;
+	uint64_t t0, t1, top;
+	MDB_txn *r;
+	ssize_t got;
+	int rc;
+
+	pthread_mutex_lock(&cs->wr_mu); /* no mark_corrupt between the snapshot and its pages */
+	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &r));
+	if (rc) {
+		pthread_mutex_unlock(&cs->wr_mu);
+		return rc;
+	}
+	got = pread(cs->datafd, cs->ck_metas, n, 0);
+	pthread_mutex_unlock(&cs->wr_mu);
+	if (got != (ssize_t)n) {
+		rc = got < 0 ? -errno : -EIO;
+		goto fail;
+	}
+	memcpy(&t0, cs->ck_metas + CHUNK_META_TXNID_OFF, 8);
+	memcpy(&t1, cs->ck_metas + cs->psize + CHUNK_META_TXNID_OFF, 8);
+	top = t0 > t1 ? t0 : t1;
+	if (top != (uint64_t)mdb_txn_id(r)) {
+		LOG_ERROR("target %u: LMDB meta pages name txn %llu, the snapshot is %llu: unknown "
+			  "LMDB file layout, the journal is unusable (storage.journal = false)",
+			  cs->target_id, (unsigned long long)top, (unsigned long long)mdb_txn_id(r));
+		rc = -EPROTO;
+		goto fail;
+	}
+	kv_wal_switch(cs->wal, &cs->ck_seq, &cs->ck_file);
+	cs->ck_pin = r;
+	return 0;
+fail:
+	mdb_txn_abort(r);
+	return rc;
+}
+
+/* Finish it (any thread; commits go on into the other log file): make every chunk file
+ * written before the switch durable (syncfs: one file-system sync instead of one
+ * fdatasync per file and directory), then the pinned LMDB snapshot, then write the
+ * checkpoint; only then may the old snapshot's pages and the old log file be reused.
+ * files = false at open: nothing was written since the last checkpoint but what the replay
+ * synced itself (a syncfs there would wait for every other writer of the file system). */
+static int chunk_ckpt_finish(struct chunk_store *cs, bool clean, bool files)
+{
+	int rc = 0;
+
+	if (files && syncfs(cs->metafd) < 0)
+		rc = -errno;
+	if (!rc)
+		rc = chunk_mdb_err(mdb_env_sync(cs->env, 1));
+	if (!rc)
+		rc = kv_wal_write_ckpt(cs->wal, cs->ck_seq, cs->ck_file, clean, cs->ck_metas,
+				       cs->psize);
+	if (rc == 0) {
+		if (cs->pin)
+			mdb_txn_abort(cs->pin);
+		cs->pin = cs->ck_pin;
+	} else {
+		mdb_txn_abort(cs->ck_pin);
+	}
+	cs->ck_pin = NULL;
+	return rc;
+}
+
+static void *chunk_ckpt_thread(void *arg)
+{
+	struct chunk_store *cs = arg;
+
+	pthread_mutex_lock(&cs->ck_mu);
+	for (;;) {
+		if (cs->ck_state == 2) {
+			pthread_mutex_unlock(&cs->ck_mu);
+			int rc = chunk_ckpt_finish(cs, false, true);
+
+			pthread_mutex_lock(&cs->ck_mu);
+			if (rc < 0) {
+				/* the log switched to a file no durable checkpoint names */
+				LOG_ERROR("target %u: journal checkpoint failed (%s); the target is "
+					  "failed", cs->target_id, c3_strerror(rc));
+				atomic_store(&cs->failed, true);
+			} else {
+				atomic_fetch_add(&cs->st_ckpts, 1);
+			}
+			cs->ck_state = 0;
+			pthread_cond_broadcast(&cs->ck_cv);
+			continue;
+		}
+		if (cs->ck_stop)
+			break;
+		pthread_cond_wait(&cs->ck_cv, &cs->ck_mu);
+	}
+	pthread_mutex_unlock(&cs->ck_mu);
+	return NULL;
+}
+
+/* The leader, after a logged batch: start a checkpoint when enough log accumulated and
+ * none is running (the previous one must be durable before the log switches again). */
+static void chunk_ckpt_maybe(struct chunk_store *cs)
+{
+	bool go;
+	int rc;
+
+	if (cs->since_ckpt < CHUNK_CKPT_BATCHES && kv_wal_used(cs->wal) < cs->ckpt_bytes)
+		return;
+	pthread_mutex_lock(&cs->ck_mu);
+	go = cs->ck_state == 0 && !chunk_store_failed(cs);
+	if (go)
+		cs->ck_state = 1;
+	pthread_mutex_unlock(&cs->ck_mu);
+	if (!go)
+		return;
+	cs->since_ckpt = 0;
+	rc = chunk_ckpt_begin(cs);
+	pthread_mutex_lock(&cs->ck_mu);
+	if (rc < 0) {
+		LOG_WARN("target %u: cannot begin a journal checkpoint: %s", cs->target_id,
+			 c3_strerror(rc));
+		if (rc == -EPROTO)
+			atomic_store(&cs->failed, true);
+		cs->ck_state = 0;
+	} else {
+		cs->ck_state = 2;
+	}
+	pthread_cond_broadcast(&cs->ck_cv);
+	pthread_mutex_unlock(&cs->ck_mu);
+}
+
+/* ------------------------------------------------------------------ journal: replay */
+
+/* A file generation the log says was fdatasync'd in record rec (the last such record). */
+struct chunk_fnote {
+	uint64_t inode, gen;
+	uint32_t index;
+	size_t rec;
+};
+
+struct chunk_replay {
+	struct chunk_store *cs;
+	uint8_t **recs;           /* the records after the checkpoint, in order */
+	size_t *lens, n, cap;
+	struct chunk_fnote *notes;
+	size_t nnotes, notes_cap;
+	size_t cur;               /* record being applied */
+	MDB_txn *txn;
+	bool dirs[CHUNK_NDIRS];   /* bucket directories the replay created files in */
+};
+
+static int chunk_replay_collect(void *arg, const uint8_t *p, size_t len)
+{
+	struct chunk_replay *r = arg;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		uint8_t **nr = realloc(r->recs, cap * sizeof(*nr));
+		size_t *nl;
+
+		if (!nr)
+			return -ENOMEM;
+		r->recs = nr;
+		nl = realloc(r->lens, cap * sizeof(*nl));
+		if (!nl)
+			return -ENOMEM;
+		r->lens = nl;
+		r->cap = cap;
+	}
+	r->recs[r->n] = malloc(len ? len : 1);
+	if (!r->recs[r->n])
+		return -ENOMEM;
+	memcpy(r->recs[r->n], p, len);
+	r->lens[r->n++] = len;
+	return 0;
+}
+
+static int chunk_replay_note(void *arg, const struct sj_op *op)
+{
+	struct chunk_replay *r = arg;
+
+	if (op->type != SJ_SYNCED)
+		return 0;
+	if (r->nnotes == r->notes_cap) {
+		size_t cap = r->notes_cap ? r->notes_cap * 2 : 64;
+		struct chunk_fnote *nn = realloc(r->notes, cap * sizeof(*nn));
+
+		if (!nn)
+			return -ENOMEM;
+		r->notes = nn;
+		r->notes_cap = cap;
+	}
+	r->notes[r->nnotes++] = (struct chunk_fnote){ op->inode, op->gen, op->index, r->cur };
+	return 0;
+}
+
+static int chunk_fnote_cmp(const void *a, const void *b)
+{
+	const struct chunk_fnote *x = a, *y = b;
+
+	if (x->inode != y->inode)
+		return x->inode < y->inode ? -1 : 1;
+	if (x->index != y->index)
+		return x->index < y->index ? -1 : 1;
+	if (x->gen != y->gen)
+		return x->gen < y->gen ? -1 : 1;
+	return x->rec < y->rec ? -1 : x->rec > y->rec;
+}
+
+/* Was file (op's chunk, gen) fdatasync'd in a record after the current one?  Then its
+ * bytes at that point were durable, later than (and including) this op's. */
+static bool chunk_replay_synced_later(const struct chunk_replay *r, const struct sj_op *op)
+{
+	size_t lo = 0, hi = r->nnotes;
+	struct chunk_fnote key = { op->inode, op->gen, op->index, SIZE_MAX };
+
+	while (lo < hi) { /* the last note <= key: the file's latest sync */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (chunk_fnote_cmp(&r->notes[mid], &key) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && r->notes[lo - 1].inode == op->inode &&
+	       r->notes[lo - 1].index == op->index && r->notes[lo - 1].gen == op->gen &&
+	       r->notes[lo - 1].rec > r->cur;
+}
+
+/* Journaled bytes back into their file (created if missing): idempotent, since it sets
+ * the file to [0, keep) as found + the data + zeros up to flen. */
+static int chunk_replay_data(struct chunk_store *cs, const struct sj_op *op)
+{
+	struct chunk_id id = { op->inode, op->index };
+	char path[4096];
+	int fd, rc = 0;
+
+	chunk_path(cs, id, op->gen, path, sizeof(path));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, op->keep) < 0)
+		rc = -errno;
+	if (!rc && op->dlen)
+		rc = chunk_io_pwrite(CHUNK_IO_PSYNC, fd, op->data, op->dlen, op->off);
+	if (!rc && ftruncate(fd, op->flen) < 0)
+		rc = -errno;
+	if (!rc && fdatasync(fd) < 0) /* durable before the checkpoint that drops its record */
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static int chunk_replay_op(void *arg, const struct sj_op *op)
+{
+	struct chunk_replay *r = arg;
+	struct chunk_id id = { op->inode, op->index };
+	uint8_t k[CHUNK_KEY_BYTES];
+	MDB_val key = { sizeof(k), k }, val;
+	struct chunk_ver v;
+	int rc;
+
+	chunk_key(k, id);
+	switch (op->type) {
+	case SJ_DATA:
+		if (chunk_replay_synced_later(r, op))
+			return 0;
+		r->dirs[chunk_dir_of(id)] = true;
+		return chunk_replay_data(r->cs, op);
+	case SJ_PUT:
+		rc = chunk_rec_decode(op->data, op->vlen, &v);
+		chunk_ver_release(&v);
+		if (rc)
+			return rc == -ENOMEM ? rc : -EUCLEAN;
+		val.mv_size = op->vlen;
+		val.mv_data = (void *)op->data;
+		return chunk_mdb_err(mdb_put(r->txn, r->cs->dbi, &key, &val, 0));
+	case SJ_DEL:
+		rc = chunk_mdb_err(mdb_del(r->txn, r->cs->dbi, &key, NULL));
+		return rc == -ENOENT ? 0 : rc;
+	default: /* SJ_SYNCED: used by chunk_replay_synced_later */
+		return 0;
+	}
+}
+
+static void chunk_replay_release(struct chunk_replay *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->recs[i]);
+	free(r->recs);
+	free(r->lens);
+	free(r->notes);
+}
+
+/* Apply every valid record after the checkpoint, in order: journaled bytes into their
+ * files (skipping those a later record says were fdatasync'd: that file may hold newer
+ * durable bytes), metadata puts and deletes into LMDB, one transaction per record.  A
+ * crash during the replay replays again from the same checkpoint.  A damaged record with
+ * valid ones after it refuses the open. */
+static int chunk_replay(struct chunk_store *cs)
+{
+	struct chunk_replay r = { .cs = cs };
+	uint64_t nrec = 0;
+	bool damaged = false;
+	int rc = kv_wal_scan(cs->wal, chunk_replay_collect, &r, &nrec);
+
+	if (rc == 0) {
+		rc = kv_wal_damaged_before(cs->wal);
+		if (rc == 1) {
+			damaged = true;
+			LOG_ERROR("target %u: the journal (%s/meta/wal.*) has a damaged record "
+				  "followed by valid ones after %llu good records: refusing to open "
+				  "the target (its replicas can resync it)",
+				  cs->target_id, cs->dir, (unsigned long long)nrec);
+			rc = -EUCLEAN;
+		}
+	}
+	for (r.cur = 0; rc == 0 && r.cur < r.n; r.cur++)
+		rc = sj_decode(r.recs[r.cur], r.lens[r.cur], CHUNK_SIZE_MAX, chunk_replay_note, &r);
+	if (rc == 0 && r.nnotes)
+		qsort(r.notes, r.nnotes, sizeof(*r.notes), chunk_fnote_cmp);
+	for (r.cur = 0; rc == 0 && r.cur < r.n; r.cur++) {
+		rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, 0, &r.txn));
+		if (rc)
+			break;
+		rc = sj_decode(r.recs[r.cur], r.lens[r.cur], CHUNK_SIZE_MAX, chunk_replay_op, &r);
+		if (rc == 0)
+			rc = chunk_mdb_err(mdb_txn_commit(r.txn));
+		else
+			mdb_txn_abort(r.txn);
+	}
+	if (rc == -EUCLEAN && !damaged)
+		LOG_ERROR("target %u: journal record %zu of %zu is malformed (its checksum is "
+			  "valid): refusing to open the target", cs->target_id, r.cur + 1, r.n);
+	else if (rc < 0 && rc != -EUCLEAN)
+		LOG_ERROR("target %u: journal replay failed: %s", cs->target_id, c3_strerror(rc));
+	for (unsigned d = 0; rc == 0 && d < CHUNK_NDIRS; d++)
+		if (r.dirs[d] && fsync(cs->dirfds[d]) < 0)
+			rc = -errno;
+	if (rc == 0) {
+		atomic_store(&cs->st_replayed, r.n);
+		if (r.n)
+			LOG_INFO("target %u: replayed %zu journal records", cs->target_id, r.n);
+	}
+	chunk_replay_release(&r);
+	return rc;
+}
+
+/* Put the checkpoint's meta pages back into data.mdb: LMDB then opens at its snapshot,
+ * whose pages were durable and pinned (never reused) until a newer checkpoint. */
+static int chunk_restore_metas(int metafd, const struct kv_wal_ckpt *ck)
+{
+	size_t n = 2 * (size_t)ck->psize;
+	int fd = openat(metafd, "data.mdb", O_RDWR | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, ck->metas, n, 0) != (ssize_t)n)
+		rc = errno ? -errno : -EIO;
+	else if (fdatasync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Open time, LMDB open (NOSYNC): replay a log a crash left, write a fresh checkpoint, and
+ * keep the journal running (journal on) or leave it clean (off). */
+static int chunk_journal_start(struct chunk_store *cs, bool recover, bool keep, bool mdb_new)
+{
+	MDB_stat st;
+	int rc;
+
+	mdb_env_stat(cs->env, &st);
+	cs->psize = st.ms_psize;
+	cs->ck_metas = malloc(2 * (size_t)cs->psize);
+	if (cs->psize > KV_WAL_PSIZE_MAX || !cs->ck_metas)
+		return cs->ck_metas ? -EPROTO : -ENOMEM;
+	cs->datafd = openat(cs->metafd, "data.mdb", O_RDONLY | O_CLOEXEC);
+	if (cs->datafd < 0)
+		return -errno;
+	if (recover) {
+		rc = chunk_replay(cs);
+		if (rc)
+			return rc;
+	}
+	/* the name of a new data.mdb, before a checkpoint refers to it (kv_wal_open synced
+	 * the names of new log files) */
+	if (mdb_new && fsync(cs->metafd) < 0)
+		return -errno;
+	rc = chunk_ckpt_begin(cs);
+	if (rc == 0)
+		rc = chunk_ckpt_finish(cs, !keep, false);
+	if (rc)
+		return rc;
+	if (keep) {
+		rc = pthread_create(&cs->ck_thr, NULL, chunk_ckpt_thread, cs);
+		if (rc)
+			return -rc;
+		cs->ck_thread = true;
+		return 0;
+	}
+	/* journal off after a recovery: the log is clean now; LMDB syncs itself again */
+	mdb_txn_abort(cs->pin);
+	cs->pin = NULL;
+	kv_wal_close(cs->wal);
+	cs->wal = NULL;
+	return chunk_mdb_err(mdb_env_set_flags(cs->env, MDB_NOSYNC, 0));
+}
+
+/* Close time: stop the checkpoint thread and write a clean checkpoint. */
+static void chunk_journal_stop(struct chunk_store *cs)
+{
+	int rc;
+
+	if (cs->ck_thread) {
+		pthread_mutex_lock(&cs->ck_mu);
+		while (cs->ck_state != 0)
+			pthread_cond_wait(&cs->ck_cv, &cs->ck_mu);
+		cs->ck_stop = true;
+		pthread_cond_broadcast(&cs->ck_cv);
+		pthread_mutex_unlock(&cs->ck_mu);
+		pthread_join(cs->ck_thr, NULL);
+		cs->ck_thread = false;
+		rc = chunk_store_failed(cs) ? -C3FS_ETARGETDOWN : chunk_ckpt_begin(cs);
+		if (rc == 0)
+			rc = chunk_ckpt_finish(cs, true, true);
+		if (rc < 0)
+			LOG_WARN("target %u: no clean journal checkpoint at close (%s): the next "
+				 "open replays the log", cs->target_id, c3_strerror(rc));
+	}
+	if (cs->pin)
+		mdb_txn_abort(cs->pin);
+	if (cs->ck_pin)
+		mdb_txn_abort(cs->ck_pin);
+	cs->pin = cs->ck_pin = NULL;
+}
+
 /* ------------------------------------------------------------------ open / close */
 
 static int chunk_mkdir(const char *path)
@@ -711,8 +1198,10 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 		     struct chunk_store **out)
 {
 	struct chunk_store *cs;
+	const struct kv_wal_ckpt *ck;
 	char path[4096];
 	MDB_txn *txn;
+	bool keep, recover, mdb_new;
 	int rc;
 
 	*out = NULL;
@@ -723,6 +1212,13 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 		return -ENOMEM;
 	for (int i = 0; i < CHUNK_NDIRS; i++)
 		cs->dirfds[i] = -1;
+	cs->metafd = cs->datafd = -1;
+	c3_buf_init(&cs->rec);
+	pthread_mutex_init(&cs->wr_mu, NULL);
+	pthread_mutex_init(&cs->ck_mu, NULL);
+	pthread_cond_init(&cs->ck_cv, NULL);
+	cs->jdata_max = opts->journal_data_max ? opts->journal_data_max : (int32_t)CHUNK_JDATA_DEFAULT;
+	cs->ckpt_bytes = opts->journal_ckpt_bytes ? opts->journal_ckpt_bytes : CHUNK_CKPT_BYTES;
 	pthread_mutex_init(&cs->mu, NULL);
 	pthread_mutex_init(&cs->gc_mu, NULL);
 	pthread_cond_init(&cs->gc_cv, NULL);
@@ -761,13 +1257,39 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	rc = chunk_mkdir(path);
 	if (rc)
 		goto fail;
+	cs->metafd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cs->metafd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	/* the journal's log, also opened with the journal off: a log a journaled run left
+	 * behind after a crash is replayed first (then left clean) */
+	keep = !opts->no_journal && !opts->no_sync;
+	rc = kv_wal_open(cs->metafd, keep, &cs->wal);
+	if (rc)
+		goto fail;
+	ck = cs->wal ? kv_wal_ckpt(cs->wal) : NULL;
+	recover = ck && !ck->clean;
+	if (recover) {
+		rc = chunk_restore_metas(cs->metafd, ck);
+		if (rc) {
+			LOG_ERROR("target %u: cannot restore LMDB's checkpoint from the journal: %s",
+				  opts->target_id, c3_strerror(rc));
+			goto fail;
+		}
+	}
+	if (!keep && !recover) {
+		kv_wal_close(cs->wal);
+		cs->wal = NULL;
+	}
+	mdb_new = faccessat(cs->metafd, "data.mdb", F_OK, 0) != 0;
 	rc = chunk_mdb_err(mdb_env_create(&cs->env));
 	if (rc)
 		goto fail;
 	mdb_env_set_maxreaders(cs->env, 1024);
 	mdb_env_set_mapsize(cs->env, opts->map_size_bytes ? opts->map_size_bytes : (8ull << 30));
 	rc = chunk_mdb_err(mdb_env_open(cs->env, path,
-					MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0), 0600));
+					MDB_NOTLS | (opts->no_sync || cs->wal ? MDB_NOSYNC : 0), 0600));
 	if (rc)
 		goto fail;
 	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, 0, &txn));
@@ -781,6 +1303,11 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	rc = chunk_mdb_err(mdb_txn_commit(txn));
 	if (rc)
 		goto fail;
+	if (cs->wal) {
+		rc = chunk_journal_start(cs, recover, keep, mdb_new);
+		if (rc)
+			goto fail;
+	}
 	rc = chunk_recover(cs);
 	if (rc)
 		goto fail;
@@ -806,8 +1333,20 @@ void chunk_store_close(struct chunk_store *cs)
 		}
 	}
 	chunk_fd_clear(cs);
+	if (cs->wal && cs->env)
+		chunk_journal_stop(cs);
 	if (cs->env)
 		mdb_env_close(cs->env);
+	kv_wal_close(cs->wal);
+	if (cs->metafd >= 0)
+		close(cs->metafd);
+	if (cs->datafd >= 0)
+		close(cs->datafd);
+	free(cs->ck_metas);
+	c3_buf_release(&cs->rec);
+	pthread_mutex_destroy(&cs->wr_mu);
+	pthread_mutex_destroy(&cs->ck_mu);
+	pthread_cond_destroy(&cs->ck_cv);
 	for (int i = 0; i < CHUNK_NDIRS; i++)
 		if (cs->dirfds[i] >= 0)
 			close(cs->dirfds[i]);
@@ -898,8 +1437,13 @@ static void chunk_mark_corrupt(struct chunk_store *cs, struct chunk_id id, uint6
 	struct c3_buf b = C3_BUF_INIT;
 
 	atomic_fetch_add(&cs->st_checksum, 1);
-	if (mdb_txn_begin(cs->env, NULL, 0, &txn) != 0)
+	/* With the journal this transaction is not logged: a crash before the next
+	 * checkpoint forgets the mark, and the next read finds the bad block again. */
+	pthread_mutex_lock(&cs->wr_mu);
+	if (mdb_txn_begin(cs->env, NULL, 0, &txn) != 0) {
+		pthread_mutex_unlock(&cs->wr_mu);
 		return;
+	}
 	chunk_key(k, id);
 	key.mv_size = sizeof(k);
 	key.mv_data = k;
@@ -914,6 +1458,7 @@ static void chunk_mark_corrupt(struct chunk_store *cs, struct chunk_id id, uint6
 				chunk_ver_release(&v);
 				c3_buf_release(&b);
 				(void)mdb_txn_commit(txn);
+				pthread_mutex_unlock(&cs->wr_mu);
 				return;
 			}
 		}
@@ -921,6 +1466,7 @@ static void chunk_mark_corrupt(struct chunk_store *cs, struct chunk_id id, uint6
 	}
 	c3_buf_release(&b);
 	mdb_txn_abort(txn);
+	pthread_mutex_unlock(&cs->wr_mu);
 }
 
 /* Read buffers: one cached buffer per thread (up to CHUNK_BUF_CACHE_MAX bytes) so that the
@@ -1187,12 +1733,12 @@ static int chunk_copy_range(struct chunk_store *cs, int fd_in, int fd_out, uint6
  * unchanged: the commit still fdatasyncs the file (the device cache flush). */
 #define CHUNK_DIO_ALIGN 4096u
 static int chunk_write_data(struct chunk_store *cs, int fd, const uint8_t *data, uint32_t len,
-			    uint32_t off)
+			    uint32_t off, bool may_direct)
 {
 	uint32_t direct = len & ~(CHUNK_DIO_ALIGN - 1);
 	int fl, rc;
 
-	if (!cs->direct_io || direct == 0 || (((uintptr_t)data | off) & (CHUNK_DIO_ALIGN - 1)))
+	if (!cs->direct_io || !may_direct || direct == 0 || (((uintptr_t)data | off) & (CHUNK_DIO_ALIGN - 1)))
 		direct = 0;
 	if (direct && (fl = fcntl(fd, F_GETFL)) >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0) {
 		rc = chunk_io_pwrite(cs->io_engine, fd, data, direct, off);
@@ -1278,12 +1824,44 @@ static void chunk_pending_drop(struct chunk_store *cs, struct chunk_id id, struc
 	chunk_ver_release(&old);
 }
 
+/* Journal on: put a write's (or an extending truncate's) bytes into the pending version
+ * for the commit's log record, instead of an fdatasync, when every other byte of its file
+ * is durable or in the log already: an in-place change of the committed version's file,
+ * or a new file with no range copied from an old one; and the data is small. */
+static bool chunk_journal_ok(const struct chunk_store *cs, const struct chunk_update *u,
+			     const struct chunk_ver *inplace_base, bool no_copy,
+			     const struct chunk_ver *commit)
+{
+	uint32_t dlen = u->type == CHUNK_UPD_WRITE ? u->length : 0;
+
+	return cs->wal && cs->jdata_max >= 0 && dlen <= (uint32_t)cs->jdata_max && no_copy &&
+	       (!inplace_base || inplace_base == commit);
+}
+
+static int chunk_journal_data(struct chunk_store *cs, struct chunk_ver *nv,
+			      const struct chunk_update *u, const struct chunk_ver *inplace_base)
+{
+	uint32_t dlen = u->type == CHUNK_UPD_WRITE ? u->length : 0;
+
+	if (dlen) {
+		nv->jdata = malloc(dlen);
+		if (!nv->jdata)
+			return -ENOMEM;
+		memcpy(nv->jdata, u->data, dlen);
+	}
+	nv->jkeep = inplace_base ? inplace_base->len : 0;
+	nv->joff = dlen ? u->offset : 0;
+	nv->jlen = dlen;
+	nv->no_file_sync = nv->journaled = true;
+	return 0;
+}
+
 int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct chunk_update *u)
 {
 	struct chunk_slot *s;
 	struct chunk_ver commit, nv;
 	const struct chunk_ver *base = NULL;
-	bool inplace = false, created = false, same_as_commit, sent = false;
+	bool inplace = false, created = false, same_as_commit, sent = false, journal = false;
 	char path[4096];
 	int fd = -1, rc;
 	uint64_t newgen;
@@ -1353,6 +1931,8 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 			rc = chunk_compute_crcs(cs, fd, base, &nv, 0, 0, NULL);
 			if (rc)
 				goto out;
+			/* the same bytes: durable, or in the log, when the base is committed */
+			nv.no_file_sync = cs->wal && (!base || base == &commit);
 			goto install;
 		}
 		inplace = base && base->gen && (!same_as_commit || base_len >= commit.len);
@@ -1407,6 +1987,8 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 		}
 		atomic_fetch_add(&cs->st_cow, 1);
 	}
+	journal = chunk_journal_ok(cs, u, inplace ? base : NULL, inplace || !(base && base_len),
+				   &commit);
 	if (u->type == CHUNK_UPD_WRITE) {
 		if (u->length && u->before_data) {
 			/* space for the new range first, so that ENOSPC refuses the update
@@ -1422,7 +2004,9 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 			u->before_data(u->before_data_arg);
 		}
 		if (u->length) {
-			rc = chunk_write_data(cs, fd, u->data, u->length, u->offset);
+			/* journaled bytes go through the page cache: the log write is their
+			 * durable copy, a direct write would only add a device round trip */
+			rc = chunk_write_data(cs, fd, u->data, u->length, u->offset, !journal);
 			if (rc)
 				goto out;
 		}
@@ -1440,6 +2024,11 @@ int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct c
 	}
 	if (rc)
 		goto out;
+	if (journal) {
+		rc = chunk_journal_data(cs, &nv, u, inplace ? base : NULL);
+		if (rc)
+			goto out;
+	}
 install:
 	if (fd >= 0) {
 		close(fd);
@@ -1495,6 +2084,15 @@ static int chunk_gc_run(struct chunk_store *cs, struct chunk_gc_item *batch)
 	MDB_txn *txn;
 	int rc;
 
+	if (cs->wal) { /* the record first: a full disk refuses the batch before LMDB has it */
+		c3_buf_reset(&cs->rec);
+		sj_begin(&cs->rec);
+		for (struct chunk_gc_item *it = batch; it; it = it->next)
+			c3_buf_append(&cs->rec, it->jops->data, it->jops->len);
+		rc = cs->rec.err ? cs->rec.err : kv_wal_reserve(cs->wal, cs->rec.len);
+		if (rc)
+			return rc == -EIO ? chunk_note_err(cs, rc) : rc;
+	}
 	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
@@ -1516,19 +2114,39 @@ static int chunk_gc_run(struct chunk_store *cs, struct chunk_gc_item *batch)
 		return rc;
 	}
 	atomic_fetch_add(&cs->st_txns, 1);
-	return chunk_mdb_err(mdb_txn_commit(txn));
+	rc = chunk_mdb_err(mdb_txn_commit(txn));
+	if (rc || !cs->wal)
+		return rc;
+	/* journal: the transaction is in the page cache only; the batch is durable once its
+	 * record is (one O_DSYNC write) */
+	rc = kv_wal_append(cs->wal, cs->rec.data, cs->rec.len);
+	if (cs->rec.cap > KV_WAL_GROW)
+		c3_buf_release(&cs->rec); /* do not keep a huge batch's buffer */
+	if (rc) {
+		/* applied and visible, maybe not durable: the target stops here */
+		LOG_ERROR("target %u: journal write failed (%s); the target is failed",
+			  cs->target_id, c3_strerror(rc));
+		atomic_store(&cs->failed, true);
+		return rc == -ENOMEM ? -ENOMEM : -EIO;
+	}
+	atomic_fetch_add(&cs->st_jrec, 1);
+	cs->since_ckpt++;
+	chunk_ckpt_maybe(cs);
+	return 0;
 }
 
 /* Apply one metadata switch durably.  Threads arriving while a transaction is being
  * committed queue up; the next leader commits all of them in one transaction (one pair of
  * LMDB syncs for the whole group).  Returns the batch's result. */
-static int chunk_meta_switch(struct chunk_store *cs, struct chunk_id id, const struct c3_buf *val)
+static int chunk_meta_switch(struct chunk_store *cs, struct chunk_id id, const struct c3_buf *val,
+			     const struct c3_buf *jops)
 {
 	struct chunk_gc_item me;
 
 	memset(&me, 0, sizeof(me));
 	chunk_key(me.key, id);
 	me.val = val;
+	me.jops = jops;
 	pthread_mutex_lock(&cs->gc_mu);
 	me.next = cs->gc_queue;
 	cs->gc_queue = &me;
@@ -1565,7 +2183,7 @@ static int chunk_sync_ver(struct chunk_store *cs, struct chunk_id id, struct chu
 	char path[4096];
 	int fd, rc;
 
-	if (p->synced || p->removed || !p->gen || cs->no_sync)
+	if (p->synced || p->removed || !p->gen || cs->no_sync || p->no_file_sync)
 		return 0;
 	chunk_path(cs, id, p->gen, path, sizeof(path));
 	fd = open(path, O_RDWR | O_CLOEXEC);
@@ -1576,7 +2194,7 @@ static int chunk_sync_ver(struct chunk_store *cs, struct chunk_id id, struct chu
 	if (!rc && p->gen != commit_gen && fsync(cs->dirfds[chunk_dir_of(id)]) < 0)
 		rc = -errno;
 	if (!rc)
-		p->synced = true;
+		p->synced = p->fsynced = true;
 	return rc;
 }
 
@@ -1598,12 +2216,38 @@ int chunk_store_sync_pending(struct chunk_store *cs, struct chunk_id id)
 	return chunk_note_err(cs, rc);
 }
 
+/* The log ops of committing pending version p (record val, or a removal): its journaled
+ * bytes, or the note that its file was fdatasync'd, then the metadata switch. */
+static int chunk_journal_ops(struct chunk_id id, const struct chunk_ver *p,
+			     const struct c3_buf *val, struct c3_buf *out)
+{
+	struct sj_op op = { .inode = id.inode, .index = id.index, .gen = p->gen };
+
+	if (!p->removed && p->journaled) {
+		op.type = SJ_DATA;
+		op.keep = p->jkeep;
+		op.flen = p->len;
+		op.off = p->joff;
+		op.dlen = p->jlen;
+		op.data = p->jdata;
+		sj_encode(out, &op);
+	} else if (!p->removed && p->fsynced) {
+		op.type = SJ_SYNCED;
+		sj_encode(out, &op);
+	}
+	op.type = p->removed ? SJ_DEL : SJ_PUT;
+	op.data = p->removed ? NULL : val->data;
+	op.vlen = p->removed ? 0 : (uint32_t)val->len;
+	sj_encode(out, &op);
+	return out->err;
+}
+
 int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t version,
 		       uint32_t chain_ver)
 {
 	struct chunk_slot *s = chunk_slot_locked(cs, id);
 	struct chunk_ver commit, *p;
-	struct c3_buf b = C3_BUF_INIT;
+	struct c3_buf b = C3_BUF_INIT, jops = C3_BUF_INIT;
 	char path[4096];
 	int rc;
 
@@ -1631,11 +2275,18 @@ int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t vers
 			goto out;
 		}
 	}
-	rc = chunk_meta_switch(cs, id, p->removed ? NULL : &b);
+	if (cs->wal) {
+		rc = chunk_journal_ops(id, p, &b, &jops);
+		if (rc)
+			goto out;
+	}
+	rc = chunk_meta_switch(cs, id, p->removed ? NULL : &b, cs->wal ? &jops : NULL);
 	if (rc)
 		goto out;
 	/* 3. bookkeeping and space reclaim (after the commit: never needed for safety) */
 	atomic_fetch_add(&cs->st_commits, 1);
+	if (p->journaled)
+		atomic_fetch_add(&cs->st_jdata, p->jlen);
 	if (commit.ver) {
 		atomic_fetch_sub(&cs->nchunks, 1);
 		atomic_fetch_sub(&cs->used_bytes, commit.len);
@@ -1660,6 +2311,7 @@ int chunk_store_commit(struct chunk_store *cs, struct chunk_id id, uint64_t vers
 	pthread_mutex_unlock(&cs->mu);
 out:
 	c3_buf_release(&b);
+	c3_buf_release(&jops);
 	chunk_ver_release(&commit);
 	return chunk_note_err(cs, rc);
 }
@@ -1757,6 +2409,10 @@ void chunk_store_get_stats(struct chunk_store *cs, struct chunk_stats *out)
 	out->direct_bytes = atomic_load(&cs->st_direct);
 	out->commits = atomic_load(&cs->st_commits);
 	out->meta_txns = atomic_load(&cs->st_txns);
+	out->journal_records = atomic_load(&cs->st_jrec);
+	out->journal_data_bytes = atomic_load(&cs->st_jdata);
+	out->checkpoints = atomic_load(&cs->st_ckpts);
+	out->replayed = atomic_load(&cs->st_replayed);
 }
 
 int chunk_store_file_path(struct chunk_store *cs, struct chunk_id id, char *out, size_t outsz)
@@ -1788,4 +2444,24 @@ int chunk_rec_reencode(const void *p, size_t n, struct c3_buf *out)
 	chunk_rec_encode(&v, out);
 	chunk_ver_release(&v);
 	return 0;
+}
+
+static int chunk_journal_reencode_op(void *arg, const struct sj_op *op)
+{
+	sj_encode(arg, op);
+	return 0;
+}
+
+/* chunk_int.h: the journal record decoder, for the fuzz target. */
+int chunk_journal_reencode(const void *p, size_t n, struct c3_buf *out)
+{
+	struct c3_buf tmp = C3_BUF_INIT;
+	int rc;
+
+	sj_begin(&tmp);
+	rc = sj_decode(p, n, CHUNK_SIZE_MAX, chunk_journal_reencode_op, &tmp);
+	if (rc == 0)
+		c3_buf_append(out, tmp.data, tmp.len);
+	c3_buf_release(&tmp);
+	return rc;
 }

@@ -11,9 +11,10 @@
  * version beside the committed one: appends past the committed length are written in place
  * (the committed bytes are untouched), anything that changes committed bytes goes to a new
  * file (copy-on-write).  Committing makes the data durable (fdatasync, directory fsync for
- * new files) and then switches the metadata in one LMDB transaction (fsync'd; commits
- * arriving together share one transaction: group commit), and only then reclaims the old
- * file.  So after a crash at any instant a chunk is exactly its last
+ * new files) and then switches the metadata in one LMDB transaction (commits arriving
+ * together share one transaction: group commit), durable through LMDB's syncs or, with the
+ * journal, through one log record that may also carry a small update's bytes instead of
+ * the fdatasync; and only then reclaims the old file.  So after a crash at any instant a chunk is exactly its last
  * committed version, its metadata matches its bytes, and a pending version is simply gone.
  *
  * Checksums.  Each version carries one CRC32C per block (block_size = 4 KiB for chunks up
@@ -57,6 +58,14 @@ struct chunk_store_opts {
 	bool direct_io;           /* write 4 KiB-aligned data with O_DIRECT (no page-cache copy);
 				   * unaligned parts, and file systems refusing O_DIRECT, go
 				   * through the page cache */
+	/* Write-ahead journal (storage.journal, on unless no_journal): LMDB runs unsynced and
+	 * each group-commit batch is one O_DSYNC record of the target's log (meta/wal.*);
+	 * updates of at most journal_data_max bytes whose file needs no copied range carry
+	 * their bytes in the record and skip the chunk file's fdatasync.  A log left by a
+	 * journaled run is replayed at open whatever this says. */
+	bool no_journal;
+	int32_t journal_data_max; /* 0 = 128 KiB; < 0 = never put data in the log */
+	uint32_t journal_ckpt_bytes; /* checkpoint after this much log; 0 = 32 MiB (tests) */
 };
 
 /* Committed and pending state of one chunk. */
@@ -193,6 +202,10 @@ struct chunk_stats {
 	uint64_t commits;
 	uint64_t meta_txns;       /* LMDB write transactions (< commits under group commit) */
 	uint64_t direct_bytes;    /* data bytes written with O_DIRECT (storage.direct_io) */
+	uint64_t journal_records; /* log records (one per batch) */
+	uint64_t journal_data_bytes; /* chunk bytes that went into the log instead of an fsync */
+	uint64_t checkpoints;
+	uint64_t replayed;        /* log records replayed at open */
 };
 void chunk_store_get_stats(struct chunk_store *cs, struct chunk_stats *out);
 

@@ -12,4 +12,9 @@
  * For tests/fuzz/fuzz_chunk_rec.c: the decoder itself is static. */
 int chunk_rec_reencode(const void *p, size_t n, struct c3_buf *out);
 
+/* Decode a journal record payload (storage/journal.h) and append the re-encoding of its
+ * ops to out (with the format byte).  Returns 0, or -EUCLEAN for a malformed payload.
+ * For tests/fuzz/fuzz_journal.c. */
+int chunk_journal_reencode(const void *p, size_t n, struct c3_buf *out);
+
 #endif

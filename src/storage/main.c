@@ -43,6 +43,8 @@ struct storage_cfg {
 	char *targets;
 	char *io_engine;
 	bool direct_io;
+	bool journal;
+	uint64_t journal_data_max;
 	char *chain_file;
 	uint64_t forward_retry_ms;
 	char *mgmtd_addrs;
@@ -77,6 +79,14 @@ static const struct c3_cfg_key storage_keys[] = {
 	K("storage", "direct_io", C3_CFG_BOOL, direct_io, "true", 1, 0, "", false,
 	  "write 4 KiB-aligned chunk data with O_DIRECT instead of copying it into the page "
 	  "cache (falls back to buffered writes where the file system refuses it)"),
+	K("storage", "journal", C3_CFG_BOOL, journal, "true", 1, 0, "", false,
+	  "commit chunk updates through a per-target write-ahead log (meta/wal.*): one O_DSYNC "
+	  "log write per group of commits instead of LMDB's two syncs, and small updates' "
+	  "bytes in the log instead of an fdatasync of the chunk file; false = LMDB syncs "
+	  "every commit (a log left by a crash is still replayed at open)"),
+	K("storage", "journal_data_max", C3_CFG_SIZE, journal_data_max, "128K", 0, 64 << 20, "bytes",
+	  false, "largest update whose bytes go into the journal instead of an fdatasync of "
+	  "the chunk file (only appends, new files and whole-chunk writes; 0 = never)"),
 	K("storage", "chain_file", C3_CFG_STR, chain_file, "", 0, -1, "", true,
 	  "static routing file used when no mgmtd is configured (re-read on SIGHUP)"),
 	K("storage", "forward_retry", C3_CFG_MS, forward_retry_ms, "5s", 100, 600000, "ms", false,
@@ -250,6 +260,8 @@ int main(int argc, char **argv)
 	so.auth_timeout_ms = (uint32_t)cfg.auth_timeout_ms;
 	so.forward_retry_ms = (uint32_t)cfg.forward_retry_ms;
 	so.direct_io = cfg.direct_io;
+	so.no_journal = !cfg.journal;
+	so.journal_data_max = cfg.journal_data_max ? (int32_t)cfg.journal_data_max : -1;
 	so.targets = targets;
 	so.ntargets = ntargets;
 	so.start_online = cfg.mgmtd_addrs[0] != '\0';

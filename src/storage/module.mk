@@ -2,7 +2,7 @@
 # main.c), and the c3fs-storage program.
 MODULES += storage
 storage_SRCS := $(filter-out src/storage/main.c src/storage/cli.c,$(wildcard src/storage/*.c))
-storage_DEPS := proto net cluster common
+storage_DEPS := proto net cluster kv common
 storage_PKGS := lmdb liburing
 
 PROGRAMS += c3fs-storage

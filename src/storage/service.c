@@ -1909,6 +1909,22 @@ static void svc_metrics_collect(void *arg)
 						  "committed chunks on the target"),
 				     (int64_t)sp.nchunks);
 		}
+		if (t->cs) {
+			struct chunk_stats st;
+
+			chunk_store_get_stats(t->cs, &st);
+			c3_gauge_set(c3_gauge_get("c3fs_storage_target_journal_records", labels,
+						  "journal log records (group-commit batches) "
+						  "since the target opened"),
+				     (int64_t)st.journal_records);
+			c3_gauge_set(c3_gauge_get("c3fs_storage_target_journal_data_bytes", labels,
+						  "chunk bytes committed through the journal "
+						  "instead of an fdatasync since the target opened"),
+				     (int64_t)st.journal_data_bytes);
+			c3_gauge_set(c3_gauge_get("c3fs_storage_target_journal_checkpoints", labels,
+						  "journal checkpoints since the target opened"),
+				     (int64_t)st.checkpoints);
+		}
 	}
 }
 
@@ -1962,7 +1978,9 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 		struct svc_target *t = &svc->targets[i];
 		struct chunk_store_opts co_ = { .target_id = o->targets[i].target_id,
 						.io_engine = o->io_engine,
-						.direct_io = o->direct_io };
+						.direct_io = o->direct_io,
+						.no_journal = o->no_journal,
+						.journal_data_max = o->journal_data_max };
 
 		t->target_id = o->targets[i].target_id;
 		t->path = strdup(o->targets[i].path);

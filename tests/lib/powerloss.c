@@ -28,6 +28,7 @@ enum jtype {
 	J_SYNC = 4,    /* the file was synced: its earlier changes are durable */
 	J_DIRSYNC = 5, /* the directory was synced: creations in it are durable */
 	J_DSYNC = 6,   /* the preceding change was made on an O_DSYNC descriptor */
+	J_SYNCFS = 7,  /* syncfs: every earlier change (and creation) is durable */
 };
 
 struct jhdr {
@@ -52,6 +53,7 @@ static int (*real_ftruncate)(int, off_t);
 static int (*real_ftruncate64)(int, off_t);
 static int (*real_fdatasync)(int);
 static int (*real_fsync)(int);
+static int (*real_syncfs)(int);
 static int (*real_open)(const char *, int, ...);
 static int (*real_open64)(const char *, int, ...);
 static int (*real_openat)(int, const char *, int, ...);
@@ -69,6 +71,7 @@ static void resolve(void)
 	*(void **)&real_ftruncate64 = dlsym(RTLD_NEXT, "ftruncate64");
 	*(void **)&real_fdatasync = dlsym(RTLD_NEXT, "fdatasync");
 	*(void **)&real_fsync = dlsym(RTLD_NEXT, "fsync");
+	*(void **)&real_syncfs = dlsym(RTLD_NEXT, "syncfs");
 	*(void **)&real_open = dlsym(RTLD_NEXT, "open");
 	*(void **)&real_open64 = dlsym(RTLD_NEXT, "open64");
 	*(void **)&real_openat = dlsym(RTLD_NEXT, "openat");
@@ -454,6 +457,26 @@ int fsync(int fd)
 	return sync_common(fd, real_fsync);
 }
 
+/* The watched files are assumed to live on one file system: a syncfs while journaling
+ * makes every change journaled before it durable. */
+int syncfs(int fd)
+{
+	int r;
+
+	resolve();
+	if (j_fd < 0)
+		return real_syncfs(fd);
+	pthread_mutex_lock(&j_mu);
+	crash_point_before();
+	r = real_syncfs(fd);
+	if (r == 0) {
+		jput(J_SYNCFS, "/", 0, 0, 0, 0, NULL, 0, NULL, 0);
+		crash_point_after();
+	}
+	pthread_mutex_unlock(&j_mu);
+	return r;
+}
+
 /* ------------------------------------------------------------------ the power loss (parent) */
 
 struct jrec {
@@ -605,6 +628,10 @@ int pl_power_loss(const char *journal, enum pl_policy policy, unsigned *seed,
 		} else if (r->h.type == J_DIRSYNC) {
 			for (long k = 0; k < i; k++)
 				if (v[k].h.type == J_CREATE && in_dir(v[k].path, r->path))
+					v[k].durable = true;
+		} else if (r->h.type == J_SYNCFS) {
+			for (long k = 0; k < i; k++)
+				if (is_change(&v[k]))
 					v[k].durable = true;
 		} else if (r->h.type == J_DSYNC) {
 			if (i > 0 && is_change(&v[i - 1]) && !strcmp(v[i - 1].path, r->path))

@@ -3,13 +3,14 @@
  * SIGKILL keeps the page cache, so it cannot show a missing fsync.  Like SQLite's crash
  * VFS, powerloss.c interposes the calls a process makes to change files (open/openat with
  * O_CREAT or O_TRUNC, pwrite, write, writev, ftruncate, copy_file_range, and the *64
- * names; fdatasync, fsync): the test executable's definitions take precedence over libc's
+ * names; fdatasync, fsync, syncfs): the test executable's definitions take precedence over libc's
  * for every library it loads.  Once pl_start() ran (in a child), each change to a file the
  * test watches is journaled before it is made: path, offset, the bytes it replaces, the
  * bytes it writes, the file size before and after.  It becomes durable when
  *   - the file is fdatasync'd or fsync'd (all earlier changes to that file), or
  *   - the write was made on an O_DSYNC descriptor (that write), or
- *   - for a file creation: its directory is fsync'd.
+ *   - for a file creation: its directory is fsync'd, or
+ *   - syncfs is called (every earlier change and creation: one file system assumed).
  * The journal is a file; the child may die at any moment (SIGKILL from the parent, or
  * pl_crash_at()), a record cut short by the death announces a change that never started.
  * The parent then calls pl_power_loss() to turn the files into what a disk that reorders

@@ -92,6 +92,29 @@ static int write_chain_file(uint32_t v1)
 	return fclose(f);
 }
 
+/* Wait (up to 30 s) until a node listens on its address: its targets are open.  The rpc
+ * client is created only then, so none of its pooled connections starts in the
+ * unreachable back-off of a refused connect (a target's first open syncs several times,
+ * which takes long on a loaded disk). */
+static void wait_listening(int n)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	const char *colon = strrchr(addrs[n], ':');
+
+	sa.sin_port = htons((uint16_t)atoi(colon ? colon + 1 : "0"));
+	for (int i = 0; i < 600; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int rc = fd >= 0 ? connect(fd, (struct sockaddr *)&sa, sizeof(sa)) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		if (rc == 0)
+			return;
+		c3_sleep_ms(50);
+	}
+	diag("node %d does not listen on %s", n, addrs[n]);
+}
+
 static pid_t start_node(int n)
 {
 	char a[5][4800], log[4200];
@@ -847,6 +870,8 @@ int main(void)
 	}
 	for (int n = 1; n <= NNODES; n++)
 		pids[n] = start_node(n);
+	for (int n = 1; n <= NNODES; n++)
+		wait_listening(n);
 	if (rpc_client_new(&co, &cli) != 0)
 		tap_skip_all("rpc client");
 

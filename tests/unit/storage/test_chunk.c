@@ -324,10 +324,13 @@ static bool dio_supported(const char *dir)
 /* Random updates against an in-memory model, with reopens.  With direct, half of the
  * writes are 4 KiB-aligned (buffer, offset, length) so that they take the O_DIRECT path,
  * mixed with unaligned ones over the same chunks (page cache and direct writes of one file
- * must stay coherent). */
-static void model_check(const char *dir, int engine, bool direct)
+ * must stay coherent).  jmode: 0 = journal off, 1 = on (a checkpoint every 64 KiB of log),
+ * 2 = switched on and off at every reopen. */
+static void model_check(const char *dir, int engine, bool direct, int jmode)
 {
-	struct chunk_store_opts o = { .target_id = 9, .io_engine = engine, .direct_io = direct };
+	struct chunk_store_opts o = { .target_id = 9, .io_engine = engine, .direct_io = direct,
+				      .no_journal = jmode == 0, .journal_ckpt_bytes = 64 * 1024 };
+	uint64_t jdata = 0, ckpts = 0;
 	struct chunk_store *cs;
 	struct chunk_stats st;
 	enum { NCH = 4, CS = 256 * 1024 };
@@ -387,7 +390,11 @@ static void model_check(const char *dir, int engine, bool direct)
 		} else {
 			chunk_store_get_stats(cs, &st);
 			direct_bytes += st.direct_bytes;
+			jdata += st.journal_data_bytes;
+			ckpts += st.checkpoints;
 			chunk_store_close(cs);
+			if (jmode == 2)
+				o.no_journal = !o.no_journal;
 			if (chunk_store_open(dir, &o, &cs)) {
 				bad = 1;
 				diag("reopen failed");
@@ -403,10 +410,23 @@ static void model_check(const char *dir, int engine, bool direct)
 			}
 		}
 	}
-	ok(!bad, direct ? "400 random writes/truncates/removes/reopens match the model (direct_io)"
-			: "400 random writes/truncates/removes/reopens match the model");
+	char name[160];
+
+	snprintf(name, sizeof(name),
+		 "400 random writes/truncates/removes/reopens match the model (%s, journal %s)",
+		 direct ? "direct_io" : "buffered", jmode == 0 ? "off" : jmode == 1 ? "on" : "on/off");
+	ok(!bad, name);
 	chunk_store_get_stats(cs, &st);
 	direct_bytes += st.direct_bytes;
+	jdata += st.journal_data_bytes;
+	ckpts += st.checkpoints;
+	diag("journal: %llu data bytes logged, %llu checkpoints", (unsigned long long)jdata,
+	     (unsigned long long)ckpts);
+	if (jmode == 0)
+		ok(jdata == 0 && ckpts == 0, "journal off: no data logged, no checkpoint");
+	else
+		ok(jdata > 0 && (jmode == 2 || ckpts > 0),
+		   "journal on: small updates logged, checkpoints taken");
 	if (direct && dio_supported(dir))
 		ok(direct_bytes > 0, "aligned writes went through O_DIRECT");
 	else
@@ -469,7 +489,8 @@ static void *conc_reader(void *arg)
 
 static void concurrency(const char *dir)
 {
-	struct chunk_store_opts o = { .target_id = 4 };
+	/* checkpoints every 64 KiB of log: the checkpoint thread runs beside the commits */
+	struct chunk_store_opts o = { .target_id = 4, .journal_ckpt_bytes = 64 * 1024 };
 	struct chunk_store *cs;
 	struct conc w[8], r[2];
 	pthread_t tw[8], tr[2];
@@ -741,10 +762,16 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/basic%d", root, e);
 		basic(path, e);
 		snprintf(path, sizeof(path), "%s/model%d", root, e);
-		model_check(path, e, false);
+		model_check(path, e, false, 1);
 		snprintf(path, sizeof(path), "%s/dmodel%d", root, e);
-		model_check(path, e, true);
+		model_check(path, e, true, 1);
 	}
+	snprintf(path, sizeof(path), "%s/model-nojournal", root);
+	model_check(path, CHUNK_IO_PSYNC, false, 0);
+	snprintf(path, sizeof(path), "%s/dmodel-nojournal", root);
+	model_check(path, CHUNK_IO_PSYNC, true, 0);
+	snprintf(path, sizeof(path), "%s/model-toggle", root);
+	model_check(path, CHUNK_IO_PSYNC, false, 2);
 	snprintf(path, sizeof(path), "%s/big", root);
 	big_chunks(path);
 	snprintf(path, sizeof(path), "%s/conc", root);

@@ -106,13 +106,28 @@ static const struct c3_cfg_key meta_keys[] = {
 	K("meta", "storage_wait", C3_CFG_MS, storage_wait_ms, "8000", 0, 600000, "ms",
 	  "how long a truncate retries a chain being reconfigured before the client is told "
 	  "to retry (keep below the clients' request timeout)"),
-	K("log", "level", C3_CFG_STR, log_level, "info", 1, 0, "", "error|warn|info|debug"),
+	{ "log", "level", C3_CFG_STR, offsetof(struct meta_config, log_level), "info", 1, 0, "",
+	  true, "error|warn|info|debug" },
 	K("log", "file", C3_CFG_STR, log_file, "", 1, 0, "", "log file (empty = stderr)"),
 	K("metrics", "listen", C3_CFG_STR, metrics_listen, "", 1, 0, "",
 	  "Prometheus /metrics address ip:port (empty = off)"),
 };
 static const struct c3_cfg_table meta_cfg = { "meta", meta_keys,
 					       sizeof(meta_keys) / sizeof(meta_keys[0]) };
+
+
+/* Live configuration (cluster/client.h): called on the cluster client's thread with the
+ * file config plus the settings pushed by mgmtd.  Only log.level is reloadable here: the
+ * level is one int read by each log call, so setting it from another thread is safe. */
+static void cb_config(void *arg, const void *cfg, uint64_t version)
+{
+	int lvl = c3_log_level_parse(((const struct meta_config *)cfg)->log_level);
+
+	(void)arg;
+	(void)version;
+	if (lvl >= 0)
+		c3_log_set_level(lvl);
+}
 
 struct gc_thread {
 	struct meta_svc *svc;
@@ -301,6 +316,10 @@ int main(int argc, char **argv)
 		cco.node_id = (uint32_t)cfg.node_id;
 		cco.node_addr = node_addr;
 		cco.heartbeat_ms = (uint32_t)cfg.heartbeat_ms;
+		cco.cfg_table = &meta_cfg;
+		cco.cfg_base = &cfg;
+		cco.cfg_size = sizeof(cfg);
+		cco.on_config = cb_config;
 		rc = cluster_client_new(&cco, &cc);
 		if (rc < 0) {
 			LOG_ERROR("cluster client: %s", c3_strerror(rc));

@@ -689,6 +689,7 @@ static void h_get_config(struct rpc_req *req, void *ctx)
 	struct mgmtd_get_config_resp r;
 	struct c3_buf b = C3_BUF_INIT;
 	uint64_t instance;
+	bool registered;
 	int rc = mgmtd_get_config_req_decode(req->payload, req->payload_len, &q);
 
 	if (rc) {
@@ -704,6 +705,8 @@ static void h_get_config(struct rpc_req *req, void *ctx)
 		return;
 	}
 	rc = config_type_locked(svc, q.node_type, q.node_id);
+	/* only a registered node of the type may tell the type's key table */
+	registered = q.node_id && mgmtd_state_node(&svc->st, q.node_id);
 	instance = svc->instance;
 	pthread_mutex_unlock(&svc->mu);
 	if (rc < 0) {
@@ -714,7 +717,7 @@ static void h_get_config(struct rpc_req *req, void *ctx)
 	}
 	r.node_type = (uint8_t)rc;
 	rc = 0;
-	if (q.schema[0] && q.node_type && q.node_type != NODE_MGMTD) {
+	if (q.schema[0] && registered && q.node_type && q.node_type != NODE_MGMTD) {
 		/* a daemon tells its key table: keep it to validate set-config */
 		rc = mgmtd_settings_put_schema(svc->db, instance, wall_ms(), q.node_type,
 					       q.schema);
@@ -726,8 +729,14 @@ static void h_get_config(struct rpc_req *req, void *ctx)
 	if (rc == 0)
 		rc = mgmtd_settings_get(svc->db, r.node_type, q.node_id, &r.version, &r.settings,
 					&r.schema);
-	if (rc == 0)
+	if (rc == 0) {
+		/* heartbeats must name what the KV holds, or nodes would fetch at each one */
+		pthread_mutex_lock(&svc->mu);
+		if (r.version > svc->config_version)
+			svc->config_version = r.version;
+		pthread_mutex_unlock(&svc->mu);
 		mgmtd_get_config_resp_encode(&r, &b);
+	}
 	mgmtd_get_config_resp_release(&r);
 	mgmtd_get_config_req_release(&q);
 	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);

@@ -65,10 +65,11 @@ refused() { # expected-message args...
 	echo "$err" | grep -q "$want"
 	t_ok $? "  with the reason: $err"
 }
-refused "meta.gc_interval: not reloadable" meta meta.gc_interval=5s
+refused "meta.chunk_size: not reloadable" meta meta.chunk_size=2M
 refused "log.bogus: unknown key" meta log.bogus=1
 refused "log.level: \"verbose\" is not a log level" meta log.level=verbose
-refused "meta.gc_batch: not reloadable" meta log.level=warn meta.gc_batch=7
+refused "meta.stripe: not reloadable" meta log.level=warn meta.stripe=7
+refused "meta.gc_batch: \"lots\" is not a decimal integer" meta log.level=warn meta.gc_batch=lots
 refused "no storage daemon has sent its configuration keys" storage log.level=debug
 "${A[@]}" set-config 77 log.level=debug >/dev/null 2>&1
 t_is "$?" 1 "set-config for an unknown node fails"
@@ -98,14 +99,24 @@ t_ok $? "meta applied version 3"
 half_frame
 t_is "$(mid)" 2 "back to the type's log.level=debug"
 
+# --- more than one key at once ----------------------------------------------------------------
+"${A[@]}" set-config meta meta.gc_interval=3s meta.gc_batch=64 >/dev/null
+t_is "$?" 0 "set-config meta meta.gc_interval=3s meta.gc_batch=64"
+t_wait_for 10 '[ "$(applied 4 meta)" -ge 1 ]'
+t_ok $? "meta applied version 4"
+grep -q "version 4 applied (3 settings: log.level=debug meta.gc_batch=64 meta.gc_interval=3s)" \
+	"$T/meta.log"
+t_ok $? "  with all three settings"
+
 # --- a daemon started later gets the settings at registration --------------------------------
 MP2=$(t_free_port)
 t_daemon meta2 "$BIN/c3fs-meta" --set server.listen="127.0.0.1:$MP2" --set server.token=ctok \
 	--set server.node_id=51 --set mgmtd.addrs="$M" --set mgmtd.heartbeat=200ms \
 	--set kv.uri="lmdb:$T/meta-kv2"
-t_wait_for 20 '[ "$(applied 3 meta2)" -ge 1 ]'
-t_ok $? "a meta started later applied version 3 at registration"
-grep -q "applied (1 settings: log.level=debug)" "$T/meta2.log"
-t_ok $? "  with log.level=debug"
+t_wait_for 20 '[ "$(applied 4 meta2)" -ge 1 ]'
+t_ok $? "a meta started later applied version 4 at registration"
+grep -q "applied (3 settings: log.level=debug meta.gc_batch=64 meta.gc_interval=3s)" \
+	"$T/meta2.log"
+t_ok $? "  with the type's settings"
 
 t_done

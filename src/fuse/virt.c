@@ -552,7 +552,10 @@ void virt_user_conf(struct fusefs *fs, fuse_req_t req, struct virt_user_conf *ou
 {
 	/* the common case, nothing ever set: the file's values, without the lock */
 	if (atomic_load_explicit(&conf.any, memory_order_acquire) == 0) {
-		virt_user_conf_locked(&fs->cfg, UINT32_MAX - 1, out);
+		out->attr_timeout_ms = fs->cfg.attr_timeout_ms;
+		out->entry_timeout_ms = fs->cfg.entry_timeout_ms;
+		out->negative_timeout_ms = fs->cfg.negative_timeout_ms;
+		out->read_cache = fs->cfg.read_cache;
 		return;
 	}
 	pthread_mutex_lock(&conf.mu);

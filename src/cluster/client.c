@@ -24,9 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "net/rpc.h"
 #include "proto/mgmtd.h"
 
@@ -59,6 +62,9 @@ struct cluster_client {
 	uint64_t incarnation;
 	uint64_t seq;
 	bool lease_reported;               /* last state given to on_lease */
+	uint64_t cfg_seen;                 /* config version in the last heartbeat reply */
+	uint64_t cfg_done;                 /* version last fetched (applied or refused) */
+	bool cfg_fetched;                  /* fetched since the last registration */
 	struct cluster_target_report *reports;
 };
 
@@ -295,6 +301,7 @@ static int do_register(struct cluster_client *cc)
 				 "can cost the lease (keep heartbeat <= lease/4)",
 				 cc->opts.heartbeat_ms, r.lease_ms);
 		cc->seq = 0;
+		cc->cfg_fetched = false; /* a new mgmtd (or a restart) may hold other settings */
 		if (r.routing_version)
 			cluster_client_routing_hint(cc, r.routing_version);
 	}
@@ -336,12 +343,89 @@ static int do_heartbeat(struct cluster_client *cc)
 	if (rc == 0) {
 		lease_extend(cc, sent, r.lease_ms);
 		cluster_client_routing_hint(cc, r.routing_version);
+		cc->cfg_seen = r.config_version;
 	} else if (rc == -C3FS_ELEASE) {
 		/* mgmtd does not know this incarnation (any more): register again */
 		pthread_mutex_lock(&cc->mu);
 		cc->registered = false;
 		pthread_mutex_unlock(&cc->mu);
 	}
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ live configuration */
+
+static bool config_wanted(const struct cluster_client *cc)
+{
+	return cc->opts.on_config && (!cc->cfg_fetched || cc->cfg_seen != cc->cfg_done);
+}
+
+/* Validate the settings over a copy of the base config and hand them to on_config. */
+static void apply_config(struct cluster_client *cc, const char *settings, uint64_t version)
+{
+	char err[C3_CFG_ERRLEN], shown[512];
+	void *cfg = calloc(1, cc->opts.cfg_size);
+	size_t n = 0;
+	int rc;
+
+	if (!cfg || c3_cfg_copy(cc->opts.cfg_table, cfg, cc->opts.cfg_base) != 0) {
+		free(cfg);
+		LOG_ERROR("live configuration version %llu not applied: out of memory",
+			  (unsigned long long)version);
+		return;
+	}
+	rc = c3_cfg_apply_lines(cc->opts.cfg_table, cfg, settings, true, err, sizeof(err));
+	if (rc < 0) {
+		LOG_ERROR("live configuration version %llu refused, nothing changed: %s",
+			  (unsigned long long)version, err);
+	} else {
+		for (const char *p = settings; *p && n + 1 < sizeof(shown); p++)
+			shown[n++] = *p == '\n' ? (p[1] ? ' ' : '\0') : *p;
+		shown[n] = '\0';
+		cc->opts.on_config(cc->opts.arg, cfg, version);
+		LOG_INFO("live configuration version %llu applied (%d settings%s%s)",
+			 (unsigned long long)version, rc, rc ? ": " : "", shown);
+		c3_gauge_set(c3_gauge_get("c3fs_config_version", NULL,
+					  "live configuration version applied (set-config)"),
+			     (int64_t)version);
+	}
+	c3_cfg_release(cc->opts.cfg_table, cfg);
+	free(cfg);
+}
+
+static int fetch_config(struct cluster_client *cc)
+{
+	struct mgmtd_get_config_req q;
+	struct mgmtd_get_config_resp r;
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT, schema = C3_BUF_INIT;
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	q.node_type = cc->opts.node_type;
+	q.node_id = cluster_client_node_id(cc);
+	c3_cfg_render_schema(cc->opts.cfg_table, &schema);
+	c3_buf_append(&schema, "", 1);
+	rc = schema.err;
+	q.schema = rc ? NULL : (char *)schema.data;
+	if (rc == 0) {
+		mgmtd_get_config_req_encode(&q, &req);
+		rc = req.err;
+	}
+	if (rc == 0)
+		rc = leader_call(cc, MGMTD_T_GET_CONFIG, &req, &resp, call_timeout_ms(cc) * 2);
+	if (rc == 0)
+		rc = mgmtd_get_config_resp_decode(resp.data, resp.len, &r);
+	if (rc == 0) {
+		cc->cfg_fetched = true;
+		cc->cfg_done = r.version;
+		if (cc->cfg_seen < r.version)
+			cc->cfg_seen = r.version;
+		apply_config(cc, r.settings, r.version);
+		mgmtd_get_config_resp_release(&r);
+	}
+	c3_buf_release(&schema);
 	c3_buf_release(&req);
 	c3_buf_release(&resp);
 	return rc;
@@ -388,6 +472,7 @@ static void *cc_thread(void *arg)
 {
 	struct cluster_client *cc = arg;
 	uint64_t next_hb = 0, next_register = 0, routing_retry_at = 0, lost_ms = 0;
+	uint64_t config_retry_at = 0;
 	int last_err = 0; /* result of the last registration or heartbeat */
 
 	for (;;) {
@@ -446,6 +531,13 @@ static void *cc_thread(void *arg)
 			}
 			pthread_cond_broadcast(&cc->ready_cond);
 			pthread_mutex_unlock(&cc->mu);
+		}
+		if (registered && config_wanted(cc) && c3_now_ms() >= config_retry_at) {
+			int crc = fetch_config(cc);
+
+			if (crc)
+				LOG_DEBUG("live configuration fetch failed: %s", c3_strerror(crc));
+			config_retry_at = crc ? c3_now_ms() + 1000 : 0;
 		}
 		report_lease(cc);
 

@@ -24,6 +24,7 @@
 #include "cluster/routing.h"
 
 struct cluster_client;
+struct c3_cfg_table;
 
 /* One target's report in a storage heartbeat. */
 struct cluster_target_report {
@@ -49,6 +50,19 @@ struct cluster_client_opts {
 	/* Called once each time the lease is lost (see above) and when it is regained. */
 	void (*on_lease)(void *arg, bool valid);
 	void *arg;
+	/* Live configuration (optional; all four or none).  After registering and whenever a
+	 * heartbeat reply names another configuration version, the client fetches the
+	 * settings mgmtd holds for this node (MGMTD_T_GET_CONFIG, which also hands mgmtd
+	 * cfg_table so it can validate set-config), applies them over a copy of cfg_base with
+	 * c3_cfg_apply_lines(reloadable only) and, when all of them are valid, calls
+	 * on_config with that copy (valid during the call only).  A setting removed in mgmtd
+	 * thus falls back to cfg_base.  cfg_base is read, never written, and must outlive
+	 * the client.  Refused settings are logged and not retried until the version changes.
+	 * The applied version is the gauge c3fs_config_version. */
+	const struct c3_cfg_table *cfg_table;
+	const void *cfg_base;
+	size_t cfg_size;            /* sizeof *cfg_base */
+	void (*on_config)(void *arg, const void *cfg, uint64_t version);
 };
 
 /* Start the background thread.  Does not wait for mgmtd: use cluster_client_wait_ready.

@@ -196,6 +196,7 @@ void mgmtd_heartbeat_resp_encode(const struct mgmtd_heartbeat_resp *m, struct c3
 {
 	c3_enc_u64(out, m->routing_version);
 	c3_enc_u32(out, m->lease_ms);
+	c3_enc_u64(out, m->config_version);
 }
 
 int mgmtd_heartbeat_resp_decode(const void *p, size_t n, struct mgmtd_heartbeat_resp *m)
@@ -205,6 +206,7 @@ int mgmtd_heartbeat_resp_decode(const void *p, size_t n, struct mgmtd_heartbeat_
 	c3_dec_init(&d, p, n);
 	m->routing_version = c3_dec_u64(&d);
 	m->lease_ms = c3_dec_u32(&d);
+	m->config_version = c3_dec_left(&d) ? c3_dec_u64(&d) : 0; /* appended field */
 	if (c3_dec_finish(&d) || m->lease_ms == 0)
 		return -C3FS_EBADMSG;
 	return 0;
@@ -536,4 +538,140 @@ int mgmtd_admin_resp_decode(const void *p, size_t n, struct mgmtd_admin_resp *m)
 	c3_dec_init(&d, p, n);
 	m->routing_version = c3_dec_u64(&d);
 	return c3_dec_finish(&d);
+}
+
+/* ------------------------------------------------------------------ live configuration */
+
+/* A malloc'd copy of a length-prefixed text of at most MGMTD_CONFIG_MAX bytes without NUL
+ * bytes; NULL with d->err set when malformed (or -ENOMEM in *rc). */
+static char *dec_text(struct c3_dec *d, int *rc)
+{
+	size_t n;
+	const uint8_t *p = c3_dec_bytes(d, MGMTD_CONFIG_MAX, &n);
+	char *s;
+
+	if (d->err)
+		return NULL;
+	if (memchr(p, '\0', n)) {
+		d->err = -C3FS_EBADMSG;
+		return NULL;
+	}
+	s = strndup(p ? (const char *)p : "", n);
+	if (!s)
+		*rc = -ENOMEM;
+	return s;
+}
+
+static bool node_type_ok(uint8_t t)
+{
+	return t <= NODE_CLIENT;
+}
+
+void mgmtd_get_config_req_encode(const struct mgmtd_get_config_req *m, struct c3_buf *out)
+{
+	c3_enc_u8(out, m->node_type);
+	c3_enc_u32(out, m->node_id);
+	c3_enc_str(out, m->schema);
+}
+
+int mgmtd_get_config_req_decode(const void *p, size_t n, struct mgmtd_get_config_req *m)
+{
+	struct c3_dec d;
+	int rc = 0;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	m->node_type = c3_dec_u8(&d);
+	m->node_id = c3_dec_u32(&d);
+	m->schema = dec_text(&d, &rc);
+	if (rc == 0 && (c3_dec_finish(&d) || !node_type_ok(m->node_type) ||
+			(m->node_type == 0 && m->node_id == 0)))
+		rc = -C3FS_EBADMSG;
+	if (rc)
+		mgmtd_get_config_req_release(m);
+	return rc;
+}
+
+void mgmtd_get_config_req_release(struct mgmtd_get_config_req *m)
+{
+	free(m->schema);
+	m->schema = NULL;
+}
+
+void mgmtd_get_config_resp_encode(const struct mgmtd_get_config_resp *m, struct c3_buf *out)
+{
+	c3_enc_u64(out, m->version);
+	c3_enc_u8(out, m->node_type);
+	c3_enc_str(out, m->settings);
+	c3_enc_str(out, m->schema);
+}
+
+int mgmtd_get_config_resp_decode(const void *p, size_t n, struct mgmtd_get_config_resp *m)
+{
+	struct c3_dec d;
+	int rc = 0;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	m->version = c3_dec_u64(&d);
+	m->node_type = c3_dec_u8(&d);
+	m->settings = dec_text(&d, &rc);
+	if (rc == 0)
+		m->schema = dec_text(&d, &rc);
+	if (rc == 0 && (c3_dec_finish(&d) || !node_type_ok(m->node_type)))
+		rc = -C3FS_EBADMSG;
+	if (rc)
+		mgmtd_get_config_resp_release(m);
+	return rc;
+}
+
+void mgmtd_get_config_resp_release(struct mgmtd_get_config_resp *m)
+{
+	free(m->settings);
+	free(m->schema);
+	m->settings = m->schema = NULL;
+}
+
+void mgmtd_set_config_req_encode(const struct mgmtd_set_config_req *m, struct c3_buf *out)
+{
+	c3_enc_str(out, m->admin_token);
+	c3_enc_u8(out, m->node_type);
+	c3_enc_u32(out, m->node_id);
+	c3_enc_str(out, m->assignments);
+}
+
+int mgmtd_set_config_req_decode(const void *p, size_t n, struct mgmtd_set_config_req *m)
+{
+	struct c3_dec d;
+	int rc = 0;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
+	m->node_type = c3_dec_u8(&d);
+	m->node_id = c3_dec_u32(&d);
+	m->assignments = dec_text(&d, &rc);
+	if (rc == 0 && (c3_dec_finish(&d) || !node_type_ok(m->node_type) ||
+			(m->node_type == 0 && m->node_id == 0)))
+		rc = -C3FS_EBADMSG;
+	if (rc)
+		mgmtd_set_config_req_release(m);
+	return rc;
+}
+
+void mgmtd_set_config_req_release(struct mgmtd_set_config_req *m)
+{
+	free(m->assignments);
+	m->assignments = NULL;
+}
+
+void mgmtd_error_text_decode(const void *p, size_t n, char *out, size_t outsz)
+{
+	struct c3_dec d;
+
+	out[0] = '\0';
+	c3_dec_init(&d, p, n);
+	c3_dec_str(&d, out, outsz);
+	if (d.err)
+		out[0] = '\0';
 }

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "common/errors.h"
+#include "common/log.h"
 
 /* Files larger than this are refused before reading (a config is a few KiB). */
 #define CFG_FILE_MAX (1u << 20)
@@ -250,6 +251,13 @@ static int cfg_parse_value(const struct c3_cfg_key *k, const char *s, union cfg_
 
 	switch (k->type) {
 	case C3_CFG_STR:
+		/* the one STR key with a fixed set of values every service shares */
+		if (strcmp(k->section, "log") == 0 && strcmp(k->name, "level") == 0 &&
+		    c3_log_level_parse(s) < 0) {
+			cfg_err(why, whylen, "\"%s\" is not a log level (error, warn, info or "
+				"debug)", s);
+			return -EINVAL;
+		}
 		v->s = strdup(s);
 		if (!v->s) {
 			cfg_err(why, whylen, "out of memory");
@@ -939,5 +947,280 @@ fail:
 	c3_buf_release(&out);
 	free((void *)sets);
 	c3_cfg_release(t, obj);
+	return rc;
+}
+
+/* ---- live configuration ---- */
+
+/* Index of "section.key" (n bytes at key, split at the last dot), or -1. */
+static int cfg_find_dotted(const struct c3_cfg_table *t, const char *key, size_t n)
+{
+	const char *dot = memrchr(key, '.', n);
+
+	if (!dot || dot == key || dot == key + n - 1)
+		return -1;
+	for (size_t i = 0; i < t->nkeys; i++) {
+		const struct c3_cfg_key *k = &t->keys[i];
+		size_t sl = strlen(k->section);
+
+		if (sl == (size_t)(dot - key) && memcmp(k->section, key, sl) == 0 &&
+		    strlen(k->name) == n - sl - 1 && memcmp(k->name, dot + 1, n - sl - 1) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+int c3_cfg_apply_lines(const struct c3_cfg_table *t, void *obj, const char *text,
+		       bool reloadable_only, char *err, size_t errlen)
+{
+	char why[C3_CFG_ERRLEN - 64];
+	struct cfg_pending *p;
+	const char *line = text ? text : "";
+	int count = 0, rc = 0;
+
+	p = cfg_pending_new(t);
+	if (!p) {
+		cfg_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	while (*line) {
+		size_t len = strcspn(line, "\n"), keylen, vallen;
+		const char *next = line[len] ? line + len + 1 : line + len;
+		const char *eq = memchr(line, '=', len), *key = line, *val;
+		char *valcopy;
+		int i;
+
+		keylen = eq ? (size_t)(eq - line) : len;
+		cfg_trim(&key, &keylen);
+		if (!eq) {
+			if (keylen) {
+				cfg_err(err, errlen, "%.*s: expected section.key=value",
+					(int)(keylen > 100 ? 100 : keylen), key);
+				rc = -C3FS_ECONFIG;
+				break;
+			}
+			line = next;
+			continue;
+		}
+		i = cfg_find_dotted(t, key, keylen);
+		if (i < 0) {
+			cfg_err(err, errlen, "%.*s: unknown key", (int)(keylen > 100 ? 100 : keylen),
+				key);
+			rc = -C3FS_ECONFIG;
+			break;
+		}
+		if (reloadable_only && !t->keys[i].reloadable) {
+			cfg_err(err, errlen, "%s.%s: not reloadable (set it in the daemon's config "
+				"file and restart it)", t->keys[i].section, t->keys[i].name);
+			rc = -C3FS_ECONFIG;
+			break;
+		}
+		if (p[i].set) {
+			cfg_err(err, errlen, "%s.%s: set twice", t->keys[i].section,
+				t->keys[i].name);
+			rc = -C3FS_ECONFIG;
+			break;
+		}
+		val = eq + 1;
+		vallen = (size_t)(line + len - val);
+		cfg_trim(&val, &vallen);
+		valcopy = strndup(val, vallen);
+		if (!valcopy) {
+			rc = -ENOMEM;
+			cfg_err(err, errlen, "out of memory");
+			break;
+		}
+		rc = cfg_parse_value(&t->keys[i], valcopy, &p[i].v, why, sizeof(why));
+		free(valcopy);
+		if (rc != 0) {
+			cfg_err(err, errlen, "%s.%s: %s", t->keys[i].section, t->keys[i].name, why);
+			rc = rc == -ENOMEM ? rc : -C3FS_ECONFIG;
+			break;
+		}
+		p[i].set = true;
+		count++;
+		line = next;
+	}
+	if (rc == 0)
+		cfg_pending_commit(t, p, obj);
+	cfg_pending_free(t, p);
+	return rc ? rc : count;
+}
+
+int c3_cfg_copy(const struct c3_cfg_table *t, void *dst, const void *src)
+{
+	for (size_t i = 0; i < t->nkeys; i++) {
+		const struct c3_cfg_key *k = &t->keys[i];
+		const void *from = (const char *)src + k->offset;
+		void *to = cfg_field(k, dst);
+
+		switch (k->type) {
+		case C3_CFG_STR:
+			*(char **)to = *(char *const *)from ? strdup(*(char *const *)from) : NULL;
+			if (*(char *const *)from && !*(char **)to) {
+				for (size_t j = 0; j < i; j++)
+					if (t->keys[j].type == C3_CFG_STR) {
+						free(*(char **)cfg_field(&t->keys[j], dst));
+						*(char **)cfg_field(&t->keys[j], dst) = NULL;
+					}
+				return -ENOMEM;
+			}
+			break;
+		case C3_CFG_INT:
+			memcpy(to, from, sizeof(int64_t));
+			break;
+		case C3_CFG_BOOL:
+			memcpy(to, from, sizeof(bool));
+			break;
+		case C3_CFG_SIZE:
+		case C3_CFG_MS:
+			memcpy(to, from, sizeof(uint64_t));
+			break;
+		}
+	}
+	return 0;
+}
+
+int c3_cfg_get(const struct c3_cfg_table *t, const void *obj, const char *key, char *out,
+	       size_t outlen)
+{
+	int i = cfg_find_dotted(t, key, strlen(key));
+	const void *f;
+
+	if (i < 0)
+		return -ENOENT;
+	f = (const char *)obj + t->keys[i].offset;
+	switch (t->keys[i].type) {
+	case C3_CFG_STR:
+		snprintf(out, outlen, "%s", *(char *const *)f ? *(char *const *)f : "");
+		break;
+	case C3_CFG_INT:
+		snprintf(out, outlen, "%lld", (long long)*(const int64_t *)f);
+		break;
+	case C3_CFG_BOOL:
+		snprintf(out, outlen, "%s", *(const bool *)f ? "true" : "false");
+		break;
+	case C3_CFG_SIZE:
+		cfg_fmt_scaled(out, outlen, *(const uint64_t *)f, cfg_size_units);
+		break;
+	case C3_CFG_MS:
+		cfg_fmt_scaled(out, outlen, *(const uint64_t *)f, cfg_ms_units);
+		if (*(const uint64_t *)f == 0)
+			snprintf(out, outlen, "0");
+		break;
+	}
+	return 0;
+}
+
+static const char *const cfg_schema_types[] = { "str", "int", "bool", "size", "ms" };
+
+void c3_cfg_render_schema(const struct c3_cfg_table *t, struct c3_buf *out)
+{
+	for (size_t i = 0; i < t->nkeys; i++) {
+		const struct c3_cfg_key *k = &t->keys[i];
+
+		c3_buf_printf(out, "%s.%s %s %lld %lld %d\n", k->section, k->name,
+			      cfg_schema_types[k->type], (long long)k->min, (long long)k->max,
+			      k->reloadable ? 1 : 0);
+	}
+}
+
+/* One table allocation: the table, its keys, then the names (section and name strings). */
+void c3_cfg_schema_free(struct c3_cfg_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nkeys; i++) {
+		free((void *)t->keys[i].section);
+		free((void *)t->keys[i].name);
+	}
+	free((void *)t->keys);
+	free(t);
+}
+
+/* Every field of a schema object is 8 bytes: int64, uint64, char * or (first byte) bool. */
+#define CFG_SCHEMA_SLOT 8
+
+int c3_cfg_schema_parse(const char *text, struct c3_cfg_table **out, size_t *objsize,
+			char *err, size_t errlen)
+{
+	struct c3_cfg_table *t = calloc(1, sizeof(*t));
+	struct c3_cfg_key *keys = NULL;
+	const char *line = text ? text : "";
+	size_t cap = 0, lineno = 0;
+	int rc = 0;
+
+	*out = NULL;
+	if (!t)
+		goto nomem;
+	t->service = "schema";
+	while (*line) {
+		char key[200], type[8], *dot;
+		long long lo, hi;
+		int reload, n = 0, ty = -1;
+		size_t len = strcspn(line, "\n");
+
+		lineno++;
+		if (len == 0 || len >= 250 ||
+		    sscanf(line, "%199s %7s %lld %lld %d%n", key, type, &lo, &hi, &reload, &n) != 5 ||
+		    (size_t)n != len || (reload != 0 && reload != 1)) {
+			cfg_err(err, errlen, "schema line %zu: malformed", lineno);
+			rc = -C3FS_ECONFIG;
+			goto fail;
+		}
+		for (int j = 0; j < 5; j++)
+			if (strcmp(type, cfg_schema_types[j]) == 0)
+				ty = j;
+		dot = strrchr(key, '.');
+		if (ty < 0 || !dot || dot == key || !dot[1] ||
+		    cfg_find_dotted(t, key, strlen(key)) >= 0) {
+			cfg_err(err, errlen, "schema line %zu: bad type, name or a repeated key",
+				lineno);
+			rc = -C3FS_ECONFIG;
+			goto fail;
+		}
+		if (t->nkeys == cap) {
+			struct c3_cfg_key *nk;
+
+			cap = cap ? cap * 2 : 32;
+			if (cap > 4096) {
+				cfg_err(err, errlen, "schema: more than 4096 keys");
+				rc = -C3FS_ECONFIG;
+				goto fail;
+			}
+			nk = realloc(keys, cap * sizeof(*keys));
+			if (!nk)
+				goto nomem;
+			keys = nk;
+			t->keys = keys;
+		}
+		memset(&keys[t->nkeys], 0, sizeof(keys[0]));
+		keys[t->nkeys].section = strndup(key, (size_t)(dot - key));
+		keys[t->nkeys].name = strdup(dot + 1);
+		t->nkeys++;
+		if (!keys[t->nkeys - 1].section || !keys[t->nkeys - 1].name)
+			goto nomem;
+		keys[t->nkeys - 1].type = (enum c3_cfg_type)ty;
+		keys[t->nkeys - 1].offset = (t->nkeys - 1) * CFG_SCHEMA_SLOT;
+		keys[t->nkeys - 1].min = lo;
+		keys[t->nkeys - 1].max = hi;
+		keys[t->nkeys - 1].unit = "";
+		keys[t->nkeys - 1].desc = "";
+		keys[t->nkeys - 1].defval = "";
+		keys[t->nkeys - 1].reloadable = reload == 1;
+		line += len + (line[len] ? 1 : 0);
+	}
+	t->keys = keys;
+	*objsize = (t->nkeys ? t->nkeys : 1) * CFG_SCHEMA_SLOT;
+	*out = t;
+	return 0;
+nomem:
+	cfg_err(err, errlen, "out of memory");
+	rc = -ENOMEM;
+fail:
+	if (t) {
+		t->keys = keys;
+		c3_cfg_schema_free(t);
+	}
 	return rc;
 }

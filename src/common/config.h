@@ -33,7 +33,9 @@ struct c3_cfg_key {
 	const char *defval;   /* default, as text in the key's syntax ("" allowed for STR) */
 	int64_t min, max;     /* INT/SIZE/MS bounds, inclusive; ignored when min > max */
 	const char *unit;     /* for docs: "bytes", "ms", "", ... */
-	bool reloadable;      /* may change without restart (docs only for now) */
+	bool reloadable;      /* may change without restart: c3_cfg_apply_lines(reloadable_only)
+			       * accepts it, and the daemon applies it live (live configuration
+			       * pushed by mgmtd, docs/OPERATIONS.md) */
 	const char *desc;     /* one sentence for docs and samples */
 };
 
@@ -77,5 +79,36 @@ void c3_cfg_render_sample(const struct c3_cfg_table *t, struct c3_buf *out);
  * for the file name in messages.  For tests, the fuzzer and configs not read from a file. */
 int c3_cfg_load_string(const struct c3_cfg_table *t, void *obj, const char *name,
 		       const char *text, char *err, size_t errlen);
+
+/* ---- live configuration (settings pushed by mgmtd) ---- */
+
+/* Apply "section.key=value" lines (text, '\n'-separated; blank lines ignored) over obj,
+ * all or nothing: every line must name a known key, parse and be in range, appear once,
+ * and, when reloadable_only, be marked reloadable.  Returns the number of lines applied
+ * or -C3FS_ECONFIG / -ENOMEM with err = "section.key: reason" (obj untouched). */
+int c3_cfg_apply_lines(const struct c3_cfg_table *t, void *obj, const char *text,
+		       bool reloadable_only, char *err, size_t errlen);
+
+/* Copy every key's field from src to dst (STR fields duplicated; dst's fields are treated
+ * as uninitialised).  Fields of the struct that are no key are not touched.  Returns 0 or
+ * -ENOMEM (dst then holds no strings: nothing to release). */
+int c3_cfg_copy(const struct c3_cfg_table *t, void *dst, const void *src);
+
+/* The value of key "section.key" in obj as text in the key's syntax (sizes and durations
+ * with their largest exact suffix).  Returns 0, or -ENOENT for an unknown key. */
+int c3_cfg_get(const struct c3_cfg_table *t, const void *obj, const char *key, char *out,
+	       size_t outlen);
+
+/* A key table as text, one line per key: "section.key TYPE MIN MAX R" (TYPE = str, int,
+ * bool, size, ms; R = 1 when reloadable).  mgmtd validates settings of a daemon type with
+ * the schema its daemons send (c3_cfg_schema_parse), so it needs no copy of their tables. */
+void c3_cfg_render_schema(const struct c3_cfg_table *t, struct c3_buf *out);
+
+/* Parse a schema into a table whose values live in an object of *objsize bytes (zeroed by
+ * the caller; release its strings with c3_cfg_release, then free it).  Returns 0 and
+ * *out (free with c3_cfg_schema_free) or -C3FS_ECONFIG with err / -ENOMEM. */
+int c3_cfg_schema_parse(const char *text, struct c3_cfg_table **out, size_t *objsize,
+			char *err, size_t errlen);
+void c3_cfg_schema_free(struct c3_cfg_table *t);
 
 #endif

@@ -127,6 +127,10 @@ void fusefs_set_readahead(const char *mnt, uint64_t bytes);
 #define VIRT_INO_RMRF  (C3FS_INO_RESERVED_MIN + 2) /* /3fs-virt/rm-rf */
 #define VIRT_INO_IOVS  (C3FS_INO_RESERVED_MIN + 3) /* /3fs-virt/iovs (reserved for USRBIO) */
 #define VIRT_INO_DONE  (C3FS_INO_RESERVED_MIN + 4) /* the symlink a command replies with */
+#define VIRT_INO_GETCONF (C3FS_INO_RESERVED_MIN + 5) /* /3fs-virt/get-conf */
+#define VIRT_INO_SETCONF (C3FS_INO_RESERVED_MIN + 6) /* /3fs-virt/set-conf */
+#define VIRT_INO_CONF0 (C3FS_INO_RESERVED_MIN + 0x10) /* get-conf entries, below USRBIO's */
+#define VIRT_CONF_MAX 0xf0
 
 static inline bool virt_is(uint64_t ino) { return ino >= C3FS_INO_RESERVED_MIN; }
 /* Fill st for a virtual inode; false if unknown. */
@@ -143,5 +147,19 @@ void virt_mv(struct fusefs *fs, fuse_req_t req, const char *target, uint64_t par
 /* rename(parent/name -> 3fs-virt/rm-rf/...): recursive remove of parent/name. */
 void virt_rename_rmrf(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char *name);
 void virt_readlink(struct fusefs *fs, fuse_req_t req, uint64_t ino);
+
+/* The key table of c3fs-fuse (main.c), for 3fs-virt/get-conf. */
+struct c3_cfg_table;
+extern const struct c3_cfg_table fusefs_cfg_table;
+
+/* Settings a request's caller sees (3fs-virt/set-conf): the caller's own usr.* override,
+ * else the mount's value (its config file, or what root set with sys.*). */
+struct virt_user_conf {
+	uint64_t attr_timeout_ms;
+	uint64_t entry_timeout_ms;
+	uint64_t negative_timeout_ms;
+	bool read_cache;
+};
+void virt_user_conf(struct fusefs *fs, fuse_req_t req, struct virt_user_conf *out);
 
 #endif

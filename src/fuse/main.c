@@ -29,17 +29,20 @@
 
 #define CFG(sec, name, type, field, def, min, max, unit, desc)                                \
 	{ sec, name, type, offsetof(struct fusefs_config, field), def, min, max, unit, false, desc }
+/* reloadable: root changes it on a mount with ln -s VALUE 3fs-virt/set-conf/sys.KEY (virt.c) */
+#define CFGR(sec, name, type, field, def, min, max, unit, desc)                               \
+	{ sec, name, type, offsetof(struct fusefs_config, field), def, min, max, unit, true, desc }
 
 static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	CFG("fuse", "mountpoint", C3_CFG_STR, mountpoint, "", 1, 0, "",
 	    "Directory to mount on (the command-line argument overrides it)."),
 	CFG("fuse", "threads", C3_CFG_INT, threads, "16", 1, 1024, "",
 	    "Most FUSE worker threads serving requests at once."),
-	CFG("fuse", "attr_timeout", C3_CFG_MS, attr_timeout_ms, "1s", 0, 3600000, "ms",
+	CFGR("fuse", "attr_timeout", C3_CFG_MS, attr_timeout_ms, "1s", 0, 3600000, "ms",
 	    "How long the kernel may cache attributes."),
-	CFG("fuse", "entry_timeout", C3_CFG_MS, entry_timeout_ms, "1s", 0, 3600000, "ms",
+	CFGR("fuse", "entry_timeout", C3_CFG_MS, entry_timeout_ms, "1s", 0, 3600000, "ms",
 	    "How long the kernel may cache name lookups."),
-	CFG("fuse", "negative_timeout", C3_CFG_MS, negative_timeout_ms, "0", 0, 3600000, "ms",
+	CFGR("fuse", "negative_timeout", C3_CFG_MS, negative_timeout_ms, "0", 0, 3600000, "ms",
 	    "How long the kernel may cache a name's absence (0 = not at all)."),
 	CFG("fuse", "allow_other", C3_CFG_BOOL, allow_other, "true", 1, 0, "",
 	    "Let every user use the mount (permissions are checked by the meta service)."),
@@ -47,7 +50,7 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	    "Let the kernel check permissions too (default_permissions), from attributes at most "
 	    "attr_timeout old; meta checks every operation either way. Without it, a path walk "
 	    "through cached directory entries skips the search-permission check."),
-	CFG("fuse", "read_cache", C3_CFG_BOOL, read_cache, "true", 1, 0, "",
+	CFGR("fuse", "read_cache", C3_CFG_BOOL, read_cache, "true", 1, 0, "",
 	    "Use the kernel page cache for file data (false = direct I/O for every file)."),
 	CFG("fuse", "max_readahead", C3_CFG_SIZE, max_readahead, "4M", 0, 64 << 20, "bytes",
 	    "Kernel read-ahead window of the mount (0 = leave the kernel's default)."),
@@ -77,13 +80,13 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	    "RPC I/O threads."),
 	CFG("log", "file", C3_CFG_STR, log, "", 1, 0, "",
 	    "Log file (empty = stderr)."),
-	CFG("log", "level", C3_CFG_STR, log_level, "info", 1, 0, "",
+	CFGR("log", "level", C3_CFG_STR, log_level, "info", 1, 0, "",
 	    "error, warn, info or debug."),
 	CFG("metrics", "listen", C3_CFG_STR, metrics_listen, "", 1, 0, "",
 	    "ip:port serving Prometheus metrics (empty = off)."),
 };
 
-static const struct c3_cfg_table fusefs_cfg_table = {
+const struct c3_cfg_table fusefs_cfg_table = {
 	"fuse", fusefs_cfg_keys, sizeof(fusefs_cfg_keys) / sizeof(fusefs_cfg_keys[0]),
 };
 

@@ -422,8 +422,12 @@ static void fusefs_entry_param(struct fusefs *fs, const struct c3fs_attr *a,
 static void fusefs_reply_entry(struct fusefs *fs, fuse_req_t req, const struct c3fs_attr *a)
 {
 	struct fuse_entry_param e;
+	struct virt_user_conf uc;
 
 	fusefs_entry_param(fs, a, &e);
+	virt_user_conf(fs, req, &uc); /* the caller's set-conf overrides */
+	e.attr_timeout = fusefs_secs(uc.attr_timeout_ms);
+	e.entry_timeout = fusefs_secs(uc.entry_timeout_ms);
 	fusefs_ino_ref(fs, a->ino, 1);
 	if (fuse_reply_entry(req, &e) != 0)
 		fusefs_ino_ref(fs, a->ino, -1); /* the kernel never got it */
@@ -432,9 +436,11 @@ static void fusefs_reply_entry(struct fusefs *fs, fuse_req_t req, const struct c
 static void fusefs_reply_attr(struct fusefs *fs, fuse_req_t req, const struct c3fs_attr *a)
 {
 	struct stat st;
+	struct virt_user_conf uc;
 
 	fusefs_stat_from(a, &st);
-	fuse_reply_attr(req, &st, fusefs_secs(fs->cfg.attr_timeout_ms));
+	virt_user_conf(fs, req, &uc);
+	fuse_reply_attr(req, &st, fusefs_secs(uc.attr_timeout_ms));
 }
 
 static bool fusefs_is_virt_name(uint64_t parent, const char *name)
@@ -520,6 +526,7 @@ static void fusefs_init(void *userdata, struct fuse_conn_info *conn)
 static void fusefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fusefs *fs = fusefs_of(req);
+	struct virt_user_conf uc;
 	struct c3fs_cred cr;
 	struct c3fs_attr a;
 	int rc;
@@ -532,11 +539,13 @@ static void fusefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_lookup(fs->cl, &cr, parent, name, &a);
-	if (rc == -ENOENT && fs->cfg.negative_timeout_ms > 0) {
+	if (rc == -ENOENT)
+		virt_user_conf(fs, req, &uc);
+	if (rc == -ENOENT && uc.negative_timeout_ms > 0) {
 		struct fuse_entry_param e;
 
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = fusefs_secs(fs->cfg.negative_timeout_ms);
+		e.entry_timeout = fusefs_secs(uc.negative_timeout_ms);
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -895,13 +904,16 @@ static int fusefs_file_flags(int flags)
 	return flags & (O_ACCMODE | O_TRUNC);
 }
 
-static void fusefs_fill_fi(struct fusefs *fs, struct fuse_file_info *fi, struct fusefs_fh *fh,
-			   bool keep)
+static void fusefs_fill_fi(struct fusefs *fs, fuse_req_t req, struct fuse_file_info *fi,
+			   struct fusefs_fh *fh, bool keep)
 {
+	struct virt_user_conf uc;
+
+	virt_user_conf(fs, req, &uc); /* read_cache may be the caller's set-conf override */
 	fi->fh = (uint64_t)(uintptr_t)fh;
 	/* O_DIRECT alone needs no direct_io flag: the kernel sends that fd's I/O straight to
 	 * us anyway (fuse_direct_IO), and mmap of it keeps working */
-	fi->direct_io = !fs->cfg.read_cache;
+	fi->direct_io = !uc.read_cache;
 	fi->keep_cache = keep && !fi->direct_io;
 }
 
@@ -932,7 +944,7 @@ static void fusefs_create(fuse_req_t req, fuse_ino_t parent, const char *name, m
 		return;
 	}
 	fh->ino = a.ino;
-	fusefs_fill_fi(fs, fi, fh, fusefs_ino_open(fs, &a));
+	fusefs_fill_fi(fs, req, fi, fh, fusefs_ino_open(fs, &a));
 	fusefs_entry_param(fs, &a, &e);
 	fusefs_ino_ref(fs, a.ino, 1);
 	FUSEFS_LIST_ADD(fs, fhs, fh);
@@ -975,7 +987,7 @@ static void fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	fh->ino = ino;
 	c3fs_file_attr(fh->f, &a);
 	keep = fusefs_ino_open(fs, &a);
-	fusefs_fill_fi(fs, fi, fh, keep);
+	fusefs_fill_fi(fs, req, fi, fh, keep);
 	/* close-to-open: the file changed since we last saw it (another client wrote it), so
 	 * the kernel's cached size may be stale too.  Without keep_cache the kernel drops the
 	 * pages itself; drop the attributes (not pages: offset -1) so the next read fetches

@@ -8,6 +8,15 @@
  *   3fs-virt/iovs/       0777  USRBIO registrations: entries, symlink, unlink served by
  *                              usrbio.c
  *   ln -s mv:<src> <dst>       anywhere in the mount: rename <src> to <dst> atomically
+ *   3fs-virt/get-conf/   0555  the mount's settings as symlinks, readlink = value:
+ *                              sys.<section>.<key> for every key (tokens hidden) and
+ *                              usr.<key> for the user-level keys as the caller sees them
+ *   3fs-virt/set-conf/   0777  ln -s VALUE 3fs-virt/set-conf/usr.<key>: the caller's own
+ *                              value of a user-level key (per uid, until unmount; an
+ *                              empty VALUE is impossible, so "default" drops it);
+ *                              ln -s VALUE 3fs-virt/set-conf/sys.<section>.<key>: root
+ *                              only (EPERM otherwise), reloadable keys only, the mount's
+ *                              value for everyone without a usr.* override
  *
  * A command is a symlink(2) call.  When it succeeds the kernel expects a new symlink
  * inode: the reply is the virtual inode VIRT_INO_DONE (a symlink) with entry and attribute
@@ -20,6 +29,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +38,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/config.h"
+#include "common/errors.h"
 #include "common/log.h"
 #include "fuse/fuse_int.h"
 #include "fuse/usrbio.h"
+
+static int virt_conf_entry(uint64_t ino);
+static int virt_conf_find(const char *name);
+static const char *virt_conf_name(int k);
+static void virt_conf_readlink(struct fusefs *fs, fuse_req_t req, int k);
+static int virt_conf_set(struct fusefs *fs, fuse_req_t req, const char *name,
+			 const char *value);
 
 struct virt_node {
 	uint64_t ino;
@@ -43,6 +63,8 @@ static const struct virt_node virt_nodes[] = {
 	{ VIRT_INO_RMRF, VIRT_INO_DIR, "rm-rf", S_IFDIR | 0777 },
 	{ VIRT_INO_IOVS, VIRT_INO_DIR, "iovs", S_IFDIR | 0777 },
 	{ VIRT_INO_DONE, 0, NULL, S_IFLNK | 0777 },
+	{ VIRT_INO_GETCONF, VIRT_INO_DIR, "get-conf", S_IFDIR | 0555 },
+	{ VIRT_INO_SETCONF, VIRT_INO_DIR, "set-conf", S_IFDIR | 0777 },
 };
 #define VIRT_NNODES (sizeof(virt_nodes) / sizeof(virt_nodes[0]))
 
@@ -63,6 +85,13 @@ bool virt_stat(uint64_t ino, struct stat *st)
 	if (usrbio_owns_ino(ino))
 		return usrbio_stat(ino, st);
 	memset(st, 0, sizeof(*st));
+	if (!v && virt_conf_entry(ino) >= 0) {
+		st->st_ino = ino;
+		st->st_mode = S_IFLNK | 0444;
+		st->st_nlink = 1;
+		st->st_size = 1;
+		return true;
+	}
 	if (!v)
 		return false;
 	st->st_ino = v->ino;
@@ -80,8 +109,9 @@ static void virt_reply_node(fuse_req_t req, uint64_t ino)
 	memset(&e, 0, sizeof(e));
 	virt_stat(ino, &e.attr);
 	e.ino = ino;
-	/* directories are constant: cache them; the command result symlink never */
-	if (ino != VIRT_INO_DONE) {
+	/* directories are constant: cache them; the command result symlink never, nor the
+	 * get-conf entries (their values change and differ per caller) */
+	if (ino != VIRT_INO_DONE && virt_conf_entry(ino) < 0) {
 		e.attr_timeout = 3600;
 		e.entry_timeout = 3600;
 	}
@@ -97,6 +127,15 @@ void virt_lookup(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char 
 		usrbio_lookup(req, name);
 		return;
 	}
+	if (parent == VIRT_INO_GETCONF) {
+		int k = virt_conf_find(name);
+
+		if (k < 0)
+			fuse_reply_err(req, ENOENT);
+		else
+			virt_reply_node(req, VIRT_INO_CONF0 + (uint64_t)k);
+		return;
+	}
 	for (i = 0; i < VIRT_NNODES; i++)
 		if (virt_nodes[i].name && virt_nodes[i].parent == parent &&
 		    strcmp(virt_nodes[i].name, name) == 0) {
@@ -109,8 +148,8 @@ void virt_lookup(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char 
 void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, off_t off,
 		  bool plus)
 {
-	const char *names[VIRT_NNODES + 2];
-	uint64_t inos[VIRT_NNODES + 2];
+	const char *names[VIRT_NNODES + 2 + VIRT_CONF_MAX];
+	uint64_t inos[VIRT_NNODES + 2 + VIRT_CONF_MAX];
 	size_t n = 0, i, pos = 0;
 	char *buf;
 
@@ -132,6 +171,11 @@ void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, 
 			names[n] = virt_nodes[i].name;
 			inos[n++] = virt_nodes[i].ino;
 		}
+	if (ino == VIRT_INO_GETCONF)
+		for (int k = 0; virt_conf_name(k); k++) {
+			names[n] = virt_conf_name(k);
+			inos[n++] = VIRT_INO_CONF0 + (uint64_t)k;
+		}
 	buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -149,7 +193,8 @@ void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, 
 		if (plus) {
 			/* "." and ".." are not looked up by the kernel: ino 0 */
 			e.ino = i >= 2 ? inos[i] : 0;
-			e.attr_timeout = e.entry_timeout = i >= 2 ? 3600 : 0;
+			e.attr_timeout = e.entry_timeout =
+				i >= 2 && virt_conf_entry(inos[i]) < 0 ? 3600 : 0;
 			need = fuse_add_direntry_plus(req, buf + pos, size - pos, names[i], &e,
 						      (off_t)(i + 1));
 		} else {
@@ -169,6 +214,8 @@ void virt_readlink(struct fusefs *fs, fuse_req_t req, uint64_t ino)
 	(void)fs;
 	if (usrbio_owns_ino(ino))
 		usrbio_readlink(req, ino);
+	else if (virt_conf_entry(ino) >= 0)
+		virt_conf_readlink(fs, req, virt_conf_entry(ino));
 	else if (ino != VIRT_INO_DONE)
 		fuse_reply_err(req, EINVAL);
 	else
@@ -331,6 +378,10 @@ void virt_symlink(struct fusefs *fs, fuse_req_t req, const char *target, uint64_
 		usrbio_symlink(req, target, name);
 		return;
 	}
+	if (parent == VIRT_INO_SETCONF) {
+		virt_reply_done(req, virt_conf_set(fs, req, name, target));
+		return;
+	}
 	if (parent != VIRT_INO_RMRF) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -375,4 +426,238 @@ void virt_rename_rmrf(struct fusefs *fs, fuse_req_t req, uint64_t parent, const 
 	LOG_INFO("3fs-virt rm-rf (mv) %lu/%s by uid %u: %s", (unsigned long)parent, name, cr.uid,
 		 rc ? c3fs_strerror(rc) : "done");
 	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+}
+
+/* ------------------------------------------------------------------ get-conf / set-conf
+ *
+ * Entries: index k < nkeys of fusefs_cfg_table is "sys.<section>.<key>"; the next ones are
+ * "usr.<key>", the user-level keys.  The mount-wide values live in conf.sys, a copy of
+ * fs->cfg made at first use (fs->cfg itself never changes after start, so ops.c may keep
+ * reading its other fields without a lock); what root sets goes there.  The values a
+ * request uses are read under conf.mu (virt_user_conf), so a change is never seen
+ * half-done.  Overrides live until unmount.
+ */
+
+/* The user-level keys: the same types and bounds as their fuse.* keys in main.c. */
+static const struct c3_cfg_key virt_usr_keys[] = {
+	{ "usr", "attr_timeout", C3_CFG_MS, offsetof(struct virt_user_conf, attr_timeout_ms),
+	  "1s", 0, 3600000, "ms", true, "" },
+	{ "usr", "entry_timeout", C3_CFG_MS, offsetof(struct virt_user_conf, entry_timeout_ms),
+	  "1s", 0, 3600000, "ms", true, "" },
+	{ "usr", "negative_timeout", C3_CFG_MS,
+	  offsetof(struct virt_user_conf, negative_timeout_ms), "0", 0, 3600000, "ms", true, "" },
+	{ "usr", "read_cache", C3_CFG_BOOL, offsetof(struct virt_user_conf, read_cache), "true",
+	  1, 0, "", true, "" },
+};
+#define VIRT_NUSR (sizeof(virt_usr_keys) / sizeof(virt_usr_keys[0]))
+static const struct c3_cfg_table virt_usr_table = { "usr", virt_usr_keys, VIRT_NUSR };
+
+#define VIRT_CONF_USERS 1024 /* uids with overrides (one more: ENOSPC) */
+
+struct virt_user {
+	uint32_t uid;
+	struct virt_user_conf v;
+	unsigned set;                     /* bit k: virt_usr_keys[k] overridden */
+};
+
+static struct {
+	pthread_mutex_t mu;
+	bool ready;                       /* (mu) sys holds a copy of fs->cfg */
+	struct fusefs_config sys;         /* (mu) the mount's values */
+	struct virt_user *users;          /* (mu) */
+	size_t nusers;                    /* (mu) */
+	_Atomic size_t any;               /* nusers + (a sys.* change), for a lock-free no */
+	pthread_once_t once;
+	char names[VIRT_CONF_MAX][80];    /* built once */
+	int nnames;
+} conf = { .mu = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT };
+
+static void virt_conf_build_names(void)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < fusefs_cfg_table.nkeys && n < VIRT_CONF_MAX; i++, n++)
+		snprintf(conf.names[n], sizeof(conf.names[n]), "sys.%s.%s",
+			 fusefs_cfg_table.keys[i].section, fusefs_cfg_table.keys[i].name);
+	for (size_t i = 0; i < VIRT_NUSR && n < VIRT_CONF_MAX; i++, n++)
+		snprintf(conf.names[n], sizeof(conf.names[n]), "usr.%s", virt_usr_keys[i].name);
+	conf.nnames = n;
+}
+
+static const char *virt_conf_name(int k)
+{
+	pthread_once(&conf.once, virt_conf_build_names);
+	return k >= 0 && k < conf.nnames ? conf.names[k] : NULL;
+}
+
+static int virt_conf_entry(uint64_t ino)
+{
+	if (ino < VIRT_INO_CONF0 || ino >= VIRT_INO_CONF0 + VIRT_CONF_MAX)
+		return -1;
+	return virt_conf_name((int)(ino - VIRT_INO_CONF0)) ? (int)(ino - VIRT_INO_CONF0) : -1;
+}
+
+static int virt_conf_find(const char *name)
+{
+	for (int k = 0; virt_conf_name(k); k++)
+		if (strcmp(conf.names[k], name) == 0)
+			return k;
+	return -1;
+}
+
+/* (mu held) the mount's values, copied from fs->cfg at first use */
+static int virt_conf_ready_locked(struct fusefs *fs)
+{
+	if (conf.ready)
+		return 0;
+	if (c3_cfg_copy(&fusefs_cfg_table, &conf.sys, &fs->cfg) != 0)
+		return -ENOMEM;
+	conf.ready = true;
+	return 0;
+}
+
+static struct virt_user *virt_user_find_locked(uint32_t uid)
+{
+	for (size_t i = 0; i < conf.nusers; i++)
+		if (conf.users[i].uid == uid)
+			return &conf.users[i];
+	return NULL;
+}
+
+/* (mu held) what uid sees: its overrides over the mount's values */
+static void virt_user_conf_locked(const struct fusefs_config *sys, uint32_t uid,
+				  struct virt_user_conf *out)
+{
+	const struct virt_user *u = virt_user_find_locked(uid);
+
+	out->attr_timeout_ms = sys->attr_timeout_ms;
+	out->entry_timeout_ms = sys->entry_timeout_ms;
+	out->negative_timeout_ms = sys->negative_timeout_ms;
+	out->read_cache = sys->read_cache;
+	if (!u)
+		return;
+	for (size_t k = 0; k < VIRT_NUSR; k++) {
+		size_t off = virt_usr_keys[k].offset;
+
+		if (!(u->set & (1u << k)))
+			continue;
+		if (virt_usr_keys[k].type == C3_CFG_BOOL)
+			memcpy((char *)out + off, (const char *)&u->v + off, sizeof(bool));
+		else
+			memcpy((char *)out + off, (const char *)&u->v + off, sizeof(uint64_t));
+	}
+}
+
+void virt_user_conf(struct fusefs *fs, fuse_req_t req, struct virt_user_conf *out)
+{
+	/* the common case, nothing ever set: the file's values, without the lock */
+	if (atomic_load_explicit(&conf.any, memory_order_acquire) == 0) {
+		out->attr_timeout_ms = fs->cfg.attr_timeout_ms;
+		out->entry_timeout_ms = fs->cfg.entry_timeout_ms;
+		out->negative_timeout_ms = fs->cfg.negative_timeout_ms;
+		out->read_cache = fs->cfg.read_cache;
+		return;
+	}
+	pthread_mutex_lock(&conf.mu);
+	virt_user_conf_locked(conf.ready ? &conf.sys : &fs->cfg, fuse_req_ctx(req)->uid, out);
+	pthread_mutex_unlock(&conf.mu);
+}
+
+static void virt_conf_readlink(struct fusefs *fs, fuse_req_t req, int k)
+{
+	char val[512];
+	const char *name = conf.names[k];
+	int rc = 0;
+
+	pthread_mutex_lock(&conf.mu);
+	if (virt_conf_ready_locked(fs) != 0) {
+		rc = ENOMEM;
+	} else if ((size_t)k < fusefs_cfg_table.nkeys) {
+		const char *key = name + 4; /* after "sys." */
+
+		if (strcmp(fusefs_cfg_table.keys[k].name, "token") == 0)
+			snprintf(val, sizeof(val), "(hidden)");
+		else
+			c3_cfg_get(&fusefs_cfg_table, &conf.sys, key, val, sizeof(val));
+	} else {
+		struct virt_user_conf uc;
+
+		virt_user_conf_locked(&conf.sys, fuse_req_ctx(req)->uid, &uc);
+		c3_cfg_get(&virt_usr_table, &uc, name, val, sizeof(val));
+	}
+	pthread_mutex_unlock(&conf.mu);
+	if (rc)
+		fuse_reply_err(req, rc);
+	else
+		fuse_reply_readlink(req, val[0] ? val : "(empty)");
+}
+
+/* ln -s VALUE set-conf/NAME.  Returns 0 or -errno (EPERM: sys.* by a non-root user;
+ * EINVAL: unknown key, bad value, or a sys.* key that needs a restart — logged). */
+static int virt_conf_set(struct fusefs *fs, fuse_req_t req, const char *name,
+			 const char *value)
+{
+	uint32_t uid = fuse_req_ctx(req)->uid;
+	char line[600], err[C3_CFG_ERRLEN];
+	int k = virt_conf_find(name), rc = 0;
+
+	if (k < 0) {
+		LOG_INFO("3fs-virt set-conf %s by uid %u: unknown key", name, uid);
+		return -EINVAL;
+	}
+	if ((size_t)k < fusefs_cfg_table.nkeys && uid != 0) {
+		LOG_INFO("3fs-virt set-conf %s by uid %u: system keys are for root only", name,
+			 uid);
+		return -EPERM;
+	}
+	snprintf(line, sizeof(line), "%s=%s", (size_t)k < fusefs_cfg_table.nkeys ? name + 4 : name,
+		 value);
+	pthread_mutex_lock(&conf.mu);
+	rc = virt_conf_ready_locked(fs);
+	if (rc == 0 && (size_t)k < fusefs_cfg_table.nkeys) {
+		/* checked and stored by the config parser, all or nothing */
+		rc = c3_cfg_apply_lines(&fusefs_cfg_table, &conf.sys, line, true, err, sizeof(err));
+		if (rc > 0 && strcmp(name, "sys.log.level") == 0)
+			c3_log_set_level(c3_log_level_parse(conf.sys.log_level));
+	} else if (rc == 0) {
+		size_t u = (size_t)k - fusefs_cfg_table.nkeys;
+		struct virt_user *vu = virt_user_find_locked(uid);
+		struct virt_user_conf v;
+
+		if (!vu && conf.nusers == VIRT_CONF_USERS) {
+			rc = -ENOSPC;
+		} else if (!vu) {
+			struct virt_user *nu = realloc(conf.users, (conf.nusers + 1) * sizeof(*nu));
+
+			rc = nu ? 0 : -ENOMEM;
+			if (nu) {
+				conf.users = nu;
+				vu = &nu[conf.nusers++];
+				memset(vu, 0, sizeof(*vu));
+				vu->uid = uid;
+			}
+		}
+		if (rc == 0 && strcmp(value, "default") == 0) {
+			vu->set &= ~(1u << u);
+			rc = 1;
+		} else if (rc == 0) {
+			v = vu->v;
+			rc = c3_cfg_apply_lines(&virt_usr_table, &v, line, true, err, sizeof(err));
+			if (rc > 0) {
+				vu->v = v;
+				vu->set |= 1u << u;
+			}
+		}
+	}
+	if (rc > 0)
+		atomic_fetch_add_explicit(&conf.any, 1, memory_order_release);
+	pthread_mutex_unlock(&conf.mu);
+	if (rc == -C3FS_ECONFIG) {
+		LOG_INFO("3fs-virt set-conf by uid %u refused: %s", uid, err);
+		return -EINVAL;
+	}
+	if (rc < 0)
+		return rc;
+	LOG_INFO("3fs-virt set-conf %s=%s by uid %u", name, value, uid);
+	return 0;
 }

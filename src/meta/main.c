@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,10 +90,10 @@ static const struct c3_cfg_key meta_keys[] = {
 	  "default number of chains a file is striped over (capped by the chain table size)"),
 	K("meta", "table_id", C3_CFG_INT, table_id, "1", 0, 65535, "",
 	  "default chain table of new files"),
-	K("meta", "gc_interval", C3_CFG_MS, gc_interval_ms, "1000", 10, 3600000, "ms",
-	  "pause between garbage-collection passes"),
-	K("meta", "gc_batch", C3_CFG_INT, gc_batch, "256", 1, 100000, "items",
-	  "items of each kind one GC pass looks at"),
+	{ "meta", "gc_interval", C3_CFG_MS, offsetof(struct meta_config, gc_interval_ms), "1000",
+	  10, 3600000, "ms", true, "pause between garbage-collection passes" },
+	{ "meta", "gc_batch", C3_CFG_INT, offsetof(struct meta_config, gc_batch), "256", 1,
+	  100000, "items", true, "items of each kind one GC pass looks at" },
 	K("meta", "session_timeout", C3_CFG_MS, session_timeout_ms, "5m", 1000, 86400000, "ms",
 	  "open-file sessions of a client silent this long (and not alive in mgmtd) expire"),
 	K("meta", "dir_grace", C3_CFG_MS, dir_grace_ms, "5m", 0, 86400000, "ms",
@@ -106,13 +107,35 @@ static const struct c3_cfg_key meta_keys[] = {
 	K("meta", "storage_wait", C3_CFG_MS, storage_wait_ms, "8000", 0, 600000, "ms",
 	  "how long a truncate retries a chain being reconfigured before the client is told "
 	  "to retry (keep below the clients' request timeout)"),
-	K("log", "level", C3_CFG_STR, log_level, "info", 1, 0, "", "error|warn|info|debug"),
+	{ "log", "level", C3_CFG_STR, offsetof(struct meta_config, log_level), "info", 1, 0, "",
+	  true, "error|warn|info|debug" },
 	K("log", "file", C3_CFG_STR, log_file, "", 1, 0, "", "log file (empty = stderr)"),
 	K("metrics", "listen", C3_CFG_STR, metrics_listen, "", 1, 0, "",
 	  "Prometheus /metrics address ip:port (empty = off)"),
 };
 static const struct c3_cfg_table meta_cfg = { "meta", meta_keys,
 					       sizeof(meta_keys) / sizeof(meta_keys[0]) };
+
+
+/* Live configuration (cluster/client.h): called on the cluster client's thread with the
+ * file config plus the settings pushed by mgmtd.  Reloadable here, and why it is safe:
+ * log.level is one int read by each log call; gc_interval and gc_batch go through the two
+ * atomics below, which the GC thread reads at each pass (the next pass uses them). */
+static _Atomic uint64_t live_gc_interval_ms; /* 0 = not set yet */
+static _Atomic int64_t live_gc_batch;
+
+static void cb_config(void *arg, const void *cfg, uint64_t version)
+{
+	const struct meta_config *c = cfg;
+	int lvl = c3_log_level_parse(c->log_level);
+
+	(void)arg;
+	(void)version;
+	if (lvl >= 0)
+		c3_log_set_level(lvl);
+	atomic_store(&live_gc_interval_ms, c->gc_interval_ms);
+	atomic_store(&live_gc_batch, c->gc_batch);
+}
 
 struct gc_thread {
 	struct meta_svc *svc;
@@ -142,6 +165,10 @@ static void *gc_main(void *arg)
 		struct timespec ts;
 		int rc;
 
+		if (atomic_load(&live_gc_interval_ms)) { /* set-config (cb_config) */
+			g->interval_ms = atomic_load(&live_gc_interval_ms);
+			g->batch = (int)atomic_load(&live_gc_batch);
+		}
 		pthread_mutex_unlock(&g->mu);
 		memset(&st, 0, sizeof(st));
 		rc = meta_gc_run(g->svc, g->batch, &st);
@@ -301,6 +328,10 @@ int main(int argc, char **argv)
 		cco.node_id = (uint32_t)cfg.node_id;
 		cco.node_addr = node_addr;
 		cco.heartbeat_ms = (uint32_t)cfg.heartbeat_ms;
+		cco.cfg_table = &meta_cfg;
+		cco.cfg_base = &cfg;
+		cco.cfg_size = sizeof(cfg);
+		cco.on_config = cb_config;
 		rc = cluster_client_new(&cco, &cc);
 		if (rc < 0) {
 			LOG_ERROR("cluster client: %s", c3_strerror(rc));

@@ -26,9 +26,11 @@
 #include "kv/kv.h"
 #include "mgmtd/chain.h"
 #include "mgmtd/lease.h"
+#include "mgmtd/settings.h"
 #include "mgmtd/state.h"
 #include "mgmtd/store.h"
 #include "mgmtd/web.h"
+#include "net/codec.h"
 #include "net/rpc.h"
 #include "proto/mgmtd.h"
 
@@ -63,6 +65,7 @@ struct mgmtd_service {
 	 * known nodes are acknowledged until frozen_until_ms (monotonic), never later */
 	bool frozen;                     /* (mu) */
 	uint64_t frozen_until_ms;        /* (mu) */
+	uint64_t config_version;         /* (mu) live configuration version (settings.h) */
 
 	struct c3_counter *m_heartbeats, *m_registrations, *m_takeovers, *m_commit_fail;
 	struct c3_gauge *m_leader, *m_version, *m_nodes_up, *m_nodes_down, *m_nodes_maint;
@@ -218,6 +221,10 @@ static int take_over_locked(struct mgmtd_service *svc)
 	if (rc)
 		return rc;
 	c3_counter_add(svc->m_takeovers, 1);
+	/* the settings version only grows; a failed read leaves the old value, and the next
+	 * set-config re-reads it inside its transaction anyway */
+	if (mgmtd_settings_version(svc->db, &svc->config_version) != 0)
+		LOG_WARN("cannot read the live configuration version from the KV");
 	LOG_INFO("now the mgmtd leader (epoch %llu): %u nodes, %u targets, %u chains, %u "
 		 "tables, routing version %llu", (unsigned long long)svc->lease.epoch,
 		 svc->st.nnodes, svc->st.ntargets, svc->st.nchains, svc->st.ntables,
@@ -428,6 +435,7 @@ static void frozen_heartbeat_locked(struct mgmtd_service *svc, struct rpc_req *r
 	}
 	memset(&r, 0, sizeof(r));
 	r.routing_version = svc->ri->version;
+	r.config_version = svc->config_version;
 	r.lease_ms = (uint32_t)(2 * left < svc->node_lease_ms ? 2 * left : svc->node_lease_ms);
 	if (r.lease_ms == 0)
 		r.lease_ms = 1;
@@ -467,6 +475,7 @@ static void h_heartbeat(struct rpc_req *req, void *ctx)
 	if (rc == 0) {
 		r.routing_version = svc->st.version;
 		r.lease_ms = (uint32_t)svc->node_lease_ms;
+		r.config_version = svc->config_version;
 		mgmtd_heartbeat_resp_encode(&r, &b);
 		c3_counter_add(svc->m_heartbeats, 1);
 	}
@@ -647,6 +656,159 @@ static void h_rotate_lastsrv(struct rpc_req *req, void *ctx)
 static void h_remove_node(struct rpc_req *req, void *ctx)
 {
 	h_admin(req, ctx, OP_REMOVE_NODE);
+}
+
+/* ------------------------------------------------------------------ live configuration */
+
+/* The type of a request that names a node (mu held): the node's own when node_type is 0.
+ * Returns the type, or -ENOENT (unknown node) / -EINVAL (type and node disagree). */
+static int config_type_locked(struct mgmtd_service *svc, uint8_t node_type, uint32_t node_id)
+{
+	struct mgmtd_node *n = node_id ? mgmtd_state_node(&svc->st, node_id) : NULL;
+
+	if (node_id && !n)
+		return node_type ? node_type : -ENOENT;
+	if (n && node_type && n->type != node_type)
+		return -EINVAL;
+	return n ? n->type : node_type;
+}
+
+static void reply_reason(struct rpc_req *req, int rc, const char *why)
+{
+	struct c3_buf b = C3_BUF_INIT;
+
+	c3_enc_str(&b, why);
+	rpc_reply_buf(req, rc, b.err ? NULL : &b);
+	c3_buf_release(&b);
+}
+
+static void h_get_config(struct rpc_req *req, void *ctx)
+{
+	struct mgmtd_service *svc = ctx;
+	struct mgmtd_get_config_req q;
+	struct mgmtd_get_config_resp r;
+	struct c3_buf b = C3_BUF_INIT;
+	uint64_t instance;
+	bool registered;
+	int rc = mgmtd_get_config_req_decode(req->payload, req->payload_len, &q);
+
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_lock(&svc->mu);
+	if (!is_leader_locked(svc)) {
+		reply_redirect_locked(svc, req);
+		pthread_mutex_unlock(&svc->mu);
+		mgmtd_get_config_req_release(&q);
+		return;
+	}
+	rc = config_type_locked(svc, q.node_type, q.node_id);
+	/* only a registered node of the type may tell the type's key table */
+	registered = q.node_id && mgmtd_state_node(&svc->st, q.node_id);
+	instance = svc->instance;
+	pthread_mutex_unlock(&svc->mu);
+	if (rc < 0) {
+		reply_reason(req, rc, rc == -ENOENT ? "unknown node" :
+			     "the node is not of the given type");
+		mgmtd_get_config_req_release(&q);
+		return;
+	}
+	r.node_type = (uint8_t)rc;
+	rc = 0;
+	if (q.schema[0] && registered && q.node_type && q.node_type != NODE_MGMTD) {
+		/* a daemon tells its key table: keep it to validate set-config */
+		rc = mgmtd_settings_put_schema(svc->db, instance, wall_ms(), q.node_type,
+					       q.schema);
+		if (rc == -C3FS_ECONFIG)
+			LOG_WARN("node %u sent a malformed configuration schema", q.node_id);
+		if (rc == -C3FS_ECONFIG)
+			rc = 0; /* its settings are still served */
+	}
+	if (rc == 0)
+		rc = mgmtd_settings_get(svc->db, r.node_type, q.node_id, &r.version, &r.settings,
+					&r.schema);
+	if (rc == 0) {
+		/* heartbeats must name what the KV holds, or nodes would fetch at each one */
+		pthread_mutex_lock(&svc->mu);
+		if (r.version > svc->config_version)
+			svc->config_version = r.version;
+		pthread_mutex_unlock(&svc->mu);
+		mgmtd_get_config_resp_encode(&r, &b);
+	}
+	mgmtd_get_config_resp_release(&r);
+	mgmtd_get_config_req_release(&q);
+	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);
+	c3_buf_release(&b);
+}
+
+static void h_set_config(struct rpc_req *req, void *ctx)
+{
+	struct mgmtd_service *svc = ctx;
+	struct mgmtd_set_config_req q;
+	struct mgmtd_admin_resp ar;
+	struct c3_buf b = C3_BUF_INIT;
+	char why[256] = "";
+	uint64_t instance, version = 0;
+	int type, rc = mgmtd_set_config_req_decode(req->payload, req->payload_len, &q);
+
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&svc->mu);
+	if (!is_leader_locked(svc)) {
+		reply_redirect_locked(svc, req);
+		pthread_mutex_unlock(&svc->mu);
+		mgmtd_set_config_req_release(&q);
+		return;
+	}
+	if (!token_ok(svc, q.admin_token)) {
+		pthread_mutex_unlock(&svc->mu);
+		LOG_WARN("set-config from %s refused: %s", req->peer,
+			 svc->admin_token[0] ? "wrong admin token" : "no admin token configured");
+		mgmtd_set_config_req_release(&q);
+		rpc_reply(req, -C3FS_EADMIN, NULL, 0, NULL, 0);
+		return;
+	}
+	rc = config_type_locked(svc, q.node_type, q.node_id);
+	instance = svc->instance;
+	pthread_mutex_unlock(&svc->mu);
+	if (rc == -ENOENT)
+		snprintf(why, sizeof(why), "unknown node %u (give its type too to set it before "
+			 "it registers)", q.node_id);
+	else if (rc == -EINVAL)
+		snprintf(why, sizeof(why), "node %u is not a %s node", q.node_id,
+			 node_type_name(q.node_type));
+	else if (rc == NODE_MGMTD)
+		snprintf(why, sizeof(why), "mgmtd's own settings are not live: restart it");
+	if (why[0]) {
+		reply_reason(req, rc < 0 ? rc : -C3FS_ECONFIG, why);
+		mgmtd_set_config_req_release(&q);
+		return;
+	}
+	type = rc;
+	rc = mgmtd_settings_set(svc->db, instance, wall_ms(), (uint8_t)type, q.node_id,
+				q.assignments, &version, why, sizeof(why));
+	if (rc == 0) {
+		pthread_mutex_lock(&svc->mu);
+		if (version > svc->config_version)
+			svc->config_version = version;
+		pthread_mutex_unlock(&svc->mu);
+		LOG_INFO("set-config %s node %u (0 = all): configuration version %llu",
+			 node_type_name(type), q.node_id, (unsigned long long)version);
+		ar.routing_version = version;
+		mgmtd_admin_resp_encode(&ar, &b);
+		rpc_reply_buf(req, b.err, b.err ? NULL : &b);
+	} else if (why[0]) {
+		LOG_INFO("set-config refused: %s", why);
+		reply_reason(req, rc, why);
+	} else {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+	}
+	c3_buf_release(&b);
+	mgmtd_set_config_req_release(&q);
 }
 
 /* ------------------------------------------------------------------ metrics */
@@ -859,6 +1021,8 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	rpc_server_register(svc->srv, MGMTD_T_SET_TARGET_STATE, h_set_target_state, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_ROTATE_LASTSRV, h_rotate_lastsrv, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_REMOVE_NODE, h_remove_node, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_GET_CONFIG, h_get_config, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_SET_CONFIG, h_set_config, svc, 0);
 
 	metrics_init(svc);
 	if (cfg->metrics_listen && cfg->metrics_listen[0]) {

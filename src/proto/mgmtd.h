@@ -54,12 +54,14 @@
 #define MGMTD_T_GET_ROUTING   102
 #define MGMTD_T_GET_LEADER    103
 #define MGMTD_T_LIST_NODES    104  /* every node incl. clients, with session details */
+#define MGMTD_T_GET_CONFIG    105  /* live configuration of a node type or node */
 
 #define MGMTD_T_CREATE_CHAIN_TABLE 150
 #define MGMTD_T_SET_NODE_STATE     151
 #define MGMTD_T_SET_TARGET_STATE   152
 #define MGMTD_T_ROTATE_LASTSRV     153
 #define MGMTD_T_REMOVE_NODE        154
+#define MGMTD_T_SET_CONFIG         155
 
 #define MGMTD_TOKEN_MAX    256
 #define MGMTD_HOSTNAME_MAX 64
@@ -99,6 +101,7 @@ struct mgmtd_heartbeat_req {
 struct mgmtd_heartbeat_resp {
 	uint64_t routing_version;
 	uint32_t lease_ms;
+	uint64_t config_version;         /* appended: live configuration version (0 if absent) */
 };
 
 struct mgmtd_get_routing_req {
@@ -192,6 +195,48 @@ struct mgmtd_rotate_lastsrv_req {
 	char admin_token[MGMTD_TOKEN_MAX];
 	uint32_t chain_id;
 };
+
+/* ---- live configuration (docs/OPERATIONS.md "Live configuration") ----
+ * mgmtd keeps "section.key=value" settings per node type and per node, and one version
+ * that grows with every change; heartbeat replies carry it.  A daemon whose applied
+ * version differs sends MGMTD_T_GET_CONFIG with its key table (schema: config.h,
+ * c3_cfg_render_schema), which mgmtd keeps to validate MGMTD_T_SET_CONFIG for that type:
+ * an unknown key, a bad value or a key that is not reloadable refuses the whole request
+ * with -C3FS_ECONFIG and the reason as the reply payload (mgmtd_error_text_decode). */
+#define MGMTD_CONFIG_MAX (64 * 1024)  /* settings or schema text */
+
+struct mgmtd_get_config_req {
+	uint8_t node_type;               /* enum node_type; 0 = the type of node_id */
+	uint32_t node_id;                /* 0 = the type's settings only */
+	char *schema;                    /* sender's key table; "" = none (admin); malloc'd */
+};
+
+struct mgmtd_get_config_resp {
+	uint64_t version;
+	uint8_t node_type;
+	char *settings;                  /* the type's lines, then the node's; malloc'd */
+	char *schema;                    /* the schema mgmtd holds for the type, or "" */
+};
+
+struct mgmtd_set_config_req {
+	char admin_token[MGMTD_TOKEN_MAX];
+	uint8_t node_type;               /* 0 = the type of node_id */
+	uint32_t node_id;                /* 0 = for every node of the type */
+	char *assignments;               /* "section.key=value" lines; "section.key=" with
+					  * nothing after '=' removes a stored setting */
+};
+
+void mgmtd_get_config_req_encode(const struct mgmtd_get_config_req *m, struct c3_buf *out);
+int mgmtd_get_config_req_decode(const void *p, size_t n, struct mgmtd_get_config_req *m);
+void mgmtd_get_config_req_release(struct mgmtd_get_config_req *m);
+void mgmtd_get_config_resp_encode(const struct mgmtd_get_config_resp *m, struct c3_buf *out);
+int mgmtd_get_config_resp_decode(const void *p, size_t n, struct mgmtd_get_config_resp *m);
+void mgmtd_get_config_resp_release(struct mgmtd_get_config_resp *m);
+void mgmtd_set_config_req_encode(const struct mgmtd_set_config_req *m, struct c3_buf *out);
+int mgmtd_set_config_req_decode(const void *p, size_t n, struct mgmtd_set_config_req *m);
+void mgmtd_set_config_req_release(struct mgmtd_set_config_req *m);
+/* The reason text of a refused request (payload of an error reply); "" when none. */
+void mgmtd_error_text_decode(const void *p, size_t n, char *out, size_t outsz);
 
 /* Reply of the admin requests that only change state. */
 struct mgmtd_admin_resp {

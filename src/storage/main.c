@@ -107,6 +107,19 @@ static const struct c3_cfg_table storage_cfg_table = {
 	"storage", storage_keys, sizeof(storage_keys) / sizeof(storage_keys[0]),
 };
 
+/* Live configuration (cluster/client.h): called on the cluster client's thread with the
+ * file config plus the settings pushed by mgmtd.  Only log.level is reloadable here: the
+ * level is one int read by each log call, so setting it from another thread is safe. */
+static void cb_config(void *arg, const void *cfg, uint64_t version)
+{
+	int lvl = c3_log_level_parse(((const struct storage_cfg *)cfg)->log_level);
+
+	(void)arg;
+	(void)version;
+	if (lvl >= 0)
+		c3_log_set_level(lvl);
+}
+
 /* Parse "id:path,id:path" into out (paths point into buf, which is modified). */
 /* A target directory remembers its id in <dir>/TARGET (written by the chunk store at its
  * first open, which refuses a mismatch with a bare C3FS_ECONFIG).  Checked here first so
@@ -314,6 +327,10 @@ int main(int argc, char **argv)
 		co.on_routing = cb_routing;
 		co.on_lease = cb_lease;
 		co.arg = svc; /* the service does not serve until the lease is valid */
+		co.cfg_table = &storage_cfg_table;
+		co.cfg_base = &cfg;
+		co.cfg_size = sizeof(cfg);
+		co.on_config = cb_config;
 		rc = cluster_client_new(&co, &cc);
 		if (rc) {
 			LOG_ERROR("cannot start the mgmtd client: %s", c3_strerror(rc));

@@ -85,6 +85,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	c3_cfg_release(&fz_tab, &before);
 
+	/* live configuration: pushed lines are all or nothing, like a file */
+	fz_copy(&before, &c);
+	err[0] = '\0';
+	rc = c3_cfg_apply_lines(&fz_tab, &c, text, false, err, sizeof(err));
+	fz_check(&before, &c, rc < 0 ? rc : 0, err);
+	c3_cfg_release(&fz_tab, &before);
+	/* the same text as a schema (what mgmtd parses from a daemon) */
+	{
+		struct c3_cfg_table *st = NULL;
+		size_t objsize = 0;
+
+		if (c3_cfg_schema_parse(text, &st, &objsize, err, sizeof(err)) == 0) {
+			void *obj = calloc(1, objsize);
+
+			if (obj) {
+				rc = c3_cfg_apply_lines(st, obj, "log.level=info\n", true, err,
+							sizeof(err));
+				c3_cfg_release(st, obj);
+				free(obj);
+			}
+			c3_cfg_schema_free(st);
+		}
+	}
+
 	for (line = strtok_r(text, "\n", &save); line && n < 16; line = strtok_r(NULL, "\n", &save), n++) {
 		fz_copy(&before, &c);
 		err[0] = '\0';

@@ -69,6 +69,12 @@ static void fuzz_messages(const uint8_t *data, size_t size)
 		  mgmtd_rotate_lastsrv_req_encode, NOREL);
 	ROUNDTRIP(struct mgmtd_admin_resp, mgmtd_admin_resp_decode, mgmtd_admin_resp_encode,
 		  NOREL);
+	ROUNDTRIP(struct mgmtd_get_config_req, mgmtd_get_config_req_decode,
+		  mgmtd_get_config_req_encode, mgmtd_get_config_req_release);
+	ROUNDTRIP(struct mgmtd_get_config_resp, mgmtd_get_config_resp_decode,
+		  mgmtd_get_config_resp_encode, mgmtd_get_config_resp_release);
+	ROUNDTRIP(struct mgmtd_set_config_req, mgmtd_set_config_req_decode,
+		  mgmtd_set_config_req_encode, mgmtd_set_config_req_release);
 	if (mgmtd_get_routing_resp_decode(data, size, &gr) == 0)
 		routing_unref(gr.ri);
 }

@@ -684,6 +684,133 @@ static int cmd_remove_node(struct admin *ad, int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ live configuration */
+
+/* NODE_ID or a type name (meta, storage, client) into the request fields.  0 or 2. */
+static int parse_config_target(const char *cmd, const char *s, uint8_t *type, uint32_t *node)
+{
+	int t;
+
+	*type = 0;
+	*node = 0;
+	if (parse_u32(s, node) == 0 && *node != 0)
+		return 0;
+	t = node_type_parse(s);
+	if (t < 0 || t == NODE_MGMTD) {
+		fprintf(stderr, "c3fs-admin: %s: '%s' is neither a node id nor a node type (meta, "
+			"storage, client)\n", cmd, s);
+		return 2;
+	}
+	*type = (uint8_t)t;
+	return 0;
+}
+
+/* A refused live-configuration request: the reason mgmtd gave, exit 3 (or 1). */
+static int config_refused(const char *cmd, int rc, const struct c3_buf *resp)
+{
+	char why[512];
+
+	mgmtd_error_text_decode(resp->data, resp->len, why, sizeof(why));
+	if (rc == -C3FS_EADMIN || !why[0])
+		return fail(cmd, rc);
+	fprintf(stderr, "c3fs-admin: %s: refused: %s\n", cmd, why);
+	return rc == -C3FS_ECONFIG ? 3 : 1;
+}
+
+static int cmd_get_config(struct admin *ad, int argc, char **argv)
+{
+	struct mgmtd_get_config_req q;
+	struct mgmtd_get_config_resp r;
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	if (argc != 1) {
+		fprintf(stderr, "usage: c3fs-admin get-config NODE_ID|TYPE\n");
+		return 2;
+	}
+	if (parse_config_target("get-config", argv[0], &q.node_type, &q.node_id))
+		return 2;
+	q.schema = (char *)"";
+	mgmtd_get_config_req_encode(&q, &req);
+	rc = call(ad, MGMTD_T_GET_CONFIG, &req, &resp);
+	if (rc) {
+		rc = config_refused("get-config", rc, &resp);
+		c3_buf_release(&req);
+		c3_buf_release(&resp);
+		return rc;
+	}
+	rc = mgmtd_get_config_resp_decode(resp.data, resp.len, &r);
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	if (rc)
+		return fail("get-config", rc);
+	if (ad->json) {
+		printf("{\"type\":");
+		json_str(node_type_name(r.node_type));
+		printf(",\"node\":%u,\"version\":%" PRIu64 ",\"settings\":", q.node_id,
+		       r.version);
+		json_str(r.settings);
+		printf("}\n");
+	} else {
+		printf("# live settings of %s%s%.0u (configuration version %" PRIu64 "; "
+		       "other keys: the daemon's file)\n", node_type_name(r.node_type),
+		       q.node_id ? " node " : "", q.node_id, r.version);
+		fputs(r.settings, stdout);
+	}
+	mgmtd_get_config_resp_release(&r);
+	return 0;
+}
+
+static int cmd_set_config(struct admin *ad, int argc, char **argv)
+{
+	struct mgmtd_set_config_req q;
+	struct mgmtd_admin_resp r;
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT, lines = C3_BUF_INIT;
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	if (argc < 2) {
+		fprintf(stderr, "usage: c3fs-admin set-config TYPE|NODE_ID SECTION.KEY=VALUE...\n");
+		return 2;
+	}
+	if (parse_config_target("set-config", argv[0], &q.node_type, &q.node_id))
+		return 2;
+	for (int i = 1; i < argc; i++) {
+		if (!strchr(argv[i], '=') || strchr(argv[i], '\n')) {
+			fprintf(stderr, "c3fs-admin: set-config: '%s': expected SECTION.KEY=VALUE\n",
+				argv[i]);
+			c3_buf_release(&lines);
+			return 2;
+		}
+		c3_buf_printf(&lines, "%s\n", argv[i]);
+	}
+	c3_buf_append(&lines, "", 1);
+	if (lines.err) {
+		c3_buf_release(&lines);
+		return fail("set-config", -ENOMEM);
+	}
+	snprintf(q.admin_token, sizeof(q.admin_token), "%s", ad->admin_token);
+	q.assignments = (char *)lines.data;
+	mgmtd_set_config_req_encode(&q, &req);
+	rc = call(ad, MGMTD_T_SET_CONFIG, &req, &resp);
+	if (rc == 0)
+		rc = mgmtd_admin_resp_decode(resp.data, resp.len, &r);
+	else
+		rc = config_refused("set-config", rc, &resp);
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	c3_buf_release(&lines);
+	if (rc)
+		return rc < 0 ? fail("set-config", rc) : rc;
+	if (ad->json)
+		printf("{\"version\":%" PRIu64 "}\n", r.routing_version);
+	else
+		printf("configuration version %" PRIu64 " stored; running daemons apply it "
+		       "with their next heartbeat\n", r.routing_version);
+	return 0;
+}
+
 static int cmd_target_state(struct admin *ad, int argc, char **argv)
 {
 	struct mgmtd_set_target_state_req q;
@@ -825,6 +952,10 @@ static void usage(FILE *f)
 		"  set-target-state TARGET_ID serving|offline   (admin)\n"
 		"  rotate-lastsrv CHAIN_ID     (admin) give up a lastsrv whose disk is lost:\n"
 		"                              the next member takes over (its data wins)\n"
+		"  get-config NODE_ID|TYPE     live settings mgmtd holds for a node or a type\n"
+		"  set-config NODE_ID|TYPE SECTION.KEY=VALUE...\n"
+		"                              (admin) change reloadable keys of running daemons\n"
+		"                              (KEY= removes a setting); others are refused\n"
 		"Settings come from the options, then $C3FS_TOKEN / $C3FS_ADMIN_TOKEN, then\n"
 		"admin.ini.  Exit status: 0 ok, 1 failed, 2 usage or configuration, 3 refused.\n");
 }
@@ -1023,7 +1154,8 @@ static const struct {
 };
 /* Commands with arguments (each checks its own). */
 static const char *const arg_cmds[] = { "create-chain-table", "offline-node", "online-node",
-					"remove-node", "set-target-state", "rotate-lastsrv" };
+					"remove-node", "set-target-state", "rotate-lastsrv",
+					"get-config", "set-config" };
 
 /* Before anything is read or connected: a known command, and no arguments for a command
  * that takes none.  0, or 2 after a message. */
@@ -1058,6 +1190,10 @@ static int run_command(struct admin *ad, const char *cmd, int argc, char **argv)
 		return cmd_remove_node(ad, argc, argv);
 	if (strcmp(cmd, "set-target-state") == 0)
 		return cmd_target_state(ad, argc, argv);
+	if (strcmp(cmd, "get-config") == 0)
+		return cmd_get_config(ad, argc, argv);
+	if (strcmp(cmd, "set-config") == 0)
+		return cmd_set_config(ad, argc, argv);
 	return cmd_rotate_lastsrv(ad, argc, argv);
 }
 

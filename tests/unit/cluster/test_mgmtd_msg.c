@@ -67,7 +67,7 @@ static void test_heartbeat(void)
 		{ 103, TARGET_LOCAL_FAILED, 0, 0, 0, 0 },
 	};
 	struct mgmtd_heartbeat_req q = { 10, 77, 3, 9, 3, reps }, q2;
-	struct mgmtd_heartbeat_resp r = { 12, 6000 }, r2;
+	struct mgmtd_heartbeat_resp r = { 12, 6000, 7 }, r2;
 	struct c3_buf b = C3_BUF_INIT;
 	int bad = 0;
 

@@ -518,6 +518,65 @@ static void test_render(void)
 	c3_buf_release(&b);
 }
 
+/* Live configuration: pushed lines are all or nothing and may be limited to reloadable keys;
+ * a schema round-trips and validates like the table it came from. */
+static void test_live(void)
+{
+	struct tcfg c, copy;
+	struct c3_cfg_table *st;
+	struct c3_buf b = C3_BUF_INIT;
+	char val[64];
+	size_t objsize;
+	void *obj;
+
+	is_int(c3_cfg_defaults(&ttab, &c, err, sizeof(err)), 0, "live: defaults");
+	is_int(c3_cfg_apply_lines(&ttab, &c, "server.verbose=on\n cache.flush = 2s \n\n", true,
+				  err, sizeof(err)), 2, "two reloadable lines applied");
+	ok(c.verbose && c.flush_ms == 2000, "values stored");
+	is_int(c3_cfg_apply_lines(&ttab, &c, "cache.flush=9s\nserver.workers=8", true, err,
+				  sizeof(err)), -C3FS_ECONFIG, "a key needing a restart refuses all");
+	is_str(err, "server.workers: not reloadable (set it in the daemon's config file and "
+		    "restart it)", "the reason names the key");
+	ok(c.flush_ms == 2000 && c.workers == 4, "nothing changed");
+	is_int(c3_cfg_apply_lines(&ttab, &c, "server.workers=8", false, err, sizeof(err)), 1,
+	       "without reloadable_only any key applies");
+	is_int(c3_cfg_apply_lines(&ttab, &c, "x.y=1", false, err, sizeof(err)), -C3FS_ECONFIG,
+	       "unknown key refused");
+	is_str(err, "x.y: unknown key", "unknown key message");
+	is_int(c3_cfg_apply_lines(&ttab, &c, "cache.flush=soon", true, err, sizeof(err)),
+	       -C3FS_ECONFIG, "bad value refused");
+	is_int(c3_cfg_apply_lines(&ttab, &c, "cache.flush=1s\ncache.flush=2s", true, err,
+				  sizeof(err)), -C3FS_ECONFIG, "a key twice refused");
+	is_int(c3_cfg_copy(&ttab, &copy, &c), 0, "copy");
+	ok(copy.listen != c.listen && strcmp(copy.listen, c.listen) == 0 && copy.workers == 8,
+	   "copy duplicates strings");
+	is_int(c3_cfg_get(&ttab, &copy, "cache.size", val, sizeof(val)), 0, "get");
+	is_str(val, "64M", "get renders sizes with a suffix");
+	c3_cfg_release(&ttab, &copy);
+
+	c3_cfg_render_schema(&ttab, &b);
+	c3_buf_append(&b, "", 1);
+	is_int(c3_cfg_schema_parse((const char *)b.data, &st, &objsize, err, sizeof(err)), 0,
+	       "schema parses back");
+	is_int((int)st->nkeys, 8, "schema: every key");
+	obj = calloc(1, objsize);
+	is_int(c3_cfg_apply_lines(st, obj, "cache.flush=1h", true, err, sizeof(err)), 1,
+	       "schema: reloadable key in range");
+	is_int(c3_cfg_apply_lines(st, obj, "cache.flush=2h", true, err, sizeof(err)),
+	       -C3FS_ECONFIG, "schema: range kept");
+	is_int(c3_cfg_apply_lines(st, obj, "cache.size=1M", true, err, sizeof(err)),
+	       -C3FS_ECONFIG, "schema: reloadable flag kept");
+	c3_cfg_release(st, obj);
+	free(obj);
+	c3_cfg_schema_free(st);
+	is_int(c3_cfg_schema_parse("a.b str 1 0\n", &st, &objsize, err, sizeof(err)),
+	       -C3FS_ECONFIG, "schema: a short line is refused");
+	is_int(c3_cfg_schema_parse("a.b text 1 0 1\n", &st, &objsize, err, sizeof(err)),
+	       -C3FS_ECONFIG, "schema: an unknown type is refused");
+	c3_buf_release(&b);
+	c3_cfg_release(&ttab, &c);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/c3fs-cfg.XXXXXX");
@@ -529,6 +588,7 @@ int main(void)
 	test_file();
 	test_args();
 	test_render();
+	test_live();
 	{
 		char cmd[128];
 

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# timeout: 180
+# fuse_conf: 3fs-virt/get-conf and set-conf on a mount.  get-conf lists every key as a
+# symlink whose target is its value (tokens hidden); a user's usr.* override is seen by
+# that user only and changes what the kernel is told (a negative lookup cached for an hour
+# is not asked again); a non-root user may not set sys.* keys; root may set reloadable
+# sys.* keys (the mount's value) but not one that needs a restart; unknown keys and bad
+# values are refused and change nothing.
+set -u
+. "$C3FS_ROOT/tests/lib/common.sh"
+. "$C3FS_ROOT/tests/lib/cluster.sh"
+t_init
+command -v setpriv >/dev/null || t_skip_all "setpriv not installed"
+command -v curl >/dev/null || t_skip_all "curl not installed"
+c_start 1 1 1 || { t_ok 1 "cluster starts"; t_done; }
+M=$T/mnt
+FPORT=$(t_free_port)
+c_mount "$M" --set "metrics.listen=127.0.0.1:$FPORT" --set fuse.attr_timeout=2s ||
+	{ t_ok 1 "mount"; t_done; }
+chmod 0777 "$M"
+chmod o+x "$T" # uid 1000 walks to the mount
+G=$M/3fs-virt/get-conf
+S=$M/3fs-virt/set-conf
+as_user() { setpriv --reuid 1000 --regid 1000 --clear-groups -- "$@"; }
+lookups() {
+	curl -s --max-time 5 "http://127.0.0.1:$FPORT/metrics" |
+		awk '$1 ~ /^c3fs_fuse_requests_total\{op="lookup"/ { s += $2 } END { printf "%d\n", s }'
+}
+
+# --- get-conf ---------------------------------------------------------------------------------
+ls "$G" | grep -qx "sys.fuse.attr_timeout"
+t_ok $? "get-conf lists sys.fuse.attr_timeout"
+ls "$G" | grep -qx "usr.negative_timeout"
+t_ok $? "get-conf lists usr.negative_timeout"
+t_is "$(readlink "$G/sys.fuse.attr_timeout")" "2s" "readlink sys.fuse.attr_timeout = the mount's value"
+t_is "$(readlink "$G/usr.attr_timeout")" "2s" "readlink usr.attr_timeout = the mount's value"
+t_is "$(readlink "$G/sys.cluster.token")" "(hidden)" "the cluster token is not shown"
+t_is "$(as_user readlink "$G/usr.read_cache")" "true" "uid 1000 reads get-conf"
+
+# --- usr.* by a user: its own view only, and the kernel is told --------------------------------
+as_user ln -s 1h "$S/usr.negative_timeout"
+t_ok $? "uid 1000: ln -s 1h set-conf/usr.negative_timeout"
+t_is "$(as_user readlink "$G/usr.negative_timeout")" "1h" "uid 1000 sees its override"
+t_is "$(readlink "$G/usr.negative_timeout")" "0" "root still sees the mount's value"
+n0=$(lookups)
+as_user stat "$M/absent-a" >/dev/null 2>&1
+as_user stat "$M/absent-a" >/dev/null 2>&1
+n1=$(lookups)
+t_is "$((n1 - n0))" 1 "uid 1000: a negative lookup is cached (asked once for two stats)"
+stat "$M/absent-b" >/dev/null 2>&1
+stat "$M/absent-b" >/dev/null 2>&1
+n2=$(lookups)
+t_is "$((n2 - n1))" 2 "root (no override): a negative lookup is asked every time"
+as_user ln -s default "$S/usr.negative_timeout"
+t_ok $? "uid 1000: ln -s default drops the override"
+t_is "$(as_user readlink "$G/usr.negative_timeout")" "0" "uid 1000 sees the mount's value again"
+
+# --- refusals: nothing changes ------------------------------------------------------------------
+as_user ln -s 5s "$S/sys.fuse.attr_timeout" 2>/dev/null
+t_ok $(( ! $? )) "uid 1000 may not set a system key"
+err=$(as_user ln -s 5s "$S/sys.fuse.attr_timeout" 2>&1)
+echo "$err" | grep -qi "not permitted"
+t_ok $? "  refused with EPERM: $err"
+t_is "$(readlink "$G/sys.fuse.attr_timeout")" "2s" "  nothing changed"
+as_user ln -s soon "$S/usr.attr_timeout" 2>/dev/null
+t_ok $(( ! $? )) "a bad value is refused"
+t_is "$(as_user readlink "$G/usr.attr_timeout")" "2s" "  nothing changed"
+ln -s 5 "$S/usr.bogus" 2>/dev/null
+t_ok $(( ! $? )) "an unknown key is refused"
+ln -s 5 "$S/sys.fuse.threads" 2>/dev/null
+t_ok $(( ! $? )) "root: a key that needs a restart is refused"
+grep -q "fuse.threads: not reloadable" "$T/fuse-mnt.log"
+t_ok $? "  with the reason in the log"
+t_is "$(readlink "$G/sys.fuse.threads")" "16" "  nothing changed"
+
+# --- sys.* by root: the mount's value, for every user without an override -----------------------
+ln -s 5s "$S/sys.fuse.attr_timeout"
+t_ok $? "root: ln -s 5s set-conf/sys.fuse.attr_timeout"
+t_is "$(readlink "$G/sys.fuse.attr_timeout")" "5s" "get-conf shows the new mount value"
+t_is "$(as_user readlink "$G/usr.attr_timeout")" "5s" "uid 1000 inherits it"
+ln -s debug "$S/sys.log.level"
+t_ok $? "root: sys.log.level=debug"
+t_is "$(readlink "$G/sys.log.level")" "debug" "get-conf shows log.level=debug"
+ln -s verbose "$S/sys.log.level" 2>/dev/null
+t_ok $(( ! $? )) "root: a bad log level is refused"
+
+t_done

@@ -42,7 +42,8 @@ t_daemon mgmtd "$BIN/c3fs-mgmtd" --set server.listen="$M" --set server.token=tok
 	--set kv.uri="pg:$CI password=$SECRET"
 t_wait_port "$MP" 30
 t_ok $? "mgmtd runs on a pg URI with password="
-grep -q "KV pg:host=127.0.0.1 port=$PG_PORT user=c3fs_pw dbname=c3fs_pw connect_timeout=10 password=\*\*\*" "$T/mgmtd.log"
+# the line comes once the daemon is up, which may be a moment after its port opens
+t_wait_for 20 grep -q "'KV pg:host=127.0.0.1 port=$PG_PORT user=c3fs_pw dbname=c3fs_pw connect_timeout=10 password=\*\*\*'" "$T/mgmtd.log"
 t_ok $? "mgmtd logs the URI with password=***"
 
 META_PORT=$(t_free_port)
@@ -51,7 +52,7 @@ t_daemon meta "$BIN/c3fs-meta" --set server.listen="127.0.0.1:$META_PORT" --set 
 	--set kv.uri="pg:table=meta_kv;postgresql://c3fs_pw:$SECRET@127.0.0.1:$PG_PORT/c3fs_pw?connect_timeout=10&password=$SECRET"
 t_wait_port "$META_PORT" 30
 t_ok $? "meta runs on a postgresql:// URI with the password in userinfo and query"
-grep -q "kv pg:table=meta_kv;postgresql://c3fs_pw:\*\*\*@127.0.0.1:$PG_PORT/c3fs_pw?connect_timeout=10&password=\*\*\* " "$T/meta.log"
+t_wait_for 20 grep -q "'kv pg:table=meta_kv;postgresql://c3fs_pw:\*\*\*@127.0.0.1:$PG_PORT/c3fs_pw?connect_timeout=10&password=\*\*\* '" "$T/meta.log"
 t_ok $? "meta logs the URI with both passwords hidden"
 
 # --- a standby mgmtd ------------------------------------------------------------------------

@@ -7,8 +7,10 @@
  *   c3fs-ffrecord cat PATH INDEX|NAME           raw sample to stdout
  *   c3fs-ffrecord unpack PATH DIR               packed folder -> tree (else DIR/<index>)
  *
- * PATH is a .ffr file or a directory of them (one dataset).  Exit: 0 ok, 1 failure (the
- * message on stderr, or in the JSON), 2 bad usage.  pack and verify draw a progress line
+ * PATH is a .ffr file or a directory of them (one dataset).  `--io usrbio|uring|pread|auto`
+ * before the command (or among verify's options) chooses how batches are read
+ * (enum c3fs_ffr_io; default auto, which the environment's C3FS_FFR_IO may set).  Exit:
+ * 0 ok, 1 failure (the message on stderr, or in the JSON), 2 bad usage.  pack and verify draw a progress line
  * on stderr when it is a terminal.
  */
 #include <dirent.h>
@@ -29,16 +31,18 @@
 #define BATCH_BYTES (64u << 20)
 
 static const char *prog = "c3fs-ffrecord";
+static int io_mode = C3FS_FFR_IO_AUTO;   /* --io */
 
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: %s pack [--shards N] DIR OUT\n"
-		"       %s verify [--json] PATH\n"
+		"usage: %s [--io usrbio|uring|pread|auto] COMMAND ...\n"
+		"       %s pack [--shards N] DIR OUT\n"
+		"       %s verify [--json] [--io MODE] PATH\n"
 		"       %s ls [--json] [--samples] PATH\n"
 		"       %s cat PATH INDEX|NAME\n"
 		"       %s unpack PATH DIR\n",
-		prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog);
 	return 2;
 }
 
@@ -395,9 +399,32 @@ out:
 
 /* ------------------------------------------------------------------ verify */
 
+/* --io's argument: 0 with io_mode set, or 2 (usage) after saying why. */
+static int set_io(const char *name)
+{
+	static const struct {
+		const char *name;
+		int io;
+	} modes[] = {
+		{ "auto", C3FS_FFR_IO_AUTO },   { "usrbio", C3FS_FFR_IO_USRBIO },
+		{ "uring", C3FS_FFR_IO_URING }, { "io_uring", C3FS_FFR_IO_URING },
+		{ "pread", C3FS_FFR_IO_PREAD },
+	};
+
+	for (size_t i = 0; name && i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(name, modes[i].name) == 0) {
+			io_mode = modes[i].io;
+			return 0;
+		}
+	}
+	fprintf(stderr, "%s: --io %s: not one of usrbio, uring, pread, auto\n", prog,
+		name ? name : "(missing)");
+	return 2;
+}
+
 static int open_reader(const char *path, int check, struct c3fs_ffr_reader **r)
 {
-	struct c3fs_ffr_reader_opts o = { .check_data = check };
+	struct c3fs_ffr_reader_opts o = { .check_data = check, .io = io_mode };
 
 	return c3fs_ffr_reader_open(path, &o, r);
 }
@@ -418,7 +445,10 @@ static int cmd_verify(int argc, char **argv)
 	for (; a < argc && argv[a][0] == '-'; a++) {
 		if (strcmp(argv[a], "--json") == 0)
 			json = true;
-		else
+		else if (strcmp(argv[a], "--io") == 0 && a + 1 < argc) {
+			if (set_io(argv[++a]) != 0)
+				return 2;
+		} else
 			return usage();
 	}
 	if (argc - a != 1)
@@ -446,6 +476,11 @@ static int cmd_verify(int argc, char **argv)
 		}
 		rc = c3fs_ffr_read_batch_alloc(r, idx, k, &block, bufs, sizes);
 		if (rc < 0) {
+			int batch_rc = rc;
+
+			/* the batch's own message stands when every sample reads alone (a
+			 * failure of the batch path, e.g. a USRBIO ring whose daemon is gone) */
+			snprintf(msg, sizeof(msg), "%s", c3fs_ffr_errmsg());
 			/* name the first bad sample of the batch */
 			for (size_t j = 0; j < k; j++) {
 				struct c3fs_ffr_sample s;
@@ -459,12 +494,12 @@ static int cmd_verify(int argc, char **argv)
 				free(one);
 				if (rc < 0) {
 					bad = idx[j];
+					snprintf(msg, sizeof(msg), "%s", c3fs_ffr_errmsg());
 					break;
 				}
 			}
-			snprintf(msg, sizeof(msg), "%s", c3fs_ffr_errmsg());
 			if (rc == 0)
-				rc = -EIO;
+				rc = batch_rc;
 			break;
 		}
 		free(block);
@@ -481,6 +516,8 @@ report:
 		printf("{\"ok\":%s,\"samples\":%" PRId64 ",\"checked\":%" PRId64
 		       ",\"bytes\":%" PRIu64,
 		       rc == 0 ? "true" : "false", n, rc == 0 ? n : i, bytes);
+		if (r)
+			printf(",\"io\":\"%s\"", c3fs_ffr_reader_io(r));
 		if (bad >= 0)
 			printf(",\"bad_index\":%" PRId64, bad);
 		if (rc != 0) {
@@ -489,8 +526,8 @@ report:
 		}
 		printf("}\n");
 	} else if (rc == 0) {
-		printf("ok: %" PRId64 " samples, %" PRIu64 " bytes, every checksum matches\n", n,
-		       bytes);
+		printf("ok: %" PRId64 " samples, %" PRIu64 " bytes, every checksum matches "
+		       "(batches: %s)\n", n, bytes, c3fs_ffr_reader_io(r));
 	} else {
 		fprintf(stderr, "%s: verify: %s\n", prog, msg);
 	}
@@ -821,6 +858,16 @@ out:
 
 int main(int argc, char **argv)
 {
+	while (argc >= 2 && strncmp(argv[1], "--io", 4) == 0) {
+		const char *v = argv[1][4] == '=' ? argv[1] + 5 : argv[1][4] ? NULL : argv[2];
+
+		if (argv[1][4] != '=' && argv[1][4] != '\0')
+			return usage();
+		if (set_io(v) != 0)
+			return 2;
+		argc -= argv[1][4] == '=' ? 1 : 2;
+		argv += argv[1][4] == '=' ? 1 : 2;
+	}
 	if (argc < 2)
 		return usage();
 	if (strcmp(argv[1], "pack") == 0)

@@ -4,8 +4,9 @@
  *
  * Per struct ffr__io: one read ring of `depth` entries (io_depth 0: the daemon takes what
  * is submitted at once) and one iov, the shared memory the c3fs-fuse daemon receives the
- * data into.  The iov starts at IOV_MIN_BYTES and grows (powers of two, at most
- * IOV_MAX_BYTES) when a batch needs more; it is kept across batches.
+ * data into.  The iov starts at IOV_MIN_BYTES and grows (doubling, at most IOV_MAX_BYTES
+ * or the environment's C3FS_FFR_USRBIO_IOV_BYTES) when a batch needs more; it is kept
+ * across batches.
  *
  * A batch runs in rounds.  A round takes, in request order, one piece of every unfinished
  * request (the rest of the sample, cut to what is left of the iov and to one USRBIO I/O)
@@ -48,12 +49,29 @@ struct ub_piece {
 struct ub_ctx {
 	struct c3fs_ior ior;
 	struct c3fs_iov iov;     /* iov.base NULL: none */
+	size_t iov_max;          /* the iov grows up to this */
 	int entries;
 	struct ub_piece *pieces; /* entries */
 	struct c3fs_cqe *cqes;   /* entries */
 };
 
 /* ------------------------------------------------------------------ the reader's helpers */
+
+/* C3FS_FFR_USRBIO_IOV_BYTES: 0 unset, the value, or -1 when it is not a number in range. */
+static long long iov_env(void)
+{
+	const char *e = getenv("C3FS_FFR_USRBIO_IOV_BYTES");
+	char *end;
+	long long v;
+
+	if (!e || !*e)
+		return 0;
+	errno = 0;
+	v = strtoll(e, &end, 10);
+	if (errno || *end || v < 4096 || v > (1ll << 30))
+		return -1;
+	return v;
+}
 
 int ffr__usrbio_mount(const char *const *paths, const int *fds, size_t n, char *mp,
 		      size_t mp_size)
@@ -63,6 +81,9 @@ int ffr__usrbio_mount(const char *const *paths, const int *fds, size_t n, char *
 
 	if (mp_size < sizeof(first))
 		return ffr__err(-EINVAL, "usrbio: mount point buffer too small");
+	if (iov_env() < 0)
+		return ffr__err(-EINVAL, "C3FS_FFR_USRBIO_IOV_BYTES=%s: not a number of bytes in "
+				"4096 .. 1073741824", getenv("C3FS_FFR_USRBIO_IOV_BYTES"));
 	for (size_t i = 0; i < n; i++) {
 		if (!c3fs_is_c3fs(fds[i]))
 			return ffr__err(-ENODEV, "%s: not on a c3fs mount (usrbio needs one)",
@@ -143,6 +164,7 @@ static int usrbio_open(struct ffr__io *io, unsigned depth)
 		return -ENOMEM;
 	io->priv = c;
 	c->entries = (int)depth;
+	c->iov_max = iov_env() > 0 ? (size_t)iov_env() : IOV_MAX_BYTES;
 	c->pieces = calloc(depth, sizeof(*c->pieces));
 	c->cqes = calloc(depth, sizeof(*c->cqes));
 	if (!c->pieces || !c->cqes) {
@@ -151,7 +173,8 @@ static int usrbio_open(struct ffr__io *io, unsigned depth)
 	}
 	rc = c3fs_iorcreate(&c->ior, io->mount_point, c->entries, true, 0, -1);
 	if (rc == 0)
-		rc = iov_make(c, io->mount_point, IOV_MIN_BYTES);
+		rc = iov_make(c, io->mount_point,
+			      IOV_MIN_BYTES < c->iov_max ? IOV_MIN_BYTES : c->iov_max);
 	if (rc < 0) {
 		usrbio_close(io);
 		return rc;
@@ -160,15 +183,15 @@ static int usrbio_open(struct ffr__io *io, unsigned depth)
 }
 
 /* Grow the iov towards `want` bytes; keeping the old one when a bigger one cannot be had
- * only means more rounds. */
+ * (/dev/shm full) only means more rounds. */
 static void iov_fit(struct ub_ctx *c, const char *mp, uint64_t want)
 {
 	size_t size = c->iov.size;
 
-	if (want <= size || size >= IOV_MAX_BYTES)
+	if (want <= size || size >= c->iov_max)
 		return;
-	while (size < want && size < IOV_MAX_BYTES)
-		size *= 2;
+	while (size < want && size < c->iov_max)
+		size = size > c->iov_max / 2 ? c->iov_max : size * 2;
 	iov_make(c, mp, size);
 }
 

@@ -4,7 +4,7 @@
  *                                               OUT.ffr, or N files OUT/part-NNNNN.ffr
  *   c3fs-ffrecord verify [--json] PATH          every CRC; exit 1 naming the first bad one
  *   c3fs-ffrecord ls [--json] [--samples] PATH  N, sizes, packed-folder tree when present
- *   c3fs-ffrecord cat PATH INDEX|NAME           raw sample to stdout
+ *   c3fs-ffrecord cat PATH INDEX|NAME...        raw samples to stdout (one batch)
  *   c3fs-ffrecord unpack PATH DIR               packed folder -> tree (else DIR/<index>)
  *
  * PATH is a .ffr file or a directory of them (one dataset).  `--io usrbio|uring|pread|auto`
@@ -40,7 +40,7 @@ static int usage(void)
 		"       %s pack [--shards N] DIR OUT\n"
 		"       %s verify [--json] [--io MODE] PATH\n"
 		"       %s ls [--json] [--samples] PATH\n"
-		"       %s cat PATH INDEX|NAME\n"
+		"       %s cat PATH INDEX|NAME...\n"
 		"       %s unpack PATH DIR\n",
 		prog, prog, prog, prog, prog, prog);
 	return 2;
@@ -711,51 +711,75 @@ static int read_sample(struct c3fs_ffr_reader *r, int64_t i, void **buf, uint64_
 	return rc;
 }
 
+/* The sample index of INDEX|NAME (*f: the packed folder, opened at the first name).
+ * -1 after saying why. */
+static int64_t cat_index(struct c3fs_ffr_reader *r, struct c3fs_ffr_folder **f, const char *arg)
+{
+	char *end;
+	int64_t i = strtoll(arg, &end, 10), node;
+
+	if (!*end && end != arg)
+		return i;
+	/* a name in a packed folder */
+	if (!*f && c3fs_ffr_folder_open(r, f) < 0) {
+		fail("cat");
+		return -1;
+	}
+	node = c3fs_ffr_folder_lookup(*f, arg);
+	i = node >= 0 ? c3fs_ffr_folder_node(*f, (uint32_t)node)->index : -1;
+	if (i < 0)
+		fprintf(stderr, "%s: cat: %s: %s\n", prog, arg,
+			node < 0 ? "no such file in the packed folder" : "a directory");
+	return i;
+}
+
+/* cat PATH INDEX|NAME...: the samples, in the order given, read in one batch
+ * (c3fs_ffr_read_batch: several samples go through the reader's backend). */
 static int cmd_cat(int argc, char **argv)
 {
 	struct c3fs_ffr_reader *r;
-	uint64_t size;
-	void *buf;
-	char *end;
-	int64_t i;
-	int rc;
+	struct c3fs_ffr_folder *f = NULL;
+	size_t n = argc > 2 ? (size_t)argc - 2 : 0;
+	int64_t *idx = NULL;
+	uint64_t *sizes = NULL, total = 0;
+	void **bufs = NULL, *block = NULL;
+	int rc, ret = 1;
 
-	if (argc != 3)
+	if (argc < 3)
 		return usage();
 	if (open_reader(argv[1], 1, &r) < 0)
 		return fail("cat");
-	i = strtoll(argv[2], &end, 10);
-	if (*end || end == argv[2]) {   /* a name in a packed folder */
-		struct c3fs_ffr_folder *f;
-		int64_t node;
-
-		if (c3fs_ffr_folder_open(r, &f) < 0) {
-			c3fs_ffr_reader_free(r);
-			return fail("cat");
-		}
-		node = c3fs_ffr_folder_lookup(f, argv[2]);
-		i = node >= 0 ? c3fs_ffr_folder_node(f, (uint32_t)node)->index : -1;
-		c3fs_ffr_folder_free(f);
-		if (i < 0) {
-			fprintf(stderr, "%s: cat: %s: %s\n", prog, argv[2],
-				node < 0 ? "no such file in the packed folder" : "a directory");
-			c3fs_ffr_reader_free(r);
-			return 1;
-		}
+	idx = malloc(n * sizeof(*idx));
+	sizes = malloc(n * sizeof(*sizes));
+	bufs = malloc(n * sizeof(*bufs));
+	if (!idx || !sizes || !bufs) {
+		fprintf(stderr, "%s: cat: out of memory\n", prog);
+		goto out;
 	}
-	rc = read_sample(r, i, &buf, &size);
-	if (rc < 0) {
-		c3fs_ffr_reader_free(r);
-		return fail("cat");
+	for (size_t k = 0; k < n; k++)
+		if ((idx[k] = cat_index(r, &f, argv[2 + k])) < 0)
+			goto out;
+	if (c3fs_ffr_read_batch_alloc(r, idx, n, &block, bufs, sizes) < 0) {
+		fail("cat");
+		goto out;
 	}
-	rc = write_all(STDOUT_FILENO, buf, size);
-	free(buf);
-	c3fs_ffr_reader_free(r);
+	for (size_t k = 0; k < n; k++)
+		total += sizes[k];
+	/* the samples lie back to back in the block */
+	rc = write_all(STDOUT_FILENO, block, total);
 	if (rc < 0) {
 		fprintf(stderr, "%s: cat: write: %s\n", prog, strerror(-rc));
-		return 1;
+		goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	free(block);
+	free(idx);
+	free(sizes);
+	free(bufs);
+	c3fs_ffr_folder_free(f);
+	c3fs_ffr_reader_free(r);
+	return ret;
 }
 
 static int write_file(const char *path, const void *buf, uint64_t size)

@@ -111,6 +111,8 @@ struct c3fs_ffr_reader;
  *   PREAD:  one pread after the other.
  *   AUTO:   the environment variable C3FS_FFR_IO (auto, usrbio, uring, pread) when set,
  *           else USRBIO when it can serve the dataset, else io_uring, else pread.
+ * The USRBIO buffer grows to at most 256 MiB, or C3FS_FFR_USRBIO_IOV_BYTES (4096 ..
+ * 2^30) from the environment; a batch that needs more is read in several rounds.
  * Batches of fewer than 3 samples always use pread. */
 enum c3fs_ffr_io {
 	C3FS_FFR_IO_AUTO = 0,

@@ -82,13 +82,21 @@ C3FS_FFR_USRBIO_IOV_BYTES=12 "$FFR" --io usrbio cat "$M/ds.ffr" 1 2 3 >/dev/null
 t_is $? 1 "C3FS_FFR_USRBIO_IOV_BYTES=12: exit 1"
 grep -q 'C3FS_FFR_USRBIO_IOV_BYTES=12' "$T/iovenv.err"
 t_ok $? "... naming the variable: $(head -c 200 "$T/iovenv.err")"
+# a dataset of 3 shards written through the mount, read through USRBIO
+"$FFR" pack --shards 3 "$S" "$M/sh" && "$FFR" pack --shards 3 "$S" "$T/sh"
+t_ok $? "pack 3 shards into the mount and locally"
+"$FFR" --io usrbio verify "$M/sh" >/dev/null
+t_ok $? "verify the shards through USRBIO"
+"$FFR" --io usrbio cat "$M/sh" $(head -c 4000 "$T/idx" | sed 's/ [0-9]*$//') >"$T/cat.sh.m" &&
+	"$FFR" cat "$T/sh" $(head -c 4000 "$T/idx" | sed 's/ [0-9]*$//') | cmp -s "$T/cat.sh.m" -
+t_ok $? "a batch across the 3 shards through USRBIO = the local shards"
 ls "$M/3fs-virt/iovs" | grep -v '^submit-ios' >"$T/iovs.left"
 t_ok $([ -s "$T/iovs.left" ] && echo 1 || echo 0) "no USRBIO registrations left behind by the readers"
 
 LIBDIR=${C3FS_RELEASE_BIN_DIR:-$C3FS_ROOT/build/bin}/../lib
 if [ -f "$LIBDIR/libc3fs-ffrecord.so" ]; then
 	C3FS_LIB_DIR=$LIBDIR PYTHONPATH=$C3FS_ROOT/python python3 - "$M/ds.ffr" "$T/local.ffr" <<'PY'
-import random, sys
+import os, random, sys
 import c3fs_ffrecord as ff
 mnt, loc = sys.argv[1], sys.argv[2]
 L = ff.FileReader(loc, io="pread")
@@ -107,6 +115,17 @@ for io in ("pread", "auto", "usrbio", "io_uring"):
 if seen != {"pread", "usrbio", "io_uring"}:
     print("# backends used:", seen)
     bad += 1
+# a USRBIO reader used across fork(): the child makes its own ring and iov
+R = ff.FileReader(mnt, io="usrbio")
+R.read(idx[:64])
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if [bytes(m) for m in R.read(idx[:512])] == want[:512] else 1)
+_, st = os.waitpid(pid, 0)
+if st != 0 or [bytes(m) for m in R.read(idx[512:1024])] != want[512:1024]:
+    print("# fork: child status", st)
+    bad += 1
+R.close()
 try:
     ff.FileReader(loc, io="usrbio")
     bad += 1
@@ -114,7 +133,7 @@ except ff.FFRecordError as e:
     print("# io=usrbio on a local file:", e)
 sys.exit(1 if bad else 0)
 PY
-	t_ok $? "Python batches of 256 (shuffled, duplicates): mount = local, pread, usrbio (auto) and io_uring"
+	t_ok $? "Python batches of 256 (shuffled, duplicates): mount = local, pread, usrbio (auto) and io_uring; a usrbio reader across fork()"
 else
 	echo "# release libc3fs-ffrecord.so not built: Python part left out"
 fi

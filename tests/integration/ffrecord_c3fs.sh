@@ -126,6 +126,21 @@ if st != 0 or [bytes(m) for m in R.read(idx[512:1024])] != want[512:1024]:
     print("# fork: child status", st)
     bad += 1
 R.close()
+# 4 threads on one USRBIO reader at once (each batch takes its own ring and iov)
+import threading
+R = ff.FileReader(mnt, io="usrbio")
+errs = []
+def worker(t):
+    for k in range(t * 256, len(idx), 1024):
+        if [bytes(m) for m in R.read(idx[k:k + 256])] != want[k:k + 256]:
+            errs.append(k)
+ths = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+for t in ths: t.start()
+for t in ths: t.join()
+if errs:
+    print("# threads: bad batches at", errs[:10])
+    bad += 1
+R.close()
 try:
     ff.FileReader(loc, io="usrbio")
     bad += 1
@@ -133,7 +148,7 @@ except ff.FFRecordError as e:
     print("# io=usrbio on a local file:", e)
 sys.exit(1 if bad else 0)
 PY
-	t_ok $? "Python batches of 256 (shuffled, duplicates): mount = local, pread, usrbio (auto) and io_uring; a usrbio reader across fork()"
+	t_ok $? "Python batches of 256 (shuffled, duplicates): mount = local, pread, usrbio (auto) and io_uring; a usrbio reader across fork() and by 4 threads"
 else
 	echo "# release libc3fs-ffrecord.so not built: Python part left out"
 fi

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # bench/ffrecord.sh — issue 11's FFRecord benchmark: random batches of 256 samples from one
-# FFRecord file (io_uring and pread batches through c3fs_ffr_read_batch) vs the same samples
-# as small files, on a c3fs FUSE mount and on the local file system.
+# FFRecord file through c3fs_ffr_read_batch vs the same samples as small files: on the
+# c3fs mount (a) batches through USRBIO, (b) the same reader with pread (FUSE), (c) the
+# small files, plus io_uring batches; on the local file system io_uring, pread, files.
 #
 #   make BUILD=release programs && bench/run ffrecord
 #
 # Starts a local cluster with tests/lib/cluster.sh (as bench/fuse.sh), mounts c3fs-fuse.
 #   FFR_N      samples (default 200000)      FFR_MIN / FFR_MAX  bytes (default 4096 / 65536)
 #   FFR_SECS   seconds per run (default 10)  FFR_LOCAL_DIR      local side (default /var/tmp)
-# USRBIO (issue 7) is not there yet: its row comes when the ring exists.
+#   FFR_MODES_MOUNT  modes on the mount (default "usrbio pread files uring")
+#   FFR_MODES_LOCAL  modes on the local side (default "uring pread files")
 set -u
 C3FS_ROOT=${C3FS_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 export C3FS_BIN_DIR=${C3FS_BIN_DIR:-$C3FS_ROOT/build/bin}
@@ -33,7 +35,9 @@ for where in local mount; do
 	D=$L/ds
 	[ $where = mount ] && D=$T/mnt/ds
 	"$B" make "$D" "$N" "$MIN" "$MAX" || { echo "make failed on $where"; exit 1; }
-	for mode in uring pread files; do
+	modes=${FFR_MODES_LOCAL:-uring pread files}
+	[ $where = mount ] && modes=${FFR_MODES_MOUNT:-usrbio pread files uring}
+	for mode in $modes; do
 		sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
 		[ $where = mount ] && { c_umount "$T/mnt" >/dev/null; c_mount "$T/mnt" >/dev/null; }
 		printf '| %s ' "$where"

@@ -5,9 +5,10 @@
  *        DIR/ds.ffr with N random samples of MIN..MAX bytes, and the same samples as
  *        DIR/files/<i / 1000>/<i> (1000 files per directory)
  *   c3fs-bench-ffrecord read DIR MODE [SECONDS=10] [BATCH=256]
- *        MODE: uring | pread (one c3fs_ffr_read_batch per batch of BATCH random indices),
- *        files (open/read/close of each sample's small file).  Prints one Markdown table
- *        row: mode, batches, samples/s, MiB/s, mean batch latency.
+ *        MODE: usrbio | uring | pread | auto (one c3fs_ffr_read_batch per batch of BATCH
+ *        random indices through that backend; usrbio needs DIR on a c3fs mount), files
+ *        (open/read/close of each sample's small file).  Prints one Markdown table row:
+ *        mode (auto: the backend it chose), batches, samples/s, MiB/s, mean batch latency.
  * Drop the page cache between runs for cold numbers (bench/ffrecord.sh does).
  */
 #include <errno.h>
@@ -121,7 +122,7 @@ static int cmd_read(const char *dir, const char *mode, double secs, size_t batch
 	void **bufs = malloc(batch * sizeof(*bufs));
 	uint64_t *sizes = malloc(batch * sizeof(*sizes)), bytes = 0, samples = 0, batches = 0;
 	uint8_t *scratch = malloc(64u << 20);
-	double t0, t;
+	double t0, t = 0;
 	char p[4096];
 	int rc = 0;
 
@@ -131,6 +132,10 @@ static int cmd_read(const char *dir, const char *mode, double secs, size_t batch
 		o.io = C3FS_FFR_IO_PREAD;
 	else if (strcmp(mode, "uring") == 0)
 		o.io = C3FS_FFR_IO_URING;
+	else if (strcmp(mode, "usrbio") == 0)
+		o.io = C3FS_FFR_IO_USRBIO;
+	else if (strcmp(mode, "auto") == 0)
+		o.io = C3FS_FFR_IO_AUTO;
 	else if (strcmp(mode, "files") != 0)
 		return 2;
 	snprintf(p, sizeof(p), "%s/ds.ffr", dir);
@@ -163,6 +168,8 @@ static int cmd_read(const char *dir, const char *mode, double secs, size_t batch
 		batches++;
 		t = now_s() - t0;
 	} while (t < secs);
+	if (strcmp(mode, "auto") == 0)
+		mode = c3fs_ffr_reader_io(r);
 	if (rc == 0)
 		printf("| %s | %" PRIu64 " | %.0f | %.1f | %.2f ms |\n", mode, batches,
 		       (double)samples / t, (double)bytes / 1048576.0 / t, 1000.0 * t / (double)batches);
@@ -183,7 +190,7 @@ int main(int argc, char **argv)
 		return cmd_read(argv[2], argv[3], argc > 4 ? atof(argv[4]) : 10.0,
 				argc > 5 ? (size_t)strtoul(argv[5], NULL, 10) : 256);
 	fprintf(stderr, "usage: %s make DIR N MIN_BYTES MAX_BYTES\n"
-			"       %s read DIR uring|pread|files [SECONDS] [BATCH]\n",
+			"       %s read DIR usrbio|uring|pread|auto|files [SECONDS] [BATCH]\n",
 		argv[0], argv[0]);
 	return 2;
 }

@@ -35,7 +35,7 @@
  *
  * Threads: a reader may be used by any number of threads at once (each batch takes an
  * I/O context from a small pool); c3fs_ffr_reader_free() must be its last use.  A reader
- * survives fork(): the child makes its own io_uring rings.  A writer belongs to one
+ * survives fork(): the child makes its own io_uring or USRBIO rings.  A writer belongs to one
  * thread at a time.
  */
 #ifndef C3FS_FFRECORD_H
@@ -101,14 +101,32 @@ void c3fs_ffr_writer_abort(struct c3fs_ffr_writer *w);
 
 struct c3fs_ffr_reader;
 
-/* How batches are read.  AUTO: io_uring, or pread when a ring cannot be set up. */
-enum c3fs_ffr_io { C3FS_FFR_IO_AUTO = 0, C3FS_FFR_IO_PREAD = 1, C3FS_FFR_IO_URING = 2 };
+/* How batches are read.
+ *   USRBIO: through one USRBIO ring of the c3fs mount holding every file of the dataset
+ *           (include/c3fs/usrbio.h): per batch, one prep per sample into one shared
+ *           buffer (grown to fit the batch, kept across batches), one submit, one wait,
+ *           then each sample copied into its buffer.  Needs every file on the same c3fs
+ *           mount with its 3fs-virt/iovs/ directory, and a writable /dev/shm.
+ *   URING:  io_uring (every read submitted at once, up to queue_depth in flight).
+ *   PREAD:  one pread after the other.
+ *   AUTO:   the environment variable C3FS_FFR_IO (auto, usrbio, uring, pread) when set,
+ *           else USRBIO when it can serve the dataset, else io_uring, else pread.
+ * The USRBIO buffer grows to at most 256 MiB, or C3FS_FFR_USRBIO_IOV_BYTES (4096 ..
+ * 2^30) from the environment; a batch that needs more is read in several rounds.
+ * Batches of fewer than 3 samples always use pread. */
+enum c3fs_ffr_io {
+	C3FS_FFR_IO_AUTO = 0,
+	C3FS_FFR_IO_PREAD = 1,
+	C3FS_FFR_IO_URING = 2,
+	C3FS_FFR_IO_USRBIO = 3,
+};
 
 struct c3fs_ffr_reader_opts {
 	int check_data;        /* nonzero: check the metadata CRC at open and every sample's
 	                        * CRC on every read (the structure is checked always) */
 	int io;                /* enum c3fs_ffr_io */
-	unsigned queue_depth;  /* reads in flight per batch (io_uring entries); 0 = 256 */
+	unsigned queue_depth;  /* reads in flight per batch (io_uring or USRBIO ring
+	                        * entries); 0 = 256, at most 4096 */
 };
 
 /* Open a dataset: path is one FFRecord file, or a directory whose "*.ffr" files (not
@@ -116,7 +134,8 @@ struct c3fs_ffr_reader_opts {
  * Reads and checks every file's header and index (N bounded by the file's size before
  * anything is allocated).  On success *out is a reader freed with c3fs_ffr_reader_free().
  * Returns 0, -ENOENT (no such path, or a directory without .ffr files), -EBADMSG,
- * -EINVAL (io = URING and no ring could be set up; other bad options), -ENOMEM, -errno. */
+ * -EINVAL (io = URING or USRBIO and that backend cannot be had, e.g. USRBIO for a file
+ * outside a c3fs mount; a bad C3FS_FFR_IO; other bad options), -ENOMEM, -errno. */
 int c3fs_ffr_reader_open(const char *path, const struct c3fs_ffr_reader_opts *opts,
 			 struct c3fs_ffr_reader **out);
 
@@ -136,7 +155,7 @@ int64_t c3fs_ffr_reader_count(const struct c3fs_ffr_reader *r);
 size_t c3fs_ffr_reader_nfiles(const struct c3fs_ffr_reader *r);
 const char *c3fs_ffr_reader_file(const struct c3fs_ffr_reader *r, size_t k);
 
-/* "io_uring" or "pread": what batches use. */
+/* "usrbio", "io_uring" or "pread": what batches use. */
 const char *c3fs_ffr_reader_io(const struct c3fs_ffr_reader *r);
 
 /* Where sample index lives. */
@@ -162,13 +181,16 @@ int c3fs_ffr_reader_sizes(const struct c3fs_ffr_reader *r, const int64_t *indice
 int c3fs_ffr_read_one(struct c3fs_ffr_reader *r, int64_t index, void *buf, size_t buf_len,
 		      uint64_t *size_out);
 
-/* Read n samples in one batch (io_uring: every read submitted at once, up to queue_depth
- * in flight; pread: one after the other).  Sample indices[i] goes to bufs[i], which has
+/* Read n samples in one batch (usrbio: one USRBIO submit and wait for the batch, or for
+ * each part of it that fits the shared buffer and the ring; io_uring: every read
+ * submitted at once, up to queue_depth in flight; pread: one after the other).  Sample indices[i] goes to bufs[i], which has
  * buf_lens[i] bytes; sizes[i] (sizes may be NULL) gets its size.  Indices may repeat and
  * come in any order; bufs must not overlap.  Every sample is checked before any is read
  * (-ERANGE, -ENOBUFS name the first bad position).  On any failure the contents of the
  * buffers are unspecified and the error of the lowest failing position is returned.
- * Returns 0 or an error of c3fs_ffr_read_one. */
+ * Returns 0 or an error of c3fs_ffr_read_one; through USRBIO also what the daemon
+ * reports for a sample (the storage errors of a FUSE read), -ENOTCONN (the mount's daemon
+ * is gone) or -ETIMEDOUT (no completion for 120 s), each naming the file and sample. */
 int c3fs_ffr_read_batch(struct c3fs_ffr_reader *r, const int64_t *indices, size_t n,
 			void *const *bufs, const uint64_t *buf_lens, uint64_t *sizes);
 

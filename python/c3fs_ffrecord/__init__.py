@@ -100,7 +100,7 @@ class _Opts(ctypes.Structure):
                 ("queue_depth", ctypes.c_uint)]
 
 
-_IO = {"auto": 0, "pread": 1, "io_uring": 2}
+_IO = {"auto": 0, "pread": 1, "io_uring": 2, "uring": 2, "usrbio": 3}
 
 
 def _expand(fname):
@@ -125,13 +125,16 @@ class FileReader:
 
     read_one(i) and read(indices) return memoryviews over fresh buffers (bytes-like:
     .tobytes(), bytes(), pickle.loads and numpy.frombuffer take them).  io is "auto"
-    (io_uring, else pread), "pread" or "io_uring"."""
+    (USRBIO on a c3fs mount, else io_uring, else pread; the environment's C3FS_FFR_IO
+    may choose), "usrbio", "io_uring" (or "uring") or "pread"; .io tells which is used."""
 
     def __init__(self, fname, check_data=True, io="auto", queue_depth=0):
         lib = load_library()
         self.fnames = _expand(fname)
         self.check_data = bool(check_data)
         arr = (ctypes.c_char_p * len(self.fnames))(*[os.fsencode(p) for p in self.fnames])
+        if io not in _IO:
+            raise FFRecordError(errno.EINVAL, f"io={io!r}: not one of {', '.join(_IO)}")
         opts = _Opts(1 if check_data else 0, _IO[io], queue_depth)
         h = ctypes.c_void_p()
         _check(lib.c3fs_ffr_reader_open_files(arr, len(self.fnames), ctypes.byref(opts),

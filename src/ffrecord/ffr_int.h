@@ -3,7 +3,7 @@
  * format.c   error text, CRC, header/index validation (pure: bytes in, verdict out)
  * writer.c   c3fs_ffr_writer
  * reader.c   c3fs_ffr_reader: files, global index, read_one/read_batch, I/O pool
- * io_pread.c io_uring.c   the batch backends behind struct ffr__io_ops
+ * io_pread.c io_uring.c io_usrbio.c   the batch backends behind struct ffr__io_ops
  * folder.c   packed-folder index: bounded pickle subset decoder and encoder
  */
 #ifndef C3FS_FFR_INT_H
@@ -55,7 +55,7 @@ struct ffr__io;
  * -errno (the reader then falls back to the next backend); read() performs every request
  * (each one to completion or to its own error) and returns 0 when all succeeded, else the
  * err of the lowest failing request; close() releases what open() made.  Backends:
- * pread, io_uring; USRBIO (one ring, one prep per sample, one submit) plugs in here. */
+ * pread, io_uring, usrbio (one USRBIO ring of the dataset's c3fs mount). */
 struct ffr__io_ops {
 	const char *name;
 	int (*open)(struct ffr__io *io, unsigned depth);
@@ -67,11 +67,32 @@ struct ffr__io {
 	const struct ffr__io_ops *ops;
 	void *priv;            /* backend state */
 	pid_t pid;             /* process that opened it (a forked child makes its own) */
+	const char *mount_point;  /* usrbio: the dataset's c3fs mount (the reader's) */
+	bool broken;           /* set by read(): unusable, to be closed, not pooled */
 	struct ffr__io *next;  /* reader's idle list */
 };
 
 extern const struct ffr__io_ops ffr__io_pread;
 extern const struct ffr__io_ops ffr__io_uring;
+extern const struct ffr__io_ops ffr__io_usrbio;
+
+/* enum c3fs_ffr_io of a name ("auto", "usrbio", "uring" or "io_uring", "pread"), or -1. */
+int ffr__io_parse(const char *name);
+
+/* The backends a reader tries, best first, for the requested io (AUTO resolved by the
+ * environment already) when USRBIO can (usrbio_ok) or cannot serve the dataset: AUTO =
+ * usrbio (when ok), io_uring, pread; an explicit choice = that one only.  Fills out[]
+ * (3 entries) and returns how many. */
+size_t ffr__io_order(int io, bool usrbio_ok, const struct ffr__io_ops *out[3]);
+
+/* USRBIO helpers of the reader (io_usrbio.c).  _mount: whether every fds[i] (opened from
+ * paths[i]) lies on one c3fs mount whose 3fs-virt/iovs/ is there; copies the mount point
+ * into mp (>= 256 bytes).  0, or -ENODEV / -EXDEV with the error text set.  _reg: register
+ * fd for c3fs_prep_io (0 or -errno with the text set); _dereg undoes it. */
+int ffr__usrbio_mount(const char *const *paths, const int *fds, size_t n, char *mp,
+		      size_t mp_size);
+int ffr__usrbio_reg(int fd, const char *path);
+void ffr__usrbio_dereg(int fd);
 
 /* Read reqs[i] fully with pread (used by the pread backend and for short reads). */
 int ffr__pread_full(struct ffr__req *q);

@@ -7,9 +7,16 @@
  * immutable after open, so threads share it without locks.
  *
  * I/O pool: batches take an idle struct ffr__io (or open a new one) under pool_lock and
- * give it back after; at most POOL_KEEP stay idle.  A context opened by another process
- * (the reader was inherited through fork) is dropped, not reused: an io_uring ring's
+ * give it back after; at most POOL_KEEP stay idle, a broken one (a USRBIO ring whose
+ * daemon did not answer) is closed at once.  A context opened by another process (the
+ * reader was inherited through fork) is dropped, not reused: an io_uring or USRBIO ring's
  * memory is shared with the parent.
+ *
+ * Backend choice (once, at open): the requested io, or for AUTO the environment's
+ * C3FS_FFR_IO, then ffr__io_order: AUTO tries usrbio (every file on one c3fs mount with
+ * 3fs-virt/iovs/, its fds registered for USRBIO), io_uring, pread, keeping the first whose
+ * context opens; an explicit choice that cannot be had is -EINVAL.  A context that cannot
+ * be opened later (memlock, fork) degrades to pread, except for an explicit usrbio.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +39,7 @@ struct ffr_file {
 	int64_t n;
 	uint64_t size;
 	uint8_t *idx;    /* 12n bytes: crcs then offsets */
+	bool usrbio_reg; /* fd registered for USRBIO (c3fs_reg_fd) */
 };
 
 struct c3fs_ffr_reader {
@@ -41,6 +49,8 @@ struct c3fs_ffr_reader {
 	bool check_data;
 	unsigned depth;
 	const struct ffr__io_ops *ops;  /* batch backend, chosen at open */
+	bool ops_strict;                /* explicit usrbio: never degrade to pread */
+	char mount[256];                /* usrbio: the dataset's c3fs mount point */
 	pthread_mutex_t pool_lock;      /* guards idle, n_idle */
 	struct ffr__io *idle;
 	int n_idle;
@@ -48,6 +58,8 @@ struct c3fs_ffr_reader {
 
 static void file_release(struct ffr_file *f)
 {
+	if (f->usrbio_reg)
+		ffr__usrbio_dereg(f->fd);
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f->path);
@@ -204,15 +216,16 @@ static struct ffr__io *io_get(struct c3fs_ffr_reader *r, int *rc)
 	}
 	io->ops = r->ops;
 	io->pid = me;
+	io->mount_point = r->mount;
 	*rc = io->ops->open(io, r->depth);
-	if (*rc < 0 && io->ops != &ffr__io_pread) {
+	if (*rc < 0 && io->ops != &ffr__io_pread && !r->ops_strict) {
 		/* a ring that worked at open cannot be had now (memlock, fork): degrade */
 		io->ops = &ffr__io_pread;
 		*rc = io->ops->open(io, r->depth);
 	}
 	if (*rc < 0) {
 		free(io);
-		ffr__err(*rc, "cannot set up batch I/O: %s", strerror(-*rc));
+		ffr__err(*rc, "cannot set up batch I/O (%s): %s", r->ops->name, strerror(-*rc));
 		return NULL;
 	}
 	return io;
@@ -221,7 +234,7 @@ static struct ffr__io *io_get(struct c3fs_ffr_reader *r, int *rc)
 static void io_put(struct c3fs_ffr_reader *r, struct ffr__io *io)
 {
 	pthread_mutex_lock(&r->pool_lock);
-	if (r->n_idle < POOL_KEEP) {
+	if (r->n_idle < POOL_KEEP && !io->broken) {
 		io->next = r->idle;
 		r->idle = io;
 		r->n_idle++;
@@ -250,14 +263,138 @@ void c3fs_ffr_reader_free(struct c3fs_ffr_reader *r)
 	free(r);
 }
 
+int ffr__io_parse(const char *name)
+{
+	static const struct {
+		const char *name;
+		int io;
+	} names[] = {
+		{ "auto", C3FS_FFR_IO_AUTO },   { "pread", C3FS_FFR_IO_PREAD },
+		{ "uring", C3FS_FFR_IO_URING }, { "io_uring", C3FS_FFR_IO_URING },
+		{ "usrbio", C3FS_FFR_IO_USRBIO },
+	};
+
+	for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i].name) == 0)
+			return names[i].io;
+	return -1;
+}
+
+size_t ffr__io_order(int io, bool usrbio_ok, const struct ffr__io_ops *out[3])
+{
+	size_t n = 0;
+
+	switch (io) {
+	case C3FS_FFR_IO_PREAD:
+		out[n++] = &ffr__io_pread;
+		break;
+	case C3FS_FFR_IO_URING:
+		out[n++] = &ffr__io_uring;
+		break;
+	case C3FS_FFR_IO_USRBIO:
+		out[n++] = &ffr__io_usrbio;
+		break;
+	default:
+		if (usrbio_ok)
+			out[n++] = &ffr__io_usrbio;
+		out[n++] = &ffr__io_uring;
+		out[n++] = &ffr__io_pread;
+		break;
+	}
+	return n;
+}
+
+static void usrbio_release(struct c3fs_ffr_reader *r)
+{
+	for (size_t i = 0; i < r->nfiles; i++) {
+		if (r->files[i].usrbio_reg)
+			ffr__usrbio_dereg(r->files[i].fd);
+		r->files[i].usrbio_reg = false;
+	}
+	r->mount[0] = '\0';
+}
+
+/* Whether USRBIO can serve every file (one c3fs mount): find it, register the fds. */
+static int usrbio_setup(struct c3fs_ffr_reader *r)
+{
+	const char **paths = malloc(r->nfiles * sizeof(*paths));
+	int *fds = malloc(r->nfiles * sizeof(*fds));
+	int rc = 0;
+
+	if (!paths || !fds) {
+		rc = ffr__err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < r->nfiles; i++) {
+		paths[i] = r->files[i].path;
+		fds[i] = r->files[i].fd;
+	}
+	rc = ffr__usrbio_mount(paths, fds, r->nfiles, r->mount, sizeof(r->mount));
+	for (size_t i = 0; i < r->nfiles && rc == 0; i++) {
+		rc = ffr__usrbio_reg(r->files[i].fd, r->files[i].path);
+		r->files[i].usrbio_reg = rc == 0;
+	}
+	if (rc < 0)
+		usrbio_release(r);
+out:
+	free(paths);
+	free(fds);
+	return rc;
+}
+
+/* Choose r->ops for the requested io (see the top of this file); the first context opened
+ * goes to the pool. */
+static int io_choose(struct c3fs_ffr_reader *r, int io)
+{
+	const struct ffr__io_ops *order[3];
+	const struct ffr__io_ops *failed = NULL;
+	bool usrbio_ok = false;
+	char why[512] = "";
+	size_t n;
+	int rc = 0;
+
+	if (io == C3FS_FFR_IO_AUTO || io == C3FS_FFR_IO_USRBIO) {
+		usrbio_ok = usrbio_setup(r) == 0;
+		if (!usrbio_ok && io == C3FS_FFR_IO_USRBIO) {
+			snprintf(why, sizeof(why), "%s", c3fs_ffr_errmsg());
+			return ffr__err(-EINVAL, "usrbio requested but unavailable: %s", why);
+		}
+	}
+	n = ffr__io_order(io, usrbio_ok, order);
+	for (size_t k = 0; k < n; k++) {
+		struct ffr__io *probe = calloc(1, sizeof(*probe));
+
+		if (!probe)
+			return ffr__err(-ENOMEM, "out of memory");
+		probe->ops = order[k];
+		probe->pid = getpid();
+		probe->mount_point = r->mount;
+		rc = probe->ops->open(probe, r->depth);
+		if (rc == 0) {
+			r->ops = order[k];
+			r->ops_strict = io == C3FS_FFR_IO_USRBIO;
+			io_put(r, probe);
+			return 0;
+		}
+		free(probe);
+		failed = order[k];
+		if (order[k] == &ffr__io_usrbio)
+			usrbio_release(r);
+	}
+	if (io != C3FS_FFR_IO_AUTO)
+		return ffr__err(-EINVAL, "%s requested but unavailable: %s", failed->name,
+				strerror(-rc));
+	return ffr__err(rc, "cannot set up batch I/O (%s): %s", failed->name, strerror(-rc));
+}
+
 int c3fs_ffr_reader_open_files(const char *const *paths, size_t n_paths,
 			       const struct c3fs_ffr_reader_opts *opts,
 			       struct c3fs_ffr_reader **out)
 {
 	struct c3fs_ffr_reader_opts def = { .check_data = 1 };
 	struct c3fs_ffr_reader *r;
-	struct ffr__io *probe;
-	int rc;
+	const char *env;
+	int io, rc;
 
 	ffr__err_clear();
 	*out = NULL;
@@ -267,8 +404,16 @@ int c3fs_ffr_reader_open_files(const char *const *paths, size_t n_paths,
 		return ffr__err(-EINVAL, "empty dataset: no files given");
 	if (n_paths > UINT32_MAX)
 		return ffr__err(-EINVAL, "too many files");
-	if (opts->io < C3FS_FFR_IO_AUTO || opts->io > C3FS_FFR_IO_URING)
+	if (opts->io < C3FS_FFR_IO_AUTO || opts->io > C3FS_FFR_IO_USRBIO)
 		return ffr__err(-EINVAL, "unknown io backend %d", opts->io);
+	io = opts->io;
+	env = getenv("C3FS_FFR_IO");
+	if (io == C3FS_FFR_IO_AUTO && env && *env) {
+		io = ffr__io_parse(env);
+		if (io < 0)
+			return ffr__err(-EINVAL, "C3FS_FFR_IO=%s: not one of auto, usrbio, uring, "
+					"pread", env);
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return ffr__err(-ENOMEM, "out of memory");
@@ -292,32 +437,11 @@ int c3fs_ffr_reader_open_files(const char *const *paths, size_t n_paths,
 		}
 		r->first[i + 1] = r->first[i] + r->files[i].n;
 	}
-	/* choose the batch backend once: a ring that cannot be set up now means pread */
-	r->ops = opts->io == C3FS_FFR_IO_PREAD ? &ffr__io_pread : &ffr__io_uring;
-	probe = calloc(1, sizeof(*probe));
-	if (!probe) {
-		c3fs_ffr_reader_free(r);
-		return ffr__err(-ENOMEM, "out of memory");
-	}
-	probe->ops = r->ops;
-	probe->pid = getpid();
-	rc = probe->ops->open(probe, r->depth);
-	if (rc < 0 && opts->io == C3FS_FFR_IO_URING) {
-		free(probe);
-		c3fs_ffr_reader_free(r);
-		return ffr__err(-EINVAL, "io_uring requested but unavailable: %s",
-				strerror(-rc));
-	}
+	rc = io_choose(r, io);
 	if (rc < 0) {
-		r->ops = probe->ops = &ffr__io_pread;
-		rc = probe->ops->open(probe, r->depth);
-	}
-	if (rc < 0) {
-		free(probe);
 		c3fs_ffr_reader_free(r);
-		return ffr__err(rc, "cannot set up batch I/O: %s", strerror(-rc));
+		return rc;
 	}
-	io_put(r, probe);
 	ffr__err_clear();
 	*out = r;
 	return 0;
@@ -424,7 +548,7 @@ int c3fs_ffr_reader_sizes(const struct c3fs_ffr_reader *r, const int64_t *indice
 
 /* The error of one finished request, with the file and sample named. */
 static int req_verdict(const struct c3fs_ffr_reader *r, const struct ffr__req *q,
-		       int64_t index, const struct c3fs_ffr_sample *s)
+		       int64_t index, const struct c3fs_ffr_sample *s, const char *via)
 {
 	const char *path = r->files[s->file].path;
 
@@ -436,8 +560,9 @@ static int req_verdict(const struct c3fs_ffr_reader *r, const struct ffr__req *q
 				(unsigned long long)q->done, (unsigned long long)q->len,
 				(unsigned long long)q->off);
 	if (q->err < 0)
-		return ffr__err(q->err, "%s: sample %lld (local %lld): read failed: %s", path,
-				(long long)index, (long long)s->local, strerror(-q->err));
+		return ffr__err(q->err, "%s: sample %lld (local %lld): read failed (%s): %s",
+				path, (long long)index, (long long)s->local, via,
+				strerror(-q->err));
 	if (r->check_data) {
 		uint32_t c = c3fs_ffr_crc32(0, q->buf, q->len);
 
@@ -469,7 +594,7 @@ int c3fs_ffr_read_one(struct c3fs_ffr_reader *r, int64_t index, void *buf, size_
 	q = (struct ffr__req){ .fd = r->files[s.file].fd, .off = s.offset, .len = s.size,
 			       .buf = buf };
 	q.err = ffr__pread_full(&q);
-	return req_verdict(r, &q, index, &s);
+	return req_verdict(r, &q, index, &s, "pread");
 }
 
 int c3fs_ffr_read_batch(struct c3fs_ffr_reader *r, const int64_t *indices, size_t n,
@@ -478,6 +603,7 @@ int c3fs_ffr_read_batch(struct c3fs_ffr_reader *r, const int64_t *indices, size_
 	struct c3fs_ffr_sample *ss = NULL;
 	struct ffr__req *reqs = NULL;
 	struct ffr__io *io = NULL;
+	const char *via;
 	int rc = 0;
 
 	ffr__err_clear();
@@ -519,9 +645,10 @@ int c3fs_ffr_read_batch(struct c3fs_ffr_reader *r, const int64_t *indices, size_
 	if (!io)
 		goto out;
 	io->ops->read(io, reqs, n);
+	via = io->ops->name;   /* static: outlives io */
 	io_put(r, io);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = req_verdict(r, &reqs[i], indices[i], &ss[i]);
+		rc = req_verdict(r, &reqs[i], indices[i], &ss[i], via);
 out:
 	free(ss);
 	free(reqs);

@@ -4,11 +4,13 @@
  *                                               OUT.ffr, or N files OUT/part-NNNNN.ffr
  *   c3fs-ffrecord verify [--json] PATH          every CRC; exit 1 naming the first bad one
  *   c3fs-ffrecord ls [--json] [--samples] PATH  N, sizes, packed-folder tree when present
- *   c3fs-ffrecord cat PATH INDEX|NAME           raw sample to stdout
+ *   c3fs-ffrecord cat PATH INDEX|NAME...        raw samples to stdout (one batch)
  *   c3fs-ffrecord unpack PATH DIR               packed folder -> tree (else DIR/<index>)
  *
- * PATH is a .ffr file or a directory of them (one dataset).  Exit: 0 ok, 1 failure (the
- * message on stderr, or in the JSON), 2 bad usage.  pack and verify draw a progress line
+ * PATH is a .ffr file or a directory of them (one dataset).  `--io usrbio|uring|pread|auto`
+ * before the command (or among verify's options) chooses how batches are read
+ * (enum c3fs_ffr_io; default auto, which the environment's C3FS_FFR_IO may set).  Exit:
+ * 0 ok, 1 failure (the message on stderr, or in the JSON), 2 bad usage.  pack and verify draw a progress line
  * on stderr when it is a terminal.
  */
 #include <dirent.h>
@@ -29,16 +31,18 @@
 #define BATCH_BYTES (64u << 20)
 
 static const char *prog = "c3fs-ffrecord";
+static int io_mode = C3FS_FFR_IO_AUTO;   /* --io */
 
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: %s pack [--shards N] DIR OUT\n"
-		"       %s verify [--json] PATH\n"
+		"usage: %s [--io usrbio|uring|pread|auto] COMMAND ...\n"
+		"       %s pack [--shards N] DIR OUT\n"
+		"       %s verify [--json] [--io MODE] PATH\n"
 		"       %s ls [--json] [--samples] PATH\n"
-		"       %s cat PATH INDEX|NAME\n"
+		"       %s cat PATH INDEX|NAME...\n"
 		"       %s unpack PATH DIR\n",
-		prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog);
 	return 2;
 }
 
@@ -395,9 +399,32 @@ out:
 
 /* ------------------------------------------------------------------ verify */
 
+/* --io's argument: 0 with io_mode set, or 2 (usage) after saying why. */
+static int set_io(const char *name)
+{
+	static const struct {
+		const char *name;
+		int io;
+	} modes[] = {
+		{ "auto", C3FS_FFR_IO_AUTO },   { "usrbio", C3FS_FFR_IO_USRBIO },
+		{ "uring", C3FS_FFR_IO_URING }, { "io_uring", C3FS_FFR_IO_URING },
+		{ "pread", C3FS_FFR_IO_PREAD },
+	};
+
+	for (size_t i = 0; name && i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(name, modes[i].name) == 0) {
+			io_mode = modes[i].io;
+			return 0;
+		}
+	}
+	fprintf(stderr, "%s: --io %s: not one of usrbio, uring, pread, auto\n", prog,
+		name ? name : "(missing)");
+	return 2;
+}
+
 static int open_reader(const char *path, int check, struct c3fs_ffr_reader **r)
 {
-	struct c3fs_ffr_reader_opts o = { .check_data = check };
+	struct c3fs_ffr_reader_opts o = { .check_data = check, .io = io_mode };
 
 	return c3fs_ffr_reader_open(path, &o, r);
 }
@@ -418,7 +445,10 @@ static int cmd_verify(int argc, char **argv)
 	for (; a < argc && argv[a][0] == '-'; a++) {
 		if (strcmp(argv[a], "--json") == 0)
 			json = true;
-		else
+		else if (strcmp(argv[a], "--io") == 0 && a + 1 < argc) {
+			if (set_io(argv[++a]) != 0)
+				return 2;
+		} else
 			return usage();
 	}
 	if (argc - a != 1)
@@ -446,6 +476,11 @@ static int cmd_verify(int argc, char **argv)
 		}
 		rc = c3fs_ffr_read_batch_alloc(r, idx, k, &block, bufs, sizes);
 		if (rc < 0) {
+			int batch_rc = rc;
+
+			/* the batch's own message stands when every sample reads alone (a
+			 * failure of the batch path, e.g. a USRBIO ring whose daemon is gone) */
+			snprintf(msg, sizeof(msg), "%s", c3fs_ffr_errmsg());
 			/* name the first bad sample of the batch */
 			for (size_t j = 0; j < k; j++) {
 				struct c3fs_ffr_sample s;
@@ -459,12 +494,12 @@ static int cmd_verify(int argc, char **argv)
 				free(one);
 				if (rc < 0) {
 					bad = idx[j];
+					snprintf(msg, sizeof(msg), "%s", c3fs_ffr_errmsg());
 					break;
 				}
 			}
-			snprintf(msg, sizeof(msg), "%s", c3fs_ffr_errmsg());
 			if (rc == 0)
-				rc = -EIO;
+				rc = batch_rc;
 			break;
 		}
 		free(block);
@@ -481,6 +516,8 @@ report:
 		printf("{\"ok\":%s,\"samples\":%" PRId64 ",\"checked\":%" PRId64
 		       ",\"bytes\":%" PRIu64,
 		       rc == 0 ? "true" : "false", n, rc == 0 ? n : i, bytes);
+		if (r)
+			printf(",\"io\":\"%s\"", c3fs_ffr_reader_io(r));
 		if (bad >= 0)
 			printf(",\"bad_index\":%" PRId64, bad);
 		if (rc != 0) {
@@ -489,8 +526,8 @@ report:
 		}
 		printf("}\n");
 	} else if (rc == 0) {
-		printf("ok: %" PRId64 " samples, %" PRIu64 " bytes, every checksum matches\n", n,
-		       bytes);
+		printf("ok: %" PRId64 " samples, %" PRIu64 " bytes, every checksum matches "
+		       "(batches: %s)\n", n, bytes, c3fs_ffr_reader_io(r));
 	} else {
 		fprintf(stderr, "%s: verify: %s\n", prog, msg);
 	}
@@ -674,51 +711,75 @@ static int read_sample(struct c3fs_ffr_reader *r, int64_t i, void **buf, uint64_
 	return rc;
 }
 
+/* The sample index of INDEX|NAME (*f: the packed folder, opened at the first name).
+ * -1 after saying why. */
+static int64_t cat_index(struct c3fs_ffr_reader *r, struct c3fs_ffr_folder **f, const char *arg)
+{
+	char *end;
+	int64_t i = strtoll(arg, &end, 10), node;
+
+	if (!*end && end != arg)
+		return i;
+	/* a name in a packed folder */
+	if (!*f && c3fs_ffr_folder_open(r, f) < 0) {
+		fail("cat");
+		return -1;
+	}
+	node = c3fs_ffr_folder_lookup(*f, arg);
+	i = node >= 0 ? c3fs_ffr_folder_node(*f, (uint32_t)node)->index : -1;
+	if (i < 0)
+		fprintf(stderr, "%s: cat: %s: %s\n", prog, arg,
+			node < 0 ? "no such file in the packed folder" : "a directory");
+	return i;
+}
+
+/* cat PATH INDEX|NAME...: the samples, in the order given, read in one batch
+ * (c3fs_ffr_read_batch: several samples go through the reader's backend). */
 static int cmd_cat(int argc, char **argv)
 {
 	struct c3fs_ffr_reader *r;
-	uint64_t size;
-	void *buf;
-	char *end;
-	int64_t i;
-	int rc;
+	struct c3fs_ffr_folder *f = NULL;
+	size_t n = argc > 2 ? (size_t)argc - 2 : 0;
+	int64_t *idx = NULL;
+	uint64_t *sizes = NULL, total = 0;
+	void **bufs = NULL, *block = NULL;
+	int rc, ret = 1;
 
-	if (argc != 3)
+	if (argc < 3)
 		return usage();
 	if (open_reader(argv[1], 1, &r) < 0)
 		return fail("cat");
-	i = strtoll(argv[2], &end, 10);
-	if (*end || end == argv[2]) {   /* a name in a packed folder */
-		struct c3fs_ffr_folder *f;
-		int64_t node;
-
-		if (c3fs_ffr_folder_open(r, &f) < 0) {
-			c3fs_ffr_reader_free(r);
-			return fail("cat");
-		}
-		node = c3fs_ffr_folder_lookup(f, argv[2]);
-		i = node >= 0 ? c3fs_ffr_folder_node(f, (uint32_t)node)->index : -1;
-		c3fs_ffr_folder_free(f);
-		if (i < 0) {
-			fprintf(stderr, "%s: cat: %s: %s\n", prog, argv[2],
-				node < 0 ? "no such file in the packed folder" : "a directory");
-			c3fs_ffr_reader_free(r);
-			return 1;
-		}
+	idx = malloc(n * sizeof(*idx));
+	sizes = malloc(n * sizeof(*sizes));
+	bufs = malloc(n * sizeof(*bufs));
+	if (!idx || !sizes || !bufs) {
+		fprintf(stderr, "%s: cat: out of memory\n", prog);
+		goto out;
 	}
-	rc = read_sample(r, i, &buf, &size);
-	if (rc < 0) {
-		c3fs_ffr_reader_free(r);
-		return fail("cat");
+	for (size_t k = 0; k < n; k++)
+		if ((idx[k] = cat_index(r, &f, argv[2 + k])) < 0)
+			goto out;
+	if (c3fs_ffr_read_batch_alloc(r, idx, n, &block, bufs, sizes) < 0) {
+		fail("cat");
+		goto out;
 	}
-	rc = write_all(STDOUT_FILENO, buf, size);
-	free(buf);
-	c3fs_ffr_reader_free(r);
+	for (size_t k = 0; k < n; k++)
+		total += sizes[k];
+	/* the samples lie back to back in the block */
+	rc = write_all(STDOUT_FILENO, block, total);
 	if (rc < 0) {
 		fprintf(stderr, "%s: cat: write: %s\n", prog, strerror(-rc));
-		return 1;
+		goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	free(block);
+	free(idx);
+	free(sizes);
+	free(bufs);
+	c3fs_ffr_folder_free(f);
+	c3fs_ffr_reader_free(r);
+	return ret;
 }
 
 static int write_file(const char *path, const void *buf, uint64_t size)
@@ -821,6 +882,16 @@ out:
 
 int main(int argc, char **argv)
 {
+	while (argc >= 2 && strncmp(argv[1], "--io", 4) == 0) {
+		const char *v = argv[1][4] == '=' ? argv[1] + 5 : argv[1][4] ? NULL : argv[2];
+
+		if (argv[1][4] != '=' && argv[1][4] != '\0')
+			return usage();
+		if (set_io(v) != 0)
+			return 2;
+		argc -= argv[1][4] == '=' ? 1 : 2;
+		argv += argv[1][4] == '=' ? 1 : 2;
+	}
 	if (argc < 2)
 		return usage();
 	if (strcmp(argv[1], "pack") == 0)

@@ -70,7 +70,8 @@ struct c3fs_client_opts {
 	uint32_t meta_wait_ms;     /* how long a metadata call retries while no meta node
 				    * answers, then -C3FS_ETIMEDOUT; 0 = 60000 */
 	/* A call that is waiting out a failure (a metadata call retrying while no meta node
-	 * answers, a blocking read or write retrying a chain that does not serve) asks this
+	 * answers, a blocking read or write retrying a chain that does not serve, an fsync or
+	 * close that has waited 2 s for queued writes) asks this
 	 * between tries and at least every 100 ms of its back-off, on the calling thread:
 	 * true = give up now with -EINTR (a write may then be partly applied).  A call that is not retrying never
 	 * asks, so a call that works is never cut short.  For a FUSE daemon that honours

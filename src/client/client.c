@@ -430,6 +430,14 @@ void client__inode_put(struct c3fs_client *cl, struct client_inode *in)
 
 int client__wait_writes(struct client_inode *in, uint64_t off, uint64_t len, bool take_err)
 {
+	return client__wait_writes_intr(NULL, in, off, len, take_err);
+}
+
+int client__wait_writes_intr(struct c3fs_client *cl, struct client_inode *in, uint64_t off,
+			     uint64_t len, bool take_err)
+{
+	bool (*intr)(void) = cl ? cl->opts.interrupted : NULL;
+	uint64_t t0 = intr ? c3_now_ms() : 0;
 	int rc = 0;
 
 	pthread_mutex_lock(&in->lock);
@@ -441,7 +449,27 @@ int client__wait_writes(struct client_inode *in, uint64_t off, uint64_t len, boo
 				break;
 		if (!j)
 			break;
-		pthread_cond_wait(&in->wcv, &in->lock);
+		if (!intr) {
+			pthread_cond_wait(&in->wcv, &in->lock);
+			continue;
+		}
+		/* queued writes normally land within milliseconds; one still queued after
+		 * CLIENT_WAIT_INTR_MS is waiting out a failure (a chain that does not serve),
+		 * and a signal may end the wait (the writes go on in the background and their
+		 * error, if any, stays for the next wait) */
+		if (c3_now_ms() - t0 >= CLIENT_WAIT_INTR_MS && intr()) {
+			pthread_mutex_unlock(&in->lock);
+			return -EINTR;
+		}
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&in->wcv, &in->lock, &ts);
 	}
 	if (take_err) {
 		rc = in->werr;

@@ -246,6 +246,11 @@ void *client__wworker_main(void *arg);
 /* Wait until no write-behind job of in overlapping [off, off+len) is queued or running
  * (len 0 = all jobs).  With take_err, return and clear the inode's sticky error. */
 int client__wait_writes(struct client_inode *in, uint64_t off, uint64_t len, bool take_err);
+/* The same, ending with -EINTR when the wait has lasted CLIENT_WAIT_INTR_MS and
+ * cl->opts.interrupted says so (cl NULL or no hook: as client__wait_writes). */
+#define CLIENT_WAIT_INTR_MS 2000
+int client__wait_writes_intr(struct c3fs_client *cl, struct client_inode *in, uint64_t off,
+			     uint64_t len, bool take_err);
 /* Before a read of [off, off+len) of f (len > 0): wait for the inode's queued writes
  * overlapping it; *known = the length this client knows now (c3fs_file_size_hint). */
 void client__file_read_prep(struct c3fs_file *f, uint64_t off, uint64_t len, uint64_t *known);

@@ -293,7 +293,7 @@ int c3fs_fsync(struct c3fs_file *f, bool datasync)
 	int rc;
 
 	(void)datasync;
-	rc = client__wait_writes(f->inode, 0, 0, true);
+	rc = client__wait_writes_intr(f->cl, f->inode, 0, 0, true);
 	if (rc)
 		return rc;
 	if (!f->can_write || !f->session_id)

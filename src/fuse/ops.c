@@ -66,7 +66,7 @@ static struct c3_counter *fusefs_m_req[FUSEFS_NOPS];
  * of a process stuck on the mount takes effect at once, not at meta_wait.
  *
  * Each worker thread owns a slot; every request bumps its slot's generation and, unless
- * it must run to the end (release, flush, forget), registers libfuse's interrupt
+ * it must run to the end (release, forget), registers libfuse's interrupt
  * callback with (slot, generation).  The callback marks the slot hit for that
  * generation; libc3fs asks fusefs_interrupted() between retries on the same thread.  A
  * callback that comes late (libfuse may run it after the reply) names an older
@@ -121,7 +121,6 @@ bool fusefs_interrupted(void)
 		c3_counter_add(fusefs_m_req[FUSEFS_OP_##op], 1);                        \
 		fusefs_begin(req, FUSEFS_OP_##op != FUSEFS_OP_release &&                \
 					  FUSEFS_OP_##op != FUSEFS_OP_releasedir &&     \
-					  FUSEFS_OP_##op != FUSEFS_OP_flush &&          \
 					  FUSEFS_OP_##op != FUSEFS_OP_forget &&         \
 					  FUSEFS_OP_##op != FUSEFS_OP_forget_multi);    \
 	} while (0)

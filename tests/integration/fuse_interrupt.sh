@@ -5,7 +5,8 @@
 # cluster.meta_wait, here 60 s).  kill -9 of the caller makes the kernel send INTERRUPT;
 # c3fs-fuse must answer it between retries, so the process is gone within seconds, not at
 # the deadline (the kernel keeps a killed process until its request is answered).  A
-# plain signal with a handler (SIGUSR1) ends a blocked stat with EINTR the same way.
+# plain signal with a handler (SIGUSR1) ends a blocked stat with EINTR the same way.  With
+# every storage node down, a close waiting for its queued write gives way to kill -9 too.
 # Calls that work are never cut short: a stat loop with a SIGUSR1 flood while meta is up
 # sees no EINTR.  After meta is back, the mount works.
 . "$(dirname "$0")/../lib/common.sh"
@@ -84,6 +85,29 @@ except OSError as e:
     print("# stat failed with %s" % e); sys.exit(1)
 PY
 t_ok $? "a signal ends a blocked stat with EINTR"
+
+# storage down: a close waits for its queued write (write_wait is 60 s); kill -9 ends it
+for i in 1 2 3; do c_kill_storage "$i"; done
+python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.write(fd, b"y" * (1 << 20))
+os.close(fd)' "$M/d/f" 2>/dev/null &
+WP=$!
+sleep 4
+kill -0 "$WP" 2>/dev/null
+t_ok $? "close is blocked while no storage node serves"
+t0=$(date +%s%N)
+kill -9 "$WP"
+gone=1
+for _ in $(seq 100); do
+	kill -0 "$WP" 2>/dev/null || { gone=0; break; }
+	sleep 0.05
+done
+wait "$WP" 2>/dev/null
+echo "# killed writer gone after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+t_ok $gone "kill -9 of a close waiting for its writes takes effect within 5 s"
+for i in 1 2 3; do c_start_storage "$i"; done
 
 t_daemon meta "${META_CMD[@]}"
 t_wait_port "${C_META##*:}" 30

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/client_int.h"
 #include "common/clock.h"
@@ -167,8 +168,28 @@ ssize_t c3fs_pwrite_async(struct c3fs_file *f, const void *buf, size_t len, uint
 	j->cap = len;
 
 	pthread_mutex_lock(&in->lock);
-	while (in->wbytes > 0 && in->wbytes + len > cl->opts.write_behind_bytes && !in->werr)
-		pthread_cond_wait(&in->wcv, &in->lock);
+	uint64_t t0 = c3_now_ms();
+
+	while (in->wbytes > 0 && in->wbytes + len > cl->opts.write_behind_bytes && !in->werr) {
+		/* the queue drains within milliseconds unless a chain does not serve: after
+		 * CLIENT_WAIT_INTR_MS a signal may end the wait (opts.interrupted) */
+		if (cl->opts.interrupted && c3_now_ms() - t0 >= CLIENT_WAIT_INTR_MS &&
+		    cl->opts.interrupted()) {
+			pthread_mutex_unlock(&in->lock);
+			free(j->buf);
+			free(j);
+			return -EINTR;
+		}
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&in->wcv, &in->lock, &ts);
+	}
 	if (in->werr) {
 		rc = in->werr;
 		in->werr = 0;

@@ -88,25 +88,31 @@ t_ok $? "a signal ends a blocked stat with EINTR"
 
 # storage down: a close waits for its queued write (write_wait is 60 s); kill -9 ends it
 for i in 1 2 3; do c_kill_storage "$i"; done
-python3 -c '
+# MIB: 1 = the write is queued and close waits for it; 24 = a write waits for room in
+# the write-behind queue (16 MiB per file)
+blocked_writer() { # MIB WHAT
+	python3 -c '
 import os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY)
-os.write(fd, b"y" * (1 << 20))
-os.close(fd)' "$M/d/f" 2>/dev/null &
-WP=$!
-sleep 4
-kill -0 "$WP" 2>/dev/null
-t_ok $? "close is blocked while no storage node serves"
-t0=$(date +%s%N)
-kill -9 "$WP"
-gone=1
-for _ in $(seq 100); do
-	kill -0 "$WP" 2>/dev/null || { gone=0; break; }
-	sleep 0.05
-done
-wait "$WP" 2>/dev/null
-echo "# killed writer gone after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
-t_ok $gone "kill -9 of a close waiting for its writes takes effect within 5 s"
+for _ in range(int(sys.argv[2])):
+    os.write(fd, b"y" * (1 << 20))
+os.close(fd)' "$M/d/f" "$1" 2>/dev/null &
+	local wp=$! t0 gone=1
+	sleep 4
+	kill -0 "$wp" 2>/dev/null
+	t_ok $? "$2 is blocked while no storage node serves"
+	t0=$(date +%s%N)
+	kill -9 "$wp"
+	for _ in $(seq 100); do
+		kill -0 "$wp" 2>/dev/null || { gone=0; break; }
+		sleep 0.05
+	done
+	wait "$wp" 2>/dev/null
+	echo "# killed writer gone after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+	t_ok $gone "kill -9 of a $2 waiting for storage takes effect within 5 s"
+}
+blocked_writer 1 "close"
+blocked_writer 24 "write"
 for i in 1 2 3; do c_start_storage "$i"; done
 
 t_daemon meta "${META_CMD[@]}"

@@ -461,14 +461,8 @@ int client__wait_writes_intr(struct c3fs_client *cl, struct client_inode *in, ui
 			pthread_mutex_unlock(&in->lock);
 			return -EINTR;
 		}
-		struct timespec ts;
+		struct timespec ts = c3_deadline_after_ms(100);
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
 		pthread_cond_timedwait(&in->wcv, &in->lock, &ts);
 	}
 	if (take_err) {
@@ -847,13 +841,7 @@ static void *client_bg_main(void *arg)
 					  ? first + CLIENT_RELEASE_DELAY_MS - c3_now_ms() : 0;
 		if (wait_ms == 0)
 			continue;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)(wait_ms / 1000);
-		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = c3_deadline_after_ms(wait_ms);
 		pthread_cond_timedwait(&cl->bg_cv, &cl->bg_lock, &ts);
 	}
 	pthread_mutex_unlock(&cl->bg_lock);

@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "client/client_int.h"
 #include "common/clock.h"
@@ -180,14 +179,8 @@ ssize_t c3fs_pwrite_async(struct c3fs_file *f, const void *buf, size_t len, uint
 			free(j);
 			return -EINTR;
 		}
-		struct timespec ts;
+		struct timespec ts = c3_deadline_after_ms(100);
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
 		pthread_cond_timedwait(&in->wcv, &in->lock, &ts);
 	}
 	if (in->werr) {

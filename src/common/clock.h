@@ -28,6 +28,22 @@ static inline uint64_t c3_wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The wall-clock time ms milliseconds from now, as pthread_cond_timedwait and
+ * sem_timedwait take their deadlines. */
+static inline struct timespec c3_deadline_after_ms(uint64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 /* Sleep for ms milliseconds (restarts after signals). */
 void c3_sleep_ms(uint64_t ms);
 

@@ -1018,10 +1018,7 @@ static void *ub_dispatch_main(void *arg)
 		size_t n = 0, i;
 		long next = UB_POLL_MS;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += wait_ms * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
+		ts = c3_deadline_after_ms((uint64_t)wait_ms);
 		while (sem_timedwait(ub.sems[prio], &ts) != 0 && errno == EINTR)
 			;
 		while (sem_trywait(ub.sems[prio]) == 0)

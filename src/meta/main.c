@@ -185,13 +185,7 @@ static void *gc_main(void *arg)
 			LOG_DEBUG("gc: %llu files removed, %llu sessions expired",
 				  (unsigned long long)st.files_removed,
 				  (unsigned long long)st.sessions_expired);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)(g->interval_ms / 1000);
-		ts.tv_nsec += (long)(g->interval_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = c3_deadline_after_ms(g->interval_ms);
 		pthread_mutex_lock(&g->mu);
 		if (!g->stop)
 			pthread_cond_timedwait(&g->cv, &g->mu, &ts);

@@ -261,13 +261,7 @@ static void *watcher(void *arg)
 		poll_once(w);
 		w->polls++;
 		pthread_mutex_lock(&w->mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += w->poll_ms / 1000;
-		ts.tv_nsec += (long)(w->poll_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = c3_deadline_after_ms(w->poll_ms);
 		if (!w->stop)
 			pthread_cond_timedwait(&w->cond, &w->mu, &ts);
 	}

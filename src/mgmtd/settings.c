@@ -155,27 +155,46 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
+/* Split the line starting at line: o->line/o->len is the line without its newline; when
+ * it has a '=', o->key/o->val are its key and value with surrounding blanks trimmed
+ * (false: no '=').  *next = the start of the next line. */
+struct kv_line {
+	const char *line, *key, *val;
+	size_t len, klen, vlen;
+};
+
+static bool kv_line_split(const char *line, struct kv_line *o, const char **next)
+{
+	const char *eq;
+
+	o->line = o->key = line;
+	o->len = strcspn(line, "\n");
+	o->klen = o->vlen = 0;
+	o->val = NULL;
+	*next = line + o->len + (line[o->len] ? 1 : 0);
+	eq = memchr(line, '=', o->len);
+	if (!eq)
+		return false;
+	o->klen = (size_t)(eq - line);
+	trim(&o->key, &o->klen);
+	o->val = eq + 1;
+	o->vlen = (size_t)(line + o->len - o->val);
+	trim(&o->val, &o->vlen);
+	return true;
+}
+
 /* Merge "key=value" lines of text into l; an empty value removes the key when
  * empty_removes.  Lines without '=' are skipped (callers validate before). */
 static int lines_merge(struct lines *l, const char *text, bool empty_removes)
 {
 	const char *line = text;
+	struct kv_line kl;
 	int rc = 0;
 
-	while (*line && rc == 0) {
-		size_t len = strcspn(line, "\n"), klen = 0, vlen = 0;
-		const char *eq = memchr(line, '=', len), *key = line, *val;
-
-		if (eq) {
-			klen = (size_t)(eq - line);
-			trim(&key, &klen);
-			val = eq + 1;
-			vlen = (size_t)(line + len - val);
-			trim(&val, &vlen);
-			rc = lines_put(l, key, klen, vlen || !empty_removes ? val : NULL, vlen);
-		}
-		line += len + (line[len] ? 1 : 0);
-	}
+	while (*line && rc == 0)
+		if (kv_line_split(line, &kl, &line))
+			rc = lines_put(l, kl.key, kl.klen,
+				       kl.vlen || !empty_removes ? kl.val : NULL, kl.vlen);
 	return rc;
 }
 
@@ -346,28 +365,21 @@ static int validate(const char *schema, const char *assignments, char *err, size
 		return -ENOMEM;
 	}
 	while (*line && rc == 0) {
-		size_t len = strcspn(line, "\n"), klen = 0, vlen = 0;
-		const char *eq = memchr(line, '=', len), *key = line, *val;
+		struct kv_line kl;
+		bool eq = kv_line_split(line, &kl, &line);
 
-		if (eq) {
-			klen = (size_t)(eq - line);
-			trim(&key, &klen);
-			val = eq + 1;
-			vlen = (size_t)(line + len - val);
-			trim(&val, &vlen);
-		}
-		if (eq && vlen == 0) {
+		if (eq && kl.vlen == 0) {
 			char name[200];
 
-			snprintf(name, sizeof(name), "%.*s", (int)(klen < 199 ? klen : 199), key);
+			snprintf(name, sizeof(name), "%.*s", (int)(kl.klen < 199 ? kl.klen : 199),
+				 kl.key);
 			if (c3_cfg_get(t, obj, name, tmp, sizeof(tmp)) == -ENOENT) {
 				snprintf(err, errlen, "%s: unknown key", name);
 				rc = -C3FS_ECONFIG;
 			}
 		} else {
-			c3_buf_printf(&sets, "%.*s\n", (int)len, line);
+			c3_buf_printf(&sets, "%.*s\n", (int)kl.len, kl.line);
 		}
-		line += len + (line[len] ? 1 : 0);
 	}
 	if (rc == 0 && sets.err)
 		rc = -ENOMEM;

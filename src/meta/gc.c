@@ -17,6 +17,8 @@
  *     inode is deleted (with 'X' and 'T' rows) once it has no session (directory opens
  *     with META_O_DIR) and dir_grace_ms has passed since it was queued (clients without
  *     directory sessions may still hold it open).
+ *   - A truncate whose storage cut did not happen ('P' record) is cut again once the file
+ *     has no writer (cut.c has the rules).
  *   - Idempotency records older than idem_ttl_ms are dropped through the 'E' index.
  * Several services may run GC at once on one KV: every step re-checks inside its
  * transaction, so the worst case is duplicated chunk-removal calls (idempotent).
@@ -341,6 +343,14 @@ static int len_read_txn(struct kv_txn *t, void *ap)
 	if (rc < 0)
 		return rc;
 	l->is_reg = S_ISREG(in.a.mode);
+	if (l->is_reg) {
+		/* storage's end is no length while a cut is pending (cut.c) */
+		rc = meta__cut_pending(t, l->ino);
+		if (rc < 0)
+			return rc;
+		if (rc)
+			l->is_reg = false;
+	}
 	l->length = in.a.length;
 	l->layout = in.a.layout;
 	return 0;
@@ -510,7 +520,11 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 	}
 	rc = 0;
 
-	/* 3. idempotency records */
+	/* 3. truncates whose storage cut is still pending */
+	if (meta__cut_gc(svc, max, &st->cuts_done, &st->cuts_dropped, &st->errors) < 0)
+		st->errors++;
+
+	/* 4. idempotency records */
 	{
 		uint64_t ttl = svc->opts.idem_ttl_ms * 1000000ull;
 		struct idemscan_arg s = { now > ttl ? now - ttl : 0, max, 0, ia };

@@ -157,6 +157,11 @@ static void *gc_main(void *arg)
 						    "sessions of silent clients dropped");
 	struct c3_counter *errs = c3_counter_get("c3fs_meta_gc_errors_total", NULL,
 						 "GC steps that failed (retried later)");
+	struct c3_counter *cuts = c3_counter_get("c3fs_meta_gc_cuts_total", NULL,
+						 "truncates whose pending storage cut GC did");
+	struct c3_counter *cuts_dropped = c3_counter_get(
+		"c3fs_meta_gc_cuts_dropped_total", NULL,
+		"pending truncate cuts dropped (file removed or grown since)");
 	uint64_t last_err_log = 0;
 
 	pthread_mutex_lock(&g->mu);
@@ -175,6 +180,8 @@ static void *gc_main(void *arg)
 		c3_counter_add(removed, st.files_removed);
 		c3_counter_add(dirs_removed, st.dirs_removed);
 		c3_counter_add(expired, st.sessions_expired);
+		c3_counter_add(cuts, st.cuts_done);
+		c3_counter_add(cuts_dropped, st.cuts_dropped);
 		c3_counter_add(errs, st.errors + (rc < 0));
 		if ((rc < 0 || st.errors) && c3_now_ms() - last_err_log > 10000) {
 			LOG_WARN("gc pass: %s, %llu step errors", c3_strerror(rc),

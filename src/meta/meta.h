@@ -139,12 +139,14 @@ struct meta_gc_stats {
 	uint64_t dirs_waiting;      /* removed directories kept: open or in their grace period */
 	uint64_t sessions_expired;
 	uint64_t idem_expired;
+	uint64_t cuts_done;         /* pending truncate cuts done by GC */
+	uint64_t cuts_dropped;      /* pending cuts dropped: file gone or grown since */
 	uint64_t errors;
 };
 
 /* One pass of garbage collection: expire sessions of silent clients, delete queued
- * inodes without sessions (chunks first, through hooks.remove_chunks), drop expired
- * idempotency records.  Bounded work per call (at most `max` items of each kind).
+ * inodes without sessions (chunks first, through hooks.remove_chunks), retry pending
+ * truncate cuts, drop expired idempotency records.  Bounded work per call (at most `max` items of each kind).
  * Safe to run on several services at once. */
 int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st);
 

@@ -14,6 +14,8 @@
  *   'E' created client seq        expiry index of idempotency records
  *   'T' ino shard(1 byte)         directory mtime/ctime of an entry change (blind write
  *                                 to one of 16 rows: entry changes need not write 'I')
+ *   'P' ino                       pending chunk cut of a truncate -> (length, stamp)
+ *                                 until storage confirmed it (cut.c)
  * Invariants: every 'D' entry points at an existing 'I'; a directory's nlink is 2 + its
  * subdirectories; a non-directory's nlink is its number of 'D' entries; an inode with
  * nlink 0 exists only while queued in 'G' (regular files and removed directories, which
@@ -23,6 +25,7 @@
 #ifndef C3_META_META_INT_H
 #define C3_META_META_INT_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,6 +47,7 @@
 #define META__K_IDEM    'Q'
 #define META__K_IDEMEXP 'E'
 #define META__K_DTIME   'T'
+#define META__K_CUT     'P'
 #define META__DTIME_SHARDS 16
 
 #define META__ALLOC_SHARDS 16
@@ -68,6 +72,7 @@ struct meta_svc {
 	pthread_mutex_t gc_lock;        /* one GC pass at a time in this process */
 	uint64_t gc_cursor;             /* next GC-queue inode to look at (round robin) */
 	uint64_t client_cursor;         /* next client renew record to look at */
+	uint64_t cut_cursor;            /* next pending cut to look at (GC) */
 };
 
 /* ---- keys: write into buf (size >= 1 + 8 + 8 + 8 + META_PATH_MAX), return length */
@@ -127,6 +132,31 @@ void meta__touch_dir(struct meta__inode *d, uint64_t now);
 int meta__load_dir(struct kv_txn *t, uint64_t ino, struct meta__inode *d);
 /* Delete an inode record with its xattrs and directory time rows. */
 int meta__inode_delete(struct kv_txn *t, uint64_t ino);
+
+/* ---- pending chunk cuts of truncates (cut.c; rules at the top of that file) */
+struct meta__cut {
+	uint64_t ino, length, stamp;
+};
+/* Internal, never returned by a meta_op_*: "run the pending cut in *out, then retry". */
+#define META__CUT_FIRST (-EINPROGRESS)
+int meta__cut_note(struct kv_txn *t, uint64_t ino, uint64_t length, uint64_t stamp);
+int meta__cut_get(struct kv_txn *t, uint64_t ino, struct meta__cut *c); /* -ENOENT: none */
+int meta__cut_clear(struct kv_txn *t, uint64_t ino);
+/* 1 while ino has a pending cut, 0 when not: storage's end of the file is no length then. */
+int meta__cut_pending(struct kv_txn *t, uint64_t ino);
+/* Before in grows or is opened for writing: META__CUT_FIRST with *out filled when a
+ * pending cut must run first (file at the cut's length, no other writer than session
+ * except), else 0 or an error. */
+int meta__cut_first(struct kv_txn *t, const struct meta__inode *in, uint64_t except,
+		    struct meta__cut *out);
+/* The storage cut of c, then its record dropped (if still c's).  0 or the cut's error. */
+int meta__cut_finish(struct meta_svc *svc, const struct meta__cut *c,
+		     const struct meta_layout *layout);
+/* 1 when ino has a session open for writing other than `except`, 0 when not. */
+int meta__write_sessions(struct kv_txn *t, uint64_t ino, uint64_t except);
+/* GC: retry up to max pending cuts; counts the done, dropped and failed ones. */
+int meta__cut_gc(struct meta_svc *svc, int max, uint64_t *cut, uint64_t *dropped,
+		 uint64_t *errors);
 /* Load ino as the parent of a new entry: as meta__load_dir, plus -ENOENT when the
  * directory was removed (nlink 0; it lives on only while open or in its grace period). */
 int meta__load_parent(struct kv_txn *t, uint64_t ino, struct meta__inode *d);

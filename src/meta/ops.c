@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "common/errors.h"
+#include "common/log.h"
 #include "meta/meta_int.h"
 #include "net/codec.h"
 
@@ -93,6 +94,8 @@ int meta__inode_delete(struct kv_txn *t, uint64_t ino)
 
 	if (rc == 0)
 		rc = meta__dir_times_clear(t, ino);
+	if (rc == 0)
+		rc = meta__cut_clear(t, ino);
 	return rc < 0 ? rc : xattr_clear_all(t, ino);
 }
 
@@ -459,6 +462,27 @@ int meta_op_access(struct meta_svc *svc, const struct meta_access_req *req)
 }
 
 /* ------------------------------------------------------------------ setattr */
+/* kv_run of fn (or, with idem, idem_run) that gives way to a pending cut: when fn answers
+ * META__CUT_FIRST with *first and *layout filled, the cut runs and fn runs again. */
+static int run_cut_first(struct meta_svc *svc, kv_txn_fn fn, void *arg, struct meta__cut *first,
+			 struct meta_layout *layout, struct meta__idem *idem)
+{
+	int rc;
+
+	for (int round = 0;; round++) {
+		memset(first, 0, sizeof(*first));
+		rc = idem ? kv_run(svc->db, false, meta__idem_txn, idem)
+			  : kv_run(svc->db, false, fn, arg);
+		if (rc != META__CUT_FIRST)
+			return rc;
+		if (round == 3)
+			return -C3FS_EBUSY; /* cut again and again by others: let the client retry */
+		rc = meta__cut_finish(svc, first, layout);
+		if (rc < 0)
+			return rc;
+	}
+}
+
 struct setattr_arg {
 	struct meta_svc *svc;
 	const struct meta_setattr_req *req;
@@ -466,7 +490,8 @@ struct setattr_arg {
 	uint64_t now;
 	bool shrunk;
 	struct meta_layout layout;
-	uint64_t new_length;
+	uint64_t new_length, stamp;
+	struct meta__cut first; /* META__CUT_FIRST: this cut runs before the change */
 };
 
 /* Linux's rule for the setuid/setgid bits a write or truncate by a non-root caller
@@ -562,6 +587,15 @@ static int setattr_txn(struct kv_txn *t, void *ap)
 		rc = setattr_may_write(t, r, &in);
 		if (rc < 0)
 			return rc;
+		if (r->size > in.a.length) {
+			/* a cut still pending from an earlier truncate goes first: the range
+			 * about to reappear must read as zeros */
+			rc = meta__cut_first(t, &in, 0, &a->first);
+			if (rc == META__CUT_FIRST)
+				a->layout = in.a.layout;
+			if (rc < 0)
+				return rc;
+		}
 	}
 	if ((m & META_SET_DYN_STRIPE) && !S_ISREG(in.a.mode))
 		return -EINVAL;
@@ -610,6 +644,10 @@ static int setattr_txn(struct kv_txn *t, void *ap)
 			a->shrunk = true;
 			a->layout = in.a.layout;
 			a->new_length = r->size;
+			a->stamp = meta__rand(a->svc);
+			rc = meta__cut_note(t, in.a.ino, r->size, a->stamp);
+			if (rc < 0)
+				return rc;
 		}
 		in.a.length = r->size;
 		in.a.mtime_ns = a->now;
@@ -644,33 +682,45 @@ static int setattr_txn(struct kv_txn *t, void *ap)
 int meta_op_setattr(struct meta_svc *svc, const struct meta_setattr_req *req,
 		    struct meta_attr_resp *resp)
 {
-	struct setattr_arg a = { svc, req, resp, meta__now(svc), false, { 0 }, 0 };
+	struct setattr_arg a;
 	int rc;
 
-	rc = kv_run(svc->db, false, setattr_txn, &a);
+	memset(&a, 0, sizeof(a));
+	a.svc = svc;
+	a.req = req;
+	a.resp = resp;
+	a.now = meta__now(svc);
+	rc = run_cut_first(svc, setattr_txn, &a, &a.first, &a.layout, NULL);
 	if (rc < 0)
 		return rc;
-	if (a.shrunk && svc->opts.hooks.truncate_chunks) {
-		rc = svc->opts.hooks.truncate_chunks(svc->opts.hooks.arg, req->ino, &a.layout,
-						     a.new_length);
-		if (rc < 0)
-			return rc;
+	if (a.shrunk) {
+		struct meta__cut c = { req->ino, a.new_length, a.stamp };
+
+		return meta__cut_finish(svc, &c, &a.layout);
 	}
 	return 0;
 }
 
 /* ------------------------------------------------------------------ open / create */
+/* What an open of an existing file leaves for after its commit: the cut of its O_TRUNC,
+ * or (META__CUT_FIRST) a pending cut to run before it. */
+struct open_cut {
+	bool truncated;
+	uint64_t stamp;
+	struct meta_layout layout;
+	struct meta__cut first;
+};
+
 /* Open an existing inode: access checks for flags, O_TRUNC, session. */
 static int open_existing(struct kv_txn *t, struct meta_svc *svc, const struct meta_cred *c,
 			 uint64_t client, struct meta__inode *in, uint32_t flags, uint64_t sid,
-			 uint64_t now, struct meta_open_resp *resp, bool *truncated,
-			 struct meta_layout *old_layout)
+			 uint64_t now, struct meta_open_resp *resp, struct open_cut *oc)
 {
 	uint32_t mask = 0;
 	bool dirty = false;
 	int rc;
 
-	*truncated = false;
+	oc->truncated = false;
 	if ((flags & META_O_DIR) && !S_ISDIR(in->a.mode))
 		return -ENOTDIR;
 	if (S_ISLNK(in->a.mode))
@@ -686,10 +736,22 @@ static int open_existing(struct kv_txn *t, struct meta_svc *svc, const struct me
 	rc = meta__perm(c, &in->a, mask);
 	if (rc < 0)
 		return rc;
+	if ((flags & META_O_WRITE) && !(flags & META_O_TRUNC)) {
+		/* a cut still pending from an earlier truncate goes before any new write */
+		rc = meta__cut_first(t, in, 0, &oc->first);
+		if (rc == META__CUT_FIRST)
+			oc->layout = in->a.layout;
+		if (rc < 0)
+			return rc;
+	}
 	if ((flags & META_O_TRUNC) && S_ISREG(in->a.mode)) {
 		/* chunks go even at length 0: a writer may have died before reporting */
-		*old_layout = in->a.layout;
-		*truncated = true;
+		oc->layout = in->a.layout;
+		oc->truncated = true;
+		oc->stamp = meta__rand(svc);
+		rc = meta__cut_note(t, in->a.ino, 0, oc->stamp);
+		if (rc < 0)
+			return rc;
 		if (in->a.length > 0) {
 			in->a.length = 0;
 			in->a.truncate_ver++;
@@ -727,9 +789,48 @@ struct create_arg {
 	const struct meta_create_req *req;
 	struct meta_open_resp *resp;
 	uint64_t ino, sid, now;
-	bool truncated;
-	struct meta_layout old_layout;
+	struct open_cut oc;
 };
+
+struct open_undo {
+	uint64_t ino, sid, client;
+};
+
+static int open_undo_txn(struct kv_txn *t, void *ap)
+{
+	const struct open_undo *u = ap;
+
+	return session_del(t, u->ino, u->sid, u->client);
+}
+
+/* After an open's commit: the storage cut of its O_TRUNC.  When the cut fails the open
+ * fails: the session it recorded was never handed out and goes again (the length stays
+ * committed and the cut pending, cut.c). */
+static int open_cut_finish(struct meta_svc *svc, const struct meta_hdr *h,
+			   const struct meta_open_resp *resp, const struct open_cut *oc)
+{
+	struct meta__cut c = { resp->attr.ino, 0, oc->stamp };
+	struct open_undo u = { resp->attr.ino, resp->session_id, h->client_id };
+	int rc;
+
+	if (!oc->truncated)
+		return 0;
+	rc = meta__cut_finish(svc, &c, &oc->layout);
+	if (rc < 0 && u.sid && kv_run(svc->db, false, open_undo_txn, &u) < 0)
+		LOG_WARN("meta: session %llu of inode %llu stays after a failed open",
+			 (unsigned long long)u.sid, (unsigned long long)u.ino);
+	return rc;
+}
+
+/* A create that truncated an existing file is not replayed from an idempotency record:
+ * a retry must run the storage cut again (and records a new session). */
+static bool create_record(void *ap)
+{
+	const struct create_arg *a = ap;
+
+	return !a->oc.truncated;
+}
+
 
 static int create_txn(struct kv_txn *t, void *ap)
 {
@@ -741,7 +842,7 @@ static int create_txn(struct kv_txn *t, void *ap)
 	uint32_t type;
 	int rc;
 
-	a->truncated = false;
+	a->oc.truncated = false;
 	memset(&a->resp->parent, 0, sizeof(a->resp->parent));
 	if (r->flags & META_O_DIR)
 		return -EINVAL; /* O_CREAT | O_DIRECTORY */
@@ -766,7 +867,7 @@ static int create_txn(struct kv_txn *t, void *ap)
 		if (S_ISDIR(in.a.mode))
 			return -EISDIR; /* open(O_CREAT) of a directory */
 		return open_existing(t, a->svc, c, r->hdr.client_id, &in, r->flags, a->sid,
-				     a->now, a->resp, &a->truncated, &a->old_layout);
+				     a->now, a->resp, &a->oc);
 	}
 	if (rc != -ENOENT)
 		return rc;
@@ -823,16 +924,18 @@ int meta_op_create(struct meta_svc *svc, const struct meta_create_req *req,
 		rc = meta__id_alloc(svc, &a.sid);
 	if (rc < 0)
 		return rc;
-	rc = idem_run(svc, &req->hdr,
-		      meta__fp_of(META_T_CREATE, req->parent, req->name, req->name_len, 0, "", 0,
-			    req->flags),
-		      create_txn, &a, open_resp_enc, open_resp_dec);
+	{
+		struct meta__idem w = { svc, &req->hdr,
+					meta__fp_of(META_T_CREATE, req->parent, req->name,
+						    req->name_len, 0, "", 0, req->flags),
+					create_txn, &a, open_resp_enc, open_resp_dec,
+					create_record };
+
+		rc = run_cut_first(svc, NULL, NULL, &a.oc.first, &a.oc.layout, &w);
+	}
 	if (rc < 0)
 		return rc;
-	if (a.truncated && svc->opts.hooks.truncate_chunks)
-		return svc->opts.hooks.truncate_chunks(svc->opts.hooks.arg, resp->attr.ino,
-						       &a.old_layout, 0);
-	return 0;
+	return open_cut_finish(svc, &req->hdr, resp, &a.oc);
 }
 
 struct open_arg {
@@ -840,8 +943,7 @@ struct open_arg {
 	const struct meta_open_req *req;
 	struct meta_open_resp *resp;
 	uint64_t sid, now;
-	bool truncated;
-	struct meta_layout old_layout;
+	struct open_cut oc;
 };
 
 static int open_txn(struct kv_txn *t, void *ap)
@@ -856,8 +958,7 @@ static int open_txn(struct kv_txn *t, void *ap)
 	if (a->req->flags & META_O_EXCL)
 		return -EINVAL;
 	return open_existing(t, a->svc, &a->req->hdr.cred, a->req->hdr.client_id, &in,
-			     a->req->flags, a->sid, a->now, a->resp, &a->truncated,
-			     &a->old_layout);
+			     a->req->flags, a->sid, a->now, a->resp, &a->oc);
 }
 
 int meta_op_open(struct meta_svc *svc, const struct meta_open_req *req,
@@ -874,13 +975,10 @@ int meta_op_open(struct meta_svc *svc, const struct meta_open_req *req,
 	rc = meta__id_alloc(svc, &a.sid);
 	if (rc < 0)
 		return rc;
-	rc = kv_run(svc->db, false, open_txn, &a);
+	rc = run_cut_first(svc, open_txn, &a, &a.oc.first, &a.oc.layout, NULL);
 	if (rc < 0)
 		return rc;
-	if (a.truncated && svc->opts.hooks.truncate_chunks)
-		return svc->opts.hooks.truncate_chunks(svc->opts.hooks.arg, req->ino,
-						       &a.old_layout, 0);
-	return 0;
+	return open_cut_finish(svc, &req->hdr, resp, &a.oc);
 }
 
 /* ------------------------------------------------------------------ close / sync */
@@ -921,6 +1019,14 @@ static int close_probe_txn(struct kv_txn *t, void *ap)
 		if (kv_get_be64(p[i].key + 9) != a->req->session_id &&
 		    (kv_get_be32(p[i].val + 8) & META_O_WRITE))
 			a->other_writers++;
+	}
+	if (a->other_writers) {
+		/* chunks past a pending cut would bring the truncated length back */
+		rc = meta__cut_pending(t, a->req->ino);
+		if (rc < 0)
+			return rc;
+		if (rc)
+			a->other_writers = 0;
 	}
 	return 0;
 }

@@ -50,6 +50,7 @@ struct meta_config {
 	int64_t table_id;
 	uint64_t gc_interval_ms;
 	int64_t gc_batch;
+	uint64_t trash_interval_ms;
 	uint64_t session_timeout_ms;
 	uint64_t dir_grace_ms;
 	uint64_t idem_ttl_ms;
@@ -94,6 +95,10 @@ static const struct c3_cfg_key meta_keys[] = {
 	  10, 3600000, "ms", true, "pause between garbage-collection passes" },
 	{ "meta", "gc_batch", C3_CFG_INT, offsetof(struct meta_config, gc_batch), "256", 1,
 	  100000, "items", true, "items of each kind one GC pass looks at" },
+	{ "meta", "trash_interval", C3_CFG_MS, offsetof(struct meta_config, trash_interval_ms),
+	  "60000", 0, 86400000, "ms", true,
+	  "pause between passes of the trash cleaner (removes expired items of /trash/<uid>/; "
+	  "0 = off)" },
 	K("meta", "session_timeout", C3_CFG_MS, session_timeout_ms, "5m", 1000, 86400000, "ms",
 	  "open-file sessions of a client silent this long (and not alive in mgmtd) expire"),
 	K("meta", "dir_grace", C3_CFG_MS, dir_grace_ms, "5m", 0, 86400000, "ms",
@@ -119,10 +124,12 @@ static const struct c3_cfg_table meta_cfg = { "meta", meta_keys,
 
 /* Live configuration (cluster/client.h): called on the cluster client's thread with the
  * file config plus the settings pushed by mgmtd.  Reloadable here, and why it is safe:
- * log.level is one int read by each log call; gc_interval and gc_batch go through the two
- * atomics below, which the GC thread reads at each pass (the next pass uses them). */
+ * log.level is one int read by each log call; gc_interval, gc_batch and trash_interval go
+ * through the atomics below, which the GC thread reads at each pass (the next pass uses
+ * them). */
 static _Atomic uint64_t live_gc_interval_ms; /* 0 = not set yet */
 static _Atomic int64_t live_gc_batch;
+static _Atomic uint64_t live_trash_interval_ms;
 
 static void cb_config(void *arg, const void *cfg, uint64_t version)
 {
@@ -135,6 +142,7 @@ static void cb_config(void *arg, const void *cfg, uint64_t version)
 		c3_log_set_level(lvl);
 	atomic_store(&live_gc_interval_ms, c->gc_interval_ms);
 	atomic_store(&live_gc_batch, c->gc_batch);
+	atomic_store(&live_trash_interval_ms, c->trash_interval_ms);
 }
 
 struct gc_thread {
@@ -157,6 +165,13 @@ static void *gc_main(void *arg)
 						    "sessions of silent clients dropped");
 	struct c3_counter *errs = c3_counter_get("c3fs_meta_gc_errors_total", NULL,
 						 "GC steps that failed (retried later)");
+	struct c3_counter *trash_items = c3_counter_get(
+		"c3fs_meta_trash_items_removed_total", NULL,
+		"expired trash items removed by the cleaner");
+	struct c3_counter *trash_entries = c3_counter_get(
+		"c3fs_meta_trash_entries_removed_total", NULL,
+		"entries (files, directories, ...) those items held");
+	uint64_t last_trash = 0;
 	struct c3_counter *cuts = c3_counter_get("c3fs_meta_gc_cuts_total", NULL,
 						 "truncates whose pending storage cut GC did");
 	struct c3_counter *cuts_dropped = c3_counter_get(
@@ -187,6 +202,25 @@ static void *gc_main(void *arg)
 			LOG_WARN("gc pass: %s, %llu step errors", c3_strerror(rc),
 				 (unsigned long long)st.errors);
 			last_err_log = c3_now_ms();
+		}
+		{
+			uint64_t ti = atomic_load(&live_trash_interval_ms);
+			uint64_t now = c3_now_ms();
+
+			if (ti && now - last_trash >= ti) {
+				struct meta_trash_stats tst;
+
+				memset(&tst, 0, sizeof(tst));
+				last_trash = now;
+				rc = meta_trash_clean(g->svc, c3_wall_ns() / 1000000000ull, &tst);
+				c3_counter_add(trash_items, tst.items_removed);
+				c3_counter_add(trash_entries, tst.entries_removed);
+				c3_counter_add(errs, tst.errors + (rc < 0));
+				if (tst.items_removed)
+					LOG_INFO("trash: %llu expired items removed (%llu entries)",
+						 (unsigned long long)tst.items_removed,
+						 (unsigned long long)tst.entries_removed);
+			}
 		}
 		if (st.files_removed || st.sessions_expired)
 			LOG_DEBUG("gc: %llu files removed, %llu sessions expired",
@@ -371,6 +405,10 @@ int main(int argc, char **argv)
 	gc.svc = svc;
 	gc.interval_ms = cfg.gc_interval_ms;
 	gc.batch = (int)cfg.gc_batch;
+	atomic_store(&live_trash_interval_ms, cfg.trash_interval_ms);
+	rc = cfg.trash_interval_ms ? meta_trash_ensure(svc) : 0;
+	if (rc < 0)
+		LOG_WARN("cannot make /trash: %s (the trash cleaner retries)", c3_strerror(rc));
 	pthread_mutex_init(&gc.mu, NULL);
 	pthread_cond_init(&gc.cv, NULL);
 	if (pthread_create(&gc_tid, NULL, gc_main, &gc) != 0) {

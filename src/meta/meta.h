@@ -150,6 +150,19 @@ struct meta_gc_stats {
  * Safe to run on several services at once. */
 int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st);
 
+/* The trash (trash.c): /trash (root's, 1777) made when missing; items of
+ * /trash/<uid>/ named "<expiry epoch s>.<deleted epoch s>.<unique>" removed (as root,
+ * rm -rf) once their expiry has passed. */
+struct meta_trash_stats {
+	uint64_t items_removed;     /* expired trash items removed */
+	uint64_t entries_removed;   /* entries they held (files, dirs, ...) */
+	uint64_t errors;
+};
+int meta_trash_ensure(struct meta_svc *svc);
+int meta_trash_clean(struct meta_svc *svc, uint64_t now_s, struct meta_trash_stats *st);
+/* Expiry (epoch s) of a trash item name, 0 when the name is not a trash item's. */
+uint64_t meta_trash_item_expiry(const char *name, uint32_t len);
+
 /* Counts for tests and statfs: queued inodes (GC queue length). */
 int meta_gc_queue_len(struct meta_svc *svc, uint64_t *n);
 

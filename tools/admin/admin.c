@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "chain_gen.h"
+#include "trash.h"
 #include "cluster/client.h"
 #include "common/config.h"
 #include "common/errors.h"
@@ -955,7 +956,9 @@ static void usage(FILE *f)
 		"  get-config NODE_ID|TYPE     live settings mgmtd holds for a node or a type\n"
 		"  set-config NODE_ID|TYPE SECTION.KEY=VALUE...\n"
 		"                              (admin) change reloadable keys of running daemons\n"
-		"                              (KEY= removes a setting); others are refused\n"
+		"                              (KEY= removes a setting); others are refused\n");
+	admin_trash_usage(f);
+	fprintf(f,
 		"Settings come from the options, then $C3FS_TOKEN / $C3FS_ADMIN_TOKEN, then\n"
 		"admin.ini.  Exit status: 0 ok, 1 failed, 2 usage or configuration, 3 refused.\n");
 }
@@ -1033,7 +1036,9 @@ static const struct {
 };
 /* Options of a command (create-chain-table), handed to it with their value. */
 static const char *const cmd_value_opts[] = { "--replicas", "--table-id", "--name",
-					      "--targets", "--nodes" };
+					      "--targets", "--nodes", "--expire" };
+/* Options of a command that take no value (trash purge). */
+static const char *const cmd_flag_opts[] = { "--expired" };
 
 /* Parsed command line: the global options, and the command with its own arguments. */
 struct admin_args {
@@ -1120,6 +1125,13 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
 				a->rest[a->nrest++] = argv[++i];
 			continue;
 		}
+		for (k = 0; k < sizeof(cmd_flag_opts) / sizeof(cmd_flag_opts[0]); k++)
+			if (strcmp(cmd_flag_opts[k], arg) == 0)
+				break;
+		if (k < sizeof(cmd_flag_opts) / sizeof(cmd_flag_opts[0])) {
+			a->rest[a->nrest++] = (char *)cmd_flag_opts[k];
+			continue;
+		}
 		fprintf(stderr, "c3fs-admin: unknown option '%s'\n", arg);
 		goto usage;
 	}
@@ -1169,6 +1181,8 @@ static int check_command(const char *cmd, int argc, char **argv)
 	for (k = 0; k < sizeof(arg_cmds) / sizeof(arg_cmds[0]); k++)
 		if (strcmp(cmd, arg_cmds[k]) == 0)
 			return 0;
+	if (admin_trash_is_cmd(cmd))
+		return 0;
 	fprintf(stderr, "c3fs-admin: unknown command '%s'\n", cmd);
 	usage_line(stderr);
 	return 2;
@@ -1230,6 +1244,10 @@ int main(int argc, char **argv)
 	rc = check_command(args.rest[0], args.nrest - 1, args.rest + 1);
 	if (rc)
 		goto out;
+	if (admin_trash_is_cmd(args.rest[0])) { /* on a mount, as the caller: no mgmtd */
+		rc = admin_trash_run(args.rest[0], args.json, args.nrest - 1, args.rest + 1);
+		goto out;
+	}
 	ad.json = args.json;
 	ad.mgmtd = args.mgmtd;
 	ad.token = args.token;

@@ -96,9 +96,9 @@ static const struct c3_cfg_key meta_keys[] = {
 	{ "meta", "gc_batch", C3_CFG_INT, offsetof(struct meta_config, gc_batch), "256", 1,
 	  100000, "items", true, "items of each kind one GC pass looks at" },
 	{ "meta", "trash_interval", C3_CFG_MS, offsetof(struct meta_config, trash_interval_ms),
-	  "60000", 0, 86400000, "ms", true,
-	  "pause between passes of the trash cleaner (removes expired items of /trash/<uid>/; "
-	  "0 = off)" },
+	  "0", 0, 86400000, "ms", true,
+	  "trash: pause between passes of the cleaner that removes expired items of "
+	  "/trash/<uid>/ (made at the root when set; 0 = no trash)" },
 	K("meta", "session_timeout", C3_CFG_MS, session_timeout_ms, "5m", 1000, 86400000, "ms",
 	  "open-file sessions of a client silent this long (and not alive in mgmtd) expire"),
 	K("meta", "dir_grace", C3_CFG_MS, dir_grace_ms, "5m", 0, 86400000, "ms",

@@ -118,8 +118,8 @@ static int user_trash(const char *mp, bool create, char *out, size_t size)
 	snprintf(top, sizeof(top), "%s/trash", mp);
 	if (lstat(top, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr,
-			"c3fs-admin: %s: no trash directory on this file system (c3fs-meta makes "
-			"it at start unless meta.trash_interval = 0)\n", top);
+			"c3fs-admin: %s: no trash on this file system (an administrator turns it "
+			"on with meta.trash_interval, e.g. 60s)\n", top);
 		return 1;
 	}
 	if ((size_t)snprintf(out, size, "%s/%u", top, (unsigned)uid) >= size)

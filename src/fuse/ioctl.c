@@ -231,7 +231,7 @@ static int ioc_remove(struct fusefs *fs, const struct c3fs_cred *cr, uint64_t in
 static int ioc_rmrf(struct fusefs *fs, const struct c3fs_cred *cr, uint64_t ino)
 {
 	char name[C3FS_NAME_MAX + 1];
-	uint64_t parent;
+	uint64_t parent = 0;
 	int rc;
 
 	rc = ioc_dir_name(fs, ino, &parent, name);

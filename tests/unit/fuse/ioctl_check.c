@@ -11,6 +11,10 @@
  *   c3fs-ioctl-check remove DIR NAME [r]       C3FS_IOC_REMOVE on DIR (r: recursive)
  *   c3fs-ioctl-check rmrf DIR                  C3FS_IOC_RECURSIVE_RM on DIR
  *   c3fs-ioctl-check fsync FILE                C3FS_IOC_FSYNC on FILE opened O_RDONLY
+ *   c3fs-ioctl-check linkino TARGET INO NAME   C3FS_IOC_HARDLINK by inode number (a
+ *                                              directory the caller cannot stat)
+ * A DSTDIR of "@INO" is taken as an inode number.  The POSIX calls to compare with:
+ *   c3fs-ioctl-check link OLD NEW | unlink PATH | rmdir PATH | rename OLD NEW
  * Checks (TAP-like "ok"/"not ok" lines, exit 1 if one failed):
  *   c3fs-ioctl-check garbage MNT FILE          malformed arguments: each its errno
  *   c3fs-ioctl-check race FILE ROUNDS          writes queued (write-behind) then punched
@@ -128,7 +132,9 @@ static int cmd_move(int argc, char **argv)
 	if (argc < 4)
 		return 2;
 	fd = open_dir(argv[0]);
-	if (stat(argv[2], &st) != 0) {
+	if (argv[2][0] == '@')
+		st.st_ino = strtoull(argv[2] + 1, NULL, 0);
+	else if (stat(argv[2], &st) != 0) {
 		printf("%s\n", ename(errno));
 		return 0;
 	}
@@ -174,6 +180,41 @@ static int cmd_simple(const char *path, unsigned long cmd)
 	}
 	printf("%s\n", ename(ioc(fd, cmd, &v)));
 	close(fd);
+	return 0;
+}
+
+static int cmd_linkino(const char *target, const char *ino, const char *name)
+{
+	struct c3fs_ioctl_hardlink_arg h;
+	int fd = open(target, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0) {
+		printf("%s\n", ename(errno));
+		return 0;
+	}
+	memset(&h, 0, sizeof(h));
+	h.ino = strtoull(ino, NULL, 0);
+	snprintf(h.str, sizeof(h.str), "%s", name);
+	printf("%s\n", ename(ioc(fd, C3FS_IOC_HARDLINK, &h)));
+	close(fd);
+	return 0;
+}
+
+static int cmd_posix(const char *op, int argc, char **argv)
+{
+	int rc = -1;
+
+	if (strcmp(op, "link") == 0 && argc == 2)
+		rc = link(argv[0], argv[1]);
+	else if (strcmp(op, "unlink") == 0 && argc == 1)
+		rc = unlink(argv[0]);
+	else if (strcmp(op, "rmdir") == 0 && argc == 1)
+		rc = rmdir(argv[0]);
+	else if (strcmp(op, "rename") == 0 && argc == 2)
+		rc = rename(argv[0], argv[1]);
+	else
+		return 2;
+	printf("%s\n", ename(rc == 0 ? 0 : errno));
 	return 0;
 }
 
@@ -411,6 +452,11 @@ int main(int argc, char **argv)
 		return cmd_simple(argv[2], C3FS_IOC_RECURSIVE_RM);
 	if (strcmp(argv[1], "fsync") == 0)
 		return cmd_simple(argv[2], C3FS_IOC_FSYNC);
+	if (strcmp(argv[1], "linkino") == 0 && argc == 5)
+		return cmd_linkino(argv[2], argv[3], argv[4]);
+	if (strcmp(argv[1], "link") == 0 || strcmp(argv[1], "unlink") == 0 ||
+	    strcmp(argv[1], "rmdir") == 0 || strcmp(argv[1], "rename") == 0)
+		return cmd_posix(argv[1], argc - 2, argv + 2);
 	if (strcmp(argv[1], "garbage") == 0 && argc == 4)
 		return cmd_garbage(argv[2], argv[3]);
 	if (strcmp(argv[1], "race") == 0 && argc == 4)

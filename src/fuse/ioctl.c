@@ -237,6 +237,13 @@ static int ioc_rmrf(struct fusefs *fs, const struct c3fs_cred *cr, uint64_t ino)
 	rc = ioc_dir_name(fs, ino, &parent, name);
 	if (rc == 0)
 		rc = ioc_reachable(fs, cr, parent); /* rm -rf walks the path to it */
+	if (rc == 0) { /* still this directory (the window to a rename is one RPC wide) */
+		struct c3fs_attr a;
+
+		rc = c3fs_lookup(fs->cl, cr, parent, name, &a);
+		if (rc == 0 && a.ino != ino)
+			rc = -ENOENT;
+	}
 	if (rc == 0)
 		rc = c3fs_remove_recursive(fs->cl, cr, parent, name);
 	LOG_INFO("ioctl recursive rm of inode %llu by uid %u: %s", (unsigned long long)ino,

@@ -169,6 +169,11 @@ punch_both $((3 * CS)) $((CS)) "exactly one chunk"
 punch_both $((5 * CS)) $((CS * 4)) "the last partial chunk and past the end"
 punch_both $((7 * CS)) 100 "wholly past the end"
 t_is "$(od -An -tx1 -j $((3 * CS)) -N 4 "$M/p" | tr -d ' ')" 00000000 "a punched chunk reads zeros"
+# whole chunks are gone from the storage targets (space freed), partial ones stay
+pino=$(printf %016x "$(stat -c %i "$M/p")")
+nchunk() { find "$T/data" -name "$pino-$(printf %08x "$1").*" | wc -l; }
+t_is "$(nchunk 0) $(nchunk 1) $(nchunk 4)" "3 3 3" "partly punched chunks 0, 1, 4: on their 3 replicas"
+t_is "$(nchunk 2) $(nchunk 3) $(nchunk 5)" "0 0 0" "wholly punched chunks 2, 3, 5: removed from every replica"
 c_mount "$T/mnt2" || t_ok 1 "second mount"
 cmp -s "$L/p" "$T/mnt2/p"
 t_ok $? "a second mount reads the same bytes"

@@ -1,6 +1,6 @@
 /* ioctl_arg.c — the argument check of the mount's ioctls (fusefs_ioc_check, fuse_int.h):
- * pure, no FUSE or cluster calls, so that tests/unit/fuse/test_ioctl.c can feed it
- * garbage.  The commands themselves are served by ioctl.c.
+ * pure, no FUSE or cluster calls, so that tests/unit/fuse/test_ioctl.c and
+ * tests/fuzz/fuzz_fuse_ioctl.c can feed it garbage.  The commands themselves are served by ioctl.c.
  *
  * Rules: the command must be one of ours with exactly its size (a 32-bit caller's struct
  * has another size, hence another number: ENOTTY); an _IOW argument is exactly its

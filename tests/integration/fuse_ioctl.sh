@@ -232,6 +232,17 @@ else
 	echo "# skipped the Python case: no release $so with c3fs_punchhole (make BUILD=release programs)"
 fi
 
+# --- a punch while a storage node is down: its removes wait for the chains to be
+# reconfigured (routing refreshed, retried), then complete on the remaining replicas
+head -c $((8 * CS)) /dev/urandom >"$L/fo"
+cp "$L/fo" "$M/fo"
+c_kill_storage 1
+fallocate -p -o $((CS / 2)) -l $((6 * CS)) "$M/fo" && fallocate -p -o $((CS / 2)) -l $((6 * CS)) "$L/fo"
+t_ok $? "fallocate --punch-hole with storage node 1 killed"
+cmp -s "$L/fo" "$M/fo"
+t_ok $? "  bytes equal the local file"
+c_start_storage 1 || t_ok 1 "storage node 1 restarts"
+
 # --- the mount goes on --------------------------------------------------------------------
 t_is "$(cat "$M/f")" data "the mount still serves files"
 kill -0 "$(t_pid fuse-mnt)" 2>/dev/null

@@ -16,7 +16,8 @@
  * the waiter.  No system call per I/O, no copy through the kernel.
  *
  * Errors: functions returning int return 0 (or a count / index) on success and -errno on
- * failure, except c3fs_reg_fd (see there).  No function prints (set C3FS_USRBIO_LOG=1 in
+ * failure, except c3fs_reg_fd, c3fs_hardlink and c3fs_punchhole (positive errno, as 3FS's;
+ * see there).  No function prints (set C3FS_USRBIO_LOG=1 in
  * the environment to have failures explained on stderr).
  *
  * Threads: an iov may be used by any number of threads and processes.  Per ior, one

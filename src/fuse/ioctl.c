@@ -10,9 +10,9 @@
  *
  * Every argument is checked before use (fusefs_ioc_check, ioctl_arg.c): sizes, names
  * NUL-terminated inside their field and plain, bools 0 or 1, counts and ranges in
- * bounds.  Then each command
- * does what the equivalent POSIX call does, with the caller's credentials, checked by
- * meta: link(2), rename(2), unlink(2)/rmdir(2), rm -rf, fsync(2), fallocate(2) PUNCH_HOLE.
+ * bounds.  Then each command does what the equivalent POSIX call does, with the caller's
+ * credentials, checked by meta: link(2), rename(2), unlink(2)/rmdir(2), rm -rf, fsync(2),
+ * fallocate(2) PUNCH_HOLE.
  * Two checks are made here because an inode number replaces a path: a directory named by
  * number must be reachable by the caller (search permission on it and on every directory
  * above it, as a path walk would need), and a hard link obeys fs.protected_hardlinks as

@@ -297,6 +297,17 @@ ssize_t c3fs_pwritev(struct c3fs_file *f, const struct iovec *iov, int iovcnt, u
  * are durable on the storage service when they complete).  Returns the first error of a
  * queued write, else the report's.  datasync is accepted for symmetry. */
 int c3fs_fsync(struct c3fs_file *f, bool datasync);
+/* Punch a hole: bytes [off, off+len) of the file read as zeros afterwards and the file
+ * size does not change (fallocate(2) PUNCH_HOLE|KEEP_SIZE).  Chunks wholly inside the
+ * range are removed from the storage service (their space freed); the parts of partly
+ * covered chunks below the end of the file are overwritten with zeros through the write
+ * path.  The inode's queued write-behind jobs overlapping the range land first, so a
+ * punch never races an earlier c3fs_pwrite_async.  Counts as a write for the length
+ * report (mtime).  len 0 does nothing.  Returns 0, -EBADF (read-only open), -EFBIG (the
+ * range ends beyond the largest file a layout can address, or overflows), -EINTR
+ * (opts.interrupted while waiting out a failure), or a storage/meta error (some chunks
+ * may then be punched already). */
+int c3fs_punch_hole(struct c3fs_file *f, uint64_t off, uint64_t len);
 /* The length this client knows (max of meta's length at open and what it wrote). */
 uint64_t c3fs_file_size_hint(const struct c3fs_file *f);
 /* Report the length, end the session, free f.  Returns the result of the final report

@@ -16,7 +16,8 @@
  * the waiter.  No system call per I/O, no copy through the kernel.
  *
  * Errors: functions returning int return 0 (or a count / index) on success and -errno on
- * failure, except c3fs_reg_fd (see there).  No function prints (set C3FS_USRBIO_LOG=1 in
+ * failure, except c3fs_reg_fd, c3fs_hardlink and c3fs_punchhole (positive errno, as 3FS's;
+ * see there).  No function prints (set C3FS_USRBIO_LOG=1 in
  * the environment to have failures explained on stderr).
  *
  * Threads: an iov may be used by any number of threads and processes.  Per ior, one
@@ -29,6 +30,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/types.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -149,6 +152,104 @@ int c3fs_submit_ios(const struct c3fs_ior *ior);
  * less than min_results on timeout) or -errno. */
 int c3fs_wait_for_ios(const struct c3fs_ior *ior, struct c3fs_cqe *cqes, int cqec,
 		      int min_results, const struct timespec *abs_timeout);
+
+/* ------------------------------------------------------------------ hard links, holes
+ *
+ * 3FS's two extra calls, over the mount's ioctls (below).  Unlike the calls above they
+ * return 0 or a POSITIVE errno, as 3FS's do. */
+
+/* Hard link: a new entry link_name for the file target (both in the same c3fs mount).
+ * link(2)'s rules with the caller's credentials: write and search permission on the new
+ * directory, search permission on every directory above it, a directory target is EPERM,
+ * an existing link_name EEXIST, and with fs.protected_hardlinks = 1 a non-owner needs
+ * read and write access to a regular, non-setuid file.  EXDEV when link_name's directory
+ * is not in target's mount, ENAMETOOLONG for a last component of 255 bytes or more (the
+ * ioctl's name field holds 254 and a NUL), errors of open(target) and stat(dirname). */
+int c3fs_hardlink(const char *target, const char *link_name);
+/* Punch n holes [start[i], end[i]) in the file open for writing as fd (any byte offsets;
+ * start == end is nothing): the bytes read as zeros afterwards, the file size does not
+ * change, whole chunks in a range are removed from the storage service (their space
+ * freed) and the pieces of partly covered chunks are overwritten with zeros.  Writes to
+ * fd queued before the call land before the holes are made.  flags must be 0.  EINVAL (n
+ * < 0 or > C3FS_IOCTL_PUNCH_HOLE_MAX, start > end, flags, NULL arrays with n > 0), EBADF
+ * (fd not open for writing), EISDIR, EFBIG (a range beyond the largest file), ENOTTY (not
+ * a c3fs file), or a storage error; ranges before a failing one are punched. */
+int c3fs_punchhole(int fd, int n, const size_t *start, const size_t *end, size_t flags);
+
+/* ------------------------------------------------------------------ ioctls of the mount
+ *
+ * c3fs-fuse answers 3FS's ioctls (3FS's src/lib/api/fuse.h: type 'h', same numbers, same
+ * argument layouts, so code written against them works after renaming the prefix) on any
+ * file or directory of the mount; the library calls above use them.  ioctl(2) returns 0
+ * or -1 with errno: ENOTTY for an unknown command, EINVAL for a malformed argument, the
+ * errno of the equivalent POSIX call otherwise.  Inode numbers are st_ino of the mount.
+ *
+ *   C3FS_IOC_GET_MOUNT_NAME   out: the mount's name ("c3fs", its fsname in /proc/mounts;
+ *                             3FS: the cluster id), NUL-terminated
+ *   C3FS_IOC_GET_PATH_OFFSET  out: strlen of the mountpoint's canonical path (a path below
+ *                             the mount, from that offset on, is its path inside c3fs)
+ *   C3FS_IOC_GET_MAGIC_NUM    out: C3FS_SUPER_MAGIC (3FS's HF3FS_SUPER_MAGIC)
+ *   C3FS_IOC_GET_IOCTL_VERSION out: 1
+ *   C3FS_IOC_RECURSIVE_RM     on a directory: remove it and everything below, as rm -rf
+ *                             by the caller would (ENOTDIR on other files: a file has no
+ *                             path of its own; EBUSY on the root)
+ *   C3FS_IOC_FSYNC            fsync(2) of that descriptor (directories: nothing to do)
+ *   C3FS_IOC_HARDLINK         on the link's target: link(2) to {ino = new directory,
+ *                             str = new name}
+ *   C3FS_IOC_PUNCH_HOLE       on a file open for writing: see c3fs_punchhole
+ *   C3FS_IOC_MOVE             on directory srcParent: rename(2) srcName to dstParent/dstName
+ *                             (srcParent must be the descriptor's inode: EINVAL);
+ *                             moveToTrash: EOPNOTSUPP (c3fs has no trash)
+ *   C3FS_IOC_REMOVE           on directory parent: unlink(2) or rmdir(2) of name,
+ *                             recursive = as rm -rf (parent must be the descriptor's inode)
+ * Names are plain entry names (no '/', not "." or ".."), NUL-terminated inside their field.
+ * A directory named by inode number (HARDLINK ino, MOVE dstParent) must be reachable by
+ * the caller: search permission on it and on every directory above it, as a path walk.
+ */
+#define C3FS_IOCTYPE_ID 'h'
+#define C3FS_IOCTL_PUNCH_HOLE_MAX 1000
+#define C3FS_SUPER_MAGIC 0x8f3f5fffu
+
+struct c3fs_ioctl_get_mount_name_arg {
+	char str[32];
+};
+
+struct c3fs_ioctl_hardlink_arg {
+	ino_t ino;                /* the new entry's directory */
+	char str[255];            /* the new entry's name */
+};
+
+struct c3fs_ioctl_punch_hole_arg {
+	int n;
+	size_t flags;
+	size_t start[C3FS_IOCTL_PUNCH_HOLE_MAX];
+	size_t end[C3FS_IOCTL_PUNCH_HOLE_MAX];
+};
+
+struct c3fs_ioctl_move {
+	uint64_t srcParent;
+	char srcName[256];
+	uint64_t dstParent;
+	char dstName[256];
+	bool moveToTrash;
+};
+
+struct c3fs_ioctl_remove {
+	uint64_t parent;
+	char name[256];
+	bool recursive;
+};
+
+#define C3FS_IOC_GET_MOUNT_NAME    _IOR(C3FS_IOCTYPE_ID, 0, struct c3fs_ioctl_get_mount_name_arg)
+#define C3FS_IOC_GET_PATH_OFFSET   _IOR(C3FS_IOCTYPE_ID, 1, uint32_t)
+#define C3FS_IOC_GET_MAGIC_NUM     _IOR(C3FS_IOCTYPE_ID, 2, uint32_t)
+#define C3FS_IOC_GET_IOCTL_VERSION _IOR(C3FS_IOCTYPE_ID, 3, uint32_t)
+#define C3FS_IOC_RECURSIVE_RM      _IOR(C3FS_IOCTYPE_ID, 10, uint32_t)
+#define C3FS_IOC_FSYNC             _IOR(C3FS_IOCTYPE_ID, 11, uint32_t)
+#define C3FS_IOC_HARDLINK          _IOW(C3FS_IOCTYPE_ID, 12, struct c3fs_ioctl_hardlink_arg)
+#define C3FS_IOC_PUNCH_HOLE        _IOW(C3FS_IOCTYPE_ID, 13, struct c3fs_ioctl_punch_hole_arg)
+#define C3FS_IOC_MOVE              _IOW(C3FS_IOCTYPE_ID, 14, struct c3fs_ioctl_move)
+#define C3FS_IOC_REMOVE            _IOW(C3FS_IOCTYPE_ID, 15, struct c3fs_ioctl_remove)
 
 #ifdef __cplusplus
 }

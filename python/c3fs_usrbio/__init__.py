@@ -16,6 +16,8 @@ Iov.numpy() is an ndarray view of the shared buffer; Iov.view() is a memoryview.
             data = iov.view()[0:result]
         ub.dereg_fd(fd)
     ior.close(); iov.close()
+    ub.hardlink("/mnt/c3fs/data/f", "/mnt/c3fs/data/g")       # 3FS's hardlink
+    ub.punch_hole("/mnt/c3fs/data/f", [0], [1 << 20])          # 3FS's punch_hole
 Errors raise OSError(errno).
 """
 import ctypes
@@ -23,10 +25,12 @@ import ctypes.util
 import os
 
 __all__ = ["Iov", "Ior", "reg_fd", "dereg_fd", "is_c3fs", "extract_mount_point",
+           "hardlink", "punch_hole", "punchhole", "PUNCH_HOLE_MAX",
            "ALLOW_READ_UNCOMMITTED", "FORBID_READ_HOLES"]
 
 ALLOW_READ_UNCOMMITTED = 1
 FORBID_READ_HOLES = 2
+PUNCH_HOLE_MAX = 1000
 
 
 def _load():
@@ -88,6 +92,9 @@ _lib.c3fs_io_entries.argtypes = [_P(_IorS)]
 _lib.c3fs_prep_io.argtypes = [_P(_IorS), _P(_IovS), ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
                               ctypes.c_size_t, ctypes.c_uint64, ctypes.c_void_p]
 _lib.c3fs_submit_ios.argtypes = [_P(_IorS)]
+_lib.c3fs_hardlink.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+_lib.c3fs_punchhole.argtypes = [ctypes.c_int, ctypes.c_int, _P(ctypes.c_size_t), _P(ctypes.c_size_t),
+                                ctypes.c_size_t]
 _lib.c3fs_wait_for_ios.argtypes = [_P(_IorS), _P(_CqeS), ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
 
 
@@ -122,6 +129,35 @@ def reg_fd(fd, flags=0):
 
 def dereg_fd(fd):
     _lib.c3fs_dereg_fd(fd)
+
+
+def hardlink(target, link_name):
+    """A new entry link_name for the file target (link(2) rules, same mount)."""
+    rc = _lib.c3fs_hardlink(os.fsencode(target), os.fsencode(link_name))
+    if rc:
+        raise OSError(rc, os.strerror(rc), link_name)
+
+
+def punch_hole(file, start, end, flags=0):
+    """Punch the holes [start[i], end[i]) (at most PUNCH_HOLE_MAX) in file: an fd open for
+    writing, or a path (opened read-write for the call).  Size unchanged; the ranges read
+    as zeros.  3FS's hf3fs_fuse.io.punch_hole shape."""
+    if len(start) != len(end) or len(start) > PUNCH_HOLE_MAX:
+        raise ValueError("start and end: same length, at most %d ranges" % PUNCH_HOLE_MAX)
+    n = len(start)
+    s = (ctypes.c_size_t * max(n, 1))(*start)
+    e = (ctypes.c_size_t * max(n, 1))(*end)
+    fd = file if isinstance(file, int) else os.open(file, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        rc = _lib.c3fs_punchhole(fd, n, s, e, flags)
+    finally:
+        if fd is not file:
+            os.close(fd)
+    if rc:
+        raise OSError(rc, os.strerror(rc))
+
+
+punchhole = punch_hole
 
 
 class Iov:

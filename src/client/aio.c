@@ -48,7 +48,6 @@
 
 #define AOP_INLINE_IOV 4
 #define AOP_FREE_MAX 256              /* operation records a context keeps for reuse */
-#define AOP_REFRESH_MS 1000           /* a routing refresh waits at most this long */
 
 enum aop_step { AOP_ROUND, AOP_SEG };
 
@@ -215,7 +214,7 @@ static void *svc_main(void *arg)
 		}
 		pthread_mutex_unlock(&cl->svc_lock);
 		if (refresh) /* one refresh for every operation that asked */
-			cluster_client_refresh(cl->cc, AOP_REFRESH_MS);
+			cluster_client_refresh(cl->cc, CLIENT_REFRESH_MS);
 		while ((op = ready)) {
 			ready = op->next;
 			op->next = NULL;
@@ -378,8 +377,8 @@ static uint64_t aio_iov_len(const struct iovec *iov, int iovcnt)
 /* Checks and the file's steps before I/O, common to both paths.  *len gets the length,
  * *off may move (O_APPEND), *known (reads) the length known now.  1 = go on, 0 = nothing
  * to do (length 0: the result is 0), or a negative code. */
-static int aio_prepare(struct c3fs_file *f, bool write, const struct iovec *iov, int iovcnt,
-		       uint64_t *off, uint64_t *len, uint64_t *known)
+static int aio_prepare(struct c3fs_file *f, bool write, bool at_off, const struct iovec *iov,
+		       int iovcnt, uint64_t *off, uint64_t *len, uint64_t *known)
 {
 	int rc;
 
@@ -395,7 +394,7 @@ static int aio_prepare(struct c3fs_file *f, bool write, const struct iovec *iov,
 	if (write) {
 		if (*len == 0) /* O_APPEND moves nothing that is not written */
 			return 0;
-		rc = client__file_write_prep(f, off, *len);
+		rc = client__file_write_prep(f, off, *len, at_off);
 		return rc ? rc : 1;
 	}
 	if (*len == 0)
@@ -443,7 +442,7 @@ static int aio_submit_one(struct c3fs_aio_ctx *ctx, const struct c3fs_aio_op *o)
 	if (o->iovcnt > IOV_MAX)
 		return -EINVAL;
 	write = o->op == C3FS_AIO_WRITE;
-	rc = aio_prepare(o->f, write, o->iov, o->iovcnt, &off, &len, &known);
+	rc = aio_prepare(o->f, write, false, o->iov, o->iovcnt, &off, &len, &known);
 	if (rc < 0)
 		return rc;
 	op = aop_alloc(ctx, o->iovcnt);
@@ -540,14 +539,14 @@ int c3fs_aio_reap(struct c3fs_aio_ctx *ctx, struct c3fs_aio_event *ev, int min, 
 /* ------------------------------------------------------------------ blocking calls */
 
 /* One operation run on the caller's thread (see the top of the file). */
-static ssize_t aio_run_sync(struct c3fs_file *f, bool write, const struct iovec *iov,
-			    int iovcnt, uint64_t off)
+static ssize_t aio_run_sync(struct c3fs_file *f, bool write, bool at_off,
+			    const struct iovec *iov, int iovcnt, uint64_t off)
 {
 	struct client_io io; /* ~6 KiB of piece state, as the engine always had on the stack */
 	uint64_t len = 0, known = 0;
 	int rc;
 
-	rc = aio_prepare(f, write, iov, iovcnt, &off, &len, &known);
+	rc = aio_prepare(f, write, at_off, iov, iovcnt, &off, &len, &known);
 	if (rc <= 0)
 		return rc;
 	client__io_init(&io, f->cl, f->inode, write, iov, iovcnt, off, len);
@@ -564,7 +563,7 @@ static ssize_t aio_run_sync(struct c3fs_file *f, bool write, const struct iovec 
 				break;
 			}
 			if (io.need_refresh)
-				cluster_client_refresh(f->cl->cc, AOP_REFRESH_MS);
+				cluster_client_refresh(f->cl->cc, CLIENT_REFRESH_MS);
 			if (io.retry_delay_ms &&
 			    client__wait_interruptible(f->cl, io.retry_delay_ms)) {
 				rc = -EINTR;
@@ -586,12 +585,18 @@ static ssize_t aio_run_sync(struct c3fs_file *f, bool write, const struct iovec 
 
 ssize_t c3fs_preadv(struct c3fs_file *f, const struct iovec *iov, int iovcnt, uint64_t off)
 {
-	return aio_run_sync(f, false, iov, iovcnt, off);
+	return aio_run_sync(f, false, false, iov, iovcnt, off);
 }
 
 ssize_t c3fs_pwritev(struct c3fs_file *f, const struct iovec *iov, int iovcnt, uint64_t off)
 {
-	return aio_run_sync(f, true, iov, iovcnt, off);
+	return aio_run_sync(f, true, false, iov, iovcnt, off);
+}
+
+ssize_t client__pwritev_at(struct c3fs_file *f, const struct iovec *iov, int iovcnt,
+			   uint64_t off)
+{
+	return aio_run_sync(f, true, true, iov, iovcnt, off);
 }
 
 ssize_t c3fs_pread(struct c3fs_file *f, void *buf, size_t len, uint64_t off)

@@ -258,9 +258,10 @@ void client__file_read_prep(struct c3fs_file *f, uint64_t off, uint64_t len, uin
  * the length known before the read was known: short only at the end of the file. */
 uint64_t client__file_read_result(uint64_t off, uint64_t len, uint64_t known, uint64_t data_end);
 /* Before a write of len (> 0) bytes at *off of f: -EBADF (read-only open), O_APPEND
- * (*off = the end of the file as known here), -EFBIG, and widening the file's dyn_stripe
- * in meta when the write reaches chains it does not use yet (a meta call).  0 or error. */
-int client__file_write_prep(struct c3fs_file *f, uint64_t *off, uint64_t len);
+ * (*off = the end of the file as known here, unless at_off), -EFBIG, and widening the
+ * file's dyn_stripe in meta when the write reaches chains it does not use yet (a meta
+ * call).  0 or error. */
+int client__file_write_prep(struct c3fs_file *f, uint64_t *off, uint64_t len, bool at_off);
 /* After a successful write that ended at end: the inode's written_end, dirty, mtime hint
  * and the session its length is reported through. */
 void client__file_write_done(struct c3fs_file *f, uint64_t end);
@@ -364,6 +365,12 @@ struct client_io {
 	void (*round_done)(struct client_io *io); /* async rounds only */
 };
 
+/* How a chunk operation's error is handled: retried (after a back-off) or final; and
+ * whether routing should be refreshed before the retry.  Shared by every storage call of
+ * the library (io.c's reads and writes, punch.c's removes). */
+bool client__io_retryable(int rc, bool write);
+bool client__io_wants_refresh(int rc);
+
 void client__io_init(struct client_io *io, struct c3fs_client *cl, struct client_inode *in,
 		     bool write, const struct iovec *iov, int iovcnt, uint64_t off, uint64_t len);
 /* Finish the current segment (its channels go back) and plan the next one.  1 = planned,
@@ -387,5 +394,21 @@ struct client_aop;
 /* Start / stop the aio service thread (c3fs_client_new / c3fs_client_free). */
 int client__aio_start(struct c3fs_client *cl);
 void client__aio_stop(struct c3fs_client *cl);
+/* c3fs_pwritev at exactly off, even on an O_APPEND open (punch.c's zeros). */
+ssize_t client__pwritev_at(struct c3fs_file *f, const struct iovec *iov, int iovcnt,
+			   uint64_t off);
+#define CLIENT_REFRESH_MS 1000        /* a routing refresh waits at most this long */
+
+/* ---- punch.c ---- */
+/* What punching [off, end) of a file of size bytes does: chunks [rm_begin, rm_end) are
+ * removed (none when rm_begin == rm_end), and the nzero byte ranges zero_off[i] +
+ * zero_len[i] (parts of partly covered chunks, below size) are overwritten with zeros. */
+struct client_punch_plan {
+	uint64_t rm_begin, rm_end;
+	uint64_t zero_off[2], zero_len[2];
+	int nzero;
+};
+void client__punch_plan(uint32_t chunk_size, uint64_t size, uint64_t off, uint64_t end,
+			struct client_punch_plan *p);
 
 #endif

@@ -256,13 +256,13 @@ static int file_widen(struct c3fs_file *f, uint64_t end)
 	return rc;
 }
 
-int client__file_write_prep(struct c3fs_file *f, uint64_t *off, uint64_t len)
+int client__file_write_prep(struct c3fs_file *f, uint64_t *off, uint64_t len, bool at_off)
 {
 	uint64_t end;
 
 	if (!f->can_write)
 		return -EBADF;
-	if (f->flags & O_APPEND)
+	if ((f->flags & O_APPEND) && !at_off)
 		*off = c3fs_file_size_hint(f);
 	end = *off + len;
 	if (end < *off || end / f->inode->layout.chunk_size > UINT32_MAX)

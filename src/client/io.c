@@ -49,7 +49,7 @@
 #define IO_NODE_SLOTS 256
 static atomic_uint io_node_load[IO_NODE_SLOTS];
 
-static bool io_retryable(int rc, bool write)
+bool client__io_retryable(int rc, bool write)
 {
 	switch (-rc) {
 	case C3FS_ECHAINVER:
@@ -78,7 +78,7 @@ static bool io_retryable(int rc, bool write)
 	}
 }
 
-static bool io_wants_refresh(int rc)
+bool client__io_wants_refresh(int rc)
 {
 	return rc == -C3FS_ECHAINVER || rc == -C3FS_ENOTHEAD || rc == -C3FS_ENOCHAIN ||
 	       rc == -C3FS_ENOTARGET || rc == -C3FS_ETARGETDOWN || rc == -C3FS_ECONNECT ||
@@ -146,7 +146,7 @@ static void io_piece_fail(struct client_io *x, struct client_io_piece *pc, int r
 	pc->tries++;
 	if (!x->write)
 		pc->bad_target = target;
-	if (io_wants_refresh(rc))
+	if (client__io_wants_refresh(rc))
 		x->need_refresh = true;
 }
 
@@ -570,7 +570,7 @@ int client__io_round_end(struct client_io *x)
 			continue;
 		}
 		left++;
-		if (!io_retryable(x->pc[i].err, x->write) && !fatal)
+		if (!client__io_retryable(x->pc[i].err, x->write) && !fatal)
 			fatal = x->pc[i].err;
 	}
 	if (left == 0) {

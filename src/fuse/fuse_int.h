@@ -1,4 +1,4 @@
-/* fuse_int.h — internals of c3fs-fuse shared by main.c, ops.c and virt.c.
+/* fuse_int.h — internals of c3fs-fuse shared by main.c, ops.c, virt.c, ioctl.c, usrbio.c.
  *
  * One struct fusefs per process: the libc3fs client, the FUSE session, the settings and
  * the inode table.  The inode table holds, per inode the kernel knows (lookup count > 0)
@@ -18,8 +18,13 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "c3fs/c3fs.h"
+#include "c3fs/usrbio.h"
+
+/* The mount's name: its fsname in /proc/mounts, and what C3FS_IOC_GET_MOUNT_NAME answers. */
+#define FUSEFS_FSNAME "c3fs"
 
 /* Settings of c3fs-fuse (the config table is in main.c). */
 struct fusefs_config {
@@ -121,6 +126,25 @@ void fusefs_free_inodes(struct fusefs *fs);
 /* Set the read-ahead window of the mount at mnt to bytes (0 = leave it). */
 void fusefs_set_readahead(const char *mnt, uint64_t bytes);
 
+/* ---- ioctl.c: the mount's ioctls (3FS's, include/c3fs/usrbio.h; USRBIO's is_c3fs) ---- */
+/* The argument of a command, checked and copied out of the kernel's buffer. */
+union fusefs_ioc_arg {
+	struct c3fs_ioctl_hardlink_arg hardlink;
+	struct c3fs_ioctl_punch_hole_arg punch;
+	struct c3fs_ioctl_move move;
+	struct c3fs_ioctl_remove remove;
+};
+/* Check command cmd on inode ino with in_len bytes in (may be NULL) and room for out_len
+ * bytes of answer; copy the argument into *arg.  0, -ENOTTY (unknown command), -EINVAL
+ * (sizes, a garbage field, MOVE/REMOVE on another directory than ino), -ENAMETOOLONG /
+ * -ENOENT (a name without NUL in its field / empty), -EOPNOTSUPP (moveToTrash). */
+int fusefs_ioc_check(unsigned int cmd, const void *in, size_t in_len, size_t out_len,
+		     uint64_t ino, union fusefs_ioc_arg *arg);
+/* Serve FUSE ioctl cmd on inode ino (fi: the open file or directory) and reply. */
+void fusefs_ioctl_serve(struct fusefs *fs, fuse_req_t req, uint64_t ino, unsigned int cmd,
+			struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+			size_t in_bufsz, size_t out_bufsz);
+
 /* ---- virt.c: the 3fs-virt directory ---- */
 #define VIRT_NAME "3fs-virt"
 #define VIRT_INO_DIR   (C3FS_INO_RESERVED_MIN + 1) /* /3fs-virt */
@@ -133,6 +157,11 @@ void fusefs_set_readahead(const char *mnt, uint64_t bytes);
 #define VIRT_CONF_MAX 0xf0
 
 static inline bool virt_is(uint64_t ino) { return ino >= C3FS_INO_RESERVED_MIN; }
+/* parent/name is the 3fs-virt directory itself (at the root). */
+static inline bool fusefs_is_virt_name(uint64_t parent, const char *name)
+{
+	return parent == FUSE_ROOT_ID && strcmp(name, VIRT_NAME) == 0;
+}
 /* Fill st for a virtual inode; false if unknown. */
 bool virt_stat(uint64_t ino, struct stat *st);
 void virt_lookup(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char *name);

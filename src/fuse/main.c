@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 	}
 	usrbio_start(&fs); /* on failure (logged) USRBIO registrations are refused */
 
-	snprintf(opts, sizeof(opts), "fsname=c3fs,subtype=c3fs,max_read=1048576%s%s",
+	snprintf(opts, sizeof(opts), "fsname=" FUSEFS_FSNAME ",subtype=c3fs,max_read=1048576%s%s",
 		 fs.cfg.allow_other ? ",allow_other" : "",
 		 fs.cfg.kernel_permissions ? ",default_permissions" : "");
 	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||

@@ -52,7 +52,7 @@ static struct c3_counter *fusefs_m_read_bytes, *fusefs_m_write_bytes, *fusefs_m_
 	X(mkdir) X(symlink) X(unlink) X(rmdir) X(rename) X(link) X(create) X(open)      \
 	X(read) X(write) X(flush) X(fsync) X(release) X(fallocate) X(opendir)           \
 	X(readdir) X(readdirplus) X(releasedir) X(fsyncdir) X(statfs) X(setxattr)       \
-	X(getxattr) X(listxattr) X(removexattr) X(access)
+	X(getxattr) X(listxattr) X(removexattr) X(access) X(ioctl)
 #define FUSEFS_OP_ENUM(op) FUSEFS_OP_##op,
 #define FUSEFS_OP_NAME(op) #op,
 enum { FUSEFS_OPS(FUSEFS_OP_ENUM) FUSEFS_NOPS };
@@ -440,11 +440,6 @@ static void fusefs_reply_attr(struct fusefs *fs, fuse_req_t req, const struct c3
 	fusefs_stat_from(a, &st);
 	virt_user_conf(fs, req, &uc);
 	fuse_reply_attr(req, &st, fusefs_secs(uc.attr_timeout_ms));
-}
-
-static bool fusefs_is_virt_name(uint64_t parent, const char *name)
-{
-	return parent == FUSE_ROOT_ID && strcmp(name, VIRT_NAME) == 0;
 }
 
 /* Raise the kernel read-ahead of our mount (its bdi) to max_readahead: the FUSE INIT
@@ -1139,25 +1134,42 @@ static void fusefs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 
 /* fallocate: mode 0 extends the size (chunks are sparse: the range reads as zeros),
  * KEEP_SIZE has nothing to do.  No space is reserved: a later write may still get
- * ENOSPC.  Punching holes needs a storage zero-range operation: EOPNOTSUPP. */
+ * ENOSPC.  PUNCH_HOLE (with KEEP_SIZE, as Linux requires) and ZERO_RANGE punch the range
+ * (c3fs_punch_hole: whole chunks removed, partial ones zeroed); ZERO_RANGE without
+ * KEEP_SIZE then extends the size like mode 0.  The kernel drops its cached pages of the
+ * range after the reply. */
 static void fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			     struct fuse_file_info *fi)
 {
 	struct fusefs *fs = fusefs_of(req);
 	struct fusefs_fh *fh = (struct fusefs_fh *)(uintptr_t)fi->fh;
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE;
 	struct c3fs_setattr sa;
 	struct c3fs_cred cr;
 	struct c3fs_attr a;
 	int rc;
 
 	FUSEFS_COUNT(fallocate);
-	if (mode & ~FALLOC_FL_KEEP_SIZE) {
+	if ((mode & ~(FALLOC_FL_KEEP_SIZE | punch)) || (mode & punch) == punch ||
+	    ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))) {
 		fusefs_reply_errno(req, EOPNOTSUPP);
 		return;
 	}
 	if (off < 0 || len <= 0) {
 		fusefs_reply_errno(req, EINVAL);
 		return;
+	}
+	if (mode & punch) {
+		rc = c3fs_punch_hole(fh->f, (uint64_t)off, (uint64_t)len);
+		if (rc) {
+			fusefs_reply_err(req, rc);
+			return;
+		}
+		__atomic_store_n(&fh->wrote, true, __ATOMIC_RELAXED); /* close(2) reports */
+		if (mode & FALLOC_FL_KEEP_SIZE) {
+			fuse_reply_err(req, 0);
+			return;
+		}
 	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_getattr(fs->cl, &cr, ino, &a);
@@ -1525,12 +1537,13 @@ static void fusefs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	fusefs_reply_rc(req, rc);
 }
 
-/* ioctl: is_c3fs's magic number (usrbio.c); every other command is ENOTTY. */
+/* ioctl: 3FS's commands and USRBIO's is_c3fs (ioctl.c); others are ENOTTY. */
 static void fusefs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 			 struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 			 size_t in_bufsz, size_t out_bufsz)
 {
-	usrbio_ioctl(req, cmd, out_bufsz);
+	FUSEFS_COUNT(ioctl);
+	fusefs_ioctl_serve(fusefs_of(req), req, ino, cmd, fi, flags, in_buf, in_bufsz, out_bufsz);
 }
 
 const struct fuse_lowlevel_ops fusefs_ops = {

@@ -890,21 +890,6 @@ void usrbio_readdir(fuse_req_t req, size_t size, off_t off, bool plus)
 	free(ents);
 }
 
-void usrbio_ioctl(fuse_req_t req, unsigned int cmd, size_t out_bufsz)
-{
-	uint32_t magic = C3FS_MAGIC;
-
-	if (cmd != (unsigned int)C3FS_IOC_GET_MAGIC) {
-		fuse_reply_err(req, ENOTTY);
-		return;
-	}
-	if (out_bufsz < sizeof(magic)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	fuse_reply_ioctl(req, 0, &magic, sizeof(magic));
-}
-
 /* ------------------------------------------------------------------ serving */
 
 static void ub_queue_push(int prio, struct ub_item *it)

@@ -1,8 +1,8 @@
 /* usrbio.h — the USRBIO server side of c3fs-fuse (usrbio.c): the registration entries of
- * <mount>/3fs-virt/iovs/, the rings it serves and the is_c3fs ioctl.
+ * <mount>/3fs-virt/iovs/ and the rings it serves (the is_c3fs ioctl is in ioctl.c).
  *
  * virt.c forwards what happens in 3fs-virt/iovs here (lookup, readdir, symlink, readlink,
- * stat of our inodes); ops.c forwards unlink in that directory and the ioctl; main.c calls
+ * stat of our inodes); ops.c forwards unlink in that directory; main.c calls
  * usrbio_start() once the client is up and usrbio_stop() before it is freed.
  * Protocol, ring layout and limits: src/usrbio/README.md and src/usrbio/ring.h.
  */
@@ -30,7 +30,5 @@ void usrbio_readlink(fuse_req_t req, uint64_t ino);
 void usrbio_symlink(fuse_req_t req, const char *target, const char *name);
 /* rm 3fs-virt/iovs/NAME: unregister (owner or root). */
 void usrbio_unlink(fuse_req_t req, const char *name);
-/* FUSE ioctl on any inode of the mount: C3FS_IOC_GET_MAGIC; others -ENOTTY. */
-void usrbio_ioctl(fuse_req_t req, unsigned int cmd, size_t out_bufsz);
 
 #endif

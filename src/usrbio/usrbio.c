@@ -755,3 +755,86 @@ UB_EXPORT int c3fs_wait_for_ios(const struct c3fs_ior *ior, struct c3fs_cqe *cqe
 			return n ? n : -errno;
 	}
 }
+
+/* ------------------------------------------------------------------ hard links, holes
+ * 3FS's return convention here: 0 or a positive errno. */
+
+UB_EXPORT int c3fs_hardlink(const char *target, const char *link_name)
+{
+	struct c3fs_ioctl_hardlink_arg arg;
+	char dir[PATH_MAX];
+	const char *slash, *name;
+	struct stat tst, dst;
+	size_t nlen;
+	int fd, rc = 0;
+
+	if (!target || !link_name || !*target || !*link_name)
+		return !target || !link_name ? EINVAL : ENOENT;
+	slash = strrchr(link_name, '/');
+	name = slash ? slash + 1 : link_name;
+	nlen = strlen(name);
+	if (nlen == 0)
+		return ENOENT; /* "dir/": no name */
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return EEXIST;
+	if (nlen >= sizeof(arg.str))
+		return ENAMETOOLONG;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == link_name)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - link_name) >= sizeof(dir))
+		return ENAMETOOLONG;
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - link_name), link_name);
+	/* O_NONBLOCK: a FIFO must not block the open */
+	fd = open(target, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (fstat(fd, &tst) != 0 || stat(dir, &dst) != 0) {
+		rc = errno;
+		goto out;
+	}
+	if (!S_ISDIR(dst.st_mode)) {
+		rc = ENOTDIR;
+		goto out;
+	}
+	if (dst.st_dev != tst.st_dev) {
+		rc = EXDEV;
+		goto out;
+	}
+	memset(&arg, 0, sizeof(arg));
+	arg.ino = dst.st_ino;
+	memcpy(arg.str, name, nlen + 1);
+	if (ioctl(fd, C3FS_IOC_HARDLINK, &arg) != 0)
+		rc = errno;
+out:
+	if (rc)
+		ub_log("hardlink %s -> %s: %s", link_name, target, strerror(rc));
+	close(fd);
+	return rc;
+}
+
+UB_EXPORT int c3fs_punchhole(int fd, int n, const size_t *start, const size_t *end, size_t flags)
+{
+	struct c3fs_ioctl_punch_hole_arg *arg;
+	int rc = 0;
+
+	if (n < 0 || n > C3FS_IOCTL_PUNCH_HOLE_MAX || (n > 0 && (!start || !end)))
+		return EINVAL;
+	arg = calloc(1, sizeof(*arg)); /* 16 KiB */
+	if (!arg)
+		return ENOMEM;
+	arg->n = n;
+	arg->flags = flags;
+	if (n > 0) {
+		memcpy(arg->start, start, (size_t)n * sizeof(*start));
+		memcpy(arg->end, end, (size_t)n * sizeof(*end));
+	}
+	if (ioctl(fd, C3FS_IOC_PUNCH_HOLE, arg) != 0) {
+		rc = errno;
+		ub_log("punchhole on fd %d (%d ranges): %s", fd, n, strerror(rc));
+	}
+	free(arg);
+	return rc;
+}

@@ -77,6 +77,18 @@ struct c3fs_client_opts {
 	 * asks, so a call that works is never cut short.  For a FUSE daemon that honours
 	 * INTERRUPT (c3fs-fuse).  NULL = never. */
 	bool (*interrupted)(void);
+	/* Live configuration pushed by mgmtd (`c3fs-admin set-config client KEY=VALUE`), for
+	 * a program with a c3fs config table (c3fs-fuse): live_cfg_table is its
+	 * `struct c3_cfg_table` (src/common/config.h), live_cfg_base its settings as read at
+	 * start (read, never written; must outlive the client).  At each new configuration
+	 * version the reloadable keys mgmtd holds for this client are applied over a copy of
+	 * the base and on_live_config gets that copy (valid during the call only, on the
+	 * library's background thread).  NULL table = off. */
+	const void *live_cfg_table;
+	const void *live_cfg_base;
+	size_t live_cfg_size;
+	void (*on_live_config)(void *arg, const void *cfg, uint64_t version);
+	void *live_cfg_arg;
 };
 
 /* Connect: start following mgmtd and wait (opts.ready_timeout_ms) for the first routing

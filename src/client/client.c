@@ -916,6 +916,13 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 	co.token = cl->token;
 	co.node_type = NODE_CLIENT;
 	co.node_addr = "";
+	if (cl->opts.live_cfg_table && cl->opts.live_cfg_base && cl->opts.on_live_config) {
+		co.cfg_table = cl->opts.live_cfg_table;
+		co.cfg_base = cl->opts.live_cfg_base;
+		co.cfg_size = cl->opts.live_cfg_size;
+		co.on_config = cl->opts.on_live_config;
+		co.arg = cl->opts.live_cfg_arg;
+	}
 	rc = cluster_client_new(&co, &cl->cc);
 	if (rc)
 		goto fail_rpc;

@@ -517,6 +517,7 @@ static void *cc_thread(void *arg)
 			last_err = rc;
 
 		pthread_mutex_lock(&cc->mu);
+		registered = cc->registered; /* just registered: fetch the settings now */
 		gen = cc->refresh_gen;
 		want = routing_wanted(cc) && (cc->registered || gen > cc->refresh_done_gen);
 		pthread_mutex_unlock(&cc->mu);

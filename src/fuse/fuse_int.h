@@ -45,6 +45,7 @@ struct fusefs_config {
 	bool allow_other;
 	bool kernel_permissions;
 	bool read_cache;
+	bool readonly;
 	bool write_behind;
 	int64_t write_behind_threads;
 	uint64_t write_behind_bytes;
@@ -188,7 +189,14 @@ struct virt_user_conf {
 	uint64_t entry_timeout_ms;
 	uint64_t negative_timeout_ms;
 	bool read_cache;
+	bool readonly;           /* every change refused with EROFS */
 };
 void virt_user_conf(struct fusefs *fs, fuse_req_t req, struct virt_user_conf *out);
+/* fuse.readonly / usr.readonly for the caller: true after replying EROFS. */
+bool fusefs_refuse_ro(struct fusefs *fs, fuse_req_t req);
+/* Settings pushed by mgmtd (`c3fs-admin set-config client ...`; libc3fs's on_live_config,
+ * on its background thread): their reloadable keys become the mount's values, as root's
+ * `ln -s VALUE 3fs-virt/set-conf/sys.KEY` would make them. */
+void virt_conf_pushed(struct fusefs *fs, const struct fusefs_config *cfg, uint64_t version);
 
 #endif

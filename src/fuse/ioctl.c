@@ -315,6 +315,8 @@ void fusefs_ioctl_serve(struct fusefs *fs, fuse_req_t req, uint64_t ino, unsigne
 		rc = -EPERM; /* nothing in 3fs-virt is changed this way */
 		goto reply;
 	}
+	if (cmd != C3FS_IOC_FSYNC && fusefs_refuse_ro(fs, req))
+		goto out; /* every other command here changes something */
 	fusefs_cred(req, &cr);
 	switch (cmd) {
 	case C3FS_IOC_RECURSIVE_RM:

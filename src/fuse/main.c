@@ -29,7 +29,8 @@
 
 #define CFG(sec, name, type, field, def, min, max, unit, desc)                                \
 	{ sec, name, type, offsetof(struct fusefs_config, field), def, min, max, unit, false, desc }
-/* reloadable: root changes it on a mount with ln -s VALUE 3fs-virt/set-conf/sys.KEY (virt.c) */
+/* reloadable: root changes it on a mount with ln -s VALUE 3fs-virt/set-conf/sys.KEY, and
+ * `c3fs-admin set-config client KEY=VALUE` pushes it to every mount (virt.c) */
 #define CFGR(sec, name, type, field, def, min, max, unit, desc)                               \
 	{ sec, name, type, offsetof(struct fusefs_config, field), def, min, max, unit, true, desc }
 
@@ -52,6 +53,9 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	    "through cached directory entries skips the search-permission check."),
 	CFGR("fuse", "read_cache", C3_CFG_BOOL, read_cache, "true", 1, 0, "",
 	    "Use the kernel page cache for file data (false = direct I/O for every file)."),
+	CFGR("fuse", "readonly", C3_CFG_BOOL, readonly, "false", 1, 0, "",
+	    "Refuse every change through this mount with EROFS (a user may also turn it on "
+	    "for themselves: ln -s true 3fs-virt/set-conf/usr.readonly)."),
 	CFG("fuse", "max_readahead", C3_CFG_SIZE, max_readahead, "4M", 0, 64 << 20, "bytes",
 	    "Kernel read-ahead window of the mount (0 = leave the kernel's default)."),
 	CFG("cluster", "mgmtd", C3_CFG_STR, mgmtd, "127.0.0.1:9000", 1, 0, "",
@@ -105,6 +109,11 @@ static char *fusefs_read_token(const char *path)
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	return strdup(line);
+}
+
+static void fusefs_on_live_config(void *arg, const void *cfg, uint64_t version)
+{
+	virt_conf_pushed(arg, cfg, version);
 }
 
 int main(int argc, char **argv)
@@ -175,6 +184,11 @@ int main(int argc, char **argv)
 	co.write_behind_threads = (int)fs.cfg.write_behind_threads;
 	co.write_behind_bytes = (uint32_t)fs.cfg.write_behind_bytes;
 	co.dir_attr_ttl_ms = (uint32_t)FUSEFS_DIR_ATTR_TTL_MS(fs.cfg.attr_timeout_ms);
+	co.live_cfg_table = &fusefs_cfg_table;
+	co.live_cfg_base = &fs.cfg;
+	co.live_cfg_size = sizeof(fs.cfg);
+	co.on_live_config = fusefs_on_live_config;
+	co.live_cfg_arg = &fs;
 	rc = c3fs_client_new(&co, &fs.cl);
 	if (rc) {
 		LOG_ERROR("cannot reach the cluster at %s: %s", fs.cfg.mgmtd, c3_strerror(rc));

@@ -641,6 +641,8 @@ static void fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, in
 	int rc;
 
 	FUSEFS_COUNT(setattr);
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if (virt_is(ino)) {
 		fusefs_reply_errno(req, EPERM);
 		return;
@@ -741,6 +743,8 @@ static void fusefs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	int rc;
 
 	FUSEFS_COUNT(mknod);
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if (fusefs_refuse_virt(req, parent, name, EEXIST))
 		return;
 	fusefs_cred(req, &cr);
@@ -759,6 +763,8 @@ static void fusefs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	int rc;
 
 	FUSEFS_COUNT(mkdir);
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if (fusefs_refuse_virt(req, parent, name, EEXIST))
 		return;
 	fusefs_cred(req, &cr);
@@ -786,6 +792,8 @@ static void fusefs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		fusefs_reply_errno(req, EEXIST);
 		return;
 	}
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if (strncmp(link, "mv:", 3) == 0) {
 		virt_mv(fs, req, link, parent, name);
 		return;
@@ -805,6 +813,8 @@ static void fusefs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	FUSEFS_COUNT(unlink);
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if (parent == VIRT_INO_IOVS) {
 		usrbio_unlink(req, name);
 		return;
@@ -829,6 +839,8 @@ static void fusefs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	FUSEFS_COUNT(rmdir);
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if (fusefs_refuse_virt(req, parent, name, EBUSY))
 		return;
 	fusefs_cred(req, &cr);
@@ -844,6 +856,8 @@ static void fusefs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	FUSEFS_COUNT(rename);
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if (newparent == VIRT_INO_RMRF && !virt_is(parent) &&
 	    !fusefs_is_virt_name(parent, name)) {
 		virt_rename_rmrf(fs, req, parent, name);
@@ -877,6 +891,8 @@ static void fusefs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	int rc;
 
 	FUSEFS_COUNT(link);
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if (virt_is(ino) || fusefs_refuse_virt(req, newparent, newname, EEXIST)) {
 		if (virt_is(ino))
 			fusefs_reply_errno(req, EPERM);
@@ -922,6 +938,8 @@ static void fusefs_create(fuse_req_t req, fuse_ino_t parent, const char *name, m
 	int rc;
 
 	FUSEFS_COUNT(create);
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if (fusefs_refuse_virt(req, parent, name, EEXIST))
 		return;
 	fh = calloc(1, sizeof(*fh));
@@ -966,6 +984,9 @@ static void fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		fusefs_reply_errno(req, EISDIR);
 		return;
 	}
+	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
+	    fusefs_refuse_ro(fs, req))
+		return;
 	fh = calloc(1, sizeof(*fh));
 	if (!fh) {
 		fusefs_reply_errno(req, ENOMEM);
@@ -1075,6 +1096,8 @@ static void fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t
 
 	FUSEFS_COUNT(write);
 	(void)ino;
+	if (fusefs_refuse_ro(fusefs_of(req), req)) /* turned on after the open */
+		return;
 	n = fusefs_of(req)->cfg.write_behind ? c3fs_pwrite_async(fh->f, buf, size, (uint64_t)off)
 					     : c3fs_pwrite(fh->f, buf, size, (uint64_t)off);
 	c3_hist_observe_ns(fusefs_m_write_lat, c3_now_ns() - t0);
@@ -1150,6 +1173,8 @@ static void fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off
 	int rc;
 
 	FUSEFS_COUNT(fallocate);
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if ((mode & ~(FALLOC_FL_KEEP_SIZE | punch)) || (mode & punch) == punch ||
 	    ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))) {
 		fusefs_reply_errno(req, EOPNOTSUPP);
@@ -1426,6 +1451,8 @@ static void fusefs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int rc;
 
 	FUSEFS_COUNT(setxattr);
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if (virt_is(ino) || fusefs_is_caps(name)) {
 		fusefs_reply_errno(req, virt_is(ino) ? EPERM : EOPNOTSUPP);
 		return;
@@ -1503,6 +1530,8 @@ static void fusefs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	int rc;
 
 	FUSEFS_COUNT(removexattr);
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	if (virt_is(ino)) {
 		fusefs_reply_errno(req, EPERM);
 		return;

@@ -386,6 +386,8 @@ void virt_symlink(struct fusefs *fs, fuse_req_t req, const char *target, uint64_
 		fuse_reply_err(req, EPERM);
 		return;
 	}
+	if (fusefs_refuse_ro(fs, req))
+		return;
 	fusefs_cred(req, &cr);
 	rc = virt_resolve(fs, req, &cr, target, &dir, last, sizeof(last));
 	if (rc == 0)
@@ -448,6 +450,8 @@ static const struct c3_cfg_key virt_usr_keys[] = {
 	  offsetof(struct virt_user_conf, negative_timeout_ms), "0", 0, 3600000, "ms", true, "" },
 	{ "usr", "read_cache", C3_CFG_BOOL, offsetof(struct virt_user_conf, read_cache), "true",
 	  1, 0, "", true, "" },
+	{ "usr", "readonly", C3_CFG_BOOL, offsetof(struct virt_user_conf, readonly), "false",
+	  1, 0, "", true, "" },
 };
 #define VIRT_NUSR (sizeof(virt_usr_keys) / sizeof(virt_usr_keys[0]))
 static const struct c3_cfg_table virt_usr_table = { "usr", virt_usr_keys, VIRT_NUSR };
@@ -464,6 +468,8 @@ static struct {
 	pthread_mutex_t mu;
 	bool ready;                       /* (mu) sys holds a copy of fs->cfg */
 	struct fusefs_config sys;         /* (mu) the mount's values */
+	bool pushed_ready;                /* (mu) pushed holds a copy */
+	struct fusefs_config pushed;      /* (mu) the values mgmtd pushed last */
 	struct virt_user *users;          /* (mu) */
 	size_t nusers;                    /* (mu) */
 	_Atomic size_t any;               /* nusers + (a sys.* change), for a lock-free no */
@@ -534,6 +540,7 @@ static void virt_user_conf_locked(const struct fusefs_config *sys, uint32_t uid,
 	out->entry_timeout_ms = sys->entry_timeout_ms;
 	out->negative_timeout_ms = sys->negative_timeout_ms;
 	out->read_cache = sys->read_cache;
+	out->readonly = sys->readonly;
 	if (!u)
 		return;
 	for (size_t k = 0; k < VIRT_NUSR; k++) {
@@ -556,6 +563,7 @@ void virt_user_conf(struct fusefs *fs, fuse_req_t req, struct virt_user_conf *ou
 		out->entry_timeout_ms = fs->cfg.entry_timeout_ms;
 		out->negative_timeout_ms = fs->cfg.negative_timeout_ms;
 		out->read_cache = fs->cfg.read_cache;
+		out->readonly = fs->cfg.readonly;
 		return;
 	}
 	pthread_mutex_lock(&conf.mu);
@@ -590,6 +598,61 @@ static void virt_conf_readlink(struct fusefs *fs, fuse_req_t req, int k)
 		fuse_reply_err(req, rc);
 	else
 		fuse_reply_readlink(req, val[0] ? val : "(empty)");
+}
+
+bool fusefs_refuse_ro(struct fusefs *fs, fuse_req_t req)
+{
+	struct virt_user_conf uc;
+
+	virt_user_conf(fs, req, &uc);
+	if (!uc.readonly)
+		return false;
+	fusefs_reply_errno(req, EROFS);
+	return true;
+}
+
+void virt_conf_pushed(struct fusefs *fs, const struct fusefs_config *cfg, uint64_t version)
+{
+	char key[80], val[512], cur[512], line[600], err[C3_CFG_ERRLEN];
+	int changed = 0;
+
+	pthread_mutex_lock(&conf.mu);
+	if (virt_conf_ready_locked(fs) == 0 && !conf.pushed_ready) {
+		/* what mgmtd pushed so far: nothing, i.e. the file's values */
+		if (c3_cfg_copy(&fusefs_cfg_table, &conf.pushed, &fs->cfg) == 0)
+			conf.pushed_ready = true;
+	}
+	if (conf.pushed_ready) {
+		/* only the keys mgmtd changed: a root's set-conf sys.* stays until mgmtd
+		 * changes that key (a setting removed in mgmtd brings back the file's value) */
+		for (size_t i = 0; i < fusefs_cfg_table.nkeys; i++) {
+			const struct c3_cfg_key *k = &fusefs_cfg_table.keys[i];
+
+			if (!k->reloadable)
+				continue;
+			snprintf(key, sizeof(key), "%s.%s", k->section, k->name);
+			if (c3_cfg_get(&fusefs_cfg_table, cfg, key, val, sizeof(val)) < 0 ||
+			    c3_cfg_get(&fusefs_cfg_table, &conf.pushed, key, cur, sizeof(cur)) < 0 ||
+			    strcmp(val, cur) == 0)
+				continue;
+			snprintf(line, sizeof(line), "%s=%s", key, val);
+			if (c3_cfg_apply_lines(&fusefs_cfg_table, &conf.pushed, line, true, err,
+					       sizeof(err)) <= 0)
+				continue;
+			snprintf(line, sizeof(line), "%s=%s", key, val);
+			if (c3_cfg_apply_lines(&fusefs_cfg_table, &conf.sys, line, true, err,
+					       sizeof(err)) > 0) {
+				LOG_INFO("live configuration version %llu: %s",
+					 (unsigned long long)version, line);
+				changed++;
+			}
+		}
+		if (changed) {
+			c3_log_set_level(c3_log_level_parse(conf.sys.log_level));
+			atomic_fetch_add_explicit(&conf.any, 1, memory_order_release);
+		}
+	}
+	pthread_mutex_unlock(&conf.mu);
 }
 
 /* ln -s VALUE set-conf/NAME.  Returns 0 or -errno (EPERM: sys.* by a non-root user;

@@ -84,4 +84,67 @@ t_is "$(readlink "$G/sys.log.level")" "debug" "get-conf shows log.level=debug"
 ln -s verbose "$S/sys.log.level" 2>/dev/null
 t_ok $(( ! $? )) "root: a bad log level is refused"
 
+# --- read-only: per user (usr.readonly) and for the whole mount (sys.fuse.readonly) --------------
+mkdir -p "$M/ro" && chmod 0777 "$M/ro"
+as_user sh -c "echo before > '$M/ro/f'"
+as_user ln -s true "$S/usr.readonly"
+t_ok $? "uid 1000: ln -s true set-conf/usr.readonly"
+t_is "$(as_user readlink "$G/usr.readonly")" "true" "get-conf shows it to that user"
+t_is "$(readlink "$G/usr.readonly")" "false" "and not to root"
+err=$(as_user touch "$M/ro/new" 2>&1)
+case "$err" in *"Read-only file system"*) rc=0 ;; *) rc=1 ;; esac
+t_ok $rc "uid 1000 cannot create (EROFS)"
+as_user sh -c "echo more >> '$M/ro/f'" 2>/dev/null
+t_ok $(( ! $? )) "nor append"
+as_user mkdir "$M/ro/d" 2>/dev/null
+t_ok $(( ! $? )) "nor mkdir"
+as_user rm -f "$M/ro/f" 2>/dev/null
+t_ok $(( ! $? )) "nor unlink"
+as_user mv "$M/ro/f" "$M/ro/g" 2>/dev/null
+t_ok $(( ! $? )) "nor rename"
+as_user chmod 0600 "$M/ro/f" 2>/dev/null
+t_ok $(( ! $? )) "nor chmod"
+t_is "$(as_user cat "$M/ro/f")" "before" "reading still works"
+touch "$M/ro/byroot"
+t_ok $? "root, without the override, still writes"
+as_user ln -s default "$S/usr.readonly"
+t_ok $? "uid 1000 drops the override"
+as_user touch "$M/ro/new"
+t_ok $? "and writes again"
+ln -s true "$S/sys.fuse.readonly"
+t_ok $? "root: sys.fuse.readonly=true"
+touch "$M/ro/new2" 2>/dev/null
+t_ok $(( ! $? )) "the whole mount refuses changes"
+as_user touch "$M/ro/new3" 2>/dev/null
+t_ok $(( ! $? )) "  for every user"
+ln -s false "$S/sys.fuse.readonly"
+t_ok $? "root: sys.fuse.readonly=false (set-conf itself stays possible)"
+touch "$M/ro/new2"
+t_ok $? "writable again"
+
+# --- pushed by mgmtd: c3fs-admin set-config client KEY=VALUE reaches the mount -----------------
+A=(timeout 20 "$BIN/c3fs-admin" --mgmtd "$C_MGMTD" --token "$C_TOKEN" --admin-token "$C_ADMIN_TOKEN")
+out=$("${A[@]}" set-config client fuse.entry_timeout=7s 2>&1)
+t_ok $? "set-config client fuse.entry_timeout=7s ($out)"
+ok=1
+for ((i = 0; i < 100; i++)); do
+	[ "$(readlink "$G/sys.fuse.entry_timeout")" = 7s ] && { ok=0; break; }
+	sleep 0.1
+done
+t_ok $ok "the running mount took it (get-conf shows 7s)"
+t_is "$(as_user readlink "$G/usr.entry_timeout")" "7s" "users without an override see it"
+grep -q "live configuration version .*: fuse.entry_timeout=7s" "$T/fuse-mnt.log"
+t_ok $? "  and the mount logged it"
+"${A[@]}" set-config client fuse.threads=4 >/dev/null 2>&1
+t_is "$?" 3 "set-config client fuse.threads (needs a restart) is refused"
+t_is "$(readlink "$G/sys.fuse.threads")" "16" "  nothing changed"
+"${A[@]}" set-config client fuse.entry_timeout= >/dev/null 2>&1
+t_ok $? "the setting removed in mgmtd"
+ok=1
+for ((i = 0; i < 100; i++)); do
+	[ "$(readlink "$G/sys.fuse.entry_timeout")" = 1s ] && { ok=0; break; }
+	sleep 0.1
+done
+t_ok $ok "the mount falls back to its file's value (1s)"
+
 t_done

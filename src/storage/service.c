@@ -603,6 +603,15 @@ struct svc_op {
 	struct storage_tag tag;
 };
 
+/* An error after which this target is failed (an I/O error, a read-only or damaged disk:
+ * chunk.c's chunk_note_err) means, to the caller, "this replica is gone": the retryable
+ * -C3FS_ETARGETDOWN, so the client or the predecessor tries again on the chain mgmtd
+ * rebuilds without it, instead of failing the write with the disk's own errno. */
+static int svc_target_err(const struct svc_target *t, int rc)
+{
+	return rc < 0 && t->cs && chunk_store_failed(t->cs) ? -C3FS_ETARGETDOWN : rc;
+}
+
 /* Apply op as the chain head of route (lock, version, stage, forward, commit). */
 static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 			   const struct storage_route *route, const struct svc_op *op,
@@ -741,6 +750,7 @@ abort:
 	chunk_read_release(&rd);
 	chunk_store_abort(t->cs, op->id);
 done:
+	rc = svc_target_err(t, rc);
 	res->status = rc;
 	if (rc == 0) {
 		svc_fill_state(t, op->id, res);
@@ -1164,6 +1174,7 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 abort:
 	chunk_store_abort(t->cs, id);
 unlock:
+	rc = svc_target_err(t, rc);
 	svc_fwd_release(&f);
 	chunk_read_release(&rd);
 	if (rc == 0)

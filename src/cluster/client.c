@@ -27,6 +27,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/version.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -281,6 +282,7 @@ static int do_register(struct cluster_client *cc)
 	if (gethostname(q.hostname, sizeof(q.hostname)) != 0)
 		q.hostname[0] = '\0';
 	q.hostname[sizeof(q.hostname) - 1] = '\0';
+	snprintf(q.version, sizeof(q.version), "%s", C3FS_VERSION);
 	q.pid = (uint32_t)getpid();
 	mgmtd_register_req_encode(&q, &req);
 	sent = c3_now_ns();

@@ -33,6 +33,8 @@ struct cluster_target_report {
 	uint64_t capacity_bytes;
 	uint64_t free_bytes;
 	uint64_t sync_done_bytes, sync_total_bytes; /* recovery progress, 0 when idle */
+	/* I/O served since the storage process started (reads; chunk updates applied) */
+	uint64_t read_bytes, read_ops, write_bytes, write_ops;
 };
 
 struct cluster_client_opts {

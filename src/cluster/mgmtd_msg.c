@@ -40,6 +40,7 @@ void mgmtd_register_req_encode(const struct mgmtd_register_req *m, struct c3_buf
 	c3_enc_u64(out, m->incarnation);
 	c3_enc_str(out, m->hostname);
 	c3_enc_u32(out, m->pid);
+	c3_enc_str(out, m->version);
 }
 
 int mgmtd_register_req_decode(const void *p, size_t n, struct mgmtd_register_req *m)
@@ -54,6 +55,7 @@ int mgmtd_register_req_decode(const void *p, size_t n, struct mgmtd_register_req
 	m->incarnation = c3_dec_u64(&d);
 	c3_dec_str(&d, m->hostname, sizeof(m->hostname));
 	m->pid = c3_dec_u32(&d);
+	c3_dec_str(&d, m->version, sizeof(m->version));
 	if (c3_dec_finish(&d))
 		return -C3FS_EBADMSG;
 	if (m->node_type < NODE_META || m->node_type > NODE_CLIENT || m->incarnation == 0)
@@ -87,7 +89,7 @@ int mgmtd_register_resp_decode(const void *p, size_t n, struct mgmtd_register_re
 
 /* ------------------------------------------------------------------ heartbeat */
 
-#define REPORT_BYTES (4 + 1 + 8 * 4)
+#define REPORT_BYTES (4 + 1 + 8 * 8)
 
 void mgmtd_heartbeat_req_encode(const struct mgmtd_heartbeat_req *m, struct c3_buf *out)
 {
@@ -105,6 +107,10 @@ void mgmtd_heartbeat_req_encode(const struct mgmtd_heartbeat_req *m, struct c3_b
 		c3_enc_u64(out, r->free_bytes);
 		c3_enc_u64(out, r->sync_done_bytes);
 		c3_enc_u64(out, r->sync_total_bytes);
+		c3_enc_u64(out, r->read_bytes);
+		c3_enc_u64(out, r->read_ops);
+		c3_enc_u64(out, r->write_bytes);
+		c3_enc_u64(out, r->write_ops);
 	}
 }
 
@@ -167,6 +173,10 @@ int mgmtd_heartbeat_req_decode(const void *p, size_t n, struct mgmtd_heartbeat_r
 		r->free_bytes = c3_dec_u64(&d);
 		r->sync_done_bytes = c3_dec_u64(&d);
 		r->sync_total_bytes = c3_dec_u64(&d);
+		r->read_bytes = c3_dec_u64(&d);
+		r->read_ops = c3_dec_u64(&d);
+		r->write_bytes = c3_dec_u64(&d);
+		r->write_ops = c3_dec_u64(&d);
 		if (r->target_id == 0 || r->local_state < TARGET_LOCAL_UPTODATE ||
 		    r->local_state > TARGET_LOCAL_FAILED)
 			goto fail;
@@ -291,7 +301,7 @@ int mgmtd_leader_resp_decode(const void *p, size_t n, struct mgmtd_leader_resp *
 
 /* ------------------------------------------------------------------ list nodes */
 
-#define NODE_ENTRY_MIN_BYTES (4 + 1 + 1 + 4 + 4 + 4 + 8 + 8)
+#define NODE_ENTRY_MIN_BYTES (4 + 1 + 1 + 4 + 4 + 4 + 8 + 8 + 4)
 
 void mgmtd_list_nodes_resp_encode(const struct mgmtd_list_nodes_resp *m, struct c3_buf *out)
 {
@@ -307,6 +317,7 @@ void mgmtd_list_nodes_resp_encode(const struct mgmtd_list_nodes_resp *m, struct 
 		c3_enc_u32(out, e->pid);
 		c3_enc_u64(out, e->incarnation);
 		c3_enc_u64(out, e->heartbeat_age_ms);
+		c3_enc_str(out, e->version);
 	}
 }
 
@@ -337,6 +348,7 @@ int mgmtd_list_nodes_resp_decode(const void *p, size_t n, struct mgmtd_list_node
 		e->pid = c3_dec_u32(&d);
 		e->incarnation = c3_dec_u64(&d);
 		e->heartbeat_age_ms = c3_dec_u64(&d);
+		c3_dec_str(&d, e->version, sizeof(e->version));
 		if (e->type < NODE_MGMTD || e->type > NODE_CLIENT || e->state < NODE_UP ||
 		    e->state > NODE_MAINTENANCE)
 			d.err = -C3FS_EBADMSG;

@@ -32,7 +32,7 @@
 
 /* smallest encodings, used to bound hostile counts before allocating */
 #define NODE_MIN_BYTES   (4 + 1 + 1 + 4 + 8)
-#define TARGET_MIN_BYTES (4 + 4 + 4 + 1 + 1 + 8 * 4)
+#define TARGET_MIN_BYTES (4 + 4 + 4 + 1 + 1 + 8 * 4 + 8 * 4)
 #define CHAIN_MIN_BYTES  (4 + 4 + 4)
 #define TABLE_MIN_BYTES  (4 + 4 + 4 + 4)
 
@@ -468,6 +468,10 @@ void routing_encode(const struct routing_info *ri, struct c3_buf *out)
 		c3_enc_u64(out, t->free_bytes);
 		c3_enc_u64(out, t->sync_done_bytes);
 		c3_enc_u64(out, t->sync_total_bytes);
+		c3_enc_u64(out, t->read_bytes);
+		c3_enc_u64(out, t->read_ops);
+		c3_enc_u64(out, t->write_bytes);
+		c3_enc_u64(out, t->write_ops);
 	}
 	c3_enc_u32(out, ri->nchains);
 	for (uint32_t i = 0; i < ri->nchains; i++) {
@@ -542,6 +546,10 @@ struct routing_info *routing_decode(const void *p, size_t n, int *err)
 		t->free_bytes = c3_dec_u64(&d);
 		t->sync_done_bytes = c3_dec_u64(&d);
 		t->sync_total_bytes = c3_dec_u64(&d);
+		t->read_bytes = c3_dec_u64(&d);
+		t->read_ops = c3_dec_u64(&d);
+		t->write_bytes = c3_dec_u64(&d);
+		t->write_ops = c3_dec_u64(&d);
 		ri->ntargets = i + 1;
 	}
 

@@ -67,6 +67,8 @@ struct routing_target {
 	uint64_t free_bytes;
 	uint64_t sync_done_bytes;  /* recovery progress while SYNCING */
 	uint64_t sync_total_bytes;
+	/* I/O the target's process served since it started (for rates: the status page) */
+	uint64_t read_bytes, read_ops, write_bytes, write_ops;
 };
 
 struct routing_chain {

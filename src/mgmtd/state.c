@@ -278,6 +278,7 @@ int mgmtd_state_register(struct mgmtd_state *st, const struct mgmtd_register_req
 	}
 	n->incarnation = req->incarnation;
 	n->pid = req->pid;
+	snprintf(n->version, sizeof(n->version), "%s", req->version);
 	n->last_seq = 0;
 	n->rep_count = UINT32_MAX; /* force the "gone targets" scan at the next report */
 	n->last_hb_ms = now_ms;
@@ -369,12 +370,17 @@ int mgmtd_state_heartbeat(struct mgmtd_state *st, const struct mgmtd_heartbeat_r
 		}
 		if (t->free_bytes != r->free_bytes || t->capacity_bytes != r->capacity_bytes ||
 		    t->sync_done_bytes != r->sync_done_bytes ||
-		    t->sync_total_bytes != r->sync_total_bytes)
+		    t->sync_total_bytes != r->sync_total_bytes || t->read_ops != r->read_ops ||
+		    t->write_ops != r->write_ops)
 			st->stats_dirty = true;
 		t->capacity_bytes = r->capacity_bytes;
 		t->free_bytes = r->free_bytes;
 		t->sync_done_bytes = r->sync_done_bytes;
 		t->sync_total_bytes = r->sync_total_bytes;
+		t->read_bytes = r->read_bytes;
+		t->read_ops = r->read_ops;
+		t->write_bytes = r->write_bytes;
+		t->write_ops = r->write_ops;
 	}
 	/* Targets the node no longer reports are gone from it.  The scan over all targets
 	 * runs only when the set of reported targets differs from the previous heartbeat's
@@ -876,6 +882,10 @@ struct routing_info *mgmtd_state_snapshot(struct mgmtd_state *st, uint64_t wall_
 		rt->free_bytes = t->free_bytes;
 		rt->sync_done_bytes = t->sync_done_bytes;
 		rt->sync_total_bytes = t->sync_total_bytes;
+		rt->read_bytes = t->read_bytes;
+		rt->read_ops = t->read_ops;
+		rt->write_bytes = t->write_bytes;
+		rt->write_ops = t->write_ops;
 	}
 	ri->ntargets = st->ntargets;
 	if (st->nchains) {
@@ -936,6 +946,7 @@ int mgmtd_state_list_nodes(struct mgmtd_state *st, uint64_t now_ms,
 		e->state = mgmtd_node_public_state(n);
 		snprintf(e->addr, sizeof(e->addr), "%s", n->addr);
 		snprintf(e->hostname, sizeof(e->hostname), "%s", n->hostname);
+		snprintf(e->version, sizeof(e->version), "%s", n->version);
 		e->pid = n->pid;
 		e->incarnation = n->incarnation;
 		e->heartbeat_age_ms = n->last_hb_ms && now_ms >= n->last_hb_ms ?

@@ -51,6 +51,7 @@ struct mgmtd_node {
 	char hostname[MGMTD_HOSTNAME_MAX];
 	uint64_t incarnation;                /* persisted for servers */
 	uint32_t pid;
+	char version[MGMTD_VERSION_MAX];     /* runtime: as registered */
 	/* runtime */
 	bool alive;                          /* lease not expired */
 	uint64_t last_hb_ms;                 /* monotonic; 0 = none since takeover */
@@ -71,6 +72,7 @@ struct mgmtd_target {
 	/* runtime */
 	uint8_t local;                       /* last reported (UNKNOWN = none) */
 	uint64_t capacity_bytes, free_bytes, sync_done_bytes, sync_total_bytes;
+	uint64_t read_bytes, read_ops, write_bytes, write_ops; /* reported counters */
 	uint64_t syncing_since;              /* routing version in which it became SYNCING */
 	bool dirty;
 };

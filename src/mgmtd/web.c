@@ -38,9 +38,17 @@ struct web_event {
 
 struct web_sample {
 	uint64_t wall_ms;
-	int64_t write_bps;                 /* net: used bytes growth per second */
+	uint64_t read_bps, write_bps;      /* served by all targets (writes: every replica) */
+	uint64_t iops;                     /* reads + chunk updates per second */
 	uint32_t serving, targets;
 	uint32_t nodes_up, nodes;
+};
+
+/* A target's rates over the last WEB_RATE_WINDOW polls, from the I/O counters its storage
+ * process reports (a counter that went back — the process restarted — counts as 0). */
+struct web_rate {
+	uint64_t read_bps, write_bps, read_iops, write_iops;
+	int64_t growth_bps;                /* used space growth per second */
 };
 
 struct mgmtd_web {
@@ -63,7 +71,7 @@ struct mgmtd_web {
 	/* rates: the snapshot WEB_RATE_WINDOW polls back (mu) */
 	struct routing_info *rate_ri;
 	uint64_t rate_wall_ms;
-	int64_t *target_bps;               /* (mu) per target of ri, same order; may be NULL */
+	struct web_rate *rates;            /* (mu) per target of ri, same order; may be NULL */
 	struct web_event ev[WEB_EVENTS];   /* (mu) ring */
 	uint64_t nev;                      /* (mu) events ever */
 	struct web_sample hist[WEB_HISTORY]; /* (mu) ring */
@@ -133,36 +141,51 @@ static void diff_events(struct mgmtd_web *w, const struct routing_info *old,
 	}
 }
 
-/* Net write rate per target of w->ri against w->rate_ri, a snapshot 1 to WEB_RATE_WINDOW
- * polls older (mu held). */
-static void compute_rates(struct mgmtd_web *w, uint64_t now, int64_t *total)
+static uint64_t per_s(uint64_t now, uint64_t then, uint64_t dt_ms)
+{
+	return now > then ? (now - then) * 1000 / dt_ms : 0;
+}
+
+/* Rates per target of w->ri against w->rate_ri, a snapshot 1 to WEB_RATE_WINDOW polls
+ * older, and their sum (mu held). */
+static void compute_rates(struct mgmtd_web *w, uint64_t now, struct web_rate *total)
 {
 	uint64_t dt = now - w->rate_wall_ms;
 
-	*total = 0;
-	free(w->target_bps);
-	w->target_bps = calloc(w->ri->ntargets ? w->ri->ntargets : 1, sizeof(int64_t));
-	if (!w->target_bps || !w->rate_ri || dt == 0)
+	memset(total, 0, sizeof(*total));
+	free(w->rates);
+	w->rates = calloc(w->ri->ntargets ? w->ri->ntargets : 1, sizeof(*w->rates));
+	if (!w->rates || !w->rate_ri || dt == 0)
 		return;
 	for (uint32_t i = 0; i < w->ri->ntargets; i++) {
 		const struct routing_target *t = &w->ri->targets[i];
 		const struct routing_target *o = routing_target_find(w->rate_ri, t->target_id);
+		struct web_rate *r = &w->rates[i];
 
 		if (!o)
 			continue;
-		w->target_bps[i] = ((int64_t)used_of(t) - (int64_t)used_of(o)) * 1000 / (int64_t)dt;
-		*total += w->target_bps[i];
+		r->growth_bps = ((int64_t)used_of(t) - (int64_t)used_of(o)) * 1000 / (int64_t)dt;
+		r->read_bps = per_s(t->read_bytes, o->read_bytes, dt);
+		r->write_bps = per_s(t->write_bytes, o->write_bytes, dt);
+		r->read_iops = per_s(t->read_ops, o->read_ops, dt);
+		r->write_iops = per_s(t->write_ops, o->write_ops, dt);
+		total->read_bps += r->read_bps;
+		total->write_bps += r->write_bps;
+		total->read_iops += r->read_iops;
+		total->write_iops += r->write_iops;
 	}
 }
 
 /* (mu held) */
-static void sample_add(struct mgmtd_web *w, uint64_t now, int64_t bps)
+static void sample_add(struct mgmtd_web *w, uint64_t now, const struct web_rate *tot)
 {
 	struct web_sample *s = &w->hist[w->nhist % WEB_HISTORY];
 
 	memset(s, 0, sizeof(*s));
 	s->wall_ms = now;
-	s->write_bps = bps;
+	s->read_bps = tot->read_bps;
+	s->write_bps = tot->write_bps;
+	s->iops = tot->read_iops + tot->write_iops;
 	if (w->ri) {
 		s->targets = w->ri->ntargets;
 		for (uint32_t i = 0; i < w->ri->ntargets; i++)
@@ -186,7 +209,7 @@ static void poll_once(struct mgmtd_web *w)
 	char leader[ROUTING_ADDR_MAX] = "";
 	uint32_t tmo = w->poll_ms * 2 < 3000 ? 3000 : w->poll_ms * 2;
 	uint64_t now;
-	int64_t bps = 0;
+	struct web_rate tot;
 	int rc;
 
 	memset(&lr, 0, sizeof(lr));
@@ -238,14 +261,14 @@ static void poll_once(struct mgmtd_web *w)
 	mgmtd_list_nodes_resp_release(&w->nodes);
 	w->nodes = ln;
 	w->updated_wall_ms = now;
-	compute_rates(w, now, &bps);
+	compute_rates(w, now, &tot);
 	if (!w->rate_ri || w->polls % WEB_RATE_WINDOW == 0) {
 		routing_unref(w->rate_ri);
 		routing_ref(w->ri);
 		w->rate_ri = w->ri;
 		w->rate_wall_ms = now;
 	}
-	sample_add(w, now, bps);
+	sample_add(w, now, &tot);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -368,6 +391,8 @@ static void h_nodes(void *arg, const struct c3_http_req *req, struct c3_http_res
 		c3_http_json_str(b, e->addr);
 		c3_buf_printf(b, ",\"hostname\":");
 		c3_http_json_str(b, e->hostname);
+		c3_buf_printf(b, ",\"version\":");
+		c3_http_json_str(b, e->version);
 		c3_buf_printf(b, ",\"pid\":%u,\"incarnation\":\"%016llx\",\"heartbeat_age_ms\":%lld,"
 			      "\"last_heartbeat_wall_ms\":%llu}",
 			      e->pid, (unsigned long long)e->incarnation,
@@ -397,15 +422,21 @@ static void h_targets(void *arg, const struct c3_http_req *req, struct c3_http_r
 		c3_buf_printf(b, "%s{\"id\":%u,\"node\":%u,\"node_addr\":", i ? "," : "",
 			      t->target_id, t->node_id);
 		c3_http_json_str(b, n ? n->addr : "");
+		static const struct web_rate none;
+		const struct web_rate *r = w->rates ? &w->rates[i] : &none;
+
 		c3_buf_printf(b, ",\"chain\":%u,\"state\":\"%s\",\"local\":\"%s\","
 			      "\"capacity_bytes\":%llu,\"free_bytes\":%llu,\"sync_done_bytes\":%llu,"
-			      "\"sync_total_bytes\":%llu,\"write_bps\":%lld}",
+			      "\"sync_total_bytes\":%llu,\"read_bps\":%llu,\"write_bps\":%llu,"
+			      "\"read_iops\":%llu,\"write_iops\":%llu,\"growth_bps\":%lld}",
 			      t->chain_id, target_state_name(t->state),
 			      target_local_state_name(t->local_state),
 			      (unsigned long long)t->capacity_bytes, (unsigned long long)t->free_bytes,
 			      (unsigned long long)t->sync_done_bytes,
 			      (unsigned long long)t->sync_total_bytes,
-			      w->target_bps ? (long long)w->target_bps[i] : 0LL);
+			      (unsigned long long)r->read_bps, (unsigned long long)r->write_bps,
+			      (unsigned long long)r->read_iops, (unsigned long long)r->write_iops,
+			      (long long)r->growth_bps);
 	}
 	c3_buf_printf(b, "]}\n");
 	pthread_mutex_unlock(&w->mu);
@@ -488,15 +519,17 @@ static void h_history(void *arg, const struct c3_http_req *req, struct c3_http_r
 	pthread_mutex_lock(&w->mu);
 	c3_buf_printf(b, "{");
 	json_source(w, b);
-	c3_buf_printf(b, ",\"poll_ms\":%u,\"fields\":[\"wall_ms\",\"write_bps\",\"targets_serving\","
-		      "\"targets\",\"nodes_up\",\"nodes\"],\"samples\":[", w->poll_ms);
+	c3_buf_printf(b, ",\"poll_ms\":%u,\"fields\":[\"wall_ms\",\"read_bps\",\"write_bps\","
+		      "\"iops\",\"targets_serving\",\"targets\",\"nodes_up\",\"nodes\"],"
+		      "\"samples\":[", w->poll_ms);
 	first = w->nhist > WEB_HISTORY ? w->nhist - WEB_HISTORY : 0;
 	for (uint64_t i = first; i < w->nhist; i++) { /* oldest first */
 		const struct web_sample *s = &w->hist[i % WEB_HISTORY];
 
-		c3_buf_printf(b, "%s[%llu,%lld,%u,%u,%u,%u]", i == first ? "" : ",",
-			      (unsigned long long)s->wall_ms, (long long)s->write_bps, s->serving,
-			      s->targets, s->nodes_up, s->nodes);
+		c3_buf_printf(b, "%s[%llu,%llu,%llu,%llu,%u,%u,%u,%u]", i == first ? "" : ",",
+			      (unsigned long long)s->wall_ms, (unsigned long long)s->read_bps,
+			      (unsigned long long)s->write_bps, (unsigned long long)s->iops,
+			      s->serving, s->targets, s->nodes_up, s->nodes);
 	}
 	c3_buf_printf(b, "]}\n");
 	pthread_mutex_unlock(&w->mu);
@@ -530,7 +563,7 @@ static void web_free(struct mgmtd_web *w)
 	routing_unref(w->ri);
 	routing_unref(w->rate_ri);
 	mgmtd_list_nodes_resp_release(&w->nodes);
-	free(w->target_bps);
+	free(w->rates);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mu);
 	free(w);

@@ -65,6 +65,7 @@
 
 #define MGMTD_TOKEN_MAX    256
 #define MGMTD_HOSTNAME_MAX 64
+#define MGMTD_VERSION_MAX 32             /* a program's release (common/version.h) */
 #define MGMTD_MAX_REPORTS  4096    /* targets per storage node */
 #define MGMTD_MAX_LIST     (ROUTING_MAX_NODES * 4)
 
@@ -80,6 +81,7 @@ struct mgmtd_register_req {
 	uint64_t incarnation;            /* random, non-zero, fresh per process start */
 	char hostname[MGMTD_HOSTNAME_MAX];
 	uint32_t pid;
+	char version[MGMTD_VERSION_MAX]; /* the program's release; "" = not told */
 };
 
 struct mgmtd_register_resp {
@@ -131,6 +133,7 @@ struct mgmtd_node_entry {
 	uint32_t pid;
 	uint64_t incarnation;
 	uint64_t heartbeat_age_ms;       /* UINT64_MAX = none since this mgmtd took over */
+	char version[MGMTD_VERSION_MAX]; /* as registered; "" = unknown */
 };
 
 struct mgmtd_list_nodes_resp {

@@ -43,6 +43,8 @@ struct svc_target {
 	int open_err;
 	atomic_int local_state;   /* enum target_local_state reported to mgmtd */
 	atomic_uint synced_chain_ver; /* chain version of the last SYNC_DONE received */
+	/* I/O served since the process started (heartbeats carry them: mgmtd's rates) */
+	atomic_uint_fast64_t rd_bytes, rd_ops, wr_bytes, wr_ops;
 };
 
 /* One exactly-once record: the last successful request on (client, channel, chain). */
@@ -612,6 +614,13 @@ static int svc_target_err(const struct svc_target *t, int rc)
 	return rc < 0 && t->cs && chunk_store_failed(t->cs) ? -C3FS_ETARGETDOWN : rc;
 }
 
+/* A chunk update applied here (write, truncate, remove: bytes = what was written). */
+static void svc_count_write(struct svc_target *t, uint64_t bytes)
+{
+	atomic_fetch_add_explicit(&t->wr_ops, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->wr_bytes, bytes, memory_order_relaxed);
+}
+
 /* Apply op as the chain head of route (lock, version, stage, forward, commit). */
 static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 			   const struct storage_route *route, const struct svc_op *op,
@@ -752,6 +761,8 @@ abort:
 done:
 	rc = svc_target_err(t, rc);
 	res->status = rc;
+	if (rc == 0)
+		svc_count_write(t, op->type == CHUNK_UPD_WRITE ? op->length : 0);
 	if (rc == 0) {
 		svc_fill_state(t, op->id, res);
 		res->length = op->type == CHUNK_UPD_WRITE ? op->length : res->chunk_len;
@@ -1032,6 +1043,9 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 		}
 		res[i].status = rc;
 		if (rc == 0) {
+			atomic_fetch_add_explicit(&t->rd_ops, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&t->rd_bytes, rds[i].length,
+						  memory_order_relaxed);
 			res[i].length = rds[i].length;
 			res[i].commit_ver = rds[i].version;
 			res[i].chunk_len = rds[i].chunk_len;
@@ -1175,6 +1189,8 @@ abort:
 	chunk_store_abort(t->cs, id);
 unlock:
 	rc = svc_target_err(t, rc);
+	if (rc == 0)
+		svc_count_write(t, m.type == STORAGE_UPD_WRITE ? m.length : 0);
 	svc_fwd_release(&f);
 	chunk_read_release(&rd);
 	if (rc == 0)
@@ -1889,6 +1905,10 @@ int storage_service_collect(struct storage_service *svc, struct cluster_target_r
 			out[n].capacity_bytes = sp.capacity_bytes;
 			out[n].free_bytes = sp.free_bytes;
 		}
+		out[n].read_bytes = atomic_load_explicit(&t->rd_bytes, memory_order_relaxed);
+		out[n].read_ops = atomic_load_explicit(&t->rd_ops, memory_order_relaxed);
+		out[n].write_bytes = atomic_load_explicit(&t->wr_bytes, memory_order_relaxed);
+		out[n].write_ops = atomic_load_explicit(&t->wr_ops, memory_order_relaxed);
 		n++;
 	}
 	return n;

@@ -79,6 +79,13 @@ t_is "$(api /api/nodes | jq -c '[.nodes[] | select(.type=="storage") | .state] |
 t_is "$(api /api/targets | jq '[.targets[] | select(.capacity_bytes > 0)] | length')" 6 \
 	"/api/targets: six targets with capacity"
 t_is "$(api /api/health | jq -r .status)" healthy "/api/health: healthy"
+t_ok "$(api /api/targets | jq -e '[.targets[] | (.read_bps, .write_bps, .read_iops, .write_iops) | numbers] | length == 24' >/dev/null; echo $?)" \
+	"/api/targets: read/write bytes and IOPS per target"
+t_ok "$(api /api/nodes | jq -e '[.nodes[] | select(.type=="storage") | .version | select(length > 0)] | length == 3' >/dev/null; echo $?)" \
+	"/api/nodes: every storage node's version"
+t_is "$(api /api/history | jq -c .fields)" \
+	'["wall_ms","read_bps","write_bps","iops","targets_serving","targets","nodes_up","nodes"]' \
+	"/api/history: throughput and IOPS fields"
 t_ok "$(api /api/events | jq -e '[.events[].msg | select(test("registered"))] | length >= 3' >/dev/null; echo $?)" \
 	"/api/events: registrations recorded"
 t_ok "$(api /api/history | jq -e '.samples | length >= 1' >/dev/null; echo $?)" \

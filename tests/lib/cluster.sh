@@ -13,7 +13,7 @@
 #   c_admin_create_table ID REPLICAS   the mgmtd admin call (used by c_start)
 # Variables after c_start: C_MGMTD (ip:port), C_META (ip:port), C_TOKEN, C_ADMIN_TOKEN,
 # C_STORAGE_PORT[I].  Extra meta arguments (e.g. --set metrics.listen=...) may be put in
-# the array C_META_ARGS before c_start.  Daemons are started with t_daemon (names mgmtd, meta, storageI,
+# the array C_META_ARGS before c_start, extra mgmtd ones in C_MGMTD_ARGS.  Daemons are started with t_daemon (names mgmtd, meta, storageI,
 # fuse-<basename DIR>) so t_done scans their logs for sanitizer reports; every mount made
 # here is unmounted (lazily if need be) at exit.
 #
@@ -140,7 +140,8 @@ c_start() { # [NODES] [TARGETS_PER_NODE] [REPLICAS]
 		--set "server.admin_token=$C_ADMIN_TOKEN" \
 		--set "kv.data_dir=$T/mgmtd" \
 		--set "lease.node_lease=3s" \
-		--set "lease.leader_lease=1s"
+		--set "lease.leader_lease=1s" \
+		${C_MGMTD_ARGS[@]+"${C_MGMTD_ARGS[@]}"}
 	t_wait_port "$mport" 30 || return 1
 	for ((i = 1; i <= nodes; i++)); do
 		targets=

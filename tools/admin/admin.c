@@ -170,6 +170,8 @@ static int cmd_list_nodes(struct admin *ad)
 			json_str(e->addr);
 			printf(",\"hostname\":");
 			json_str(e->hostname);
+			printf(",\"version\":");
+			json_str(e->version);
 			printf(",\"pid\":%u,\"heartbeat_age_ms\":", e->pid);
 			if (e->heartbeat_age_ms == UINT64_MAX)
 				printf("null}");
@@ -178,8 +180,8 @@ static int cmd_list_nodes(struct admin *ad)
 		}
 		printf("]}\n");
 	} else {
-		printf("%-8s %-8s %-12s %-22s %-16s %-8s %s\n", "ID", "TYPE", "STATE", "ADDRESS",
-		       "HOST", "PID", "LAST HEARTBEAT");
+		printf("%-8s %-8s %-12s %-22s %-16s %-8s %-8s %s\n", "ID", "TYPE", "STATE",
+		       "ADDRESS", "HOST", "PID", "VERSION", "LAST HEARTBEAT");
 		for (uint32_t i = 0; i < r.n; i++) {
 			const struct mgmtd_node_entry *e = &r.nodes[i];
 			char age[32];
@@ -189,9 +191,10 @@ static int cmd_list_nodes(struct admin *ad)
 			else
 				snprintf(age, sizeof(age), "%.1fs ago",
 					 (double)e->heartbeat_age_ms / 1000.0);
-			printf("%-8u %-8s %-12s %-22s %-16s %-8u %s\n", e->node_id,
+			printf("%-8u %-8s %-12s %-22s %-16s %-8u %-8s %s\n", e->node_id,
 			       node_type_name(e->type), node_state_name(e->state),
-			       e->addr[0] ? e->addr : "-", e->hostname, e->pid, age);
+			       e->addr[0] ? e->addr : "-", e->hostname, e->pid,
+			       e->version[0] ? e->version : "-", age);
 		}
 	}
 	mgmtd_list_nodes_resp_release(&r);

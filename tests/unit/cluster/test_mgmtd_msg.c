@@ -62,9 +62,9 @@ static void test_register(void)
 static void test_heartbeat(void)
 {
 	struct cluster_target_report reps[3] = {
-		{ 101, TARGET_LOCAL_UPTODATE, 100, 50, 0, 0 },
-		{ 102, TARGET_LOCAL_ONLINE, 100, 60, 5, 10 },
-		{ 103, TARGET_LOCAL_FAILED, 0, 0, 0, 0 },
+		{ 101, TARGET_LOCAL_UPTODATE, 100, 50, 0, 0, 1, 2, 3, 4 },
+		{ 102, TARGET_LOCAL_ONLINE, 100, 60, 5, 10, 1ull << 40, 7, 1ull << 41, 9 },
+		{ 103, TARGET_LOCAL_FAILED, 0, 0, 0, 0, 0, 0, 0, 0 },
 	};
 	struct mgmtd_heartbeat_req q = { 10, 77, 3, 9, 3, reps }, q2;
 	struct mgmtd_heartbeat_resp r = { 12, 6000, 7 }, r2;
@@ -153,8 +153,8 @@ static void test_admin(void)
 	struct mgmtd_set_target_state_req ts = { .admin_token = "t", .target_id = 3,
 						 .state = TARGET_OFFLINE }, ts2;
 	struct mgmtd_node_entry ents[2] = {
-		{ 1, NODE_STORAGE, NODE_UP, "127.0.0.1:1", "h", 5, 6, 7 },
-		{ 2, NODE_CLIENT, NODE_DOWN, "", "h2", 8, 9, UINT64_MAX },
+		{ 1, NODE_STORAGE, NODE_UP, "127.0.0.1:1", "h", 5, 6, 7, "0.1" },
+		{ 2, NODE_CLIENT, NODE_DOWN, "", "h2", 8, 9, UINT64_MAX, "" },
 	};
 	struct mgmtd_list_nodes_resp ln = { 2, ents }, ln2;
 	struct mgmtd_leader_resp lr = { "127.0.0.1:5", "127.0.0.1:6", false, 10 }, lr2;
@@ -211,7 +211,7 @@ static void test_admin(void)
 	c3_buf_reset(&b);
 	mgmtd_list_nodes_resp_encode(&ln, &b);
 	is_int(mgmtd_list_nodes_resp_decode(b.data, b.len, &ln2), 0, "list nodes decodes");
-	ok(ln2.n == 2 && ln2.nodes[1].heartbeat_age_ms == UINT64_MAX &&
+	ok(ln2.n == 2 && ln2.nodes[1].heartbeat_age_ms == UINT64_MAX && strcmp(ln2.nodes[0].version, "0.1") == 0 &&
 	   strcmp(ln2.nodes[1].hostname, "h2") == 0, "list nodes round trip");
 	mgmtd_list_nodes_resp_release(&ln2);
 	ents[0].type = 9;

@@ -17,6 +17,8 @@ includedir  ?= $(PREFIX)/include
 sysconfdir  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 unitdir     ?= $(PREFIX)/lib/systemd/system
 docdir      ?= $(PREFIX)/share/doc/c3fs
+# the release, from the one place that names it
+C3FS_VERSION := $(shell sed -n 's/^#define C3FS_VERSION "\(.*\)"/\1/p' src/common/version.h)
 pkgconfigdir ?= $(libdir)/pkgconfig
 
 INSTALL_PROGRAMS := c3fs-mgmtd c3fs-meta c3fs-storage c3fs-fuse c3fs-admin
@@ -44,7 +46,7 @@ install: $(addprefix $(BINDIR)/,$(INSTALL_PROGRAMS)) $(LIBC3FS)
 	install -m 0644 $(LIBC3FS) $(DESTDIR)$(libdir)/
 	install -m 0644 $(INSTALL_HEADERS) $(DESTDIR)$(includedir)/c3fs/
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(libdir)' 'includedir=$(includedir)' '' \
-		'Name: c3fs' 'Description: c3fs client library (libc3fs)' 'Version: 0.1' \
+		'Name: c3fs' 'Description: c3fs client library (libc3fs)' 'Version: $(C3FS_VERSION)' \
 		'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lc3fs' \
 		'Requires.private: $(call pkgs_of,client)' \
 		'Libs.private: $(strip $(call xlibs_of,client) $(LDLIBS_ALL))' \

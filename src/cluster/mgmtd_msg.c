@@ -106,6 +106,21 @@ void mgmtd_heartbeat_req_encode(const struct mgmtd_heartbeat_req *m, struct c3_b
 		c3_enc_u64(out, r->sync_done_bytes);
 		c3_enc_u64(out, r->sync_total_bytes);
 	}
+	/* trailer (appended later; decoders before it ignore trailing bytes) */
+	c3_enc_u32(out, m->nreports);
+	for (uint32_t i = 0; i < m->nreports; i++) {
+		const struct cluster_target_report *r = &m->reports[i];
+
+		c3_enc_u64(out, r->corrupt_found);
+		c3_enc_u64(out, r->corrupt_repaired);
+		c3_enc_u64(out, r->scrub_last_ms);
+		c3_enc_u32(out, r->sync_target);
+		c3_enc_u64(out, r->out_done_chunks);
+		c3_enc_u64(out, r->out_total_chunks);
+		c3_enc_u64(out, r->out_done_bytes);
+		c3_enc_u64(out, r->out_total_bytes);
+		c3_enc_u64(out, r->out_rate_bps);
+	}
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -171,6 +186,22 @@ int mgmtd_heartbeat_req_decode(const void *p, size_t n, struct mgmtd_heartbeat_r
 		    r->local_state > TARGET_LOCAL_FAILED)
 			goto fail;
 		ids[i] = r->target_id;
+	}
+	/* the trailer, when the sender has it (one entry per report, same order) */
+	if (!d.err && c3_dec_left(&d) > 0 && c3_dec_u32(&d) == m->nreports) {
+		for (uint32_t i = 0; i < m->nreports; i++) {
+			struct cluster_target_report *r = &m->reports[i];
+
+			r->corrupt_found = c3_dec_u64(&d);
+			r->corrupt_repaired = c3_dec_u64(&d);
+			r->scrub_last_ms = c3_dec_u64(&d);
+			r->sync_target = c3_dec_u32(&d);
+			r->out_done_chunks = c3_dec_u64(&d);
+			r->out_total_chunks = c3_dec_u64(&d);
+			r->out_done_bytes = c3_dec_u64(&d);
+			r->out_total_bytes = c3_dec_u64(&d);
+			r->out_rate_bps = c3_dec_u64(&d);
+		}
 	}
 	if (c3_dec_finish(&d))
 		goto fail;

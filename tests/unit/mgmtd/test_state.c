@@ -37,8 +37,10 @@ static int hb(struct mgmtd_state *st, uint32_t id, uint64_t inc, uint64_t seq, u
 	      uint8_t l1, uint8_t l2, uint64_t rv)
 {
 	struct cluster_target_report reps[2] = {
-		{ id * 100 + 1, l1, 1000, 500, 0, 0 },
-		{ id * 100 + 2, l2, 1000, 400, 0, 0 },
+		{ .target_id = id * 100 + 1, .local_state = l1, .capacity_bytes = 1000,
+		  .free_bytes = 500 },
+		{ .target_id = id * 100 + 2, .local_state = l2, .capacity_bytes = 1000,
+		  .free_bytes = 400 },
 	};
 	struct mgmtd_heartbeat_req q = { id, inc, seq, rv, 2, reps };
 
@@ -166,9 +168,13 @@ static void test_membership(void)
 	is_int(hb(&st, 3, 103, 9, 1400, 1, 1, 0), -C3FS_ELEASE, "old incarnation refused");
 	/* a target reported by the wrong node is ignored */
 	{
-		struct cluster_target_report rep[3] = { { 101, TARGET_LOCAL_FAILED, 1, 1, 0, 0 },
-							{ 201, TARGET_LOCAL_UPTODATE, 1, 1, 0, 0 },
-							{ 202, TARGET_LOCAL_UPTODATE, 1, 1, 0, 0 } };
+		struct cluster_target_report rep[3] = {
+			{ .target_id = 101, .local_state = TARGET_LOCAL_FAILED, .capacity_bytes = 1,
+			  .free_bytes = 1 },
+			{ .target_id = 201, .local_state = TARGET_LOCAL_UPTODATE,
+			  .capacity_bytes = 1, .free_bytes = 1 },
+			{ .target_id = 202, .local_state = TARGET_LOCAL_UPTODATE,
+			  .capacity_bytes = 1, .free_bytes = 1 } };
 		struct mgmtd_heartbeat_req q = { 2, 202, 10, st.version, 3, rep };
 
 		mgmtd_state_heartbeat(&st, &q, 1400, 1400);
@@ -176,7 +182,9 @@ static void test_membership(void)
 	}
 	/* targets no longer reported count as gone */
 	{
-		struct cluster_target_report rep = { 101, TARGET_LOCAL_UPTODATE, 1, 1, 0, 0 };
+		struct cluster_target_report rep = { .target_id = 101,
+						     .local_state = TARGET_LOCAL_UPTODATE,
+						     .capacity_bytes = 1, .free_bytes = 1 };
 		struct mgmtd_heartbeat_req q = { 1, 101, 10, st.version, 1, &rep };
 
 		mgmtd_state_heartbeat(&st, &q, 1400, 1400);

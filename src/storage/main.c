@@ -316,8 +316,15 @@ int main(int argc, char **argv)
 		LOG_ERROR("cannot start the storage service on %s: %s", cfg.listen, c3_strerror(rc));
 		goto out;
 	}
-	if (cfg.metrics_listen[0] && (rc = c3_metrics_serve(cfg.metrics_listen, NULL)) < 0)
-		LOG_WARN("metrics on %s: %s", cfg.metrics_listen, c3_strerror(rc));
+	if (cfg.metrics_listen[0]) {
+		int mport = 0;
+
+		rc = c3_metrics_serve(cfg.metrics_listen, &mport);
+		if (rc < 0)
+			LOG_WARN("metrics on %s: %s", cfg.metrics_listen, c3_strerror(rc));
+		else
+			LOG_INFO("metrics on %s, port %d", cfg.metrics_listen, mport);
+	}
 	if (cfg.mgmtd_addrs[0]) {
 		struct cluster_client_opts co;
 

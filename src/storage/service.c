@@ -1694,6 +1694,10 @@ static void *svc_sync_work_run(void *arg)
 		}
 		uint32_t bytes = 0;
 
+#ifdef C3_TEST_BUILD
+		if (w->svc->test_sync_delay_ms)
+			c3_sleep_ms(w->svc->test_sync_delay_ms);
+#endif
 		rc = svc_sync_chunk(w->svc, w->t, w->chain_id, w->ids[i], &bytes);
 		if (rc)
 			atomic_store(&w->rc, rc);
@@ -2163,6 +2167,8 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 		const char *e = getenv("C3FS_TEST_HEAD_COMMIT_ENOSPC_INODE");
 
 		atomic_store(&svc->test_commit_enospc_inode, e ? strtoull(e, NULL, 10) : 0);
+		e = getenv("C3FS_TEST_SYNC_CHUNK_DELAY_MS");
+		svc->test_sync_delay_ms = e ? (uint32_t)strtoul(e, NULL, 10) : 0;
 	}
 #endif
 	svc->io_engine = o->io_engine;

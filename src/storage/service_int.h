@@ -99,6 +99,9 @@ struct storage_service {
 	 * existing chunk of this inode fails with -ENOSPC after the successors committed, once (environment variable
 	 * C3FS_TEST_HEAD_COMMIT_ENOSPC_INODE, read at start) */
 	atomic_uint_least64_t test_commit_enospc_inode;
+	/* each chunk a recovery sync sends waits this long first (C3FS_TEST_SYNC_CHUNK_DELAY_MS),
+	 * so that a test can watch a sync's progress */
+	uint32_t test_sync_delay_ms;
 #endif
 };
 

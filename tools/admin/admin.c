@@ -317,8 +317,6 @@ static int cmd_list_targets(struct admin *ad)
 			       human_bytes(t->capacity_bytes, cap, sizeof(cap)),
 			       human_bytes(t->free_bytes, fr, sizeof(fr)), bad, scrub, sync);
 		}
-		printf("(CORRUPT = chunks found corrupt / repaired since the target's process "
-		       "started)\n");
 	}
 	routing_unref(ri);
 	return 0;

@@ -92,14 +92,16 @@ t_ok $? "some damaged chunks were not read ($NREAD of 6 were): left for the scru
 
 # ---- (a) the scrubber: the rest of b on node 2, plus a chunk of a on the tail (node 3)
 ACHUNK=$(head -1 "$T/names.a")
-flip "$(cfile 3 "$ACHUNK")"
+flip "$(cfile 3 "$ACHUNK")"          # on the tail: repaired from its predecessor
+HCHUNK=$(sed -n 3p "$T/names.a")
+flip "$(cfile 1 "$HCHUNK")"          # on the head: repaired from its successor
 "${A[@]}" set-config storage storage.scrub_interval=1s >/dev/null
 t_ok $? "set-config storage.scrub_interval=1s (reloadable)"
 t_wait_for 90 'identical $(cat "$T/names.a" "$T/names.b")'
 t_ok $? "the scrubber found and repaired every damaged chunk: all replicas byte-identical"
 t_is "$(md5sum <"$M/a")" "$(md5sum <"$T/a")" "a reads back right"
-t_wait_for 20 '[ "$(tjson 201 corrupt_repaired)" -ge 6 ] && [ "$(tjson 301 corrupt_repaired)" -ge 1 ]'
-t_ok $? "list-targets --json: 201 repaired 6 chunks, 301 repaired 1"
+t_wait_for 20 '[ "$(tjson 201 corrupt_repaired)" -ge 6 ] && [ "$(tjson 301 corrupt_repaired)" -ge 1 ] && [ "$(tjson 101 corrupt_repaired)" -ge 1 ]'
+t_ok $? "list-targets --json: 201 repaired 6 chunks, 301 and the head 101 one each"
 t_wait_for 20 '[ "$(tjson 101 scrub_last_ms)" -gt 0 ] && [ "$(tjson 201 scrub_last_ms)" -gt 0 ] && [ "$(tjson 301 scrub_last_ms)" -gt 0 ]'
 t_ok $? "every target reports a finished scrub pass"
 "${A[@]}" list-targets | sed 's/^/# /'
@@ -155,6 +157,11 @@ t_ok $? "the chunk truncated while the node was down was resent by the sync"
 grep -q "is shorter than its recorded length" "$T/storage2.log"
 t_ok $? "the restarted target reported it as damaged"
 t_is "$(md5sum <"$M/c")" "$(md5sum <"$T/c")" "c reads back right"
+if command -v script >/dev/null; then
+	script -qec "$(printf '%q ' "${A[@]}") wait-sync" /dev/null >"$T/wait.tty" 2>&1
+	grep -q $'\r\033\[Kevery target is serving' "$T/wait.tty"
+	t_ok $? "on a terminal wait-sync redraws its line in place"
+fi
 
 c_umount "$M"
 t_done

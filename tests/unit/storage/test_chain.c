@@ -8,7 +8,9 @@
  *  - a byte flipped on one replica's disk: that replica answers -C3FS_ECHECKSUM, another
  *    replica returns the right bytes, and the damaged replica is repaired from its
  *    predecessor within seconds (right bytes on disk, no corrupt mark in its dump); a
- *    REPAIR update never replaces a copy that is not marked corrupt, a DIVERGED one does
+ *    REPAIR update never replaces a copy that is not marked corrupt, a DIVERGED one does;
+ *    a tail copy that differs without a checksum error is found by the middle's scrub
+ *    pass (STORAGE_T_SCRUB) and replaced
  *  - a retried write (same client/channel/seq) is applied once; an older seq is refused
  *  - truncate, query-last, remove-range replicate
  *  - after the chain version is bumped (SIGHUP), a request with the old version is refused
@@ -493,6 +495,71 @@ static int repair_push(int node, uint32_t chain, uint32_t target, uint64_t ino, 
 	}
 	c3_buf_release(&b);
 	return rc;
+}
+
+/* A replica that differs without failing any checksum (here: the tail's copy replaced
+ * by a direct SYNC update with other bytes at the same version) is found by its
+ * predecessor's scrub pass (STORAGE_T_SCRUB, as `c3fs-admin scrub` sends) comparing
+ * digests, and gets the predecessor's copy. */
+static void divergent_replica(void)
+{
+	uint8_t *data = malloc(CS), *other = malloc(CS), *got = malloc(CS);
+	struct storage_update_req u;
+	struct storage_scrub_req q = { 21 };
+	struct storage_io_result r;
+	struct c3_buf b = C3_BUF_INIT;
+	struct rpc_call call;
+	struct iovec iov = { other, CS };
+	uint64_t deadline;
+	uint32_t len;
+	int rc;
+
+	fill(data, CS, 7101);
+	fill(other, CS, 7102);
+	is_int(do_write(1, 1, chain1_ver, 11, 2200, 0, 0, data, CS, NULL, &r), 0,
+	       "write a chunk for the divergence");
+	memset(&u, 0, sizeof(u));
+	u.route = (struct storage_route){ 1, chain1_ver, 31 };
+	u.chunk = (struct storage_chunk_id){ 2200, 0 };
+	u.type = STORAGE_UPD_WRITE;
+	u.flags = STORAGE_UPD_F_FULL | STORAGE_UPD_F_SYNC;
+	u.length = CS;
+	u.chunk_size = CS;
+	u.update_ver = r.commit_ver;
+	u.crc = c3_crc32c(0, other, CS);
+	storage_update_req_encode(&u, &b);
+	rpc_call_init(&call, STORAGE_T_UPDATE, b.data, b.len);
+	call.bulk = &iov;
+	call.nbulk = 1;
+	call.timeout_ms = 10000;
+	rc = rpc_call_start(cli, addrs[3], &call);
+	if (rc == 0) {
+		rc = rpc_call_wait(&call);
+		c3_buf_release(&call.resp);
+	}
+	c3_buf_release(&b);
+	is_int(rc, 0, "the tail's copy replaced behind the chain's back (same version)");
+	rc = read_member(1, 2, 2200, 0, got, &len);
+	ok(rc == 0 && memcmp(got, other, CS) == 0, "the tail now reads other bytes, no checksum error");
+	storage_scrub_req_encode(&q, &b);
+	is_int(rpc_call_sync(cli, addrs[2], STORAGE_T_SCRUB, b.data, b.len, NULL, 10000), 0,
+	       "scrub of the middle (21) requested");
+	c3_buf_release(&b);
+	q.target_id = 99;
+	storage_scrub_req_encode(&q, &b);
+	is_int(rpc_call_sync(cli, addrs[2], STORAGE_T_SCRUB, b.data, b.len, NULL, 10000),
+	       -C3FS_ENOTARGET, "scrub of a target the node does not have: ENOTARGET");
+	c3_buf_release(&b);
+	deadline = c3_now_ms() + 30000;
+	do {
+		c3_sleep_ms(100);
+		rc = read_member(1, 2, 2200, 0, got, &len);
+	} while ((rc != 0 || memcmp(got, data, CS) != 0) && c3_now_ms() < deadline);
+	ok(rc == 0 && len == CS && memcmp(got, data, CS) == 0,
+	   "the scrub found the divergent tail copy and sent the middle's");
+	free(data);
+	free(other);
+	free(got);
 }
 
 /* The receiver's rules for a REPAIR update: a copy that is not marked corrupt is never
@@ -990,6 +1057,7 @@ int main(void)
 	concurrent_writers();
 	checksum_flip();
 	repair_rules();
+	divergent_replica();
 	exactly_once();
 	truncate_query_remove();
 	batches();

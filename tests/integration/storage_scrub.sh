@@ -74,9 +74,14 @@ t_ok $? "every chunk file identical on the three replicas after the writes"
 for n in $(cat "$T/names.b"); do flip "$(cfile 2 "$n")"; done
 identical $(cat "$T/names.b")
 t_ok $((!$?)) "the damage makes the replicas differ"
-c_umount "$M" && c_mount "$M" # nothing cached
-t_is "$(md5sum <"$M/b")" "$(md5sum <"$T/b")" "b reads back right although one replica is damaged"
-t_wait_for 10 'grep -q "failed its checksum" "$T/storage2.log"'
+GOOD=0
+for try in 1 2 3; do # which replica serves a chunk also depends on the load of the moment
+	c_umount "$M" && c_mount "$M" # nothing cached
+	[ "$(md5sum <"$M/b")" = "$(md5sum <"$T/b")" ] || GOOD=1
+	t_wait_for 5 'grep -q "failed its checksum" "$T/storage2.log"' && break
+done
+t_ok $GOOD "b reads back right although one replica is damaged"
+grep -q "failed its checksum" "$T/storage2.log"
 t_ok $? "the damaged replica saw the checksum failure of a read"
 READ=$(grep -o 'chunk [0-9]*:[0-9]* failed its checksum' "$T/storage2.log" |
 	awk '{split($2, c, ":"); printf "%016x-%08x\n", c[1], c[2]}' | sort -u)

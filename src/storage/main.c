@@ -97,9 +97,9 @@ static const struct c3_cfg_key storage_keys[] = {
 	  "how fast the scrubber reads chunks to verify their checksums, per process (0 = "
 	  "unlimited); foreground I/O is never slowed by more than this much reading"),
 	K("storage", "scrub_interval", C3_CFG_MS, scrub_interval_ms, "168h", 0, 8760LL * 3600000,
-	  "ms", true, "time from the end of one full scrub pass of a target (or from the "
-	  "process start) to the next; 0 = no scheduled passes (c3fs-admin scrub still starts "
-	  "one)"),
+	  "ms", true, "time from the end of one full scrub pass of a target (recorded in the "
+	  "target directory; the process start when none is) to the next; 0 = no scheduled "
+	  "passes (c3fs-admin scrub still starts one)"),
 	K("mgmtd", "addrs", C3_CFG_STR, mgmtd_addrs, "", 0, -1, "", false,
 	  "mgmtd addresses ip:port,ip:port (empty = use chain_file)"),
 	K("mgmtd", "heartbeat", C3_CFG_MS, heartbeat_ms, "1s", 100, 60000, "ms", false,

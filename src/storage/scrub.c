@@ -23,8 +23,9 @@
  * its metadata dump reports corrupt.
  *
  * Scrubber.  One thread.  For each target whose next pass is due (storage.scrub_interval
- * after the previous pass ended, or after the process started; `c3fs-admin scrub TARGET`
- * makes it due now), the pass walks the committed chunks in id order, pages of
+ * after the previous pass ended — recorded in <target dir>/SCRUB_LAST, so restarts do not
+ * postpone it — or after the process started when none is recorded; `c3fs-admin scrub
+ * TARGET` makes it due now), the pass walks the committed chunks in id order, pages of
  * SCRUB_PAGE: every chunk is read whole with block checks (no chunk lock: committed reads
  * are lock-free), paced to storage.scrub_rate.  A failing chunk is marked by the read and
  * queued for repair.  When the target is SERVING and so is its successor, the page is
@@ -41,12 +42,14 @@
  * RPC workers.  rep->mu guards the queue and the stop flag; per-target figures are atomics.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
@@ -56,6 +59,7 @@
 #include "storage/service_int.h"
 
 #define REPAIR_QUEUE_MAX 4096
+#define SCRUB_LAST_FILE "SCRUB_LAST"  /* in the target directory: end of the last pass */
 #define REPAIR_TRIES 8
 #define SCRUB_PAGE 128
 
@@ -311,6 +315,11 @@ reply:
 }
 
 /* ------------------------------------------------------------------ scrubber */
+
+static uint64_t wall_ms(void)
+{
+	return c3_wall_ns() / 1000000;
+}
 
 /* Wait up to ms on the repair/scrub condition; false when the service stops. */
 static bool scrub_sleep(struct svc_repair *rep, uint64_t ms)
@@ -591,7 +600,7 @@ stop:
 	free(re);
 	free(pg);
 	if (done) {
-		atomic_store(&t->scrub_last_ms, c3_wall_ns() / 1000000);
+		atomic_store(&t->scrub_last_ms, wall_ms());
 		LOG_INFO("scrub of target %u done: %" PRIu64 " chunks, %" PRIu64 " bytes in %.1f s, "
 			 "%" PRIu64 " bad or divergent, %" PRIu64 " successor copies sent",
 			 t->target_id, chunks, bytes, (double)(c3_now_ms() - start) / 1000.0, bad,
@@ -603,30 +612,83 @@ stop:
 	return done;
 }
 
+/* The end of the last full pass, kept in <target dir>/SCRUB_LAST ("<unix ms>\n") so that
+ * the schedule survives restarts.  0 when there is none (or it cannot be read). */
+static uint64_t scrub_last_load(const struct svc_target *t)
+{
+	char path[4200], buf[32];
+	unsigned long long v;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" SCRUB_LAST_FILE, t->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu", &v) != 1 || v > wall_ms() + 86400000ull)
+		return 0; /* garbage, or from the far future: scrub by the normal schedule */
+	return v;
+}
+
+static void scrub_last_save(const struct svc_target *t, uint64_t ms)
+{
+	char path[4200], tmp[4220], buf[32];
+	int fd, len = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)ms);
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/" SCRUB_LAST_FILE, t->path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ok = fd >= 0 && write(fd, buf, (size_t)len) == len;
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (ok && rename(tmp, path) != 0)
+		ok = false;
+	if (!ok) {
+		LOG_WARN("scrub of target %u: cannot record the pass in %s: %s (the next process "
+			 "start schedules from its own start)", t->target_id, path, strerror(errno));
+		(void)unlink(tmp);
+	}
+}
+
+/* Passes are scheduled on the wall clock (a jump only moves one pass): the next starts
+ * scrub_interval after the end of the previous one, as recorded in the target directory,
+ * or after the process started when none is. */
 static void *scrub_main(void *arg)
 {
 	struct storage_service *svc = arg;
 	struct svc_repair *rep = svc->rep;
-	uint64_t started = c3_now_ms();
+	uint64_t started = wall_ms();
 
+	for (int i = 0; i < svc->ntargets; i++) {
+		struct svc_target *t = &svc->targets[i];
+		uint64_t last = t->cs ? scrub_last_load(t) : 0;
+
+		atomic_store(&t->scrub_last_ms, last);
+		atomic_store(&t->scrub_base_ms, last ? last : started);
+	}
 	while (scrub_sleep(rep, 1000)) {
 		uint64_t interval = atomic_load(&svc->scrub_interval_ms);
 
 		for (int i = 0; i < svc->ntargets; i++) {
 			struct svc_target *t = &svc->targets[i];
-			uint64_t base = atomic_load(&t->scrub_due_ms);
+			uint64_t base = atomic_load(&t->scrub_base_ms);
 			bool now = atomic_exchange(&t->scrub_now, false);
 
-			if (!base)
-				base = started;
-			if (!now && (!interval || c3_now_ms() < base + interval))
+			if (!now && (!interval || wall_ms() < base + interval))
 				continue;
 			if (!t->cs || chunk_store_failed(t->cs) || !atomic_load(&svc->serving))
 				continue;
 			atomic_store(&t->scrub_running, true);
-			(void)scrub_pass(svc, t);
+			if (scrub_pass(svc, t))
+				scrub_last_save(t, atomic_load(&t->scrub_last_ms));
 			atomic_store(&t->scrub_running, false);
-			atomic_store(&t->scrub_due_ms, c3_now_ms());
+			atomic_store(&t->scrub_base_ms, wall_ms()); /* a stopped pass waits too */
 			if (scrub_stopping(rep))
 				return NULL;
 		}

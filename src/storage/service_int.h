@@ -31,8 +31,10 @@ struct svc_target {
 	atomic_uint_fast64_t scrub_chunks, scrub_bytes; /* verified by the scrubber */
 	atomic_uint_fast64_t scrub_errors;  /* bad here + divergent successor copies it found */
 	atomic_uint_fast64_t scrub_fixed;   /* successor copies its scrub repaired */
-	atomic_uint_fast64_t scrub_last_ms; /* wall clock of the last full pass's end (0 = none) */
-	atomic_uint_fast64_t scrub_due_ms;  /* monotonic ms when the next pass starts (0 = unset) */
+	atomic_uint_fast64_t scrub_last_ms; /* wall clock of the last full pass's end (0 = none;
+					     * read from <target dir>/SCRUB_LAST at start) */
+	atomic_uint_fast64_t scrub_base_ms; /* wall clock the interval to the next pass counts
+					     * from (the last pass's end, or the start) */
 	atomic_bool scrub_now;              /* an operator asked for a pass (STORAGE_T_SCRUB) */
 	atomic_bool scrub_running;
 };

@@ -2,7 +2,7 @@
 ifneq ($(wildcard tools/admin/admin.c),)
 PROGRAMS += c3fs-admin
 c3fs-admin_SRCS := $(filter-out tools/admin/node_sim.c,$(wildcard tools/admin/*.c))
-c3fs-admin_MODS := cluster net common usrbio
+c3fs-admin_MODS := proto cluster net common usrbio
 endif
 
 PROGRAMS += c3fs-node-sim

@@ -89,7 +89,7 @@ int mgmtd_register_resp_decode(const void *p, size_t n, struct mgmtd_register_re
 
 /* ------------------------------------------------------------------ heartbeat */
 
-#define REPORT_BYTES (4 + 1 + 8 * 8)
+#define REPORT_BYTES (4 + 1 + 8 * 4)
 
 void mgmtd_heartbeat_req_encode(const struct mgmtd_heartbeat_req *m, struct c3_buf *out)
 {
@@ -107,6 +107,27 @@ void mgmtd_heartbeat_req_encode(const struct mgmtd_heartbeat_req *m, struct c3_b
 		c3_enc_u64(out, r->free_bytes);
 		c3_enc_u64(out, r->sync_done_bytes);
 		c3_enc_u64(out, r->sync_total_bytes);
+	}
+	/* trailer (appended later; decoders before it ignore trailing bytes) */
+	c3_enc_u32(out, m->nreports);
+	for (uint32_t i = 0; i < m->nreports; i++) {
+		const struct cluster_target_report *r = &m->reports[i];
+
+		c3_enc_u64(out, r->corrupt_found);
+		c3_enc_u64(out, r->corrupt_repaired);
+		c3_enc_u64(out, r->scrub_last_ms);
+		c3_enc_u32(out, r->sync_target);
+		c3_enc_u64(out, r->out_done_chunks);
+		c3_enc_u64(out, r->out_total_chunks);
+		c3_enc_u64(out, r->out_done_bytes);
+		c3_enc_u64(out, r->out_total_bytes);
+		c3_enc_u64(out, r->out_rate_bps);
+	}
+	/* second trailer (after the first: decoders that know only that one ignore it) */
+	c3_enc_u32(out, m->nreports);
+	for (uint32_t i = 0; i < m->nreports; i++) {
+		const struct cluster_target_report *r = &m->reports[i];
+
 		c3_enc_u64(out, r->read_bytes);
 		c3_enc_u64(out, r->read_ops);
 		c3_enc_u64(out, r->write_bytes);
@@ -173,14 +194,37 @@ int mgmtd_heartbeat_req_decode(const void *p, size_t n, struct mgmtd_heartbeat_r
 		r->free_bytes = c3_dec_u64(&d);
 		r->sync_done_bytes = c3_dec_u64(&d);
 		r->sync_total_bytes = c3_dec_u64(&d);
-		r->read_bytes = c3_dec_u64(&d);
-		r->read_ops = c3_dec_u64(&d);
-		r->write_bytes = c3_dec_u64(&d);
-		r->write_ops = c3_dec_u64(&d);
 		if (r->target_id == 0 || r->local_state < TARGET_LOCAL_UPTODATE ||
 		    r->local_state > TARGET_LOCAL_FAILED)
 			goto fail;
 		ids[i] = r->target_id;
+	}
+	/* the trailer, when the sender has it (one entry per report, same order) */
+	if (!d.err && c3_dec_left(&d) > 0 && c3_dec_u32(&d) == m->nreports) {
+		for (uint32_t i = 0; i < m->nreports; i++) {
+			struct cluster_target_report *r = &m->reports[i];
+
+			r->corrupt_found = c3_dec_u64(&d);
+			r->corrupt_repaired = c3_dec_u64(&d);
+			r->scrub_last_ms = c3_dec_u64(&d);
+			r->sync_target = c3_dec_u32(&d);
+			r->out_done_chunks = c3_dec_u64(&d);
+			r->out_total_chunks = c3_dec_u64(&d);
+			r->out_done_bytes = c3_dec_u64(&d);
+			r->out_total_bytes = c3_dec_u64(&d);
+			r->out_rate_bps = c3_dec_u64(&d);
+		}
+		/* the second trailer (I/O counters), when the sender has it */
+		if (!d.err && c3_dec_left(&d) > 0 && c3_dec_u32(&d) == m->nreports) {
+			for (uint32_t i = 0; i < m->nreports; i++) {
+				struct cluster_target_report *r = &m->reports[i];
+
+				r->read_bytes = c3_dec_u64(&d);
+				r->read_ops = c3_dec_u64(&d);
+				r->write_bytes = c3_dec_u64(&d);
+				r->write_ops = c3_dec_u64(&d);
+			}
+		}
 	}
 	if (c3_dec_finish(&d))
 		goto fail;

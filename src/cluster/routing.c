@@ -32,7 +32,7 @@
 
 /* smallest encodings, used to bound hostile counts before allocating */
 #define NODE_MIN_BYTES   (4 + 1 + 1 + 4 + 8)
-#define TARGET_MIN_BYTES (4 + 4 + 4 + 1 + 1 + 8 * 4 + 8 * 4)
+#define TARGET_MIN_BYTES (4 + 4 + 4 + 1 + 1 + 8 * 4)
 #define CHAIN_MIN_BYTES  (4 + 4 + 4)
 #define TABLE_MIN_BYTES  (4 + 4 + 4 + 4)
 
@@ -468,10 +468,6 @@ void routing_encode(const struct routing_info *ri, struct c3_buf *out)
 		c3_enc_u64(out, t->free_bytes);
 		c3_enc_u64(out, t->sync_done_bytes);
 		c3_enc_u64(out, t->sync_total_bytes);
-		c3_enc_u64(out, t->read_bytes);
-		c3_enc_u64(out, t->read_ops);
-		c3_enc_u64(out, t->write_bytes);
-		c3_enc_u64(out, t->write_ops);
 	}
 	c3_enc_u32(out, ri->nchains);
 	for (uint32_t i = 0; i < ri->nchains; i++) {
@@ -494,6 +490,29 @@ void routing_encode(const struct routing_info *ri, struct c3_buf *out)
 		c3_enc_u32(out, tb->nchains);
 		for (uint32_t k = 0; k < tb->nchains; k++)
 			c3_enc_u32(out, tb->chains[k]);
+	}
+	/* trailer (appended later; older decoders ignore trailing bytes): per target, in the
+	 * order above, sync progress in chunks and rate, corruption and scrub figures */
+	c3_enc_u32(out, ri->ntargets);
+	for (uint32_t i = 0; i < ri->ntargets; i++) {
+		const struct routing_target *t = &ri->targets[i];
+
+		c3_enc_u64(out, t->sync_done_chunks);
+		c3_enc_u64(out, t->sync_total_chunks);
+		c3_enc_u64(out, t->sync_rate_bps);
+		c3_enc_u64(out, t->corrupt_found);
+		c3_enc_u64(out, t->corrupt_repaired);
+		c3_enc_u64(out, t->scrub_last_ms);
+	}
+	/* second trailer: the I/O counters its storage process reported */
+	c3_enc_u32(out, ri->ntargets);
+	for (uint32_t i = 0; i < ri->ntargets; i++) {
+		const struct routing_target *t = &ri->targets[i];
+
+		c3_enc_u64(out, t->read_bytes);
+		c3_enc_u64(out, t->read_ops);
+		c3_enc_u64(out, t->write_bytes);
+		c3_enc_u64(out, t->write_ops);
 	}
 }
 
@@ -546,10 +565,6 @@ struct routing_info *routing_decode(const void *p, size_t n, int *err)
 		t->free_bytes = c3_dec_u64(&d);
 		t->sync_done_bytes = c3_dec_u64(&d);
 		t->sync_total_bytes = c3_dec_u64(&d);
-		t->read_bytes = c3_dec_u64(&d);
-		t->read_ops = c3_dec_u64(&d);
-		t->write_bytes = c3_dec_u64(&d);
-		t->write_ops = c3_dec_u64(&d);
 		ri->ntargets = i + 1;
 	}
 
@@ -593,6 +608,30 @@ struct routing_info *routing_decode(const void *p, size_t n, int *err)
 		for (uint32_t k = 0; k < nc; k++)
 			tb->chains[k] = c3_dec_u32(&d);
 		tb->nchains = nc;
+	}
+
+	/* the trailer, when the encoder had it */
+	if (!d.err && c3_dec_left(&d) > 0 && c3_dec_u32(&d) == ri->ntargets) {
+		for (uint32_t i = 0; i < ri->ntargets; i++) {
+			struct routing_target *t = &ri->targets[i];
+
+			t->sync_done_chunks = c3_dec_u64(&d);
+			t->sync_total_chunks = c3_dec_u64(&d);
+			t->sync_rate_bps = c3_dec_u64(&d);
+			t->corrupt_found = c3_dec_u64(&d);
+			t->corrupt_repaired = c3_dec_u64(&d);
+			t->scrub_last_ms = c3_dec_u64(&d);
+		}
+		if (!d.err && c3_dec_left(&d) > 0 && c3_dec_u32(&d) == ri->ntargets) {
+			for (uint32_t i = 0; i < ri->ntargets; i++) {
+				struct routing_target *t = &ri->targets[i];
+
+				t->read_bytes = c3_dec_u64(&d);
+				t->read_ops = c3_dec_u64(&d);
+				t->write_bytes = c3_dec_u64(&d);
+				t->write_ops = c3_dec_u64(&d);
+			}
+		}
 	}
 
 	if (c3_dec_finish(&d))

@@ -67,6 +67,12 @@ struct routing_target {
 	uint64_t free_bytes;
 	uint64_t sync_done_bytes;  /* recovery progress while SYNCING */
 	uint64_t sync_total_bytes;
+	/* appended (a trailer of the encoding; decoded as zeros from an older mgmtd) */
+	uint64_t sync_done_chunks, sync_total_chunks; /* while SYNCING, from the predecessor */
+	uint64_t sync_rate_bps;    /* bytes/s of that sync so far */
+	uint64_t corrupt_found;    /* since its storage process started */
+	uint64_t corrupt_repaired;
+	uint64_t scrub_last_ms;    /* wall clock of its last full scrub pass, 0 = none */
 	/* I/O the target's process served since it started (for rates: the status page) */
 	uint64_t read_bytes, read_ops, write_bytes, write_ops;
 };

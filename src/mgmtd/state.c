@@ -208,6 +208,7 @@ static void forget_node_targets(struct mgmtd_state *st, uint32_t node_id)
 			continue;
 		t->local = TARGET_LOCAL_UNKNOWN;
 		t->sync_done_bytes = t->sync_total_bytes = 0;
+		t->sync_done_chunks = t->sync_total_chunks = t->sync_rate_bps = 0;
 		st->routing_dirty = true;
 	}
 }
@@ -369,18 +370,38 @@ int mgmtd_state_heartbeat(struct mgmtd_state *st, const struct mgmtd_heartbeat_r
 			changed = true;
 		}
 		if (t->free_bytes != r->free_bytes || t->capacity_bytes != r->capacity_bytes ||
-		    t->sync_done_bytes != r->sync_done_bytes ||
-		    t->sync_total_bytes != r->sync_total_bytes || t->read_ops != r->read_ops ||
-		    t->write_ops != r->write_ops)
+		    t->corrupt_found != r->corrupt_found || t->read_ops != r->read_ops ||
+		    t->write_ops != r->write_ops ||
+		    t->corrupt_repaired != r->corrupt_repaired ||
+		    t->scrub_last_ms != r->scrub_last_ms)
 			st->stats_dirty = true;
 		t->capacity_bytes = r->capacity_bytes;
 		t->free_bytes = r->free_bytes;
-		t->sync_done_bytes = r->sync_done_bytes;
-		t->sync_total_bytes = r->sync_total_bytes;
+		t->corrupt_found = r->corrupt_found;
+		t->corrupt_repaired = r->corrupt_repaired;
+		t->scrub_last_ms = r->scrub_last_ms;
 		t->read_bytes = r->read_bytes;
 		t->read_ops = r->read_ops;
 		t->write_bytes = r->write_bytes;
 		t->write_ops = r->write_ops;
+		if (r->sync_total_bytes) { /* a node that reports its own progress */
+			t->sync_done_bytes = r->sync_done_bytes;
+			t->sync_total_bytes = r->sync_total_bytes;
+			st->stats_dirty = true;
+		}
+		/* the sync this target runs for its successor: progress of that successor */
+		if (r->sync_target && r->sync_target != t->id) {
+			struct mgmtd_target *x = mgmtd_state_target(st, r->sync_target);
+
+			if (x && x->state == TARGET_SYNCING) {
+				x->sync_done_bytes = r->out_done_bytes;
+				x->sync_total_bytes = r->out_total_bytes;
+				x->sync_done_chunks = r->out_done_chunks;
+				x->sync_total_chunks = r->out_total_chunks;
+				x->sync_rate_bps = r->out_rate_bps;
+				st->stats_dirty = true;
+			}
+		}
 	}
 	/* Targets the node no longer reports are gone from it.  The scan over all targets
 	 * runs only when the set of reported targets differs from the previous heartbeat's
@@ -472,8 +493,12 @@ static bool chain_reconfigure(struct mgmtd_state *st, struct mgmtd_chain *c)
 		if (t->state != out[i].state) {
 			LOG_INFO("chain %u: target %u %s -> %s", c->id, t->id,
 				 target_state_name(t->state), target_state_name(out[i].state));
-			if (out[i].state == TARGET_SYNCING)
+			if (out[i].state == TARGET_SYNCING) {
 				t->syncing_since = st->version + 1;
+				t->sync_done_bytes = t->sync_total_bytes = 0;
+				t->sync_done_chunks = t->sync_total_chunks = 0;
+				t->sync_rate_bps = 0;
+			}
 			t->state = out[i].state;
 			t->dirty = true;
 		}
@@ -880,8 +905,16 @@ struct routing_info *mgmtd_state_snapshot(struct mgmtd_state *st, uint64_t wall_
 		rt->local_state = t->local;
 		rt->capacity_bytes = t->capacity_bytes;
 		rt->free_bytes = t->free_bytes;
-		rt->sync_done_bytes = t->sync_done_bytes;
-		rt->sync_total_bytes = t->sync_total_bytes;
+		if (t->state == TARGET_SYNCING) { /* progress of an earlier sync is not shown */
+			rt->sync_done_bytes = t->sync_done_bytes;
+			rt->sync_total_bytes = t->sync_total_bytes;
+			rt->sync_done_chunks = t->sync_done_chunks;
+			rt->sync_total_chunks = t->sync_total_chunks;
+			rt->sync_rate_bps = t->sync_rate_bps;
+		}
+		rt->corrupt_found = t->corrupt_found;
+		rt->corrupt_repaired = t->corrupt_repaired;
+		rt->scrub_last_ms = t->scrub_last_ms;
 		rt->read_bytes = t->read_bytes;
 		rt->read_ops = t->read_ops;
 		rt->write_bytes = t->write_bytes;

@@ -72,6 +72,8 @@ struct mgmtd_target {
 	/* runtime */
 	uint8_t local;                       /* last reported (UNKNOWN = none) */
 	uint64_t capacity_bytes, free_bytes, sync_done_bytes, sync_total_bytes;
+	uint64_t sync_done_chunks, sync_total_chunks, sync_rate_bps; /* from the predecessor */
+	uint64_t corrupt_found, corrupt_repaired, scrub_last_ms;    /* from its own node */
 	uint64_t read_bytes, read_ops, write_bytes, write_ops; /* reported counters */
 	uint64_t syncing_since;              /* routing version in which it became SYNCING */
 	bool dirty;

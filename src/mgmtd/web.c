@@ -428,7 +428,10 @@ static void h_targets(void *arg, const struct c3_http_req *req, struct c3_http_r
 		c3_buf_printf(b, ",\"chain\":%u,\"state\":\"%s\",\"local\":\"%s\","
 			      "\"capacity_bytes\":%llu,\"free_bytes\":%llu,\"sync_done_bytes\":%llu,"
 			      "\"sync_total_bytes\":%llu,\"read_bps\":%llu,\"write_bps\":%llu,"
-			      "\"read_iops\":%llu,\"write_iops\":%llu,\"growth_bps\":%lld}",
+			      "\"read_iops\":%llu,\"write_iops\":%llu,\"growth_bps\":%lld,"
+			      "\"sync_done_chunks\":%llu,\"sync_total_chunks\":%llu,\"sync_rate_bps\":%llu,"
+			      "\"corrupt_found\":%llu,\"corrupt_repaired\":%llu,"
+			      "\"scrub_last_ms\":%llu}",
 			      t->chain_id, target_state_name(t->state),
 			      target_local_state_name(t->local_state),
 			      (unsigned long long)t->capacity_bytes, (unsigned long long)t->free_bytes,
@@ -436,7 +439,13 @@ static void h_targets(void *arg, const struct c3_http_req *req, struct c3_http_r
 			      (unsigned long long)t->sync_total_bytes,
 			      (unsigned long long)r->read_bps, (unsigned long long)r->write_bps,
 			      (unsigned long long)r->read_iops, (unsigned long long)r->write_iops,
-			      (long long)r->growth_bps);
+			      (long long)r->growth_bps,
+			      (unsigned long long)t->sync_done_chunks,
+			      (unsigned long long)t->sync_total_chunks,
+			      (unsigned long long)t->sync_rate_bps,
+			      (unsigned long long)t->corrupt_found,
+			      (unsigned long long)t->corrupt_repaired,
+			      (unsigned long long)t->scrub_last_ms);
 	}
 	c3_buf_printf(b, "]}\n");
 	pthread_mutex_unlock(&w->mu);

@@ -25,9 +25,11 @@
  * Sync completion (how a returning target becomes SERVING again): mgmtd moves a WAITING
  * target to SYNCING (at most one per chain); the storage node syncs it from its
  * predecessor and then reports the target's local state as TARGET_LOCAL_UPTODATE; mgmtd
- * turns SYNCING + UPTODATE into SERVING.  While syncing, the node reports ONLINE and may
- * fill sync_done_bytes / sync_total_bytes (shown by c3fs-admin).  Until a real recovery
- * exists a storage node may report UPTODATE directly.
+ * turns SYNCING + UPTODATE into SERVING.  While syncing, the node reports ONLINE; the
+ * progress comes from the predecessor, whose report of its own target names the syncing
+ * target (sync_target) with done/total chunks and bytes and the rate (the heartbeat's
+ * trailer, cluster/client.h); mgmtd shows it on the syncing target.  A node that fills
+ * sync_done_bytes / sync_total_bytes of its own report is still believed.
  *
  * Admin requests (150-199) start with the admin token; a wrong or missing token is
  * answered -C3FS_EADMIN.  Read-only requests (routing, list-nodes, leader) need only the

@@ -656,6 +656,42 @@ int storage_sync_done_req_decode(const void *p, size_t n, struct storage_sync_do
 	return c3_dec_finish(&d);
 }
 
+void storage_repair_req_encode(const struct storage_repair_req *m, struct c3_buf *b)
+{
+	enc_route(b, &m->route);
+	c3_enc_u32(b, m->dest_target);
+	enc_chunk(b, &m->chunk);
+}
+
+int storage_repair_req_decode(const void *p, size_t n, struct storage_repair_req *out)
+{
+	struct c3_dec d;
+
+	memset(out, 0, sizeof(*out));
+	c3_dec_init(&d, p, n);
+	dec_route(&d, &out->route);
+	out->dest_target = c3_dec_u32(&d);
+	dec_chunk(&d, &out->chunk);
+	if (!d.err && (out->dest_target == 0 || out->dest_target == out->route.target_id))
+		return -C3FS_EBADMSG;
+	return c3_dec_finish(&d);
+}
+
+void storage_scrub_req_encode(const struct storage_scrub_req *m, struct c3_buf *b)
+{
+	c3_enc_u32(b, m->target_id);
+}
+
+int storage_scrub_req_decode(const void *p, size_t n, struct storage_scrub_req *out)
+{
+	struct c3_dec d;
+
+	memset(out, 0, sizeof(*out));
+	c3_dec_init(&d, p, n);
+	out->target_id = c3_dec_u32(&d);
+	return c3_dec_finish(&d);
+}
+
 const char *storage_msg_name(uint16_t type)
 {
 	switch (type) {
@@ -668,6 +704,8 @@ const char *storage_msg_name(uint16_t type)
 	case STORAGE_T_DUMP_META: return "dump_meta";
 	case STORAGE_T_SPACE_INFO: return "space_info";
 	case STORAGE_T_SYNC_DONE: return "sync_done";
+	case STORAGE_T_REPAIR: return "repair";
+	case STORAGE_T_SCRUB: return "scrub";
 	default: return NULL;
 	}
 }

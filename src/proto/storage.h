@@ -11,6 +11,10 @@
  *   STORAGE_T_SPACE_INFO  admin -> node               the node's targets, capacity, free space
  *   STORAGE_T_SYNC_DONE   predecessor -> successor    the SYNCING successor now holds every
  *                                                     committed chunk (it reports UPTODATE)
+ *   STORAGE_T_REPAIR      replica -> chain member     "push me your copy of this chunk": the
+ *                                                     member sends it whole (UPDATE with
+ *                                                     FULL|SYNC|REPAIR) to the asking target
+ *   STORAGE_T_SCRUB       admin -> node               start a scrub pass of one target now
  *
  * Encoding follows net/codec.h (little-endian, fields in declaration order, new fields are
  * only ever appended; decoders ignore trailing bytes).  This header is append-only.
@@ -64,6 +68,8 @@
 #define STORAGE_T_DUMP_META  306
 #define STORAGE_T_SPACE_INFO 307
 #define STORAGE_T_SYNC_DONE  308  /* predecessor -> syncing successor: recovery finished */
+#define STORAGE_T_REPAIR     309  /* corrupt replica -> good member: push the chunk to me */
+#define STORAGE_T_SCRUB      310  /* admin -> node: start a scrub pass of a target now */
 
 /* limits enforced by the decoders (and the server) */
 #define STORAGE_CHUNK_SIZE_MAX   (64u << 20)  /* 64 MiB */
@@ -164,7 +170,14 @@ enum storage_update_type {
 #define STORAGE_UPD_F_FULL 1u  /* bulk replaces the whole chunk (length = new chunk length) */
 #define STORAGE_UPD_F_SYNC 2u  /* recovery: set the chunk to exactly this version (FULL write
 				* or REMOVE), whatever the receiver holds; not forwarded further */
-#define STORAGE_UPD_F_MASK 3u  /* every known flag */
+#define STORAGE_UPD_F_REPAIR 4u /* with FULL|SYNC: a repair of a replica found corrupt or
+				 * divergent; the receiver applies it only when its own copy is
+				 * marked corrupt (or differs, DIVERGED) and not newer, and never
+				 * forwards it */
+#define STORAGE_UPD_F_DIVERGED 8u /* with REPAIR: the sender (the receiver's predecessor,
+				   * holding its chunk lock) saw the receiver's committed copy
+				   * differ from its own: apply whatever the receiver holds */
+#define STORAGE_UPD_F_MASK 15u /* every known flag */
 struct storage_update_req {
 	struct storage_route route;   /* target_id = the successor that should apply it */
 	struct storage_chunk_id chunk;
@@ -260,6 +273,23 @@ struct storage_sync_done_req {
 };
 /* Reply: one struct storage_io_result. */
 
+/* ---- STORAGE_T_REPAIR ---- */
+struct storage_repair_req {
+	struct storage_route route;   /* the member asked (a serving target of the chain) */
+	uint32_t dest_target;         /* the asking target, a member of the same chain */
+	struct storage_chunk_id chunk;
+};
+/* Reply: one struct storage_io_result; status 0 once the asking target applied the chunk
+ * (or found it needs nothing), -ENOENT when the member has no committed copy,
+ * -C3FS_ECHECKSUM when its copy is damaged too. */
+
+/* ---- STORAGE_T_SCRUB ---- */
+struct storage_scrub_req {
+	uint32_t target_id;           /* a target of the node */
+};
+/* Reply: no payload; status 0 (a pass starts now, or one is already running),
+ * -C3FS_ENOTARGET, -C3FS_ETARGETDOWN. */
+
 /* ---- codec ---- */
 void storage_io_result_encode(const struct storage_io_result *r, struct c3_buf *b);
 int storage_io_result_decode(const void *p, size_t n, struct storage_io_result *out);
@@ -307,6 +337,11 @@ void storage_space_rsp_release(struct storage_space_rsp *m);
 
 void storage_sync_done_req_encode(const struct storage_sync_done_req *m, struct c3_buf *b);
 int storage_sync_done_req_decode(const void *p, size_t n, struct storage_sync_done_req *out);
+
+void storage_repair_req_encode(const struct storage_repair_req *m, struct c3_buf *b);
+int storage_repair_req_decode(const void *p, size_t n, struct storage_repair_req *out);
+void storage_scrub_req_encode(const struct storage_scrub_req *m, struct c3_buf *b);
+int storage_scrub_req_decode(const void *p, size_t n, struct storage_scrub_req *out);
 
 /* Name of a message type ("write", "read", ...) or NULL when not a storage type. */
 const char *storage_msg_name(uint16_t type);

@@ -113,6 +113,7 @@ struct chunk_store {
 	struct chunk_slot *buckets[CHUNK_NBUCKETS];
 	atomic_bool failed;
 	atomic_uint_fast64_t nchunks, used_bytes;
+	atomic_uint_fast64_t st_corrupt; /* chunks newly marked corrupt (chunk_mark_corrupt) */
 	atomic_uint_fast64_t st_checksum, st_cow, st_inplace, st_commits, st_txns, st_direct;
 	/* group commit: concurrent metadata switches share one LMDB transaction */
 	pthread_mutex_t gc_mu;                     /* guards gc_queue, gc_busy */
@@ -1457,7 +1458,8 @@ static void chunk_mark_corrupt(struct chunk_store *cs, struct chunk_id id, uint6
 			if (!b.err && mdb_put(txn, cs->dbi, &key, &val, 0) == 0) {
 				chunk_ver_release(&v);
 				c3_buf_release(&b);
-				(void)mdb_txn_commit(txn);
+				if (mdb_txn_commit(txn) == 0)
+					atomic_fetch_add(&cs->st_corrupt, 1);
 				pthread_mutex_unlock(&cs->wr_mu);
 				return;
 			}
@@ -2404,6 +2406,7 @@ int chunk_store_space(struct chunk_store *cs, struct chunk_space *out)
 void chunk_store_get_stats(struct chunk_store *cs, struct chunk_stats *out)
 {
 	out->checksum_errors = atomic_load(&cs->st_checksum);
+	out->corrupt_marked = atomic_load(&cs->st_corrupt);
 	out->cow_writes = atomic_load(&cs->st_cow);
 	out->inplace_writes = atomic_load(&cs->st_inplace);
 	out->direct_bytes = atomic_load(&cs->st_direct);
@@ -2429,6 +2432,45 @@ int chunk_store_file_path(struct chunk_store *cs, struct chunk_id id, char *out,
 	chunk_path(cs, id, v.gen, out, outsz);
 	chunk_ver_release(&v);
 	return 0;
+}
+
+int chunk_store_check_file(struct chunk_store *cs, struct chunk_id id)
+{
+	struct chunk_ver v, again;
+	char path[4096];
+	struct stat sb;
+	bool bad;
+	int rc;
+
+	if (chunk_store_failed(cs))
+		return -C3FS_ETARGETDOWN;
+	rc = chunk_load(cs, id, &v);
+	if (rc)
+		return rc;
+	if (!v.gen || v.len == 0 || (v.flags & CHUNK_REC_F_CORRUPT)) {
+		rc = (v.flags & CHUNK_REC_F_CORRUPT) ? -C3FS_ECHECKSUM : 0;
+		chunk_ver_release(&v);
+		return rc;
+	}
+	chunk_path(cs, id, v.gen, path, sizeof(path));
+	if (stat(path, &sb) == 0)
+		bad = (uint64_t)sb.st_size < v.len;
+	else if (errno == ENOENT)
+		bad = true;
+	else {
+		rc = chunk_note_err(cs, -errno);
+		chunk_ver_release(&v);
+		return rc;
+	}
+	/* a commit may have replaced the version (and unlinked its file) meanwhile */
+	if (bad && chunk_load(cs, id, &again) == 0) {
+		bad = again.ver == v.ver && again.gen == v.gen;
+		chunk_ver_release(&again);
+	}
+	if (bad)
+		chunk_mark_corrupt(cs, id, v.ver);
+	chunk_ver_release(&v);
+	return bad ? -C3FS_ECHECKSUM : 0;
 }
 
 /* ------------------------------------------------------------------ test hook */

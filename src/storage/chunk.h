@@ -198,6 +198,7 @@ int chunk_store_space(struct chunk_store *cs, struct chunk_space *out);
 /* Counters since open (for metrics and tests). */
 struct chunk_stats {
 	uint64_t checksum_errors;
+	uint64_t corrupt_marked;  /* chunk versions newly marked corrupt (each counted once) */
 	uint64_t cow_writes, inplace_writes;
 	uint64_t commits;
 	uint64_t meta_txns;       /* LMDB write transactions (< commits under group commit) */
@@ -208,6 +209,15 @@ struct chunk_stats {
 	uint64_t replayed;        /* log records replayed at open */
 };
 void chunk_store_get_stats(struct chunk_store *cs, struct chunk_stats *out);
+
+/* Cheap check of a committed chunk's file without reading it: the file of the committed
+ * version exists and holds at least the recorded length (a file truncated or removed
+ * behind the engine's back, e.g. while the process was down).  A failing chunk is marked
+ * corrupt (as a failed read would) and -C3FS_ECHECKSUM returned; a chunk already marked
+ * corrupt returns -C3FS_ECHECKSUM too.  0 when it looks whole (its bytes are verified
+ * only by reading them: chunk_store_read with the whole length), -ENOENT when there is
+ * no committed version. */
+int chunk_store_check_file(struct chunk_store *cs, struct chunk_id id);
 
 /* The block size used for a chunk of chunk_size bytes. */
 uint32_t chunk_block_size(uint32_t chunk_size);

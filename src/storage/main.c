@@ -47,6 +47,8 @@ struct storage_cfg {
 	uint64_t journal_data_max;
 	char *chain_file;
 	uint64_t forward_retry_ms;
+	int64_t scrub_rate;
+	uint64_t scrub_interval_ms;
 	char *mgmtd_addrs;
 	uint64_t heartbeat_ms;
 	char *log_level;
@@ -91,6 +93,13 @@ static const struct c3_cfg_key storage_keys[] = {
 	  "static routing file used when no mgmtd is configured (re-read on SIGHUP)"),
 	K("storage", "forward_retry", C3_CFG_MS, forward_retry_ms, "5s", 100, 600000, "ms", false,
 	  "how long a chain member keeps retrying its successor before failing the write"),
+	K("storage", "scrub_rate", C3_CFG_INT, scrub_rate, "16", 0, 1048576, "MiB/s", true,
+	  "how fast the scrubber reads chunks to verify their checksums, per process (0 = "
+	  "unlimited); foreground I/O is never slowed by more than this much reading"),
+	K("storage", "scrub_interval", C3_CFG_MS, scrub_interval_ms, "168h", 0, 8760LL * 3600000,
+	  "ms", true, "time from the end of one full scrub pass of a target (recorded in the "
+	  "target directory; the process start when none is) to the next; 0 = no scheduled "
+	  "passes (c3fs-admin scrub still starts one)"),
 	K("mgmtd", "addrs", C3_CFG_STR, mgmtd_addrs, "", 0, -1, "", false,
 	  "mgmtd addresses ip:port,ip:port (empty = use chain_file)"),
 	K("mgmtd", "heartbeat", C3_CFG_MS, heartbeat_ms, "1s", 100, 60000, "ms", false,
@@ -108,16 +117,18 @@ static const struct c3_cfg_table storage_cfg_table = {
 };
 
 /* Live configuration (cluster/client.h): called on the cluster client's thread with the
- * file config plus the settings pushed by mgmtd.  Only log.level is reloadable here: the
- * level is one int read by each log call, so setting it from another thread is safe. */
+ * file config plus the settings pushed by mgmtd.  Reloadable: log.level (one int read by
+ * each log call, so setting it from another thread is safe) and the scrubber's rate and
+ * interval (atomics read by the scrub thread before each chunk / each second). */
 static void cb_config(void *arg, const void *cfg, uint64_t version)
 {
-	int lvl = c3_log_level_parse(((const struct storage_cfg *)cfg)->log_level);
+	const struct storage_cfg *c = cfg;
+	int lvl = c3_log_level_parse(c->log_level);
 
-	(void)arg;
 	(void)version;
 	if (lvl >= 0)
 		c3_log_set_level(lvl);
+	storage_service_set_scrub(arg, (uint64_t)c->scrub_rate << 20, c->scrub_interval_ms);
 }
 
 /* Parse "id:path,id:path" into out (paths point into buf, which is modified). */
@@ -272,6 +283,8 @@ int main(int argc, char **argv)
 	so.max_unauth_per_addr = (int)cfg.max_unauth_per_addr;
 	so.auth_timeout_ms = (uint32_t)cfg.auth_timeout_ms;
 	so.forward_retry_ms = (uint32_t)cfg.forward_retry_ms;
+	so.scrub_rate_bps = (uint64_t)cfg.scrub_rate << 20;
+	so.scrub_interval_ms = cfg.scrub_interval_ms;
 	so.direct_io = cfg.direct_io;
 	so.no_journal = !cfg.journal;
 	so.journal_data_max = cfg.journal_data_max ? (int32_t)cfg.journal_data_max : -1;
@@ -303,8 +316,15 @@ int main(int argc, char **argv)
 		LOG_ERROR("cannot start the storage service on %s: %s", cfg.listen, c3_strerror(rc));
 		goto out;
 	}
-	if (cfg.metrics_listen[0] && (rc = c3_metrics_serve(cfg.metrics_listen, NULL)) < 0)
-		LOG_WARN("metrics on %s: %s", cfg.metrics_listen, c3_strerror(rc));
+	if (cfg.metrics_listen[0]) {
+		int mport = 0;
+
+		rc = c3_metrics_serve(cfg.metrics_listen, &mport);
+		if (rc < 0)
+			LOG_WARN("metrics on %s: %s", cfg.metrics_listen, c3_strerror(rc));
+		else
+			LOG_INFO("metrics on %s, port %d", cfg.metrics_listen, mport);
+	}
 	if (cfg.mgmtd_addrs[0]) {
 		struct cluster_client_opts co;
 

@@ -17,6 +17,7 @@
  *  - svc->ri is replaced whole under ri_mu; users hold a reference while they use it.
  */
 #include "storage/service.h"
+#include "storage/service_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -36,73 +37,11 @@
 #include "net/rpc.h"
 #include "proto/storage.h"
 
-struct svc_target {
-	uint32_t target_id;
-	char *path;
-	struct chunk_store *cs;   /* NULL when it could not be opened */
-	int open_err;
-	atomic_int local_state;   /* enum target_local_state reported to mgmtd */
-	atomic_uint synced_chain_ver; /* chain version of the last SYNC_DONE received */
-	/* I/O served since the process started (heartbeats carry them: mgmtd's rates) */
-	atomic_uint_fast64_t rd_bytes, rd_ops, wr_bytes, wr_ops;
-};
-
-/* One exactly-once record: the last successful request on (client, channel, chain). */
-struct svc_dedup {
-	uint64_t client_id;
-	uint64_t seq;
-	uint32_t channel;
-	uint32_t chain_id;
-	struct storage_io_result res;
-	bool more;
-};
-
-struct storage_service {
-	uint32_t node_id;
-	int io_engine;
-	uint32_t forward_retry_ms, forward_timeout_ms, remove_batch;
-	struct svc_target *targets;
-	int ntargets;
-	struct rpc_server *srv;
-	struct rpc_client *cli;
-	pthread_mutex_t ri_mu;            /* guards ri, cc */
-	struct routing_info *ri;
-	struct cluster_client *cc;
-	atomic_bool serving;
-	/* chunk-changing requests in flight, by epoch (svc_change_enter/_exit); a recovery
-	 * sync flips the epoch and waits for the older one to drain before it lists chunks */
-	atomic_uint change_epoch;
-	atomic_uint changes_in_flight[2];
-	pthread_mutex_t drain_mu;         /* one drain at a time */
-	pthread_mutex_t dd_mu;            /* guards dd */
-	struct svc_dedup *dd;
-	uint32_t ndd;
-	const uint8_t *zeros;             /* CHUNK_SIZE_MAX bytes of read-only zeros */
-	struct c3_counter *m_write_bytes, *m_read_bytes, *m_checksum, *m_fwd_retry, *m_dedup_hits;
-	struct c3_hist *m_write_lat, *m_read_lat, *m_update_lat;
-	struct c3_counter *m_sync_chunks;
-	struct c3_counter *m_read_inline, *m_read_deferred;
-	/* recovery: one thread syncs SYNCING successors of our serving targets */
-	pthread_t sync_thread;
-	bool sync_started;
-	pthread_mutex_t sync_mu;          /* guards sync_stop, sync_kick, sync_done_* */
-	pthread_cond_t sync_cv;
-	bool sync_stop, sync_kick;
-	uint32_t sync_done_chain[64], sync_done_ver[64], sync_done_succ[64];
-	int nsync_done;
-#ifdef C3_TEST_BUILD
-	/* fault injection (test builds only): the head's next commit of an update to an
-	 * existing chunk of this inode fails with -ENOSPC after the successors committed, once (environment variable
-	 * C3FS_TEST_HEAD_COMMIT_ENOSPC_INODE, read at start) */
-	atomic_uint_least64_t test_commit_enospc_inode;
-#endif
-};
-
 enum svc_kind { SVC_K_WRITE, SVC_K_READ, SVC_K_UPDATE, SVC_K_QUERY };
 
 /* ------------------------------------------------------------------ routing */
 
-static struct routing_info *svc_routing(struct storage_service *svc)
+struct routing_info *svc__routing(struct storage_service *svc)
 {
 	struct routing_info *ri;
 
@@ -191,7 +130,7 @@ static void svc_routing_hint(struct storage_service *svc, uint64_t seen)
 	pthread_mutex_unlock(&svc->ri_mu);
 }
 
-static struct svc_target *svc_target_find(struct storage_service *svc, uint32_t target_id)
+struct svc_target *svc__target_find(struct storage_service *svc, uint32_t target_id)
 {
 	for (int i = 0; i < svc->ntargets; i++)
 		if (svc->targets[i].target_id == target_id)
@@ -214,12 +153,12 @@ static int svc_route_check(struct storage_service *svc, const struct storage_rou
 	*ri_out = NULL;
 	if (!atomic_load(&svc->serving))
 		return -C3FS_ETARGETDOWN;
-	t = svc_target_find(svc, r->target_id);
+	t = svc__target_find(svc, r->target_id);
 	if (!t)
 		return -C3FS_ENOTARGET;
 	if (!t->cs || chunk_store_failed(t->cs))
 		return -C3FS_ETARGETDOWN;
-	ri = svc_routing(svc);
+	ri = svc__routing(svc);
 	if (!ri)
 		return -C3FS_ENOROUTING;
 	res->routing_ver = ri->version;
@@ -394,7 +333,7 @@ static void svc_fwd_init(struct svc_fwd *f, struct storage_service *svc, uint32_
 static void svc_fwd_start(struct svc_fwd *f)
 {
 	struct storage_service *svc = f->svc;
-	struct routing_info *ri = svc_routing(svc);
+	struct routing_info *ri = svc__routing(svc);
 	const struct routing_chain *c = ri ? routing_chain_find(ri, f->chain_id) : NULL;
 	const struct routing_target *st;
 	const struct routing_node *node;
@@ -539,9 +478,9 @@ static void svc_fill_state(struct svc_target *t, struct chunk_id id, struct stor
 	}
 }
 
-static uint32_t svc_chain_ver(struct storage_service *svc, uint32_t chain_id)
+uint32_t svc__chain_ver(struct storage_service *svc, uint32_t chain_id)
 {
-	struct routing_info *ri = svc_routing(svc);
+	struct routing_info *ri = svc__routing(svc);
 	const struct routing_chain *c = ri ? routing_chain_find(ri, chain_id) : NULL;
 	uint32_t v = c ? c->version : 0;
 
@@ -553,7 +492,7 @@ static uint32_t svc_chain_ver(struct storage_service *svc, uint32_t chain_id)
  * whole chunk with STORAGE_UPD_F_SYNC: its own versions cannot be trusted.) */
 static bool svc_successor_syncing(struct storage_service *svc, uint32_t chain_id, uint32_t self)
 {
-	struct routing_info *ri = svc_routing(svc);
+	struct routing_info *ri = svc__routing(svc);
 	const struct routing_chain *c = ri ? routing_chain_find(ri, chain_id) : NULL;
 	uint32_t succ = c ? routing_chain_successor(ri, c, self) : 0;
 	bool r = succ && routing_member_state(ri, succ) == TARGET_SYNCING;
@@ -747,7 +686,7 @@ static void svc_head_apply(struct storage_service *svc, struct svc_target *t,
 	else
 #endif
 		rc = chunk_store_commit(t->cs, op->id, u.version,
-					svc_chain_ver(svc, route->chain_id));
+					svc__chain_ver(svc, route->chain_id));
 	if (rc) {
 		LOG_ERROR("target %u: commit of chunk %llu:%u v%llu failed after the successors "
 			  "committed: %s", t->target_id, (unsigned long long)op->id.inode,
@@ -1037,8 +976,9 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 			if (rc == -C3FS_ECHECKSUM) {
 				c3_counter_add(svc->m_checksum, 1);
 				LOG_ERROR("target %u: chunk %llu:%u failed its checksum (replica "
-					  "marked corrupt)", t->target_id,
+					  "marked corrupt, repair scheduled)", t->target_id,
 					  (unsigned long long)id.inode, id.index);
+				svc__repair_schedule(svc, t, id);
 			}
 		}
 		res[i].status = rc;
@@ -1076,6 +1016,52 @@ out:
 	storage_read_req_release(&m);
 }
 
+/* A REPAIR update (lock held): the whole chunk from a good replica of the chain.  Applied
+ * only when it can only make things better: our copy is marked corrupt (or its record is
+ * damaged) and not newer than the one sent, or the sender is our predecessor and saw our
+ * copy differ from its own under its chunk lock (DIVERGED: then no update of this chunk
+ * can be between us).  A repair that raced a newer write (our version is higher now) or a
+ * remove (nothing here) is dropped: the newer state wins, and a copy still damaged is
+ * found again by the next read or scrub.  Never forwarded. */
+static int svc_apply_repair(struct storage_service *svc, struct svc_target *t, struct chunk_id id,
+			    const struct storage_update_req *m, const void *bulk, bool damaged,
+			    const struct chunk_info *info)
+{
+	bool diverged = (m->flags & STORAGE_UPD_F_DIVERGED) != 0;
+	struct chunk_update u;
+	int rc;
+
+	if (m->type != STORAGE_UPD_WRITE || !(m->flags & STORAGE_UPD_F_FULL) ||
+	    !(m->flags & STORAGE_UPD_F_SYNC))
+		return -C3FS_EBADMSG;
+	if (!diverged && !damaged &&
+	    !(info->has_commit && info->corrupt && m->update_ver >= info->commit_ver))
+		return 0; /* whole already, or newer here, or removed meanwhile */
+	memset(&u, 0, sizeof(u));
+	u.type = CHUNK_UPD_WRITE;
+	u.full = true;
+	u.length = m->length;
+	u.chunk_size = m->chunk_size;
+	u.data = bulk;
+	u.version = m->update_ver;
+	rc = chunk_store_stage(t->cs, id, &u);
+	if (rc == 0)
+		rc = chunk_store_commit(t->cs, id, m->update_ver,
+					svc__chain_ver(svc, m->route.chain_id));
+	if (rc) {
+		chunk_store_abort(t->cs, id);
+		LOG_ERROR("target %u: repair of chunk %llu:%u failed: %s", t->target_id,
+			  (unsigned long long)id.inode, id.index, c3_strerror(rc));
+		return rc;
+	}
+	atomic_fetch_add(&t->repaired, 1);
+	LOG_INFO("target %u: chunk %llu:%u repaired: whole copy v%llu (%u bytes) from the chain "
+		 "(%s)", t->target_id, (unsigned long long)id.inode, id.index,
+		 (unsigned long long)m->update_ver, m->length,
+		 diverged ? "differed from the predecessor's" : "was corrupt here");
+	return 0;
+}
+
 /* STORAGE_T_UPDATE: we are a member after the head. */
 static void svc_on_update(struct rpc_req *req, void *arg)
 {
@@ -1093,7 +1079,7 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 	struct chunk_read rd = { 0 };
 	struct c3_buf b = C3_BUF_INIT;
 	struct svc_fwd f;
-	bool succ_syncing;
+	bool succ_syncing, damaged;
 	uint64_t start = c3_now_ns();
 	int rc;
 
@@ -1119,6 +1105,7 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 	if (rc)
 		goto reply;
 	rc = chunk_store_stat(t->cs, id, &info);
+	damaged = rc == -C3FS_ECHECKSUM;
 	if (rc == -ENOENT || (rc == -C3FS_ECHECKSUM && (m.flags & STORAGE_UPD_F_SYNC))) {
 		/* nothing here, or a damaged record that a SYNC update replaces whole */
 		memset(&info, 0, sizeof(info));
@@ -1126,6 +1113,10 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 	}
 	if (rc)
 		goto unlock;
+	if (m.flags & STORAGE_UPD_F_REPAIR) {
+		rc = svc_apply_repair(svc, t, id, &m, req->bulk, damaged, &info);
+		goto unlock;
+	}
 	if (!(m.flags & STORAGE_UPD_F_SYNC) && m.type != STORAGE_UPD_REMOVE &&
 	    m.update_ver <= info.commit_ver) {
 		rc = 0; /* already committed here (a retried forward) */
@@ -1181,9 +1172,15 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 		rc = ov.rc;
 	if (rc)
 		goto abort;
-	rc = chunk_store_commit(t->cs, id, m.update_ver, svc_chain_ver(svc, m.route.chain_id));
+	rc = chunk_store_commit(t->cs, id, m.update_ver, svc__chain_ver(svc, m.route.chain_id));
 	if (rc)
 		goto abort;
+	if ((m.flags & STORAGE_UPD_F_SYNC) && (info.corrupt || damaged)) {
+		atomic_fetch_add(&t->repaired, 1); /* a recovery sync replaced a corrupt copy */
+		LOG_INFO("target %u: corrupt chunk %llu:%u replaced by the sync (v%llu)",
+			 t->target_id, (unsigned long long)id.inode, id.index,
+			 (unsigned long long)m.update_ver);
+	}
 	goto unlock;
 abort:
 	chunk_store_abort(t->cs, id);
@@ -1390,6 +1387,7 @@ static void svc_on_dump(struct rpc_req *req, void *arg)
 	struct svc_list l = { 0 };
 	struct c3_buf b = C3_BUF_INIT;
 	struct chunk_id end = { UINT64_MAX, UINT32_MAX };
+	bool verify = false;
 	int rc;
 
 	memset(&rsp, 0, sizeof(rsp));
@@ -1398,7 +1396,7 @@ static void svc_on_dump(struct rpc_req *req, void *arg)
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	t = svc_target_find(svc, m.target_id);
+	t = svc__target_find(svc, m.target_id);
 	if (!t)
 		rc = -C3FS_ENOTARGET;
 	else if (!t->cs || chunk_store_failed(t->cs))
@@ -1406,6 +1404,7 @@ static void svc_on_dump(struct rpc_req *req, void *arg)
 	else {
 		struct chunk_id after = { m.after.inode, m.after.index };
 
+		verify = atomic_load(&t->local_state) != TARGET_LOCAL_UPTODATE;
 		rc = chunk_store_list(t->cs, m.has_after ? &after : NULL, end, m.limit, svc_list_cb,
 				      &l, &rsp.more);
 	}
@@ -1430,6 +1429,16 @@ static void svc_on_dump(struct rpc_req *req, void *arg)
 			e->chain_ver = in->chain_ver;
 			e->digest = in->digest;
 			e->flags = in->corrupt ? STORAGE_META_F_CORRUPT : 0;
+			/* a target being synced (restarted) verifies what it reports: a chunk
+			 * file cut short or gone while the process was down is resent */
+			if (!in->corrupt && verify &&
+			    chunk_store_check_file(t->cs, l.ids[i]) == -C3FS_ECHECKSUM) {
+				e->flags |= STORAGE_META_F_CORRUPT;
+				LOG_WARN("target %u: chunk %llu:%u is shorter than its recorded "
+					 "length %u or missing (marked corrupt; the sync resends "
+					 "it)", t->target_id, (unsigned long long)l.ids[i].inode,
+					 l.ids[i].index, in->length);
+			}
 		}
 	}
 	rsp.status = rc;
@@ -1522,10 +1531,101 @@ static int svc_remote_dump(struct storage_service *svc, const char *addr, uint32
 	}
 }
 
+int svc__send_chunk(struct storage_service *svc, struct svc_target *t, uint32_t chain_id,
+		    uint32_t dest_target, struct chunk_id id, uint8_t extra_flags,
+		    enum svc_send_lock lock, uint32_t *sent_bytes)
+{
+	struct storage_update_req fw;
+	struct chunk_info info;
+	struct chunk_read rd = { 0 };
+	struct iovec iov = { NULL, 0 };
+	struct routing_info *ri;
+	const struct routing_chain *c;
+	const struct routing_target *dt;
+	const struct routing_node *node;
+	struct c3_buf req = C3_BUF_INIT;
+	struct rpc_call call;
+	char addr[ROUTING_ADDR_MAX];
+	bool locked = false;
+	int rc;
+
+	if (lock != SVC_SEND_LOCKED) {
+		rc = chunk_store_lock(t->cs, id);
+		if (rc)
+			return rc;
+		locked = true;
+	}
+	memset(&fw, 0, sizeof(fw));
+	rc = chunk_store_stat(t->cs, id, &info);
+	if (rc == 0 && !info.has_commit)
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = chunk_store_read(t->cs, id, 0, CHUNK_SIZE_MAX, false, &rd);
+	if (rc == -C3FS_ECHECKSUM) {
+		c3_counter_add(svc->m_checksum, 1);
+		LOG_ERROR("target %u: chunk %llu:%u failed its checksum while being sent (marked "
+			  "corrupt, repair scheduled)", t->target_id,
+			  (unsigned long long)id.inode, id.index);
+		svc__repair_schedule(svc, t, id);
+	}
+	if (rc)
+		goto out;
+	fw.chunk.inode = id.inode;
+	fw.chunk.index = id.index;
+	fw.type = STORAGE_UPD_WRITE;
+	fw.flags = (uint8_t)(STORAGE_UPD_F_FULL | STORAGE_UPD_F_SYNC | extra_flags);
+	fw.length = rd.length;
+	fw.chunk_size = info.chunk_size;
+	fw.update_ver = info.commit_ver;
+	fw.crc = rd.length ? c3_crc32c(0, rd.data, rd.length) : 0;
+	iov.iov_base = (void *)rd.data;
+	iov.iov_len = rd.length;
+	ri = svc__routing(svc);
+	c = ri ? routing_chain_find(ri, chain_id) : NULL;
+	dt = c ? routing_target_find(ri, dest_target) : NULL;
+	node = dt && dt->chain_id == chain_id ? routing_node_find(ri, dt->node_id) : NULL;
+	if (!node) {
+		routing_unref(ri);
+		rc = -C3FS_ENOTARGET;
+		goto out;
+	}
+	fw.route.chain_id = chain_id;
+	fw.route.chain_ver = c->version;
+	fw.route.target_id = dest_target;
+	snprintf(addr, sizeof(addr), "%s", node->addr);
+	routing_unref(ri);
+	if (locked && lock == SVC_SEND_RELEASE) {
+		chunk_store_unlock(t->cs, id);
+		locked = false;
+	}
+	storage_update_req_encode(&fw, &req);
+	if (req.err) {
+		rc = req.err;
+		goto out;
+	}
+	rpc_call_init(&call, STORAGE_T_UPDATE, req.data, req.len);
+	call.bulk = iov.iov_len ? &iov : NULL;
+	call.nbulk = iov.iov_len ? 1 : 0;
+	call.timeout_ms = svc->forward_timeout_ms;
+	rc = rpc_call_start(svc->cli, addr, &call);
+	if (rc == 0) {
+		rc = rpc_call_wait(&call);
+		c3_buf_release(&call.resp);
+	}
+	if (rc == 0 && sent_bytes)
+		*sent_bytes = rd.length;
+out:
+	c3_buf_release(&req);
+	chunk_read_release(&rd);
+	if (locked)
+		chunk_store_unlock(t->cs, id);
+	return rc;
+}
+
 /* Send chunk id of target t as it is committed now (or its removal) to the syncing
  * successor, under the chunk lock so no write interleaves. */
 static int svc_sync_chunk(struct storage_service *svc, struct svc_target *t, uint32_t chain_id,
-			  struct chunk_id id)
+			  struct chunk_id id, uint32_t *sent_bytes)
 {
 	struct storage_update_req fw;
 	struct chunk_info info;
@@ -1568,14 +1668,18 @@ static int svc_sync_chunk(struct storage_service *svc, struct svc_target *t, uin
 		rc = svc_forward(&f, NULL);
 		svc_fwd_release(&f);
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		c3_counter_add(svc->m_sync_chunks, 1);
+		*sent_bytes = rd.length;
+	}
 out:
 	if (rc == -C3FS_ECHECKSUM) {
-		/* our own copy is damaged: nothing good to send; the sync goes on without it */
+		/* our own copy is damaged: nothing good to send; the sync goes on without it
+		 * and the copy is repaired from another member */
 		c3_counter_add(svc->m_checksum, 1);
-		LOG_ERROR("sync from target %u: chunk %llu:%u is corrupt here, not sent",
-			  t->target_id, (unsigned long long)id.inode, id.index);
+		LOG_ERROR("sync from target %u: chunk %llu:%u is corrupt here, not sent (repair "
+			  "scheduled)", t->target_id, (unsigned long long)id.inode, id.index);
+		svc__repair_schedule(svc, t, id);
 		rc = 0;
 	}
 	chunk_read_release(&rd);
@@ -1609,13 +1713,21 @@ static void *svc_sync_work_run(void *arg)
 
 		if (i >= w->n || atomic_load(&w->rc))
 			return NULL;
-		if (svc_chain_ver(w->svc, w->chain_id) != w->chain_ver) {
+		if (svc__chain_ver(w->svc, w->chain_id) != w->chain_ver) {
 			atomic_store(&w->rc, -C3FS_ECHAINVER); /* the chain changed: start over */
 			return NULL;
 		}
-		rc = svc_sync_chunk(w->svc, w->t, w->chain_id, w->ids[i]);
+		uint32_t bytes = 0;
+
+#ifdef C3_TEST_BUILD
+		if (w->svc->test_sync_delay_ms)
+			c3_sleep_ms(w->svc->test_sync_delay_ms);
+#endif
+		rc = svc_sync_chunk(w->svc, w->t, w->chain_id, w->ids[i], &bytes);
 		if (rc)
 			atomic_store(&w->rc, rc);
+		atomic_fetch_add(&w->svc->prog.done_chunks, 1);
+		atomic_fetch_add(&w->svc->prog.done_bytes, bytes);
 	}
 }
 
@@ -1678,6 +1790,7 @@ static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint3
 	struct chunk_id end = { UINT64_MAX, UINT32_MAX };
 	struct svc_sync_work w;
 	uint32_t i = 0, j = 0, sent = 0, removed = 0;
+	uint64_t total_bytes = 0;
 	bool more;
 	int rc;
 
@@ -1706,6 +1819,7 @@ static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint3
 		else
 			cmp = 0;
 		if (cmp < 0) {
+			total_bytes += loc.infos[i].length;
 			w.ids[w.n++] = loc.ids[i++];
 			sent++;
 		} else if (cmp > 0) {
@@ -1720,6 +1834,7 @@ static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint3
 			if (re->commit_ver != li->commit_ver || re->length != li->length ||
 			    re->digest != li->digest || re->pending_ver ||
 			    (re->flags & STORAGE_META_F_CORRUPT)) {
+				total_bytes += li->length;
 				w.ids[w.n++] = loc.ids[i];
 				sent++;
 			}
@@ -1727,9 +1842,20 @@ static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint3
 			j++;
 		}
 	}
+	/* progress, reported in the heartbeat of our target (mgmtd attributes it to succ) */
+	atomic_store(&svc->prog.done_chunks, 0);
+	atomic_store(&svc->prog.done_bytes, 0);
+	atomic_store(&svc->prog.total_chunks, w.n);
+	atomic_store(&svc->prog.total_bytes, total_bytes);
+	atomic_store(&svc->prog.start_ms, c3_now_ms());
+	atomic_store(&svc->prog.from, t->target_id);
+	atomic_store(&svc->prog.to, rc == 0 ? succ : 0);
 	if (rc == 0 && w.n) {
 		pthread_t th[SVC_SYNC_PAR];
 		bool started[SVC_SYNC_PAR] = { false };
+
+		LOG_INFO("sync of target %u: %u chunks (%llu bytes) to send or remove", succ, w.n,
+			 (unsigned long long)total_bytes);
 
 		w.svc = svc;
 		w.t = t;
@@ -1743,7 +1869,7 @@ static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint3
 				pthread_join(th[k], NULL);
 		rc = atomic_load(&w.rc);
 	}
-	if (rc == 0 && svc_chain_ver(svc, chain_id) != chain_ver)
+	if (rc == 0 && svc__chain_ver(svc, chain_id) != chain_ver)
 		rc = -C3FS_ECHAINVER;
 	if (rc == 0) {
 		struct storage_sync_done_req m = { { chain_id, chain_ver, succ } };
@@ -1760,6 +1886,7 @@ static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint3
 	else
 		LOG_WARN("sync of target %u (chain %u v%u) stopped: %s", succ, chain_id, chain_ver,
 			 c3_strerror(rc));
+	atomic_store(&svc->prog.to, 0);
 	free(w.ids);
 	free(rem.e);
 	svc_list_release(&loc);
@@ -1830,7 +1957,7 @@ static void *svc_sync_main(void *arg)
 
 			if (!t->cs || chunk_store_failed(t->cs) || !atomic_load(&svc->serving))
 				continue;
-			ri = svc_routing(svc);
+			ri = svc__routing(svc);
 			rt = ri ? routing_target_find(ri, t->target_id) : NULL;
 			c = rt ? routing_chain_find(ri, rt->chain_id) : NULL;
 			succ = c && rt->state == TARGET_SERVING ?
@@ -1887,6 +2014,24 @@ static void svc_on_sync_done(struct rpc_req *req, void *arg)
 
 /* ------------------------------------------------------------------ lifecycle */
 
+/* The running sync's progress when local target `from` runs it (else nothing). */
+static void svc_sync_progress_get(struct storage_service *svc, uint32_t from,
+				  struct cluster_target_report *r)
+{
+	uint32_t to = atomic_load(&svc->prog.to);
+	uint64_t ms;
+
+	if (!to || atomic_load(&svc->prog.from) != from)
+		return;
+	r->sync_target = to;
+	r->out_done_chunks = atomic_load(&svc->prog.done_chunks);
+	r->out_total_chunks = atomic_load(&svc->prog.total_chunks);
+	r->out_done_bytes = atomic_load(&svc->prog.done_bytes);
+	r->out_total_bytes = atomic_load(&svc->prog.total_bytes);
+	ms = c3_now_ms() - atomic_load(&svc->prog.start_ms);
+	r->out_rate_bps = ms ? r->out_done_bytes * 1000 / ms : 0;
+}
+
 int storage_service_collect(struct storage_service *svc, struct cluster_target_report *out,
 			    int max)
 {
@@ -1905,6 +2050,15 @@ int storage_service_collect(struct storage_service *svc, struct cluster_target_r
 			out[n].capacity_bytes = sp.capacity_bytes;
 			out[n].free_bytes = sp.free_bytes;
 		}
+		if (t->cs) {
+			struct chunk_stats st;
+
+			chunk_store_get_stats(t->cs, &st);
+			out[n].corrupt_found = st.corrupt_marked;
+		}
+		out[n].corrupt_repaired = atomic_load(&t->repaired);
+		out[n].scrub_last_ms = atomic_load(&t->scrub_last_ms);
+		svc_sync_progress_get(svc, t->target_id, &out[n]);
 		out[n].read_bytes = atomic_load_explicit(&t->rd_bytes, memory_order_relaxed);
 		out[n].read_ops = atomic_load_explicit(&t->rd_ops, memory_order_relaxed);
 		out[n].write_bytes = atomic_load_explicit(&t->wr_bytes, memory_order_relaxed);
@@ -1912,6 +2066,13 @@ int storage_service_collect(struct storage_service *svc, struct cluster_target_r
 		n++;
 	}
 	return n;
+}
+
+void storage_service_set_scrub(struct storage_service *svc, uint64_t rate_bps,
+			       uint64_t interval_ms)
+{
+	atomic_store(&svc->scrub_rate_bps, rate_bps);
+	atomic_store(&svc->scrub_interval_ms, interval_ms);
 }
 
 int storage_service_port(const struct storage_service *svc)
@@ -1955,6 +2116,56 @@ static void svc_metrics_collect(void *arg)
 			c3_gauge_set(c3_gauge_get("c3fs_storage_target_journal_checkpoints", labels,
 						  "journal checkpoints since the target opened"),
 				     (int64_t)st.checkpoints);
+			c3_gauge_set(c3_gauge_get("c3fs_storage_target_corrupt_found", labels,
+						  "chunks found corrupt here (checksum mismatch "
+						  "on read, sync or scrub; file cut short) since "
+						  "the target opened"),
+				     (int64_t)st.corrupt_marked);
+		}
+		c3_gauge_set(c3_gauge_get("c3fs_storage_target_corrupt_repaired", labels,
+					  "chunks of the target replaced whole from a good replica "
+					  "after they were found corrupt or divergent"),
+			     (int64_t)atomic_load(&t->repaired));
+		c3_gauge_set(c3_gauge_get("c3fs_storage_scrub_chunks", labels,
+					  "chunks verified by the scrubber"),
+			     (int64_t)atomic_load(&t->scrub_chunks));
+		c3_gauge_set(c3_gauge_get("c3fs_storage_scrub_bytes", labels,
+					  "bytes verified by the scrubber"),
+			     (int64_t)atomic_load(&t->scrub_bytes));
+		c3_gauge_set(c3_gauge_get("c3fs_storage_scrub_errors", labels,
+					  "scrub findings: chunks corrupt here and successor copies "
+					  "that differed"),
+			     (int64_t)atomic_load(&t->scrub_errors));
+		c3_gauge_set(c3_gauge_get("c3fs_storage_scrub_repaired", labels,
+					  "divergent or corrupt successor copies the scrubber "
+					  "replaced"),
+			     (int64_t)atomic_load(&t->scrub_fixed));
+		c3_gauge_set(c3_gauge_get("c3fs_storage_scrub_last_pass_seconds", labels,
+					  "unix time of the end of the last full scrub pass (0 = none)"),
+			     (int64_t)(atomic_load(&t->scrub_last_ms) / 1000));
+		c3_gauge_set(c3_gauge_get("c3fs_storage_scrub_running", labels,
+					  "1 while a scrub pass of the target runs"),
+			     atomic_load(&t->scrub_running));
+	}
+	{
+		uint32_t to = atomic_load(&svc->prog.to);
+		char labels[64];
+
+		if (to) {
+			snprintf(labels, sizeof(labels), "target=\"%u\"", to);
+			c3_gauge_set(c3_gauge_get("c3fs_storage_sync_done_chunks", labels,
+						  "chunks sent or removed by the running sync "
+						  "(label: the syncing target)"),
+				     (int64_t)atomic_load(&svc->prog.done_chunks));
+			c3_gauge_set(c3_gauge_get("c3fs_storage_sync_total_chunks", labels,
+						  "chunks the running sync has to send or remove"),
+				     (int64_t)atomic_load(&svc->prog.total_chunks));
+			c3_gauge_set(c3_gauge_get("c3fs_storage_sync_done_bytes", labels,
+						  "bytes sent by the running sync"),
+				     (int64_t)atomic_load(&svc->prog.done_bytes));
+			c3_gauge_set(c3_gauge_get("c3fs_storage_sync_total_bytes", labels,
+						  "bytes the running sync has to send"),
+				     (int64_t)atomic_load(&svc->prog.total_bytes));
 		}
 	}
 }
@@ -1985,6 +2196,8 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 		const char *e = getenv("C3FS_TEST_HEAD_COMMIT_ENOSPC_INODE");
 
 		atomic_store(&svc->test_commit_enospc_inode, e ? strtoull(e, NULL, 10) : 0);
+		e = getenv("C3FS_TEST_SYNC_CHUNK_DELAY_MS");
+		svc->test_sync_delay_ms = e ? (uint32_t)strtoul(e, NULL, 10) : 0;
 	}
 #endif
 	svc->io_engine = o->io_engine;
@@ -2082,6 +2295,12 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	rpc_server_register(svc->srv, STORAGE_T_DUMP_META, svc_on_dump, svc, 0);
 	rpc_server_register(svc->srv, STORAGE_T_SPACE_INFO, svc_on_space, svc, 0);
 	rpc_server_register(svc->srv, STORAGE_T_SYNC_DONE, svc_on_sync_done, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_REPAIR, svc__on_repair, svc, 0);
+	rpc_server_register(svc->srv, STORAGE_T_SCRUB, svc__on_scrub, svc, 0);
+	storage_service_set_scrub(svc, o->scrub_rate_bps, o->scrub_interval_ms);
+	rc = svc__scrub_start(svc);
+	if (rc)
+		goto fail;
 	rc = rpc_server_start(svc->srv);
 	if (rc)
 		goto fail;
@@ -2100,6 +2319,7 @@ void storage_service_free(struct storage_service *svc)
 {
 	if (!svc)
 		return;
+	svc__scrub_stop(svc);
 	if (svc->sync_started) {
 		pthread_mutex_lock(&svc->sync_mu);
 		svc->sync_stop = true;
@@ -2115,6 +2335,7 @@ void storage_service_free(struct storage_service *svc)
 		chunk_store_close(svc->targets[i].cs);
 		free(svc->targets[i].path);
 	}
+	svc__scrub_free(svc);
 	routing_unref(svc->ri);
 	if (svc->zeros)
 		munmap((void *)svc->zeros, CHUNK_SIZE_MAX);

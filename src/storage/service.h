@@ -13,6 +13,9 @@
  * Recovery: a background thread syncs the SYNCING successor of each serving local target
  * (metadata dump, whole-chunk SYNC updates for what differs, SYNC_DONE); updates forwarded
  * to a SYNCING successor always carry the whole chunk.
+ * Repair and scrub (scrub.c): a chunk found corrupt is repaired from a good member of its
+ * chain (STORAGE_T_REPAIR); a background scrubber verifies every chunk's checksums at
+ * storage.scrub_rate and compares it with the successor's copy.
  *
  * Threads: handlers run on the RPC server's worker threads and may block (disk I/O,
  * forwarding).  storage_service_set_routing / set_serving may be called from any thread.
@@ -52,6 +55,8 @@ struct storage_service_opts {
 	uint32_t forward_timeout_ms;   /* one forward attempt (default 10000) */
 	uint32_t remove_batch;         /* chunks per REMOVE call (default 256) */
 	uint32_t dedup_slots;          /* exactly-once table size (default 65536) */
+	uint64_t scrub_rate_bps;       /* scrubber read rate (0 = unlimited) */
+	uint64_t scrub_interval_ms;    /* between full scrub passes of a target (0 = off) */
 	bool start_online;             /* mgmtd mode: targets start ONLINE (stale until synced or
 					* SERVING) and nothing is served until set_serving(true)
 					* (lease); false = static chain file: UPTODATE, serving */
@@ -75,6 +80,11 @@ void storage_service_set_routing(struct storage_service *svc, struct routing_inf
 void storage_service_set_serving(struct storage_service *svc, bool serving);
 /* Optional: where a peer's newer routing version is reported (cluster_client). */
 void storage_service_set_cluster(struct storage_service *svc, struct cluster_client *cc);
+
+/* Change the scrubber's rate (bytes/s, 0 = unlimited) and interval between full passes
+ * (ms, 0 = no scheduled passes; STORAGE_T_SCRUB still starts one).  Any thread. */
+void storage_service_set_scrub(struct storage_service *svc, uint64_t rate_bps,
+			       uint64_t interval_ms);
 
 /* Fill heartbeat reports for the node's targets (cluster_client collect_targets). */
 int storage_service_collect(struct storage_service *svc, struct cluster_target_report *out,

@@ -57,6 +57,8 @@ typedef struct storage_dump_rsp dump_rsp;
 typedef struct storage_space_rsp space_rsp;
 typedef struct storage_io_result io_result;
 typedef struct storage_sync_done_req sync_done_req;
+typedef struct storage_repair_req repair_req;
+typedef struct storage_scrub_req scrub_req;
 
 static void extra_checks_write_req(const write_req *m)
 {
@@ -104,6 +106,11 @@ static void extra_checks_dump_rsp(const dump_rsp *m) { check(m->nentries <= STOR
 static void extra_checks_space_rsp(const space_rsp *m) { check(m->ntargets <= STORAGE_MAX_TARGETS); }
 static void extra_checks_io_result(const io_result *m) { check(m->status <= 0); }
 static void extra_checks_sync_done_req(const sync_done_req *m) { (void)m; }
+static void extra_checks_repair_req(const repair_req *m)
+{
+	check(m->dest_target != 0 && m->dest_target != m->route.target_id);
+}
+static void extra_checks_scrub_req(const scrub_req *m) { (void)m; }
 
 static void no_release(void *m) { (void)m; }
 #define NOREL(T) static void rel_##T(T *m) { no_release(m); }
@@ -115,6 +122,8 @@ NOREL(ql_rsp)
 NOREL(dump_req)
 NOREL(io_result)
 NOREL(sync_done_req)
+NOREL(repair_req)
+NOREL(scrub_req)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -127,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	p = data + 1;
 	n = size - 1;
-	switch (data[0] % 14) {
+	switch (data[0] % 16) {
 	case 0: ROUNDTRIP(write_req, storage_write_req_encode, storage_write_req_decode, storage_write_req_release); break;
 	case 1: ROUNDTRIP(read_req, storage_read_req_encode, storage_read_req_decode, storage_read_req_release); break;
 	case 2: ROUNDTRIP(trunc_req, storage_truncate_req_encode, storage_truncate_req_decode, storage_truncate_req_release); break;
@@ -141,6 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 10: ROUNDTRIP(dump_rsp, storage_dump_rsp_encode, storage_dump_rsp_decode, storage_dump_rsp_release); break;
 	case 11: ROUNDTRIP(space_rsp, storage_space_rsp_encode, storage_space_rsp_decode, storage_space_rsp_release); break;
 	case 13: ROUNDTRIP(sync_done_req, storage_sync_done_req_encode, storage_sync_done_req_decode, rel_sync_done_req); break;
+	case 14: ROUNDTRIP(repair_req, storage_repair_req_encode, storage_repair_req_decode, rel_repair_req); break;
+	case 15: ROUNDTRIP(scrub_req, storage_scrub_req_encode, storage_scrub_req_decode, rel_scrub_req); break;
 	default: ROUNDTRIP(io_result, storage_io_result_encode, storage_io_result_decode, rel_io_result); break;
 	}
 	return 0;

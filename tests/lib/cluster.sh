@@ -13,7 +13,7 @@
 #   c_admin_create_table ID REPLICAS   the mgmtd admin call (used by c_start)
 # Variables after c_start: C_MGMTD (ip:port), C_META (ip:port), C_TOKEN, C_ADMIN_TOKEN,
 # C_STORAGE_PORT[I].  Extra meta arguments (e.g. --set metrics.listen=...) may be put in
-# the array C_META_ARGS before c_start, extra mgmtd ones in C_MGMTD_ARGS.  Daemons are started with t_daemon (names mgmtd, meta, storageI,
+# the array C_META_ARGS before c_start, extra storage arguments in C_STORAGE_ARGS, extra mgmtd ones in C_MGMTD_ARGS.  Daemons are started with t_daemon (names mgmtd, meta, storageI,
 # fuse-<basename DIR>) so t_done scans their logs for sanitizer reports; every mount made
 # here is unmounted (lazily if need be) at exit.
 #
@@ -117,7 +117,8 @@ c_start_storage() { # I
 		--set "server.workers=16" \
 		--set "storage.targets=${C_STORAGE_TARGETS[$i]}" \
 		--set "mgmtd.addrs=$C_MGMTD" \
-		--set "mgmtd.heartbeat=500ms"
+		--set "mgmtd.heartbeat=500ms" \
+		${C_STORAGE_ARGS[@]+"${C_STORAGE_ARGS[@]}"}
 	t_wait_port "${C_STORAGE_PORT[$i]}" 30 || return 1
 }
 

@@ -17,15 +17,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "chain_gen.h"
 #include "trash.h"
 #include "cluster/client.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "net/rpc.h"
 #include "proto/mgmtd.h"
+#include "proto/storage.h"
 
 struct admin_ini {
 	char *mgmtd;
@@ -144,6 +148,67 @@ static const char *health_name(int h)
 	return h == 0 ? "healthy" : h == 1 ? "degraded" : "unavailable";
 }
 
+/* Seconds left of a sync at its rate so far (-1 = unknown). */
+static int64_t sync_eta_s(const struct routing_target *t)
+{
+	if (!t->sync_rate_bps || t->sync_done_bytes > t->sync_total_bytes)
+		return -1;
+	return (int64_t)((t->sync_total_bytes - t->sync_done_bytes + t->sync_rate_bps - 1) /
+			 t->sync_rate_bps);
+}
+
+static const char *human_secs(int64_t s, char *buf, size_t n)
+{
+	if (s < 0)
+		snprintf(buf, n, "?");
+	else if (s < 60)
+		snprintf(buf, n, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, n, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+	else
+		snprintf(buf, n, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	return buf;
+}
+
+/* "45% 120/300 chunks, 1.2 GiB of 2.4 GiB, 35.0 MiB/s, ETA 34s" (or "starting"). */
+static const char *sync_text(const struct routing_target *t, char *buf, size_t n)
+{
+	char d[24], tot[24], r[24], e[24];
+
+	if (!t->sync_total_chunks && !t->sync_total_bytes) {
+		snprintf(buf, n, "starting");
+		return buf;
+	}
+	snprintf(buf, n, "%.0f%% %" PRIu64 "/%" PRIu64 " chunks, %s of %s, %s/s, ETA %s",
+		 t->sync_total_bytes ? 100.0 * (double)t->sync_done_bytes /
+					       (double)t->sync_total_bytes
+				     : t->sync_total_chunks ? 100.0 * (double)t->sync_done_chunks /
+								      (double)t->sync_total_chunks
+							    : 0.0,
+		 t->sync_done_chunks, t->sync_total_chunks,
+		 human_bytes(t->sync_done_bytes, d, sizeof(d)),
+		 human_bytes(t->sync_total_bytes, tot, sizeof(tot)),
+		 human_bytes(t->sync_rate_bps, r, sizeof(r)), human_secs(sync_eta_s(t), e, sizeof(e)));
+	return buf;
+}
+
+/* JSON fields of a target's sync progress and data safety (no leading comma). */
+static void json_target_extra(const struct routing_target *t)
+{
+	int64_t eta = sync_eta_s(t);
+
+	printf("\"sync_done_chunks\":%" PRIu64 ",\"sync_total_chunks\":%" PRIu64
+	       ",\"sync_rate_bps\":%" PRIu64 ",\"sync_eta_s\":", t->sync_done_chunks,
+	       t->sync_total_chunks, t->sync_rate_bps);
+	if (eta < 0)
+		printf("null");
+	else
+		printf("%lld", (long long)eta);
+	printf(",\"corrupt_found\":%" PRIu64 ",\"corrupt_repaired\":%" PRIu64
+	       ",\"scrub_last_ms\":%" PRIu64, t->corrupt_found, t->corrupt_repaired,
+	       t->scrub_last_ms);
+}
+
 /* ------------------------------------------------------------------ commands */
 
 static int cmd_list_nodes(struct admin *ad)
@@ -219,29 +284,41 @@ static int cmd_list_targets(struct admin *ad)
 			printf(",\"local_state\":");
 			json_str(target_local_state_name(t->local_state));
 			printf(",\"capacity_bytes\":%" PRIu64 ",\"free_bytes\":%" PRIu64
-			       ",\"sync_done_bytes\":%" PRIu64 ",\"sync_total_bytes\":%" PRIu64 "}",
+			       ",\"sync_done_bytes\":%" PRIu64 ",\"sync_total_bytes\":%" PRIu64 ",",
 			       t->capacity_bytes, t->free_bytes, t->sync_done_bytes,
 			       t->sync_total_bytes);
+			json_target_extra(t);
+			printf("}");
 		}
 		printf("]}\n");
 	} else {
-		printf("%-8s %-8s %-8s %-9s %-9s %-12s %-12s %s\n", "TARGET", "NODE", "CHAIN",
-		       "STATE", "LOCAL", "CAPACITY", "FREE", "SYNC");
+		uint64_t now_ms = (uint64_t)time(NULL) * 1000;
+
+		printf("%-8s %-8s %-8s %-9s %-9s %-12s %-12s %-11s %-12s %s\n", "TARGET", "NODE",
+		       "CHAIN", "STATE", "LOCAL", "CAPACITY", "FREE", "CORRUPT", "SCRUBBED", "SYNC");
 		for (uint32_t i = 0; i < ri->ntargets; i++) {
 			const struct routing_target *t = &ri->targets[i];
-			char cap[24], fr[24], sync[32] = "-", chain[16] = "-";
+			char cap[24], fr[24], sync[128] = "-", chain[16] = "-", bad[48];
+			char scrub[32] = "never", age[24];
 
-			if (t->sync_total_bytes)
-				snprintf(sync, sizeof(sync), "%.0f%%",
-					 100.0 * (double)t->sync_done_bytes /
-					 (double)t->sync_total_bytes);
+			if (t->state == TARGET_SYNCING)
+				sync_text(t, sync, sizeof(sync));
 			if (t->chain_id)
 				snprintf(chain, sizeof(chain), "%u", t->chain_id);
-			printf("%-8u %-8u %-8s %-9s %-9s %-12s %-12s %s\n", t->target_id,
+			snprintf(bad, sizeof(bad), "%" PRIu64 "/%" PRIu64, t->corrupt_found,
+				 t->corrupt_repaired);
+			if (t->scrub_last_ms)
+				snprintf(scrub, sizeof(scrub), "%s ago",
+					 human_secs(now_ms > t->scrub_last_ms
+							    ? (int64_t)((now_ms - t->scrub_last_ms) /
+									1000)
+							    : 0,
+						    age, sizeof(age)));
+			printf("%-8u %-8u %-8s %-9s %-9s %-12s %-12s %-11s %-12s %s\n", t->target_id,
 			       t->node_id, chain, target_state_name(t->state),
 			       target_local_state_name(t->local_state),
 			       human_bytes(t->capacity_bytes, cap, sizeof(cap)),
-			       human_bytes(t->free_bytes, fr, sizeof(fr)), sync);
+			       human_bytes(t->free_bytes, fr, sizeof(fr)), bad, scrub, sync);
 		}
 	}
 	routing_unref(ri);
@@ -369,8 +446,25 @@ static int cmd_status(struct admin *ad)
 			if (t->state != TARGET_SYNCING)
 				continue;
 			printf("%s{\"target\":%u,\"chain\":%u,\"done_bytes\":%" PRIu64
-			       ",\"total_bytes\":%" PRIu64 "}", first ? "" : ",", t->target_id,
-			       t->chain_id, t->sync_done_bytes, t->sync_total_bytes);
+			       ",\"total_bytes\":%" PRIu64 ",\"done_chunks\":%" PRIu64
+			       ",\"total_chunks\":%" PRIu64 ",\"rate_bps\":%" PRIu64 ",\"eta_s\":",
+			       first ? "" : ",", t->target_id, t->chain_id, t->sync_done_bytes,
+			       t->sync_total_bytes, t->sync_done_chunks, t->sync_total_chunks,
+			       t->sync_rate_bps);
+			if (sync_eta_s(t) < 0)
+				printf("null}");
+			else
+				printf("%lld}", (long long)sync_eta_s(t));
+			first = 0;
+		}
+		printf("],\"corrupt\":[");
+		for (uint32_t i = 0, first = 1; i < ri->ntargets; i++) {
+			const struct routing_target *t = &ri->targets[i];
+
+			if (!t->corrupt_found && !t->corrupt_repaired)
+				continue;
+			printf("%s{\"target\":%u,\"found\":%" PRIu64 ",\"repaired\":%" PRIu64 "}",
+			       first ? "" : ",", t->target_id, t->corrupt_found, t->corrupt_repaired);
 			first = 0;
 		}
 		printf("]}\n");
@@ -395,17 +489,20 @@ static int cmd_status(struct admin *ad)
 	for (uint32_t i = 0; i < ri->ntargets; i++) {
 		const struct routing_target *t = &ri->targets[i];
 
+		char sync[128];
+
 		if (t->state != TARGET_SYNCING)
 			continue;
-		if (t->sync_total_bytes)
-			printf("sync           target %u (chain %u): %s of %s (%.0f%%)\n",
-			       t->target_id, t->chain_id,
-			       human_bytes(t->sync_done_bytes, b1, sizeof(b1)),
-			       human_bytes(t->sync_total_bytes, b2, sizeof(b2)),
-			       100.0 * (double)t->sync_done_bytes / (double)t->sync_total_bytes);
-		else
-			printf("sync           target %u (chain %u): started\n", t->target_id,
-			       t->chain_id);
+		printf("sync           target %u (chain %u): %s\n", t->target_id, t->chain_id,
+		       sync_text(t, sync, sizeof(sync)));
+	}
+	for (uint32_t i = 0; i < ri->ntargets; i++) {
+		const struct routing_target *t = &ri->targets[i];
+
+		if (t->corrupt_found || t->corrupt_repaired)
+			printf("corrupt        target %u: %" PRIu64 " chunks found corrupt, %" PRIu64
+			       " repaired%s\n", t->target_id, t->corrupt_found, t->corrupt_repaired,
+			       t->corrupt_repaired < t->corrupt_found ? " (repair pending)" : "");
 	}
 	routing_unref(ri);
 	return 0;
@@ -913,6 +1010,140 @@ static int cmd_leader(struct admin *ad)
 	return 0;
 }
 
+static void usage_line(FILE *f);
+
+/* scrub TARGET_ID: straight to the storage node holding the target (its address from the
+ * routing), with the cluster token: a pass only reads (at storage.scrub_rate) and repairs
+ * through the normal repair path, so it needs no admin token and no state in mgmtd. */
+static int cmd_scrub(struct admin *ad, int argc, char **argv)
+{
+	struct routing_info *ri;
+	const struct routing_target *t;
+	const struct routing_node *n;
+	struct storage_scrub_req q;
+	struct c3_buf req = C3_BUF_INIT;
+	char addr[ROUTING_ADDR_MAX];
+	int rc;
+
+	if (argc != 1 || parse_u32(argv[0], &q.target_id) != 0 || q.target_id == 0) {
+		fprintf(stderr, "c3fs-admin: scrub takes one target id\n");
+		usage_line(stderr);
+		return 2;
+	}
+	rc = fetch_routing(ad, &ri);
+	if (rc)
+		return fail("scrub", rc);
+	t = routing_target_find(ri, q.target_id);
+	n = t ? routing_node_find(ri, t->node_id) : NULL;
+	if (!n || !n->addr[0]) {
+		fprintf(stderr, "c3fs-admin: scrub: %s %u\n",
+			t ? "no address known for the node of target" : "no such target",
+			q.target_id);
+		routing_unref(ri);
+		return 1;
+	}
+	snprintf(addr, sizeof(addr), "%s", n->addr);
+	routing_unref(ri);
+	storage_scrub_req_encode(&q, &req);
+	rc = req.err ? req.err
+		     : rpc_call_sync(ad->rpc, addr, STORAGE_T_SCRUB, req.data, req.len, NULL, 5000);
+	c3_buf_release(&req);
+	if (rc)
+		return fail("scrub", rc);
+	if (ad->json)
+		printf("{\"target\":%u,\"node_addr\":\"%s\",\"scrub\":\"started\"}\n",
+		       q.target_id, addr);
+	else
+		printf("scrub of target %u started on %s (watch c3fs-admin list-targets: SCRUBBED, "
+		       "CORRUPT)\n", q.target_id, addr);
+	return 0;
+}
+
+/* wait-sync [--timeout SECONDS]: until every target in a chain is serving.  A progress
+ * bar redrawn in place on a terminal, one plain line per poll otherwise. */
+static int cmd_wait_sync(struct admin *ad, int argc, char **argv)
+{
+	uint32_t timeout_s = 0;
+	uint64_t start = (uint64_t)time(NULL);
+	bool tty = isatty(STDOUT_FILENO) && !ad->json, drawn = false;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc &&
+		    parse_u32(argv[i + 1], &timeout_s) == 0) {
+			i++;
+			continue;
+		}
+		fprintf(stderr, "c3fs-admin: wait-sync takes [--timeout SECONDS], not '%s'\n",
+			argv[i]);
+		usage_line(stderr);
+		return 2;
+	}
+	for (;;) {
+		struct routing_info *ri;
+		struct routing_target sum;
+		uint32_t notserving = 0, syncing = 0;
+		char line[256], bar[41], txt[128];
+		int rc = fetch_routing(ad, &ri), fill;
+
+		if (rc)
+			return fail("wait-sync", rc);
+		memset(&sum, 0, sizeof(sum));
+		for (uint32_t i = 0; i < ri->ntargets; i++) {
+			const struct routing_target *t = &ri->targets[i];
+
+			if (!t->chain_id || t->state == TARGET_SERVING)
+				continue;
+			notserving++;
+			if (t->state != TARGET_SYNCING)
+				continue;
+			syncing++;
+			sum.sync_done_chunks += t->sync_done_chunks;
+			sum.sync_total_chunks += t->sync_total_chunks;
+			sum.sync_done_bytes += t->sync_done_bytes;
+			sum.sync_total_bytes += t->sync_total_bytes;
+			sum.sync_rate_bps += t->sync_rate_bps;
+		}
+		if (ad->json && notserving == 0)
+			printf("{\"serving\":true,\"routing_version\":%" PRIu64 "}\n", ri->version);
+		routing_unref(ri);
+		fill = sum.sync_total_bytes ? (int)(40 * sum.sync_done_bytes / sum.sync_total_bytes)
+					    : 0;
+		if (fill > 40)
+			fill = 40;
+		memset(bar, '#', (size_t)fill);
+		memset(bar + fill, '.', (size_t)(40 - fill));
+		bar[40] = '\0';
+		if (notserving == 0)
+			snprintf(line, sizeof(line), "every target is serving");
+		else
+			snprintf(line, sizeof(line), "[%s] %s; %u syncing, %u not serving", bar,
+				 syncing ? sync_text(&sum, txt, sizeof(txt)) : "waiting", syncing,
+				 notserving);
+		if (tty) {
+			printf("\r\033[K%s", line);
+			drawn = true;
+		} else if (!ad->json) {
+			printf("%s\n", line);
+		}
+		fflush(stdout);
+		if (notserving == 0) {
+			if (drawn)
+				printf("\n");
+			return 0;
+		}
+		if (timeout_s && (uint64_t)time(NULL) - start >= timeout_s) {
+			if (drawn)
+				printf("\n");
+			if (ad->json)
+				printf("{\"serving\":false,\"not_serving\":%u}\n", notserving);
+			fprintf(stderr, "c3fs-admin: wait-sync: %u targets still not serving after "
+				"%u s\n", notserving, timeout_s);
+			return 1;
+		}
+		c3_sleep_ms(1000);
+	}
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage_line(FILE *f)
@@ -940,7 +1171,8 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  status                      one-screen cluster health\n"
 		"  list-nodes                  nodes and client sessions\n"
-		"  list-targets                targets, states, space, sync progress\n"
+		"  list-targets                targets, states, space, corrupt chunks found/\n"
+		"                              repaired, last scrub, sync progress\n"
 		"  list-chains                 chains with members in order (head first)\n"
 		"  list-chain-tables           chain tables\n"
 		"  leader                      which mgmtd leads\n"
@@ -956,6 +1188,10 @@ static void usage(FILE *f)
 		"  set-target-state TARGET_ID serving|offline   (admin)\n"
 		"  rotate-lastsrv CHAIN_ID     (admin) give up a lastsrv whose disk is lost:\n"
 		"                              the next member takes over (its data wins)\n"
+		"  scrub TARGET_ID             start a scrub pass of the target now (verify every\n"
+		"                              chunk's checksums, compare with the successor)\n"
+		"  wait-sync [--timeout SECS]  wait until every chain member is serving, with a\n"
+		"                              progress bar of the syncs (exit 1 on timeout)\n"
 		"  get-config NODE_ID|TYPE     live settings mgmtd holds for a node or a type\n"
 		"  set-config NODE_ID|TYPE SECTION.KEY=VALUE...\n"
 		"                              (admin) change reloadable keys of running daemons\n"
@@ -1039,7 +1275,7 @@ static const struct {
 };
 /* Options of a command (create-chain-table), handed to it with their value. */
 static const char *const cmd_value_opts[] = { "--replicas", "--table-id", "--name",
-					      "--targets", "--nodes", "--expire" };
+					      "--targets", "--nodes", "--expire", "--timeout" };
 /* Options of a command that take no value (trash purge). */
 static const char *const cmd_flag_opts[] = { "--expired" };
 
@@ -1170,7 +1406,7 @@ static const struct {
 /* Commands with arguments (each checks its own). */
 static const char *const arg_cmds[] = { "create-chain-table", "offline-node", "online-node",
 					"remove-node", "set-target-state", "rotate-lastsrv",
-					"get-config", "set-config" };
+					"get-config", "set-config", "scrub", "wait-sync" };
 
 /* Before anything is read or connected: a known command, and no arguments for a command
  * that takes none.  0, or 2 after a message. */
@@ -1211,6 +1447,10 @@ static int run_command(struct admin *ad, const char *cmd, int argc, char **argv)
 		return cmd_get_config(ad, argc, argv);
 	if (strcmp(cmd, "set-config") == 0)
 		return cmd_set_config(ad, argc, argv);
+	if (strcmp(cmd, "scrub") == 0)
+		return cmd_scrub(ad, argc, argv);
+	if (strcmp(cmd, "wait-sync") == 0)
+		return cmd_wait_sync(ad, argc, argv);
 	return cmd_rotate_lastsrv(ad, argc, argv);
 }
 

@@ -62,10 +62,18 @@ static void test_register(void)
 static void test_heartbeat(void)
 {
 	struct cluster_target_report reps[3] = {
-		{ 101, TARGET_LOCAL_UPTODATE, 100, 50, 0, 0, 1, 2, 3, 4 },
-		{ 102, TARGET_LOCAL_ONLINE, 100, 60, 5, 10, 1ull << 40, 7, 1ull << 41, 9 },
-		{ 103, TARGET_LOCAL_FAILED, 0, 0, 0, 0, 0, 0, 0, 0 },
+		{ .target_id = 101, .local_state = TARGET_LOCAL_UPTODATE, .capacity_bytes = 100,
+		  .free_bytes = 50, .corrupt_found = 3, .corrupt_repaired = 2,
+		  .scrub_last_ms = 1234, .sync_target = 102, .out_done_chunks = 7,
+		  .out_total_chunks = 9, .out_done_bytes = 70, .out_total_bytes = 90,
+		  .out_rate_bps = 11, .read_bytes = 1ull << 40, .read_ops = 7,
+		  .write_bytes = 1ull << 41, .write_ops = 9 },
+		{ .target_id = 102, .local_state = TARGET_LOCAL_ONLINE, .capacity_bytes = 100,
+		  .free_bytes = 60, .sync_done_bytes = 5, .sync_total_bytes = 10 },
+		{ .target_id = 103, .local_state = TARGET_LOCAL_FAILED },
 	};
+	/* the heartbeat before the trailer: header + 3 reports of 37 bytes */
+	const size_t legacy_len = 4 + 8 + 8 + 8 + 4 + 3 * (4 + 1 + 8 * 4);
 	struct mgmtd_heartbeat_req q = { 10, 77, 3, 9, 3, reps }, q2;
 	struct mgmtd_heartbeat_resp r = { 12, 6000, 7 }, r2;
 	struct c3_buf b = C3_BUF_INIT;
@@ -78,13 +86,29 @@ static void test_heartbeat(void)
 	   "heartbeat round trip");
 	mgmtd_heartbeat_req_release(&q2);
 	for (size_t n = 0; n < b.len; n++) {
-		int rc = mgmtd_heartbeat_req_decode(b.data, n, &q2);
+		int rc;
 
+		if (n == legacy_len || n == b.len - (4 + 3 * 4 * 8))
+			continue; /* a sender without the trailer(s) */
+		rc = mgmtd_heartbeat_req_decode(b.data, n, &q2);
 		bad += rc != -C3FS_EBADMSG;
 		if (rc == 0)
 			mgmtd_heartbeat_req_release(&q2);
 	}
 	is_int(bad, 0, "every truncation of heartbeat rejected");
+	/* backward: without the trailer the extras decode as zeros */
+	is_int(mgmtd_heartbeat_req_decode(b.data, legacy_len, &q2), 0,
+	       "heartbeat without the trailer decodes");
+	ok(q2.nreports == 3 && q2.reports[0].free_bytes == 50 && q2.reports[0].corrupt_found == 0 &&
+	   q2.reports[0].sync_target == 0 && q2.reports[1].sync_total_bytes == 10,
+	   "old heartbeat: extras are zero, the rest intact");
+	mgmtd_heartbeat_req_release(&q2);
+	/* a sender with the first trailer only: I/O counters zero */
+	is_int(mgmtd_heartbeat_req_decode(b.data, b.len - (4 + 3 * 4 * 8), &q2), 0,
+	       "heartbeat without the second trailer decodes");
+	ok(q2.reports[0].corrupt_found == 3 && q2.reports[0].read_bytes == 0 &&
+	   q2.reports[0].write_ops == 0, "  its I/O counters zero, the rest intact");
+	mgmtd_heartbeat_req_release(&q2);
 	reps[2].target_id = 101;
 	c3_buf_reset(&b);
 	mgmtd_heartbeat_req_encode(&q, &b);

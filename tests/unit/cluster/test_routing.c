@@ -210,6 +210,7 @@ static void test_codec(void)
 	struct routing_info *ri = sample(), *out, *empty;
 	struct c3_buf b = C3_BUF_INIT;
 	int err, bad = 0;
+	size_t legacy_len, io_len;
 
 	out = roundtrip(ri, &err);
 	ok(out && same(ri, out), "round trip");
@@ -222,15 +223,39 @@ static void test_codec(void)
 	routing_unref(out);
 	routing_unref(empty);
 
-	/* every truncation is rejected */
+	/* every truncation is rejected, but for the encoding before the per-target trailer
+	 * (what an older mgmtd sends), which decodes with the trailer's fields zero */
+	ri->targets[0].corrupt_found = 5;
+	ri->targets[0].scrub_last_ms = 77;
+	ri->targets[0].sync_total_chunks = 9;
+	ri->targets[0].read_bytes = 1234;
+	ri->targets[0].write_ops = 56;
 	routing_encode(ri, &b);
+	io_len = b.len - (4 + (size_t)ri->ntargets * 4 * 8);
+	legacy_len = io_len - (4 + (size_t)ri->ntargets * 6 * 8);
+	out = routing_decode(b.data, b.len, &err);
+	ok(out && same(ri, out), "round trip with the trailer's fields");
+	routing_unref(out);
 	for (size_t n = 0; n < b.len; n++) {
+		if (n == legacy_len || n == io_len)
+			continue;
 		out = routing_decode(b.data, n, &err);
 		if (out || err != -C3FS_EBADMSG)
 			bad++;
 		routing_unref(out);
 	}
 	is_int(bad, 0, "every truncated encoding is rejected");
+	out = routing_decode(b.data, legacy_len, &err);
+	ok(out && out->ntargets == ri->ntargets && out->targets[0].corrupt_found == 0 &&
+	   out->targets[0].scrub_last_ms == 0 && out->targets[0].sync_total_chunks == 0 &&
+	   out->targets[0].free_bytes == ri->targets[0].free_bytes,
+	   "an encoding without the trailer decodes, its fields zero");
+	routing_unref(out);
+	out = routing_decode(b.data, io_len, &err);
+	ok(out && out->targets[0].corrupt_found == 5 && out->targets[0].read_bytes == 0 &&
+	   out->targets[0].write_ops == 0,
+	   "an encoding without the second trailer decodes, I/O counters zero");
+	routing_unref(out);
 	/* trailing bytes are ignored (forward compatibility) */
 	c3_enc_u32(&b, 0xdeadbeef);
 	out = routing_decode(b.data, b.len, &err);

@@ -37,8 +37,10 @@ static int hb(struct mgmtd_state *st, uint32_t id, uint64_t inc, uint64_t seq, u
 	      uint8_t l1, uint8_t l2, uint64_t rv)
 {
 	struct cluster_target_report reps[2] = {
-		{ .target_id = id * 100 + 1, .local_state = l1, .capacity_bytes = 1000, .free_bytes = 500 },
-		{ .target_id = id * 100 + 2, .local_state = l2, .capacity_bytes = 1000, .free_bytes = 400 },
+		{ .target_id = id * 100 + 1, .local_state = l1, .capacity_bytes = 1000,
+		  .free_bytes = 500 },
+		{ .target_id = id * 100 + 2, .local_state = l2, .capacity_bytes = 1000,
+		  .free_bytes = 400 },
 	};
 	struct mgmtd_heartbeat_req q = { id, inc, seq, rv, 2, reps };
 
@@ -166,9 +168,13 @@ static void test_membership(void)
 	is_int(hb(&st, 3, 103, 9, 1400, 1, 1, 0), -C3FS_ELEASE, "old incarnation refused");
 	/* a target reported by the wrong node is ignored */
 	{
-		struct cluster_target_report rep[3] = { { .target_id = 101, .local_state = TARGET_LOCAL_FAILED, .capacity_bytes = 1, .free_bytes = 1 },
-							{ .target_id = 201, .local_state = TARGET_LOCAL_UPTODATE, .capacity_bytes = 1, .free_bytes = 1 },
-							{ .target_id = 202, .local_state = TARGET_LOCAL_UPTODATE, .capacity_bytes = 1, .free_bytes = 1 } };
+		struct cluster_target_report rep[3] = {
+			{ .target_id = 101, .local_state = TARGET_LOCAL_FAILED, .capacity_bytes = 1,
+			  .free_bytes = 1 },
+			{ .target_id = 201, .local_state = TARGET_LOCAL_UPTODATE,
+			  .capacity_bytes = 1, .free_bytes = 1 },
+			{ .target_id = 202, .local_state = TARGET_LOCAL_UPTODATE,
+			  .capacity_bytes = 1, .free_bytes = 1 } };
 		struct mgmtd_heartbeat_req q = { 2, 202, 10, st.version, 3, rep };
 
 		mgmtd_state_heartbeat(&st, &q, 1400, 1400);
@@ -176,7 +182,9 @@ static void test_membership(void)
 	}
 	/* targets no longer reported count as gone */
 	{
-		struct cluster_target_report rep = { .target_id = 101, .local_state = TARGET_LOCAL_UPTODATE, .capacity_bytes = 1, .free_bytes = 1 };
+		struct cluster_target_report rep = { .target_id = 101,
+						     .local_state = TARGET_LOCAL_UPTODATE,
+						     .capacity_bytes = 1, .free_bytes = 1 };
 		struct mgmtd_heartbeat_req q = { 1, 101, 10, st.version, 1, &rep };
 
 		mgmtd_state_heartbeat(&st, &q, 1400, 1400);
@@ -186,6 +194,71 @@ static void test_membership(void)
 	mgmtd_state_expire(&st, 1400 + 10 * LEASE);
 	ok(mgmtd_state_node(&st, id) == NULL, "silent client forgotten");
 	ok(mgmtd_state_node(&st, 1) != NULL, "servers are never forgotten");
+	mgmtd_state_release(&st);
+}
+
+static const struct routing_target *snap_target(struct routing_info *ri, uint32_t id)
+{
+	return ri ? routing_target_find(ri, id) : NULL;
+}
+
+/* Sync progress comes from the predecessor's report (sync_target) and is shown on the
+ * syncing target; corruption and scrub figures come from the target's own report. */
+static void test_sync_progress(void)
+{
+	struct mgmtd_state st;
+	struct routing_info *ri;
+	const struct routing_target *t;
+	char buf[256];
+
+	setup(&st);
+	for (uint32_t n = 1; n <= 3; n += 2)
+		hb(&st, n, 100 + n, 2, 900, TARGET_LOCAL_UPTODATE, TARGET_LOCAL_UPTODATE, 0);
+	commit(&st);
+	mgmtd_state_expire(&st, 1000);
+	commit(&st);
+	reg(&st, NODE_STORAGE, 2, 202, 1100, NULL);
+	commit(&st);
+	hb(&st, 2, 202, 1, 1100, TARGET_LOCAL_ONLINE, TARGET_LOCAL_ONLINE, st.version);
+	commit(&st);
+	chain_str(&st, 1, buf, sizeof(buf));
+	is_str(buf, "101:serving 301:serving 201:syncing", "201 syncing from 301");
+	{
+		struct cluster_target_report rep[2] = {
+			{ .target_id = 301, .local_state = TARGET_LOCAL_UPTODATE,
+			  .corrupt_found = 4, .corrupt_repaired = 3, .scrub_last_ms = 5555,
+			  .sync_target = 201, .out_done_chunks = 10, .out_total_chunks = 40,
+			  .out_done_bytes = 10 << 20, .out_total_bytes = 40 << 20,
+			  .out_rate_bps = 1 << 20 },
+			{ .target_id = 302, .local_state = TARGET_LOCAL_UPTODATE,
+			  .sync_target = 101 /* serving: not a sync, ignored */,
+			  .out_done_chunks = 7, .out_total_chunks = 7 } };
+		struct mgmtd_heartbeat_req q = { 3, 103, 3, st.version, 2, rep };
+
+		mgmtd_state_heartbeat(&st, &q, 1200, 1200);
+	}
+	ok(st.stats_dirty, "progress figures mark the snapshot stale");
+	/* the syncing node's own report (zeros) does not clear what its predecessor said */
+	hb(&st, 2, 202, 2, 1200, TARGET_LOCAL_ONLINE, TARGET_LOCAL_ONLINE, st.version);
+	ri = mgmtd_state_snapshot(&st, 1200);
+	t = snap_target(ri, 201);
+	ok(t && t->sync_done_chunks == 10 && t->sync_total_chunks == 40 &&
+	   t->sync_done_bytes == 10 << 20 && t->sync_total_bytes == 40 << 20 &&
+	   t->sync_rate_bps == 1 << 20, "the syncing target shows its predecessor's progress");
+	t = snap_target(ri, 301);
+	ok(t && t->corrupt_found == 4 && t->corrupt_repaired == 3 && t->scrub_last_ms == 5555 &&
+	   t->sync_total_chunks == 0, "the predecessor shows its own corruption and scrub figures");
+	t = snap_target(ri, 101);
+	ok(t && t->sync_total_chunks == 0, "progress named for a serving target is ignored");
+	routing_unref(ri);
+	commit(&st);
+	hb(&st, 2, 202, 3, 1300, TARGET_LOCAL_UPTODATE, TARGET_LOCAL_UPTODATE, st.version);
+	is_int(tstate(&st, 201), TARGET_SERVING, "sync done: serving");
+	ri = mgmtd_state_snapshot(&st, 1300);
+	t = snap_target(ri, 201);
+	ok(t && t->sync_total_chunks == 0 && t->sync_total_bytes == 0,
+	   "a serving target shows no sync progress");
+	routing_unref(ri);
 	mgmtd_state_release(&st);
 }
 
@@ -463,6 +536,7 @@ static void test_takeover_grace(void)
 int main(void)
 {
 	test_membership();
+	test_sync_progress();
 	test_lastsrv();
 	test_admin_ops();
 	test_store();

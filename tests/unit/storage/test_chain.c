@@ -5,8 +5,12 @@
  *    is refused with -C3FS_ENOTHEAD
  *  - concurrent writers on overlapping ranges: afterwards all replicas agree byte for byte
  *    and equal the acknowledged writes applied in commit-version order
- *  - a byte flipped on one replica's disk: that replica answers -C3FS_ECHECKSUM (and marks
- *    the chunk corrupt in its metadata dump), another replica returns the right bytes
+ *  - a byte flipped on one replica's disk: that replica answers -C3FS_ECHECKSUM, another
+ *    replica returns the right bytes, and the damaged replica is repaired from its
+ *    predecessor within seconds (right bytes on disk, no corrupt mark in its dump); a
+ *    REPAIR update never replaces a copy that is not marked corrupt, a DIVERGED one does;
+ *    a tail copy that differs without a checksum error is found by the middle's scrub
+ *    pass (STORAGE_T_SCRUB) and replaced
  *  - a retried write (same client/channel/seq) is applied once; an older seq is refused
  *  - truncate, query-last, remove-range replicate
  *  - after the chain version is bumped (SIGHUP), a request with the old version is refused
@@ -432,9 +436,167 @@ static void checksum_flip(void)
 	is_int(do_read(3, 1, chain1_ver, 31, 2000, 0, 98304, 8192, got, &r), 0,
 	       "another replica serves the read");
 	ok(r.length == 8192 && memcmp(got, data + 98304, 8192) == 0, "with the right bytes");
-	is_int(dump_flags(2, 21, 2000, 0, &flags), 0, "dump the corrupt replica's metadata");
-	ok(flags & STORAGE_META_F_CORRUPT, "the chunk is marked corrupt there");
+	/* the corrupt replica asks its predecessor (11) to push the chunk: repaired within
+	 * seconds without anyone else doing anything (storage README, "Corrupt replicas") */
+	{
+		uint64_t deadline = c3_now_ms() + 15000;
+		int rc;
+
+		do {
+			c3_sleep_ms(50);
+			rc = do_read(2, 1, chain1_ver, 21, 2000, 0, 0, CS, got, &r);
+		} while ((rc != 0 || memcmp(got, data, CS) != 0) && c3_now_ms() < deadline);
+		ok(rc == 0 && r.length == CS && memcmp(got, data, CS) == 0,
+		   "the corrupt replica was repaired from the chain and reads right");
+	}
+	is_int(dump_flags(2, 21, 2000, 0, &flags), 0, "dump the repaired replica's metadata");
+	ok(!(flags & STORAGE_META_F_CORRUPT), "no corrupt mark any more");
+	ok(find_chunk_file(21, 2000, 0, path, sizeof(path)) == 0, "its chunk file");
+	{
+		int f2 = open(path, O_RDONLY);
+		ssize_t n = f2 >= 0 ? pread(f2, got, CS, 0) : -1;
+
+		ok(n == (ssize_t)CS && memcmp(got, data, CS) == 0, "holds the right bytes on disk");
+		if (f2 >= 0)
+			close(f2);
+	}
 	free(data);
+	free(got);
+}
+
+/* Send a whole-chunk UPDATE with FULL|SYNC|REPAIR (+ extra) straight to a member. */
+static int repair_push(int node, uint32_t chain, uint32_t target, uint64_t ino, uint64_t ver,
+		       const uint8_t *d, uint32_t len, uint8_t extra)
+{
+	struct storage_update_req u;
+	struct c3_buf b = C3_BUF_INIT;
+	struct rpc_call call;
+	struct iovec iov = { (void *)d, len };
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	u.route = (struct storage_route){ chain, ver_of(chain), target };
+	u.chunk = (struct storage_chunk_id){ ino, 0 };
+	u.type = STORAGE_UPD_WRITE;
+	u.flags = STORAGE_UPD_F_FULL | STORAGE_UPD_F_SYNC | STORAGE_UPD_F_REPAIR | extra;
+	u.length = len;
+	u.chunk_size = CS;
+	u.update_ver = ver;
+	u.crc = c3_crc32c(0, d, len);
+	storage_update_req_encode(&u, &b);
+	rpc_call_init(&call, STORAGE_T_UPDATE, b.data, b.len);
+	call.bulk = &iov;
+	call.nbulk = 1;
+	call.timeout_ms = 10000;
+	rc = rpc_call_start(cli, addrs[node], &call);
+	if (rc == 0) {
+		rc = rpc_call_wait(&call);
+		c3_buf_release(&call.resp);
+	}
+	c3_buf_release(&b);
+	return rc;
+}
+
+/* A replica that differs without failing any checksum (here: the tail's copy replaced
+ * by a direct SYNC update with other bytes at the same version) is found by its
+ * predecessor's scrub pass (STORAGE_T_SCRUB, as `c3fs-admin scrub` sends) comparing
+ * digests, and gets the predecessor's copy. */
+static void divergent_replica(void)
+{
+	uint8_t *data = malloc(CS), *other = malloc(CS), *got = malloc(CS);
+	struct storage_update_req u;
+	struct storage_scrub_req q = { 21 };
+	struct storage_io_result r;
+	struct c3_buf b = C3_BUF_INIT;
+	struct rpc_call call;
+	struct iovec iov = { other, CS };
+	uint64_t deadline;
+	uint32_t len;
+	int rc;
+
+	fill(data, CS, 7101);
+	fill(other, CS, 7102);
+	is_int(do_write(1, 1, chain1_ver, 11, 2200, 0, 0, data, CS, NULL, &r), 0,
+	       "write a chunk for the divergence");
+	memset(&u, 0, sizeof(u));
+	u.route = (struct storage_route){ 1, chain1_ver, 31 };
+	u.chunk = (struct storage_chunk_id){ 2200, 0 };
+	u.type = STORAGE_UPD_WRITE;
+	u.flags = STORAGE_UPD_F_FULL | STORAGE_UPD_F_SYNC;
+	u.length = CS;
+	u.chunk_size = CS;
+	u.update_ver = r.commit_ver;
+	u.crc = c3_crc32c(0, other, CS);
+	storage_update_req_encode(&u, &b);
+	rpc_call_init(&call, STORAGE_T_UPDATE, b.data, b.len);
+	call.bulk = &iov;
+	call.nbulk = 1;
+	call.timeout_ms = 10000;
+	rc = rpc_call_start(cli, addrs[3], &call);
+	if (rc == 0) {
+		rc = rpc_call_wait(&call);
+		c3_buf_release(&call.resp);
+	}
+	c3_buf_release(&b);
+	is_int(rc, 0, "the tail's copy replaced behind the chain's back (same version)");
+	rc = read_member(1, 2, 2200, 0, got, &len);
+	ok(rc == 0 && memcmp(got, other, CS) == 0, "the tail now reads other bytes, no checksum error");
+	storage_scrub_req_encode(&q, &b);
+	is_int(rpc_call_sync(cli, addrs[2], STORAGE_T_SCRUB, b.data, b.len, NULL, 10000), 0,
+	       "scrub of the middle (21) requested");
+	c3_buf_release(&b);
+	q.target_id = 99;
+	storage_scrub_req_encode(&q, &b);
+	is_int(rpc_call_sync(cli, addrs[2], STORAGE_T_SCRUB, b.data, b.len, NULL, 10000),
+	       -C3FS_ENOTARGET, "scrub of a target the node does not have: ENOTARGET");
+	c3_buf_release(&b);
+	deadline = c3_now_ms() + 30000;
+	do {
+		c3_sleep_ms(100);
+		rc = read_member(1, 2, 2200, 0, got, &len);
+	} while ((rc != 0 || memcmp(got, data, CS) != 0) && c3_now_ms() < deadline);
+	ok(rc == 0 && len == CS && memcmp(got, data, CS) == 0,
+	   "the scrub found the divergent tail copy and sent the middle's");
+	free(data);
+	free(other);
+	free(got);
+}
+
+/* The receiver's rules for a REPAIR update: a copy that is not marked corrupt is never
+ * replaced (not even by a "newer" version: a repair never races a write into place); a
+ * DIVERGED push (the predecessor saw the copy differ, under its chunk lock) is applied. */
+static void repair_rules(void)
+{
+	uint8_t *data = malloc(CS), *other = malloc(CS), *got = malloc(CS);
+	struct storage_io_result r;
+	uint32_t len;
+	uint64_t v;
+	int rc, bad = 0;
+
+	fill(data, CS, 7001);
+	fill(other, CS, 7002);
+	is_int(do_write(1, 1, chain1_ver, 11, 2100, 0, 0, data, CS, NULL, &r), 0,
+	       "write a chunk for the repair rules");
+	v = r.commit_ver;
+	is_int(repair_push(2, 1, 21, 2100, v + 5, other, CS, 0), 0,
+	       "a REPAIR update to a whole copy is accepted");
+	rc = read_member(1, 1, 2100, 0, got, &len);
+	ok(rc == 0 && len == CS && memcmp(got, data, CS) == 0,
+	   "but changes nothing (the copy was not corrupt)");
+	is_int(repair_push(3, 1, 31, 2100, v, other, CS, STORAGE_UPD_F_DIVERGED), 0,
+	       "a DIVERGED repair to the tail");
+	rc = read_member(1, 2, 2100, 0, got, &len);
+	ok(rc == 0 && len == CS && memcmp(got, other, CS) == 0, "is applied whatever it held");
+	/* the next write through the head brings every replica back to the same bytes */
+	is_int(do_write(1, 1, chain1_ver, 11, 2100, 0, 0, data, CS, NULL, &r), 0,
+	       "rewrite through the head");
+	for (int m = 0; m < 3; m++) {
+		rc = read_member(1, m, 2100, 0, got, &len);
+		bad += rc != 0 || len != CS || memcmp(got, data, CS) != 0;
+	}
+	is_int(bad, 0, "every replica equal again");
+	free(data);
+	free(other);
 	free(got);
 }
 
@@ -894,6 +1056,8 @@ int main(void)
 	not_head();
 	concurrent_writers();
 	checksum_flip();
+	repair_rules();
+	divergent_replica();
 	exactly_once();
 	truncate_query_remove();
 	batches();

@@ -218,6 +218,28 @@ static void basic(const char *dir, int engine)
 	ok(st.checksum_errors >= 1, "checksum error counted");
 	is_int(wr(cs, b, 0, buf, CS, CS), 0, "full rewrite of the bad chunk");
 	is_int(check(cs, b, buf, CS), 0, "rewritten chunk good again");
+	chunk_store_stat(cs, b, &info);
+	ok(!info.corrupt, "the rewrite's commit cleared the corrupt mark");
+	is_int((int)st.corrupt_marked, 1, "the chunk was counted once as found corrupt");
+	rc = chunk_store_read(cs, b, 777000, 2000, false, &rd);
+	chunk_read_release(&rd);
+	is_int(rc, 0, "and reads again");
+
+	/* a chunk file cut short behind the engine's back (chunk_store_check_file) */
+	is_int(chunk_store_check_file(cs, b), 0, "a whole chunk file passes the length check");
+	is_int(chunk_store_file_path(cs, b, path, sizeof(path)), 0, "path of b again");
+	ok(truncate(path, 4096) == 0, "cut b's file to 4 KiB");
+	is_int(chunk_store_check_file(cs, b), -C3FS_ECHECKSUM, "the length check finds it");
+	chunk_store_stat(cs, b, &info);
+	ok(info.corrupt, "and marks it corrupt");
+	is_int(chunk_store_check_file(cs, b), -C3FS_ECHECKSUM, "a marked chunk stays reported");
+	chunk_store_get_stats(cs, &st);
+	is_int((int)st.corrupt_marked, 2, "counted once more");
+	is_int(chunk_store_check_file(cs, (struct chunk_id){ 999, 9 }), -ENOENT,
+	       "no such chunk: -ENOENT");
+	is_int(wr(cs, b, 0, buf, CS, CS), 0, "full rewrite repairs it");
+	is_int(chunk_store_check_file(cs, b), 0, "whole again");
+	is_int(check(cs, b, buf, CS), 0, "with its bytes");
 
 	/* orphan: a staged COW version not committed before close disappears at reopen */
 	{

@@ -55,7 +55,8 @@ int mgmtd_register_req_decode(const void *p, size_t n, struct mgmtd_register_req
 	m->incarnation = c3_dec_u64(&d);
 	c3_dec_str(&d, m->hostname, sizeof(m->hostname));
 	m->pid = c3_dec_u32(&d);
-	c3_dec_str(&d, m->version, sizeof(m->version));
+	if (!d.err && c3_dec_left(&d) > 0) /* appended: older senders have none */
+		c3_dec_str(&d, m->version, sizeof(m->version));
 	if (c3_dec_finish(&d))
 		return -C3FS_EBADMSG;
 	if (m->node_type < NODE_META || m->node_type > NODE_CLIENT || m->incarnation == 0)
@@ -345,7 +346,7 @@ int mgmtd_leader_resp_decode(const void *p, size_t n, struct mgmtd_leader_resp *
 
 /* ------------------------------------------------------------------ list nodes */
 
-#define NODE_ENTRY_MIN_BYTES (4 + 1 + 1 + 4 + 4 + 4 + 8 + 8 + 4)
+#define NODE_ENTRY_MIN_BYTES (4 + 1 + 1 + 4 + 4 + 4 + 8 + 8)
 
 void mgmtd_list_nodes_resp_encode(const struct mgmtd_list_nodes_resp *m, struct c3_buf *out)
 {
@@ -361,8 +362,11 @@ void mgmtd_list_nodes_resp_encode(const struct mgmtd_list_nodes_resp *m, struct 
 		c3_enc_u32(out, e->pid);
 		c3_enc_u64(out, e->incarnation);
 		c3_enc_u64(out, e->heartbeat_age_ms);
-		c3_enc_str(out, e->version);
 	}
+	/* trailer (appended; older decoders ignore it): each node's version */
+	c3_enc_u32(out, m->n);
+	for (uint32_t i = 0; i < m->n; i++)
+		c3_enc_str(out, m->nodes[i].version);
 }
 
 int mgmtd_list_nodes_resp_decode(const void *p, size_t n, struct mgmtd_list_nodes_resp *m)
@@ -392,11 +396,15 @@ int mgmtd_list_nodes_resp_decode(const void *p, size_t n, struct mgmtd_list_node
 		e->pid = c3_dec_u32(&d);
 		e->incarnation = c3_dec_u64(&d);
 		e->heartbeat_age_ms = c3_dec_u64(&d);
-		c3_dec_str(&d, e->version, sizeof(e->version));
+
 		if (e->type < NODE_MGMTD || e->type > NODE_CLIENT || e->state < NODE_UP ||
 		    e->state > NODE_MAINTENANCE)
 			d.err = -C3FS_EBADMSG;
 	}
+	/* the trailer, when the sender has it: versions */
+	if (!d.err && c3_dec_left(&d) > 0 && c3_dec_u32(&d) == m->n)
+		for (uint32_t i = 0; i < m->n; i++)
+			c3_dec_str(&d, m->nodes[i].version, sizeof(m->nodes[i].version));
 	if (c3_dec_finish(&d)) {
 		mgmtd_list_nodes_resp_release(m);
 		return -C3FS_EBADMSG;

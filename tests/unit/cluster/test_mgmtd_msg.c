@@ -12,7 +12,7 @@ static void test_register(void)
 {
 	struct mgmtd_register_req q = { .node_type = NODE_STORAGE, .node_id = 10,
 					.addr = "127.0.0.1:9010", .incarnation = 77,
-					.hostname = "h1", .pid = 1234 }, q2;
+					.hostname = "h1", .pid = 1234, .version = "9.8" }, q2;
 	struct mgmtd_register_resp r = { 10, 6000, 1000, 5 }, r2;
 	struct c3_buf b = C3_BUF_INIT;
 	int bad = 0;
@@ -20,11 +20,16 @@ static void test_register(void)
 	mgmtd_register_req_encode(&q, &b);
 	is_int(mgmtd_register_req_decode(b.data, b.len, &q2), 0, "register req decodes");
 	ok(q2.node_type == NODE_STORAGE && q2.node_id == 10 && q2.incarnation == 77 &&
-	   strcmp(q2.addr, q.addr) == 0 && strcmp(q2.hostname, "h1") == 0 && q2.pid == 1234,
-	   "register req round trip");
+	   strcmp(q2.addr, q.addr) == 0 && strcmp(q2.hostname, "h1") == 0 && q2.pid == 1234 &&
+	   strcmp(q2.version, "9.8") == 0, "register req round trip");
+	/* every truncation is rejected but the one before the (appended) version */
 	for (size_t n = 0; n < b.len; n++)
-		bad += mgmtd_register_req_decode(b.data, n, &q2) != -C3FS_EBADMSG;
+		if (n != b.len - (4 + 3))
+			bad += mgmtd_register_req_decode(b.data, n, &q2) != -C3FS_EBADMSG;
 	is_int(bad, 0, "every truncation of register req rejected");
+	is_int(mgmtd_register_req_decode(b.data, b.len - (4 + 3), &q2), 0,
+	       "a register req without a version (older sender) decodes");
+	ok(q2.version[0] == '\0' && q2.pid == 1234, "  with an empty version");
 
 	q.incarnation = 0;
 	c3_buf_reset(&b);

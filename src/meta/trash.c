@@ -97,39 +97,26 @@ static int trash_remove(struct meta_svc *svc, uint64_t dir, const char *name, ui
 	return rc;
 }
 
-/* Expired items of one user's trash directory. */
-static int trash_clean_user(struct meta_svc *svc, uint64_t dir, uint64_t now_s,
-			    struct meta_trash_stats *st)
+/* fn for every entry of directory dir (as root, in pages), until fn returns < 0. */
+static int trash_each(struct meta_svc *svc, uint64_t dir, bool plus,
+		      int (*fn)(void *arg, const struct meta_dirent *e), void *arg)
 {
 	char cursor[META_NAME_MAX];
 	uint32_t cursor_len = 0;
 	bool more = true;
 	int rc = 0;
 
-	while (more) {
+	while (more && rc == 0) {
 		struct meta_readdir_req r = { trash_root_hdr(), dir, cursor, cursor_len,
-					      TRASH_PAGE, false };
+					      TRASH_PAGE, plus };
 		struct meta_readdir_resp s;
 
 		rc = meta_op_readdir(svc, &r, &s);
 		if (rc < 0)
-			return rc == -ENOENT ? 0 : rc;
+			return rc;
 		more = s.more && s.count > 0;
-		for (uint32_t i = 0; i < s.count; i++) {
-			const struct meta_dirent *e = &s.entries[i];
-			uint64_t exp = meta_trash_item_expiry(e->name, e->name_len);
-
-			if (exp == 0 || exp > now_s)
-				continue;
-			rc = trash_remove(svc, dir, e->name, e->name_len, &st->entries_removed);
-			if (rc < 0 && rc != -ENOENT) {
-				st->errors++;
-				LOG_WARN("trash: cannot remove expired %.*s: %s", (int)e->name_len,
-					 e->name, c3_strerror(rc));
-			} else if (rc == 0) {
-				st->items_removed++;
-			}
-		}
+		for (uint32_t i = 0; i < s.count && rc == 0; i++)
+			rc = fn(arg, &s.entries[i]);
 		if (s.count > 0) {
 			const struct meta_dirent *last = &s.entries[s.count - 1];
 
@@ -138,6 +125,46 @@ static int trash_clean_user(struct meta_svc *svc, uint64_t dir, uint64_t now_s,
 		}
 		meta_readdir_resp_release(&s);
 	}
+	return rc;
+}
+
+struct trash_walk {
+	struct meta_svc *svc;
+	uint64_t dir, now_s;
+	struct meta_trash_stats *st;
+};
+
+/* An entry of /trash/<uid>/: removed when it is an item whose expiry has passed. */
+static int trash_item(void *arg, const struct meta_dirent *e)
+{
+	struct trash_walk *w = arg;
+	uint64_t exp = meta_trash_item_expiry(e->name, e->name_len);
+	int rc;
+
+	if (exp == 0 || exp > w->now_s)
+		return 0;
+	rc = trash_remove(w->svc, w->dir, e->name, e->name_len, &w->st->entries_removed);
+	if (rc < 0 && rc != -ENOENT) {
+		w->st->errors++;
+		LOG_WARN("trash: cannot remove expired %.*s: %s", (int)e->name_len, e->name,
+			 c3_strerror(rc));
+	} else if (rc == 0) {
+		w->st->items_removed++;
+	}
+	return 0;
+}
+
+/* An entry of /trash: a user's directory /trash/<N> owned by uid N, cleaned. */
+static int trash_user(void *arg, const struct meta_dirent *e)
+{
+	struct trash_walk *w = arg, u = *w;
+	uint32_t uid;
+
+	if (!S_ISDIR(e->type) || !name_is_uid(e->name, e->name_len, &uid) || e->attr.uid != uid)
+		return 0;
+	u.dir = e->ino;
+	if (trash_each(w->svc, e->ino, false, trash_item, &u) < 0)
+		w->st->errors++;
 	return 0;
 }
 
@@ -146,9 +173,7 @@ int meta_trash_clean(struct meta_svc *svc, uint64_t now_s, struct meta_trash_sta
 	struct meta_lookup_req lr = { trash_root_hdr(), META_ROOT_INO, TRASH_NAME,
 				      (uint32_t)strlen(TRASH_NAME) };
 	struct meta_attr_resp la;
-	char cursor[META_NAME_MAX];
-	uint32_t cursor_len = 0;
-	bool more = true;
+	struct trash_walk w = { svc, 0, now_s, st };
 	int rc;
 
 	rc = meta_op_lookup(svc, &lr, &la);
@@ -158,32 +183,6 @@ int meta_trash_clean(struct meta_svc *svc, uint64_t now_s, struct meta_trash_sta
 		return rc;
 	if (!S_ISDIR(la.attr.mode) || la.attr.uid != 0)
 		return 0; /* someone else's /trash: not ours to clean */
-	while (more) {
-		struct meta_readdir_req r = { trash_root_hdr(), la.attr.ino, cursor, cursor_len,
-					      TRASH_PAGE, true };
-		struct meta_readdir_resp s;
-
-		rc = meta_op_readdir(svc, &r, &s);
-		if (rc < 0)
-			return rc;
-		more = s.more && s.count > 0;
-		for (uint32_t i = 0; i < s.count; i++) {
-			const struct meta_dirent *e = &s.entries[i];
-			uint32_t uid;
-
-			if (!S_ISDIR(e->type) || !name_is_uid(e->name, e->name_len, &uid) ||
-			    e->attr.uid != uid)
-				continue;
-			if (trash_clean_user(svc, e->ino, now_s, st) < 0)
-				st->errors++;
-		}
-		if (s.count > 0) {
-			const struct meta_dirent *last = &s.entries[s.count - 1];
-
-			cursor_len = last->name_len;
-			memcpy(cursor, last->name, cursor_len);
-		}
-		meta_readdir_resp_release(&s);
-	}
-	return 0;
+	w.dir = la.attr.ino;
+	return trash_each(svc, la.attr.ino, true, trash_user, &w);
 }

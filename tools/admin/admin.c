@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "chain_gen.h"
 #include "trash.h"
 #include "cluster/client.h"
@@ -59,7 +60,7 @@ struct admin {
 
 /* ------------------------------------------------------------------ output helpers */
 
-static void json_str(const char *s)
+void admin_json_str(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -228,15 +229,15 @@ static int cmd_list_nodes(struct admin *ad)
 			const struct mgmtd_node_entry *e = &r.nodes[i];
 
 			printf("%s{\"id\":%u,\"type\":", i ? "," : "", e->node_id);
-			json_str(node_type_name(e->type));
+			admin_json_str(node_type_name(e->type));
 			printf(",\"state\":");
-			json_str(node_state_name(e->state));
+			admin_json_str(node_state_name(e->state));
 			printf(",\"addr\":");
-			json_str(e->addr);
+			admin_json_str(e->addr);
 			printf(",\"hostname\":");
-			json_str(e->hostname);
+			admin_json_str(e->hostname);
 			printf(",\"version\":");
-			json_str(e->version);
+			admin_json_str(e->version);
 			printf(",\"pid\":%u,\"heartbeat_age_ms\":", e->pid);
 			if (e->heartbeat_age_ms == UINT64_MAX)
 				printf("null}");
@@ -280,9 +281,9 @@ static int cmd_list_targets(struct admin *ad)
 
 			printf("%s{\"id\":%u,\"node\":%u,\"chain\":%u,\"state\":", i ? "," : "",
 			       t->target_id, t->node_id, t->chain_id);
-			json_str(target_state_name(t->state));
+			admin_json_str(target_state_name(t->state));
 			printf(",\"local_state\":");
-			json_str(target_local_state_name(t->local_state));
+			admin_json_str(target_local_state_name(t->local_state));
 			printf(",\"capacity_bytes\":%" PRIu64 ",\"free_bytes\":%" PRIu64
 			       ",\"sync_done_bytes\":%" PRIu64 ",\"sync_total_bytes\":%" PRIu64 ",",
 			       t->capacity_bytes, t->free_bytes, t->sync_done_bytes,
@@ -379,7 +380,7 @@ static int cmd_list_tables(struct admin *ad)
 		if (ad->json) {
 			printf("%s{\"id\":%u,\"version\":%u,\"name\":", i ? "," : "", t->table_id,
 			       t->version);
-			json_str(t->name);
+			admin_json_str(t->name);
 			printf(",\"chains\":[");
 			for (uint32_t k = 0; k < t->nchains; k++)
 				printf("%s%u", k ? "," : "", t->chains[k]);
@@ -431,7 +432,7 @@ static int cmd_status(struct admin *ad)
 	}
 	if (ad->json) {
 		printf("{\"leader\":");
-		json_str(ad->leader);
+		admin_json_str(ad->leader);
 		printf(",\"routing_version\":%" PRIu64 ",\"nodes\":{\"up\":%u,\"down\":%u,"
 		       "\"maintenance\":%u},\"chains\":{\"healthy\":%u,\"degraded\":%u,"
 		       "\"unavailable\":%u},\"targets\":{", ri->version, nup, ndown, nmaint,
@@ -848,10 +849,10 @@ static int cmd_get_config(struct admin *ad, int argc, char **argv)
 		return fail("get-config", rc);
 	if (ad->json) {
 		printf("{\"type\":");
-		json_str(node_type_name(r.node_type));
+		admin_json_str(node_type_name(r.node_type));
 		printf(",\"node\":%u,\"version\":%" PRIu64 ",\"settings\":", q.node_id,
 		       r.version);
-		json_str(r.settings);
+		admin_json_str(r.settings);
 		printf("}\n");
 	} else {
 		printf("# live settings of %s%s%.0u (configuration version %" PRIu64 "; "
@@ -998,9 +999,9 @@ static int cmd_leader(struct admin *ad)
 		return fail("leader", rc);
 	if (ad->json) {
 		printf("{\"leader\":");
-		json_str(lr.leader);
+		admin_json_str(lr.leader);
 		printf(",\"answered_by\":");
-		json_str(lr.self);
+		admin_json_str(lr.self);
 		printf(",\"lease_left_ms\":%" PRIu64 "}\n", lr.lease_left_ms);
 	} else {
 		printf("leader %s (lease %.1fs left), answered by %s\n",

@@ -12,6 +12,8 @@
  */
 #include "trash.h"
 
+#include "admin.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -140,22 +142,6 @@ static int user_trash(const char *mp, bool create, char *out, size_t size)
 		return 1;
 	}
 	return 0;
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
 }
 
 static int cmd_rmtree(bool json, int argc, char **argv)
@@ -288,7 +274,7 @@ static int cmd_rmtree(bool json, int argc, char **argv)
 			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 			if (json) {
 				printf("%s{\"path\":", first ? "" : ",");
-				json_str(rel);
+				admin_json_str(rel);
 				printf(",\"item\":\"%s\",\"expires\":\"%s\"}",
 				       strrchr(item, '/') + 1, when);
 				first = 0;
@@ -370,7 +356,7 @@ static int cmd_list(bool json, int argc, char **argv)
 	if (json)
 		printf("{\"trash\":");
 	if (json)
-		json_str(tdir);
+		admin_json_str(tdir);
 	if (json)
 		printf(",\"items\":[");
 	else
@@ -394,9 +380,9 @@ static int cmd_list(bool json, int argc, char **argv)
 		fmt_time(deleted, dl, sizeof(dl));
 		if (json) {
 			printf("%s{\"item\":", n ? "," : "");
-			json_str(de->d_name);
+			admin_json_str(de->d_name);
 			printf(",\"origin\":");
-			json_str(origin);
+			admin_json_str(origin);
 			printf(",\"expires\":\"%s\",\"deleted\":\"%s\",\"bytes\":%" PRIu64
 			       ",\"entries\":%" PRIu64 "}", ex, dl, du_bytes,
 			       du_entries ? du_entries - 1 : 0);
@@ -510,7 +496,7 @@ static int cmd_restore(bool json, int argc, char **argv)
 		fprintf(stderr, "c3fs-admin: restored, but %s stays: %s\n", ip, strerror(errno));
 	if (json) {
 		printf("{\"restored\":");
-		json_str(dst);
+		admin_json_str(dst);
 		printf("}\n");
 	} else {
 		printf("%s restored to %s\n", strrchr(ip, '/') + 1, dst);

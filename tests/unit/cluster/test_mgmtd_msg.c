@@ -67,7 +67,7 @@ static void test_heartbeat(void)
 		{ 103, TARGET_LOCAL_FAILED, 0, 0, 0, 0, 0, 0, 0, 0 },
 	};
 	struct mgmtd_heartbeat_req q = { 10, 77, 3, 9, 3, reps }, q2;
-	struct mgmtd_heartbeat_resp r = { 12, 6000, 7 }, r2;
+	struct mgmtd_heartbeat_resp r = { 12, 6000, 7, 5 }, r2;
 	struct c3_buf b = C3_BUF_INIT;
 	int bad = 0;
 
@@ -113,7 +113,11 @@ static void test_heartbeat(void)
 	c3_buf_reset(&b);
 	mgmtd_heartbeat_resp_encode(&r, &b);
 	is_int(mgmtd_heartbeat_resp_decode(b.data, b.len, &r2), 0, "heartbeat resp");
-	ok(r2.routing_version == 12 && r2.lease_ms == 6000, "heartbeat resp round trip");
+	ok(r2.routing_version == 12 && r2.lease_ms == 6000 && r2.config_version == 7 &&
+	   r2.users_version == 5, "heartbeat resp round trip");
+	/* a reply from a mgmtd without the appended users_version: 0 */
+	is_int(mgmtd_heartbeat_resp_decode(b.data, b.len - 8, &r2), 0, "older heartbeat resp");
+	ok(r2.config_version == 7 && r2.users_version == 0, "users_version absent = 0");
 	c3_buf_release(&b);
 }
 

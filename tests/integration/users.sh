@@ -87,6 +87,18 @@ timeout 20 "$BIN/c3fs-admin" --mgmtd "$C_MGMTD" --token "$C_TOKEN" --admin-token
 t_is "$?" 3 "user-list with a wrong admin token: exit 3"
 "${A[@]}" user-list | grep -q carol
 t_ok $(( ! $? )) "the refused user-add added nothing"
+"${A[@]}" user-add 5000 ops --admin --token-out "$T/ops.tok" >/dev/null 2>&1
+timeout 20 "$BIN/c3fs-admin" --mgmtd "$C_MGMTD" --token "$C_TOKEN" \
+	--admin-token-file "$T/ops.tok" user-list >/dev/null 2>&1
+t_is "$?" 0 "an admin user's token works as the admin token"
+timeout 20 "$BIN/c3fs-admin" --mgmtd "$C_MGMTD" --token "$C_TOKEN" \
+	--admin-token-file "$T/alice.tok" user-list >/dev/null 2>&1
+t_is "$?" 3 "a user's token without the admin flag does not"
+timeout 10 "$BIN/c3fs-meta" --set "server.listen=127.0.0.1:$(t_free_port)" \
+	--set "kv.uri=mem:" --set auth.users=true >"$T/standalone.log" 2>&1
+t_ok $(( $? == 0 )) "a standalone meta with auth.users refuses to start"
+grep -q "needs mgmtd.addrs" "$T/standalone.log"
+t_ok $? "and says why"
 
 # --- a root user's mount: any uid -----------------------------------------------------------
 MR=$T/mr

@@ -216,8 +216,8 @@ static int add_or_rotate(const struct admin_users_ctx *ctx, const char *cmd, boo
 		return users_fail(cmd, rc);
 	if (ctx->json) {
 		printf("{\"uid\":%u,\"users_version\":%" PRIu64, q.u.uid, r.routing_version);
-		if (o->token_out)
-			printf(",\"token_file\":\"%s\"}\n", o->token_out);
+		if (o->token_out) /* the path is the caller's own: not echoed (no escaping) */
+			printf(",\"token_written\":true}\n");
 		else
 			printf(",\"token\":\"%s\"}\n", token);
 	} else if (o->token_out) {

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cluster/users.h"
 #include "common/config.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -141,7 +142,11 @@ static char *fusefs_read_user_token(const char *path)
 		LOG_ERROR("user token file %s: %s", path, strerror(errno));
 	else if (!tok[0])
 		LOG_ERROR("user token file %s: empty", path);
-	if (tok && !tok[0]) {
+	else if (!cluster_token_is_valid(tok))
+		LOG_ERROR("user token file %s: not a c3fs user token (64 hex digits, as written "
+			  "by c3fs-admin user-add)", path);
+	if (tok && !cluster_token_is_valid(tok)) {
+		explicit_bzero(tok, strlen(tok));
 		free(tok);
 		return NULL;
 	}

@@ -27,6 +27,7 @@ struct op_metrics {
 };
 static struct op_metrics g_metrics[NTYPES];
 static struct meta_users *g_users;   /* set once by meta_server_register; NULL = no checks */
+static struct c3_counter *g_refused_token, *g_refused_cred;
 static _Atomic uint64_t g_refused_log_ns;
 
 /* With a user table: may this request run as its header says (meta/users.h)?  Session
@@ -49,6 +50,8 @@ static int user_check(struct rpc_req *req, struct meta_cred *cred)
 		rpc_req_set_conn_slot(req, slot);
 	if (rc) {
 		uint64_t now = c3_now_ns(), last = atomic_load(&g_refused_log_ns);
+
+		c3_counter_add(rc == -EPERM ? g_refused_cred : g_refused_token, 1);
 
 		/* one line a second at most: a refused mount retries every request */
 		if (now - last > 1000000000ull &&
@@ -251,6 +254,10 @@ int meta_server_register(struct rpc_server *srv, struct meta_svc *svc,
 	int rc;
 
 	g_users = users;
+	g_refused_token = c3_counter_get("c3fs_meta_user_refused_total", "why=\"token\"",
+					 "requests refused by the user check (auth.users)");
+	g_refused_cred = c3_counter_get("c3fs_meta_user_refused_total", "why=\"cred\"",
+					"requests refused by the user check (auth.users)");
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
 		struct op_metrics *m = &g_metrics[tab[i].type - META_T_STATFS];
 		const char *name = meta_type_name(tab[i].type);

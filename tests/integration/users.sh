@@ -171,5 +171,17 @@ t_ok $? "a mount with the new token works"
 fuse_refused "$T/m-old" "$T/root.tok"
 t_ok $(( $? == 0 )) "a new mount with the old token fails"
 
+# --- users survive a mgmtd restart (its KV), and meta keeps checking ------------------------
+t_kill mgmtd
+t_daemon mgmtd "$BIN/c3fs-mgmtd" --set "server.listen=$C_MGMTD" --set "server.token=$C_TOKEN" \
+	--set "server.admin_token=$C_ADMIN_TOKEN" --set "kv.data_dir=$T/mgmtd" \
+	--set "lease.node_lease=3s" --set "lease.leader_lease=1s"
+t_wait_for 30 '"${A[@]}" user-list | grep -Eq "^0 +root"'
+t_ok $? "after a mgmtd restart user-list still shows the users"
+touch "$M2/after-mgmtd-restart"
+t_ok $? "the new root token still works"
+fuse_refused "$T/m-old2" "$T/root.tok"
+t_ok $(( $? == 0 )) "the old one is still refused"
+
 for d in "$MA" "$MN" "$MR" "$M2"; do c_umount "$d" >/dev/null 2>&1; done
 t_done

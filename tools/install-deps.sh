@@ -7,6 +7,7 @@ PKGS=(
 	liburing-dev libfuse3-dev fuse3            # io_uring, FUSE low-level API
 	libisal-dev liblmdb-dev libpq-dev libinih-dev  # CRC32C, embedded KV, PostgreSQL client, INI
 	zlib1g-dev                                 # CRC-32 of FFRecord files (src/ffrecord)
+	libssl-dev                                 # SHA-256 of user tokens (libcrypto, src/cluster/users.c)
 	postgresql                                 # shared-KV backend (tests start their own server)
 	fio sqlite3 attr git iproute2 procps psmisc util-linux  # tests and benchmarks
 	spin                                       # tests/model: the Promela model of the chain protocol

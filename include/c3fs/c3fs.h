@@ -89,12 +89,17 @@ struct c3fs_client_opts {
 	size_t live_cfg_size;
 	void (*on_live_config)(void *arg, const void *cfg, uint64_t version);
 	void *live_cfg_arg;
+	/* The user token (c3fs-admin user-add; docs/OPERATIONS.md "Users and tokens") sent
+	 * once per connection; meta nodes with auth.users = true refuse requests without a
+	 * known one (-C3FS_EUSERTOKEN) and requests for another uid than the user's
+	 * (-EPERM) unless it is a root user.  NULL = "" = none. */
+	const char *user_token;
 };
 
 /* Connect: start following mgmtd and wait (opts.ready_timeout_ms) for the first routing
  * snapshot.  On success *out is a new client the caller frees with c3fs_client_free().
- * Returns 0, -EINVAL (bad options), -C3FS_ETIMEDOUT (mgmtd did not answer in time),
- * -ENOMEM; on failure nothing is left to free. */
+ * Returns 0, -EINVAL (bad options, a user token longer than 127 bytes), -C3FS_ETIMEDOUT
+ * (mgmtd did not answer in time), -ENOMEM; on failure nothing is left to free. */
 int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **out);
 
 /* Close every connection and free the client.  Every struct c3fs_file must have been

@@ -25,6 +25,7 @@ enum c3fs_errcode {
 	C3FS_EBUSY = 1011, /* server overloaded, retry later */
 	C3FS_EINTERNAL = 1012, /* internal error (a bug): see the server log */
 	C3FS_EADMIN = 1013, /* operation needs the admin token */
+	C3FS_EUSERTOKEN = 1014, /* authentication failed: unknown, removed or missing user token */
 	C3FS_ECONFLICT = 1100, /* transaction conflict, retry */
 	C3FS_EKV = 1101, /* metadata store backend error */
 	C3FS_EKVTOOLARGE = 1102, /* key or value too large for the metadata store */

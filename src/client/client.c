@@ -883,8 +883,13 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 		rc = -ENOMEM;
 		goto fail_strings;
 	}
+	if (opts->user_token && strlen(opts->user_token) >= RPC_USER_TOKEN_MAX) {
+		rc = -EINVAL;
+		goto fail_strings;
+	}
 	cl->opts.mgmtd_addrs = cl->mgmtd_addrs;
 	cl->opts.token = cl->token;
+	cl->opts.user_token = NULL; /* the rpc client keeps its own copy */
 	while (cl->client_id == 0)
 		if (getrandom(&cl->client_id, sizeof(cl->client_id), 0) != sizeof(cl->client_id)) {
 			rc = -errno;
@@ -906,6 +911,7 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 
 	memset(&ro, 0, sizeof(ro));
 	ro.token = cl->token;
+	ro.user_token = opts->user_token;
 	ro.conns_per_peer = cl->opts.conns_per_peer;
 	ro.io_threads = cl->opts.io_threads;
 	rc = rpc_client_new(&ro, &cl->rpc);

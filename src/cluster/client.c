@@ -66,6 +66,9 @@ struct cluster_client {
 	uint64_t cfg_seen;                 /* config version in the last heartbeat reply */
 	uint64_t cfg_done;                 /* version last fetched (applied or refused) */
 	bool cfg_fetched;                  /* fetched since the last registration */
+	uint64_t users_seen;               /* user table version in the last heartbeat reply */
+	uint64_t users_done;               /* version last handed to on_users */
+	bool users_fetched;                /* fetched since the last registration */
 	struct cluster_target_report *reports;
 };
 
@@ -304,6 +307,7 @@ static int do_register(struct cluster_client *cc)
 				 cc->opts.heartbeat_ms, r.lease_ms);
 		cc->seq = 0;
 		cc->cfg_fetched = false; /* a new mgmtd (or a restart) may hold other settings */
+		cc->users_fetched = false;
 		if (r.routing_version)
 			cluster_client_routing_hint(cc, r.routing_version);
 	}
@@ -346,6 +350,7 @@ static int do_heartbeat(struct cluster_client *cc)
 		lease_extend(cc, sent, r.lease_ms);
 		cluster_client_routing_hint(cc, r.routing_version);
 		cc->cfg_seen = r.config_version;
+		cc->users_seen = r.users_version;
 	} else if (rc == -C3FS_ELEASE) {
 		/* mgmtd does not know this incarnation (any more): register again */
 		pthread_mutex_lock(&cc->mu);
@@ -433,6 +438,41 @@ static int fetch_config(struct cluster_client *cc)
 	return rc;
 }
 
+/* ------------------------------------------------------------------ users */
+
+static bool users_wanted(const struct cluster_client *cc)
+{
+	return cc->opts.on_users && (!cc->users_fetched || cc->users_seen != cc->users_done);
+}
+
+static int fetch_users(struct cluster_client *cc)
+{
+	struct mgmtd_get_users_req q;
+	struct mgmtd_users_resp r;
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
+	int rc;
+
+	q.node_id = cluster_client_node_id(cc);
+	q.known_version = cc->users_done;
+	mgmtd_get_users_req_encode(&q, &req);
+	rc = req.err;
+	if (rc == 0)
+		rc = leader_call(cc, MGMTD_T_GET_USERS, &req, &resp, call_timeout_ms(cc) * 2);
+	if (rc == 0)
+		rc = mgmtd_users_resp_decode(resp.data, resp.len, &r);
+	if (rc == 0) {
+		cc->users_fetched = true;
+		cc->users_done = r.version;
+		if (cc->users_seen < r.version)
+			cc->users_seen = r.version;
+		cc->opts.on_users(cc->opts.arg, r.users, r.n, r.version);
+		mgmtd_users_resp_release(&r);
+	}
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	return rc;
+}
+
 static void report_lease(struct cluster_client *cc)
 {
 	bool valid = cluster_client_lease_valid(cc);
@@ -474,7 +514,7 @@ static void *cc_thread(void *arg)
 {
 	struct cluster_client *cc = arg;
 	uint64_t next_hb = 0, next_register = 0, routing_retry_at = 0, lost_ms = 0;
-	uint64_t config_retry_at = 0;
+	uint64_t config_retry_at = 0, users_retry_at = 0;
 	int last_err = 0; /* result of the last registration or heartbeat */
 
 	for (;;) {
@@ -541,6 +581,13 @@ static void *cc_thread(void *arg)
 			if (crc)
 				LOG_DEBUG("live configuration fetch failed: %s", c3_strerror(crc));
 			config_retry_at = crc ? c3_now_ms() + 1000 : 0;
+		}
+		if (registered && users_wanted(cc) && c3_now_ms() >= users_retry_at) {
+			int urc = fetch_users(cc);
+
+			if (urc)
+				LOG_DEBUG("user table fetch failed: %s", c3_strerror(urc));
+			users_retry_at = urc ? c3_now_ms() + 1000 : 0;
 		}
 		report_lease(cc);
 

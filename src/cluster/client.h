@@ -25,6 +25,7 @@
 
 struct cluster_client;
 struct c3_cfg_table;
+struct cluster_user;
 
 /* One target's report in a storage heartbeat. */
 struct cluster_target_report {
@@ -75,6 +76,12 @@ struct cluster_client_opts {
 	const void *cfg_base;
 	size_t cfg_size;            /* sizeof *cfg_base */
 	void (*on_config)(void *arg, const void *cfg, uint64_t version);
+	/* Users (optional; meta nodes).  After registering and whenever a heartbeat reply
+	 * names another user table version, the client fetches the table with the token
+	 * hashes (MGMTD_T_GET_USERS) and calls on_users with it (valid during the call only;
+	 * n may be 0).  A failed fetch is retried every second. */
+	void (*on_users)(void *arg, const struct cluster_user *users, uint32_t n,
+			 uint64_t version);
 };
 
 /* Start the background thread.  Does not wait for mgmtd: use cluster_client_wait_ready.

@@ -252,6 +252,7 @@ void mgmtd_heartbeat_resp_encode(const struct mgmtd_heartbeat_resp *m, struct c3
 	c3_enc_u64(out, m->routing_version);
 	c3_enc_u32(out, m->lease_ms);
 	c3_enc_u64(out, m->config_version);
+	c3_enc_u64(out, m->users_version);
 }
 
 int mgmtd_heartbeat_resp_decode(const void *p, size_t n, struct mgmtd_heartbeat_resp *m)
@@ -262,6 +263,7 @@ int mgmtd_heartbeat_resp_decode(const void *p, size_t n, struct mgmtd_heartbeat_
 	m->routing_version = c3_dec_u64(&d);
 	m->lease_ms = c3_dec_u32(&d);
 	m->config_version = c3_dec_left(&d) ? c3_dec_u64(&d) : 0; /* appended field */
+	m->users_version = c3_dec_left(&d) ? c3_dec_u64(&d) : 0;  /* appended field */
 	if (c3_dec_finish(&d) || m->lease_ms == 0)
 		return -C3FS_EBADMSG;
 	return 0;

@@ -5,3 +5,5 @@
 MODULES += cluster
 cluster_SRCS := $(wildcard src/cluster/*.c)
 cluster_DEPS := net common
+# libcrypto: SHA-256 of user tokens (users.c)
+cluster_PKGS := libcrypto

@@ -32,6 +32,7 @@ struct fusefs_config {
 	char *mgmtd;
 	char *token;
 	char *token_file;
+	char *user_token_file;
 	uint64_t attr_timeout_ms;
 	uint64_t entry_timeout_ms;
 	uint64_t negative_timeout_ms;

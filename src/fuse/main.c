@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "cluster/users.h"
 #include "common/config.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -64,6 +66,9 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	    "Cluster token (prefer token_file)."),
 	CFG("cluster", "token_file", C3_CFG_STR, token_file, "", 1, 0, "",
 	    "File holding the cluster token (first line); overrides token."),
+	CFG("cluster", "user_token_file", C3_CFG_STR, user_token_file, "", 1, 0, "",
+	    "File holding this mount's user token (c3fs-admin user-add; first line); must "
+	    "not be readable by group or others. Empty = none (meta auth.users off)."),
 	CFG("cluster", "rpc_timeout", C3_CFG_MS, rpc_timeout_ms, "10s", 100, 600000, "ms",
 	    "Deadline of one RPC."),
 	CFG("cluster", "write_wait", C3_CFG_MS, write_wait_ms, "60s", 1000, 3600000, "ms",
@@ -116,6 +121,38 @@ static void fusefs_on_live_config(void *arg, const void *cfg, uint64_t version)
 	virt_conf_pushed(arg, cfg, version);
 }
 
+/* The user token file: like the cluster token's, but refused unless only its owner may
+ * read it (mode 0600 or stricter).  NULL on error, with the reason logged. */
+static char *fusefs_read_user_token(const char *path)
+{
+	struct stat st;
+	char *tok;
+
+	if (stat(path, &st) != 0) {
+		LOG_ERROR("user token file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (st.st_mode & 077) {
+		LOG_ERROR("user token file %s: mode %04o lets others read it (chmod 600 it)",
+			  path, (unsigned)(st.st_mode & 07777));
+		return NULL;
+	}
+	tok = fusefs_read_token(path);
+	if (!tok)
+		LOG_ERROR("user token file %s: %s", path, strerror(errno));
+	else if (!tok[0])
+		LOG_ERROR("user token file %s: empty", path);
+	else if (!cluster_token_is_valid(tok))
+		LOG_ERROR("user token file %s: not a c3fs user token (64 hex digits, as written "
+			  "by c3fs-admin user-add)", path);
+	if (tok && !cluster_token_is_valid(tok)) {
+		explicit_bzero(tok, strlen(tok));
+		free(tok);
+		return NULL;
+	}
+	return tok;
+}
+
 int main(int argc, char **argv)
 {
 	static struct fusefs fs;
@@ -123,7 +160,7 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop = NULL;
 	char err[C3_CFG_ERRLEN];
-	char *token = NULL, opts[256];
+	char *token = NULL, *user_token = NULL, opts[256];
 	const char *mnt;
 	int argi = 0, rc, lvl, status = 1;
 
@@ -159,6 +196,11 @@ int main(int argc, char **argv)
 			goto out_cfg;
 		}
 	}
+	if (fs.cfg.user_token_file[0]) {
+		user_token = fusefs_read_user_token(fs.cfg.user_token_file);
+		if (!user_token)
+			goto out_token;
+	}
 	if (fs.cfg.metrics_listen[0]) {
 		int port = 0;
 
@@ -174,6 +216,7 @@ int main(int argc, char **argv)
 	memset(&co, 0, sizeof(co));
 	co.mgmtd_addrs = fs.cfg.mgmtd;
 	co.token = token ? token : fs.cfg.token;
+	co.user_token = user_token;
 	co.timeout_ms = (uint32_t)fs.cfg.rpc_timeout_ms;
 	co.write_wait_ms = (uint32_t)fs.cfg.write_wait_ms;
 	co.meta_wait_ms = (uint32_t)fs.cfg.meta_wait_ms;
@@ -193,6 +236,20 @@ int main(int argc, char **argv)
 	if (rc) {
 		LOG_ERROR("cannot reach the cluster at %s: %s", fs.cfg.mgmtd, c3_strerror(rc));
 		goto out_metrics;
+	}
+	if (user_token) {
+		struct c3fs_statfs sf;
+
+		/* statfs needs the token only (not a caller's uid): a refused token fails the
+		 * mount here with a clear message instead of every request later */
+		rc = c3fs_statfs(fs.cl, NULL, &sf);
+		if (rc == -C3FS_EUSERTOKEN) {
+			LOG_ERROR("user token of %s refused by meta: %s", fs.cfg.user_token_file,
+				  c3_strerror(rc));
+			goto out_client_only;
+		}
+		if (rc)
+			LOG_WARN("first metadata request failed: %s", c3_strerror(rc));
 	}
 	usrbio_start(&fs); /* on failure (logged) USRBIO registrations are refused */
 
@@ -248,12 +305,16 @@ out_client:
 	usrbio_stop(); /* its rings' files are closed through the client */
 	/* handles the kernel never released are closed through the client: before it goes */
 	fusefs_free_inodes(&fs);
+out_client_only:
 	c3fs_client_free(fs.cl);
 out_metrics:
 	if (fs.cfg.metrics_listen[0])
 		c3_metrics_stop();
 out_token:
 	free(token);
+	if (user_token)
+		explicit_bzero(user_token, strlen(user_token));
+	free(user_token);
 out_cfg:
 	c3_cfg_release(&fusefs_cfg_table, &fs.cfg);
 	return status;

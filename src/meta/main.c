@@ -29,6 +29,7 @@
 #include "meta/cluster.h"
 #include "meta/meta.h"
 #include "meta/server.h"
+#include "meta/users.h"
 #include "net/rpc.h"
 
 struct meta_config {
@@ -60,6 +61,7 @@ struct meta_config {
 	char *log_level;
 	char *log_file;
 	char *metrics_listen;
+	bool auth_users;
 };
 
 #define K(sec, name, type, field, def, min, max, unit, desc)                            \
@@ -117,6 +119,9 @@ static const struct c3_cfg_key meta_keys[] = {
 	K("log", "file", C3_CFG_STR, log_file, "", 1, 0, "", "log file (empty = stderr)"),
 	K("metrics", "listen", C3_CFG_STR, metrics_listen, "", 1, 0, "",
 	  "Prometheus /metrics address ip:port (empty = off)"),
+	K("auth", "users", C3_CFG_BOOL, auth_users, "false", 1, 0, "",
+	  "every request must come from a connection with a user token (c3fs-admin user-add) "
+	  "and act within that user's uid/gid (a root user's for any); needs mgmtd.addrs"),
 };
 static const struct c3_cfg_table meta_cfg = { "meta", meta_keys,
 					       sizeof(meta_keys) / sizeof(meta_keys[0]) };
@@ -143,6 +148,19 @@ static void cb_config(void *arg, const void *cfg, uint64_t version)
 	atomic_store(&live_gc_interval_ms, c->gc_interval_ms);
 	atomic_store(&live_gc_batch, c->gc_batch);
 	atomic_store(&live_trash_interval_ms, c->trash_interval_ms);
+}
+
+/* The user table from mgmtd (cluster/client.h on_users; auth.users only). */
+static void cb_users(void *arg, const struct cluster_user *users, uint32_t n,
+		     uint64_t version)
+{
+	int rc = meta_users_set(arg, users, n, version);
+
+	if (rc)
+		LOG_ERROR("user table version %llu not applied: %s", (unsigned long long)version,
+			  c3_strerror(rc));
+	else
+		LOG_INFO("user table version %llu: %u users", (unsigned long long)version, n);
 }
 
 struct gc_thread {
@@ -245,6 +263,7 @@ int main(int argc, char **argv)
 	struct rpc_server *srv = NULL;
 	struct rpc_client *rpc = NULL;
 	struct cluster_client *cc = NULL;
+	struct meta_users *users = NULL;
 	struct meta_cluster mc;
 	struct gc_thread gc;
 	pthread_t gc_tid;
@@ -284,6 +303,14 @@ int main(int argc, char **argv)
 	mode = strtol(cfg.root_mode, &end, 8);
 	if (errno || *end || mode < 0 || mode > 07777) {
 		LOG_ERROR("meta.root_mode: %s is not an octal mode", cfg.root_mode);
+		goto out;
+	}
+	if (cfg.auth_users && !cfg.mgmtd[0]) {
+		LOG_ERROR("auth.users = true needs mgmtd.addrs: users come from mgmtd");
+		goto out;
+	}
+	if (cfg.auth_users && meta_users_new(&users) < 0) {
+		LOG_ERROR("out of memory");
 		goto out;
 	}
 	/* block the stop signals in every thread; main waits for them with sigwait */
@@ -367,6 +394,9 @@ int main(int argc, char **argv)
 		cco.cfg_base = &cfg;
 		cco.cfg_size = sizeof(cfg);
 		cco.on_config = cb_config;
+		if (users)
+			cco.on_users = cb_users;
+		cco.arg = users;
 		rc = cluster_client_new(&cco, &cc);
 		if (rc < 0) {
 			LOG_ERROR("cluster client: %s", c3_strerror(rc));
@@ -378,6 +408,11 @@ int main(int argc, char **argv)
 		if (cluster_client_wait_ready(cc, 5000) < 0)
 			LOG_WARN("mgmtd not reachable yet at %s; continuing, routing will follow",
 				 cfg.mgmtd);
+		for (int i = 0; users && !meta_users_ready(users) && i < 50; i++)
+			c3_sleep_ms(100);
+		if (users && !meta_users_ready(users))
+			LOG_WARN("no user table from mgmtd yet: requests are refused until it "
+				 "arrives");
 	}
 	rc = meta_svc_new(db, &so, &svc);
 	if (rc < 0) {
@@ -385,7 +420,7 @@ int main(int argc, char **argv)
 			  kv_uri_redact(cfg.kv_uri, kv_shown, sizeof(kv_shown)), c3_strerror(rc));
 		goto out;
 	}
-	rc = meta_server_register(srv, svc);
+	rc = meta_server_register(srv, svc, users);
 	if (rc == 0)
 		rc = rpc_server_start(srv);
 	if (rc < 0) {
@@ -441,6 +476,7 @@ out:
 		c3_metrics_stop();
 	rpc_server_free(srv);
 	cluster_client_free(cc);
+	meta_users_free(users);
 	if (rpc)
 		rpc_client_free(rpc);
 	meta_svc_free(svc);

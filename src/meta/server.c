@@ -7,6 +7,7 @@
 #include "meta/server.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #include "common/metrics.h"
 #include "kv/kv.h"
 #include "meta/meta_int.h"
+#include "meta/users.h"
 
 #define NTYPES (META_T_RELEASE - META_T_STATFS + 1)
 
@@ -24,6 +26,41 @@ struct op_metrics {
 	struct c3_hist *lat;
 };
 static struct op_metrics g_metrics[NTYPES];
+static struct meta_users *g_users;   /* set once by meta_server_register; NULL = no checks */
+static struct c3_counter *g_refused_token, *g_refused_cred;
+static _Atomic uint64_t g_refused_log_ns;
+
+/* With a user table: may this request run as its header says (meta/users.h)?  Session
+ * keep-alive requests (renew, prune, release) carry no caller and statfs shows only
+ * totals: for those the token alone counts. */
+static int user_check(struct rpc_req *req, struct meta_cred *cred)
+{
+	bool caller = req->type != META_T_RENEW && req->type != META_T_PRUNE &&
+		    req->type != META_T_RELEASE && req->type != META_T_STATFS;
+	uint64_t slot, was;
+	char why[160];
+	int rc;
+
+	if (!g_users)
+		return 0;
+	slot = was = rpc_req_conn_slot(req);
+	rc = meta_users_check(g_users, rpc_req_user_token(req), &slot, cred, caller, why,
+			      sizeof(why));
+	if (slot != was)
+		rpc_req_set_conn_slot(req, slot);
+	if (rc) {
+		uint64_t now = c3_now_ns(), last = atomic_load(&g_refused_log_ns);
+
+		c3_counter_add(rc == -EPERM ? g_refused_cred : g_refused_token, 1);
+
+		/* one line a second at most: a refused mount retries every request */
+		if (now - last > 1000000000ull &&
+		    atomic_compare_exchange_strong(&g_refused_log_ns, &last, now))
+			LOG_WARN("%s from %s refused: %s", meta_type_name(req->type), req->peer,
+				 why);
+	}
+	return rc;
+}
 
 static void count(uint16_t type, int rc, uint64_t start)
 {
@@ -61,6 +98,8 @@ static void finish(struct rpc_req *req, int rc, struct c3_buf *out, uint64_t sta
 		int rc = meta_##RQ##_decode(req->payload, req->payload_len, &r);        \
 		memset(&s, 0, sizeof(s));                                               \
 		if (rc == 0)                                                            \
+			rc = user_check(req, &r.hdr.cred);                              \
+		if (rc == 0)                                                            \
 			rc = CALL;                                                      \
 		if (rc == 0)                                                            \
 			meta_##RS##_encode(&s, &out);                                   \
@@ -77,6 +116,8 @@ static void finish(struct rpc_req *req, int rc, struct c3_buf *out, uint64_t sta
 		uint64_t start = c3_now_ns();                                           \
 		int rc = meta_##RQ##_decode(req->payload, req->payload_len, &r);        \
 		if (rc == 0)                                                            \
+			rc = user_check(req, &r.hdr.cred);                              \
+		if (rc == 0)                                                            \
 			rc = CALL;                                                      \
 		finish(req, rc, &out, start);                                           \
 	}
@@ -92,6 +133,8 @@ static void finish(struct rpc_req *req, int rc, struct c3_buf *out, uint64_t sta
 		uint64_t start = c3_now_ns();                                           \
 		int rc = meta_##RQ##_decode(req->payload, req->payload_len, &r);        \
 		memset(&s, 0, sizeof(s));                                               \
+		if (rc == 0)                                                            \
+			rc = user_check(req, &r.hdr.cred);                              \
 		if (rc == 0)                                                            \
 			rc = CALL;                                                      \
 		if (rc == 0)                                                            \
@@ -136,6 +179,8 @@ static void h_readdir(struct rpc_req *req, void *ctx)
 
 	memset(&s, 0, sizeof(s));
 	if (rc == 0)
+		rc = user_check(req, &r.hdr.cred);
+	if (rc == 0)
 		rc = meta_op_readdir(svc, &r, &s);
 	if (rc == 0)
 		meta_readdir_resp_encode(&s, &out);
@@ -160,6 +205,8 @@ static void h_rmtree(struct rpc_req *req, void *ctx)
 		max_ms = left_ms > 200 ? left_ms / 2 : 100;
 	}
 	if (rc == 0)
+		rc = user_check(req, &r.hdr.cred);
+	if (rc == 0)
 		rc = meta_op_rmtree(svc, &r, max_ms, &s);
 	if (rc == 0)
 		meta_rmtree_resp_encode(&s, &out);
@@ -175,7 +222,8 @@ static bool server_is_point_read(uint16_t type)
 	       type == META_T_READLINK;
 }
 
-int meta_server_register(struct rpc_server *srv, struct meta_svc *svc)
+int meta_server_register(struct rpc_server *srv, struct meta_svc *svc,
+			 struct meta_users *users)
 {
 	/* With an embedded KV a read transaction is a walk of the memory map that never waits
 	 * for a commit, so point reads run on the I/O thread that read the request: no
@@ -205,6 +253,11 @@ int meta_server_register(struct rpc_server *srv, struct meta_svc *svc)
 	char labels[64];
 	int rc;
 
+	g_users = users;
+	g_refused_token = c3_counter_get("c3fs_meta_user_refused_total", "why=\"token\"",
+					 "requests refused by the user check (auth.users)");
+	g_refused_cred = c3_counter_get("c3fs_meta_user_refused_total", "why=\"cred\"",
+					"requests refused by the user check (auth.users)");
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
 		struct op_metrics *m = &g_metrics[tab[i].type - META_T_STATFS];
 		const char *name = meta_type_name(tab[i].type);

@@ -29,6 +29,7 @@
 #include "mgmtd/settings.h"
 #include "mgmtd/state.h"
 #include "mgmtd/store.h"
+#include "mgmtd/users.h"
 #include "mgmtd/web.h"
 #include "net/codec.h"
 #include "net/rpc.h"
@@ -66,6 +67,7 @@ struct mgmtd_service {
 	bool frozen;                     /* (mu) */
 	uint64_t frozen_until_ms;        /* (mu) */
 	uint64_t config_version;         /* (mu) live configuration version (settings.h) */
+	uint64_t users_version;          /* (mu) user table version (users.h) */
 
 	struct c3_counter *m_heartbeats, *m_registrations, *m_takeovers, *m_commit_fail;
 	struct c3_gauge *m_leader, *m_version, *m_nodes_up, *m_nodes_down, *m_nodes_maint;
@@ -225,6 +227,8 @@ static int take_over_locked(struct mgmtd_service *svc)
 	 * set-config re-reads it inside its transaction anyway */
 	if (mgmtd_settings_version(svc->db, &svc->config_version) != 0)
 		LOG_WARN("cannot read the live configuration version from the KV");
+	if (mgmtd_users_version(svc->db, &svc->users_version) != 0)
+		LOG_WARN("cannot read the user table version from the KV");
 	LOG_INFO("now the mgmtd leader (epoch %llu): %u nodes, %u targets, %u chains, %u "
 		 "tables, routing version %llu", (unsigned long long)svc->lease.epoch,
 		 svc->st.nnodes, svc->st.ntargets, svc->st.nchains, svc->st.ntables,
@@ -333,16 +337,14 @@ static void reply_redirect_locked(struct mgmtd_service *svc, struct rpc_req *req
 	c3_buf_release(&b);
 }
 
+/* The admin token, or the token of a user with the admin flag (users.h).  With no admin
+ * token configured only admin users' tokens work. */
 static bool token_ok(const struct mgmtd_service *svc, const char *given)
 {
-	size_t a = strlen(svc->admin_token), b = strlen(given);
-	unsigned diff = (unsigned)(a ^ b);
-
-	if (a == 0)
-		return false; /* no admin token configured: admin operations are disabled */
-	for (size_t i = 0; i < a; i++)
-		diff |= (unsigned)(svc->admin_token[i] ^ given[i < b ? i : 0]);
-	return diff == 0;
+	if (svc->admin_token[0] && cluster_ct_equal(svc->admin_token, strlen(svc->admin_token),
+						    given, strlen(given)))
+		return true;
+	return mgmtd_users_is_admin_token(svc->db, given);
 }
 
 static void h_get_leader(struct rpc_req *req, void *ctx)
@@ -436,6 +438,7 @@ static void frozen_heartbeat_locked(struct mgmtd_service *svc, struct rpc_req *r
 	memset(&r, 0, sizeof(r));
 	r.routing_version = svc->ri->version;
 	r.config_version = svc->config_version;
+	r.users_version = svc->users_version;
 	r.lease_ms = (uint32_t)(2 * left < svc->node_lease_ms ? 2 * left : svc->node_lease_ms);
 	if (r.lease_ms == 0)
 		r.lease_ms = 1;
@@ -476,6 +479,7 @@ static void h_heartbeat(struct rpc_req *req, void *ctx)
 		r.routing_version = svc->st.version;
 		r.lease_ms = (uint32_t)svc->node_lease_ms;
 		r.config_version = svc->config_version;
+		r.users_version = svc->users_version;
 		mgmtd_heartbeat_resp_encode(&r, &b);
 		c3_counter_add(svc->m_heartbeats, 1);
 	}
@@ -811,6 +815,156 @@ static void h_set_config(struct rpc_req *req, void *ctx)
 	mgmtd_set_config_req_release(&q);
 }
 
+/* ------------------------------------------------------------------ users (users.h) */
+
+/* Leader check and admin check for a user request (takes and drops mu).  Returns true
+ * when the request may go on; else it was answered. */
+static bool users_admit(struct mgmtd_service *svc, struct rpc_req *req, const char *what,
+			const char *admin_token, uint64_t *instance)
+{
+	pthread_mutex_lock(&svc->mu);
+	if (!is_leader_locked(svc)) {
+		reply_redirect_locked(svc, req);
+		pthread_mutex_unlock(&svc->mu);
+		return false;
+	}
+	if (!token_ok(svc, admin_token)) {
+		pthread_mutex_unlock(&svc->mu);
+		LOG_WARN("%s from %s refused: %s", what, req->peer,
+			 svc->admin_token[0] ? "wrong admin token" : "no admin token configured");
+		rpc_reply(req, -C3FS_EADMIN, NULL, 0, NULL, 0);
+		return false;
+	}
+	*instance = svc->instance;
+	pthread_mutex_unlock(&svc->mu);
+	return true;
+}
+
+/* A change committed: heartbeats name the new version from now on. */
+static void users_changed(struct mgmtd_service *svc, struct rpc_req *req, uint64_t version)
+{
+	struct mgmtd_admin_resp ar;
+	struct c3_buf b = C3_BUF_INIT;
+
+	pthread_mutex_lock(&svc->mu);
+	if (version > svc->users_version)
+		svc->users_version = version;
+	pthread_mutex_unlock(&svc->mu);
+	memset(&ar, 0, sizeof(ar));
+	ar.routing_version = version;
+	mgmtd_admin_resp_encode(&ar, &b);
+	rpc_reply_buf(req, b.err, b.err ? NULL : &b);
+	c3_buf_release(&b);
+}
+
+/* USER_ADD and TOKEN_ROTATE. */
+static void h_user_change(struct rpc_req *req, void *ctx)
+{
+	struct mgmtd_service *svc = ctx;
+	struct mgmtd_user_add_req q;
+	bool add = req->type == MGMTD_T_USER_ADD;
+	uint64_t instance, version = 0;
+	int rc = mgmtd_user_add_req_decode(req->payload, req->payload_len, &q);
+
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	if (!users_admit(svc, req, add ? "user-add" : "token-rotate", q.admin_token, &instance))
+		return;
+	if (add)
+		rc = mgmtd_users_add(svc->db, instance, wall_ms(), &q.u, &version);
+	else
+		rc = mgmtd_users_rotate(svc->db, instance, wall_ms(), q.u.uid, q.u.hash, &version);
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	LOG_INFO("%s uid %u%s%s: user table version %llu", add ? "user-add" : "token-rotate",
+		 q.u.uid, add ? " name " : "", add ? q.u.name : "", (unsigned long long)version);
+	users_changed(svc, req, version);
+}
+
+/* USER_REMOVE and USER_LIST (the list carries no hashes). */
+static void h_user_remove(struct rpc_req *req, void *ctx)
+{
+	struct mgmtd_service *svc = ctx;
+	struct mgmtd_user_remove_req q;
+	struct mgmtd_users_resp r;
+	struct c3_buf b = C3_BUF_INIT;
+	bool list = req->type == MGMTD_T_USER_LIST;
+	uint64_t instance, version = 0;
+	int rc = mgmtd_user_remove_req_decode(req->payload, req->payload_len, &q);
+
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	if (!users_admit(svc, req, list ? "user-list" : "user-remove", q.admin_token, &instance))
+		return;
+	if (!list) {
+		rc = mgmtd_users_remove(svc->db, instance, wall_ms(), q.uid, &version);
+		if (rc) {
+			rpc_reply(req, rc, NULL, 0, NULL, 0);
+			return;
+		}
+		LOG_INFO("user-remove uid %u: user table version %llu", q.uid,
+			 (unsigned long long)version);
+		users_changed(svc, req, version);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	rc = mgmtd_users_list(svc->db, &r.version, &r.users, &r.n);
+	if (rc == 0)
+		mgmtd_users_resp_encode(&r, false, &b);
+	mgmtd_users_resp_release(&r);
+	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);
+	c3_buf_release(&b);
+}
+
+/* GET_USERS: the table with hashes, for registered meta nodes only. */
+static void h_get_users(struct rpc_req *req, void *ctx)
+{
+	struct mgmtd_service *svc = ctx;
+	struct mgmtd_get_users_req q;
+	struct mgmtd_users_resp r;
+	struct mgmtd_node *n;
+	struct c3_buf b = C3_BUF_INIT;
+	int rc = mgmtd_get_users_req_decode(req->payload, req->payload_len, &q);
+
+	if (rc) {
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&svc->mu);
+	if (!is_leader_locked(svc)) {
+		reply_redirect_locked(svc, req);
+		pthread_mutex_unlock(&svc->mu);
+		return;
+	}
+	n = mgmtd_state_node(&svc->st, q.node_id);
+	rc = n && n->type == NODE_META && n->alive ? 0 : -EPERM;
+	pthread_mutex_unlock(&svc->mu);
+	if (rc) {
+		LOG_WARN("get-users from %s refused: node %u is not a live meta node", req->peer,
+			 q.node_id);
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	rc = mgmtd_users_list(svc->db, &r.version, &r.users, &r.n);
+	if (rc == 0) {
+		pthread_mutex_lock(&svc->mu);
+		if (r.version > svc->users_version)
+			svc->users_version = r.version;
+		pthread_mutex_unlock(&svc->mu);
+		mgmtd_users_resp_encode(&r, true, &b);
+	}
+	mgmtd_users_resp_release(&r);
+	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);
+	c3_buf_release(&b);
+}
+
 /* ------------------------------------------------------------------ metrics */
 
 /* Metric callbacks cannot be unregistered (metrics.h), so the callback is registered once
@@ -1023,6 +1177,11 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	rpc_server_register(svc->srv, MGMTD_T_REMOVE_NODE, h_remove_node, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_GET_CONFIG, h_get_config, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_SET_CONFIG, h_set_config, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_GET_USERS, h_get_users, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_USER_ADD, h_user_change, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_TOKEN_ROTATE, h_user_change, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_USER_REMOVE, h_user_remove, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_USER_LIST, h_user_remove, svc, 0);
 
 	metrics_init(svc);
 	if (cfg->metrics_listen && cfg->metrics_listen[0]) {

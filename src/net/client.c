@@ -142,6 +142,7 @@ struct cli_io {
 struct rpc_client {
 	const struct net_transport *tr;
 	char *token;
+	char *user_token;          /* "" = none (appended to the auth frame) */
 	int conns_per_peer;
 	uint32_t connect_timeout_ms;
 	uint32_t max_payload;
@@ -379,6 +380,8 @@ static int cli_conn_open(struct rpc_client *cli, const char *addr, uint32_t time
 	if (fd < 0)
 		return fd;
 	c3_enc_str(&auth, cli->token);
+	if (cli->user_token[0])
+		c3_enc_str(&auth, cli->user_token);
 	if (auth.err) {
 		rc = auth.err;
 		goto fail;
@@ -1232,7 +1235,8 @@ int rpc_client_new(const struct rpc_client_opts *opts, struct rpc_client **out)
 	*out = NULL;
 	pthread_once(&cli_m_once, cli_metrics_init);
 	if (!opts || opts->conns_per_peer < 0 || opts->conns_per_peer > 64 ||
-	    opts->io_threads < 0 || opts->io_threads > 64)
+	    opts->io_threads < 0 || opts->io_threads > 64 ||
+	    (opts->user_token && strlen(opts->user_token) >= RPC_USER_TOKEN_MAX))
 		return -C3FS_ECONFIG;
 	cli = calloc(1, sizeof(*cli));
 	if (!cli)
@@ -1245,8 +1249,9 @@ int rpc_client_new(const struct rpc_client_opts *opts, struct rpc_client **out)
 	atomic_init(&cli->next_id, 1);
 	pthread_mutex_init(&cli->mu, NULL);
 	cli->token = strdup(opts->token ? opts->token : "");
+	cli->user_token = strdup(opts->user_token ? opts->user_token : "");
 	cli->ios = calloc((size_t)cli->nio, sizeof(*cli->ios));
-	if (!cli->token || !cli->ios) {
+	if (!cli->token || !cli->user_token || !cli->ios) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -1346,5 +1351,6 @@ void rpc_client_free(struct rpc_client *cli)
 	pthread_mutex_destroy(&cli->mu);
 	free(cli->ios);
 	free(cli->token);
+	free(cli->user_token);
 	free(cli);
 }

@@ -13,7 +13,9 @@
  *
  * Authentication: the first frame on every connection is RPC_T_AUTH carrying the cluster
  * token; anything else first, a wrong token, or an unauthenticated frame over 16 KiB is
- * answered with -C3FS_EAUTH, logged, and the connection closed.
+ * answered with -C3FS_EAUTH, logged, and the connection closed.  The frame may carry a
+ * user token after it (rpc_client_opts.user_token): the server keeps it with the
+ * connection for the handlers (rpc_req_user_token) and does not check it itself.
  *
  * Errors: every function returns 0 or a negative code (errors.h).  A call fails with
  *   -C3FS_ETIMEDOUT   its deadline passed (the late reply, if any, is discarded)
@@ -83,6 +85,17 @@ struct rpc_req {
 	void *server_private;
 };
 
+#define RPC_USER_TOKEN_MAX 128 /* with the NUL */
+
+/* The user token the client presented when it authenticated the connection (the first
+ * RPC_T_AUTH frame), "" when none.  Valid as long as req. */
+const char *rpc_req_user_token(const struct rpc_req *req);
+/* One 64-bit word per connection for the handlers (0 at connect): e.g. which user the
+ * connection's token was found to be, so it is looked up once per connection.  Atomic:
+ * requests of one connection may run on several threads at once. */
+uint64_t rpc_req_conn_slot(const struct rpc_req *req);
+void rpc_req_set_conn_slot(struct rpc_req *req, uint64_t value);
+
 /* A handler must call rpc_reply() exactly once, now or later from any thread (it may
  * hand the request to another thread and reply when done). */
 typedef void (*rpc_handler_fn)(struct rpc_req *req, void *ctx);
@@ -125,6 +138,8 @@ struct rpc_client;
 
 struct rpc_client_opts {
 	const char *token;            /* cluster token presented on every connection */
+	const char *user_token;       /* user token sent with it (NULL/"" = none), at most
+				       * RPC_USER_TOKEN_MAX - 1 bytes */
 	int conns_per_peer;           /* connections per server address; default 2 */
 	uint32_t connect_timeout_ms;  /* default 2000 */
 	uint32_t max_payload;         /* largest reply payload accepted; default as server */

@@ -166,6 +166,10 @@ struct srv_conn {
 	struct srv_conn *prev, *next;  /* io->conns, or io->pending (next only) */
 	char peer[48];
 	char addr[48];             /* peer without the port (per-address cap); immutable */
+	/* the user token of the first RPC_T_AUTH frame: written by the io thread before
+	 * any request of the connection exists, read-only afterwards */
+	char user_token[RPC_USER_TOKEN_MAX];
+	_Atomic uint64_t slot;     /* rpc_req_conn_slot: any handler thread */
 };
 
 struct srv_io {
@@ -608,6 +612,27 @@ static bool srv_token_ok(const struct rpc_server *srv, const uint8_t *p, size_t 
 	return diff == 0;
 }
 
+const char *rpc_req_user_token(const struct rpc_req *req)
+{
+	const struct srv_req *r = req->server_private;
+
+	return r->conn->user_token;
+}
+
+uint64_t rpc_req_conn_slot(const struct rpc_req *req)
+{
+	const struct srv_req *r = req->server_private;
+
+	return atomic_load(&r->conn->slot);
+}
+
+void rpc_req_set_conn_slot(struct rpc_req *req, uint64_t value)
+{
+	struct srv_req *r = req->server_private;
+
+	atomic_store(&r->conn->slot, value);
+}
+
 static void srv_enqueue(struct rpc_server *srv, struct srv_req *r);
 
 /* io thread: a whole request has arrived.  Returns false when c was closed. */
@@ -623,8 +648,12 @@ static bool srv_dispatch(struct srv_conn *c, struct srv_req *r)
 		const uint8_t *tok;
 		size_t toklen;
 
+		char user[RPC_USER_TOKEN_MAX] = "";
+
 		c3_dec_init(&d, r->pub.payload, r->pub.payload_len);
 		tok = c3_dec_bytes(&d, 4096, &toklen);
+		if (c3_dec_left(&d)) /* appended: the user token (rpc_client_opts.user_token) */
+			c3_dec_str(&d, user, sizeof(user));
 		if (c3_dec_finish(&d) != 0 || !srv_token_ok(srv, tok, toklen)) {
 			c3_counter_add(srv_m.auth_failures, 1);
 			LOG_WARN("rpc: authentication failed from %s: %s", c->peer,
@@ -646,6 +675,7 @@ static bool srv_dispatch(struct srv_conn *c, struct srv_req *r)
 				return false;
 			}
 			c->authed = true;
+			memcpy(c->user_token, user, sizeof(user));
 			srv_ulist_forget(srv, c);
 		}
 		rpc_reply(&r->pub, 0, NULL, 0, NULL, 0);

@@ -49,6 +49,7 @@
 
 #include "cluster/client.h"
 #include "cluster/routing.h"
+#include "cluster/users.h"
 #include "common/buf.h"
 
 #define MGMTD_T_REGISTER      100
@@ -64,6 +65,13 @@
 #define MGMTD_T_ROTATE_LASTSRV     153
 #define MGMTD_T_REMOVE_NODE        154
 #define MGMTD_T_SET_CONFIG         155
+
+/* users and tokens (below, "users") */
+#define MGMTD_T_GET_USERS          120  /* a meta node fetches the user table */
+#define MGMTD_T_USER_ADD           170
+#define MGMTD_T_USER_REMOVE        171
+#define MGMTD_T_TOKEN_ROTATE       172
+#define MGMTD_T_USER_LIST          173
 
 #define MGMTD_TOKEN_MAX    256
 #define MGMTD_HOSTNAME_MAX 64
@@ -106,6 +114,7 @@ struct mgmtd_heartbeat_resp {
 	uint64_t routing_version;
 	uint32_t lease_ms;
 	uint64_t config_version;         /* appended: live configuration version (0 if absent) */
+	uint64_t users_version;          /* appended: user table version (0 if absent) */
 };
 
 struct mgmtd_get_routing_req {
@@ -301,5 +310,46 @@ void mgmtd_remove_node_req_encode(const struct mgmtd_remove_node_req *m, struct 
 int mgmtd_remove_node_req_decode(const void *p, size_t n, struct mgmtd_remove_node_req *m);
 void mgmtd_admin_resp_encode(const struct mgmtd_admin_resp *m, struct c3_buf *out);
 int mgmtd_admin_resp_decode(const void *p, size_t n, struct mgmtd_admin_resp *m);
+
+/* ---- users (docs/OPERATIONS.md "Users and tokens", cluster/users.h) ----
+ * mgmtd keeps the users with the SHA-256 of their tokens and one version that grows with
+ * every change; heartbeat replies carry it (users_version).  A meta node whose table has
+ * another version fetches it with MGMTD_T_GET_USERS (hashes included; only registered
+ * meta nodes get an answer, others -EPERM).  The admin requests carry the admin token
+ * (or the token of a user with the admin flag); user-list never carries hashes.
+ * Errors: user-add -EEXIST (uid or name taken), -EINVAL (bad name, uid 0 is allowed);
+ * user-remove / token-rotate -ENOENT (unknown uid). */
+struct mgmtd_get_users_req {
+	uint32_t node_id;                /* the asking meta node */
+	uint64_t known_version;
+};
+
+struct mgmtd_users_resp {              /* GET_USERS and USER_LIST */
+	uint64_t version;
+	uint32_t n;
+	struct cluster_user *users;      /* malloc'd by the decoder; hashes zero in USER_LIST */
+};
+
+struct mgmtd_user_add_req {            /* USER_ADD (u.hash = the new token's hash) and
+					* TOKEN_ROTATE (u.uid and u.hash only) */
+	char admin_token[MGMTD_TOKEN_MAX];
+	struct cluster_user u;
+};
+
+struct mgmtd_user_remove_req {         /* USER_REMOVE (uid) and USER_LIST (uid unused) */
+	char admin_token[MGMTD_TOKEN_MAX];
+	uint32_t uid;
+};
+
+void mgmtd_get_users_req_encode(const struct mgmtd_get_users_req *m, struct c3_buf *out);
+int mgmtd_get_users_req_decode(const void *p, size_t n, struct mgmtd_get_users_req *m);
+void mgmtd_users_resp_encode(const struct mgmtd_users_resp *m, bool with_hash,
+			     struct c3_buf *out);
+int mgmtd_users_resp_decode(const void *p, size_t n, struct mgmtd_users_resp *m);
+void mgmtd_users_resp_release(struct mgmtd_users_resp *m);
+void mgmtd_user_add_req_encode(const struct mgmtd_user_add_req *m, struct c3_buf *out);
+int mgmtd_user_add_req_decode(const void *p, size_t n, struct mgmtd_user_add_req *m);
+void mgmtd_user_remove_req_encode(const struct mgmtd_user_remove_req *m, struct c3_buf *out);
+int mgmtd_user_remove_req_decode(const void *p, size_t n, struct mgmtd_user_remove_req *m);
 
 #endif

@@ -38,6 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NOREL(m) ((void)(m))
 
+static void users_resp_encode(const struct mgmtd_users_resp *m, struct c3_buf *out)
+{
+	mgmtd_users_resp_encode(m, true, out);
+}
+
 static void fuzz_messages(const uint8_t *data, size_t size)
 {
 	struct mgmtd_get_routing_resp gr;
@@ -75,6 +80,14 @@ static void fuzz_messages(const uint8_t *data, size_t size)
 		  mgmtd_get_config_resp_encode, mgmtd_get_config_resp_release);
 	ROUNDTRIP(struct mgmtd_set_config_req, mgmtd_set_config_req_decode,
 		  mgmtd_set_config_req_encode, mgmtd_set_config_req_release);
+	ROUNDTRIP(struct mgmtd_get_users_req, mgmtd_get_users_req_decode,
+		  mgmtd_get_users_req_encode, NOREL);
+	ROUNDTRIP(struct mgmtd_users_resp, mgmtd_users_resp_decode, users_resp_encode,
+		  mgmtd_users_resp_release);
+	ROUNDTRIP(struct mgmtd_user_add_req, mgmtd_user_add_req_decode,
+		  mgmtd_user_add_req_encode, NOREL);
+	ROUNDTRIP(struct mgmtd_user_remove_req, mgmtd_user_remove_req_decode,
+		  mgmtd_user_remove_req_encode, NOREL);
 	if (mgmtd_get_routing_resp_decode(data, size, &gr) == 0)
 		routing_unref(gr.ri);
 }

@@ -23,6 +23,7 @@
 #include "admin.h"
 #include "chain_gen.h"
 #include "trash.h"
+#include "users.h"
 #include "cluster/client.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -1197,6 +1198,7 @@ static void usage(FILE *f)
 		"  set-config NODE_ID|TYPE SECTION.KEY=VALUE...\n"
 		"                              (admin) change reloadable keys of running daemons\n"
 		"                              (KEY= removes a setting); others are refused\n");
+	admin_users_usage(f);
 	admin_trash_usage(f);
 	fprintf(f,
 		"Settings come from the options, then $C3FS_TOKEN / $C3FS_ADMIN_TOKEN, then\n"
@@ -1276,9 +1278,10 @@ static const struct {
 };
 /* Options of a command (create-chain-table), handed to it with their value. */
 static const char *const cmd_value_opts[] = { "--replicas", "--table-id", "--name",
-					      "--targets", "--nodes", "--expire", "--timeout" };
+					      "--targets", "--nodes", "--expire", "--timeout",
+					      "--gid", "--groups", "--token-out" };
 /* Options of a command that take no value (trash purge). */
-static const char *const cmd_flag_opts[] = { "--expired" };
+static const char *const cmd_flag_opts[] = { "--expired", "--root", "--admin" };
 
 /* Parsed command line: the global options, and the command with its own arguments. */
 struct admin_args {
@@ -1423,6 +1426,8 @@ static int check_command(const char *cmd, int argc, char **argv)
 			return 0;
 	if (admin_trash_is_cmd(cmd))
 		return 0;
+	if (admin_users_is_cmd(cmd))
+		return 0;
 	fprintf(stderr, "c3fs-admin: unknown command '%s'\n", cmd);
 	usage_line(stderr);
 	return 2;
@@ -1452,6 +1457,10 @@ static int run_command(struct admin *ad, const char *cmd, int argc, char **argv)
 		return cmd_scrub(ad, argc, argv);
 	if (strcmp(cmd, "wait-sync") == 0)
 		return cmd_wait_sync(ad, argc, argv);
+	if (admin_users_is_cmd(cmd))
+		return admin_users_run(&(struct admin_users_ctx){ ad->rpc, ad->mgmtd,
+								  ad->admin_token, ad->json },
+				       cmd, argc, argv);
 	return cmd_rotate_lastsrv(ad, argc, argv);
 }
 

@@ -67,7 +67,7 @@ static void l_register(struct rpc_req *req, void *ctx)
 static void l_heartbeat(struct rpc_req *req, void *ctx)
 {
 	struct mgmtd_heartbeat_req q;
-	struct mgmtd_heartbeat_resp r = { 0, LEASE_MS, 0 };
+	struct mgmtd_heartbeat_resp r = { 0, LEASE_MS, 0, 0 };
 	struct c3_buf b = C3_BUF_INIT;
 	int rc = mgmtd_heartbeat_req_decode(req->payload, req->payload_len, &q);
 

@@ -66,7 +66,8 @@ static void test_register(void)
 
 static void test_heartbeat(void)
 {
-	struct cluster_target_report reps[3] = {
+	/* static: zeroed padding, so the round trip can memcmp (decoded reports are calloc'd) */
+	static struct cluster_target_report reps[3] = {
 		{ .target_id = 101, .local_state = TARGET_LOCAL_UPTODATE, .capacity_bytes = 100,
 		  .free_bytes = 50, .corrupt_found = 3, .corrupt_repaired = 2,
 		  .scrub_last_ms = 1234, .sync_target = 102, .out_done_chunks = 7,
@@ -80,7 +81,7 @@ static void test_heartbeat(void)
 	/* the heartbeat before the trailer: header + 3 reports of 37 bytes */
 	const size_t legacy_len = 4 + 8 + 8 + 8 + 4 + 3 * (4 + 1 + 8 * 4);
 	struct mgmtd_heartbeat_req q = { 10, 77, 3, 9, 3, reps }, q2;
-	struct mgmtd_heartbeat_resp r = { 12, 6000, 7 }, r2;
+	struct mgmtd_heartbeat_resp r = { 12, 6000, 7, 5 }, r2;
 	struct c3_buf b = C3_BUF_INIT;
 	int bad = 0;
 
@@ -142,7 +143,11 @@ static void test_heartbeat(void)
 	c3_buf_reset(&b);
 	mgmtd_heartbeat_resp_encode(&r, &b);
 	is_int(mgmtd_heartbeat_resp_decode(b.data, b.len, &r2), 0, "heartbeat resp");
-	ok(r2.routing_version == 12 && r2.lease_ms == 6000, "heartbeat resp round trip");
+	ok(r2.routing_version == 12 && r2.lease_ms == 6000 && r2.config_version == 7 &&
+	   r2.users_version == 5, "heartbeat resp round trip");
+	/* a reply from a mgmtd without the appended users_version: 0 */
+	is_int(mgmtd_heartbeat_resp_decode(b.data, b.len - 8, &r2), 0, "older heartbeat resp");
+	ok(r2.config_version == 7 && r2.users_version == 0, "users_version absent = 0");
 	c3_buf_release(&b);
 }
 

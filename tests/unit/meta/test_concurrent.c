@@ -402,7 +402,7 @@ int main(void)
 			so.listen = "127.0.0.1:0";
 			so.workers = 4;
 			is_int(rpc_server_new(&so, &srv[i]), 0, "rpc server");
-			meta_server_register(srv[i], svc[i]);
+			meta_server_register(srv[i], svc[i], NULL);
 			is_int(rpc_server_start(srv[i]), 0, "start");
 			snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%d", rpc_server_port(srv[i]));
 		}

@@ -142,7 +142,7 @@ int main(void)
 		so.token = "t0k";
 		co.token = "t0k";
 		is_int(rpc_server_new(&so, &srv), 0, "rpc server");
-		is_int(meta_server_register(srv, local_svc), 0, "register handlers");
+		is_int(meta_server_register(srv, local_svc, NULL), 0, "register handlers");
 		is_int(rpc_server_start(srv), 0, "start");
 		snprintf(mrpc_addr, sizeof(mrpc_addr), "127.0.0.1:%d", rpc_server_port(srv));
 	} else {

@@ -24,6 +24,7 @@
 #include "cluster/users.h"
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "fuse/fuse_int.h"
@@ -115,6 +116,9 @@ static char *fusefs_read_token(const char *path)
 	line[n] = '\0';
 	return strdup(line);
 }
+
+/* How long a mount retries a user token meta does not know yet (see main()). */
+#define FUSEFS_TOKEN_WAIT_MS 5000
 
 static void fusefs_on_live_config(void *arg, const void *cfg, uint64_t version)
 {
@@ -241,8 +245,14 @@ int main(int argc, char **argv)
 		struct c3fs_statfs sf;
 
 		/* statfs needs the token only (not a caller's uid): a refused token fails the
-		 * mount here with a clear message instead of every request later */
-		rc = c3fs_statfs(fs.cl, NULL, &sf);
+		 * mount here with a clear message instead of every request later.  A user
+		 * added a moment ago reaches meta with its next heartbeat (the users version
+		 * in mgmtd's reply): a refusal is asked again for a few seconds first. */
+		uint64_t until = c3_now_ms() + FUSEFS_TOKEN_WAIT_MS;
+
+		while ((rc = c3fs_statfs(fs.cl, NULL, &sf)) == -C3FS_EUSERTOKEN &&
+		       c3_now_ms() < until)
+			c3_sleep_ms(200);
 		if (rc == -C3FS_EUSERTOKEN) {
 			LOG_ERROR("user token of %s refused by meta: %s", fs.cfg.user_token_file,
 				  c3_strerror(rc));

@@ -102,6 +102,12 @@ struct c3fs_client_opts {
  * (mgmtd did not answer in time), -ENOMEM; on failure nothing is left to free. */
 int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **out);
 
+/* Change settings of a running client (live configuration): write_wait_ms, meta_wait_ms
+ * and write_behind_bytes of opts, where not 0 (every other field is ignored); calls
+ * started before keep the values they began with.  0 or -EINVAL (write_behind_bytes
+ * below 1 MiB). */
+int c3fs_client_reconfigure(struct c3fs_client *cl, const struct c3fs_client_opts *opts);
+
 /* Close every connection and free the client.  Every struct c3fs_file must have been
  * closed before (c3fs_close).  NULL allowed. */
 void c3fs_client_free(struct c3fs_client *cl);

@@ -246,7 +246,7 @@ bool client__wait_interruptible(struct c3fs_client *cl, uint64_t ms)
 int client__meta_call(struct c3fs_client *cl, uint16_t type, const struct c3_buf *req,
 		      struct c3_buf *resp)
 {
-	uint64_t now, deadline = c3_now_ms() + cl->opts.meta_wait_ms;
+	uint64_t now, deadline = c3_now_ms() + client__setting(cl, meta_wait_ms);
 	uint64_t backoff = 20;
 	char addr[ROUTING_ADDR_MAX];
 	int rc, attempt;
@@ -974,6 +974,22 @@ fail_strings:
 	free(cl->token);
 	free(cl);
 	return rc;
+}
+
+int c3fs_client_reconfigure(struct c3fs_client *cl, const struct c3fs_client_opts *o)
+{
+	if (o->write_behind_bytes && o->write_behind_bytes < (1u << 20))
+		return -EINVAL;
+	if (o->write_wait_ms)
+		__atomic_store_n(&cl->opts.write_wait_ms, o->write_wait_ms, __ATOMIC_RELAXED);
+	if (o->meta_wait_ms)
+		__atomic_store_n(&cl->opts.meta_wait_ms, o->meta_wait_ms, __ATOMIC_RELAXED);
+	/* a writer waiting for room sees a new limit at its next wake-up (a completion of
+	 * its inode's queue, or its timed wait's end) */
+	if (o->write_behind_bytes)
+		__atomic_store_n(&cl->opts.write_behind_bytes, o->write_behind_bytes,
+				 __ATOMIC_RELAXED);
+	return 0;
 }
 
 void c3fs_client_free(struct c3fs_client *cl)

@@ -100,7 +100,9 @@ struct client_wjob {
 #define CLIENT_WJOB_COALESCE_MAX (4u << 20)
 
 struct c3fs_client {
-	struct c3fs_client_opts opts; /* strings below are owned copies */
+	struct c3fs_client_opts opts; /* strings below are owned copies; the three settings
+				       * c3fs_client_reconfigure changes are read through
+				       * client__setting() */
 	char *mgmtd_addrs;
 	char *token;
 	struct cluster_client *cc;
@@ -169,6 +171,11 @@ struct c3fs_client {
 				       * before a drop is not cached (it may predate it) */
 	struct client_dattr dattr[CLIENT_DATTR_SLOTS];
 };
+
+/* A setting that may change while the client runs (c3fs_client_reconfigure): read it
+ * atomically, e.g. client__setting(cl, write_wait_ms). */
+#define client__setting(cl, field) \
+	__atomic_load_n(&(cl)->opts.field, __ATOMIC_RELAXED)
 
 struct c3fs_file {
 	struct c3fs_client *cl;

@@ -399,7 +399,7 @@ int client__io_seg_next(struct client_io *io, bool wait)
 	}
 	io->npc = n;
 	io->seg_len = seg;
-	io->deadline_ms = c3_now_ms() + cl->opts.write_wait_ms;
+	io->deadline_ms = c3_now_ms() + client__setting(cl, write_wait_ms);
 	io->backoff_ms = 10;
 	return 1;
 fail:

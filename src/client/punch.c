@@ -113,7 +113,7 @@ static int punch_remove_chains(struct c3fs_file *f, struct punch_chain *chs, int
 {
 	struct c3fs_client *cl = f->cl;
 	uint32_t chans[CLIENT_IO_SEG_PIECES];
-	uint64_t deadline = c3_now_ms() + cl->opts.write_wait_ms, backoff = 10;
+	uint64_t deadline = c3_now_ms() + client__setting(cl, write_wait_ms), backoff = 10;
 	int rc, i, rounds = 0;
 
 	rc = client__chan_take(cl, chans, n, true);

@@ -106,7 +106,7 @@ static ssize_t wb_job_append(struct c3fs_file *f, const void *buf, size_t len, u
 		in->werr = 0;
 	} else if (t && !t->started && t->f == f && t->off + t->len == off &&
 		   t->len + len <= CLIENT_WJOB_COALESCE_MAX &&
-		   in->wbytes + len <= cl->opts.write_behind_bytes) {
+		   in->wbytes + len <= client__setting(cl, write_behind_bytes)) {
 		if (t->len + len > t->cap) {
 			uint64_t cap = t->cap * 2;
 			char *nb;
@@ -169,7 +169,8 @@ ssize_t c3fs_pwrite_async(struct c3fs_file *f, const void *buf, size_t len, uint
 	pthread_mutex_lock(&in->lock);
 	uint64_t t0 = c3_now_ms();
 
-	while (in->wbytes > 0 && in->wbytes + len > cl->opts.write_behind_bytes && !in->werr) {
+	while (in->wbytes > 0 && in->wbytes + len > client__setting(cl, write_behind_bytes) &&
+	       !in->werr) {
 		/* the queue drains within milliseconds unless a chain does not serve: after
 		 * CLIENT_WAIT_INTR_MS a signal may end the wait (opts.interrupted) */
 		if (cl->opts.interrupted && c3_now_ms() - t0 >= CLIENT_WAIT_INTR_MS &&

@@ -199,5 +199,8 @@ bool fusefs_refuse_ro(struct fusefs *fs, fuse_req_t req);
  * on its background thread): their reloadable keys become the mount's values, as root's
  * `ln -s VALUE 3fs-virt/set-conf/sys.KEY` would make them. */
 void virt_conf_pushed(struct fusefs *fs, const struct fusefs_config *cfg, uint64_t version);
+/* Once fs->cl exists: from then on the mount's values of libc3fs's reloadable settings
+ * (write_wait, meta_wait, write_behind_bytes) reach it whenever they change. */
+void virt_conf_client(struct fusefs *fs);
 
 #endif

@@ -72,9 +72,9 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	    "not be readable by group or others. Empty = none (meta auth.users off)."),
 	CFG("cluster", "rpc_timeout", C3_CFG_MS, rpc_timeout_ms, "10s", 100, 600000, "ms",
 	    "Deadline of one RPC."),
-	CFG("cluster", "write_wait", C3_CFG_MS, write_wait_ms, "60s", 1000, 3600000, "ms",
+	CFGR("cluster", "write_wait", C3_CFG_MS, write_wait_ms, "60s", 1000, 3600000, "ms",
 	    "How long an I/O waits for its chain to be reconfigured before failing."),
-	CFG("cluster", "meta_wait", C3_CFG_MS, meta_wait_ms, "60s", 1000, 3600000, "ms",
+	CFGR("cluster", "meta_wait", C3_CFG_MS, meta_wait_ms, "60s", 1000, 3600000, "ms",
 	    "How long a metadata operation retries while no meta node answers (meta down or "
 	    "restarting); then it fails with ETIMEDOUT."),
 	CFG("cluster", "length_sync", C3_CFG_MS, length_sync_ms, "30s", 1000, 3600000, "ms",
@@ -84,7 +84,7 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	    "fsync or close); false = answer after the storage service has it."),
 	CFG("cluster", "write_behind_threads", C3_CFG_INT, write_behind_threads, "8", 1, 256, "",
 	    "Threads writing queued data."),
-	CFG("cluster", "write_behind_bytes", C3_CFG_SIZE, write_behind_bytes, "16M", 1 << 20,
+	CFGR("cluster", "write_behind_bytes", C3_CFG_SIZE, write_behind_bytes, "16M", 1 << 20,
 	    1 << 30, "bytes", "Most data queued per file before writers wait."),
 	CFG("cluster", "io_threads", C3_CFG_INT, io_threads, "2", 1, 64, "",
 	    "RPC I/O threads."),
@@ -241,6 +241,7 @@ int main(int argc, char **argv)
 		LOG_ERROR("cannot reach the cluster at %s: %s", fs.cfg.mgmtd, c3_strerror(rc));
 		goto out_metrics;
 	}
+	virt_conf_client(&fs); /* settings mgmtd pushed while the client started */
 	if (user_token) {
 		struct c3fs_statfs sf;
 

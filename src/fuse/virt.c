@@ -468,6 +468,7 @@ static struct {
 	pthread_mutex_t mu;
 	bool ready;                       /* (mu) sys holds a copy of fs->cfg */
 	struct fusefs_config sys;         /* (mu) the mount's values */
+	struct c3fs_client *cl;           /* (mu) set by virt_conf_client, NULL before */
 	bool pushed_ready;                /* (mu) pushed holds a copy */
 	struct fusefs_config pushed;      /* (mu) the values mgmtd pushed last */
 	struct virt_user *users;          /* (mu) */
@@ -600,6 +601,30 @@ static void virt_conf_readlink(struct fusefs *fs, fuse_req_t req, int k)
 		fuse_reply_readlink(req, val[0] ? val : "(empty)");
 }
 
+/* (mu held) libc3fs's reloadable settings from the mount's values */
+static void virt_conf_client_locked(void)
+{
+	const struct fusefs_config *c = &conf.sys;
+	struct c3fs_client_opts o;
+
+	if (!conf.cl || !conf.ready)
+		return;
+	memset(&o, 0, sizeof(o));
+	o.write_wait_ms = (uint32_t)c->write_wait_ms;
+	o.meta_wait_ms = (uint32_t)c->meta_wait_ms;
+	o.write_behind_bytes = (uint32_t)c->write_behind_bytes;
+	if (c3fs_client_reconfigure(conf.cl, &o) < 0)
+		LOG_WARN("live configuration: libc3fs refused its settings");
+}
+
+void virt_conf_client(struct fusefs *fs)
+{
+	pthread_mutex_lock(&conf.mu);
+	conf.cl = fs->cl;
+	virt_conf_client_locked();
+	pthread_mutex_unlock(&conf.mu);
+}
+
 bool fusefs_refuse_ro(struct fusefs *fs, fuse_req_t req)
 {
 	struct virt_user_conf uc;
@@ -649,6 +674,7 @@ void virt_conf_pushed(struct fusefs *fs, const struct fusefs_config *cfg, uint64
 		}
 		if (changed) {
 			c3_log_set_level(c3_log_level_parse(conf.sys.log_level));
+			virt_conf_client_locked();
 			atomic_fetch_add_explicit(&conf.any, 1, memory_order_release);
 		}
 	}
@@ -682,6 +708,8 @@ static int virt_conf_set(struct fusefs *fs, fuse_req_t req, const char *name,
 		rc = c3_cfg_apply_lines(&fusefs_cfg_table, &conf.sys, line, true, err, sizeof(err));
 		if (rc > 0 && strcmp(name, "sys.log.level") == 0)
 			c3_log_set_level(c3_log_level_parse(conf.sys.log_level));
+		if (rc > 0)
+			virt_conf_client_locked();
 	} else if (rc == 0) {
 		size_t u = (size_t)k - fusefs_cfg_table.nkeys;
 		struct virt_user *vu = virt_user_find_locked(uid);

@@ -135,6 +135,17 @@ t_ok $ok "the running mount took it (get-conf shows 7s)"
 t_is "$(as_user readlink "$G/usr.entry_timeout")" "7s" "users without an override see it"
 grep -q "live configuration version .*: fuse.entry_timeout=7s" "$T/fuse-mnt.log"
 t_ok $? "  and the mount logged it"
+"${A[@]}" set-config client cluster.write_behind_bytes=2M cluster.meta_wait=90s >/dev/null 2>&1
+t_ok $? "set-config client: libc3fs settings (write-behind limit, meta wait)"
+ok=1
+for ((i = 0; i < 100; i++)); do
+	[ "$(readlink "$G/sys.cluster.write_behind_bytes")" = 2M ] && { ok=0; break; }
+	sleep 0.1
+done
+t_ok $ok "the mount took them"
+head -c 5000000 /dev/urandom > "$T/wb.bin"
+cp "$T/wb.bin" "$M/ro/wb.bin" && cmp -s "$T/wb.bin" "$M/ro/wb.bin"
+t_ok $? "writes through the smaller write-behind queue are intact"
 "${A[@]}" set-config client fuse.threads=4 >/dev/null 2>&1
 t_is "$?" 3 "set-config client fuse.threads (needs a restart) is refused"
 t_is "$(readlink "$G/sys.fuse.threads")" "16" "  nothing changed"

@@ -33,7 +33,7 @@ void c3_log_set_level(int level)
 		level = C3_LOG_ERROR;
 	if (level > C3_LOG_DEBUG)
 		level = C3_LOG_DEBUG;
-	c3_log_level_cur = level;
+	__atomic_store_n(&c3_log_level_cur, level, __ATOMIC_RELAXED);
 }
 
 int c3_log_level_parse(const char *s)

@@ -13,6 +13,8 @@
 
 enum c3_log_level { C3_LOG_ERROR = 0, C3_LOG_WARN = 1, C3_LOG_INFO = 2, C3_LOG_DEBUG = 3 };
 
+/* Read by every log call, written by c3_log_set_level (live configuration changes it
+ * while other threads log): relaxed atomic accesses, no ordering needed. */
 extern int c3_log_level_cur;
 
 /* Set the process role ("storage", "meta", ...) and node id printed on every line. */
@@ -32,7 +34,7 @@ void c3_log_emit(int level, const char *file, int line, const char *fmt, ...)
 
 #define C3_LOG_AT(lvl, ...)                                                    \
 	do {                                                                   \
-		if ((lvl) <= c3_log_level_cur)                                 \
+		if ((lvl) <= __atomic_load_n(&c3_log_level_cur, __ATOMIC_RELAXED)) \
 			c3_log_emit((lvl), __FILE__, __LINE__, __VA_ARGS__);   \
 	} while (0)
 #define LOG_ERROR(...) C3_LOG_AT(C3_LOG_ERROR, __VA_ARGS__)

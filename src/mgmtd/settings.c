@@ -17,6 +17,7 @@
 #include "common/errors.h"
 #include "kv/kv.h"
 #include "mgmtd/lease.h"
+#include "mgmtd/store.h"
 #include "net/codec.h"
 #include "proto/mgmtd.h"
 
@@ -68,23 +69,6 @@ static int put_text(struct kv_txn *txn, const uint8_t *key, size_t klen, const c
 	rc = b.err ? b.err : kv_set(txn, key, klen, b.data, b.len);
 	c3_buf_release(&b);
 	return rc;
-}
-
-static int get_version(struct kv_txn *txn, uint64_t *version)
-{
-	const uint8_t *val;
-	size_t vlen;
-	struct c3_dec d;
-	int rc = kv_get(txn, K_CFG_VERSION, strlen(K_CFG_VERSION), &val, &vlen);
-
-	*version = 0;
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
-		return rc;
-	c3_dec_init(&d, val, vlen);
-	*version = c3_dec_u64(&d);
-	return c3_dec_finish(&d) ? -C3FS_EBADMSG : 0;
 }
 
 /* ------------------------------------------------------------------ line sets */
@@ -242,7 +226,7 @@ static int get_fn(struct kv_txn *txn, void *arg)
 	free(a->settings);
 	free(a->schema);
 	a->settings = a->schema = NULL;
-	rc = get_version(txn, &a->version);
+	rc = mgmtd_store_version_get(txn, K_CFG_VERSION, &a->version);
 	if (rc == 0)
 		rc = get_text(txn, key, key_of(key, P_CFG_SCHEMA, a->type), &a->schema);
 	if (rc == 0)
@@ -404,7 +388,6 @@ static int set_fn(struct kv_txn *txn, void *arg)
 	char *schema = NULL, *old = NULL, *text = NULL;
 	uint8_t key[64];
 	size_t klen;
-	struct c3_buf b = C3_BUF_INIT;
 	int rc;
 
 	rc = mgmtd_lease_check(txn, a->instance, a->now_ms);
@@ -435,13 +418,7 @@ static int set_fn(struct kv_txn *txn, void *arg)
 	if (rc == 0)
 		rc = put_text(txn, key, klen, text);
 	if (rc == 0)
-		rc = get_version(txn, &a->version);
-	if (rc == 0) {
-		a->version++;
-		c3_enc_u64(&b, a->version);
-		rc = b.err ? b.err : kv_set(txn, K_CFG_VERSION, strlen(K_CFG_VERSION), b.data, b.len);
-	}
-	c3_buf_release(&b);
+		rc = mgmtd_store_version_bump(txn, K_CFG_VERSION, &a->version);
 	lines_free(&l);
 	free(schema);
 	free(old);

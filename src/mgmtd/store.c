@@ -325,3 +325,34 @@ int mgmtd_store_save(struct kv_db *db, struct mgmtd_state *st, uint64_t instance
 
 	return rc < 0 ? rc : 0;
 }
+
+int mgmtd_store_version_get(struct kv_txn *txn, const char *key, uint64_t *version)
+{
+	const uint8_t *val;
+	size_t vlen;
+	struct c3_dec d;
+	int rc = kv_get(txn, key, strlen(key), &val, &vlen);
+
+	*version = 0;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	c3_dec_init(&d, val, vlen);
+	*version = c3_dec_u64(&d);
+	return c3_dec_finish(&d) ? -C3FS_EBADMSG : 0;
+}
+
+int mgmtd_store_version_bump(struct kv_txn *txn, const char *key, uint64_t *version)
+{
+	struct c3_buf b = C3_BUF_INIT;
+	int rc = mgmtd_store_version_get(txn, key, version);
+
+	if (rc)
+		return rc;
+	(*version)++;
+	c3_enc_u64(&b, *version);
+	rc = b.err ? b.err : kv_set(txn, key, strlen(key), b.data, b.len);
+	c3_buf_release(&b);
+	return rc;
+}

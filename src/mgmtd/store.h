@@ -28,6 +28,11 @@
 struct kv_db;
 struct kv_txn;
 
+/* A u64 version counter stored under key (settings, users): its value (0 when absent),
+ * or the next value written in txn.  0, -C3FS_EBADMSG (corrupt value) or a KV error. */
+int mgmtd_store_version_get(struct kv_txn *txn, const char *key, uint64_t *version);
+int mgmtd_store_version_bump(struct kv_txn *txn, const char *key, uint64_t *version);
+
 /* Load everything into st (initialized, empty).  Returns 0, -C3FS_EBADMSG (corrupt
  * record: err names it), -ENOMEM or a KV error.  On error st may hold part of the data:
  * release it. */

@@ -14,6 +14,7 @@
 #include "common/errors.h"
 #include "kv/kv.h"
 #include "mgmtd/lease.h"
+#include "mgmtd/store.h"
 #include "net/codec.h"
 
 #define K_USERS_VERSION "mgmtd/users/version"
@@ -29,36 +30,6 @@ static size_t user_key(uint8_t *buf, uint32_t uid)
 	return n + 4;
 }
 
-static int get_version(struct kv_txn *txn, uint64_t *version)
-{
-	const uint8_t *val;
-	size_t vlen;
-	struct c3_dec d;
-	int rc = kv_get(txn, K_USERS_VERSION, strlen(K_USERS_VERSION), &val, &vlen);
-
-	*version = 0;
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
-		return rc;
-	c3_dec_init(&d, val, vlen);
-	*version = c3_dec_u64(&d);
-	return c3_dec_finish(&d) ? -C3FS_EBADMSG : 0;
-}
-
-static int bump_version(struct kv_txn *txn, uint64_t *version)
-{
-	struct c3_buf b = C3_BUF_INIT;
-	int rc = get_version(txn, version);
-
-	if (rc)
-		return rc;
-	(*version)++;
-	c3_enc_u64(&b, *version);
-	rc = b.err ? b.err : kv_set(txn, K_USERS_VERSION, strlen(K_USERS_VERSION), b.data, b.len);
-	c3_buf_release(&b);
-	return rc;
-}
 
 static int put_user(struct kv_txn *txn, const struct cluster_user *u)
 {
@@ -105,7 +76,7 @@ static int list_fn(struct kv_txn *txn, void *arg)
 	free(a->users);
 	a->users = NULL;
 	a->n = 0;
-	rc = get_version(txn, &a->version);
+	rc = mgmtd_store_version_get(txn, K_USERS_VERSION, &a->version);
 	if (rc)
 		return rc;
 	n = kv_range(txn, P_USER, strlen(P_USER), P_USER_END, strlen(P_USER_END), 0, false,
@@ -146,7 +117,7 @@ int mgmtd_users_list(struct kv_db *db, uint64_t *version, struct cluster_user **
 
 static int version_fn(struct kv_txn *txn, void *arg)
 {
-	return get_version(txn, arg);
+	return mgmtd_store_version_get(txn, K_USERS_VERSION, arg);
 }
 
 int mgmtd_users_version(struct kv_db *db, uint64_t *version)
@@ -216,7 +187,7 @@ static int change_fn(struct kv_txn *txn, void *arg)
 		}
 	}
 	if (rc == 0)
-		rc = bump_version(txn, &a->version);
+		rc = mgmtd_store_version_bump(txn, K_USERS_VERSION, &a->version);
 	return rc;
 }
 

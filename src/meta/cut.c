@@ -19,9 +19,11 @@
  * The record goes with the inode (meta__inode_delete).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "meta/meta_int.h"
@@ -258,10 +260,17 @@ int meta__cut_gc(struct meta_svc *svc, int max, uint64_t *cut, uint64_t *dropped
 		}
 		rc = meta__cut_finish(svc, &it->c, &it->layout);
 		if (rc < 0) {
+			static _Atomic uint64_t last_log_ms;
+			uint64_t now = c3_now_ms(), last = atomic_load(&last_log_ms);
+
 			(*errors)++;
-			LOG_WARN("meta: pending cut of inode %llu to %llu bytes failed again: %s",
-				 (unsigned long long)it->c.ino, (unsigned long long)it->c.length,
-				 c3_strerror(rc));
+			/* storage may stay down for long: one line per 30 s, not per pass */
+			if (now - last >= 30000 &&
+			    atomic_compare_exchange_strong(&last_log_ms, &last, now))
+				LOG_WARN("meta: pending cut of inode %llu to %llu bytes failed again: "
+					 "%s (retried every GC pass)",
+					 (unsigned long long)it->c.ino,
+					 (unsigned long long)it->c.length, c3_strerror(rc));
 		} else {
 			(*cut)++;
 			LOG_INFO("meta: pending cut of inode %llu to %llu bytes done",

@@ -25,6 +25,11 @@ as_other() { setpriv --reuid 1001 --regid 1001 --clear-groups -- "$@"; }
 t_ok "$([ -d "$M/trash" ] && [ "$(stat -c '%a %u' "$M/trash")" = "1777 0" ]; echo $?)" \
 	"meta made /trash: root's, mode 1777"
 
+(cd "$M" && "$ADMIN" trash list) > "$T/empty.out" 2>&1
+t_ok $? "trash list before anything was trashed: $(cat "$T/empty.out")"
+grep -q "trash is empty" "$T/empty.out"
+t_ok $? "  says the trash is empty"
+
 # ---- root: move, list, restore --------------------------------------------------------
 mkdir -p "$M/data/ds/sub" "$T/ref"
 head -c 3000000 /dev/urandom > "$M/data/ds/big.bin"

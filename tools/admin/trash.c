@@ -109,8 +109,9 @@ static int mount_of(const char *path, char *mp, size_t size)
 	return 0;
 }
 
-/* <mp>/trash/<uid>, made when missing, checked to be the caller's own (a directory
- * owned by the caller, no access for others).  0, or 1 after a message. */
+/* <mp>/trash/<uid>, made when missing (create), checked to be the caller's own (a
+ * directory owned by the caller, no access for others).  0; 2 when it does not exist
+ * and !create; 1 after a message. */
 static int user_trash(const char *mp, bool create, char *out, size_t size)
 {
 	char top[PATH_MAX];
@@ -127,7 +128,9 @@ static int user_trash(const char *mp, bool create, char *out, size_t size)
 	if ((size_t)snprintf(out, size, "%s/%u", top, (unsigned)uid) >= size)
 		return fail("trash path too long:", top, ENAMETOOLONG);
 	if (lstat(out, &st) != 0) {
-		if (errno != ENOENT || !create)
+		if (errno == ENOENT && !create)
+			return 2; /* nothing trashed by this user yet */
+		if (errno != ENOENT)
 			return fail("cannot use", out, errno);
 		if (mkdir(out, 0700) != 0 && errno != EEXIST)
 			return fail("cannot make", out, errno);
@@ -343,11 +346,13 @@ static int cmd_list(bool json, int argc, char **argv)
 	}
 	if (mount_of(where, mp, sizeof(mp)))
 		return 1;
-	if (user_trash(mp, false, tdir, sizeof(tdir))) {
-		if (access(tdir, F_OK) != 0 && errno == ENOENT) {
-			printf(json ? "{\"items\":[],\"total_bytes\":0}\n" : "trash is empty\n");
-			return 0;
-		}
+	switch (user_trash(mp, false, tdir, sizeof(tdir))) {
+	case 0:
+		break;
+	case 2:
+		printf(json ? "{\"items\":[],\"total_bytes\":0}\n" : "trash is empty\n");
+		return 0;
+	default:
 		return 1;
 	}
 	d = opendir(tdir);
@@ -413,8 +418,15 @@ static int item_path(const char *arg, char *mp, size_t mpsz, char *out, size_t s
 
 	if (mount_of(slash ? arg : ".", mp, mpsz))
 		return 1;
-	if (user_trash(mp, false, tdir, sizeof(tdir)))
+	switch (user_trash(mp, false, tdir, sizeof(tdir))) {
+	case 0:
+		break;
+	case 2:
+		fprintf(stderr, "c3fs-admin: %s: no such trash item (your trash is empty)\n", arg);
 		return 1;
+	default:
+		return 1;
+	}
 	if (item_times(name, &e, &dl) < 0 || strchr(name, '/')) {
 		fprintf(stderr, "c3fs-admin: %s is not a trash item name\n", arg);
 		return 1;
@@ -530,9 +542,17 @@ static int cmd_purge(bool json, int argc, char **argv)
 			fprintf(stderr, "usage: c3fs-admin trash purge --expired [PATH]\n");
 			return 2;
 		}
-		if (mount_of(argc == 2 ? argv[1] : ".", mp, sizeof(mp)) ||
-		    user_trash(mp, false, tdir, sizeof(tdir)))
+		if (mount_of(argc == 2 ? argv[1] : ".", mp, sizeof(mp)))
 			return 1;
+		switch (user_trash(mp, false, tdir, sizeof(tdir))) {
+		case 0:
+			break;
+		case 2:
+			printf(json ? "{\"purged\":0}\n" : "0 items purged\n");
+			return 0;
+		default:
+			return 1;
+		}
 		d = opendir(tdir);
 		if (!d)
 			return fail("cannot list", tdir, errno);

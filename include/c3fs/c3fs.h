@@ -369,7 +369,11 @@ struct c3fs_aio_op {
 				       * in it straight from the network, writes go from it */
 	int iovcnt;                   /* 0..IOV_MAX */
 	void *userdata;               /* returned in the event */
+	unsigned flags;               /* C3FS_AIO_F_* */
 };
+/* A read that would return bytes of a hole (a range inside the file that no write ever
+ * reached: it reads as zeros) fails with -EINVAL instead (USRBIO's FORBID_READ_HOLES). */
+#define C3FS_AIO_F_FORBID_HOLES 1u
 
 struct c3fs_aio_event {
 	void *userdata;

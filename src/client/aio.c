@@ -57,6 +57,7 @@ struct client_aop {
 	struct c3fs_file *f;
 	void *userdata;
 	uint64_t known;               /* read: the length known at submit */
+	unsigned flags;               /* C3FS_AIO_F_* */
 	int64_t result;               /* after completion */
 	/* in the service queues (svc_lock) */
 	enum aop_step step;
@@ -98,6 +99,10 @@ static void aop_complete(struct client_aop *op, int rc)
 	} else {
 		op->result = (int64_t)client__file_read_result(io->off, io->len, op->known,
 							       io->data_end);
+		/* bytes of the result a replica did not have: zeros of a hole */
+		if ((op->flags & C3FS_AIO_F_FORBID_HOLES) && op->result > 0 &&
+		    io->hole_at < io->off + (uint64_t)op->result)
+			op->result = -EINVAL;
 	}
 	client__io_release(io);
 	op->next = NULL;
@@ -456,6 +461,7 @@ static int aio_submit_one(struct c3fs_aio_ctx *ctx, const struct c3fs_aio_op *o)
 	op->ctx = ctx;
 	op->f = o->f;
 	op->userdata = o->userdata;
+	op->flags = o->flags;
 	op->known = known;
 	op->result = 0;
 	op->next = NULL;

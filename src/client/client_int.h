@@ -352,6 +352,8 @@ struct client_io {
 	int iovcnt;
 	uint64_t off, len;
 	uint64_t data_end;            /* read: offset past the last data byte returned (0 = none) */
+	uint64_t hole_at;             /* read: lowest offset a replica had no bytes for, inside
+				       * a piece (UINT64_MAX = none): a hole, or the end of file */
 	/* current segment: [off + seg_off, + seg_len) */
 	uint64_t seg_off, seg_len;    /* seg_len 0 = none planned */
 	struct client_io_piece pc[CLIENT_IO_SEG_PIECES];

@@ -300,6 +300,7 @@ void client__io_init(struct client_io *io, struct c3fs_client *cl, struct client
 		     bool write, const struct iovec *iov, int iovcnt, uint64_t off, uint64_t len)
 {
 	memset(io, 0, sizeof(*io));
+	io->hole_at = UINT64_MAX;
 	io->cl = cl;
 	io->in = in;
 	io->write = write;
@@ -576,14 +577,15 @@ int client__io_round_end(struct client_io *x)
 	if (left == 0) {
 		if (!x->write)
 			for (i = 0; i < x->npc; i++)
-				if (x->pc[i].data_len) {
-					uint64_t end = x->pc[i].p.chunk_index *
-							       x->in->layout.chunk_size +
-						       x->pc[i].p.chunk_off + x->pc[i].data_len;
+			{
+				uint64_t end = x->pc[i].p.chunk_index * x->in->layout.chunk_size +
+					       x->pc[i].p.chunk_off + x->pc[i].data_len;
 
-					if (end > x->data_end)
-						x->data_end = end;
-				}
+				if (x->pc[i].data_len && end > x->data_end)
+					x->data_end = end;
+				if (x->pc[i].data_len < x->pc[i].p.len && end < x->hole_at)
+					x->hole_at = end;
+			}
 		return 0;
 	}
 	if (fatal)

@@ -595,8 +595,6 @@ static int ub_ring_init(struct ub_entry *e, const struct ub_spec *s, const struc
 	if (s->flags & ~(unsigned long long)(C3FS_IOR_ALLOW_READ_UNCOMMITTED |
 					    C3FS_IOR_FORBID_READ_HOLES))
 		return -EINVAL;
-	if (s->flags & C3FS_IOR_FORBID_READ_HOLES)
-		return -EOPNOTSUPP; /* libc3fs reads holes as zeros and cannot tell them apart */
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -1131,6 +1129,8 @@ static int ub_item_prepare(struct ub_item *it, struct c3fs_aio_op *op)
 	op->iov = &it->v;
 	op->iovcnt = 1;
 	op->userdata = it;
+	op->flags = r->for_read && (r->flags & C3FS_IOR_FORBID_READ_HOLES)
+			    ? C3FS_AIO_F_FORBID_HOLES : 0;
 	return 0;
 fail:
 	ub_entry_put(iov);

@@ -40,6 +40,13 @@ t=$(readlink "$M/3fs-virt/iovs/submit-ios")
 [ -e "$t" ]
 t_ok $? "submit-ios points at an existing semaphore ($t)"
 
+# a sparse file: data at 0 and at 2 MiB, holes around, 3 MiB long
+head -c 65536 /dev/urandom > "$T/h0"
+dd if="$T/h0" of="$M/holey" bs=64K count=1 conv=notrunc status=none
+dd if="$T/h0" of="$M/holey" bs=64K seek=32 count=1 conv=notrunc status=none
+truncate -s 3M "$M/holey"
+chk holes "$M" "$M/holey"
+
 head -c $((5 * 1048576 + 12345)) /dev/urandom >"$T/ref"
 cp "$T/ref" "$M/big"
 head -c 1000 /dev/urandom >"$T/small"

@@ -272,8 +272,6 @@ static int cmd_calls(const char *mnt, const char *file)
 	check(c3fs_iorcreate(&ior, mnt, 8, true, 0, -1) == 0, "iorcreate (read, depth 0)");
 	check(c3fs_io_entries(&ior) == 8, "io_entries = 8");
 	check(c3fs_iorcreate(&w, mnt, 8, true, 9, -1) == -EINVAL, "io_depth > entries is -EINVAL");
-	check(c3fs_iorcreate4(&w, mnt, 8, true, 0, 0, -1, C3FS_IOR_FORBID_READ_HOLES) ==
-	      -EOPNOTSUPP, "FORBID_READ_HOLES is refused (-EOPNOTSUPP): holes read as zeros");
 	check(c3fs_iorcreate4(&w, mnt, 8, false, 0, 0, -1, C3FS_IOR_ALLOW_READ_UNCOMMITTED) == 0,
 	      "iorcreate4 (write ring, flags 1)");
 	check(c3fs_iorcreate2(&hi, mnt, 4, true, 0, -1, -1) == 0, "iorcreate2 high priority");
@@ -965,6 +963,73 @@ static int cmd_stress(const char *mnt, const char *file, const char *ref, int se
 	return n_fail != 0;
 }
 
+/* holes MNT FILE: FILE is 3 MiB with data in [0, 64K) and [2M, 2M + 64K), holes
+ * elsewhere (made by the script).  A FORBID_READ_HOLES ring reads the data and fails
+ * reads reaching into a hole with -EINVAL; a plain ring reads holes as zeros. */
+static int cmd_holes(const char *mnt, const char *file)
+{
+	static const struct { size_t off, len; long want; const char *what; } cases[] = {
+		{ 0, 65536, 65536, "data at the start" },
+		{ 2 << 20, 65536, 65536, "data in the middle" },
+		{ 131072, 65536, -EINVAL, "a range inside a hole" },
+		{ 32768, 65536, -EINVAL, "data running into a hole" },
+		{ 3 << 20, 4096, 0, "at the end of the file: 0 bytes, no hole" },
+	};
+	struct c3fs_iov iov;
+	struct c3fs_ior forbid, plain;
+	struct c3fs_cqe cqe;
+	int fd, rfd, rc;
+	size_t k;
+
+	rc = c3fs_iovcreate(&iov, mnt, 1 << 20, 0, -1);
+	if (rc)
+		die("iovcreate", rc);
+	rc = c3fs_iorcreate4(&forbid, mnt, 8, true, 0, 0, -1, C3FS_IOR_FORBID_READ_HOLES);
+	check(rc == 0, "iorcreate4 with FORBID_READ_HOLES (%d)", rc);
+	if (rc)
+		return 1;
+	rc = c3fs_iorcreate(&plain, mnt, 8, true, 0, -1);
+	if (rc)
+		die("iorcreate", rc);
+	fd = open(file, O_RDONLY);
+	if (fd < 0)
+		die(file, errno);
+	rfd = c3fs_reg_fd(fd, 0);
+	if (rfd > 0)
+		die("reg_fd", rfd);
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		rc = c3fs_prep_io(&forbid, &iov, true, iov.base, rfd, cases[k].off, cases[k].len,
+				  NULL);
+		if (rc < 0)
+			die("prep_io", rc);
+		c3fs_submit_ios(&forbid);
+		rc = reap(&forbid, &cqe, 1);
+		check(rc == 1 && cqe.result == cases[k].want, "forbid holes, %s: %lld (want %ld)",
+		      cases[k].what, rc == 1 ? (long long)cqe.result : -1LL, cases[k].want);
+	}
+	memset(iov.base, 0xaa, 65536);
+	rc = c3fs_prep_io(&plain, &iov, true, iov.base, rfd, 131072, 65536, NULL);
+	if (rc < 0)
+		die("prep_io", rc);
+	c3fs_submit_ios(&plain);
+	rc = reap(&plain, &cqe, 1);
+	check(rc == 1 && cqe.result == 65536, "a plain ring reads the hole (%lld)",
+	      rc == 1 ? (long long)cqe.result : -1LL);
+	{
+		size_t z = 0;
+
+		while (z < 65536 && iov.base[z] == 0)
+			z++;
+		check(z == 65536, "as zeros");
+	}
+	c3fs_dereg_fd(rfd);
+	close(fd);
+	c3fs_iordestroy(&forbid);
+	c3fs_iordestroy(&plain);
+	c3fs_iovdestroy(&iov);
+	return n_fail ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -990,6 +1055,8 @@ int main(int argc, char **argv)
 		return cmd_shrink(argv[2], argv[3], argv[4]);
 	if (!strcmp(cmd, "stress") && argc == 6)
 		return cmd_stress(argv[2], argv[3], argv[4], atoi(argv[5]));
+	if (!strcmp(cmd, "holes") && argc == 4)
+		return cmd_holes(argv[2], argv[3]);
 	if (!strcmp(cmd, "loop") && argc == 5)
 		return cmd_loop(argv[2], argv[3], atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of tests/unit/usrbio/usrbio_check.c\n");

@@ -59,10 +59,11 @@ void client__hdr(struct c3fs_client *cl, const struct c3fs_cred *cr, bool idem,
  *
  * A meta server that failed at the transport level (c3_err_is_peer: cannot connect,
  * timed out, closed, shutting down) is marked unreachable: operations skip it while
- * another up meta server is not marked, so they do not pay a connect timeout each.  The background thread probes marked
- * servers (client_meta_probe, a RENEW with a short deadline) and unmarks them when they
- * answer; a server that leaves the routing is forgotten there too.  Changes are logged
- * once each way.  When every up meta server is marked, they are all tried as before. */
+ * another up meta server is not marked, so they do not pay a connect timeout each.  The
+ * background thread probes marked servers (client_meta_probe, a RENEW with a short
+ * deadline) and unmarks them when they answer; a server that leaves the routing is
+ * forgotten there too.  Changes are logged once each way.  When every up meta server is
+ * marked, they are all tried as before. */
 
 /* Slot of addr, or -1 (mh_lock held). */
 static int client_mh_find(struct c3fs_client *cl, const char *addr)

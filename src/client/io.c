@@ -49,6 +49,12 @@
 #define IO_NODE_SLOTS 256
 static atomic_uint io_node_load[IO_NODE_SLOTS];
 
+/* What to do after a piece failed with rc (the retry column of errors.def). */
+static enum c3_retry io_retry(const struct client_io *x, int rc)
+{
+	return c3_err_retry(rc, x->write ? C3_RETRY_WRITE : C3_RETRY_READ);
+}
+
 /* Choose the target for a piece.  0 with target, its node, chain_ver and addr set, or a
  * retryable code. */
 static int io_pick_target(const struct client_io *x, const struct routing_info *ri,
@@ -110,7 +116,7 @@ static void io_piece_fail(struct client_io *x, struct client_io_piece *pc, int r
 	pc->tries++;
 	if (!x->write)
 		pc->bad_target = target;
-	if (c3_err_retry(rc, x->write ? C3_RETRY_WRITE : C3_RETRY_READ) == C3_RETRY_ROUTE)
+	if (io_retry(x, rc) == C3_RETRY_ROUTE)
 		x->need_refresh = true;
 }
 
@@ -534,8 +540,7 @@ int client__io_round_end(struct client_io *x)
 			continue;
 		}
 		left++;
-		if (c3_err_retry(x->pc[i].err, x->write ? C3_RETRY_WRITE : C3_RETRY_READ) ==
-			    C3_RETRY_NO && !fatal)
+		if (io_retry(x, x->pc[i].err) == C3_RETRY_NO && !fatal)
 			fatal = x->pc[i].err;
 	}
 	if (left == 0) {

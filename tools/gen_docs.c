@@ -3,13 +3,15 @@
  *   c3fs-gen-docs errors > docs/ERRORS.md
  *
  * docs/ERRORS.md is one table built from src/common/errors.def (code, name, errno seen by
- * applications, message), sorted by code.  The table is checked first: codes must lie in
- * 1000..1999 and codes and names must be unique; otherwise nothing is printed and the
- * exit status is 1.  tests/unit/common/test_errors_doc.c includes this file (with
+ * applications, retry class, message), sorted by code, and the retry classes of the plain
+ * errnos that are not final.  The table is checked first: codes must lie in 1000..1999,
+ * codes and names must be unique and each retry entry must name one class and known flags;
+ * otherwise nothing is printed and the exit status is 1.  tests/unit/common/test_errors_doc.c includes this file (with
  * C3_GEN_DOCS_NO_MAIN) and fails when the committed docs/ERRORS.md differs from what
  * gen_docs_errors() produces.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +23,69 @@ struct gen_docs_err {
 	int eno;
 	const char *name;
 	const char *msg;
+	const char *retry; /* the retry column as written ("AGAIN|PEER") */
 };
 
 static const struct gen_docs_err gen_docs_errtab[] = {
-#define C3_ERR(name, code, eno, msg) { code, eno, #name, msg },
+#define C3_ERR(name, code, eno, retry, msg) { code, eno, #name, msg, #retry },
+#define C3_ERRNO(eno, retry)
 #include "common/errors.def"
+#undef C3_ERRNO
 #undef C3_ERR
 };
 #define GEN_DOCS_NERR (sizeof(gen_docs_errtab) / sizeof(gen_docs_errtab[0]))
+
+static const struct gen_docs_errno {
+	int eno;
+	const char *retry;
+} gen_docs_errnotab[] = {
+#define C3_ERR(name, code, eno, retry, msg)
+#define C3_ERRNO(eno, retry) { eno, #retry },
+#include "common/errors.def"
+#undef C3_ERRNO
+#undef C3_ERR
+};
+#define GEN_DOCS_NERRNO (sizeof(gen_docs_errnotab) / sizeof(gen_docs_errnotab[0]))
+
+/* 0 when retry (the column as written) is one class word and known flags joined by '|'. */
+static int gen_docs_retry_check(const char *retry)
+{
+	static const char *const classes[] = { "NO", "AGAIN", "ROUTE", "READ" };
+	static const char *const flags[] = { "PEER", "ORIGIN" };
+	int nclass = 0;
+
+	if (!retry)
+		return -EINVAL;
+	for (const char *p = retry; *p;) {
+		size_t len = strcspn(p, "| ");
+		bool known = false;
+
+		for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+			if (strlen(classes[i]) == len && strncmp(p, classes[i], len) == 0) {
+				known = true;
+				nclass++;
+			}
+		for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+			if (strlen(flags[i]) == len && strncmp(p, flags[i], len) == 0)
+				known = true;
+		if (!known)
+			return -EINVAL;
+		p += len;
+		p += strspn(p, "| ");
+	}
+	return nclass == 1 ? 0 : -EINVAL;
+}
+
+/* The retry column as a table cell: "AGAIN|PEER" -> "AGAIN, PEER". */
+static void gen_docs_retry_cell(struct c3_buf *out, const char *retry)
+{
+	for (const char *s = retry; *s; s++) {
+		if (*s == '|')
+			c3_buf_append(out, ", ", 2);
+		else if (*s != ' ')
+			c3_buf_append(out, s, 1);
+	}
+}
 
 static int gen_docs_err_cmp(const void *a, const void *b)
 {
@@ -85,6 +142,12 @@ static int gen_docs_errors(const struct gen_docs_err *tab, size_t n, struct c3_b
 			rc = -EINVAL;
 			goto out;
 		}
+		if (gen_docs_retry_check(v[i].retry) != 0) {
+			snprintf(why, whylen, "%s: retry '%s' is not one of NO, AGAIN, ROUTE, READ "
+				 "with flags PEER, ORIGIN", v[i].name, v[i].retry ? v[i].retry : "");
+			rc = -EINVAL;
+			goto out;
+		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(v[i].name, v[j].name) == 0) {
 				snprintf(why, whylen, "name %s used twice", v[i].name);
@@ -99,16 +162,39 @@ static int gen_docs_errors(const struct gen_docs_err *tab, size_t n, struct c3_b
 		      "Functions return 0 (or a count) on success and `-code` on failure, where code is a\n"
 		      "Linux errno (`ENOENT`, `ENOSPC`, ...) or one of the c3fs codes below.  The same\n"
 		      "negative code travels on the wire.  Applications (FUSE, USRBIO) see the errno of\n"
-		      "the third column.\n\n"
+		      "the third column; the fourth says who sends the request again (below).\n\n"
 		      "| range | module |\n|---|---|\n");
 	for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++)
 		c3_buf_printf(out, "| %d–%d | %s |\n", ranges[r].lo, ranges[r].hi, ranges[r].what);
-	c3_buf_printf(out, "\n| code | name | errno | message |\n|---:|---|---|---|\n");
+	c3_buf_printf(out, "\n| code | name | errno | retry | message |\n|---:|---|---|---|---|\n");
 	for (size_t i = 0; i < n; i++) {
 		const char *en = strerrorname_np(v[i].eno);
 
 		c3_buf_printf(out, "| %d | `%s` | `%s` | ", v[i].code, v[i].name, en ? en : "?");
+		gen_docs_retry_cell(out, v[i].retry);
+		c3_buf_printf(out, " | ");
 		gen_docs_cell(out, v[i].msg);
+		c3_buf_printf(out, " |\n");
+	}
+	c3_buf_printf(out, "\n"
+		      "The retry column says whether a caller sends the same request again; every\n"
+		      "retry loop asks `c3_err_retry()` (src/common/errors.c), which reads it:\n\n"
+		      "| retry | meaning |\n|---|---|\n"
+		      "| `NO` | final: the caller reports it |\n"
+		      "| `AGAIN` | transient: the same request again after a back-off |\n"
+		      "| `ROUTE` | transient: refresh routing first, then the same request again |\n"
+		      "| `READ` | a read tries again on another replica; final for a write |\n"
+		      "| `PEER` (flag) | the peer or the connection failed, not the request: a caller "
+		      "with several peers (meta servers, mgmtd) tries the next one |\n"
+		      "| `ORIGIN` (flag) | only the request's origin retries it: a chain member "
+		      "forwarding an update passes it back |\n\n"
+		      "Plain errnos are final (`NO`) except these:\n\n"
+		      "| errno | retry |\n|---|---|\n");
+	for (size_t i = 0; i < GEN_DOCS_NERRNO; i++) {
+		const char *en = strerrorname_np(gen_docs_errnotab[i].eno);
+
+		c3_buf_printf(out, "| `%s` | ", en ? en : "?");
+		gen_docs_retry_cell(out, gen_docs_errnotab[i].retry);
 		c3_buf_printf(out, " |\n");
 	}
 	if (out->err) {

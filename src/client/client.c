@@ -55,38 +55,15 @@ void client__hdr(struct c3fs_client *cl, const struct c3fs_cred *cr, bool idem,
 	hdr->seq = idem ? atomic_fetch_add((_Atomic uint64_t *)&cl->meta_seq, 1) + 1 : 0;
 }
 
-/* Errors after which the same request may be sent again (to another meta node). */
-static bool client_meta_retryable(int rc)
-{
-	switch (-rc) {
-	case C3FS_ECONNECT:
-	case C3FS_EPEERCLOSED:
-	case C3FS_ETIMEDOUT:
-	case C3FS_ESHUTDOWN:
-	case C3FS_EBUSY:
-	case C3FS_ECONFLICT:
-	case C3FS_ENOROUTING:
-	case C3FS_EKVMAYBECOMMITTED:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* ------------------------------------------------------------------ meta health
  *
- * A meta server that failed at the transport level (cannot connect, timed out, closed)
- * is marked unreachable: operations skip it while another up meta server is not marked,
- * so they do not pay a connect timeout each.  The background thread probes marked
- * servers (client_meta_probe, a RENEW with a short deadline) and unmarks them when they
- * answer; a server that leaves the routing is forgotten there too.  Changes are logged
- * once each way.  When every up meta server is marked, they are all tried as before. */
-
-static bool client_meta_transport_error(int rc)
-{
-	return rc == -C3FS_ECONNECT || rc == -C3FS_ETIMEDOUT || rc == -C3FS_EPEERCLOSED ||
-	       rc == -C3FS_ESHUTDOWN;
-}
+ * A meta server that failed at the transport level (c3_err_is_peer: cannot connect,
+ * timed out, closed, shutting down) is marked unreachable: operations skip it while
+ * another up meta server is not marked, so they do not pay a connect timeout each.  The
+ * background thread probes marked servers (client_meta_probe, a RENEW with a short
+ * deadline) and unmarks them when they answer; a server that leaves the routing is
+ * forgotten there too.  Changes are logged once each way.  When every up meta server is
+ * marked, they are all tried as before. */
 
 /* Slot of addr, or -1 (mh_lock held). */
 static int client_mh_find(struct c3fs_client *cl, const char *addr)
@@ -173,7 +150,7 @@ static void client_meta_probe(struct c3fs_client *cl)
 		rc = b.err ? b.err : rpc_call_sync(cl->rpc, addrs[i], META_T_RENEW, b.data, b.len,
 						   &r, cl->opts.timeout_ms < 2000 ?
 						   cl->opts.timeout_ms : 2000);
-		if (!client_meta_transport_error(rc))
+		if (!c3_err_is_peer(rc))
 			client_meta_unmark(cl, addrs[i], "answers again");
 		c3_buf_release(&b);
 		c3_buf_release(&r);
@@ -249,6 +226,7 @@ int client__meta_call(struct c3fs_client *cl, uint16_t type, const struct c3_buf
 	uint64_t now, deadline = c3_now_ms() + client__setting(cl, meta_wait_ms);
 	uint64_t backoff = 20;
 	char addr[ROUTING_ADDR_MAX];
+	enum c3_retry retry;
 	int rc, attempt;
 
 	if (req->err)
@@ -260,7 +238,7 @@ int client__meta_call(struct c3fs_client *cl, uint16_t type, const struct c3_buf
 
 			rc = rpc_call_sync(cl->rpc, addr, type, req->data, req->len, &tmp,
 					   cl->opts.timeout_ms);
-			if (client_meta_transport_error(rc))
+			if (c3_err_is_peer(rc))
 				client_meta_mark(cl, addr, rc);
 			if (rc == 0 && resp) {
 				c3_buf_release(resp);
@@ -269,18 +247,19 @@ int client__meta_call(struct c3fs_client *cl, uint16_t type, const struct c3_buf
 				c3_buf_release(&tmp);
 			}
 		}
-		if (!client_meta_retryable(rc))
+		retry = c3_err_retry(rc, C3_RETRY_META);
+		if (retry == C3_RETRY_NO)
 			return rc;
 		now = c3_now_ms();
 		if (now >= deadline) {
 			/* no meta node answered within meta_wait_ms (checked between tries:
-			 * one try may take up to timeout_ms) */
-			if (rc == -C3FS_EBUSY || rc == -C3FS_ECONFLICT ||
-			    rc == -C3FS_EKVMAYBECOMMITTED)
-				return rc;
-			return -C3FS_ETIMEDOUT;
+			 * one try may take up to timeout_ms); an answer (busy, a conflict) is
+			 * returned as it is */
+			if (c3_err_is_peer(rc) || rc == -C3FS_ENOROUTING)
+				return -C3FS_ETIMEDOUT;
+			return rc;
 		}
-		if (rc == -C3FS_ENOROUTING || rc == -C3FS_ECONNECT)
+		if (retry == C3_RETRY_ROUTE)
 			cluster_client_refresh(cl->cc, 1000);
 		if (client__wait_interruptible(cl, backoff < deadline - now ? backoff
 									 : deadline - now))

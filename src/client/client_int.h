@@ -374,12 +374,6 @@ struct client_io {
 	void (*round_done)(struct client_io *io); /* async rounds only */
 };
 
-/* How a chunk operation's error is handled: retried (after a back-off) or final; and
- * whether routing should be refreshed before the retry.  Shared by every storage call of
- * the library (io.c's reads and writes, punch.c's removes). */
-bool client__io_retryable(int rc, bool write);
-bool client__io_wants_refresh(int rc);
-
 void client__io_init(struct client_io *io, struct c3fs_client *cl, struct client_inode *in,
 		     bool write, const struct iovec *iov, int iovcnt, uint64_t off, uint64_t len);
 /* Finish the current segment (its channels go back) and plan the next one.  1 = planned,

@@ -9,9 +9,9 @@
  *     (<= STORAGE_MAX_BATCH ios and STORAGE_MAX_BATCH_BYTES each) --rpc_call_start all-->
  *     all completed --> per-io results
  *         ok            -> done
- *         retryable     -> pending again (refresh routing first when the chain version
- *                          was stale or the target not the head; back off when a round
- *                          made no progress)
+ *         retryable     -> pending again (refresh routing first when the code's retry
+ *                          class is ROUTE: a stale chain version, not the head, ...; back
+ *                          off when a round made no progress; c3_err_retry decides)
  *         fatal         -> the io fails with it (e.g. -ENOSPC)
  *
  * This file never blocks between rounds and never decides who runs the next one: the
@@ -49,40 +49,10 @@
 #define IO_NODE_SLOTS 256
 static atomic_uint io_node_load[IO_NODE_SLOTS];
 
-bool client__io_retryable(int rc, bool write)
+/* What to do after a piece failed with rc (the retry column of errors.def). */
+static enum c3_retry io_retry(const struct client_io *x, int rc)
 {
-	switch (-rc) {
-	case C3FS_ECHAINVER:
-	case C3FS_ENOTHEAD:
-	case C3FS_ETARGETDOWN:
-	case C3FS_ENOSUCCESSOR:
-	case C3FS_ECHUNKVER:
-	case C3FS_ENOCHAIN:
-	case C3FS_ENOTARGET:
-	case C3FS_ECONNECT:
-	case C3FS_EPEERCLOSED:
-	case C3FS_ETIMEDOUT:
-	case C3FS_ESHUTDOWN:
-	case C3FS_EBUSY:
-	case C3FS_ELEASE:
-	case C3FS_ENOROUTING:
-	case C3FS_ENOTLEADER:
-	case EAGAIN:
-		return true;
-	case C3FS_ECHECKSUM:
-	case EIO:
-	case C3FS_EBADMSG:
-		return !write; /* another replica may have it intact */
-	default:
-		return false;
-	}
-}
-
-bool client__io_wants_refresh(int rc)
-{
-	return rc == -C3FS_ECHAINVER || rc == -C3FS_ENOTHEAD || rc == -C3FS_ENOCHAIN ||
-	       rc == -C3FS_ENOTARGET || rc == -C3FS_ETARGETDOWN || rc == -C3FS_ECONNECT ||
-	       rc == -C3FS_ENOSUCCESSOR;
+	return c3_err_retry(rc, x->write ? C3_RETRY_WRITE : C3_RETRY_READ);
 }
 
 /* Choose the target for a piece.  0 with target, its node, chain_ver and addr set, or a
@@ -146,7 +116,7 @@ static void io_piece_fail(struct client_io *x, struct client_io_piece *pc, int r
 	pc->tries++;
 	if (!x->write)
 		pc->bad_target = target;
-	if (client__io_wants_refresh(rc))
+	if (io_retry(x, rc) == C3_RETRY_ROUTE)
 		x->need_refresh = true;
 }
 
@@ -571,7 +541,7 @@ int client__io_round_end(struct client_io *x)
 			continue;
 		}
 		left++;
-		if (!client__io_retryable(x->pc[i].err, x->write) && !fatal)
+		if (io_retry(x, x->pc[i].err) == C3_RETRY_NO && !fatal)
 			fatal = x->pc[i].err;
 	}
 	if (left == 0) {

@@ -16,7 +16,7 @@
  * reads return zeros for it up to the file's length.  The punch counts as a write of the
  * file for its length report (mtime, ctime).
  *
- * Retries of the removes follow the data path's rules (client__io_retryable): routing
+ * Retries of the removes follow the data path's rules (c3_err_retry, as a write): routing
  * refreshed on stale chains, back-off 10 ms doubling to 500 ms, for opts.write_wait_ms.
  */
 #include <errno.h>
@@ -195,9 +195,11 @@ static int punch_remove_chains(struct c3fs_file *f, struct punch_chain *chs, int
 			left++;
 			if (ch->err) {
 				last_err = ch->err;
-				if (!client__io_retryable(ch->err, true) && !fatal)
+				enum c3_retry r = c3_err_retry(ch->err, C3_RETRY_WRITE);
+
+				if (r == C3_RETRY_NO && !fatal)
 					fatal = ch->err;
-				if (client__io_wants_refresh(ch->err))
+				if (r == C3_RETRY_ROUTE)
 					refresh = true;
 			}
 		}

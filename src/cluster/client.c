@@ -86,10 +86,12 @@ static int split_addrs(char *buf, char **out, int max)
 	return n;
 }
 
+/* A failure of this mgmtd rather than of the request: try the next address.  A refused
+ * cluster token counts too (one mgmtd may hold another token; the caller stops when every
+ * one refuses). */
 static bool is_transport_error(int rc)
 {
-	return rc == -C3FS_ECONNECT || rc == -C3FS_ETIMEDOUT || rc == -C3FS_EPEERCLOSED ||
-	       rc == -C3FS_ESHUTDOWN || rc == -C3FS_EAUTH;
+	return c3_err_is_peer(rc) || rc == -C3FS_EAUTH;
 }
 
 int cluster_mgmtd_call(struct rpc_client *rpc, const char *mgmtd_addrs, char *leader,

@@ -133,26 +133,6 @@ static int hook_remove_chunks(void *arg, uint64_t ino, const struct meta_layout 
 	return hook_remove_from(arg, ino, l, 0);
 }
 
-/* Failures that go away once mgmtd has reconfigured the chain or the node is back. */
-static bool transient(int rc)
-{
-	switch (-rc) {
-	case C3FS_ECHAINVER:
-	case C3FS_ENOTHEAD:
-	case C3FS_ENOSUCCESSOR:
-	case C3FS_ETARGETDOWN:
-	case C3FS_ENOCHAIN:
-	case C3FS_ENOROUTING:
-	case C3FS_EPEERCLOSED:
-	case C3FS_ECONNECT:
-	case C3FS_ETIMEDOUT:
-	case C3FS_EBUSY:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static int truncate_once(struct meta_cluster *mc, uint64_t ino, const struct meta_layout *l,
 			 uint64_t len)
 {
@@ -224,7 +204,9 @@ static int hook_truncate(void *arg, uint64_t ino, const struct meta_layout *l, u
 	for (;;) {
 		rc = truncate_once(mc, ino, l, len);
 		tries++;
-		if (rc == 0 || !transient(rc))
+		/* a chunk update from its origin, retried as a client's write is (routing is
+		 * refreshed before every retry) */
+		if (rc == 0 || c3_err_retry(rc, C3_RETRY_WRITE) == C3_RETRY_NO)
 			break;
 		if (c3_now_ms() + pause >= deadline) {
 			LOG_WARN("truncating inode %llx to %llu: %s after %d tries; client retries",

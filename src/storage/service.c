@@ -272,13 +272,6 @@ static void svc_dedup_store(struct storage_service *svc, uint32_t chain_id,
 
 /* ------------------------------------------------------------------ forwarding */
 
-static bool svc_err_is_transient(int rc)
-{
-	return rc == -C3FS_ECONNECT || rc == -C3FS_EPEERCLOSED || rc == -C3FS_ETIMEDOUT ||
-	       rc == -C3FS_ESHUTDOWN || rc == -C3FS_EBUSY || rc == -C3FS_ENOROUTING ||
-	       rc == -C3FS_ECHAINVER || rc == -C3FS_ETARGETDOWN;
-}
-
 /* Local work done while the successor applies the update: make our pending bytes durable
  * (the successors' syncs and ours overlap instead of adding up along the chain). */
 struct svc_overlap {
@@ -406,7 +399,7 @@ static void svc_fwd_release(struct svc_fwd *f)
 }
 
 /* Send f's update to self's successor in the chain, retrying transient failures
- * (re-reading the routing each attempt) for up to forward_retry_ms; the first attempt may
+ * (c3_err_retry as C3_RETRY_CHAIN; re-reading the routing each attempt) for up to forward_retry_ms; the first attempt may
  * already be in flight.  0 when we are the tail or the successor applied it.  ov runs
  * once, while the first attempt is in flight (or right away when there is no successor). */
 static int svc_forward(struct svc_fwd *f, struct svc_overlap *ov)
@@ -422,7 +415,10 @@ static int svc_forward(struct svc_fwd *f, struct svc_overlap *ov)
 		svc_overlap_run(ov);
 		rc = svc_fwd_wait(f);
 		attempts++;
-		if (rc == 0 || !svc_err_is_transient(rc))
+		/* ECHUNKVER (the caller resends the whole chunk), ENOSUCCESSOR (a later
+		 * member gave up) and the codes naming a gone chain or target are ORIGIN:
+		 * they go back, the client resends on fresh routing */
+		if (rc == 0 || c3_err_retry(rc, C3_RETRY_CHAIN) == C3_RETRY_NO)
 			return rc;
 		if (c3_now_ms() + backoff > deadline)
 			break;

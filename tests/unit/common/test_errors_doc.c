@@ -37,17 +37,29 @@ int main(void)
 	int rc;
 
 	{
-		static const struct gen_docs_err dupcode[] = { { 1001, EIO, "A", "a" },
-							       { 1001, EIO, "B", "b" } };
-		static const struct gen_docs_err dupname[] = { { 1001, EIO, "A", "a" },
-							       { 1002, EIO, "A", "b" } };
-		static const struct gen_docs_err range[] = { { 999, EIO, "A", "a" } };
+		static const struct gen_docs_err dupcode[] = { { 1001, EIO, "A", "a", "NO" },
+							       { 1001, EIO, "B", "b", "NO" } };
+		static const struct gen_docs_err dupname[] = { { 1001, EIO, "A", "a", "NO" },
+							       { 1002, EIO, "A", "b", "NO" } };
+		static const struct gen_docs_err range[] = { { 999, EIO, "A", "a", "NO" } };
+		static const struct gen_docs_err tworetry[] = { { 1001, EIO, "A", "a",
+								  "AGAIN|ROUTE" } };
+		static const struct gen_docs_err badretry[] = { { 1001, EIO, "A", "a",
+								  "AGAIN|SOON" } };
+		static const struct gen_docs_err flagonly[] = { { 1001, EIO, "A", "a", "PEER" } };
 		struct c3_buf b = C3_BUF_INIT;
 
 		is_int(gen_docs_errors(dupcode, 2, &b, why, sizeof(why)), -EINVAL, "duplicate code refused");
 		ok(strstr(why, "code 1001 used by A and B") != NULL, "duplicate code message");
 		is_int(gen_docs_errors(dupname, 2, &b, why, sizeof(why)), -EINVAL, "duplicate name refused");
 		is_int(gen_docs_errors(range, 1, &b, why, sizeof(why)), -EINVAL, "code out of range refused");
+		is_int(gen_docs_errors(tworetry, 1, &b, why, sizeof(why)), -EINVAL,
+		       "two retry classes refused");
+		ok(strstr(why, "A: retry 'AGAIN|ROUTE'") != NULL, "retry class message");
+		is_int(gen_docs_errors(badretry, 1, &b, why, sizeof(why)), -EINVAL,
+		       "unknown retry flag refused");
+		is_int(gen_docs_errors(flagonly, 1, &b, why, sizeof(why)), -EINVAL,
+		       "retry without a class refused");
 		is_int(b.len, 0, "nothing rendered for a bad table");
 		c3_buf_release(&b);
 	}

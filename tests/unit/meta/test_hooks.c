@@ -5,8 +5,9 @@
  * new end and cuts the last one, that a close with another writer open takes the length
  * from storage, that GC removes every chunk of an unlinked file on its own chains and
  * only then the inode, and that a chain without a serving head keeps the file queued.
- * Truncation waits (wait_ms) for heads that come back, answers EBUSY when they do not,
- * and the client's retry of the same size still cuts (BUG-C7 / BUG-C6). */
+ * Truncation waits (wait_ms) for heads that come back (down, shutting down, or named by
+ * stale routing), answers EBUSY when they do not, and the client's retry of the same size
+ * still cuts (BUG-C7 / BUG-C6). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ struct chunk {
 static struct chunk chunks[MAXCHUNKS];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int wrong_route; /* requests whose chain does not hold the chunk they name */
+static int trunc_fail_code, trunc_fail_n; /* the next n truncates answer this code */
 static struct routing_info *ri;
 static uint8_t target_state = TARGET_SERVING;
 
@@ -120,9 +122,14 @@ static void h_truncate(struct rpc_req *req, void *ctx)
 		c = find_chunk(r.ios[0].chunk.inode, r.ios[0].chunk.index);
 		if (c && c->chain != r.ios[0].route.chain_id)
 			wrong_route++;
-		if (c)
-			c->len = r.ios[0].length;
-		res.status = c ? 0 : -ENOENT;
+		if (trunc_fail_n > 0) {
+			trunc_fail_n--;
+			res.status = trunc_fail_code;
+		} else {
+			if (c)
+				c->len = r.ios[0].length;
+			res.status = c ? 0 : -ENOENT;
+		}
 		pthread_mutex_unlock(&mu);
 		storage_batch_rsp_encode(&s, &out);
 	}
@@ -330,8 +337,7 @@ static int64_t stored_end(struct routing_info *r, const struct meta_attr *a, uin
 
 static bool transient(int64_t rc)
 {
-	return rc == -C3FS_ENOCHAIN || rc == -C3FS_ECHAINVER || rc == -C3FS_ETARGETDOWN ||
-	       rc == -C3FS_ENOROUTING || rc == -C3FS_ENOTHEAD;
+	return rc < 0 && c3_err_retry((int)rc, C3_RETRY_WRITE) != C3_RETRY_NO;
 }
 
 /* Storage nodes learn new chains a little after mgmtd creates them: retry like a client. */
@@ -608,6 +614,36 @@ static int run_fake(void)
 		c = find_chunk(f.attr.ino, 1);
 		ok(c && c->len == MiB / 2, "the retry cut chunk 1 at the new end");
 		is_int(count_chunks(f.attr.ino, NULL), 2, "chunks 0 and 1 left");
+		mc.wait_ms = 0;
+	}
+	/* a head shutting down or named by stale routing is waited for like one that is down
+	 * (ESHUTDOWN and ENOTARGET are transient for a chunk update: retry column), not
+	 * answered to the client as they are */
+	{
+		static const int codes[] = { -C3FS_ESHUTDOWN, -C3FS_ENOTARGET };
+		struct meta_setattr_req r;
+		struct chunk *c;
+
+		for (int i = 0; i < 2; i++) {
+			memset(&r, 0, sizeof(r));
+			r.hdr = h;
+			r.ino = f.attr.ino;
+			r.mask = META_SET_SIZE;
+			r.size = MiB + MiB / (4u << i);
+			mc.wait_ms = 10000;
+			pthread_mutex_lock(&mu);
+			trunc_fail_code = codes[i];
+			trunc_fail_n = 2;
+			pthread_mutex_unlock(&mu);
+			is_int(meta_op_setattr(svc, &r, &ar), 0,
+			       i == 0 ? "truncate waits out a head shutting down"
+				      : "truncate waits out a stale head");
+			c = find_chunk(f.attr.ino, 1);
+			ok(c && c->len == MiB / (4u << i), "and cuts the last chunk");
+			pthread_mutex_lock(&mu);
+			is_int(trunc_fail_n, 0, "after the failed tries");
+			pthread_mutex_unlock(&mu);
+		}
 		mc.wait_ms = 0;
 	}
 	/* two writers: the closing one reports less than the other wrote */

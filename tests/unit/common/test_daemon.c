@@ -185,6 +185,18 @@ static void test_command_line(void)
 		c3_log_set_level(C3_LOG_INFO);
 	}
 	{
+		char arg[160], want[200];
+		char *argv[] = { "c3fs-test", "--set", arg, NULL };
+
+		snprintf(arg, sizeof(arg), "log.file=%s/no/such/dir/x.log", tmpdir);
+		daemon_prep(&d, &c, &dtab);
+		is_int(run_init(&d, 3, argv), 0, "an unopenable log file does not stop the start");
+		snprintf(want, sizeof(want), "c3fs-test: log.file %s/no/such/dir/x.log: ", tmpdir);
+		ok(has(errout, want) && has(errout, ", logging to stderr"),
+		   "... and says so on stderr");
+		c3_daemon_fini(&d);
+	}
+	{
 		char *argv[] = { "c3fs-test", NULL };
 
 		daemon_prep(&d, &c, &dbad);

@@ -49,7 +49,6 @@ int c3_daemon_init(struct c3_daemon *d, int argc, char **argv)
 	const char *level_s;
 	int rc, level;
 
-	d->argc = argc;
 	d->argi = argc;
 	d->metrics_on = false;
 	rc = c3_cfg_from_args(d->table, d->cfg, argc, argv, &d->argi, err, sizeof(err));

@@ -60,7 +60,6 @@ struct c3_daemon {
 	/* set by c3_daemon_init */
 	int status;                       /* exit status when c3_daemon_init returned 1 */
 	int argi;                         /* first positional argument in argv */
-	int argc;                         /* argc as given */
 	const char *log_file;             /* log.file ("" = stderr) */
 	const char *metrics_listen;       /* metrics.listen ("" = off) */
 	sigset_t sigs;                    /* the signals c3_daemon_wait takes */

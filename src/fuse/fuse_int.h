@@ -50,7 +50,7 @@ struct fusefs_config {
 	bool write_behind;
 	int64_t write_behind_threads;
 	uint64_t write_behind_bytes;
-	char *log;
+	char *log_file;
 	char *log_level;
 	char *metrics_listen;
 };

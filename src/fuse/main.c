@@ -7,10 +7,11 @@
  * leaves a dead mount ("Transport endpoint is not connected") that `umount -l` or
  * `fusermount3 -uz` removes.
  *
- * Steps: config -> log -> metrics -> libc3fs client (waits for mgmtd routing) -> FUSE
- * session (allow_other; meta checks every caller, the kernel also does with
- * default_permissions unless fuse.kernel_permissions=false) -> mount ->
- * multi-threaded loop -> unmount -> client closed.
+ * Steps: config -> log -> metrics (these three through common/daemon.h) -> libc3fs
+ * client (waits for mgmtd routing) -> FUSE session (allow_other; meta checks every
+ * caller, the kernel also does with default_permissions unless
+ * fuse.kernel_permissions=false) -> mount -> multi-threaded loop -> unmount -> client
+ * closed.
  */
 #include <errno.h>
 #include <limits.h>
@@ -23,77 +24,70 @@
 
 #include "cluster/users.h"
 #include "common/config.h"
+#include "common/daemon.h"
 #include "common/errors.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/metrics.h"
 #include "fuse/fuse_int.h"
 #include "fuse/usrbio.h"
 
-#define CFG(sec, name, type, field, def, min, max, unit, desc)                                \
-	{ sec, name, type, offsetof(struct fusefs_config, field), def, min, max, unit, false, desc }
-/* reloadable: root changes it on a mount with ln -s VALUE 3fs-virt/set-conf/sys.KEY, and
- * `c3fs-admin set-config client KEY=VALUE` pushes it to every mount (virt.c) */
-#define CFGR(sec, name, type, field, def, min, max, unit, desc)                               \
-	{ sec, name, type, offsetof(struct fusefs_config, field), def, min, max, unit, true, desc }
+/* reloadable (true): root changes it on a mount with ln -s VALUE 3fs-virt/set-conf/sys.KEY,
+ * and `c3fs-admin set-config client KEY=VALUE` pushes it to every mount (virt.c) */
+#define K(sec, name, type, field, def, min, max, unit, reload, desc)                     \
+	{ sec, name, type, offsetof(struct fusefs_config, field), def, min, max, unit, reload, desc }
 
 static const struct c3_cfg_key fusefs_cfg_keys[] = {
-	CFG("fuse", "mountpoint", C3_CFG_STR, mountpoint, "", 1, 0, "",
+	K("fuse", "mountpoint", C3_CFG_STR, mountpoint, "", 1, 0, "", false,
 	    "Directory to mount on (the command-line argument overrides it)."),
-	CFG("fuse", "threads", C3_CFG_INT, threads, "16", 1, 1024, "",
+	K("fuse", "threads", C3_CFG_INT, threads, "16", 1, 1024, "", false,
 	    "Most FUSE worker threads serving requests at once."),
-	CFGR("fuse", "attr_timeout", C3_CFG_MS, attr_timeout_ms, "1s", 0, 3600000, "ms",
+	K("fuse", "attr_timeout", C3_CFG_MS, attr_timeout_ms, "1s", 0, 3600000, "ms", true,
 	    "How long the kernel may cache attributes."),
-	CFGR("fuse", "entry_timeout", C3_CFG_MS, entry_timeout_ms, "1s", 0, 3600000, "ms",
+	K("fuse", "entry_timeout", C3_CFG_MS, entry_timeout_ms, "1s", 0, 3600000, "ms", true,
 	    "How long the kernel may cache name lookups."),
-	CFGR("fuse", "negative_timeout", C3_CFG_MS, negative_timeout_ms, "0", 0, 3600000, "ms",
+	K("fuse", "negative_timeout", C3_CFG_MS, negative_timeout_ms, "0", 0, 3600000, "ms", true,
 	    "How long the kernel may cache a name's absence (0 = not at all)."),
-	CFG("fuse", "allow_other", C3_CFG_BOOL, allow_other, "true", 1, 0, "",
+	K("fuse", "allow_other", C3_CFG_BOOL, allow_other, "true", 1, 0, "", false,
 	    "Let every user use the mount (permissions are checked by the meta service)."),
-	CFG("fuse", "kernel_permissions", C3_CFG_BOOL, kernel_permissions, "true", 1, 0, "",
+	K("fuse", "kernel_permissions", C3_CFG_BOOL, kernel_permissions, "true", 1, 0, "", false,
 	    "Let the kernel check permissions too (default_permissions), from attributes at most "
 	    "attr_timeout old; meta checks every operation either way. Without it, a path walk "
 	    "through cached directory entries skips the search-permission check."),
-	CFGR("fuse", "read_cache", C3_CFG_BOOL, read_cache, "true", 1, 0, "",
+	K("fuse", "read_cache", C3_CFG_BOOL, read_cache, "true", 1, 0, "", true,
 	    "Use the kernel page cache for file data (false = direct I/O for every file)."),
-	CFGR("fuse", "readonly", C3_CFG_BOOL, readonly, "false", 1, 0, "",
+	K("fuse", "readonly", C3_CFG_BOOL, readonly, "false", 1, 0, "", true,
 	    "Refuse every change through this mount with EROFS (a user may also turn it on "
 	    "for themselves: ln -s true 3fs-virt/set-conf/usr.readonly)."),
-	CFG("fuse", "max_readahead", C3_CFG_SIZE, max_readahead, "4M", 0, 64 << 20, "bytes",
+	K("fuse", "max_readahead", C3_CFG_SIZE, max_readahead, "4M", 0, 64 << 20, "bytes", false,
 	    "Kernel read-ahead window of the mount (0 = leave the kernel's default)."),
-	CFG("cluster", "mgmtd", C3_CFG_STR, mgmtd, "127.0.0.1:9000", 1, 0, "",
+	K("cluster", "mgmtd", C3_CFG_STR, mgmtd, "127.0.0.1:9000", 1, 0, "", false,
 	    "mgmtd addresses, ip:port[,ip:port...]."),
-	CFG("cluster", "token", C3_CFG_STR, token, "", 1, 0, "",
+	K("cluster", "token", C3_CFG_STR, token, "", 1, 0, "", false,
 	    "Cluster token (prefer token_file)."),
-	CFG("cluster", "token_file", C3_CFG_STR, token_file, "", 1, 0, "",
+	K("cluster", "token_file", C3_CFG_STR, token_file, "", 1, 0, "", false,
 	    "File holding the cluster token (first line); overrides token."),
-	CFG("cluster", "user_token_file", C3_CFG_STR, user_token_file, "", 1, 0, "",
+	K("cluster", "user_token_file", C3_CFG_STR, user_token_file, "", 1, 0, "", false,
 	    "File holding this mount's user token (c3fs-admin user-add; first line); must "
 	    "not be readable by group or others. Empty = none (meta auth.users off)."),
-	CFG("cluster", "rpc_timeout", C3_CFG_MS, rpc_timeout_ms, "10s", 100, 600000, "ms",
+	K("cluster", "rpc_timeout", C3_CFG_MS, rpc_timeout_ms, "10s", 100, 600000, "ms", false,
 	    "Deadline of one RPC."),
-	CFGR("cluster", "write_wait", C3_CFG_MS, write_wait_ms, "60s", 1000, 3600000, "ms",
+	K("cluster", "write_wait", C3_CFG_MS, write_wait_ms, "60s", 1000, 3600000, "ms", true,
 	    "How long an I/O waits for its chain to be reconfigured before failing."),
-	CFGR("cluster", "meta_wait", C3_CFG_MS, meta_wait_ms, "60s", 1000, 3600000, "ms",
+	K("cluster", "meta_wait", C3_CFG_MS, meta_wait_ms, "60s", 1000, 3600000, "ms", true,
 	    "How long a metadata operation retries while no meta node answers (meta down or "
 	    "restarting); then it fails with ETIMEDOUT."),
-	CFG("cluster", "length_sync", C3_CFG_MS, length_sync_ms, "30s", 1000, 3600000, "ms",
+	K("cluster", "length_sync", C3_CFG_MS, length_sync_ms, "30s", 1000, 3600000, "ms", false,
 	    "A file being written reports its length to meta at least this often."),
-	CFG("cluster", "write_behind", C3_CFG_BOOL, write_behind, "true", 1, 0, "",
+	K("cluster", "write_behind", C3_CFG_BOOL, write_behind, "true", 1, 0, "", false,
 	    "Answer a write once its data is queued (errors then show at the next write, "
 	    "fsync or close); false = answer after the storage service has it."),
-	CFG("cluster", "write_behind_threads", C3_CFG_INT, write_behind_threads, "8", 1, 256, "",
+	K("cluster", "write_behind_threads", C3_CFG_INT, write_behind_threads, "8", 1, 256, "", false,
 	    "Threads writing queued data."),
-	CFGR("cluster", "write_behind_bytes", C3_CFG_SIZE, write_behind_bytes, "16M", 1 << 20,
-	    1 << 30, "bytes", "Most data queued per file before writers wait."),
-	CFG("cluster", "io_threads", C3_CFG_INT, io_threads, "2", 1, 64, "",
+	K("cluster", "write_behind_bytes", C3_CFG_SIZE, write_behind_bytes, "16M", 1 << 20,
+	    1 << 30, "bytes", true, "Most data queued per file before writers wait."),
+	K("cluster", "io_threads", C3_CFG_INT, io_threads, "2", 1, 64, "", false,
 	    "RPC I/O threads."),
-	CFG("log", "file", C3_CFG_STR, log, "", 1, 0, "",
-	    "Log file (empty = stderr)."),
-	CFGR("log", "level", C3_CFG_STR, log_level, "info", 1, 0, "",
-	    "error, warn, info or debug."),
-	CFG("metrics", "listen", C3_CFG_STR, metrics_listen, "", 1, 0, "",
-	    "ip:port serving Prometheus metrics (empty = off)."),
+	C3_DAEMON_KEYS(K, true),
 };
 
 const struct c3_cfg_table fusefs_cfg_table = {
@@ -163,20 +157,17 @@ int main(int argc, char **argv)
 	struct c3fs_client_opts co;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop = NULL;
-	char err[C3_CFG_ERRLEN];
+	/* signals are libfuse's (fuse_set_signal_handlers below) */
+	struct c3_daemon d = { .prog = "c3fs-fuse", .role = "fuse", .table = &fusefs_cfg_table,
+			       .cfg = &fs.cfg, .max_args = 1, .own_signals = true };
 	char *token = NULL, *user_token = NULL, opts[256];
 	const char *mnt;
-	int argi = 0, rc, lvl, status = 1;
+	int rc, status = 1;
 
-	rc = c3_cfg_from_args(&fusefs_cfg_table, &fs.cfg, argc, argv, &argi, err, sizeof(err));
-	if (rc == 1)
-		return 0;
-	if (rc) {
-		fprintf(stderr, "c3fs-fuse: %s\n", err);
-		return 2;
-	}
-	mnt = argi < argc ? argv[argi] : fs.cfg.mountpoint;
-	if (argi + 1 < argc || !mnt || !mnt[0]) {
+	if (c3_daemon_init(&d, argc, argv))
+		return d.status;
+	mnt = d.argi < argc ? argv[d.argi] : fs.cfg.mountpoint;
+	if (!mnt || !mnt[0]) {
 		fprintf(stderr, "usage: c3fs-fuse [--config FILE] [--set k=v]... MOUNTPOINT\n");
 		goto out_cfg;
 	}
@@ -184,15 +175,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "c3fs-fuse: mountpoint %s: %s\n", mnt, strerror(errno));
 		goto out_cfg;
 	}
-	c3_log_set_identity("fuse", 0);
-	lvl = c3_log_level_parse(fs.cfg.log_level);
-	if (lvl < 0) {
-		fprintf(stderr, "c3fs-fuse: log.level: unknown level \"%s\"\n", fs.cfg.log_level);
-		goto out_cfg;
-	}
-	c3_log_set_level(lvl);
-	if (fs.cfg.log[0] && c3_log_open(fs.cfg.log) != 0)
-		fprintf(stderr, "c3fs-fuse: cannot open log %s, logging to stderr\n", fs.cfg.log);
 	if (fs.cfg.token_file[0]) {
 		token = fusefs_read_token(fs.cfg.token_file);
 		if (!token) {
@@ -205,16 +187,8 @@ int main(int argc, char **argv)
 		if (!user_token)
 			goto out_token;
 	}
-	if (fs.cfg.metrics_listen[0]) {
-		int port = 0;
-
-		rc = c3_metrics_serve(fs.cfg.metrics_listen, &port);
-		if (rc) {
-			LOG_ERROR("metrics on %s: %s", fs.cfg.metrics_listen, c3_strerror(rc));
-			goto out_token;
-		}
-		LOG_INFO("metrics on port %d", port);
-	}
+	if (c3_daemon_metrics_start(&d, true) < 0)
+		goto out_token;
 	pthread_mutex_init(&fs.ino_lock, NULL);
 
 	memset(&co, 0, sizeof(co));
@@ -239,7 +213,7 @@ int main(int argc, char **argv)
 	rc = c3fs_client_new(&co, &fs.cl);
 	if (rc) {
 		LOG_ERROR("cannot reach the cluster at %s: %s", fs.cfg.mgmtd, c3_strerror(rc));
-		goto out_metrics;
+		goto out_token;
 	}
 	virt_conf_client(&fs); /* settings mgmtd pushed while the client started */
 	if (user_token) {
@@ -318,15 +292,12 @@ out_client:
 	fusefs_free_inodes(&fs);
 out_client_only:
 	c3fs_client_free(fs.cl);
-out_metrics:
-	if (fs.cfg.metrics_listen[0])
-		c3_metrics_stop();
 out_token:
 	free(token);
 	if (user_token)
 		explicit_bzero(user_token, strlen(user_token));
 	free(user_token);
 out_cfg:
-	c3_cfg_release(&fusefs_cfg_table, &fs.cfg);
+	c3_daemon_fini(&d);
 	return status;
 }

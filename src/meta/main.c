@@ -5,11 +5,11 @@
  * Thin main: parse the key table, open the KV, create the service (root directory on
  * first start), optionally join the cluster through mgmtd (routing for layouts, storage
  * calls for GC/truncate, client liveness), serve RPC, run the GC thread, stop on
- * SIGTERM/SIGINT.  Stateless: any number of c3fs-meta may share one "pg:" KV.
+ * SIGTERM/SIGINT.  The common start-up (command line, log, signals, metrics) is
+ * common/daemon.h.  Stateless: any number of c3fs-meta may share one "pg:" KV.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@
 #include "cluster/client.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/daemon.h"
 #include "common/server_keys.h"
 #include "common/errors.h"
 #include "common/fsutil.h"
@@ -64,62 +65,60 @@ struct meta_config {
 	bool auth_users;
 };
 
-#define K(sec, name, type, field, def, min, max, unit, desc)                            \
-	{ sec, name, type, offsetof(struct meta_config, field), def, min, max, unit, false, desc }
+#define K(sec, name, type, field, def, min, max, unit, reload, desc)                     \
+	{ sec, name, type, offsetof(struct meta_config, field), def, min, max, unit, reload, desc }
 static const struct c3_cfg_key meta_keys[] = {
-	K("server", "node_id", C3_CFG_INT, node_id, "1", 1, 4294967295LL, "",
+	K("server", "node_id", C3_CFG_INT, node_id, "1", 1, 4294967295LL, "", false,
 	  "node id of this meta server (unique among meta servers)"),
-	K("server", "listen", C3_CFG_STR, listen, "127.0.0.1:9001", 1, 0, "",
+	K("server", "listen", C3_CFG_STR, listen, "127.0.0.1:9001", 1, 0, "", false,
 	  "RPC address ip:port (port 0 picks a free port)"),
-	K("server", "advertise", C3_CFG_STR, advertise, "", 1, 0, "",
+	K("server", "advertise", C3_CFG_STR, advertise, "", 1, 0, "", false,
 	  "ip:port clients and mgmtd use to reach this server (empty: server.listen; "
 	  "required when listening on 0.0.0.0 or ::)"),
-	K("server", "token", C3_CFG_STR, token, "", 1, 0, "",
+	K("server", "token", C3_CFG_STR, token, "", 1, 0, "", false,
 	  "cluster token clients must present (empty = none)"),
-	K("server", "workers", C3_CFG_INT, workers, "16", 1, 1024, "threads",
+	K("server", "workers", C3_CFG_INT, workers, "16", 1, 1024, "threads", false,
 	  "RPC handler threads (each runs one KV transaction at a time)"),
 	C3_SERVER_ADMISSION_KEYS(K),
-	K("kv", "uri", C3_CFG_STR, kv_uri, "lmdb:./meta-kv?sync=wal", 1, 0, "",
+	K("kv", "uri", C3_CFG_STR, kv_uri, "lmdb:./meta-kv?sync=wal", 1, 0, "", false,
 	  "metadata store: lmdb:<dir>, pg:<conninfo> (shared by several meta servers) or mem:"),
-	K("mgmtd", "addrs", C3_CFG_STR, mgmtd, "", 1, 0, "",
+	K("mgmtd", "addrs", C3_CFG_STR, mgmtd, "", 1, 0, "", false,
 	  "mgmtd addresses ip:port,...; empty = standalone (no storage calls)"),
-	K("mgmtd", "heartbeat", C3_CFG_MS, heartbeat_ms, "1000", 100, 60000, "ms",
+	K("mgmtd", "heartbeat", C3_CFG_MS, heartbeat_ms, "1000", 100, 60000, "ms", false,
 	  "heartbeat interval to mgmtd"),
-	K("meta", "root_mode", C3_CFG_STR, root_mode, "0755", 1, 0, "octal",
+	K("meta", "root_mode", C3_CFG_STR, root_mode, "0755", 1, 0, "octal", false,
 	  "permission bits of the root directory when it is created (first start)"),
-	K("meta", "chunk_size", C3_CFG_SIZE, chunk_size, "1M", 65536, 67108864, "bytes",
+	K("meta", "chunk_size", C3_CFG_SIZE, chunk_size, "1M", 65536, 67108864, "bytes", false,
 	  "default chunk size of new files (power of two)"),
-	K("meta", "stripe", C3_CFG_INT, stripe, "16", 1, 1024, "chains",
+	K("meta", "stripe", C3_CFG_INT, stripe, "16", 1, 1024, "chains", false,
 	  "default number of chains a file is striped over (capped by the chain table size)"),
-	K("meta", "table_id", C3_CFG_INT, table_id, "1", 0, 65535, "",
+	K("meta", "table_id", C3_CFG_INT, table_id, "1", 0, 65535, "", false,
 	  "default chain table of new files"),
-	{ "meta", "gc_interval", C3_CFG_MS, offsetof(struct meta_config, gc_interval_ms), "1000",
-	  10, 3600000, "ms", true, "pause between garbage-collection passes" },
-	{ "meta", "gc_batch", C3_CFG_INT, offsetof(struct meta_config, gc_batch), "256", 1,
-	  100000, "items", true, "items of each kind one GC pass looks at" },
-	{ "meta", "trash_interval", C3_CFG_MS, offsetof(struct meta_config, trash_interval_ms),
-	  "0", 0, 86400000, "ms", true,
+	K("meta", "gc_interval", C3_CFG_MS, gc_interval_ms, "1000", 10, 3600000, "ms", true,
+	  "pause between garbage-collection passes"),
+	K("meta", "gc_batch", C3_CFG_INT, gc_batch, "256", 1, 100000, "items", true,
+	  "items of each kind one GC pass looks at"),
+	K("meta", "trash_interval", C3_CFG_MS, trash_interval_ms, "0", 0, 86400000, "ms", true,
 	  "trash: pause between passes of the cleaner that removes expired items of "
-	  "/trash/<uid>/ (made at the root when set; 0 = no trash)" },
+	  "/trash/<uid>/ (made at the root when set; 0 = no trash)"),
 	K("meta", "session_timeout", C3_CFG_MS, session_timeout_ms, "5m", 1000, 86400000, "ms",
+	  false,
 	  "open-file sessions of a client silent this long (and not alive in mgmtd) expire"),
-	K("meta", "dir_grace", C3_CFG_MS, dir_grace_ms, "5m", 0, 86400000, "ms",
+	K("meta", "dir_grace", C3_CFG_MS, dir_grace_ms, "5m", 0, 86400000, "ms", false,
 	  "a removed directory's inode (nlink 0) stays this long for handles still open on it"),
-	K("meta", "idem_ttl", C3_CFG_MS, idem_ttl_ms, "30m", 1000, 86400000, "ms",
+	K("meta", "idem_ttl", C3_CFG_MS, idem_ttl_ms, "30m", 1000, 86400000, "ms", false,
 	  "how long retried requests get their first result back"),
 	K("meta", "rmtree_batch", C3_CFG_INT, rmtree_batch, "1000", 1, 1000000, "entries",
+	  false,
 	  "entries removed per transaction by a recursive remove"),
-	K("meta", "storage_timeout", C3_CFG_MS, storage_timeout_ms, "10000", 100, 600000, "ms",
+	K("meta", "storage_timeout", C3_CFG_MS, storage_timeout_ms, "10000", 100, 600000,
+	  "ms", false,
 	  "deadline of each storage call (chunk removal, truncate, length query)"),
-	K("meta", "storage_wait", C3_CFG_MS, storage_wait_ms, "8000", 0, 600000, "ms",
+	K("meta", "storage_wait", C3_CFG_MS, storage_wait_ms, "8000", 0, 600000, "ms", false,
 	  "how long a truncate retries a chain being reconfigured before the client is told "
 	  "to retry (keep below the clients' request timeout)"),
-	{ "log", "level", C3_CFG_STR, offsetof(struct meta_config, log_level), "info", 1, 0, "",
-	  true, "error|warn|info|debug" },
-	K("log", "file", C3_CFG_STR, log_file, "", 1, 0, "", "log file (empty = stderr)"),
-	K("metrics", "listen", C3_CFG_STR, metrics_listen, "", 1, 0, "",
-	  "Prometheus /metrics address ip:port (empty = off)"),
-	K("auth", "users", C3_CFG_BOOL, auth_users, "false", 1, 0, "",
+	C3_DAEMON_KEYS(K, true),
+	K("auth", "users", C3_CFG_BOOL, auth_users, "false", 1, 0, "", false,
 	  "every request must come from a connection with a user token (c3fs-admin user-add) "
 	  "and act within that user's uid/gid (a root user's for any); needs mgmtd.addrs"),
 };
@@ -268,37 +267,16 @@ int main(int argc, char **argv)
 	struct gc_thread gc;
 	pthread_t gc_tid;
 	bool gc_started = false;
+	struct c3_daemon d = { .prog = "c3fs-meta", .role = "meta", .table = &meta_cfg,
+			       .cfg = &cfg };
 	char addr[64], node_addr[ROUTING_ADDR_MAX] = "", kv_shown[1024];
-	sigset_t sigs;
-	int argi = 0, rc, sig, lvl, status = 1;
+	int rc, status = 1;
 	long mode;
 	char *end;
 
 	memset(&cfg, 0, sizeof(cfg));
-	rc = c3_cfg_from_args(&meta_cfg, &cfg, argc, argv, &argi, err, sizeof(err));
-	if (rc == 1) {
-		c3_cfg_release(&meta_cfg, &cfg);
-		return 0;
-	}
-	if (rc < 0) {
-		fprintf(stderr, "c3fs-meta: %s\n", err);
-		c3_cfg_release(&meta_cfg, &cfg);
-		return 2;
-	}
-	if (argi < argc) {
-		fprintf(stderr, "c3fs-meta: unexpected argument %s\n", argv[argi]);
-		goto out;
-	}
-	c3_log_set_identity("meta", (uint32_t)cfg.node_id);
-	lvl = c3_log_level_parse(cfg.log_level);
-	if (lvl < 0) {
-		fprintf(stderr, "c3fs-meta: log.level: unknown level %s\n", cfg.log_level);
-		goto out;
-	}
-	c3_log_set_level(lvl);
-	if (cfg.log_file[0] && c3_log_open(cfg.log_file) < 0)
-		fprintf(stderr, "c3fs-meta: cannot open log file %s, logging to stderr\n",
-			cfg.log_file);
+	if (c3_daemon_init(&d, argc, argv))
+		return d.status;
 	errno = 0;
 	mode = strtol(cfg.root_mode, &end, 8);
 	if (errno || *end || mode < 0 || mode > 07777) {
@@ -313,17 +291,8 @@ int main(int argc, char **argv)
 		LOG_ERROR("out of memory");
 		goto out;
 	}
-	/* block the stop signals in every thread; main waits for them with sigwait */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	if (c3_kv_uri_private_check(cfg.kv_uri, err, sizeof(err)) < 0) {
-		LOG_ERROR("kv.uri: %s", err);
-		if (cfg.log_file[0]) /* else LOG_ERROR went to stderr already */
-			fprintf(stderr, "c3fs-meta: %s\n", err);
+		c3_daemon_fail(&d, "kv.uri: %s", err);
 		goto out;
 	}
 	rc = kv_db_open(cfg.kv_uri, &db);
@@ -370,9 +339,7 @@ int main(int argc, char **argv)
 		rc = cluster_node_addr(cfg.listen, cfg.advertise, rpc_server_port(srv), node_addr,
 				       sizeof(node_addr), err, sizeof(err));
 		if (rc < 0) {
-			LOG_ERROR("%s", err);
-			if (cfg.log_file[0]) /* else LOG_ERROR went to stderr already */
-				fprintf(stderr, "c3fs-meta: %s\n", err);
+			c3_daemon_fail(&d, "%s", err);
 			goto out;
 		}
 
@@ -427,15 +394,7 @@ int main(int argc, char **argv)
 		LOG_ERROR("rpc server: %s", c3_strerror(rc));
 		goto out;
 	}
-	if (cfg.metrics_listen[0]) {
-		int mport = 0;
-
-		rc = c3_metrics_serve(cfg.metrics_listen, &mport);
-		if (rc < 0)
-			LOG_WARN("metrics on %s: %s", cfg.metrics_listen, c3_strerror(rc));
-		else
-			LOG_INFO("metrics on port %d", mport);
-	}
+	(void)c3_daemon_metrics_start(&d, false); /* without metrics the node still serves */
 	memset(&gc, 0, sizeof(gc));
 	gc.svc = svc;
 	gc.interval_ms = cfg.gc_interval_ms;
@@ -458,8 +417,7 @@ int main(int argc, char **argv)
 	/* make the port visible to scripts that asked for port 0 */
 	fprintf(stdout, "listening %s\n", addr);
 	fflush(stdout);
-	if (sigwait(&sigs, &sig) == 0)
-		LOG_INFO("signal %d: stopping", sig);
+	c3_daemon_wait(&d);
 	status = 0;
 out_gc:
 	if (gc_started) {
@@ -472,8 +430,6 @@ out_gc:
 	pthread_cond_destroy(&gc.cv);
 	pthread_mutex_destroy(&gc.mu);
 out:
-	if (cfg.metrics_listen && cfg.metrics_listen[0])
-		c3_metrics_stop();
 	rpc_server_free(srv);
 	cluster_client_free(cc);
 	meta_users_free(users);
@@ -482,6 +438,6 @@ out:
 	meta_svc_free(svc);
 	if (db)
 		kv_db_close(db);
-	c3_cfg_release(&meta_cfg, &cfg);
+	c3_daemon_fini(&d);
 	return status;
 }

@@ -3,27 +3,26 @@
  * Routing comes from mgmtd through cluster_client when [mgmtd] addrs is set (heartbeats
  * report every target's local state and free space; losing the lease stops serving), else
  * from the static chain file ([storage] chain_file), re-read on SIGHUP.
- * SIGTERM/SIGINT stop the service cleanly.
+ * SIGTERM/SIGINT stop the service cleanly.  The common start-up (command line, log,
+ * signals, metrics) is common/daemon.h.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cluster/addr.h"
 #include "cluster/client.h"
 #include "common/config.h"
+#include "common/daemon.h"
 #include "common/server_keys.h"
 #include "common/errors.h"
 #include "common/fsutil.h"
 #include "common/log.h"
-#include "common/metrics.h"
 #include "storage/chainfile.h"
 #include "storage/chunk.h"
 #include "storage/service.h"
@@ -56,8 +55,6 @@ struct storage_cfg {
 	char *metrics_listen;
 };
 
-#define SRVKEY(sec, name, type, field, def, min, max, unit, desc) \
-	K(sec, name, type, field, def, min, max, unit, false, desc)
 #define K(sec, name, type, field, def, min, max, unit, reload, desc) \
 	{ sec, name, type, offsetof(struct storage_cfg, field), def, min, max, unit, reload, desc }
 
@@ -73,7 +70,7 @@ static const struct c3_cfg_key storage_keys[] = {
 	  "cluster token clients and peers must present (empty = none)"),
 	K("server", "workers", C3_CFG_INT, workers, "64", 4, 1024, "threads", false,
 	  "RPC handler threads (handlers block on disk and on forwarding)"),
-	C3_SERVER_ADMISSION_KEYS(SRVKEY),
+	C3_SERVER_ADMISSION_KEYS(K),
 	K("storage", "targets", C3_CFG_STR, targets, "", 0, -1, "", false,
 	  "local targets as id:path,id:path (one directory per target)"),
 	K("storage", "io_engine", C3_CFG_STR, io_engine, "uring", 0, -1, "", false,
@@ -104,12 +101,7 @@ static const struct c3_cfg_key storage_keys[] = {
 	  "mgmtd addresses ip:port,ip:port (empty = use chain_file)"),
 	K("mgmtd", "heartbeat", C3_CFG_MS, heartbeat_ms, "1s", 100, 60000, "ms", false,
 	  "heartbeat interval to mgmtd"),
-	K("log", "level", C3_CFG_STR, log_level, "info", 0, -1, "", true,
-	  "error, warn, info or debug"),
-	K("log", "file", C3_CFG_STR, log_file, "", 0, -1, "", false,
-	  "log file (empty = stderr)"),
-	K("metrics", "listen", C3_CFG_STR, metrics_listen, "", 0, -1, "", false,
-	  "Prometheus /metrics address ip:port (empty = off)"),
+	C3_DAEMON_KEYS(K, true),
 };
 
 static const struct c3_cfg_table storage_cfg_table = {
@@ -228,31 +220,14 @@ int main(int argc, char **argv)
 	struct storage_service_opts so;
 	struct storage_service *svc = NULL;
 	struct cluster_client *cc = NULL;
+	struct c3_daemon d = { .prog = "c3fs-storage", .role = "storage",
+			       .table = &storage_cfg_table, .cfg = &cfg, .hup = true };
 	char err[C3_CFG_ERRLEN], *tbuf = NULL, addr[ROUTING_ADDR_MAX] = "";
-	sigset_t set;
-	int rc, argi, ntargets, lvl, sig, status = 1;
+	int rc, ntargets, status = 1;
 
 	memset(&cfg, 0, sizeof(cfg));
-	rc = c3_cfg_from_args(&storage_cfg_table, &cfg, argc, argv, &argi, err, sizeof(err));
-	if (rc == 1)
-		return 0;
-	if (rc < 0) {
-		fprintf(stderr, "c3fs-storage: %s\n", err);
-		return 2;
-	}
-	if (argi < argc) {
-		fprintf(stderr, "c3fs-storage: unexpected argument %s\n", argv[argi]);
-		goto out;
-	}
-	c3_log_set_identity("storage", (uint32_t)cfg.node_id);
-	lvl = c3_log_level_parse(cfg.log_level);
-	if (lvl < 0) {
-		fprintf(stderr, "c3fs-storage: log.level: unknown level %s\n", cfg.log_level);
-		goto out;
-	}
-	c3_log_set_level(lvl);
-	if (cfg.log_file[0] && (rc = c3_log_open(cfg.log_file)) < 0)
-		fprintf(stderr, "c3fs-storage: log.file %s: %s\n", cfg.log_file, c3_strerror(rc));
+	if (c3_daemon_init(&d, argc, argv))
+		return d.status;
 	tbuf = strdup(cfg.targets);
 	ntargets = tbuf ? parse_targets(tbuf, targets, MAX_TARGETS) : -ENOMEM;
 	if (ntargets < 0) {
@@ -265,12 +240,10 @@ int main(int argc, char **argv)
 		 * store too, which reports that target FAILED while the others serve */
 		rc = c3_path_private_check(targets[i].path, err, sizeof(err));
 		if (rc == -EPERM) {
-			LOG_ERROR("storage.targets: %s", err);
-			if (cfg.log_file[0]) /* else LOG_ERROR went to stderr already */
-				fprintf(stderr, "c3fs-storage: %s\n", err);
+			c3_daemon_fail(&d, "storage.targets: %s", err);
 			goto out;
 		}
-		if (check_target_identity(&targets[i], cfg.log_file[0] != '\0') < 0)
+		if (check_target_identity(&targets[i], d.log_file[0] != '\0') < 0)
 			goto out;
 	}
 	memset(&so, 0, sizeof(so));
@@ -303,37 +276,19 @@ int main(int argc, char **argv)
 		LOG_ERROR("need mgmtd.addrs or storage.chain_file for routing");
 		goto out;
 	}
-	/* block the signals we wait for before any thread starts */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	rc = storage_service_new(&so, &svc);
 	if (rc) {
 		LOG_ERROR("cannot start the storage service on %s: %s", cfg.listen, c3_strerror(rc));
 		goto out;
 	}
-	if (cfg.metrics_listen[0]) {
-		int mport = 0;
-
-		rc = c3_metrics_serve(cfg.metrics_listen, &mport);
-		if (rc < 0)
-			LOG_WARN("metrics on %s: %s", cfg.metrics_listen, c3_strerror(rc));
-		else
-			LOG_INFO("metrics on %s, port %d", cfg.metrics_listen, mport);
-	}
+	(void)c3_daemon_metrics_start(&d, false); /* without metrics the node still serves */
 	if (cfg.mgmtd_addrs[0]) {
 		struct cluster_client_opts co;
 
 		rc = cluster_node_addr(cfg.listen, cfg.advertise, storage_service_port(svc), addr,
 				       sizeof(addr), err, sizeof(err));
 		if (rc < 0) {
-			LOG_ERROR("%s", err);
-			if (cfg.log_file[0]) /* else LOG_ERROR went to stderr already */
-				fprintf(stderr, "c3fs-storage: %s\n", err);
+			c3_daemon_fail(&d, "%s", err);
 			goto out;
 		}
 		memset(&co, 0, sizeof(co));
@@ -358,11 +313,8 @@ int main(int argc, char **argv)
 		}
 		storage_service_set_cluster(svc, cc);
 		while ((rc = cluster_client_wait_ready(cc, 2000)) != 0) {
-			struct timespec zero = { 0, 0 };
-
 			LOG_WARN("waiting for mgmtd at %s: %s", cfg.mgmtd_addrs, c3_strerror(rc));
-			sig = sigtimedwait(&set, NULL, &zero);
-			if (sig == SIGTERM || sig == SIGINT) {
+			if (c3_daemon_stop_requested(&d)) {
 				status = 0;
 				goto out;
 			}
@@ -375,26 +327,17 @@ int main(int argc, char **argv)
 	LOG_INFO("c3fs-storage node %lld serving %d target(s) on %s (port %d, advertised %s, "
 		 "io_engine %s)", (long long)cfg.node_id, ntargets, cfg.listen,
 		 storage_service_port(svc), addr[0] ? addr : "-", cfg.io_engine);
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			if (!cc && cfg.chain_file[0])
-				(void)load_chain_file(svc, cfg.chain_file);
-			continue;
-		}
-		LOG_INFO("signal %d: shutting down", sig);
-		break;
-	}
+	while (c3_daemon_wait(&d) == SIGHUP)
+		if (!cc && cfg.chain_file[0])
+			(void)load_chain_file(svc, cfg.chain_file);
 	status = 0;
 out:
 	if (cc) {
 		storage_service_set_cluster(svc, NULL);
 		cluster_client_free(cc);
 	}
-	c3_metrics_stop();
 	storage_service_free(svc);
 	free(tbuf);
-	c3_cfg_release(&storage_cfg_table, &cfg);
+	c3_daemon_fini(&d);
 	return status;
 }

@@ -571,6 +571,30 @@ int mgmtd_set_target_state_req_decode(const void *p, size_t n,
 	return 0;
 }
 
+void mgmtd_chain_member_req_encode(const struct mgmtd_chain_member_req *m, struct c3_buf *out)
+{
+	c3_enc_str(out, m->admin_token);
+	c3_enc_u32(out, m->chain_id);
+	c3_enc_u32(out, m->target_id);
+	c3_enc_u8(out, m->op);
+}
+
+int mgmtd_chain_member_req_decode(const void *p, size_t n, struct mgmtd_chain_member_req *m)
+{
+	struct c3_dec d;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
+	m->chain_id = c3_dec_u32(&d);
+	m->target_id = c3_dec_u32(&d);
+	m->op = c3_dec_u8(&d);
+	if (c3_dec_finish(&d) || m->chain_id == 0 || m->target_id == 0 ||
+	    (m->op != MGMTD_CHAIN_ADD && m->op != MGMTD_CHAIN_REMOVE))
+		return -C3FS_EBADMSG;
+	return 0;
+}
+
 void mgmtd_rotate_lastsrv_req_encode(const struct mgmtd_rotate_lastsrv_req *m,
 				     struct c3_buf *out)
 {

@@ -540,7 +540,7 @@ static void h_list_nodes(struct rpc_req *req, void *ctx)
 
 /* Common tail of the admin handlers: leader check, token, op, commit, reply. */
 enum admin_op { OP_CREATE_TABLE, OP_NODE_STATE, OP_TARGET_STATE, OP_ROTATE_LASTSRV,
-		OP_REMOVE_NODE };
+		OP_REMOVE_NODE, OP_CHAIN_MEMBER };
 
 static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_op op)
 {
@@ -550,6 +550,7 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 	struct mgmtd_set_target_state_req ts;
 	struct mgmtd_rotate_lastsrv_req rl;
 	struct mgmtd_remove_node_req rn;
+	struct mgmtd_chain_member_req cm;
 	struct mgmtd_admin_resp ar;
 	uint32_t in_chain = 0;
 	struct c3_buf b = C3_BUF_INIT;
@@ -573,6 +574,10 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 	case OP_REMOVE_NODE:
 		rc = mgmtd_remove_node_req_decode(req->payload, req->payload_len, &rn);
 		token = rn.admin_token;
+		break;
+	case OP_CHAIN_MEMBER:
+		rc = mgmtd_chain_member_req_decode(req->payload, req->payload_len, &cm);
+		token = cm.admin_token;
 		break;
 	default:
 		rc = mgmtd_rotate_lastsrv_req_decode(req->payload, req->payload_len, &rl);
@@ -613,6 +618,13 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 		if (rc == -ENOTEMPTY)
 			LOG_WARN("remove-node %u refused: it has a target in chain %u", rn.node_id,
 				 in_chain);
+		break;
+	case OP_CHAIN_MEMBER:
+		rc = mgmtd_state_chain_member(&svc->st, cm.chain_id, cm.target_id, cm.op);
+		if (rc < 0)
+			LOG_WARN("chain %u: %s of target %u refused: %s", cm.chain_id,
+				 cm.op == MGMTD_CHAIN_ADD ? "adding" : "removal", cm.target_id,
+				 c3_strerror(rc));
 		break;
 	default:
 		rc = mgmtd_state_rotate_lastsrv(&svc->st, rl.chain_id);
@@ -655,6 +667,11 @@ static void h_set_target_state(struct rpc_req *req, void *ctx)
 static void h_rotate_lastsrv(struct rpc_req *req, void *ctx)
 {
 	h_admin(req, ctx, OP_ROTATE_LASTSRV);
+}
+
+static void h_chain_member(struct rpc_req *req, void *ctx)
+{
+	h_admin(req, ctx, OP_CHAIN_MEMBER);
 }
 
 static void h_remove_node(struct rpc_req *req, void *ctx)
@@ -1175,6 +1192,7 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 	rpc_server_register(svc->srv, MGMTD_T_SET_TARGET_STATE, h_set_target_state, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_ROTATE_LASTSRV, h_rotate_lastsrv, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_REMOVE_NODE, h_remove_node, svc, 0);
+	rpc_server_register(svc->srv, MGMTD_T_CHAIN_MEMBER, h_chain_member, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_GET_CONFIG, h_get_config, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_SET_CONFIG, h_set_config, svc, 0);
 	rpc_server_register(svc->srv, MGMTD_T_GET_USERS, h_get_users, svc, 0);

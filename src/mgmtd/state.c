@@ -834,6 +834,59 @@ int mgmtd_state_rotate_lastsrv(struct mgmtd_state *st, uint32_t chain_id)
 	return 0;
 }
 
+int mgmtd_state_chain_member(struct mgmtd_state *st, uint32_t chain_id, uint32_t target_id,
+			     uint8_t op)
+{
+	struct mgmtd_chain *c = mgmtd_state_chain(st, chain_id);
+	struct mgmtd_target *t = mgmtd_state_target(st, target_id);
+	uint32_t at = UINT32_MAX;
+
+	if (!c || !t)
+		return -ENOENT;
+	for (uint32_t i = 0; i < c->n; i++)
+		if (c->targets[i] == target_id)
+			at = i;
+	if (op == MGMTD_CHAIN_ADD) {
+		if (t->chain_id)
+			return -EBUSY;
+		for (uint32_t i = 0; i < c->n; i++) {
+			struct mgmtd_target *m = mgmtd_state_target(st, c->targets[i]);
+
+			if (m && m->node_id == t->node_id)
+				return -EEXIST; /* two replicas on one node protect nothing */
+		}
+		if (c->n >= ROUTING_MAX_REPLICAS)
+			return -ENOSPC;
+		c->targets[c->n++] = t->id;
+		t->chain_id = c->id;
+		t->state = TARGET_OFFLINE; /* the rules take it through SYNCING */
+		LOG_INFO("chain %u: target %u (node %u) added by admin at the tail", c->id, t->id,
+			 t->node_id);
+	} else {
+		if (at == UINT32_MAX)
+			return -EINVAL;
+		if (c->n < 2)
+			return -EBUSY;
+		for (uint32_t i = 0; i < c->n; i++) {
+			struct mgmtd_target *m = mgmtd_state_target(st, c->targets[i]);
+
+			if (i != at && (!m || m->state != TARGET_SERVING))
+				return -EBUSY; /* the others must hold everything first */
+		}
+		memmove(&c->targets[at], &c->targets[at + 1], sizeof(uint32_t) * (c->n - at - 1));
+		c->n--;
+		t->chain_id = 0;
+		t->state = TARGET_OFFLINE;
+		LOG_INFO("chain %u: target %u (node %u) removed by admin", c->id, t->id, t->node_id);
+	}
+	t->dirty = true;
+	chain_sort_by_state(st, c);
+	c->version++;
+	c->dirty = st->dirty = st->routing_dirty = true;
+	mgmtd_state_reconfigure(st);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ versions, output */
 
 void mgmtd_state_bump(struct mgmtd_state *st)

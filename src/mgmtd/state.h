@@ -168,6 +168,10 @@ int mgmtd_state_set_target_state(struct mgmtd_state *st, uint32_t target_id, uin
 /* MGMTD_T_ROTATE_LASTSRV (proto/mgmtd.h).  0, -ENOENT (no such chain), -EINVAL (no LASTSRV
  * member, or a single-member chain). */
 int mgmtd_state_rotate_lastsrv(struct mgmtd_state *st, uint32_t chain_id);
+/* MGMTD_T_CHAIN_MEMBER (proto/mgmtd.h): add target_id to chain_id or remove it; the codes
+ * are the message's. */
+int mgmtd_state_chain_member(struct mgmtd_state *st, uint32_t chain_id, uint32_t target_id,
+			     uint8_t op);
 
 /* When routing_dirty: version++ (the caller commits, then calls mgmtd_state_committed). */
 void mgmtd_state_bump(struct mgmtd_state *st);

@@ -64,6 +64,7 @@
 #define MGMTD_T_SET_TARGET_STATE   152
 #define MGMTD_T_ROTATE_LASTSRV     153
 #define MGMTD_T_REMOVE_NODE        154
+#define MGMTD_T_CHAIN_MEMBER       156  /* add a target to a chain / remove it (admin) */
 #define MGMTD_T_SET_CONFIG         155
 
 /* users and tokens (below, "users") */
@@ -201,6 +202,26 @@ struct mgmtd_set_target_state_req {
 	uint8_t state;
 };
 
+/* A chain's membership (admin; for moving replicas, `c3fs-admin rebalance`):
+ *   MGMTD_CHAIN_ADD     an unused target (in no chain) whose node holds no member of the
+ *                       chain joins it at the tail as OFFLINE; the chain rules then make it
+ *                       SYNCING (its predecessor sends it every chunk) and SERVING.
+ *                       -EBUSY (target in a chain), -EEXIST (its node already in the
+ *                       chain), -ENOSPC (chain full: ROUTING_MAX_REPLICAS).
+ *   MGMTD_CHAIN_REMOVE  a member leaves; refused (-EBUSY) unless every other member is
+ *                       SERVING (so no acknowledged write depends on it).  It becomes an
+ *                       unused target; its chunks stay on its disk until it joins a chain
+ *                       again (the sync removes what the chain does not hold).
+ * -ENOENT: no such chain or target; -EINVAL: (remove) not a member of that chain. */
+#define MGMTD_CHAIN_ADD    1
+#define MGMTD_CHAIN_REMOVE 2
+struct mgmtd_chain_member_req {
+	char admin_token[MGMTD_TOKEN_MAX];
+	uint32_t chain_id;
+	uint32_t target_id;
+	uint8_t op;                      /* MGMTD_CHAIN_ADD or MGMTD_CHAIN_REMOVE */
+};
+
 /* rotate-lastsrv: for a chain waiting on a LASTSRV target that will not come back (its
  * disk is lost), give up on it: it becomes OFFLINE at the tail and the next member becomes
  * LASTSRV (and SERVING if alive) — the data only the old LASTSRV had is lost.  -EINVAL
@@ -307,6 +328,8 @@ void mgmtd_rotate_lastsrv_req_encode(const struct mgmtd_rotate_lastsrv_req *m,
 int mgmtd_rotate_lastsrv_req_decode(const void *p, size_t n,
 				    struct mgmtd_rotate_lastsrv_req *m);
 void mgmtd_remove_node_req_encode(const struct mgmtd_remove_node_req *m, struct c3_buf *out);
+void mgmtd_chain_member_req_encode(const struct mgmtd_chain_member_req *m, struct c3_buf *out);
+int mgmtd_chain_member_req_decode(const void *p, size_t n, struct mgmtd_chain_member_req *m);
 int mgmtd_remove_node_req_decode(const void *p, size_t n, struct mgmtd_remove_node_req *m);
 void mgmtd_admin_resp_encode(const struct mgmtd_admin_resp *m, struct c3_buf *out);
 int mgmtd_admin_resp_decode(const void *p, size_t n, struct mgmtd_admin_resp *m);

@@ -339,6 +339,20 @@ static void svc_fwd_start(struct svc_fwd *f)
 		goto out;
 	}
 	f->ri_ver = ri->version;
+	{
+		bool member = false;
+
+		for (uint32_t i = 0; i < c->ntargets; i++)
+			member |= c->targets[i] == f->self;
+		if (!member) {
+			/* taken out of the chain (c3fs-admin remove-chain-target, rebalance)
+			 * while this update was on its way: "no successor" would make us the
+			 * tail and acknowledge an update the chain does not hold.  The sender
+			 * retries on the chain as it is now. */
+			f->rc = -C3FS_ENOTHEAD;
+			goto out;
+		}
+	}
 	f->succ = routing_chain_successor(ri, c, f->self);
 	if (!f->succ) {
 		f->rc = 0; /* we are the tail */

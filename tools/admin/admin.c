@@ -987,6 +987,228 @@ static int cmd_rotate_lastsrv(struct admin *ad, int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ chain membership */
+
+static int chain_member_rpc(struct admin *ad, uint32_t chain, uint32_t target, uint8_t op,
+			    uint64_t *version)
+{
+	struct mgmtd_chain_member_req q;
+	struct mgmtd_admin_resp r;
+	struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	snprintf(q.admin_token, sizeof(q.admin_token), "%s", ad->admin_token);
+	q.chain_id = chain;
+	q.target_id = target;
+	q.op = op;
+	mgmtd_chain_member_req_encode(&q, &req);
+	rc = call(ad, MGMTD_T_CHAIN_MEMBER, &req, &resp);
+	if (rc == 0)
+		rc = mgmtd_admin_resp_decode(resp.data, resp.len, &r);
+	if (rc == 0 && version)
+		*version = r.routing_version;
+	c3_buf_release(&req);
+	c3_buf_release(&resp);
+	return rc;
+}
+
+static const char *chain_member_why(uint8_t op, int rc)
+{
+	switch (-rc) {
+	case ENOENT: return "no such chain or target";
+	case EBUSY: return op == MGMTD_CHAIN_ADD ? "the target is in a chain already"
+					     : "not every other member serves (or it is the last)";
+	case EEXIST: return "its node holds a member of that chain already";
+	case ENOSPC: return "the chain is full";
+	case EINVAL: return "the target is not a member of that chain";
+	default: return NULL;
+	}
+}
+
+static int cmd_chain_member(struct admin *ad, const char *cmd, int argc, char **argv, uint8_t op)
+{
+	uint32_t chain, target;
+	uint64_t version = 0;
+	const char *why;
+	int rc;
+
+	if (argc != 2 || parse_u32(argv[0], &chain) || parse_u32(argv[1], &target) || !chain ||
+	    !target) {
+		fprintf(stderr, "usage: c3fs-admin %s CHAIN_ID TARGET_ID\n", cmd);
+		return 2;
+	}
+	rc = chain_member_rpc(ad, chain, target, op, &version);
+	why = rc ? chain_member_why(op, rc) : NULL;
+	if (why) {
+		fprintf(stderr, "c3fs-admin: %s: refused: %s\n", cmd, why);
+		return 3;
+	}
+	if (rc)
+		return fail(cmd, rc);
+	if (ad->json)
+		printf("{\"chain\":%u,\"target\":%u,\"routing_version\":%" PRIu64 "}\n", chain,
+		       target, version);
+	else
+		printf("chain %u: target %u %s (routing version %" PRIu64 ")\n", chain, target,
+		       op == MGMTD_CHAIN_ADD ? "added at the tail, syncing" : "removed", version);
+	return 0;
+}
+
+/* rebalance: while the storage node holding the most chain memberships holds two more
+ * than the one holding the fewest (which has an unused target), move one replica of a
+ * chain from the first to the second: add the new target (it syncs), wait until it
+ * serves, then remove the old one.  The chain never has fewer serving replicas than
+ * before.  One move at a time; --dry-run prints the plan. */
+struct rb_node { uint32_t id, load, spare; };
+
+static struct rb_node *rb_find(struct rb_node *v, uint32_t n, uint32_t id)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i].id == id)
+			return &v[i];
+	return NULL;
+}
+
+/* The next move on ri, or 0 when balanced. */
+static int rb_plan(const struct routing_info *ri, uint32_t *chain, uint32_t *from,
+		   uint32_t *to)
+{
+	struct rb_node v[ROUTING_MAX_NODES];
+	uint32_t n = 0, hi = 0, lo = 0;
+
+	for (uint32_t i = 0; i < ri->nnodes && n < ROUTING_MAX_NODES; i++)
+		if (ri->nodes[i].type == NODE_STORAGE && ri->nodes[i].state == NODE_UP)
+			v[n++] = (struct rb_node){ ri->nodes[i].node_id, 0, 0 };
+	for (uint32_t i = 0; i < ri->ntargets; i++) {
+		struct rb_node *x = rb_find(v, n, ri->targets[i].node_id);
+
+		if (!x)
+			continue;
+		if (ri->targets[i].chain_id)
+			x->load++;
+		else
+			x->spare++;
+	}
+	if (n < 2)
+		return 0;
+	for (uint32_t i = 1; i < n; i++) {
+		if (v[i].load > v[hi].load)
+			hi = i;
+		if (v[i].spare && (!v[lo].spare || v[i].load < v[lo].load))
+			lo = i;
+	}
+	if (!v[lo].spare || v[hi].load < v[lo].load + 2)
+		return 0;
+	/* a chain with a serving member on hi and none on lo, every member serving */
+	for (uint32_t c = 0; c < ri->nchains; c++) {
+		const struct routing_chain *ch = &ri->chains[c];
+		uint32_t on_hi = 0;
+		bool on_lo = false, healthy = true;
+
+		for (uint32_t k = 0; k < ch->ntargets; k++) {
+			const struct routing_target *t = routing_target_find(ri, ch->targets[k]);
+
+			if (!t || t->state != TARGET_SERVING)
+				healthy = false;
+			else if (t->node_id == v[hi].id)
+				on_hi = t->target_id;
+			else if (t->node_id == v[lo].id)
+				on_lo = true;
+		}
+		if (!healthy || !on_hi || on_lo)
+			continue;
+		for (uint32_t i = 0; i < ri->ntargets; i++)
+			if (ri->targets[i].node_id == v[lo].id && !ri->targets[i].chain_id) {
+				*chain = ch->chain_id;
+				*from = on_hi;
+				*to = ri->targets[i].target_id;
+				return 1;
+			}
+	}
+	return 0;
+}
+
+static int rb_target_state(struct admin *ad, uint32_t target)
+{
+	struct routing_info *ri = NULL;
+	const struct routing_target *t;
+	int st;
+
+	if (fetch_routing(ad, &ri))
+		return -1;
+	t = routing_target_find(ri, target);
+	st = t ? t->state : -1;
+	routing_unref(ri);
+	return st;
+}
+
+static int cmd_rebalance(struct admin *ad, int argc, char **argv)
+{
+	bool dry = false;
+	uint32_t timeout_s = 3600, moves = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0) {
+			dry = true;
+		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc &&
+			   !parse_u32(argv[i + 1], &timeout_s)) {
+			i++;
+		} else {
+			fprintf(stderr, "usage: c3fs-admin rebalance [--dry-run] [--timeout SECS]\n");
+			return 2;
+		}
+	}
+	for (;;) {
+		struct routing_info *ri = NULL;
+		uint32_t chain, from, to;
+		uint64_t until;
+		int rc, more;
+
+		rc = fetch_routing(ad, &ri);
+		if (rc)
+			return fail("rebalance", rc);
+		more = rb_plan(ri, &chain, &from, &to);
+		routing_unref(ri);
+		if (!more)
+			break;
+		printf("move: chain %u, target %u -> target %u%s\n", chain, from, to,
+		       dry ? " (dry run)" : "");
+		fflush(stdout);
+		if (dry)
+			return 0; /* the next move depends on this one's outcome */
+		rc = chain_member_rpc(ad, chain, to, MGMTD_CHAIN_ADD, NULL);
+		if (rc) {
+			fprintf(stderr, "c3fs-admin: rebalance: adding target %u to chain %u: %s\n",
+				to, chain, chain_member_why(MGMTD_CHAIN_ADD, rc) ?
+				chain_member_why(MGMTD_CHAIN_ADD, rc) : c3_strerror(rc));
+			return 1;
+		}
+		until = c3_now_ms() + (uint64_t)timeout_s * 1000;
+		while (rb_target_state(ad, to) != TARGET_SERVING) {
+			if (c3_now_ms() > until) {
+				fprintf(stderr, "c3fs-admin: rebalance: target %u still not serving "
+					"after %u s; chain %u keeps it and target %u\n", to,
+					timeout_s, chain, from);
+				return 1;
+			}
+			c3_sleep_ms(500);
+		}
+		rc = chain_member_rpc(ad, chain, from, MGMTD_CHAIN_REMOVE, NULL);
+		if (rc) {
+			fprintf(stderr, "c3fs-admin: rebalance: removing target %u from chain %u: "
+				"%s\n", from, chain, chain_member_why(MGMTD_CHAIN_REMOVE, rc) ?
+				chain_member_why(MGMTD_CHAIN_REMOVE, rc) : c3_strerror(rc));
+			return 1;
+		}
+		printf("moved: chain %u now on target %u instead of %u\n", chain, to, from);
+		fflush(stdout);
+		moves++;
+	}
+	printf("balanced (%u move%s)\n", moves, moves == 1 ? "" : "s");
+	return 0;
+}
+
 static int cmd_leader(struct admin *ad)
 {
 	struct mgmtd_leader_resp lr;
@@ -1188,6 +1410,13 @@ static void usage(FILE *f)
 		"  remove-node NODE_ID         (admin) forget a node that is down and whose\n"
 		"                              targets are in no chain (its targets too)\n"
 		"  set-target-state TARGET_ID serving|offline   (admin)\n"
+		"  add-chain-target CHAIN TARGET     (admin) an unused target joins the chain at\n"
+		"                              the tail; it syncs, then serves\n"
+		"  remove-chain-target CHAIN TARGET  (admin) a member leaves (every other member\n"
+		"                              must serve)\n"
+		"  rebalance [--dry-run] [--timeout SECS]\n"
+		"                              (admin) move replicas onto nodes with unused\n"
+		"                              targets, one at a time (add, wait, remove)\n"
 		"  rotate-lastsrv CHAIN_ID     (admin) give up a lastsrv whose disk is lost:\n"
 		"                              the next member takes over (its data wins)\n"
 		"  scrub TARGET_ID             start a scrub pass of the target now (verify every\n"
@@ -1281,7 +1510,7 @@ static const char *const cmd_value_opts[] = { "--replicas", "--table-id", "--nam
 					      "--targets", "--nodes", "--expire", "--timeout",
 					      "--gid", "--groups", "--token-out" };
 /* Options of a command that take no value (trash purge). */
-static const char *const cmd_flag_opts[] = { "--expired", "--root", "--admin" };
+static const char *const cmd_flag_opts[] = { "--expired", "--root", "--admin", "--dry-run" };
 
 /* Parsed command line: the global options, and the command with its own arguments. */
 struct admin_args {
@@ -1410,7 +1639,8 @@ static const struct {
 /* Commands with arguments (each checks its own). */
 static const char *const arg_cmds[] = { "create-chain-table", "offline-node", "online-node",
 					"remove-node", "set-target-state", "rotate-lastsrv",
-					"get-config", "set-config", "scrub", "wait-sync" };
+					"get-config", "set-config", "scrub", "wait-sync",
+					"add-chain-target", "remove-chain-target", "rebalance" };
 
 /* Before anything is read or connected: a known command, and no arguments for a command
  * that takes none.  0, or 2 after a message. */
@@ -1455,6 +1685,12 @@ static int run_command(struct admin *ad, const char *cmd, int argc, char **argv)
 		return cmd_set_config(ad, argc, argv);
 	if (strcmp(cmd, "scrub") == 0)
 		return cmd_scrub(ad, argc, argv);
+	if (strcmp(cmd, "add-chain-target") == 0)
+		return cmd_chain_member(ad, cmd, argc, argv, MGMTD_CHAIN_ADD);
+	if (strcmp(cmd, "remove-chain-target") == 0)
+		return cmd_chain_member(ad, cmd, argc, argv, MGMTD_CHAIN_REMOVE);
+	if (strcmp(cmd, "rebalance") == 0)
+		return cmd_rebalance(ad, argc, argv);
 	if (strcmp(cmd, "wait-sync") == 0)
 		return cmd_wait_sync(ad, argc, argv);
 	if (admin_users_is_cmd(cmd))

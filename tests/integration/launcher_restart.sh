@@ -92,7 +92,7 @@ mkdir "$C3FS_MOUNT/loop"
 	while :; do
 		i=$((i + 1))
 		echo "$i" >"$C3FS_MOUNT/loop/f$i" 2>>"$T/loop.err" || echo "create $i failed" >>"$T/loop.err"
-		echo "$i" >"$T/loop.count"
+		echo "$i" >"$T/loop.count.tmp" && mv "$T/loop.count.tmp" "$T/loop.count" # whole, never half-written
 	done
 ) &
 LOOP_PID=$!

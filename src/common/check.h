@@ -10,6 +10,8 @@
  *   and evaluates to -C3FS_EINTERNAL as well (the code the callers already handle).
  *   Both are rate-limited per call site: the 1st, 2nd, 4th, 8th, ... occurrence is logged,
  *   with the count, so a corrupt key hit in a loop cannot flood the log.
+ *   (The per-site counter is a static variable: not for use in a non-static inline
+ *   function.)
  *
  * C3_ASSERT(cond) — an invariant (a lock rule, a state that must be set).  In test builds
  *   (C3_TEST_BUILD: debug, asan, tsan, fuzz) a false cond logs "assertion failed: cond"

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 
 #include "common/buf.h"
+#include "common/check.h"
 #include "common/errors.h"
 #include "net/codec.h"
 
@@ -55,7 +56,7 @@ int cluster_token_hash(const char *token, uint8_t out[CLUSTER_TOKEN_HASH])
 
 	if (EVP_Digest(token, strlen(token), out, &len, EVP_sha256(), NULL) != 1 ||
 	    len != CLUSTER_TOKEN_HASH)
-		return -C3FS_EINTERNAL;
+		return C3_INTERNAL("SHA-256 of a token failed (digest length %u)", len);
 	return 0;
 }
 

@@ -1,10 +1,12 @@
 /* log.c — see log.h.  One write(2) per line keeps lines whole across threads. */
 #include "common/log.h"
+#include "common/check.h"
 
 #include <errno.h>
 #include <execinfo.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,12 +112,49 @@ void c3_log_emit(int level, const char *file, int line, const char *fmt, ...)
 	}
 }
 
+/* True for the 1st, 2nd, 4th, 8th, ... event of a call site (count = its counter). */
+static bool c3_site_report(unsigned *count, unsigned *n)
+{
+	*n = __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+	return (*n & (*n - 1)) == 0;
+}
+
+int c3_internal_at(unsigned *count, const char *kind, const char *file, int line,
+		   const char *func, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	unsigned n;
+
+	if (!c3_site_report(count, &n))
+		return -C3FS_EINTERNAL;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n == 1)
+		c3_log_emit(C3_LOG_ERROR, file, line, "%s at %s:%d (%s): %s", kind, file, line,
+			    func, msg);
+	else
+		c3_log_emit(C3_LOG_ERROR, file, line, "%s at %s:%d (%s): %s (seen %u times)", kind,
+			    file, line, func, msg, n);
+	return -C3FS_EINTERNAL;
+}
+
+void c3_assert_log(unsigned *count, const char *expr, const char *file, int line)
+{
+	unsigned n;
+
+	if (c3_site_report(count, &n))
+		c3_log_emit(C3_LOG_ERROR, file, line, "assertion failed at %s:%d: %s (seen %u times)",
+			    file, line, expr, n);
+}
+
 void c3_assert_fail(const char *expr, const char *file, int line)
 {
 	void *frames[64];
 	int n;
 
-	c3_log_emit(C3_LOG_ERROR, file, line, "assertion failed: %s", expr);
+	c3_log_emit(C3_LOG_ERROR, file, line, "assertion failed at %s:%d: %s", file, line, expr);
 	n = backtrace(frames, 64);
 	backtrace_symbols_fd(frames, n, c3_log_fd);
 	abort();

@@ -42,13 +42,6 @@ void c3_log_emit(int level, const char *file, int line, const char *fmt, ...)
 #define LOG_INFO(...)  C3_LOG_AT(C3_LOG_INFO, __VA_ARGS__)
 #define LOG_DEBUG(...) C3_LOG_AT(C3_LOG_DEBUG, __VA_ARGS__)
 
-/* Invariant check: prints the expression, file:line and a backtrace, then aborts.
- * For programming errors only; never for network, disk or config input. */
-#define C3_ASSERT(expr)                                                        \
-	do {                                                                   \
-		if (__builtin_expect(!(expr), 0))                              \
-			c3_assert_fail(#expr, __FILE__, __LINE__);             \
-	} while (0)
-void c3_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
+/* Invariant checks (C3_ASSERT) and internal-error reports: common/check.h. */
 
 #endif

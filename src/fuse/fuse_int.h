@@ -121,6 +121,8 @@ void fusefs_stat_from(const struct c3fs_attr *a, struct stat *st);
 void fusefs_reply_err(fuse_req_t req, int rc);
 /* Answer errno e (> 0; anything else: EIO), counted like fusefs_reply_err. */
 void fusefs_reply_errno(fuse_req_t req, int e);
+/* The answer of a request that returns no data: success (rc 0) or the error of rc. */
+void fusefs_reply_rc(fuse_req_t req, int rc);
 /* At shutdown: close file handles the kernel never released, free directory handles and
  * the inode table. */
 void fusefs_free_inodes(struct fusefs *fs);

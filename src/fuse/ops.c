@@ -154,8 +154,7 @@ void fusefs_reply_err(fuse_req_t req, int rc)
 	fusefs_reply_errno(req, rc < 0 ? c3fs_errno(rc) : EIO);
 }
 
-/* The answer of a request that returns no data: success, or the error of rc. */
-static void fusefs_reply_rc(fuse_req_t req, int rc)
+void fusefs_reply_rc(fuse_req_t req, int rc)
 {
 	if (rc)
 		fusefs_reply_err(req, rc);

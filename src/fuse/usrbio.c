@@ -63,6 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/check.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "fuse/usrbio.h"
@@ -362,8 +363,10 @@ static void ub_unlist_locked(struct ub_entry *e)
 {
 	struct ub_entry **pp;
 
+	C3_ASSERT_LOCKED(&ub.lock);
 	for (pp = &ub.list; *pp; pp = &(*pp)->next)
 		if (*pp == e) {
+			C3_ASSERT(e->listed && ub.nentries > 0);
 			*pp = e->next;
 			e->listed = false;
 			ub.nentries--;
@@ -376,6 +379,7 @@ static struct ub_entry *ub_find_name_locked(const char *name)
 {
 	struct ub_entry *e;
 
+	C3_ASSERT_LOCKED(&ub.lock);
 	for (e = ub.list; e; e = e->next)
 		if (strcmp(e->name, name) == 0)
 			return e;
@@ -630,7 +634,7 @@ static void ub_reply_entry(fuse_req_t req, uint64_t ino)
 
 	memset(&e, 0, sizeof(e));
 	if (!usrbio_stat(ino, &e.attr)) {
-		fuse_reply_err(req, ENOENT);
+		fusefs_reply_errno(req, ENOENT);
 		return;
 	}
 	e.ino = ino;
@@ -647,7 +651,7 @@ void usrbio_symlink(fuse_req_t req, const char *target, const char *name)
 	int rc;
 
 	if (!ub.on) {
-		fuse_reply_err(req, EOPNOTSUPP);
+		fusefs_reply_errno(req, EOPNOTSUPP);
 		return;
 	}
 	fusefs_cred(req, &cr);
@@ -656,12 +660,12 @@ void usrbio_symlink(fuse_req_t req, const char *target, const char *name)
 		rc = -ENAMETOOLONG;
 	if (rc) {
 		LOG_INFO("usrbio: bad registration name '%s' by uid %u", name, cr.uid);
-		fuse_reply_err(req, -rc);
+		fusefs_reply_err(req, rc);
 		return;
 	}
 	e = calloc(1, sizeof(*e));
 	if (!e) {
-		fuse_reply_err(req, ENOMEM);
+		fusefs_reply_errno(req, ENOMEM);
 		return;
 	}
 	atomic_init(&e->refs, 1);
@@ -708,7 +712,7 @@ void usrbio_symlink(fuse_req_t req, const char *target, const char *name)
 		 (int)e->owner, rc ? strerror(-rc) : "ok");
 	if (rc) {
 		ub_entry_put(e);
-		fuse_reply_err(req, -rc);
+		fusefs_reply_err(req, rc);
 		return;
 	}
 	if (s.is_ring)
@@ -740,7 +744,7 @@ void usrbio_unlink(fuse_req_t req, const char *name)
 	pthread_mutex_unlock(&ub.lock);
 	if (!err)
 		ub_unregister(e, "unlinked");
-	fuse_reply_err(req, err);
+	fusefs_reply_rc(req, -err);
 }
 
 /* ------------------------------------------------------------------ the directory */
@@ -797,7 +801,7 @@ void usrbio_lookup(fuse_req_t req, const char *name)
 		pthread_mutex_unlock(&ub.lock);
 	}
 	if (!ino)
-		fuse_reply_err(req, ENOENT);
+		fusefs_reply_errno(req, ENOENT);
 	else
 		ub_reply_entry(req, ino);
 }
@@ -825,7 +829,7 @@ void usrbio_readlink(fuse_req_t req, uint64_t ino)
 	if (found)
 		fuse_reply_readlink(req, buf);
 	else
-		fuse_reply_err(req, ENOENT);
+		fusefs_reply_errno(req, ENOENT);
 }
 
 /* readdir: ".", "..", the three semaphores, then the entries by inode number (offsets
@@ -843,7 +847,7 @@ void usrbio_readdir(fuse_req_t req, size_t size, off_t off, bool plus)
 	if (!ents || !buf) {
 		free(ents);
 		free(buf);
-		fuse_reply_err(req, ENOMEM);
+		fusefs_reply_errno(req, ENOMEM);
 		return;
 	}
 	ents[n].ino = VIRT_INO_IOVS;
@@ -1190,7 +1194,10 @@ static void ub_item_complete(struct ub_item *it, int64_t res)
  * checks the room and waits under it, so the wake-up is not lost). */
 static void ub_inflight_done(void)
 {
-	if (atomic_fetch_sub(&ub.inflight, 1) >= UB_MAX_INFLIGHT) {
+	int was = atomic_fetch_sub(&ub.inflight, 1);
+
+	C3_ASSERT(was > 0);
+	if (was >= UB_MAX_INFLIGHT) {
 		pthread_mutex_lock(&ub.qlock);
 		pthread_cond_broadcast(&ub.qcond);
 		pthread_mutex_unlock(&ub.qlock);

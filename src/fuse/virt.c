@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/check.h"
 #include "common/config.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -131,7 +132,7 @@ void virt_lookup(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char 
 		int k = virt_conf_find(name);
 
 		if (k < 0)
-			fuse_reply_err(req, ENOENT);
+			fusefs_reply_errno(req, ENOENT);
 		else
 			virt_reply_node(req, VIRT_INO_CONF0 + (uint64_t)k);
 		return;
@@ -142,7 +143,7 @@ void virt_lookup(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char 
 			virt_reply_node(req, virt_nodes[i].ino);
 			return;
 		}
-	fuse_reply_err(req, ENOENT);
+	fusefs_reply_errno(req, ENOENT);
 }
 
 void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, off_t off,
@@ -159,7 +160,7 @@ void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, 
 		return;
 	}
 	if (!virt_find(ino) || ino == VIRT_INO_DONE) {
-		fuse_reply_err(req, ENOTDIR);
+		fusefs_reply_errno(req, ENOTDIR);
 		return;
 	}
 	names[n] = ".";
@@ -178,7 +179,7 @@ void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, 
 		}
 	buf = malloc(size ? size : 1);
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		fusefs_reply_errno(req, ENOMEM);
 		return;
 	}
 	for (i = (size_t)off; i < n; i++) {
@@ -217,7 +218,7 @@ void virt_readlink(struct fusefs *fs, fuse_req_t req, uint64_t ino)
 	else if (virt_conf_entry(ino) >= 0)
 		virt_conf_readlink(fs, req, virt_conf_entry(ino));
 	else if (ino != VIRT_INO_DONE)
-		fuse_reply_err(req, EINVAL);
+		fusefs_reply_errno(req, EINVAL);
 	else
 		fuse_reply_readlink(req, ".");
 }
@@ -383,7 +384,7 @@ void virt_symlink(struct fusefs *fs, fuse_req_t req, const char *target, uint64_
 		return;
 	}
 	if (parent != VIRT_INO_RMRF) {
-		fuse_reply_err(req, EPERM);
+		fusefs_reply_errno(req, EPERM);
 		return;
 	}
 	if (fusefs_refuse_ro(fs, req))
@@ -427,7 +428,7 @@ void virt_rename_rmrf(struct fusefs *fs, fuse_req_t req, uint64_t parent, const 
 	rc = c3fs_remove_recursive(fs->cl, &cr, parent, name);
 	LOG_INFO("3fs-virt rm-rf (mv) %lu/%s by uid %u: %s", (unsigned long)parent, name, cr.uid,
 		 rc ? c3fs_strerror(rc) : "done");
-	fuse_reply_err(req, rc ? c3fs_errno(rc) : 0);
+	fusefs_reply_rc(req, rc);
 }
 
 /* ------------------------------------------------------------------ get-conf / set-conf
@@ -515,6 +516,7 @@ static int virt_conf_find(const char *name)
 /* (mu held) the mount's values, copied from fs->cfg at first use */
 static int virt_conf_ready_locked(struct fusefs *fs)
 {
+	C3_ASSERT_LOCKED(&conf.mu);
 	if (conf.ready)
 		return 0;
 	if (c3_cfg_copy(&fusefs_cfg_table, &conf.sys, &fs->cfg) != 0)
@@ -525,6 +527,7 @@ static int virt_conf_ready_locked(struct fusefs *fs)
 
 static struct virt_user *virt_user_find_locked(uint32_t uid)
 {
+	C3_ASSERT_LOCKED(&conf.mu);
 	for (size_t i = 0; i < conf.nusers; i++)
 		if (conf.users[i].uid == uid)
 			return &conf.users[i];
@@ -596,7 +599,7 @@ static void virt_conf_readlink(struct fusefs *fs, fuse_req_t req, int k)
 	}
 	pthread_mutex_unlock(&conf.mu);
 	if (rc)
-		fuse_reply_err(req, rc);
+		fusefs_reply_errno(req, rc);
 	else
 		fuse_reply_readlink(req, val[0] ? val : "(empty)");
 }
@@ -607,6 +610,7 @@ static void virt_conf_client_locked(void)
 	const struct fusefs_config *c = &conf.sys;
 	struct c3fs_client_opts o;
 
+	C3_ASSERT_LOCKED(&conf.mu);
 	if (!conf.cl || !conf.ready)
 		return;
 	memset(&o, 0, sizeof(o));

@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/check.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "kv/kv_wal.h"
@@ -917,6 +918,8 @@ static void lm_log_write_locked(struct lm_db *db)
 	uint64_t upto = db->lprod;
 	int rc;
 
+	C3_ASSERT_LOCKED(&db->gmu);
+	C3_ASSERT(!db->lwriting);
 	db->lwbuf = db->lpend;
 	db->lpend = t;
 	c3_buf_reset(&db->lpend);
@@ -951,6 +954,7 @@ static void lm_log_write_locked(struct lm_db *db)
  * 0, or -C3FS_EKVMAYBECOMMITTED when the log failed first. */
 static int lm_log_wait(struct lm_db *db, uint64_t lsn)
 {
+	C3_ASSERT_LOCKED(&db->gmu);
 	while (db->ldur < lsn) {
 		if (db->failed && !db->lwriting)
 			return -C3FS_EKVMAYBECOMMITTED;

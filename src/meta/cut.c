@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/check.h"
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -54,7 +55,8 @@ int meta__cut_get(struct kv_txn *t, uint64_t ino, struct meta__cut *c)
 	if (rc < 0)
 		return rc;
 	if (vl != 16)
-		return -C3FS_EINTERNAL;
+		return C3_CORRUPT("cut", "of inode %llu: value length %zu, want 16",
+				  (unsigned long long)ino, vl);
 	c->ino = ino;
 	c->length = kv_get_be64(v);
 	c->stamp = kv_get_be64(v + 8);
@@ -121,7 +123,10 @@ int meta__write_sessions(struct kv_txn *t, uint64_t ino, uint64_t except)
 			return n;
 		for (int i = 0; i < n; i++) {
 			if (p[i].klen != 17 || p[i].vlen != 20)
-				return -C3FS_EINTERNAL;
+				return C3_CORRUPT("session", "of inode %llu: key length %zu (want "
+						  "17), value length %zu (want 20)",
+						  (unsigned long long)ino, (size_t)p[i].klen,
+						  (size_t)p[i].vlen);
 			if (kv_get_be64(p[i].key + 9) != except &&
 			    (kv_get_be32(p[i].val + 8) & META_O_WRITE))
 				return 1;
@@ -205,7 +210,8 @@ static int cut_scan_txn(struct kv_txn *t, void *ap)
 		int rc;
 
 		if (p[i].klen != 9 || p[i].vlen != 16)
-			return -C3FS_EINTERNAL;
+			return C3_CORRUPT("cut", "key length %zu (want 9), value length %zu (want 16)",
+					  (size_t)p[i].klen, (size_t)p[i].vlen);
 		memset(it, 0, sizeof(*it));
 		it->c.ino = kv_get_be64(p[i].key + 1);
 		it->c.length = kv_get_be64(p[i].val);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/check.h"
 #include "common/errors.h"
 #include "meta/meta_int.h"
 
@@ -56,7 +57,9 @@ static int scan_txn(struct kv_txn *t, void *ap)
 		return n;
 	for (int i = 0; i < n; i++) {
 		if (p[i].klen != 9 || p[i].vlen < 8)
-			return -C3FS_EINTERNAL;
+			return C3_CORRUPT("id record", "prefix '%c': key length %zu (want 9), value "
+					  "length %zu (want >= 8)", s->prefix, (size_t)p[i].klen,
+					  (size_t)p[i].vlen);
 		s->a[i] = kv_get_be64(p[i].key + 1);
 		s->b[i] = kv_get_be64(p[i].val);
 	}
@@ -242,7 +245,8 @@ static int idem_scan_txn(struct kv_txn *t, void *ap)
 		return n;
 	for (int i = 0; i < n; i++) {
 		if (p[i].klen != 25)
-			return -C3FS_EINTERNAL;
+			return C3_CORRUPT("idempotency expiry", "key length %zu, want 25",
+					  (size_t)p[i].klen);
 		s->out[i].created = kv_get_be64(p[i].key + 1);
 		s->out[i].client = kv_get_be64(p[i].key + 9);
 		s->out[i].seq = kv_get_be64(p[i].key + 17);
@@ -319,7 +323,8 @@ static int client_inodes_txn(struct kv_txn *t, void *ap)
 		uint64_t ino;
 
 		if (p[i].klen != 25)
-			return -C3FS_EINTERNAL;
+			return C3_CORRUPT("client session", "of client %llu: key length %zu, want 25",
+					  (unsigned long long)c->client, (size_t)p[i].klen);
 		ino = kv_get_be64(p[i].key + 9);
 		if (c->n == 0 || c->inos[c->n - 1] != ino)
 			c->inos[c->n++] = ino;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/check.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "meta/meta_int.h"
@@ -133,9 +134,12 @@ int meta__dir_orphan(struct kv_txn *t, uint64_t ino, uint64_t now)
 	int rc = meta__inode_get(t, ino, &v);
 
 	if (rc < 0)
-		return rc == -ENOENT ? -C3FS_EINTERNAL : rc;
+		return rc == -ENOENT ? C3_INTERNAL("directory inode %llu to orphan is missing",
+						   (unsigned long long)ino)
+				     : rc;
 	if (!S_ISDIR(v.a.mode))
-		return -C3FS_EINTERNAL;
+		return C3_INTERNAL("inode %llu to orphan as a directory has mode %o",
+				   (unsigned long long)ino, v.a.mode);
 	v.a.nlink = 0;
 	v.a.ctime_ns = now;
 	rc = meta__inode_put(t, &v);
@@ -240,7 +244,8 @@ static int session_get(struct kv_txn *t, uint64_t ino, uint64_t sid, uint32_t *f
 	if (rc < 0)
 		return rc;
 	if (vl != 20)
-		return -C3FS_EINTERNAL;
+		return C3_CORRUPT("session", "inode %llu session %llu: value length %zu, want 20",
+				  (unsigned long long)ino, (unsigned long long)sid, vl);
 	*client = kv_get_be64(v);
 	*flags = kv_get_be32(v + 8);
 	return 1;
@@ -301,7 +306,10 @@ int meta__idem_txn(struct kv_txn *t, void *wp)
 		rc = kv_get(t, k, kl, &v, &vl);
 		if (rc == 0) {
 			if (vl < 16)
-				return -C3FS_EINTERNAL;
+				return C3_CORRUPT("idempotency record",
+						  "client %llu seq %llu: value length %zu, want >= 16",
+						  (unsigned long long)w->hdr->client_id,
+						  (unsigned long long)w->hdr->seq, vl);
 			if (kv_get_be64(v + 8) == w->fp)
 				return w->dec ? w->dec(w->arg, v + 16, vl - 16) : 0;
 			/* same (client, seq), different request: drop the old record's index */
@@ -403,7 +411,8 @@ static int lookup_txn(struct kv_txn *t, void *ap)
 	}
 	rc = meta__inode_get(t, ino, &in);
 	if (rc == -ENOENT)
-		return -C3FS_EINTERNAL; /* a dentry without inode: never expected */
+		return C3_CORRUPT("dentry", "entry of parent %llu names inode %llu, which is missing",
+				  (unsigned long long)r->parent, (unsigned long long)ino);
 	if (rc == 0)
 		rc = meta__dir_times(t, &in);
 	if (rc < 0)
@@ -905,7 +914,8 @@ static int open_resp_dec(void *ap, const uint8_t *p, size_t n)
 {
 	struct create_arg *a = ap;
 
-	return meta_open_resp_decode(p, n, a->resp) < 0 ? -C3FS_EINTERNAL : 0;
+	return meta_open_resp_decode(p, n, a->resp) < 0
+		       ? C3_INTERNAL("open reply of %zu bytes does not decode", n) : 0;
 }
 
 int meta_op_create(struct meta_svc *svc, const struct meta_create_req *req,
@@ -1015,7 +1025,10 @@ static int close_probe_txn(struct kv_txn *t, void *ap)
 		return n;
 	for (int i = 0; i < n; i++) {
 		if (p[i].klen != 17 || p[i].vlen != 20)
-			return -C3FS_EINTERNAL;
+			return C3_CORRUPT("session", "of inode %llu: key length %zu (want 17), "
+					  "value length %zu (want 20)",
+					  (unsigned long long)a->req->ino, (size_t)p[i].klen,
+					  (size_t)p[i].vlen);
 		if (kv_get_be64(p[i].key + 9) != a->req->session_id &&
 		    (kv_get_be32(p[i].val + 8) & META_O_WRITE))
 			a->other_writers++;
@@ -1186,7 +1199,8 @@ static int attr_resp_dec(void *ap, const uint8_t *p, size_t n)
 {
 	struct mk_arg *a = ap;
 
-	return meta_attr_resp_decode(p, n, a->resp) < 0 ? -C3FS_EINTERNAL : 0;
+	return meta_attr_resp_decode(p, n, a->resp) < 0
+		       ? C3_INTERNAL("attr reply of %zu bytes does not decode", n) : 0;
 }
 
 static int mk_run(struct mk_arg *a)
@@ -1354,7 +1368,8 @@ static void link_resp_enc(void *ap, struct c3_buf *out)
 
 static int link_resp_dec(void *ap, const uint8_t *p, size_t n)
 {
-	return meta_attr_resp_decode(p, n, ((struct link_arg *)ap)->resp) < 0 ? -C3FS_EINTERNAL : 0;
+	return meta_attr_resp_decode(p, n, ((struct link_arg *)ap)->resp) < 0
+		       ? C3_INTERNAL("link reply of %zu bytes does not decode", n) : 0;
 }
 
 int meta_op_link(struct meta_svc *svc, const struct meta_link_req *req,
@@ -1443,7 +1458,7 @@ static void unlink_resp_enc(void *ap, struct c3_buf *out)
 static int unlink_resp_dec(void *ap, const uint8_t *p, size_t n)
 {
 	return meta_unlink_resp_decode(p, n, &((struct unlink_arg *)ap)->resp) < 0
-		       ? -C3FS_EINTERNAL : 0;
+		       ? C3_INTERNAL("unlink reply of %zu bytes does not decode", n) : 0;
 }
 
 static int unlink_run(struct meta_svc *svc, const struct meta_unlink_req *req, bool dir,
@@ -1701,7 +1716,9 @@ static int readdir_txn(struct kv_txn *t, void *ap)
 		return n;
 	for (int i = 0; i < n; i++) {
 		if (p[i].klen <= 9 || p[i].klen > 9 + META_NAME_MAX || p[i].vlen != 12)
-			return -C3FS_EINTERNAL;
+			return C3_CORRUPT("dentry", "in directory %llu: key length %zu, value length "
+					  "%zu (want 12)", (unsigned long long)r->ino,
+					  (size_t)p[i].klen, (size_t)p[i].vlen);
 		names += p[i].klen - 9;
 	}
 	resp->entries = malloc((size_t)n * sizeof(*resp->entries) + names + 1);
@@ -1800,7 +1817,8 @@ int meta__client_drop_txn(struct kv_txn *t, void *ap)
 		return n;
 	for (int i = 0; i < n; i++) {
 		if (p[i].klen != 25)
-			return -C3FS_EINTERNAL;
+			return C3_CORRUPT("client session", "of client %llu: key length %zu, want 25",
+					  (unsigned long long)a->client, (size_t)p[i].klen);
 		rc = kv_clear(t, k, meta__key_id2(k, META__K_SESSION, kv_get_be64(p[i].key + 9),
 						  kv_get_be64(p[i].key + 17)));
 		if (rc < 0)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/check.h"
 #include "common/errors.h"
 #include "meta/meta_int.h"
 
@@ -103,7 +104,9 @@ static int rmtree_dir(struct kv_txn *t, struct rmtree_arg *a, uint64_t top, bool
 			continue;
 		}
 		if (p[0].klen <= 9 || p[0].klen - 9 > META_NAME_MAX || p[0].vlen != 12) {
-			rc = -C3FS_EINTERNAL;
+			rc = C3_CORRUPT("dentry", "in directory %llu: key length %zu, value length "
+					"%zu (want 12)", (unsigned long long)f->ino,
+					(size_t)p[0].klen, (size_t)p[0].vlen);
 			goto out;
 		}
 		rc = meta__inode_get(t, kv_get_be64(p[0].val), &v);
@@ -228,7 +231,7 @@ static int rmtree_resp_dec(void *ap, const uint8_t *p, size_t n)
 	struct meta_rmtree_resp r;
 
 	if (meta_rmtree_resp_decode(p, n, &r) < 0)
-		return -C3FS_EINTERNAL;
+		return C3_INTERNAL("rmtree reply of %zu bytes does not decode", n);
 	a->removed = r.removed;
 	a->done = true;
 	return 0;

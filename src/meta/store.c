@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "common/check.h"
 #include "common/clock.h"
 #include "common/errors.h"
 #include "meta/meta_int.h"
@@ -99,8 +100,10 @@ int meta__inode_decode(const uint8_t *p, size_t n, uint64_t ino, struct meta__in
 
 	memset(in, 0, sizeof(*in));
 	c3_dec_init(&d, p, n);
-	if (c3_dec_u8(&d) != INODE_REC_VERSION)
-		return -C3FS_EINTERNAL;
+	if (n < 1 || p[0] != INODE_REC_VERSION)
+		return C3_CORRUPT("inode", "%llu: record version %d, want %d (%zu bytes)",
+				  (unsigned long long)ino, n ? p[0] : -1, INODE_REC_VERSION, n);
+	(void)c3_dec_u8(&d);
 	a->ino = ino;
 	a->mode = c3_dec_u32(&d);
 	a->uid = c3_dec_u32(&d);
@@ -116,12 +119,18 @@ int meta__inode_decode(const uint8_t *p, size_t n, uint64_t ino, struct meta__in
 	meta_layout_decode(&d, &a->layout);
 	in->target = (const char *)c3_dec_bytes(&d, META_PATH_MAX - 1, &tl);
 	in->target_len = (uint32_t)tl;
-	if (d.err || !mode_type_ok(a->mode))
-		return -C3FS_EINTERNAL;
+	if (d.err)
+		return C3_CORRUPT("inode", "%llu: %zu bytes do not decode", (unsigned long long)ino,
+				  n);
+	if (!mode_type_ok(a->mode))
+		return C3_CORRUPT("inode", "%llu: mode %o has no known file type",
+				  (unsigned long long)ino, a->mode);
 	if (S_ISREG(a->mode) && meta_layout_check(&a->layout, true) != 0)
-		return -C3FS_EINTERNAL;
+		return C3_CORRUPT("inode", "%llu: file layout is not valid",
+				  (unsigned long long)ino);
 	if (S_ISLNK(a->mode) && tl == 0)
-		return -C3FS_EINTERNAL;
+		return C3_CORRUPT("inode", "%llu: symlink with an empty target",
+				  (unsigned long long)ino);
 	return 0;
 }
 
@@ -184,7 +193,8 @@ int meta__dent_decode(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 		      uint32_t *type)
 {
 	if (kl <= 9 || kl > 9 + META_NAME_MAX || k[0] != META__K_DENT || vl != 12)
-		return -C3FS_EINTERNAL;
+		return C3_CORRUPT("dentry", "key length %zu, prefix 0x%02x, value length %zu "
+				  "(want 12)", kl, kl ? k[0] : 0, vl);
 	*parent = kv_get_be64(k + 1);
 	*name = (const char *)k + 9;
 	*len = (uint32_t)(kl - 9);
@@ -244,7 +254,8 @@ int meta__dir_times(struct kv_txn *t, struct meta__inode *in)
 		return n;
 	for (int i = 0; i < n; i++) {
 		if (p[i].vlen != 16)
-			return -C3FS_EINTERNAL;
+			return C3_CORRUPT("directory times", "of inode %llu: value length %zu, want 16",
+					  (unsigned long long)in->a.ino, (size_t)p[i].vlen);
 		if (kv_get_be64(p[i].val) > in->a.mtime_ns)
 			in->a.mtime_ns = kv_get_be64(p[i].val);
 		if (kv_get_be64(p[i].val + 8) > in->a.ctime_ns)
@@ -368,7 +379,8 @@ static int alloc_txn(struct kv_txn *t, void *argp)
 		return rc;
 	} else {
 		if (vl != 8)
-			return -C3FS_EINTERNAL;
+			return C3_CORRUPT("id allocator", "shard %u: value length %zu, want 8",
+					  a->shard, vl);
 		a->batch = kv_get_be64(cur);
 	}
 	/* batch * shards * 4096 must stay far below 2^63 */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cluster/addr.h"
+#include "common/check.h"
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -85,6 +86,7 @@ static uint64_t wall_ms(void)
 /* Forget a frozen snapshot (mu held). */
 static void unfreeze_locked(struct mgmtd_service *svc, const char *why)
 {
+	C3_ASSERT_LOCKED(&svc->mu);
 	if (!svc->frozen)
 		return;
 	LOG_WARN("frozen routing dropped: %s", why);
@@ -98,6 +100,7 @@ static void unfreeze_locked(struct mgmtd_service *svc, const char *why)
 /* Drop leadership and the model (mu held). */
 static void step_down_locked(struct mgmtd_service *svc, const char *why)
 {
+	C3_ASSERT_LOCKED(&svc->mu);
 	if (!svc->leader) {
 		unfreeze_locked(svc, why);
 		return;
@@ -114,6 +117,7 @@ static bool is_leader_locked(struct mgmtd_service *svc)
 {
 	uint64_t now = c3_now_ms();
 
+	C3_ASSERT_LOCKED(&svc->mu);
 	if (svc->leader && now >= svc->leader_until_ms) {
 		if (svc->election_err && svc->kv_outage_grace_ms && svc->ri) {
 			/* the KV is unreachable: nobody can commit a routing change, ours
@@ -137,6 +141,7 @@ static bool is_leader_locked(struct mgmtd_service *svc)
 /* Frozen and still inside the grace (mu held; call after is_leader_locked). */
 static bool is_frozen_locked(struct mgmtd_service *svc)
 {
+	C3_ASSERT_LOCKED(&svc->mu);
 	return svc->frozen && c3_now_ms() < svc->frozen_until_ms;
 }
 
@@ -146,14 +151,16 @@ static int publish_locked(struct mgmtd_service *svc)
 	struct routing_info *ri = mgmtd_state_snapshot(&svc->st, wall_ms());
 	struct c3_buf enc = C3_BUF_INIT;
 
+	C3_ASSERT_LOCKED(&svc->mu);
+	C3_ASSERT(svc->leader);
 	if (!ri)
 		return -ENOMEM;
 	if (routing_validate(ri) != 0) {
 		/* a bug in the model: never publish an invalid snapshot */
-		LOG_ERROR("internal: routing snapshot v%llu fails validation",
-			  (unsigned long long)ri->version);
+		unsigned long long v = ri->version;
+
 		routing_unref(ri);
-		return -C3FS_EINTERNAL;
+		return C3_INTERNAL("routing snapshot v%llu fails validation", v);
 	}
 	routing_encode(ri, &enc);
 	if (enc.err) {
@@ -176,6 +183,8 @@ static int commit_locked(struct mgmtd_service *svc)
 {
 	int rc;
 
+	C3_ASSERT_LOCKED(&svc->mu);
+	C3_ASSERT(svc->leader);
 	if (!svc->st.dirty && !svc->st.routing_dirty) {
 		if (svc->st.stats_dirty && c3_now_ms() - svc->ri_built_ms >= 1000)
 			publish_locked(svc);
@@ -203,6 +212,7 @@ static int take_over_locked(struct mgmtd_service *svc)
 	char err[256];
 	int rc;
 
+	C3_ASSERT_LOCKED(&svc->mu);
 	unfreeze_locked(svc, "the KV answers again: reloading it");
 	mgmtd_state_init(&svc->st, (uint32_t)svc->node_lease_ms);
 	rc = mgmtd_store_load(svc->db, &svc->st, err, sizeof(err));
@@ -329,6 +339,7 @@ static void reply_redirect_locked(struct mgmtd_service *svc, struct rpc_req *req
 	struct mgmtd_redirect r;
 	struct c3_buf b = C3_BUF_INIT;
 
+	C3_ASSERT_LOCKED(&svc->mu);
 	memset(&r, 0, sizeof(r));
 	if (svc->lease.expires_ms > wall_ms() && strcmp(svc->lease.holder, svc->self) != 0)
 		snprintf(r.leader, sizeof(r.leader), "%s", svc->lease.holder);
@@ -429,6 +440,8 @@ static void frozen_heartbeat_locked(struct mgmtd_service *svc, struct rpc_req *r
 	struct c3_buf b = C3_BUF_INIT;
 	uint64_t left = svc->frozen_until_ms - c3_now_ms();
 
+	C3_ASSERT_LOCKED(&svc->mu);
+	C3_ASSERT(svc->frozen && !svc->leader);
 	if (!n || n->incarnation != q->incarnation || n->type == NODE_CLIENT ||
 	    !n->alive) {
 		/* unknown to the frozen model: it cannot be registered without the KV */
@@ -687,6 +700,7 @@ static int config_type_locked(struct mgmtd_service *svc, uint8_t node_type, uint
 {
 	struct mgmtd_node *n = node_id ? mgmtd_state_node(&svc->st, node_id) : NULL;
 
+	C3_ASSERT_LOCKED(&svc->mu);
 	if (node_id && !n)
 		return node_type ? node_type : -ENOENT;
 	if (n && node_type && n->type != node_type)

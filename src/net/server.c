@@ -46,6 +46,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "common/check.h"
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -512,9 +513,8 @@ int rpc_reply(struct rpc_req *req, int status, const void *payload, size_t paylo
 	int n = 0, rc;
 
 	if (status > 0) {
-		LOG_ERROR("rpc: handler for type %u replied with positive status %d",
-			  (unsigned)req->type, status);
-		status = -C3FS_EINTERNAL;
+		status = C3_INTERNAL("rpc: handler for type %u replied with positive status %d",
+				     (unsigned)req->type, status);
 	}
 	if (nbulk < 0 || nbulk > NET_MAX_BULK_IOV || (nbulk > 0 && !bulk))
 		goto too_big;

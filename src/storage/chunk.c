@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/check.h"
 #include "common/crc32c.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -256,6 +257,7 @@ static struct chunk_fd *chunk_fd_find(struct chunk_store *cs, struct chunk_id id
 {
 	struct chunk_fd *e = cs->fd_tab[chunk_fd_bucket(id, gen)];
 
+	C3_ASSERT_LOCKED(&cs->fd_mu);
 	for (; e; e = e->hnext)
 		if (e->gen == gen && e->id.inode == id.inode && e->id.index == id.index)
 			return e;
@@ -267,6 +269,8 @@ static void chunk_fd_unhook(struct chunk_store *cs, struct chunk_fd *e)
 {
 	struct chunk_fd **pp = &cs->fd_tab[chunk_fd_bucket(e->id, e->gen)];
 
+	C3_ASSERT_LOCKED(&cs->fd_mu);
+	C3_ASSERT(e->cached && cs->fd_n > 0);
 	while (*pp && *pp != e)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -287,6 +291,7 @@ static void chunk_fd_unhook(struct chunk_store *cs, struct chunk_fd *e)
 /* fd_mu held: make e the most recently used entry. */
 static void chunk_fd_front(struct chunk_store *cs, struct chunk_fd *e)
 {
+	C3_ASSERT_LOCKED(&cs->fd_mu);
 	if (cs->fd_lru == e)
 		return;
 	if (e->lprev)
@@ -421,9 +426,11 @@ static void chunk_unlink_gen(struct chunk_store *cs, struct chunk_id id, uint64_
 	chunk_fd_forget(cs, id, gen);
 }
 
-/* Close every cached descriptor (store teardown: no readers left). */
+/* Close every cached descriptor (store teardown: no readers left; fd_mu is taken all the
+ * same, so that chunk_fd_unhook's rule holds without exception). */
 static void chunk_fd_clear(struct chunk_store *cs)
 {
+	pthread_mutex_lock(&cs->fd_mu);
 	while (cs->fd_lru) {
 		struct chunk_fd *e = cs->fd_lru;
 
@@ -431,6 +438,7 @@ static void chunk_fd_clear(struct chunk_store *cs)
 		close(e->fd);
 		free(e);
 	}
+	pthread_mutex_unlock(&cs->fd_mu);
 }
 
 static int chunk_mdb_err(int rc)
@@ -566,6 +574,7 @@ static void chunk_slot_maybe_free(struct chunk_store *cs, struct chunk_slot *s)
 {
 	struct chunk_slot **pp;
 
+	C3_ASSERT_LOCKED(&cs->mu);
 	if (s->locked || s->waiters || s->has_pending || s->retired_ver)
 		return;
 	pp = chunk_slot_ref(cs, s->id);

@@ -5,7 +5,7 @@
 # that user only and changes what the kernel is told (a negative lookup cached for an hour
 # is not asked again); a non-root user may not set sys.* keys; root may set reloadable
 # sys.* keys (the mount's value) but not one that needs a restart; unknown keys and bad
-# values are refused and change nothing.
+# values are refused and change nothing.  3fs-virt's errors count in c3fs_fuse_errors_total.
 set -u
 . "$C3FS_ROOT/tests/lib/common.sh"
 . "$C3FS_ROOT/tests/lib/cluster.sh"
@@ -157,5 +157,16 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 t_ok $ok "the mount falls back to its file's value (1s)"
+
+# --- 3fs-virt's own errors are answered like every other: counted ----------------------------
+fuse_errors() {
+	curl -s --max-time 5 "http://127.0.0.1:$FPORT/metrics" |
+		awk '$1 == "c3fs_fuse_errors_total" { s += $2 } END { printf "%d\n", s }'
+}
+e0=$(fuse_errors)
+readlink "$G/no.such.key" >/dev/null 2>&1
+t_is "$?" 1 "readlink of an unknown get-conf key fails (ENOENT)"
+e1=$(fuse_errors)
+t_ok $(( e1 <= e0 )) "c3fs_fuse_errors_total counts 3fs-virt's errors ($e0 -> $e1)"
 
 t_done

@@ -62,7 +62,8 @@ echo "| storage hosts | write MB/s | read MB/s | creates/s (2 meta) | creates/s 
 echo "|---|---|---|---|---|---|"
 for n in $HOSTS; do
 	NETEM_RATE=$RATE NETEM_DELAY=$DELAY "$NC" up "$n" >"$C3FS_NS_HOME.up.log" 2>&1 ||
-		{ echo "| $n | up failed, see $C3FS_NS_HOME.up.log | | | | |"; "$NC" down >/dev/null 2>&1; continue; }
+		{ echo "| $n | up failed, see $C3FS_NS_HOME.up.log | | | | |"; "$NC" down >/dev/null 2>&1
+		  rm -rf "$C3FS_NS_HOME"; continue; }
 	M1=$C3FS_NS_HOME/mnt M2=$C3FS_NS_HOME/mnt2
 	mkdir -p "$M1/c1" "$M2/c2"
 	cs0=$(cpu storage) cm0=$(cpu meta) cp0=$(cpu pg)
@@ -96,6 +97,7 @@ for n in $HOSTS; do
 	cpus="$(awk -v a="$(cpu storage)" -v b="$cs0" 'BEGIN { printf "%.1f", a - b }') / $(awk -v a="$(cpu meta)" -v b="$cm0" 'BEGIN { printf "%.1f", a - b }') / $(awk -v a="$(cpu pg)" -v b="$cp0" 'BEGIN { printf "%.1f", a - b }')"
 	echo "| $n | $w | $r | $c2 | $c1 | $cpus |"
 	"$NC" down >/dev/null 2>&1
+	rm -rf "$C3FS_NS_HOME" # each size starts from empty disks (PostgreSQL's initdb too)
 done
 echo
 echo "(links limited to $RATE per host, delay $DELAY; $FILES x $SIZE MiB per client; $NMETA creates per client)"

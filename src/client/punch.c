@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 
 #include "client/client_int.h"
+#include "common/check.h"
 #include "common/clock.h"
 #include "common/errors.h"
 #include "proto/storage.h"
@@ -345,7 +346,8 @@ int c3fs_punch_hole(struct c3fs_file *f, uint64_t off, uint64_t len)
 			v[nv].iov_len = left < PUNCH_ZERO_BYTES ? left : PUNCH_ZERO_BYTES;
 			left -= v[nv++].iov_len;
 		}
-		n = left ? -C3FS_EINTERNAL
+		n = left ? C3_INTERNAL("punch: a zeroed piece of %llu bytes needs more than %d "
+				       "iovecs", (unsigned long long)p.zero_len[i], nv)
 			 : client__pwritev_at(f, v, nv, p.zero_off[i]);
 		if (n < 0)
 			return (int)n;

@@ -102,9 +102,9 @@ t_ok $? "meta logged it"
 
 # ---- another user ----------------------------------------------------------------------
 mkdir -p "$M/u" && chown 1000:1000 "$M/u"
-as_user mkdir -p "$M/u/work"
-as_user sh -c "echo mine > '$M/u/work/a'"
-as_user "$ADMIN" rmtree --expire 1d "$M/u/work" >/dev/null 2>&1
+as_user mkdir -p "$M/u/job"
+as_user sh -c "echo mine > '$M/u/job/a'"
+as_user "$ADMIN" rmtree --expire 1d "$M/u/job" >/dev/null 2>&1
 t_ok $? "a user moves their own tree to the trash"
 t_is "$(stat -c '%a %u' "$M/trash/1000")" "700 1000" "into a private /trash/1000"
 as_other ls "$M/trash/1000" >/dev/null 2>&1
@@ -124,10 +124,10 @@ t_ok $? "saying so"
 sleep 2.5
 t_ok "$([ -e "$M/trash/1002/99.1.planted" ]; echo $?)" \
 	"the cleaner leaves alone a /trash/<N> not owned by uid N"
-(cd "$M" && as_user "$ADMIN" trash list) | grep -q "/u/work"
+(cd "$M" && as_user "$ADMIN" trash list) | grep -q "/u/job"
 t_ok $? "the user lists their trash"
 ITEM=$(as_user ls "$M/trash/1000" | head -1)
 (cd "$M" && as_user "$ADMIN" trash restore "$ITEM") >/dev/null 2>&1
-t_is "$(cat "$M/u/work/a")" "mine" "and restores it"
+t_is "$(cat "$M/u/job/a")" "mine" "and restores it"
 
 t_done

@@ -94,12 +94,13 @@ static const char *human_bytes(uint64_t v, char *buf, size_t n)
 	return buf;
 }
 
-static int fail(const char *what, int rc)
+int admin_fail(const char *what, int rc)
 {
 	if (rc == -C3FS_EADMIN) {
 		fprintf(stderr, "c3fs-admin: %s: refused: this operation needs the admin token "
-			"(--admin-token or admin_token in admin.ini), and mgmtd must be configured "
-			"with the same server.admin_token\n", what);
+			"(--admin-token or admin_token in admin.ini; mgmtd must be configured "
+			"with the same server.admin_token) or the token of a user with the admin "
+			"flag\n", what);
 		return 3;
 	}
 	fprintf(stderr, "c3fs-admin: %s: %s (%s)\n", what, c3_strerror(rc), c3_errname(rc));
@@ -223,7 +224,7 @@ static int cmd_list_nodes(struct admin *ad)
 		rc = mgmtd_list_nodes_resp_decode(resp.data, resp.len, &r);
 	c3_buf_release(&resp);
 	if (rc)
-		return fail("list-nodes", rc);
+		return admin_fail("list-nodes", rc);
 	if (ad->json) {
 		printf("{\"nodes\":[");
 		for (uint32_t i = 0; i < r.n; i++) {
@@ -274,7 +275,7 @@ static int cmd_list_targets(struct admin *ad)
 	int rc = fetch_routing(ad, &ri);
 
 	if (rc)
-		return fail("list-targets", rc);
+		return admin_fail("list-targets", rc);
 	if (ad->json) {
 		printf("{\"routing_version\":%" PRIu64 ",\"targets\":[", ri->version);
 		for (uint32_t i = 0; i < ri->ntargets; i++) {
@@ -333,7 +334,7 @@ static int cmd_list_chains(struct admin *ad)
 	int rc = fetch_routing(ad, &ri);
 
 	if (rc)
-		return fail("list-chains", rc);
+		return admin_fail("list-chains", rc);
 	if (ad->json)
 		printf("{\"routing_version\":%" PRIu64 ",\"chains\":[", ri->version);
 	else
@@ -370,7 +371,7 @@ static int cmd_list_tables(struct admin *ad)
 	int rc = fetch_routing(ad, &ri);
 
 	if (rc)
-		return fail("list-chain-tables", rc);
+		return admin_fail("list-chain-tables", rc);
 	if (ad->json)
 		printf("{\"routing_version\":%" PRIu64 ",\"chain_tables\":[", ri->version);
 	else
@@ -410,7 +411,7 @@ static int cmd_status(struct admin *ad)
 	int rc = fetch_routing(ad, &ri);
 
 	if (rc)
-		return fail("status", rc);
+		return admin_fail("status", rc);
 	memset(&lr, 0, sizeof(lr));
 	if (call(ad, MGMTD_T_GET_LEADER, NULL, &resp) == 0)
 		mgmtd_leader_resp_decode(resp.data, resp.len, &lr);
@@ -510,14 +511,14 @@ static int cmd_status(struct admin *ad)
 	return 0;
 }
 
-static int parse_u32(const char *s, uint32_t *out)
+int admin_parse_u32(const char *s, uint32_t *out)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > UINT32_MAX)
+	if (errno || end == s || *end || s[0] == '-' || v > UINT32_MAX)
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;
@@ -554,14 +555,14 @@ static int create_balanced(struct admin *ad, struct mgmtd_create_table_req *q,
 	int n, rc = fetch_routing(ad, &ri);
 
 	if (rc)
-		return fail("create-chain-table", rc);
+		return admin_fail("create-chain-table", rc);
 	cand = calloc(ri->ntargets + 1, sizeof(*cand));
 	out = calloc(ri->ntargets + 1, sizeof(*out));
 	if (!cand || !out) {
 		routing_unref(ri);
 		free(cand);
 		free(out);
-		return fail("create-chain-table", -ENOMEM);
+		return admin_fail("create-chain-table", -ENOMEM);
 	}
 	for (uint32_t i = 0; i < ri->ntargets; i++) {
 		const struct routing_target *t = &ri->targets[i];
@@ -631,10 +632,10 @@ static int cmd_create_table(struct admin *ad, int argc, char **argv)
 		if (!v)
 			goto usage;
 		if (strcmp(argv[i], "--replicas") == 0) {
-			if (parse_u32(v, &q.replicas))
+			if (admin_parse_u32(v, &q.replicas))
 				goto usage;
 		} else if (strcmp(argv[i], "--table-id") == 0) {
-			if (parse_u32(v, &q.table_id))
+			if (admin_parse_u32(v, &q.table_id))
 				goto usage;
 		} else if (strcmp(argv[i], "--name") == 0) {
 			snprintf(q.name, sizeof(q.name), "%s", v);
@@ -644,7 +645,7 @@ static int cmd_create_table(struct admin *ad, int argc, char **argv)
 			by_nodes = true;
 			for (char *t = strtok_r(copy, ",", &save); t && strcmp(v, "all") != 0;
 			     t = strtok_r(NULL, ",", &save)) {
-				if (nnodes >= CHAIN_GEN_MAX_NODES || parse_u32(t, &nodes[nnodes])) {
+				if (nnodes >= CHAIN_GEN_MAX_NODES || admin_parse_u32(t, &nodes[nnodes])) {
 					free(copy);
 					goto usage;
 				}
@@ -655,7 +656,7 @@ static int cmd_create_table(struct admin *ad, int argc, char **argv)
 			char *copy = strdup(v), *save = NULL;
 
 			for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-				if (q.ntargets >= 4096 || parse_u32(t, &tids[q.ntargets])) {
+				if (q.ntargets >= 4096 || admin_parse_u32(t, &tids[q.ntargets])) {
 					free(copy);
 					goto usage;
 				}
@@ -689,7 +690,7 @@ static int cmd_create_table(struct admin *ad, int argc, char **argv)
 		return 1;
 	}
 	if (rc)
-		return fail("create-chain-table", rc);
+		return admin_fail("create-chain-table", rc);
 	if (ad->json)
 		printf("{\"table_id\":%u,\"table_version\":%u,\"chains_added\":%u,"
 		       "\"targets_unused\":%u,\"routing_version\":%" PRIu64 "}\n", r.table_id,
@@ -714,7 +715,7 @@ static int cmd_node_state(struct admin *ad, const char *cmd, int argc, char **ar
 	int rc;
 
 	memset(&q, 0, sizeof(q));
-	if (argc != 1 || parse_u32(argv[0], &q.node_id)) {
+	if (argc != 1 || admin_parse_u32(argv[0], &q.node_id)) {
 		fprintf(stderr, "usage: c3fs-admin %s NODE_ID\n", cmd);
 		return 2;
 	}
@@ -727,7 +728,7 @@ static int cmd_node_state(struct admin *ad, const char *cmd, int argc, char **ar
 	c3_buf_release(&req);
 	c3_buf_release(&resp);
 	if (rc)
-		return fail(cmd, rc);
+		return admin_fail(cmd, rc);
 	if (ad->json)
 		printf("{\"node\":%u,\"state\":\"%s\",\"routing_version\":%" PRIu64 "}\n",
 		       q.node_id, node_state_name(state), r.routing_version);
@@ -746,7 +747,7 @@ static int cmd_remove_node(struct admin *ad, int argc, char **argv)
 	int rc;
 
 	memset(&q, 0, sizeof(q));
-	if (argc != 1 || parse_u32(argv[0], &q.node_id)) {
+	if (argc != 1 || admin_parse_u32(argv[0], &q.node_id)) {
 		fprintf(stderr, "usage: c3fs-admin remove-node NODE_ID\n");
 		return 2;
 	}
@@ -776,7 +777,7 @@ static int cmd_remove_node(struct admin *ad, int argc, char **argv)
 			"(see list-chains; the mgmtd log names the chain)\n", q.node_id);
 		return 3;
 	default:
-		return fail("remove-node", rc);
+		return admin_fail("remove-node", rc);
 	}
 	if (ad->json)
 		printf("{\"node\":%u,\"removed\":true,\"routing_version\":%" PRIu64 "}\n",
@@ -796,7 +797,7 @@ static int parse_config_target(const char *cmd, const char *s, uint8_t *type, ui
 
 	*type = 0;
 	*node = 0;
-	if (parse_u32(s, node) == 0 && *node != 0)
+	if (admin_parse_u32(s, node) == 0 && *node != 0)
 		return 0;
 	t = node_type_parse(s);
 	if (t < 0 || t == NODE_MGMTD) {
@@ -815,7 +816,7 @@ static int config_refused(const char *cmd, int rc, const struct c3_buf *resp)
 
 	mgmtd_error_text_decode(resp->data, resp->len, why, sizeof(why));
 	if (rc == -C3FS_EADMIN || !why[0])
-		return fail(cmd, rc);
+		return admin_fail(cmd, rc);
 	fprintf(stderr, "c3fs-admin: %s: refused: %s\n", cmd, why);
 	return rc == -C3FS_ECONFIG ? 3 : 1;
 }
@@ -847,7 +848,7 @@ static int cmd_get_config(struct admin *ad, int argc, char **argv)
 	c3_buf_release(&req);
 	c3_buf_release(&resp);
 	if (rc)
-		return fail("get-config", rc);
+		return admin_fail("get-config", rc);
 	if (ad->json) {
 		printf("{\"type\":");
 		admin_json_str(node_type_name(r.node_type));
@@ -891,7 +892,7 @@ static int cmd_set_config(struct admin *ad, int argc, char **argv)
 	c3_buf_append(&lines, "", 1);
 	if (lines.err) {
 		c3_buf_release(&lines);
-		return fail("set-config", -ENOMEM);
+		return admin_fail("set-config", -ENOMEM);
 	}
 	snprintf(q.admin_token, sizeof(q.admin_token), "%s", ad->admin_token);
 	q.assignments = (char *)lines.data;
@@ -905,7 +906,7 @@ static int cmd_set_config(struct admin *ad, int argc, char **argv)
 	c3_buf_release(&resp);
 	c3_buf_release(&lines);
 	if (rc)
-		return rc < 0 ? fail("set-config", rc) : rc;
+		return rc < 0 ? admin_fail("set-config", rc) : rc;
 	if (ad->json)
 		printf("{\"version\":%" PRIu64 "}\n", r.routing_version);
 	else
@@ -922,7 +923,7 @@ static int cmd_target_state(struct admin *ad, int argc, char **argv)
 	int rc, st;
 
 	memset(&q, 0, sizeof(q));
-	if (argc != 2 || parse_u32(argv[0], &q.target_id) ||
+	if (argc != 2 || admin_parse_u32(argv[0], &q.target_id) ||
 	    (st = target_state_parse(argv[1])) < 0 ||
 	    (st != TARGET_SERVING && st != TARGET_OFFLINE)) {
 		fprintf(stderr, "usage: c3fs-admin set-target-state TARGET_ID serving|offline\n");
@@ -942,7 +943,7 @@ static int cmd_target_state(struct admin *ad, int argc, char **argv)
 		return 1;
 	}
 	if (rc)
-		return fail("set-target-state", rc);
+		return admin_fail("set-target-state", rc);
 	if (ad->json)
 		printf("{\"target\":%u,\"state\":\"%s\",\"routing_version\":%" PRIu64 "}\n",
 		       q.target_id, target_state_name(st), r.routing_version);
@@ -960,7 +961,7 @@ static int cmd_rotate_lastsrv(struct admin *ad, int argc, char **argv)
 	int rc;
 
 	memset(&q, 0, sizeof(q));
-	if (argc != 1 || parse_u32(argv[0], &q.chain_id) || q.chain_id == 0) {
+	if (argc != 1 || admin_parse_u32(argv[0], &q.chain_id) || q.chain_id == 0) {
 		fprintf(stderr, "usage: c3fs-admin rotate-lastsrv CHAIN_ID\n");
 		return 2;
 	}
@@ -977,7 +978,7 @@ static int cmd_rotate_lastsrv(struct admin *ad, int argc, char **argv)
 		return 1;
 	}
 	if (rc)
-		return fail("rotate-lastsrv", rc);
+		return admin_fail("rotate-lastsrv", rc);
 	if (ad->json)
 		printf("{\"chain\":%u,\"routing_version\":%" PRIu64 "}\n", q.chain_id,
 		       r.routing_version);
@@ -1033,7 +1034,7 @@ static int cmd_chain_member(struct admin *ad, const char *cmd, int argc, char **
 	const char *why;
 	int rc;
 
-	if (argc != 2 || parse_u32(argv[0], &chain) || parse_u32(argv[1], &target) || !chain ||
+	if (argc != 2 || admin_parse_u32(argv[0], &chain) || admin_parse_u32(argv[1], &target) || !chain ||
 	    !target) {
 		fprintf(stderr, "usage: c3fs-admin %s CHAIN_ID TARGET_ID\n", cmd);
 		return 2;
@@ -1045,7 +1046,7 @@ static int cmd_chain_member(struct admin *ad, const char *cmd, int argc, char **
 		return 3;
 	}
 	if (rc)
-		return fail(cmd, rc);
+		return admin_fail(cmd, rc);
 	if (ad->json)
 		printf("{\"chain\":%u,\"target\":%u,\"routing_version\":%" PRIu64 "}\n", chain,
 		       target, version);
@@ -1152,7 +1153,7 @@ static int cmd_rebalance(struct admin *ad, int argc, char **argv)
 		if (strcmp(argv[i], "--dry-run") == 0) {
 			dry = true;
 		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc &&
-			   !parse_u32(argv[i + 1], &timeout_s)) {
+			   !admin_parse_u32(argv[i + 1], &timeout_s)) {
 			i++;
 		} else {
 			fprintf(stderr, "usage: c3fs-admin rebalance [--dry-run] [--timeout SECS]\n");
@@ -1167,7 +1168,7 @@ static int cmd_rebalance(struct admin *ad, int argc, char **argv)
 
 		rc = fetch_routing(ad, &ri);
 		if (rc)
-			return fail("rebalance", rc);
+			return admin_fail("rebalance", rc);
 		more = rb_plan(ri, &chain, &from, &to);
 		routing_unref(ri);
 		if (!more)
@@ -1219,7 +1220,7 @@ static int cmd_leader(struct admin *ad)
 		rc = mgmtd_leader_resp_decode(resp.data, resp.len, &lr);
 	c3_buf_release(&resp);
 	if (rc)
-		return fail("leader", rc);
+		return admin_fail("leader", rc);
 	if (ad->json) {
 		printf("{\"leader\":");
 		admin_json_str(lr.leader);
@@ -1249,14 +1250,14 @@ static int cmd_scrub(struct admin *ad, int argc, char **argv)
 	char addr[ROUTING_ADDR_MAX];
 	int rc;
 
-	if (argc != 1 || parse_u32(argv[0], &q.target_id) != 0 || q.target_id == 0) {
+	if (argc != 1 || admin_parse_u32(argv[0], &q.target_id) != 0 || q.target_id == 0) {
 		fprintf(stderr, "c3fs-admin: scrub takes one target id\n");
 		usage_line(stderr);
 		return 2;
 	}
 	rc = fetch_routing(ad, &ri);
 	if (rc)
-		return fail("scrub", rc);
+		return admin_fail("scrub", rc);
 	t = routing_target_find(ri, q.target_id);
 	n = t ? routing_node_find(ri, t->node_id) : NULL;
 	if (!n || !n->addr[0]) {
@@ -1273,7 +1274,7 @@ static int cmd_scrub(struct admin *ad, int argc, char **argv)
 		     : rpc_call_sync(ad->rpc, addr, STORAGE_T_SCRUB, req.data, req.len, NULL, 5000);
 	c3_buf_release(&req);
 	if (rc)
-		return fail("scrub", rc);
+		return admin_fail("scrub", rc);
 	if (ad->json)
 		printf("{\"target\":%u,\"node_addr\":\"%s\",\"scrub\":\"started\"}\n",
 		       q.target_id, addr);
@@ -1293,7 +1294,7 @@ static int cmd_wait_sync(struct admin *ad, int argc, char **argv)
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc &&
-		    parse_u32(argv[i + 1], &timeout_s) == 0) {
+		    admin_parse_u32(argv[i + 1], &timeout_s) == 0) {
 			i++;
 			continue;
 		}
@@ -1310,7 +1311,7 @@ static int cmd_wait_sync(struct admin *ad, int argc, char **argv)
 		int rc = fetch_routing(ad, &ri), fill;
 
 		if (rc)
-			return fail("wait-sync", rc);
+			return admin_fail("wait-sync", rc);
 		memset(&sum, 0, sizeof(sum));
 		for (uint32_t i = 0; i < ri->ntargets; i++) {
 			const struct routing_target *t = &ri->targets[i];

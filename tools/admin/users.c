@@ -6,6 +6,8 @@
  */
 #include "users.h"
 
+#include "admin.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -44,31 +46,6 @@ void admin_users_usage(FILE *f)
 		"                              (admin) a new token; the old one stops working\n");
 }
 
-static int users_fail(const char *cmd, int rc)
-{
-	if (rc == -C3FS_EADMIN) {
-		fprintf(stderr, "c3fs-admin: %s: refused: this operation needs the admin token "
-			"(--admin-token or admin_token in admin.ini) or the token of a user with "
-			"the admin flag\n", cmd);
-		return 3;
-	}
-	fprintf(stderr, "c3fs-admin: %s: %s (%s)\n", cmd, c3_strerror(rc), c3_errname(rc));
-	return 1;
-}
-
-static int parse_u32(const char *s, uint32_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > UINT32_MAX)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 static int call(const struct admin_users_ctx *ctx, uint16_t type, const struct c3_buf *req,
 		struct c3_buf *resp)
 {
@@ -103,7 +80,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, bool add, struct u
 		if (strcmp(a, "--token-out") == 0) {
 			o->token_out = argv[++i];
 		} else if (add && strcmp(a, "--gid") == 0) {
-			if (parse_u32(argv[++i], &o->u.gid)) {
+			if (admin_parse_u32(argv[++i], &o->u.gid)) {
 				fprintf(stderr, "c3fs-admin: %s: --gid %s: not a gid\n", cmd, argv[i]);
 				return -1;
 			}
@@ -113,7 +90,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, bool add, struct u
 
 			for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 				if (o->u.ngroups == CLUSTER_USER_GROUPS ||
-				    parse_u32(tok, &o->u.groups[o->u.ngroups])) {
+				    admin_parse_u32(tok, &o->u.groups[o->u.ngroups])) {
 					fprintf(stderr, "c3fs-admin: %s: --groups: '%s': expected at "
 						"most %d gids separated by commas\n", cmd, tok,
 						CLUSTER_USER_GROUPS);
@@ -176,7 +153,7 @@ static int add_or_rotate(const struct admin_users_ctx *ctx, const char *cmd, boo
 	if (rc == 0)
 		rc = cluster_token_hash(token, q.u.hash);
 	if (rc)
-		return users_fail(cmd, rc);
+		return admin_fail(cmd, rc);
 	if (o->token_out) {
 		fd = token_file_create(cmd, o->token_out);
 		if (fd < 0)
@@ -213,7 +190,7 @@ static int add_or_rotate(const struct admin_users_ctx *ctx, const char *cmd, boo
 	if (rc == -EIO && fd >= 0)
 		return 1;
 	if (rc)
-		return users_fail(cmd, rc);
+		return admin_fail(cmd, rc);
 	if (ctx->json) {
 		printf("{\"uid\":%u,\"users_version\":%" PRIu64, q.u.uid, r.routing_version);
 		if (o->token_out) /* the path is the caller's own: not echoed (no escaping) */
@@ -240,7 +217,7 @@ static int cmd_user_add(const struct admin_users_ctx *ctx, int argc, char **argv
 
 	memset(&o, 0, sizeof(o));
 	n = parse_opts("user-add", argc, argv, true, &o, pos, 2);
-	if (n != 2 || parse_u32(pos[0], &o.u.uid)) {
+	if (n != 2 || admin_parse_u32(pos[0], &o.u.uid)) {
 		if (n >= 0)
 			fprintf(stderr, "usage: c3fs-admin user-add UID NAME [--gid GID] [--groups "
 				"GID,...] [--root] [--admin] [--token-out FILE]\n");
@@ -265,7 +242,7 @@ static int cmd_token_rotate(const struct admin_users_ctx *ctx, int argc, char **
 
 	memset(&o, 0, sizeof(o));
 	n = parse_opts("token-rotate", argc, argv, false, &o, pos, 1);
-	if (n != 1 || parse_u32(pos[0], &o.u.uid)) {
+	if (n != 1 || admin_parse_u32(pos[0], &o.u.uid)) {
 		if (n >= 0)
 			fprintf(stderr, "usage: c3fs-admin token-rotate UID [--token-out FILE]\n");
 		return 2;
@@ -286,7 +263,7 @@ static int remove_or_list(const struct admin_users_ctx *ctx, const char *uid)
 
 	memset(&q, 0, sizeof(q));
 	snprintf(q.admin_token, sizeof(q.admin_token), "%s", ctx->admin_token);
-	if (uid && parse_u32(uid, &q.uid)) {
+	if (uid && admin_parse_u32(uid, &q.uid)) {
 		fprintf(stderr, "usage: c3fs-admin user-remove UID\n");
 		return 2;
 	}
@@ -303,7 +280,7 @@ static int remove_or_list(const struct admin_users_ctx *ctx, const char *uid)
 		return 1;
 	}
 	if (rc)
-		return users_fail(cmd, rc);
+		return admin_fail(cmd, rc);
 	if (uid) {
 		if (ctx->json)
 			printf("{\"uid\":%u,\"removed\":true,\"users_version\":%" PRIu64 "}\n",

@@ -108,6 +108,17 @@ typedef void (*rpc_handler_fn)(struct rpc_req *req, void *ctx);
  * The handler must not touch req afterwards. */
 void rpc_req_defer(struct rpc_req *req);
 
+/* From an inline handler (on an I/O thread): watch fd (level-triggered EPOLLIN) on that
+ * I/O thread for as long as the thread runs.  on_ready(arg) runs on it whenever fd is
+ * readable; on_stop(arg) (may be NULL) runs on it once when the server stops, after the
+ * last request has been read and before the thread ends, so that work started from its
+ * handlers can be finished (e.g. replies to requests whose disk reads were submitted
+ * asynchronously: rpc_server_free waits for every request's reply).  Both must not block
+ * for long.  For a handler that completes requests on the I/O thread that received them
+ * (the storage service's io_uring reads).  0, -EINVAL (not on an I/O thread), -ENOSPC
+ * (SRV_WATCH_MAX watches on this thread already) or -errno of epoll_ctl. */
+int rpc_io_watch(int fd, void (*on_ready)(void *arg), void (*on_stop)(void *arg), void *arg);
+
 /* Returns 0, or -C3FS_ECONFIG (bad address), -errno (bind/listen) with nothing to free. */
 int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out);
 /* Register before rpc_server_start().  -EEXIST if the type already has a handler;

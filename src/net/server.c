@@ -173,11 +173,23 @@ struct srv_conn {
 	_Atomic uint64_t slot;     /* rpc_req_conn_slot: any handler thread */
 };
 
+/* An extra descriptor watched by one io thread (rpc_io_watch). */
+struct srv_watch {
+	int fd;
+	void (*on_ready)(void *arg);
+	void (*on_stop)(void *arg);
+	void *arg;
+};
+
+#define SRV_WATCH_MAX 4
+
 struct srv_io {
 	struct rpc_server *srv;
 	int idx;
 	int epfd;
 	int wakefd;
+	struct srv_watch watch[SRV_WATCH_MAX]; /* io thread only */
+	int nwatch;
 	pthread_t thr;
 	bool thr_started;
 	pthread_mutex_t mu;          /* guards pending */
@@ -222,6 +234,7 @@ struct rpc_server {
 /* True on the server's io threads: a reply written there blocks every connection of
  * the thread, so a peer that does not read its replies gets less patience. */
 static __thread bool srv_tls_on_io;
+static __thread struct srv_io *srv_tls_io; /* the io thread's own, on io threads */
 
 /* ------------------------------------------------------------------ requests */
 
@@ -1014,6 +1027,7 @@ static void *srv_io_main(void *arg)
 	struct epoll_event ev[SRV_EVENTS];
 
 	srv_tls_on_io = true;
+	srv_tls_io = io;
 	while (!atomic_load(&srv->stopping)) {
 		int n, timeout = io->idx == 0 && atomic_load(&srv->nunauth) ? SRV_IDLE_CHECK_MS
 									      : -1;
@@ -1041,6 +1055,11 @@ static void *srv_io_main(void *arg)
 				}
 			} else if (p == &srv->lfd) {
 				srv_accept(srv);
+			} else if ((struct srv_watch *)p >= io->watch &&
+				   (struct srv_watch *)p < io->watch + SRV_WATCH_MAX) {
+				struct srv_watch *w = p;
+
+				w->on_ready(w->arg);
 			} else {
 				srv_conn_on_event(p, ev[i].events);
 			}
@@ -1054,7 +1073,32 @@ static void *srv_io_main(void *arg)
 			}
 		}
 	}
+	for (int i = 0; i < io->nwatch; i++) {
+		(void)epoll_ctl(io->epfd, EPOLL_CTL_DEL, io->watch[i].fd, NULL);
+		if (io->watch[i].on_stop)
+			io->watch[i].on_stop(io->watch[i].arg);
+	}
+	io->nwatch = 0;
 	return NULL;
+}
+
+int rpc_io_watch(int fd, void (*on_ready)(void *arg), void (*on_stop)(void *arg), void *arg)
+{
+	struct srv_io *io = srv_tls_io;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct srv_watch *w;
+
+	if (!io || fd < 0 || !on_ready)
+		return -EINVAL;
+	if (io->nwatch == SRV_WATCH_MAX)
+		return -ENOSPC;
+	w = &io->watch[io->nwatch];
+	*w = (struct srv_watch){ fd, on_ready, on_stop, arg };
+	ev.data.ptr = w;
+	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		return -errno;
+	io->nwatch++;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ workers */

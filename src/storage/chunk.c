@@ -1528,6 +1528,24 @@ static void chunk_buf_put(void *p, size_t cap)
 	free(p);
 }
 
+/* Do blocks first..last of a version (block size bs, crcs[b] each; the last one ends at
+ * aend) match their checksums?  buf holds them from the first one's start on. */
+static bool chunk_blocks_ok(const uint32_t *crcs, uint32_t bs, uint32_t first, uint32_t last,
+			    uint64_t aend, const void *buf)
+{
+	uint64_t astart = (uint64_t)first * bs;
+
+	for (uint32_t b = first; b <= last; b++) {
+		uint64_t s = (uint64_t)b * bs, e = s + bs;
+
+		if (e > aend)
+			e = aend;
+		if (c3_crc32c(0, (const uint8_t *)buf + (s - astart), (size_t)(e - s)) != crcs[b])
+			return false;
+	}
+	return true;
+}
+
 /* Read [off, off+n) of version v (off+n <= v->len) with block checks.
  * Returns 0, -ENOENT (file gone: the version changed), -C3FS_ECHECKSUM, or an error.
  * nowait: -EAGAIN (nothing read) unless the descriptor is cached and the bytes are in the
@@ -1575,15 +1593,9 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 	}
 	if ((size_t)got < alen)
 		memset((uint8_t *)buf + got, 0, alen - (size_t)got);
-	for (uint32_t b = first; b <= last; b++) {
-		uint64_t s = (uint64_t)b * bs, e = s + bs;
-
-		if (e > aend)
-			e = aend;
-		if (c3_crc32c(0, (uint8_t *)buf + (s - astart), (size_t)(e - s)) != v->crcs[b]) {
-			chunk_buf_put(buf, cap);
-			return -C3FS_ECHECKSUM;
-		}
+	if (!chunk_blocks_ok(v->crcs, bs, first, last, aend, buf)) {
+		chunk_buf_put(buf, cap);
+		return -C3FS_ECHECKSUM;
 	}
 	rd->buf = buf;
 	rd->buf_cap = cap;
@@ -1676,6 +1688,91 @@ int chunk_store_read_nowait(struct chunk_store *cs, struct chunk_id id, uint32_t
 			    uint32_t length, struct chunk_read *rd)
 {
 	return chunk_read(cs, id, offset, length, false, true, rd);
+}
+
+int chunk_store_aread_begin(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
+			    uint32_t length, struct chunk_aread *ar)
+{
+	struct chunk_ver v;
+	struct chunk_fd *fe;
+	uint32_t n, bs;
+	uint64_t aend;
+	int rc, err = 0;
+
+	memset(ar, 0, sizeof(*ar));
+	ar->fd = -1;
+	if (chunk_store_failed(cs))
+		return -C3FS_ETARGETDOWN;
+	if ((uint64_t)offset + length > CHUNK_SIZE_MAX)
+		return -EINVAL;
+	rc = chunk_load(cs, id, &v);
+	if (rc == -ENOENT)
+		return 0; /* a hole: nothing to read */
+	if (rc)
+		return rc;
+	ar->rd.version = v.ver;
+	ar->rd.chunk_len = v.len;
+	if (offset >= v.len || length == 0) {
+		chunk_ver_release(&v);
+		return 0;
+	}
+	n = v.len - offset < length ? v.len - offset : length;
+	fe = chunk_fd_get(cs, id, v.gen, true, &err);
+	if (!fe) {
+		chunk_ver_release(&v);
+		memset(&ar->rd, 0, sizeof(ar->rd));
+		return err == -ENOENT ? -EAGAIN : err; /* gone: the version changed meanwhile */
+	}
+	bs = v.block_size;
+	ar->first = offset / bs;
+	ar->last = (offset + n - 1) / bs;
+	aend = (uint64_t)(ar->last + 1) * bs;
+	if (aend > v.len)
+		aend = v.len;
+	ar->cs = cs;
+	ar->fe = fe;
+	ar->fd = fe->fd;
+	ar->io_off = (uint64_t)ar->first * bs;
+	ar->io_len = (uint32_t)(aend - ar->io_off);
+	ar->block_size = bs;
+	ar->aend = aend;
+	ar->skip = offset - (uint32_t)ar->io_off;
+	ar->n = n;
+	ar->crcs = v.crcs; /* owned by ar now */
+	return 0;
+}
+
+int chunk_store_aread_end(struct chunk_aread *ar, void *buf, ssize_t got)
+{
+	int rc = 0;
+
+	if (!ar->fe)
+		return 0;
+	if (got < 0)
+		rc = chunk_note_err(ar->cs, (int)got);
+	else if ((size_t)got < ar->io_len || /* the file is shorter than its version says */
+		 !chunk_blocks_ok(ar->crcs, ar->block_size, ar->first, ar->last, ar->aend, buf))
+		rc = -EAGAIN; /* a blocking read re-checks (version changed?) and marks */
+	chunk_fd_put(ar->cs, ar->fe);
+	ar->fe = NULL;
+	free(ar->crcs);
+	ar->crcs = NULL;
+	if (rc) {
+		memset(&ar->rd, 0, sizeof(ar->rd));
+		return rc;
+	}
+	ar->rd.data = (const uint8_t *)buf + ar->skip;
+	ar->rd.length = ar->n;
+	return 0;
+}
+
+void chunk_store_aread_cancel(struct chunk_aread *ar)
+{
+	if (ar->fe)
+		chunk_fd_put(ar->cs, ar->fe);
+	free(ar->crcs);
+	memset(ar, 0, sizeof(*ar));
+	ar->fd = -1;
 }
 
 void chunk_read_release(struct chunk_read *rd)

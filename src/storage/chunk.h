@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define CHUNK_SIZE_MAX (64u << 20)
 
@@ -160,6 +161,39 @@ int chunk_store_read(struct chunk_store *cs, struct chunk_id id, uint32_t offset
 int chunk_store_read_nowait(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
 			    uint32_t length, struct chunk_read *rd);
 void chunk_read_release(struct chunk_read *rd);
+
+/* A read of the committed version for a caller that does the file I/O itself (e.g.
+ * asynchronously, with io_uring on a network I/O thread).  chunk_store_aread_begin looks
+ * the version up (LMDB's memory map, no syscall) and pins its file's cached descriptor;
+ * when io_len > 0 the caller reads io_len bytes of fd at io_off into a buffer of its own
+ * and calls chunk_store_aread_end with that buffer and the read's result, which checks
+ * the blocks and fills rd (rd.data points into the caller's buffer, rd.buf stays NULL:
+ * chunk_read_release is not needed).  When io_len is 0 rd is final already (a hole, or
+ * past the chunk's end) and end/cancel are no-ops.  Never blocks on the disk. */
+struct chunk_aread {
+	int fd;                   /* read from this descriptor ... */
+	uint64_t io_off;          /* ... at this offset ... */
+	uint32_t io_len;          /* ... this many bytes (0 = nothing to read) */
+	struct chunk_read rd;     /* the result */
+	/* private */
+	struct chunk_store *cs;
+	struct chunk_fd *fe;
+	uint32_t *crcs;
+	uint32_t block_size, first, last, skip, n;
+	uint64_t aend;
+};
+
+/* 0 (see above), -EAGAIN when the descriptor is not cached or the version changed (read
+ * with chunk_store_read instead), or an error (nothing pinned then). */
+int chunk_store_aread_begin(struct chunk_store *cs, struct chunk_id id, uint32_t offset,
+			    uint32_t length, struct chunk_aread *ar);
+/* got: bytes read (or -errno).  0 with ar->rd filled; -EAGAIN when the read came short or
+ * a block failed its check (read again with chunk_store_read, which re-checks, sees a
+ * version that changed meanwhile and marks a corrupt replica); or the I/O error.  Always
+ * unpins.  Any thread. */
+int chunk_store_aread_end(struct chunk_aread *ar, void *buf, ssize_t got);
+/* Unpin without reading. */
+void chunk_store_aread_cancel(struct chunk_aread *ar);
 
 /* Stage u as the chunk's pending version (lock held).  Any older pending version is
  * replaced.  Nothing is durable yet.  Returns 0, -EINVAL (chunk_size mismatch, bad range),

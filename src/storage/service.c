@@ -914,85 +914,34 @@ static void svc_on_truncate(struct rpc_req *req, void *arg)
 }
 
 /* STORAGE_T_READ runs inline on the network I/O thread (no hand-off to a worker) when the
- * batch is small and every io is served from cached descriptors and the page cache
- * (chunk_store_read_nowait); anything else (a big batch, a cold chunk file, bytes not in
- * the page cache, a checksum mismatch to re-check) is deferred to a worker whole, where
- * it is read again with blocking I/O.  (A partial inline result is dropped: retrying the
- * whole batch keeps one code path and costs a few µs on a path that waits for a disk.) */
+ * batch is small (SVC_READ_INLINE_MAX, 16 ios): each io's chunk version is looked up there
+ * (LMDB's memory map) and its bytes are read with io_uring from the thread's own ring
+ * (aread.c).  Bytes in the page cache come back while the reads are submitted and the
+ * reply goes out at once; reads that wait for the disk complete later on the same thread,
+ * which answers when the batch's last one is in.  Anything else (a big batch, a chunk file
+ * whose descriptor is not cached, a full ring, a block that fails its check or a read that
+ * comes back short, to be re-checked with blocking I/O) goes to a worker whole, which
+ * reads with blocking I/O.  (A partial result is dropped then: retrying the whole batch
+ * keeps one code path.)  Without io_uring (storage.io_engine psync) the I/O thread serves
+ * only what preadv2(RWF_NOWAIT) finds cached. */
 #define SVC_READ_INLINE_MAX (64u << 10)
 
-static void svc_on_read(struct rpc_req *req, void *arg)
+/* Fill res[i] and the reply's iovecs from rds[i] (status already in res[i]), count, and
+ * reply.  ts[i]: the target read (NULL when the io failed before). */
+static void svc_read_reply(struct storage_service *svc, struct rpc_req *req,
+			   const struct storage_read_req *m, struct storage_io_result *res,
+			   const struct chunk_read *rds, struct svc_target *const *ts,
+			   struct iovec *iov, uint64_t start)
 {
-	struct storage_service *svc = arg;
-	struct storage_read_req m;
-	struct storage_io_result *res = NULL;
-	struct chunk_read *rds = NULL;
-	struct iovec *iov = NULL;
-	uint64_t start = c3_now_ns(), bytes = 0;
-	int rc, niov = 0;
+	uint64_t bytes = 0;
+	int niov = 0;
 
-	rc = storage_read_req_decode(req->payload, req->payload_len, &m);
-	if (rc) {
-		storage_read_req_release(&m);
-		rpc_reply(req, rc, NULL, 0, NULL, 0);
-		return;
-	}
-	if (req->on_io_thread) {
-		uint64_t want = 0;
+	for (uint32_t i = 0; i < m->nios; i++) {
+		const struct storage_read_io *io = &m->ios[i];
 
-		for (uint32_t i = 0; i < m.nios; i++)
-			want += m.ios[i].length;
-		if (want > SVC_READ_INLINE_MAX || m.nios > 16) {
-			storage_read_req_release(&m);
-			c3_counter_add(svc->m_read_deferred, 1);
-			rpc_req_defer(req);
-			return;
-		}
-	}
-	res = calloc(m.nios + 1, sizeof(*res));
-	rds = calloc(m.nios + 1, sizeof(*rds));
-	iov = calloc(2 * (size_t)m.nios + 1, sizeof(*iov));
-	if (!res || !rds || !iov) {
-		rpc_reply(req, -ENOMEM, NULL, 0, NULL, 0);
-		goto out;
-	}
-	for (uint32_t i = 0; i < m.nios; i++) {
-		const struct storage_read_io *io = &m.ios[i];
-		struct svc_target *t;
-		struct routing_info *ri;
-		struct chunk_id id = { io->chunk.inode, io->chunk.index };
+		if (res[i].status == 0) {
+			struct svc_target *t = ts[i];
 
-		rc = svc_route_check(svc, &io->route, SVC_K_READ, &t, &ri, &res[i]);
-		if (rc == 0) {
-			routing_unref(ri);
-			if (req->on_io_thread) {
-				rc = chunk_store_read_nowait(t->cs, id, io->offset, io->length,
-							     &rds[i]);
-				if (rc == -EAGAIN) {
-					c3_counter_add(svc->m_read_deferred, 1);
-					for (uint32_t j = 0; j <= i; j++)
-						chunk_read_release(&rds[j]);
-					free(rds);
-					free(iov);
-					free(res);
-					storage_read_req_release(&m);
-					rpc_req_defer(req);
-					return;
-				}
-			} else {
-				rc = chunk_store_read(t->cs, id, io->offset, io->length, false,
-						      &rds[i]);
-			}
-			if (rc == -C3FS_ECHECKSUM) {
-				c3_counter_add(svc->m_checksum, 1);
-				LOG_ERROR("target %u: chunk %llu:%u failed its checksum (replica "
-					  "marked corrupt, repair scheduled)", t->target_id,
-					  (unsigned long long)id.inode, id.index);
-				svc__repair_schedule(svc, t, id);
-			}
-		}
-		res[i].status = rc;
-		if (rc == 0) {
 			atomic_fetch_add_explicit(&t->rd_ops, 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&t->rd_bytes, rds[i].length,
 						  memory_order_relaxed);
@@ -1011,16 +960,266 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 			iov[niov++].iov_len = io->length - res[i].length;
 		}
 	}
-	if (req->on_io_thread)
-		c3_counter_add(svc->m_read_inline, 1);
-	svc_reply_batch(req, res, m.nios, iov, niov);
+	svc_reply_batch(req, res, m->nios, iov, niov);
 	c3_counter_add(svc->m_read_bytes, bytes);
 	c3_hist_observe_ns(svc->m_read_lat, c3_now_ns() - start);
+}
+
+/* One read batch served on an I/O thread (see above). */
+struct svc_rjob {
+	struct storage_service *svc;
+	struct rpc_req *req;
+	struct storage_read_req m;
+	uint64_t start;
+	unsigned pending;             /* reads submitted, not completed */
+	bool redo;                    /* some io needs the blocking path: defer the batch */
+	struct storage_io_result *res;
+	struct chunk_read *rds;
+	struct svc_target **ts;
+	struct iovec *iov;
+	struct svc_rio {
+		struct svc_rjob *job;
+		uint32_t i;
+		struct chunk_aread ar;
+		void *buf;
+	} *rio;
+};
+
+static void svc_rjob_free(struct svc_rjob *job)
+{
+	for (uint32_t i = 0; i < job->m.nios; i++) {
+		chunk_store_aread_cancel(&job->rio[i].ar);
+		free(job->rio[i].buf);
+	}
+	storage_read_req_release(&job->m);
+	free(job->res);
+	free(job->rds);
+	free(job->ts);
+	free(job->iov);
+	free(job->rio);
+	free(job);
+}
+
+/* The batch's reads are all done (on the I/O thread): reply, or give it to a worker. */
+static void svc_rjob_finish(struct svc_rjob *job)
+{
+	struct storage_service *svc = job->svc;
+	struct rpc_req *req = job->req;
+
+	if (job->redo) {
+		svc_rjob_free(job);
+		c3_counter_add(svc->m_read_deferred, 1);
+		rpc_req_defer(req);
+		return;
+	}
+	c3_counter_add(svc->m_read_inline, 1);
+	svc_read_reply(svc, req, &job->m, job->res, job->rds, job->ts, job->iov, job->start);
+	svc_rjob_free(job);
+}
+
+static void svc_rio_done(void *arg, int got)
+{
+	struct svc_rio *rio = arg;
+	struct svc_rjob *job = rio->job;
+	int rc = chunk_store_aread_end(&rio->ar, rio->buf, got);
+
+	if (rc == -EAGAIN)
+		job->redo = true;
+	else if (rc)
+		job->res[rio->i].status = rc;
+	else
+		job->rds[rio->i] = rio->ar.rd;
+	if (--job->pending == 0)
+		svc_rjob_finish(job);
+}
+
+/* On the I/O thread: serve the batch there (true; m is the job's now), or false when it
+ * must go to a worker (nothing was started; m is still the caller's). */
+static bool svc_read_async(struct storage_service *svc, struct rpc_req *req,
+			   struct storage_read_req *m, uint64_t start)
+{
+	struct svc_aring *ring = NULL;
+	struct svc_rjob *job;
+	unsigned need = 0;
+	uint32_t n = m->nios;
+
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return false;
+	job->res = calloc(n + 1, sizeof(*job->res));
+	job->rds = calloc(n + 1, sizeof(*job->rds));
+	job->ts = calloc(n + 1, sizeof(*job->ts));
+	job->iov = calloc(2 * (size_t)n + 1, sizeof(*job->iov));
+	job->rio = calloc(n + 1, sizeof(*job->rio));
+	if (!job->res || !job->rds || !job->ts || !job->iov || !job->rio)
+		goto refuse;
+	job->svc = svc;
+	job->req = req;
+	job->start = start;
+	job->m = *m; /* the ios stay where the decoder put them; released with the job */
+	for (uint32_t i = 0; i < n; i++) {
+		const struct storage_read_io *io = &m->ios[i];
+		struct svc_rio *rio = &job->rio[i];
+		struct routing_info *ri;
+		int rc;
+
+		rio->job = job;
+		rio->i = i;
+		rio->ar.fd = -1;
+		rc = svc_route_check(svc, &io->route, SVC_K_READ, &job->ts[i], &ri, &job->res[i]);
+		if (rc == 0) {
+			routing_unref(ri);
+			rc = chunk_store_aread_begin(job->ts[i]->cs,
+						     (struct chunk_id){ io->chunk.inode,
+									io->chunk.index },
+						     io->offset, io->length, &rio->ar);
+			if (rc == -EAGAIN || rc == -C3FS_ECHECKSUM)
+				goto refuse; /* uncached descriptor; a damaged record is marked there */
+		}
+		job->res[i].status = rc;
+		if (rc == 0 && rio->ar.io_len) {
+			rio->buf = aligned_alloc(4096, ((size_t)rio->ar.io_len + 4095) & ~4095ul);
+			if (!rio->buf)
+				goto refuse;
+			need++;
+		} else if (rc == 0) {
+			job->rds[i] = rio->ar.rd; /* a hole, or past the end */
+		}
+	}
+	if (need) {
+		ring = svc__aring(svc);
+		if (!ring || !svc__aring_reserve(ring, need))
+			goto refuse;
+		c3_counter_add(svc->m_read_async, need);
+		job->pending = need;
+		for (uint32_t i = 0; i < n; i++) {
+			struct svc_rio *rio = &job->rio[i];
+
+			if (job->res[i].status || !rio->ar.io_len)
+				continue;
+			if (svc__aring_read(ring, rio->ar.fd, rio->buf, rio->ar.io_len,
+					    rio->ar.io_off, svc_rio_done, rio) != 0) {
+				/* no memory for this one: the batch goes to a worker once the
+				 * reads already queued are in */
+				job->redo = true;
+				svc__aring_unreserve(ring, 1);
+				job->pending--;
+			}
+		}
+		if (job->pending == 0) {
+			svc_rjob_finish(job);
+		} else {
+			svc__aring_submit(ring); /* may complete and free the job */
+		}
+		return true;
+	}
+	svc_rjob_finish(job);
+	return true;
+refuse:
+	if (job->rio)
+		for (uint32_t i = 0; i < n; i++) {
+			chunk_store_aread_cancel(&job->rio[i].ar);
+			free(job->rio[i].buf);
+		}
+	free(job->res);
+	free(job->rds);
+	free(job->ts);
+	free(job->iov);
+	free(job->rio);
+	free(job);
+	return false;
+}
+
+static void svc_on_read(struct rpc_req *req, void *arg)
+{
+	struct storage_service *svc = arg;
+	struct storage_read_req m;
+	struct storage_io_result *res = NULL;
+	struct chunk_read *rds = NULL;
+	struct svc_target **ts = NULL;
+	struct iovec *iov = NULL;
+	uint64_t start = c3_now_ns();
+	int rc;
+
+	rc = storage_read_req_decode(req->payload, req->payload_len, &m);
+	if (rc) {
+		storage_read_req_release(&m);
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+		return;
+	}
+	if (req->on_io_thread) {
+		uint64_t want = 0;
+
+		for (uint32_t i = 0; i < m.nios; i++)
+			want += m.ios[i].length;
+		if (want > SVC_READ_INLINE_MAX || m.nios > 16)
+			goto defer;
+		if (svc->io_engine == CHUNK_IO_URING) {
+			if (svc_read_async(svc, req, &m, start))
+				return;
+			goto defer;
+		}
+	}
+	res = calloc(m.nios + 1, sizeof(*res));
+	rds = calloc(m.nios + 1, sizeof(*rds));
+	ts = calloc(m.nios + 1, sizeof(*ts));
+	iov = calloc(2 * (size_t)m.nios + 1, sizeof(*iov));
+	if (!res || !rds || !ts || !iov) {
+		if (req->on_io_thread)
+			goto defer;
+		rpc_reply(req, -ENOMEM, NULL, 0, NULL, 0);
+		goto out;
+	}
+	for (uint32_t i = 0; i < m.nios; i++) {
+		const struct storage_read_io *io = &m.ios[i];
+		struct routing_info *ri;
+		struct chunk_id id = { io->chunk.inode, io->chunk.index };
+
+		rc = svc_route_check(svc, &io->route, SVC_K_READ, &ts[i], &ri, &res[i]);
+		if (rc == 0) {
+			routing_unref(ri);
+			if (req->on_io_thread) {
+				/* no io_uring: what the page cache holds, or a worker */
+				rc = chunk_store_read_nowait(ts[i]->cs, id, io->offset, io->length,
+							     &rds[i]);
+				if (rc == -EAGAIN)
+					goto defer;
+			} else {
+				rc = chunk_store_read(ts[i]->cs, id, io->offset, io->length, false,
+						      &rds[i]);
+			}
+			if (rc == -C3FS_ECHECKSUM) {
+				c3_counter_add(svc->m_checksum, 1);
+				LOG_ERROR("target %u: chunk %llu:%u failed its checksum (replica "
+					  "marked corrupt, repair scheduled)", ts[i]->target_id,
+					  (unsigned long long)id.inode, id.index);
+				svc__repair_schedule(svc, ts[i], id);
+			}
+		}
+		res[i].status = rc;
+	}
+	if (req->on_io_thread)
+		c3_counter_add(svc->m_read_inline, 1);
+	svc_read_reply(svc, req, &m, res, rds, ts, iov, start);
+	goto out;
+defer:
+	c3_counter_add(svc->m_read_deferred, 1);
+	if (rds)
+		for (uint32_t i = 0; i < m.nios; i++)
+			chunk_read_release(&rds[i]);
+	free(rds);
+	free(ts);
+	free(iov);
+	free(res);
+	storage_read_req_release(&m);
+	rpc_req_defer(req);
+	return;
 out:
 	if (rds)
 		for (uint32_t i = 0; i < m.nios; i++)
 			chunk_read_release(&rds[i]);
 	free(rds);
+	free(ts);
 	free(iov);
 	free(res);
 	storage_read_req_release(&m);
@@ -2198,6 +2397,7 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	pthread_mutex_init(&svc->drain_mu, NULL);
 	pthread_mutex_init(&svc->dd_mu, NULL);
 	pthread_mutex_init(&svc->sync_mu, NULL);
+	pthread_mutex_init(&svc->aring_mu, NULL);
 	pthread_cond_init(&svc->sync_cv, NULL);
 	atomic_store(&svc->serving, !o->start_online); /* with mgmtd: serve once leased */
 	svc->node_id = o->node_id;
@@ -2269,9 +2469,12 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	svc->m_sync_chunks = c3_counter_get("c3fs_storage_sync_chunks_total", NULL,
 					    "chunks sent or removed to bring a syncing successor up to date");
 	svc->m_read_inline = c3_counter_get("c3fs_storage_read_inline_total", NULL,
-					    "read batches served on the network I/O thread (cached)");
+					    "read batches answered on the network I/O thread (no worker)");
 	svc->m_read_deferred = c3_counter_get("c3fs_storage_read_deferred_total", NULL,
 					      "read batches handed to a worker (large, or not cached)");
+	svc->m_read_async = c3_counter_get("c3fs_storage_read_async_total", NULL,
+					   "chunk reads submitted with io_uring on the network I/O "
+					   "threads");
 	svc->m_write_lat = c3_hist_get("c3fs_storage_write_seconds", NULL, "batch write latency");
 	svc->m_read_lat = c3_hist_get("c3fs_storage_read_seconds", NULL, "batch read latency");
 	svc->m_update_lat = c3_hist_get("c3fs_storage_update_seconds", NULL,
@@ -2339,6 +2542,7 @@ void storage_service_free(struct storage_service *svc)
 	}
 	if (svc->srv)
 		rpc_server_free(svc->srv);
+	svc__arings_free(svc);
 	if (svc->cli)
 		rpc_client_free(svc->cli);
 	for (int i = 0; i < svc->ntargets; i++) {
@@ -2353,6 +2557,7 @@ void storage_service_free(struct storage_service *svc)
 	pthread_mutex_destroy(&svc->drain_mu);
 	pthread_mutex_destroy(&svc->dd_mu);
 	pthread_mutex_destroy(&svc->sync_mu);
+	pthread_mutex_destroy(&svc->aring_mu);
 	pthread_cond_destroy(&svc->sync_cv);
 	free(svc->dd);
 	free(svc->targets);

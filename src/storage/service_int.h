@@ -84,7 +84,10 @@ struct storage_service {
 	struct c3_counter *m_write_bytes, *m_read_bytes, *m_checksum, *m_fwd_retry, *m_dedup_hits;
 	struct c3_hist *m_write_lat, *m_read_lat, *m_update_lat;
 	struct c3_counter *m_sync_chunks;
-	struct c3_counter *m_read_inline, *m_read_deferred;
+	struct c3_counter *m_read_inline, *m_read_deferred, *m_read_async;
+	/* io_uring rings of the I/O threads for reads that wait for the disk (aread.c) */
+	pthread_mutex_t aring_mu;         /* guards arings */
+	struct svc_aring *arings;
 	/* recovery: one thread syncs SYNCING successors of our serving targets */
 	pthread_t sync_thread;
 	bool sync_started;
@@ -133,6 +136,24 @@ enum svc_send_lock {
 int svc__send_chunk(struct storage_service *svc, struct svc_target *t, uint32_t chain_id,
 		    uint32_t dest_target, struct chunk_id id, uint8_t extra_flags,
 		    enum svc_send_lock lock, uint32_t *sent_bytes);
+
+/* aread.c: one io_uring ring per network I/O thread for reads served there */
+struct svc_aring;
+/* The calling I/O thread's ring (created and watched at first use), or NULL (not on an
+ * I/O thread of svc's server, or io_uring unavailable: use a worker then). */
+struct svc_aring *svc__aring(struct storage_service *svc);
+/* Reserve room for n reads; false when that many more would overfill the ring. */
+bool svc__aring_reserve(struct svc_aring *r, unsigned n);
+void svc__aring_unreserve(struct svc_aring *r, unsigned n);
+/* Queue one reserved read of len bytes of fd at off into buf; cb(arg, bytes or -errno)
+ * runs later on this I/O thread.  0, or -ENOMEM (the reservation is kept). */
+int svc__aring_read(struct svc_aring *r, int fd, void *buf, uint32_t len, uint64_t off,
+		    void (*cb)(void *arg, int res), void *arg);
+/* Submit what was queued, then run the completions that are there already (reads whose
+ * bytes were cached complete while they are submitted). */
+void svc__aring_submit(struct svc_aring *r);
+/* Free every ring (after rpc_server_free: their threads have ended). */
+void svc__arings_free(struct storage_service *svc);
 
 /* scrub.c */
 /* Start the repair and scrub threads; 0 or a negative code (nothing to undo). */

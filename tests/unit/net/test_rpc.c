@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -86,6 +88,92 @@ static void h_buf(struct rpc_req *req, void *ctx)
 	c3_enc_u32(&b, 0xabcd1234u);
 	rpc_reply_buf(req, 0, &b);
 	c3_buf_release(&b);
+}
+
+/* T_WATCH (inline): the request is held on its I/O thread; payload "now" wakes the
+ * thread's watched eventfd, whose on_ready replies "ready" to every held request; payload
+ * "hold" stays held until the server stops, when on_stop replies "stop". */
+#define T_WATCH 55
+#define WATCH_HELD_MAX 64
+
+struct watch_tl {
+	int efd;
+	struct rpc_req *held[WATCH_HELD_MAX];
+	int nheld;
+	bool ready_only;            /* on_ready replies only to "now" requests */
+	bool nowreq[WATCH_HELD_MAX];
+};
+
+static __thread struct watch_tl *watch_tl;
+static atomic_int watch_registered, watch_held, watch_stops;
+
+static void watch_reply_all(struct watch_tl *w, bool stopping)
+{
+	int keep = 0;
+
+	for (int i = 0; i < w->nheld; i++) {
+		if (!stopping && !w->nowreq[i]) {
+			w->held[keep] = w->held[i];
+			w->nowreq[keep++] = false;
+			continue;
+		}
+		rpc_reply(w->held[i], 0, stopping ? "stop" : "ready", stopping ? 4 : 5, NULL, 0);
+	}
+	w->nheld = keep;
+}
+
+static void watch_on_ready(void *arg)
+{
+	struct watch_tl *w = arg;
+	eventfd_t v;
+
+	(void)eventfd_read(w->efd, &v);
+	watch_reply_all(w, false);
+}
+
+static void watch_on_stop(void *arg)
+{
+	struct watch_tl *w = arg;
+
+	atomic_fetch_add(&watch_stops, 1);
+	watch_reply_all(w, true);
+	close(w->efd);
+	free(w);
+	watch_tl = NULL;
+}
+
+static void h_watch(struct rpc_req *req, void *ctx)
+{
+	struct watch_tl *w = watch_tl;
+	bool now = req->payload_len == 3 && memcmp(req->payload, "now", 3) == 0;
+
+	if (!w) {
+		w = calloc(1, sizeof(*w));
+		if (!w) {
+			rpc_reply(req, -ENOMEM, NULL, 0, NULL, 0);
+			return;
+		}
+		w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (w->efd < 0 || rpc_io_watch(w->efd, watch_on_ready, watch_on_stop, w) != 0) {
+			if (w->efd >= 0)
+				close(w->efd);
+			free(w);
+			rpc_reply(req, -EIO, NULL, 0, NULL, 0);
+			return;
+		}
+		watch_tl = w;
+		atomic_fetch_add(&watch_registered, 1);
+	}
+	if (w->nheld == WATCH_HELD_MAX) {
+		rpc_reply(req, -EBUSY, NULL, 0, NULL, 0);
+		return;
+	}
+	w->nowreq[w->nheld] = now;
+	w->held[w->nheld++] = req;
+	if (now)
+		(void)eventfd_write(w->efd, 1); /* on_ready runs after this handler returns */
+	else
+		atomic_fetch_add(&watch_held, 1);
 }
 
 static struct rpc_client *mk_client(const char *token, int conns)
@@ -222,6 +310,7 @@ int main(void)
 	rpc_server_register(srv, T_DEFER, h_defer, NULL, 0);
 	rpc_server_register(srv, T_BIGREPLY, h_bigreply, NULL, 0);
 	rpc_server_register(srv, T_BUF, h_buf, NULL, RPC_HANDLER_INLINE);
+	rpc_server_register(srv, T_WATCH, h_watch, NULL, RPC_HANDLER_INLINE);
 	is_int(rpc_server_start(srv), 0, "server started");
 	ok(rpc_server_port(srv) > 0, "bound port known");
 	nt_addr(srv, addr, sizeof(addr));
@@ -251,6 +340,18 @@ int main(void)
 	is_int(rc, 0, "deferred reply from another thread");
 	ok(resp.len == 5 && memcmp(resp.data, "later", 5) == 0, "deferred reply payload");
 	c3_buf_release(&resp);
+
+	/* rpc_io_watch: a descriptor in the I/O thread's epoll set completes held requests */
+	is_int(rpc_io_watch(0, watch_on_ready, NULL, NULL), -EINVAL,
+	       "rpc_io_watch off an I/O thread: EINVAL");
+	for (int i = 0; i < 3; i++) {
+		rc = rpc_call_sync(cli, addr, T_WATCH, "now", 3, &resp, 5000);
+		ok(rc == 0 && resp.len == 5 && memcmp(resp.data, "ready", 5) == 0,
+		   "a request held by an inline handler is answered from the watched fd");
+		c3_buf_release(&resp);
+	}
+	ok(atomic_load(&watch_registered) >= 1 && atomic_load(&watch_registered) <= 4,
+	   "one watch per I/O thread");
 
 	/* rpc_reply_buf: the encoded buffer, or its error as the status */
 	{
@@ -428,6 +529,14 @@ int main(void)
 		struct async_ctx ctx;
 		int started = 0, shut = 0, okc = 0, other = 0;
 
+		static struct rpc_call hold;
+		int hrc;
+
+		rpc_call_init(&hold, T_WATCH, "hold", 4);
+		hold.timeout_ms = 20000;
+		hrc = rpc_call_start(cli, addr, &hold);
+		for (int i = 0; i < 500 && hrc == 0 && atomic_load(&watch_held) < 1; i++)
+			c3_sleep_ms(10);
 		memset(&ctx, 0, sizeof(ctx));
 		c3_enc_u32(&enc, 200);
 		for (int i = 0; i < 40; i++) {
@@ -449,6 +558,13 @@ int main(void)
 				other++;
 			c3_buf_release(&calls[i].resp);
 		}
+		if (hrc == 0)
+			hrc = rpc_call_wait(&hold);
+		ok(hrc == 0 && hold.resp.len == 4 && memcmp(hold.resp.data, "stop", 4) == 0,
+		   "a request held for a watched fd is answered by on_stop at shutdown");
+		c3_buf_release(&hold.resp);
+		ok(atomic_load(&watch_stops) == atomic_load(&watch_registered),
+		   "on_stop ran once per watch");
 		is_int(started, 40, "40 sleeping calls started");
 		ok(okc >= 1 && okc <= 8, "running handlers finished");
 		ok(shut >= 1, "queued requests answered with ESHUTDOWN");

@@ -773,6 +773,77 @@ static void nowait_and_retired(const char *dir)
 	chunk_store_close(cs);
 }
 
+/* chunk_store_aread_begin/_end (the storage server's io_uring reads): -EAGAIN until the
+ * descriptor is cached; the caller reads io_len bytes at io_off (block-aligned) and _end
+ * checks them; a hole or a range past the end needs no read; a damaged block or a short
+ * read is -EAGAIN (left to a blocking read, nothing marked); an I/O error is returned. */
+static void aread(const char *dir)
+{
+	struct chunk_store_opts o = { .target_id = 12, .io_engine = CHUNK_IO_PSYNC, .no_sync = true };
+	struct chunk_store *cs;
+	static uint8_t a[3 * 4096 + 100];
+	struct chunk_id id = { 9, 0 }, nid = { 9, 1 };
+	struct chunk_aread ar;
+	struct chunk_stats st;
+	void *buf = NULL;
+	ssize_t got;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = (uint8_t)(i * 13 + 1);
+	if (chunk_store_open(dir, &o, &cs) || posix_memalign(&buf, 4096, 65536)) {
+		ok(0, "open for two-step reads");
+		free(buf);
+		return;
+	}
+	is_int(wr(cs, id, 0, a, sizeof(a), 65536), 0, "write");
+	is_int(chunk_store_aread_begin(cs, id, 0, 4096, &ar), -EAGAIN,
+	       "before the descriptor is cached: EAGAIN");
+	is_int(check(cs, id, a, sizeof(a)), 0, "blocking read (caches the descriptor)");
+	rc = chunk_store_aread_begin(cs, id, 5000, 4000, &ar);
+	ok(rc == 0 && ar.fd >= 0 && ar.io_off % 4096 == 0 && ar.io_off <= 5000 &&
+	   ar.io_off + ar.io_len >= 9000 && ar.rd.version == 1 && ar.rd.chunk_len == sizeof(a),
+	   "begin: an aligned range covering the request, the version and its length");
+	got = rc == 0 ? pread(ar.fd, buf, ar.io_len, (off_t)ar.io_off) : -1;
+	rc = rc == 0 ? chunk_store_aread_end(&ar, buf, got) : rc;
+	ok(rc == 0 && ar.rd.length == 4000 && memcmp(ar.rd.data, a + 5000, 4000) == 0,
+	   "end: the bytes asked for, checked");
+	rc = chunk_store_aread_begin(cs, id, 12000, 4096, &ar);
+	got = rc == 0 ? pread(ar.fd, buf, ar.io_len, (off_t)ar.io_off) : -1;
+	rc = rc == 0 ? chunk_store_aread_end(&ar, buf, got) : rc;
+	ok(rc == 0 && ar.rd.length == sizeof(a) - 12000 && memcmp(ar.rd.data, a + 12000,
+								  sizeof(a) - 12000) == 0,
+	   "a read over the chunk's end is cut at its length");
+	rc = chunk_store_aread_begin(cs, nid, 0, 4096, &ar);
+	ok(rc == 0 && ar.io_len == 0 && ar.rd.length == 0 && ar.rd.version == 0,
+	   "a hole needs no read");
+	chunk_store_aread_cancel(&ar);
+	rc = chunk_store_aread_begin(cs, id, 20000, 10, &ar);
+	ok(rc == 0 && ar.io_len == 0 && ar.rd.length == 0 && ar.rd.chunk_len == sizeof(a),
+	   "past the end: nothing to read, the length is known");
+	chunk_store_aread_cancel(&ar);
+	rc = chunk_store_aread_begin(cs, id, 0, 4096, &ar);
+	is_int(rc == 0 ? chunk_store_aread_end(&ar, buf, 100) : rc, -EAGAIN,
+	       "a short read: EAGAIN");
+	rc = chunk_store_aread_begin(cs, id, 0, 4096, &ar);
+	got = rc == 0 ? pread(ar.fd, buf, ar.io_len, (off_t)ar.io_off) : -1;
+	((uint8_t *)buf)[7] ^= 0x40;
+	is_int(rc == 0 ? chunk_store_aread_end(&ar, buf, got) : rc, -EAGAIN,
+	       "a block that fails its check: EAGAIN (left to a blocking read)");
+	chunk_store_get_stats(cs, &st);
+	is_int((int)st.checksum_errors, 0, "and not counted or marked");
+	rc = chunk_store_aread_begin(cs, id, 0, 4096, &ar);
+	chunk_store_aread_cancel(&ar);
+	is_int(rc, 0, "begin then cancel");
+	rc = chunk_store_aread_begin(cs, id, 0, 4096, &ar);
+	is_int(rc == 0 ? chunk_store_aread_end(&ar, buf, -EIO) : rc, -EIO, "an I/O error is returned");
+	ok(chunk_store_failed(cs), "and fails the target, as a blocking read's does");
+	is_int(chunk_store_aread_begin(cs, id, 0, 4096, &ar), -C3FS_ETARGETDOWN,
+	       "a failed target refuses");
+	free(buf);
+	chunk_store_close(cs);
+}
+
 int main(void)
 {
 	char path[4200];
@@ -802,6 +873,8 @@ int main(void)
 	fd_cache(path);
 	snprintf(path, sizeof(path), "%s/nowait", root);
 	nowait_and_retired(path);
+	snprintf(path, sizeof(path), "%s/aread", root);
+	aread(path);
 	enospc();
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)

@@ -1546,6 +1546,21 @@ static bool chunk_blocks_ok(const uint32_t *crcs, uint32_t bs, uint32_t first, u
 	return true;
 }
 
+/* The CRC32C of blocks first..last (the last ends at aend) from their stored checksums. */
+static uint32_t chunk_blocks_crc(const uint32_t *crcs, uint32_t bs, uint32_t first,
+				 uint32_t last, uint64_t aend)
+{
+	uint32_t op = c3_crc32c_shift_op(bs), crc = crcs[first];
+
+	for (uint32_t b = first + 1; b <= last; b++) {
+		uint64_t s = (uint64_t)b * bs, e = s + bs < aend ? s + bs : aend;
+
+		crc = e - s == bs ? c3_crc32c_combine_op(op, crc, crcs[b])
+				  : c3_crc32c_combine(crc, crcs[b], e - s);
+	}
+	return crc;
+}
+
 /* Read [off, off+n) of version v (off+n <= v->len) with block checks.
  * Returns 0, -ENOENT (file gone: the version changed), -C3FS_ECHECKSUM, or an error.
  * nowait: -EAGAIN (nothing read) unless the descriptor is cached and the bytes are in the
@@ -1601,6 +1616,9 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 	rd->buf_cap = cap;
 	rd->data = (uint8_t *)buf + (off - astart);
 	rd->length = n;
+	rd->crc_known = off == astart && n == alen;
+	if (rd->crc_known)
+		rd->crc = chunk_blocks_crc(v->crcs, bs, first, last, aend);
 	return 0;
 }
 
@@ -1755,14 +1773,20 @@ int chunk_store_aread_end(struct chunk_aread *ar, void *buf, ssize_t got)
 		rc = -EAGAIN; /* a blocking read re-checks (version changed?) and marks */
 	chunk_fd_put(ar->cs, ar->fe);
 	ar->fe = NULL;
-	free(ar->crcs);
-	ar->crcs = NULL;
 	if (rc) {
+		free(ar->crcs);
+		ar->crcs = NULL;
 		memset(&ar->rd, 0, sizeof(ar->rd));
 		return rc;
 	}
 	ar->rd.data = (const uint8_t *)buf + ar->skip;
 	ar->rd.length = ar->n;
+	ar->rd.crc_known = ar->skip == 0 && ar->n == ar->io_len;
+	if (ar->rd.crc_known)
+		ar->rd.crc = chunk_blocks_crc(ar->crcs, ar->block_size, ar->first, ar->last,
+					      ar->aend);
+	free(ar->crcs);
+	ar->crcs = NULL;
 	return 0;
 }
 

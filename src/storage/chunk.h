@@ -124,6 +124,10 @@ struct chunk_read {
 	uint32_t length;          /* bytes of data (short at chunk end, 0 for a hole) */
 	uint64_t version;         /* the version read (0 for a hole) */
 	uint32_t chunk_len;       /* that version's length */
+	bool crc_known;           /* crc is the CRC32C of data[0, length): the range was whole
+				   * blocks, so it came from their stored checksums (combined),
+				   * not from another pass over the bytes */
+	uint32_t crc;
 };
 
 /* Open (creating when absent) the target in dir.  Checks TARGET, opens LMDB, removes files

@@ -948,7 +948,9 @@ static void svc_read_reply(struct storage_service *svc, struct rpc_req *req,
 			res[i].length = rds[i].length;
 			res[i].commit_ver = rds[i].version;
 			res[i].chunk_len = rds[i].chunk_len;
-			res[i].crc = rds[i].length ? c3_crc32c(0, rds[i].data, rds[i].length) : 0;
+			res[i].crc = !rds[i].length  ? 0
+				     : rds[i].crc_known ? rds[i].crc
+							: c3_crc32c(0, rds[i].data, rds[i].length);
 			if (rds[i].length) {
 				iov[niov].iov_base = (void *)rds[i].data;
 				iov[niov++].iov_len = rds[i].length;

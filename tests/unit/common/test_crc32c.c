@@ -28,5 +28,27 @@ int main(void)
 	       c3_crc32c(0, big, sizeof(big)), "crc32c chains");
 	is_int(c3_crc32(c3_crc32(0, big, 777), big + 777, sizeof(big) - 777),
 	       c3_crc32(0, big, sizeof(big)), "crc32 chains");
+	/* combining from the pieces' CRCs alone, at every split and for runs of blocks */
+	{
+		static const size_t cuts[] = { 0, 1, 3, 8, 9, 100, 4096, 12345, 65536, 99999,
+					       100000 };
+		int bad = 0;
+		uint32_t op = c3_crc32c_shift_op(4096), run;
+
+		for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+			size_t k = cuts[i];
+
+			if (c3_crc32c_combine(c3_crc32c(0, big, k), c3_crc32c(0, big + k,
+									       sizeof(big) - k),
+					      sizeof(big) - k) != c3_crc32c(0, big, sizeof(big)))
+				bad++;
+		}
+		is_int(bad, 0, "crc32c_combine(crc(a), crc(b), |b|) == crc(a||b) at 11 cuts");
+		run = c3_crc32c(0, big, 4096);
+		for (size_t off = 4096; off + 4096 <= 24 * 4096; off += 4096)
+			run = c3_crc32c_combine_op(op, run, c3_crc32c(0, big + off, 4096));
+		is_int(run, c3_crc32c(0, big, 24 * 4096), "24 blocks of 4 KiB combined by one operator");
+		is_int(c3_crc32c_combine(0x12345678u, 0, 0), 0x12345678u, "nothing appended");
+	}
 	return tap_done();
 }

@@ -814,6 +814,21 @@ static void aread(const char *dir)
 	ok(rc == 0 && ar.rd.length == sizeof(a) - 12000 && memcmp(ar.rd.data, a + 12000,
 								  sizeof(a) - 12000) == 0,
 	   "a read over the chunk's end is cut at its length");
+	ok(!ar.rd.crc_known, "a range not on block bounds: no CRC from the stored ones");
+	rc = chunk_store_aread_begin(cs, id, 4096, 65536, &ar);
+	got = rc == 0 ? pread(ar.fd, buf, ar.io_len, (off_t)ar.io_off) : -1;
+	rc = rc == 0 ? chunk_store_aread_end(&ar, buf, got) : rc;
+	ok(rc == 0 && ar.rd.length == sizeof(a) - 4096 && ar.rd.crc_known &&
+	   ar.rd.crc == c3_crc32c(0, a + 4096, sizeof(a) - 4096),
+	   "whole blocks to the chunk's end: the CRC combined from the stored ones is right");
+	{
+		struct chunk_read brd;
+
+		rc = chunk_store_read(cs, id, 0, 8192, false, &brd);
+		ok(rc == 0 && brd.crc_known && brd.crc == c3_crc32c(0, a, 8192),
+		   "a blocking read of whole blocks carries their combined CRC too");
+		chunk_read_release(&brd);
+	}
 	rc = chunk_store_aread_begin(cs, nid, 0, 4096, &ar);
 	ok(rc == 0 && ar.io_len == 0 && ar.rd.length == 0 && ar.rd.version == 0,
 	   "a hole needs no read");

@@ -107,6 +107,8 @@ struct chunk_store {
 	int io_engine;
 	bool no_sync;
 	bool direct_io;                            /* aligned data written with O_DIRECT */
+	atomic_bool direct_read;                   /* read descriptors opened O_DIRECT (off
+						    * for good once the file system refuses) */
 	MDB_env *env;
 	MDB_dbi dbi;
 	int dirfds[CHUNK_NDIRS];
@@ -116,6 +118,7 @@ struct chunk_store {
 	atomic_uint_fast64_t nchunks, used_bytes;
 	atomic_uint_fast64_t st_corrupt; /* chunks newly marked corrupt (chunk_mark_corrupt) */
 	atomic_uint_fast64_t st_checksum, st_cow, st_inplace, st_commits, st_txns, st_direct;
+	atomic_uint_fast64_t st_direct_reads;
 	/* group commit: concurrent metadata switches share one LMDB transaction */
 	pthread_mutex_t gc_mu;                     /* guards gc_queue, gc_busy */
 	pthread_cond_t gc_cv;
@@ -163,6 +166,7 @@ struct chunk_fd {
 	uint64_t gen;
 	int fd;
 	int refs;
+	bool direct;                               /* fd is O_DIRECT (storage.direct_read) */
 	bool cached;                               /* in fd_tab and the LRU list */
 	struct chunk_fd *hnext;                    /* hash chain */
 	struct chunk_fd *lprev, *lnext;            /* LRU list, most recent first */
@@ -319,6 +323,7 @@ static struct chunk_fd *chunk_fd_get(struct chunk_store *cs, struct chunk_id id,
 	struct chunk_fd *e, *victim = NULL;
 	char path[4096];
 	uint64_t epoch;
+	bool direct;
 	int fd;
 
 	pthread_mutex_lock(&cs->fd_mu);
@@ -337,7 +342,15 @@ static struct chunk_fd *chunk_fd_get(struct chunk_store *cs, struct chunk_id id,
 	}
 
 	chunk_path(cs, id, gen, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	direct = atomic_load(&cs->direct_read);
+	fd = open(path, O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0));
+	if (fd < 0 && direct && errno == EINVAL) { /* the file system has no O_DIRECT */
+		LOG_WARN("target %u: O_DIRECT reads refused by the file system; reading through "
+			 "the page cache", cs->target_id);
+		atomic_store(&cs->direct_read, false);
+		direct = false;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	if (fd < 0) {
 		*err = -errno;
 		return NULL;
@@ -351,6 +364,7 @@ static struct chunk_fd *chunk_fd_get(struct chunk_store *cs, struct chunk_id id,
 	e->id = id;
 	e->gen = gen;
 	e->fd = fd;
+	e->direct = direct;
 	e->refs = 1;
 	pthread_mutex_lock(&cs->fd_mu);
 	if (epoch == cs->fd_epoch && !chunk_fd_find(cs, id, gen)) {
@@ -1238,6 +1252,7 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	cs->io_engine = opts->io_engine;
 	cs->no_sync = opts->no_sync;
 	cs->direct_io = opts->direct_io;
+	atomic_store(&cs->direct_read, opts->direct_read);
 	if (!cs->dir) {
 		rc = -ENOMEM;
 		goto fail;
@@ -1592,12 +1607,20 @@ static int chunk_read_ver(struct chunk_store *cs, struct chunk_id id, const stru
 	if (nowait) {
 		struct iovec iov = { buf, alen };
 
-		got = preadv2(fe->fd, &iov, 1, (off_t)astart, RWF_NOWAIT);
+		/* (an O_DIRECT read always goes to the disk: leave it to a blocking read) */
+		got = fe->direct ? -1 : preadv2(fe->fd, &iov, 1, (off_t)astart, RWF_NOWAIT);
 		if (got < (ssize_t)alen) { /* not (all) cached, or no RWF_NOWAIT here */
 			chunk_fd_put(cs, fe);
 			chunk_buf_put(buf, cap);
 			return -EAGAIN;
 		}
+	} else if (fe->direct) {
+		/* the whole 4 KiB pages (buf holds them: cap is rounded up); short at EOF */
+		got = chunk_io_pread_once(cs->io_engine, fe->fd, buf, (alen + 4095) & ~(size_t)4095,
+					  (off_t)astart);
+		atomic_fetch_add_explicit(&cs->st_direct_reads, 1, memory_order_relaxed);
+		if (got > (ssize_t)alen)
+			got = (ssize_t)alen;
 	} else {
 		got = chunk_io_pread(cs->io_engine, fe->fd, buf, alen, (off_t)astart);
 	}
@@ -1751,7 +1774,12 @@ int chunk_store_aread_begin(struct chunk_store *cs, struct chunk_id id, uint32_t
 	ar->fe = fe;
 	ar->fd = fe->fd;
 	ar->io_off = (uint64_t)ar->first * bs;
-	ar->io_len = (uint32_t)(aend - ar->io_off);
+	ar->alen = (uint32_t)(aend - ar->io_off);
+	ar->io_len = ar->alen;
+	if (fe->direct) { /* whole 4 KiB pages, short at EOF */
+		ar->io_len = (ar->alen + 4095) & ~4095u;
+		atomic_fetch_add_explicit(&cs->st_direct_reads, 1, memory_order_relaxed);
+	}
 	ar->block_size = bs;
 	ar->aend = aend;
 	ar->skip = offset - (uint32_t)ar->io_off;
@@ -1768,7 +1796,7 @@ int chunk_store_aread_end(struct chunk_aread *ar, void *buf, ssize_t got)
 		return 0;
 	if (got < 0)
 		rc = chunk_note_err(ar->cs, (int)got);
-	else if ((size_t)got < ar->io_len || /* the file is shorter than its version says */
+	else if ((size_t)got < ar->alen || /* the file is shorter than its version says */
 		 !chunk_blocks_ok(ar->crcs, ar->block_size, ar->first, ar->last, ar->aend, buf))
 		rc = -EAGAIN; /* a blocking read re-checks (version changed?) and marks */
 	chunk_fd_put(ar->cs, ar->fe);
@@ -1781,7 +1809,7 @@ int chunk_store_aread_end(struct chunk_aread *ar, void *buf, ssize_t got)
 	}
 	ar->rd.data = (const uint8_t *)buf + ar->skip;
 	ar->rd.length = ar->n;
-	ar->rd.crc_known = ar->skip == 0 && ar->n == ar->io_len;
+	ar->rd.crc_known = ar->skip == 0 && ar->n == ar->alen;
 	if (ar->rd.crc_known)
 		ar->rd.crc = chunk_blocks_crc(ar->crcs, ar->block_size, ar->first, ar->last,
 					      ar->aend);
@@ -2540,6 +2568,7 @@ void chunk_store_get_stats(struct chunk_store *cs, struct chunk_stats *out)
 	out->cow_writes = atomic_load(&cs->st_cow);
 	out->inplace_writes = atomic_load(&cs->st_inplace);
 	out->direct_bytes = atomic_load(&cs->st_direct);
+	out->direct_reads = atomic_load(&cs->st_direct_reads);
 	out->commits = atomic_load(&cs->st_commits);
 	out->meta_txns = atomic_load(&cs->st_txns);
 	out->journal_records = atomic_load(&cs->st_jrec);

@@ -56,6 +56,9 @@ struct chunk_store_opts {
 	int io_engine;            /* enum chunk_io_engine */
 	uint64_t map_size_bytes;  /* LMDB map size; 0 = 8 GiB */
 	bool no_sync;             /* skip fsyncs (benchmarks of the cost only; never in service) */
+	bool direct_read;         /* read chunk data with O_DIRECT (block-aligned ranges, rounded
+				   * up to 4 KiB): no page-cache copy, no caching on the storage
+				   * node; file systems refusing O_DIRECT are read buffered */
 	bool direct_io;           /* write 4 KiB-aligned data with O_DIRECT (no page-cache copy);
 				   * unaligned parts, and file systems refusing O_DIRECT, go
 				   * through the page cache */
@@ -177,13 +180,14 @@ void chunk_read_release(struct chunk_read *rd);
 struct chunk_aread {
 	int fd;                   /* read from this descriptor ... */
 	uint64_t io_off;          /* ... at this offset ... */
-	uint32_t io_len;          /* ... this many bytes (0 = nothing to read) */
+	uint32_t io_len;          /* ... this many bytes (0 = nothing to read; whole 4 KiB
+				   * pages, short at the file's end, with storage.direct_read) */
 	struct chunk_read rd;     /* the result */
 	/* private */
 	struct chunk_store *cs;
 	struct chunk_fd *fe;
 	uint32_t *crcs;
-	uint32_t block_size, first, last, skip, n;
+	uint32_t block_size, first, last, skip, n, alen;
 	uint64_t aend;
 };
 
@@ -241,6 +245,7 @@ struct chunk_stats {
 	uint64_t commits;
 	uint64_t meta_txns;       /* LMDB write transactions (< commits under group commit) */
 	uint64_t direct_bytes;    /* data bytes written with O_DIRECT (storage.direct_io) */
+	uint64_t direct_reads;    /* reads done with O_DIRECT (storage.direct_read) */
 	uint64_t journal_records; /* log records (one per batch) */
 	uint64_t journal_data_bytes; /* chunk bytes that went into the log instead of an fsync */
 	uint64_t checkpoints;

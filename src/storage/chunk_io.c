@@ -116,6 +116,21 @@ ssize_t chunk_io_pread(int engine, int fd, void *buf, size_t n, off_t off)
 	return (ssize_t)done;
 }
 
+ssize_t chunk_io_pread_once(int engine, int fd, void *buf, size_t n, off_t off)
+{
+	struct io_uring *ring = engine == CHUNK_IO_URING ? chunk_io_get_ring() : NULL;
+
+	for (;;) {
+		ssize_t r = ring ? chunk_io_uring_rw(ring, false, fd, buf, n, off)
+				 : pread(fd, buf, n, off);
+
+		if (r < 0 && !ring)
+			r = -errno;
+		if (r != -EINTR && r != -EAGAIN)
+			return r;
+	}
+}
+
 int chunk_io_pwrite(int engine, int fd, const void *buf, size_t n, off_t off)
 {
 	struct io_uring *ring = engine == CHUNK_IO_URING ? chunk_io_get_ring() : NULL;

@@ -15,6 +15,10 @@
 
 /* engine: enum chunk_io_engine (chunk.h) */
 ssize_t chunk_io_pread(int engine, int fd, void *buf, size_t n, off_t off);
+/* One read call (retried on EINTR/EAGAIN only): bytes read (short at end of file), or
+ * -errno.  For O_DIRECT descriptors, where a second call after a short one would start at
+ * an unaligned offset. */
+ssize_t chunk_io_pread_once(int engine, int fd, void *buf, size_t n, off_t off);
 int chunk_io_pwrite(int engine, int fd, const void *buf, size_t n, off_t off);
 int chunk_io_fdatasync(int engine, int fd);
 

@@ -42,6 +42,7 @@ struct storage_cfg {
 	char *targets;
 	char *io_engine;
 	bool direct_io;
+	bool direct_read;
 	bool journal;
 	uint64_t journal_data_max;
 	char *chain_file;
@@ -78,6 +79,10 @@ static const struct c3_cfg_key storage_keys[] = {
 	K("storage", "direct_io", C3_CFG_BOOL, direct_io, "true", 1, 0, "", false,
 	  "write 4 KiB-aligned chunk data with O_DIRECT instead of copying it into the page "
 	  "cache (falls back to buffered writes where the file system refuses it)"),
+	K("storage", "direct_read", C3_CFG_BOOL, direct_read, "false", 1, 0, "", false,
+	  "read chunk data with O_DIRECT, as 3FS does: no copy through the storage node's page "
+	  "cache and no second cache of what clients cache (falls back to buffered reads where "
+	  "the file system refuses it)"),
 	K("storage", "journal", C3_CFG_BOOL, journal, "true", 1, 0, "", false,
 	  "commit chunk updates through a per-target write-ahead log (meta/wal.*): one O_DSYNC "
 	  "log write per group of commits instead of LMDB's two syncs, and small updates' "
@@ -259,6 +264,7 @@ int main(int argc, char **argv)
 	so.scrub_rate_bps = (uint64_t)cfg.scrub_rate << 20;
 	so.scrub_interval_ms = cfg.scrub_interval_ms;
 	so.direct_io = cfg.direct_io;
+	so.direct_read = cfg.direct_read;
 	so.no_journal = !cfg.journal;
 	so.journal_data_max = cfg.journal_data_max ? (int32_t)cfg.journal_data_max : -1;
 	so.targets = targets;

@@ -2435,6 +2435,7 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 		struct chunk_store_opts co_ = { .target_id = o->targets[i].target_id,
 						.io_engine = o->io_engine,
 						.direct_io = o->direct_io,
+						.direct_read = o->direct_read,
 						.no_journal = o->no_journal,
 						.journal_data_max = o->journal_data_max };
 

@@ -49,6 +49,7 @@ struct storage_service_opts {
 	uint32_t auth_timeout_ms;
 	int io_engine;                 /* enum chunk_io_engine */
 	bool direct_io;                /* chunk_store_opts.direct_io for every target */
+	bool direct_read;              /* chunk_store_opts.direct_read for every target */
 	bool no_journal;               /* chunk_store_opts.no_journal for every target */
 	int32_t journal_data_max;      /* chunk_store_opts.journal_data_max (0 = default) */
 	uint32_t forward_retry_ms;     /* give up forwarding after this long (default 5000) */

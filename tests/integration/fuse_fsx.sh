@@ -4,11 +4,13 @@
 # mmap reads and writes, fsync, close/reopen, and reads through a second mount, checked
 # byte for byte against an in-memory model.  Chunk size 64 KiB and stripe 4 so that the
 # operations cross chunk and chain boundaries all the time.  The second mount uses
-# write-behind (cluster.write_behind=true).
+# write-behind (cluster.write_behind=true).  The storage nodes read with O_DIRECT
+# (storage.direct_read), so the aligned-read path is checked against the model too.
 set -u
 . "$C3FS_ROOT/tests/lib/common.sh"
 . "$C3FS_ROOT/tests/lib/cluster.sh"
 t_init
+C_STORAGE_ARGS=(--set storage.direct_read=true)
 C_CHUNK_SIZE=64K C_STRIPE=4 c_start 3 2 2 || { t_ok 1 "cluster starts"; t_done; }
 c_mount "$T/m1" || { t_ok 1 "mount 1"; t_done; }
 c_mount "$T/m2" --set cluster.write_behind=true || { t_ok 1 "mount 2"; t_done; }

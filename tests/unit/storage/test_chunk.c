@@ -351,7 +351,8 @@ static bool dio_supported(const char *dir)
 static void model_check(const char *dir, int engine, bool direct, int jmode)
 {
 	struct chunk_store_opts o = { .target_id = 9, .io_engine = engine, .direct_io = direct,
-				      .no_journal = jmode == 0, .journal_ckpt_bytes = 64 * 1024 };
+				      .direct_read = direct, .no_journal = jmode == 0,
+				      .journal_ckpt_bytes = 64 * 1024 };
 	uint64_t jdata = 0, ckpts = 0;
 	struct chunk_store *cs;
 	struct chunk_stats st;
@@ -361,7 +362,7 @@ static void model_check(const char *dir, int engine, bool direct, int jmode)
 	uint32_t len[NCH] = { 0 };
 	bool exists[NCH] = { false };
 	unsigned seed = 12345;
-	uint64_t direct_bytes = 0;
+	uint64_t direct_bytes = 0, direct_reads = 0;
 	int bad = 0;
 
 	memset(model, 0, sizeof(model));
@@ -412,6 +413,7 @@ static void model_check(const char *dir, int engine, bool direct, int jmode)
 		} else {
 			chunk_store_get_stats(cs, &st);
 			direct_bytes += st.direct_bytes;
+			direct_reads += st.direct_reads;
 			jdata += st.journal_data_bytes;
 			ckpts += st.checkpoints;
 			chunk_store_close(cs);
@@ -440,6 +442,7 @@ static void model_check(const char *dir, int engine, bool direct, int jmode)
 	ok(!bad, name);
 	chunk_store_get_stats(cs, &st);
 	direct_bytes += st.direct_bytes;
+	direct_reads += st.direct_reads;
 	jdata += st.journal_data_bytes;
 	ckpts += st.checkpoints;
 	diag("journal: %llu data bytes logged, %llu checkpoints", (unsigned long long)jdata,
@@ -449,10 +452,13 @@ static void model_check(const char *dir, int engine, bool direct, int jmode)
 	else
 		ok(jdata > 0 && (jmode == 2 || ckpts > 0),
 		   "journal on: small updates logged, checkpoints taken");
-	if (direct && dio_supported(dir))
+	if (direct && dio_supported(dir)) {
 		ok(direct_bytes > 0, "aligned writes went through O_DIRECT");
-	else
+		ok(direct_reads > 0, "and the reads too (direct_read)");
+	} else {
 		ok(direct_bytes == 0, "no O_DIRECT write without direct_io (or without fs support)");
+		ok(direct_reads == 0, "no O_DIRECT read without direct_read (or without fs support)");
+	}
 	chunk_store_close(cs);
 }
 
@@ -777,9 +783,10 @@ static void nowait_and_retired(const char *dir)
  * descriptor is cached; the caller reads io_len bytes at io_off (block-aligned) and _end
  * checks them; a hole or a range past the end needs no read; a damaged block or a short
  * read is -EAGAIN (left to a blocking read, nothing marked); an I/O error is returned. */
-static void aread(const char *dir)
+static void aread(const char *dir, bool direct)
 {
-	struct chunk_store_opts o = { .target_id = 12, .io_engine = CHUNK_IO_PSYNC, .no_sync = true };
+	struct chunk_store_opts o = { .target_id = 12, .io_engine = CHUNK_IO_PSYNC, .no_sync = true,
+				      .direct_read = direct };
 	struct chunk_store *cs;
 	static uint8_t a[3 * 4096 + 100];
 	struct chunk_id id = { 9, 0 }, nid = { 9, 1 };
@@ -889,7 +896,9 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/nowait", root);
 	nowait_and_retired(path);
 	snprintf(path, sizeof(path), "%s/aread", root);
-	aread(path);
+	aread(path, false);
+	snprintf(path, sizeof(path), "%s/aread-direct", root);
+	aread(path, true);
 	enospc();
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)

@@ -10,6 +10,8 @@
 # with the embedded KV.  Config, logs, pids and data live under $C3FS_HOME (default
 # ./.c3fs); `start` after `stop` brings back the same files.  Ports start at
 # $C3FS_BASE_PORT (default 19000).  Binaries from $C3FS_BIN (default build/bin).
+# $C3FS_STORAGE_EXTRA (e.g. "direct_read=true io_engine=psync"): more [storage] keys for
+# the storage nodes, written when the configs are first made.
 #
 # `start` on a running cluster restarts exactly the daemons that died (a pid file whose
 # process is gone) and leaves the others and the mount alone: the mount is found in
@@ -100,6 +102,7 @@ listen = $(storage_addr "$i")
 token = $tok
 [storage]
 targets = $targets
+${C3FS_STORAGE_EXTRA:+$(printf '%s\n' $C3FS_STORAGE_EXTRA)}
 [mgmtd]
 addrs = $MGMTD_ADDR
 [metrics]

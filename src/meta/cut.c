@@ -286,3 +286,24 @@ int meta__cut_gc(struct meta_svc *svc, int max, uint64_t *cut, uint64_t *dropped
 	free(s.it);
 	return 0;
 }
+
+/* kv_run of fn (or, with idem, of meta__idem_txn) that gives way to a pending cut: when fn answers
+ * META__CUT_FIRST with *first and *layout filled, the cut runs and fn runs again. */
+int meta__run_cut_first(struct meta_svc *svc, kv_txn_fn fn, void *arg, struct meta__cut *first,
+			 struct meta_layout *layout, struct meta__idem *idem)
+{
+	int rc;
+
+	for (int round = 0;; round++) {
+		memset(first, 0, sizeof(*first));
+		rc = idem ? kv_run(svc->db, false, meta__idem_txn, idem)
+			  : kv_run(svc->db, false, fn, arg);
+		if (rc != META__CUT_FIRST)
+			return rc;
+		if (round == 3)
+			return -C3FS_EBUSY; /* cut again and again by others: let the client retry */
+		rc = meta__cut_finish(svc, first, layout);
+		if (rc < 0)
+			return rc;
+	}
+}

@@ -125,13 +125,40 @@ int meta__sticky_ok(const struct meta_cred *c, const struct meta_attr *dir,
 int meta__name_check(const char *name, uint32_t len);
 bool meta__name_is_dot(const char *name, uint32_t len);
 
-/* ---- shared by the op files (ops.c, rmtree.c, xattr.c) */
+/* The op files: attr.c (statfs, lookup, getattr, access, readlink, setattr), namespace.c
+ * (mkdir, mknod, symlink, link, unlink, rmdir), open.c (create, open), session.c
+ * (close, sync, release, renew, prune), rename.c, readdir.c, xattr.c, rmtree.c; their
+ * shared steps are entry.c's, idempotency is idem.c's.  Every op is a transaction body
+ * run by kv_run: it reads what it needs (so a concurrent change of any of it makes the
+ * commit fail and the body run again), checks permissions and POSIX rules, then writes.
+ * Bodies are re-entrant: they reset their outputs first.  Side effects on storage (chunk
+ * truncation) happen after the commit, never inside. */
+
+/* ---- entry.c: steps shared by the op files */
 /* Set a directory's mtime = ctime = now in its record (caller writes it). */
 void meta__touch_dir(struct meta__inode *d, uint64_t now);
 /* Load ino, which must be a directory (-ENOTDIR). */
 int meta__load_dir(struct kv_txn *t, uint64_t ino, struct meta__inode *d);
 /* Delete an inode record with its xattrs and directory time rows. */
 int meta__inode_delete(struct kv_txn *t, uint64_t ino);
+/* An entry of directory d changed at now.  When its nlink changed too (old_nlink is the
+ * value before) the record is rewritten with the new times; otherwise only the times go
+ * to a blind 'T' row, so concurrent entry changes in one directory do not conflict on its
+ * inode. */
+int meta__dir_changed(struct kv_txn *t, struct meta__inode *d, uint32_t old_nlink,
+		      uint64_t now);
+/* Directory d's attributes as readers will see them after an entry change at now (the
+ * times raised to now): sent back with entry changes (meta_attr_resp.parent). */
+void meta__parent_after(const struct meta__inode *d, uint64_t now, struct meta_attr *out);
+/* A new inode ino of mode (with type) below directory d for caller c: POSIX owner and
+ * group rules incl. setgid directories; directories take d's layout template, regular
+ * files a concrete layout with a fresh seed. */
+void meta__inode_init(struct meta_svc *svc, struct meta__inode *in, uint64_t ino,
+		      const struct meta__inode *d, const struct meta_cred *c, uint32_t mode,
+		      uint64_t now);
+/* Linux's kill-priv rule (store.c): mode without the setuid/setgid bits a write or
+ * truncate by a non-root caller clears. */
+uint32_t meta__killpriv_mode(uint32_t mode);
 
 /* ---- pending chunk cuts of truncates (cut.c; rules at the top of that file) */
 struct meta__cut {
@@ -183,6 +210,15 @@ struct meta__idem {
 	bool (*record)(void *arg); /* NULL = record every success */
 };
 int meta__idem_txn(struct kv_txn *t, void *idem);
+/* kv_run of meta__idem_txn with the given body and reply codec (record every success). */
+int meta__idem_run(struct meta_svc *svc, const struct meta_hdr *hdr, uint64_t fp,
+		   kv_txn_fn body, void *arg, void (*enc)(void *, struct c3_buf *),
+		   int (*dec)(void *, const uint8_t *, size_t));
+/* kv_run of fn (or, with idem, of meta__idem_txn) that gives way to a pending cut (cut.c):
+ * when the body answers META__CUT_FIRST with *first and *layout filled, the cut runs and
+ * the body runs again (at most 3 cuts, then -C3FS_EBUSY). */
+int meta__run_cut_first(struct meta_svc *svc, kv_txn_fn fn, void *arg, struct meta__cut *first,
+			struct meta_layout *layout, struct meta__idem *idem);
 /* Fingerprint of a request (FNV-1a over op type, ids, names, flags). */
 uint64_t meta__fp_of(uint32_t type, uint64_t id1, const char *n1, uint32_t l1, uint64_t id2,
 		     const char *n2, uint32_t l2, uint32_t extra);
@@ -193,7 +229,15 @@ uint64_t meta__rand(struct meta_svc *svc);
 
 uint64_t meta__now(struct meta_svc *svc);
 
-/* Sessions of one client (ops.c): meta__client_drop_txn drops up to 256 of them per
+/* ---- sessions (session.c) */
+/* Record session sid of client on ino (and keep the client's 'L' record fresh). */
+int meta__session_put(struct kv_txn *t, struct meta_svc *svc, uint64_t ino, uint64_t sid,
+		      uint64_t client, uint32_t flags, uint64_t now);
+/* 1 = session exists (its flags and client filled), 0 = not, <0 error. */
+int meta__session_get(struct kv_txn *t, uint64_t ino, uint64_t sid, uint32_t *flags,
+		      uint64_t *client);
+int meta__session_del(struct kv_txn *t, uint64_t ino, uint64_t sid, uint64_t client);
+/* Sessions of one client: meta__client_drop_txn drops up to 256 of them per
  * transaction and returns 1 while more remain (then 0, with the 'L' record cleared). */
 struct meta__client_arg {
 	struct meta_svc *svc;

@@ -327,6 +327,17 @@ int meta__sticky_ok(const struct meta_cred *c, const struct meta_attr *dir,
 	return -EPERM;
 }
 
+/* Linux's rule for the setuid/setgid bits a write or truncate by a non-root caller
+ * clears: S_ISUID always, S_ISGID only together with group-exec (without it the bit marks
+ * mandatory locking, not privilege).  Returns mode with those bits cleared. */
+uint32_t meta__killpriv_mode(uint32_t mode)
+{
+	mode &= ~(uint32_t)S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		mode &= ~(uint32_t)S_ISGID;
+	return mode;
+}
+
 int meta__name_check(const char *name, uint32_t len)
 {
 	if (len == 0)

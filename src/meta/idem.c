@@ -1,0 +1,110 @@
+/* meta/idem.c — idempotent changes: ops that change the namespace run inside
+ * meta__idem_txn, which first looks for the record 'Q'|client|seq; when present the
+ * stored reply is returned and nothing else happens; otherwise the body runs and, on
+ * success, the record (and its expiry index 'E'|created|client|seq) is written in the
+ * same transaction.  GC expires the records (gc.c).
+ *
+ * Record value: created(8) fingerprint(8) reply.  The fingerprint (FNV-1a over the op type,
+ * ids and names of the request) guards against a client that reuses (client_id, seq) for a
+ * different request, e.g. after a restart that got the same id: a mismatch is not a
+ * retry, so the request runs and its record replaces the old one.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "common/check.h"
+#include "common/errors.h"
+#include "meta/meta_int.h"
+#include "net/codec.h"
+
+static uint64_t fp_mix(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+uint64_t meta__fp_of(uint32_t type, uint64_t id1, const char *n1, uint32_t l1, uint64_t id2,
+		      const char *n2, uint32_t l2, uint32_t extra)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	h = fp_mix(h, &type, sizeof(type));
+	h = fp_mix(h, &id1, sizeof(id1));
+	h = fp_mix(h, &l1, sizeof(l1));
+	h = fp_mix(h, n1, l1);
+	h = fp_mix(h, &id2, sizeof(id2));
+	h = fp_mix(h, &l2, sizeof(l2));
+	h = fp_mix(h, n2, l2);
+	return fp_mix(h, &extra, sizeof(extra));
+}
+
+int meta__idem_txn(struct kv_txn *t, void *wp)
+{
+	struct meta__idem *w = wp;
+	uint8_t k[25];
+	const uint8_t *v;
+	size_t vl, kl;
+	struct c3_buf b = C3_BUF_INIT;
+	uint64_t now;
+	int rc;
+
+	if (w->hdr->seq) {
+		kl = meta__key_id2(k, META__K_IDEM, w->hdr->client_id, w->hdr->seq);
+		rc = kv_get(t, k, kl, &v, &vl);
+		if (rc == 0) {
+			if (vl < 16)
+				return C3_CORRUPT("idempotency record",
+						  "client %llu seq %llu: value length %zu, want >= 16",
+						  (unsigned long long)w->hdr->client_id,
+						  (unsigned long long)w->hdr->seq, vl);
+			if (kv_get_be64(v + 8) == w->fp)
+				return w->dec ? w->dec(w->arg, v + 16, vl - 16) : 0;
+			/* same (client, seq), different request: drop the old record's index */
+			rc = kv_clear(t, k, meta__key_id3(k, META__K_IDEMEXP, kv_get_be64(v),
+							   w->hdr->client_id, w->hdr->seq));
+			if (rc < 0)
+				return rc;
+		} else if (rc != -ENOENT) {
+			return rc;
+		}
+	}
+	rc = w->body(t, w->arg);
+	if (rc < 0 || !w->hdr->seq || (w->record && !w->record(w->arg)))
+		return rc;
+	now = meta__now(w->svc);
+	{
+		uint8_t hd[16];
+
+		kv_put_be64(hd, now);
+		kv_put_be64(hd + 8, w->fp);
+		c3_buf_append(&b, hd, 16);
+	}
+	if (w->enc)
+		w->enc(w->arg, &b);
+	if (b.err) {
+		rc = b.err;
+		goto out;
+	}
+	kl = meta__key_id2(k, META__K_IDEM, w->hdr->client_id, w->hdr->seq);
+	rc = kv_set(t, k, kl, b.data, b.len);
+	if (rc == 0)
+		rc = kv_set(t, k, meta__key_id3(k, META__K_IDEMEXP, now, w->hdr->client_id,
+						w->hdr->seq), "", 0);
+out:
+	c3_buf_release(&b);
+	return rc;
+}
+
+int meta__idem_run(struct meta_svc *svc, const struct meta_hdr *hdr, uint64_t fp,
+		    kv_txn_fn body, void *arg, void (*enc)(void *, struct c3_buf *),
+		    int (*dec)(void *, const uint8_t *, size_t))
+{
+	struct meta__idem w = { svc, hdr, fp, body, arg, enc, dec, NULL };
+
+	return kv_run(svc->db, false, meta__idem_txn, &w);
+}

@@ -253,11 +253,8 @@ static int setattr_txn(struct kv_txn *t, void *ap)
 			in.a.uid = r->uid;
 		if (m & META_SET_GID)
 			in.a.gid = r->gid;
-		if (!S_ISDIR(in.a.mode)) {
-			in.a.mode &= ~(uint32_t)S_ISUID;
-			if ((in.a.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-				in.a.mode &= ~(uint32_t)S_ISGID;
-		}
+		if (!S_ISDIR(in.a.mode))
+			in.a.mode = meta__killpriv_mode(in.a.mode);
 	}
 	if (m & META_SET_ATIME)
 		in.a.atime_ns = r->atime_ns;
@@ -317,14 +314,9 @@ static int setattr_txn(struct kv_txn *t, void *ap)
 int meta_op_setattr(struct meta_svc *svc, const struct meta_setattr_req *req,
 		    struct meta_attr_resp *resp)
 {
-	struct setattr_arg a;
+	struct setattr_arg a = { .svc = svc, .req = req, .resp = resp, .now = meta__now(svc) };
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	a.svc = svc;
-	a.req = req;
-	a.resp = resp;
-	a.now = meta__now(svc);
 	rc = meta__run_cut_first(svc, setattr_txn, &a, &a.first, &a.layout, NULL);
 	if (rc < 0)
 		return rc;

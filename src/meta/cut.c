@@ -104,44 +104,6 @@ int meta__cut_finish(struct meta_svc *svc, const struct meta__cut *c,
 	return 0;
 }
 
-/* 1 when ino has a session open for writing (other than session `except`), 0 when not. */
-int meta__write_sessions(struct kv_txn *t, uint64_t ino, uint64_t except)
-{
-	uint8_t b[17], e[9];
-	size_t bl = 9;
-	struct kv_pair *p;
-	uint64_t last;
-	bool more;
-	int n;
-
-	b[0] = e[0] = META__K_SESSION;
-	kv_put_be64(b + 1, ino);
-	kv_put_be64(e + 1, ino + 1);
-	for (;;) {
-		n = kv_range(t, b, bl, e, 9, 64, false, &p, &more);
-		if (n < 0)
-			return n;
-		for (int i = 0; i < n; i++) {
-			if (p[i].klen != 17 || p[i].vlen != 20)
-				return C3_CORRUPT("session", "of inode %llu: key length %zu (want "
-						  "17), value length %zu (want 20)",
-						  (unsigned long long)ino, (size_t)p[i].klen,
-						  (size_t)p[i].vlen);
-			if (kv_get_be64(p[i].key + 9) != except &&
-			    (kv_get_be32(p[i].val + 8) & META_O_WRITE))
-				return 1;
-		}
-		if (!more || n == 0)
-			return 0;
-		last = kv_get_be64(p[n - 1].key + 9);
-		if (last == UINT64_MAX)
-			return 0;
-		memcpy(b, p[n - 1].key, 9);
-		kv_put_be64(b + 9, last + 1); /* the sessions after the last one seen */
-		bl = 17;
-	}
-}
-
 int meta__cut_first(struct kv_txn *t, const struct meta__inode *in, uint64_t except,
 		    struct meta__cut *out)
 {

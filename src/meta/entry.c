@@ -60,16 +60,6 @@ int meta__load_dir(struct kv_txn *t, uint64_t ino, struct meta__inode *d)
 	return 0;
 }
 
-static int xattr_clear_all(struct kv_txn *t, uint64_t ino)
-{
-	uint8_t b[9], e[9];
-
-	b[0] = e[0] = META__K_XATTR;
-	kv_put_be64(b + 1, ino);
-	kv_put_be64(e + 1, ino + 1);
-	return kv_clear_range(t, b, 9, e, 9);
-}
-
 int meta__inode_delete(struct kv_txn *t, uint64_t ino)
 {
 	uint8_t k[9];
@@ -79,17 +69,15 @@ int meta__inode_delete(struct kv_txn *t, uint64_t ino)
 		rc = meta__dir_times_clear(t, ino);
 	if (rc == 0)
 		rc = meta__cut_clear(t, ino);
-	return rc < 0 ? rc : xattr_clear_all(t, ino);
+	return rc < 0 ? rc : meta__range_clear(t, META__K_XATTR, ino);
 }
 
 static int gc_enqueue(struct kv_txn *t, uint64_t ino, uint64_t now)
 {
 	uint8_t k[9], v[8];
 
-	k[0] = META__K_GC;
-	kv_put_be64(k + 1, ino);
 	kv_put_be64(v, now);
-	return kv_set(t, k, 9, v, 8);
+	return kv_set(t, k, meta__key_id1(k, META__K_GC, ino), v, 8);
 }
 
 /* One name less for non-directory v (already loaded).  Regular files reaching nlink 0
@@ -179,4 +167,74 @@ void meta__inode_init(struct meta_svc *svc, struct meta__inode *in, uint64_t ino
 		l->base = (uint32_t)(l->seed >> 32);
 		l->dyn_stripe = 1;
 	}
+}
+
+int meta__new_name_check(const char *name, uint32_t len)
+{
+	int rc = meta__name_check(name, len);
+
+	if (rc < 0)
+		return rc;
+	return meta__name_is_dot(name, len) ? -EEXIST : 0;
+}
+
+int meta__parent_for_new(struct kv_txn *t, const struct meta_cred *c, uint64_t parent,
+			 const char *name, uint32_t len, struct meta__inode *d)
+{
+	uint64_t ino;
+	uint32_t type;
+	int rc = meta__load_parent(t, parent, d);
+
+	if (rc == 0)
+		rc = meta__perm(c, &d->a, META_ACC_W | META_ACC_X);
+	if (rc < 0)
+		return rc;
+	rc = meta__dent_get(t, parent, name, len, &ino, &type);
+	if (rc == 0)
+		return -EEXIST;
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int meta__entry_add(struct kv_txn *t, struct meta__inode *d, uint32_t old_nlink,
+		    const char *name, uint32_t len, const struct meta__inode *in, uint64_t now)
+{
+	int rc = meta__inode_put(t, in);
+
+	if (rc == 0)
+		rc = meta__dent_put(t, d->a.ino, name, len, in->a.ino, in->a.mode & S_IFMT);
+	return rc < 0 ? rc : meta__dir_changed(t, d, old_nlink, now);
+}
+
+int meta__victim_get(struct kv_txn *t, const struct meta_cred *c, uint64_t parent,
+		     const char *name, uint32_t len, struct meta__inode *d, struct meta__inode *v)
+{
+	uint64_t ino;
+	uint32_t type;
+	int rc = meta__name_check(name, len);
+
+	if (rc == 0)
+		rc = meta__load_dir(t, parent, d);
+	if (rc == 0)
+		rc = meta__perm(c, &d->a, META_ACC_W | META_ACC_X);
+	if (rc == 0)
+		rc = meta__dent_get(t, parent, name, len, &ino, &type);
+	if (rc < 0)
+		return rc;
+	rc = meta__inode_get(t, ino, v);
+	return rc == -ENOENT ? -C3FS_EINTERNAL : rc;
+}
+
+int meta__entry_drop(struct kv_txn *t, struct meta__inode *d, struct meta__inode *v, uint64_t now)
+{
+	int rc;
+
+	if (!S_ISDIR(v->a.mode))
+		return meta__drop_link(t, v, now);
+	rc = meta__dir_nonempty(t, v->a.ino);
+	if (rc < 0)
+		return rc;
+	if (rc)
+		return -ENOTEMPTY;
+	d->a.nlink--;
+	return meta__dir_orphan(t, v->a.ino, now);
 }

@@ -103,27 +103,11 @@ struct gc_batch {
 	uint64_t now, dir_grace_ns;
 };
 
-static int has_sessions(struct kv_txn *t, uint64_t ino)
-{
-	uint8_t b[9], e[9];
-	struct kv_pair *p;
-	bool more;
-	int n;
-
-	b[0] = e[0] = META__K_SESSION;
-	kv_put_be64(b + 1, ino);
-	kv_put_be64(e + 1, ino + 1);
-	n = kv_range(t, b, 9, e, 9, 1, false, &p, &more);
-	return n < 0 ? n : n > 0;
-}
-
 static int gc_clear_entry(struct kv_txn *t, uint64_t ino)
 {
 	uint8_t k[9];
 
-	k[0] = META__K_GC;
-	kv_put_be64(k + 1, ino);
-	return kv_clear(t, k, 9);
+	return kv_clear(t, k, meta__key_id1(k, META__K_GC, ino));
 }
 
 static int gc_check_txn(struct kv_txn *t, void *ap)
@@ -141,7 +125,7 @@ static int gc_check_txn(struct kv_txn *t, void *ap)
 		}
 		if (rc < 0)
 			return rc;
-		rc = has_sessions(t, g->ino);
+		rc = meta__range_any(t, META__K_SESSION, g->ino);
 		if (rc < 0)
 			return rc;
 		g->state = rc ? GC_BUSY : GC_READY;
@@ -178,7 +162,7 @@ static int gc_delete_txn(struct kv_txn *t, void *ap)
 			return rc;
 		if (g->state != GC_READY)
 			continue; /* was stale at check time, is an orphan again: next pass */
-		rc = has_sessions(t, g->ino);
+		rc = meta__range_any(t, META__K_SESSION, g->ino);
 		if (rc < 0)
 			return rc;
 		if (rc) {
@@ -264,37 +248,22 @@ struct renew_arg {
 static int client_refresh_txn(struct kv_txn *t, void *ap)
 {
 	struct renew_arg *a = ap;
-	uint8_t k[9], v[8];
+	uint8_t k[9];
 	const uint8_t *cur;
 	size_t vl;
-	int rc;
+	int rc = kv_get(t, k, meta__key_id1(k, META__K_CLIENT, a->client), &cur, &vl);
 
-	k[0] = META__K_CLIENT;
-	kv_put_be64(k + 1, a->client);
-	rc = kv_get(t, k, 9, &cur, &vl);
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
-	kv_put_be64(v, a->now);
-	return kv_set(t, k, 9, v, 8);
+	return meta__client_renew(t, a->client, a->now);
 }
 
 /* 1 when the client's record is still stale inside this transaction (so we may drop). */
 static int client_stale_txn(struct kv_txn *t, void *ap)
 {
 	struct renew_arg *a = ap;
-	uint8_t k[9];
-	const uint8_t *cur;
-	size_t vl;
-	int rc;
 
-	k[0] = META__K_CLIENT;
-	kv_put_be64(k + 1, a->client);
-	rc = kv_get(t, k, 9, &cur, &vl);
-	if (rc == -ENOENT)
-		return 1;
-	if (rc < 0)
-		return rc;
-	return vl == 8 && kv_get_be64(cur) == a->seen;
+	return meta__client_unrenewed(t, a->client, a->seen);
 }
 
 /* --------------------------------------------------------------- crashed writers */
@@ -307,25 +276,20 @@ struct csess_arg {
 static int client_inodes_txn(struct kv_txn *t, void *ap)
 {
 	struct csess_arg *c = ap;
-	uint8_t b[9], e[9];
 	struct kv_pair *p;
 	bool more;
 	int n;
 
 	c->n = 0;
-	b[0] = e[0] = META__K_CSESS;
-	kv_put_be64(b + 1, c->client);
-	kv_put_be64(e + 1, c->client + 1);
-	n = kv_range(t, b, 9, e, 9, 256, false, &p, &more);
+	n = meta__range(t, META__K_CSESS, c->client, 256, &p, &more);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
-		uint64_t ino;
+		uint64_t ino, sid;
+		int rc = meta__csess_decode(&p[i], c->client, &ino, &sid);
 
-		if (p[i].klen != 25)
-			return C3_CORRUPT("client session", "of client %llu: key length %zu, want 25",
-					  (unsigned long long)c->client, (size_t)p[i].klen);
-		ino = kv_get_be64(p[i].key + 9);
+		if (rc < 0)
+			return rc;
 		if (c->n == 0 || c->inos[c->n - 1] != ino)
 			c->inos[c->n++] = ino;
 	}

@@ -63,7 +63,7 @@ int meta__idem_txn(struct kv_txn *t, void *wp)
 						  (unsigned long long)w->hdr->client_id,
 						  (unsigned long long)w->hdr->seq, vl);
 			if (kv_get_be64(v + 8) == w->fp)
-				return w->dec ? w->dec(w->arg, v + 16, vl - 16) : 0;
+				return w->dec ? w->dec(w->reply, v + 16, vl - 16) : 0;
 			/* same (client, seq), different request: drop the old record's index */
 			rc = kv_clear(t, k, meta__key_id3(k, META__K_IDEMEXP, kv_get_be64(v),
 							   w->hdr->client_id, w->hdr->seq));
@@ -85,7 +85,7 @@ int meta__idem_txn(struct kv_txn *t, void *wp)
 		c3_buf_append(&b, hd, 16);
 	}
 	if (w->enc)
-		w->enc(w->arg, &b);
+		w->enc(w->reply, &b);
 	if (b.err) {
 		rc = b.err;
 		goto out;
@@ -101,10 +101,26 @@ out:
 }
 
 int meta__idem_run(struct meta_svc *svc, const struct meta_hdr *hdr, uint64_t fp,
-		    kv_txn_fn body, void *arg, void (*enc)(void *, struct c3_buf *),
-		    int (*dec)(void *, const uint8_t *, size_t))
+		   kv_txn_fn body, void *arg, void *reply, void (*enc)(void *, struct c3_buf *),
+		   int (*dec)(void *, const uint8_t *, size_t))
 {
-	struct meta__idem w = { svc, hdr, fp, body, arg, enc, dec, NULL };
+	struct meta__idem w = { svc, hdr, fp, body, arg, reply, enc, dec, NULL };
 
 	return kv_run(svc->db, false, meta__idem_txn, &w);
 }
+
+/* The reply codecs: one pair per reply struct of proto/meta.h. */
+#define REPLY_CODEC(NAME)                                                                 \
+	void meta__##NAME##_enc(void *reply, struct c3_buf *out)                          \
+	{                                                                                 \
+		meta_##NAME##_encode(reply, out);                                         \
+	}                                                                                 \
+	int meta__##NAME##_dec(void *reply, const uint8_t *p, size_t n)                   \
+	{                                                                                 \
+		if (meta_##NAME##_decode(p, n, reply) < 0)                                \
+			return C3_INTERNAL("stored " #NAME " of %zu bytes does not decode", n); \
+		return 0;                                                                 \
+	}
+REPLY_CODEC(attr_resp)
+REPLY_CODEC(open_resp)
+REPLY_CODEC(unlink_resp)

@@ -79,9 +79,16 @@ struct meta_svc {
 size_t meta__key_inode(uint8_t *k, uint64_t ino);
 size_t meta__key_dent(uint8_t *k, uint64_t parent, const char *name, uint32_t len);
 size_t meta__key_xattr(uint8_t *k, uint64_t ino, const char *name, uint32_t len);
+size_t meta__key_id1(uint8_t *k, uint8_t prefix, uint64_t a);
 size_t meta__key_id2(uint8_t *k, uint8_t prefix, uint64_t a, uint64_t b);
 size_t meta__key_id3(uint8_t *k, uint8_t prefix, uint64_t a, uint64_t b, uint64_t c);
 #define META__KEY_MAX (1 + 8 + 8 + 8 + META_PATH_MAX)
+/* The keys prefix|id|... (all rows of one inode or client in one table): kv_range over
+ * them (limit <= 0: all; pairs owned by t), clear them, or 1 when there is any (else 0). */
+int meta__range(struct kv_txn *t, uint8_t prefix, uint64_t id, int limit, struct kv_pair **p,
+		bool *more);
+int meta__range_clear(struct kv_txn *t, uint8_t prefix, uint64_t id);
+int meta__range_any(struct kv_txn *t, uint8_t prefix, uint64_t id);
 
 /* ---- stored values */
 void meta__inode_encode(const struct meta__inode *in, struct c3_buf *out);
@@ -156,6 +163,25 @@ void meta__parent_after(const struct meta__inode *d, uint64_t now, struct meta_a
 void meta__inode_init(struct meta_svc *svc, struct meta__inode *in, uint64_t ino,
 		      const struct meta__inode *d, const struct meta_cred *c, uint32_t mode,
 		      uint64_t now);
+/* Name rules for a new entry: meta__name_check's, and "." / ".." exist (-EEXIST). */
+int meta__new_name_check(const char *name, uint32_t len);
+/* Directory parent, loaded into *d, where c may add entry name: not removed (-ENOENT),
+ * write+search permission, no entry of that name yet (-EEXIST). */
+int meta__parent_for_new(struct kv_txn *t, const struct meta_cred *c, uint64_t parent,
+			 const char *name, uint32_t len, struct meta__inode *d);
+/* Write inode in and its entry name in directory d, and d's change (old_nlink: d's nlink
+ * before the caller changed it, see meta__dir_changed). */
+int meta__entry_add(struct kv_txn *t, struct meta__inode *d, uint32_t old_nlink,
+		    const char *name, uint32_t len, const struct meta__inode *in, uint64_t now);
+/* The entry name of directory parent that c is about to remove: name rules ("." and ".."
+ * are the caller's: their error depends on the op), the directory loaded into *d with
+ * write+search permission, the entry's inode into *v. */
+int meta__victim_get(struct kv_txn *t, const struct meta_cred *c, uint64_t parent,
+		     const char *name, uint32_t len, struct meta__inode *d, struct meta__inode *v);
+/* Victim v of directory d loses its name there (the caller clears the entry and writes
+ * d): an empty directory becomes an orphan and d's nlink drops (-ENOTEMPTY when it has
+ * entries), anything else loses one link (meta__drop_link). */
+int meta__entry_drop(struct kv_txn *t, struct meta__inode *d, struct meta__inode *v, uint64_t now);
 /* Linux's kill-priv rule (store.c): mode without the setuid/setgid bits a write or
  * truncate by a non-root caller clears. */
 uint32_t meta__killpriv_mode(uint32_t mode);
@@ -179,8 +205,6 @@ int meta__cut_first(struct kv_txn *t, const struct meta__inode *in, uint64_t exc
 /* The storage cut of c, then its record dropped (if still c's).  0 or the cut's error. */
 int meta__cut_finish(struct meta_svc *svc, const struct meta__cut *c,
 		     const struct meta_layout *layout);
-/* 1 when ino has a session open for writing other than `except`, 0 when not. */
-int meta__write_sessions(struct kv_txn *t, uint64_t ino, uint64_t except);
 /* GC: retry up to max pending cuts; counts the done, dropped and failed ones. */
 int meta__cut_gc(struct meta_svc *svc, int max, uint64_t *cut, uint64_t *dropped,
 		 uint64_t *errors);
@@ -205,15 +229,24 @@ struct meta__idem {
 	uint64_t fp;
 	kv_txn_fn body;
 	void *arg;
-	void (*enc)(void *arg, struct c3_buf *out); /* reply -> bytes */
-	int (*dec)(void *arg, const uint8_t *p, size_t n); /* bytes -> reply */
+	void *reply; /* what enc and dec work on (the reply struct, or arg) */
+	void (*enc)(void *reply, struct c3_buf *out); /* reply -> bytes */
+	int (*dec)(void *reply, const uint8_t *p, size_t n); /* bytes -> reply */
 	bool (*record)(void *arg); /* NULL = record every success */
 };
 int meta__idem_txn(struct kv_txn *t, void *idem);
 /* kv_run of meta__idem_txn with the given body and reply codec (record every success). */
 int meta__idem_run(struct meta_svc *svc, const struct meta_hdr *hdr, uint64_t fp,
-		   kv_txn_fn body, void *arg, void (*enc)(void *, struct c3_buf *),
+		   kv_txn_fn body, void *arg, void *reply, void (*enc)(void *, struct c3_buf *),
 		   int (*dec)(void *, const uint8_t *, size_t));
+/* Reply codecs for meta__idem (reply = a struct meta_<name> of proto/meta.h); dec answers
+ * -C3FS_EINTERNAL for a stored reply that does not decode. */
+void meta__attr_resp_enc(void *reply, struct c3_buf *out);
+int meta__attr_resp_dec(void *reply, const uint8_t *p, size_t n);
+void meta__open_resp_enc(void *reply, struct c3_buf *out);
+int meta__open_resp_dec(void *reply, const uint8_t *p, size_t n);
+void meta__unlink_resp_enc(void *reply, struct c3_buf *out);
+int meta__unlink_resp_dec(void *reply, const uint8_t *p, size_t n);
 /* kv_run of fn (or, with idem, of meta__idem_txn) that gives way to a pending cut (cut.c):
  * when the body answers META__CUT_FIRST with *first and *layout filled, the cut runs and
  * the body runs again (at most 3 cuts, then -C3FS_EBUSY). */
@@ -237,6 +270,14 @@ int meta__session_put(struct kv_txn *t, struct meta_svc *svc, uint64_t ino, uint
 int meta__session_get(struct kv_txn *t, uint64_t ino, uint64_t sid, uint32_t *flags,
 		      uint64_t *client);
 int meta__session_del(struct kv_txn *t, uint64_t ino, uint64_t sid, uint64_t client);
+/* 1 when ino has a session open for writing other than `except`, 0 when not. */
+int meta__write_sessions(struct kv_txn *t, uint64_t ino, uint64_t except);
+/* A 'C' row of client: its inode and session (-C3FS_EINTERNAL: not a 25-byte key). */
+int meta__csess_decode(const struct kv_pair *p, uint64_t client, uint64_t *ino, uint64_t *sid);
+/* The client's renew record 'L': set to now; or 1 while it is missing or still holds
+ * `seen` (a GC pass may drop the client's sessions), 0 when renewed since. */
+int meta__client_renew(struct kv_txn *t, uint64_t client, uint64_t now);
+int meta__client_unrenewed(struct kv_txn *t, uint64_t client, uint64_t seen);
 /* Sessions of one client: meta__client_drop_txn drops up to 256 of them per
  * transaction and returns 1 while more remain (then 0, with the 'L' record cleared). */
 struct meta__client_arg {

@@ -33,25 +33,13 @@ static int mk_txn(struct kv_txn *t, void *ap)
 	struct mk_arg *a = ap;
 	const struct meta_cred *c = &a->hdr->cred;
 	struct meta__inode d, in;
-	uint64_t ino;
-	uint32_t type;
+	uint32_t old_nlink;
 	int rc;
 
-	rc = meta__name_check(a->name, a->name_len);
-	if (rc < 0)
-		return rc;
-	if (meta__name_is_dot(a->name, a->name_len))
-		return -EEXIST;
-	rc = meta__load_parent(t, a->parent, &d);
-	if (rc < 0)
-		return rc;
-	rc = meta__perm(c, &d.a, META_ACC_W | META_ACC_X);
-	if (rc < 0)
-		return rc;
-	rc = meta__dent_get(t, a->parent, a->name, a->name_len, &ino, &type);
+	rc = meta__new_name_check(a->name, a->name_len);
 	if (rc == 0)
-		return -EEXIST;
-	if (rc != -ENOENT)
+		rc = meta__parent_for_new(t, c, a->parent, a->name, a->name_len, &d);
+	if (rc < 0)
 		return rc;
 	if (S_ISDIR(a->mode) && d.a.nlink >= a->svc->opts.link_max)
 		return -EMLINK;
@@ -62,37 +50,15 @@ static int mk_txn(struct kv_txn *t, void *ap)
 		in.target_len = a->target_len;
 		in.a.length = a->target_len;
 	}
-	rc = meta__inode_put(t, &in);
-	if (rc == 0)
-		rc = meta__dent_put(t, a->parent, a->name, a->name_len, in.a.ino,
-				    a->mode & S_IFMT);
-	if (rc == 0) {
-		uint32_t old_nlink = d.a.nlink;
-
-		if (S_ISDIR(a->mode))
-			d.a.nlink++;
-		rc = meta__dir_changed(t, &d, old_nlink, a->now);
-	}
+	old_nlink = d.a.nlink;
+	if (S_ISDIR(a->mode))
+		d.a.nlink++;
+	rc = meta__entry_add(t, &d, old_nlink, a->name, a->name_len, &in, a->now);
 	if (rc < 0)
 		return rc;
 	a->resp->attr = in.a;
 	meta__parent_after(&d, a->now, &a->resp->parent);
 	return 0;
-}
-
-static void attr_resp_enc(void *ap, struct c3_buf *out)
-{
-	struct mk_arg *a = ap;
-
-	meta_attr_resp_encode(a->resp, out);
-}
-
-static int attr_resp_dec(void *ap, const uint8_t *p, size_t n)
-{
-	struct mk_arg *a = ap;
-
-	return meta_attr_resp_decode(p, n, a->resp) < 0
-		       ? C3_INTERNAL("attr reply of %zu bytes does not decode", n) : 0;
 }
 
 static int mk_run(struct mk_arg *a)
@@ -106,7 +72,7 @@ static int mk_run(struct mk_arg *a)
 	return meta__idem_run(a->svc, a->hdr,
 			meta__fp_of(META_T_MKNOD, a->parent, a->name, a->name_len, a->rdev, a->target,
 			      a->target ? a->target_len : 0, a->mode),
-			mk_txn, a, attr_resp_enc, attr_resp_dec);
+			mk_txn, a, a->resp, meta__attr_resp_enc, meta__attr_resp_dec);
 }
 
 int meta_op_mkdir(struct meta_svc *svc, const struct meta_mkdir_req *req,
@@ -175,30 +141,18 @@ static int link_txn(struct kv_txn *t, void *ap)
 	struct link_arg *a = ap;
 	const struct meta_link_req *r = a->req;
 	struct meta__inode d, in;
-	uint64_t ino;
-	uint32_t type;
 	int rc;
 
-	rc = meta__name_check(r->new_name, r->new_name_len);
-	if (rc < 0)
-		return rc;
-	if (meta__name_is_dot(r->new_name, r->new_name_len))
-		return -EEXIST;
-	rc = meta__inode_get(t, r->ino, &in);
+	rc = meta__new_name_check(r->new_name, r->new_name_len);
+	if (rc == 0)
+		rc = meta__inode_get(t, r->ino, &in);
 	if (rc < 0)
 		return rc;
 	if (S_ISDIR(in.a.mode))
 		return -EPERM;
-	rc = meta__load_parent(t, r->new_parent, &d);
+	rc = meta__parent_for_new(t, &r->hdr.cred, r->new_parent, r->new_name, r->new_name_len,
+				  &d);
 	if (rc < 0)
-		return rc;
-	rc = meta__perm(&r->hdr.cred, &d.a, META_ACC_W | META_ACC_X);
-	if (rc < 0)
-		return rc;
-	rc = meta__dent_get(t, r->new_parent, r->new_name, r->new_name_len, &ino, &type);
-	if (rc == 0)
-		return -EEXIST;
-	if (rc != -ENOENT)
 		return rc;
 	if (in.a.nlink == 0)
 		return -ENOENT;
@@ -206,28 +160,12 @@ static int link_txn(struct kv_txn *t, void *ap)
 		return -EMLINK;
 	in.a.nlink++;
 	in.a.ctime_ns = a->now;
-	rc = meta__inode_put(t, &in);
-	if (rc == 0)
-		rc = meta__dir_changed(t, &d, d.a.nlink, a->now);
-	if (rc == 0)
-		rc = meta__dent_put(t, r->new_parent, r->new_name, r->new_name_len, in.a.ino,
-				    in.a.mode & S_IFMT);
+	rc = meta__entry_add(t, &d, d.a.nlink, r->new_name, r->new_name_len, &in, a->now);
 	if (rc < 0)
 		return rc;
 	a->resp->attr = in.a;
 	meta__parent_after(&d, a->now, &a->resp->parent);
 	return 0;
-}
-
-static void link_resp_enc(void *ap, struct c3_buf *out)
-{
-	meta_attr_resp_encode(((struct link_arg *)ap)->resp, out);
-}
-
-static int link_resp_dec(void *ap, const uint8_t *p, size_t n)
-{
-	return meta_attr_resp_decode(p, n, ((struct link_arg *)ap)->resp) < 0
-		       ? C3_INTERNAL("link reply of %zu bytes does not decode", n) : 0;
 }
 
 int meta_op_link(struct meta_svc *svc, const struct meta_link_req *req,
@@ -238,7 +176,7 @@ int meta_op_link(struct meta_svc *svc, const struct meta_link_req *req,
 	return meta__idem_run(svc, &req->hdr,
 			meta__fp_of(META_T_LINK, req->ino, "", 0, req->new_parent, req->new_name,
 			      req->new_name_len, 0),
-			link_txn, &a, link_resp_enc, link_resp_dec);
+			link_txn, &a, resp, meta__attr_resp_enc, meta__attr_resp_dec);
 }
 
 /* ------------------------------------------------------------------ unlink / rmdir */
@@ -256,8 +194,7 @@ static int unlink_txn(struct kv_txn *t, void *ap)
 	const struct meta_unlink_req *r = a->req;
 	const struct meta_cred *c = &r->hdr.cred;
 	struct meta__inode d, v;
-	uint64_t ino;
-	uint32_t type, old_nlink;
+	uint32_t old_nlink;
 	int rc;
 
 	if (meta__name_is_dot(r->name, r->name_len)) {
@@ -265,21 +202,9 @@ static int unlink_txn(struct kv_txn *t, void *ap)
 			return -EISDIR;
 		return r->name_len == 1 ? -EINVAL : -ENOTEMPTY;
 	}
-	rc = meta__name_check(r->name, r->name_len);
+	rc = meta__victim_get(t, c, r->parent, r->name, r->name_len, &d, &v);
 	if (rc < 0)
 		return rc;
-	rc = meta__load_dir(t, r->parent, &d);
-	if (rc < 0)
-		return rc;
-	rc = meta__perm(c, &d.a, META_ACC_W | META_ACC_X);
-	if (rc < 0)
-		return rc;
-	rc = meta__dent_get(t, r->parent, r->name, r->name_len, &ino, &type);
-	if (rc < 0)
-		return rc;
-	rc = meta__inode_get(t, ino, &v);
-	if (rc < 0)
-		return rc == -ENOENT ? -C3FS_EINTERNAL : rc;
 	if (a->dir && !S_ISDIR(v.a.mode))
 		return -ENOTDIR;
 	if (!a->dir && S_ISDIR(v.a.mode))
@@ -288,17 +213,7 @@ static int unlink_txn(struct kv_txn *t, void *ap)
 	if (rc < 0)
 		return rc;
 	old_nlink = d.a.nlink;
-	if (a->dir) {
-		rc = meta__dir_nonempty(t, ino);
-		if (rc < 0)
-			return rc;
-		if (rc)
-			return -ENOTEMPTY;
-		rc = meta__dir_orphan(t, ino, a->now);
-		d.a.nlink--;
-	} else {
-		rc = meta__drop_link(t, &v, a->now);
-	}
+	rc = meta__entry_drop(t, &d, &v, a->now);
 	if (rc == 0)
 		rc = meta__dent_clear(t, r->parent, r->name, r->name_len);
 	if (rc == 0)
@@ -306,17 +221,6 @@ static int unlink_txn(struct kv_txn *t, void *ap)
 	if (rc == 0)
 		meta__parent_after(&d, a->now, &a->resp.parent);
 	return rc;
-}
-
-static void unlink_resp_enc(void *ap, struct c3_buf *out)
-{
-	meta_unlink_resp_encode(&((struct unlink_arg *)ap)->resp, out);
-}
-
-static int unlink_resp_dec(void *ap, const uint8_t *p, size_t n)
-{
-	return meta_unlink_resp_decode(p, n, &((struct unlink_arg *)ap)->resp) < 0
-		       ? C3_INTERNAL("unlink reply of %zu bytes does not decode", n) : 0;
 }
 
 static int unlink_run(struct meta_svc *svc, const struct meta_unlink_req *req, bool dir,
@@ -328,7 +232,7 @@ static int unlink_run(struct meta_svc *svc, const struct meta_unlink_req *req, b
 	rc = meta__idem_run(svc, &req->hdr,
 		      meta__fp_of(dir ? META_T_RMDIR : META_T_UNLINK, req->parent, req->name,
 				  req->name_len, 0, "", 0, 0),
-		      unlink_txn, &a, unlink_resp_enc, unlink_resp_dec);
+		      unlink_txn, &a, &a.resp, meta__unlink_resp_enc, meta__unlink_resp_dec);
 	if (rc == 0 && resp)
 		*resp = a.resp;
 	return rc;

@@ -157,7 +157,7 @@ static int create_txn(struct kv_txn *t, void *ap)
 	const struct meta_create_req *r = a->req;
 	const struct meta_cred *c = &r->hdr.cred;
 	struct meta__inode d, in;
-	uint64_t ino;
+	uint64_t ino, sid = 0;
 	uint32_t type;
 	int rc;
 
@@ -165,12 +165,9 @@ static int create_txn(struct kv_txn *t, void *ap)
 	memset(&a->resp->parent, 0, sizeof(a->resp->parent));
 	if (r->flags & META_O_DIR)
 		return -EINVAL; /* O_CREAT | O_DIRECTORY */
-	rc = meta__name_check(r->name, r->name_len);
-	if (rc < 0)
-		return rc;
-	if (meta__name_is_dot(r->name, r->name_len))
-		return -EEXIST;
-	rc = meta__load_parent(t, r->parent, &d);
+	rc = meta__new_name_check(r->name, r->name_len);
+	if (rc == 0)
+		rc = meta__load_parent(t, r->parent, &d);
 	if (rc < 0)
 		return rc;
 	rc = meta__perm(c, &d.a, META_ACC_X);
@@ -194,51 +191,26 @@ static int create_txn(struct kv_txn *t, void *ap)
 	if (rc < 0)
 		return rc;
 	meta__inode_init(a->svc, &in, a->ino, &d, c, S_IFREG | (r->mode & ~r->umask & 07777), a->now);
-	rc = meta__inode_put(t, &in);
-	if (rc == 0)
-		rc = meta__dent_put(t, r->parent, r->name, r->name_len, in.a.ino, S_IFREG);
-	if (rc == 0)
-		rc = meta__dir_changed(t, &d, d.a.nlink, a->now);
+	rc = meta__entry_add(t, &d, d.a.nlink, r->name, r->name_len, &in, a->now);
 	if (rc < 0)
 		return rc;
 	if (!(r->flags & META_O_NOSESSION)) {
-		rc = meta__session_put(t, a->svc, in.a.ino, a->sid, r->hdr.client_id, r->flags, a->now);
+		sid = a->sid;
+		rc = meta__session_put(t, a->svc, in.a.ino, sid, r->hdr.client_id, r->flags, a->now);
 		if (rc < 0)
 			return rc;
-		fill_open_resp(a->resp, &in, a->sid);
-	} else {
-		fill_open_resp(a->resp, &in, 0);
 	}
+	fill_open_resp(a->resp, &in, sid);
 	meta__parent_after(&d, a->now, &a->resp->parent);
 	return 0;
-}
-
-static void open_resp_enc(void *ap, struct c3_buf *out)
-{
-	struct create_arg *a = ap;
-
-	meta_open_resp_encode(a->resp, out);
-}
-
-static int open_resp_dec(void *ap, const uint8_t *p, size_t n)
-{
-	struct create_arg *a = ap;
-
-	return meta_open_resp_decode(p, n, a->resp) < 0
-		       ? C3_INTERNAL("open reply of %zu bytes does not decode", n) : 0;
 }
 
 int meta_op_create(struct meta_svc *svc, const struct meta_create_req *req,
 		   struct meta_open_resp *resp)
 {
-	struct create_arg a;
+	struct create_arg a = { .svc = svc, .req = req, .resp = resp, .now = meta__now(svc) };
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	a.svc = svc;
-	a.req = req;
-	a.resp = resp;
-	a.now = meta__now(svc);
 	rc = meta__id_alloc(svc, &a.ino);
 	if (rc == 0)
 		rc = meta__id_alloc(svc, &a.sid);
@@ -248,8 +220,8 @@ int meta_op_create(struct meta_svc *svc, const struct meta_create_req *req,
 		struct meta__idem w = { svc, &req->hdr,
 					meta__fp_of(META_T_CREATE, req->parent, req->name,
 						    req->name_len, 0, "", 0, req->flags),
-					create_txn, &a, open_resp_enc, open_resp_dec,
-					create_record };
+					create_txn, &a, resp, meta__open_resp_enc,
+					meta__open_resp_dec, create_record };
 
 		rc = meta__run_cut_first(svc, NULL, NULL, &a.oc.first, &a.oc.layout, &w);
 	}
@@ -284,14 +256,9 @@ static int open_txn(struct kv_txn *t, void *ap)
 int meta_op_open(struct meta_svc *svc, const struct meta_open_req *req,
 		 struct meta_open_resp *resp)
 {
-	struct open_arg a;
+	struct open_arg a = { .svc = svc, .req = req, .resp = resp, .now = meta__now(svc) };
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	a.svc = svc;
-	a.req = req;
-	a.resp = resp;
-	a.now = meta__now(svc);
 	rc = meta__id_alloc(svc, &a.sid);
 	if (rc < 0)
 		return rc;

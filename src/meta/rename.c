@@ -149,17 +149,7 @@ static int rename_txn(struct kv_txn *t, void *ap)
 				return -ENOTDIR;
 			if (!sdir && ddir)
 				return -EISDIR;
-			if (ddir) {
-				rc = meta__dir_nonempty(t, dino);
-				if (rc < 0)
-					return rc;
-				if (rc)
-					return -ENOTEMPTY;
-				rc = meta__dir_orphan(t, dino, a->now);
-				npd->a.nlink--;
-			} else {
-				rc = meta__drop_link(t, &dst, a->now);
-			}
+			rc = meta__entry_drop(t, npd, &dst, a->now);
 			if (rc < 0)
 				return rc;
 		}
@@ -191,5 +181,5 @@ int meta_op_rename(struct meta_svc *svc, const struct meta_rename_req *req)
 	return meta__idem_run(svc, &req->hdr,
 			meta__fp_of(META_T_RENAME, req->parent, req->name, req->name_len, req->new_parent,
 			      req->new_name, req->new_name_len, req->flags),
-			rename_txn, &a, NULL, NULL);
+			rename_txn, &a, NULL, NULL, NULL);
 }

@@ -33,15 +33,43 @@ int meta__session_put(struct kv_txn *t, struct meta_svc *svc, uint64_t ino, uint
 		return rc;
 	/* refresh 'L' only when missing or older than a quarter of the timeout (a write per
 	 * open would make every open of one client conflict on this key) */
-	k[0] = META__K_CLIENT;
-	kv_put_be64(k + 1, client);
-	rc = kv_get(t, k, 9, &cur, &vl);
+	rc = kv_get(t, k, meta__key_id1(k, META__K_CLIENT, client), &cur, &vl);
 	if (rc == -ENOENT || (rc == 0 && (vl != 8 || kv_get_be64(cur) +
-					  svc->opts.session_timeout_ms * 1000000ull / 4 < now))) {
-		kv_put_be64(v, now);
-		return kv_set(t, k, 9, v, 8);
-	}
+					  svc->opts.session_timeout_ms * 1000000ull / 4 < now)))
+		return meta__client_renew(t, client, now);
 	return rc < 0 ? rc : 0;
+}
+
+int meta__client_renew(struct kv_txn *t, uint64_t client, uint64_t now)
+{
+	uint8_t k[9], v[8];
+
+	kv_put_be64(v, now);
+	return kv_set(t, k, meta__key_id1(k, META__K_CLIENT, client), v, 8);
+}
+
+int meta__client_unrenewed(struct kv_txn *t, uint64_t client, uint64_t seen)
+{
+	uint8_t k[9];
+	const uint8_t *cur;
+	size_t vl;
+	int rc = kv_get(t, k, meta__key_id1(k, META__K_CLIENT, client), &cur, &vl);
+
+	if (rc == -ENOENT)
+		return 1;
+	if (rc < 0)
+		return rc;
+	return vl == 8 && kv_get_be64(cur) == seen;
+}
+
+int meta__csess_decode(const struct kv_pair *p, uint64_t client, uint64_t *ino, uint64_t *sid)
+{
+	if (p->klen != 25)
+		return C3_CORRUPT("client session", "of client %llu: key length %zu, want 25",
+				  (unsigned long long)client, (size_t)p->klen);
+	*ino = kv_get_be64(p->key + 9);
+	*sid = kv_get_be64(p->key + 17);
+	return 0;
 }
 
 /* 1 = session exists (its flags in *flags), 0 = not, <0 error */
@@ -74,6 +102,43 @@ int meta__session_del(struct kv_txn *t, uint64_t ino, uint64_t sid, uint64_t cli
 	return rc < 0 ? rc : kv_clear(t, k, meta__key_id3(k, META__K_CSESS, client, ino, sid));
 }
 
+/* 1 when ino has a session open for writing (other than session `except`), 0 when not. */
+int meta__write_sessions(struct kv_txn *t, uint64_t ino, uint64_t except)
+{
+	uint8_t b[17], e[9];
+	size_t bl = 9;
+	struct kv_pair *p;
+	uint64_t last;
+	bool more;
+	int n;
+
+	meta__key_id1(b, META__K_SESSION, ino);
+	meta__key_id1(e, META__K_SESSION, ino + 1);
+	for (;;) {
+		n = kv_range(t, b, bl, e, 9, 64, false, &p, &more);
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			if (p[i].klen != 17 || p[i].vlen != 20)
+				return C3_CORRUPT("session", "of inode %llu: key length %zu (want "
+						  "17), value length %zu (want 20)",
+						  (unsigned long long)ino, (size_t)p[i].klen,
+						  (size_t)p[i].vlen);
+			if (kv_get_be64(p[i].key + 9) != except &&
+			    (kv_get_be32(p[i].val + 8) & META_O_WRITE))
+				return 1;
+		}
+		if (!more || n == 0)
+			return 0;
+		last = kv_get_be64(p[n - 1].key + 9);
+		if (last == UINT64_MAX)
+			return 0;
+		memcpy(b, p[n - 1].key, 9);
+		kv_put_be64(b + 9, last + 1); /* the sessions after the last one seen */
+		bl = 17;
+	}
+}
+
 struct close_arg {
 	struct meta_svc *svc;
 	const struct meta_close_req *req;
@@ -81,40 +146,25 @@ struct close_arg {
 	uint64_t queried; /* length from storage (several writers), 0 = none */
 	struct meta_attr_resp *resp;
 	uint64_t now;
-	int other_writers; /* out of the probe transaction */
+	int other_writers; /* out of the probe transaction: 1 when there are others */
 	struct meta_layout layout;
 };
 
 static int close_probe_txn(struct kv_txn *t, void *ap)
 {
 	struct close_arg *a = ap;
-	uint8_t b[9], e[9];
-	struct kv_pair *p;
 	struct meta__inode in;
-	bool more;
-	int n, rc;
+	int rc;
 
 	a->other_writers = 0;
 	rc = meta__inode_get(t, a->req->ino, &in);
 	if (rc < 0)
 		return rc;
 	a->layout = in.a.layout;
-	b[0] = e[0] = META__K_SESSION;
-	kv_put_be64(b + 1, a->req->ino);
-	kv_put_be64(e + 1, a->req->ino + 1);
-	n = kv_range(t, b, 9, e, 9, 64, false, &p, &more);
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		if (p[i].klen != 17 || p[i].vlen != 20)
-			return C3_CORRUPT("session", "of inode %llu: key length %zu (want 17), "
-					  "value length %zu (want 20)",
-					  (unsigned long long)a->req->ino, (size_t)p[i].klen,
-					  (size_t)p[i].vlen);
-		if (kv_get_be64(p[i].key + 9) != a->req->session_id &&
-		    (kv_get_be32(p[i].val + 8) & META_O_WRITE))
-			a->other_writers++;
-	}
+	rc = meta__write_sessions(t, a->req->ino, a->req->session_id);
+	if (rc < 0)
+		return rc;
+	a->other_writers = rc;
 	if (a->other_writers) {
 		/* chunks past a pending cut would bring the truncated length back */
 		rc = meta__cut_pending(t, a->req->ino);
@@ -178,15 +228,10 @@ static int close_txn(struct kv_txn *t, void *ap)
 int meta_op_close(struct meta_svc *svc, const struct meta_close_req *req, bool close,
 		  struct meta_attr_resp *resp)
 {
-	struct close_arg a;
+	struct close_arg a = { .svc = svc, .req = req, .close = close, .resp = resp,
+			       .now = meta__now(svc) };
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	a.svc = svc;
-	a.req = req;
-	a.close = close;
-	a.resp = resp;
-	a.now = meta__now(svc);
 	/* several writers: the reported length may be short of what others wrote, so ask
 	 * storage for the real end (outside any transaction) */
 	if (svc->opts.hooks.query_length && (req->flags & META_CLOSE_WROTE)) {
@@ -206,12 +251,8 @@ int meta_op_close(struct meta_svc *svc, const struct meta_close_req *req, bool c
 static int renew_txn(struct kv_txn *t, void *ap)
 {
 	struct meta__client_arg *a = ap;
-	uint8_t k[9], v[8];
 
-	k[0] = META__K_CLIENT;
-	kv_put_be64(k + 1, a->client);
-	kv_put_be64(v, a->now);
-	return kv_set(t, k, 9, v, 8);
+	return meta__client_renew(t, a->client, a->now);
 }
 
 int meta_op_renew(struct meta_svc *svc, const struct meta_client_req *req,
@@ -230,41 +271,33 @@ int meta_op_renew(struct meta_svc *svc, const struct meta_client_req *req,
 int meta__client_drop_txn(struct kv_txn *t, void *ap)
 {
 	struct meta__client_arg *a = ap;
-	uint8_t b[9], e[9], k[17];
+	uint8_t b[9], k[17];
 	struct kv_pair *p;
 	bool more;
 	int n, rc;
 
 	a->dropped = 0;
 	if (a->only_if_seen) {
-		const uint8_t *cur;
-		size_t vl;
-
-		k[0] = META__K_CLIENT;
-		kv_put_be64(k + 1, a->client);
-		rc = kv_get(t, k, 9, &cur, &vl);
-		if (rc < 0 && rc != -ENOENT)
-			return rc;
-		if (rc == 0 && (vl != 8 || kv_get_be64(cur) != a->seen))
-			return 0; /* renewed meanwhile: keep its sessions */
+		rc = meta__client_unrenewed(t, a->client, a->seen);
+		if (rc <= 0)
+			return rc; /* 0: renewed meanwhile, keep its sessions */
 	}
-	b[0] = e[0] = META__K_CSESS;
-	kv_put_be64(b + 1, a->client);
-	kv_put_be64(e + 1, a->client + 1);
-	n = kv_range(t, b, 9, e, 9, 256, false, &p, &more);
+	n = meta__range(t, META__K_CSESS, a->client, 256, &p, &more);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
-		if (p[i].klen != 25)
-			return C3_CORRUPT("client session", "of client %llu: key length %zu, want 25",
-					  (unsigned long long)a->client, (size_t)p[i].klen);
-		rc = kv_clear(t, k, meta__key_id2(k, META__K_SESSION, kv_get_be64(p[i].key + 9),
-						  kv_get_be64(p[i].key + 17)));
+		uint64_t ino, sid;
+
+		rc = meta__csess_decode(&p[i], a->client, &ino, &sid);
+		if (rc == 0)
+			rc = kv_clear(t, k, meta__key_id2(k, META__K_SESSION, ino, sid));
 		if (rc < 0)
 			return rc;
 	}
 	if (n > 0) {
-		rc = kv_clear_range(t, b, 9, p[n - 1].key, p[n - 1].klen);
+		/* the 'C' rows up to the last one listed */
+		rc = kv_clear_range(t, b, meta__key_id1(b, META__K_CSESS, a->client), p[n - 1].key,
+				    p[n - 1].klen);
 		if (rc == 0)
 			rc = kv_clear(t, p[n - 1].key, p[n - 1].klen);
 		if (rc < 0)
@@ -272,9 +305,7 @@ int meta__client_drop_txn(struct kv_txn *t, void *ap)
 	}
 	a->dropped = n;
 	if (!more) {
-		k[0] = META__K_CLIENT;
-		kv_put_be64(k + 1, a->client);
-		rc = kv_clear(t, k, 9);
+		rc = kv_clear(t, k, meta__key_id1(k, META__K_CLIENT, a->client));
 		if (rc < 0)
 			return rc;
 	}

@@ -155,15 +155,12 @@ struct cut_scan {
 static int cut_scan_txn(struct kv_txn *t, void *ap)
 {
 	struct cut_scan *s = ap;
-	uint8_t b[9], e[1] = { META__K_CUT + 1 };
 	struct kv_pair *p;
 	bool more;
 	int n;
 
 	s->n = 0;
-	b[0] = META__K_CUT;
-	kv_put_be64(b + 1, s->from);
-	n = kv_range(t, b, 9, e, 1, s->max, false, &p, &more);
+	n = meta__range_from(t, META__K_CUT, s->from, s->max, &p, &more);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {

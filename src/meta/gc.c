@@ -44,15 +44,12 @@ struct scan_arg {
 static int scan_txn(struct kv_txn *t, void *ap)
 {
 	struct scan_arg *s = ap;
-	uint8_t b[9] = { s->prefix };
-	uint8_t e[1] = { (uint8_t)(s->prefix + 1) };
 	struct kv_pair *p;
 	bool more;
 	int n;
 
 	s->n = 0;
-	kv_put_be64(b + 1, s->from);
-	n = kv_range(t, b, 9, e, 1, s->max, false, &p, &more);
+	n = meta__range_from(t, s->prefix, s->from, s->max, &p, &more);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
@@ -190,55 +187,6 @@ static int gc_delete_txn(struct kv_txn *t, void *ap)
 	return 0;
 }
 
-/* --------------------------------------------------------------- idempotency expiry */
-struct idem_arg {
-	uint64_t created, client, seq;
-};
-
-static int idem_drop_txn(struct kv_txn *t, void *ap)
-{
-	struct idem_arg *a = ap;
-	uint8_t k[25];
-	int rc;
-
-	rc = kv_clear(t, k, meta__key_id3(k, META__K_IDEMEXP, a->created, a->client, a->seq));
-	if (rc == 0)
-		rc = kv_clear(t, k, meta__key_id2(k, META__K_IDEM, a->client, a->seq));
-	return rc;
-}
-
-struct idemscan_arg {
-	uint64_t before;
-	int max, n;
-	struct idem_arg *out;
-};
-
-static int idem_scan_txn(struct kv_txn *t, void *ap)
-{
-	struct idemscan_arg *s = ap;
-	uint8_t b[1] = { META__K_IDEMEXP }, e[9];
-	struct kv_pair *p;
-	bool more;
-	int n;
-
-	s->n = 0;
-	e[0] = META__K_IDEMEXP;
-	kv_put_be64(e + 1, s->before);
-	n = kv_range(t, b, 1, e, 9, s->max, false, &p, &more);
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		if (p[i].klen != 25)
-			return C3_CORRUPT("idempotency expiry", "key length %zu, want 25",
-					  (size_t)p[i].klen);
-		s->out[i].created = kv_get_be64(p[i].key + 1);
-		s->out[i].client = kv_get_be64(p[i].key + 9);
-		s->out[i].seq = kv_get_be64(p[i].key + 17);
-	}
-	s->n = n;
-	return 0;
-}
-
 /* --------------------------------------------------------------- session expiry */
 struct renew_arg {
 	uint64_t client, seen, now;
@@ -371,32 +319,16 @@ static int recover_lengths(struct meta_svc *svc, uint64_t client)
 	return rc < 0 ? rc : err;
 }
 
-int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
+/* 1. Sessions of silent clients: up to max 'L' records from the cursor (a, b: room for
+ * max ids and values). */
+static int gc_clients(struct meta_svc *svc, int max, uint64_t now, uint64_t *a, uint64_t *b,
+		      struct meta_gc_stats *st)
 {
-	uint64_t *a = NULL, *b = NULL, now = meta__now(svc);
 	uint64_t timeout_ns = svc->opts.session_timeout_ms * 1000000ull;
-	struct idem_arg *ia = NULL;
-	struct gc_item *gi = NULL;
-	int n, rc = 0;
+	int n = scan(svc, META__K_CLIENT, svc->client_cursor, max, a, b), rc;
 
-	if (max <= 0)
-		max = 256;
-	pthread_mutex_lock(&svc->gc_lock);
-	a = calloc((size_t)max, sizeof(*a));
-	b = calloc((size_t)max, sizeof(*b));
-	ia = calloc((size_t)max, sizeof(*ia));
-	gi = calloc((size_t)max, sizeof(*gi));
-	if (!a || !b || !ia || !gi) {
-		rc = -ENOMEM;
-		goto out;
-	}
-
-	/* 1. sessions of silent clients */
-	n = scan(svc, META__K_CLIENT, svc->client_cursor, max, a, b);
-	if (n < 0) {
-		rc = n;
-		goto out;
-	}
+	if (n < 0)
+		return n;
 	svc->client_cursor = n < max ? 0 : a[n - 1] + 1; /* round robin over all clients */
 	for (int i = 0; i < n; i++) {
 		struct renew_arg r = { a[i], b[i], now };
@@ -414,7 +346,6 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 		if (rc <= 0) {
 			if (rc < 0)
 				st->errors++;
-			rc = 0;
 			continue;
 		}
 		/* a crashed writer never reported its length: take it from storage first */
@@ -430,91 +361,97 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 		} while (rc == 1);
 		if (rc < 0)
 			st->errors++;
-		rc = 0;
 	}
+	return 0;
+}
 
-	/* 2. unlinked files, round robin from the cursor so busy (open) files at the head
-	 * of the queue never starve the others */
-	n = scan(svc, META__K_GC, svc->gc_cursor, max, a, b);
-	if (n < 0) {
-		rc = n;
-		goto out;
-	}
+/* 2. Unlinked files and removed directories, round robin from the cursor so busy (open)
+ * files at the head of the queue never starve the others (a, b, gi: room for max). */
+static int gc_orphans(struct meta_svc *svc, int max, uint64_t now, uint64_t *a, uint64_t *b,
+		      struct gc_item *gi, struct meta_gc_stats *st)
+{
+	struct gc_batch gb = { gi, 0, now, svc->opts.dir_grace_ms * 1000000ull };
+	int n = scan(svc, META__K_GC, svc->gc_cursor, max, a, b), rc;
+
+	if (n < 0)
+		return n;
 	svc->gc_cursor = n < max ? 0 : a[n - 1] + 1;
-	if (n > 0) {
-		struct gc_batch gb = { gi, n, now, svc->opts.dir_grace_ms * 1000000ull };
+	if (n == 0)
+		return 0;
+	gb.n = n;
+	for (int i = 0; i < n; i++) {
+		memset(&gi[i], 0, sizeof(gi[i]));
+		gi[i].ino = a[i];
+		gi[i].queued_ns = b[i];
+	}
+	if (kv_run(svc->db, true, gc_check_txn, &gb) < 0) {
+		st->errors++;
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		struct gc_item *g = &gi[i];
 
-		for (int i = 0; i < n; i++) {
-			memset(&gi[i], 0, sizeof(gi[i]));
-			gi[i].ino = a[i];
-			gi[i].queued_ns = b[i];
-		}
-		rc = kv_run(svc->db, true, gc_check_txn, &gb);
+		if (g->state == GC_BUSY && !g->is_dir)
+			st->files_busy++;
+		if ((g->state == GC_BUSY || g->state == GC_WAIT) && g->is_dir)
+			st->dirs_waiting++;
+		if (g->state != GC_READY || !g->is_reg || !svc->opts.hooks.remove_chunks)
+			continue;
+		rc = svc->opts.hooks.remove_chunks(svc->opts.hooks.arg, g->ino, &g->layout);
 		if (rc < 0) {
 			st->errors++;
-			n = 0;
-		}
-		for (int i = 0; i < n; i++) {
-			struct gc_item *g = &gi[i];
-
-			if (g->state == GC_BUSY && !g->is_dir)
-				st->files_busy++;
-			if ((g->state == GC_BUSY || g->state == GC_WAIT) && g->is_dir)
-				st->dirs_waiting++;
-			if (g->state != GC_READY || !g->is_reg || !svc->opts.hooks.remove_chunks)
-				continue;
-			rc = svc->opts.hooks.remove_chunks(svc->opts.hooks.arg, g->ino, &g->layout);
-			if (rc < 0) {
-				st->errors++;
-				g->state = GC_SKIP; /* stays queued, retried next pass */
-			}
-		}
-		if (n > 0) {
-			rc = kv_run(svc->db, false, gc_delete_txn, &gb);
-			if (rc < 0)
-				st->errors++;
-			for (int i = 0; rc == 0 && i < n; i++) {
-				if (gi[i].result == 1 && gi[i].is_dir)
-					st->dirs_removed++;
-				else if (gi[i].result == 1)
-					st->files_removed++;
-				else if (gi[i].result == 2 && gi[i].is_dir)
-					st->dirs_waiting++;
-				else if (gi[i].result == 2)
-					st->files_busy++;
-				else if (gi[i].result == 3)
-					st->errors++;
-			}
+			g->state = GC_SKIP; /* stays queued, retried next pass */
 		}
 	}
-	rc = 0;
+	if (kv_run(svc->db, false, gc_delete_txn, &gb) < 0) {
+		st->errors++;
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		if (gi[i].result == 1 && gi[i].is_dir)
+			st->dirs_removed++;
+		else if (gi[i].result == 1)
+			st->files_removed++;
+		else if (gi[i].result == 2 && gi[i].is_dir)
+			st->dirs_waiting++;
+		else if (gi[i].result == 2)
+			st->files_busy++;
+		else if (gi[i].result == 3)
+			st->errors++;
+	}
+	return 0;
+}
 
+int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
+{
+	uint64_t *a = NULL, *b = NULL, now = meta__now(svc);
+	struct gc_item *gi = NULL;
+	int rc;
+
+	if (max <= 0)
+		max = 256;
+	pthread_mutex_lock(&svc->gc_lock);
+	a = calloc((size_t)max, sizeof(*a));
+	b = calloc((size_t)max, sizeof(*b));
+	gi = calloc((size_t)max, sizeof(*gi));
+	if (!a || !b || !gi) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = gc_clients(svc, max, now, a, b, st);
+	if (rc == 0)
+		rc = gc_orphans(svc, max, now, a, b, gi, st);
+	if (rc < 0)
+		goto out;
 	/* 3. truncates whose storage cut is still pending */
 	if (meta__cut_gc(svc, max, &st->cuts_done, &st->cuts_dropped, &st->errors) < 0)
 		st->errors++;
-
 	/* 4. idempotency records */
-	{
-		uint64_t ttl = svc->opts.idem_ttl_ms * 1000000ull;
-		struct idemscan_arg s = { now > ttl ? now - ttl : 0, max, 0, ia };
-
-		if (s.before > 0) {
-			rc = kv_run(svc->db, true, idem_scan_txn, &s);
-			if (rc < 0)
-				goto out;
-			for (int i = 0; i < s.n; i++) {
-				if (kv_run(svc->db, false, idem_drop_txn, &ia[i]) < 0)
-					st->errors++;
-				else
-					st->idem_expired++;
-			}
-		}
-	}
+	rc = meta__idem_gc(svc, now, max, &st->idem_expired, &st->errors);
 out:
 	pthread_mutex_unlock(&svc->gc_lock);
 	free(a);
 	free(b);
-	free(ia);
 	free(gi);
 	return rc;
 }

@@ -10,6 +10,7 @@
  * retry, so the request runs and its record replaces the old one.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/check.h"
@@ -107,6 +108,78 @@ int meta__idem_run(struct meta_svc *svc, const struct meta_hdr *hdr, uint64_t fp
 	struct meta__idem w = { svc, hdr, fp, body, arg, reply, enc, dec, NULL };
 
 	return kv_run(svc->db, false, meta__idem_txn, &w);
+}
+
+/* ------------------------------------------------------------------ expiry (GC) */
+struct idem_arg {
+	uint64_t created, client, seq;
+};
+
+static int idem_drop_txn(struct kv_txn *t, void *ap)
+{
+	struct idem_arg *a = ap;
+	uint8_t k[25];
+	int rc;
+
+	rc = kv_clear(t, k, meta__key_id3(k, META__K_IDEMEXP, a->created, a->client, a->seq));
+	if (rc == 0)
+		rc = kv_clear(t, k, meta__key_id2(k, META__K_IDEM, a->client, a->seq));
+	return rc;
+}
+
+struct idemscan_arg {
+	uint64_t before;
+	int max, n;
+	struct idem_arg *out;
+};
+
+static int idem_scan_txn(struct kv_txn *t, void *ap)
+{
+	struct idemscan_arg *s = ap;
+	uint8_t b[1] = { META__K_IDEMEXP }, e[9];
+	struct kv_pair *p;
+	bool more;
+	int n;
+
+	s->n = 0;
+	e[0] = META__K_IDEMEXP;
+	kv_put_be64(e + 1, s->before);
+	n = kv_range(t, b, 1, e, 9, s->max, false, &p, &more);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (p[i].klen != 25)
+			return C3_CORRUPT("idempotency expiry", "key length %zu, want 25",
+					  (size_t)p[i].klen);
+		s->out[i].created = kv_get_be64(p[i].key + 1);
+		s->out[i].client = kv_get_be64(p[i].key + 9);
+		s->out[i].seq = kv_get_be64(p[i].key + 17);
+	}
+	s->n = n;
+	return 0;
+}
+
+int meta__idem_gc(struct meta_svc *svc, uint64_t now, int max, uint64_t *expired,
+		  uint64_t *errors)
+{
+	uint64_t ttl = svc->opts.idem_ttl_ms * 1000000ull;
+	struct idemscan_arg s = { now > ttl ? now - ttl : 0, max, 0, NULL };
+	int rc;
+
+	if (s.before == 0)
+		return 0;
+	s.out = calloc((size_t)max, sizeof(*s.out));
+	if (!s.out)
+		return -ENOMEM;
+	rc = kv_run(svc->db, true, idem_scan_txn, &s);
+	for (int i = 0; rc == 0 && i < s.n; i++) {
+		if (kv_run(svc->db, false, idem_drop_txn, &s.out[i]) < 0)
+			(*errors)++;
+		else
+			(*expired)++;
+	}
+	free(s.out);
+	return rc;
 }
 
 /* The reply codecs: one pair per reply struct of proto/meta.h. */

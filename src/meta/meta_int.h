@@ -88,6 +88,10 @@ size_t meta__key_id3(uint8_t *k, uint8_t prefix, uint64_t a, uint64_t b, uint64_
 int meta__range(struct kv_txn *t, uint8_t prefix, uint64_t id, int limit, struct kv_pair **p,
 		bool *more);
 int meta__range_clear(struct kv_txn *t, uint8_t prefix, uint64_t id);
+/* kv_range over the keys prefix|id... with id >= from, to the end of the table (a GC
+ * scan from its round-robin cursor). */
+int meta__range_from(struct kv_txn *t, uint8_t prefix, uint64_t from, int limit,
+		     struct kv_pair **p, bool *more);
 int meta__range_any(struct kv_txn *t, uint8_t prefix, uint64_t id);
 
 /* ---- stored values */
@@ -239,6 +243,10 @@ int meta__idem_txn(struct kv_txn *t, void *idem);
 int meta__idem_run(struct meta_svc *svc, const struct meta_hdr *hdr, uint64_t fp,
 		   kv_txn_fn body, void *arg, void *reply, void (*enc)(void *, struct c3_buf *),
 		   int (*dec)(void *, const uint8_t *, size_t));
+/* GC: drop up to max idempotency records older than opts.idem_ttl_ms (counting them and
+ * the failed drops); 0 or the scan's error. */
+int meta__idem_gc(struct meta_svc *svc, uint64_t now, int max, uint64_t *expired,
+		  uint64_t *errors);
 /* Reply codecs for meta__idem (reply = a struct meta_<name> of proto/meta.h); dec answers
  * -C3FS_EINTERNAL for a stored reply that does not decode. */
 void meta__attr_resp_enc(void *reply, struct c3_buf *out);

@@ -76,6 +76,15 @@ int meta__range(struct kv_txn *t, uint8_t prefix, uint64_t id, int limit, struct
 	return kv_range(t, b, 9, e, 9, limit, false, p, more);
 }
 
+int meta__range_from(struct kv_txn *t, uint8_t prefix, uint64_t from, int limit,
+		     struct kv_pair **p, bool *more)
+{
+	uint8_t b[9], e[1] = { (uint8_t)(prefix + 1) };
+
+	meta__key_id1(b, prefix, from);
+	return kv_range(t, b, 9, e, 1, limit, false, p, more);
+}
+
 int meta__range_clear(struct kv_txn *t, uint8_t prefix, uint64_t id)
 {
 	uint8_t b[9], e[9];

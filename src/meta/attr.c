@@ -51,10 +51,7 @@ static int lookup_txn(struct kv_txn *t, void *ap)
 	uint32_t type;
 	int rc;
 
-	rc = meta__load_dir(t, r->parent, &d);
-	if (rc < 0)
-		return rc;
-	rc = meta__perm(&r->hdr.cred, &d.a, META_ACC_X);
+	rc = meta__load_dir_perm(t, &r->hdr.cred, r->parent, META_ACC_X, &d);
 	if (rc < 0)
 		return rc;
 	if (meta__name_is_dot(r->name, r->name_len)) {

@@ -116,6 +116,14 @@ int meta__dir_orphan(struct kv_txn *t, uint64_t ino, uint64_t now)
 	return rc < 0 ? rc : gc_enqueue(t, ino, now);
 }
 
+int meta__load_dir_perm(struct kv_txn *t, const struct meta_cred *c, uint64_t ino,
+			uint32_t mask, struct meta__inode *d)
+{
+	int rc = meta__load_dir(t, ino, d);
+
+	return rc < 0 ? rc : meta__perm(c, &d->a, mask);
+}
+
 int meta__load_parent(struct kv_txn *t, uint64_t ino, struct meta__inode *d)
 {
 	int rc = meta__load_dir(t, ino, d);
@@ -213,9 +221,7 @@ int meta__victim_get(struct kv_txn *t, const struct meta_cred *c, uint64_t paren
 	int rc = meta__name_check(name, len);
 
 	if (rc == 0)
-		rc = meta__load_dir(t, parent, d);
-	if (rc == 0)
-		rc = meta__perm(c, &d->a, META_ACC_W | META_ACC_X);
+		rc = meta__load_dir_perm(t, c, parent, META_ACC_W | META_ACC_X, d);
 	if (rc == 0)
 		rc = meta__dent_get(t, parent, name, len, &ino, &type);
 	if (rc < 0)

@@ -150,6 +150,9 @@ bool meta__name_is_dot(const char *name, uint32_t len);
 void meta__touch_dir(struct meta__inode *d, uint64_t now);
 /* Load ino, which must be a directory (-ENOTDIR). */
 int meta__load_dir(struct kv_txn *t, uint64_t ino, struct meta__inode *d);
+/* The same, and c needs the META_ACC_* bits of mask on it. */
+int meta__load_dir_perm(struct kv_txn *t, const struct meta_cred *c, uint64_t ino,
+			uint32_t mask, struct meta__inode *d);
 /* Delete an inode record with its xattrs and directory time rows. */
 int meta__inode_delete(struct kv_txn *t, uint64_t ino);
 /* An entry of directory d changed at now.  When its nlink changed too (old_nlink is the

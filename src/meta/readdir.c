@@ -35,10 +35,7 @@ static int readdir_txn(struct kv_txn *t, void *ap)
 		limit = META_READDIR_MAX;
 	if (r->cursor_len > META_NAME_MAX)
 		return -EINVAL;
-	rc = meta__load_dir(t, r->ino, &d);
-	if (rc < 0)
-		return rc;
-	rc = meta__perm(&r->hdr.cred, &d.a, META_ACC_R);
+	rc = meta__load_dir_perm(t, &r->hdr.cred, r->ino, META_ACC_R, &d);
 	if (rc < 0)
 		return rc;
 	bl = meta__key_dent(b, r->ino, r->cursor, r->cursor_len);

@@ -15,15 +15,19 @@ struct rename_arg {
 	uint64_t now;
 };
 
-/* -EINVAL when dir `moving` is new_parent or one of its ancestors. */
-static int loop_check(struct kv_txn *t, uint64_t moving, uint64_t new_parent)
+/* May c move directory `moving` (its '..' changes) below new_parent?  It needs write
+ * permission on it, and -EINVAL when it is new_parent or one of its ancestors. */
+static int loop_check(struct kv_txn *t, const struct meta_cred *c,
+		      const struct meta__inode *moving, uint64_t new_parent)
 {
 	uint64_t cur = new_parent;
 	struct meta__inode in;
-	int rc;
+	int rc = meta__perm(c, &moving->a, META_ACC_W);
 
+	if (rc < 0)
+		return rc;
 	for (int depth = 0; depth < META__DEPTH_MAX; depth++) {
-		if (cur == moving)
+		if (cur == moving->a.ino)
 			return -EINVAL;
 		if (cur == META_ROOT_INO)
 			return 0;
@@ -107,17 +111,13 @@ static int rename_txn(struct kv_txn *t, void *ap)
 	if (rc < 0)
 		return rc;
 	if (!same_dir && sdir) {
-		rc = meta__perm(c, &src.a, META_ACC_W);
-		if (rc == 0)
-			rc = loop_check(t, sino, r->new_parent);
+		rc = loop_check(t, c, &src, r->new_parent);
 		if (rc < 0)
 			return rc;
 	}
 	if (exchange) {
 		if (!same_dir && ddir) {
-			rc = meta__perm(c, &dst.a, META_ACC_W);
-			if (rc == 0)
-				rc = loop_check(t, dino, r->parent);
+			rc = loop_check(t, c, &dst, r->parent);
 			if (rc < 0)
 				return rc;
 		}

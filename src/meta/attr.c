@@ -170,142 +170,162 @@ static int setattr_may_write(struct kv_txn *t, const struct meta_setattr_req *r,
 	return meta__perm(&r->hdr.cred, &in->a, META_ACC_W);
 }
 
-static int setattr_txn(struct kv_txn *t, void *ap)
+/* Every check of setattr a->req on inode in, before any change (setattr_apply).  May
+ * answer META__CUT_FIRST (a->first, a->layout filled) for an extension. */
+static int setattr_check(struct kv_txn *t, struct setattr_arg *a, const struct meta__inode *in)
 {
-	struct setattr_arg *a = ap;
 	const struct meta_setattr_req *r = a->req;
 	const struct meta_cred *c = &r->hdr.cred;
-	struct meta__inode in;
-	bool owner, root = c->uid == 0;
+	bool root = c->uid == 0, owner = root || c->uid == in->a.uid;
 	uint32_t m = r->mask;
 	int rc;
 
-	a->shrunk = false;
-	rc = meta__inode_get(t, r->ino, &in);
-	if (rc == 0)
-		rc = meta__dir_times(t, &in);
-	if (rc < 0)
-		return rc;
-	owner = root || c->uid == in.a.uid;
-	/* checks first, all of them, then the changes */
 	if ((m & META_SET_MODE) && !owner) {
 		/* The one mode change a non-owner may make: the kernel's kill-priv SETATTR
 		 * after a write/truncate by someone allowed to write. */
-		if (!killpriv_only(in.a.mode, r->mode))
+		if (!killpriv_only(in->a.mode, r->mode))
 			return -EPERM;
-		rc = setattr_may_write(t, r, &in);
+		rc = setattr_may_write(t, r, in);
 		if (rc < 0)
 			return rc == -EACCES ? -EPERM : rc;
 	}
-	if ((m & META_SET_UID) && r->uid != in.a.uid && !root)
+	if ((m & META_SET_UID) && r->uid != in->a.uid && !root)
 		return -EPERM;
-	if ((m & META_SET_GID) && r->gid != in.a.gid && !root &&
-	    !(c->uid == in.a.uid && meta__cred_in_group(c, r->gid) &&
-	      (!(m & META_SET_UID) || r->uid == in.a.uid)))
+	if ((m & META_SET_GID) && r->gid != in->a.gid && !root &&
+	    !(c->uid == in->a.uid && meta__cred_in_group(c, r->gid) &&
+	      (!(m & META_SET_UID) || r->uid == in->a.uid)))
 		return -EPERM;
 	if ((m & (META_SET_ATIME | META_SET_MTIME)) && !owner)
 		return -EPERM;
 	if ((m & (META_SET_ATIME_NOW | META_SET_MTIME_NOW)) &&
 	    !(m & (META_SET_ATIME | META_SET_MTIME)) && !owner &&
-	    meta__perm(c, &in.a, META_ACC_W) < 0)
+	    meta__perm(c, &in->a, META_ACC_W) < 0)
 		return -EACCES;
 	if (m & META_SET_SIZE) {
-		if (S_ISDIR(in.a.mode))
+		if (S_ISDIR(in->a.mode))
 			return -EISDIR;
-		if (!S_ISREG(in.a.mode))
+		if (!S_ISREG(in->a.mode))
 			return -EINVAL;
 		if (r->size > (1ull << 62))
 			return -EFBIG;
-		rc = setattr_may_write(t, r, &in);
+		rc = setattr_may_write(t, r, in);
 		if (rc < 0)
 			return rc;
-		if (r->size > in.a.length) {
+		if (r->size > in->a.length) {
 			/* a cut still pending from an earlier truncate goes first: the range
 			 * about to reappear must read as zeros */
-			rc = meta__cut_first(t, &in, 0, &a->first);
+			rc = meta__cut_first(t, in, 0, &a->first);
 			if (rc == META__CUT_FIRST)
-				a->layout = in.a.layout;
+				a->layout = in->a.layout;
 			if (rc < 0)
 				return rc;
 		}
 	}
-	if ((m & META_SET_DYN_STRIPE) && !S_ISREG(in.a.mode))
+	if ((m & META_SET_DYN_STRIPE) && !S_ISREG(in->a.mode))
 		return -EINVAL;
 	if (m & META_SET_LAYOUT) {
-		if (!S_ISDIR(in.a.mode))
+		if (!S_ISDIR(in->a.mode))
 			return -ENOTDIR;
 		if (!owner)
 			return -EPERM;
 		if (meta_layout_check(&r->layout, false) != 0)
 			return -C3FS_EBADLAYOUT;
 	}
+	return 0;
+}
+
+/* The changes of setattr a->req to inode in (checked by setattr_check), in the record
+ * and, for a shrink, the pending cut. */
+static int setattr_apply(struct kv_txn *t, struct setattr_arg *a, struct meta__inode *in)
+{
+	const struct meta_setattr_req *r = a->req;
+	const struct meta_cred *c = &r->hdr.cred;
+	bool root = c->uid == 0;
+	uint32_t m = r->mask;
+	int rc;
 
 	if (m & META_SET_MODE) {
-		in.a.mode = (in.a.mode & S_IFMT) | (r->mode & 07777);
-		if (!root && !meta__cred_in_group(c, (m & META_SET_GID) ? r->gid : in.a.gid))
-			in.a.mode &= ~(uint32_t)S_ISGID;
+		in->a.mode = (in->a.mode & S_IFMT) | (r->mode & 07777);
+		if (!root && !meta__cred_in_group(c, (m & META_SET_GID) ? r->gid : in->a.gid))
+			in->a.mode &= ~(uint32_t)S_ISGID;
 	}
 	if (m & (META_SET_UID | META_SET_GID)) {
 		if (m & META_SET_UID)
-			in.a.uid = r->uid;
+			in->a.uid = r->uid;
 		if (m & META_SET_GID)
-			in.a.gid = r->gid;
-		if (!S_ISDIR(in.a.mode))
-			in.a.mode = meta__killpriv_mode(in.a.mode);
+			in->a.gid = r->gid;
+		if (!S_ISDIR(in->a.mode))
+			in->a.mode = meta__killpriv_mode(in->a.mode);
 	}
 	if (m & META_SET_ATIME)
-		in.a.atime_ns = r->atime_ns;
+		in->a.atime_ns = r->atime_ns;
 	else if (m & META_SET_ATIME_NOW)
-		in.a.atime_ns = a->now;
+		in->a.atime_ns = a->now;
 	if (m & META_SET_MTIME)
-		in.a.mtime_ns = r->mtime_ns;
+		in->a.mtime_ns = r->mtime_ns;
 	else if (m & META_SET_MTIME_NOW)
-		in.a.mtime_ns = a->now;
+		in->a.mtime_ns = a->now;
 	if (m & META_SET_SIZE) {
 		/* The storage cut runs after the commit, also when the size does not change:
 		 * a client that retries a truncate whose cut failed (storage down, chain
 		 * being reconfigured) finds the length already set and must still get the
 		 * chunks past it removed; a writer that has not reported its length yet may
 		 * also have data past the stored end.  The cut is idempotent. */
-		if (r->size < in.a.length)
-			in.a.truncate_ver++;
-		if (r->size <= in.a.length) {
+		if (r->size < in->a.length)
+			in->a.truncate_ver++;
+		if (r->size <= in->a.length) {
 			a->shrunk = true;
-			a->layout = in.a.layout;
+			a->layout = in->a.layout;
 			a->new_length = r->size;
 			a->stamp = meta__rand(a->svc);
-			rc = meta__cut_note(t, in.a.ino, r->size, a->stamp);
+			rc = meta__cut_note(t, in->a.ino, r->size, a->stamp);
 			if (rc < 0)
 				return rc;
 		}
-		in.a.length = r->size;
-		in.a.mtime_ns = a->now;
-		in.a.layout.dyn_stripe =
-			meta_layout_dyn_needed(&in.a.layout, in.a.layout.dyn_stripe, r->size);
+		in->a.length = r->size;
+		in->a.mtime_ns = a->now;
+		in->a.layout.dyn_stripe =
+			meta_layout_dyn_needed(&in->a.layout, in->a.layout.dyn_stripe, r->size);
 		if (!root)
-			in.a.mode = meta__killpriv_mode(in.a.mode);
+			in->a.mode = meta__killpriv_mode(in->a.mode);
 	}
 	if (m & META_SET_DYN_STRIPE) {
-		uint32_t want = r->dyn_stripe > in.a.layout.stripe ? in.a.layout.stripe : r->dyn_stripe;
+		uint32_t want = r->dyn_stripe > in->a.layout.stripe ? in->a.layout.stripe
+								    : r->dyn_stripe;
 
-		while (in.a.layout.dyn_stripe < want)
-			in.a.layout.dyn_stripe = in.a.layout.dyn_stripe * 2 > in.a.layout.stripe
-				? in.a.layout.stripe : in.a.layout.dyn_stripe * 2;
+		while (in->a.layout.dyn_stripe < want)
+			in->a.layout.dyn_stripe = in->a.layout.dyn_stripe * 2 > in->a.layout.stripe
+				? in->a.layout.stripe : in->a.layout.dyn_stripe * 2;
 	}
 	if (m & META_SET_LAYOUT) {
-		in.a.layout = r->layout;
-		in.a.layout.base = 0;
-		in.a.layout.seed = 0;
-		in.a.layout.dyn_stripe = 0;
+		in->a.layout = r->layout;
+		in->a.layout.base = 0;
+		in->a.layout.seed = 0;
+		in->a.layout.dyn_stripe = 0;
 	}
-	in.a.ctime_ns = a->now;
-	rc = meta__inode_put(t, &in);
-	if (rc == 0 && S_ISDIR(in.a.mode))
-		rc = meta__dir_times_clear(t, in.a.ino); /* the record now has the newest */
+	in->a.ctime_ns = a->now;
+	rc = meta__inode_put(t, in);
+	if (rc == 0 && S_ISDIR(in->a.mode))
+		rc = meta__dir_times_clear(t, in->a.ino); /* the record now has the newest */
 	if (rc < 0)
 		return rc;
-	a->resp->attr = in.a;
+	a->resp->attr = in->a;
 	return 0;
+}
+
+static int setattr_txn(struct kv_txn *t, void *ap)
+{
+	struct setattr_arg *a = ap;
+	struct meta__inode in;
+	int rc;
+
+	a->shrunk = false;
+	rc = meta__inode_get(t, a->req->ino, &in);
+	if (rc == 0)
+		rc = meta__dir_times(t, &in);
+	if (rc == 0)
+		rc = setattr_check(t, a, &in);
+	return rc < 0 ? rc : setattr_apply(t, a, &in);
 }
 
 int meta_op_setattr(struct meta_svc *svc, const struct meta_setattr_req *req,

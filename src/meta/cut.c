@@ -246,10 +246,11 @@ int meta__cut_gc(struct meta_svc *svc, int max, uint64_t *cut, uint64_t *dropped
 	return 0;
 }
 
-/* kv_run of fn (or, with idem, of meta__idem_txn) that gives way to a pending cut: when fn answers
- * META__CUT_FIRST with *first and *layout filled, the cut runs and fn runs again. */
+/* kv_run of fn (or, with idem, of meta__idem_txn) that gives way to a pending cut: when
+ * the body answers META__CUT_FIRST with *first and *layout filled, the cut runs and the
+ * body runs again. */
 int meta__run_cut_first(struct meta_svc *svc, kv_txn_fn fn, void *arg, struct meta__cut *first,
-			 struct meta_layout *layout, struct meta__idem *idem)
+			struct meta_layout *layout, struct meta__idem *idem)
 {
 	int rc;
 

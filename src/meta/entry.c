@@ -26,7 +26,7 @@ void meta__touch_dir(struct meta__inode *d, uint64_t now)
  * otherwise only the times go to the blind 'T' key, so concurrent entry changes in one
  * directory do not conflict on its inode. */
 int meta__dir_changed(struct kv_txn *t, struct meta__inode *d, uint32_t old_nlink,
-		       uint64_t now)
+		      uint64_t now)
 {
 	if (d->a.nlink != old_nlink) {
 		meta__touch_dir(d, now);
@@ -135,8 +135,8 @@ int meta__load_parent(struct kv_txn *t, uint64_t ino, struct meta__inode *d)
 
 /* New inode below parent dir d (POSIX owner/group rules incl. setgid directories). */
 void meta__inode_init(struct meta_svc *svc, struct meta__inode *in, uint64_t ino,
-		       const struct meta__inode *d, const struct meta_cred *c, uint32_t mode,
-		       uint64_t now)
+		      const struct meta__inode *d, const struct meta_cred *c, uint32_t mode,
+		      uint64_t now)
 {
 	memset(in, 0, sizeof(*in));
 	in->a.ino = ino;

@@ -16,7 +16,7 @@
 
 /* Record an open session for ino and keep the client's renew record fresh. */
 int meta__session_put(struct kv_txn *t, struct meta_svc *svc, uint64_t ino, uint64_t sid,
-		       uint64_t client, uint32_t flags, uint64_t now)
+		      uint64_t client, uint32_t flags, uint64_t now)
 {
 	uint8_t k[25], v[20];
 	const uint8_t *cur;
@@ -74,7 +74,7 @@ int meta__csess_decode(const struct kv_pair *p, uint64_t client, uint64_t *ino, 
 
 /* 1 = session exists (its flags in *flags), 0 = not, <0 error */
 int meta__session_get(struct kv_txn *t, uint64_t ino, uint64_t sid, uint32_t *flags,
-		       uint64_t *client)
+		      uint64_t *client)
 {
 	uint8_t k[17];
 	const uint8_t *v;

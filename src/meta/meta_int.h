@@ -267,7 +267,7 @@ int meta__run_cut_first(struct meta_svc *svc, kv_txn_fn fn, void *arg, struct me
 uint64_t meta__fp_of(uint32_t type, uint64_t id1, const char *n1, uint32_t l1, uint64_t id2,
 		     const char *n2, uint32_t l2, uint32_t extra);
 
-/* ---- ids (allocator.c) */
+/* ---- ids (store.c) */
 int meta__id_alloc(struct meta_svc *svc, uint64_t *id);
 uint64_t meta__rand(struct meta_svc *svc);
 

@@ -58,9 +58,58 @@ static uint32_t nvisit(const struct routing_info *ri, const struct meta_layout *
 	return n > tab->nchains ? tab->nchains : n;
 }
 
-static int remove_range(struct meta_cluster *mc, const struct chain_ref *c, uint64_t ino,
-			uint32_t begin)
+/* Calls fn(mc, chain, arg) for each chain file layout l may have chunks on (the first
+ * nvisit positions of its permutation), in order, until one fails; with only >= 0 just
+ * for the chain at that position.  None when l's table is unknown.  fn's error, or 0. */
+static int each_chain(struct meta_cluster *mc, const struct meta_layout *l, int64_t only,
+		      int (*fn)(struct meta_cluster *mc, const struct chain_ref *c, void *arg),
+		      void *arg)
 {
+	struct routing_info *ri = mc->routing(mc->routing_arg);
+	uint32_t *perm, n;
+	int rc = 0;
+
+	if (!ri)
+		return -C3FS_ENOROUTING;
+	n = nvisit(ri, l); /* 0: no such table, no chunk can exist */
+	perm = calloc(l->stripe ? l->stripe : 1, sizeof(*perm));
+	if (!perm) {
+		routing_unref(ri);
+		return -ENOMEM;
+	}
+	meta_layout_perm(l, perm);
+	for (uint32_t k = 0; k < n && rc == 0; k++) {
+		struct chain_ref c;
+
+		rc = chain_of(ri, l, perm, only >= 0 ? (uint32_t)only : k, &c);
+		if (rc == 0)
+			rc = fn(mc, &c, arg);
+		if (only >= 0)
+			break;
+	}
+	free(perm);
+	routing_unref(ri);
+	return rc;
+}
+
+/* One storage request of the given type to chain c's head: the request already encoded
+ * in b (its encoding error, if any, is returned), the reply's bytes into resp. */
+static int chain_call(struct meta_cluster *mc, const struct chain_ref *c, uint16_t type,
+		      const struct c3_buf *b, struct c3_buf *resp)
+{
+	if (b->err)
+		return b->err;
+	return rpc_call_sync(mc->rpc, c->addr, type, b->data, b->len, resp, mc->timeout_ms);
+}
+
+struct remove_arg {
+	uint64_t ino;
+	uint32_t begin;
+};
+
+static int remove_range(struct meta_cluster *mc, const struct chain_ref *c, void *ap)
+{
+	const struct remove_arg *a = ap;
 	struct storage_remove_req rq;
 	struct storage_remove_rsp rs;
 	struct c3_buf b = C3_BUF_INIT, resp = C3_BUF_INIT;
@@ -68,18 +117,13 @@ static int remove_range(struct meta_cluster *mc, const struct chain_ref *c, uint
 
 	memset(&rq, 0, sizeof(rq));
 	rq.route = c->route;
-	rq.inode = ino;
-	rq.begin = begin;
+	rq.inode = a->ino;
+	rq.begin = a->begin;
 	rq.end = STORAGE_INDEX_END;
 	for (int rounds = 0; rounds < 100000; rounds++) {
 		c3_buf_reset(&b);
 		storage_remove_req_encode(&rq, &b);
-		if (b.err) {
-			rc = b.err;
-			goto out;
-		}
-		rc = rpc_call_sync(mc->rpc, c->addr, STORAGE_T_REMOVE, b.data, b.len, &resp,
-				   mc->timeout_ms);
+		rc = chain_call(mc, c, STORAGE_T_REMOVE, &b, &resp);
 		if (rc == 0)
 			rc = storage_remove_rsp_decode(resp.data, resp.len, &rs);
 		if (rc == 0)
@@ -97,34 +141,12 @@ out:
 static int hook_remove_from(struct meta_cluster *mc, uint64_t ino, const struct meta_layout *l,
 			    uint32_t begin)
 {
-	struct routing_info *ri = mc->routing(mc->routing_arg);
-	uint32_t *perm = NULL, n;
-	int rc = 0;
+	struct remove_arg a = { ino, begin };
+	int rc = each_chain(mc, l, -1, remove_range, &a);
 
-	if (!ri)
-		return -C3FS_ENOROUTING;
-	n = nvisit(ri, l);
-	if (n == 0)
-		goto out; /* no such table: no chunk can exist */
-	perm = calloc(l->stripe, sizeof(*perm));
-	if (!perm) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	meta_layout_perm(l, perm);
-	for (uint32_t k = 0; k < n && rc == 0; k++) {
-		struct chain_ref c;
-
-		rc = chain_of(ri, l, perm, k, &c);
-		if (rc == 0)
-			rc = remove_range(mc, &c, ino, begin);
-	}
-out:
 	if (rc < 0)
 		LOG_WARN("removing chunks of inode %llx from %u: %s", (unsigned long long)ino,
 			 begin, c3_strerror(rc));
-	free(perm);
-	routing_unref(ri);
 	return rc;
 }
 
@@ -133,17 +155,46 @@ static int hook_remove_chunks(void *arg, uint64_t ino, const struct meta_layout 
 	return hook_remove_from(arg, ino, l, 0);
 }
 
-static int truncate_once(struct meta_cluster *mc, uint64_t ino, const struct meta_layout *l,
-			 uint64_t len)
+struct cut_arg {
+	uint64_t ino, len;
+	uint32_t chunk_size;
+};
+
+/* Cut the chunk holding the new end a->len on its chain c. */
+static int cut_last(struct meta_cluster *mc, const struct chain_ref *c, void *ap)
 {
-	uint64_t first_gone = len / l->chunk_size + (len % l->chunk_size ? 1 : 0);
-	struct routing_info *ri;
+	const struct cut_arg *a = ap;
 	struct storage_truncate_io io;
 	struct storage_truncate_req rq = { 1, &io };
 	struct storage_batch_rsp rs;
 	struct c3_buf b = C3_BUF_INIT, resp = C3_BUF_INIT;
-	uint32_t *perm = NULL;
-	struct chain_ref c;
+	int rc;
+
+	memset(&io, 0, sizeof(io));
+	io.route = c->route;
+	io.chunk.inode = a->ino;
+	io.chunk.index = (uint32_t)(a->len / a->chunk_size);
+	io.length = (uint32_t)(a->len % a->chunk_size);
+	io.chunk_size = a->chunk_size;
+	storage_truncate_req_encode(&rq, &b);
+	rc = chain_call(mc, c, STORAGE_T_TRUNCATE, &b, &resp);
+	if (rc == 0) {
+		rc = storage_batch_rsp_decode(resp.data, resp.len, &rs);
+		if (rc == 0) {
+			rc = rs.nresults == 1 ? rs.results[0].status : -C3FS_EBADMSG;
+			storage_batch_rsp_release(&rs);
+		}
+	}
+	c3_buf_release(&b);
+	c3_buf_release(&resp);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static int truncate_once(struct meta_cluster *mc, uint64_t ino, const struct meta_layout *l,
+			 uint64_t len)
+{
+	uint64_t first_gone = len / l->chunk_size + (len % l->chunk_size ? 1 : 0);
+	struct cut_arg a = { ino, len, l->chunk_size };
 	int rc;
 
 	if (first_gone > UINT32_MAX)
@@ -152,46 +203,7 @@ static int truncate_once(struct meta_cluster *mc, uint64_t ino, const struct met
 	if (rc < 0 || len % l->chunk_size == 0)
 		return rc;
 	/* cut the last chunk at the new end */
-	ri = mc->routing(mc->routing_arg);
-	if (!ri)
-		return -C3FS_ENOROUTING;
-	if (nvisit(ri, l) == 0)
-		goto out;
-	perm = calloc(l->stripe, sizeof(*perm));
-	if (!perm) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	meta_layout_perm(l, perm);
-	rc = chain_of(ri, l, perm, (uint32_t)((len / l->chunk_size) % l->stripe), &c);
-	if (rc < 0)
-		goto out;
-	memset(&io, 0, sizeof(io));
-	io.route = c.route;
-	io.chunk.inode = ino;
-	io.chunk.index = (uint32_t)(len / l->chunk_size);
-	io.length = (uint32_t)(len % l->chunk_size);
-	io.chunk_size = l->chunk_size;
-	storage_truncate_req_encode(&rq, &b);
-	rc = b.err;
-	if (rc == 0)
-		rc = rpc_call_sync(mc->rpc, c.addr, STORAGE_T_TRUNCATE, b.data, b.len, &resp,
-				   mc->timeout_ms);
-	if (rc == 0) {
-		rc = storage_batch_rsp_decode(resp.data, resp.len, &rs);
-		if (rc == 0) {
-			rc = rs.nresults == 1 ? rs.results[0].status : -C3FS_EBADMSG;
-			storage_batch_rsp_release(&rs);
-		}
-	}
-	if (rc == -ENOENT)
-		rc = 0;
-out:
-	c3_buf_release(&b);
-	c3_buf_release(&resp);
-	free(perm);
-	routing_unref(ri);
-	return rc;
+	return each_chain(mc, l, (int64_t)((len / l->chunk_size) % l->stripe), cut_last, &a);
 }
 
 static int hook_truncate(void *arg, uint64_t ino, const struct meta_layout *l, uint64_t len)
@@ -226,59 +238,48 @@ static int hook_truncate(void *arg, uint64_t ino, const struct meta_layout *l, u
 	return rc;
 }
 
+struct query_arg {
+	uint64_t ino;
+	uint32_t chunk_size;
+	uint64_t best; /* the largest end found so far */
+};
+
+static int query_last(struct meta_cluster *mc, const struct chain_ref *c, void *ap)
+{
+	struct query_arg *a = ap;
+	struct storage_query_last_req rq;
+	struct storage_query_last_rsp rs;
+	struct c3_buf b = C3_BUF_INIT, resp = C3_BUF_INIT;
+	int rc;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.route = c->route;
+	rq.inode = a->ino;
+	storage_query_last_req_encode(&rq, &b);
+	rc = chain_call(mc, c, STORAGE_T_QUERY_LAST, &b, &resp);
+	if (rc == 0)
+		rc = storage_query_last_rsp_decode(resp.data, resp.len, &rs);
+	if (rc == 0)
+		rc = rs.status;
+	if (rc == 0 && rs.found) {
+		uint64_t end = (uint64_t)rs.last_index * a->chunk_size + rs.last_len;
+
+		if (end > a->best)
+			a->best = end;
+	}
+	c3_buf_release(&b);
+	c3_buf_release(&resp);
+	return rc;
+}
+
 static int hook_query_length(void *arg, uint64_t ino, const struct meta_layout *l,
 			     uint64_t *length)
 {
-	struct meta_cluster *mc = arg;
-	struct routing_info *ri = mc->routing(mc->routing_arg);
-	uint32_t *perm = NULL, n;
-	uint64_t best = 0;
-	int rc = 0;
+	struct query_arg a = { ino, l->chunk_size, 0 };
+	int rc = each_chain(arg, l, -1, query_last, &a);
 
-	if (!ri)
-		return -C3FS_ENOROUTING;
-	n = nvisit(ri, l);
-	perm = calloc(l->stripe ? l->stripe : 1, sizeof(*perm));
-	if (!perm) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	meta_layout_perm(l, perm);
-	for (uint32_t k = 0; k < n && rc == 0; k++) {
-		struct storage_query_last_req rq;
-		struct storage_query_last_rsp rs;
-		struct c3_buf b = C3_BUF_INIT, resp = C3_BUF_INIT;
-		struct chain_ref c;
-
-		rc = chain_of(ri, l, perm, k, &c);
-		if (rc < 0)
-			break;
-		memset(&rq, 0, sizeof(rq));
-		rq.route = c.route;
-		rq.inode = ino;
-		storage_query_last_req_encode(&rq, &b);
-		rc = b.err;
-		if (rc == 0)
-			rc = rpc_call_sync(mc->rpc, c.addr, STORAGE_T_QUERY_LAST, b.data, b.len,
-					   &resp, mc->timeout_ms);
-		if (rc == 0)
-			rc = storage_query_last_rsp_decode(resp.data, resp.len, &rs);
-		if (rc == 0)
-			rc = rs.status;
-		if (rc == 0 && rs.found) {
-			uint64_t end = (uint64_t)rs.last_index * l->chunk_size + rs.last_len;
-
-			if (end > best)
-				best = end;
-		}
-		c3_buf_release(&b);
-		c3_buf_release(&resp);
-	}
 	if (rc == 0)
-		*length = best;
-out:
-	free(perm);
-	routing_unref(ri);
+		*length = a.best;
 	return rc;
 }
 

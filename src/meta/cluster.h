@@ -26,7 +26,7 @@ struct meta_cluster {
 	 * reconfigured, head down, connection lost) for up to wait_ms, asking for fresh
 	 * routing through refresh (may be NULL) between attempts; 0 = one attempt.  When
 	 * the wait runs out on a transient error the hook answers -C3FS_EBUSY, which
-	 * clients retry (the retried setattr cuts again: see ops.c). */
+	 * clients retry (the retried setattr cuts again: see attr.c). */
 	uint32_t wait_ms;
 	int (*refresh)(void *arg, uint32_t timeout_ms);
 };

@@ -104,44 +104,6 @@ int meta__cut_finish(struct meta_svc *svc, const struct meta__cut *c,
 	return 0;
 }
 
-/* 1 when ino has a session open for writing (other than session `except`), 0 when not. */
-int meta__write_sessions(struct kv_txn *t, uint64_t ino, uint64_t except)
-{
-	uint8_t b[17], e[9];
-	size_t bl = 9;
-	struct kv_pair *p;
-	uint64_t last;
-	bool more;
-	int n;
-
-	b[0] = e[0] = META__K_SESSION;
-	kv_put_be64(b + 1, ino);
-	kv_put_be64(e + 1, ino + 1);
-	for (;;) {
-		n = kv_range(t, b, bl, e, 9, 64, false, &p, &more);
-		if (n < 0)
-			return n;
-		for (int i = 0; i < n; i++) {
-			if (p[i].klen != 17 || p[i].vlen != 20)
-				return C3_CORRUPT("session", "of inode %llu: key length %zu (want "
-						  "17), value length %zu (want 20)",
-						  (unsigned long long)ino, (size_t)p[i].klen,
-						  (size_t)p[i].vlen);
-			if (kv_get_be64(p[i].key + 9) != except &&
-			    (kv_get_be32(p[i].val + 8) & META_O_WRITE))
-				return 1;
-		}
-		if (!more || n == 0)
-			return 0;
-		last = kv_get_be64(p[n - 1].key + 9);
-		if (last == UINT64_MAX)
-			return 0;
-		memcpy(b, p[n - 1].key, 9);
-		kv_put_be64(b + 9, last + 1); /* the sessions after the last one seen */
-		bl = 17;
-	}
-}
-
 int meta__cut_first(struct kv_txn *t, const struct meta__inode *in, uint64_t except,
 		    struct meta__cut *out)
 {
@@ -193,15 +155,12 @@ struct cut_scan {
 static int cut_scan_txn(struct kv_txn *t, void *ap)
 {
 	struct cut_scan *s = ap;
-	uint8_t b[9], e[1] = { META__K_CUT + 1 };
 	struct kv_pair *p;
 	bool more;
 	int n;
 
 	s->n = 0;
-	b[0] = META__K_CUT;
-	kv_put_be64(b + 1, s->from);
-	n = kv_range(t, b, 9, e, 1, s->max, false, &p, &more);
+	n = meta__range_from(t, META__K_CUT, s->from, s->max, &p, &more);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
@@ -285,4 +244,26 @@ int meta__cut_gc(struct meta_svc *svc, int max, uint64_t *cut, uint64_t *dropped
 	}
 	free(s.it);
 	return 0;
+}
+
+/* kv_run of fn (or, with idem, of meta__idem_txn) that gives way to a pending cut: when
+ * the body answers META__CUT_FIRST with *first and *layout filled, the cut runs and the
+ * body runs again. */
+int meta__run_cut_first(struct meta_svc *svc, kv_txn_fn fn, void *arg, struct meta__cut *first,
+			struct meta_layout *layout, struct meta__idem *idem)
+{
+	int rc;
+
+	for (int round = 0;; round++) {
+		memset(first, 0, sizeof(*first));
+		rc = idem ? kv_run(svc->db, false, meta__idem_txn, idem)
+			  : kv_run(svc->db, false, fn, arg);
+		if (rc != META__CUT_FIRST)
+			return rc;
+		if (round == 3)
+			return -C3FS_EBUSY; /* cut again and again by others: let the client retry */
+		rc = meta__cut_finish(svc, first, layout);
+		if (rc < 0)
+			return rc;
+	}
 }

@@ -44,15 +44,12 @@ struct scan_arg {
 static int scan_txn(struct kv_txn *t, void *ap)
 {
 	struct scan_arg *s = ap;
-	uint8_t b[9] = { s->prefix };
-	uint8_t e[1] = { (uint8_t)(s->prefix + 1) };
 	struct kv_pair *p;
 	bool more;
 	int n;
 
 	s->n = 0;
-	kv_put_be64(b + 1, s->from);
-	n = kv_range(t, b, 9, e, 1, s->max, false, &p, &more);
+	n = meta__range_from(t, s->prefix, s->from, s->max, &p, &more);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
@@ -103,27 +100,11 @@ struct gc_batch {
 	uint64_t now, dir_grace_ns;
 };
 
-static int has_sessions(struct kv_txn *t, uint64_t ino)
-{
-	uint8_t b[9], e[9];
-	struct kv_pair *p;
-	bool more;
-	int n;
-
-	b[0] = e[0] = META__K_SESSION;
-	kv_put_be64(b + 1, ino);
-	kv_put_be64(e + 1, ino + 1);
-	n = kv_range(t, b, 9, e, 9, 1, false, &p, &more);
-	return n < 0 ? n : n > 0;
-}
-
 static int gc_clear_entry(struct kv_txn *t, uint64_t ino)
 {
 	uint8_t k[9];
 
-	k[0] = META__K_GC;
-	kv_put_be64(k + 1, ino);
-	return kv_clear(t, k, 9);
+	return kv_clear(t, k, meta__key_id1(k, META__K_GC, ino));
 }
 
 static int gc_check_txn(struct kv_txn *t, void *ap)
@@ -141,7 +122,7 @@ static int gc_check_txn(struct kv_txn *t, void *ap)
 		}
 		if (rc < 0)
 			return rc;
-		rc = has_sessions(t, g->ino);
+		rc = meta__range_any(t, META__K_SESSION, g->ino);
 		if (rc < 0)
 			return rc;
 		g->state = rc ? GC_BUSY : GC_READY;
@@ -178,7 +159,7 @@ static int gc_delete_txn(struct kv_txn *t, void *ap)
 			return rc;
 		if (g->state != GC_READY)
 			continue; /* was stale at check time, is an orphan again: next pass */
-		rc = has_sessions(t, g->ino);
+		rc = meta__range_any(t, META__K_SESSION, g->ino);
 		if (rc < 0)
 			return rc;
 		if (rc) {
@@ -206,55 +187,6 @@ static int gc_delete_txn(struct kv_txn *t, void *ap)
 	return 0;
 }
 
-/* --------------------------------------------------------------- idempotency expiry */
-struct idem_arg {
-	uint64_t created, client, seq;
-};
-
-static int idem_drop_txn(struct kv_txn *t, void *ap)
-{
-	struct idem_arg *a = ap;
-	uint8_t k[25];
-	int rc;
-
-	rc = kv_clear(t, k, meta__key_id3(k, META__K_IDEMEXP, a->created, a->client, a->seq));
-	if (rc == 0)
-		rc = kv_clear(t, k, meta__key_id2(k, META__K_IDEM, a->client, a->seq));
-	return rc;
-}
-
-struct idemscan_arg {
-	uint64_t before;
-	int max, n;
-	struct idem_arg *out;
-};
-
-static int idem_scan_txn(struct kv_txn *t, void *ap)
-{
-	struct idemscan_arg *s = ap;
-	uint8_t b[1] = { META__K_IDEMEXP }, e[9];
-	struct kv_pair *p;
-	bool more;
-	int n;
-
-	s->n = 0;
-	e[0] = META__K_IDEMEXP;
-	kv_put_be64(e + 1, s->before);
-	n = kv_range(t, b, 1, e, 9, s->max, false, &p, &more);
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		if (p[i].klen != 25)
-			return C3_CORRUPT("idempotency expiry", "key length %zu, want 25",
-					  (size_t)p[i].klen);
-		s->out[i].created = kv_get_be64(p[i].key + 1);
-		s->out[i].client = kv_get_be64(p[i].key + 9);
-		s->out[i].seq = kv_get_be64(p[i].key + 17);
-	}
-	s->n = n;
-	return 0;
-}
-
 /* --------------------------------------------------------------- session expiry */
 struct renew_arg {
 	uint64_t client, seen, now;
@@ -264,37 +196,22 @@ struct renew_arg {
 static int client_refresh_txn(struct kv_txn *t, void *ap)
 {
 	struct renew_arg *a = ap;
-	uint8_t k[9], v[8];
+	uint8_t k[9];
 	const uint8_t *cur;
 	size_t vl;
-	int rc;
+	int rc = kv_get(t, k, meta__key_id1(k, META__K_CLIENT, a->client), &cur, &vl);
 
-	k[0] = META__K_CLIENT;
-	kv_put_be64(k + 1, a->client);
-	rc = kv_get(t, k, 9, &cur, &vl);
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
-	kv_put_be64(v, a->now);
-	return kv_set(t, k, 9, v, 8);
+	return meta__client_renew(t, a->client, a->now);
 }
 
 /* 1 when the client's record is still stale inside this transaction (so we may drop). */
 static int client_stale_txn(struct kv_txn *t, void *ap)
 {
 	struct renew_arg *a = ap;
-	uint8_t k[9];
-	const uint8_t *cur;
-	size_t vl;
-	int rc;
 
-	k[0] = META__K_CLIENT;
-	kv_put_be64(k + 1, a->client);
-	rc = kv_get(t, k, 9, &cur, &vl);
-	if (rc == -ENOENT)
-		return 1;
-	if (rc < 0)
-		return rc;
-	return vl == 8 && kv_get_be64(cur) == a->seen;
+	return meta__client_unrenewed(t, a->client, a->seen);
 }
 
 /* --------------------------------------------------------------- crashed writers */
@@ -307,25 +224,20 @@ struct csess_arg {
 static int client_inodes_txn(struct kv_txn *t, void *ap)
 {
 	struct csess_arg *c = ap;
-	uint8_t b[9], e[9];
 	struct kv_pair *p;
 	bool more;
 	int n;
 
 	c->n = 0;
-	b[0] = e[0] = META__K_CSESS;
-	kv_put_be64(b + 1, c->client);
-	kv_put_be64(e + 1, c->client + 1);
-	n = kv_range(t, b, 9, e, 9, 256, false, &p, &more);
+	n = meta__range(t, META__K_CSESS, c->client, 256, &p, &more);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
-		uint64_t ino;
+		uint64_t ino, sid;
+		int rc = meta__csess_decode(&p[i], c->client, &ino, &sid);
 
-		if (p[i].klen != 25)
-			return C3_CORRUPT("client session", "of client %llu: key length %zu, want 25",
-					  (unsigned long long)c->client, (size_t)p[i].klen);
-		ino = kv_get_be64(p[i].key + 9);
+		if (rc < 0)
+			return rc;
 		if (c->n == 0 || c->inos[c->n - 1] != ino)
 			c->inos[c->n++] = ino;
 	}
@@ -407,32 +319,16 @@ static int recover_lengths(struct meta_svc *svc, uint64_t client)
 	return rc < 0 ? rc : err;
 }
 
-int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
+/* 1. Sessions of silent clients: up to max 'L' records from the cursor (a, b: room for
+ * max ids and values). */
+static int gc_clients(struct meta_svc *svc, int max, uint64_t now, uint64_t *a, uint64_t *b,
+		      struct meta_gc_stats *st)
 {
-	uint64_t *a = NULL, *b = NULL, now = meta__now(svc);
 	uint64_t timeout_ns = svc->opts.session_timeout_ms * 1000000ull;
-	struct idem_arg *ia = NULL;
-	struct gc_item *gi = NULL;
-	int n, rc = 0;
+	int n = scan(svc, META__K_CLIENT, svc->client_cursor, max, a, b), rc;
 
-	if (max <= 0)
-		max = 256;
-	pthread_mutex_lock(&svc->gc_lock);
-	a = calloc((size_t)max, sizeof(*a));
-	b = calloc((size_t)max, sizeof(*b));
-	ia = calloc((size_t)max, sizeof(*ia));
-	gi = calloc((size_t)max, sizeof(*gi));
-	if (!a || !b || !ia || !gi) {
-		rc = -ENOMEM;
-		goto out;
-	}
-
-	/* 1. sessions of silent clients */
-	n = scan(svc, META__K_CLIENT, svc->client_cursor, max, a, b);
-	if (n < 0) {
-		rc = n;
-		goto out;
-	}
+	if (n < 0)
+		return n;
 	svc->client_cursor = n < max ? 0 : a[n - 1] + 1; /* round robin over all clients */
 	for (int i = 0; i < n; i++) {
 		struct renew_arg r = { a[i], b[i], now };
@@ -450,7 +346,6 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 		if (rc <= 0) {
 			if (rc < 0)
 				st->errors++;
-			rc = 0;
 			continue;
 		}
 		/* a crashed writer never reported its length: take it from storage first */
@@ -466,91 +361,97 @@ int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
 		} while (rc == 1);
 		if (rc < 0)
 			st->errors++;
-		rc = 0;
 	}
+	return 0;
+}
 
-	/* 2. unlinked files, round robin from the cursor so busy (open) files at the head
-	 * of the queue never starve the others */
-	n = scan(svc, META__K_GC, svc->gc_cursor, max, a, b);
-	if (n < 0) {
-		rc = n;
-		goto out;
-	}
+/* 2. Unlinked files and removed directories, round robin from the cursor so busy (open)
+ * files at the head of the queue never starve the others (a, b, gi: room for max). */
+static int gc_orphans(struct meta_svc *svc, int max, uint64_t now, uint64_t *a, uint64_t *b,
+		      struct gc_item *gi, struct meta_gc_stats *st)
+{
+	struct gc_batch gb = { gi, 0, now, svc->opts.dir_grace_ms * 1000000ull };
+	int n = scan(svc, META__K_GC, svc->gc_cursor, max, a, b), rc;
+
+	if (n < 0)
+		return n;
 	svc->gc_cursor = n < max ? 0 : a[n - 1] + 1;
-	if (n > 0) {
-		struct gc_batch gb = { gi, n, now, svc->opts.dir_grace_ms * 1000000ull };
+	if (n == 0)
+		return 0;
+	gb.n = n;
+	for (int i = 0; i < n; i++) {
+		memset(&gi[i], 0, sizeof(gi[i]));
+		gi[i].ino = a[i];
+		gi[i].queued_ns = b[i];
+	}
+	if (kv_run(svc->db, true, gc_check_txn, &gb) < 0) {
+		st->errors++;
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		struct gc_item *g = &gi[i];
 
-		for (int i = 0; i < n; i++) {
-			memset(&gi[i], 0, sizeof(gi[i]));
-			gi[i].ino = a[i];
-			gi[i].queued_ns = b[i];
-		}
-		rc = kv_run(svc->db, true, gc_check_txn, &gb);
+		if (g->state == GC_BUSY && !g->is_dir)
+			st->files_busy++;
+		if ((g->state == GC_BUSY || g->state == GC_WAIT) && g->is_dir)
+			st->dirs_waiting++;
+		if (g->state != GC_READY || !g->is_reg || !svc->opts.hooks.remove_chunks)
+			continue;
+		rc = svc->opts.hooks.remove_chunks(svc->opts.hooks.arg, g->ino, &g->layout);
 		if (rc < 0) {
 			st->errors++;
-			n = 0;
-		}
-		for (int i = 0; i < n; i++) {
-			struct gc_item *g = &gi[i];
-
-			if (g->state == GC_BUSY && !g->is_dir)
-				st->files_busy++;
-			if ((g->state == GC_BUSY || g->state == GC_WAIT) && g->is_dir)
-				st->dirs_waiting++;
-			if (g->state != GC_READY || !g->is_reg || !svc->opts.hooks.remove_chunks)
-				continue;
-			rc = svc->opts.hooks.remove_chunks(svc->opts.hooks.arg, g->ino, &g->layout);
-			if (rc < 0) {
-				st->errors++;
-				g->state = GC_SKIP; /* stays queued, retried next pass */
-			}
-		}
-		if (n > 0) {
-			rc = kv_run(svc->db, false, gc_delete_txn, &gb);
-			if (rc < 0)
-				st->errors++;
-			for (int i = 0; rc == 0 && i < n; i++) {
-				if (gi[i].result == 1 && gi[i].is_dir)
-					st->dirs_removed++;
-				else if (gi[i].result == 1)
-					st->files_removed++;
-				else if (gi[i].result == 2 && gi[i].is_dir)
-					st->dirs_waiting++;
-				else if (gi[i].result == 2)
-					st->files_busy++;
-				else if (gi[i].result == 3)
-					st->errors++;
-			}
+			g->state = GC_SKIP; /* stays queued, retried next pass */
 		}
 	}
-	rc = 0;
+	if (kv_run(svc->db, false, gc_delete_txn, &gb) < 0) {
+		st->errors++;
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		if (gi[i].result == 1 && gi[i].is_dir)
+			st->dirs_removed++;
+		else if (gi[i].result == 1)
+			st->files_removed++;
+		else if (gi[i].result == 2 && gi[i].is_dir)
+			st->dirs_waiting++;
+		else if (gi[i].result == 2)
+			st->files_busy++;
+		else if (gi[i].result == 3)
+			st->errors++;
+	}
+	return 0;
+}
 
+int meta_gc_run(struct meta_svc *svc, int max, struct meta_gc_stats *st)
+{
+	uint64_t *a = NULL, *b = NULL, now = meta__now(svc);
+	struct gc_item *gi = NULL;
+	int rc;
+
+	if (max <= 0)
+		max = 256;
+	pthread_mutex_lock(&svc->gc_lock);
+	a = calloc((size_t)max, sizeof(*a));
+	b = calloc((size_t)max, sizeof(*b));
+	gi = calloc((size_t)max, sizeof(*gi));
+	if (!a || !b || !gi) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = gc_clients(svc, max, now, a, b, st);
+	if (rc == 0)
+		rc = gc_orphans(svc, max, now, a, b, gi, st);
+	if (rc < 0)
+		goto out;
 	/* 3. truncates whose storage cut is still pending */
 	if (meta__cut_gc(svc, max, &st->cuts_done, &st->cuts_dropped, &st->errors) < 0)
 		st->errors++;
-
 	/* 4. idempotency records */
-	{
-		uint64_t ttl = svc->opts.idem_ttl_ms * 1000000ull;
-		struct idemscan_arg s = { now > ttl ? now - ttl : 0, max, 0, ia };
-
-		if (s.before > 0) {
-			rc = kv_run(svc->db, true, idem_scan_txn, &s);
-			if (rc < 0)
-				goto out;
-			for (int i = 0; i < s.n; i++) {
-				if (kv_run(svc->db, false, idem_drop_txn, &ia[i]) < 0)
-					st->errors++;
-				else
-					st->idem_expired++;
-			}
-		}
-	}
+	rc = meta__idem_gc(svc, now, max, &st->idem_expired, &st->errors);
 out:
 	pthread_mutex_unlock(&svc->gc_lock);
 	free(a);
 	free(b);
-	free(ia);
 	free(gi);
 	return rc;
 }

@@ -252,6 +252,98 @@ static void *gc_main(void *arg)
 	return NULL;
 }
 
+/* The service options from the configuration (root_mode already parsed). */
+static void svc_opts_of(const struct meta_config *cfg, uint32_t root_mode,
+			struct meta_svc_opts *so)
+{
+	meta_svc_opts_default(so);
+	so->node_id = (uint32_t)cfg->node_id;
+	so->root_mode = root_mode;
+	so->default_layout.chunk_size = (uint32_t)cfg->chunk_size;
+	so->default_layout.stripe = (uint32_t)cfg->stripe;
+	so->default_layout.table_id = (uint32_t)cfg->table_id;
+	so->session_timeout_ms = cfg->session_timeout_ms;
+	so->dir_grace_ms = cfg->dir_grace_ms;
+	so->idem_ttl_ms = cfg->idem_ttl_ms;
+	so->rmtree_batch = (uint64_t)cfg->rmtree_batch;
+}
+
+static int server_open(const struct meta_config *cfg, struct rpc_server **srv)
+{
+	struct rpc_server_opts o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.listen = cfg->listen;
+	o.token = cfg->token;
+	o.workers = (int)cfg->workers;
+	o.max_conns = (int)cfg->max_conns;
+	o.max_unauth_conns = (int)cfg->max_unauth_conns;
+	o.max_unauth_per_addr = (int)cfg->max_unauth_per_addr;
+	o.auth_timeout_ms = (uint32_t)cfg->auth_timeout_ms;
+	rc = rpc_server_new(&o, srv);
+	if (rc < 0)
+		LOG_ERROR("cannot listen on %s: %s", cfg->listen, c3_strerror(rc));
+	return rc;
+}
+
+/* Join mgmtd (mgmtd.addrs set): this node's address (node_addr, ROUTING_ADDR_MAX bytes),
+ * an RPC client and the cluster client, the storage hooks into so, then a short wait for
+ * routing and the user table.  0, or < 0 once reported; the caller frees *rpc and *cc. */
+static int mgmtd_join(struct c3_daemon *d, struct meta_config *cfg, int port,
+		      struct meta_users *users, char *node_addr, struct rpc_client **rpc,
+		      struct cluster_client **cc, struct meta_cluster *mc, struct meta_svc_opts *so)
+{
+	struct rpc_client_opts co;
+	struct cluster_client_opts cco;
+	char err[C3_CFG_ERRLEN];
+	int rc;
+
+	rc = cluster_node_addr(cfg->listen, cfg->advertise, port, node_addr, ROUTING_ADDR_MAX,
+			       err, sizeof(err));
+	if (rc < 0) {
+		c3_daemon_fail(d, "%s", err);
+		return rc;
+	}
+	memset(&co, 0, sizeof(co));
+	co.token = cfg->token;
+	rc = rpc_client_new(&co, rpc);
+	if (rc < 0) {
+		LOG_ERROR("rpc client: %s", c3_strerror(rc));
+		return rc;
+	}
+	memset(&cco, 0, sizeof(cco));
+	cco.mgmtd_addrs = cfg->mgmtd;
+	cco.token = cfg->token;
+	cco.node_type = NODE_META;
+	cco.node_id = (uint32_t)cfg->node_id;
+	cco.node_addr = node_addr;
+	cco.heartbeat_ms = (uint32_t)cfg->heartbeat_ms;
+	cco.cfg_table = &meta_cfg;
+	cco.cfg_base = cfg;
+	cco.cfg_size = sizeof(*cfg);
+	cco.on_config = cb_config;
+	if (users)
+		cco.on_users = cb_users;
+	cco.arg = users;
+	rc = cluster_client_new(&cco, cc);
+	if (rc < 0) {
+		LOG_ERROR("cluster client: %s", c3_strerror(rc));
+		return rc;
+	}
+	meta_cluster_init(mc, *cc, *rpc, (uint32_t)cfg->storage_timeout_ms);
+	mc->wait_ms = (uint32_t)cfg->storage_wait_ms;
+	meta_cluster_hooks(mc, &so->hooks);
+	if (cluster_client_wait_ready(*cc, 5000) < 0)
+		LOG_WARN("mgmtd not reachable yet at %s; continuing, routing will follow",
+			 cfg->mgmtd);
+	for (int i = 0; users && !meta_users_ready(users) && i < 50; i++)
+		c3_sleep_ms(100);
+	if (users && !meta_users_ready(users))
+		LOG_WARN("no user table from mgmtd yet: requests are refused until it arrives");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct meta_config cfg;
@@ -301,86 +393,15 @@ int main(int argc, char **argv)
 			  kv_uri_redact(cfg.kv_uri, kv_shown, sizeof(kv_shown)), c3_strerror(rc));
 		goto out;
 	}
-	meta_svc_opts_default(&so);
-	so.node_id = (uint32_t)cfg.node_id;
-	so.root_mode = (uint32_t)mode;
-	so.default_layout.chunk_size = (uint32_t)cfg.chunk_size;
-	so.default_layout.stripe = (uint32_t)cfg.stripe;
-	so.default_layout.table_id = (uint32_t)cfg.table_id;
-	so.session_timeout_ms = cfg.session_timeout_ms;
-	so.dir_grace_ms = cfg.dir_grace_ms;
-	so.idem_ttl_ms = cfg.idem_ttl_ms;
-	so.rmtree_batch = (uint64_t)cfg.rmtree_batch;
-
-	{
-		struct rpc_server_opts o;
-
-		memset(&o, 0, sizeof(o));
-		o.listen = cfg.listen;
-		o.token = cfg.token;
-		o.workers = (int)cfg.workers;
-		o.max_conns = (int)cfg.max_conns;
-		o.max_unauth_conns = (int)cfg.max_unauth_conns;
-		o.max_unauth_per_addr = (int)cfg.max_unauth_per_addr;
-		o.auth_timeout_ms = (uint32_t)cfg.auth_timeout_ms;
-		rc = rpc_server_new(&o, &srv);
-		if (rc < 0) {
-			LOG_ERROR("cannot listen on %s: %s", cfg.listen, c3_strerror(rc));
-			goto out;
-		}
-	}
+	svc_opts_of(&cfg, (uint32_t)mode, &so);
+	if (server_open(&cfg, &srv) < 0)
+		goto out;
 	snprintf(addr, sizeof(addr), "%.*s:%d",
 		 (int)(strrchr(cfg.listen, ':') ? strrchr(cfg.listen, ':') - cfg.listen : 0),
 		 cfg.listen, rpc_server_port(srv));
-	if (cfg.mgmtd[0]) {
-		struct rpc_client_opts co;
-		struct cluster_client_opts cco;
-
-		rc = cluster_node_addr(cfg.listen, cfg.advertise, rpc_server_port(srv), node_addr,
-				       sizeof(node_addr), err, sizeof(err));
-		if (rc < 0) {
-			c3_daemon_fail(&d, "%s", err);
-			goto out;
-		}
-
-		memset(&co, 0, sizeof(co));
-		co.token = cfg.token;
-		rc = rpc_client_new(&co, &rpc);
-		if (rc < 0) {
-			LOG_ERROR("rpc client: %s", c3_strerror(rc));
-			goto out;
-		}
-		memset(&cco, 0, sizeof(cco));
-		cco.mgmtd_addrs = cfg.mgmtd;
-		cco.token = cfg.token;
-		cco.node_type = NODE_META;
-		cco.node_id = (uint32_t)cfg.node_id;
-		cco.node_addr = node_addr;
-		cco.heartbeat_ms = (uint32_t)cfg.heartbeat_ms;
-		cco.cfg_table = &meta_cfg;
-		cco.cfg_base = &cfg;
-		cco.cfg_size = sizeof(cfg);
-		cco.on_config = cb_config;
-		if (users)
-			cco.on_users = cb_users;
-		cco.arg = users;
-		rc = cluster_client_new(&cco, &cc);
-		if (rc < 0) {
-			LOG_ERROR("cluster client: %s", c3_strerror(rc));
-			goto out;
-		}
-		meta_cluster_init(&mc, cc, rpc, (uint32_t)cfg.storage_timeout_ms);
-		mc.wait_ms = (uint32_t)cfg.storage_wait_ms;
-		meta_cluster_hooks(&mc, &so.hooks);
-		if (cluster_client_wait_ready(cc, 5000) < 0)
-			LOG_WARN("mgmtd not reachable yet at %s; continuing, routing will follow",
-				 cfg.mgmtd);
-		for (int i = 0; users && !meta_users_ready(users) && i < 50; i++)
-			c3_sleep_ms(100);
-		if (users && !meta_users_ready(users))
-			LOG_WARN("no user table from mgmtd yet: requests are refused until it "
-				 "arrives");
-	}
+	if (cfg.mgmtd[0] && mgmtd_join(&d, &cfg, rpc_server_port(srv), users, node_addr, &rpc,
+				       &cc, &mc, &so) < 0)
+		goto out;
 	rc = meta_svc_new(db, &so, &svc);
 	if (rc < 0) {
 		LOG_ERROR("meta service on %s: %s",

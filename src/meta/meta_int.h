@@ -79,9 +79,20 @@ struct meta_svc {
 size_t meta__key_inode(uint8_t *k, uint64_t ino);
 size_t meta__key_dent(uint8_t *k, uint64_t parent, const char *name, uint32_t len);
 size_t meta__key_xattr(uint8_t *k, uint64_t ino, const char *name, uint32_t len);
+size_t meta__key_id1(uint8_t *k, uint8_t prefix, uint64_t a);
 size_t meta__key_id2(uint8_t *k, uint8_t prefix, uint64_t a, uint64_t b);
 size_t meta__key_id3(uint8_t *k, uint8_t prefix, uint64_t a, uint64_t b, uint64_t c);
 #define META__KEY_MAX (1 + 8 + 8 + 8 + META_PATH_MAX)
+/* The keys prefix|id|... (all rows of one inode or client in one table): kv_range over
+ * them (limit <= 0: all; pairs owned by t), clear them, or 1 when there is any (else 0). */
+int meta__range(struct kv_txn *t, uint8_t prefix, uint64_t id, int limit, struct kv_pair **p,
+		bool *more);
+int meta__range_clear(struct kv_txn *t, uint8_t prefix, uint64_t id);
+/* kv_range over the keys prefix|id... with id >= from, to the end of the table (a GC
+ * scan from its round-robin cursor). */
+int meta__range_from(struct kv_txn *t, uint8_t prefix, uint64_t from, int limit,
+		     struct kv_pair **p, bool *more);
+int meta__range_any(struct kv_txn *t, uint8_t prefix, uint64_t id);
 
 /* ---- stored values */
 void meta__inode_encode(const struct meta__inode *in, struct c3_buf *out);
@@ -125,13 +136,62 @@ int meta__sticky_ok(const struct meta_cred *c, const struct meta_attr *dir,
 int meta__name_check(const char *name, uint32_t len);
 bool meta__name_is_dot(const char *name, uint32_t len);
 
-/* ---- shared by the op files (ops.c, rmtree.c, xattr.c) */
+/* The op files: attr.c (statfs, lookup, getattr, access, readlink, setattr), namespace.c
+ * (mkdir, mknod, symlink, link, unlink, rmdir), open.c (create, open), session.c
+ * (close, sync, release, renew, prune), rename.c, readdir.c, xattr.c, rmtree.c; their
+ * shared steps are entry.c's, idempotency is idem.c's.  Every op is a transaction body
+ * run by kv_run: it reads what it needs (so a concurrent change of any of it makes the
+ * commit fail and the body run again), checks permissions and POSIX rules, then writes.
+ * Bodies are re-entrant: they reset their outputs first.  Side effects on storage (chunk
+ * truncation) happen after the commit, never inside. */
+
+/* ---- entry.c: steps shared by the op files */
 /* Set a directory's mtime = ctime = now in its record (caller writes it). */
 void meta__touch_dir(struct meta__inode *d, uint64_t now);
 /* Load ino, which must be a directory (-ENOTDIR). */
 int meta__load_dir(struct kv_txn *t, uint64_t ino, struct meta__inode *d);
+/* The same, and c needs the META_ACC_* bits of mask on it. */
+int meta__load_dir_perm(struct kv_txn *t, const struct meta_cred *c, uint64_t ino,
+			uint32_t mask, struct meta__inode *d);
 /* Delete an inode record with its xattrs and directory time rows. */
 int meta__inode_delete(struct kv_txn *t, uint64_t ino);
+/* An entry of directory d changed at now.  When its nlink changed too (old_nlink is the
+ * value before) the record is rewritten with the new times; otherwise only the times go
+ * to a blind 'T' row, so concurrent entry changes in one directory do not conflict on its
+ * inode. */
+int meta__dir_changed(struct kv_txn *t, struct meta__inode *d, uint32_t old_nlink,
+		      uint64_t now);
+/* Directory d's attributes as readers will see them after an entry change at now (the
+ * times raised to now): sent back with entry changes (meta_attr_resp.parent). */
+void meta__parent_after(const struct meta__inode *d, uint64_t now, struct meta_attr *out);
+/* A new inode ino of mode (with type) below directory d for caller c: POSIX owner and
+ * group rules incl. setgid directories; directories take d's layout template, regular
+ * files a concrete layout with a fresh seed. */
+void meta__inode_init(struct meta_svc *svc, struct meta__inode *in, uint64_t ino,
+		      const struct meta__inode *d, const struct meta_cred *c, uint32_t mode,
+		      uint64_t now);
+/* Name rules for a new entry: meta__name_check's, and "." / ".." exist (-EEXIST). */
+int meta__new_name_check(const char *name, uint32_t len);
+/* Directory parent, loaded into *d, where c may add entry name: not removed (-ENOENT),
+ * write+search permission, no entry of that name yet (-EEXIST). */
+int meta__parent_for_new(struct kv_txn *t, const struct meta_cred *c, uint64_t parent,
+			 const char *name, uint32_t len, struct meta__inode *d);
+/* Write inode in and its entry name in directory d, and d's change (old_nlink: d's nlink
+ * before the caller changed it, see meta__dir_changed). */
+int meta__entry_add(struct kv_txn *t, struct meta__inode *d, uint32_t old_nlink,
+		    const char *name, uint32_t len, const struct meta__inode *in, uint64_t now);
+/* The entry name of directory parent that c is about to remove: name rules ("." and ".."
+ * are the caller's: their error depends on the op), the directory loaded into *d with
+ * write+search permission, the entry's inode into *v. */
+int meta__victim_get(struct kv_txn *t, const struct meta_cred *c, uint64_t parent,
+		     const char *name, uint32_t len, struct meta__inode *d, struct meta__inode *v);
+/* Victim v of directory d loses its name there (the caller clears the entry and writes
+ * d): an empty directory becomes an orphan and d's nlink drops (-ENOTEMPTY when it has
+ * entries), anything else loses one link (meta__drop_link). */
+int meta__entry_drop(struct kv_txn *t, struct meta__inode *d, struct meta__inode *v, uint64_t now);
+/* Linux's kill-priv rule (store.c): mode without the setuid/setgid bits a write or
+ * truncate by a non-root caller clears. */
+uint32_t meta__killpriv_mode(uint32_t mode);
 
 /* ---- pending chunk cuts of truncates (cut.c; rules at the top of that file) */
 struct meta__cut {
@@ -152,8 +212,6 @@ int meta__cut_first(struct kv_txn *t, const struct meta__inode *in, uint64_t exc
 /* The storage cut of c, then its record dropped (if still c's).  0 or the cut's error. */
 int meta__cut_finish(struct meta_svc *svc, const struct meta__cut *c,
 		     const struct meta_layout *layout);
-/* 1 when ino has a session open for writing other than `except`, 0 when not. */
-int meta__write_sessions(struct kv_txn *t, uint64_t ino, uint64_t except);
 /* GC: retry up to max pending cuts; counts the done, dropped and failed ones. */
 int meta__cut_gc(struct meta_svc *svc, int max, uint64_t *cut, uint64_t *dropped,
 		 uint64_t *errors);
@@ -178,22 +236,60 @@ struct meta__idem {
 	uint64_t fp;
 	kv_txn_fn body;
 	void *arg;
-	void (*enc)(void *arg, struct c3_buf *out); /* reply -> bytes */
-	int (*dec)(void *arg, const uint8_t *p, size_t n); /* bytes -> reply */
+	void *reply; /* what enc and dec work on (the reply struct, or arg) */
+	void (*enc)(void *reply, struct c3_buf *out); /* reply -> bytes */
+	int (*dec)(void *reply, const uint8_t *p, size_t n); /* bytes -> reply */
 	bool (*record)(void *arg); /* NULL = record every success */
 };
 int meta__idem_txn(struct kv_txn *t, void *idem);
+/* kv_run of meta__idem_txn with the given body and reply codec (record every success). */
+int meta__idem_run(struct meta_svc *svc, const struct meta_hdr *hdr, uint64_t fp,
+		   kv_txn_fn body, void *arg, void *reply, void (*enc)(void *, struct c3_buf *),
+		   int (*dec)(void *, const uint8_t *, size_t));
+/* GC: drop up to max idempotency records older than opts.idem_ttl_ms (counting them and
+ * the failed drops); 0 or the scan's error. */
+int meta__idem_gc(struct meta_svc *svc, uint64_t now, int max, uint64_t *expired,
+		  uint64_t *errors);
+/* Reply codecs for meta__idem (reply = a struct meta_<name> of proto/meta.h); dec answers
+ * -C3FS_EINTERNAL for a stored reply that does not decode. */
+void meta__attr_resp_enc(void *reply, struct c3_buf *out);
+int meta__attr_resp_dec(void *reply, const uint8_t *p, size_t n);
+void meta__open_resp_enc(void *reply, struct c3_buf *out);
+int meta__open_resp_dec(void *reply, const uint8_t *p, size_t n);
+void meta__unlink_resp_enc(void *reply, struct c3_buf *out);
+int meta__unlink_resp_dec(void *reply, const uint8_t *p, size_t n);
+/* kv_run of fn (or, with idem, of meta__idem_txn) that gives way to a pending cut (cut.c):
+ * when the body answers META__CUT_FIRST with *first and *layout filled, the cut runs and
+ * the body runs again (at most 3 cuts, then -C3FS_EBUSY). */
+int meta__run_cut_first(struct meta_svc *svc, kv_txn_fn fn, void *arg, struct meta__cut *first,
+			struct meta_layout *layout, struct meta__idem *idem);
 /* Fingerprint of a request (FNV-1a over op type, ids, names, flags). */
 uint64_t meta__fp_of(uint32_t type, uint64_t id1, const char *n1, uint32_t l1, uint64_t id2,
 		     const char *n2, uint32_t l2, uint32_t extra);
 
-/* ---- ids (allocator.c) */
+/* ---- ids (store.c) */
 int meta__id_alloc(struct meta_svc *svc, uint64_t *id);
 uint64_t meta__rand(struct meta_svc *svc);
 
 uint64_t meta__now(struct meta_svc *svc);
 
-/* Sessions of one client (ops.c): meta__client_drop_txn drops up to 256 of them per
+/* ---- sessions (session.c) */
+/* Record session sid of client on ino (and keep the client's 'L' record fresh). */
+int meta__session_put(struct kv_txn *t, struct meta_svc *svc, uint64_t ino, uint64_t sid,
+		      uint64_t client, uint32_t flags, uint64_t now);
+/* 1 = session exists (its flags and client filled), 0 = not, <0 error. */
+int meta__session_get(struct kv_txn *t, uint64_t ino, uint64_t sid, uint32_t *flags,
+		      uint64_t *client);
+int meta__session_del(struct kv_txn *t, uint64_t ino, uint64_t sid, uint64_t client);
+/* 1 when ino has a session open for writing other than `except`, 0 when not. */
+int meta__write_sessions(struct kv_txn *t, uint64_t ino, uint64_t except);
+/* A 'C' row of client: its inode and session (-C3FS_EINTERNAL: not a 25-byte key). */
+int meta__csess_decode(const struct kv_pair *p, uint64_t client, uint64_t *ino, uint64_t *sid);
+/* The client's renew record 'L': set to now; or 1 while it is missing or still holds
+ * `seen` (a GC pass may drop the client's sessions), 0 when renewed since. */
+int meta__client_renew(struct kv_txn *t, uint64_t client, uint64_t now);
+int meta__client_unrenewed(struct kv_txn *t, uint64_t client, uint64_t seen);
+/* Sessions of one client: meta__client_drop_txn drops up to 256 of them per
  * transaction and returns 1 while more remain (then 0, with the 'L' record cleared). */
 struct meta__client_arg {
 	struct meta_svc *svc;

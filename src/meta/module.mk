@@ -1,5 +1,5 @@
-# meta: the metadata service.  Library = the POSIX core on the KV (store.c, ops.c, gc.c)
-# plus the RPC glue (server.c, storage hooks); c3fs-meta = main.c.
+# meta: the metadata service.  Library = the POSIX core on the KV (store.c, entry.c, the op
+# files, gc.c) plus the RPC glue (server.c, storage hooks); c3fs-meta = main.c.
 MODULES += meta
 meta_SRCS := $(filter-out src/meta/main.c,$(wildcard src/meta/*.c))
 meta_DEPS := proto kv net cluster common

@@ -35,6 +35,30 @@ struct rm_frame {
 	char name[META_NAME_MAX];
 };
 
+/* Remove entry name of directory d, victim v (an empty directory or anything else), as
+ * unlink/rmdir would for the caller: the sticky rule, then the name goes and d is
+ * rewritten with the change's times.  Counts the removal against the batch. */
+static int remove_one(struct kv_txn *t, struct rmtree_arg *a, struct meta__inode *d,
+		      struct meta__inode *v, const char *name, uint32_t len)
+{
+	int rc = meta__sticky_ok(&a->req->hdr.cred, &d->a, &v->a);
+
+	if (rc == 0)
+		rc = meta__entry_drop(t, d, v, a->now);
+	if (rc == 0)
+		rc = meta__dent_clear(t, d->a.ino, name, len);
+	if (rc < 0)
+		return rc;
+	meta__touch_dir(d, a->now);
+	rc = meta__inode_put(t, d);
+	if (rc < 0)
+		return rc;
+	a->removed++;
+	if (a->budget > 0)
+		a->budget--;
+	return 0;
+}
+
 /* Empty directory `top`, depth first, within a->budget removals.  Sets *empty when
  * nothing is left in top.  Every removal is checked like unlink/rmdir for the caller, and
  * listing a directory needs read+search on it. */
@@ -54,7 +78,6 @@ static int rmtree_dir(struct kv_txn *t, struct rmtree_arg *a, uint64_t top, bool
 	while (n > 0) {
 		struct rm_frame *f = &st[n - 1];
 		struct meta__inode d, v;
-		uint8_t b[9], e[9];
 		struct kv_pair *p;
 		bool more;
 		int cnt;
@@ -67,11 +90,8 @@ static int rmtree_dir(struct kv_txn *t, struct rmtree_arg *a, uint64_t top, bool
 		rc = meta__perm(c, &d.a, META_ACC_R | META_ACC_W | META_ACC_X);
 		if (rc < 0)
 			goto out;
-		b[0] = e[0] = META__K_DENT;
-		kv_put_be64(b + 1, f->ino);
-		kv_put_be64(e + 1, f->ino + 1);
 		/* entries removed in this transaction are gone from the range already */
-		cnt = kv_range(t, b, 9, e, 9, 1, false, &p, &more);
+		cnt = meta__range(t, META__K_DENT, f->ino, 1, &p, &more);
 		if (cnt < 0) {
 			rc = cnt;
 			goto out;
@@ -86,20 +106,9 @@ static int rmtree_dir(struct kv_txn *t, struct rmtree_arg *a, uint64_t top, bool
 			/* f is empty now: remove it from the directory below it on the stack */
 			rc = meta__inode_get(t, st[n - 2].ino, &pd);
 			if (rc == 0)
-				rc = meta__sticky_ok(c, &pd.a, &d.a);
-			if (rc == 0)
-				rc = meta__dir_orphan(t, f->ino, a->now);
-			if (rc == 0)
-				rc = meta__dent_clear(t, pd.a.ino, f->name, f->name_len);
+				rc = remove_one(t, a, &pd, &d, f->name, f->name_len);
 			if (rc < 0)
 				goto out;
-			pd.a.nlink--;
-			meta__touch_dir(&pd, a->now);
-			rc = meta__inode_put(t, &pd);
-			if (rc < 0)
-				goto out;
-			a->removed++;
-			a->budget--;
 			n--;
 			continue;
 		}
@@ -140,20 +149,10 @@ static int rmtree_dir(struct kv_txn *t, struct rmtree_arg *a, uint64_t top, bool
 			uint32_t nl = (uint32_t)(p[0].klen - 9);
 
 			memcpy(name, p[0].key + 9, nl);
-			rc = meta__sticky_ok(c, &d.a, &v.a);
-			if (rc == 0)
-				rc = meta__drop_link(t, &v, a->now);
-			if (rc == 0)
-				rc = meta__dent_clear(t, d.a.ino, name, nl);
+			rc = remove_one(t, a, &d, &v, name, nl);
 			if (rc < 0)
 				goto out;
 		}
-		meta__touch_dir(&d, a->now);
-		rc = meta__inode_put(t, &d);
-		if (rc < 0)
-			goto out;
-		a->removed++;
-		a->budget--;
 	}
 out:
 	free(st);
@@ -166,8 +165,6 @@ static int rmtree_txn(struct kv_txn *t, void *ap)
 	const struct meta_rmtree_req *r = a->req;
 	const struct meta_cred *c = &r->hdr.cred;
 	struct meta__inode pd, v;
-	uint64_t ino;
-	uint32_t type;
 	bool empty = true;
 	int rc;
 
@@ -176,43 +173,21 @@ static int rmtree_txn(struct kv_txn *t, void *ap)
 	a->budget = a->svc->opts.rmtree_batch;
 	if (meta__name_is_dot(r->name, r->name_len))
 		return -EINVAL;
-	rc = meta__name_check(r->name, r->name_len);
-	if (rc < 0)
-		return rc;
-	rc = meta__load_dir(t, r->parent, &pd);
-	if (rc < 0)
-		return rc;
-	rc = meta__perm(c, &pd.a, META_ACC_W | META_ACC_X);
-	if (rc < 0)
-		return rc;
-	rc = meta__dent_get(t, r->parent, r->name, r->name_len, &ino, &type);
-	if (rc < 0)
-		return rc;
-	rc = meta__inode_get(t, ino, &v);
-	if (rc < 0)
-		return rc == -ENOENT ? -C3FS_EINTERNAL : rc;
-	rc = meta__sticky_ok(c, &pd.a, &v.a);
+	rc = meta__victim_get(t, c, r->parent, r->name, r->name_len, &pd, &v);
+	if (rc == 0)
+		rc = meta__sticky_ok(c, &pd.a, &v.a); /* before anything below goes */
 	if (rc < 0)
 		return rc;
 	if (S_ISDIR(v.a.mode)) {
-		rc = rmtree_dir(t, a, ino, &empty);
+		rc = rmtree_dir(t, a, v.a.ino, &empty);
 		if (rc < 0)
 			return rc;
 		if (!empty)
 			return 0; /* commit this batch; the caller runs another */
-		rc = meta__dir_orphan(t, ino, a->now);
-		pd.a.nlink--;
-	} else {
-		rc = meta__drop_link(t, &v, a->now);
 	}
-	if (rc == 0)
-		rc = meta__dent_clear(t, r->parent, r->name, r->name_len);
-	meta__touch_dir(&pd, a->now);
-	if (rc == 0)
-		rc = meta__inode_put(t, &pd);
+	rc = remove_one(t, a, &pd, &v, r->name, r->name_len);
 	if (rc < 0)
 		return rc;
-	a->removed++;
 	a->done = true;
 	return 0;
 }
@@ -252,7 +227,7 @@ int meta_op_rmtree(struct meta_svc *svc, const struct meta_rmtree_req *req, uint
 	struct meta__idem w = { svc, &req->hdr,
 			       meta__fp_of(META_T_RMTREE, req->parent, req->name, req->name_len, 0, "", 0,
 				     0),
-			       rmtree_txn, &a, rmtree_resp_enc, rmtree_resp_dec, rmtree_record };
+			       rmtree_txn, &a, &a, rmtree_resp_enc, rmtree_resp_dec, rmtree_record };
 	uint64_t start = meta__now(svc), total = 0;
 	int rc;
 

@@ -86,49 +86,15 @@ static void finish(struct rpc_req *req, int rc, struct c3_buf *out, uint64_t sta
 	c3_buf_release(out);
 }
 
-/* Plain handlers: request struct R, response struct S, op call. */
-#define HANDLER(NAME, RQ, RS, CALL)                                                     \
+/* One handler: decode the request struct meta_<RQ> into r, the user check, CALL (may use
+ * svc, r, s and store, a buffer s may borrow from), ENC on success (s -> out), then DONE
+ * (releases what s owns), the reply and the metrics. */
+#define HANDLER_OF(NAME, RQ, RS, CALL, ENC, DONE)                                       \
 	static void h_##NAME(struct rpc_req *req, void *ctx)                            \
 	{                                                                               \
 		struct meta_svc *svc = ctx;                                             \
 		struct meta_##RQ r;                                                     \
-		struct meta_##RS s;                                                     \
-		struct c3_buf out = C3_BUF_INIT;                                        \
-		uint64_t start = c3_now_ns();                                           \
-		int rc = meta_##RQ##_decode(req->payload, req->payload_len, &r);        \
-		memset(&s, 0, sizeof(s));                                               \
-		if (rc == 0)                                                            \
-			rc = user_check(req, &r.hdr.cred);                              \
-		if (rc == 0)                                                            \
-			rc = CALL;                                                      \
-		if (rc == 0)                                                            \
-			meta_##RS##_encode(&s, &out);                                   \
-		finish(req, rc, &out, start);                                           \
-	}
-
-/* Handlers with an empty reply. */
-#define HANDLER0(NAME, RQ, CALL)                                                        \
-	static void h_##NAME(struct rpc_req *req, void *ctx)                            \
-	{                                                                               \
-		struct meta_svc *svc = ctx;                                             \
-		struct meta_##RQ r;                                                     \
-		struct c3_buf out = C3_BUF_INIT;                                        \
-		uint64_t start = c3_now_ns();                                           \
-		int rc = meta_##RQ##_decode(req->payload, req->payload_len, &r);        \
-		if (rc == 0)                                                            \
-			rc = user_check(req, &r.hdr.cred);                              \
-		if (rc == 0)                                                            \
-			rc = CALL;                                                      \
-		finish(req, rc, &out, start);                                           \
-	}
-
-/* Handlers whose reply borrows from a per-request buffer. */
-#define HANDLERB(NAME, RQ, RS, CALL)                                                    \
-	static void h_##NAME(struct rpc_req *req, void *ctx)                            \
-	{                                                                               \
-		struct meta_svc *svc = ctx;                                             \
-		struct meta_##RQ r;                                                     \
-		struct meta_##RS s;                                                     \
+		RS s;                                                                   \
 		struct c3_buf store = C3_BUF_INIT, out = C3_BUF_INIT;                   \
 		uint64_t start = c3_now_ns();                                           \
 		int rc = meta_##RQ##_decode(req->payload, req->payload_len, &r);        \
@@ -138,10 +104,29 @@ static void finish(struct rpc_req *req, int rc, struct c3_buf *out, uint64_t sta
 		if (rc == 0)                                                            \
 			rc = CALL;                                                      \
 		if (rc == 0)                                                            \
-			meta_##RS##_encode(&s, &out);                                   \
+			ENC;                                                            \
+		DONE;                                                                   \
 		c3_buf_release(&store);                                                 \
 		finish(req, rc, &out, start);                                           \
 	}
+
+/* Handlers with a reply struct meta_<RS>. */
+#define HANDLER(NAME, RQ, RS, CALL)                                                     \
+	HANDLER_OF(NAME, RQ, struct meta_##RS, CALL, meta_##RS##_encode(&s, &out), (void)0)
+
+/* Handlers with an empty reply. */
+#define HANDLER0(NAME, RQ, CALL) HANDLER_OF(NAME, RQ, char, CALL, (void)s, (void)0)
+
+/* rmtree works in batches until done or until a little before the caller's deadline. */
+static uint64_t rmtree_max_ms(const struct rpc_req *req, uint64_t start)
+{
+	uint64_t left_ms;
+
+	if (req->deadline_ns <= start)
+		return 10000;
+	left_ms = (req->deadline_ns - start) / 1000000ull;
+	return left_ms > 200 ? left_ms / 2 : 100;
+}
 
 HANDLER(statfs, statfs_req, statfs_resp, meta_op_statfs(svc, &r, &s))
 HANDLER(lookup, lookup_req, attr_resp, meta_op_lookup(svc, &r, &s))
@@ -154,64 +139,23 @@ HANDLER(sync, close_req, attr_resp, meta_op_close(svc, &r, false, &s))
 HANDLER(mkdir, mkdir_req, attr_resp, meta_op_mkdir(svc, &r, &s))
 HANDLER(mknod, mknod_req, attr_resp, meta_op_mknod(svc, &r, &s))
 HANDLER(symlink, symlink_req, attr_resp, meta_op_symlink(svc, &r, &s))
-HANDLERB(readlink, readlink_req, readlink_resp, meta_op_readlink(svc, &r, &s, &store))
+HANDLER(readlink, readlink_req, readlink_resp, meta_op_readlink(svc, &r, &s, &store))
 HANDLER(link, link_req, attr_resp, meta_op_link(svc, &r, &s))
 HANDLER(unlink, unlink_req, unlink_resp, meta_op_unlink(svc, &r, &s))
 HANDLER(rmdir, unlink_req, unlink_resp, meta_op_rmdir(svc, &r, &s))
 HANDLER0(rename, rename_req, meta_op_rename(svc, &r))
-HANDLERB(getxattr, getxattr_req, getxattr_resp, meta_op_getxattr(svc, &r, &s, &store))
+HANDLER(getxattr, getxattr_req, getxattr_resp, meta_op_getxattr(svc, &r, &s, &store))
 HANDLER0(setxattr, setxattr_req, meta_op_setxattr(svc, &r))
-HANDLERB(listxattr, listxattr_req, listxattr_resp, meta_op_listxattr(svc, &r, &s, &store))
+HANDLER(listxattr, listxattr_req, listxattr_resp, meta_op_listxattr(svc, &r, &s, &store))
 HANDLER0(removexattr, getxattr_req, meta_op_removexattr(svc, &r))
 HANDLER0(access, access_req, meta_op_access(svc, &r))
 HANDLER(renew, client_req, renew_resp, meta_op_renew(svc, &r, &s))
 HANDLER0(prune, client_req, meta_op_prune(svc, &r))
 HANDLER0(release, release_req, meta_op_release(svc, &r))
 
-static void h_readdir(struct rpc_req *req, void *ctx)
-{
-	struct meta_svc *svc = ctx;
-	struct meta_readdir_req r;
-	struct meta_readdir_resp s;
-	struct c3_buf out = C3_BUF_INIT;
-	uint64_t start = c3_now_ns();
-	int rc = meta_readdir_req_decode(req->payload, req->payload_len, &r);
-
-	memset(&s, 0, sizeof(s));
-	if (rc == 0)
-		rc = user_check(req, &r.hdr.cred);
-	if (rc == 0)
-		rc = meta_op_readdir(svc, &r, &s);
-	if (rc == 0)
-		meta_readdir_resp_encode(&s, &out);
-	meta_readdir_resp_release(&s);
-	finish(req, rc, &out, start);
-}
-
-/* rmtree works in batches until done or until a little before the caller's deadline. */
-static void h_rmtree(struct rpc_req *req, void *ctx)
-{
-	struct meta_svc *svc = ctx;
-	struct meta_rmtree_req r;
-	struct meta_rmtree_resp s;
-	struct c3_buf out = C3_BUF_INIT;
-	uint64_t start = c3_now_ns(), max_ms = 10000;
-	int rc = meta_rmtree_req_decode(req->payload, req->payload_len, &r);
-
-	memset(&s, 0, sizeof(s));
-	if (req->deadline_ns > start) {
-		uint64_t left_ms = (req->deadline_ns - start) / 1000000ull;
-
-		max_ms = left_ms > 200 ? left_ms / 2 : 100;
-	}
-	if (rc == 0)
-		rc = user_check(req, &r.hdr.cred);
-	if (rc == 0)
-		rc = meta_op_rmtree(svc, &r, max_ms, &s);
-	if (rc == 0)
-		meta_rmtree_resp_encode(&s, &out);
-	finish(req, rc, &out, start);
-}
+HANDLER_OF(readdir, readdir_req, struct meta_readdir_resp, meta_op_readdir(svc, &r, &s),
+	   meta_readdir_resp_encode(&s, &out), meta_readdir_resp_release(&s))
+HANDLER(rmtree, rmtree_req, rmtree_resp, meta_op_rmtree(svc, &r, rmtree_max_ms(req, start), &s))
 
 /* Point reads: one read-only transaction of a few gets (lookup: parent, entry, child and
  * the child's T rows; getattr/access: one inode and its T rows; readlink: one inode), no

@@ -21,11 +21,16 @@
 
 #define INODE_REC_VERSION 1
 
+size_t meta__key_id1(uint8_t *k, uint8_t prefix, uint64_t a)
+{
+	k[0] = prefix;
+	kv_put_be64(k + 1, a);
+	return 9;
+}
+
 size_t meta__key_inode(uint8_t *k, uint64_t ino)
 {
-	k[0] = META__K_INODE;
-	kv_put_be64(k + 1, ino);
-	return 9;
+	return meta__key_id1(k, META__K_INODE, ino);
 }
 
 size_t meta__key_dent(uint8_t *k, uint64_t parent, const char *name, uint32_t len)
@@ -59,6 +64,43 @@ size_t meta__key_id3(uint8_t *k, uint8_t prefix, uint64_t a, uint64_t b, uint64_
 	kv_put_be64(k + 9, b);
 	kv_put_be64(k + 17, c);
 	return 25;
+}
+
+int meta__range(struct kv_txn *t, uint8_t prefix, uint64_t id, int limit, struct kv_pair **p,
+		bool *more)
+{
+	uint8_t b[9], e[9];
+
+	meta__key_id1(b, prefix, id);
+	meta__key_id1(e, prefix, id + 1);
+	return kv_range(t, b, 9, e, 9, limit, false, p, more);
+}
+
+int meta__range_from(struct kv_txn *t, uint8_t prefix, uint64_t from, int limit,
+		     struct kv_pair **p, bool *more)
+{
+	uint8_t b[9], e[1] = { (uint8_t)(prefix + 1) };
+
+	meta__key_id1(b, prefix, from);
+	return kv_range(t, b, 9, e, 1, limit, false, p, more);
+}
+
+int meta__range_clear(struct kv_txn *t, uint8_t prefix, uint64_t id)
+{
+	uint8_t b[9], e[9];
+
+	meta__key_id1(b, prefix, id);
+	meta__key_id1(e, prefix, id + 1);
+	return kv_clear_range(t, b, 9, e, 9);
+}
+
+int meta__range_any(struct kv_txn *t, uint8_t prefix, uint64_t id)
+{
+	struct kv_pair *p;
+	bool more;
+	int n = meta__range(t, prefix, id, 1, &p, &more);
+
+	return n < 0 ? n : n > 0;
 }
 
 void meta__inode_encode(const struct meta__inode *in, struct c3_buf *out)
@@ -239,17 +281,13 @@ int meta__dir_touch(struct kv_txn *t, uint64_t ino, uint64_t now)
 
 int meta__dir_times(struct kv_txn *t, struct meta__inode *in)
 {
-	uint8_t b[9], e[9];
 	struct kv_pair *p;
 	bool more;
 	int n;
 
 	if (!S_ISDIR(in->a.mode))
 		return 0;
-	b[0] = e[0] = META__K_DTIME;
-	kv_put_be64(b + 1, in->a.ino);
-	kv_put_be64(e + 1, in->a.ino + 1);
-	n = kv_range(t, b, 9, e, 9, 0, false, &p, &more);
+	n = meta__range(t, META__K_DTIME, in->a.ino, 0, &p, &more);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
@@ -266,28 +304,12 @@ int meta__dir_times(struct kv_txn *t, struct meta__inode *in)
 
 int meta__dir_times_clear(struct kv_txn *t, uint64_t ino)
 {
-	uint8_t b[9], e[9];
-
-	b[0] = e[0] = META__K_DTIME;
-	kv_put_be64(b + 1, ino);
-	kv_put_be64(e + 1, ino + 1);
-	return kv_clear_range(t, b, 9, e, 9);
+	return meta__range_clear(t, META__K_DTIME, ino);
 }
 
 int meta__dir_nonempty(struct kv_txn *t, uint64_t ino)
 {
-	uint8_t b[9], e[9];
-	struct kv_pair *pairs;
-	bool more;
-	int n;
-
-	b[0] = e[0] = META__K_DENT;
-	kv_put_be64(b + 1, ino);
-	kv_put_be64(e + 1, ino + 1);
-	n = kv_range(t, b, 9, e, 9, 1, false, &pairs, &more);
-	if (n < 0)
-		return n;
-	return n > 0;
+	return meta__range_any(t, META__K_DENT, ino);
 }
 
 bool meta__cred_in_group(const struct meta_cred *c, uint32_t gid)
@@ -325,6 +347,17 @@ int meta__sticky_ok(const struct meta_cred *c, const struct meta_attr *dir,
 	if (!(dir->mode & S_ISVTX) || c->uid == 0 || c->uid == dir->uid || c->uid == victim->uid)
 		return 0;
 	return -EPERM;
+}
+
+/* Linux's rule for the setuid/setgid bits a write or truncate by a non-root caller
+ * clears: S_ISUID always, S_ISGID only together with group-exec (without it the bit marks
+ * mandatory locking, not privilege).  Returns mode with those bits cleared. */
+uint32_t meta__killpriv_mode(uint32_t mode)
+{
+	mode &= ~(uint32_t)S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		mode &= ~(uint32_t)S_ISGID;
+	return mode;
 }
 
 int meta__name_check(const char *name, uint32_t len)

@@ -77,15 +77,10 @@ static int xattr_txn(struct kv_txn *t, void *ap)
 	if (rc < 0)
 		return rc;
 	if (a->op == 3) {
-		uint8_t b[9], e[9];
 		struct kv_pair *p;
 		bool more;
-		int n;
+		int n = meta__range(t, META__K_XATTR, a->ino, 0, &p, &more);
 
-		b[0] = e[0] = META__K_XATTR;
-		kv_put_be64(b + 1, a->ino);
-		kv_put_be64(e + 1, a->ino + 1);
-		n = kv_range(t, b, 9, e, 9, 0, false, &p, &more);
 		if (n < 0)
 			return n;
 		c3_buf_reset(a->store);
@@ -129,16 +124,11 @@ static int xattr_txn(struct kv_txn *t, void *ap)
 			return -ENODATA;
 		if (rc == -ENOENT) {
 			/* a new name: the whole name list must stay listable */
-			uint8_t b[9], e[9];
 			struct kv_pair *p;
 			size_t total = a->name_len + 1;
 			bool more;
-			int n;
+			int n = meta__range(t, META__K_XATTR, a->ino, 0, &p, &more);
 
-			b[0] = e[0] = META__K_XATTR;
-			kv_put_be64(b + 1, a->ino);
-			kv_put_be64(e + 1, a->ino + 1);
-			n = kv_range(t, b, 9, e, 9, 0, false, &p, &more);
 			if (n < 0)
 				return n;
 			for (int i = 0; i < n; i++)

@@ -286,6 +286,26 @@ int main(void)
 		is_int(pending(f), 0, "record dropped");
 	}
 
+	/* 10. a close that wrote asks storage for the end when another writer is open, also
+	 * when that writer's session sorts after more than 64 others (readers) */
+	{
+		uint64_t g = make_file("g", 1000), w1, w2, rd = 0;
+		int opened = 0;
+
+		is_int(open_file(g, META_O_WRITE, &w1), 0, "g: writer 1");
+		for (int i = 0; i < 70; i++)
+			opened += open_file(g, META_O_READ, &rd) == 0;
+		is_int(opened, 70, "g: 70 readers");
+		is_int(open_file(g, META_O_WRITE, &w2), 0, "g: writer 2");
+		ok(w1 < rd && rd < w2, "writer 2's session sorts after the readers'");
+		storage_end = 5000;
+		nqueries = 0;
+		is_int(close_file(g, w1, 1000, META_CLOSE_LENGTH | META_CLOSE_WROTE), 0,
+		       "writer 1 closes");
+		is_int(nqueries, 1, "storage asked for the end: writer 2 is open");
+		is_int((int)length_of(g), 5000, "the length storage holds");
+	}
+
 	meta_svc_free(svc);
 	kv_db_close(db);
 	return tap_done();

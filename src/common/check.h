@@ -2,7 +2,7 @@
  *
  * C3_INTERNAL(fmt, ...) — for "cannot happen" failures (a state the code never produces,
  *   a peer's reply that does not decode).  Logs at error level
- *     internal error at src/meta/ops.c:138 (meta__dir_orphan): inode 5 is not a directory
+ *     internal error at src/meta/entry.c:111 (meta__dir_orphan): inode 5 is not a directory
  *   and evaluates to -C3FS_EINTERNAL, so a site reads  return C3_INTERNAL("...", ...);
  * C3_CORRUPT(what, fmt, ...) — the same for a stored record that fails to decode: names
  *   the record ("inode", "dentry", ...) and what was wrong (which key, which length):

@@ -151,7 +151,9 @@ static int do_class(struct pstate *s, const uint8_t *mod, size_t mod_len, const 
 	return push_new(s, P_CLASS, 0, 0);
 }
 
-/* Run the machine to STOP; *root = the dict left on top. */
+/* Run the machine to STOP; *root = the dict left on top.  Long (about 175 lines) because
+ * it is the interpreter's one switch over the pickle opcodes it accepts, a few lines each,
+ * kept in one place so that what is accepted and refused reads as one table. */
 static int run(struct pstate *s, uint32_t *root)
 {
 	uint32_t a, b;

@@ -2016,6 +2016,12 @@ static int chunk_journal_data(struct chunk_store *cs, struct chunk_ver *nv,
 	return 0;
 }
 
+/* One function (about 200 lines) on purpose: it is one sequence under the chunk lock —
+ * check the update, load the committed version, choose the base and whether the bytes go
+ * in place or into a new file generation, write them (or hand them to the journal), then
+ * install the pending version — and every failure on the way must release the same
+ * descriptor, file and version buffers in one error path.  Split up, the ownership of
+ * those would have to travel between functions. */
 int chunk_store_stage(struct chunk_store *cs, struct chunk_id id, const struct chunk_update *u)
 {
 	struct chunk_slot *s;

@@ -37,6 +37,14 @@
 #define CC_MAX_ADDRS 16
 #define CC_MAX_REPORTS MGMTD_MAX_REPORTS
 
+/* Something mgmtd versions and this client fetches: the live configuration, the user
+ * table.  Background thread only. */
+struct cluster_fetch {
+	uint64_t seen;                     /* version in the last heartbeat reply */
+	uint64_t done;                     /* version last fetched */
+	bool fetched;                      /* fetched since the last registration */
+};
+
 struct cluster_client {
 	struct cluster_client_opts opts;  /* strings below are our own copies */
 	char *addrs_str, *token, *node_addr;
@@ -63,12 +71,8 @@ struct cluster_client {
 	uint64_t incarnation;
 	uint64_t seq;
 	bool lease_reported;               /* last state given to on_lease */
-	uint64_t cfg_seen;                 /* config version in the last heartbeat reply */
-	uint64_t cfg_done;                 /* version last fetched (applied or refused) */
-	bool cfg_fetched;                  /* fetched since the last registration */
-	uint64_t users_seen;               /* user table version in the last heartbeat reply */
-	uint64_t users_done;               /* version last handed to on_users */
-	bool users_fetched;                /* fetched since the last registration */
+	struct cluster_fetch cfg;          /* live configuration (done: applied or refused) */
+	struct cluster_fetch users;        /* user table (done: handed to on_users) */
 	struct cluster_target_report *reports;
 };
 
@@ -308,8 +312,8 @@ static int do_register(struct cluster_client *cc)
 				 "can cost the lease (keep heartbeat <= lease/4)",
 				 cc->opts.heartbeat_ms, r.lease_ms);
 		cc->seq = 0;
-		cc->cfg_fetched = false; /* a new mgmtd (or a restart) may hold other settings */
-		cc->users_fetched = false;
+		cc->cfg.fetched = false; /* a new mgmtd (or a restart) may hold other settings */
+		cc->users.fetched = false;
 		if (r.routing_version)
 			cluster_client_routing_hint(cc, r.routing_version);
 	}
@@ -351,8 +355,8 @@ static int do_heartbeat(struct cluster_client *cc)
 	if (rc == 0) {
 		lease_extend(cc, sent, r.lease_ms);
 		cluster_client_routing_hint(cc, r.routing_version);
-		cc->cfg_seen = r.config_version;
-		cc->users_seen = r.users_version;
+		cc->cfg.seen = r.config_version;
+		cc->users.seen = r.users_version;
 	} else if (rc == -C3FS_ELEASE) {
 		/* mgmtd does not know this incarnation (any more): register again */
 		pthread_mutex_lock(&cc->mu);
@@ -366,9 +370,25 @@ static int do_heartbeat(struct cluster_client *cc)
 
 /* ------------------------------------------------------------------ live configuration */
 
+/* Whether f is to be fetched: never since the last registration, or a heartbeat named
+ * another version than the one fetched. */
+static bool fetch_wanted(const struct cluster_fetch *f)
+{
+	return !f->fetched || f->seen != f->done;
+}
+
+/* f was fetched at version. */
+static void fetch_done(struct cluster_fetch *f, uint64_t version)
+{
+	f->fetched = true;
+	f->done = version;
+	if (f->seen < version)
+		f->seen = version;
+}
+
 static bool config_wanted(const struct cluster_client *cc)
 {
-	return cc->opts.on_config && (!cc->cfg_fetched || cc->cfg_seen != cc->cfg_done);
+	return cc->opts.on_config && fetch_wanted(&cc->cfg);
 }
 
 /* Validate the settings over a copy of the base config and hand them to on_config. */
@@ -427,10 +447,7 @@ static int fetch_config(struct cluster_client *cc)
 	if (rc == 0)
 		rc = mgmtd_get_config_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0) {
-		cc->cfg_fetched = true;
-		cc->cfg_done = r.version;
-		if (cc->cfg_seen < r.version)
-			cc->cfg_seen = r.version;
+		fetch_done(&cc->cfg, r.version);
 		apply_config(cc, r.settings, r.version);
 		mgmtd_get_config_resp_release(&r);
 	}
@@ -444,7 +461,7 @@ static int fetch_config(struct cluster_client *cc)
 
 static bool users_wanted(const struct cluster_client *cc)
 {
-	return cc->opts.on_users && (!cc->users_fetched || cc->users_seen != cc->users_done);
+	return cc->opts.on_users && fetch_wanted(&cc->users);
 }
 
 static int fetch_users(struct cluster_client *cc)
@@ -455,7 +472,7 @@ static int fetch_users(struct cluster_client *cc)
 	int rc;
 
 	q.node_id = cluster_client_node_id(cc);
-	q.known_version = cc->users_done;
+	q.known_version = cc->users.done;
 	mgmtd_get_users_req_encode(&q, &req);
 	rc = req.err;
 	if (rc == 0)
@@ -463,10 +480,7 @@ static int fetch_users(struct cluster_client *cc)
 	if (rc == 0)
 		rc = mgmtd_users_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0) {
-		cc->users_fetched = true;
-		cc->users_done = r.version;
-		if (cc->users_seen < r.version)
-			cc->users_seen = r.version;
+		fetch_done(&cc->users, r.version);
 		cc->opts.on_users(cc->opts.arg, r.users, r.n, r.version);
 		mgmtd_users_resp_release(&r);
 	}

@@ -33,8 +33,7 @@
 
 /* reloadable (true): root changes it on a mount with ln -s VALUE 3fs-virt/set-conf/sys.KEY,
  * and `c3fs-admin set-config client KEY=VALUE` pushes it to every mount (virt.c) */
-#define K(sec, name, type, field, def, min, max, unit, reload, desc)                     \
-	{ sec, name, type, offsetof(struct fusefs_config, field), def, min, max, unit, reload, desc }
+#define K(...) C3_DAEMON_KEY(struct fusefs_config, __VA_ARGS__)
 
 static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	K("fuse", "mountpoint", C3_CFG_STR, mountpoint, "", 1, 0, "", false,
@@ -90,9 +89,7 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	C3_DAEMON_KEYS(K, true),
 };
 
-const struct c3_cfg_table fusefs_cfg_table = {
-	"fuse", fusefs_cfg_keys, sizeof(fusefs_cfg_keys) / sizeof(fusefs_cfg_keys[0]),
-};
+const struct c3_cfg_table fusefs_cfg_table = C3_DAEMON_TABLE("fuse", fusefs_cfg_keys);
 
 /* Read the first line of path into a malloc'd string.  NULL on error (errno set). */
 static char *fusefs_read_token(const char *path)

@@ -744,35 +744,36 @@ static bool fusefs_refuse_virt(struct fusefs *fs, fuse_req_t req, uint64_t paren
 	return false;
 }
 
-static void fusefs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-			 dev_t rdev)
+/* mknod, or mkdir when dir (mode then holds the permission bits only). */
+static void fusefs_make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			     dev_t rdev, bool dir)
 {
 	struct fusefs *fs = fusefs_of(req);
 	struct c3fs_cred cr;
 	struct c3fs_attr a;
 	int rc;
 
-	FUSEFS_COUNT(mknod);
 	if (fusefs_refuse_virt(fs, req, parent, name, EEXIST))
 		return;
 	fusefs_cred(req, &cr);
-	rc = c3fs_mknod(fs->cl, &cr, parent, name, (uint32_t)mode, (uint32_t)rdev, &a);
+	if (dir)
+		rc = c3fs_mkdir(fs->cl, &cr, parent, name, (uint32_t)mode & 07777, &a);
+	else
+		rc = c3fs_mknod(fs->cl, &cr, parent, name, (uint32_t)mode, (uint32_t)rdev, &a);
 	fusefs_reply_entry(fs, req, rc, &a);
+}
+
+static void fusefs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			 dev_t rdev)
+{
+	FUSEFS_COUNT(mknod);
+	fusefs_make_node(req, parent, name, mode, rdev, false);
 }
 
 static void fusefs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct fusefs *fs = fusefs_of(req);
-	struct c3fs_cred cr;
-	struct c3fs_attr a;
-	int rc;
-
 	FUSEFS_COUNT(mkdir);
-	if (fusefs_refuse_virt(fs, req, parent, name, EEXIST))
-		return;
-	fusefs_cred(req, &cr);
-	rc = c3fs_mkdir(fs->cl, &cr, parent, name, (uint32_t)mode & 07777, &a);
-	fusefs_reply_entry(fs, req, rc, &a);
+	fusefs_make_node(req, parent, name, mode, 0, true);
 }
 
 static void fusefs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -1429,23 +1430,34 @@ static bool fusefs_is_caps(const char *name)
 	return strcmp(name, "security.capability") == 0;
 }
 
-static void fusefs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			    const char *value, size_t size, int flags)
+/* setxattr, or removexattr when remove: refused on a read-only mount, in 3fs-virt and
+ * for security.capability (c3fs stores none: EOPNOTSUPP to set it, ENODATA to remove). */
+static void fusefs_xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
+				const char *value, size_t size, int flags, bool remove)
 {
 	struct fusefs *fs = fusefs_of(req);
 	struct c3fs_cred cr;
 	int rc;
 
-	FUSEFS_COUNT(setxattr);
 	if (fusefs_refuse_change(fs, req, ino))
 		return;
 	if (fusefs_is_caps(name)) {
-		fusefs_reply_errno(req, EOPNOTSUPP);
+		fusefs_reply_errno(req, remove ? ENODATA : EOPNOTSUPP);
 		return;
 	}
 	fusefs_cred(req, &cr);
-	rc = c3fs_setxattr(fs->cl, &cr, ino, name, value, size, flags);
+	if (remove)
+		rc = c3fs_removexattr(fs->cl, &cr, ino, name);
+	else
+		rc = c3fs_setxattr(fs->cl, &cr, ino, name, value, size, flags);
 	fusefs_reply_rc(req, rc);
+}
+
+static void fusefs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    const char *value, size_t size, int flags)
+{
+	FUSEFS_COUNT(setxattr);
+	fusefs_xattr_change(req, ino, name, value, size, flags, false);
 }
 
 /* getxattr of name, or listxattr when name is NULL: size 0 asks for the size only, a
@@ -1503,20 +1515,8 @@ static void fusefs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void fusefs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	struct fusefs *fs = fusefs_of(req);
-	struct c3fs_cred cr;
-	int rc;
-
 	FUSEFS_COUNT(removexattr);
-	if (fusefs_refuse_change(fs, req, ino))
-		return;
-	if (fusefs_is_caps(name)) {
-		fusefs_reply_errno(req, ENODATA);
-		return;
-	}
-	fusefs_cred(req, &cr);
-	rc = c3fs_removexattr(fs->cl, &cr, ino, name);
-	fusefs_reply_rc(req, rc);
+	fusefs_xattr_change(req, ino, name, NULL, 0, 0, true);
 }
 
 static void fusefs_access(fuse_req_t req, fuse_ino_t ino, int mask)

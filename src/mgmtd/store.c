@@ -18,8 +18,7 @@
 #define P_CHAIN "mgmtd/chain/"
 #define P_TABLE "mgmtd/table/"
 
-/* key = prefix + be32 id; returns its length (buf >= 32 bytes). */
-static size_t key_of(uint8_t *buf, const char *prefix, uint32_t id)
+size_t mgmtd_store_key(uint8_t *buf, const char *prefix, uint32_t id)
 {
 	size_t n = strlen(prefix);
 
@@ -263,9 +262,9 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		rc = put(txn, K_NEXT_CLIENT, strlen(K_NEXT_CLIENT), &b);
 	}
 	if (rc == 0 && st->gone_node)
-		rc = kv_clear(txn, key, key_of(key, P_NODE, st->gone_node));
+		rc = kv_clear(txn, key, mgmtd_store_key(key, P_NODE, st->gone_node));
 	for (uint32_t i = 0; i < st->ngone_targets && rc == 0; i++)
-		rc = kv_clear(txn, key, key_of(key, P_TARGET, st->gone_targets[i]));
+		rc = kv_clear(txn, key, mgmtd_store_key(key, P_TARGET, st->gone_targets[i]));
 	for (uint32_t i = 0; i < st->nnodes && rc == 0; i++) {
 		const struct mgmtd_node *n = &st->nodes[i];
 
@@ -277,7 +276,7 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		c3_enc_str(&b, n->hostname);
 		c3_enc_u64(&b, n->incarnation);
 		c3_enc_u32(&b, n->pid);
-		rc = put(txn, key, key_of(key, P_NODE, n->id), &b);
+		rc = put(txn, key, mgmtd_store_key(key, P_NODE, n->id), &b);
 	}
 	for (uint32_t i = 0; i < st->ntargets && rc == 0; i++) {
 		const struct mgmtd_target *t = &st->targets[i];
@@ -288,7 +287,7 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		c3_enc_u32(&b, t->chain_id);
 		c3_enc_u8(&b, t->state);
 		c3_enc_bool(&b, t->admin_hold);
-		rc = put(txn, key, key_of(key, P_TARGET, t->id), &b);
+		rc = put(txn, key, mgmtd_store_key(key, P_TARGET, t->id), &b);
 	}
 	for (uint32_t i = 0; i < st->nchains && rc == 0; i++) {
 		const struct mgmtd_chain *c = &st->chains[i];
@@ -299,7 +298,7 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		c3_enc_u32(&b, c->n);
 		for (uint32_t k = 0; k < c->n; k++)
 			c3_enc_u32(&b, c->targets[k]);
-		rc = put(txn, key, key_of(key, P_CHAIN, c->id), &b);
+		rc = put(txn, key, mgmtd_store_key(key, P_CHAIN, c->id), &b);
 	}
 	for (uint32_t i = 0; i < st->ntables && rc == 0; i++) {
 		const struct mgmtd_table *tb = &st->tables[i];
@@ -311,7 +310,7 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		c3_enc_u32(&b, tb->n);
 		for (uint32_t k = 0; k < tb->n; k++)
 			c3_enc_u32(&b, tb->chains[k]);
-		rc = put(txn, key, key_of(key, P_TABLE, tb->id), &b);
+		rc = put(txn, key, mgmtd_store_key(key, P_TABLE, tb->id), &b);
 	}
 	c3_buf_release(&b);
 	return rc;

@@ -189,6 +189,10 @@ struct c3fs_file {
 				       * (guarded by inode->lock) */
 };
 
+/* ---- meta_ops.c ---- */
+/* A name a request may carry: 0, -EINVAL (NULL) or -ENAMETOOLONG (over META_NAME_MAX). */
+int client__name_check(const char *name);
+
 /* ---- client.c ---- */
 /* Fill hdr with cr (NULL = root), the client id and, when idem, a new sequence number. */
 void client__hdr(struct c3fs_client *cl, const struct c3fs_cred *cr, bool idem,

@@ -159,11 +159,12 @@ int c3fs_create(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 	struct meta_create_req req;
 	struct c3_buf b = C3_BUF_INIT;
 
+	int rc;
+
 	*out = NULL;
-	if (!name)
-		return -EINVAL;
-	if (strlen(name) > META_NAME_MAX)
-		return -ENAMETOOLONG;
+	rc = client__name_check(name);
+	if (rc)
+		return rc;
 	memset(&req, 0, sizeof(req));
 	client__hdr(cl, cr, true, &req.hdr);
 	req.parent = parent;

@@ -14,7 +14,7 @@
 #include "client/client_int.h"
 #include "common/errors.h"
 
-static int client_name_check(const char *name)
+int client__name_check(const char *name)
 {
 	size_t n;
 
@@ -57,7 +57,7 @@ int c3fs_lookup(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 {
 	struct meta_lookup_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client_name_check(name);
+	int rc = client__name_check(name);
 
 	if (rc)
 		return rc;
@@ -155,6 +155,20 @@ int c3fs_path_lookup(struct c3fs_client *cl, const struct c3fs_cred *cr, const c
 	return rc;
 }
 
+/* c3fs_setattr's valid bits and the SETATTR request's mask bits. */
+static const struct {
+	uint32_t c3fs, meta;
+} set_bits[] = {
+	{ C3FS_SET_MODE, META_SET_MODE },
+	{ C3FS_SET_UID, META_SET_UID },
+	{ C3FS_SET_GID, META_SET_GID },
+	{ C3FS_SET_SIZE, META_SET_SIZE },
+	{ C3FS_SET_ATIME, META_SET_ATIME },
+	{ C3FS_SET_MTIME, META_SET_MTIME },
+	{ C3FS_SET_ATIME_NOW, META_SET_ATIME_NOW },
+	{ C3FS_SET_MTIME_NOW, META_SET_MTIME_NOW },
+};
+
 int c3fs_setattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
 		 struct c3fs_file *file, const struct c3fs_setattr *sa, struct c3fs_attr *out)
 {
@@ -167,22 +181,9 @@ int c3fs_setattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t in
 	memset(&req, 0, sizeof(req));
 	client__hdr(cl, cr, false, &req.hdr);
 	req.ino = ino;
-	if (sa->valid & C3FS_SET_MODE)
-		req.mask |= META_SET_MODE;
-	if (sa->valid & C3FS_SET_UID)
-		req.mask |= META_SET_UID;
-	if (sa->valid & C3FS_SET_GID)
-		req.mask |= META_SET_GID;
-	if (sa->valid & C3FS_SET_SIZE)
-		req.mask |= META_SET_SIZE;
-	if (sa->valid & C3FS_SET_ATIME)
-		req.mask |= META_SET_ATIME;
-	if (sa->valid & C3FS_SET_MTIME)
-		req.mask |= META_SET_MTIME;
-	if (sa->valid & C3FS_SET_ATIME_NOW)
-		req.mask |= META_SET_ATIME_NOW;
-	if (sa->valid & C3FS_SET_MTIME_NOW)
-		req.mask |= META_SET_MTIME_NOW;
+	for (size_t i = 0; i < sizeof(set_bits) / sizeof(set_bits[0]); i++)
+		if (sa->valid & set_bits[i].c3fs)
+			req.mask |= set_bits[i].meta;
 	req.mode = sa->mode & 07777;
 	req.uid = sa->uid;
 	req.gid = sa->gid;
@@ -234,7 +235,7 @@ int c3fs_mknod(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t pare
 {
 	struct meta_mknod_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client_name_check(name);
+	int rc = client__name_check(name);
 
 	if (rc)
 		return rc;
@@ -254,7 +255,7 @@ int c3fs_mkdir(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t pare
 {
 	struct meta_mkdir_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client_name_check(name);
+	int rc = client__name_check(name);
 
 	if (rc)
 		return rc;
@@ -273,7 +274,7 @@ int c3fs_symlink(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t pa
 {
 	struct meta_symlink_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client_name_check(name);
+	int rc = client__name_check(name);
 
 	if (rc)
 		return rc;
@@ -325,7 +326,7 @@ int c3fs_link(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
 {
 	struct meta_link_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client_name_check(newname);
+	int rc = client__name_check(newname);
 
 	if (rc)
 		return rc;
@@ -345,7 +346,7 @@ static int client_unlink_like(struct c3fs_client *cl, const struct c3fs_cred *cr
 	struct meta_unlink_resp rsp;
 	struct c3_buf b = C3_BUF_INIT, r = C3_BUF_INIT;
 	uint64_t gen = client__dattr_gen(cl);
-	int rc = client_name_check(name);
+	int rc = client__name_check(name);
 
 	if (rc)
 		return rc;
@@ -381,7 +382,7 @@ int c3fs_remove_recursive(struct c3fs_client *cl, const struct c3fs_cred *cr, ui
 {
 	struct meta_rmtree_req req;
 	struct meta_rmtree_resp rsp;
-	int rc = client_name_check(name), rounds;
+	int rc = client__name_check(name), rounds;
 
 	if (rc)
 		return rc;
@@ -416,7 +417,7 @@ int c3fs_rename(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 
 	if (flags & ~(unsigned)(C3FS_RENAME_NOREPLACE | C3FS_RENAME_EXCHANGE))
 		return -EINVAL;
-	if ((rc = client_name_check(name)) || (rc = client_name_check(newname)))
+	if ((rc = client__name_check(name)) || (rc = client__name_check(newname)))
 		return rc;
 	client__hdr(cl, cr, true, &req.hdr);
 	req.parent = parent;

@@ -250,6 +250,78 @@ static void *gc_main(void *arg)
 	return NULL;
 }
 
+/* The RPC server of cfg's server.* keys (not started yet). */
+static int meta_listen(const struct meta_config *cfg, struct rpc_server **srv)
+{
+	struct rpc_server_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.listen = cfg->listen;
+	o.token = cfg->token;
+	o.workers = (int)cfg->workers;
+	o.max_conns = (int)cfg->max_conns;
+	o.max_unauth_conns = (int)cfg->max_unauth_conns;
+	o.max_unauth_per_addr = (int)cfg->max_unauth_per_addr;
+	o.auth_timeout_ms = (uint32_t)cfg->auth_timeout_ms;
+	return rpc_server_new(&o, srv);
+}
+
+/* Join mgmtd as meta node cfg->node_id serving on port: its advertised address into
+ * node_addr (ROUTING_ADDR_MAX bytes), an RPC client for the storage service (*rpc) and the
+ * cluster client (*cc; live config, and the user table into users when not NULL); then
+ * waits a little for the routing and the user table.  0, or -1 after logging (what was
+ * made is in *rpc / *cc, for the caller to free). */
+static int meta_join(struct c3_daemon *d, struct meta_config *cfg, int port,
+		     struct meta_users *users, char *node_addr, struct rpc_client **rpc,
+		     struct cluster_client **cc)
+{
+	struct rpc_client_opts co;
+	struct cluster_client_opts cco;
+	char err[C3_CFG_ERRLEN];
+	int rc;
+
+	rc = cluster_node_addr(cfg->listen, cfg->advertise, port, node_addr, ROUTING_ADDR_MAX,
+			       err, sizeof(err));
+	if (rc < 0) {
+		c3_daemon_fail(d, "%s", err);
+		return -1;
+	}
+	memset(&co, 0, sizeof(co));
+	co.token = cfg->token;
+	rc = rpc_client_new(&co, rpc);
+	if (rc < 0) {
+		LOG_ERROR("rpc client: %s", c3_strerror(rc));
+		return -1;
+	}
+	memset(&cco, 0, sizeof(cco));
+	cco.mgmtd_addrs = cfg->mgmtd;
+	cco.token = cfg->token;
+	cco.node_type = NODE_META;
+	cco.node_id = (uint32_t)cfg->node_id;
+	cco.node_addr = node_addr;
+	cco.heartbeat_ms = (uint32_t)cfg->heartbeat_ms;
+	cco.cfg_table = &meta_cfg;
+	cco.cfg_base = cfg;
+	cco.cfg_size = sizeof(*cfg);
+	cco.on_config = cb_config;
+	if (users)
+		cco.on_users = cb_users;
+	cco.arg = users;
+	rc = cluster_client_new(&cco, cc);
+	if (rc < 0) {
+		LOG_ERROR("cluster client: %s", c3_strerror(rc));
+		return -1;
+	}
+	if (cluster_client_wait_ready(*cc, 5000) < 0)
+		LOG_WARN("mgmtd not reachable yet at %s; continuing, routing will follow",
+			 cfg->mgmtd);
+	for (int i = 0; users && !meta_users_ready(users) && i < 50; i++)
+		c3_sleep_ms(100);
+	if (users && !meta_users_ready(users))
+		LOG_WARN("no user table from mgmtd yet: requests are refused until it arrives");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct meta_config cfg;
@@ -310,74 +382,20 @@ int main(int argc, char **argv)
 	so.idem_ttl_ms = cfg.idem_ttl_ms;
 	so.rmtree_batch = (uint64_t)cfg.rmtree_batch;
 
-	{
-		struct rpc_server_opts o;
-
-		memset(&o, 0, sizeof(o));
-		o.listen = cfg.listen;
-		o.token = cfg.token;
-		o.workers = (int)cfg.workers;
-		o.max_conns = (int)cfg.max_conns;
-		o.max_unauth_conns = (int)cfg.max_unauth_conns;
-		o.max_unauth_per_addr = (int)cfg.max_unauth_per_addr;
-		o.auth_timeout_ms = (uint32_t)cfg.auth_timeout_ms;
-		rc = rpc_server_new(&o, &srv);
-		if (rc < 0) {
-			LOG_ERROR("cannot listen on %s: %s", cfg.listen, c3_strerror(rc));
-			goto out;
-		}
+	rc = meta_listen(&cfg, &srv);
+	if (rc < 0) {
+		LOG_ERROR("cannot listen on %s: %s", cfg.listen, c3_strerror(rc));
+		goto out;
 	}
 	snprintf(addr, sizeof(addr), "%.*s:%d",
 		 (int)(strrchr(cfg.listen, ':') ? strrchr(cfg.listen, ':') - cfg.listen : 0),
 		 cfg.listen, rpc_server_port(srv));
 	if (cfg.mgmtd[0]) {
-		struct rpc_client_opts co;
-		struct cluster_client_opts cco;
-
-		rc = cluster_node_addr(cfg.listen, cfg.advertise, rpc_server_port(srv), node_addr,
-				       sizeof(node_addr), err, sizeof(err));
-		if (rc < 0) {
-			c3_daemon_fail(&d, "%s", err);
+		if (meta_join(&d, &cfg, rpc_server_port(srv), users, node_addr, &rpc, &cc) < 0)
 			goto out;
-		}
-
-		memset(&co, 0, sizeof(co));
-		co.token = cfg.token;
-		rc = rpc_client_new(&co, &rpc);
-		if (rc < 0) {
-			LOG_ERROR("rpc client: %s", c3_strerror(rc));
-			goto out;
-		}
-		memset(&cco, 0, sizeof(cco));
-		cco.mgmtd_addrs = cfg.mgmtd;
-		cco.token = cfg.token;
-		cco.node_type = NODE_META;
-		cco.node_id = (uint32_t)cfg.node_id;
-		cco.node_addr = node_addr;
-		cco.heartbeat_ms = (uint32_t)cfg.heartbeat_ms;
-		cco.cfg_table = &meta_cfg;
-		cco.cfg_base = &cfg;
-		cco.cfg_size = sizeof(cfg);
-		cco.on_config = cb_config;
-		if (users)
-			cco.on_users = cb_users;
-		cco.arg = users;
-		rc = cluster_client_new(&cco, &cc);
-		if (rc < 0) {
-			LOG_ERROR("cluster client: %s", c3_strerror(rc));
-			goto out;
-		}
 		meta_cluster_init(&mc, cc, rpc, (uint32_t)cfg.storage_timeout_ms);
 		mc.wait_ms = (uint32_t)cfg.storage_wait_ms;
 		meta_cluster_hooks(&mc, &so.hooks);
-		if (cluster_client_wait_ready(cc, 5000) < 0)
-			LOG_WARN("mgmtd not reachable yet at %s; continuing, routing will follow",
-				 cfg.mgmtd);
-		for (int i = 0; users && !meta_users_ready(users) && i < 50; i++)
-			c3_sleep_ms(100);
-		if (users && !meta_users_ready(users))
-			LOG_WARN("no user table from mgmtd yet: requests are refused until it "
-				 "arrives");
 	}
 	rc = meta_svc_new(db, &so, &svc);
 	if (rc < 0) {

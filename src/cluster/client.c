@@ -199,21 +199,15 @@ static uint32_t call_timeout_ms(struct cluster_client *cc)
 	return lease / 4 < 200 ? 200 : lease / 4;
 }
 
+/* Send the encoded request req to the mgmtd leader (following redirects; the leader found
+ * is kept for the next call), the reply into resp.  A request whose encoding failed
+ * (req->err) is not sent: that error is returned. */
 static int leader_call(struct cluster_client *cc, uint16_t type, const struct c3_buf *req,
 		       struct c3_buf *resp, uint32_t timeout_ms)
 {
-	char leader[ROUTING_ADDR_MAX];
-	int rc;
-
-	pthread_mutex_lock(&cc->mu);
-	memcpy(leader, cc->leader, sizeof(leader));
-	pthread_mutex_unlock(&cc->mu);
-	rc = cluster_mgmtd_call(cc->rpc, cc->addrs_str, leader, sizeof(leader), type,
-				req ? req->data : NULL, req ? req->len : 0, resp, timeout_ms);
-	pthread_mutex_lock(&cc->mu);
-	memcpy(cc->leader, leader, sizeof(leader));
-	pthread_mutex_unlock(&cc->mu);
-	return rc;
+	if (req->err)
+		return req->err;
+	return cluster_client_call(cc, type, req->data, req->len, resp, timeout_ms);
 }
 
 /* Install a newer snapshot (takes the caller's reference) and tell on_routing. */
@@ -250,9 +244,7 @@ static int fetch_routing(struct cluster_client *cc)
 	q.known_version = cc->ri ? cc->ri->version : 0;
 	pthread_mutex_unlock(&cc->mu);
 	mgmtd_get_routing_req_encode(&q, &req);
-	rc = req.err;
-	if (rc == 0)
-		rc = leader_call(cc, MGMTD_T_GET_ROUTING, &req, &resp, call_timeout_ms(cc) * 2);
+	rc = leader_call(cc, MGMTD_T_GET_ROUTING, &req, &resp, call_timeout_ms(cc) * 2);
 	if (rc == 0)
 		rc = mgmtd_get_routing_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0 && r.ri)
@@ -295,9 +287,7 @@ static int do_register(struct cluster_client *cc)
 	q.pid = (uint32_t)getpid();
 	mgmtd_register_req_encode(&q, &req);
 	sent = c3_now_ns();
-	rc = req.err;
-	if (rc == 0)
-		rc = leader_call(cc, MGMTD_T_REGISTER, &req, &resp, call_timeout_ms(cc));
+	rc = leader_call(cc, MGMTD_T_REGISTER, &req, &resp, call_timeout_ms(cc));
 	if (rc == 0)
 		rc = mgmtd_register_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0) {
@@ -347,9 +337,7 @@ static int do_heartbeat(struct cluster_client *cc)
 	}
 	mgmtd_heartbeat_req_encode(&q, &req);
 	sent = c3_now_ns();
-	rc = req.err;
-	if (rc == 0)
-		rc = leader_call(cc, MGMTD_T_HEARTBEAT, &req, &resp, call_timeout_ms(cc));
+	rc = leader_call(cc, MGMTD_T_HEARTBEAT, &req, &resp, call_timeout_ms(cc));
 	if (rc == 0)
 		rc = mgmtd_heartbeat_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0) {
@@ -440,10 +428,8 @@ static int fetch_config(struct cluster_client *cc)
 	q.schema = rc ? NULL : (char *)schema.data;
 	if (rc == 0) {
 		mgmtd_get_config_req_encode(&q, &req);
-		rc = req.err;
-	}
-	if (rc == 0)
 		rc = leader_call(cc, MGMTD_T_GET_CONFIG, &req, &resp, call_timeout_ms(cc) * 2);
+	}
 	if (rc == 0)
 		rc = mgmtd_get_config_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0) {
@@ -474,9 +460,7 @@ static int fetch_users(struct cluster_client *cc)
 	q.node_id = cluster_client_node_id(cc);
 	q.known_version = cc->users.done;
 	mgmtd_get_users_req_encode(&q, &req);
-	rc = req.err;
-	if (rc == 0)
-		rc = leader_call(cc, MGMTD_T_GET_USERS, &req, &resp, call_timeout_ms(cc) * 2);
+	rc = leader_call(cc, MGMTD_T_GET_USERS, &req, &resp, call_timeout_ms(cc) * 2);
 	if (rc == 0)
 		rc = mgmtd_users_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0) {

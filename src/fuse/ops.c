@@ -616,6 +616,16 @@ static void fusefs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 		fusefs_reply_attr(fs, req, &a);
 }
 
+/* Zeroed memory for a request's handle, or NULL after replying ENOMEM. */
+static void *fusefs_calloc(fuse_req_t req, size_t size)
+{
+	void *p = calloc(1, size);
+
+	if (!p)
+		fusefs_reply_errno(req, ENOMEM);
+	return p;
+}
+
 /* Refuse a change to inode ino: on a read-only mount (EROFS) or inside 3fs-virt (EPERM).
  * Returns true when it replied. */
 static bool fusefs_refuse_change(struct fusefs *fs, fuse_req_t req, uint64_t ino)
@@ -929,11 +939,9 @@ static void fusefs_create(fuse_req_t req, fuse_ino_t parent, const char *name, m
 	FUSEFS_COUNT(create);
 	if (fusefs_refuse_virt(fs, req, parent, name, EEXIST))
 		return;
-	fh = calloc(1, sizeof(*fh));
-	if (!fh) {
-		fusefs_reply_errno(req, ENOMEM);
+	fh = fusefs_calloc(req, sizeof(*fh));
+	if (!fh)
 		return;
-	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_create(fs->cl, &cr, parent, name, (uint32_t)mode & 07777,
 			 fusefs_file_flags(fi->flags) | (fi->flags & O_EXCL), &a, &fh->f);
@@ -974,11 +982,9 @@ static void fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
 	    fusefs_refuse_ro(fs, req))
 		return;
-	fh = calloc(1, sizeof(*fh));
-	if (!fh) {
-		fusefs_reply_errno(req, ENOMEM);
+	fh = fusefs_calloc(req, sizeof(*fh));
+	if (!fh)
 		return;
-	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_open(fs->cl, &cr, ino, fusefs_file_flags(fi->flags), &fh->f);
 	if (rc) {
@@ -1219,11 +1225,9 @@ static void fusefs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 		fusefs_reply_err(req, rc);
 		return;
 	}
-	dh = calloc(1, sizeof(*dh));
-	if (!dh) {
-		fusefs_reply_errno(req, ENOMEM);
+	dh = fusefs_calloc(req, sizeof(*dh));
+	if (!dh)
 		return;
-	}
 	pthread_mutex_init(&dh->lock, NULL);
 	dh->ino = ino;
 	dh->attr = a;
@@ -1266,6 +1270,21 @@ static int fusefs_dir_fetch(struct fusefs *fs, fuse_req_t req, struct fusefs_dir
 	return 0;
 }
 
+bool fusefs_add_dirent(fuse_req_t req, char *buf, size_t size, size_t *pos, const char *name,
+		       const struct stat *st, const struct fuse_entry_param *e, off_t off)
+{
+	size_t need;
+
+	if (e)
+		need = fuse_add_direntry_plus(req, buf + *pos, size - *pos, name, e, off);
+	else
+		need = fuse_add_direntry(req, buf + *pos, size - *pos, name, st, off);
+	if (need > size - *pos)
+		return false;
+	*pos += need;
+	return true;
+}
+
 static void fusefs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			      struct fuse_file_info *fi, bool plus)
 {
@@ -1294,7 +1313,6 @@ static void fusefs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t
 		struct stat st;
 		struct fuse_entry_param e;
 		const char *name;
-		size_t need;
 
 		memset(&st, 0, sizeof(st));
 		memset(&e, 0, sizeof(e));
@@ -1333,15 +1351,9 @@ static void fusefs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t
 				fusefs_entry_param(fs, &a, &e);
 			}
 		}
-		if (plus)
-			need = fuse_add_direntry_plus(req, buf + pos, size - pos, name, &e,
-						      (off_t)(idx + 1));
-		else
-			need = fuse_add_direntry(req, buf + pos, size - pos, name, &st,
-						 (off_t)(idx + 1));
-		if (need > size - pos)
+		if (!fusefs_add_dirent(req, buf, size, &pos, name, &st, plus ? &e : NULL,
+				       (off_t)(idx + 1)))
 			break;
-		pos += need;
 		if (plus && e.ino)
 			fusefs_ino_ref(fs, e.ino, 1);
 	}

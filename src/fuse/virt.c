@@ -184,7 +184,6 @@ void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, 
 	}
 	for (i = (size_t)off; i < n; i++) {
 		struct fuse_entry_param e;
-		size_t need;
 
 		memset(&e, 0, sizeof(e));
 		if (!virt_stat(inos[i], &e.attr)) {
@@ -196,15 +195,10 @@ void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, 
 			e.ino = i >= 2 ? inos[i] : 0;
 			e.attr_timeout = e.entry_timeout =
 				i >= 2 && virt_conf_entry(inos[i]) < 0 ? 3600 : 0;
-			need = fuse_add_direntry_plus(req, buf + pos, size - pos, names[i], &e,
-						      (off_t)(i + 1));
-		} else {
-			need = fuse_add_direntry(req, buf + pos, size - pos, names[i], &e.attr,
-						 (off_t)(i + 1));
 		}
-		if (need > size - pos)
+		if (!fusefs_add_dirent(req, buf, size, &pos, names[i], &e.attr, plus ? &e : NULL,
+				       (off_t)(i + 1)))
 			break;
-		pos += need;
 	}
 	fuse_reply_buf(req, buf, pos);
 	free(buf);

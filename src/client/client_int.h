@@ -190,8 +190,11 @@ struct c3fs_file {
 };
 
 /* ---- meta_ops.c ---- */
-/* A name a request may carry: 0, -EINVAL (NULL) or -ENAMETOOLONG (over META_NAME_MAX). */
-int client__name_check(const char *name);
+/* Name the entry (parent, name) in a request's fields *req_parent, *req_name and
+ * *req_name_len (name is borrowed: it must outlive the request's encoding).  Returns 0,
+ * or -EINVAL (name NULL) / -ENAMETOOLONG (over META_NAME_MAX) with nothing set. */
+int client__entry_name(uint64_t parent, const char *name, uint64_t *req_parent,
+		       const char **req_name, uint32_t *req_name_len);
 
 /* ---- client.c ---- */
 /* Fill hdr with cr (NULL = root), the client id and, when idem, a new sequence number. */

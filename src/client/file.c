@@ -162,14 +162,11 @@ int c3fs_create(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 	int rc;
 
 	*out = NULL;
-	rc = client__name_check(name);
+	memset(&req, 0, sizeof(req));
+	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 	if (rc)
 		return rc;
-	memset(&req, 0, sizeof(req));
 	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	req.mode = mode & 07777;
 	req.flags = file_meta_flags(flags) | ((flags & O_EXCL) ? META_O_EXCL : 0);
 	meta_create_req_encode(&req, &b);

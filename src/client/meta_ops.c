@@ -14,15 +14,25 @@
 #include "client/client_int.h"
 #include "common/errors.h"
 
-int client__name_check(const char *name)
+static int client_name_check(const char *name)
 {
-	size_t n;
-
 	if (!name)
 		return -EINVAL;
-	n = strlen(name);
-	if (n > META_NAME_MAX)
+	if (strlen(name) > META_NAME_MAX)
 		return -ENAMETOOLONG;
+	return 0;
+}
+
+int client__entry_name(uint64_t parent, const char *name, uint64_t *req_parent,
+		       const char **req_name, uint32_t *req_name_len)
+{
+	int rc = client_name_check(name);
+
+	if (rc)
+		return rc;
+	*req_parent = parent;
+	*req_name = name;
+	*req_name_len = (uint32_t)strlen(name);
 	return 0;
 }
 
@@ -57,14 +67,12 @@ int c3fs_lookup(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 {
 	struct meta_lookup_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client__name_check(name);
+	int rc;
 
+	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 	if (rc)
 		return rc;
 	client__hdr(cl, cr, false, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	meta_lookup_req_encode(&req, &b);
 	return client_attr_call(cl, META_T_LOOKUP, &b, out, NULL);
 }
@@ -235,15 +243,13 @@ int c3fs_mknod(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t pare
 {
 	struct meta_mknod_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client__name_check(name);
+	int rc;
 
+	memset(&req, 0, sizeof(req));
+	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 	if (rc)
 		return rc;
-	memset(&req, 0, sizeof(req));
 	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	req.mode = mode;
 	req.rdev = rdev;
 	meta_mknod_req_encode(&req, &b);
@@ -255,15 +261,13 @@ int c3fs_mkdir(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t pare
 {
 	struct meta_mkdir_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client__name_check(name);
+	int rc;
 
+	memset(&req, 0, sizeof(req));
+	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 	if (rc)
 		return rc;
-	memset(&req, 0, sizeof(req));
 	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	req.mode = mode & 07777;
 	meta_mkdir_req_encode(&req, &b);
 	return client_attr_call(cl, META_T_MKDIR, &b, out, NULL);
@@ -274,19 +278,17 @@ int c3fs_symlink(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t pa
 {
 	struct meta_symlink_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client__name_check(name);
+	int rc;
 
+	memset(&req, 0, sizeof(req));
+	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 	if (rc)
 		return rc;
 	if (!target)
 		return -EINVAL;
 	if (strlen(target) >= META_PATH_MAX)
 		return -ENAMETOOLONG;
-	memset(&req, 0, sizeof(req));
 	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	req.target = target;
 	req.target_len = (uint32_t)strlen(target);
 	meta_symlink_req_encode(&req, &b);
@@ -326,15 +328,13 @@ int c3fs_link(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
 {
 	struct meta_link_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client__name_check(newname);
+	int rc = client__entry_name(newparent, newname, &req.new_parent, &req.new_name,
+				    &req.new_name_len);
 
 	if (rc)
 		return rc;
 	client__hdr(cl, cr, true, &req.hdr);
 	req.ino = ino;
-	req.new_parent = newparent;
-	req.new_name = newname;
-	req.new_name_len = (uint32_t)strlen(newname);
 	meta_link_req_encode(&req, &b);
 	return client_attr_call(cl, META_T_LINK, &b, out, NULL);
 }
@@ -346,14 +346,12 @@ static int client_unlink_like(struct c3fs_client *cl, const struct c3fs_cred *cr
 	struct meta_unlink_resp rsp;
 	struct c3_buf b = C3_BUF_INIT, r = C3_BUF_INIT;
 	uint64_t gen = client__dattr_gen(cl);
-	int rc = client__name_check(name);
+	int rc;
 
+	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 	if (rc)
 		return rc;
 	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	meta_unlink_req_encode(&req, &b);
 	rc = client__meta_call(cl, type, &b, &r);
 	if (type == META_T_RMDIR)
@@ -382,7 +380,7 @@ int c3fs_remove_recursive(struct c3fs_client *cl, const struct c3fs_cred *cr, ui
 {
 	struct meta_rmtree_req req;
 	struct meta_rmtree_resp rsp;
-	int rc = client__name_check(name), rounds;
+	int rc = client_name_check(name), rounds;
 
 	if (rc)
 		return rc;
@@ -417,15 +415,11 @@ int c3fs_rename(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 
 	if (flags & ~(unsigned)(C3FS_RENAME_NOREPLACE | C3FS_RENAME_EXCHANGE))
 		return -EINVAL;
-	if ((rc = client__name_check(name)) || (rc = client__name_check(newname)))
+	if ((rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len)) ||
+	    (rc = client__entry_name(newparent, newname, &req.new_parent, &req.new_name,
+				     &req.new_name_len)))
 		return rc;
 	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
-	req.new_parent = newparent;
-	req.new_name = newname;
-	req.new_name_len = (uint32_t)strlen(newname);
 	req.flags = (flags & C3FS_RENAME_NOREPLACE ? META_RENAME_NOREPLACE : 0) |
 		    (flags & C3FS_RENAME_EXCHANGE ? META_RENAME_EXCHANGE : 0);
 	meta_rename_req_encode(&req, &b);

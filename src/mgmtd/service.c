@@ -898,13 +898,31 @@ static void h_user_change(struct rpc_req *req, void *ctx)
 	users_changed(svc, req, version);
 }
 
+/* Answer with the user table: for USER_LIST without hashes, for GET_USERS (meta nodes)
+ * with them; then heartbeats name at least the version handed to meta. */
+static void reply_users(struct mgmtd_service *svc, struct rpc_req *req, bool hashes)
+{
+	struct mgmtd_users_resp r;
+	struct c3_buf b = C3_BUF_INIT;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = mgmtd_users_list(svc->db, &r.version, &r.users, &r.n);
+	if (rc == 0) {
+		if (hashes)
+			raise_version(svc, &svc->users_version, r.version);
+		mgmtd_users_resp_encode(&r, hashes, &b);
+	}
+	mgmtd_users_resp_release(&r);
+	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);
+	c3_buf_release(&b);
+}
+
 /* USER_REMOVE and USER_LIST (the list carries no hashes). */
 static void h_user_remove(struct rpc_req *req, void *ctx)
 {
 	struct mgmtd_service *svc = ctx;
 	struct mgmtd_user_remove_req q;
-	struct mgmtd_users_resp r;
-	struct c3_buf b = C3_BUF_INIT;
 	bool list = req->type == MGMTD_T_USER_LIST;
 	uint64_t instance, version = 0;
 	int rc = mgmtd_user_remove_req_decode(req->payload, req->payload_len, &q);
@@ -926,13 +944,7 @@ static void h_user_remove(struct rpc_req *req, void *ctx)
 		users_changed(svc, req, version);
 		return;
 	}
-	memset(&r, 0, sizeof(r));
-	rc = mgmtd_users_list(svc->db, &r.version, &r.users, &r.n);
-	if (rc == 0)
-		mgmtd_users_resp_encode(&r, false, &b);
-	mgmtd_users_resp_release(&r);
-	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);
-	c3_buf_release(&b);
+	reply_users(svc, req, false);
 }
 
 /* GET_USERS: the table with hashes, for registered meta nodes only. */
@@ -940,9 +952,7 @@ static void h_get_users(struct rpc_req *req, void *ctx)
 {
 	struct mgmtd_service *svc = ctx;
 	struct mgmtd_get_users_req q;
-	struct mgmtd_users_resp r;
 	struct mgmtd_node *n;
-	struct c3_buf b = C3_BUF_INIT;
 	int rc = mgmtd_get_users_req_decode(req->payload, req->payload_len, &q);
 
 	if (rc) {
@@ -960,15 +970,7 @@ static void h_get_users(struct rpc_req *req, void *ctx)
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	memset(&r, 0, sizeof(r));
-	rc = mgmtd_users_list(svc->db, &r.version, &r.users, &r.n);
-	if (rc == 0) {
-		raise_version(svc, &svc->users_version, r.version);
-		mgmtd_users_resp_encode(&r, true, &b);
-	}
-	mgmtd_users_resp_release(&r);
-	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);
-	c3_buf_release(&b);
+	reply_users(svc, req, true);
 }
 
 /* ------------------------------------------------------------------ metrics */

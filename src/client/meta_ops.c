@@ -467,6 +467,20 @@ int c3fs_statfs(struct c3fs_client *cl, const struct c3fs_cred *cr, struct c3fs_
 	return rc;
 }
 
+/* Name the extended attribute name of ino in a request's fields *req_ino, *req_name and
+ * *req_name_len.  Returns 0, or -EINVAL (name NULL or empty) / -ERANGE (longer than
+ * META_XATTR_NAME_MAX) with nothing set. */
+static int client_xattr_name(uint64_t ino, const char *name, uint64_t *req_ino,
+			     const char **req_name, uint32_t *req_name_len)
+{
+	if (!name || strlen(name) > META_XATTR_NAME_MAX || strlen(name) == 0)
+		return name && strlen(name) ? -ERANGE : -EINVAL;
+	*req_ino = ino;
+	*req_name = name;
+	*req_name_len = (uint32_t)strlen(name);
+	return 0;
+}
+
 int c3fs_setxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
 		  const char *name, const void *value, size_t size, int flags)
 {
@@ -474,14 +488,12 @@ int c3fs_setxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t i
 	struct c3_buf b = C3_BUF_INIT;
 	int rc;
 
-	if (!name || strlen(name) > META_XATTR_NAME_MAX || strlen(name) == 0)
-		return name && strlen(name) ? -ERANGE : -EINVAL;
+	rc = client_xattr_name(ino, name, &req.ino, &req.name, &req.name_len);
+	if (rc)
+		return rc;
 	if (size > META_XATTR_SIZE_MAX)
 		return -E2BIG;
 	client__hdr(cl, cr, false, &req.hdr);
-	req.ino = ino;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	req.value = value;
 	req.value_len = (uint32_t)size;
 	req.flags = (uint32_t)flags & (META_XATTR_CREATE | META_XATTR_REPLACE);
@@ -511,12 +523,10 @@ int c3fs_getxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t i
 	struct c3_buf b = C3_BUF_INIT, r = C3_BUF_INIT;
 	int rc;
 
-	if (!name || strlen(name) > META_XATTR_NAME_MAX || strlen(name) == 0)
-		return name && strlen(name) ? -ERANGE : -EINVAL;
+	rc = client_xattr_name(ino, name, &req.ino, &req.name, &req.name_len);
+	if (rc)
+		return rc;
 	client__hdr(cl, cr, false, &req.hdr);
-	req.ino = ino;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	meta_getxattr_req_encode(&req, &b);
 	rc = client__meta_call(cl, META_T_GETXATTR, &b, &r);
 	if (rc == 0)
@@ -560,12 +570,10 @@ int c3fs_removexattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_
 	struct c3_buf b = C3_BUF_INIT;
 	int rc;
 
-	if (!name || strlen(name) > META_XATTR_NAME_MAX || strlen(name) == 0)
-		return name && strlen(name) ? -ERANGE : -EINVAL;
+	rc = client_xattr_name(ino, name, &req.ino, &req.name, &req.name_len);
+	if (rc)
+		return rc;
 	client__hdr(cl, cr, false, &req.hdr);
-	req.ino = ino;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	meta_getxattr_req_encode(&req, &b);
 	rc = client__meta_call(cl, META_T_REMOVEXATTR, &b, NULL);
 	client__dattr_drop(cl, ino); /* ctime */

@@ -241,17 +241,13 @@ int c3fs_setattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t in
 int c3fs_mknod(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t parent,
 	       const char *name, uint32_t mode, uint32_t rdev, struct c3fs_attr *out)
 {
-	struct meta_mknod_req req;
+	struct meta_mknod_req req = { .mode = mode, .rdev = rdev };
 	struct c3_buf b = C3_BUF_INIT;
-	int rc;
+	int rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 
-	memset(&req, 0, sizeof(req));
-	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 	if (rc)
 		return rc;
 	client__hdr(cl, cr, true, &req.hdr);
-	req.mode = mode;
-	req.rdev = rdev;
 	meta_mknod_req_encode(&req, &b);
 	return client_attr_call(cl, META_T_MKNOD, &b, out, NULL);
 }
@@ -259,16 +255,13 @@ int c3fs_mknod(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t pare
 int c3fs_mkdir(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t parent,
 	       const char *name, uint32_t mode, struct c3fs_attr *out)
 {
-	struct meta_mkdir_req req;
+	struct meta_mkdir_req req = { .mode = mode & 07777 };
 	struct c3_buf b = C3_BUF_INIT;
-	int rc;
+	int rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 
-	memset(&req, 0, sizeof(req));
-	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 	if (rc)
 		return rc;
 	client__hdr(cl, cr, true, &req.hdr);
-	req.mode = mode & 07777;
 	meta_mkdir_req_encode(&req, &b);
 	return client_attr_call(cl, META_T_MKDIR, &b, out, NULL);
 }
@@ -276,21 +269,18 @@ int c3fs_mkdir(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t pare
 int c3fs_symlink(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t parent,
 		 const char *name, const char *target, struct c3fs_attr *out)
 {
-	struct meta_symlink_req req;
+	struct meta_symlink_req req = { .target = target };
 	struct c3_buf b = C3_BUF_INIT;
-	int rc;
+	int rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 
-	memset(&req, 0, sizeof(req));
-	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 	if (rc)
 		return rc;
 	if (!target)
 		return -EINVAL;
 	if (strlen(target) >= META_PATH_MAX)
 		return -ENAMETOOLONG;
-	client__hdr(cl, cr, true, &req.hdr);
-	req.target = target;
 	req.target_len = (uint32_t)strlen(target);
+	client__hdr(cl, cr, true, &req.hdr);
 	meta_symlink_req_encode(&req, &b);
 	return client_attr_call(cl, META_T_SYMLINK, &b, out, NULL);
 }
@@ -515,19 +505,30 @@ static int meta_ops_copy_sized(void *buf, size_t size, const void *src, size_t l
 	return (int)len;
 }
 
-int c3fs_getxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
-		  const char *name, void *buf, size_t size)
+/* The request of GETXATTR and REMOVEXATTR (one layout): xattr name of ino, encoded into b.
+ * 0, or the error of client_xattr_name (b untouched). */
+static int client_xattr_req(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
+			    const char *name, struct c3_buf *b)
 {
 	struct meta_getxattr_req req;
-	struct meta_getxattr_resp rsp;
-	struct c3_buf b = C3_BUF_INIT, r = C3_BUF_INIT;
-	int rc;
+	int rc = client_xattr_name(ino, name, &req.ino, &req.name, &req.name_len);
 
-	rc = client_xattr_name(ino, name, &req.ino, &req.name, &req.name_len);
 	if (rc)
 		return rc;
 	client__hdr(cl, cr, false, &req.hdr);
-	meta_getxattr_req_encode(&req, &b);
+	meta_getxattr_req_encode(&req, b);
+	return 0;
+}
+
+int c3fs_getxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
+		  const char *name, void *buf, size_t size)
+{
+	struct meta_getxattr_resp rsp;
+	struct c3_buf b = C3_BUF_INIT, r = C3_BUF_INIT;
+	int rc = client_xattr_req(cl, cr, ino, name, &b);
+
+	if (rc)
+		return rc;
 	rc = client__meta_call(cl, META_T_GETXATTR, &b, &r);
 	if (rc == 0)
 		rc = meta_getxattr_resp_decode(r.data, r.len, &rsp);
@@ -566,15 +567,11 @@ int c3fs_listxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t 
 int c3fs_removexattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
 		     const char *name)
 {
-	struct meta_getxattr_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc;
+	int rc = client_xattr_req(cl, cr, ino, name, &b);
 
-	rc = client_xattr_name(ino, name, &req.ino, &req.name, &req.name_len);
 	if (rc)
 		return rc;
-	client__hdr(cl, cr, false, &req.hdr);
-	meta_getxattr_req_encode(&req, &b);
 	rc = client__meta_call(cl, META_T_REMOVEXATTR, &b, NULL);
 	client__dattr_drop(cl, ino); /* ctime */
 	c3_buf_release(&b);

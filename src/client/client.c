@@ -829,6 +829,36 @@ static void *client_bg_main(void *arg)
 
 /* ------------------------------------------------------------------ lifecycle */
 
+/* The client's locks and condition variables: made by c3fs_client_new, undone by
+ * c3fs_client_free (or c3fs_client_new's failure path). */
+static void client_sync_init(struct c3fs_client *cl)
+{
+	pthread_mutex_init(&cl->chan_lock, NULL);
+	pthread_cond_init(&cl->chan_cv, NULL);
+	pthread_mutex_init(&cl->inodes_lock, NULL);
+	pthread_mutex_init(&cl->bg_lock, NULL);
+	pthread_cond_init(&cl->bg_cv, NULL);
+	pthread_mutex_init(&cl->wq_lock, NULL);
+	pthread_cond_init(&cl->wq_cv, NULL);
+	pthread_mutex_init(&cl->rel_lock, NULL);
+	pthread_mutex_init(&cl->dattr_lock, NULL);
+	pthread_mutex_init(&cl->mh_lock, NULL);
+}
+
+static void client_sync_destroy(struct c3fs_client *cl)
+{
+	pthread_mutex_destroy(&cl->mh_lock);
+	pthread_mutex_destroy(&cl->dattr_lock);
+	pthread_mutex_destroy(&cl->rel_lock);
+	pthread_cond_destroy(&cl->wq_cv);
+	pthread_mutex_destroy(&cl->wq_lock);
+	pthread_cond_destroy(&cl->bg_cv);
+	pthread_mutex_destroy(&cl->bg_lock);
+	pthread_mutex_destroy(&cl->inodes_lock);
+	pthread_cond_destroy(&cl->chan_cv);
+	pthread_mutex_destroy(&cl->chan_lock);
+}
+
 int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **out)
 {
 	struct cluster_client_opts co;
@@ -874,19 +904,10 @@ int c3fs_client_new(const struct c3fs_client_opts *opts, struct c3fs_client **ou
 			rc = -errno;
 			goto fail_strings;
 		}
-	pthread_mutex_init(&cl->chan_lock, NULL);
-	pthread_cond_init(&cl->chan_cv, NULL);
+	client_sync_init(cl);
 	for (i = 0; i < CLIENT_CHANNELS; i++)
 		cl->chan_free[i] = CLIENT_CHANNELS - i; /* channels 1..N */
 	cl->chan_nfree = CLIENT_CHANNELS;
-	pthread_mutex_init(&cl->inodes_lock, NULL);
-	pthread_mutex_init(&cl->bg_lock, NULL);
-	pthread_cond_init(&cl->bg_cv, NULL);
-	pthread_mutex_init(&cl->wq_lock, NULL);
-	pthread_cond_init(&cl->wq_cv, NULL);
-	pthread_mutex_init(&cl->rel_lock, NULL);
-	pthread_mutex_init(&cl->dattr_lock, NULL);
-	pthread_mutex_init(&cl->mh_lock, NULL);
 
 	memset(&ro, 0, sizeof(ro));
 	ro.token = cl->token;
@@ -938,16 +959,7 @@ fail_cc:
 fail_rpc:
 	rpc_client_free(cl->rpc);
 fail_sync:
-	pthread_mutex_destroy(&cl->mh_lock);
-	pthread_mutex_destroy(&cl->dattr_lock);
-	pthread_mutex_destroy(&cl->rel_lock);
-	pthread_cond_destroy(&cl->wq_cv);
-	pthread_mutex_destroy(&cl->wq_lock);
-	pthread_cond_destroy(&cl->bg_cv);
-	pthread_mutex_destroy(&cl->bg_lock);
-	pthread_mutex_destroy(&cl->inodes_lock);
-	pthread_cond_destroy(&cl->chan_cv);
-	pthread_mutex_destroy(&cl->chan_lock);
+	client_sync_destroy(cl);
 fail_strings:
 	free(cl->mgmtd_addrs);
 	free(cl->token);
@@ -996,16 +1008,7 @@ void c3fs_client_free(struct c3fs_client *cl)
 	cluster_client_free(cl->cc);
 	rpc_client_free(cl->rpc);
 	free(cl->rel);
-	pthread_mutex_destroy(&cl->mh_lock);
-	pthread_mutex_destroy(&cl->dattr_lock);
-	pthread_mutex_destroy(&cl->rel_lock);
-	pthread_cond_destroy(&cl->wq_cv);
-	pthread_mutex_destroy(&cl->wq_lock);
-	pthread_cond_destroy(&cl->bg_cv);
-	pthread_mutex_destroy(&cl->bg_lock);
-	pthread_mutex_destroy(&cl->inodes_lock);
-	pthread_cond_destroy(&cl->chan_cv);
-	pthread_mutex_destroy(&cl->chan_lock);
+	client_sync_destroy(cl);
 	free(cl->mgmtd_addrs);
 	free(cl->token);
 	free(cl);

@@ -189,6 +189,13 @@ struct c3fs_file {
 				       * (guarded by inode->lock) */
 };
 
+/* ---- meta_ops.c ---- */
+/* Name the entry (parent, name) in a request's fields *req_parent, *req_name and
+ * *req_name_len (name is borrowed: it must outlive the request's encoding).  Returns 0,
+ * or -EINVAL (name NULL) / -ENAMETOOLONG (over META_NAME_MAX) with nothing set. */
+int client__entry_name(uint64_t parent, const char *name, uint64_t *req_parent,
+		       const char **req_name, uint32_t *req_name_len);
+
 /* ---- client.c ---- */
 /* Fill hdr with cr (NULL = root), the client id and, when idem, a new sequence number. */
 void client__hdr(struct c3fs_client *cl, const struct c3fs_cred *cr, bool idem,

@@ -156,21 +156,18 @@ int c3fs_create(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 		const char *name, uint32_t mode, int flags, struct c3fs_attr *attr,
 		struct c3fs_file **out)
 {
-	struct meta_create_req req;
+	struct meta_create_req req = {
+		.mode = mode & 07777,
+		.flags = file_meta_flags(flags) | ((flags & O_EXCL) ? META_O_EXCL : 0),
+	};
 	struct c3_buf b = C3_BUF_INIT;
+	int rc;
 
 	*out = NULL;
-	if (!name)
-		return -EINVAL;
-	if (strlen(name) > META_NAME_MAX)
-		return -ENAMETOOLONG;
-	memset(&req, 0, sizeof(req));
+	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
+	if (rc)
+		return rc;
 	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
-	req.mode = mode & 07777;
-	req.flags = file_meta_flags(flags) | ((flags & O_EXCL) ? META_O_EXCL : 0);
 	meta_create_req_encode(&req, &b);
 	return file_open_reply(cl, cr, META_T_CREATE, &b, flags, attr, out);
 }

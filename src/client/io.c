@@ -120,6 +120,20 @@ static void io_piece_fail(struct client_io *x, struct client_io_piece *pc, int r
 		x->need_refresh = true;
 }
 
+/* Where the batch's i-th piece goes: its chain at the batch's version and target, its
+ * chunk. */
+static void io_piece_where(const struct client_io *x, const struct client_io_batch *bt, int i,
+			   struct storage_route *route, struct storage_chunk_id *chunk)
+{
+	const struct client_io_piece *pc = &x->pc[bt->idx[i]];
+
+	route->chain_id = pc->p.chain_id;
+	route->chain_ver = bt->vers[i];
+	route->target_id = bt->target_id;
+	chunk->inode = x->in->ino;
+	chunk->index = (uint32_t)pc->p.chunk_index;
+}
+
 /* Encode the batch request for its pieces; fills bulk (request or reply side). */
 static int io_batch_encode(struct client_io *x, struct client_io_batch *bt)
 {
@@ -150,11 +164,7 @@ static int io_batch_encode(struct client_io *x, struct client_io_batch *bt)
 
 			for (j = 0; j < pc->niov; j++)
 				crc = c3_crc32c(crc, pc->iov[j].iov_base, pc->iov[j].iov_len);
-			ios[i].route.chain_id = pc->p.chain_id;
-			ios[i].route.chain_ver = bt->vers[i];
-			ios[i].route.target_id = bt->target_id;
-			ios[i].chunk.inode = x->in->ino;
-			ios[i].chunk.index = (uint32_t)pc->p.chunk_index;
+			io_piece_where(x, bt, i, &ios[i].route, &ios[i].chunk);
 			ios[i].offset = pc->p.chunk_off;
 			ios[i].length = pc->p.len;
 			ios[i].chunk_size = x->in->layout.chunk_size;
@@ -179,11 +189,7 @@ static int io_batch_encode(struct client_io *x, struct client_io_batch *bt)
 		for (i = 0; i < bt->n; i++) {
 			struct client_io_piece *pc = &x->pc[bt->idx[i]];
 
-			ios[i].route.chain_id = pc->p.chain_id;
-			ios[i].route.chain_ver = bt->vers[i];
-			ios[i].route.target_id = bt->target_id;
-			ios[i].chunk.inode = x->in->ino;
-			ios[i].chunk.index = (uint32_t)pc->p.chunk_index;
+			io_piece_where(x, bt, i, &ios[i].route, &ios[i].chunk);
 			ios[i].offset = pc->p.chunk_off;
 			ios[i].length = pc->p.len;
 		}

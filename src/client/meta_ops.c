@@ -16,13 +16,23 @@
 
 static int client_name_check(const char *name)
 {
-	size_t n;
-
 	if (!name)
 		return -EINVAL;
-	n = strlen(name);
-	if (n > META_NAME_MAX)
+	if (strlen(name) > META_NAME_MAX)
 		return -ENAMETOOLONG;
+	return 0;
+}
+
+int client__entry_name(uint64_t parent, const char *name, uint64_t *req_parent,
+		       const char **req_name, uint32_t *req_name_len)
+{
+	int rc = client_name_check(name);
+
+	if (rc)
+		return rc;
+	*req_parent = parent;
+	*req_name = name;
+	*req_name_len = (uint32_t)strlen(name);
 	return 0;
 }
 
@@ -57,14 +67,12 @@ int c3fs_lookup(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 {
 	struct meta_lookup_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client_name_check(name);
+	int rc;
 
+	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 	if (rc)
 		return rc;
 	client__hdr(cl, cr, false, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	meta_lookup_req_encode(&req, &b);
 	return client_attr_call(cl, META_T_LOOKUP, &b, out, NULL);
 }
@@ -155,6 +163,20 @@ int c3fs_path_lookup(struct c3fs_client *cl, const struct c3fs_cred *cr, const c
 	return rc;
 }
 
+/* c3fs_setattr's valid bits and the SETATTR request's mask bits. */
+static const struct {
+	uint32_t c3fs, meta;
+} set_bits[] = {
+	{ C3FS_SET_MODE, META_SET_MODE },
+	{ C3FS_SET_UID, META_SET_UID },
+	{ C3FS_SET_GID, META_SET_GID },
+	{ C3FS_SET_SIZE, META_SET_SIZE },
+	{ C3FS_SET_ATIME, META_SET_ATIME },
+	{ C3FS_SET_MTIME, META_SET_MTIME },
+	{ C3FS_SET_ATIME_NOW, META_SET_ATIME_NOW },
+	{ C3FS_SET_MTIME_NOW, META_SET_MTIME_NOW },
+};
+
 int c3fs_setattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
 		 struct c3fs_file *file, const struct c3fs_setattr *sa, struct c3fs_attr *out)
 {
@@ -167,22 +189,9 @@ int c3fs_setattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t in
 	memset(&req, 0, sizeof(req));
 	client__hdr(cl, cr, false, &req.hdr);
 	req.ino = ino;
-	if (sa->valid & C3FS_SET_MODE)
-		req.mask |= META_SET_MODE;
-	if (sa->valid & C3FS_SET_UID)
-		req.mask |= META_SET_UID;
-	if (sa->valid & C3FS_SET_GID)
-		req.mask |= META_SET_GID;
-	if (sa->valid & C3FS_SET_SIZE)
-		req.mask |= META_SET_SIZE;
-	if (sa->valid & C3FS_SET_ATIME)
-		req.mask |= META_SET_ATIME;
-	if (sa->valid & C3FS_SET_MTIME)
-		req.mask |= META_SET_MTIME;
-	if (sa->valid & C3FS_SET_ATIME_NOW)
-		req.mask |= META_SET_ATIME_NOW;
-	if (sa->valid & C3FS_SET_MTIME_NOW)
-		req.mask |= META_SET_MTIME_NOW;
+	for (size_t i = 0; i < sizeof(set_bits) / sizeof(set_bits[0]); i++)
+		if (sa->valid & set_bits[i].c3fs)
+			req.mask |= set_bits[i].meta;
 	req.mode = sa->mode & 07777;
 	req.uid = sa->uid;
 	req.gid = sa->gid;
@@ -232,19 +241,13 @@ int c3fs_setattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t in
 int c3fs_mknod(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t parent,
 	       const char *name, uint32_t mode, uint32_t rdev, struct c3fs_attr *out)
 {
-	struct meta_mknod_req req;
+	struct meta_mknod_req req = { .mode = mode, .rdev = rdev };
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client_name_check(name);
+	int rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 
 	if (rc)
 		return rc;
-	memset(&req, 0, sizeof(req));
 	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
-	req.mode = mode;
-	req.rdev = rdev;
 	meta_mknod_req_encode(&req, &b);
 	return client_attr_call(cl, META_T_MKNOD, &b, out, NULL);
 }
@@ -252,18 +255,13 @@ int c3fs_mknod(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t pare
 int c3fs_mkdir(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t parent,
 	       const char *name, uint32_t mode, struct c3fs_attr *out)
 {
-	struct meta_mkdir_req req;
+	struct meta_mkdir_req req = { .mode = mode & 07777 };
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client_name_check(name);
+	int rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 
 	if (rc)
 		return rc;
-	memset(&req, 0, sizeof(req));
 	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
-	req.mode = mode & 07777;
 	meta_mkdir_req_encode(&req, &b);
 	return client_attr_call(cl, META_T_MKDIR, &b, out, NULL);
 }
@@ -271,9 +269,9 @@ int c3fs_mkdir(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t pare
 int c3fs_symlink(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t parent,
 		 const char *name, const char *target, struct c3fs_attr *out)
 {
-	struct meta_symlink_req req;
+	struct meta_symlink_req req = { .target = target };
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client_name_check(name);
+	int rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 
 	if (rc)
 		return rc;
@@ -281,13 +279,8 @@ int c3fs_symlink(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t pa
 		return -EINVAL;
 	if (strlen(target) >= META_PATH_MAX)
 		return -ENAMETOOLONG;
-	memset(&req, 0, sizeof(req));
-	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
-	req.target = target;
 	req.target_len = (uint32_t)strlen(target);
+	client__hdr(cl, cr, true, &req.hdr);
 	meta_symlink_req_encode(&req, &b);
 	return client_attr_call(cl, META_T_SYMLINK, &b, out, NULL);
 }
@@ -325,15 +318,13 @@ int c3fs_link(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
 {
 	struct meta_link_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc = client_name_check(newname);
+	int rc = client__entry_name(newparent, newname, &req.new_parent, &req.new_name,
+				    &req.new_name_len);
 
 	if (rc)
 		return rc;
 	client__hdr(cl, cr, true, &req.hdr);
 	req.ino = ino;
-	req.new_parent = newparent;
-	req.new_name = newname;
-	req.new_name_len = (uint32_t)strlen(newname);
 	meta_link_req_encode(&req, &b);
 	return client_attr_call(cl, META_T_LINK, &b, out, NULL);
 }
@@ -345,14 +336,12 @@ static int client_unlink_like(struct c3fs_client *cl, const struct c3fs_cred *cr
 	struct meta_unlink_resp rsp;
 	struct c3_buf b = C3_BUF_INIT, r = C3_BUF_INIT;
 	uint64_t gen = client__dattr_gen(cl);
-	int rc = client_name_check(name);
+	int rc;
 
+	rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len);
 	if (rc)
 		return rc;
 	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	meta_unlink_req_encode(&req, &b);
 	rc = client__meta_call(cl, type, &b, &r);
 	if (type == META_T_RMDIR)
@@ -416,15 +405,11 @@ int c3fs_rename(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t par
 
 	if (flags & ~(unsigned)(C3FS_RENAME_NOREPLACE | C3FS_RENAME_EXCHANGE))
 		return -EINVAL;
-	if ((rc = client_name_check(name)) || (rc = client_name_check(newname)))
+	if ((rc = client__entry_name(parent, name, &req.parent, &req.name, &req.name_len)) ||
+	    (rc = client__entry_name(newparent, newname, &req.new_parent, &req.new_name,
+				     &req.new_name_len)))
 		return rc;
 	client__hdr(cl, cr, true, &req.hdr);
-	req.parent = parent;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
-	req.new_parent = newparent;
-	req.new_name = newname;
-	req.new_name_len = (uint32_t)strlen(newname);
 	req.flags = (flags & C3FS_RENAME_NOREPLACE ? META_RENAME_NOREPLACE : 0) |
 		    (flags & C3FS_RENAME_EXCHANGE ? META_RENAME_EXCHANGE : 0);
 	meta_rename_req_encode(&req, &b);
@@ -472,6 +457,20 @@ int c3fs_statfs(struct c3fs_client *cl, const struct c3fs_cred *cr, struct c3fs_
 	return rc;
 }
 
+/* Name the extended attribute name of ino in a request's fields *req_ino, *req_name and
+ * *req_name_len.  Returns 0, or -EINVAL (name NULL or empty) / -ERANGE (longer than
+ * META_XATTR_NAME_MAX) with nothing set. */
+static int client_xattr_name(uint64_t ino, const char *name, uint64_t *req_ino,
+			     const char **req_name, uint32_t *req_name_len)
+{
+	if (!name || strlen(name) > META_XATTR_NAME_MAX || strlen(name) == 0)
+		return name && strlen(name) ? -ERANGE : -EINVAL;
+	*req_ino = ino;
+	*req_name = name;
+	*req_name_len = (uint32_t)strlen(name);
+	return 0;
+}
+
 int c3fs_setxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
 		  const char *name, const void *value, size_t size, int flags)
 {
@@ -479,14 +478,12 @@ int c3fs_setxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t i
 	struct c3_buf b = C3_BUF_INIT;
 	int rc;
 
-	if (!name || strlen(name) > META_XATTR_NAME_MAX || strlen(name) == 0)
-		return name && strlen(name) ? -ERANGE : -EINVAL;
+	rc = client_xattr_name(ino, name, &req.ino, &req.name, &req.name_len);
+	if (rc)
+		return rc;
 	if (size > META_XATTR_SIZE_MAX)
 		return -E2BIG;
 	client__hdr(cl, cr, false, &req.hdr);
-	req.ino = ino;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
 	req.value = value;
 	req.value_len = (uint32_t)size;
 	req.flags = (uint32_t)flags & (META_XATTR_CREATE | META_XATTR_REPLACE);
@@ -508,21 +505,30 @@ static int meta_ops_copy_sized(void *buf, size_t size, const void *src, size_t l
 	return (int)len;
 }
 
+/* The request of GETXATTR and REMOVEXATTR (one layout): xattr name of ino, encoded into b.
+ * 0, or the error of client_xattr_name (b untouched). */
+static int client_xattr_req(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
+			    const char *name, struct c3_buf *b)
+{
+	struct meta_getxattr_req req;
+	int rc = client_xattr_name(ino, name, &req.ino, &req.name, &req.name_len);
+
+	if (rc)
+		return rc;
+	client__hdr(cl, cr, false, &req.hdr);
+	meta_getxattr_req_encode(&req, b);
+	return 0;
+}
+
 int c3fs_getxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
 		  const char *name, void *buf, size_t size)
 {
-	struct meta_getxattr_req req;
 	struct meta_getxattr_resp rsp;
 	struct c3_buf b = C3_BUF_INIT, r = C3_BUF_INIT;
-	int rc;
+	int rc = client_xattr_req(cl, cr, ino, name, &b);
 
-	if (!name || strlen(name) > META_XATTR_NAME_MAX || strlen(name) == 0)
-		return name && strlen(name) ? -ERANGE : -EINVAL;
-	client__hdr(cl, cr, false, &req.hdr);
-	req.ino = ino;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
-	meta_getxattr_req_encode(&req, &b);
+	if (rc)
+		return rc;
 	rc = client__meta_call(cl, META_T_GETXATTR, &b, &r);
 	if (rc == 0)
 		rc = meta_getxattr_resp_decode(r.data, r.len, &rsp);
@@ -561,17 +567,11 @@ int c3fs_listxattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t 
 int c3fs_removexattr(struct c3fs_client *cl, const struct c3fs_cred *cr, uint64_t ino,
 		     const char *name)
 {
-	struct meta_getxattr_req req;
 	struct c3_buf b = C3_BUF_INIT;
-	int rc;
+	int rc = client_xattr_req(cl, cr, ino, name, &b);
 
-	if (!name || strlen(name) > META_XATTR_NAME_MAX || strlen(name) == 0)
-		return name && strlen(name) ? -ERANGE : -EINVAL;
-	client__hdr(cl, cr, false, &req.hdr);
-	req.ino = ino;
-	req.name = name;
-	req.name_len = (uint32_t)strlen(name);
-	meta_getxattr_req_encode(&req, &b);
+	if (rc)
+		return rc;
 	rc = client__meta_call(cl, META_T_REMOVEXATTR, &b, NULL);
 	client__dattr_drop(cl, ino); /* ctime */
 	c3_buf_release(&b);

@@ -37,6 +37,14 @@
 #define CC_MAX_ADDRS 16
 #define CC_MAX_REPORTS MGMTD_MAX_REPORTS
 
+/* Something mgmtd versions and this client fetches: the live configuration, the user
+ * table.  Background thread only. */
+struct cluster_fetch {
+	uint64_t seen;                     /* version in the last heartbeat reply */
+	uint64_t done;                     /* version last fetched */
+	bool fetched;                      /* fetched since the last registration */
+};
+
 struct cluster_client {
 	struct cluster_client_opts opts;  /* strings below are our own copies */
 	char *addrs_str, *token, *node_addr;
@@ -63,12 +71,8 @@ struct cluster_client {
 	uint64_t incarnation;
 	uint64_t seq;
 	bool lease_reported;               /* last state given to on_lease */
-	uint64_t cfg_seen;                 /* config version in the last heartbeat reply */
-	uint64_t cfg_done;                 /* version last fetched (applied or refused) */
-	bool cfg_fetched;                  /* fetched since the last registration */
-	uint64_t users_seen;               /* user table version in the last heartbeat reply */
-	uint64_t users_done;               /* version last handed to on_users */
-	bool users_fetched;                /* fetched since the last registration */
+	struct cluster_fetch cfg;          /* live configuration (done: applied or refused) */
+	struct cluster_fetch users;        /* user table (done: handed to on_users) */
 	struct cluster_target_report *reports;
 };
 
@@ -195,21 +199,15 @@ static uint32_t call_timeout_ms(struct cluster_client *cc)
 	return lease / 4 < 200 ? 200 : lease / 4;
 }
 
+/* Send the encoded request req to the mgmtd leader (following redirects; the leader found
+ * is kept for the next call), the reply into resp.  A request whose encoding failed
+ * (req->err) is not sent: that error is returned. */
 static int leader_call(struct cluster_client *cc, uint16_t type, const struct c3_buf *req,
 		       struct c3_buf *resp, uint32_t timeout_ms)
 {
-	char leader[ROUTING_ADDR_MAX];
-	int rc;
-
-	pthread_mutex_lock(&cc->mu);
-	memcpy(leader, cc->leader, sizeof(leader));
-	pthread_mutex_unlock(&cc->mu);
-	rc = cluster_mgmtd_call(cc->rpc, cc->addrs_str, leader, sizeof(leader), type,
-				req ? req->data : NULL, req ? req->len : 0, resp, timeout_ms);
-	pthread_mutex_lock(&cc->mu);
-	memcpy(cc->leader, leader, sizeof(leader));
-	pthread_mutex_unlock(&cc->mu);
-	return rc;
+	if (req->err)
+		return req->err;
+	return cluster_client_call(cc, type, req->data, req->len, resp, timeout_ms);
 }
 
 /* Install a newer snapshot (takes the caller's reference) and tell on_routing. */
@@ -246,9 +244,7 @@ static int fetch_routing(struct cluster_client *cc)
 	q.known_version = cc->ri ? cc->ri->version : 0;
 	pthread_mutex_unlock(&cc->mu);
 	mgmtd_get_routing_req_encode(&q, &req);
-	rc = req.err;
-	if (rc == 0)
-		rc = leader_call(cc, MGMTD_T_GET_ROUTING, &req, &resp, call_timeout_ms(cc) * 2);
+	rc = leader_call(cc, MGMTD_T_GET_ROUTING, &req, &resp, call_timeout_ms(cc) * 2);
 	if (rc == 0)
 		rc = mgmtd_get_routing_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0 && r.ri)
@@ -291,9 +287,7 @@ static int do_register(struct cluster_client *cc)
 	q.pid = (uint32_t)getpid();
 	mgmtd_register_req_encode(&q, &req);
 	sent = c3_now_ns();
-	rc = req.err;
-	if (rc == 0)
-		rc = leader_call(cc, MGMTD_T_REGISTER, &req, &resp, call_timeout_ms(cc));
+	rc = leader_call(cc, MGMTD_T_REGISTER, &req, &resp, call_timeout_ms(cc));
 	if (rc == 0)
 		rc = mgmtd_register_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0) {
@@ -308,8 +302,8 @@ static int do_register(struct cluster_client *cc)
 				 "can cost the lease (keep heartbeat <= lease/4)",
 				 cc->opts.heartbeat_ms, r.lease_ms);
 		cc->seq = 0;
-		cc->cfg_fetched = false; /* a new mgmtd (or a restart) may hold other settings */
-		cc->users_fetched = false;
+		cc->cfg.fetched = false; /* a new mgmtd (or a restart) may hold other settings */
+		cc->users.fetched = false;
 		if (r.routing_version)
 			cluster_client_routing_hint(cc, r.routing_version);
 	}
@@ -343,16 +337,14 @@ static int do_heartbeat(struct cluster_client *cc)
 	}
 	mgmtd_heartbeat_req_encode(&q, &req);
 	sent = c3_now_ns();
-	rc = req.err;
-	if (rc == 0)
-		rc = leader_call(cc, MGMTD_T_HEARTBEAT, &req, &resp, call_timeout_ms(cc));
+	rc = leader_call(cc, MGMTD_T_HEARTBEAT, &req, &resp, call_timeout_ms(cc));
 	if (rc == 0)
 		rc = mgmtd_heartbeat_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0) {
 		lease_extend(cc, sent, r.lease_ms);
 		cluster_client_routing_hint(cc, r.routing_version);
-		cc->cfg_seen = r.config_version;
-		cc->users_seen = r.users_version;
+		cc->cfg.seen = r.config_version;
+		cc->users.seen = r.users_version;
 	} else if (rc == -C3FS_ELEASE) {
 		/* mgmtd does not know this incarnation (any more): register again */
 		pthread_mutex_lock(&cc->mu);
@@ -366,9 +358,25 @@ static int do_heartbeat(struct cluster_client *cc)
 
 /* ------------------------------------------------------------------ live configuration */
 
+/* Whether f is to be fetched: never since the last registration, or a heartbeat named
+ * another version than the one fetched. */
+static bool fetch_wanted(const struct cluster_fetch *f)
+{
+	return !f->fetched || f->seen != f->done;
+}
+
+/* f was fetched at version. */
+static void fetch_done(struct cluster_fetch *f, uint64_t version)
+{
+	f->fetched = true;
+	f->done = version;
+	if (f->seen < version)
+		f->seen = version;
+}
+
 static bool config_wanted(const struct cluster_client *cc)
 {
-	return cc->opts.on_config && (!cc->cfg_fetched || cc->cfg_seen != cc->cfg_done);
+	return cc->opts.on_config && fetch_wanted(&cc->cfg);
 }
 
 /* Validate the settings over a copy of the base config and hand them to on_config. */
@@ -420,17 +428,12 @@ static int fetch_config(struct cluster_client *cc)
 	q.schema = rc ? NULL : (char *)schema.data;
 	if (rc == 0) {
 		mgmtd_get_config_req_encode(&q, &req);
-		rc = req.err;
-	}
-	if (rc == 0)
 		rc = leader_call(cc, MGMTD_T_GET_CONFIG, &req, &resp, call_timeout_ms(cc) * 2);
+	}
 	if (rc == 0)
 		rc = mgmtd_get_config_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0) {
-		cc->cfg_fetched = true;
-		cc->cfg_done = r.version;
-		if (cc->cfg_seen < r.version)
-			cc->cfg_seen = r.version;
+		fetch_done(&cc->cfg, r.version);
 		apply_config(cc, r.settings, r.version);
 		mgmtd_get_config_resp_release(&r);
 	}
@@ -444,7 +447,7 @@ static int fetch_config(struct cluster_client *cc)
 
 static bool users_wanted(const struct cluster_client *cc)
 {
-	return cc->opts.on_users && (!cc->users_fetched || cc->users_seen != cc->users_done);
+	return cc->opts.on_users && fetch_wanted(&cc->users);
 }
 
 static int fetch_users(struct cluster_client *cc)
@@ -455,18 +458,13 @@ static int fetch_users(struct cluster_client *cc)
 	int rc;
 
 	q.node_id = cluster_client_node_id(cc);
-	q.known_version = cc->users_done;
+	q.known_version = cc->users.done;
 	mgmtd_get_users_req_encode(&q, &req);
-	rc = req.err;
-	if (rc == 0)
-		rc = leader_call(cc, MGMTD_T_GET_USERS, &req, &resp, call_timeout_ms(cc) * 2);
+	rc = leader_call(cc, MGMTD_T_GET_USERS, &req, &resp, call_timeout_ms(cc) * 2);
 	if (rc == 0)
 		rc = mgmtd_users_resp_decode(resp.data, resp.len, &r);
 	if (rc == 0) {
-		cc->users_fetched = true;
-		cc->users_done = r.version;
-		if (cc->users_seen < r.version)
-			cc->users_seen = r.version;
+		fetch_done(&cc->users, r.version);
 		cc->opts.on_users(cc->opts.arg, r.users, r.n, r.version);
 		mgmtd_users_resp_release(&r);
 	}

@@ -32,6 +32,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "common/config.h"
 
@@ -46,6 +47,15 @@
 	  "log file (empty = stderr)"),                                                   \
 	K("metrics", "listen", C3_CFG_STR, metrics_listen, "", 0, -1, "", false,          \
 	  "Prometheus /metrics address ip:port (empty = off)")
+
+/* One entry of a program's key table, for the field of config struct st: each main.c
+ * spells its key macro K as
+ *   #define K(...) C3_DAEMON_KEY(struct meta_config, __VA_ARGS__)
+ * and its table as
+ *   static const struct c3_cfg_table meta_cfg = C3_DAEMON_TABLE("meta", meta_keys); */
+#define C3_DAEMON_KEY(st, sec, name, type, field, def, min, max, unit, reload, desc)      \
+	{ sec, name, type, offsetof(st, field), def, min, max, unit, reload, desc }
+#define C3_DAEMON_TABLE(service, keys) { service, keys, sizeof(keys) / sizeof((keys)[0]) }
 
 struct c3_daemon {
 	/* set by the caller before c3_daemon_init */

@@ -123,6 +123,11 @@ void fusefs_reply_err(fuse_req_t req, int rc);
 void fusefs_reply_errno(fuse_req_t req, int e);
 /* The answer of a request that returns no data: success (rc 0) or the error of rc. */
 void fusefs_reply_rc(fuse_req_t req, int rc);
+/* Add a directory entry name at *pos of a readdir reply buffer buf (size bytes) and advance
+ * *pos; off is the offset of the entry after it.  With e (readdirplus) the whole entry e
+ * goes in, else only st.  Returns false, adding nothing, when it does not fit. */
+bool fusefs_add_dirent(fuse_req_t req, char *buf, size_t size, size_t *pos, const char *name,
+		       const struct stat *st, const struct fuse_entry_param *e, off_t off);
 /* At shutdown: close file handles the kernel never released, free directory handles and
  * the inode table. */
 void fusefs_free_inodes(struct fusefs *fs);

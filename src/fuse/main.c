@@ -33,8 +33,7 @@
 
 /* reloadable (true): root changes it on a mount with ln -s VALUE 3fs-virt/set-conf/sys.KEY,
  * and `c3fs-admin set-config client KEY=VALUE` pushes it to every mount (virt.c) */
-#define K(sec, name, type, field, def, min, max, unit, reload, desc)                     \
-	{ sec, name, type, offsetof(struct fusefs_config, field), def, min, max, unit, reload, desc }
+#define K(...) C3_DAEMON_KEY(struct fusefs_config, __VA_ARGS__)
 
 static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	K("fuse", "mountpoint", C3_CFG_STR, mountpoint, "", 1, 0, "", false,
@@ -90,9 +89,7 @@ static const struct c3_cfg_key fusefs_cfg_keys[] = {
 	C3_DAEMON_KEYS(K, true),
 };
 
-const struct c3_cfg_table fusefs_cfg_table = {
-	"fuse", fusefs_cfg_keys, sizeof(fusefs_cfg_keys) / sizeof(fusefs_cfg_keys[0]),
-};
+const struct c3_cfg_table fusefs_cfg_table = C3_DAEMON_TABLE("fuse", fusefs_cfg_keys);
 
 /* Read the first line of path into a malloc'd string.  NULL on error (errno set). */
 static char *fusefs_read_token(const char *path)
@@ -151,10 +148,59 @@ static char *fusefs_read_user_token(const char *path)
 	return tok;
 }
 
+/* The libc3fs client of the mount (fs->cl) from fs->cfg, with the cluster token token and
+ * the user token user_token (NULL: none).  0 or the error of c3fs_client_new. */
+static int fusefs_client_start(struct fusefs *fs, const char *token, const char *user_token)
+{
+	struct c3fs_client_opts co;
+
+	memset(&co, 0, sizeof(co));
+	co.mgmtd_addrs = fs->cfg.mgmtd;
+	co.token = token;
+	co.user_token = user_token;
+	co.timeout_ms = (uint32_t)fs->cfg.rpc_timeout_ms;
+	co.write_wait_ms = (uint32_t)fs->cfg.write_wait_ms;
+	co.meta_wait_ms = (uint32_t)fs->cfg.meta_wait_ms;
+	co.interrupted = fusefs_interrupted;
+	co.length_sync_ms = (uint32_t)fs->cfg.length_sync_ms;
+	co.io_threads = (int)fs->cfg.io_threads;
+	co.ready_timeout_ms = 30000;
+	co.write_behind_threads = (int)fs->cfg.write_behind_threads;
+	co.write_behind_bytes = (uint32_t)fs->cfg.write_behind_bytes;
+	co.dir_attr_ttl_ms = (uint32_t)FUSEFS_DIR_ATTR_TTL_MS(fs->cfg.attr_timeout_ms);
+	co.live_cfg_table = &fusefs_cfg_table;
+	co.live_cfg_base = &fs->cfg;
+	co.live_cfg_size = sizeof(fs->cfg);
+	co.on_live_config = fusefs_on_live_config;
+	co.live_cfg_arg = fs;
+	return c3fs_client_new(&co, &fs->cl);
+}
+
+/* With a user token: statfs needs the token only (not a caller's uid), so a refused token
+ * fails the mount here with a clear message instead of every request later.  A user added
+ * a moment ago reaches meta with its next heartbeat (the users version in mgmtd's reply):
+ * a refusal is asked again for a few seconds first.  0, or -1 after logging (refused). */
+static int fusefs_user_token_check(struct fusefs *fs)
+{
+	uint64_t until = c3_now_ms() + FUSEFS_TOKEN_WAIT_MS;
+	struct c3fs_statfs sf;
+	int rc;
+
+	while ((rc = c3fs_statfs(fs->cl, NULL, &sf)) == -C3FS_EUSERTOKEN && c3_now_ms() < until)
+		c3_sleep_ms(200);
+	if (rc == -C3FS_EUSERTOKEN) {
+		LOG_ERROR("user token of %s refused by meta: %s", fs->cfg.user_token_file,
+			  c3_strerror(rc));
+		return -1;
+	}
+	if (rc)
+		LOG_WARN("first metadata request failed: %s", c3_strerror(rc));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct fusefs fs;
-	struct c3fs_client_opts co;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop = NULL;
 	/* signals are libfuse's (fuse_set_signal_handlers below) */
@@ -191,51 +237,14 @@ int main(int argc, char **argv)
 		goto out_token;
 	pthread_mutex_init(&fs.ino_lock, NULL);
 
-	memset(&co, 0, sizeof(co));
-	co.mgmtd_addrs = fs.cfg.mgmtd;
-	co.token = token ? token : fs.cfg.token;
-	co.user_token = user_token;
-	co.timeout_ms = (uint32_t)fs.cfg.rpc_timeout_ms;
-	co.write_wait_ms = (uint32_t)fs.cfg.write_wait_ms;
-	co.meta_wait_ms = (uint32_t)fs.cfg.meta_wait_ms;
-	co.interrupted = fusefs_interrupted;
-	co.length_sync_ms = (uint32_t)fs.cfg.length_sync_ms;
-	co.io_threads = (int)fs.cfg.io_threads;
-	co.ready_timeout_ms = 30000;
-	co.write_behind_threads = (int)fs.cfg.write_behind_threads;
-	co.write_behind_bytes = (uint32_t)fs.cfg.write_behind_bytes;
-	co.dir_attr_ttl_ms = (uint32_t)FUSEFS_DIR_ATTR_TTL_MS(fs.cfg.attr_timeout_ms);
-	co.live_cfg_table = &fusefs_cfg_table;
-	co.live_cfg_base = &fs.cfg;
-	co.live_cfg_size = sizeof(fs.cfg);
-	co.on_live_config = fusefs_on_live_config;
-	co.live_cfg_arg = &fs;
-	rc = c3fs_client_new(&co, &fs.cl);
+	rc = fusefs_client_start(&fs, token ? token : fs.cfg.token, user_token);
 	if (rc) {
 		LOG_ERROR("cannot reach the cluster at %s: %s", fs.cfg.mgmtd, c3_strerror(rc));
 		goto out_token;
 	}
 	virt_conf_client(&fs); /* settings mgmtd pushed while the client started */
-	if (user_token) {
-		struct c3fs_statfs sf;
-
-		/* statfs needs the token only (not a caller's uid): a refused token fails the
-		 * mount here with a clear message instead of every request later.  A user
-		 * added a moment ago reaches meta with its next heartbeat (the users version
-		 * in mgmtd's reply): a refusal is asked again for a few seconds first. */
-		uint64_t until = c3_now_ms() + FUSEFS_TOKEN_WAIT_MS;
-
-		while ((rc = c3fs_statfs(fs.cl, NULL, &sf)) == -C3FS_EUSERTOKEN &&
-		       c3_now_ms() < until)
-			c3_sleep_ms(200);
-		if (rc == -C3FS_EUSERTOKEN) {
-			LOG_ERROR("user token of %s refused by meta: %s", fs.cfg.user_token_file,
-				  c3_strerror(rc));
-			goto out_client_only;
-		}
-		if (rc)
-			LOG_WARN("first metadata request failed: %s", c3_strerror(rc));
-	}
+	if (user_token && fusefs_user_token_check(&fs) < 0)
+		goto out_client_only;
 	usrbio_start(&fs); /* on failure (logged) USRBIO registrations are refused */
 
 	snprintf(opts, sizeof(opts), "fsname=" FUSEFS_FSNAME ",subtype=c3fs,max_read=1048576%s%s",

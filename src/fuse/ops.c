@@ -417,11 +417,17 @@ static void fusefs_entry_param(struct fusefs *fs, const struct c3fs_attr *a,
 	e->entry_timeout = fusefs_secs(fs->cfg.entry_timeout_ms);
 }
 
-static void fusefs_reply_entry(struct fusefs *fs, fuse_req_t req, const struct c3fs_attr *a)
+/* Reply to an operation that makes an entry: its error rc, or (rc 0) the entry a. */
+static void fusefs_reply_entry(struct fusefs *fs, fuse_req_t req, int rc,
+			       const struct c3fs_attr *a)
 {
 	struct fuse_entry_param e;
 	struct virt_user_conf uc;
 
+	if (rc) {
+		fusefs_reply_err(req, rc);
+		return;
+	}
 	fusefs_entry_param(fs, a, &e);
 	virt_user_conf(fs, req, &uc); /* the caller's set-conf overrides */
 	e.attr_timeout = fusefs_secs(uc.attr_timeout_ms);
@@ -542,10 +548,7 @@ static void fusefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_entry(req, &e);
 		return;
 	}
-	if (rc)
-		fusefs_reply_err(req, rc);
-	else
-		fusefs_reply_entry(fs, req, &a);
+	fusefs_reply_entry(fs, req, rc, &a);
 }
 
 static void fusefs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -613,6 +616,29 @@ static void fusefs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 		fusefs_reply_attr(fs, req, &a);
 }
 
+/* Zeroed memory for a request's handle, or NULL after replying ENOMEM. */
+static void *fusefs_calloc(fuse_req_t req, size_t size)
+{
+	void *p = calloc(1, size);
+
+	if (!p)
+		fusefs_reply_errno(req, ENOMEM);
+	return p;
+}
+
+/* Refuse a change to inode ino: on a read-only mount (EROFS) or inside 3fs-virt (EPERM).
+ * Returns true when it replied. */
+static bool fusefs_refuse_change(struct fusefs *fs, fuse_req_t req, uint64_t ino)
+{
+	if (fusefs_refuse_ro(fs, req))
+		return true;
+	if (virt_is(ino)) {
+		fusefs_reply_errno(req, EPERM);
+		return true;
+	}
+	return false;
+}
+
 /* Is a mode change by cr on ino only the kernel clearing setuid/setgid (the caller is not
  * the owner, the new mode is the current one without S_ISUID/S_ISGID, and one of them is
  * set now)?  Only trusted with the kernel's own permission checks on: then a chmod by a
@@ -640,12 +666,8 @@ static void fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, in
 	int rc;
 
 	FUSEFS_COUNT(setattr);
-	if (fusefs_refuse_ro(fs, req))
+	if (fusefs_refuse_change(fs, req, ino))
 		return;
-	if (virt_is(ino)) {
-		fusefs_reply_errno(req, EPERM);
-		return;
-	}
 	memset(&sa, 0, sizeof(sa));
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		sa.valid |= C3FS_SET_MODE;
@@ -718,14 +740,13 @@ static void fusefs_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_readlink(req, buf);
 }
 
-/* Refuse changes inside 3fs-virt and to the name 3fs-virt itself.  Returns true when
- * it replied. */
-static bool fusefs_refuse_virt(fuse_req_t req, uint64_t parent, const char *name, int err)
+/* Refuse a change of name in parent: on a read-only mount (EROFS), inside 3fs-virt (EPERM)
+ * or to the name 3fs-virt itself (err).  Returns true when it replied. */
+static bool fusefs_refuse_virt(struct fusefs *fs, fuse_req_t req, uint64_t parent,
+			       const char *name, int err)
 {
-	if (virt_is(parent)) {
-		fusefs_reply_errno(req, EPERM);
+	if (fusefs_refuse_change(fs, req, parent))
 		return true;
-	}
 	if (fusefs_is_virt_name(parent, name)) {
 		fusefs_reply_errno(req, err);
 		return true;
@@ -733,45 +754,36 @@ static bool fusefs_refuse_virt(fuse_req_t req, uint64_t parent, const char *name
 	return false;
 }
 
-static void fusefs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-			 dev_t rdev)
+/* mknod, or mkdir when dir (mode then holds the permission bits only). */
+static void fusefs_make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			     dev_t rdev, bool dir)
 {
 	struct fusefs *fs = fusefs_of(req);
 	struct c3fs_cred cr;
 	struct c3fs_attr a;
 	int rc;
 
-	FUSEFS_COUNT(mknod);
-	if (fusefs_refuse_ro(fs, req))
-		return;
-	if (fusefs_refuse_virt(req, parent, name, EEXIST))
+	if (fusefs_refuse_virt(fs, req, parent, name, EEXIST))
 		return;
 	fusefs_cred(req, &cr);
-	rc = c3fs_mknod(fs->cl, &cr, parent, name, (uint32_t)mode, (uint32_t)rdev, &a);
-	if (rc)
-		fusefs_reply_err(req, rc);
+	if (dir)
+		rc = c3fs_mkdir(fs->cl, &cr, parent, name, (uint32_t)mode & 07777, &a);
 	else
-		fusefs_reply_entry(fs, req, &a);
+		rc = c3fs_mknod(fs->cl, &cr, parent, name, (uint32_t)mode, (uint32_t)rdev, &a);
+	fusefs_reply_entry(fs, req, rc, &a);
+}
+
+static void fusefs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			 dev_t rdev)
+{
+	FUSEFS_COUNT(mknod);
+	fusefs_make_node(req, parent, name, mode, rdev, false);
 }
 
 static void fusefs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct fusefs *fs = fusefs_of(req);
-	struct c3fs_cred cr;
-	struct c3fs_attr a;
-	int rc;
-
 	FUSEFS_COUNT(mkdir);
-	if (fusefs_refuse_ro(fs, req))
-		return;
-	if (fusefs_refuse_virt(req, parent, name, EEXIST))
-		return;
-	fusefs_cred(req, &cr);
-	rc = c3fs_mkdir(fs->cl, &cr, parent, name, (uint32_t)mode & 07777, &a);
-	if (rc)
-		fusefs_reply_err(req, rc);
-	else
-		fusefs_reply_entry(fs, req, &a);
+	fusefs_make_node(req, parent, name, mode, 0, true);
 }
 
 static void fusefs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -799,10 +811,7 @@ static void fusefs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_symlink(fs->cl, &cr, parent, name, link, &a);
-	if (rc)
-		fusefs_reply_err(req, rc);
-	else
-		fusefs_reply_entry(fs, req, &a);
+	fusefs_reply_entry(fs, req, rc, &a);
 }
 
 static void fusefs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -838,9 +847,7 @@ static void fusefs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	FUSEFS_COUNT(rmdir);
-	if (fusefs_refuse_ro(fs, req))
-		return;
-	if (fusefs_refuse_virt(req, parent, name, EBUSY))
+	if (fusefs_refuse_virt(fs, req, parent, name, EBUSY))
 		return;
 	fusefs_cred(req, &cr);
 	rc = c3fs_rmdir(fs->cl, &cr, parent, name);
@@ -890,19 +897,12 @@ static void fusefs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	int rc;
 
 	FUSEFS_COUNT(link);
-	if (fusefs_refuse_ro(fs, req))
+	if (fusefs_refuse_change(fs, req, ino) ||
+	    fusefs_refuse_virt(fs, req, newparent, newname, EEXIST))
 		return;
-	if (virt_is(ino) || fusefs_refuse_virt(req, newparent, newname, EEXIST)) {
-		if (virt_is(ino))
-			fusefs_reply_errno(req, EPERM);
-		return;
-	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_link(fs->cl, &cr, ino, newparent, newname, &a);
-	if (rc)
-		fusefs_reply_err(req, rc);
-	else
-		fusefs_reply_entry(fs, req, &a);
+	fusefs_reply_entry(fs, req, rc, &a);
 }
 
 /* ------------------------------------------------------------------ files */
@@ -937,15 +937,11 @@ static void fusefs_create(fuse_req_t req, fuse_ino_t parent, const char *name, m
 	int rc;
 
 	FUSEFS_COUNT(create);
-	if (fusefs_refuse_ro(fs, req))
+	if (fusefs_refuse_virt(fs, req, parent, name, EEXIST))
 		return;
-	if (fusefs_refuse_virt(req, parent, name, EEXIST))
+	fh = fusefs_calloc(req, sizeof(*fh));
+	if (!fh)
 		return;
-	fh = calloc(1, sizeof(*fh));
-	if (!fh) {
-		fusefs_reply_errno(req, ENOMEM);
-		return;
-	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_create(fs->cl, &cr, parent, name, (uint32_t)mode & 07777,
 			 fusefs_file_flags(fi->flags) | (fi->flags & O_EXCL), &a, &fh->f);
@@ -986,11 +982,9 @@ static void fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
 	    fusefs_refuse_ro(fs, req))
 		return;
-	fh = calloc(1, sizeof(*fh));
-	if (!fh) {
-		fusefs_reply_errno(req, ENOMEM);
+	fh = fusefs_calloc(req, sizeof(*fh));
+	if (!fh)
 		return;
-	}
 	fusefs_cred(req, &cr);
 	rc = c3fs_open(fs->cl, &cr, ino, fusefs_file_flags(fi->flags), &fh->f);
 	if (rc) {
@@ -1231,11 +1225,9 @@ static void fusefs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 		fusefs_reply_err(req, rc);
 		return;
 	}
-	dh = calloc(1, sizeof(*dh));
-	if (!dh) {
-		fusefs_reply_errno(req, ENOMEM);
+	dh = fusefs_calloc(req, sizeof(*dh));
+	if (!dh)
 		return;
-	}
 	pthread_mutex_init(&dh->lock, NULL);
 	dh->ino = ino;
 	dh->attr = a;
@@ -1278,6 +1270,21 @@ static int fusefs_dir_fetch(struct fusefs *fs, fuse_req_t req, struct fusefs_dir
 	return 0;
 }
 
+bool fusefs_add_dirent(fuse_req_t req, char *buf, size_t size, size_t *pos, const char *name,
+		       const struct stat *st, const struct fuse_entry_param *e, off_t off)
+{
+	size_t need;
+
+	if (e)
+		need = fuse_add_direntry_plus(req, buf + *pos, size - *pos, name, e, off);
+	else
+		need = fuse_add_direntry(req, buf + *pos, size - *pos, name, st, off);
+	if (need > size - *pos)
+		return false;
+	*pos += need;
+	return true;
+}
+
 static void fusefs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			      struct fuse_file_info *fi, bool plus)
 {
@@ -1306,7 +1313,6 @@ static void fusefs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t
 		struct stat st;
 		struct fuse_entry_param e;
 		const char *name;
-		size_t need;
 
 		memset(&st, 0, sizeof(st));
 		memset(&e, 0, sizeof(e));
@@ -1345,15 +1351,9 @@ static void fusefs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t
 				fusefs_entry_param(fs, &a, &e);
 			}
 		}
-		if (plus)
-			need = fuse_add_direntry_plus(req, buf + pos, size - pos, name, &e,
-						      (off_t)(idx + 1));
-		else
-			need = fuse_add_direntry(req, buf + pos, size - pos, name, &st,
-						 (off_t)(idx + 1));
-		if (need > size - pos)
+		if (!fusefs_add_dirent(req, buf, size, &pos, name, &st, plus ? &e : NULL,
+				       (off_t)(idx + 1)))
 			break;
-		pos += need;
 		if (plus && e.ino)
 			fusefs_ino_ref(fs, e.ino, 1);
 	}
@@ -1442,45 +1442,57 @@ static bool fusefs_is_caps(const char *name)
 	return strcmp(name, "security.capability") == 0;
 }
 
-static void fusefs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			    const char *value, size_t size, int flags)
+/* setxattr, or removexattr when remove: refused on a read-only mount, in 3fs-virt and
+ * for security.capability (c3fs stores none: EOPNOTSUPP to set it, ENODATA to remove). */
+static void fusefs_xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
+				const char *value, size_t size, int flags, bool remove)
 {
 	struct fusefs *fs = fusefs_of(req);
 	struct c3fs_cred cr;
 	int rc;
 
-	FUSEFS_COUNT(setxattr);
-	if (fusefs_refuse_ro(fs, req))
+	if (fusefs_refuse_change(fs, req, ino))
 		return;
-	if (virt_is(ino) || fusefs_is_caps(name)) {
-		fusefs_reply_errno(req, virt_is(ino) ? EPERM : EOPNOTSUPP);
+	if (fusefs_is_caps(name)) {
+		fusefs_reply_errno(req, remove ? ENODATA : EOPNOTSUPP);
 		return;
 	}
 	fusefs_cred(req, &cr);
-	rc = c3fs_setxattr(fs->cl, &cr, ino, name, value, size, flags);
+	if (remove)
+		rc = c3fs_removexattr(fs->cl, &cr, ino, name);
+	else
+		rc = c3fs_setxattr(fs->cl, &cr, ino, name, value, size, flags);
 	fusefs_reply_rc(req, rc);
 }
 
-static void fusefs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+static void fusefs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    const char *value, size_t size, int flags)
+{
+	FUSEFS_COUNT(setxattr);
+	fusefs_xattr_change(req, ino, name, value, size, flags, false);
+}
+
+/* getxattr of name, or listxattr when name is NULL: size 0 asks for the size only, a
+ * larger size is capped at max. */
+static void fusefs_xattr_read(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size,
+			      size_t max)
 {
 	struct fusefs *fs = fusefs_of(req);
 	struct c3fs_cred cr;
 	char *buf = NULL;
 	int rc;
 
-	FUSEFS_COUNT(getxattr);
-	if (virt_is(ino) || fusefs_is_caps(name)) {
-		fusefs_reply_errno(req, ENODATA);
-		return;
-	}
-	if (size > C3FS_XATTR_SIZE_MAX)
-		size = C3FS_XATTR_SIZE_MAX;
+	if (size > max)
+		size = max;
 	if (size && !(buf = malloc(size))) {
 		fusefs_reply_errno(req, ENOMEM);
 		return;
 	}
 	fusefs_cred(req, &cr);
-	rc = c3fs_getxattr(fs->cl, &cr, ino, name, buf, size);
+	if (name)
+		rc = c3fs_getxattr(fs->cl, &cr, ino, name, buf, size);
+	else
+		rc = c3fs_listxattr(fs->cl, &cr, ino, buf, size);
 	if (rc < 0)
 		fusefs_reply_err(req, rc);
 	else if (size == 0)
@@ -1490,13 +1502,18 @@ static void fusefs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, si
 	free(buf);
 }
 
+static void fusefs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	FUSEFS_COUNT(getxattr);
+	if (virt_is(ino) || fusefs_is_caps(name)) {
+		fusefs_reply_errno(req, ENODATA);
+		return;
+	}
+	fusefs_xattr_read(req, ino, name, size, C3FS_XATTR_SIZE_MAX);
+}
+
 static void fusefs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct fusefs *fs = fusefs_of(req);
-	struct c3fs_cred cr;
-	char *buf = NULL;
-	int rc;
-
 	FUSEFS_COUNT(listxattr);
 	if (virt_is(ino)) {
 		if (size == 0)
@@ -1505,43 +1522,13 @@ static void fusefs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 			fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	if (size > 65536)
-		size = 65536;
-	if (size && !(buf = malloc(size))) {
-		fusefs_reply_errno(req, ENOMEM);
-		return;
-	}
-	fusefs_cred(req, &cr);
-	rc = c3fs_listxattr(fs->cl, &cr, ino, buf, size);
-	if (rc < 0)
-		fusefs_reply_err(req, rc);
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)rc);
-	else
-		fuse_reply_buf(req, buf, (size_t)rc);
-	free(buf);
+	fusefs_xattr_read(req, ino, NULL, size, 65536);
 }
 
 static void fusefs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	struct fusefs *fs = fusefs_of(req);
-	struct c3fs_cred cr;
-	int rc;
-
 	FUSEFS_COUNT(removexattr);
-	if (fusefs_refuse_ro(fs, req))
-		return;
-	if (virt_is(ino)) {
-		fusefs_reply_errno(req, EPERM);
-		return;
-	}
-	if (fusefs_is_caps(name)) {
-		fusefs_reply_errno(req, ENODATA);
-		return;
-	}
-	fusefs_cred(req, &cr);
-	rc = c3fs_removexattr(fs->cl, &cr, ino, name);
-	fusefs_reply_rc(req, rc);
+	fusefs_xattr_change(req, ino, name, NULL, 0, 0, true);
 }
 
 static void fusefs_access(fuse_req_t req, fuse_ino_t ino, int mask)

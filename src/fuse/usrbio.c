@@ -868,7 +868,6 @@ void usrbio_readdir(fuse_req_t req, size_t size, off_t off, bool plus)
 	pthread_mutex_unlock(&ub.lock);
 	for (i = off > 0 ? (size_t)off : 0; i < n; i++) {
 		struct fuse_entry_param fe;
-		size_t need;
 
 		memset(&fe, 0, sizeof(fe));
 		fe.attr.st_ino = ents[i].ino;
@@ -877,15 +876,10 @@ void usrbio_readdir(fuse_req_t req, size_t size, off_t off, bool plus)
 			if (i >= 2 && !usrbio_stat(ents[i].ino, &fe.attr))
 				continue;
 			fe.ino = i >= 2 ? ents[i].ino : 0;
-			need = fuse_add_direntry_plus(req, buf + pos, size - pos, ents[i].name, &fe,
-						      (off_t)(i + 1));
-		} else {
-			need = fuse_add_direntry(req, buf + pos, size - pos, ents[i].name, &fe.attr,
-						 (off_t)(i + 1));
 		}
-		if (need > size - pos)
+		if (!fusefs_add_dirent(req, buf, size, &pos, ents[i].name, &fe.attr,
+				       plus ? &fe : NULL, (off_t)(i + 1)))
 			break;
-		pos += need;
 	}
 	fuse_reply_buf(req, buf, pos);
 	free(buf);

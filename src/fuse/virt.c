@@ -184,7 +184,6 @@ void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, 
 	}
 	for (i = (size_t)off; i < n; i++) {
 		struct fuse_entry_param e;
-		size_t need;
 
 		memset(&e, 0, sizeof(e));
 		if (!virt_stat(inos[i], &e.attr)) {
@@ -196,15 +195,10 @@ void virt_readdir(struct fusefs *fs, fuse_req_t req, uint64_t ino, size_t size, 
 			e.ino = i >= 2 ? inos[i] : 0;
 			e.attr_timeout = e.entry_timeout =
 				i >= 2 && virt_conf_entry(inos[i]) < 0 ? 3600 : 0;
-			need = fuse_add_direntry_plus(req, buf + pos, size - pos, names[i], &e,
-						      (off_t)(i + 1));
-		} else {
-			need = fuse_add_direntry(req, buf + pos, size - pos, names[i], &e.attr,
-						 (off_t)(i + 1));
 		}
-		if (need > size - pos)
+		if (!fusefs_add_dirent(req, buf, size, &pos, names[i], &e.attr, plus ? &e : NULL,
+				       (off_t)(i + 1)))
 			break;
-		pos += need;
 	}
 	fuse_reply_buf(req, buf, pos);
 	free(buf);
@@ -366,15 +360,37 @@ static void virt_reply_done(fuse_req_t req, int rc)
 		virt_reply_node(req, VIRT_INO_DONE);
 }
 
-void virt_symlink(struct fusefs *fs, fuse_req_t req, const char *target, uint64_t parent,
-		  const char *name)
+/* A command on path, the caller's path: its rm -rf (mv false: a symlink into rm-rf), or
+ * its move to parent/name (mv: a "mv:PATH" symlink).  Logged; on success the kernel
+ * forgets path's entry; answered with the done node or the error. */
+static void virt_path_cmd(struct fusefs *fs, fuse_req_t req, const char *path,
+			  uint64_t parent, const char *name, bool mv)
 {
 	char last[C3FS_NAME_MAX + 1];
 	struct c3fs_cred cr;
 	uint64_t dir;
 	int rc;
 
-	(void)name;
+	fusefs_cred(req, &cr);
+	rc = virt_resolve(fs, req, &cr, path, &dir, last, sizeof(last));
+	if (rc == 0 && mv)
+		rc = c3fs_rename(fs->cl, &cr, dir, last, parent, name, C3FS_RENAME_NOREPLACE);
+	else if (rc == 0)
+		rc = c3fs_remove_recursive(fs->cl, &cr, dir, last);
+	if (mv)
+		LOG_INFO("3fs-virt mv '%s' -> %lu/%s by uid %u: %s", path, (unsigned long)parent,
+			 name, cr.uid, rc ? c3fs_strerror(rc) : "done");
+	else
+		LOG_INFO("3fs-virt rm-rf '%s' by uid %u: %s", path, cr.uid,
+			 rc ? c3fs_strerror(rc) : "done");
+	if (rc == 0)
+		virt_inval(fs, parent, dir, last);
+	virt_reply_done(req, rc);
+}
+
+void virt_symlink(struct fusefs *fs, fuse_req_t req, const char *target, uint64_t parent,
+		  const char *name)
+{
 	if (parent == VIRT_INO_IOVS) {
 		usrbio_symlink(req, target, name);
 		return;
@@ -389,34 +405,13 @@ void virt_symlink(struct fusefs *fs, fuse_req_t req, const char *target, uint64_
 	}
 	if (fusefs_refuse_ro(fs, req))
 		return;
-	fusefs_cred(req, &cr);
-	rc = virt_resolve(fs, req, &cr, target, &dir, last, sizeof(last));
-	if (rc == 0)
-		rc = c3fs_remove_recursive(fs->cl, &cr, dir, last);
-	LOG_INFO("3fs-virt rm-rf '%s' by uid %u: %s", target, cr.uid,
-		 rc ? c3fs_strerror(rc) : "done");
-	if (rc == 0)
-		virt_inval(fs, parent, dir, last);
-	virt_reply_done(req, rc);
+	virt_path_cmd(fs, req, target, parent, name, false);
 }
 
 void virt_mv(struct fusefs *fs, fuse_req_t req, const char *target, uint64_t parent,
 	     const char *name)
 {
-	char last[C3FS_NAME_MAX + 1];
-	struct c3fs_cred cr;
-	uint64_t dir;
-	int rc;
-
-	fusefs_cred(req, &cr);
-	rc = virt_resolve(fs, req, &cr, target + 3, &dir, last, sizeof(last));
-	if (rc == 0)
-		rc = c3fs_rename(fs->cl, &cr, dir, last, parent, name, C3FS_RENAME_NOREPLACE);
-	LOG_INFO("3fs-virt mv '%s' -> %lu/%s by uid %u: %s", target + 3, (unsigned long)parent,
-		 name, cr.uid, rc ? c3fs_strerror(rc) : "done");
-	if (rc == 0)
-		virt_inval(fs, parent, dir, last);
-	virt_reply_done(req, rc);
+	virt_path_cmd(fs, req, target + 3, parent, name, true);
 }
 
 void virt_rename_rmrf(struct fusefs *fs, fuse_req_t req, uint64_t parent, const char *name)

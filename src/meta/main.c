@@ -65,8 +65,7 @@ struct meta_config {
 	bool auth_users;
 };
 
-#define K(sec, name, type, field, def, min, max, unit, reload, desc)                     \
-	{ sec, name, type, offsetof(struct meta_config, field), def, min, max, unit, reload, desc }
+#define K(...) C3_DAEMON_KEY(struct meta_config, __VA_ARGS__)
 static const struct c3_cfg_key meta_keys[] = {
 	K("server", "node_id", C3_CFG_INT, node_id, "1", 1, 4294967295LL, "", false,
 	  "node id of this meta server (unique among meta servers)"),
@@ -122,8 +121,7 @@ static const struct c3_cfg_key meta_keys[] = {
 	  "every request must come from a connection with a user token (c3fs-admin user-add) "
 	  "and act within that user's uid/gid (a root user's for any); needs mgmtd.addrs"),
 };
-static const struct c3_cfg_table meta_cfg = { "meta", meta_keys,
-					       sizeof(meta_keys) / sizeof(meta_keys[0]) };
+static const struct c3_cfg_table meta_cfg = C3_DAEMON_TABLE("meta", meta_keys);
 
 
 /* Live configuration (cluster/client.h): called on the cluster client's thread with the

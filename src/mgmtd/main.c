@@ -13,8 +13,7 @@
 #include "common/log.h"
 #include "mgmtd/service.h"
 
-#define K(sec, name, type, field, def, lo, hi, unit, reload, desc) \
-	{ sec, name, type, offsetof(struct mgmtd_config, field), def, lo, hi, unit, reload, desc }
+#define K(...) C3_DAEMON_KEY(struct mgmtd_config, __VA_ARGS__)
 
 static const struct c3_cfg_key mgmtd_keys[] = {
 	K("server", "listen", C3_CFG_STR, listen, "127.0.0.1:9000", 0, -1, "", false,
@@ -48,9 +47,7 @@ static const struct c3_cfg_key mgmtd_keys[] = {
 	    "serve the status page (/) and its JSON API (/api/...) on the metrics port"),
 };
 
-static const struct c3_cfg_table mgmtd_cfg_table = {
-	"mgmtd", mgmtd_keys, sizeof(mgmtd_keys) / sizeof(mgmtd_keys[0])
-};
+static const struct c3_cfg_table mgmtd_cfg_table = C3_DAEMON_TABLE("mgmtd", mgmtd_keys);
 
 int main(int argc, char **argv)
 {

@@ -358,6 +358,42 @@ static bool token_ok(const struct mgmtd_service *svc, const char *given)
 	return mgmtd_users_is_admin_token(svc->db, given);
 }
 
+/* Take mu for a request only the leader serves.  Returns true with mu held; else the
+ * request was answered with a redirect and mu is free again. */
+static bool lock_leader(struct mgmtd_service *svc, struct rpc_req *req)
+{
+	pthread_mutex_lock(&svc->mu);
+	if (is_leader_locked(svc))
+		return true;
+	reply_redirect_locked(svc, req);
+	pthread_mutex_unlock(&svc->mu);
+	return false;
+}
+
+/* The admin check of a request (mu held).  Returns true with mu still held; else mu is
+ * released and the request refused with C3FS_EADMIN, logged as "WHAT from PEER refused". */
+static bool admin_ok_locked(struct mgmtd_service *svc, struct rpc_req *req, const char *what,
+			    const char *admin_token)
+{
+	C3_ASSERT_LOCKED(&svc->mu);
+	if (token_ok(svc, admin_token))
+		return true;
+	pthread_mutex_unlock(&svc->mu);
+	LOG_WARN("%s from %s refused: %s", what, req->peer,
+		 svc->admin_token[0] ? "wrong admin token" : "no admin token configured");
+	rpc_reply(req, -C3FS_EADMIN, NULL, 0, NULL, 0);
+	return false;
+}
+
+/* Raise *version (a field of svc guarded by mu) to at least v (takes and drops mu). */
+static void raise_version(struct mgmtd_service *svc, uint64_t *version, uint64_t v)
+{
+	pthread_mutex_lock(&svc->mu);
+	if (v > *version)
+		*version = v;
+	pthread_mutex_unlock(&svc->mu);
+}
+
 static void h_get_leader(struct rpc_req *req, void *ctx)
 {
 	struct mgmtd_service *svc = ctx;
@@ -391,12 +427,8 @@ static void h_register(struct rpc_req *req, void *ctx)
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	pthread_mutex_lock(&svc->mu);
-	if (!is_leader_locked(svc)) {
-		reply_redirect_locked(svc, req);
-		pthread_mutex_unlock(&svc->mu);
+	if (!lock_leader(svc, req))
 		return;
-	}
 	if (q.node_type != NODE_CLIENT) {
 		char why[256];
 
@@ -473,14 +505,11 @@ static void h_heartbeat(struct rpc_req *req, void *ctx)
 		return;
 	}
 	pthread_mutex_lock(&svc->mu);
-	if (!is_leader_locked(svc) && is_frozen_locked(svc)) {
-		frozen_heartbeat_locked(svc, req, &q);
-		pthread_mutex_unlock(&svc->mu);
-		mgmtd_heartbeat_req_release(&q);
-		return;
-	}
 	if (!is_leader_locked(svc)) {
-		reply_redirect_locked(svc, req);
+		if (is_frozen_locked(svc))
+			frozen_heartbeat_locked(svc, req, &q);
+		else
+			reply_redirect_locked(svc, req);
 		pthread_mutex_unlock(&svc->mu);
 		mgmtd_heartbeat_req_release(&q);
 		return;
@@ -536,12 +565,8 @@ static void h_list_nodes(struct rpc_req *req, void *ctx)
 	struct c3_buf b = C3_BUF_INIT;
 	int rc;
 
-	pthread_mutex_lock(&svc->mu);
-	if (!is_leader_locked(svc)) {
-		reply_redirect_locked(svc, req);
-		pthread_mutex_unlock(&svc->mu);
+	if (!lock_leader(svc, req))
 		return;
-	}
 	rc = mgmtd_state_list_nodes(&svc->st, c3_now_ms(), &r);
 	pthread_mutex_unlock(&svc->mu);
 	if (rc == 0)
@@ -568,6 +593,7 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 	uint32_t in_chain = 0;
 	struct c3_buf b = C3_BUF_INIT;
 	const char *token;
+	char what[64];
 	int rc;
 
 	memset(&ct, 0, sizeof(ct));
@@ -601,19 +627,9 @@ static void h_admin(struct rpc_req *req, struct mgmtd_service *svc, enum admin_o
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	pthread_mutex_lock(&svc->mu);
-	if (!is_leader_locked(svc)) {
-		reply_redirect_locked(svc, req);
-		pthread_mutex_unlock(&svc->mu);
+	snprintf(what, sizeof(what), "admin request %u", req->type);
+	if (!lock_leader(svc, req) || !admin_ok_locked(svc, req, what, token)) {
 		mgmtd_create_table_req_release(&ct);
-		return;
-	}
-	if (!token_ok(svc, token)) {
-		pthread_mutex_unlock(&svc->mu);
-		LOG_WARN("admin request %u from %s refused: %s", req->type, req->peer,
-			 svc->admin_token[0] ? "wrong admin token" : "no admin token configured");
-		mgmtd_create_table_req_release(&ct);
-		rpc_reply(req, -C3FS_EADMIN, NULL, 0, NULL, 0);
 		return;
 	}
 	switch (op) {
@@ -732,10 +748,7 @@ static void h_get_config(struct rpc_req *req, void *ctx)
 		return;
 	}
 	memset(&r, 0, sizeof(r));
-	pthread_mutex_lock(&svc->mu);
-	if (!is_leader_locked(svc)) {
-		reply_redirect_locked(svc, req);
-		pthread_mutex_unlock(&svc->mu);
+	if (!lock_leader(svc, req)) {
 		mgmtd_get_config_req_release(&q);
 		return;
 	}
@@ -766,10 +779,7 @@ static void h_get_config(struct rpc_req *req, void *ctx)
 					&r.schema);
 	if (rc == 0) {
 		/* heartbeats must name what the KV holds, or nodes would fetch at each one */
-		pthread_mutex_lock(&svc->mu);
-		if (r.version > svc->config_version)
-			svc->config_version = r.version;
-		pthread_mutex_unlock(&svc->mu);
+		raise_version(svc, &svc->config_version, r.version);
 		mgmtd_get_config_resp_encode(&r, &b);
 	}
 	mgmtd_get_config_resp_release(&r);
@@ -792,19 +802,8 @@ static void h_set_config(struct rpc_req *req, void *ctx)
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	pthread_mutex_lock(&svc->mu);
-	if (!is_leader_locked(svc)) {
-		reply_redirect_locked(svc, req);
-		pthread_mutex_unlock(&svc->mu);
+	if (!lock_leader(svc, req) || !admin_ok_locked(svc, req, "set-config", q.admin_token)) {
 		mgmtd_set_config_req_release(&q);
-		return;
-	}
-	if (!token_ok(svc, q.admin_token)) {
-		pthread_mutex_unlock(&svc->mu);
-		LOG_WARN("set-config from %s refused: %s", req->peer,
-			 svc->admin_token[0] ? "wrong admin token" : "no admin token configured");
-		mgmtd_set_config_req_release(&q);
-		rpc_reply(req, -C3FS_EADMIN, NULL, 0, NULL, 0);
 		return;
 	}
 	rc = config_type_locked(svc, q.node_type, q.node_id);
@@ -827,10 +826,7 @@ static void h_set_config(struct rpc_req *req, void *ctx)
 	rc = mgmtd_settings_set(svc->db, instance, wall_ms(), (uint8_t)type, q.node_id,
 				q.assignments, &version, why, sizeof(why));
 	if (rc == 0) {
-		pthread_mutex_lock(&svc->mu);
-		if (version > svc->config_version)
-			svc->config_version = version;
-		pthread_mutex_unlock(&svc->mu);
+		raise_version(svc, &svc->config_version, version);
 		LOG_INFO("set-config %s node %u (0 = all): configuration version %llu",
 			 node_type_name(type), q.node_id, (unsigned long long)version);
 		ar.routing_version = version;
@@ -853,19 +849,8 @@ static void h_set_config(struct rpc_req *req, void *ctx)
 static bool users_admit(struct mgmtd_service *svc, struct rpc_req *req, const char *what,
 			const char *admin_token, uint64_t *instance)
 {
-	pthread_mutex_lock(&svc->mu);
-	if (!is_leader_locked(svc)) {
-		reply_redirect_locked(svc, req);
-		pthread_mutex_unlock(&svc->mu);
+	if (!lock_leader(svc, req) || !admin_ok_locked(svc, req, what, admin_token))
 		return false;
-	}
-	if (!token_ok(svc, admin_token)) {
-		pthread_mutex_unlock(&svc->mu);
-		LOG_WARN("%s from %s refused: %s", what, req->peer,
-			 svc->admin_token[0] ? "wrong admin token" : "no admin token configured");
-		rpc_reply(req, -C3FS_EADMIN, NULL, 0, NULL, 0);
-		return false;
-	}
 	*instance = svc->instance;
 	pthread_mutex_unlock(&svc->mu);
 	return true;
@@ -877,10 +862,7 @@ static void users_changed(struct mgmtd_service *svc, struct rpc_req *req, uint64
 	struct mgmtd_admin_resp ar;
 	struct c3_buf b = C3_BUF_INIT;
 
-	pthread_mutex_lock(&svc->mu);
-	if (version > svc->users_version)
-		svc->users_version = version;
-	pthread_mutex_unlock(&svc->mu);
+	raise_version(svc, &svc->users_version, version);
 	memset(&ar, 0, sizeof(ar));
 	ar.routing_version = version;
 	mgmtd_admin_resp_encode(&ar, &b);
@@ -916,13 +898,31 @@ static void h_user_change(struct rpc_req *req, void *ctx)
 	users_changed(svc, req, version);
 }
 
+/* Answer with the user table: for USER_LIST without hashes, for GET_USERS (meta nodes)
+ * with them; then heartbeats name at least the version handed to meta. */
+static void reply_users(struct mgmtd_service *svc, struct rpc_req *req, bool hashes)
+{
+	struct mgmtd_users_resp r;
+	struct c3_buf b = C3_BUF_INIT;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = mgmtd_users_list(svc->db, &r.version, &r.users, &r.n);
+	if (rc == 0) {
+		if (hashes)
+			raise_version(svc, &svc->users_version, r.version);
+		mgmtd_users_resp_encode(&r, hashes, &b);
+	}
+	mgmtd_users_resp_release(&r);
+	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);
+	c3_buf_release(&b);
+}
+
 /* USER_REMOVE and USER_LIST (the list carries no hashes). */
 static void h_user_remove(struct rpc_req *req, void *ctx)
 {
 	struct mgmtd_service *svc = ctx;
 	struct mgmtd_user_remove_req q;
-	struct mgmtd_users_resp r;
-	struct c3_buf b = C3_BUF_INIT;
 	bool list = req->type == MGMTD_T_USER_LIST;
 	uint64_t instance, version = 0;
 	int rc = mgmtd_user_remove_req_decode(req->payload, req->payload_len, &q);
@@ -944,13 +944,7 @@ static void h_user_remove(struct rpc_req *req, void *ctx)
 		users_changed(svc, req, version);
 		return;
 	}
-	memset(&r, 0, sizeof(r));
-	rc = mgmtd_users_list(svc->db, &r.version, &r.users, &r.n);
-	if (rc == 0)
-		mgmtd_users_resp_encode(&r, false, &b);
-	mgmtd_users_resp_release(&r);
-	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);
-	c3_buf_release(&b);
+	reply_users(svc, req, false);
 }
 
 /* GET_USERS: the table with hashes, for registered meta nodes only. */
@@ -958,21 +952,15 @@ static void h_get_users(struct rpc_req *req, void *ctx)
 {
 	struct mgmtd_service *svc = ctx;
 	struct mgmtd_get_users_req q;
-	struct mgmtd_users_resp r;
 	struct mgmtd_node *n;
-	struct c3_buf b = C3_BUF_INIT;
 	int rc = mgmtd_get_users_req_decode(req->payload, req->payload_len, &q);
 
 	if (rc) {
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	pthread_mutex_lock(&svc->mu);
-	if (!is_leader_locked(svc)) {
-		reply_redirect_locked(svc, req);
-		pthread_mutex_unlock(&svc->mu);
+	if (!lock_leader(svc, req))
 		return;
-	}
 	n = mgmtd_state_node(&svc->st, q.node_id);
 	rc = n && n->type == NODE_META && n->alive ? 0 : -EPERM;
 	pthread_mutex_unlock(&svc->mu);
@@ -982,18 +970,7 @@ static void h_get_users(struct rpc_req *req, void *ctx)
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	memset(&r, 0, sizeof(r));
-	rc = mgmtd_users_list(svc->db, &r.version, &r.users, &r.n);
-	if (rc == 0) {
-		pthread_mutex_lock(&svc->mu);
-		if (r.version > svc->users_version)
-			svc->users_version = r.version;
-		pthread_mutex_unlock(&svc->mu);
-		mgmtd_users_resp_encode(&r, true, &b);
-	}
-	mgmtd_users_resp_release(&r);
-	rpc_reply_buf(req, rc ? rc : b.err, rc ? NULL : &b);
-	c3_buf_release(&b);
+	reply_users(svc, req, true);
 }
 
 /* ------------------------------------------------------------------ metrics */
@@ -1112,11 +1089,37 @@ static void metrics_init(struct mgmtd_service *svc)
 
 /* ------------------------------------------------------------------ lifecycle */
 
+/* The requests mgmtd serves. */
+static const struct {
+	uint16_t type;
+	rpc_handler_fn fn;
+} handlers[] = {
+	{ MGMTD_T_REGISTER, h_register },
+	{ MGMTD_T_HEARTBEAT, h_heartbeat },
+	{ MGMTD_T_GET_ROUTING, h_get_routing },
+	{ MGMTD_T_GET_LEADER, h_get_leader },
+	{ MGMTD_T_LIST_NODES, h_list_nodes },
+	{ MGMTD_T_CREATE_CHAIN_TABLE, h_create_table },
+	{ MGMTD_T_SET_NODE_STATE, h_set_node_state },
+	{ MGMTD_T_SET_TARGET_STATE, h_set_target_state },
+	{ MGMTD_T_ROTATE_LASTSRV, h_rotate_lastsrv },
+	{ MGMTD_T_REMOVE_NODE, h_remove_node },
+	{ MGMTD_T_CHAIN_MEMBER, h_chain_member },
+	{ MGMTD_T_GET_CONFIG, h_get_config },
+	{ MGMTD_T_SET_CONFIG, h_set_config },
+	{ MGMTD_T_GET_USERS, h_get_users },
+	{ MGMTD_T_USER_ADD, h_user_change },
+	{ MGMTD_T_TOKEN_ROTATE, h_user_change },
+	{ MGMTD_T_USER_REMOVE, h_user_remove },
+	{ MGMTD_T_USER_LIST, h_user_remove },
+};
+
 int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **out)
 {
 	struct mgmtd_service *svc;
 	struct rpc_server_opts so;
 	char uri[1024], shown[1024];
+	size_t i;
 	int rc;
 
 	*out = NULL;
@@ -1196,24 +1199,8 @@ int mgmtd_service_start(const struct mgmtd_config *cfg, struct mgmtd_service **o
 		snprintf(svc->self, sizeof(svc->self), "%s:%u", host,
 			 (unsigned)rpc_server_port(svc->srv) & 0xffffu);
 	}
-	rpc_server_register(svc->srv, MGMTD_T_REGISTER, h_register, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_HEARTBEAT, h_heartbeat, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_GET_ROUTING, h_get_routing, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_GET_LEADER, h_get_leader, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_LIST_NODES, h_list_nodes, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_CREATE_CHAIN_TABLE, h_create_table, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_SET_NODE_STATE, h_set_node_state, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_SET_TARGET_STATE, h_set_target_state, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_ROTATE_LASTSRV, h_rotate_lastsrv, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_REMOVE_NODE, h_remove_node, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_CHAIN_MEMBER, h_chain_member, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_GET_CONFIG, h_get_config, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_SET_CONFIG, h_set_config, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_GET_USERS, h_get_users, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_USER_ADD, h_user_change, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_TOKEN_ROTATE, h_user_change, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_USER_REMOVE, h_user_remove, svc, 0);
-	rpc_server_register(svc->srv, MGMTD_T_USER_LIST, h_user_remove, svc, 0);
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		rpc_server_register(svc->srv, handlers[i].type, handlers[i].fn, svc, 0);
 
 	metrics_init(svc);
 	if (cfg->metrics_listen && cfg->metrics_listen[0]) {

@@ -26,15 +26,6 @@
 #define P_CFG_NODE "mgmtd/cfg/node/"
 #define P_CFG_SCHEMA "mgmtd/cfg/schema/"
 
-static size_t key_of(uint8_t *buf, const char *prefix, uint32_t id)
-{
-	size_t n = strlen(prefix);
-
-	memcpy(buf, prefix, n);
-	kv_put_be32(buf + n, id);
-	return n + 4;
-}
-
 /* A stored text record into a malloc'd string ("" when absent). */
 static int get_text(struct kv_txn *txn, const uint8_t *key, size_t klen, char **out)
 {
@@ -228,11 +219,11 @@ static int get_fn(struct kv_txn *txn, void *arg)
 	a->settings = a->schema = NULL;
 	rc = mgmtd_store_version_get(txn, K_CFG_VERSION, &a->version);
 	if (rc == 0)
-		rc = get_text(txn, key, key_of(key, P_CFG_SCHEMA, a->type), &a->schema);
+		rc = get_text(txn, key, mgmtd_store_key(key, P_CFG_SCHEMA, a->type), &a->schema);
 	if (rc == 0)
-		rc = get_text(txn, key, key_of(key, P_CFG_TYPE, a->type), &ttext);
+		rc = get_text(txn, key, mgmtd_store_key(key, P_CFG_TYPE, a->type), &ttext);
 	if (rc == 0 && a->node_id)
-		rc = get_text(txn, key, key_of(key, P_CFG_NODE, a->node_id), &ntext);
+		rc = get_text(txn, key, mgmtd_store_key(key, P_CFG_NODE, a->node_id), &ntext);
 	if (rc == 0)
 		rc = lines_merge(&l, ttext, false);
 	if (rc == 0 && ntext)
@@ -287,7 +278,7 @@ static int schema_fn(struct kv_txn *txn, void *arg)
 {
 	struct schema_arg *a = arg;
 	uint8_t key[64];
-	size_t klen = key_of(key, P_CFG_SCHEMA, a->type);
+	size_t klen = mgmtd_store_key(key, P_CFG_SCHEMA, a->type);
 	char *old = NULL;
 	int rc = get_text(txn, key, klen, &old);
 
@@ -392,7 +383,7 @@ static int set_fn(struct kv_txn *txn, void *arg)
 
 	rc = mgmtd_lease_check(txn, a->instance, a->now_ms);
 	if (rc == 0)
-		rc = get_text(txn, key, key_of(key, P_CFG_SCHEMA, a->type), &schema);
+		rc = get_text(txn, key, mgmtd_store_key(key, P_CFG_SCHEMA, a->type), &schema);
 	if (rc == 0 && !schema[0]) {
 		snprintf(a->err, a->errlen, "no %s daemon has sent its configuration keys yet "
 			 "(start one, then set)", node_type_name(a->type));
@@ -400,7 +391,8 @@ static int set_fn(struct kv_txn *txn, void *arg)
 	}
 	if (rc == 0)
 		rc = validate(schema, a->assignments, a->err, a->errlen);
-	klen = a->node_id ? key_of(key, P_CFG_NODE, a->node_id) : key_of(key, P_CFG_TYPE, a->type);
+	klen = a->node_id ? mgmtd_store_key(key, P_CFG_NODE, a->node_id)
+			  : mgmtd_store_key(key, P_CFG_TYPE, a->type);
 	if (rc == 0)
 		rc = get_text(txn, key, klen, &old);
 	if (rc == 0)

@@ -528,6 +528,81 @@ bool mgmtd_state_reconfigure(struct mgmtd_state *st)
 
 /* ------------------------------------------------------------------ admin */
 
+/* The targets a new table may use (*cand, malloc'd, *ncand of them): the ones req names,
+ * else every target in no chain.  0, or -ENOENT (an unknown target, or none at all),
+ * -EBUSY (a named target is in a chain already), -ENOMEM; *cand is the caller's to free
+ * either way. */
+static int create_table_candidates(struct mgmtd_state *st,
+				   const struct mgmtd_create_table_req *req,
+				   struct placement_target **cand, uint32_t *ncand)
+{
+	struct placement_target *c;
+
+	if (req->ntargets == 0) {
+		*cand = c = calloc(st->ntargets ? st->ntargets : 1, sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < st->ntargets; i++)
+			if (st->targets[i].chain_id == 0)
+				c[(*ncand)++] = (struct placement_target){ st->targets[i].id,
+									   st->targets[i].node_id };
+	} else {
+		*cand = c = calloc(req->ntargets, sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < req->ntargets; i++) {
+			struct mgmtd_target *t = mgmtd_state_target(st, req->targets[i]);
+
+			if (!t)
+				return -ENOENT;
+			if (t->chain_id)
+				return -EBUSY;
+			c[(*ncand)++] = (struct placement_target){ t->id, t->node_id };
+		}
+	}
+	return *ncand ? 0 : -ENOENT;
+}
+
+/* A new chain id of the replicas targets members[] (placed by mgmtd_placement_build) into
+ * *c; the targets join it SERVING when alive, else OFFLINE (LASTSRV for the first when
+ * none is alive), alive members first. */
+static void create_table_chain(struct mgmtd_state *st, uint32_t id, uint32_t replicas,
+			       const uint32_t *members, struct mgmtd_chain *c)
+{
+	struct chain_member in[ROUTING_MAX_REPLICAS], out[ROUTING_MAX_REPLICAS];
+	bool any_alive = false;
+	uint32_t k = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->version = 1;
+	c->n = replicas;
+	c->dirty = true;
+	for (uint32_t r = 0; r < replicas; r++) {
+		struct mgmtd_target *t = mgmtd_state_target(st, members[r]);
+		bool alive = local_alive(mgmtd_state_effective_local(st, t));
+
+		c->targets[r] = t->id;
+		t->chain_id = c->id;
+		t->state = alive ? TARGET_SERVING : TARGET_OFFLINE;
+		t->dirty = true;
+		any_alive |= alive;
+	}
+	if (!any_alive)
+		mgmtd_state_target(st, c->targets[0])->state = TARGET_LASTSRV;
+	/* order by state (alive members first) without counting as a change */
+	for (uint32_t r = 0; r < c->n; r++) {
+		in[r].target_id = c->targets[r];
+		in[r].state = mgmtd_state_target(st, c->targets[r])->state;
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t r = 0; r < c->n; r++)
+			if ((in[r].state == TARGET_OFFLINE) == (pass == 1))
+				out[k++] = in[r];
+	for (uint32_t r = 0; r < c->n; r++)
+		c->targets[r] = out[r].target_id;
+}
+
 int mgmtd_state_create_table(struct mgmtd_state *st, const struct mgmtd_create_table_req *req,
 			     struct mgmtd_create_table_resp *resp)
 {
@@ -537,36 +612,9 @@ int mgmtd_state_create_table(struct mgmtd_state *st, const struct mgmtd_create_t
 	uint32_t *grown;
 	int n, rc;
 
-	if (req->ntargets == 0) {
-		cand = calloc(st->ntargets ? st->ntargets : 1, sizeof(*cand));
-		if (!cand)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < st->ntargets; i++)
-			if (st->targets[i].chain_id == 0)
-				cand[ncand++] = (struct placement_target){ st->targets[i].id,
-									   st->targets[i].node_id };
-	} else {
-		cand = calloc(req->ntargets, sizeof(*cand));
-		if (!cand)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < req->ntargets; i++) {
-			struct mgmtd_target *t = mgmtd_state_target(st, req->targets[i]);
-
-			if (!t) {
-				rc = -ENOENT;
-				goto out;
-			}
-			if (t->chain_id) {
-				rc = -EBUSY;
-				goto out;
-			}
-			cand[ncand++] = (struct placement_target){ t->id, t->node_id };
-		}
-	}
-	if (ncand == 0) {
-		rc = -ENOENT;
+	rc = create_table_candidates(st, req, &cand, &ncand);
+	if (rc)
 		goto out;
-	}
 	if (table_id == 0)
 		table_id = st->ntables ? st->tables[st->ntables - 1].id + 1 : 1;
 	tb = mgmtd_state_table(st, table_id);
@@ -615,42 +663,9 @@ int mgmtd_state_create_table(struct mgmtd_state *st, const struct mgmtd_create_t
 		next_chain = st->chains[st->nchains - 1].id + 1;
 	for (int i = 0; i < n; i++) {
 		struct mgmtd_chain c;
-		bool any_alive = false;
 
-		memset(&c, 0, sizeof(c));
-		c.id = next_chain + (uint32_t)i;
-		c.version = 1;
-		c.n = req->replicas;
-		c.dirty = true;
-		for (uint32_t r = 0; r < req->replicas; r++) {
-			struct mgmtd_target *t = mgmtd_state_target(st, placed[(uint32_t)i *
-									       req->replicas + r]);
-			bool alive = local_alive(mgmtd_state_effective_local(st, t));
-
-			c.targets[r] = t->id;
-			t->chain_id = c.id;
-			t->state = alive ? TARGET_SERVING : TARGET_OFFLINE;
-			t->dirty = true;
-			any_alive |= alive;
-		}
-		if (!any_alive)
-			mgmtd_state_target(st, c.targets[0])->state = TARGET_LASTSRV;
-		/* order by state (alive members first) without counting as a change */
-		{
-			struct chain_member in[ROUTING_MAX_REPLICAS], out[ROUTING_MAX_REPLICAS];
-			uint32_t k = 0;
-
-			for (uint32_t r = 0; r < c.n; r++) {
-				in[r].target_id = c.targets[r];
-				in[r].state = mgmtd_state_target(st, c.targets[r])->state;
-			}
-			for (int pass = 0; pass < 2; pass++)
-				for (uint32_t r = 0; r < c.n; r++)
-					if ((in[r].state == TARGET_OFFLINE) == (pass == 1))
-						out[k++] = in[r];
-			for (uint32_t r = 0; r < c.n; r++)
-				c.targets[r] = out[r].target_id;
-		}
+		create_table_chain(st, next_chain + (uint32_t)i, req->replicas,
+				   placed + (uint32_t)i * req->replicas, &c);
 		if (!mgmtd_state_add_chain(st, &c)) {
 			rc = -ENOMEM; /* targets already point at it: state is inconsistent */
 			LOG_ERROR("create table: out of memory adding chain %u", c.id);

@@ -18,8 +18,7 @@
 #define P_CHAIN "mgmtd/chain/"
 #define P_TABLE "mgmtd/table/"
 
-/* key = prefix + be32 id; returns its length (buf >= 32 bytes). */
-static size_t key_of(uint8_t *buf, const char *prefix, uint32_t id)
+size_t mgmtd_store_key(uint8_t *buf, const char *prefix, uint32_t id)
 {
 	size_t n = strlen(prefix);
 
@@ -71,14 +70,111 @@ static uint32_t id_of(const struct kv_pair *p, const char *prefix)
 	return kv_get_be32(p->key + n);
 }
 
+/* One record of a kind, id from its key, value in d: decoded and added to a->st.  0,
+ * -C3FS_EBADMSG (bad_record) or -ENOMEM. */
+typedef int (*load_one_fn)(struct load_arg *a, uint32_t id, struct c3_dec *d);
+
+/* Every record under prefix, through one. */
+static int load_kind(struct kv_txn *txn, struct load_arg *a, const char *prefix,
+		     load_one_fn one)
+{
+	struct kv_pair *pairs;
+	int n = load_range(txn, prefix, &pairs);
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		struct c3_dec d;
+		int rc;
+
+		c3_dec_init(&d, pairs[i].val, pairs[i].vlen);
+		rc = one(a, id_of(&pairs[i], prefix), &d);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int load_node(struct load_arg *a, uint32_t id, struct c3_dec *d)
+{
+	struct mgmtd_node nd;
+
+	memset(&nd, 0, sizeof(nd));
+	nd.id = id;
+	nd.type = c3_dec_u8(d);
+	nd.maintenance = c3_dec_bool(d);
+	c3_dec_str(d, nd.addr, sizeof(nd.addr));
+	c3_dec_str(d, nd.hostname, sizeof(nd.hostname));
+	nd.incarnation = c3_dec_u64(d);
+	if (c3_dec_left(d) >= 4) /* records written before the pid was kept lack it */
+		nd.pid = c3_dec_u32(d);
+	if (d->err || nd.id == 0 || nd.type < NODE_META || nd.type > NODE_STORAGE)
+		return bad_record(a, "node", nd.id);
+	return mgmtd_state_add_node(a->st, &nd) ? 0 : -ENOMEM;
+}
+
+static int load_target(struct load_arg *a, uint32_t id, struct c3_dec *d)
+{
+	struct mgmtd_target t;
+
+	memset(&t, 0, sizeof(t));
+	t.id = id;
+	t.node_id = c3_dec_u32(d);
+	t.chain_id = c3_dec_u32(d);
+	t.state = c3_dec_u8(d);
+	t.admin_hold = c3_dec_bool(d);
+	if (d->err || t.id == 0 || t.state < TARGET_SERVING || t.state > TARGET_OFFLINE)
+		return bad_record(a, "target", t.id);
+	return mgmtd_state_add_target(a->st, &t) ? 0 : -ENOMEM;
+}
+
+static int load_chain(struct load_arg *a, uint32_t id, struct c3_dec *d)
+{
+	struct mgmtd_chain c;
+
+	memset(&c, 0, sizeof(c));
+	c.id = id;
+	c.version = c3_dec_u32(d);
+	c.n = c3_dec_count(d, ROUTING_MAX_REPLICAS, 4);
+	for (uint32_t k = 0; k < c.n; k++)
+		c.targets[k] = c3_dec_u32(d);
+	if (d->err || c.id == 0 || c.n == 0)
+		return bad_record(a, "chain", c.id);
+	return mgmtd_state_add_chain(a->st, &c) ? 0 : -ENOMEM;
+}
+
+static int load_table(struct load_arg *a, uint32_t id, struct c3_dec *d)
+{
+	struct mgmtd_table tb;
+
+	memset(&tb, 0, sizeof(tb));
+	tb.id = id;
+	tb.version = c3_dec_u32(d);
+	c3_dec_str(d, tb.name, sizeof(tb.name));
+	tb.n = c3_dec_count(d, ROUTING_MAX_CHAINS, 4);
+	if (d->err || tb.id == 0)
+		return bad_record(a, "table", tb.id);
+	if (tb.n) {
+		tb.chains = malloc(sizeof(uint32_t) * tb.n);
+		if (!tb.chains)
+			return -ENOMEM;
+		for (uint32_t k = 0; k < tb.n; k++)
+			tb.chains[k] = c3_dec_u32(d);
+		if (d->err) {
+			free(tb.chains);
+			return bad_record(a, "table", tb.id);
+		}
+	}
+	return mgmtd_state_add_table(a->st, &tb) ? 0 : -ENOMEM;
+}
+
 static int load_fn(struct kv_txn *txn, void *arg)
 {
 	struct load_arg *a = arg;
 	struct mgmtd_state *st = a->st;
-	struct kv_pair *pairs;
 	const uint8_t *v;
 	size_t vlen;
-	int n, rc;
+	int rc;
 
 	rc = kv_get(txn, K_VERSION, strlen(K_VERSION), &v, &vlen);
 	if (rc == 0) {
@@ -109,96 +205,14 @@ static int load_fn(struct kv_txn *txn, void *arg)
 		return rc;
 	}
 
-	n = load_range(txn, P_NODE, &pairs);
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		struct mgmtd_node nd;
-		struct c3_dec d;
-
-		memset(&nd, 0, sizeof(nd));
-		nd.id = id_of(&pairs[i], P_NODE);
-		c3_dec_init(&d, pairs[i].val, pairs[i].vlen);
-		nd.type = c3_dec_u8(&d);
-		nd.maintenance = c3_dec_bool(&d);
-		c3_dec_str(&d, nd.addr, sizeof(nd.addr));
-		c3_dec_str(&d, nd.hostname, sizeof(nd.hostname));
-		nd.incarnation = c3_dec_u64(&d);
-		if (c3_dec_left(&d) >= 4) /* records written before the pid was kept lack it */
-			nd.pid = c3_dec_u32(&d);
-		if (d.err || nd.id == 0 || nd.type < NODE_META || nd.type > NODE_STORAGE)
-			return bad_record(a, "node", nd.id);
-		if (!mgmtd_state_add_node(st, &nd))
-			return -ENOMEM;
-	}
-	n = load_range(txn, P_TARGET, &pairs);
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		struct mgmtd_target t;
-		struct c3_dec d;
-
-		memset(&t, 0, sizeof(t));
-		t.id = id_of(&pairs[i], P_TARGET);
-		c3_dec_init(&d, pairs[i].val, pairs[i].vlen);
-		t.node_id = c3_dec_u32(&d);
-		t.chain_id = c3_dec_u32(&d);
-		t.state = c3_dec_u8(&d);
-		t.admin_hold = c3_dec_bool(&d);
-		if (d.err || t.id == 0 || t.state < TARGET_SERVING || t.state > TARGET_OFFLINE)
-			return bad_record(a, "target", t.id);
-		if (!mgmtd_state_add_target(st, &t))
-			return -ENOMEM;
-	}
-	n = load_range(txn, P_CHAIN, &pairs);
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		struct mgmtd_chain c;
-		struct c3_dec d;
-
-		memset(&c, 0, sizeof(c));
-		c.id = id_of(&pairs[i], P_CHAIN);
-		c3_dec_init(&d, pairs[i].val, pairs[i].vlen);
-		c.version = c3_dec_u32(&d);
-		c.n = c3_dec_count(&d, ROUTING_MAX_REPLICAS, 4);
-		for (uint32_t k = 0; k < c.n; k++)
-			c.targets[k] = c3_dec_u32(&d);
-		if (d.err || c.id == 0 || c.n == 0)
-			return bad_record(a, "chain", c.id);
-		if (!mgmtd_state_add_chain(st, &c))
-			return -ENOMEM;
-	}
-	n = load_range(txn, P_TABLE, &pairs);
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		struct mgmtd_table tb;
-		struct c3_dec d;
-
-		memset(&tb, 0, sizeof(tb));
-		tb.id = id_of(&pairs[i], P_TABLE);
-		c3_dec_init(&d, pairs[i].val, pairs[i].vlen);
-		tb.version = c3_dec_u32(&d);
-		c3_dec_str(&d, tb.name, sizeof(tb.name));
-		tb.n = c3_dec_count(&d, ROUTING_MAX_CHAINS, 4);
-		if (d.err || tb.id == 0)
-			return bad_record(a, "table", tb.id);
-		if (tb.n) {
-			tb.chains = malloc(sizeof(uint32_t) * tb.n);
-			if (!tb.chains)
-				return -ENOMEM;
-			for (uint32_t k = 0; k < tb.n; k++)
-				tb.chains[k] = c3_dec_u32(&d);
-			if (d.err) {
-				free(tb.chains);
-				return bad_record(a, "table", tb.id);
-			}
-		}
-		if (!mgmtd_state_add_table(st, &tb))
-			return -ENOMEM;
-	}
-	return 0;
+	rc = load_kind(txn, a, P_NODE, load_node);
+	if (rc == 0)
+		rc = load_kind(txn, a, P_TARGET, load_target);
+	if (rc == 0)
+		rc = load_kind(txn, a, P_CHAIN, load_chain);
+	if (rc == 0)
+		rc = load_kind(txn, a, P_TABLE, load_table);
+	return rc;
 }
 
 int mgmtd_store_load(struct kv_db *db, struct mgmtd_state *st, char *err, size_t errlen)
@@ -263,9 +277,9 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		rc = put(txn, K_NEXT_CLIENT, strlen(K_NEXT_CLIENT), &b);
 	}
 	if (rc == 0 && st->gone_node)
-		rc = kv_clear(txn, key, key_of(key, P_NODE, st->gone_node));
+		rc = kv_clear(txn, key, mgmtd_store_key(key, P_NODE, st->gone_node));
 	for (uint32_t i = 0; i < st->ngone_targets && rc == 0; i++)
-		rc = kv_clear(txn, key, key_of(key, P_TARGET, st->gone_targets[i]));
+		rc = kv_clear(txn, key, mgmtd_store_key(key, P_TARGET, st->gone_targets[i]));
 	for (uint32_t i = 0; i < st->nnodes && rc == 0; i++) {
 		const struct mgmtd_node *n = &st->nodes[i];
 
@@ -277,7 +291,7 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		c3_enc_str(&b, n->hostname);
 		c3_enc_u64(&b, n->incarnation);
 		c3_enc_u32(&b, n->pid);
-		rc = put(txn, key, key_of(key, P_NODE, n->id), &b);
+		rc = put(txn, key, mgmtd_store_key(key, P_NODE, n->id), &b);
 	}
 	for (uint32_t i = 0; i < st->ntargets && rc == 0; i++) {
 		const struct mgmtd_target *t = &st->targets[i];
@@ -288,7 +302,7 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		c3_enc_u32(&b, t->chain_id);
 		c3_enc_u8(&b, t->state);
 		c3_enc_bool(&b, t->admin_hold);
-		rc = put(txn, key, key_of(key, P_TARGET, t->id), &b);
+		rc = put(txn, key, mgmtd_store_key(key, P_TARGET, t->id), &b);
 	}
 	for (uint32_t i = 0; i < st->nchains && rc == 0; i++) {
 		const struct mgmtd_chain *c = &st->chains[i];
@@ -299,7 +313,7 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		c3_enc_u32(&b, c->n);
 		for (uint32_t k = 0; k < c->n; k++)
 			c3_enc_u32(&b, c->targets[k]);
-		rc = put(txn, key, key_of(key, P_CHAIN, c->id), &b);
+		rc = put(txn, key, mgmtd_store_key(key, P_CHAIN, c->id), &b);
 	}
 	for (uint32_t i = 0; i < st->ntables && rc == 0; i++) {
 		const struct mgmtd_table *tb = &st->tables[i];
@@ -311,7 +325,7 @@ static int save_fn(struct kv_txn *txn, void *arg)
 		c3_enc_u32(&b, tb->n);
 		for (uint32_t k = 0; k < tb->n; k++)
 			c3_enc_u32(&b, tb->chains[k]);
-		rc = put(txn, key, key_of(key, P_TABLE, tb->id), &b);
+		rc = put(txn, key, mgmtd_store_key(key, P_TABLE, tb->id), &b);
 	}
 	c3_buf_release(&b);
 	return rc;

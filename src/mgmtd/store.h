@@ -28,6 +28,11 @@
 struct kv_db;
 struct kv_txn;
 
+/* The KV key prefix + be32 id into buf (at least strlen(prefix) + 4 bytes; every caller's
+ * is 32); returns its length.  The records of mgmtd (nodes, targets, chains, tables,
+ * settings, users) are keyed so. */
+size_t mgmtd_store_key(uint8_t *buf, const char *prefix, uint32_t id);
+
 /* A u64 version counter stored under key (settings, users): its value (0 when absent),
  * or the next value written in txn.  0, -C3FS_EBADMSG (corrupt value) or a KV error. */
 int mgmtd_store_version_get(struct kv_txn *txn, const char *key, uint64_t *version);

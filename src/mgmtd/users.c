@@ -21,16 +21,6 @@
 #define P_USER "mgmtd/user/"
 #define P_USER_END "mgmtd/user0" /* '0' follows '/' */
 
-static size_t user_key(uint8_t *buf, uint32_t uid)
-{
-	size_t n = strlen(P_USER);
-
-	memcpy(buf, P_USER, n);
-	kv_put_be32(buf + n, uid);
-	return n + 4;
-}
-
-
 static int put_user(struct kv_txn *txn, const struct cluster_user *u)
 {
 	struct c3_buf b = C3_BUF_INIT;
@@ -38,7 +28,8 @@ static int put_user(struct kv_txn *txn, const struct cluster_user *u)
 	int rc;
 
 	cluster_user_encode(u, true, &b);
-	rc = b.err ? b.err : kv_set(txn, key, user_key(key, u->uid), b.data, b.len);
+	rc = b.err ? b.err
+		   : kv_set(txn, key, mgmtd_store_key(key, P_USER, u->uid), b.data, b.len);
 	c3_buf_release(&b);
 	return rc;
 }
@@ -49,7 +40,7 @@ static int get_user(struct kv_txn *txn, uint32_t uid, struct cluster_user *u)
 	size_t vlen;
 	uint8_t key[32];
 	struct c3_dec d;
-	int rc = kv_get(txn, key, user_key(key, uid), &val, &vlen);
+	int rc = kv_get(txn, key, mgmtd_store_key(key, P_USER, uid), &val, &vlen);
 
 	if (rc)
 		return rc;
@@ -180,7 +171,7 @@ static int change_fn(struct kv_txn *txn, void *arg)
 	} else {
 		rc = get_user(txn, a->u->uid, &old);
 		if (rc == 0 && a->op == OP_REMOVE) {
-			rc = kv_clear(txn, key, user_key(key, a->u->uid));
+			rc = kv_clear(txn, key, mgmtd_store_key(key, P_USER, a->u->uid));
 		} else if (rc == 0) {
 			memcpy(old.hash, a->u->hash, sizeof(old.hash));
 			rc = put_user(txn, &old);

@@ -323,6 +323,23 @@ static void json_source(const struct mgmtd_web *w, struct c3_buf *b)
 	c3_http_json_str(b, w->last_err ? c3_strerror(w->last_err) : "");
 }
 
+/* Start a JSON answer of the list kind: takes mu, writes '{' and the common head; the
+ * handler then writes ",\"KEY\":[" and the items, and json_close() ends it. */
+static void json_open(struct mgmtd_web *w, struct c3_http_resp *resp)
+{
+	json_begin(resp);
+	pthread_mutex_lock(&w->mu);
+	c3_buf_printf(&resp->body, "{");
+	json_source(w, &resp->body);
+}
+
+/* End what json_open() began: closes the list and the object, drops mu. */
+static void json_close(struct mgmtd_web *w, struct c3_buf *b)
+{
+	c3_buf_printf(b, "]}\n");
+	pthread_mutex_unlock(&w->mu);
+}
+
 static void h_health(void *arg, const struct c3_http_req *req, struct c3_http_resp *resp)
 {
 	struct mgmtd_web *w = arg;
@@ -375,10 +392,7 @@ static void h_nodes(void *arg, const struct c3_http_req *req, struct c3_http_res
 	struct c3_buf *b = &resp->body;
 
 	(void)req;
-	json_begin(resp);
-	pthread_mutex_lock(&w->mu);
-	c3_buf_printf(b, "{");
-	json_source(w, b);
+	json_open(w, resp);
 	c3_buf_printf(b, ",\"nodes\":[");
 	/* list-nodes has every node (clients too); routing has the public state */
 	for (uint32_t i = 0; i < w->nodes.n; i++) {
@@ -400,8 +414,7 @@ static void h_nodes(void *arg, const struct c3_http_req *req, struct c3_http_res
 								  : (long long)e->heartbeat_age_ms,
 			      rn ? (unsigned long long)rn->last_heartbeat_ms : 0ull);
 	}
-	c3_buf_printf(b, "]}\n");
-	pthread_mutex_unlock(&w->mu);
+	json_close(w, b);
 }
 
 static void h_targets(void *arg, const struct c3_http_req *req, struct c3_http_resp *resp)
@@ -410,10 +423,7 @@ static void h_targets(void *arg, const struct c3_http_req *req, struct c3_http_r
 	struct c3_buf *b = &resp->body;
 
 	(void)req;
-	json_begin(resp);
-	pthread_mutex_lock(&w->mu);
-	c3_buf_printf(b, "{");
-	json_source(w, b);
+	json_open(w, resp);
 	c3_buf_printf(b, ",\"targets\":[");
 	for (uint32_t i = 0; w->ri && i < w->ri->ntargets; i++) {
 		const struct routing_target *t = &w->ri->targets[i];
@@ -447,8 +457,7 @@ static void h_targets(void *arg, const struct c3_http_req *req, struct c3_http_r
 			      (unsigned long long)t->corrupt_repaired,
 			      (unsigned long long)t->scrub_last_ms);
 	}
-	c3_buf_printf(b, "]}\n");
-	pthread_mutex_unlock(&w->mu);
+	json_close(w, b);
 }
 
 static void h_chains(void *arg, const struct c3_http_req *req, struct c3_http_resp *resp)
@@ -457,10 +466,7 @@ static void h_chains(void *arg, const struct c3_http_req *req, struct c3_http_re
 	struct c3_buf *b = &resp->body;
 
 	(void)req;
-	json_begin(resp);
-	pthread_mutex_lock(&w->mu);
-	c3_buf_printf(b, "{");
-	json_source(w, b);
+	json_open(w, resp);
 	c3_buf_printf(b, ",\"chains\":[");
 	for (uint32_t i = 0; w->ri && i < w->ri->nchains; i++) {
 		const struct routing_chain *c = &w->ri->chains[i];
@@ -486,8 +492,7 @@ static void h_chains(void *arg, const struct c3_http_req *req, struct c3_http_re
 		}
 		c3_buf_printf(b, "]}");
 	}
-	c3_buf_printf(b, "]}\n");
-	pthread_mutex_unlock(&w->mu);
+	json_close(w, b);
 }
 
 static void h_events(void *arg, const struct c3_http_req *req, struct c3_http_resp *resp)
@@ -497,10 +502,7 @@ static void h_events(void *arg, const struct c3_http_req *req, struct c3_http_re
 	uint64_t first;
 
 	(void)req;
-	json_begin(resp);
-	pthread_mutex_lock(&w->mu);
-	c3_buf_printf(b, "{");
-	json_source(w, b);
+	json_open(w, resp);
 	c3_buf_printf(b, ",\"events\":[");
 	first = w->nev > WEB_EVENTS ? w->nev - WEB_EVENTS : 0;
 	for (uint64_t i = w->nev; i > first; i--) { /* newest first */
@@ -513,8 +515,7 @@ static void h_events(void *arg, const struct c3_http_req *req, struct c3_http_re
 		c3_http_json_str(b, e->msg);
 		c3_buf_printf(b, "}");
 	}
-	c3_buf_printf(b, "]}\n");
-	pthread_mutex_unlock(&w->mu);
+	json_close(w, b);
 }
 
 static void h_history(void *arg, const struct c3_http_req *req, struct c3_http_resp *resp)
@@ -524,10 +525,7 @@ static void h_history(void *arg, const struct c3_http_req *req, struct c3_http_r
 	uint64_t first;
 
 	(void)req;
-	json_begin(resp);
-	pthread_mutex_lock(&w->mu);
-	c3_buf_printf(b, "{");
-	json_source(w, b);
+	json_open(w, resp);
 	c3_buf_printf(b, ",\"poll_ms\":%u,\"fields\":[\"wall_ms\",\"read_bps\",\"write_bps\","
 		      "\"iops\",\"targets_serving\",\"targets\",\"nodes_up\",\"nodes\"],"
 		      "\"samples\":[", w->poll_ms);
@@ -540,8 +538,7 @@ static void h_history(void *arg, const struct c3_http_req *req, struct c3_http_r
 			      (unsigned long long)s->write_bps, (unsigned long long)s->iops,
 			      s->serving, s->targets, s->nodes_up, s->nodes);
 	}
-	c3_buf_printf(b, "]}\n");
-	pthread_mutex_unlock(&w->mu);
+	json_close(w, b);
 }
 
 static void h_page(void *arg, const struct c3_http_req *req, struct c3_http_resp *resp)

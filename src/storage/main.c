@@ -56,8 +56,7 @@ struct storage_cfg {
 	char *metrics_listen;
 };
 
-#define K(sec, name, type, field, def, min, max, unit, reload, desc) \
-	{ sec, name, type, offsetof(struct storage_cfg, field), def, min, max, unit, reload, desc }
+#define K(...) C3_DAEMON_KEY(struct storage_cfg, __VA_ARGS__)
 
 static const struct c3_cfg_key storage_keys[] = {
 	K("server", "node_id", C3_CFG_INT, node_id, "1", 1, 4294967295LL, "", false,
@@ -109,9 +108,7 @@ static const struct c3_cfg_key storage_keys[] = {
 	C3_DAEMON_KEYS(K, true),
 };
 
-static const struct c3_cfg_table storage_cfg_table = {
-	"storage", storage_keys, sizeof(storage_keys) / sizeof(storage_keys[0]),
-};
+static const struct c3_cfg_table storage_cfg_table = C3_DAEMON_TABLE("storage", storage_keys);
 
 /* Live configuration (cluster/client.h): called on the cluster client's thread with the
  * file config plus the settings pushed by mgmtd.  Reloadable: log.level (one int read by

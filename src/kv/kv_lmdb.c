@@ -59,6 +59,7 @@
 #include "common/check.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/vec.h"
 #include "kv/kv_wal.h"
 
 #define LM_PREFIX 0x01
@@ -371,15 +372,8 @@ static struct lm_read *lm_note(struct kv_txn *txn)
 {
 	struct lm_txn *t = txn->be;
 
-	if (t->nreads == t->capreads) {
-		size_t cap = t->capreads ? 2 * t->capreads : 16;
-		struct lm_read *n = realloc(t->reads, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		t->reads = n;
-		t->capreads = cap;
-	}
+	if (C3_ARRAY_RESERVE(t->reads, t->capreads, t->nreads + 1) < 0)
+		return NULL;
 	struct lm_read *r = &t->reads[t->nreads++];
 
 	memset(r, 0, sizeof(*r));
@@ -492,16 +486,9 @@ static int lm_range(struct kv_txn *txn, const uint8_t *b, size_t bl, const uint8
 			*more = true;
 			break;
 		}
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 16;
-			struct kv_pair *no = realloc(out, nc * sizeof(*no));
-
-			if (!no) {
-				rc = ENOMEM;
-				break;
-			}
-			out = no;
-			cap = nc;
+		if (C3_ARRAY_RESERVE(out, cap, n + 1) < 0) {
+			rc = ENOMEM; /* an MDB-style code: mapped by lm_err below */
+			break;
 		}
 		out[n].key = kv__dup(txn, uk, ukl);
 		out[n].klen = ukl;

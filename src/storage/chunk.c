@@ -45,6 +45,7 @@
 #include "common/crc32c.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "kv/kv_ckpt.h"
 #include "kv/kv_wal.h"
 #include "net/codec.h"
 #include "storage/chunk_int.h"
@@ -63,10 +64,6 @@
 #define CHUNK_JDATA_DEFAULT (128u << 10) /* storage.journal_data_max */
 #define CHUNK_CKPT_BYTES (32u << 20)     /* log bytes that start a checkpoint */
 #define CHUNK_CKPT_BATCHES 4096          /* ... or log records */
-/* Offset of mm_txnid in an LMDB meta page (64-bit build: page header 16 + magic, version,
- * address, mapsize (16) + 2 MDB_db (96) + last_pg (8)); checked at every checkpoint, as
- * src/kv/kv_lmdb.c does. */
-#define CHUNK_META_TXNID_OFF 144
 
 /* One version's description: committed (decoded from LMDB) or pending (in a slot). */
 struct chunk_ver {
@@ -131,27 +128,20 @@ struct chunk_store {
 	uint64_t fd_epoch;
 	int fd_n;
 	/* the journal (wal == NULL when off): see "Commit =" in README.md.  The log's append
-	 * side and rec belong to the group-commit leader; ck_* to whoever set ck_state 1
-	 * (the leader, or open/close alone) and then to the checkpoint thread (state 2). */
+	 * side and rec belong to the group-commit leader; ck as kv_ckpt.h says (ck_mu guards
+	 * its state). */
 	struct kv_wal *wal;
 	int metafd;                                /* <dir>/meta (also syncfs's handle) */
-	int datafd;                                /* meta/data.mdb, read-only: meta pages */
-	uint32_t psize;                            /* LMDB page size */
 	int32_t jdata_max;                         /* < 0: never */
 	uint64_t ckpt_bytes;
 	struct c3_buf rec;                         /* the leader's record */
 	uint64_t since_ckpt;                       /* records since the last checkpoint began */
 	pthread_mutex_t wr_mu;                     /* LMDB writes outside the leader vs a
 						    * checkpoint's snapshot (mark_corrupt) */
-	MDB_txn *pin, *ck_pin;                     /* snapshot of the durable / next checkpoint */
-	uint8_t *ck_metas;                         /* 2 * psize */
-	uint64_t ck_seq;
-	uint32_t ck_file;
-	pthread_mutex_t ck_mu;                     /* guards ck_state, ck_stop */
+	struct kv_ckpt ck;                         /* checkpoints (src/kv/kv_ckpt.h) */
+	char ck_name[24];                          /* "target N", its log prefix */
+	pthread_mutex_t ck_mu;                     /* guards ck.state, ck.stop */
 	pthread_cond_t ck_cv;
-	int ck_state;                              /* 0 idle, 1 beginning, 2 thread finishing */
-	bool ck_stop, ck_thread;
-	pthread_t ck_thr;
 	atomic_uint_fast64_t st_jrec, st_jdata, st_ckpts, st_replayed;
 };
 
@@ -639,105 +629,50 @@ static struct chunk_slot *chunk_slot_locked(struct chunk_store *cs, struct chunk
 
 /* ------------------------------------------------------------------ journal: checkpoints */
 
-/* Begin a checkpoint (the group-commit leader between batches, or open/close alone): pin
- * the newest LMDB snapshot, copy its meta pages, switch log appends to the other file.
- * As in src/kv/kv_lmdb.c (sync=wal), whose crash argument this follows. */
-static int chunk_ckpt_begin(struct chunk_store *cs)
+/* Checkpoints (src/kv/kv_ckpt.c, as the kv lmdb backend's sync=wal, whose crash argument
+ * this follows).  The snapshot is taken under wr_mu: no mark_corrupt between the snapshot
+ * and its meta pages.  Before the snapshot is synced, every chunk file written before the
+ * log switch is made durable (syncfs: one file-system sync instead of one fdatasync per
+ * file and directory); at open (pre_sync false) nothing was written since the last
+ * checkpoint but what the replay synced itself (a syncfs there would wait for every other
+ * writer of the file system). */
+static void chunk_ck_lock(void *owner)
 {
-	size_t n = 2 * (size_t)cs->psize;
-	uint64_t t0, t1, top;
-	MDB_txn *r;
-	ssize_t got;
-	int rc;
-
-	pthread_mutex_lock(&cs->wr_mu); /* no mark_corrupt between the snapshot and its pages */
-	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &r));
-	if (rc) {
-		pthread_mutex_unlock(&cs->wr_mu);
-		return rc;
-	}
-	got = pread(cs->datafd, cs->ck_metas, n, 0);
-	pthread_mutex_unlock(&cs->wr_mu);
-	if (got != (ssize_t)n) {
-		rc = got < 0 ? -errno : -EIO;
-		goto fail;
-	}
-	memcpy(&t0, cs->ck_metas + CHUNK_META_TXNID_OFF, 8);
-	memcpy(&t1, cs->ck_metas + cs->psize + CHUNK_META_TXNID_OFF, 8);
-	top = t0 > t1 ? t0 : t1;
-	if (top != (uint64_t)mdb_txn_id(r)) {
-		LOG_ERROR("target %u: LMDB meta pages name txn %llu, the snapshot is %llu: unknown "
-			  "LMDB file layout, the journal is unusable (storage.journal = false)",
-			  cs->target_id, (unsigned long long)top, (unsigned long long)mdb_txn_id(r));
-		rc = -EPROTO;
-		goto fail;
-	}
-	kv_wal_switch(cs->wal, &cs->ck_seq, &cs->ck_file);
-	cs->ck_pin = r;
-	return 0;
-fail:
-	mdb_txn_abort(r);
-	return rc;
+	pthread_mutex_lock(&((struct chunk_store *)owner)->wr_mu);
 }
 
-/* Finish it (any thread; commits go on into the other log file): make every chunk file
- * written before the switch durable (syncfs: one file-system sync instead of one
- * fdatasync per file and directory), then the pinned LMDB snapshot, then write the
- * checkpoint; only then may the old snapshot's pages and the old log file be reused.
- * files = false at open: nothing was written since the last checkpoint but what the replay
- * synced itself (a syncfs there would wait for every other writer of the file system). */
-static int chunk_ckpt_finish(struct chunk_store *cs, bool clean, bool files)
+static void chunk_ck_unlock(void *owner)
 {
-	int rc = 0;
+	pthread_mutex_unlock(&((struct chunk_store *)owner)->wr_mu);
+}
 
-	if (files && syncfs(cs->metafd) < 0)
-		rc = -errno;
-	if (!rc)
-		rc = chunk_mdb_err(mdb_env_sync(cs->env, 1));
-	if (!rc)
-		rc = kv_wal_write_ckpt(cs->wal, cs->ck_seq, cs->ck_file, clean, cs->ck_metas,
-				       cs->psize);
-	if (rc == 0) {
-		if (cs->pin)
-			mdb_txn_abort(cs->pin);
-		cs->pin = cs->ck_pin;
+static int chunk_ck_pre_sync(void *owner)
+{
+	return syncfs(((struct chunk_store *)owner)->metafd) < 0 ? -errno : 0;
+}
+
+/* ck_mu held: a background checkpoint ended. */
+static void chunk_ck_done(void *owner, int rc)
+{
+	struct chunk_store *cs = owner;
+
+	if (rc < 0) {
+		/* the log switched to a file no durable checkpoint names */
+		LOG_ERROR("target %u: journal checkpoint failed (%s); the target is "
+			  "failed", cs->target_id, c3_strerror(rc));
+		atomic_store(&cs->failed, true);
 	} else {
-		mdb_txn_abort(cs->ck_pin);
+		atomic_fetch_add(&cs->st_ckpts, 1);
 	}
-	cs->ck_pin = NULL;
-	return rc;
 }
 
-static void *chunk_ckpt_thread(void *arg)
-{
-	struct chunk_store *cs = arg;
-
-	pthread_mutex_lock(&cs->ck_mu);
-	for (;;) {
-		if (cs->ck_state == 2) {
-			pthread_mutex_unlock(&cs->ck_mu);
-			int rc = chunk_ckpt_finish(cs, false, true);
-
-			pthread_mutex_lock(&cs->ck_mu);
-			if (rc < 0) {
-				/* the log switched to a file no durable checkpoint names */
-				LOG_ERROR("target %u: journal checkpoint failed (%s); the target is "
-					  "failed", cs->target_id, c3_strerror(rc));
-				atomic_store(&cs->failed, true);
-			} else {
-				atomic_fetch_add(&cs->st_ckpts, 1);
-			}
-			cs->ck_state = 0;
-			pthread_cond_broadcast(&cs->ck_cv);
-			continue;
-		}
-		if (cs->ck_stop)
-			break;
-		pthread_cond_wait(&cs->ck_cv, &cs->ck_mu);
-	}
-	pthread_mutex_unlock(&cs->ck_mu);
-	return NULL;
-}
+static const struct kv_ckpt_ops chunk_ck_ops = {
+	.lock = chunk_ck_lock,
+	.unlock = chunk_ck_unlock,
+	.mdb_err = chunk_mdb_err,
+	.pre_sync = chunk_ck_pre_sync,
+	.done = chunk_ck_done,
+};
 
 /* The leader, after a logged batch: start a checkpoint when enough log accumulated and
  * none is running (the previous one must be durable before the log switches again). */
@@ -749,25 +684,20 @@ static void chunk_ckpt_maybe(struct chunk_store *cs)
 	if (cs->since_ckpt < CHUNK_CKPT_BATCHES && kv_wal_used(cs->wal) < cs->ckpt_bytes)
 		return;
 	pthread_mutex_lock(&cs->ck_mu);
-	go = cs->ck_state == 0 && !chunk_store_failed(cs);
-	if (go)
-		cs->ck_state = 1;
+	go = !chunk_store_failed(cs) && kv_ckpt_claim(&cs->ck);
 	pthread_mutex_unlock(&cs->ck_mu);
 	if (!go)
 		return;
 	cs->since_ckpt = 0;
-	rc = chunk_ckpt_begin(cs);
+	rc = kv_ckpt_begin(&cs->ck);
 	pthread_mutex_lock(&cs->ck_mu);
 	if (rc < 0) {
 		LOG_WARN("target %u: cannot begin a journal checkpoint: %s", cs->target_id,
 			 c3_strerror(rc));
 		if (rc == -EPROTO)
 			atomic_store(&cs->failed, true);
-		cs->ck_state = 0;
-	} else {
-		cs->ck_state = 2;
 	}
-	pthread_cond_broadcast(&cs->ck_cv);
+	kv_ckpt_hand_over(&cs->ck, rc);
 	pthread_mutex_unlock(&cs->ck_mu);
 }
 
@@ -988,38 +918,14 @@ static int chunk_replay(struct chunk_store *cs)
 	return rc;
 }
 
-/* Put the checkpoint's meta pages back into data.mdb: LMDB then opens at its snapshot,
- * whose pages were durable and pinned (never reused) until a newer checkpoint. */
-static int chunk_restore_metas(int metafd, const struct kv_wal_ckpt *ck)
-{
-	size_t n = 2 * (size_t)ck->psize;
-	int fd = openat(metafd, "data.mdb", O_RDWR | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (pwrite(fd, ck->metas, n, 0) != (ssize_t)n)
-		rc = errno ? -errno : -EIO;
-	else if (fdatasync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* Open time, LMDB open (NOSYNC): replay a log a crash left, write a fresh checkpoint, and
  * keep the journal running (journal on) or leave it clean (off). */
 static int chunk_journal_start(struct chunk_store *cs, bool recover, bool keep, bool mdb_new)
 {
-	MDB_stat st;
-	int rc;
+	int rc = kv_ckpt_init(&cs->ck, cs->env, cs->metafd, cs->wal);
 
-	mdb_env_stat(cs->env, &st);
-	cs->psize = st.ms_psize;
-	cs->ck_metas = malloc(2 * (size_t)cs->psize);
-	if (cs->psize > KV_WAL_PSIZE_MAX || !cs->ck_metas)
-		return cs->ck_metas ? -EPROTO : -ENOMEM;
-	cs->datafd = openat(cs->metafd, "data.mdb", O_RDONLY | O_CLOEXEC);
-	if (cs->datafd < 0)
-		return -errno;
+	if (rc)
+		return rc;
 	if (recover) {
 		rc = chunk_replay(cs);
 		if (rc)
@@ -1029,21 +935,13 @@ static int chunk_journal_start(struct chunk_store *cs, bool recover, bool keep, 
 	 * the names of new log files) */
 	if (mdb_new && fsync(cs->metafd) < 0)
 		return -errno;
-	rc = chunk_ckpt_begin(cs);
-	if (rc == 0)
-		rc = chunk_ckpt_finish(cs, !keep, false);
+	rc = kv_ckpt_now(&cs->ck, !keep, false);
 	if (rc)
 		return rc;
-	if (keep) {
-		rc = pthread_create(&cs->ck_thr, NULL, chunk_ckpt_thread, cs);
-		if (rc)
-			return -rc;
-		cs->ck_thread = true;
-		return 0;
-	}
+	if (keep)
+		return kv_ckpt_start(&cs->ck);
 	/* journal off after a recovery: the log is clean now; LMDB syncs itself again */
-	mdb_txn_abort(cs->pin);
-	cs->pin = NULL;
+	kv_ckpt_release(&cs->ck);
 	kv_wal_close(cs->wal);
 	cs->wal = NULL;
 	return chunk_mdb_err(mdb_env_set_flags(cs->env, MDB_NOSYNC, 0));
@@ -1054,27 +952,14 @@ static void chunk_journal_stop(struct chunk_store *cs)
 {
 	int rc;
 
-	if (cs->ck_thread) {
-		pthread_mutex_lock(&cs->ck_mu);
-		while (cs->ck_state != 0)
-			pthread_cond_wait(&cs->ck_cv, &cs->ck_mu);
-		cs->ck_stop = true;
-		pthread_cond_broadcast(&cs->ck_cv);
-		pthread_mutex_unlock(&cs->ck_mu);
-		pthread_join(cs->ck_thr, NULL);
-		cs->ck_thread = false;
-		rc = chunk_store_failed(cs) ? -C3FS_ETARGETDOWN : chunk_ckpt_begin(cs);
-		if (rc == 0)
-			rc = chunk_ckpt_finish(cs, true, true);
+	if (cs->ck.thread) {
+		kv_ckpt_stop(&cs->ck);
+		rc = chunk_store_failed(cs) ? -C3FS_ETARGETDOWN : kv_ckpt_now(&cs->ck, true, true);
 		if (rc < 0)
 			LOG_WARN("target %u: no clean journal checkpoint at close (%s): the next "
 				 "open replays the log", cs->target_id, c3_strerror(rc));
 	}
-	if (cs->pin)
-		mdb_txn_abort(cs->pin);
-	if (cs->ck_pin)
-		mdb_txn_abort(cs->ck_pin);
-	cs->pin = cs->ck_pin = NULL;
+	kv_ckpt_release(&cs->ck);
 }
 
 /* ------------------------------------------------------------------ open / close */
@@ -1222,7 +1107,15 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 		return -ENOMEM;
 	for (int i = 0; i < CHUNK_NDIRS; i++)
 		cs->dirfds[i] = -1;
-	cs->metafd = cs->datafd = -1;
+	cs->metafd = cs->ck.datafd = -1;
+	cs->ck.ops = &chunk_ck_ops;
+	cs->ck.owner = cs;
+	snprintf(cs->ck_name, sizeof(cs->ck_name), "target %u", opts->target_id);
+	cs->ck.name = cs->ck_name;
+	cs->ck.off_hint = "the journal is unusable (storage.journal = false)";
+	cs->ck.corrupt_rc = -EPROTO;
+	cs->ck.mu = &cs->ck_mu;
+	cs->ck.cv = &cs->ck_cv;
 	c3_buf_init(&cs->rec);
 	pthread_mutex_init(&cs->wr_mu, NULL);
 	pthread_mutex_init(&cs->ck_mu, NULL);
@@ -1281,7 +1174,7 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	ck = cs->wal ? kv_wal_ckpt(cs->wal) : NULL;
 	recover = ck && !ck->clean;
 	if (recover) {
-		rc = chunk_restore_metas(cs->metafd, ck);
+		rc = kv_ckpt_restore_metas(cs->metafd, ck);
 		if (rc) {
 			LOG_ERROR("target %u: cannot restore LMDB's checkpoint from the journal: %s",
 				  opts->target_id, c3_strerror(rc));
@@ -1345,14 +1238,12 @@ void chunk_store_close(struct chunk_store *cs)
 	chunk_fd_clear(cs);
 	if (cs->wal && cs->env)
 		chunk_journal_stop(cs);
+	kv_ckpt_release(&cs->ck);
 	if (cs->env)
 		mdb_env_close(cs->env);
 	kv_wal_close(cs->wal);
 	if (cs->metafd >= 0)
 		close(cs->metafd);
-	if (cs->datafd >= 0)
-		close(cs->datafd);
-	free(cs->ck_metas);
 	c3_buf_release(&cs->rec);
 	pthread_mutex_destroy(&cs->wr_mu);
 	pthread_mutex_destroy(&cs->ck_mu);

@@ -55,7 +55,7 @@
 #include "net/net_int.h"
 #include "net/rpc.h"
 
-#define CLI_BUCKETS 256
+#define CLI_BUCKETS 256            /* initial buckets of a connection's table of calls */
 #define CLI_PEER_BUCKETS 64
 #define CLI_ADDR_MAX 64
 #define CLI_SCAN_MS 10
@@ -84,11 +84,10 @@ struct cli_conn {
 	struct cli_io *io;
 	int fd;
 	atomic_int refs;
-	pthread_mutex_t mu;        /* guards tab, ninflight, call state changes */
+	pthread_mutex_t mu;        /* guards tab, call state changes */
 	pthread_cond_t cv;         /* a failed writer waits for its call to become DEFERRED */
 	atomic_bool dead;          /* set under mu */
-	struct rpc_call *tab[CLI_BUCKETS];
-	size_t ninflight;
+	struct c3_hmap tab;        /* calls in flight by priv_id (priv_hn) */
 	pthread_mutex_t send_mu;   /* one writer at a time */
 	pthread_mutex_t read_mu;   /* held by the reader: the io thread or a waiting caller */
 	bool retired;              /* io thread only: left the epoll set and the io list */
@@ -230,55 +229,45 @@ static void cli_conn_finish(struct cli_conn *c, struct rpc_call *call, int statu
 
 /* ------------------------------------------------------------------ in-flight table */
 
-static unsigned cli_bucket(uint64_t id)
-{
-	return (unsigned)(id * 0x9e3779b97f4a7c15ull >> 56) & (CLI_BUCKETS - 1);
-}
-
 /* conn->mu held */
 static void cli_tab_insert(struct cli_conn *c, struct rpc_call *call)
 {
-	unsigned b = cli_bucket(call->priv_id);
-
-	call->priv_next = c->tab[b];
-	c->tab[b] = call;
-	c->ninflight++;
+	c3_hmap_insert(&c->tab, &call->priv_hn, c3_hash_u64(call->priv_id));
 }
 
 /* conn->mu held.  Removes and returns the call with this id, or NULL. */
 static struct rpc_call *cli_tab_remove_id(struct cli_conn *c, uint64_t id)
 {
-	struct rpc_call **pp = &c->tab[cli_bucket(id)];
+	struct c3_hmap_node *n;
 
-	for (; *pp; pp = &(*pp)->priv_next) {
-		struct rpc_call *call = *pp;
+	C3_HMAP_FOR_EACH_HASH(n, c3_hash_u64(id), &c->tab) {
+		struct rpc_call *call = C3_CONTAINER_OF(n, struct rpc_call, priv_hn);
 
 		if (call->priv_id == id) {
-			*pp = call->priv_next;
-			call->priv_next = NULL;
-			c->ninflight--;
+			c3_hmap_remove(&c->tab, n);
 			return call;
 		}
 	}
 	return NULL;
 }
 
-/* conn->mu held.  Moves every call to a list (linked by priv_next). */
-static struct rpc_call *cli_tab_take_all(struct cli_conn *c)
+/* conn->mu held.  Moves every call whose deadline is not after before_ns (every call:
+ * UINT64_MAX) to the front of *list (linked by priv_next). */
+static void cli_tab_take(struct cli_conn *c, uint64_t before_ns, struct rpc_call **list)
 {
-	struct rpc_call *list = NULL;
+	struct c3_hmap_node *n, *nx;
 
-	for (unsigned b = 0; b < CLI_BUCKETS; b++) {
-		while (c->tab[b]) {
-			struct rpc_call *call = c->tab[b];
+	if (!c3_hmap_count(&c->tab))
+		return; /* the sweep's common case: no bucket to walk */
+	C3_HMAP_FOR_EACH_SAFE(n, nx, &c->tab) {
+		struct rpc_call *call = C3_CONTAINER_OF(n, struct rpc_call, priv_hn);
 
-			c->tab[b] = call->priv_next;
-			call->priv_next = list;
-			list = call;
-		}
+		if (call->priv_deadline_ns > before_ns)
+			continue;
+		c3_hmap_remove(&c->tab, n);
+		call->priv_next = *list;
+		*list = call;
 	}
-	c->ninflight = 0;
-	return list;
 }
 
 /* ------------------------------------------------------------------ connections */
@@ -294,6 +283,7 @@ static void cli_conn_unref(struct cli_conn *c)
 		return;
 	c->tr->close(c->fd);
 	pthread_mutex_destroy(&c->mu);
+	c3_hmap_release(&c->tab);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->send_mu);
 	pthread_mutex_destroy(&c->read_mu);
@@ -309,7 +299,8 @@ static void cli_conn_fail(struct cli_conn *c, int status)
 
 	pthread_mutex_lock(&c->mu);
 	atomic_store(&c->dead, true);
-	list = cli_tab_take_all(c);
+	list = NULL;
+	cli_tab_take(c, UINT64_MAX, &list);
 	pthread_mutex_unlock(&c->mu);
 	c->tr->shutdown(c->fd);
 	c->cur = NULL;
@@ -429,6 +420,7 @@ static int cli_conn_open(struct rpc_client *cli, const char *addr, uint32_t time
 	atomic_init(&c->refs, 2);
 	pthread_mutex_init(&c->read_mu, NULL);
 	pthread_mutex_init(&c->mu, NULL);
+	c3_hmap_init(&c->tab, CLI_BUCKETS);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_mutex_init(&c->send_mu, NULL);
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
@@ -788,7 +780,7 @@ static void cli_conn_read(struct cli_conn *c, bool wait)
 			size_t inflight;
 
 			pthread_mutex_lock(&c->mu);
-			inflight = c->ninflight + (c->cur != NULL);
+			inflight = c3_hmap_count(&c->tab) + (c->cur != NULL);
 			pthread_mutex_unlock(&c->mu);
 			if (n < 0 || inflight)
 				LOG_INFO("rpc: connection to %s lost%s", c->addr,
@@ -856,24 +848,7 @@ static void cli_io_scan(struct cli_io *io, uint64_t now)
 			pthread_mutex_unlock(&c->read_mu);
 		}
 		pthread_mutex_lock(&c->mu);
-		if (c->ninflight) {
-			for (unsigned b = 0; b < CLI_BUCKETS; b++) {
-				struct rpc_call **pp = &c->tab[b];
-
-				while (*pp) {
-					struct rpc_call *call = *pp;
-
-					if (call->priv_deadline_ns > now) {
-						pp = &call->priv_next;
-						continue;
-					}
-					*pp = call->priv_next;
-					c->ninflight--;
-					call->priv_next = expired;
-					expired = call;
-				}
-			}
-		}
+		cli_tab_take(c, now, &expired);
 		pthread_mutex_unlock(&c->mu);
 	}
 	pthread_mutex_unlock(&io->mu);
@@ -1263,15 +1238,10 @@ int rpc_client_new(const struct rpc_client_opts *opts, struct rpc_client **out)
 	}
 	for (int i = 0; i < cli->nio; i++) {
 		struct cli_io *io = &cli->ios[i];
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &io->wakefd };
 
-		io->epfd = epoll_create1(EPOLL_CLOEXEC);
-		io->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (io->epfd < 0 || io->wakefd < 0 ||
-		    epoll_ctl(io->epfd, EPOLL_CTL_ADD, io->wakefd, &ev) != 0) {
-			rc = -errno;
+		rc = net__loop_open(&io->epfd, &io->wakefd);
+		if (rc < 0)
 			goto fail;
-		}
 		rc = pthread_create(&io->thr, NULL, cli_io_main, io);
 		if (rc != 0) {
 			rc = -rc;

@@ -3,6 +3,8 @@
 #include <limits.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 #include "common/clock.h"
 #include "common/errors.h"
@@ -100,6 +102,17 @@ bool net__ratelimit(_Atomic uint64_t *last_ns, uint64_t interval_ns)
 	if (last != 0 && now - last < interval_ns)
 		return false;
 	return atomic_compare_exchange_strong(last_ns, &last, now);
+}
+
+int net__loop_open(int *epfd, int *wakefd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = wakefd };
+
+	*epfd = epoll_create1(EPOLL_CLOEXEC);
+	*wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (*epfd < 0 || *wakefd < 0 || epoll_ctl(*epfd, EPOLL_CTL_ADD, *wakefd, &ev) != 0)
+		return -errno;
+	return 0;
 }
 
 void net__error_frame(uint8_t *out, uint16_t type, uint64_t id, int status)

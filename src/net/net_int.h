@@ -56,6 +56,12 @@ struct iovec *net__iov_advance(struct iovec *iov, int *iovcnt, size_t n);
 /* True at most once per interval per limiter: for logs inside loops. */
 bool net__ratelimit(_Atomic uint64_t *last_ns, uint64_t interval_ns);
 
+/* An I/O thread's loop: a new epoll set (*epfd) holding a non-blocking eventfd doorbell
+ * (*wakefd) registered with data.ptr = wakefd, which is how the loop tells it from its
+ * connections.  0 or -errno; what was created stays in *epfd / *wakefd (else -1) for the
+ * caller's cleanup. */
+int net__loop_open(int *epfd, int *wakefd);
+
 /* A cache of 4096-aligned bulk buffers by power-of-two size class (4 KiB .. 16 MiB), so
  * steady-state bulk traffic neither calls mmap/munmap nor page-faults fresh memory for
  * every request.  Thread-safe (one mutex); at most NET_POOL_PER_CLASS buffers per class

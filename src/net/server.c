@@ -1153,16 +1153,9 @@ int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out)
 		pthread_mutex_init(&io->mu, NULL);
 	}
 	for (int i = 0; i < srv->nio; i++) {
-		struct srv_io *io = &srv->ios[i];
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &io->wakefd };
-
-		io->epfd = epoll_create1(EPOLL_CLOEXEC);
-		io->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (io->epfd < 0 || io->wakefd < 0 ||
-		    epoll_ctl(io->epfd, EPOLL_CTL_ADD, io->wakefd, &ev) != 0) {
-			rc = -errno;
+		rc = net__loop_open(&srv->ios[i].epfd, &srv->ios[i].wakefd);
+		if (rc < 0)
 			goto fail;
-		}
 	}
 	rc = srv->tr->listen(opts->listen, 1024, &srv->port);
 	if (rc < 0)

@@ -44,7 +44,9 @@
 #include "common/check.h"
 #include "common/crc32c.h"
 #include "common/errors.h"
+#include "common/hmap.h"
 #include "common/log.h"
+#include "common/vec.h"
 #include "kv/kv_ckpt.h"
 #include "kv/kv_wal.h"
 #include "net/codec.h"
@@ -88,7 +90,7 @@ struct chunk_ver {
 
 struct chunk_slot {
 	struct chunk_id id;
-	struct chunk_slot *next;
+	struct c3_hmap_node hn;    /* in cs->slots */
 	bool locked;
 	int waiters;
 	pthread_cond_t cv;
@@ -107,8 +109,8 @@ struct chunk_store {
 	MDB_env *env;
 	MDB_dbi dbi;
 	int dirfds[CHUNK_NDIRS];
-	pthread_mutex_t mu;                        /* guards buckets */
-	struct chunk_slot *buckets[CHUNK_NBUCKETS];
+	pthread_mutex_t mu;                        /* guards slots */
+	struct c3_hmap slots;                      /* struct chunk_slot by id */
 	atomic_bool failed;
 	atomic_uint_fast64_t nchunks, used_bytes;
 	atomic_uint_fast64_t st_corrupt; /* chunks newly marked corrupt (chunk_mark_corrupt) */
@@ -123,7 +125,7 @@ struct chunk_store {
 	 * (fd_epoch unchanged), and every unlink of a chunk file drops its entry after the
 	 * unlink, so a cached descriptor always refers to the file its name names now. */
 	pthread_mutex_t fd_mu;                     /* guards fd_* */
-	struct chunk_fd *fd_tab[CHUNK_FD_BUCKETS];
+	struct c3_hmap fd_tab;                     /* struct chunk_fd by (id, gen) */
 	struct chunk_fd *fd_lru, *fd_lru_tail;
 	uint64_t fd_epoch;
 	int fd_n;
@@ -154,7 +156,7 @@ struct chunk_fd {
 	int fd;
 	int refs;
 	bool cached;                               /* in fd_tab and the LRU list */
-	struct chunk_fd *hnext;                    /* hash chain */
+	struct c3_hmap_node hn;                    /* in fd_tab */
 	struct chunk_fd *lprev, *lnext;            /* LRU list, most recent first */
 };
 
@@ -234,37 +236,37 @@ static void chunk_path(const struct chunk_store *cs, struct chunk_id id, uint64_
 /* Converts an LMDB return code, once, into our codes. */
 /* ------------------------------------------------------------------ open-file cache */
 
-static unsigned chunk_fd_bucket(struct chunk_id id, uint64_t gen)
+static uint64_t chunk_id_hash(struct chunk_id id)
 {
-	uint64_t h = id.inode * 0x9e3779b97f4a7c15ull ^ (uint64_t)id.index * 0xc2b2ae3d27d4eb4full ^
-		     gen * 0x165667b19e3779f9ull;
+	return c3_hash_mix(c3_hash_u64(id.inode), id.index);
+}
 
-	return (unsigned)((h ^ (h >> 29)) % CHUNK_FD_BUCKETS);
+static uint64_t chunk_fd_hash(struct chunk_id id, uint64_t gen)
+{
+	return c3_hash_mix(chunk_id_hash(id), gen);
 }
 
 /* fd_mu held */
 static struct chunk_fd *chunk_fd_find(struct chunk_store *cs, struct chunk_id id, uint64_t gen)
 {
-	struct chunk_fd *e = cs->fd_tab[chunk_fd_bucket(id, gen)];
+	struct c3_hmap_node *n;
 
 	C3_ASSERT_LOCKED(&cs->fd_mu);
-	for (; e; e = e->hnext)
+	C3_HMAP_FOR_EACH_HASH(n, chunk_fd_hash(id, gen), &cs->fd_tab) {
+		struct chunk_fd *e = C3_CONTAINER_OF(n, struct chunk_fd, hn);
+
 		if (e->gen == gen && e->id.inode == id.inode && e->id.index == id.index)
 			return e;
+	}
 	return NULL;
 }
 
 /* fd_mu held: unlink e from the table and the LRU list (the caller closes it at refs 0). */
 static void chunk_fd_unhook(struct chunk_store *cs, struct chunk_fd *e)
 {
-	struct chunk_fd **pp = &cs->fd_tab[chunk_fd_bucket(e->id, e->gen)];
-
 	C3_ASSERT_LOCKED(&cs->fd_mu);
 	C3_ASSERT(e->cached && cs->fd_n > 0);
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
+	c3_hmap_remove(&cs->fd_tab, &e->hn);
 	if (e->lprev)
 		e->lprev->lnext = e->lnext;
 	else
@@ -273,7 +275,7 @@ static void chunk_fd_unhook(struct chunk_store *cs, struct chunk_fd *e)
 		e->lnext->lprev = e->lprev;
 	else
 		cs->fd_lru_tail = e->lprev;
-	e->hnext = e->lprev = e->lnext = NULL;
+	e->lprev = e->lnext = NULL;
 	e->cached = false;
 	cs->fd_n--;
 }
@@ -344,11 +346,8 @@ static struct chunk_fd *chunk_fd_get(struct chunk_store *cs, struct chunk_id id,
 	e->refs = 1;
 	pthread_mutex_lock(&cs->fd_mu);
 	if (epoch == cs->fd_epoch && !chunk_fd_find(cs, id, gen)) {
-		unsigned b = chunk_fd_bucket(id, gen);
-
 		e->cached = true;
-		e->hnext = cs->fd_tab[b];
-		cs->fd_tab[b] = e;
+		c3_hmap_insert(&cs->fd_tab, &e->hn, chunk_fd_hash(id, gen));
 		e->lnext = cs->fd_lru;
 		if (cs->fd_lru)
 			cs->fd_lru->lprev = e;
@@ -549,37 +548,38 @@ static int chunk_load(struct chunk_store *cs, struct chunk_id id, struct chunk_v
 
 /* ------------------------------------------------------------------ slots */
 
-static struct chunk_slot **chunk_slot_ref(struct chunk_store *cs, struct chunk_id id)
+/* cs->mu held: the slot of id, or NULL. */
+static struct chunk_slot *chunk_slot_find(struct chunk_store *cs, struct chunk_id id)
 {
-	uint64_t h = (id.inode * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)id.index * 0xC2B2AE3D27D4EB4Full);
-	struct chunk_slot **pp = &cs->buckets[(h >> 20) % CHUNK_NBUCKETS];
+	struct c3_hmap_node *n;
 
-	while (*pp && chunk_id_cmp((*pp)->id, id) != 0)
-		pp = &(*pp)->next;
-	return pp;
+	C3_HMAP_FOR_EACH_HASH(n, chunk_id_hash(id), &cs->slots) {
+		struct chunk_slot *s = C3_CONTAINER_OF(n, struct chunk_slot, hn);
+
+		if (chunk_id_cmp(s->id, id) == 0)
+			return s;
+	}
+	return NULL;
 }
 
 /* Free the slot when nobody holds, waits for, or stages on it (cs->mu held). */
 static void chunk_slot_maybe_free(struct chunk_store *cs, struct chunk_slot *s)
 {
-	struct chunk_slot **pp;
-
 	C3_ASSERT_LOCKED(&cs->mu);
 	if (s->locked || s->waiters || s->has_pending || s->retired_ver)
 		return;
-	pp = chunk_slot_ref(cs, s->id);
-	*pp = s->next;
+	c3_hmap_remove(&cs->slots, &s->hn);
+	c3_hmap_shrink(&cs->slots);
 	pthread_cond_destroy(&s->cv);
 	free(s);
 }
 
 int chunk_store_lock(struct chunk_store *cs, struct chunk_id id)
 {
-	struct chunk_slot **pp, *s;
+	struct chunk_slot *s;
 
 	pthread_mutex_lock(&cs->mu);
-	pp = chunk_slot_ref(cs, id);
-	s = *pp;
+	s = chunk_slot_find(cs, id);
 	if (!s) {
 		s = calloc(1, sizeof(*s));
 		if (!s) {
@@ -588,7 +588,7 @@ int chunk_store_lock(struct chunk_store *cs, struct chunk_id id)
 		}
 		s->id = id;
 		pthread_cond_init(&s->cv, NULL);
-		*pp = s;
+		c3_hmap_insert(&cs->slots, &s->hn, chunk_id_hash(id));
 	}
 	while (s->locked) {
 		s->waiters++;
@@ -605,7 +605,7 @@ void chunk_store_unlock(struct chunk_store *cs, struct chunk_id id)
 	struct chunk_slot *s;
 
 	pthread_mutex_lock(&cs->mu);
-	s = *chunk_slot_ref(cs, id);
+	s = chunk_slot_find(cs, id);
 	if (s) {
 		s->locked = false;
 		if (s->waiters)
@@ -622,7 +622,7 @@ static struct chunk_slot *chunk_slot_locked(struct chunk_store *cs, struct chunk
 	struct chunk_slot *s;
 
 	pthread_mutex_lock(&cs->mu);
-	s = *chunk_slot_ref(cs, id);
+	s = chunk_slot_find(cs, id);
 	pthread_mutex_unlock(&cs->mu);
 	return s && s->locked ? s : NULL;
 }
@@ -712,8 +712,11 @@ struct chunk_fnote {
 
 struct chunk_replay {
 	struct chunk_store *cs;
-	uint8_t **recs;           /* the records after the checkpoint, in order */
-	size_t *lens, n, cap;
+	struct chunk_rec {
+		uint8_t *p;
+		size_t len;
+	} *recs;                  /* the records after the checkpoint, in order */
+	size_t n, cap;
 	struct chunk_fnote *notes;
 	size_t nnotes, notes_cap;
 	size_t cur;               /* record being applied */
@@ -725,25 +728,12 @@ static int chunk_replay_collect(void *arg, const uint8_t *p, size_t len)
 {
 	struct chunk_replay *r = arg;
 
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		uint8_t **nr = realloc(r->recs, cap * sizeof(*nr));
-		size_t *nl;
+	uint8_t *copy;
 
-		if (!nr)
-			return -ENOMEM;
-		r->recs = nr;
-		nl = realloc(r->lens, cap * sizeof(*nl));
-		if (!nl)
-			return -ENOMEM;
-		r->lens = nl;
-		r->cap = cap;
-	}
-	r->recs[r->n] = malloc(len ? len : 1);
-	if (!r->recs[r->n])
+	if (C3_ARRAY_RESERVE(r->recs, r->cap, r->n + 1) < 0 || !(copy = malloc(len ? len : 1)))
 		return -ENOMEM;
-	memcpy(r->recs[r->n], p, len);
-	r->lens[r->n++] = len;
+	memcpy(copy, p, len);
+	r->recs[r->n++] = (struct chunk_rec){ copy, len };
 	return 0;
 }
 
@@ -753,15 +743,8 @@ static int chunk_replay_note(void *arg, const struct sj_op *op)
 
 	if (op->type != SJ_SYNCED)
 		return 0;
-	if (r->nnotes == r->notes_cap) {
-		size_t cap = r->notes_cap ? r->notes_cap * 2 : 64;
-		struct chunk_fnote *nn = realloc(r->notes, cap * sizeof(*nn));
-
-		if (!nn)
-			return -ENOMEM;
-		r->notes = nn;
-		r->notes_cap = cap;
-	}
+	if (C3_ARRAY_RESERVE(r->notes, r->notes_cap, r->nnotes + 1) < 0)
+		return -ENOMEM;
 	r->notes[r->nnotes++] = (struct chunk_fnote){ op->inode, op->gen, op->index, r->cur };
 	return 0;
 }
@@ -858,9 +841,8 @@ static int chunk_replay_op(void *arg, const struct sj_op *op)
 static void chunk_replay_release(struct chunk_replay *r)
 {
 	for (size_t i = 0; i < r->n; i++)
-		free(r->recs[i]);
+		free(r->recs[i].p);
 	free(r->recs);
-	free(r->lens);
 	free(r->notes);
 }
 
@@ -888,14 +870,14 @@ static int chunk_replay(struct chunk_store *cs)
 		}
 	}
 	for (r.cur = 0; rc == 0 && r.cur < r.n; r.cur++)
-		rc = sj_decode(r.recs[r.cur], r.lens[r.cur], CHUNK_SIZE_MAX, chunk_replay_note, &r);
+		rc = sj_decode(r.recs[r.cur].p, r.recs[r.cur].len, CHUNK_SIZE_MAX, chunk_replay_note, &r);
 	if (rc == 0 && r.nnotes)
 		qsort(r.notes, r.nnotes, sizeof(*r.notes), chunk_fnote_cmp);
 	for (r.cur = 0; rc == 0 && r.cur < r.n; r.cur++) {
 		rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, 0, &r.txn));
 		if (rc)
 			break;
-		rc = sj_decode(r.recs[r.cur], r.lens[r.cur], CHUNK_SIZE_MAX, chunk_replay_op, &r);
+		rc = sj_decode(r.recs[r.cur].p, r.recs[r.cur].len, CHUNK_SIZE_MAX, chunk_replay_op, &r);
 		if (rc == 0)
 			rc = chunk_mdb_err(mdb_txn_commit(r.txn));
 		else
@@ -1126,6 +1108,8 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	pthread_mutex_init(&cs->gc_mu, NULL);
 	pthread_cond_init(&cs->gc_cv, NULL);
 	pthread_mutex_init(&cs->fd_mu, NULL);
+	c3_hmap_init(&cs->slots, CHUNK_NBUCKETS);
+	c3_hmap_init(&cs->fd_tab, CHUNK_FD_BUCKETS);
 	cs->dir = strdup(dir);
 	cs->target_id = opts->target_id;
 	cs->io_engine = opts->io_engine;
@@ -1225,17 +1209,18 @@ void chunk_store_close(struct chunk_store *cs)
 {
 	if (!cs)
 		return;
-	for (int b = 0; b < CHUNK_NBUCKETS; b++) {
-		struct chunk_slot *s = cs->buckets[b], *n;
+	struct c3_hmap_node *n, *nx;
 
-		for (; s; s = n) {
-			n = s->next;
-			chunk_ver_release(&s->pending);
-			pthread_cond_destroy(&s->cv);
-			free(s);
-		}
+	C3_HMAP_FOR_EACH_SAFE(n, nx, &cs->slots) {
+		struct chunk_slot *s = C3_CONTAINER_OF(n, struct chunk_slot, hn);
+
+		chunk_ver_release(&s->pending);
+		pthread_cond_destroy(&s->cv);
+		free(s);
 	}
+	c3_hmap_release(&cs->slots);
 	chunk_fd_clear(cs);
+	c3_hmap_release(&cs->fd_tab);
 	if (cs->wal && cs->env)
 		chunk_journal_stop(cs);
 	kv_ckpt_release(&cs->ck);
@@ -1321,7 +1306,7 @@ int chunk_store_stat(struct chunk_store *cs, struct chunk_id id, struct chunk_in
 	if (rc && rc != -ENOENT)
 		return rc;
 	pthread_mutex_lock(&cs->mu);
-	s = *chunk_slot_ref(cs, id);
+	s = chunk_slot_find(cs, id);
 	chunk_fill_info(rc ? NULL : &c, s, out);
 	pthread_mutex_unlock(&cs->mu);
 	chunk_ver_release(&c);
@@ -2269,7 +2254,7 @@ int chunk_store_list(struct chunk_store *cs, const struct chunk_id *after,
 		if (chunk_rec_decode(val.mv_data, val.mv_size, &v) != 0)
 			memset(&v, 0, sizeof(v)); /* damaged record: listed as corrupt */
 		pthread_mutex_lock(&cs->mu);
-		s = *chunk_slot_ref(cs, id);
+		s = chunk_slot_find(cs, id);
 		chunk_fill_info(&v, s, &info);
 		pthread_mutex_unlock(&cs->mu);
 		if (!v.ver) {

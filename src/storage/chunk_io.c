@@ -60,23 +60,12 @@ static struct io_uring *chunk_io_get_ring(void)
 	return ring;
 }
 
-/* Submit one read (write=false) or write and wait: returns bytes or -errno. */
-static ssize_t chunk_io_uring_rw(struct io_uring *ring, bool write, int fd, void *buf,
-				 size_t n, off_t off)
+/* Submit the one prepared sqe and wait for its completion: its result or -errno. */
+static int chunk_io_uring_wait(struct io_uring *ring)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	struct io_uring_cqe *cqe;
-	int rc;
+	int rc = io_uring_submit(ring);
 
-	if (!sqe)
-		return -EBUSY;
-	if (n > (1u << 30))
-		n = 1u << 30;
-	if (write)
-		io_uring_prep_write(sqe, fd, buf, (unsigned)n, (uint64_t)off);
-	else
-		io_uring_prep_read(sqe, fd, buf, (unsigned)n, (uint64_t)off);
-	rc = io_uring_submit(ring);
 	if (rc < 0)
 		return rc;
 	do {
@@ -87,6 +76,23 @@ static ssize_t chunk_io_uring_rw(struct io_uring *ring, bool write, int fd, void
 	rc = cqe->res;
 	io_uring_cqe_seen(ring, cqe);
 	return rc;
+}
+
+/* Submit one read (write=false) or write and wait: returns bytes or -errno. */
+static ssize_t chunk_io_uring_rw(struct io_uring *ring, bool write, int fd, void *buf,
+				 size_t n, off_t off)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe)
+		return -EBUSY;
+	if (n > (1u << 30))
+		n = 1u << 30;
+	if (write)
+		io_uring_prep_write(sqe, fd, buf, (unsigned)n, (uint64_t)off);
+	else
+		io_uring_prep_read(sqe, fd, buf, (unsigned)n, (uint64_t)off);
+	return chunk_io_uring_wait(ring);
 }
 
 ssize_t chunk_io_pread(int engine, int fd, void *buf, size_t n, off_t off)
@@ -149,22 +155,12 @@ int chunk_io_fdatasync(int engine, int fd)
 
 	if (ring) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-		struct io_uring_cqe *cqe;
 		int rc;
 
 		if (!sqe)
 			return -EBUSY;
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-		rc = io_uring_submit(ring);
-		if (rc < 0)
-			return rc;
-		do {
-			rc = io_uring_wait_cqe(ring, &cqe);
-		} while (rc == -EINTR);
-		if (rc < 0)
-			return rc;
-		rc = cqe->res;
-		io_uring_cqe_seen(ring, cqe);
+		rc = chunk_io_uring_wait(ring);
 		return rc < 0 ? rc : 0;
 	}
 	return fdatasync(fd) < 0 ? -errno : 0;

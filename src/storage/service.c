@@ -34,6 +34,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/vec.h"
 #include "net/rpc.h"
 #include "proto/storage.h"
 
@@ -1215,27 +1216,17 @@ reply:
 struct svc_list {
 	struct chunk_id *ids;
 	struct chunk_info *infos;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap_ids, cap_infos;
 };
 
 static int svc_list_cb(void *arg, struct chunk_id id, const struct chunk_info *info)
 {
 	struct svc_list *l = arg;
 
-	if (l->n == l->cap) {
-		uint32_t nc = l->cap ? l->cap * 2 : 64;
-		struct chunk_id *ids = realloc(l->ids, nc * sizeof(*ids));
-		struct chunk_info *infos;
-
-		if (!ids)
-			return -ENOMEM;
-		l->ids = ids;
-		infos = realloc(l->infos, nc * sizeof(*infos));
-		if (!infos)
-			return -ENOMEM;
-		l->infos = infos;
-		l->cap = nc;
-	}
+	if (C3_ARRAY_RESERVE(l->ids, l->cap_ids, l->n + 1) < 0 ||
+	    C3_ARRAY_RESERVE(l->infos, l->cap_infos, l->n + 1) < 0)
+		return -ENOMEM;
 	l->ids[l->n] = id;
 	l->infos[l->n++] = *info;
 	return 0;
@@ -1495,7 +1486,8 @@ static void svc_on_space(struct rpc_req *req, void *arg)
 /* Remote chunk metadata of a syncing successor, in id order. */
 struct svc_remote {
 	struct storage_chunk_meta *e;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap;
 };
 
 static int svc_remote_dump(struct storage_service *svc, const char *addr, uint32_t target,
@@ -1517,16 +1509,9 @@ static int svc_remote_dump(struct storage_service *svc, const char *addr, uint32
 		c3_buf_release(&resp);
 		if (rc)
 			return rc;
-		if (out->n + rsp.nentries > out->cap) {
-			uint32_t nc = (out->n + rsp.nentries) * 2;
-			struct storage_chunk_meta *e = realloc(out->e, nc * sizeof(*e));
-
-			if (!e) {
-				storage_dump_rsp_release(&rsp);
-				return -ENOMEM;
-			}
-			out->e = e;
-			out->cap = nc;
+		if (C3_ARRAY_RESERVE(out->e, out->cap, (size_t)out->n + rsp.nentries) < 0) {
+			storage_dump_rsp_release(&rsp);
+			return -ENOMEM;
 		}
 		if (rsp.nentries)
 			memcpy(out->e + out->n, rsp.entries, rsp.nentries * sizeof(*rsp.entries));

@@ -777,6 +777,7 @@ static void svc_write_one(struct storage_service *svc, const struct rpc_req *req
 }
 
 #define SVC_WRITE_PAR_MAX 8   /* ios of one batch applied in parallel */
+#define SVC_WRITE_POOL 16     /* workers the batches share (svc->write_pool) */
 
 /* A share of a batch: ios first, first + stride, ... */
 struct svc_write_part {
@@ -788,13 +789,12 @@ struct svc_write_part {
 	uint32_t first, stride;
 };
 
-static void *svc_write_part_run(void *arg)
+static void svc_write_part_run(void *arg)
 {
 	struct svc_write_part *p = arg;
 
 	for (uint32_t i = p->first; i < p->m->nios; i += p->stride)
 		svc_write_one(p->svc, p->req, &p->m->ios[i], p->req->bulk + p->offs[i], &p->res[i]);
-	return NULL;
 }
 
 /* Ios of a batch may run in parallel when no two name the same chunk (else their order
@@ -838,23 +838,18 @@ static void svc_on_write(struct rpc_req *req, void *arg)
 	}
 	if (m.nios > 1 && svc_batch_distinct(&m)) {
 		struct svc_write_part parts[SVC_WRITE_PAR_MAX];
-		pthread_t th[SVC_WRITE_PAR_MAX];
-		bool started[SVC_WRITE_PAR_MAX] = { false };
+		struct c3_pool_job jobs[SVC_WRITE_PAR_MAX];
 		uint32_t k = m.nios < SVC_WRITE_PAR_MAX ? m.nios : SVC_WRITE_PAR_MAX;
 
 		for (uint32_t j = 0; j < k; j++) {
 			parts[j] = (struct svc_write_part){ svc, req, &m, offs, res, j, k };
+			jobs[j] = (struct c3_pool_job){ .fn = svc_write_part_run, .arg = &parts[j] };
 			if (j > 0)
-				started[j] = pthread_create(&th[j], NULL, svc_write_part_run,
-							    &parts[j]) == 0;
+				c3_pool_submit(svc->write_pool, &jobs[j]);
 		}
 		svc_write_part_run(&parts[0]);
-		for (uint32_t j = 1; j < k; j++) {
-			if (started[j])
-				pthread_join(th[j], NULL);
-			else
-				svc_write_part_run(&parts[j]); /* no thread: do it here */
-		}
+		for (uint32_t j = 1; j < k; j++) /* runs here what no pool worker took */
+			c3_pool_join(svc->write_pool, &jobs[j]);
 	} else {
 		struct svc_write_part all = { svc, req, &m, offs, res, 0, 1 };
 
@@ -2296,6 +2291,9 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	rc = svc__scrub_start(svc);
 	if (rc)
 		goto fail;
+	rc = c3_pool_new(SVC_WRITE_POOL, &svc->write_pool);
+	if (rc)
+		goto fail;
 	rc = rpc_server_start(svc->srv);
 	if (rc)
 		goto fail;
@@ -2324,6 +2322,7 @@ void storage_service_free(struct storage_service *svc)
 	}
 	if (svc->srv)
 		rpc_server_free(svc->srv);
+	c3_pool_free(svc->write_pool); /* no handler runs any more */
 	if (svc->cli)
 		rpc_client_free(svc->cli);
 	for (int i = 0; i < svc->ntargets; i++) {

@@ -14,6 +14,7 @@
 
 #include "cluster/routing.h"
 #include "common/metrics.h"
+#include "common/pool.h"
 #include "net/rpc.h"
 #include "proto/storage.h"
 #include "storage/chunk.h"
@@ -88,6 +89,7 @@ struct storage_service {
 	/* recovery: one thread syncs SYNCING successors of our serving targets */
 	pthread_t sync_thread;
 	bool sync_started;
+	struct c3_pool *write_pool;       /* the parts of a write batch (svc_on_write) */
 	pthread_mutex_t sync_mu;          /* guards sync_stop, sync_kick, sync_done_* */
 	pthread_cond_t sync_cv;
 	bool sync_stop, sync_kick;

@@ -129,9 +129,7 @@ struct cli_peer {
 
 struct cli_io {
 	struct rpc_client *cli;
-	int epfd, wakefd;
-	pthread_t thr;
-	bool thr_started;
+	struct net_loop lp;
 	pthread_mutex_t mu;        /* guards conns list */
 	struct cli_conn *conns;    /* referenced */
 	struct rpc_call *handoff;  /* completions with callbacks found by caller threads */
@@ -193,7 +191,7 @@ static void cli_call_complete(struct cli_io *io, struct rpc_call *call)
 			call->priv_next = io->handoff;
 			io->handoff = call;
 			pthread_mutex_unlock(&io->mu);
-			(void)eventfd_write(io->wakefd, 1);
+			net__loop_wake(&io->lp);
 			return;
 		}
 		__atomic_store_n(&call->priv_done, CALL_DONE, __ATOMIC_RELEASE);
@@ -324,7 +322,7 @@ static void cli_conn_retire(struct cli_conn *c)
 	if (c->retired)
 		return;
 	c->retired = true;
-	(void)epoll_ctl(io->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	(void)epoll_ctl(io->lp.epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	pthread_mutex_lock(&io->mu);
 	if (c->listed) {
 		if (c->prev)
@@ -435,10 +433,10 @@ static int cli_conn_open(struct rpc_client *cli, const char *addr, uint32_t time
 	c->listed = true;
 	pthread_mutex_unlock(&io->mu);
 	if (was_idle) /* its epoll_wait may sleep without a timeout: start the deadline scans */
-		(void)eventfd_write(io->wakefd, 1);
+		net__loop_wake(&io->lp);
 	ev.events = EPOLLIN;
 	ev.data.ptr = c;
-	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+	if (epoll_ctl(io->lp.epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		/* the io thread never saw it: mark dead, let the io list scan drop it */
 		rc = -errno;
 		atomic_store(&c->dead, true);
@@ -881,17 +879,17 @@ static void *cli_io_main(void *arg)
 		pthread_mutex_lock(&io->mu);
 		timeout = io->conns ? CLI_SCAN_MS : -1;
 		pthread_mutex_unlock(&io->mu);
-		n = epoll_wait(io->epfd, ev, CLI_EVENTS, timeout);
+		n = epoll_wait(io->lp.epfd, ev, CLI_EVENTS, timeout);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERROR("rpc: epoll_wait: %s", strerror(errno));
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			if (ev[i].data.ptr == &io->wakefd) {
+			if (ev[i].data.ptr == &io->lp.wakefd) {
 				struct rpc_call *list;
 				eventfd_t v;
 
-				(void)eventfd_read(io->wakefd, &v);
+				(void)eventfd_read(io->lp.wakefd, &v);
 				pthread_mutex_lock(&io->mu);
 				list = io->handoff;
 				io->handoff = NULL;
@@ -1046,7 +1044,7 @@ static bool cli_read_acquire(struct cli_conn *c)
 
 	if (atomic_load(&c->dead) || pthread_mutex_trylock(&c->read_mu) != 0)
 		return false;
-	if (atomic_load(&c->dead) || epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+	if (atomic_load(&c->dead) || epoll_ctl(c->io->lp.epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
 		pthread_mutex_unlock(&c->read_mu);
 		return false;
 	}
@@ -1060,7 +1058,7 @@ static void cli_read_release(struct cli_conn *c)
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
 	if (!atomic_load(&c->dead))
-		(void)epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		(void)epoll_ctl(c->io->lp.epfd, EPOLL_CTL_MOD, c->fd, &ev);
 	pthread_mutex_unlock(&c->read_mu);
 }
 
@@ -1232,22 +1230,17 @@ int rpc_client_new(const struct rpc_client_opts *opts, struct rpc_client **out)
 	}
 	for (int i = 0; i < cli->nio; i++) {
 		cli->ios[i].cli = cli;
-		cli->ios[i].epfd = -1;
-		cli->ios[i].wakefd = -1;
+		cli->ios[i].lp.epfd = cli->ios[i].lp.wakefd = -1;
 		pthread_mutex_init(&cli->ios[i].mu, NULL);
 	}
 	for (int i = 0; i < cli->nio; i++) {
 		struct cli_io *io = &cli->ios[i];
 
-		rc = net__loop_open(&io->epfd, &io->wakefd);
+		rc = net__loop_open(&io->lp);
+		if (rc == 0)
+			rc = net__loop_start(&io->lp, cli_io_main, io);
 		if (rc < 0)
 			goto fail;
-		rc = pthread_create(&io->thr, NULL, cli_io_main, io);
-		if (rc != 0) {
-			rc = -rc;
-			goto fail;
-		}
-		io->thr_started = true;
 	}
 	*out = cli;
 	return 0;
@@ -1262,11 +1255,9 @@ void rpc_client_free(struct rpc_client *cli)
 		return;
 	atomic_store(&cli->stopping, true);
 	for (int i = 0; cli->ios && i < cli->nio; i++)
-		if (cli->ios[i].thr_started)
-			(void)eventfd_write(cli->ios[i].wakefd, 1);
+		net__loop_wake(&cli->ios[i].lp);
 	for (int i = 0; cli->ios && i < cli->nio; i++)
-		if (cli->ios[i].thr_started)
-			pthread_join(cli->ios[i].thr, NULL);
+		net__loop_join(&cli->ios[i].lp);
 	/* io threads are gone; a caller may still be reading in rpc_call_wait: wake it (the
 	 * shutdown makes its poll return) and wait for read_mu, then fail what is left */
 	for (int i = 0; cli->ios && i < cli->nio; i++) {
@@ -1312,10 +1303,7 @@ void rpc_client_free(struct rpc_client *cli)
 		}
 	}
 	for (int i = 0; cli->ios && i < cli->nio; i++) {
-		if (cli->ios[i].epfd >= 0)
-			close(cli->ios[i].epfd);
-		if (cli->ios[i].wakefd >= 0)
-			close(cli->ios[i].wakefd);
+		net__loop_close(&cli->ios[i].lp);
 		pthread_mutex_destroy(&cli->ios[i].mu);
 	}
 	pthread_mutex_destroy(&cli->mu);

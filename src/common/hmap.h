@@ -1,7 +1,7 @@
 /* hmap.h — the one hash table of c3fs: intrusive, chained, growing.
  *
  * The caller embeds a struct c3_hmap_node in its entries and computes the 64-bit hash of
- * the key (c3_hash_u64 / c3_hash_mix below); the table stores no keys and never compares
+ * the key (c3_hash_u64 / c3_hash_mix / c3_hash_bytes below); the table stores no keys and never compares
  * them, so a lookup walks the entries with the same hash and the caller compares:
  *
  *     struct slot { struct c3_hmap_node hn; uint64_t id; ... };
@@ -51,6 +51,17 @@ static inline uint64_t c3_hash_u64(uint64_t x)
 static inline uint64_t c3_hash_mix(uint64_t h, uint64_t x)
 {
 	return c3_hash_u64(h ^ (x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)));
+}
+
+/* A byte string's hash (FNV-1a, then mixed). */
+static inline uint64_t c3_hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 0x100000001b3ull;
+	return c3_hash_u64(h);
 }
 
 /* An empty table.  With min_buckets > 1 it tries to allocate them now (a power of two is

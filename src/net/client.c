@@ -56,7 +56,7 @@
 #include "net/rpc.h"
 
 #define CLI_BUCKETS 256            /* initial buckets of a connection's table of calls */
-#define CLI_PEER_BUCKETS 64
+#define CLI_PEER_BUCKETS 64       /* initial buckets of the peer table */
 #define CLI_ADDR_MAX 64
 #define CLI_SCAN_MS 10
 #define CLI_EVENTS 64
@@ -118,7 +118,7 @@ struct cli_slot {
 
 struct cli_peer {
 	char addr[CLI_ADDR_MAX];
-	struct cli_peer *next;
+	struct c3_hmap_node hn;    /* in cli->peers */
 	atomic_uint rr;
 	/* reachability as logged: 0 = reachable (or never tried), else the monotonic ns of
 	 * the first failed connect of the current outage.  Logged on change only. */
@@ -144,7 +144,7 @@ struct rpc_client {
 	uint32_t connect_timeout_ms;
 	uint32_t max_payload;
 	pthread_mutex_t mu;        /* guards peers */
-	struct cli_peer *peers[CLI_PEER_BUCKETS];
+	struct c3_hmap peers;      /* struct cli_peer by addr (hn) */
 	struct cli_io *ios;
 	int nio;
 	atomic_uint io_rr;
@@ -456,16 +456,17 @@ fail:
 
 static struct cli_peer *cli_peer_get(struct rpc_client *cli, const char *addr)
 {
-	unsigned h = 5381;
-	struct cli_peer *p;
+	uint64_t h = c3_hash_bytes(addr, strlen(addr));
+	struct c3_hmap_node *n;
+	struct cli_peer *p = NULL;
 
-	for (const char *s = addr; *s; s++)
-		h = h * 33 + (unsigned char)*s;
-	h &= CLI_PEER_BUCKETS - 1;
 	pthread_mutex_lock(&cli->mu);
-	for (p = cli->peers[h]; p; p = p->next)
-		if (strcmp(p->addr, addr) == 0)
+	C3_HMAP_FOR_EACH_HASH(n, h, &cli->peers) {
+		if (strcmp(C3_CONTAINER_OF(n, struct cli_peer, hn)->addr, addr) == 0) {
+			p = C3_CONTAINER_OF(n, struct cli_peer, hn);
 			break;
+		}
+	}
 	if (!p) {
 		p = calloc(1, sizeof(*p) + (size_t)cli->conns_per_peer * sizeof(p->slots[0]));
 		if (p) {
@@ -473,8 +474,7 @@ static struct cli_peer *cli_peer_get(struct rpc_client *cli, const char *addr)
 			p->nslots = cli->conns_per_peer;
 			for (int i = 0; i < p->nslots; i++)
 				pthread_mutex_init(&p->slots[i].mu, NULL);
-			p->next = cli->peers[h];
-			cli->peers[h] = p;
+			c3_hmap_insert(&cli->peers, &p->hn, h);
 		}
 	}
 	pthread_mutex_unlock(&cli->mu);
@@ -1221,6 +1221,7 @@ int rpc_client_new(const struct rpc_client_opts *opts, struct rpc_client **out)
 	cli->nio = opts->io_threads ? opts->io_threads : 1;
 	atomic_init(&cli->next_id, 1);
 	pthread_mutex_init(&cli->mu, NULL);
+	c3_hmap_init(&cli->peers, CLI_PEER_BUCKETS);
 	cli->token = strdup(opts->token ? opts->token : "");
 	cli->user_token = strdup(opts->user_token ? opts->user_token : "");
 	cli->ios = calloc((size_t)cli->nio, sizeof(*cli->ios));
@@ -1289,19 +1290,19 @@ void rpc_client_free(struct rpc_client *cli)
 			list = next;
 		}
 	}
-	for (int h = 0; h < CLI_PEER_BUCKETS; h++) {
-		while (cli->peers[h]) {
-			struct cli_peer *p = cli->peers[h];
+	struct c3_hmap_node *n, *nx;
 
-			cli->peers[h] = p->next;
-			for (int i = 0; i < p->nslots; i++) {
-				if (p->slots[i].conn)
-					cli_conn_unref(p->slots[i].conn);
-				pthread_mutex_destroy(&p->slots[i].mu);
-			}
-			free(p);
+	C3_HMAP_FOR_EACH_SAFE(n, nx, &cli->peers) {
+		struct cli_peer *p = C3_CONTAINER_OF(n, struct cli_peer, hn);
+
+		for (int i = 0; i < p->nslots; i++) {
+			if (p->slots[i].conn)
+				cli_conn_unref(p->slots[i].conn);
+			pthread_mutex_destroy(&p->slots[i].mu);
 		}
+		free(p);
 	}
+	c3_hmap_release(&cli->peers);
 	for (int i = 0; cli->ios && i < cli->nio; i++) {
 		net__loop_close(&cli->ios[i].lp);
 		pthread_mutex_destroy(&cli->ios[i].mu);

@@ -206,5 +206,8 @@ int main(void)
 	test_hmap_enomem();
 	ok(c3_hash_u64(1) != c3_hash_u64(2) && c3_hash_mix(1, 2) != c3_hash_mix(2, 1),
 	   "hash: mixers tell keys apart");
+	ok(c3_hash_bytes("127.0.0.1:9000", 14) == c3_hash_bytes("127.0.0.1:9000", 14) &&
+	   c3_hash_bytes("127.0.0.1:9000", 14) != c3_hash_bytes("127.0.0.1:9001", 14) &&
+	   c3_hash_bytes("", 0) != c3_hash_bytes("a", 1), "hash: byte strings");
 	return tap_done();
 }

@@ -95,19 +95,22 @@ static ssize_t chunk_io_uring_rw(struct io_uring *ring, bool write, int fd, void
 	return chunk_io_uring_wait(ring);
 }
 
-ssize_t chunk_io_pread(int engine, int fd, void *buf, size_t n, off_t off)
+/* Reads (write: writes) all n bytes, again after EINTR/EAGAIN and short transfers: bytes
+ * done (fewer only at end of file, or 0 bytes written) or -errno. */
+static ssize_t chunk_io_all(int engine, bool write, int fd, void *buf, size_t n, off_t off)
 {
 	struct io_uring *ring = engine == CHUNK_IO_URING ? chunk_io_get_ring() : NULL;
 	size_t done = 0;
 
 	while (done < n) {
+		uint8_t *p = (uint8_t *)buf + done;
+		off_t at = off + (off_t)done;
 		ssize_t r;
 
 		if (ring)
-			r = chunk_io_uring_rw(ring, false, fd, (uint8_t *)buf + done, n - done,
-					      off + (off_t)done);
+			r = chunk_io_uring_rw(ring, write, fd, p, n - done, at);
 		else
-			r = pread(fd, (uint8_t *)buf + done, n - done, off + (off_t)done);
+			r = write ? pwrite(fd, p, n - done, at) : pread(fd, p, n - done, at);
 		if (r < 0) {
 			if (!ring)
 				r = -errno;
@@ -122,31 +125,16 @@ ssize_t chunk_io_pread(int engine, int fd, void *buf, size_t n, off_t off)
 	return (ssize_t)done;
 }
 
+ssize_t chunk_io_pread(int engine, int fd, void *buf, size_t n, off_t off)
+{
+	return chunk_io_all(engine, false, fd, buf, n, off);
+}
+
 int chunk_io_pwrite(int engine, int fd, const void *buf, size_t n, off_t off)
 {
-	struct io_uring *ring = engine == CHUNK_IO_URING ? chunk_io_get_ring() : NULL;
-	size_t done = 0;
+	ssize_t r = chunk_io_all(engine, true, fd, (void *)buf, n, off);
 
-	while (done < n) {
-		ssize_t r;
-
-		if (ring)
-			r = chunk_io_uring_rw(ring, true, fd, (uint8_t *)buf + done, n - done,
-					      off + (off_t)done);
-		else
-			r = pwrite(fd, (const uint8_t *)buf + done, n - done, off + (off_t)done);
-		if (r < 0) {
-			if (!ring)
-				r = -errno;
-			if (r == -EINTR || r == -EAGAIN)
-				continue;
-			return (int)r;
-		}
-		if (r == 0)
-			return -EIO;
-		done += (size_t)r;
-	}
-	return 0;
+	return r < 0 ? (int)r : (size_t)r < n ? -EIO : 0;
 }
 
 int chunk_io_fdatasync(int engine, int fd)

@@ -436,20 +436,12 @@ static int scrub_fix_one(struct storage_service *svc, struct svc_target *t, uint
 			 uint32_t succ, const char *addr, struct chunk_id id)
 {
 	struct storage_chunk_meta *re = NULL;
-	struct chunk_id prev = id;
+	struct chunk_id prev;
 	struct chunk_info info;
 	uint32_t n = 0;
-	bool has_prev = true;
+	bool has_prev = chunk_id_prev(id, &prev);
 	int rc;
 
-	if (prev.index > 0) {
-		prev.index--;
-	} else if (prev.inode > 0) {
-		prev.inode--;
-		prev.index = UINT32_MAX;
-	} else {
-		has_prev = false;
-	}
 	rc = chunk_store_lock(t->cs, id);
 	if (rc)
 		return rc;

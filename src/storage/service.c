@@ -1275,17 +1275,9 @@ static void svc_on_remove(struct rpc_req *req, void *arg)
 	end.index = m.end == STORAGE_INDEX_END ? (m.inode == UINT64_MAX ? UINT32_MAX : 0) : m.end;
 	/* list from `from` inclusive: start after the id just before it */
 	{
-		struct chunk_id before = from;
-		bool have_before = true;
+		struct chunk_id before;
+		bool have_before = chunk_id_prev(from, &before);
 
-		if (before.index > 0) {
-			before.index--;
-		} else if (before.inode > 0) {
-			before.inode--;
-			before.index = UINT32_MAX;
-		} else {
-			have_before = false;
-		}
 		rc = chunk_store_list(t->cs, have_before ? &before : NULL, end,
 				      m.max && m.max < svc->remove_batch ? m.max : svc->remove_batch,
 				      svc_list_cb, &l, &rsp.more);

@@ -280,6 +280,18 @@ static void chunk_fd_unhook(struct chunk_store *cs, struct chunk_fd *e)
 	cs->fd_n--;
 }
 
+/* fd_mu held: e, in no list, becomes the most recently used entry. */
+static void chunk_fd_push_front(struct chunk_store *cs, struct chunk_fd *e)
+{
+	e->lprev = NULL;
+	e->lnext = cs->fd_lru;
+	if (cs->fd_lru)
+		cs->fd_lru->lprev = e;
+	cs->fd_lru = e;
+	if (!cs->fd_lru_tail)
+		cs->fd_lru_tail = e;
+}
+
 /* fd_mu held: make e the most recently used entry. */
 static void chunk_fd_front(struct chunk_store *cs, struct chunk_fd *e)
 {
@@ -292,13 +304,7 @@ static void chunk_fd_front(struct chunk_store *cs, struct chunk_fd *e)
 		e->lnext->lprev = e->lprev;
 	else
 		cs->fd_lru_tail = e->lprev;
-	e->lprev = NULL;
-	e->lnext = cs->fd_lru;
-	if (cs->fd_lru)
-		cs->fd_lru->lprev = e;
-	cs->fd_lru = e;
-	if (!cs->fd_lru_tail)
-		cs->fd_lru_tail = e;
+	chunk_fd_push_front(cs, e);
 }
 
 /* A read-only descriptor of file generation gen of chunk id, from the cache or opened now
@@ -348,12 +354,7 @@ static struct chunk_fd *chunk_fd_get(struct chunk_store *cs, struct chunk_id id,
 	if (epoch == cs->fd_epoch && !chunk_fd_find(cs, id, gen)) {
 		e->cached = true;
 		c3_hmap_insert(&cs->fd_tab, &e->hn, chunk_fd_hash(id, gen));
-		e->lnext = cs->fd_lru;
-		if (cs->fd_lru)
-			cs->fd_lru->lprev = e;
-		cs->fd_lru = e;
-		if (!cs->fd_lru_tail)
-			cs->fd_lru_tail = e;
+		chunk_fd_push_front(cs, e);
 		cs->fd_n++;
 		if (cs->fd_n > CHUNK_FD_MAX) {
 			victim = cs->fd_lru_tail;

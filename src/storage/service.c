@@ -1470,26 +1470,26 @@ static void svc_on_space(struct rpc_req *req, void *arg)
 
 /* ------------------------------------------------------------------ recovery */
 
-/* Remote chunk metadata of a syncing successor, in id order. */
-struct svc_remote {
-	struct storage_chunk_meta *e;
-	uint32_t n;
-	size_t cap;
-};
-
-static int svc_remote_dump(struct storage_service *svc, const char *addr, uint32_t target,
-			   struct svc_remote *out)
+int svc__remote_dump(struct storage_service *svc, const char *addr, uint32_t target,
+		     const struct chunk_id *after, const struct chunk_id *last, uint32_t page,
+		     struct svc_remote *out)
 {
-	struct storage_dump_req m = { target, false, { 0, 0 }, STORAGE_MAX_DUMP };
+	struct storage_dump_req m = { target, after != NULL, { 0, 0 }, page };
 
+	if (after) {
+		m.after.inode = after->inode;
+		m.after.index = after->index;
+	}
 	for (;;) {
 		struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
 		struct storage_dump_rsp rsp;
+		bool past = false;
 		int rc;
 
 		storage_dump_req_encode(&m, &req);
-		rc = rpc_call_sync(svc->cli, addr, STORAGE_T_DUMP_META, req.data, req.len, &resp,
-				   svc->forward_timeout_ms);
+		rc = req.err ? req.err
+			     : rpc_call_sync(svc->cli, addr, STORAGE_T_DUMP_META, req.data, req.len,
+					     &resp, svc->forward_timeout_ms);
 		c3_buf_release(&req);
 		if (rc == 0)
 			rc = storage_dump_rsp_decode(resp.data, resp.len, &rsp);
@@ -1500,10 +1500,14 @@ static int svc_remote_dump(struct storage_service *svc, const char *addr, uint32
 			storage_dump_rsp_release(&rsp);
 			return -ENOMEM;
 		}
-		if (rsp.nentries)
-			memcpy(out->e + out->n, rsp.entries, rsp.nentries * sizeof(*rsp.entries));
-		out->n += rsp.nentries;
-		if (!rsp.more || !rsp.nentries) {
+		for (uint32_t i = 0; i < rsp.nentries; i++) {
+			if (last && svc__meta_cmp(*last, rsp.entries[i].chunk) < 0) {
+				past = true;
+				break;
+			}
+			out->e[out->n++] = rsp.entries[i];
+		}
+		if (past || !rsp.more || !rsp.nentries) {
 			storage_dump_rsp_release(&rsp);
 			return 0;
 		}
@@ -1781,7 +1785,7 @@ static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint3
 		 chain_ver, t->target_id);
 	/* changes begun before this process saw the syncing successor end first */
 	svc_change_drain(svc);
-	rc = svc_remote_dump(svc, addr, succ, &rem);
+	rc = svc__remote_dump(svc, addr, succ, NULL, NULL, STORAGE_MAX_DUMP, &rem);
 	if (rc == 0)
 		rc = chunk_store_list(t->cs, NULL, end, 0, svc_list_cb, &loc, &more);
 	if (rc == 0 && !(w.ids = calloc((size_t)loc.n + rem.n + 1, sizeof(*w.ids))))

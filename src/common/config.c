@@ -34,6 +34,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/vec.h"
 
 /* Files larger than this are refused before reading (a config is a few KiB). */
 #define CFG_FILE_MAX (1u << 20)
@@ -1179,21 +1180,14 @@ int c3_cfg_schema_parse(const char *text, struct c3_cfg_table **out, size_t *obj
 			rc = -C3FS_ECONFIG;
 			goto fail;
 		}
-		if (t->nkeys == cap) {
-			struct c3_cfg_key *nk;
-
-			cap = cap ? cap * 2 : 32;
-			if (cap > 4096) {
-				cfg_err(err, errlen, "schema: more than 4096 keys");
-				rc = -C3FS_ECONFIG;
-				goto fail;
-			}
-			nk = realloc(keys, cap * sizeof(*keys));
-			if (!nk)
-				goto nomem;
-			keys = nk;
-			t->keys = keys;
+		if (t->nkeys == 4096) {
+			cfg_err(err, errlen, "schema: more than 4096 keys");
+			rc = -C3FS_ECONFIG;
+			goto fail;
 		}
+		if (C3_ARRAY_RESERVE(keys, cap, t->nkeys + 1) < 0)
+			goto nomem;
+		t->keys = keys;
 		memset(&keys[t->nkeys], 0, sizeof(keys[0]));
 		keys[t->nkeys].section = strndup(key, (size_t)(dot - key));
 		keys[t->nkeys].name = strdup(dot + 1);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/vec.h"
 #include "ffrecord/ffr_int.h"
 
 #define FOLDER_MAX_DEPTH 256
@@ -636,19 +637,9 @@ static void put(struct obuf *b, const void *d, size_t n)
 {
 	if (b->err)
 		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		uint8_t *np;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (!np) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
+	if (C3_ARRAY_RESERVE(b->p, b->cap, b->len + n) < 0) {
+		b->err = -ENOMEM;
+		return;
 	}
 	memcpy(b->p + b->len, d, n);
 	b->len += n;

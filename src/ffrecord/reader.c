@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/vec.h"
 #include "ffrecord/ffr_int.h"
 
 #define POOL_KEEP 4
@@ -158,15 +159,10 @@ static int list_dir(const char *dir, char ***out, size_t *n_out)
 			free(p);
 			continue;
 		}
-		if (n == cap) {
-			char **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-
-			if (!nv) {
-				free(p);
-				rc = ffr__err(-ENOMEM, "%s: out of memory", dir);
-				break;
-			}
-			v = nv;
+		if (C3_ARRAY_RESERVE(v, cap, n + 1) < 0) {
+			free(p);
+			rc = ffr__err(-ENOMEM, "%s: out of memory", dir);
+			break;
 		}
 		v[n++] = p;
 	}

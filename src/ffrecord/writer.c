@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/vec.h"
 #include "ffrecord/ffr_int.h"
 
 #define WBUF_BYTES (1u << 20)
@@ -22,7 +23,7 @@ struct c3fs_ffr_writer {
 	int fd;
 	int64_t n;          /* announced, or C3FS_FFR_COUNT_AT_CLOSE */
 	int64_t count;
-	size_t cap;         /* entries allocated in crcs/offs */
+	size_t cap_crcs, cap_offs; /* entries allocated in crcs, offs */
 	uint32_t *crcs;
 	int64_t *offs;      /* relative to the first sample */
 	uint64_t base;      /* file offset of the first sample while writing */
@@ -131,21 +132,11 @@ int c3fs_ffr_writer_append(struct c3fs_ffr_writer *w, const void *data, size_t l
 	if (w->n >= 0 && w->count >= w->n)
 		return ffr__err(-ERANGE, "%s: already %lld samples, as announced", w->path,
 				(long long)w->n);
-	if ((size_t)w->count == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 1024;
-		uint32_t *c = realloc(w->crcs, cap * sizeof(*c));
-
-		if (c)
-			w->crcs = c;
-		int64_t *o = c ? realloc(w->offs, cap * sizeof(*o)) : NULL;
-
-		if (!o) {
-			w->failed = 1;
-			return ffr__err(-ENOMEM, "%s: out of memory at sample %lld", w->path,
-					(long long)w->count);
-		}
-		w->offs = o;
-		w->cap = cap;
+	if (C3_ARRAY_RESERVE(w->crcs, w->cap_crcs, (size_t)w->count + 1) < 0 ||
+	    C3_ARRAY_RESERVE(w->offs, w->cap_offs, (size_t)w->count + 1) < 0) {
+		w->failed = 1;
+		return ffr__err(-ENOMEM, "%s: out of memory at sample %lld", w->path,
+				(long long)w->count);
 	}
 	w->crcs[w->count] = c3fs_ffr_crc32(0, data, len);
 	w->offs[w->count] = (int64_t)w->pos;

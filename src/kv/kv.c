@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/errors.h"
+#include "common/vec.h"
 
 /* ---- arena ------------------------------------------------------------------------ */
 
@@ -382,15 +383,8 @@ static int kv__wb_put(struct kv_txn *txn, const void *key, size_t klen, const vo
 			}
 		}
 	}
-	if (w->npoints == w->cappoints) {
-		size_t cap = w->cappoints ? 2 * w->cappoints : 16;
-		struct kv__wpoint *np = realloc(w->points, cap * sizeof(*np));
-
-		if (!np)
-			return -ENOMEM;
-		w->points = np;
-		w->cappoints = cap;
-	}
+	if (C3_ARRAY_RESERVE(w->points, w->cappoints, w->npoints + 1) < 0)
+		return -ENOMEM;
 	k = kv__dup(txn, key, klen);
 	if (!k)
 		return -ENOMEM;
@@ -446,15 +440,8 @@ int kv_clear_range(struct kv_txn *txn, const void *begin, size_t blen, const voi
 		return rc;
 
 	/* make room first so that nothing changes on ENOMEM */
-	if (w->nranges == w->capranges) {
-		size_t cap = w->capranges ? 2 * w->capranges : 8;
-		struct kv__wrange *nr = realloc(w->ranges, cap * sizeof(*nr));
-
-		if (!nr)
-			return -ENOMEM;
-		w->ranges = nr;
-		w->capranges = cap;
-	}
+	if (C3_ARRAY_RESERVE(w->ranges, w->capranges, w->nranges + 1) < 0)
+		return -ENOMEM;
 	/* ranges touching [b, e): r.e >= b and r.b <= e; merge them into one */
 	size_t lo = 0, hi;
 
@@ -668,17 +655,9 @@ int kv_range(struct kv_txn *txn, const void *begin, size_t blen, const void *end
 		}
 		if (!wp && !bp)
 			break;
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 16;
-			struct kv_pair *no = realloc(out, nc * sizeof(*no));
-
-			if (!no) {
-				rc = -ENOMEM;
-				break;
-			}
-			out = no;
-			cap = nc;
-		}
+		rc = C3_ARRAY_RESERVE(out, cap, n + 1);
+		if (rc < 0)
+			break;
 		bool take_w = !bp;
 
 		if (wp && bp) {

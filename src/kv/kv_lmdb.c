@@ -59,6 +59,8 @@
 #include "common/check.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/vec.h"
+#include "kv/kv_ckpt.h"
 #include "kv/kv_wal.h"
 
 #define LM_PREFIX 0x01
@@ -67,9 +69,6 @@
 #define LM_MAX_READERS 4096
 #define LM_CKPT_BATCHES 256	     /* sync=wal: checkpoint after this many batches, */
 #define LM_CKPT_BYTES (8u << 20) /* or this much log */
-/* offset of mm_txnid in an LMDB 0.9 meta page: page header (16) + magic, version (8)
- * + address, mapsize (16) + 2 MDB_db (96) + last_pg (8); checked at every checkpoint */
-#define LM_META_TXNID_OFF 144
 
 _Static_assert(KV_KEY_MAX + 1 <= 511, "KV_KEY_MAX does not fit LMDB's default key size");
 
@@ -91,8 +90,6 @@ struct lm_db {
 	int dirfd; /* flock'd: LOCK_SH in sync=lmdb mode, LOCK_EX in sync=wal mode */
 	/* sync=wal only (wal == NULL in sync=lmdb mode) */
 	struct kv_wal *wal;
-	int datafd;	       /* data.mdb, read-only: meta pages for checkpoints */
-	uint32_t psize;	       /* LMDB page size */
 	unsigned ckpt_batches; /* immutable */
 	struct c3_buf rec;     /* the leader's record being built */
 	uint64_t since_ckpt;   /* batches since the last checkpoint began (leader) */
@@ -106,16 +103,10 @@ struct lm_db {
 	uint64_t lbytes;	 /* bytes appended since the last log switch */
 	bool lwriting;		 /* a thread is appending (or the log is being switched) */
 	bool lkick;		 /* lazy batches wait: the checkpoint thread should write */
-	MDB_txn *pin;	       /* read txn on the snapshot of the durable checkpoint */
-	/* the checkpoint in progress: begun by the leader, finished by ckthr */
-	pthread_t ckthr;
+	/* checkpoints (kv_ckpt.h): begun by the leader, finished by the checkpoint thread,
+	 * whose state is guarded by gmu and signalled on ckcv */
+	struct kv_ckpt ck;
 	pthread_cond_t ckcv;
-	int ck_state; /* guarded by gmu: 0 idle, 1 being begun by the leader, 2 for ckthr */
-	bool ck_stop; /* guarded by gmu */
-	MDB_txn *ck_pin;
-	uint64_t ck_seq;
-	uint32_t ck_file;
-	uint8_t *ck_metas;		       /* 2 * psize */
 	int failed;			       /* guarded by gmu: sticky error of the log */
 	uint64_t ckpts, restored, replayed; /* guarded by gmu (stats) */
 };
@@ -371,15 +362,8 @@ static struct lm_read *lm_note(struct kv_txn *txn)
 {
 	struct lm_txn *t = txn->be;
 
-	if (t->nreads == t->capreads) {
-		size_t cap = t->capreads ? 2 * t->capreads : 16;
-		struct lm_read *n = realloc(t->reads, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		t->reads = n;
-		t->capreads = cap;
-	}
+	if (C3_ARRAY_RESERVE(t->reads, t->capreads, t->nreads + 1) < 0)
+		return NULL;
 	struct lm_read *r = &t->reads[t->nreads++];
 
 	memset(r, 0, sizeof(*r));
@@ -492,16 +476,9 @@ static int lm_range(struct kv_txn *txn, const uint8_t *b, size_t bl, const uint8
 			*more = true;
 			break;
 		}
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 16;
-			struct kv_pair *no = realloc(out, nc * sizeof(*no));
-
-			if (!no) {
-				rc = ENOMEM;
-				break;
-			}
-			out = no;
-			cap = nc;
+		if (C3_ARRAY_RESERVE(out, cap, n + 1) < 0) {
+			rc = ENOMEM; /* an MDB-style code: mapped by lm_err below */
+			break;
 		}
 		out[n].key = kv__dup(txn, uk, ukl);
 		out[n].klen = ukl;
@@ -989,105 +966,53 @@ static void lm_log_release(struct lm_db *db, bool switched)
 	pthread_cond_broadcast(&db->lcv);
 }
 
-/* Begin a checkpoint (as the leader, or alone at open/close): pin the newest snapshot,
- * copy its meta pages, switch the log to the other file.  State goes to db->ck_*. */
-static int lm_ckpt_begin(struct lm_db *db)
+/* Checkpoints (kv_ckpt.c): the snapshot's read transaction under the map lock (shared),
+ * the checkpoint thread also writes lazy batches nobody else came to write (lkick). */
+static void lm_ck_lock(void *owner)
 {
-	size_t n = 2 * (size_t)db->psize;
-	uint64_t t0, t1, top;
-	MDB_txn *r;
-	ssize_t got;
-	int rc;
-
-	pthread_rwlock_rdlock(&db->maplock);
-	rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &r);
-	pthread_rwlock_unlock(&db->maplock);
-	if (rc)
-		return lm_err(rc);
-	got = pread(db->datafd, db->ck_metas, n, 0);
-	if (got != (ssize_t)n) {
-		rc = got < 0 ? -errno : -C3FS_EKV;
-		goto fail;
-	}
-	memcpy(&t0, db->ck_metas + LM_META_TXNID_OFF, 8);
-	memcpy(&t1, db->ck_metas + db->psize + LM_META_TXNID_OFF, 8);
-	top = t0 > t1 ? t0 : t1;
-	if (top != (uint64_t)mdb_txn_id(r)) {
-		LOG_ERROR("kv lmdb: meta pages name txn %llu, snapshot is %llu: unknown LMDB "
-			  "file layout, sync=wal unusable",
-			  (unsigned long long)top, (unsigned long long)mdb_txn_id(r));
-		rc = -C3FS_EKV;
-		goto fail;
-	}
-	kv_wal_switch(db->wal, &db->ck_seq, &db->ck_file);
-	db->ck_pin = r;
-	return 0;
-fail:
-	pthread_rwlock_rdlock(&db->maplock);
-	mdb_txn_abort(r);
-	pthread_rwlock_unlock(&db->maplock);
-	return rc;
+	pthread_rwlock_rdlock(&((struct lm_db *)owner)->maplock);
 }
 
-/* Finish it (any thread; commits may go on): make the pinned snapshot durable, write the
- * checkpoint, then move the pin.  A failure leaves the log switched to a file the durable
- * checkpoint does not name: the caller must stop logging (db->failed). */
-static int lm_ckpt_finish(struct lm_db *db, bool clean)
+static void lm_ck_unlock(void *owner)
 {
-	int rc = lm_err(mdb_env_sync(db->env, 1));
+	pthread_rwlock_unlock(&((struct lm_db *)owner)->maplock);
+}
 
+/* gmu held: a background checkpoint ended. */
+static void lm_ck_done(void *owner, int rc)
+{
+	struct lm_db *db = owner;
+
+	if (rc < 0 && !db->failed) {
+		LOG_ERROR("kv lmdb: checkpoint failed (%s); the store refuses "
+			  "commits until reopened",
+			  c3_strerror(rc));
+		db->failed = rc;
+	}
 	if (rc == 0)
-		rc = kv_wal_write_ckpt(db->wal, db->ck_seq, db->ck_file, clean, db->ck_metas,
-				       db->psize);
-	pthread_rwlock_rdlock(&db->maplock);
-	if (rc == 0) {
-		if (db->pin)
-			mdb_txn_abort(db->pin);
-		db->pin = db->ck_pin; /* the old snapshot's pages may be reused from now on */
-	} else {
-		mdb_txn_abort(db->ck_pin);
-	}
-	pthread_rwlock_unlock(&db->maplock);
-	db->ck_pin = NULL;
-	return rc;
+		db->ckpts++;
 }
 
-static void *lm_ckpt_thread(void *arg)
+/* gmu held: lazy batches with no durable commit behind them. */
+static bool lm_ck_idle(void *owner)
 {
-	struct lm_db *db = arg;
+	struct lm_db *db = owner;
 
-	pthread_mutex_lock(&db->gmu);
-	for (;;) {
-		if (db->ck_state == 2) {
-			pthread_mutex_unlock(&db->gmu);
-			int rc = lm_ckpt_finish(db, false);
-
-			pthread_mutex_lock(&db->gmu);
-			if (rc < 0 && !db->failed) {
-				LOG_ERROR("kv lmdb: checkpoint failed (%s); the store refuses "
-					  "commits until reopened",
-					  c3_strerror(rc));
-				db->failed = rc;
-			}
-			if (rc == 0)
-				db->ckpts++;
-			db->ck_state = 0;
-			pthread_cond_broadcast(&db->ckcv);
-			continue;
-		}
-		if (db->lkick) { /* lazy batches with no durable commit behind them */
-			db->lkick = false; /* a write that leaves more queued sets it again */
-			if (!db->lwriting && !db->failed && db->ldur < db->lprod)
-				lm_log_write_locked(db);
-			continue;
-		}
-		if (db->ck_stop)
-			break;
-		pthread_cond_wait(&db->ckcv, &db->gmu);
-	}
-	pthread_mutex_unlock(&db->gmu);
-	return NULL;
+	if (!db->lkick)
+		return false;
+	db->lkick = false; /* a write that leaves more queued sets it again */
+	if (!db->lwriting && !db->failed && db->ldur < db->lprod)
+		lm_log_write_locked(db);
+	return true;
 }
+
+static const struct kv_ckpt_ops lm_ck_ops = {
+	.lock = lm_ck_lock,
+	.unlock = lm_ck_unlock,
+	.mdb_err = lm_err,
+	.done = lm_ck_done,
+	.idle = lm_ck_idle,
+};
 
 /* The leader, after a batch: start a checkpoint when enough log has accumulated and
  * none is running (the previous one must be durable before the log switches again). */
@@ -1099,30 +1024,27 @@ static void lm_ckpt_maybe(struct lm_db *db)
 	if (!db->wal)
 		return;
 	pthread_mutex_lock(&db->gmu);
-	go = db->ck_state == 0 && !db->failed &&
-	     (db->since_ckpt >= db->ckpt_batches || db->lbytes >= LM_CKPT_BYTES);
+	go = !db->failed && (db->since_ckpt >= db->ckpt_batches || db->lbytes >= LM_CKPT_BYTES) &&
+	     kv_ckpt_claim(&db->ck);
 	/* the snapshot about to be pinned holds every batch applied so far: they must all
 	 * be in the old log file, none may follow the switch */
-	if (go && lm_log_hold(db) < 0)
+	if (go && (rc = lm_log_hold(db)) < 0) {
+		kv_ckpt_hand_over(&db->ck, rc); /* idle again */
 		go = false;
-	if (go)
-		db->ck_state = 1;
+	}
 	pthread_mutex_unlock(&db->gmu);
 	if (!go)
 		return;
 	db->since_ckpt = 0;
-	rc = lm_ckpt_begin(db);
+	rc = kv_ckpt_begin(&db->ck);
 	pthread_mutex_lock(&db->gmu);
 	lm_log_release(db, rc == 0);
 	if (rc < 0) {
 		LOG_WARN("kv lmdb: cannot begin a checkpoint: %s", c3_strerror(rc));
 		if (rc == -C3FS_EKV)
 			db->failed = rc;
-		db->ck_state = 0;
-	} else {
-		db->ck_state = 2;
 	}
-	pthread_cond_broadcast(&db->ckcv);
+	kv_ckpt_hand_over(&db->ck, rc);
 	pthread_mutex_unlock(&db->gmu);
 }
 
@@ -1189,47 +1111,18 @@ static int lm_replay_rec(void *arg, const uint8_t *p, size_t len)
 	}
 }
 
-/* Put the checkpoint's meta pages back into data.mdb: LMDB then opens at its snapshot,
- * whose pages were durable and pinned (never reused) until a newer checkpoint. */
-static int lm_restore_metas(int dirfd, const struct kv_wal_ckpt *ck)
-{
-	size_t n = 2 * (size_t)ck->psize;
-	int fd = openat(dirfd, "data.mdb", O_RDWR | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (pwrite(fd, ck->metas, n, 0) != (ssize_t)n)
-		rc = errno ? -errno : -EIO;
-	else if (fdatasync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* ---- open / close ----------------------------------------------------------------- */
 
 /* Release whatever lm_open set up (also after a partial open). */
-static void lm_teardown(struct lm_db *db, bool thread)
+static void lm_teardown(struct lm_db *db)
 {
-	if (thread) {
-		pthread_mutex_lock(&db->gmu);
-		while (db->ck_state != 0)
-			pthread_cond_wait(&db->ckcv, &db->gmu);
-		db->ck_stop = true;
-		pthread_cond_broadcast(&db->ckcv);
-		pthread_mutex_unlock(&db->gmu);
-		pthread_join(db->ckthr, NULL);
-	}
-	if (db->pin)
-		mdb_txn_abort(db->pin);
+	kv_ckpt_stop(&db->ck);
+	kv_ckpt_release(&db->ck);
 	if (db->env)
 		mdb_env_close(db->env);
 	kv_wal_close(db->wal);
-	if (db->datafd >= 0)
-		close(db->datafd);
 	if (db->dirfd >= 0)
 		close(db->dirfd); /* releases the flock */
-	free(db->ck_metas);
 	c3_buf_release(&db->rec);
 	c3_buf_release(&db->lpend);
 	c3_buf_release(&db->lwbuf);
@@ -1248,7 +1141,6 @@ static int lm_open(const char *arg, struct kv_db **out)
 	struct lm_opts o;
 	struct kv_wal *wal = NULL;
 	MDB_txn *t;
-	bool thread = false;
 	int rc = lm_parse_uri(arg, &path, &o);
 
 	if (rc < 0)
@@ -1265,7 +1157,14 @@ static int lm_open(const char *arg, struct kv_db **out)
 		free(path);
 		return -ENOMEM;
 	}
-	db->dirfd = db->datafd = -1;
+	db->dirfd = db->ck.datafd = -1;
+	db->ck.ops = &lm_ck_ops;
+	db->ck.owner = db;
+	db->ck.name = "kv lmdb";
+	db->ck.off_hint = "sync=wal unusable";
+	db->ck.corrupt_rc = -C3FS_EKV;
+	db->ck.mu = &db->gmu;
+	db->ck.cv = &db->ckcv;
 	db->ckpt_batches = o.ckpt_batches;
 	c3_buf_init(&db->rec);
 	pthread_rwlockattr_t ra;
@@ -1306,7 +1205,7 @@ static int lm_open(const char *arg, struct kv_db **out)
 		goto fail;
 	}
 	if (recover) {
-		rc = lm_restore_metas(db->dirfd, ck);
+		rc = kv_ckpt_restore_metas(db->dirfd, ck);
 		if (rc < 0)
 			goto fail;
 	}
@@ -1356,19 +1255,13 @@ static int lm_open(const char *arg, struct kv_db **out)
 	db->map_max = o.map_max > db->map_size ? o.map_max : db->map_size;
 
 	if (wal) {
-		MDB_stat st;
 		uint64_t nrec = 0;
 
-		mdb_env_stat(db->env, &st);
-		db->psize = st.ms_psize;
 		db->wal = wal;
 		wal = NULL;
-		db->ck_metas = malloc(2 * (size_t)db->psize);
-		db->datafd = openat(db->dirfd, "data.mdb", O_RDONLY | O_CLOEXEC);
-		if (db->psize > KV_WAL_PSIZE_MAX || !db->ck_metas || db->datafd < 0) {
-			rc = db->datafd < 0 ? -errno : db->ck_metas ? -C3FS_EKV : -ENOMEM;
+		rc = kv_ckpt_init(&db->ck, db->env, db->dirfd, db->wal);
+		if (rc < 0)
 			goto fail;
-		}
 		if (recover) {
 			rc = kv_wal_scan(db->wal, lm_replay_rec, db, &nrec);
 			if (rc < 0)
@@ -1379,22 +1272,16 @@ static int lm_open(const char *arg, struct kv_db **out)
 				 (unsigned long long)nrec);
 		}
 		/* a fresh durable checkpoint of the current state before any commit */
-		rc = lm_ckpt_begin(db);
-		if (rc == 0)
-			rc = lm_ckpt_finish(db, !o.wal);
+		rc = kv_ckpt_now(&db->ck, !o.wal, false);
 		if (rc < 0)
 			goto fail;
 		if (o.wal) {
-			rc = pthread_create(&db->ckthr, NULL, lm_ckpt_thread, db);
-			if (rc) {
-				rc = -rc;
+			rc = kv_ckpt_start(&db->ck);
+			if (rc < 0)
 				goto fail;
-			}
-			thread = true;
 		} else {
 			/* sync=lmdb after a recovery: the log is clean now, leave it */
-			mdb_txn_abort(db->pin);
-			db->pin = NULL;
+			kv_ckpt_release(&db->ck);
 			kv_wal_close(db->wal);
 			db->wal = NULL;
 			if (flock(db->dirfd, LOCK_SH | LOCK_NB) < 0) {
@@ -1415,7 +1302,7 @@ static int lm_open(const char *arg, struct kv_db **out)
 
 fail:
 	kv_wal_close(wal);
-	lm_teardown(db, thread);
+	lm_teardown(db);
 	free(path);
 	return rc;
 }
@@ -1428,22 +1315,19 @@ static void lm_close(struct kv_db *kdb)
 		int failed, rc;
 
 		pthread_mutex_lock(&db->gmu);
-		while (db->ck_state != 0)
-			pthread_cond_wait(&db->ckcv, &db->gmu);
+		kv_ckpt_wait_idle(&db->ck);
 		failed = db->failed;
 		if (!failed)
 			failed = lm_log_hold(db); /* lazy batches still queued */
 		pthread_mutex_unlock(&db->gmu);
 		/* a clean checkpoint: the next open needs no recovery */
-		rc = failed ? failed : lm_ckpt_begin(db);
-		if (rc == 0)
-			rc = lm_ckpt_finish(db, true);
+		rc = failed ? failed : kv_ckpt_now(&db->ck, true, false);
 		if (rc < 0)
 			LOG_WARN("kv lmdb: no clean checkpoint at close (%s): the next open "
 				 "recovers from the log",
 				 c3_strerror(rc));
 	}
-	lm_teardown(db, db->wal != NULL);
+	lm_teardown(db);
 }
 
 /* Checkpoint and recovery counters of a sync=wal database (tests). */

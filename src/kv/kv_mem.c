@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/vec.h"
 
 struct mem_ver {
 	struct mem_ver *older;
@@ -175,15 +176,8 @@ static int mem_note_read(struct kv_txn *txn, const uint8_t *b, size_t bl, const 
 
 	if (txn->read_only)
 		return 0;
-	if (t->nrs == t->caprs) {
-		size_t cap = t->caprs ? 2 * t->caprs : 16;
-		struct mem_conflict *n = realloc(t->rs, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		t->rs = n;
-		t->caprs = cap;
-	}
+	if (C3_ARRAY_RESERVE(t->rs, t->caprs, t->nrs + 1) < 0)
+		return -ENOMEM;
 	t->rs[t->nrs++] = (struct mem_conflict){ b, e, bl, el };
 	return 0;
 }
@@ -248,17 +242,9 @@ static int mem_range(struct kv_txn *txn, const uint8_t *b, size_t bl, const uint
 			*more = true;
 			break;
 		}
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 16;
-			struct kv_pair *no = realloc(out, nc * sizeof(*no));
-
-			if (!no) {
-				rc = -ENOMEM;
-				break;
-			}
-			out = no;
-			cap = nc;
-		}
+		rc = C3_ARRAY_RESERVE(out, cap, n + 1);
+		if (rc < 0)
+			break;
 		out[n++] = (struct kv_pair){ mk->key, mk->klen, v->val, v->vlen };
 	}
 	pthread_rwlock_unlock(&db->lock);
@@ -424,17 +410,9 @@ static int mem_commit(struct kv_txn *txn)
 		rc = -C3FS_ECONFLICT;
 		goto unlock;
 	}
-	if (db->capkeys - db->nkeys < w->npoints) {
-		size_t cap = db->nkeys + w->npoints + 64;
-		struct mem_key **nk = realloc(db->keys, cap * sizeof(*nk));
-
-		if (!nk) {
-			rc = -ENOMEM;
-			goto unlock;
-		}
-		db->keys = nk;
-		db->capkeys = cap;
-	}
+	rc = C3_ARRAY_RESERVE(db->keys, db->capkeys, db->nkeys + w->npoints);
+	if (rc < 0)
+		goto unlock;
 	uint64_t ver = atomic_load(&db->version) + 1;
 	size_t ntomb = 0, it = 0;
 

@@ -55,8 +55,8 @@
 #include "net/net_int.h"
 #include "net/rpc.h"
 
-#define CLI_BUCKETS 256
-#define CLI_PEER_BUCKETS 64
+#define CLI_BUCKETS 256            /* initial buckets of a connection's table of calls */
+#define CLI_PEER_BUCKETS 64       /* initial buckets of the peer table */
 #define CLI_ADDR_MAX 64
 #define CLI_SCAN_MS 10
 #define CLI_EVENTS 64
@@ -84,11 +84,10 @@ struct cli_conn {
 	struct cli_io *io;
 	int fd;
 	atomic_int refs;
-	pthread_mutex_t mu;        /* guards tab, ninflight, call state changes */
+	pthread_mutex_t mu;        /* guards tab, call state changes */
 	pthread_cond_t cv;         /* a failed writer waits for its call to become DEFERRED */
 	atomic_bool dead;          /* set under mu */
-	struct rpc_call *tab[CLI_BUCKETS];
-	size_t ninflight;
+	struct c3_hmap tab;        /* calls in flight by priv_id (priv_hn) */
 	pthread_mutex_t send_mu;   /* one writer at a time */
 	pthread_mutex_t read_mu;   /* held by the reader: the io thread or a waiting caller */
 	bool retired;              /* io thread only: left the epoll set and the io list */
@@ -119,7 +118,7 @@ struct cli_slot {
 
 struct cli_peer {
 	char addr[CLI_ADDR_MAX];
-	struct cli_peer *next;
+	struct c3_hmap_node hn;    /* in cli->peers */
 	atomic_uint rr;
 	/* reachability as logged: 0 = reachable (or never tried), else the monotonic ns of
 	 * the first failed connect of the current outage.  Logged on change only. */
@@ -130,9 +129,7 @@ struct cli_peer {
 
 struct cli_io {
 	struct rpc_client *cli;
-	int epfd, wakefd;
-	pthread_t thr;
-	bool thr_started;
+	struct net_loop lp;
 	pthread_mutex_t mu;        /* guards conns list */
 	struct cli_conn *conns;    /* referenced */
 	struct rpc_call *handoff;  /* completions with callbacks found by caller threads */
@@ -147,7 +144,7 @@ struct rpc_client {
 	uint32_t connect_timeout_ms;
 	uint32_t max_payload;
 	pthread_mutex_t mu;        /* guards peers */
-	struct cli_peer *peers[CLI_PEER_BUCKETS];
+	struct c3_hmap peers;      /* struct cli_peer by addr (hn) */
 	struct cli_io *ios;
 	int nio;
 	atomic_uint io_rr;
@@ -194,7 +191,7 @@ static void cli_call_complete(struct cli_io *io, struct rpc_call *call)
 			call->priv_next = io->handoff;
 			io->handoff = call;
 			pthread_mutex_unlock(&io->mu);
-			(void)eventfd_write(io->wakefd, 1);
+			net__loop_wake(&io->lp);
 			return;
 		}
 		__atomic_store_n(&call->priv_done, CALL_DONE, __ATOMIC_RELEASE);
@@ -230,55 +227,45 @@ static void cli_conn_finish(struct cli_conn *c, struct rpc_call *call, int statu
 
 /* ------------------------------------------------------------------ in-flight table */
 
-static unsigned cli_bucket(uint64_t id)
-{
-	return (unsigned)(id * 0x9e3779b97f4a7c15ull >> 56) & (CLI_BUCKETS - 1);
-}
-
 /* conn->mu held */
 static void cli_tab_insert(struct cli_conn *c, struct rpc_call *call)
 {
-	unsigned b = cli_bucket(call->priv_id);
-
-	call->priv_next = c->tab[b];
-	c->tab[b] = call;
-	c->ninflight++;
+	c3_hmap_insert(&c->tab, &call->priv_hn, c3_hash_u64(call->priv_id));
 }
 
 /* conn->mu held.  Removes and returns the call with this id, or NULL. */
 static struct rpc_call *cli_tab_remove_id(struct cli_conn *c, uint64_t id)
 {
-	struct rpc_call **pp = &c->tab[cli_bucket(id)];
+	struct c3_hmap_node *n;
 
-	for (; *pp; pp = &(*pp)->priv_next) {
-		struct rpc_call *call = *pp;
+	C3_HMAP_FOR_EACH_HASH(n, c3_hash_u64(id), &c->tab) {
+		struct rpc_call *call = C3_CONTAINER_OF(n, struct rpc_call, priv_hn);
 
 		if (call->priv_id == id) {
-			*pp = call->priv_next;
-			call->priv_next = NULL;
-			c->ninflight--;
+			c3_hmap_remove(&c->tab, n);
 			return call;
 		}
 	}
 	return NULL;
 }
 
-/* conn->mu held.  Moves every call to a list (linked by priv_next). */
-static struct rpc_call *cli_tab_take_all(struct cli_conn *c)
+/* conn->mu held.  Moves every call whose deadline is not after before_ns (every call:
+ * UINT64_MAX) to the front of *list (linked by priv_next). */
+static void cli_tab_take(struct cli_conn *c, uint64_t before_ns, struct rpc_call **list)
 {
-	struct rpc_call *list = NULL;
+	struct c3_hmap_node *n, *nx;
 
-	for (unsigned b = 0; b < CLI_BUCKETS; b++) {
-		while (c->tab[b]) {
-			struct rpc_call *call = c->tab[b];
+	if (!c3_hmap_count(&c->tab))
+		return; /* the sweep's common case: no bucket to walk */
+	C3_HMAP_FOR_EACH_SAFE(n, nx, &c->tab) {
+		struct rpc_call *call = C3_CONTAINER_OF(n, struct rpc_call, priv_hn);
 
-			c->tab[b] = call->priv_next;
-			call->priv_next = list;
-			list = call;
-		}
+		if (call->priv_deadline_ns > before_ns)
+			continue;
+		c3_hmap_remove(&c->tab, n);
+		call->priv_next = *list;
+		*list = call;
 	}
-	c->ninflight = 0;
-	return list;
 }
 
 /* ------------------------------------------------------------------ connections */
@@ -294,6 +281,7 @@ static void cli_conn_unref(struct cli_conn *c)
 		return;
 	c->tr->close(c->fd);
 	pthread_mutex_destroy(&c->mu);
+	c3_hmap_release(&c->tab);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->send_mu);
 	pthread_mutex_destroy(&c->read_mu);
@@ -309,7 +297,8 @@ static void cli_conn_fail(struct cli_conn *c, int status)
 
 	pthread_mutex_lock(&c->mu);
 	atomic_store(&c->dead, true);
-	list = cli_tab_take_all(c);
+	list = NULL;
+	cli_tab_take(c, UINT64_MAX, &list);
 	pthread_mutex_unlock(&c->mu);
 	c->tr->shutdown(c->fd);
 	c->cur = NULL;
@@ -333,7 +322,7 @@ static void cli_conn_retire(struct cli_conn *c)
 	if (c->retired)
 		return;
 	c->retired = true;
-	(void)epoll_ctl(io->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	(void)epoll_ctl(io->lp.epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	pthread_mutex_lock(&io->mu);
 	if (c->listed) {
 		if (c->prev)
@@ -429,6 +418,7 @@ static int cli_conn_open(struct rpc_client *cli, const char *addr, uint32_t time
 	atomic_init(&c->refs, 2);
 	pthread_mutex_init(&c->read_mu, NULL);
 	pthread_mutex_init(&c->mu, NULL);
+	c3_hmap_init(&c->tab, CLI_BUCKETS);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_mutex_init(&c->send_mu, NULL);
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
@@ -443,10 +433,10 @@ static int cli_conn_open(struct rpc_client *cli, const char *addr, uint32_t time
 	c->listed = true;
 	pthread_mutex_unlock(&io->mu);
 	if (was_idle) /* its epoll_wait may sleep without a timeout: start the deadline scans */
-		(void)eventfd_write(io->wakefd, 1);
+		net__loop_wake(&io->lp);
 	ev.events = EPOLLIN;
 	ev.data.ptr = c;
-	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+	if (epoll_ctl(io->lp.epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		/* the io thread never saw it: mark dead, let the io list scan drop it */
 		rc = -errno;
 		atomic_store(&c->dead, true);
@@ -466,16 +456,17 @@ fail:
 
 static struct cli_peer *cli_peer_get(struct rpc_client *cli, const char *addr)
 {
-	unsigned h = 5381;
-	struct cli_peer *p;
+	uint64_t h = c3_hash_bytes(addr, strlen(addr));
+	struct c3_hmap_node *n;
+	struct cli_peer *p = NULL;
 
-	for (const char *s = addr; *s; s++)
-		h = h * 33 + (unsigned char)*s;
-	h &= CLI_PEER_BUCKETS - 1;
 	pthread_mutex_lock(&cli->mu);
-	for (p = cli->peers[h]; p; p = p->next)
-		if (strcmp(p->addr, addr) == 0)
+	C3_HMAP_FOR_EACH_HASH(n, h, &cli->peers) {
+		if (strcmp(C3_CONTAINER_OF(n, struct cli_peer, hn)->addr, addr) == 0) {
+			p = C3_CONTAINER_OF(n, struct cli_peer, hn);
 			break;
+		}
+	}
 	if (!p) {
 		p = calloc(1, sizeof(*p) + (size_t)cli->conns_per_peer * sizeof(p->slots[0]));
 		if (p) {
@@ -483,8 +474,7 @@ static struct cli_peer *cli_peer_get(struct rpc_client *cli, const char *addr)
 			p->nslots = cli->conns_per_peer;
 			for (int i = 0; i < p->nslots; i++)
 				pthread_mutex_init(&p->slots[i].mu, NULL);
-			p->next = cli->peers[h];
-			cli->peers[h] = p;
+			c3_hmap_insert(&cli->peers, &p->hn, h);
 		}
 	}
 	pthread_mutex_unlock(&cli->mu);
@@ -788,7 +778,7 @@ static void cli_conn_read(struct cli_conn *c, bool wait)
 			size_t inflight;
 
 			pthread_mutex_lock(&c->mu);
-			inflight = c->ninflight + (c->cur != NULL);
+			inflight = c3_hmap_count(&c->tab) + (c->cur != NULL);
 			pthread_mutex_unlock(&c->mu);
 			if (n < 0 || inflight)
 				LOG_INFO("rpc: connection to %s lost%s", c->addr,
@@ -856,24 +846,7 @@ static void cli_io_scan(struct cli_io *io, uint64_t now)
 			pthread_mutex_unlock(&c->read_mu);
 		}
 		pthread_mutex_lock(&c->mu);
-		if (c->ninflight) {
-			for (unsigned b = 0; b < CLI_BUCKETS; b++) {
-				struct rpc_call **pp = &c->tab[b];
-
-				while (*pp) {
-					struct rpc_call *call = *pp;
-
-					if (call->priv_deadline_ns > now) {
-						pp = &call->priv_next;
-						continue;
-					}
-					*pp = call->priv_next;
-					c->ninflight--;
-					call->priv_next = expired;
-					expired = call;
-				}
-			}
-		}
+		cli_tab_take(c, now, &expired);
 		pthread_mutex_unlock(&c->mu);
 	}
 	pthread_mutex_unlock(&io->mu);
@@ -906,17 +879,17 @@ static void *cli_io_main(void *arg)
 		pthread_mutex_lock(&io->mu);
 		timeout = io->conns ? CLI_SCAN_MS : -1;
 		pthread_mutex_unlock(&io->mu);
-		n = epoll_wait(io->epfd, ev, CLI_EVENTS, timeout);
+		n = epoll_wait(io->lp.epfd, ev, CLI_EVENTS, timeout);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERROR("rpc: epoll_wait: %s", strerror(errno));
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			if (ev[i].data.ptr == &io->wakefd) {
+			if (ev[i].data.ptr == &io->lp.wakefd) {
 				struct rpc_call *list;
 				eventfd_t v;
 
-				(void)eventfd_read(io->wakefd, &v);
+				(void)eventfd_read(io->lp.wakefd, &v);
 				pthread_mutex_lock(&io->mu);
 				list = io->handoff;
 				io->handoff = NULL;
@@ -1071,7 +1044,7 @@ static bool cli_read_acquire(struct cli_conn *c)
 
 	if (atomic_load(&c->dead) || pthread_mutex_trylock(&c->read_mu) != 0)
 		return false;
-	if (atomic_load(&c->dead) || epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+	if (atomic_load(&c->dead) || epoll_ctl(c->io->lp.epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
 		pthread_mutex_unlock(&c->read_mu);
 		return false;
 	}
@@ -1085,7 +1058,7 @@ static void cli_read_release(struct cli_conn *c)
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
 	if (!atomic_load(&c->dead))
-		(void)epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		(void)epoll_ctl(c->io->lp.epfd, EPOLL_CTL_MOD, c->fd, &ev);
 	pthread_mutex_unlock(&c->read_mu);
 }
 
@@ -1248,6 +1221,7 @@ int rpc_client_new(const struct rpc_client_opts *opts, struct rpc_client **out)
 	cli->nio = opts->io_threads ? opts->io_threads : 1;
 	atomic_init(&cli->next_id, 1);
 	pthread_mutex_init(&cli->mu, NULL);
+	c3_hmap_init(&cli->peers, CLI_PEER_BUCKETS);
 	cli->token = strdup(opts->token ? opts->token : "");
 	cli->user_token = strdup(opts->user_token ? opts->user_token : "");
 	cli->ios = calloc((size_t)cli->nio, sizeof(*cli->ios));
@@ -1257,27 +1231,17 @@ int rpc_client_new(const struct rpc_client_opts *opts, struct rpc_client **out)
 	}
 	for (int i = 0; i < cli->nio; i++) {
 		cli->ios[i].cli = cli;
-		cli->ios[i].epfd = -1;
-		cli->ios[i].wakefd = -1;
+		cli->ios[i].lp.epfd = cli->ios[i].lp.wakefd = -1;
 		pthread_mutex_init(&cli->ios[i].mu, NULL);
 	}
 	for (int i = 0; i < cli->nio; i++) {
 		struct cli_io *io = &cli->ios[i];
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &io->wakefd };
 
-		io->epfd = epoll_create1(EPOLL_CLOEXEC);
-		io->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (io->epfd < 0 || io->wakefd < 0 ||
-		    epoll_ctl(io->epfd, EPOLL_CTL_ADD, io->wakefd, &ev) != 0) {
-			rc = -errno;
+		rc = net__loop_open(&io->lp);
+		if (rc == 0)
+			rc = net__loop_start(&io->lp, cli_io_main, io);
+		if (rc < 0)
 			goto fail;
-		}
-		rc = pthread_create(&io->thr, NULL, cli_io_main, io);
-		if (rc != 0) {
-			rc = -rc;
-			goto fail;
-		}
-		io->thr_started = true;
 	}
 	*out = cli;
 	return 0;
@@ -1292,11 +1256,9 @@ void rpc_client_free(struct rpc_client *cli)
 		return;
 	atomic_store(&cli->stopping, true);
 	for (int i = 0; cli->ios && i < cli->nio; i++)
-		if (cli->ios[i].thr_started)
-			(void)eventfd_write(cli->ios[i].wakefd, 1);
+		net__loop_wake(&cli->ios[i].lp);
 	for (int i = 0; cli->ios && i < cli->nio; i++)
-		if (cli->ios[i].thr_started)
-			pthread_join(cli->ios[i].thr, NULL);
+		net__loop_join(&cli->ios[i].lp);
 	/* io threads are gone; a caller may still be reading in rpc_call_wait: wake it (the
 	 * shutdown makes its poll return) and wait for read_mu, then fail what is left */
 	for (int i = 0; cli->ios && i < cli->nio; i++) {
@@ -1328,24 +1290,21 @@ void rpc_client_free(struct rpc_client *cli)
 			list = next;
 		}
 	}
-	for (int h = 0; h < CLI_PEER_BUCKETS; h++) {
-		while (cli->peers[h]) {
-			struct cli_peer *p = cli->peers[h];
+	struct c3_hmap_node *n, *nx;
 
-			cli->peers[h] = p->next;
-			for (int i = 0; i < p->nslots; i++) {
-				if (p->slots[i].conn)
-					cli_conn_unref(p->slots[i].conn);
-				pthread_mutex_destroy(&p->slots[i].mu);
-			}
-			free(p);
+	C3_HMAP_FOR_EACH_SAFE(n, nx, &cli->peers) {
+		struct cli_peer *p = C3_CONTAINER_OF(n, struct cli_peer, hn);
+
+		for (int i = 0; i < p->nslots; i++) {
+			if (p->slots[i].conn)
+				cli_conn_unref(p->slots[i].conn);
+			pthread_mutex_destroy(&p->slots[i].mu);
 		}
+		free(p);
 	}
+	c3_hmap_release(&cli->peers);
 	for (int i = 0; cli->ios && i < cli->nio; i++) {
-		if (cli->ios[i].epfd >= 0)
-			close(cli->ios[i].epfd);
-		if (cli->ios[i].wakefd >= 0)
-			close(cli->ios[i].wakefd);
+		net__loop_close(&cli->ios[i].lp);
 		pthread_mutex_destroy(&cli->ios[i].mu);
 	}
 	pthread_mutex_destroy(&cli->mu);

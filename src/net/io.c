@@ -3,6 +3,9 @@
 #include <limits.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/errors.h"
@@ -100,6 +103,51 @@ bool net__ratelimit(_Atomic uint64_t *last_ns, uint64_t interval_ns)
 	if (last != 0 && now - last < interval_ns)
 		return false;
 	return atomic_compare_exchange_strong(last_ns, &last, now);
+}
+
+int net__loop_open(struct net_loop *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &l->wakefd };
+
+	l->started = false;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (l->epfd < 0 || l->wakefd < 0 ||
+	    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wakefd, &ev) != 0)
+		return -errno;
+	return 0;
+}
+
+int net__loop_start(struct net_loop *l, void *(*fn)(void *), void *arg)
+{
+	int rc = pthread_create(&l->thr, NULL, fn, arg);
+
+	if (rc)
+		return -rc;
+	l->started = true;
+	return 0;
+}
+
+void net__loop_wake(struct net_loop *l)
+{
+	if (l->wakefd >= 0)
+		(void)eventfd_write(l->wakefd, 1);
+}
+
+void net__loop_join(struct net_loop *l)
+{
+	if (l->started)
+		pthread_join(l->thr, NULL);
+	l->started = false;
+}
+
+void net__loop_close(struct net_loop *l)
+{
+	if (l->epfd >= 0)
+		close(l->epfd);
+	if (l->wakefd >= 0)
+		close(l->wakefd);
+	l->epfd = l->wakefd = -1;
 }
 
 void net__error_frame(uint8_t *out, uint16_t type, uint64_t id, int status)

@@ -56,6 +56,26 @@ struct iovec *net__iov_advance(struct iovec *iov, int *iovcnt, size_t n);
 /* True at most once per interval per limiter: for logs inside loops. */
 bool net__ratelimit(_Atomic uint64_t *last_ns, uint64_t interval_ns);
 
+/* An I/O thread and its event loop: an epoll set holding a non-blocking eventfd doorbell
+ * registered with data.ptr = &wakefd, which is how the loop tells it from its connections.
+ * Owned by the client or server that embeds it; `started` by that owner's thread only. */
+struct net_loop {
+	int epfd, wakefd;
+	pthread_t thr;
+	bool started;
+};
+
+/* Creates the epoll set and the doorbell: 0 or -errno; net__loop_close releases what was
+ * created (also after a failure).  Call it once, before any other net__loop_*. */
+int net__loop_open(struct net_loop *l);
+/* Starts the thread fn(arg): 0 or -errno. */
+int net__loop_start(struct net_loop *l, void *(*fn)(void *), void *arg);
+/* Rings the doorbell (from any thread). */
+void net__loop_wake(struct net_loop *l);
+/* Joins the thread if it was started (the owner made it return first). */
+void net__loop_join(struct net_loop *l);
+void net__loop_close(struct net_loop *l);
+
 /* A cache of 4096-aligned bulk buffers by power-of-two size class (4 KiB .. 16 MiB), so
  * steady-state bulk traffic neither calls mmap/munmap nor page-faults fresh memory for
  * every request.  Thread-safe (one mutex); at most NET_POOL_PER_CLASS buffers per class

@@ -34,6 +34,7 @@
 #include <sys/uio.h>
 
 #include "common/buf.h"
+#include "common/hmap.h"
 
 #define RPC_T_AUTH 1
 #define RPC_T_PING 2 /* empty request, empty reply (served inline by every server) */
@@ -188,6 +189,7 @@ struct rpc_call {
 	int priv_done;
 	void *priv_conn;
 	struct rpc_call *priv_next;
+	struct c3_hmap_node priv_hn;  /* in the connection's table of calls in flight */
 };
 
 /* Zero the call and set its request fields. */

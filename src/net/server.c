@@ -186,12 +186,9 @@ struct srv_watch {
 struct srv_io {
 	struct rpc_server *srv;
 	int idx;
-	int epfd;
-	int wakefd;
+	struct net_loop lp;
 	struct srv_watch watch[SRV_WATCH_MAX]; /* io thread only */
 	int nwatch;
-	pthread_t thr;
-	bool thr_started;
 	pthread_mutex_t mu;          /* guards pending */
 	struct srv_conn *pending;    /* accepted, not yet in this thread's epoll set */
 	struct srv_conn *conns;      /* io thread only (and rpc_server_free after join) */
@@ -274,7 +271,7 @@ static void srv_conn_resume(struct srv_conn *c)
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
 
 	if (atomic_exchange(&c->paused, false))
-		(void)epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		(void)epoll_ctl(c->io->lp.epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
 static void srv_req_free(struct srv_req *r)
@@ -473,7 +470,7 @@ static void srv_conn_close(struct srv_conn *c)
 	struct srv_io *io = c->io;
 
 	if (c->in_epoll)
-		(void)epoll_ctl(io->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		(void)epoll_ctl(io->lp.epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	c->in_epoll = false;
 	srv_conn_kill(c);
 	if (c->prev)
@@ -851,7 +848,7 @@ static bool srv_conn_flow(struct srv_conn *c)
 	if (atomic_load(&c->pend_reqs) < SRV_PAUSE_REQS &&
 	    atomic_load(&c->pend_bytes) < SRV_PAUSE_BYTES)
 		return false;
-	if (epoll_ctl(c->io->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+	if (epoll_ctl(c->io->lp.epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
 		return false;
 	c3_counter_add(srv_m.paused, 1);
 	atomic_store(&c->paused, true);
@@ -936,7 +933,7 @@ static void srv_io_adopt(struct srv_io *io, struct srv_conn *c)
 	if (io->conns)
 		io->conns->prev = c;
 	io->conns = c;
-	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+	if (epoll_ctl(io->lp.epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
 		LOG_ERROR("rpc: epoll_ctl add: %s", strerror(errno));
 		srv_conn_close(c);
 		return;
@@ -1016,7 +1013,7 @@ static void srv_accept(struct rpc_server *srv)
 		c->next = io->pending;
 		io->pending = c;
 		pthread_mutex_unlock(&io->mu);
-		(void)eventfd_write(io->wakefd, 1);
+		net__loop_wake(&io->lp);
 	}
 }
 
@@ -1032,7 +1029,7 @@ static void *srv_io_main(void *arg)
 		int n, timeout = io->idx == 0 && atomic_load(&srv->nunauth) ? SRV_IDLE_CHECK_MS
 									      : -1;
 
-		n = epoll_wait(io->epfd, ev, SRV_EVENTS, timeout);
+		n = epoll_wait(io->lp.epfd, ev, SRV_EVENTS, timeout);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERROR("rpc: epoll_wait: %s", strerror(errno));
 			break;
@@ -1040,11 +1037,11 @@ static void *srv_io_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			void *p = ev[i].data.ptr;
 
-			if (p == &io->wakefd) {
+			if (p == &io->lp.wakefd) {
 				struct srv_conn *c, *next;
 				eventfd_t v;
 
-				(void)eventfd_read(io->wakefd, &v);
+				(void)eventfd_read(io->lp.wakefd, &v);
 				pthread_mutex_lock(&io->mu);
 				c = io->pending;
 				io->pending = NULL;
@@ -1074,7 +1071,7 @@ static void *srv_io_main(void *arg)
 		}
 	}
 	for (int i = 0; i < io->nwatch; i++) {
-		(void)epoll_ctl(io->epfd, EPOLL_CTL_DEL, io->watch[i].fd, NULL);
+		(void)epoll_ctl(io->lp.epfd, EPOLL_CTL_DEL, io->watch[i].fd, NULL);
 		if (io->watch[i].on_stop)
 			io->watch[i].on_stop(io->watch[i].arg);
 	}
@@ -1095,7 +1092,7 @@ int rpc_io_watch(int fd, void (*on_ready)(void *arg), void (*on_stop)(void *arg)
 	w = &io->watch[io->nwatch];
 	*w = (struct srv_watch){ fd, on_ready, on_stop, arg };
 	ev.data.ptr = w;
-	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+	if (epoll_ctl(io->lp.epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
 		return -errno;
 	io->nwatch++;
 	return 0;
@@ -1192,21 +1189,13 @@ int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out)
 
 		io->srv = srv;
 		io->idx = i;
-		io->epfd = -1;
-		io->wakefd = -1;
+		io->lp.epfd = io->lp.wakefd = -1;
 		pthread_mutex_init(&io->mu, NULL);
 	}
 	for (int i = 0; i < srv->nio; i++) {
-		struct srv_io *io = &srv->ios[i];
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &io->wakefd };
-
-		io->epfd = epoll_create1(EPOLL_CLOEXEC);
-		io->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (io->epfd < 0 || io->wakefd < 0 ||
-		    epoll_ctl(io->epfd, EPOLL_CTL_ADD, io->wakefd, &ev) != 0) {
-			rc = -errno;
+		rc = net__loop_open(&srv->ios[i].lp);
+		if (rc < 0)
 			goto fail;
-		}
 	}
 	rc = srv->tr->listen(opts->listen, 1024, &srv->port);
 	if (rc < 0)
@@ -1215,7 +1204,7 @@ int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out)
 	{
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv->lfd };
 
-		if (epoll_ctl(srv->ios[0].epfd, EPOLL_CTL_ADD, srv->lfd, &ev) != 0) {
+		if (epoll_ctl(srv->ios[0].lp.epfd, EPOLL_CTL_ADD, srv->lfd, &ev) != 0) {
 			rc = -errno;
 			goto fail;
 		}
@@ -1260,10 +1249,9 @@ int rpc_server_start(struct rpc_server *srv)
 		srv->workers_started++;
 	}
 	for (int i = 0; i < srv->nio; i++) {
-		rc = pthread_create(&srv->ios[i].thr, NULL, srv_io_main, &srv->ios[i]);
-		if (rc != 0)
-			return -rc;
-		srv->ios[i].thr_started = true;
+		rc = net__loop_start(&srv->ios[i].lp, srv_io_main, &srv->ios[i]);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -1282,11 +1270,9 @@ void rpc_server_free(struct rpc_server *srv)
 	/* 1. stop reading: no new requests after the io threads are joined */
 	atomic_store(&srv->stopping, true);
 	for (int i = 0; srv->ios && i < srv->nio; i++)
-		if (srv->ios[i].thr_started)
-			(void)eventfd_write(srv->ios[i].wakefd, 1);
+		net__loop_wake(&srv->ios[i].lp);
 	for (int i = 0; srv->ios && i < srv->nio; i++)
-		if (srv->ios[i].thr_started)
-			pthread_join(srv->ios[i].thr, NULL);
+		net__loop_join(&srv->ios[i].lp);
 	/* 2. let running handlers finish; workers exit without taking more */
 	pthread_mutex_lock(&srv->qmu);
 	srv->qstop = true;
@@ -1323,10 +1309,7 @@ void rpc_server_free(struct rpc_server *srv)
 		pthread_cond_wait(&srv->ocv, &srv->omu);
 	pthread_mutex_unlock(&srv->omu);
 	for (int i = 0; srv->ios && i < srv->nio; i++) {
-		if (srv->ios[i].epfd >= 0)
-			close(srv->ios[i].epfd);
-		if (srv->ios[i].wakefd >= 0)
-			close(srv->ios[i].wakefd);
+		net__loop_close(&srv->ios[i].lp);
 		pthread_mutex_destroy(&srv->ios[i].mu);
 	}
 	if (srv->lfd >= 0)

@@ -222,50 +222,36 @@ fail:
 	return -C3FS_ECONNECT;
 }
 
-static ssize_t tcp_readv(int fd, const struct iovec *iov, int iovcnt)
+/* One recvmsg (send: sendmsg) of iov with flags, again after EINTR when retry_eintr:
+ * bytes, or -errno with EWOULDBLOCK as -EAGAIN. */
+static ssize_t tcp_msg(int fd, const struct iovec *iov, int iovcnt, bool send, int flags,
+		       bool retry_eintr)
 {
-	struct msghdr mh;
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 	ssize_t n;
 
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = (struct iovec *)iov;
-	mh.msg_iovlen = (size_t)iovcnt;
 	do {
-		n = recvmsg(fd, &mh, MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
+		n = send ? sendmsg(fd, &mh, flags) : recvmsg(fd, &mh, flags);
+	} while (n < 0 && errno == EINTR && retry_eintr);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	return n;
 }
 
+static ssize_t tcp_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	return tcp_msg(fd, iov, iovcnt, false, MSG_DONTWAIT, true);
+}
+
+/* A blocking read (all: MSG_WAITALL); EINTR ends it (-EINTR). */
 static ssize_t tcp_readv_wait(int fd, const struct iovec *iov, int iovcnt, bool all)
 {
-	struct msghdr mh;
-	ssize_t n;
-
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = (struct iovec *)iov;
-	mh.msg_iovlen = (size_t)iovcnt;
-	n = recvmsg(fd, &mh, all ? MSG_WAITALL : 0);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	return n;
+	return tcp_msg(fd, iov, iovcnt, false, all ? MSG_WAITALL : 0, false);
 }
 
 static ssize_t tcp_writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct msghdr mh;
-	ssize_t n;
-
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = (struct iovec *)iov;
-	mh.msg_iovlen = (size_t)iovcnt;
-	do {
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	return n;
+	return tcp_msg(fd, iov, iovcnt, true, MSG_NOSIGNAL, true);
 }
 
 static void tcp_shutdown(int fd)

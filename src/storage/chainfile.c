@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/vec.h"
 
 #define CF_MAX_BYTES (4u << 20)
 
@@ -40,24 +41,6 @@ static bool cf_id(const char *s, uint32_t *out)
 	return true;
 }
 
-/* Grow *arr (element size sz) so that index n fits. */
-static int cf_grow(void **arr, uint32_t *cap, uint32_t n, size_t sz)
-{
-	void *p;
-	uint32_t nc;
-
-	if (n < *cap)
-		return 0;
-	nc = *cap ? *cap * 2 : 8;
-	p = realloc(*arr, (size_t)nc * sz);
-	if (!p)
-		return -ENOMEM;
-	memset((char *)p + (size_t)*cap * sz, 0, (size_t)(nc - *cap) * sz);
-	*arr = p;
-	*cap = nc;
-	return 0;
-}
-
 /* Parse "a,b,c" ids into out (max entries).  Returns the count or -1. */
 static int cf_idlist(char *s, uint32_t *out, int max)
 {
@@ -76,7 +59,7 @@ struct routing_info *storage_chainfile_parse(const char *text, int *err, char *m
 					     size_t msgsz)
 {
 	struct routing_info *ri = routing_new();
-	uint32_t cap_n = 0, cap_t = 0, cap_c = 0, cap_tb = 0;
+	size_t cap_n = 0, cap_t = 0, cap_c = 0, cap_tb = 0;
 	char *copy = NULL, *line, *save = NULL;
 	int lineno = 0, rc = 0;
 
@@ -107,9 +90,9 @@ struct routing_info *storage_chainfile_parse(const char *text, int *err, char *m
 		} else if (!strcmp(w[0], "node") && nw == 3) {
 			struct routing_node *n;
 
-			if ((rc = cf_grow((void **)&ri->nodes, &cap_n, ri->nnodes, sizeof(*n))))
+			if ((rc = C3_ARRAY_RESERVE(ri->nodes, cap_n, ri->nnodes + 1)))
 				goto fail;
-			n = &ri->nodes[ri->nnodes];
+			n = memset(&ri->nodes[ri->nnodes], 0, sizeof(*n));
 			if (!cf_id(w[1], &n->node_id) || strlen(w[2]) >= ROUTING_ADDR_MAX ||
 			    !strchr(w[2], ':'))
 				goto bad;
@@ -121,9 +104,9 @@ struct routing_info *storage_chainfile_parse(const char *text, int *err, char *m
 			struct routing_target *t;
 			int st = TARGET_SERVING;
 
-			if ((rc = cf_grow((void **)&ri->targets, &cap_t, ri->ntargets, sizeof(*t))))
+			if ((rc = C3_ARRAY_RESERVE(ri->targets, cap_t, ri->ntargets + 1)))
 				goto fail;
-			t = &ri->targets[ri->ntargets];
+			t = memset(&ri->targets[ri->ntargets], 0, sizeof(*t));
 			if (nw == 4 && (st = target_state_parse(w[3])) < 0)
 				goto bad;
 			if (!cf_id(w[1], &t->target_id) || !cf_id(w[2], &t->node_id))
@@ -136,9 +119,9 @@ struct routing_info *storage_chainfile_parse(const char *text, int *err, char *m
 			uint64_t ver;
 			int n;
 
-			if ((rc = cf_grow((void **)&ri->chains, &cap_c, ri->nchains, sizeof(*c))))
+			if ((rc = C3_ARRAY_RESERVE(ri->chains, cap_c, ri->nchains + 1)))
 				goto fail;
-			c = &ri->chains[ri->nchains];
+			c = memset(&ri->chains[ri->nchains], 0, sizeof(*c));
 			if (!cf_id(w[1], &c->chain_id) || !cf_u64(w[2], UINT32_MAX, &ver) || ver == 0)
 				goto bad;
 			c->version = (uint32_t)ver;
@@ -152,9 +135,9 @@ struct routing_info *storage_chainfile_parse(const char *text, int *err, char *m
 			uint32_t ids[1024];
 			int n;
 
-			if ((rc = cf_grow((void **)&ri->tables, &cap_tb, ri->ntables, sizeof(*tb))))
+			if ((rc = C3_ARRAY_RESERVE(ri->tables, cap_tb, ri->ntables + 1)))
 				goto fail;
-			tb = &ri->tables[ri->ntables];
+			tb = memset(&ri->tables[ri->ntables], 0, sizeof(*tb));
 			if (!cf_id(w[1], &tb->table_id) || strlen(w[2]) >= sizeof(tb->name))
 				goto bad;
 			n = cf_idlist(w[3], ids, 1024);

@@ -44,7 +44,10 @@
 #include "common/check.h"
 #include "common/crc32c.h"
 #include "common/errors.h"
+#include "common/hmap.h"
 #include "common/log.h"
+#include "common/vec.h"
+#include "kv/kv_ckpt.h"
 #include "kv/kv_wal.h"
 #include "net/codec.h"
 #include "storage/chunk_int.h"
@@ -63,10 +66,6 @@
 #define CHUNK_JDATA_DEFAULT (128u << 10) /* storage.journal_data_max */
 #define CHUNK_CKPT_BYTES (32u << 20)     /* log bytes that start a checkpoint */
 #define CHUNK_CKPT_BATCHES 4096          /* ... or log records */
-/* Offset of mm_txnid in an LMDB meta page (64-bit build: page header 16 + magic, version,
- * address, mapsize (16) + 2 MDB_db (96) + last_pg (8)); checked at every checkpoint, as
- * src/kv/kv_lmdb.c does. */
-#define CHUNK_META_TXNID_OFF 144
 
 /* One version's description: committed (decoded from LMDB) or pending (in a slot). */
 struct chunk_ver {
@@ -91,7 +90,7 @@ struct chunk_ver {
 
 struct chunk_slot {
 	struct chunk_id id;
-	struct chunk_slot *next;
+	struct c3_hmap_node hn;    /* in cs->slots */
 	bool locked;
 	int waiters;
 	pthread_cond_t cv;
@@ -112,8 +111,8 @@ struct chunk_store {
 	MDB_env *env;
 	MDB_dbi dbi;
 	int dirfds[CHUNK_NDIRS];
-	pthread_mutex_t mu;                        /* guards buckets */
-	struct chunk_slot *buckets[CHUNK_NBUCKETS];
+	pthread_mutex_t mu;                        /* guards slots */
+	struct c3_hmap slots;                      /* struct chunk_slot by id */
 	atomic_bool failed;
 	atomic_uint_fast64_t nchunks, used_bytes;
 	atomic_uint_fast64_t st_corrupt; /* chunks newly marked corrupt (chunk_mark_corrupt) */
@@ -129,32 +128,25 @@ struct chunk_store {
 	 * (fd_epoch unchanged), and every unlink of a chunk file drops its entry after the
 	 * unlink, so a cached descriptor always refers to the file its name names now. */
 	pthread_mutex_t fd_mu;                     /* guards fd_* */
-	struct chunk_fd *fd_tab[CHUNK_FD_BUCKETS];
+	struct c3_hmap fd_tab;                     /* struct chunk_fd by (id, gen) */
 	struct chunk_fd *fd_lru, *fd_lru_tail;
 	uint64_t fd_epoch;
 	int fd_n;
 	/* the journal (wal == NULL when off): see "Commit =" in README.md.  The log's append
-	 * side and rec belong to the group-commit leader; ck_* to whoever set ck_state 1
-	 * (the leader, or open/close alone) and then to the checkpoint thread (state 2). */
+	 * side and rec belong to the group-commit leader; ck as kv_ckpt.h says (ck_mu guards
+	 * its state). */
 	struct kv_wal *wal;
 	int metafd;                                /* <dir>/meta (also syncfs's handle) */
-	int datafd;                                /* meta/data.mdb, read-only: meta pages */
-	uint32_t psize;                            /* LMDB page size */
 	int32_t jdata_max;                         /* < 0: never */
 	uint64_t ckpt_bytes;
 	struct c3_buf rec;                         /* the leader's record */
 	uint64_t since_ckpt;                       /* records since the last checkpoint began */
 	pthread_mutex_t wr_mu;                     /* LMDB writes outside the leader vs a
 						    * checkpoint's snapshot (mark_corrupt) */
-	MDB_txn *pin, *ck_pin;                     /* snapshot of the durable / next checkpoint */
-	uint8_t *ck_metas;                         /* 2 * psize */
-	uint64_t ck_seq;
-	uint32_t ck_file;
-	pthread_mutex_t ck_mu;                     /* guards ck_state, ck_stop */
+	struct kv_ckpt ck;                         /* checkpoints (src/kv/kv_ckpt.h) */
+	char ck_name[24];                          /* "target N", its log prefix */
+	pthread_mutex_t ck_mu;                     /* guards ck.state, ck.stop */
 	pthread_cond_t ck_cv;
-	int ck_state;                              /* 0 idle, 1 beginning, 2 thread finishing */
-	bool ck_stop, ck_thread;
-	pthread_t ck_thr;
 	atomic_uint_fast64_t st_jrec, st_jdata, st_ckpts, st_replayed;
 };
 
@@ -168,7 +160,7 @@ struct chunk_fd {
 	int refs;
 	bool direct;                               /* fd is O_DIRECT (storage.direct_read) */
 	bool cached;                               /* in fd_tab and the LRU list */
-	struct chunk_fd *hnext;                    /* hash chain */
+	struct c3_hmap_node hn;                    /* in fd_tab */
 	struct chunk_fd *lprev, *lnext;            /* LRU list, most recent first */
 };
 
@@ -248,37 +240,37 @@ static void chunk_path(const struct chunk_store *cs, struct chunk_id id, uint64_
 /* Converts an LMDB return code, once, into our codes. */
 /* ------------------------------------------------------------------ open-file cache */
 
-static unsigned chunk_fd_bucket(struct chunk_id id, uint64_t gen)
+static uint64_t chunk_id_hash(struct chunk_id id)
 {
-	uint64_t h = id.inode * 0x9e3779b97f4a7c15ull ^ (uint64_t)id.index * 0xc2b2ae3d27d4eb4full ^
-		     gen * 0x165667b19e3779f9ull;
+	return c3_hash_mix(c3_hash_u64(id.inode), id.index);
+}
 
-	return (unsigned)((h ^ (h >> 29)) % CHUNK_FD_BUCKETS);
+static uint64_t chunk_fd_hash(struct chunk_id id, uint64_t gen)
+{
+	return c3_hash_mix(chunk_id_hash(id), gen);
 }
 
 /* fd_mu held */
 static struct chunk_fd *chunk_fd_find(struct chunk_store *cs, struct chunk_id id, uint64_t gen)
 {
-	struct chunk_fd *e = cs->fd_tab[chunk_fd_bucket(id, gen)];
+	struct c3_hmap_node *n;
 
 	C3_ASSERT_LOCKED(&cs->fd_mu);
-	for (; e; e = e->hnext)
+	C3_HMAP_FOR_EACH_HASH(n, chunk_fd_hash(id, gen), &cs->fd_tab) {
+		struct chunk_fd *e = C3_CONTAINER_OF(n, struct chunk_fd, hn);
+
 		if (e->gen == gen && e->id.inode == id.inode && e->id.index == id.index)
 			return e;
+	}
 	return NULL;
 }
 
 /* fd_mu held: unlink e from the table and the LRU list (the caller closes it at refs 0). */
 static void chunk_fd_unhook(struct chunk_store *cs, struct chunk_fd *e)
 {
-	struct chunk_fd **pp = &cs->fd_tab[chunk_fd_bucket(e->id, e->gen)];
-
 	C3_ASSERT_LOCKED(&cs->fd_mu);
 	C3_ASSERT(e->cached && cs->fd_n > 0);
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
+	c3_hmap_remove(&cs->fd_tab, &e->hn);
 	if (e->lprev)
 		e->lprev->lnext = e->lnext;
 	else
@@ -287,9 +279,21 @@ static void chunk_fd_unhook(struct chunk_store *cs, struct chunk_fd *e)
 		e->lnext->lprev = e->lprev;
 	else
 		cs->fd_lru_tail = e->lprev;
-	e->hnext = e->lprev = e->lnext = NULL;
+	e->lprev = e->lnext = NULL;
 	e->cached = false;
 	cs->fd_n--;
+}
+
+/* fd_mu held: e, in no list, becomes the most recently used entry. */
+static void chunk_fd_push_front(struct chunk_store *cs, struct chunk_fd *e)
+{
+	e->lprev = NULL;
+	e->lnext = cs->fd_lru;
+	if (cs->fd_lru)
+		cs->fd_lru->lprev = e;
+	cs->fd_lru = e;
+	if (!cs->fd_lru_tail)
+		cs->fd_lru_tail = e;
 }
 
 /* fd_mu held: make e the most recently used entry. */
@@ -304,13 +308,7 @@ static void chunk_fd_front(struct chunk_store *cs, struct chunk_fd *e)
 		e->lnext->lprev = e->lprev;
 	else
 		cs->fd_lru_tail = e->lprev;
-	e->lprev = NULL;
-	e->lnext = cs->fd_lru;
-	if (cs->fd_lru)
-		cs->fd_lru->lprev = e;
-	cs->fd_lru = e;
-	if (!cs->fd_lru_tail)
-		cs->fd_lru_tail = e;
+	chunk_fd_push_front(cs, e);
 }
 
 /* A read-only descriptor of file generation gen of chunk id, from the cache or opened now
@@ -368,17 +366,9 @@ static struct chunk_fd *chunk_fd_get(struct chunk_store *cs, struct chunk_id id,
 	e->refs = 1;
 	pthread_mutex_lock(&cs->fd_mu);
 	if (epoch == cs->fd_epoch && !chunk_fd_find(cs, id, gen)) {
-		unsigned b = chunk_fd_bucket(id, gen);
-
 		e->cached = true;
-		e->hnext = cs->fd_tab[b];
-		cs->fd_tab[b] = e;
-		e->lnext = cs->fd_lru;
-		if (cs->fd_lru)
-			cs->fd_lru->lprev = e;
-		cs->fd_lru = e;
-		if (!cs->fd_lru_tail)
-			cs->fd_lru_tail = e;
+		c3_hmap_insert(&cs->fd_tab, &e->hn, chunk_fd_hash(id, gen));
+		chunk_fd_push_front(cs, e);
 		cs->fd_n++;
 		if (cs->fd_n > CHUNK_FD_MAX) {
 			victim = cs->fd_lru_tail;
@@ -573,37 +563,38 @@ static int chunk_load(struct chunk_store *cs, struct chunk_id id, struct chunk_v
 
 /* ------------------------------------------------------------------ slots */
 
-static struct chunk_slot **chunk_slot_ref(struct chunk_store *cs, struct chunk_id id)
+/* cs->mu held: the slot of id, or NULL. */
+static struct chunk_slot *chunk_slot_find(struct chunk_store *cs, struct chunk_id id)
 {
-	uint64_t h = (id.inode * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)id.index * 0xC2B2AE3D27D4EB4Full);
-	struct chunk_slot **pp = &cs->buckets[(h >> 20) % CHUNK_NBUCKETS];
+	struct c3_hmap_node *n;
 
-	while (*pp && chunk_id_cmp((*pp)->id, id) != 0)
-		pp = &(*pp)->next;
-	return pp;
+	C3_HMAP_FOR_EACH_HASH(n, chunk_id_hash(id), &cs->slots) {
+		struct chunk_slot *s = C3_CONTAINER_OF(n, struct chunk_slot, hn);
+
+		if (chunk_id_cmp(s->id, id) == 0)
+			return s;
+	}
+	return NULL;
 }
 
 /* Free the slot when nobody holds, waits for, or stages on it (cs->mu held). */
 static void chunk_slot_maybe_free(struct chunk_store *cs, struct chunk_slot *s)
 {
-	struct chunk_slot **pp;
-
 	C3_ASSERT_LOCKED(&cs->mu);
 	if (s->locked || s->waiters || s->has_pending || s->retired_ver)
 		return;
-	pp = chunk_slot_ref(cs, s->id);
-	*pp = s->next;
+	c3_hmap_remove(&cs->slots, &s->hn);
+	c3_hmap_shrink(&cs->slots);
 	pthread_cond_destroy(&s->cv);
 	free(s);
 }
 
 int chunk_store_lock(struct chunk_store *cs, struct chunk_id id)
 {
-	struct chunk_slot **pp, *s;
+	struct chunk_slot *s;
 
 	pthread_mutex_lock(&cs->mu);
-	pp = chunk_slot_ref(cs, id);
-	s = *pp;
+	s = chunk_slot_find(cs, id);
 	if (!s) {
 		s = calloc(1, sizeof(*s));
 		if (!s) {
@@ -612,7 +603,7 @@ int chunk_store_lock(struct chunk_store *cs, struct chunk_id id)
 		}
 		s->id = id;
 		pthread_cond_init(&s->cv, NULL);
-		*pp = s;
+		c3_hmap_insert(&cs->slots, &s->hn, chunk_id_hash(id));
 	}
 	while (s->locked) {
 		s->waiters++;
@@ -629,7 +620,7 @@ void chunk_store_unlock(struct chunk_store *cs, struct chunk_id id)
 	struct chunk_slot *s;
 
 	pthread_mutex_lock(&cs->mu);
-	s = *chunk_slot_ref(cs, id);
+	s = chunk_slot_find(cs, id);
 	if (s) {
 		s->locked = false;
 		if (s->waiters)
@@ -646,112 +637,57 @@ static struct chunk_slot *chunk_slot_locked(struct chunk_store *cs, struct chunk
 	struct chunk_slot *s;
 
 	pthread_mutex_lock(&cs->mu);
-	s = *chunk_slot_ref(cs, id);
+	s = chunk_slot_find(cs, id);
 	pthread_mutex_unlock(&cs->mu);
 	return s && s->locked ? s : NULL;
 }
 
 /* ------------------------------------------------------------------ journal: checkpoints */
 
-/* Begin a checkpoint (the group-commit leader between batches, or open/close alone): pin
- * the newest LMDB snapshot, copy its meta pages, switch log appends to the other file.
- * As in src/kv/kv_lmdb.c (sync=wal), whose crash argument this follows. */
-static int chunk_ckpt_begin(struct chunk_store *cs)
+/* Checkpoints (src/kv/kv_ckpt.c, as the kv lmdb backend's sync=wal, whose crash argument
+ * this follows).  The snapshot is taken under wr_mu: no mark_corrupt between the snapshot
+ * and its meta pages.  Before the snapshot is synced, every chunk file written before the
+ * log switch is made durable (syncfs: one file-system sync instead of one fdatasync per
+ * file and directory); at open (pre_sync false) nothing was written since the last
+ * checkpoint but what the replay synced itself (a syncfs there would wait for every other
+ * writer of the file system). */
+static void chunk_ck_lock(void *owner)
 {
-	size_t n = 2 * (size_t)cs->psize;
-	uint64_t t0, t1, top;
-	MDB_txn *r;
-	ssize_t got;
-	int rc;
-
-	pthread_mutex_lock(&cs->wr_mu); /* no mark_corrupt between the snapshot and its pages */
-	rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &r));
-	if (rc) {
-		pthread_mutex_unlock(&cs->wr_mu);
-		return rc;
-	}
-	got = pread(cs->datafd, cs->ck_metas, n, 0);
-	pthread_mutex_unlock(&cs->wr_mu);
-	if (got != (ssize_t)n) {
-		rc = got < 0 ? -errno : -EIO;
-		goto fail;
-	}
-	memcpy(&t0, cs->ck_metas + CHUNK_META_TXNID_OFF, 8);
-	memcpy(&t1, cs->ck_metas + cs->psize + CHUNK_META_TXNID_OFF, 8);
-	top = t0 > t1 ? t0 : t1;
-	if (top != (uint64_t)mdb_txn_id(r)) {
-		LOG_ERROR("target %u: LMDB meta pages name txn %llu, the snapshot is %llu: unknown "
-			  "LMDB file layout, the journal is unusable (storage.journal = false)",
-			  cs->target_id, (unsigned long long)top, (unsigned long long)mdb_txn_id(r));
-		rc = -EPROTO;
-		goto fail;
-	}
-	kv_wal_switch(cs->wal, &cs->ck_seq, &cs->ck_file);
-	cs->ck_pin = r;
-	return 0;
-fail:
-	mdb_txn_abort(r);
-	return rc;
+	pthread_mutex_lock(&((struct chunk_store *)owner)->wr_mu);
 }
 
-/* Finish it (any thread; commits go on into the other log file): make every chunk file
- * written before the switch durable (syncfs: one file-system sync instead of one
- * fdatasync per file and directory), then the pinned LMDB snapshot, then write the
- * checkpoint; only then may the old snapshot's pages and the old log file be reused.
- * files = false at open: nothing was written since the last checkpoint but what the replay
- * synced itself (a syncfs there would wait for every other writer of the file system). */
-static int chunk_ckpt_finish(struct chunk_store *cs, bool clean, bool files)
+static void chunk_ck_unlock(void *owner)
 {
-	int rc = 0;
+	pthread_mutex_unlock(&((struct chunk_store *)owner)->wr_mu);
+}
 
-	if (files && syncfs(cs->metafd) < 0)
-		rc = -errno;
-	if (!rc)
-		rc = chunk_mdb_err(mdb_env_sync(cs->env, 1));
-	if (!rc)
-		rc = kv_wal_write_ckpt(cs->wal, cs->ck_seq, cs->ck_file, clean, cs->ck_metas,
-				       cs->psize);
-	if (rc == 0) {
-		if (cs->pin)
-			mdb_txn_abort(cs->pin);
-		cs->pin = cs->ck_pin;
+static int chunk_ck_pre_sync(void *owner)
+{
+	return syncfs(((struct chunk_store *)owner)->metafd) < 0 ? -errno : 0;
+}
+
+/* ck_mu held: a background checkpoint ended. */
+static void chunk_ck_done(void *owner, int rc)
+{
+	struct chunk_store *cs = owner;
+
+	if (rc < 0) {
+		/* the log switched to a file no durable checkpoint names */
+		LOG_ERROR("target %u: journal checkpoint failed (%s); the target is "
+			  "failed", cs->target_id, c3_strerror(rc));
+		atomic_store(&cs->failed, true);
 	} else {
-		mdb_txn_abort(cs->ck_pin);
+		atomic_fetch_add(&cs->st_ckpts, 1);
 	}
-	cs->ck_pin = NULL;
-	return rc;
 }
 
-static void *chunk_ckpt_thread(void *arg)
-{
-	struct chunk_store *cs = arg;
-
-	pthread_mutex_lock(&cs->ck_mu);
-	for (;;) {
-		if (cs->ck_state == 2) {
-			pthread_mutex_unlock(&cs->ck_mu);
-			int rc = chunk_ckpt_finish(cs, false, true);
-
-			pthread_mutex_lock(&cs->ck_mu);
-			if (rc < 0) {
-				/* the log switched to a file no durable checkpoint names */
-				LOG_ERROR("target %u: journal checkpoint failed (%s); the target is "
-					  "failed", cs->target_id, c3_strerror(rc));
-				atomic_store(&cs->failed, true);
-			} else {
-				atomic_fetch_add(&cs->st_ckpts, 1);
-			}
-			cs->ck_state = 0;
-			pthread_cond_broadcast(&cs->ck_cv);
-			continue;
-		}
-		if (cs->ck_stop)
-			break;
-		pthread_cond_wait(&cs->ck_cv, &cs->ck_mu);
-	}
-	pthread_mutex_unlock(&cs->ck_mu);
-	return NULL;
-}
+static const struct kv_ckpt_ops chunk_ck_ops = {
+	.lock = chunk_ck_lock,
+	.unlock = chunk_ck_unlock,
+	.mdb_err = chunk_mdb_err,
+	.pre_sync = chunk_ck_pre_sync,
+	.done = chunk_ck_done,
+};
 
 /* The leader, after a logged batch: start a checkpoint when enough log accumulated and
  * none is running (the previous one must be durable before the log switches again). */
@@ -763,25 +699,20 @@ static void chunk_ckpt_maybe(struct chunk_store *cs)
 	if (cs->since_ckpt < CHUNK_CKPT_BATCHES && kv_wal_used(cs->wal) < cs->ckpt_bytes)
 		return;
 	pthread_mutex_lock(&cs->ck_mu);
-	go = cs->ck_state == 0 && !chunk_store_failed(cs);
-	if (go)
-		cs->ck_state = 1;
+	go = !chunk_store_failed(cs) && kv_ckpt_claim(&cs->ck);
 	pthread_mutex_unlock(&cs->ck_mu);
 	if (!go)
 		return;
 	cs->since_ckpt = 0;
-	rc = chunk_ckpt_begin(cs);
+	rc = kv_ckpt_begin(&cs->ck);
 	pthread_mutex_lock(&cs->ck_mu);
 	if (rc < 0) {
 		LOG_WARN("target %u: cannot begin a journal checkpoint: %s", cs->target_id,
 			 c3_strerror(rc));
 		if (rc == -EPROTO)
 			atomic_store(&cs->failed, true);
-		cs->ck_state = 0;
-	} else {
-		cs->ck_state = 2;
 	}
-	pthread_cond_broadcast(&cs->ck_cv);
+	kv_ckpt_hand_over(&cs->ck, rc);
 	pthread_mutex_unlock(&cs->ck_mu);
 }
 
@@ -796,8 +727,11 @@ struct chunk_fnote {
 
 struct chunk_replay {
 	struct chunk_store *cs;
-	uint8_t **recs;           /* the records after the checkpoint, in order */
-	size_t *lens, n, cap;
+	struct chunk_rec {
+		uint8_t *p;
+		size_t len;
+	} *recs;                  /* the records after the checkpoint, in order */
+	size_t n, cap;
 	struct chunk_fnote *notes;
 	size_t nnotes, notes_cap;
 	size_t cur;               /* record being applied */
@@ -809,25 +743,12 @@ static int chunk_replay_collect(void *arg, const uint8_t *p, size_t len)
 {
 	struct chunk_replay *r = arg;
 
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		uint8_t **nr = realloc(r->recs, cap * sizeof(*nr));
-		size_t *nl;
+	uint8_t *copy;
 
-		if (!nr)
-			return -ENOMEM;
-		r->recs = nr;
-		nl = realloc(r->lens, cap * sizeof(*nl));
-		if (!nl)
-			return -ENOMEM;
-		r->lens = nl;
-		r->cap = cap;
-	}
-	r->recs[r->n] = malloc(len ? len : 1);
-	if (!r->recs[r->n])
+	if (C3_ARRAY_RESERVE(r->recs, r->cap, r->n + 1) < 0 || !(copy = malloc(len ? len : 1)))
 		return -ENOMEM;
-	memcpy(r->recs[r->n], p, len);
-	r->lens[r->n++] = len;
+	memcpy(copy, p, len);
+	r->recs[r->n++] = (struct chunk_rec){ copy, len };
 	return 0;
 }
 
@@ -837,15 +758,8 @@ static int chunk_replay_note(void *arg, const struct sj_op *op)
 
 	if (op->type != SJ_SYNCED)
 		return 0;
-	if (r->nnotes == r->notes_cap) {
-		size_t cap = r->notes_cap ? r->notes_cap * 2 : 64;
-		struct chunk_fnote *nn = realloc(r->notes, cap * sizeof(*nn));
-
-		if (!nn)
-			return -ENOMEM;
-		r->notes = nn;
-		r->notes_cap = cap;
-	}
+	if (C3_ARRAY_RESERVE(r->notes, r->notes_cap, r->nnotes + 1) < 0)
+		return -ENOMEM;
 	r->notes[r->nnotes++] = (struct chunk_fnote){ op->inode, op->gen, op->index, r->cur };
 	return 0;
 }
@@ -942,9 +856,8 @@ static int chunk_replay_op(void *arg, const struct sj_op *op)
 static void chunk_replay_release(struct chunk_replay *r)
 {
 	for (size_t i = 0; i < r->n; i++)
-		free(r->recs[i]);
+		free(r->recs[i].p);
 	free(r->recs);
-	free(r->lens);
 	free(r->notes);
 }
 
@@ -972,14 +885,14 @@ static int chunk_replay(struct chunk_store *cs)
 		}
 	}
 	for (r.cur = 0; rc == 0 && r.cur < r.n; r.cur++)
-		rc = sj_decode(r.recs[r.cur], r.lens[r.cur], CHUNK_SIZE_MAX, chunk_replay_note, &r);
+		rc = sj_decode(r.recs[r.cur].p, r.recs[r.cur].len, CHUNK_SIZE_MAX, chunk_replay_note, &r);
 	if (rc == 0 && r.nnotes)
 		qsort(r.notes, r.nnotes, sizeof(*r.notes), chunk_fnote_cmp);
 	for (r.cur = 0; rc == 0 && r.cur < r.n; r.cur++) {
 		rc = chunk_mdb_err(mdb_txn_begin(cs->env, NULL, 0, &r.txn));
 		if (rc)
 			break;
-		rc = sj_decode(r.recs[r.cur], r.lens[r.cur], CHUNK_SIZE_MAX, chunk_replay_op, &r);
+		rc = sj_decode(r.recs[r.cur].p, r.recs[r.cur].len, CHUNK_SIZE_MAX, chunk_replay_op, &r);
 		if (rc == 0)
 			rc = chunk_mdb_err(mdb_txn_commit(r.txn));
 		else
@@ -1002,38 +915,14 @@ static int chunk_replay(struct chunk_store *cs)
 	return rc;
 }
 
-/* Put the checkpoint's meta pages back into data.mdb: LMDB then opens at its snapshot,
- * whose pages were durable and pinned (never reused) until a newer checkpoint. */
-static int chunk_restore_metas(int metafd, const struct kv_wal_ckpt *ck)
-{
-	size_t n = 2 * (size_t)ck->psize;
-	int fd = openat(metafd, "data.mdb", O_RDWR | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (pwrite(fd, ck->metas, n, 0) != (ssize_t)n)
-		rc = errno ? -errno : -EIO;
-	else if (fdatasync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* Open time, LMDB open (NOSYNC): replay a log a crash left, write a fresh checkpoint, and
  * keep the journal running (journal on) or leave it clean (off). */
 static int chunk_journal_start(struct chunk_store *cs, bool recover, bool keep, bool mdb_new)
 {
-	MDB_stat st;
-	int rc;
+	int rc = kv_ckpt_init(&cs->ck, cs->env, cs->metafd, cs->wal);
 
-	mdb_env_stat(cs->env, &st);
-	cs->psize = st.ms_psize;
-	cs->ck_metas = malloc(2 * (size_t)cs->psize);
-	if (cs->psize > KV_WAL_PSIZE_MAX || !cs->ck_metas)
-		return cs->ck_metas ? -EPROTO : -ENOMEM;
-	cs->datafd = openat(cs->metafd, "data.mdb", O_RDONLY | O_CLOEXEC);
-	if (cs->datafd < 0)
-		return -errno;
+	if (rc)
+		return rc;
 	if (recover) {
 		rc = chunk_replay(cs);
 		if (rc)
@@ -1043,21 +932,13 @@ static int chunk_journal_start(struct chunk_store *cs, bool recover, bool keep, 
 	 * the names of new log files) */
 	if (mdb_new && fsync(cs->metafd) < 0)
 		return -errno;
-	rc = chunk_ckpt_begin(cs);
-	if (rc == 0)
-		rc = chunk_ckpt_finish(cs, !keep, false);
+	rc = kv_ckpt_now(&cs->ck, !keep, false);
 	if (rc)
 		return rc;
-	if (keep) {
-		rc = pthread_create(&cs->ck_thr, NULL, chunk_ckpt_thread, cs);
-		if (rc)
-			return -rc;
-		cs->ck_thread = true;
-		return 0;
-	}
+	if (keep)
+		return kv_ckpt_start(&cs->ck);
 	/* journal off after a recovery: the log is clean now; LMDB syncs itself again */
-	mdb_txn_abort(cs->pin);
-	cs->pin = NULL;
+	kv_ckpt_release(&cs->ck);
 	kv_wal_close(cs->wal);
 	cs->wal = NULL;
 	return chunk_mdb_err(mdb_env_set_flags(cs->env, MDB_NOSYNC, 0));
@@ -1068,27 +949,14 @@ static void chunk_journal_stop(struct chunk_store *cs)
 {
 	int rc;
 
-	if (cs->ck_thread) {
-		pthread_mutex_lock(&cs->ck_mu);
-		while (cs->ck_state != 0)
-			pthread_cond_wait(&cs->ck_cv, &cs->ck_mu);
-		cs->ck_stop = true;
-		pthread_cond_broadcast(&cs->ck_cv);
-		pthread_mutex_unlock(&cs->ck_mu);
-		pthread_join(cs->ck_thr, NULL);
-		cs->ck_thread = false;
-		rc = chunk_store_failed(cs) ? -C3FS_ETARGETDOWN : chunk_ckpt_begin(cs);
-		if (rc == 0)
-			rc = chunk_ckpt_finish(cs, true, true);
+	if (cs->ck.thread) {
+		kv_ckpt_stop(&cs->ck);
+		rc = chunk_store_failed(cs) ? -C3FS_ETARGETDOWN : kv_ckpt_now(&cs->ck, true, true);
 		if (rc < 0)
 			LOG_WARN("target %u: no clean journal checkpoint at close (%s): the next "
 				 "open replays the log", cs->target_id, c3_strerror(rc));
 	}
-	if (cs->pin)
-		mdb_txn_abort(cs->pin);
-	if (cs->ck_pin)
-		mdb_txn_abort(cs->ck_pin);
-	cs->pin = cs->ck_pin = NULL;
+	kv_ckpt_release(&cs->ck);
 }
 
 /* ------------------------------------------------------------------ open / close */
@@ -1236,7 +1104,15 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 		return -ENOMEM;
 	for (int i = 0; i < CHUNK_NDIRS; i++)
 		cs->dirfds[i] = -1;
-	cs->metafd = cs->datafd = -1;
+	cs->metafd = cs->ck.datafd = -1;
+	cs->ck.ops = &chunk_ck_ops;
+	cs->ck.owner = cs;
+	snprintf(cs->ck_name, sizeof(cs->ck_name), "target %u", opts->target_id);
+	cs->ck.name = cs->ck_name;
+	cs->ck.off_hint = "the journal is unusable (storage.journal = false)";
+	cs->ck.corrupt_rc = -EPROTO;
+	cs->ck.mu = &cs->ck_mu;
+	cs->ck.cv = &cs->ck_cv;
 	c3_buf_init(&cs->rec);
 	pthread_mutex_init(&cs->wr_mu, NULL);
 	pthread_mutex_init(&cs->ck_mu, NULL);
@@ -1247,6 +1123,8 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	pthread_mutex_init(&cs->gc_mu, NULL);
 	pthread_cond_init(&cs->gc_cv, NULL);
 	pthread_mutex_init(&cs->fd_mu, NULL);
+	c3_hmap_init(&cs->slots, CHUNK_NBUCKETS);
+	c3_hmap_init(&cs->fd_tab, CHUNK_FD_BUCKETS);
 	cs->dir = strdup(dir);
 	cs->target_id = opts->target_id;
 	cs->io_engine = opts->io_engine;
@@ -1296,7 +1174,7 @@ int chunk_store_open(const char *dir, const struct chunk_store_opts *opts,
 	ck = cs->wal ? kv_wal_ckpt(cs->wal) : NULL;
 	recover = ck && !ck->clean;
 	if (recover) {
-		rc = chunk_restore_metas(cs->metafd, ck);
+		rc = kv_ckpt_restore_metas(cs->metafd, ck);
 		if (rc) {
 			LOG_ERROR("target %u: cannot restore LMDB's checkpoint from the journal: %s",
 				  opts->target_id, c3_strerror(rc));
@@ -1347,27 +1225,26 @@ void chunk_store_close(struct chunk_store *cs)
 {
 	if (!cs)
 		return;
-	for (int b = 0; b < CHUNK_NBUCKETS; b++) {
-		struct chunk_slot *s = cs->buckets[b], *n;
+	struct c3_hmap_node *n, *nx;
 
-		for (; s; s = n) {
-			n = s->next;
-			chunk_ver_release(&s->pending);
-			pthread_cond_destroy(&s->cv);
-			free(s);
-		}
+	C3_HMAP_FOR_EACH_SAFE(n, nx, &cs->slots) {
+		struct chunk_slot *s = C3_CONTAINER_OF(n, struct chunk_slot, hn);
+
+		chunk_ver_release(&s->pending);
+		pthread_cond_destroy(&s->cv);
+		free(s);
 	}
+	c3_hmap_release(&cs->slots);
 	chunk_fd_clear(cs);
+	c3_hmap_release(&cs->fd_tab);
 	if (cs->wal && cs->env)
 		chunk_journal_stop(cs);
+	kv_ckpt_release(&cs->ck);
 	if (cs->env)
 		mdb_env_close(cs->env);
 	kv_wal_close(cs->wal);
 	if (cs->metafd >= 0)
 		close(cs->metafd);
-	if (cs->datafd >= 0)
-		close(cs->datafd);
-	free(cs->ck_metas);
 	c3_buf_release(&cs->rec);
 	pthread_mutex_destroy(&cs->wr_mu);
 	pthread_mutex_destroy(&cs->ck_mu);
@@ -1445,7 +1322,7 @@ int chunk_store_stat(struct chunk_store *cs, struct chunk_id id, struct chunk_in
 	if (rc && rc != -ENOENT)
 		return rc;
 	pthread_mutex_lock(&cs->mu);
-	s = *chunk_slot_ref(cs, id);
+	s = chunk_slot_find(cs, id);
 	chunk_fill_info(rc ? NULL : &c, s, out);
 	pthread_mutex_unlock(&cs->mu);
 	chunk_ver_release(&c);
@@ -2533,7 +2410,7 @@ int chunk_store_list(struct chunk_store *cs, const struct chunk_id *after,
 		if (chunk_rec_decode(val.mv_data, val.mv_size, &v) != 0)
 			memset(&v, 0, sizeof(v)); /* damaged record: listed as corrupt */
 		pthread_mutex_lock(&cs->mu);
-		s = *chunk_slot_ref(cs, id);
+		s = chunk_slot_find(cs, id);
 		chunk_fill_info(&v, s, &info);
 		pthread_mutex_unlock(&cs->mu);
 		if (!v.ver) {

@@ -49,6 +49,21 @@ struct chunk_id {
 	uint32_t index;
 };
 
+/* The id just before id in (inode, index) order, for listings "from id inclusive" (they
+ * start after an id): false when id is the first of all. */
+static inline bool chunk_id_prev(struct chunk_id id, struct chunk_id *prev)
+{
+	if (id.index > 0) {
+		*prev = (struct chunk_id){ id.inode, id.index - 1 };
+		return true;
+	}
+	if (id.inode > 0) {
+		*prev = (struct chunk_id){ id.inode - 1, UINT32_MAX };
+		return true;
+	}
+	return false;
+}
+
 enum chunk_io_engine { CHUNK_IO_PSYNC = 0, CHUNK_IO_URING = 1 };
 
 struct chunk_store_opts {

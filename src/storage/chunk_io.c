@@ -60,23 +60,12 @@ static struct io_uring *chunk_io_get_ring(void)
 	return ring;
 }
 
-/* Submit one read (write=false) or write and wait: returns bytes or -errno. */
-static ssize_t chunk_io_uring_rw(struct io_uring *ring, bool write, int fd, void *buf,
-				 size_t n, off_t off)
+/* Submit the one prepared sqe and wait for its completion: its result or -errno. */
+static int chunk_io_uring_wait(struct io_uring *ring)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	struct io_uring_cqe *cqe;
-	int rc;
+	int rc = io_uring_submit(ring);
 
-	if (!sqe)
-		return -EBUSY;
-	if (n > (1u << 30))
-		n = 1u << 30;
-	if (write)
-		io_uring_prep_write(sqe, fd, buf, (unsigned)n, (uint64_t)off);
-	else
-		io_uring_prep_read(sqe, fd, buf, (unsigned)n, (uint64_t)off);
-	rc = io_uring_submit(ring);
 	if (rc < 0)
 		return rc;
 	do {
@@ -89,19 +78,39 @@ static ssize_t chunk_io_uring_rw(struct io_uring *ring, bool write, int fd, void
 	return rc;
 }
 
-ssize_t chunk_io_pread(int engine, int fd, void *buf, size_t n, off_t off)
+/* Submit one read (write=false) or write and wait: returns bytes or -errno. */
+static ssize_t chunk_io_uring_rw(struct io_uring *ring, bool write, int fd, void *buf,
+				 size_t n, off_t off)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe)
+		return -EBUSY;
+	if (n > (1u << 30))
+		n = 1u << 30;
+	if (write)
+		io_uring_prep_write(sqe, fd, buf, (unsigned)n, (uint64_t)off);
+	else
+		io_uring_prep_read(sqe, fd, buf, (unsigned)n, (uint64_t)off);
+	return chunk_io_uring_wait(ring);
+}
+
+/* Reads (write: writes) all n bytes, again after EINTR/EAGAIN and short transfers: bytes
+ * done (fewer only at end of file, or 0 bytes written) or -errno. */
+static ssize_t chunk_io_all(int engine, bool write, int fd, void *buf, size_t n, off_t off)
 {
 	struct io_uring *ring = engine == CHUNK_IO_URING ? chunk_io_get_ring() : NULL;
 	size_t done = 0;
 
 	while (done < n) {
+		uint8_t *p = (uint8_t *)buf + done;
+		off_t at = off + (off_t)done;
 		ssize_t r;
 
 		if (ring)
-			r = chunk_io_uring_rw(ring, false, fd, (uint8_t *)buf + done, n - done,
-					      off + (off_t)done);
+			r = chunk_io_uring_rw(ring, write, fd, p, n - done, at);
 		else
-			r = pread(fd, (uint8_t *)buf + done, n - done, off + (off_t)done);
+			r = write ? pwrite(fd, p, n - done, at) : pread(fd, p, n - done, at);
 		if (r < 0) {
 			if (!ring)
 				r = -errno;
@@ -114,6 +123,11 @@ ssize_t chunk_io_pread(int engine, int fd, void *buf, size_t n, off_t off)
 		done += (size_t)r;
 	}
 	return (ssize_t)done;
+}
+
+ssize_t chunk_io_pread(int engine, int fd, void *buf, size_t n, off_t off)
+{
+	return chunk_io_all(engine, false, fd, buf, n, off);
 }
 
 ssize_t chunk_io_pread_once(int engine, int fd, void *buf, size_t n, off_t off)
@@ -133,29 +147,9 @@ ssize_t chunk_io_pread_once(int engine, int fd, void *buf, size_t n, off_t off)
 
 int chunk_io_pwrite(int engine, int fd, const void *buf, size_t n, off_t off)
 {
-	struct io_uring *ring = engine == CHUNK_IO_URING ? chunk_io_get_ring() : NULL;
-	size_t done = 0;
+	ssize_t r = chunk_io_all(engine, true, fd, (void *)buf, n, off);
 
-	while (done < n) {
-		ssize_t r;
-
-		if (ring)
-			r = chunk_io_uring_rw(ring, true, fd, (uint8_t *)buf + done, n - done,
-					      off + (off_t)done);
-		else
-			r = pwrite(fd, (const uint8_t *)buf + done, n - done, off + (off_t)done);
-		if (r < 0) {
-			if (!ring)
-				r = -errno;
-			if (r == -EINTR || r == -EAGAIN)
-				continue;
-			return (int)r;
-		}
-		if (r == 0)
-			return -EIO;
-		done += (size_t)r;
-	}
-	return 0;
+	return r < 0 ? (int)r : (size_t)r < n ? -EIO : 0;
 }
 
 int chunk_io_fdatasync(int engine, int fd)
@@ -164,22 +158,12 @@ int chunk_io_fdatasync(int engine, int fd)
 
 	if (ring) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-		struct io_uring_cqe *cqe;
 		int rc;
 
 		if (!sqe)
 			return -EBUSY;
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-		rc = io_uring_submit(ring);
-		if (rc < 0)
-			return rc;
-		do {
-			rc = io_uring_wait_cqe(ring, &cqe);
-		} while (rc == -EINTR);
-		if (rc < 0)
-			return rc;
-		rc = cqe->res;
-		io_uring_cqe_seen(ring, cqe);
+		rc = chunk_io_uring_wait(ring);
 		return rc < 0 ? rc : 0;
 	}
 	return fdatasync(fd) < 0 ? -errno : 0;

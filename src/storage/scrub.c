@@ -363,67 +363,6 @@ static int scrub_page_cb(void *arg, struct chunk_id id, const struct chunk_info 
 	return 0;
 }
 
-static int chunk_id_cmp(struct chunk_id a, struct storage_chunk_id b)
-{
-	if (a.inode != b.inode)
-		return a.inode < b.inode ? -1 : 1;
-	if (a.index != b.index)
-		return a.index < b.index ? -1 : 1;
-	return 0;
-}
-
-/* The successor's chunk metadata after `after` (none: from the start) up to and including
- * last, appended to *out (n entries, realloc'd). */
-static int scrub_remote_range(struct storage_service *svc, const char *addr, uint32_t target,
-			      const struct chunk_id *after, struct chunk_id last,
-			      struct storage_chunk_meta **out, uint32_t *n)
-{
-	struct storage_dump_req m = { target, after != NULL, { 0, 0 }, 256 };
-
-	if (after) {
-		m.after.inode = after->inode;
-		m.after.index = after->index;
-	}
-	for (;;) {
-		struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
-		struct storage_dump_rsp rsp;
-		struct storage_chunk_meta *e;
-		bool past = false;
-		int rc;
-
-		storage_dump_req_encode(&m, &req);
-		rc = req.err ? req.err
-			     : rpc_call_sync(svc->cli, addr, STORAGE_T_DUMP_META, req.data, req.len,
-					     &resp, svc->forward_timeout_ms);
-		c3_buf_release(&req);
-		if (rc == 0)
-			rc = storage_dump_rsp_decode(resp.data, resp.len, &rsp);
-		c3_buf_release(&resp);
-		if (rc)
-			return rc;
-		e = rsp.nentries ? realloc(*out, (*n + rsp.nentries) * sizeof(**out)) : *out;
-		if (!e) {
-			storage_dump_rsp_release(&rsp);
-			return -ENOMEM;
-		}
-		*out = e;
-		for (uint32_t i = 0; i < rsp.nentries; i++) {
-			if (chunk_id_cmp(last, rsp.entries[i].chunk) < 0) {
-				past = true;
-				break;
-			}
-			(*out)[(*n)++] = rsp.entries[i];
-		}
-		if (past || !rsp.more || !rsp.nentries) {
-			storage_dump_rsp_release(&rsp);
-			return 0;
-		}
-		m.has_after = true;
-		m.after = rsp.entries[rsp.nentries - 1].chunk;
-		storage_dump_rsp_release(&rsp);
-	}
-}
-
 static bool scrub_meta_differs(const struct chunk_info *li, const struct storage_chunk_meta *re)
 {
 	return !re || re->commit_ver != li->commit_ver || re->length != li->length ||
@@ -435,21 +374,13 @@ static bool scrub_meta_differs(const struct chunk_info *li, const struct storage
 static int scrub_fix_one(struct storage_service *svc, struct svc_target *t, uint32_t chain_id,
 			 uint32_t succ, const char *addr, struct chunk_id id)
 {
-	struct storage_chunk_meta *re = NULL;
-	struct chunk_id prev = id;
+	struct svc_remote rem = { 0 };
+	const struct storage_chunk_meta *re;
+	struct chunk_id prev;
 	struct chunk_info info;
-	uint32_t n = 0;
-	bool has_prev = true;
+	bool has_prev = chunk_id_prev(id, &prev);
 	int rc;
 
-	if (prev.index > 0) {
-		prev.index--;
-	} else if (prev.inode > 0) {
-		prev.inode--;
-		prev.index = UINT32_MAX;
-	} else {
-		has_prev = false;
-	}
 	rc = chunk_store_lock(t->cs, id);
 	if (rc)
 		return rc;
@@ -458,19 +389,20 @@ static int scrub_fix_one(struct storage_service *svc, struct svc_target *t, uint
 		rc = rc == -ENOENT ? 0 : rc; /* gone, being written, or ours is the bad one */
 		goto out;
 	}
-	rc = scrub_remote_range(svc, addr, succ, has_prev ? &prev : NULL, id, &re, &n);
+	rc = svc__remote_dump(svc, addr, succ, has_prev ? &prev : NULL, &id, 256, &rem);
 	if (rc)
 		goto out;
-	if (n && chunk_id_cmp(id, re[n - 1].chunk) == 0 &&
-	    !scrub_meta_differs(&info, &re[n - 1]))
+	/* the last entry, when it is id's */
+	re = rem.n && svc__meta_cmp(id, rem.e[rem.n - 1].chunk) == 0 ? &rem.e[rem.n - 1] : NULL;
+	if (re && !scrub_meta_differs(&info, re))
 		goto out; /* equal now: a write was between us during the walk */
 	LOG_WARN("scrub of target %u: chunk %llu:%u differs on successor %u (here v%llu, %u "
 		 "bytes; there %s v%llu, %u bytes%s): sending ours", t->target_id,
 		 (unsigned long long)id.inode, id.index, succ,
-		 (unsigned long long)info.commit_ver, info.length,
-		 n && chunk_id_cmp(id, re[n - 1].chunk) == 0 ? "" : "missing,",
-		 n ? (unsigned long long)re[n - 1].commit_ver : 0ull, n ? re[n - 1].length : 0,
-		 n && (re[n - 1].flags & STORAGE_META_F_CORRUPT) ? ", marked corrupt" : "");
+		 (unsigned long long)info.commit_ver, info.length, re ? "" : "missing,",
+		 rem.n ? (unsigned long long)rem.e[rem.n - 1].commit_ver : 0ull,
+		 rem.n ? rem.e[rem.n - 1].length : 0,
+		 rem.n && (rem.e[rem.n - 1].flags & STORAGE_META_F_CORRUPT) ? ", marked corrupt" : "");
 	atomic_fetch_add(&t->scrub_errors, 1);
 	rc = svc__send_chunk(svc, t, chain_id, succ, id,
 			     STORAGE_UPD_F_REPAIR | STORAGE_UPD_F_DIVERGED, SVC_SEND_LOCKED, NULL);
@@ -480,7 +412,7 @@ static int scrub_fix_one(struct storage_service *svc, struct svc_target *t, uint
 	}
 out:
 	chunk_store_unlock(t->cs, id);
-	free(re);
+	free(rem.e);
 	return rc;
 }
 
@@ -516,7 +448,7 @@ static bool scrub_pass(struct storage_service *svc, struct svc_target *t)
 	struct svc_repair *rep = svc->rep;
 	struct scrub_page *pg = malloc(sizeof(*pg));
 	struct chunk_id end = { UINT64_MAX, UINT32_MAX }, after = { 0, 0 };
-	struct storage_chunk_meta *re = NULL;
+	struct svc_remote rem = { 0 };
 	uint64_t start = c3_now_ms(), next_ms = start, chunks = 0, bytes = 0, bad = 0, sent = 0;
 	bool has_after = false, done = false;
 	int rc = 0;
@@ -525,7 +457,7 @@ static bool scrub_pass(struct storage_service *svc, struct svc_target *t)
 		return false;
 	LOG_INFO("scrub of target %u starts", t->target_id);
 	for (;;) {
-		uint32_t nre = 0, j = 0, chain_id = 0, succ = 0;
+		uint32_t j = 0, chain_id = 0, succ = 0;
 		char addr[ROUTING_ADDR_MAX];
 		bool more = false;
 
@@ -535,8 +467,8 @@ static bool scrub_pass(struct storage_service *svc, struct svc_target *t)
 		if (rc < 0 || pg->n == 0)
 			break;
 		scrub_successor(svc, t, &chain_id, &succ, addr, sizeof(addr));
-		if (succ && scrub_remote_range(svc, addr, succ, has_after ? &after : NULL,
-					       pg->ids[pg->n - 1], &re, &nre) != 0)
+		if (succ && svc__remote_dump(svc, addr, succ, has_after ? &after : NULL,
+					     &pg->ids[pg->n - 1], 256, &rem) != 0)
 			succ = 0; /* compare next time */
 		for (uint32_t i = 0; i < pg->n; i++) {
 			struct chunk_read rd = { 0 };
@@ -573,10 +505,10 @@ static bool scrub_pass(struct storage_service *svc, struct svc_target *t)
 			chunk_read_release(&rd);
 			if (!succ || pg->infos[i].has_pending || pg->infos[i].corrupt)
 				continue;
-			while (j < nre && chunk_id_cmp(pg->ids[i], re[j].chunk) > 0)
+			while (j < rem.n && svc__meta_cmp(pg->ids[i], rem.e[j].chunk) > 0)
 				j++;
-			if (j < nre && chunk_id_cmp(pg->ids[i], re[j].chunk) == 0)
-				e = &re[j];
+			if (j < rem.n && svc__meta_cmp(pg->ids[i], rem.e[j].chunk) == 0)
+				e = &rem.e[j];
 			if (e && e->pending_ver)
 				continue; /* a write of it is in flight there */
 			if (scrub_meta_differs(&pg->infos[i], e)) {
@@ -590,14 +522,14 @@ static bool scrub_pass(struct storage_service *svc, struct svc_target *t)
 		}
 		after = pg->ids[pg->n - 1];
 		has_after = true;
-		free(re);
-		re = NULL;
+		free(rem.e);
+		rem = (struct svc_remote){ 0 };
 		if (!more)
 			break;
 	}
 	done = rc >= 0;
 stop:
-	free(re);
+	free(rem.e);
 	free(pg);
 	if (done) {
 		atomic_store(&t->scrub_last_ms, wall_ms());

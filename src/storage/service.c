@@ -34,6 +34,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/vec.h"
 #include "net/rpc.h"
 #include "proto/storage.h"
 
@@ -776,6 +777,7 @@ static void svc_write_one(struct storage_service *svc, const struct rpc_req *req
 }
 
 #define SVC_WRITE_PAR_MAX 8   /* ios of one batch applied in parallel */
+#define SVC_WRITE_POOL 16     /* workers the batches share (svc->write_pool) */
 
 /* A share of a batch: ios first, first + stride, ... */
 struct svc_write_part {
@@ -787,13 +789,12 @@ struct svc_write_part {
 	uint32_t first, stride;
 };
 
-static void *svc_write_part_run(void *arg)
+static void svc_write_part_run(void *arg)
 {
 	struct svc_write_part *p = arg;
 
 	for (uint32_t i = p->first; i < p->m->nios; i += p->stride)
 		svc_write_one(p->svc, p->req, &p->m->ios[i], p->req->bulk + p->offs[i], &p->res[i]);
-	return NULL;
 }
 
 /* Ios of a batch may run in parallel when no two name the same chunk (else their order
@@ -837,23 +838,18 @@ static void svc_on_write(struct rpc_req *req, void *arg)
 	}
 	if (m.nios > 1 && svc_batch_distinct(&m)) {
 		struct svc_write_part parts[SVC_WRITE_PAR_MAX];
-		pthread_t th[SVC_WRITE_PAR_MAX];
-		bool started[SVC_WRITE_PAR_MAX] = { false };
+		struct c3_pool_job jobs[SVC_WRITE_PAR_MAX];
 		uint32_t k = m.nios < SVC_WRITE_PAR_MAX ? m.nios : SVC_WRITE_PAR_MAX;
 
 		for (uint32_t j = 0; j < k; j++) {
 			parts[j] = (struct svc_write_part){ svc, req, &m, offs, res, j, k };
+			jobs[j] = (struct c3_pool_job){ .fn = svc_write_part_run, .arg = &parts[j] };
 			if (j > 0)
-				started[j] = pthread_create(&th[j], NULL, svc_write_part_run,
-							    &parts[j]) == 0;
+				c3_pool_submit(svc->write_pool, &jobs[j]);
 		}
 		svc_write_part_run(&parts[0]);
-		for (uint32_t j = 1; j < k; j++) {
-			if (started[j])
-				pthread_join(th[j], NULL);
-			else
-				svc_write_part_run(&parts[j]); /* no thread: do it here */
-		}
+		for (uint32_t j = 1; j < k; j++) /* runs here what no pool worker took */
+			c3_pool_join(svc->write_pool, &jobs[j]);
 	} else {
 		struct svc_write_part all = { svc, req, &m, offs, res, 0, 1 };
 
@@ -1416,27 +1412,17 @@ reply:
 struct svc_list {
 	struct chunk_id *ids;
 	struct chunk_info *infos;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap_ids, cap_infos;
 };
 
 static int svc_list_cb(void *arg, struct chunk_id id, const struct chunk_info *info)
 {
 	struct svc_list *l = arg;
 
-	if (l->n == l->cap) {
-		uint32_t nc = l->cap ? l->cap * 2 : 64;
-		struct chunk_id *ids = realloc(l->ids, nc * sizeof(*ids));
-		struct chunk_info *infos;
-
-		if (!ids)
-			return -ENOMEM;
-		l->ids = ids;
-		infos = realloc(l->infos, nc * sizeof(*infos));
-		if (!infos)
-			return -ENOMEM;
-		l->infos = infos;
-		l->cap = nc;
-	}
+	if (C3_ARRAY_RESERVE(l->ids, l->cap_ids, l->n + 1) < 0 ||
+	    C3_ARRAY_RESERVE(l->infos, l->cap_infos, l->n + 1) < 0)
+		return -ENOMEM;
 	l->ids[l->n] = id;
 	l->infos[l->n++] = *info;
 	return 0;
@@ -1490,17 +1476,9 @@ static void svc_on_remove(struct rpc_req *req, void *arg)
 	end.index = m.end == STORAGE_INDEX_END ? (m.inode == UINT64_MAX ? UINT32_MAX : 0) : m.end;
 	/* list from `from` inclusive: start after the id just before it */
 	{
-		struct chunk_id before = from;
-		bool have_before = true;
+		struct chunk_id before;
+		bool have_before = chunk_id_prev(from, &before);
 
-		if (before.index > 0) {
-			before.index--;
-		} else if (before.inode > 0) {
-			before.inode--;
-			before.index = UINT32_MAX;
-		} else {
-			have_before = false;
-		}
 		rc = chunk_store_list(t->cs, have_before ? &before : NULL, end,
 				      m.max && m.max < svc->remove_batch ? m.max : svc->remove_batch,
 				      svc_list_cb, &l, &rsp.more);
@@ -1693,46 +1671,44 @@ static void svc_on_space(struct rpc_req *req, void *arg)
 
 /* ------------------------------------------------------------------ recovery */
 
-/* Remote chunk metadata of a syncing successor, in id order. */
-struct svc_remote {
-	struct storage_chunk_meta *e;
-	uint32_t n, cap;
-};
-
-static int svc_remote_dump(struct storage_service *svc, const char *addr, uint32_t target,
-			   struct svc_remote *out)
+int svc__remote_dump(struct storage_service *svc, const char *addr, uint32_t target,
+		     const struct chunk_id *after, const struct chunk_id *last, uint32_t page,
+		     struct svc_remote *out)
 {
-	struct storage_dump_req m = { target, false, { 0, 0 }, STORAGE_MAX_DUMP };
+	struct storage_dump_req m = { target, after != NULL, { 0, 0 }, page };
 
+	if (after) {
+		m.after.inode = after->inode;
+		m.after.index = after->index;
+	}
 	for (;;) {
 		struct c3_buf req = C3_BUF_INIT, resp = C3_BUF_INIT;
 		struct storage_dump_rsp rsp;
+		bool past = false;
 		int rc;
 
 		storage_dump_req_encode(&m, &req);
-		rc = rpc_call_sync(svc->cli, addr, STORAGE_T_DUMP_META, req.data, req.len, &resp,
-				   svc->forward_timeout_ms);
+		rc = req.err ? req.err
+			     : rpc_call_sync(svc->cli, addr, STORAGE_T_DUMP_META, req.data, req.len,
+					     &resp, svc->forward_timeout_ms);
 		c3_buf_release(&req);
 		if (rc == 0)
 			rc = storage_dump_rsp_decode(resp.data, resp.len, &rsp);
 		c3_buf_release(&resp);
 		if (rc)
 			return rc;
-		if (out->n + rsp.nentries > out->cap) {
-			uint32_t nc = (out->n + rsp.nentries) * 2;
-			struct storage_chunk_meta *e = realloc(out->e, nc * sizeof(*e));
-
-			if (!e) {
-				storage_dump_rsp_release(&rsp);
-				return -ENOMEM;
-			}
-			out->e = e;
-			out->cap = nc;
+		if (C3_ARRAY_RESERVE(out->e, out->cap, (size_t)out->n + rsp.nentries) < 0) {
+			storage_dump_rsp_release(&rsp);
+			return -ENOMEM;
 		}
-		if (rsp.nentries)
-			memcpy(out->e + out->n, rsp.entries, rsp.nentries * sizeof(*rsp.entries));
-		out->n += rsp.nentries;
-		if (!rsp.more || !rsp.nentries) {
+		for (uint32_t i = 0; i < rsp.nentries; i++) {
+			if (last && svc__meta_cmp(*last, rsp.entries[i].chunk) < 0) {
+				past = true;
+				break;
+			}
+			out->e[out->n++] = rsp.entries[i];
+		}
+		if (past || !rsp.more || !rsp.nentries) {
 			storage_dump_rsp_release(&rsp);
 			return 0;
 		}
@@ -2010,7 +1986,7 @@ static int svc_sync_run(struct storage_service *svc, struct svc_target *t, uint3
 		 chain_ver, t->target_id);
 	/* changes begun before this process saw the syncing successor end first */
 	svc_change_drain(svc);
-	rc = svc_remote_dump(svc, addr, succ, &rem);
+	rc = svc__remote_dump(svc, addr, succ, NULL, NULL, STORAGE_MAX_DUMP, &rem);
 	if (rc == 0)
 		rc = chunk_store_list(t->cs, NULL, end, 0, svc_list_cb, &loc, &more);
 	if (rc == 0 && !(w.ids = calloc((size_t)loc.n + rem.n + 1, sizeof(*w.ids))))
@@ -2517,6 +2493,9 @@ int storage_service_new(const struct storage_service_opts *o, struct storage_ser
 	rc = svc__scrub_start(svc);
 	if (rc)
 		goto fail;
+	rc = c3_pool_new(SVC_WRITE_POOL, &svc->write_pool);
+	if (rc)
+		goto fail;
 	rc = rpc_server_start(svc->srv);
 	if (rc)
 		goto fail;
@@ -2546,6 +2525,7 @@ void storage_service_free(struct storage_service *svc)
 	if (svc->srv)
 		rpc_server_free(svc->srv);
 	svc__arings_free(svc);
+	c3_pool_free(svc->write_pool); /* no handler runs any more */
 	if (svc->cli)
 		rpc_client_free(svc->cli);
 	for (int i = 0; i < svc->ntargets; i++) {

@@ -14,6 +14,7 @@
 
 #include "cluster/routing.h"
 #include "common/metrics.h"
+#include "common/pool.h"
 #include "net/rpc.h"
 #include "proto/storage.h"
 #include "storage/chunk.h"
@@ -60,6 +61,30 @@ struct svc_dedup {
 
 struct svc_repair;  /* scrub.c: the queue of chunks to repair */
 
+/* A chunk id against one of a DUMP_META reply: < 0, 0, > 0. */
+static inline int svc__meta_cmp(struct chunk_id a, struct storage_chunk_id b)
+{
+	if (a.inode != b.inode)
+		return a.inode < b.inode ? -1 : 1;
+	if (a.index != b.index)
+		return a.index < b.index ? -1 : 1;
+	return 0;
+}
+
+/* Chunk metadata of a successor, in id order (svc__remote_dump); e is the holder's. */
+struct svc_remote {
+	struct storage_chunk_meta *e;
+	uint32_t n;
+	size_t cap;
+};
+
+/* The chunk metadata of target on addr after *after (NULL: from the start) up to and
+ * including *last (NULL: to the end), fetched in pages of `page` entries (DUMP_META) and
+ * appended to out.  0, or an error (out may hold some entries; free out->e anyway). */
+int svc__remote_dump(struct storage_service *svc, const char *addr, uint32_t target,
+		     const struct chunk_id *after, const struct chunk_id *last, uint32_t page,
+		     struct svc_remote *out);
+
 struct storage_service {
 	uint32_t node_id;
 	int io_engine;
@@ -91,6 +116,7 @@ struct storage_service {
 	/* recovery: one thread syncs SYNCING successors of our serving targets */
 	pthread_t sync_thread;
 	bool sync_started;
+	struct c3_pool *write_pool;       /* the parts of a write batch (svc_on_write) */
 	pthread_mutex_t sync_mu;          /* guards sync_stop, sync_kick, sync_done_* */
 	pthread_cond_t sync_cv;
 	bool sync_stop, sync_kick;

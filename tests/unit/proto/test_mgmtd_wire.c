@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/routing.h"
 #include "net/codec.h"
 #include "proto/mgmtd.h"
 #include "tests/unit/proto/wire_test.h"

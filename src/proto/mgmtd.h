@@ -51,27 +51,12 @@
 #include "common/buf.h"
 #include "proto/cluster_types.h"
 
-#define MGMTD_T_REGISTER      100
-#define MGMTD_T_HEARTBEAT     101
-#define MGMTD_T_GET_ROUTING   102
-#define MGMTD_T_GET_LEADER    103
-#define MGMTD_T_LIST_NODES    104  /* every node incl. clients, with session details */
-#define MGMTD_T_GET_CONFIG    105  /* live configuration of a node type or node */
-
-#define MGMTD_T_CREATE_CHAIN_TABLE 150
-#define MGMTD_T_SET_NODE_STATE     151
-#define MGMTD_T_SET_TARGET_STATE   152
-#define MGMTD_T_ROTATE_LASTSRV     153
-#define MGMTD_T_REMOVE_NODE        154
-#define MGMTD_T_CHAIN_MEMBER       156  /* add a target to a chain / remove it (admin) */
-#define MGMTD_T_SET_CONFIG         155
-
-/* users and tokens (below, "users") */
-#define MGMTD_T_GET_USERS          120  /* a meta node fetches the user table */
-#define MGMTD_T_USER_ADD           170
-#define MGMTD_T_USER_REMOVE        171
-#define MGMTD_T_TOKEN_ROTATE       172
-#define MGMTD_T_USER_LIST          173
+/* MGMTD_T_REGISTER = 100, ... (mgmtd.def, the one table of the types and their names):
+ * 100-149 node requests, 150-199 admin requests (users and tokens: "users" below). */
+enum mgmtd_msg_type {
+#define MGMTD_TYPE(NAME, number, name, what) MGMTD_T_##NAME = number,
+#include "proto/mgmtd.def"
+};
 
 #define MGMTD_TOKEN_MAX    256
 #define MGMTD_HOSTNAME_MAX 64

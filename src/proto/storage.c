@@ -250,15 +250,3 @@ static void *alloc_array(uint32_t n, size_t sz, int *err)
 #include "proto/storage.def"
 #undef F
 #undef A
-
-const char *storage_msg_name(uint16_t type)
-{
-	switch (type) {
-#define STORAGE_TYPE(NAME, number, name, req, rsp, doc)                                 \
-	case number:                                                                    \
-		return name;
-#include "proto/storage.def"
-	default:
-		return NULL;
-	}
-}

@@ -238,7 +238,7 @@ struct storage_dump_rsp {
 /* ---- STORAGE_T_SPACE_INFO ---- */
 struct storage_target_info {
 	uint32_t target_id;
-	uint8_t local_state;          /* enum target_local_state (cluster/routing.h) */
+	uint8_t local_state;          /* enum target_local_state (proto/cluster_types.h) */
 	uint64_t capacity_bytes;
 	uint64_t free_bytes;
 	uint64_t nchunks;
@@ -327,7 +327,6 @@ int storage_repair_req_decode(const void *p, size_t n, struct storage_repair_req
 void storage_scrub_req_encode(const struct storage_scrub_req *m, struct c3_buf *b);
 int storage_scrub_req_decode(const void *p, size_t n, struct storage_scrub_req *out);
 
-/* Name of a message type ("write", "read", ...) or NULL when not a storage type. */
-const char *storage_msg_name(uint16_t type);
+/* The name of a message type ("write", "read", ...): c3_msg_name() (proto/msg.h). */
 
 #endif

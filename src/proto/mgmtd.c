@@ -5,31 +5,54 @@
  * strings that do not fit or contain NUL, enums out of range, zero ids where an id is
  * required, zero incarnations, duplicate target ids in a heartbeat, and counts above the
  * limits in proto/mgmtd.h.  Trailing bytes are ignored (forward compatibility).
+ * The payloads of fixed fields are rows of mgmtd.def, expanded here (codec_gen.h) with
+ * the *_ok checks below; the others, with optional tails, arrays or text, follow by hand.
  */
 #include "proto/mgmtd.h"
 
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
+#include "proto/codec_gen.h"
 
-#include "common/errors.h"
-#include "net/codec.h"
+/* ------------------------------------------------------------------ from the table */
 
-/* ------------------------------------------------------------------ redirect */
-
-void mgmtd_redirect_encode(const struct mgmtd_redirect *m, struct c3_buf *out)
+static bool register_resp_ok(const struct mgmtd_register_resp *m)
 {
-	c3_enc_str(out, m->leader);
+	return m->node_id != 0 && m->lease_ms != 0 && m->heartbeat_ms != 0;
 }
 
-int mgmtd_redirect_decode(const void *p, size_t n, struct mgmtd_redirect *m)
+static bool remove_node_req_ok(const struct mgmtd_remove_node_req *m)
 {
-	struct c3_dec d;
-
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->leader, sizeof(m->leader));
-	return c3_dec_finish(&d);
+	return m->node_id != 0;
 }
+
+static bool set_node_state_req_ok(const struct mgmtd_set_node_state_req *m)
+{
+	return m->node_id != 0 && (m->state == NODE_UP || m->state == NODE_MAINTENANCE);
+}
+
+static bool set_target_state_req_ok(const struct mgmtd_set_target_state_req *m)
+{
+	return m->target_id != 0 && m->state >= TARGET_SERVING && m->state <= TARGET_OFFLINE;
+}
+
+static bool chain_member_req_ok(const struct mgmtd_chain_member_req *m)
+{
+	return m->chain_id != 0 && m->target_id != 0 &&
+	       (m->op == MGMTD_CHAIN_ADD || m->op == MGMTD_CHAIN_REMOVE);
+}
+
+static bool rotate_lastsrv_req_ok(const struct mgmtd_rotate_lastsrv_req *m)
+{
+	return m->chain_id != 0;
+}
+
+#define F C3_GEN_F_ENC
+#define MGMTD_MSG(msg, check, FIELDS) C3_GEN_ENCODER(mgmtd, msg, FIELDS)
+#include "proto/mgmtd.def"
+#undef F
+#define F C3_GEN_F_DEC
+#define MGMTD_MSG(msg, check, FIELDS) C3_GEN_DECODER(mgmtd, msg, check, FIELDS)
+#include "proto/mgmtd.def"
+#undef F
 
 /* ------------------------------------------------------------------ register */
 
@@ -63,28 +86,6 @@ int mgmtd_register_req_decode(const void *p, size_t n, struct mgmtd_register_req
 	if (m->node_type < NODE_META || m->node_type > NODE_CLIENT || m->incarnation == 0)
 		return -C3FS_EBADMSG;
 	if (m->node_type != NODE_CLIENT && (m->addr[0] == '\0' || strchr(m->addr, ' ')))
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_register_resp_encode(const struct mgmtd_register_resp *m, struct c3_buf *out)
-{
-	c3_enc_u32(out, m->node_id);
-	c3_enc_u32(out, m->lease_ms);
-	c3_enc_u32(out, m->heartbeat_ms);
-	c3_enc_u64(out, m->routing_version);
-}
-
-int mgmtd_register_resp_decode(const void *p, size_t n, struct mgmtd_register_resp *m)
-{
-	struct c3_dec d;
-
-	c3_dec_init(&d, p, n);
-	m->node_id = c3_dec_u32(&d);
-	m->lease_ms = c3_dec_u32(&d);
-	m->heartbeat_ms = c3_dec_u32(&d);
-	m->routing_version = c3_dec_u64(&d);
-	if (c3_dec_finish(&d) || m->node_id == 0 || m->lease_ms == 0 || m->heartbeat_ms == 0)
 		return -C3FS_EBADMSG;
 	return 0;
 }
@@ -272,20 +273,6 @@ int mgmtd_heartbeat_resp_decode(const void *p, size_t n, struct mgmtd_heartbeat_
 
 /* ------------------------------------------------------------------ routing */
 
-void mgmtd_get_routing_req_encode(const struct mgmtd_get_routing_req *m, struct c3_buf *out)
-{
-	c3_enc_u64(out, m->known_version);
-}
-
-int mgmtd_get_routing_req_decode(const void *p, size_t n, struct mgmtd_get_routing_req *m)
-{
-	struct c3_dec d;
-
-	c3_dec_init(&d, p, n);
-	m->known_version = c3_dec_u64(&d);
-	return c3_dec_finish(&d);
-}
-
 void mgmtd_get_routing_resp_encode(uint64_t version, const struct c3_buf *body,
 				   struct c3_buf *out)
 {
@@ -312,28 +299,6 @@ int mgmtd_get_routing_resp_split(const void *p, size_t n, uint64_t *version,
 		return 0;
 	*body = c3_dec_bytes(&d, UINT32_MAX, body_len);
 	return *body ? 0 : -C3FS_EBADMSG;
-}
-
-/* ------------------------------------------------------------------ leader */
-
-void mgmtd_leader_resp_encode(const struct mgmtd_leader_resp *m, struct c3_buf *out)
-{
-	c3_enc_str(out, m->leader);
-	c3_enc_str(out, m->self);
-	c3_enc_bool(out, m->self_is_leader);
-	c3_enc_u64(out, m->lease_left_ms);
-}
-
-int mgmtd_leader_resp_decode(const void *p, size_t n, struct mgmtd_leader_resp *m)
-{
-	struct c3_dec d;
-
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->leader, sizeof(m->leader));
-	c3_dec_str(&d, m->self, sizeof(m->self));
-	m->self_is_leader = c3_dec_bool(&d);
-	m->lease_left_ms = c3_dec_u64(&d);
-	return c3_dec_finish(&d);
 }
 
 /* ------------------------------------------------------------------ list nodes */
@@ -491,132 +456,6 @@ int mgmtd_create_table_resp_decode(const void *p, size_t n, struct mgmtd_create_
 		return -C3FS_EBADMSG;
 	/* appended field: absent from older senders */
 	m->targets_unused = c3_dec_left(&d) >= 4 ? c3_dec_u32(&d) : 0;
-	return c3_dec_finish(&d);
-}
-
-void mgmtd_remove_node_req_encode(const struct mgmtd_remove_node_req *m, struct c3_buf *out)
-{
-	c3_enc_str(out, m->admin_token);
-	c3_enc_u32(out, m->node_id);
-}
-
-int mgmtd_remove_node_req_decode(const void *p, size_t n, struct mgmtd_remove_node_req *m)
-{
-	struct c3_dec d;
-
-	memset(m, 0, sizeof(*m));
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
-	m->node_id = c3_dec_u32(&d);
-	if (c3_dec_finish(&d) || m->node_id == 0)
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_set_node_state_req_encode(const struct mgmtd_set_node_state_req *m,
-				     struct c3_buf *out)
-{
-	c3_enc_str(out, m->admin_token);
-	c3_enc_u32(out, m->node_id);
-	c3_enc_u8(out, m->state);
-}
-
-int mgmtd_set_node_state_req_decode(const void *p, size_t n,
-				    struct mgmtd_set_node_state_req *m)
-{
-	struct c3_dec d;
-
-	memset(m, 0, sizeof(*m));
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
-	m->node_id = c3_dec_u32(&d);
-	m->state = c3_dec_u8(&d);
-	if (c3_dec_finish(&d) || m->node_id == 0 ||
-	    (m->state != NODE_UP && m->state != NODE_MAINTENANCE))
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_set_target_state_req_encode(const struct mgmtd_set_target_state_req *m,
-				       struct c3_buf *out)
-{
-	c3_enc_str(out, m->admin_token);
-	c3_enc_u32(out, m->target_id);
-	c3_enc_u8(out, m->state);
-}
-
-int mgmtd_set_target_state_req_decode(const void *p, size_t n,
-				      struct mgmtd_set_target_state_req *m)
-{
-	struct c3_dec d;
-
-	memset(m, 0, sizeof(*m));
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
-	m->target_id = c3_dec_u32(&d);
-	m->state = c3_dec_u8(&d);
-	if (c3_dec_finish(&d) || m->target_id == 0 || m->state < TARGET_SERVING ||
-	    m->state > TARGET_OFFLINE)
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_chain_member_req_encode(const struct mgmtd_chain_member_req *m, struct c3_buf *out)
-{
-	c3_enc_str(out, m->admin_token);
-	c3_enc_u32(out, m->chain_id);
-	c3_enc_u32(out, m->target_id);
-	c3_enc_u8(out, m->op);
-}
-
-int mgmtd_chain_member_req_decode(const void *p, size_t n, struct mgmtd_chain_member_req *m)
-{
-	struct c3_dec d;
-
-	memset(m, 0, sizeof(*m));
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
-	m->chain_id = c3_dec_u32(&d);
-	m->target_id = c3_dec_u32(&d);
-	m->op = c3_dec_u8(&d);
-	if (c3_dec_finish(&d) || m->chain_id == 0 || m->target_id == 0 ||
-	    (m->op != MGMTD_CHAIN_ADD && m->op != MGMTD_CHAIN_REMOVE))
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_rotate_lastsrv_req_encode(const struct mgmtd_rotate_lastsrv_req *m,
-				     struct c3_buf *out)
-{
-	c3_enc_str(out, m->admin_token);
-	c3_enc_u32(out, m->chain_id);
-}
-
-int mgmtd_rotate_lastsrv_req_decode(const void *p, size_t n,
-				    struct mgmtd_rotate_lastsrv_req *m)
-{
-	struct c3_dec d;
-
-	memset(m, 0, sizeof(*m));
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
-	m->chain_id = c3_dec_u32(&d);
-	if (c3_dec_finish(&d) || m->chain_id == 0)
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_admin_resp_encode(const struct mgmtd_admin_resp *m, struct c3_buf *out)
-{
-	c3_enc_u64(out, m->routing_version);
-}
-
-int mgmtd_admin_resp_decode(const void *p, size_t n, struct mgmtd_admin_resp *m)
-{
-	struct c3_dec d;
-
-	c3_dec_init(&d, p, n);
-	m->routing_version = c3_dec_u64(&d);
 	return c3_dec_finish(&d);
 }
 
@@ -837,22 +676,6 @@ int cluster_users_decode(struct c3_dec *d, struct cluster_user **users, uint32_t
 	return 0;
 }
 
-void mgmtd_get_users_req_encode(const struct mgmtd_get_users_req *m, struct c3_buf *out)
-{
-	c3_enc_u32(out, m->node_id);
-	c3_enc_u64(out, m->known_version);
-}
-
-int mgmtd_get_users_req_decode(const void *p, size_t n, struct mgmtd_get_users_req *m)
-{
-	struct c3_dec d;
-
-	c3_dec_init(&d, p, n);
-	m->node_id = c3_dec_u32(&d);
-	m->known_version = c3_dec_u64(&d);
-	return c3_dec_finish(&d) ? -C3FS_EBADMSG : 0;
-}
-
 void mgmtd_users_resp_encode(const struct mgmtd_users_resp *m, bool with_hash,
 			     struct c3_buf *out)
 {
@@ -903,19 +726,3 @@ int mgmtd_user_add_req_decode(const void *p, size_t n, struct mgmtd_user_add_req
 	return rc;
 }
 
-void mgmtd_user_remove_req_encode(const struct mgmtd_user_remove_req *m, struct c3_buf *out)
-{
-	c3_enc_str(out, m->admin_token);
-	c3_enc_u32(out, m->uid);
-}
-
-int mgmtd_user_remove_req_decode(const void *p, size_t n, struct mgmtd_user_remove_req *m)
-{
-	struct c3_dec d;
-
-	memset(m, 0, sizeof(*m));
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
-	m->uid = c3_dec_u32(&d);
-	return c3_dec_finish(&d) ? -C3FS_EBADMSG : 0;
-}

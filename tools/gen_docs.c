@@ -1,6 +1,7 @@
 /* gen_docs.c — c3fs-gen-docs: generated documentation.
  *
  *   c3fs-gen-docs errors > docs/ERRORS.md
+ *   c3fs-gen-docs protocol < docs/PROTOCOL.md > new   (then move new over PROTOCOL.md)
  *
  * docs/ERRORS.md is one table built from src/common/errors.def (code, name, errno seen by
  * applications, retry class, message), sorted by code, and the retry classes of the plain
@@ -9,6 +10,13 @@
  * otherwise nothing is printed and the exit status is 1.  tests/unit/common/test_errors_doc.c includes this file (with
  * C3_GEN_DOCS_NO_MAIN) and fails when the committed docs/ERRORS.md differs from what
  * gen_docs_errors() produces.
+ *
+ * The message types of docs/PROTOCOL.md (the lines between the two "c3fs-gen-docs
+ * messages" markers) come from the message tables src/proto/mgmtd.def, meta.def and
+ * storage.def: one table per service, by type number.  Checked first: each number in its
+ * service's range, numbers and names unique.  `protocol` copies the document from stdin to
+ * stdout with the lines between the markers replaced; tests/unit/proto/test_protocol_doc.c
+ * fails when the committed docs/PROTOCOL.md differs from that.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -231,11 +239,167 @@ static void gen_docs_errors_h(const struct gen_docs_err *tab, size_t n, struct c
 	c3_buf_printf(out, "};\n\n#endif\n");
 }
 
+/* ---------------------------------------------------------------- message types */
+
+struct gen_docs_msg {
+	int type;
+	const char *service;  /* "mgmtd", "meta", "storage" */
+	const char *constant; /* "MGMTD_T_REGISTER" */
+	const char *name;     /* c3_msg_name() */
+	const char *req, *rsp; /* payload rows of the table (storage), NULL when not listed */
+	const char *what;
+};
+
+static const struct gen_docs_msg gen_docs_msgtab[] = {
+#define MGMTD_TYPE(NAME, number, name, what)                                            \
+	{ number, "mgmtd", "MGMTD_T_" #NAME, name, NULL, NULL, what },
+#include "proto/mgmtd.def"
+#define META_TYPE(NAME, number, name, what)                                             \
+	{ number, "meta", "META_T_" #NAME, name, NULL, NULL, what },
+#include "proto/meta.def"
+#define STORAGE_TYPE(NAME, number, name, req, rsp, what)                                \
+	{ number, "storage", "STORAGE_T_" #NAME, name, req, rsp, what },
+#include "proto/storage.def"
+};
+#define GEN_DOCS_NMSG (sizeof(gen_docs_msgtab) / sizeof(gen_docs_msgtab[0]))
+
+#define GEN_DOCS_MSG_BEGIN "<!-- begin: c3fs-gen-docs messages -->\n"
+#define GEN_DOCS_MSG_END "<!-- end: c3fs-gen-docs messages -->\n"
+
+static int gen_docs_msg_cmp(const void *a, const void *b)
+{
+	const struct gen_docs_msg *x = a, *y = b;
+
+	return (x->type > y->type) - (x->type < y->type);
+}
+
+/* A payload cell: "write_req" -> `struct storage_write_req`, "-" -> empty. */
+static void gen_docs_payload(struct c3_buf *out, const char *service, const char *p)
+{
+	if (strcmp(p, "-") == 0)
+		c3_buf_printf(out, "empty");
+	else
+		c3_buf_printf(out, "`%s_%s`", service, p);
+}
+
+/* Render the message tables (markers included) for the n rows of tab into out.  Returns 0,
+ * -EINVAL with why set when a number is outside its service's range or a number or a name
+ * is used twice, or -ENOMEM. */
+static int gen_docs_messages(const struct gen_docs_msg *tab, size_t n, struct c3_buf *out,
+			     char *why, size_t whylen)
+{
+	static const struct {
+		const char *service;
+		int lo, hi;
+	} services[] = { { "mgmtd", 100, 199 }, { "meta", 200, 299 }, { "storage", 300, 399 } };
+	struct gen_docs_msg *v;
+	int rc = 0;
+
+	v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(v, tab, n * sizeof(*v));
+	qsort(v, n, sizeof(v[0]), gen_docs_msg_cmp);
+	for (size_t i = 0; i < n; i++) {
+		bool in_range = false;
+
+		for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++)
+			if (strcmp(v[i].service, services[s].service) == 0 &&
+			    v[i].type >= services[s].lo && v[i].type <= services[s].hi)
+				in_range = true;
+		if (!in_range) {
+			snprintf(why, whylen, "%s: type %d outside the range of %s", v[i].constant,
+				 v[i].type, v[i].service);
+			rc = -EINVAL;
+			goto out;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (v[j].type == v[i].type || strcmp(v[j].name, v[i].name) == 0) {
+				snprintf(why, whylen, "%s and %s share a number or a name",
+					 v[j].constant, v[i].constant);
+				rc = -EINVAL;
+				goto out;
+			}
+		}
+	}
+	c3_buf_printf(out, GEN_DOCS_MSG_BEGIN
+		      "<!-- generated from src/proto/mgmtd.def, meta.def and storage.def by "
+		      "`c3fs-gen-docs protocol`: edit those, not these lines -->\n");
+	for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++) {
+		bool payloads = false;
+
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(v[i].service, services[s].service) == 0 && v[i].req)
+				payloads = true;
+		c3_buf_printf(out, "\n### %s (`src/proto/%s.def`)\n\n", services[s].service,
+			      services[s].service);
+		c3_buf_printf(out, payloads ? "| type | name | constant | request | reply | what |\n"
+					      "|---:|---|---|---|---|---|\n"
+					    : "| type | name | constant | what |\n|---:|---|---|---|\n");
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(v[i].service, services[s].service) != 0)
+				continue;
+			c3_buf_printf(out, "| %d | %s | `%s` | ", v[i].type, v[i].name,
+				      v[i].constant);
+			if (payloads) {
+				gen_docs_payload(out, v[i].service, v[i].req ? v[i].req : "-");
+				c3_buf_printf(out, " | ");
+				gen_docs_payload(out, v[i].service, v[i].rsp ? v[i].rsp : "-");
+				c3_buf_printf(out, " | ");
+			}
+			gen_docs_cell(out, v[i].what);
+			c3_buf_printf(out, " |\n");
+		}
+	}
+	c3_buf_printf(out, "\n" GEN_DOCS_MSG_END);
+	if (out->err) {
+		snprintf(why, whylen, "out of memory");
+		rc = out->err;
+	}
+out:
+	free(v);
+	return rc;
+}
+
+/* doc (len bytes) with the lines from its begin marker to its end marker replaced by the
+ * message tables, into out.  Returns 0, -EINVAL with why set (a marker missing, or the
+ * table inconsistent), or -ENOMEM.  (Unused where only the error tables are tested.) */
+__attribute__((unused)) static int gen_docs_protocol(const char *doc, size_t len, struct c3_buf *out, char *why,
+			     size_t whylen)
+{
+	const char *b = memmem(doc, len, GEN_DOCS_MSG_BEGIN, strlen(GEN_DOCS_MSG_BEGIN));
+	const char *e = b ? memmem(b, len - (size_t)(b - doc), GEN_DOCS_MSG_END,
+				   strlen(GEN_DOCS_MSG_END)) : NULL;
+	int rc;
+
+	if (!b || !e) {
+		snprintf(why, whylen, "no line '%.*s' followed by a line '%.*s'",
+			 (int)strlen(GEN_DOCS_MSG_BEGIN) - 1, GEN_DOCS_MSG_BEGIN,
+			 (int)strlen(GEN_DOCS_MSG_END) - 1, GEN_DOCS_MSG_END);
+		return -EINVAL;
+	}
+	e += strlen(GEN_DOCS_MSG_END);
+	c3_buf_append(out, doc, (size_t)(b - doc));
+	rc = gen_docs_messages(gen_docs_msgtab, GEN_DOCS_NMSG, out, why, whylen);
+	if (rc)
+		return rc;
+	c3_buf_append(out, e, len - (size_t)(e - doc));
+	if (out->err) {
+		snprintf(why, whylen, "out of memory");
+		return out->err;
+	}
+	return 0;
+}
+
 #ifndef C3_GEN_DOCS_NO_MAIN
 static void gen_docs_usage(FILE *f)
 {
 	fprintf(f, "usage: c3fs-gen-docs errors    print docs/ERRORS.md (from errors.def)\n"
-		   "       c3fs-gen-docs errors-h  print include/c3fs/errors.h\n");
+		   "       c3fs-gen-docs errors-h  print include/c3fs/errors.h\n"
+		   "       c3fs-gen-docs protocol  copy docs/PROTOCOL.md from stdin to stdout with\n"
+		   "                               its message tables made from src/proto/*.def\n");
 }
 
 int main(int argc, char **argv)
@@ -248,9 +412,31 @@ int main(int argc, char **argv)
 		gen_docs_usage(stdout);
 		return 0;
 	}
-	if (argc != 2 || (strcmp(argv[1], "errors") != 0 && strcmp(argv[1], "errors-h") != 0)) {
+	if (argc != 2 || (strcmp(argv[1], "errors") != 0 && strcmp(argv[1], "errors-h") != 0 &&
+			  strcmp(argv[1], "protocol") != 0)) {
 		gen_docs_usage(stderr);
 		return 2;
+	}
+	if (strcmp(argv[1], "protocol") == 0) {
+		struct c3_buf in = C3_BUF_INIT;
+		char tmp[4096];
+		size_t n;
+
+		while ((n = fread(tmp, 1, sizeof(tmp), stdin)) > 0)
+			c3_buf_append(&in, tmp, n);
+		rc = ferror(stdin) ? -EIO : in.err;
+		if (rc == 0)
+			rc = gen_docs_protocol(in.data ? (const char *)in.data : "", in.len, &out, why,
+					       sizeof(why));
+		else
+			snprintf(why, sizeof(why), "cannot read stdin");
+		c3_buf_release(&in);
+		if (rc != 0) {
+			fprintf(stderr, "c3fs-gen-docs: protocol: %s\n", why);
+			c3_buf_release(&out);
+			return 1;
+		}
+		goto write;
 	}
 	rc = gen_docs_errors(gen_docs_errtab, GEN_DOCS_NERR, &out, why, sizeof(why));
 	if (rc != 0) {
@@ -262,6 +448,7 @@ int main(int argc, char **argv)
 		c3_buf_reset(&out);
 		gen_docs_errors_h(gen_docs_errtab, GEN_DOCS_NERR, &out);
 	}
+write:
 	if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
 		fprintf(stderr, "c3fs-gen-docs: cannot write to stdout\n");
 		c3_buf_release(&out);

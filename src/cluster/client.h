@@ -27,26 +27,7 @@ struct cluster_client;
 struct c3_cfg_table;
 struct cluster_user;
 
-/* One target's report in a storage heartbeat. */
-struct cluster_target_report {
-	uint32_t target_id;
-	uint8_t local_state;     /* enum target_local_state */
-	uint64_t capacity_bytes;
-	uint64_t free_bytes;
-	uint64_t sync_done_bytes, sync_total_bytes; /* recovery progress, 0 when idle */
-	/* Appended (a trailer of the heartbeat: older mgmtd ignore it, a heartbeat without it
-	 * decodes as zeros).  Data safety of this target since the process started: */
-	uint64_t corrupt_found;     /* chunks found corrupt (checksum, missing bytes) */
-	uint64_t corrupt_repaired;  /* chunks replaced whole from a good replica after that */
-	uint64_t scrub_last_ms;     /* wall clock of the last full scrub pass's end, 0 = none */
-	/* The recovery sync this target (a predecessor) runs for its SYNCING successor: mgmtd
-	 * attributes these to sync_target (0 = no sync running). */
-	uint32_t sync_target;
-	uint64_t out_done_chunks, out_total_chunks, out_done_bytes, out_total_bytes;
-	uint64_t out_rate_bps;      /* bytes/s since the sync started */
-	/* I/O served since the storage process started (reads; chunk updates applied) */
-	uint64_t read_bytes, read_ops, write_bytes, write_ops;
-};
+/* struct cluster_target_report (one target's report in a heartbeat): proto/cluster_types.h */
 
 struct cluster_client_opts {
 	const char *mgmtd_addrs;    /* "ip:port,ip:port,..." */

@@ -29,6 +29,7 @@
 
 #include "common/errors.h"
 #include "net/codec.h"
+#include "proto/mgmtd.h"
 
 /* smallest encodings, used to bound hostile counts before allocating */
 #define NODE_MIN_BYTES   (4 + 1 + 1 + 4 + 8)
@@ -646,4 +647,24 @@ fail:
 	routing_free(ri);
 	*err = rc;
 	return NULL;
+}
+
+int mgmtd_get_routing_resp_decode(const void *p, size_t n, struct mgmtd_get_routing_resp *m)
+{
+	const uint8_t *body;
+	size_t blen;
+	int err = mgmtd_get_routing_resp_split(p, n, &m->version, &body, &blen);
+
+	m->ri = NULL;
+	if (err || !body)
+		return err;
+	m->ri = routing_decode(body, blen, &err);
+	if (!m->ri)
+		return err;
+	if (m->ri->version != m->version) {
+		routing_unref(m->ri);
+		m->ri = NULL;
+		return -C3FS_EBADMSG;
+	}
+	return 0;
 }

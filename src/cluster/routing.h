@@ -22,32 +22,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-
-#define ROUTING_ADDR_MAX 48      /* "ip:port" + NUL */
-#define ROUTING_MAX_REPLICAS 8
-#define ROUTING_MAX_NODES 4096
-#define ROUTING_MAX_TARGETS 65536
-#define ROUTING_MAX_CHAINS 65536
-#define ROUTING_MAX_TABLES 256
-
-enum node_type { NODE_MGMTD = 1, NODE_META = 2, NODE_STORAGE = 3, NODE_CLIENT = 4 };
-enum node_state { NODE_UP = 1, NODE_DOWN = 2, NODE_MAINTENANCE = 3 };
-
-enum target_state {
-	TARGET_SERVING = 1,
-	TARGET_SYNCING = 2,
-	TARGET_WAITING = 3,
-	TARGET_LASTSRV = 4,
-	TARGET_OFFLINE = 5,
-};
-
-/* What a storage node reports for each of its targets in a heartbeat. */
-enum target_local_state {
-	TARGET_LOCAL_UNKNOWN = 0,  /* never reported, or the node's lease expired */
-	TARGET_LOCAL_UPTODATE = 1, /* has all committed data it was told about */
-	TARGET_LOCAL_ONLINE = 2,   /* running, contents may be stale (after restart) */
-	TARGET_LOCAL_FAILED = 3,   /* disk/dir unusable */
-};
+#include "proto/cluster_types.h" /* limits, node and target states */
 
 struct routing_node {
 	uint32_t node_id;
@@ -119,6 +94,14 @@ const struct routing_chain_table *routing_table_find(const struct routing_info *
  * NULL with *err = -C3FS_EBADMSG / -ENOMEM. */
 void routing_encode(const struct routing_info *ri, struct c3_buf *out);
 struct routing_info *routing_decode(const void *p, size_t n, int *err);
+
+/* Reply of MGMTD_T_GET_ROUTING (proto/mgmtd.h) with its body decoded into a snapshot. */
+struct mgmtd_get_routing_resp {
+	uint64_t version;
+	struct routing_info *ri;         /* NULL when not newer; owned (1 ref) after decode */
+};
+/* 0, -C3FS_EBADMSG (also when the snapshot's version is not the reply's) or -ENOMEM. */
+int mgmtd_get_routing_resp_decode(const void *p, size_t n, struct mgmtd_get_routing_resp *m);
 
 const char *target_state_name(int state);
 int target_state_parse(const char *s); /* -EINVAL if unknown */

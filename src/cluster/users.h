@@ -16,23 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct c3_buf;
-struct c3_dec;
+#include "proto/cluster_types.h"
 
-#define CLUSTER_USER_NAME_MAX  64   /* with the NUL */
-#define CLUSTER_USER_GROUPS    16   /* extra groups per user */
-#define CLUSTER_TOKEN_HEX      64   /* hex digits of a token */
-#define CLUSTER_TOKEN_HASH     32   /* SHA-256 */
-#define CLUSTER_MAX_USERS      65536
-
-struct cluster_user {
-	uint32_t uid, gid;
-	char name[CLUSTER_USER_NAME_MAX];  /* [A-Za-z0-9._-], 1..63 characters */
-	uint32_t ngroups;
-	uint32_t groups[CLUSTER_USER_GROUPS];
-	bool root, admin;
-	uint8_t hash[CLUSTER_TOKEN_HASH];  /* SHA-256 of the token text; zero when not sent */
-};
+/* struct cluster_user, its limits and its codec: proto/cluster_types.h */
 
 /* a and b equal, in time that depends on the lengths only. */
 bool cluster_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
@@ -45,19 +31,7 @@ int cluster_token_hash(const char *token, uint8_t out[CLUSTER_TOKEN_HASH]);
 /* Whether text looks like a token (64 hex digits). */
 bool cluster_token_is_valid(const char *text);
 
-/* A valid user name?  (1..63 of [A-Za-z0-9._-], not starting with '-') */
-bool cluster_user_name_ok(const char *name);
 /* Is gid the user's primary gid or one of its groups? */
 bool cluster_user_has_group(const struct cluster_user *u, uint32_t gid);
-
-/* Codec of one user (net/codec.h); with_hash false sends a zero hash (user lists shown to
- * operators).  decode returns 0 or -C3FS_EBADMSG (bad name, too many groups). */
-void cluster_user_encode(const struct cluster_user *u, bool with_hash, struct c3_buf *out);
-int cluster_user_decode(struct c3_dec *d, struct cluster_user *u);
-
-/* A list: u32 count, then the users.  decode mallocs *users (NULL when n == 0). */
-void cluster_users_encode(const struct cluster_user *users, uint32_t n, bool with_hash,
-			  struct c3_buf *out);
-int cluster_users_decode(struct c3_dec *d, struct cluster_user **users, uint32_t *n);
 
 #endif

@@ -18,6 +18,7 @@
 #include "kv/kv.h"
 #include "meta/meta_int.h"
 #include "meta/users.h"
+#include "proto/msg.h"
 
 #define NTYPES (META_T_RELEASE - META_T_STATFS + 1)
 
@@ -56,7 +57,7 @@ static int user_check(struct rpc_req *req, struct meta_cred *cred)
 		/* one line a second at most: a refused mount retries every request */
 		if (now - last > 1000000000ull &&
 		    atomic_compare_exchange_strong(&g_refused_log_ns, &last, now))
-			LOG_WARN("%s from %s refused: %s", meta_type_name(req->type), req->peer,
+			LOG_WARN("%s from %s refused: %s", c3_msg_name(req->type), req->peer,
 				 why);
 	}
 	return rc;
@@ -77,10 +78,10 @@ static void finish(struct rpc_req *req, int rc, struct c3_buf *out, uint64_t sta
 	if (rc == 0 && out->err)
 		rc = out->err;
 	if (rc == -C3FS_EBADMSG)
-		LOG_DEBUG("malformed %s request from %s", meta_type_name(type), req->peer);
+		LOG_DEBUG("malformed %s request from %s", c3_msg_name(type), req->peer);
 	else if (rc == -C3FS_EINTERNAL)
 		LOG_ERROR("%s: internal error (corrupt record or broken invariant)",
-			  meta_type_name(type));
+			  c3_msg_name(type));
 	rpc_reply_buf(req, rc, rc == 0 ? out : NULL);
 	count(type, rc, start);
 	c3_buf_release(out);
@@ -204,7 +205,7 @@ int meta_server_register(struct rpc_server *srv, struct meta_svc *svc,
 					"requests refused by the user check (auth.users)");
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
 		struct op_metrics *m = &g_metrics[tab[i].type - META_T_STATFS];
-		const char *name = meta_type_name(tab[i].type);
+		const char *name = c3_msg_name(tab[i].type);
 
 		snprintf(labels, sizeof(labels), "op=\"%s\",result=\"ok\"", name);
 		m->ok = c3_counter_get("c3fs_meta_ops_total", labels, "meta requests by op and result");

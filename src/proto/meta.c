@@ -391,20 +391,6 @@ DEFINE_CODEC(renew_resp,
 	c3_enc_u64(out, m->session_timeout_ms);,
 	m->session_timeout_ms = c3_dec_u64(d);)
 
-const char *meta_type_name(int type)
-{
-	static const char *const names[] = {
-		"statfs", "lookup", "getattr", "setattr", "create", "open", "close", "sync",
-		"mkdir", "mknod", "symlink", "readlink", "link", "unlink", "rmdir", "rename",
-		"readdir", "getxattr", "setxattr", "listxattr", "removexattr", "rmtree",
-		"access", "renew", "prune", "release",
-	};
-
-	if (type < META_T_STATFS || type >= META_T_STATFS + (int)(sizeof(names) / sizeof(names[0])))
-		return "?";
-	return names[type - META_T_STATFS];
-}
-
 /* ---------------------------------------------------------------- layout math */
 int meta_layout_check(const struct meta_layout *l, bool is_file)
 {

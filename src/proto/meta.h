@@ -35,32 +35,11 @@
 #include "common/buf.h"
 
 /* ---------------------------------------------------------------- message types */
-#define META_T_STATFS      200
-#define META_T_LOOKUP      201
-#define META_T_GETATTR     202
-#define META_T_SETATTR     203
-#define META_T_CREATE      204
-#define META_T_OPEN        205
-#define META_T_CLOSE       206
-#define META_T_SYNC        207
-#define META_T_MKDIR       208
-#define META_T_MKNOD       209
-#define META_T_SYMLINK     210
-#define META_T_READLINK    211
-#define META_T_LINK        212
-#define META_T_UNLINK      213
-#define META_T_RMDIR       214
-#define META_T_RENAME      215
-#define META_T_READDIR     216
-#define META_T_GETXATTR    217
-#define META_T_SETXATTR    218
-#define META_T_LISTXATTR   219
-#define META_T_REMOVEXATTR 220
-#define META_T_RMTREE      221
-#define META_T_ACCESS      222
-#define META_T_RENEW       223 /* client keep-alive: keeps its sessions from expiring */
-#define META_T_PRUNE       224 /* client restarted: drop every session of its client id */
-#define META_T_RELEASE     225 /* end many sessions of the caller's client (no length reports) */
+/* META_T_STATFS = 200, ... (meta.def, the one table of the types and their names) */
+enum meta_msg_type {
+#define META_TYPE(NAME, number, name, what) META_T_##NAME = number,
+#include "proto/meta.def"
+};
 
 /* ---------------------------------------------------------------- limits */
 #define META_ROOT_INO       1ull   /* same as FUSE_ROOT_ID */
@@ -435,8 +414,7 @@ void meta_attr_decode(struct c3_dec *d, struct meta_attr *a);
 void meta_layout_encode(const struct meta_layout *l, struct c3_buf *out);
 void meta_layout_decode(struct c3_dec *d, struct meta_layout *l);
 
-/* Name of a META_T_* type ("create"), "?" when unknown. */
-const char *meta_type_name(int type);
+/* The name of a META_T_* type: c3_msg_name() (proto/msg.h). */
 
 /* ---------------------------------------------------------------- layout math */
 /* 0 when the layout is usable for a file (chunk size a power of two within bounds,

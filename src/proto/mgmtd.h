@@ -37,8 +37,9 @@
  *
  * Codec rules: net/codec.h.  Decoders validate ranges; decoded strings are copied into
  * the fixed arrays below; arrays are malloc'd and freed by the matching _release().
- * The implementation is src/cluster/mgmtd_msg.c (kept in the cluster library so that the
- * cluster client can use it without a proto <-> cluster library cycle).
+ * The implementation is proto/mgmtd.c; the types of the cluster it carries (node and
+ * target states, reports, users) are proto/cluster_types.h, so this header needs nothing
+ * of src/cluster (which builds on it).
  */
 #ifndef C3_PROTO_MGMTD_H
 #define C3_PROTO_MGMTD_H
@@ -47,32 +48,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cluster/client.h"
-#include "cluster/routing.h"
-#include "cluster/users.h"
 #include "common/buf.h"
+#include "proto/cluster_types.h"
 
-#define MGMTD_T_REGISTER      100
-#define MGMTD_T_HEARTBEAT     101
-#define MGMTD_T_GET_ROUTING   102
-#define MGMTD_T_GET_LEADER    103
-#define MGMTD_T_LIST_NODES    104  /* every node incl. clients, with session details */
-#define MGMTD_T_GET_CONFIG    105  /* live configuration of a node type or node */
-
-#define MGMTD_T_CREATE_CHAIN_TABLE 150
-#define MGMTD_T_SET_NODE_STATE     151
-#define MGMTD_T_SET_TARGET_STATE   152
-#define MGMTD_T_ROTATE_LASTSRV     153
-#define MGMTD_T_REMOVE_NODE        154
-#define MGMTD_T_CHAIN_MEMBER       156  /* add a target to a chain / remove it (admin) */
-#define MGMTD_T_SET_CONFIG         155
-
-/* users and tokens (below, "users") */
-#define MGMTD_T_GET_USERS          120  /* a meta node fetches the user table */
-#define MGMTD_T_USER_ADD           170
-#define MGMTD_T_USER_REMOVE        171
-#define MGMTD_T_TOKEN_ROTATE       172
-#define MGMTD_T_USER_LIST          173
+/* MGMTD_T_REGISTER = 100, ... (mgmtd.def, the one table of the types and their names):
+ * 100-149 node requests, 150-199 admin requests (users and tokens: "users" below). */
+enum mgmtd_msg_type {
+#define MGMTD_TYPE(NAME, number, name, what) MGMTD_T_##NAME = number,
+#include "proto/mgmtd.def"
+};
 
 #define MGMTD_TOKEN_MAX    256
 #define MGMTD_HOSTNAME_MAX 64
@@ -122,11 +106,9 @@ struct mgmtd_get_routing_req {
 	uint64_t known_version;          /* 0 = always send the body */
 };
 
-/* Reply: the version, and the routing body only when newer than known_version. */
-struct mgmtd_get_routing_resp {
-	uint64_t version;
-	struct routing_info *ri;         /* NULL when not newer; owned (1 ref) after decode */
-};
+/* Reply: the version, and the routing body (routing_encode, cluster/routing.h) only when
+ * newer than known_version.  Decoded into a snapshot by mgmtd_get_routing_resp_decode()
+ * of cluster/routing.h. */
 
 struct mgmtd_leader_resp {
 	char leader[ROUTING_ADDR_MAX];   /* "" = unknown */
@@ -299,7 +281,10 @@ int mgmtd_get_routing_req_decode(const void *p, size_t n, struct mgmtd_get_routi
 /* Encodes version and, when body != NULL, the already-encoded routing bytes. */
 void mgmtd_get_routing_resp_encode(uint64_t version, const struct c3_buf *body,
 				   struct c3_buf *out);
-int mgmtd_get_routing_resp_decode(const void *p, size_t n, struct mgmtd_get_routing_resp *m);
+/* The reply's parts: *version and, when the reply has a body, *body (borrowed from p) and
+ * its length; *body NULL when not newer.  0 or -C3FS_EBADMSG. */
+int mgmtd_get_routing_resp_split(const void *p, size_t n, uint64_t *version,
+				  const uint8_t **body, size_t *body_len);
 
 void mgmtd_leader_resp_encode(const struct mgmtd_leader_resp *m, struct c3_buf *out);
 int mgmtd_leader_resp_decode(const void *p, size_t n, struct mgmtd_leader_resp *m);

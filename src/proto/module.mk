@@ -1,3 +1,3 @@
 MODULES += proto
 proto_SRCS := $(wildcard src/proto/*.c)
-proto_DEPS := net cluster common
+proto_DEPS := net common

@@ -1,23 +1,14 @@
 /* proto/storage.h — messages of the storage service (types 300-399).
  *
- * Who sends what:
- *   STORAGE_T_WRITE       client -> chain head        batch of chunk writes (bulk = data)
- *   STORAGE_T_READ        client -> serving replica   batch of chunk reads (reply bulk = data)
- *   STORAGE_T_UPDATE      chain member -> successor   one forwarded, versioned update
- *   STORAGE_T_TRUNCATE    client/meta -> chain head   batch of chunk truncates/extends
- *   STORAGE_T_REMOVE      meta/client -> chain head   remove chunks [begin, end) of an inode
- *   STORAGE_T_QUERY_LAST  meta -> serving replica     last chunk of an inode on one chain
- *   STORAGE_T_DUMP_META   admin/recovery -> node      one page of a target's chunk metadata
- *   STORAGE_T_SPACE_INFO  admin -> node               the node's targets, capacity, free space
- *   STORAGE_T_SYNC_DONE   predecessor -> successor    the SYNCING successor now holds every
- *                                                     committed chunk (it reports UPTODATE)
- *   STORAGE_T_REPAIR      replica -> chain member     "push me your copy of this chunk": the
- *                                                     member sends it whole (UPDATE with
- *                                                     FULL|SYNC|REPAIR) to the asking target
- *   STORAGE_T_SCRUB       admin -> node               start a scrub pass of one target now
+ * The message types, who sends them and their payloads are the table storage.def (which
+ * also produces the codec and the names, c3_msg_name()).  In short: WRITE, READ and
+ * TRUNCATE are client batches; UPDATE is forwarded along the chain; REMOVE and QUERY_LAST
+ * come from meta; DUMP_META, SPACE_INFO and SCRUB from the admin tool; SYNC_DONE and REPAIR
+ * between chain members during recovery and repair.
  *
- * Encoding follows net/codec.h (little-endian, fields in declaration order, new fields are
- * only ever appended; decoders ignore trailing bytes).  This header is append-only.
+ * Encoding follows net/codec.h (little-endian, fields in the order storage.def lists them,
+ * new fields are only ever appended; decoders ignore trailing bytes).  This header and
+ * storage.def are append-only.
  *
  * Addressing: every chunk operation names (chain_id, chain_ver, target_id).  target_id is
  * the replica the request is meant for (the head for writes/truncates/removes, any serving
@@ -58,18 +49,11 @@
 
 #include "common/buf.h"
 
-/* message types */
-#define STORAGE_T_WRITE      300
-#define STORAGE_T_READ       301
-#define STORAGE_T_UPDATE     302
-#define STORAGE_T_TRUNCATE   303
-#define STORAGE_T_REMOVE     304
-#define STORAGE_T_QUERY_LAST 305
-#define STORAGE_T_DUMP_META  306
-#define STORAGE_T_SPACE_INFO 307
-#define STORAGE_T_SYNC_DONE  308  /* predecessor -> syncing successor: recovery finished */
-#define STORAGE_T_REPAIR     309  /* corrupt replica -> good member: push the chunk to me */
-#define STORAGE_T_SCRUB      310  /* admin -> node: start a scrub pass of a target now */
+/* message types: STORAGE_T_WRITE = 300, ... (storage.def) */
+enum storage_msg_type {
+#define STORAGE_TYPE(NAME, number, name, req, rsp, doc) STORAGE_T_##NAME = number,
+#include "proto/storage.def"
+};
 
 /* limits enforced by the decoders (and the server) */
 #define STORAGE_CHUNK_SIZE_MAX   (64u << 20)  /* 64 MiB */
@@ -254,7 +238,7 @@ struct storage_dump_rsp {
 /* ---- STORAGE_T_SPACE_INFO ---- */
 struct storage_target_info {
 	uint32_t target_id;
-	uint8_t local_state;          /* enum target_local_state (cluster/routing.h) */
+	uint8_t local_state;          /* enum target_local_state (proto/cluster_types.h) */
 	uint64_t capacity_bytes;
 	uint64_t free_bytes;
 	uint64_t nchunks;
@@ -290,7 +274,7 @@ struct storage_scrub_req {
 /* Reply: no payload; status 0 (a pass starts now, or one is already running),
  * -C3FS_ENOTARGET, -C3FS_ETARGETDOWN. */
 
-/* ---- codec ---- */
+/* ---- codec (produced from storage.def) ---- */
 void storage_io_result_encode(const struct storage_io_result *r, struct c3_buf *b);
 int storage_io_result_decode(const void *p, size_t n, struct storage_io_result *out);
 
@@ -343,7 +327,6 @@ int storage_repair_req_decode(const void *p, size_t n, struct storage_repair_req
 void storage_scrub_req_encode(const struct storage_scrub_req *m, struct c3_buf *b);
 int storage_scrub_req_decode(const void *p, size_t n, struct storage_scrub_req *out);
 
-/* Name of a message type ("write", "read", ...) or NULL when not a storage type. */
-const char *storage_msg_name(uint16_t type);
+/* The name of a message type ("write", "read", ...): c3_msg_name() (proto/msg.h). */
 
 #endif

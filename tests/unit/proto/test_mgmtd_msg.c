@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/routing.h"
 #include "common/errors.h"
 #include "net/codec.h"
 #include "proto/mgmtd.h"

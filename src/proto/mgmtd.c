@@ -1,34 +1,58 @@
-/* mgmtd_msg.c — codec of the mgmtd messages declared in proto/mgmtd.h.
+/* proto/mgmtd.c — codec of the mgmtd messages declared in proto/mgmtd.h, and of the users
+ * they carry (proto/cluster_types.h).
  *
  * Fields are encoded in declaration order (net/codec.h).  Decoders reject: truncation,
  * strings that do not fit or contain NUL, enums out of range, zero ids where an id is
  * required, zero incarnations, duplicate target ids in a heartbeat, and counts above the
  * limits in proto/mgmtd.h.  Trailing bytes are ignored (forward compatibility).
+ * The payloads of fixed fields are rows of mgmtd.def, expanded here (codec_gen.h) with
+ * the *_ok checks below; the others, with optional tails, arrays or text, follow by hand.
  */
 #include "proto/mgmtd.h"
 
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
+#include "proto/codec_gen.h"
 
-#include "common/errors.h"
-#include "net/codec.h"
+/* ------------------------------------------------------------------ from the table */
 
-/* ------------------------------------------------------------------ redirect */
-
-void mgmtd_redirect_encode(const struct mgmtd_redirect *m, struct c3_buf *out)
+static bool register_resp_ok(const struct mgmtd_register_resp *m)
 {
-	c3_enc_str(out, m->leader);
+	return m->node_id != 0 && m->lease_ms != 0 && m->heartbeat_ms != 0;
 }
 
-int mgmtd_redirect_decode(const void *p, size_t n, struct mgmtd_redirect *m)
+static bool remove_node_req_ok(const struct mgmtd_remove_node_req *m)
 {
-	struct c3_dec d;
-
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->leader, sizeof(m->leader));
-	return c3_dec_finish(&d);
+	return m->node_id != 0;
 }
+
+static bool set_node_state_req_ok(const struct mgmtd_set_node_state_req *m)
+{
+	return m->node_id != 0 && (m->state == NODE_UP || m->state == NODE_MAINTENANCE);
+}
+
+static bool set_target_state_req_ok(const struct mgmtd_set_target_state_req *m)
+{
+	return m->target_id != 0 && m->state >= TARGET_SERVING && m->state <= TARGET_OFFLINE;
+}
+
+static bool chain_member_req_ok(const struct mgmtd_chain_member_req *m)
+{
+	return m->chain_id != 0 && m->target_id != 0 &&
+	       (m->op == MGMTD_CHAIN_ADD || m->op == MGMTD_CHAIN_REMOVE);
+}
+
+static bool rotate_lastsrv_req_ok(const struct mgmtd_rotate_lastsrv_req *m)
+{
+	return m->chain_id != 0;
+}
+
+#define F C3_GEN_F_ENC
+#define MGMTD_MSG(msg, check, FIELDS) C3_GEN_ENCODER(mgmtd, msg, FIELDS)
+#include "proto/mgmtd.def"
+#undef F
+#define F C3_GEN_F_DEC
+#define MGMTD_MSG(msg, check, FIELDS) C3_GEN_DECODER(mgmtd, msg, check, FIELDS)
+#include "proto/mgmtd.def"
+#undef F
 
 /* ------------------------------------------------------------------ register */
 
@@ -62,28 +86,6 @@ int mgmtd_register_req_decode(const void *p, size_t n, struct mgmtd_register_req
 	if (m->node_type < NODE_META || m->node_type > NODE_CLIENT || m->incarnation == 0)
 		return -C3FS_EBADMSG;
 	if (m->node_type != NODE_CLIENT && (m->addr[0] == '\0' || strchr(m->addr, ' ')))
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_register_resp_encode(const struct mgmtd_register_resp *m, struct c3_buf *out)
-{
-	c3_enc_u32(out, m->node_id);
-	c3_enc_u32(out, m->lease_ms);
-	c3_enc_u32(out, m->heartbeat_ms);
-	c3_enc_u64(out, m->routing_version);
-}
-
-int mgmtd_register_resp_decode(const void *p, size_t n, struct mgmtd_register_resp *m)
-{
-	struct c3_dec d;
-
-	c3_dec_init(&d, p, n);
-	m->node_id = c3_dec_u32(&d);
-	m->lease_ms = c3_dec_u32(&d);
-	m->heartbeat_ms = c3_dec_u32(&d);
-	m->routing_version = c3_dec_u64(&d);
-	if (c3_dec_finish(&d) || m->node_id == 0 || m->lease_ms == 0 || m->heartbeat_ms == 0)
 		return -C3FS_EBADMSG;
 	return 0;
 }
@@ -271,20 +273,6 @@ int mgmtd_heartbeat_resp_decode(const void *p, size_t n, struct mgmtd_heartbeat_
 
 /* ------------------------------------------------------------------ routing */
 
-void mgmtd_get_routing_req_encode(const struct mgmtd_get_routing_req *m, struct c3_buf *out)
-{
-	c3_enc_u64(out, m->known_version);
-}
-
-int mgmtd_get_routing_req_decode(const void *p, size_t n, struct mgmtd_get_routing_req *m)
-{
-	struct c3_dec d;
-
-	c3_dec_init(&d, p, n);
-	m->known_version = c3_dec_u64(&d);
-	return c3_dec_finish(&d);
-}
-
 void mgmtd_get_routing_resp_encode(uint64_t version, const struct c3_buf *body,
 				   struct c3_buf *out)
 {
@@ -294,56 +282,23 @@ void mgmtd_get_routing_resp_encode(uint64_t version, const struct c3_buf *body,
 		c3_enc_bytes(out, body->data, body->len);
 }
 
-int mgmtd_get_routing_resp_decode(const void *p, size_t n, struct mgmtd_get_routing_resp *m)
+int mgmtd_get_routing_resp_split(const void *p, size_t n, uint64_t *version,
+				  const uint8_t **body, size_t *body_len)
 {
 	struct c3_dec d;
-	const uint8_t *body;
-	size_t blen;
 	bool has;
-	int err = 0;
 
-	m->ri = NULL;
+	*body = NULL;
+	*body_len = 0;
 	c3_dec_init(&d, p, n);
-	m->version = c3_dec_u64(&d);
+	*version = c3_dec_u64(&d);
 	has = c3_dec_bool(&d);
 	if (d.err)
 		return -C3FS_EBADMSG;
 	if (!has)
 		return 0;
-	body = c3_dec_bytes(&d, UINT32_MAX, &blen);
-	if (!body)
-		return -C3FS_EBADMSG;
-	m->ri = routing_decode(body, blen, &err);
-	if (!m->ri)
-		return err;
-	if (m->ri->version != m->version) {
-		routing_unref(m->ri);
-		m->ri = NULL;
-		return -C3FS_EBADMSG;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ leader */
-
-void mgmtd_leader_resp_encode(const struct mgmtd_leader_resp *m, struct c3_buf *out)
-{
-	c3_enc_str(out, m->leader);
-	c3_enc_str(out, m->self);
-	c3_enc_bool(out, m->self_is_leader);
-	c3_enc_u64(out, m->lease_left_ms);
-}
-
-int mgmtd_leader_resp_decode(const void *p, size_t n, struct mgmtd_leader_resp *m)
-{
-	struct c3_dec d;
-
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->leader, sizeof(m->leader));
-	c3_dec_str(&d, m->self, sizeof(m->self));
-	m->self_is_leader = c3_dec_bool(&d);
-	m->lease_left_ms = c3_dec_u64(&d);
-	return c3_dec_finish(&d);
+	*body = c3_dec_bytes(&d, UINT32_MAX, body_len);
+	return *body ? 0 : -C3FS_EBADMSG;
 }
 
 /* ------------------------------------------------------------------ list nodes */
@@ -504,132 +459,6 @@ int mgmtd_create_table_resp_decode(const void *p, size_t n, struct mgmtd_create_
 	return c3_dec_finish(&d);
 }
 
-void mgmtd_remove_node_req_encode(const struct mgmtd_remove_node_req *m, struct c3_buf *out)
-{
-	c3_enc_str(out, m->admin_token);
-	c3_enc_u32(out, m->node_id);
-}
-
-int mgmtd_remove_node_req_decode(const void *p, size_t n, struct mgmtd_remove_node_req *m)
-{
-	struct c3_dec d;
-
-	memset(m, 0, sizeof(*m));
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
-	m->node_id = c3_dec_u32(&d);
-	if (c3_dec_finish(&d) || m->node_id == 0)
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_set_node_state_req_encode(const struct mgmtd_set_node_state_req *m,
-				     struct c3_buf *out)
-{
-	c3_enc_str(out, m->admin_token);
-	c3_enc_u32(out, m->node_id);
-	c3_enc_u8(out, m->state);
-}
-
-int mgmtd_set_node_state_req_decode(const void *p, size_t n,
-				    struct mgmtd_set_node_state_req *m)
-{
-	struct c3_dec d;
-
-	memset(m, 0, sizeof(*m));
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
-	m->node_id = c3_dec_u32(&d);
-	m->state = c3_dec_u8(&d);
-	if (c3_dec_finish(&d) || m->node_id == 0 ||
-	    (m->state != NODE_UP && m->state != NODE_MAINTENANCE))
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_set_target_state_req_encode(const struct mgmtd_set_target_state_req *m,
-				       struct c3_buf *out)
-{
-	c3_enc_str(out, m->admin_token);
-	c3_enc_u32(out, m->target_id);
-	c3_enc_u8(out, m->state);
-}
-
-int mgmtd_set_target_state_req_decode(const void *p, size_t n,
-				      struct mgmtd_set_target_state_req *m)
-{
-	struct c3_dec d;
-
-	memset(m, 0, sizeof(*m));
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
-	m->target_id = c3_dec_u32(&d);
-	m->state = c3_dec_u8(&d);
-	if (c3_dec_finish(&d) || m->target_id == 0 || m->state < TARGET_SERVING ||
-	    m->state > TARGET_OFFLINE)
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_chain_member_req_encode(const struct mgmtd_chain_member_req *m, struct c3_buf *out)
-{
-	c3_enc_str(out, m->admin_token);
-	c3_enc_u32(out, m->chain_id);
-	c3_enc_u32(out, m->target_id);
-	c3_enc_u8(out, m->op);
-}
-
-int mgmtd_chain_member_req_decode(const void *p, size_t n, struct mgmtd_chain_member_req *m)
-{
-	struct c3_dec d;
-
-	memset(m, 0, sizeof(*m));
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
-	m->chain_id = c3_dec_u32(&d);
-	m->target_id = c3_dec_u32(&d);
-	m->op = c3_dec_u8(&d);
-	if (c3_dec_finish(&d) || m->chain_id == 0 || m->target_id == 0 ||
-	    (m->op != MGMTD_CHAIN_ADD && m->op != MGMTD_CHAIN_REMOVE))
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_rotate_lastsrv_req_encode(const struct mgmtd_rotate_lastsrv_req *m,
-				     struct c3_buf *out)
-{
-	c3_enc_str(out, m->admin_token);
-	c3_enc_u32(out, m->chain_id);
-}
-
-int mgmtd_rotate_lastsrv_req_decode(const void *p, size_t n,
-				    struct mgmtd_rotate_lastsrv_req *m)
-{
-	struct c3_dec d;
-
-	memset(m, 0, sizeof(*m));
-	c3_dec_init(&d, p, n);
-	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
-	m->chain_id = c3_dec_u32(&d);
-	if (c3_dec_finish(&d) || m->chain_id == 0)
-		return -C3FS_EBADMSG;
-	return 0;
-}
-
-void mgmtd_admin_resp_encode(const struct mgmtd_admin_resp *m, struct c3_buf *out)
-{
-	c3_enc_u64(out, m->routing_version);
-}
-
-int mgmtd_admin_resp_decode(const void *p, size_t n, struct mgmtd_admin_resp *m)
-{
-	struct c3_dec d;
-
-	c3_dec_init(&d, p, n);
-	m->routing_version = c3_dec_u64(&d);
-	return c3_dec_finish(&d);
-}
-
 /* ------------------------------------------------------------------ live configuration */
 
 /* A malloc'd copy of a length-prefixed text of at most MGMTD_CONFIG_MAX bytes without NUL
@@ -765,3 +594,135 @@ void mgmtd_error_text_decode(const void *p, size_t n, char *out, size_t outsz)
 	if (d.err)
 		out[0] = '\0';
 }
+
+/* ------------------------------------------------------------------ users */
+
+bool cluster_user_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n < CLUSTER_USER_NAME_MAX && name[0] != '-' &&
+	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+		       n;
+}
+
+void cluster_user_encode(const struct cluster_user *u, bool with_hash, struct c3_buf *out)
+{
+	static const uint8_t zero[CLUSTER_TOKEN_HASH];
+
+	c3_enc_u32(out, u->uid);
+	c3_enc_u32(out, u->gid);
+	c3_enc_str(out, u->name);
+	c3_enc_u32(out, u->ngroups);
+	for (uint32_t i = 0; i < u->ngroups && i < CLUSTER_USER_GROUPS; i++)
+		c3_enc_u32(out, u->groups[i]);
+	c3_enc_bool(out, u->root);
+	c3_enc_bool(out, u->admin);
+	c3_enc_bytes(out, with_hash ? u->hash : zero, CLUSTER_TOKEN_HASH);
+}
+
+int cluster_user_decode(struct c3_dec *d, struct cluster_user *u)
+{
+	const uint8_t *h;
+	size_t hn;
+
+	memset(u, 0, sizeof(*u));
+	u->uid = c3_dec_u32(d);
+	u->gid = c3_dec_u32(d);
+	c3_dec_str(d, u->name, sizeof(u->name));
+	u->ngroups = c3_dec_count(d, CLUSTER_USER_GROUPS, 4);
+	for (uint32_t i = 0; i < u->ngroups; i++)
+		u->groups[i] = c3_dec_u32(d);
+	u->root = c3_dec_bool(d);
+	u->admin = c3_dec_bool(d);
+	h = c3_dec_bytes(d, CLUSTER_TOKEN_HASH, &hn);
+	if (d->err || hn != CLUSTER_TOKEN_HASH || !cluster_user_name_ok(u->name))
+		return -C3FS_EBADMSG;
+	memcpy(u->hash, h, CLUSTER_TOKEN_HASH);
+	return 0;
+}
+
+void cluster_users_encode(const struct cluster_user *users, uint32_t n, bool with_hash,
+			  struct c3_buf *out)
+{
+	c3_enc_u32(out, n);
+	for (uint32_t i = 0; i < n; i++)
+		cluster_user_encode(&users[i], with_hash, out);
+}
+
+int cluster_users_decode(struct c3_dec *d, struct cluster_user **users, uint32_t *n)
+{
+	/* smallest user on the wire: uid gid, a 1-byte name, ngroups, flags, hash */
+	uint32_t cnt = c3_dec_count(d, CLUSTER_MAX_USERS, 4 + 4 + 5 + 4 + 2 + 4 + 32);
+	struct cluster_user *v = NULL;
+
+	*users = NULL;
+	*n = 0;
+	if (d->err)
+		return -C3FS_EBADMSG;
+	if (cnt) {
+		v = calloc(cnt, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < cnt; i++) {
+		if (cluster_user_decode(d, &v[i]) != 0) {
+			free(v);
+			return -C3FS_EBADMSG;
+		}
+	}
+	*users = v;
+	*n = cnt;
+	return 0;
+}
+
+void mgmtd_users_resp_encode(const struct mgmtd_users_resp *m, bool with_hash,
+			     struct c3_buf *out)
+{
+	c3_enc_u64(out, m->version);
+	cluster_users_encode(m->users, m->n, with_hash, out);
+}
+
+int mgmtd_users_resp_decode(const void *p, size_t n, struct mgmtd_users_resp *m)
+{
+	struct c3_dec d;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	m->version = c3_dec_u64(&d);
+	rc = cluster_users_decode(&d, &m->users, &m->n);
+	if (rc == 0 && c3_dec_finish(&d))
+		rc = -C3FS_EBADMSG;
+	if (rc)
+		mgmtd_users_resp_release(m);
+	return rc;
+}
+
+void mgmtd_users_resp_release(struct mgmtd_users_resp *m)
+{
+	free(m->users);
+	m->users = NULL;
+	m->n = 0;
+}
+
+void mgmtd_user_add_req_encode(const struct mgmtd_user_add_req *m, struct c3_buf *out)
+{
+	c3_enc_str(out, m->admin_token);
+	cluster_user_encode(&m->u, true, out);
+}
+
+int mgmtd_user_add_req_decode(const void *p, size_t n, struct mgmtd_user_add_req *m)
+{
+	struct c3_dec d;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	c3_dec_init(&d, p, n);
+	c3_dec_str(&d, m->admin_token, sizeof(m->admin_token));
+	rc = cluster_user_decode(&d, &m->u);
+	if (rc == 0 && c3_dec_finish(&d))
+		rc = -C3FS_EBADMSG;
+	return rc;
+}
+

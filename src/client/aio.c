@@ -16,6 +16,11 @@
  *     bookkeeping for writes (file.c), then the event is queued on the context, its
  *     eventfd counted up and reapers woken.
  *
+ * One c3fs_aio_submit: every operation is checked and its first segment planned in turn;
+ * writes start their round at once, reads are gathered and started together at the end
+ * (client__io_rounds_start, up to CLIENT_IO_ROUNDS_MAX at a time), so that small reads
+ * share one storage READ call per node instead of one call each (io.c, "Shared calls").
+ *
  * Nothing but completions and result handling runs on RPC I/O threads: starting a call
  * may block (connecting), a routing refresh waits up to a second.  Those are the aio
  * service's (one thread per client): a queue of operations due at a time, plus the

@@ -8,7 +8,8 @@
  *               chunk I/O (write-behind waits, O_APPEND, dyn-stripe widening, lengths),
  *               write-behind (c3fs_pwrite_async and its workers)
  *   io.c        the chunk I/O engine: one read or write as segments and rounds of
- *               per-target batches, many RPCs in flight, retries; driven by aio.c
+ *               per-target batches, many RPCs in flight, retries; the first rounds of the
+ *               small reads of one submit in shared calls per node; driven by aio.c
  *   stripe.c    pure layout math: a byte range of a file -> per-chunk pieces
  *   meta_ops.c  one function per metadata operation (include/c3fs/c3fs.h)
  *   client.c    the handle: cluster_client (routing), rpc_client, client id, meta calls

@@ -31,6 +31,26 @@
  * try.
  * Request bulk is sent straight from the caller's iovecs; reply bulk lands straight in
  * them (one slice list per piece).
+ *
+ * Shared calls.  The reads of one c3fs_aio_submit (often hundreds of 4 KiB samples) start
+ * their first rounds together (client__io_rounds_start): the pieces of every read of at
+ * most CLIENT_READ_SHARE_BYTES go into shared READ calls, one per storage node (a READ's
+ * ios each name their own target), each at most CLIENT_READ_SHARE_IOS ios and
+ * CLIENT_READ_SHARE_BYTES, which the storage service serves inline with all ios read in
+ * parallel.  Only who carries a piece changes:
+ *
+ *     io A pieces ─┐                              ┌─> A.pending -= its entries ─> A's round end
+ *     io B pieces ─┼─> struct client_io_shared ───┤   (takes A's results: the same
+ *     io C pieces ─┘   (entries: io, piece,       └─> B.pending ...             per-piece rule,
+ *                       target, chain version)                                io_piece_result)
+ *
+ * The completion decodes the reply once (rc, rsp) and counts down `pending` of each
+ * entry's io, once per entry; each io, at its round end, takes its entries' results exactly
+ * as from its own calls (CRC, holes, short data, routing versions, the failed replica
+ * avoided next time) and drops one reference per entry, the last one freeing the call.  A
+ * failed call (or start) fails every entry with its code, as for an io's own call.  Retries
+ * and later rounds and segments are per io, as always; writes and the blocking driver
+ * never share.
  */
 #include <errno.h>
 #include <stdatomic.h>

@@ -154,6 +154,8 @@ struct tio {
 	bool write;
 	uint64_t off, len;
 	uint8_t *buf;      /* own buffer (reads land here; writes go from it) */
+	unsigned flags;    /* C3FS_AIO_F_* */
+	int64_t want_err;  /* read: the error it must fail with (0 = data as the model) */
 	int64_t result;
 	bool done;
 };
@@ -200,6 +202,7 @@ static int submit_all(struct c3fs_aio_ctx *ctx, struct c3fs_file **f, int from, 
 		o->f = f[t->file];
 		o->op = t->write ? C3FS_AIO_WRITE : C3FS_AIO_READ;
 		o->off = t->off;
+		o->flags = t->flags;
 		o->userdata = t;
 		if (t->len >= 3 && i % 3 == 0) { /* three uneven pieces */
 			uint64_t a = t->len / 5, b = t->len / 2;
@@ -311,6 +314,8 @@ static uint64_t read_bad(const struct tio *t)
 	uint64_t bad = 0, lo = want_len(t, fend[t->file]);
 	uint64_t hi = want_len(t, fend_hi[t->file]);
 
+	if (t->want_err)
+		return t->result == t->want_err ? 0 : t->len + 1;
 	if (t->result < (int64_t)lo || t->result > (int64_t)hi)
 		return t->len + 1;
 	for (uint64_t i = 0; i < (uint64_t)t->result; i++)
@@ -354,17 +359,20 @@ static uint64_t rpc_calls(void)
 	return v;
 }
 
-/* An offset in [from, to) of file fi where len bytes are a hole (zeros nothing wrote),
- * or UINT64_MAX. */
+/* An offset in [from, to) of file fi where len bytes are a hole a replica has no bytes
+ * for: nothing written from there to the end of its chunk (zeros in the model: written
+ * data has no long runs of zeros).  UINT64_MAX when there is none. */
 static uint64_t find_hole(int fi, uint64_t from, uint64_t to, uint64_t len)
 {
 	for (uint64_t off = from; off + len <= to; off += 512) {
-		uint64_t i;
+		uint64_t i, end = (off / CS + 1) * CS;
 
-		for (i = 0; i < len; i++)
-			if (model[fi][off + i] || uncertain[fi][off + i])
+		if (off + len > end)
+			continue;
+		for (i = off; i < end; i++)
+			if (model[fi][i] || uncertain[fi][i])
 				break;
-		if (i == len)
+		if (i == end)
 			return off;
 	}
 	return UINT64_MAX;
@@ -525,10 +533,12 @@ int main(void)
 	tio_reset();
 
 	/* ---- many small reads in one submit: they share storage READ calls (one per node,
-	 * up to 16 ios / 64 KiB each), every op still gets its own bytes and result */
+	 * up to 16 ios / 64 KiB each), every op still gets its own bytes and result, and
+	 * keeps its own rules (C3FS_AIO_F_FORBID_HOLES on some) */
 	{
 		uint64_t hole = find_hole(1, CS, fend[1] - 8192, 4096), calls;
-		int nhole = 0;
+		int nhole = 0, nforbid = 0;
+		struct tio *t;
 
 		ok(hole != UINT64_MAX, "file 1 has a hole below its end");
 		for (int i = 0; i < 200; i++) {
@@ -543,7 +553,16 @@ int main(void)
 				off = (off / CS + 1) * CS - 2048; /* two chunks, two chains */
 			else if (i % 25 == 4 && hole != UINT64_MAX)
 				fi = 1, off = hole, nhole++;    /* zeros of a hole */
-			tio_add(fi, false, off, 4096);
+			else if (i % 25 == 5)               /* written: allowed */
+				fi = 1, off = FSIZE - 300000 + rnd() % 200000;
+			t = tio_add(fi, false, off, 4096);
+			if (i % 50 == 4 && hole != UINT64_MAX) { /* the hole, forbidden */
+				t->flags = C3FS_AIO_F_FORBID_HOLES;
+				t->want_err = -EINVAL;
+				nforbid++;
+			} else if (i % 50 == 5) {
+				t->flags = C3FS_AIO_F_FORBID_HOLES;
+			}
 		}
 		calls = rpc_calls();
 		n = submit_all(ctx, f, 0, MAXOPS);
@@ -556,10 +575,11 @@ int main(void)
 		       "small reads: data, zeros in holes, short at EOF, 0 past it");
 		bad = 0;
 		for (int i = 0; i < ntio; i++)
-			if (tio[i].off == hole && tio[i].file == 1 &&
+			if (tio[i].off == hole && tio[i].file == 1 && !tio[i].want_err &&
 			    (tio[i].result != 4096 || memcmp(tio[i].buf, model[1] + hole, 4096)))
 				bad++;
-		ok(nhole > 0 && bad == 0, "the reads of a hole returned 4096 zeros");
+		ok(nhole > nforbid && nforbid > 0 && bad == 0,
+		   "the reads of a hole returned 4096 zeros, or EINVAL with FORBID_HOLES");
 		tio_reset();
 	}
 

@@ -16,6 +16,11 @@
  *     bookkeeping for writes (file.c), then the event is queued on the context, its
  *     eventfd counted up and reapers woken.
  *
+ * One c3fs_aio_submit: every operation is checked and its first segment planned in turn;
+ * writes start their round at once, reads are gathered and started together at the end
+ * (client__io_rounds_start, up to CLIENT_IO_ROUNDS_MAX at a time), so that small reads
+ * share one storage READ call per node instead of one call each (io.c, "Shared calls").
+ *
  * Nothing but completions and result handling runs on RPC I/O threads: starting a call
  * may block (connecting), a routing refresh waits up to a second.  Those are the aio
  * service's (one thread per client): a queue of operations due at a time, plus the
@@ -287,20 +292,27 @@ static void aop_round_over(struct client_io *io)
 	}
 }
 
-/* Plan the next segment and start its first round. */
-static void aop_seg(struct client_aop *op)
+/* Plan the next segment: true = planned (the caller starts its first round), false = op
+ * went on without a round (parked for channels, or completed). */
+static bool aop_seg_plan(struct client_aop *op)
 {
 	uint64_t gen = __atomic_load_n(&op->ctx->cl->chan_gen, __ATOMIC_SEQ_CST);
 	int rc = client__io_seg_next(&op->io, false);
 
-	if (rc == 1) {
-		if (client__io_round_start(&op->io, true))
-			aop_round_over(&op->io);
-	} else if (rc == -EAGAIN) {
+	if (rc == 1)
+		return true;
+	if (rc == -EAGAIN)
 		svc_park(op, gen);
-	} else {
+	else
 		aop_complete(op, rc); /* 0: the whole range is done */
-	}
+	return false;
+}
+
+/* Plan the next segment and start its first round. */
+static void aop_seg(struct client_aop *op)
+{
+	if (aop_seg_plan(op) && client__io_round_start(&op->io, true))
+		aop_round_over(&op->io);
 }
 
 /* ------------------------------------------------------------------ contexts */
@@ -434,8 +446,31 @@ static struct client_aop *aop_alloc(struct c3fs_aio_ctx *ctx, int iovcnt)
 	return op;
 }
 
-/* Submit one operation: 0 (it will complete) or a negative code (it will not). */
-static int aio_submit_one(struct c3fs_aio_ctx *ctx, const struct c3fs_aio_op *o)
+/* Reads of one c3fs_aio_submit whose first round waits to be started with the others. */
+struct aio_gather {
+	struct client_io *ios[CLIENT_IO_ROUNDS_MAX];
+	bool over[CLIENT_IO_ROUNDS_MAX];
+	int n;
+};
+
+/* Start the gathered first rounds together (io.c: small reads share calls per node). */
+static void aio_gather_start(struct aio_gather *g)
+{
+	int i;
+
+	if (g->n == 0)
+		return;
+	client__io_rounds_start(g->ios, g->n, g->over);
+	for (i = 0; i < g->n; i++)
+		if (g->over[i])
+			aop_round_over(g->ios[i]);
+	g->n = 0;
+}
+
+/* Submit one operation: 0 (it will complete) or a negative code (it will not).  A read
+ * whose first segment is planned joins g (its round starts with aio_gather_start). */
+static int aio_submit_one(struct c3fs_aio_ctx *ctx, const struct c3fs_aio_op *o,
+			  struct aio_gather *g)
 {
 	struct client_aop *op;
 	uint64_t off = o->off, len = 0, known = 0;
@@ -468,22 +503,32 @@ static int aio_submit_one(struct c3fs_aio_ctx *ctx, const struct c3fs_aio_op *o)
 	pthread_mutex_lock(&ctx->lock);
 	ctx->inflight++;
 	pthread_mutex_unlock(&ctx->lock);
-	aop_seg(op); /* a length 0 operation completes here with 0 */
+	if (write) {
+		aop_seg(op); /* a length 0 operation completes here with 0 */
+	} else if (aop_seg_plan(op)) {
+		g->ios[g->n++] = &op->io;
+		if (g->n == CLIENT_IO_ROUNDS_MAX)
+			aio_gather_start(g);
+	}
 	return 0;
 }
 
 int c3fs_aio_submit(struct c3fs_aio_ctx *ctx, const struct c3fs_aio_op *ops, int n)
 {
-	int i;
+	struct aio_gather g; /* ~2.3 KiB */
+	int i, rc = 0;
 
 	if (!ctx || n < 0 || (n > 0 && !ops))
 		return -EINVAL;
+	g.n = 0;
 	for (i = 0; i < n; i++) {
-		int rc = aio_submit_one(ctx, &ops[i]);
-
+		rc = aio_submit_one(ctx, &ops[i], &g);
 		if (rc < 0)
-			return i > 0 ? i : rc;
+			break;
 	}
+	aio_gather_start(&g); /* the ones submitted, also when a later one was refused */
+	if (rc < 0)
+		return i > 0 ? i : rc;
 	return n;
 }
 

@@ -8,7 +8,8 @@
  *               chunk I/O (write-behind waits, O_APPEND, dyn-stripe widening, lengths),
  *               write-behind (c3fs_pwrite_async and its workers)
  *   io.c        the chunk I/O engine: one read or write as segments and rounds of
- *               per-target batches, many RPCs in flight, retries; driven by aio.c
+ *               per-target batches, many RPCs in flight, retries; the first rounds of the
+ *               small reads of one submit in shared calls per node; driven by aio.c
  *   stripe.c    pure layout math: a byte range of a file -> per-chunk pieces
  *   meta_ops.c  one function per metadata operation (include/c3fs/c3fs.h)
  *   client.c    the handle: cluster_client (routing), rpc_client, client id, meta calls
@@ -39,6 +40,7 @@
 #include "common/buf.h"
 #include "net/rpc.h"
 #include "proto/meta.h"
+#include "proto/storage.h"
 
 #define CLIENT_CHANNELS 1024          /* exactly-once channels (concurrent write ios) */
 #define CLIENT_INODE_BUCKETS 256
@@ -311,6 +313,17 @@ uint32_t client__pick_replica(const unsigned *loads, uint32_t n, uint32_t start,
 /* ---- io.c ---- */
 #define CLIENT_IO_SEG_PIECES 64 /* pieces (chunks) per segment; <= STORAGE_MAX_BATCH */
 
+/* Shared READ calls (client__io_rounds_start): at most this many ios and bytes per call,
+ * the storage service's rule for serving a READ inline on its network I/O thread with all
+ * ios read in parallel (src/storage/service.c svc_on_read: SVC_READ_INLINE_MAX bytes and
+ * 16 ios; a bigger batch goes to a worker that reads its ios one after another).  Keep the
+ * two in step.  A read whose segment is longer than CLIENT_READ_SHARE_BYTES does not share. */
+#define CLIENT_READ_SHARE_IOS 16
+#define CLIENT_READ_SHARE_BYTES (64u << 10)
+#define CLIENT_READ_SHARE_IOV 64      /* reply iovecs per shared call (the RPC's limit) */
+
+struct client_io_shared;
+
 /* One chunk piece of a segment. */
 struct client_io_piece {
 	struct client_piece p;
@@ -323,6 +336,11 @@ struct client_io_piece {
 	uint32_t chan;                /* write: exactly-once channel (0 = none) */
 	uint64_t seq;
 	uint32_t data_len;            /* read: data bytes returned */
+	/* read, first round of a submitted batch: the shared call the piece rides in (NULL =
+	 * none) and its entry there; set before the call starts, cleared when the io takes
+	 * the result (io_round_finish) */
+	struct client_io_shared *sh;
+	int sh_slot;
 };
 
 /* One RPC of a round: the pieces sent to one target. */
@@ -340,6 +358,35 @@ struct client_io_batch {
 	struct iovec *bulk;
 	int nbulk;
 	bool started;
+};
+
+/* One storage READ call shared by the first rounds of several reads (one
+ * c3fs_aio_submit): the pieces of many ios that go to one storage node, each entry naming
+ * its own target and chain version.  Built and started by client__io_rounds_start; its
+ * completion (RPC I/O thread) decodes the reply into rc/rsp and then counts down `pending`
+ * of each entry's io once per entry.  Each io takes its entries' results in its own round
+ * end, exactly as for its own calls, and drops one reference per entry; the last drop
+ * frees the call.  Nothing here is written after the call started except rc and rsp (by
+ * the completion, before any pending count goes down) and refs. */
+struct client_io_share_entry {
+	struct client_io *io;
+	int piece;                    /* index into io->pc */
+	uint32_t target_id;
+	uint32_t chain_ver;
+};
+struct client_io_shared {
+	struct rpc_call call;         /* first: the done callback finds the call from it */
+	struct c3_buf req;
+	uint32_t node_id;
+	char addr[ROUTING_ADDR_MAX];
+	struct client_io_share_entry ent[CLIENT_READ_SHARE_IOS];
+	int n;
+	uint32_t bytes;
+	struct iovec bulk[CLIENT_READ_SHARE_IOV]; /* reply bulk: the entries' slices, in order */
+	int nbulk;
+	int rc;                       /* outcome for every entry: 0 = rsp holds one result each */
+	struct storage_batch_rsp rsp;
+	atomic_int refs;              /* entries whose io has not taken its result yet */
 };
 
 /* One read or write of a byte range of an open inode, as the engine runs it: the range in
@@ -373,7 +420,8 @@ struct client_io {
 	int nbt;
 	int done_before;              /* pieces done when the round began */
 	int round_err;                /* -ENOMEM building the round */
-	atomic_int pending;           /* async: calls in flight (+1 while starting) */
+	atomic_int pending;           /* async: own calls in flight, plus pieces in shared
+				       * calls not completed (+1 while starting) */
 	bool need_refresh;            /* a piece failed in a way that wants new routing */
 	uint64_t routing_seen;        /* highest routing version servers mentioned */
 	/* results of client__io_round_end returning 1 */
@@ -392,6 +440,15 @@ int client__io_seg_next(struct client_io *io, bool wait);
  * is over already (every start failed: the caller goes on with client__io_round_end).
  * !async: waits for every call and returns true. */
 bool client__io_round_start(struct client_io *io, bool async);
+/* Start the first rounds of the n (<= CLIENT_IO_ROUNDS_MAX) asynchronous ios (just planned by client__io_seg_next,
+ * no round run yet) at once: the reads whose segment is at most CLIENT_READ_SHARE_BYTES
+ * put their pieces in shared calls, one per storage node (more when one holds more than
+ * CLIENT_READ_SHARE_IOS ios or CLIENT_READ_SHARE_BYTES); the other ios start as with
+ * client__io_round_start(io, true).  over[i] = what client__io_round_start would return
+ * for ios[i] (true: the caller goes on with client__io_round_end; false: round_done will
+ * be called, and ios[i] may be gone already). */
+#define CLIENT_IO_ROUNDS_MAX 256      /* ios per client__io_rounds_start */
+void client__io_rounds_start(struct client_io **ios, int n, bool *over);
 /* Take the round's results.  0 = the segment is complete; 1 = another round is needed
  * after io->retry_delay_ms (and a routing refresh first when io->need_refresh); or the
  * negative code the io fails with (a fatal error, or the segment's deadline passed). */

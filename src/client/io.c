@@ -31,6 +31,26 @@
  * try.
  * Request bulk is sent straight from the caller's iovecs; reply bulk lands straight in
  * them (one slice list per piece).
+ *
+ * Shared calls.  The reads of one c3fs_aio_submit (often hundreds of 4 KiB samples) start
+ * their first rounds together (client__io_rounds_start): the pieces of every read of at
+ * most CLIENT_READ_SHARE_BYTES go into shared READ calls, one per storage node (a READ's
+ * ios each name their own target), each at most CLIENT_READ_SHARE_IOS ios and
+ * CLIENT_READ_SHARE_BYTES, which the storage service serves inline with all ios read in
+ * parallel.  Only who carries a piece changes:
+ *
+ *     io A pieces ─┐                              ┌─> A.pending -= its entries ─> A's round end
+ *     io B pieces ─┼─> struct client_io_shared ───┤   (takes A's results: the same
+ *     io C pieces ─┘   (entries: io, piece,       └─> B.pending ...             per-piece rule,
+ *                       target, chain version)                                io_piece_result)
+ *
+ * The completion decodes the reply once (rc, rsp) and counts down `pending` of each
+ * entry's io, once per entry; each io, at its round end, takes its entries' results exactly
+ * as from its own calls (CRC, holes, short data, routing versions, the failed replica
+ * avoided next time) and drops one reference per entry, the last one freeing the call.  A
+ * failed call (or start) fails every entry with its code, as for an io's own call.  Retries
+ * and later rounds and segments are per io, as always; writes and the blocking driver
+ * never share.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -39,6 +59,7 @@
 #include <string.h>
 
 #include "client/client_int.h"
+#include "common/check.h"
 #include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/errors.h"
@@ -222,51 +243,64 @@ static bool io_read_crc_ok(const struct client_io_piece *pc, uint32_t len, uint3
 	return crc == want;
 }
 
+/* The outcome of one piece's io in a call: rc (the call failed: every io of it fails with
+ * it) or the io's result r from target. */
+static void io_piece_result(struct client_io *x, struct client_io_piece *pc, int rc,
+			    const struct storage_io_result *r, uint32_t target)
+{
+	if (rc) {
+		io_piece_fail(x, pc, rc, target);
+		return;
+	}
+	if (r->routing_ver > x->routing_seen)
+		x->routing_seen = r->routing_ver;
+	if (r->status) {
+		io_piece_fail(x, pc, r->status, target);
+		return;
+	}
+	if (x->write) {
+		if (r->length != pc->p.len) {
+			io_piece_fail(x, pc, -C3FS_EBADMSG, target);
+			return;
+		}
+	} else {
+		if (r->length > pc->p.len) {
+			io_piece_fail(x, pc, -C3FS_EBADMSG, target);
+			return;
+		}
+		if (!io_read_crc_ok(pc, r->length, r->crc)) {
+			io_piece_fail(x, pc, -C3FS_ECHECKSUM, target);
+			return;
+		}
+		pc->data_len = r->length;
+	}
+	pc->done = true;
+	pc->err = 0;
+}
+
+/* Decode a completed call's reply: 0 with one result per io in rsp, or the code every io
+ * of the call fails with. */
+static int io_call_results(const struct rpc_call *call, int nios, struct storage_batch_rsp *rsp)
+{
+	int rc = call->status;
+
+	memset(rsp, 0, sizeof(*rsp));
+	if (rc == 0) {
+		rc = storage_batch_rsp_decode(call->resp.data, call->resp.len, rsp);
+		if (rc == 0 && rsp->nresults != (uint32_t)nios)
+			rc = -C3FS_EBADMSG;
+	}
+	return rc;
+}
+
 static void io_batch_finish(struct client_io *x, struct client_io_batch *bt)
 {
 	struct storage_batch_rsp rsp;
-	int i, rc = bt->call.status;
+	int i, rc = io_call_results(&bt->call, bt->n, &rsp);
 
-	memset(&rsp, 0, sizeof(rsp));
-	if (rc == 0) {
-		rc = storage_batch_rsp_decode(bt->call.resp.data, bt->call.resp.len, &rsp);
-		if (rc == 0 && rsp.nresults != (uint32_t)bt->n)
-			rc = -C3FS_EBADMSG;
-	}
-	for (i = 0; i < bt->n; i++) {
-		struct client_io_piece *pc = &x->pc[bt->idx[i]];
-		const struct storage_io_result *r;
-
-		if (rc) {
-			io_piece_fail(x, pc, rc, bt->target_id);
-			continue;
-		}
-		r = &rsp.results[i];
-		if (r->routing_ver > x->routing_seen)
-			x->routing_seen = r->routing_ver;
-		if (r->status) {
-			io_piece_fail(x, pc, r->status, bt->target_id);
-			continue;
-		}
-		if (x->write) {
-			if (r->length != pc->p.len) {
-				io_piece_fail(x, pc, -C3FS_EBADMSG, bt->target_id);
-				continue;
-			}
-		} else {
-			if (r->length > pc->p.len) {
-				io_piece_fail(x, pc, -C3FS_EBADMSG, bt->target_id);
-				continue;
-			}
-			if (!io_read_crc_ok(pc, r->length, r->crc)) {
-				io_piece_fail(x, pc, -C3FS_ECHECKSUM, bt->target_id);
-				continue;
-			}
-			pc->data_len = r->length;
-		}
-		pc->done = true;
-		pc->err = 0;
-	}
+	for (i = 0; i < bt->n; i++)
+		io_piece_result(x, &x->pc[bt->idx[i]], rc, rc ? NULL : &rsp.results[i],
+				bt->target_id);
 	storage_batch_rsp_release(&rsp);
 }
 
@@ -458,10 +492,10 @@ static int io_round_plan(struct client_io *x)
 	return 0;
 }
 
-bool client__io_round_start(struct client_io *x, bool async)
+/* A round begins: its results so far are none. */
+static void io_round_reset(struct client_io *x)
 {
-	struct c3fs_client *cl = x->cl;
-	int i, b;
+	int i;
 
 	x->need_refresh = false;
 	x->routing_seen = 0;
@@ -470,6 +504,14 @@ bool client__io_round_start(struct client_io *x, bool async)
 	x->done_before = 0;
 	for (i = 0; i < x->npc; i++)
 		x->done_before += x->pc[i].done;
+}
+
+bool client__io_round_start(struct client_io *x, bool async)
+{
+	struct c3fs_client *cl = x->cl;
+	int i, b;
+
+	io_round_reset(x);
 	x->round_err = io_round_plan(x);
 	if (x->round_err)
 		return true;
@@ -514,10 +556,229 @@ bool client__io_round_start(struct client_io *x, bool async)
 	return true;
 }
 
+/* ------------------------------------------------------------------ shared calls */
+
+/* One entry of a shared call done with (its io took the result): the last frees it. */
+static void io_shared_unref(struct client_io_shared *sh)
+{
+	if (atomic_fetch_sub_explicit(&sh->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	storage_batch_rsp_release(&sh->rsp);
+	c3_buf_release(&sh->call.resp);
+	c3_buf_release(&sh->req);
+	free(sh);
+}
+
+/* The call is over with sh->rc (and sh->rsp) set: count down each entry's io, and hand
+ * back each io whose round this ends.  sh may be freed by the first hand-back (it runs
+ * that io's round end), so the ios are copied first. */
+static void io_shared_over(struct client_io_shared *sh)
+{
+	struct client_io *ios[CLIENT_READ_SHARE_IOS];
+	int i, n = sh->n;
+
+	for (i = 0; i < n; i++)
+		ios[i] = sh->ent[i].io;
+	for (i = 0; i < n; i++)
+		if (atomic_fetch_sub_explicit(&ios[i]->pending, 1, memory_order_acq_rel) == 1)
+			ios[i]->round_done(ios[i]);
+}
+
+/* A shared call completed (RPC I/O thread). */
+static void io_shared_done(struct rpc_call *call)
+{
+	struct client_io_shared *sh = (struct client_io_shared *)call;
+
+	atomic_fetch_sub_explicit(&io_node_load[sh->node_id % IO_NODE_SLOTS], 1,
+				  memory_order_relaxed);
+	sh->rc = io_call_results(call, sh->n, &sh->rsp);
+	io_shared_over(sh);
+}
+
+/* Encode the READ request of a shared call: each entry's io names its own target. */
+static int io_shared_encode(struct client_io_shared *sh)
+{
+	struct storage_read_io ios[CLIENT_READ_SHARE_IOS];
+	struct storage_read_req m;
+	int i;
+
+	memset(ios, 0, sizeof(ios));
+	for (i = 0; i < sh->n; i++) {
+		const struct client_io_share_entry *e = &sh->ent[i];
+		const struct client_io_piece *pc = &e->io->pc[e->piece];
+
+		ios[i].route.chain_id = pc->p.chain_id;
+		ios[i].route.chain_ver = e->chain_ver;
+		ios[i].route.target_id = e->target_id;
+		ios[i].chunk.inode = e->io->in->ino;
+		ios[i].chunk.index = (uint32_t)pc->p.chunk_index;
+		ios[i].offset = pc->p.chunk_off;
+		ios[i].length = pc->p.len;
+	}
+	m.nios = (uint32_t)sh->n;
+	m.ios = ios;
+	storage_read_req_encode(&m, &sh->req);
+	rpc_call_init(&sh->call, STORAGE_T_READ, sh->req.data, sh->req.len);
+	sh->call.resp_bulk = sh->bulk;
+	sh->call.nresp_bulk = sh->nbulk;
+	sh->call.timeout_ms = sh->ent[0].io->cl->opts.timeout_ms;
+	sh->call.done = io_shared_done;
+	return sh->req.err;
+}
+
+/* Whether x's first round goes into shared calls: a read of at most
+ * CLIENT_READ_SHARE_BYTES whose pieces each fit an empty shared call. */
+static bool io_can_share(const struct client_io *x)
+{
+	int i;
+
+	if (x->write || x->seg_len > CLIENT_READ_SHARE_BYTES ||
+	    x->npc > CLIENT_READ_SHARE_IOS)
+		return false;
+	for (i = 0; i < x->npc; i++)
+		if (x->pc[i].niov > CLIENT_READ_SHARE_IOV)
+			return false;
+	return true;
+}
+
+/* Put piece i of x into a shared call to node (an open one with room, else a new one
+ * appended to *shs).  0 or -ENOMEM. */
+static int io_shared_add(struct client_io *x, int i, uint32_t target, uint32_t node,
+			 uint32_t cver, const char *addr, struct client_io_shared ***shs, int *nsh,
+			 int *cap)
+{
+	struct client_io_piece *pc = &x->pc[i];
+	struct client_io_shared *sh = NULL;
+	int k;
+
+	for (k = *nsh - 1; k >= 0; k--) {
+		struct client_io_shared *c = (*shs)[k];
+
+		if (c->node_id == node && c->n < CLIENT_READ_SHARE_IOS &&
+		    c->bytes + pc->p.len <= CLIENT_READ_SHARE_BYTES &&
+		    c->nbulk + pc->niov <= CLIENT_READ_SHARE_IOV) {
+			sh = c;
+			break;
+		}
+	}
+	if (!sh) {
+		if (*nsh == *cap) {
+			int ncap = *cap ? 2 * *cap : 16;
+			struct client_io_shared **p = realloc(*shs, (size_t)ncap * sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			*shs = p;
+			*cap = ncap;
+		}
+		sh = calloc(1, sizeof(*sh));
+		if (!sh)
+			return -ENOMEM;
+		sh->node_id = node;
+		snprintf(sh->addr, sizeof(sh->addr), "%s", addr);
+		(*shs)[(*nsh)++] = sh;
+	}
+	sh->ent[sh->n] = (struct client_io_share_entry){ x, i, target, cver };
+	memcpy(sh->bulk + sh->nbulk, pc->iov, (size_t)pc->niov * sizeof(*pc->iov));
+	sh->nbulk += pc->niov;
+	sh->bytes += pc->p.len;
+	pc->sh = sh;
+	pc->sh_slot = sh->n++;
+	atomic_fetch_add_explicit(&sh->refs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&x->pending, 1, memory_order_relaxed);
+	return 0;
+}
+
+void client__io_rounds_start(struct client_io **ios, int n, bool *over)
+{
+	struct client_io_shared **shs = NULL;
+	struct routing_info *ri = NULL;
+	bool share[CLIENT_IO_ROUNDS_MAX];
+	int i, j, nsh = 0, cap = 0;
+
+	C3_ASSERT(n <= CLIENT_IO_ROUNDS_MAX);
+	/* plan: every sharing io's pieces into shared calls, per node */
+	for (i = 0; i < n; i++) {
+		struct client_io *x = ios[i];
+
+		over[i] = false;
+		share[i] = io_can_share(x);
+		if (!share[i])
+			continue;
+		io_round_reset(x);
+		x->nbt = 0;
+		atomic_store_explicit(&x->pending, 1, memory_order_relaxed); /* while starting */
+		if (!ri)
+			ri = cluster_client_routing(x->cl->cc);
+		for (j = 0; j < x->npc; j++) {
+			struct client_io_piece *pc = &x->pc[j];
+			char addr[ROUTING_ADDR_MAX];
+			uint32_t target, node, cver;
+			int prc;
+
+			if (pc->done)
+				continue;
+			prc = ri ? io_pick_target(x, ri, pc, &target, &node, &cver, addr)
+				 : -C3FS_ENOROUTING;
+			if (prc) {
+				io_piece_fail(x, pc, prc, 0);
+				continue;
+			}
+			if (io_shared_add(x, j, target, node, cver, addr, &shs, &nsh, &cap)) {
+				x->round_err = -ENOMEM; /* as when its own round cannot be built */
+				break;
+			}
+		}
+	}
+	if (ri)
+		routing_unref(ri);
+	/* the other ios start their round as usual */
+	for (i = 0; i < n; i++)
+		if (!share[i])
+			over[i] = client__io_round_start(ios[i], true);
+	/* start: a failed start is an outcome like any (every entry fails with its code) */
+	for (i = 0; i < nsh; i++) {
+		struct client_io_shared *sh = shs[i];
+		struct c3fs_client *cl = sh->ent[0].io->cl;
+		int src = io_shared_encode(sh);
+
+		if (src == 0) {
+			/* counted first: the completion may come before rpc_call_start returns */
+			atomic_fetch_add_explicit(&io_node_load[sh->node_id % IO_NODE_SLOTS], 1,
+						  memory_order_relaxed);
+			src = rpc_call_start(cl->rpc, sh->addr, &sh->call);
+			if (src == 0)
+				continue; /* sh belongs to the completion now */
+			atomic_fetch_sub_explicit(&io_node_load[sh->node_id % IO_NODE_SLOTS], 1,
+						  memory_order_relaxed);
+		}
+		sh->rc = src;
+		io_shared_over(sh); /* no io's round ends here: each still holds its +1 */
+	}
+	free(shs);
+	/* from here on a completion may own each io: touch none whose round is not over */
+	for (i = 0; i < n; i++)
+		if (share[i])
+			over[i] = atomic_fetch_sub_explicit(&ios[i]->pending, 1,
+							    memory_order_acq_rel) == 1;
+}
+
 /* Results of the round's calls, then its memory. */
 static void io_round_finish(struct client_io *x)
 {
-	int b;
+	int b, i;
+
+	for (i = 0; i < x->npc; i++) {
+		struct client_io_piece *pc = &x->pc[i];
+		struct client_io_shared *sh = pc->sh;
+
+		if (!sh)
+			continue;
+		io_piece_result(x, pc, sh->rc, sh->rc ? NULL : &sh->rsp.results[pc->sh_slot],
+				sh->ent[pc->sh_slot].target_id);
+		pc->sh = NULL;
+		io_shared_unref(sh);
+	}
 
 	for (b = 0; b < x->nbt; b++) {
 		struct client_io_batch *bt = &x->bts[b];

@@ -28,6 +28,7 @@
 
 #include "c3fs/c3fs.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "tests/lib/tap.h"
 
 #define CS (64u * 1024)
@@ -153,6 +154,8 @@ struct tio {
 	bool write;
 	uint64_t off, len;
 	uint8_t *buf;      /* own buffer (reads land here; writes go from it) */
+	unsigned flags;    /* C3FS_AIO_F_* */
+	int64_t want_err;  /* read: the error it must fail with (0 = data as the model) */
 	int64_t result;
 	bool done;
 };
@@ -183,8 +186,9 @@ static struct tio *tio_add(int file, bool write, uint64_t off, uint64_t len)
 	return t;
 }
 
-/* Submit tio[from..ntio) (split over iovecs of up to 3 pieces for some) on files f. */
-static int submit_all(struct c3fs_aio_ctx *ctx, struct c3fs_file **f, int from)
+/* Submit tio[from..ntio) (split over iovecs of up to 3 pieces for some) on files f, at
+ * most per_call ops per c3fs_aio_submit. */
+static int submit_all(struct c3fs_aio_ctx *ctx, struct c3fs_file **f, int from, int per_call)
 {
 	static struct iovec iovs[MAXOPS][3];
 	struct c3fs_aio_op ops[MAXOPS];
@@ -194,9 +198,11 @@ static int submit_all(struct c3fs_aio_ctx *ctx, struct c3fs_file **f, int from)
 		struct tio *t = &tio[i];
 		struct c3fs_aio_op *o = &ops[n++];
 
+		memset(o, 0, sizeof(*o)); /* flags 0: holes read as zeros */
 		o->f = f[t->file];
 		o->op = t->write ? C3FS_AIO_WRITE : C3FS_AIO_READ;
 		o->off = t->off;
+		o->flags = t->flags;
 		o->userdata = t;
 		if (t->len >= 3 && i % 3 == 0) { /* three uneven pieces */
 			uint64_t a = t->len / 5, b = t->len / 2;
@@ -213,7 +219,7 @@ static int submit_all(struct c3fs_aio_ctx *ctx, struct c3fs_file **f, int from)
 		}
 	}
 	while (done < n) { /* in a few calls, like a server taking batches */
-		int k = n - done > 50 ? 50 : n - done;
+		int k = n - done > per_call ? per_call : n - done;
 		int rc = c3fs_aio_submit(ctx, ops + done, k);
 
 		if (rc <= 0)
@@ -237,7 +243,7 @@ static int run_waves(struct c3fs_aio_ctx *ctx, struct c3fs_file **f, int wave)
 		int n = total - done < wave ? total - done : wave;
 
 		ntio = done + n;
-		if (submit_all(ctx, f, done) != n)
+		if (submit_all(ctx, f, done, 50) != n)
 			break;
 		done += reap_all(ctx, n, 120000);
 		if (done < ntio)
@@ -308,6 +314,8 @@ static uint64_t read_bad(const struct tio *t)
 	uint64_t bad = 0, lo = want_len(t, fend[t->file]);
 	uint64_t hi = want_len(t, fend_hi[t->file]);
 
+	if (t->want_err)
+		return t->result == t->want_err ? 0 : t->len + 1;
 	if (t->result < (int64_t)lo || t->result > (int64_t)hi)
 		return t->len + 1;
 	for (uint64_t i = 0; i < (uint64_t)t->result; i++)
@@ -332,6 +340,42 @@ static void add_reads(int nrandom)
 
 		tio_add(f, false, off, len);
 	}
+}
+
+/* RPC calls this process started so far (every kind: meta, mgmtd and storage). */
+static uint64_t rpc_calls(void)
+{
+	static const char key[] = "\nc3fs_rpc_client_calls_total ";
+	struct c3_buf m = C3_BUF_INIT;
+	unsigned long long v = 0;
+	const char *p;
+
+	c3_metrics_render(&m);
+	c3_buf_append(&m, "", 1);
+	p = m.data ? strstr((const char *)m.data, key) : NULL;
+	if (p)
+		v = strtoull(p + sizeof(key) - 1, NULL, 10);
+	c3_buf_release(&m);
+	return v;
+}
+
+/* An offset in [from, to) of file fi where len bytes are a hole a replica has no bytes
+ * for: nothing written from there to the end of its chunk (zeros in the model: written
+ * data has no long runs of zeros).  UINT64_MAX when there is none. */
+static uint64_t find_hole(int fi, uint64_t from, uint64_t to, uint64_t len)
+{
+	for (uint64_t off = from; off + len <= to; off += 512) {
+		uint64_t i, end = (off / CS + 1) * CS;
+
+		if (off + len > end)
+			continue;
+		for (i = off; i < end; i++)
+			if (model[fi][i] || uncertain[fi][i])
+				break;
+		if (i == end)
+			return off;
+	}
+	return UINT64_MAX;
 }
 
 static int check_reads(const char *what)
@@ -471,7 +515,7 @@ int main(void)
 	/* over earlier writes (after them: overlapping ops in flight are not ordered) */
 	tio_add(0, true, FSIZE - (5u << 20) + 1000, 4u << 20);  /* crosses a segment boundary */
 	tio_add(2, true, 12345, 3 * CS + 7);
-	n = submit_all(ctx, f, 0);
+	n = submit_all(ctx, f, 0, 50);
 	ok(n == 2 && reap_all(ctx, 2, 120000) == 2 && tio[0].result == (int64_t)tio[0].len &&
 	   tio[1].result == (int64_t)tio[1].len, "a 4 MiB write over 65 chunks, and another");
 	model_apply();
@@ -482,11 +526,62 @@ int main(void)
 
 	/* ---- reads in flight of everything */
 	add_reads(200);
-	n = submit_all(ctx, f, 0);
+	n = submit_all(ctx, f, 0, 50);
 	ok(n == ntio, "every read submitted");
 	is_int(reap_all(ctx, ntio, 120000), ntio, "every read completed");
 	is_int(check_reads("reads"), 0, "reads: data, zeros in holes, short at EOF, 0 past it");
 	tio_reset();
+
+	/* ---- many small reads in one submit: they share storage READ calls (one per node,
+	 * up to 16 ios / 64 KiB each), every op still gets its own bytes and result, and
+	 * keeps its own rules (C3FS_AIO_F_FORBID_HOLES on some) */
+	{
+		uint64_t hole = find_hole(1, CS, fend[1] - 8192, 4096), calls;
+		int nhole = 0, nforbid = 0;
+		struct tio *t;
+
+		ok(hole != UINT64_MAX, "file 1 has a hole below its end");
+		for (int i = 0; i < 200; i++) {
+			int fi = i % NFILES;
+			uint64_t off = rnd() % (fend[fi] - 4096);
+
+			if (i % 25 == 1)
+				off = fend[fi] - 1000;          /* short at EOF */
+			else if (i % 25 == 2)
+				off = fend[fi] + 5000;          /* past EOF: 0 */
+			else if (i % 25 == 3)
+				off = (off / CS + 1) * CS - 2048; /* two chunks, two chains */
+			else if (i % 25 == 4 && hole != UINT64_MAX)
+				fi = 1, off = hole, nhole++;    /* zeros of a hole */
+			else if (i % 25 == 5)               /* written: allowed */
+				fi = 1, off = FSIZE - 300000 + rnd() % 200000;
+			t = tio_add(fi, false, off, 4096);
+			if (i % 50 == 4 && hole != UINT64_MAX) { /* the hole, forbidden */
+				t->flags = C3FS_AIO_F_FORBID_HOLES;
+				t->want_err = -EINVAL;
+				nforbid++;
+			} else if (i % 50 == 5) {
+				t->flags = C3FS_AIO_F_FORBID_HOLES;
+			}
+		}
+		calls = rpc_calls();
+		n = submit_all(ctx, f, 0, MAXOPS);
+		ok(n == ntio, "200 small reads submitted in one call");
+		is_int(reap_all(ctx, ntio, 120000), ntio, "every small read completed");
+		calls = rpc_calls() - calls;
+		diag("200 reads of 4 KiB: %llu RPC calls", (unsigned long long)calls);
+		ok(calls > 0 && calls < 100, "fewer storage calls than reads (shared READ calls)");
+		is_int(check_reads("small reads"), 0,
+		       "small reads: data, zeros in holes, short at EOF, 0 past it");
+		bad = 0;
+		for (int i = 0; i < ntio; i++)
+			if (tio[i].off == hole && tio[i].file == 1 && !tio[i].want_err &&
+			    (tio[i].result != 4096 || memcmp(tio[i].buf, model[1] + hole, 4096)))
+				bad++;
+		ok(nhole > nforbid && nforbid > 0 && bad == 0,
+		   "the reads of a hole returned 4096 zeros, or EINVAL with FORBID_HOLES");
+		tio_reset();
+	}
 
 	/* ---- mixed: writes to fresh ranges, reads of others, in one batch */
 	for (int i = 0; i < 120; i++) {
@@ -507,7 +602,7 @@ int main(void)
 				tio[i].off = FSIZE - (1u << 20) +
 					     (uint64_t)(slot[tio[i].file]++) * 8192;
 	}
-	n = submit_all(ctx, f, 0);
+	n = submit_all(ctx, f, 0, 50);
 	ok(n == ntio, "mixed batch submitted");
 	is_int(reap_all(ctx, ntio, 120000), ntio, "mixed batch completed");
 	bad = 0;
@@ -592,7 +687,7 @@ int main(void)
 				next[tio[i].file] += tio[i].len + 5000;
 			}
 	}
-	n = submit_all(ctx, f, 0);
+	n = submit_all(ctx, f, 0, 50);
 	ok(n == ntio, "300 ops submitted");
 	kill(spid[2], SIGKILL);
 	waitpid(spid[2], NULL, 0);
@@ -608,7 +703,11 @@ int main(void)
 			if (tio[i].result < 0) {
 				failed++;
 				if (failed <= 3)
-					diag("op failed: %s", c3fs_strerror((int)tio[i].result));
+					diag("%s of file %d [%llu, +%llu) failed: %s",
+					     tio[i].write ? "write" : "read", tio[i].file,
+					     (unsigned long long)tio[i].off,
+					     (unsigned long long)tio[i].len,
+					     c3fs_strerror((int)tio[i].result));
 			} else if (!tio[i].write && read_bad(&tio[i])) {
 				rbad++;
 			}
@@ -619,7 +718,7 @@ int main(void)
 	model_apply();
 	tio_reset();
 	add_reads(100);
-	n = submit_all(ctx, f, 0);
+	n = submit_all(ctx, f, 0, 50);
 	ok(n == ntio, "reads after the failure submitted");
 	is_int(reap_all(ctx, ntio, 120000), ntio, "reads after the failure completed");
 	is_int(check_reads("after kill"), 0,

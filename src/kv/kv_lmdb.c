@@ -1134,6 +1134,11 @@ static void lm_teardown(struct lm_db *db)
 	free(db);
 }
 
+/* Open the LMDB backend from its URI argument.  Long (about 170 lines) because opening is
+ * one ordered sequence with one failure path (lm_free): parse the options, take the
+ * directory lock, open and size the environment, then — with sync=wal — restore the
+ * checkpointed meta pages, replay the log and start the checkpointer; each step depends
+ * on the ones before and a failure anywhere must undo them in reverse. */
 static int lm_open(const char *arg, struct kv_db **out)
 {
 	struct lm_db *db;

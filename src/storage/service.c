@@ -139,11 +139,11 @@ struct svc_target *svc__target_find(struct storage_service *svc, uint32_t target
 	return NULL;
 }
 
-/* Check that route may be served here for kind.  On success *t_out is the local target and
- * *ri_out a referenced snapshot (caller unrefs).  res gets our chain/routing versions. */
+/* Check that route may be served here for kind.  On success *t_out is the local target.
+ * res gets our chain/routing versions. */
 static int svc_route_check(struct storage_service *svc, const struct storage_route *r,
 			   enum svc_kind kind, struct svc_target **t_out,
-			   struct routing_info **ri_out, struct storage_io_result *res)
+			   struct storage_io_result *res)
 {
 	struct svc_target *t;
 	struct routing_info *ri;
@@ -151,7 +151,6 @@ static int svc_route_check(struct storage_service *svc, const struct storage_rou
 	const struct routing_target *rt;
 	int rc = 0;
 
-	*ri_out = NULL;
 	if (!atomic_load(&svc->serving))
 		return -C3FS_ETARGETDOWN;
 	t = svc__target_find(svc, r->target_id);
@@ -199,11 +198,8 @@ static int svc_route_check(struct storage_service *svc, const struct storage_rou
 			rc = -C3FS_ETARGETDOWN;
 		break;
 	}
-	if (rc)
-		goto fail;
-	*t_out = t;
-	*ri_out = ri;
-	return 0;
+	if (rc == 0)
+		*t_out = t;
 fail:
 	routing_unref(ri);
 	return rc;
@@ -745,16 +741,14 @@ static void svc_write_one(struct storage_service *svc, const struct rpc_req *req
 			  struct storage_io_result *res)
 {
 	struct svc_target *t;
-	struct routing_info *ri;
 	struct svc_op op;
 	int rc;
 
-	rc = svc_route_check(svc, &io->route, SVC_K_WRITE, &t, &ri, res);
+	rc = svc_route_check(svc, &io->route, SVC_K_WRITE, &t, res);
 	if (rc) {
 		res->status = rc;
 		return;
 	}
-	routing_unref(ri);
 	if (c3_crc32c(0, data, io->length) != io->crc) {
 		res->status = -C3FS_EBADMSG;
 		LOG_WARN("write to chunk %llu:%u from %s: data CRC mismatch",
@@ -885,15 +879,13 @@ static void svc_on_truncate(struct rpc_req *req, void *arg)
 	for (uint32_t i = 0; i < m.nios; i++) {
 		const struct storage_truncate_io *io = &m.ios[i];
 		struct svc_target *t;
-		struct routing_info *ri;
 		struct svc_op op;
 
-		rc = svc_route_check(svc, &io->route, SVC_K_WRITE, &t, &ri, &res[i]);
+		rc = svc_route_check(svc, &io->route, SVC_K_WRITE, &t, &res[i]);
 		if (rc) {
 			res[i].status = rc;
 			continue;
 		}
-		routing_unref(ri);
 		memset(&op, 0, sizeof(op));
 		op.type = CHUNK_UPD_TRUNCATE;
 		op.id.inode = io->chunk.inode;
@@ -1058,15 +1050,13 @@ static bool svc_read_async(struct storage_service *svc, struct rpc_req *req,
 	for (uint32_t i = 0; i < n; i++) {
 		const struct storage_read_io *io = &m->ios[i];
 		struct svc_rio *rio = &job->rio[i];
-		struct routing_info *ri;
 		int rc;
 
 		rio->job = job;
 		rio->i = i;
 		rio->ar.fd = -1;
-		rc = svc_route_check(svc, &io->route, SVC_K_READ, &job->ts[i], &ri, &job->res[i]);
+		rc = svc_route_check(svc, &io->route, SVC_K_READ, &job->ts[i], &job->res[i]);
 		if (rc == 0) {
-			routing_unref(ri);
 			rc = chunk_store_aread_begin(job->ts[i]->cs,
 						     (struct chunk_id){ io->chunk.inode,
 									io->chunk.index },
@@ -1170,12 +1160,10 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 	}
 	for (uint32_t i = 0; i < m.nios; i++) {
 		const struct storage_read_io *io = &m.ios[i];
-		struct routing_info *ri;
 		struct chunk_id id = { io->chunk.inode, io->chunk.index };
 
-		rc = svc_route_check(svc, &io->route, SVC_K_READ, &ts[i], &ri, &res[i]);
+		rc = svc_route_check(svc, &io->route, SVC_K_READ, &ts[i], &res[i]);
 		if (rc == 0) {
-			routing_unref(ri);
 			if (req->on_io_thread) {
 				/* no io_uring: what the page cache holds, or a worker */
 				rc = chunk_store_read_nowait(ts[i]->cs, id, io->offset, io->length,
@@ -1276,7 +1264,6 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 	struct storage_update_req m;
 	struct storage_io_result res;
 	struct svc_target *t;
-	struct routing_info *ri;
 	struct chunk_id id;
 	struct chunk_info info;
 	struct chunk_update u;
@@ -1297,10 +1284,9 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	rc = svc_route_check(svc, &m.route, SVC_K_UPDATE, &t, &ri, &res);
+	rc = svc_route_check(svc, &m.route, SVC_K_UPDATE, &t, &res);
 	if (rc)
 		goto reply;
-	routing_unref(ri);
 	if (req->bulk_len != (m.type == STORAGE_UPD_WRITE ? m.length : 0) ||
 	    (req->bulk_len && c3_crc32c(0, req->bulk, req->bulk_len) != m.crc)) {
 		rc = -C3FS_EBADMSG;
@@ -1442,7 +1428,6 @@ static void svc_on_remove(struct rpc_req *req, void *arg)
 	struct storage_remove_rsp rsp;
 	struct storage_io_result res;
 	struct svc_target *t;
-	struct routing_info *ri;
 	struct svc_list l = { 0 };
 	struct c3_buf b = C3_BUF_INIT;
 	struct chunk_id from, end;
@@ -1456,10 +1441,9 @@ static void svc_on_remove(struct rpc_req *req, void *arg)
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	rc = svc_route_check(svc, &m.route, SVC_K_WRITE, &t, &ri, &res);
+	rc = svc_route_check(svc, &m.route, SVC_K_WRITE, &t, &res);
 	if (rc)
 		goto reply;
-	routing_unref(ri);
 	rc = svc_dedup_lookup(svc, m.route.chain_id, &m.tag, &res, &more);
 	if (rc == 1) {
 		rc = 0;
@@ -1536,7 +1520,6 @@ static void svc_on_query_last(struct rpc_req *req, void *arg)
 	struct storage_query_last_rsp rsp;
 	struct storage_io_result res;
 	struct svc_target *t;
-	struct routing_info *ri;
 	struct c3_buf b = C3_BUF_INIT;
 	struct chunk_id before, end;
 	bool more;
@@ -1549,10 +1532,9 @@ static void svc_on_query_last(struct rpc_req *req, void *arg)
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	rc = svc_route_check(svc, &m.route, SVC_K_QUERY, &t, &ri, &res);
+	rc = svc_route_check(svc, &m.route, SVC_K_QUERY, &t, &res);
 	if (rc)
 		goto reply;
-	routing_unref(ri);
 	end.inode = m.inode == UINT64_MAX ? m.inode : m.inode + 1;
 	end.index = m.inode == UINT64_MAX ? UINT32_MAX : 0;
 	before.inode = m.inode - 1;
@@ -2175,7 +2157,6 @@ static void svc_on_sync_done(struct rpc_req *req, void *arg)
 	struct storage_sync_done_req m;
 	struct storage_io_result res;
 	struct svc_target *t;
-	struct routing_info *ri;
 	struct c3_buf b = C3_BUF_INIT;
 	int rc;
 
@@ -2185,13 +2166,12 @@ static void svc_on_sync_done(struct rpc_req *req, void *arg)
 		rpc_reply(req, rc, NULL, 0, NULL, 0);
 		return;
 	}
-	rc = svc_route_check(svc, &m.route, SVC_K_UPDATE, &t, &ri, &res);
+	rc = svc_route_check(svc, &m.route, SVC_K_UPDATE, &t, &res);
 	if (rc == 0) {
 		atomic_store(&t->synced_chain_ver, m.route.chain_ver);
 		atomic_store(&t->local_state, TARGET_LOCAL_UPTODATE);
 		LOG_INFO("target %u: sync done (chain %u v%u), reporting uptodate", t->target_id,
 			 m.route.chain_id, m.route.chain_ver);
-		routing_unref(ri);
 	}
 	res.status = rc;
 	storage_io_result_encode(&res, &b);
@@ -2357,6 +2337,9 @@ static void svc_metrics_collect(void *arg)
 	}
 }
 
+/* Long (about 150 lines) because it is the service's whole start-up in order — locks and
+ * metrics, the zero page, the targets, the RPC client and server with every handler, the
+ * scrubber, then the sync thread — with one failure path (storage_service_free). */
 int storage_service_new(const struct storage_service_opts *o, struct storage_service **out)
 {
 	struct storage_service *svc;

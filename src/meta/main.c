@@ -24,6 +24,7 @@
 #include "common/errors.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "proto/msg.h"
 #include "common/metrics.h"
 #include "cluster/addr.h"
 #include "kv/kv.h"
@@ -367,6 +368,7 @@ int main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	if (c3_daemon_init(&d, argc, argv))
 		return d.status;
+	rpc_set_type_namer(c3_msg_name); /* metric series by message name too */
 	errno = 0;
 	mode = strtol(cfg.root_mode, &end, 8);
 	if (errno || *end || mode < 0 || mode > 07777) {

@@ -11,6 +11,8 @@
 #include "common/errors.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "net/rpc.h"
+#include "proto/msg.h"
 #include "mgmtd/service.h"
 
 #define K(...) C3_DAEMON_KEY(struct mgmtd_config, __VA_ARGS__)
@@ -61,6 +63,7 @@ int main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	if (c3_daemon_init(&d, argc, argv))
 		return d.status;
+	rpc_set_type_namer(c3_msg_name); /* metric series by message name too */
 	/* the state directory must be private (the default KV's directory is created so) */
 	rc = cfg.kv_uri[0] ? c3_kv_uri_private_check(cfg.kv_uri, err, sizeof(err))
 			   : c3_path_private_ensure(cfg.data_dir, err, sizeof(err));

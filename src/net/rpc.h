@@ -120,6 +120,13 @@ void rpc_req_defer(struct rpc_req *req);
  * (SRV_WATCH_MAX watches on this thread already) or -errno of epoll_ctl. */
 int rpc_io_watch(int fd, void (*on_ready)(void *arg), void (*on_stop)(void *arg), void *arg);
 
+/* Names of message types for the servers' per-type metrics: with a namer set, each type's
+ * series carry name="..." beside type="N" (e.g. c3_msg_name of src/proto/msg.h, which net
+ * cannot call itself: proto builds on net).  Set once at start-up, before any server
+ * exists; NULL (the default) = numbers only.  The name must be a static string without
+ * quotes or backslashes. */
+void rpc_set_type_namer(const char *(*name_of)(uint16_t type));
+
 /* Returns 0, or -C3FS_ECONFIG (bad address), -errno (bind/listen) with nothing to free. */
 int rpc_server_new(const struct rpc_server_opts *opts, struct rpc_server **out);
 /* Register before rpc_server_start().  -EEXIST if the type already has a handler;

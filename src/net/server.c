@@ -127,11 +127,23 @@ static void srv_metrics_init(void)
 					     "auth_timeout_ms");
 }
 
+static const char *(*_Atomic srv_type_namer)(uint16_t type);
+
+void rpc_set_type_namer(const char *(*name_of)(uint16_t type))
+{
+	atomic_store(&srv_type_namer, name_of);
+}
+
 static void srv_handler_metrics(struct srv_handler *h, uint16_t type)
 {
-	char labels[32];
+	const char *(*name_of)(uint16_t) = atomic_load(&srv_type_namer);
+	char labels[96];
 
-	snprintf(labels, sizeof(labels), "type=\"%u\"", (unsigned)type);
+	if (name_of)
+		snprintf(labels, sizeof(labels), "type=\"%u\",name=\"%.48s\"", (unsigned)type,
+			 name_of(type));
+	else
+		snprintf(labels, sizeof(labels), "type=\"%u\"", (unsigned)type);
 	h->latency = c3_hist_get("c3fs_rpc_server_request_seconds", labels,
 				 "time from request arrival to reply, by message type");
 	h->errors = c3_counter_get("c3fs_rpc_server_errors_total", labels,

@@ -23,6 +23,8 @@
 #include "common/errors.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "net/rpc.h"
+#include "proto/msg.h"
 #include "storage/chainfile.h"
 #include "storage/chunk.h"
 #include "storage/service.h"
@@ -230,6 +232,7 @@ int main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	if (c3_daemon_init(&d, argc, argv))
 		return d.status;
+	rpc_set_type_namer(c3_msg_name); /* metric series by message name too */
 	tbuf = strdup(cfg.targets);
 	ntargets = tbuf ? parse_targets(tbuf, targets, MAX_TARGETS) : -ENOMEM;
 	if (ntargets < 0) {

@@ -176,6 +176,12 @@ static void h_watch(struct rpc_req *req, void *ctx)
 		atomic_fetch_add(&watch_held, 1);
 }
 
+/* The type namer of the per-type metrics (rpc_set_type_namer). */
+static const char *test_type_name(uint16_t type)
+{
+	return type == RPC_T_ECHO ? "echo" : type == T_SLEEP ? "sleep" : "?";
+}
+
 static struct rpc_client *mk_client(const char *token, int conns)
 {
 	struct rpc_client_opts o;
@@ -298,6 +304,7 @@ int main(void)
 	struct c3_buf enc = C3_BUF_INIT;
 	int rc;
 
+	rpc_set_type_namer(test_type_name);
 	srv = nt_server("sekrit", 4, 0, 0);
 	ok(srv != NULL, "server created on port 0");
 	if (!srv)
@@ -585,6 +592,9 @@ int main(void)
 		ok(m.data && strstr((char *)m.data, "c3fs_rpc_server_request_seconds") &&
 			   strstr((char *)m.data, "type=\"3\""),
 		   "per-type latency histogram exported");
+		ok(m.data && strstr((char *)m.data, "type=\"3\",name=\"echo\"") &&
+			   strstr((char *)m.data, "type=\"50\",name=\"sleep\""),
+		   "and labelled with the message name from the namer");
 		ok(m.data && strstr((char *)m.data, "c3fs_rpc_client_timeouts_total"),
 		   "client timeout counter exported");
 		c3_buf_release(&m);

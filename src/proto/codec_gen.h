@@ -1,19 +1,32 @@
 /* proto/codec_gen.h — turns the rows of a message table (storage.def, mgmtd.def) into
  * codec functions.  Included only by the .c file of a service's codec, which includes its
- * table once per pass with F and A defined as that pass's macros below:
+ * table once per pass with F, A and T defined as that pass's macros below:
  *
- *   F(kind, field)              kind: u8 u32 i32 u64 bool str (a char array), or a part
+ *   F(kind, field)              kind: u8 u32 i32 u64 bool str (a char array), text (a
+ *                               malloc'd char *, see below), or a part
  *   A(count, array, part, max)  u32 count (at most max) then count parts, allocated by the
- *                               decoder (calloc) and freed by the release function
+ *                               decoder (calloc) and freed by the release function; a
+ *                               scalar kind (u32) serves as a part
+ *   T()                         an optional tail: the fields after it were appended to the
+ *                               message, so an older sender's input may end exactly here
+ *                               (the decoder stops cleanly, those fields read as zero); an
+ *                               input ending inside a tail field is refused like any other
+ *                               truncation.  A message may have several (one per append).
  *
  * (as object-like aliases, "#define F C3_GEN_F_ENC", so that a kind such as bool, a macro
  * of <stdbool.h>, reaches the pass unexpanded).
  * Passes: C3_GEN_F_SIZE (a part's least wire size, <part>_BYTES, bounding array counts),
  * C3_GEN_F_ENC / C3_GEN_A_ENC (encoders), C3_GEN_F_DEC / C3_GEN_A_DEC (decoders),
- * C3_GEN_A_REL (release).  A part is a struct inside messages, a message the payload
- * struct <prefix>_<msg> with <prefix>_<msg>_encode / _decode (/ _release).  Decoders follow
+ * C3_GEN_T_DEC (the tail marker; other passes define T() as nothing), C3_GEN_F_REL /
+ * C3_GEN_A_REL (release: frees the text fields and arrays).  A part is a struct inside
+ * messages, a message the payload struct <prefix>_<msg> with <prefix>_<msg>_encode /
+ * _decode (/ _release).  A kind is any name with enc_<kind>, dec_<kind> (<kind>_BYTES
+ * when in an array, rel_<kind> when in a released message): an includer may add its own
+ * (mgmtd.c's user).  Decoders follow
  * net/codec.h: bounds-checked reads, then the row's check function on the decoded values
- * (false = -C3FS_EBADMSG); -ENOMEM when an array cannot be allocated.
+ * (false = -C3FS_EBADMSG); -ENOMEM when an array or a text cannot be allocated.
+ * C3_GEN_DECODER_REL is the decoder of a message holding allocations (arrays, text): on
+ * failure it calls <prefix>_<msg>_release() itself, so the caller has nothing to free.
  */
 #ifndef C3_PROTO_CODEC_GEN_H
 #define C3_PROTO_CODEC_GEN_H
@@ -37,7 +50,8 @@ static inline bool any_ok(const void *m)
 #define C3_GEN_KIND(k, T, bytes)                                                        \
 	enum { k##_BYTES = (bytes) };                                                   \
 	static inline void enc_##k(struct c3_buf *b, const T *v) { c3_enc_##k(b, *v); } \
-	static inline void dec_##k(struct c3_dec *d, T *v) { *v = c3_dec_##k(d); }
+	static inline void dec_##k(struct c3_dec *d, T *v) { *v = c3_dec_##k(d); }  \
+	static inline void rel_##k(T *v) { (void)v; }
 C3_GEN_KIND(u8, uint8_t, 1)
 C3_GEN_KIND(u32, uint32_t, 4)
 C3_GEN_KIND(i32, int32_t, 4)
@@ -48,6 +62,33 @@ C3_GEN_KIND(bool, bool, 1)
 enum { str_BYTES = 4 };
 #define enc_str(b, p) c3_enc_str((b), *(p))
 #define dec_str(d, p) c3_dec_str((d), *(p), sizeof(*(p)))
+#define rel_str(p) ((void)(p))
+/* text: a char * field, malloc'd by the decoder (NULL encodes as ""); u32 length + bytes,
+ * at most C3_GEN_TEXT_MAX (defined by the includer that uses text), no NUL; freed by the
+ * release function.  Allocation failure: d->err = -ENOMEM. */
+enum { text_BYTES = 4 };
+#define enc_text(b, p) c3_enc_str((b), *(p))
+#define dec_text(d, p) c3_gen_dec_text((d), (p), C3_GEN_TEXT_MAX)
+static inline void rel_text(char **p)
+{
+	free(*p);
+	*p = NULL;
+}
+static inline void c3_gen_dec_text(struct c3_dec *d, char **out, size_t max)
+{
+	size_t n;
+	const uint8_t *p = c3_dec_bytes(d, max, &n);
+
+	if (d->err)
+		return;
+	if (memchr(p, '\0', n)) {
+		d->err = -C3FS_EBADMSG;
+		return;
+	}
+	*out = strndup(p ? (const char *)p : "", n);
+	if (!*out)
+		d->err = -ENOMEM;
+}
 
 /* Allocate n elements of size sz (n may be 0: returns NULL with *err untouched). */
 static inline void *c3_gen_alloc(uint32_t n, size_t sz, int *err)
@@ -84,6 +125,9 @@ static inline void *c3_gen_alloc(uint32_t n, size_t sz, int *err)
  * allocation, then the parts; after a failure the rest reads as zeros, nothing more is
  * allocated. */
 #define C3_GEN_F_DEC(kind, f) dec_##kind(d, &m->f);
+#define C3_GEN_T_DEC()                                                                  \
+	if (!d->err && c3_dec_left(d) == 0)                                             \
+		goto tail;
 #define C3_GEN_A_DEC(count, array, part, max)                                           \
 	m->count = c3_dec_count(d, max, part##_BYTES);                                  \
 	if (!d->err && !err) {                                                          \
@@ -100,8 +144,7 @@ static inline void *c3_gen_alloc(uint32_t n, size_t sz, int *err)
 		if (!d->err && !check(m))                                               \
 			d->err = -C3FS_EBADMSG;                                         \
 	}
-#define C3_GEN_DECODER(prefix, msg, check, FIELDS)                                      \
-	int prefix##_##msg##_decode(const void *p, size_t n, struct prefix##_##msg *m)  \
+#define C3_GEN_DECODE_BODY(check, FIELDS)                                               \
 	{                                                                               \
 		struct c3_dec dd, *d = &dd;                                             \
 		int err = 0;                                                            \
@@ -109,14 +152,31 @@ static inline void *c3_gen_alloc(uint32_t n, size_t sz, int *err)
 		memset(m, 0, sizeof(*m));                                               \
 		c3_dec_init(d, p, n);                                                   \
 		FIELDS                                                                  \
+	tail: __attribute__((unused));                                                  \
 		if (err)                                                                \
 			return err;                                                     \
 		if (!d->err && !check(m))                                               \
 			d->err = -C3FS_EBADMSG;                                         \
 		return c3_dec_finish(d);                                                \
 	}
+#define C3_GEN_DECODER(prefix, msg, check, FIELDS)                                      \
+	int prefix##_##msg##_decode(const void *p, size_t n, struct prefix##_##msg *m)  \
+	C3_GEN_DECODE_BODY(check, FIELDS)
+#define C3_GEN_DECODER_REL(prefix, msg, check, FIELDS)                                  \
+	static int prefix##_##msg##_decode_fields(const void *p, size_t n,              \
+						  struct prefix##_##msg *m)             \
+	C3_GEN_DECODE_BODY(check, FIELDS)                                               \
+	int prefix##_##msg##_decode(const void *p, size_t n, struct prefix##_##msg *m)  \
+	{                                                                               \
+		int rc = prefix##_##msg##_decode_fields(p, n, m);                       \
+                                                                                        \
+		if (rc)                                                                 \
+			prefix##_##msg##_release(m);                                    \
+		return rc;                                                              \
+	}
 
-/* ---- pass: release of the arrays */
+/* ---- pass: release of the text fields and arrays */
+#define C3_GEN_F_REL(kind, f) rel_##kind(&m->f);
 #define C3_GEN_A_REL(count, array, part, max)                                           \
 	free(m->array);                                                                 \
 	m->array = NULL;                                                                \

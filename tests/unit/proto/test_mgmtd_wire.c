@@ -229,7 +229,7 @@ static void test_admin(void)
 	       "0107000000");
 	GOLDEN(create_table_resp, cr,
 	       "040302011413121124232221383736353433323144434241",
-	       20, 21, 22, 23 /* targets_unused: 0 unless whole */);
+	       20 /* without targets_unused (a part of it is refused, as in every tail) */);
 	GOLDEN(set_node_state_req, ns,
 	       "0500000061646d316e0403020103");
 	GOLDEN(set_target_state_req, ts,

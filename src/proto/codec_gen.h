@@ -1,12 +1,17 @@
-/* proto/codec_gen.h — turns the rows of a message table (storage.def, mgmtd.def) into
- * codec functions.  Included only by the .c file of a service's codec, which includes its
- * table once per pass with F, A and T defined as that pass's macros below:
+/* proto/codec_gen.h — turns the rows of a message table (storage.def, mgmtd.def,
+ * meta.def) into codec functions.  Included only by the .c file of a service's codec,
+ * which includes its table once per pass with F, A, B and T defined as that pass's macros
+ * below:
  *
  *   F(kind, field)              kind: u8 u32 i32 u64 bool str (a char array), text (a
  *                               malloc'd char *, see below), or a part
  *   A(count, array, part, max)  u32 count (at most max) then count parts, allocated by the
  *                               decoder (calloc) and freed by the release function; a
  *                               scalar kind (u32) serves as a part
+ *   B(field, max)               u32 length (at most max) + bytes, borrowed: the struct has
+ *                               a pointer field (const char * or const uint8_t *) and
+ *                               uint32_t field_len; the decoder points into its input
+ *                               ("" when empty), a NULL pointer encodes as empty
  *   T()                         an optional tail: the fields after it were appended to the
  *                               message, so an older sender's input may end exactly here
  *                               (the decoder stops cleanly, those fields read as zero); an
@@ -15,18 +20,19 @@
  *
  * (as object-like aliases, "#define F C3_GEN_F_ENC", so that a kind such as bool, a macro
  * of <stdbool.h>, reaches the pass unexpanded).
- * Passes: C3_GEN_F_SIZE (a part's least wire size, <part>_BYTES, bounding array counts),
- * C3_GEN_F_ENC / C3_GEN_A_ENC (encoders), C3_GEN_F_DEC / C3_GEN_A_DEC (decoders),
- * C3_GEN_T_DEC (the tail marker; other passes define T() as nothing), C3_GEN_F_REL /
- * C3_GEN_A_REL (release: frees the text fields and arrays).  A part is a struct inside
- * messages, a message the payload struct <prefix>_<msg> with <prefix>_<msg>_encode /
- * _decode (/ _release).  A kind is any name with enc_<kind>, dec_<kind> (<kind>_BYTES
- * when in an array, rel_<kind> when in a released message): an includer may add its own
- * (mgmtd.c's user).  Decoders follow
- * net/codec.h: bounds-checked reads, then the row's check function on the decoded values
- * (false = -C3FS_EBADMSG); -ENOMEM when an array or a text cannot be allocated.
- * C3_GEN_DECODER_REL is the decoder of a message holding allocations (arrays, text): on
- * failure it calls <prefix>_<msg>_release() itself, so the caller has nothing to free.
+ * Passes: C3_GEN_F_SIZE / C3_GEN_B_SIZE (a part's least wire size, <part>_BYTES, bounding
+ * array counts), C3_GEN_F_ENC / C3_GEN_A_ENC / C3_GEN_B_ENC (encoders), C3_GEN_F_DEC /
+ * C3_GEN_A_DEC / C3_GEN_B_DEC / C3_GEN_T_DEC (decoders; T() is nothing in other passes),
+ * C3_GEN_F_REL / C3_GEN_A_REL (release: frees the text fields and arrays).
+ * A part is a struct inside messages, a message the payload struct <prefix>_<msg> with
+ * <prefix>_<msg>_encode / _decode (/ _release).  A kind is any name with enc_<kind> and
+ * dec_<kind> (<kind>_BYTES when in an array, rel_<kind> when in a released message): an
+ * includer may add its own (mgmtd.c's user, meta.c's hdr and opt_attr).
+ * Decoders follow net/codec.h: bounds-checked reads, then the row's check function on the
+ * decoded values (false = -C3FS_EBADMSG); -ENOMEM when an array or a text cannot be
+ * allocated.  C3_GEN_DECODER_REL is the decoder of a message holding allocations (arrays,
+ * text): on failure it calls <prefix>_<msg>_release() itself, so the caller has nothing
+ * to free.
  */
 #ifndef C3_PROTO_CODEC_GEN_H
 #define C3_PROTO_CODEC_GEN_H
@@ -103,12 +109,24 @@ static inline void *c3_gen_alloc(uint32_t n, size_t sz, int *err)
 	return p;
 }
 
+/* The bytes of a B() row: borrowed from the input, "" when empty or malformed. */
+static inline const void *c3_gen_dec_blob(struct c3_dec *d, size_t max, uint32_t *len)
+{
+	size_t n;
+	const uint8_t *p = c3_dec_bytes(d, max, &n);
+
+	*len = (uint32_t)n;
+	return p ? (const void *)p : "";
+}
+
 /* ---- pass: least wire size of a part */
 #define C3_GEN_F_SIZE(kind, f) +kind##_BYTES
+#define C3_GEN_B_SIZE(f, max) +4
 #define C3_GEN_PART_SIZE(part, FIELDS) enum { part##_BYTES = 0 FIELDS };
 
 /* ---- pass: encoders */
 #define C3_GEN_F_ENC(kind, f) enc_##kind(b, &m->f);
+#define C3_GEN_B_ENC(f, max) c3_enc_bytes(b, m->f, m->f ? m->f##_len : 0);
 #define C3_GEN_A_ENC(count, array, part, max)                                           \
 	c3_enc_u32(b, m->count);                                                        \
 	for (uint32_t i = 0; i < m->count; i++)                                         \
@@ -125,6 +143,7 @@ static inline void *c3_gen_alloc(uint32_t n, size_t sz, int *err)
  * allocation, then the parts; after a failure the rest reads as zeros, nothing more is
  * allocated. */
 #define C3_GEN_F_DEC(kind, f) dec_##kind(d, &m->f);
+#define C3_GEN_B_DEC(f, max) m->f = c3_gen_dec_blob(d, max, &m->f##_len);
 #define C3_GEN_T_DEC()                                                                  \
 	if (!d->err && c3_dec_left(d) == 0)                                             \
 		goto tail;

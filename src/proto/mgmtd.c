@@ -103,10 +103,15 @@ static bool node_type_ok(uint8_t t)
 	return t <= NODE_CLIENT;
 }
 
-/* a node type (0 = the node's) or a node, at least one of them */
+/* whose configuration: a node type (0 = the node's) or a node, at least one of them */
+static bool config_target_ok(uint8_t node_type, uint32_t node_id)
+{
+	return node_type_ok(node_type) && (node_type != 0 || node_id != 0);
+}
+
 static bool get_config_req_ok(const struct mgmtd_get_config_req *m)
 {
-	return node_type_ok(m->node_type) && (m->node_type != 0 || m->node_id != 0);
+	return config_target_ok(m->node_type, m->node_id);
 }
 
 static bool get_config_resp_ok(const struct mgmtd_get_config_resp *m)
@@ -116,7 +121,7 @@ static bool get_config_resp_ok(const struct mgmtd_get_config_resp *m)
 
 static bool set_config_req_ok(const struct mgmtd_set_config_req *m)
 {
-	return node_type_ok(m->node_type) && (m->node_type != 0 || m->node_id != 0);
+	return config_target_ok(m->node_type, m->node_id);
 }
 
 /* the kind "user" of the table: a user with its token hash */

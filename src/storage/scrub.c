@@ -310,7 +310,7 @@ reply:
 	routing_unref(ri);
 	res.status = rc;
 	storage_io_result_encode(&res, &b);
-	rpc_reply(req, rc, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	rpc_reply_buf(req, rc, &b); /* an encoding failure replies its error */
 	c3_buf_release(&b);
 }
 

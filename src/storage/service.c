@@ -721,6 +721,15 @@ unlock:
 
 /* ------------------------------------------------------------------ handlers */
 
+/* A request whose payload did not decode (rc) is answered with rc: true.  For the handlers
+ * whose decoders leave nothing to release on failure. */
+static bool svc_decode_failed(struct rpc_req *req, int rc)
+{
+	if (rc)
+		rpc_reply(req, rc, NULL, 0, NULL, 0);
+	return rc != 0;
+}
+
 static void svc_reply_batch(struct rpc_req *req, struct storage_io_result *res, uint32_t n,
 			    const struct iovec *iov, int niov)
 {
@@ -1279,11 +1288,8 @@ static void svc_on_update(struct rpc_req *req, void *arg)
 
 	memset(&res, 0, sizeof(res));
 	svc_fwd_init(&f, svc, 0, 0, NULL, NULL, 0);
-	rc = storage_update_req_decode(req->payload, req->payload_len, &m);
-	if (rc) {
-		rpc_reply(req, rc, NULL, 0, NULL, 0);
+	if (svc_decode_failed(req, storage_update_req_decode(req->payload, req->payload_len, &m)))
 		return;
-	}
 	rc = svc_route_check(svc, &m.route, SVC_K_UPDATE, &t, &res);
 	if (rc)
 		goto reply;
@@ -1389,7 +1395,7 @@ unlock:
 reply:
 	res.status = rc;
 	storage_io_result_encode(&res, &b);
-	rpc_reply(req, rc, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	rpc_reply_buf(req, rc, &b); /* an encoding failure replies its error */
 	c3_buf_release(&b);
 	c3_hist_observe_ns(svc->m_update_lat, c3_now_ns() - start);
 }
@@ -1436,11 +1442,8 @@ static void svc_on_remove(struct rpc_req *req, void *arg)
 
 	memset(&rsp, 0, sizeof(rsp));
 	memset(&res, 0, sizeof(res));
-	rc = storage_remove_req_decode(req->payload, req->payload_len, &m);
-	if (rc) {
-		rpc_reply(req, rc, NULL, 0, NULL, 0);
+	if (svc_decode_failed(req, storage_remove_req_decode(req->payload, req->payload_len, &m)))
 		return;
-	}
 	rc = svc_route_check(svc, &m.route, SVC_K_WRITE, &t, &res);
 	if (rc)
 		goto reply;
@@ -1494,7 +1497,7 @@ reply:
 	rsp.chain_ver = res.chain_ver;
 	rsp.routing_ver = res.routing_ver;
 	storage_remove_rsp_encode(&rsp, &b);
-	rpc_reply(req, rc, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	rpc_reply_buf(req, rc, &b); /* an encoding failure replies its error */
 	c3_buf_release(&b);
 	svc_list_release(&l);
 }
@@ -1527,11 +1530,8 @@ static void svc_on_query_last(struct rpc_req *req, void *arg)
 
 	memset(&rsp, 0, sizeof(rsp));
 	memset(&res, 0, sizeof(res));
-	rc = storage_query_last_req_decode(req->payload, req->payload_len, &m);
-	if (rc) {
-		rpc_reply(req, rc, NULL, 0, NULL, 0);
+	if (svc_decode_failed(req, storage_query_last_req_decode(req->payload, req->payload_len, &m)))
 		return;
-	}
 	rc = svc_route_check(svc, &m.route, SVC_K_QUERY, &t, &res);
 	if (rc)
 		goto reply;
@@ -1545,7 +1545,7 @@ reply:
 	rsp.chain_ver = res.chain_ver;
 	rsp.routing_ver = res.routing_ver;
 	storage_query_last_rsp_encode(&rsp, &b);
-	rpc_reply(req, rc, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	rpc_reply_buf(req, rc, &b); /* an encoding failure replies its error */
 	c3_buf_release(&b);
 }
 
@@ -1562,11 +1562,8 @@ static void svc_on_dump(struct rpc_req *req, void *arg)
 	int rc;
 
 	memset(&rsp, 0, sizeof(rsp));
-	rc = storage_dump_req_decode(req->payload, req->payload_len, &m);
-	if (rc) {
-		rpc_reply(req, rc, NULL, 0, NULL, 0);
+	if (svc_decode_failed(req, storage_dump_req_decode(req->payload, req->payload_len, &m)))
 		return;
-	}
 	t = svc__target_find(svc, m.target_id);
 	if (!t)
 		rc = -C3FS_ENOTARGET;
@@ -1614,7 +1611,7 @@ static void svc_on_dump(struct rpc_req *req, void *arg)
 	}
 	rsp.status = rc;
 	storage_dump_rsp_encode(&rsp, &b);
-	rpc_reply(req, rc, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	rpc_reply_buf(req, rc, &b); /* an encoding failure replies its error */
 	c3_buf_release(&b);
 	free(rsp.entries);
 	svc_list_release(&l);
@@ -2161,11 +2158,8 @@ static void svc_on_sync_done(struct rpc_req *req, void *arg)
 	int rc;
 
 	memset(&res, 0, sizeof(res));
-	rc = storage_sync_done_req_decode(req->payload, req->payload_len, &m);
-	if (rc) {
-		rpc_reply(req, rc, NULL, 0, NULL, 0);
+	if (svc_decode_failed(req, storage_sync_done_req_decode(req->payload, req->payload_len, &m)))
 		return;
-	}
 	rc = svc_route_check(svc, &m.route, SVC_K_UPDATE, &t, &res);
 	if (rc == 0) {
 		atomic_store(&t->synced_chain_ver, m.route.chain_ver);
@@ -2175,7 +2169,7 @@ static void svc_on_sync_done(struct rpc_req *req, void *arg)
 	}
 	res.status = rc;
 	storage_io_result_encode(&res, &b);
-	rpc_reply(req, rc, b.err ? NULL : b.data, b.err ? 0 : b.len, NULL, 0);
+	rpc_reply_buf(req, rc, &b); /* an encoding failure replies its error */
 	c3_buf_release(&b);
 }
 

@@ -155,6 +155,9 @@ void fusefs_ioctl_serve(struct fusefs *fs, fuse_req_t req, uint64_t ino, unsigne
 			size_t in_bufsz, size_t out_bufsz);
 
 /* ---- virt.c: the 3fs-virt directory ---- */
+/* End the thread that drops the kernel entries commands changed (after the session loop,
+ * before the session goes); later commands leave them to entry_timeout. */
+void virt_stop(void);
 #define VIRT_NAME "3fs-virt"
 #define VIRT_INO_DIR   (C3FS_INO_RESERVED_MIN + 1) /* /3fs-virt */
 #define VIRT_INO_RMRF  (C3FS_INO_RESERVED_MIN + 2) /* /3fs-virt/rm-rf */

@@ -288,6 +288,7 @@ int main(int argc, char **argv)
 	LOG_INFO("session loop ended (%d), unmounting", rc);
 	fuse_loop_cfg_destroy(loop);
 out_unmount:
+	virt_stop(); /* uses the session */
 	fuse_session_unmount(fs.se);
 out_signals:
 	fuse_remove_signal_handlers(fs.se);

@@ -305,38 +305,86 @@ static int virt_resolve(struct fusefs *fs, fuse_req_t req, const struct c3fs_cre
 }
 
 /* Drop the kernel's cached entry parent/name, from another thread after the reply (the
- * caller of the command may hold the lock of that very directory until we reply). */
+ * caller of the command may hold the lock of that very directory until we reply): one
+ * thread, started at the first such command, takes them from a queue in order (not a
+ * thread per command); virt_stop ends it before the session goes. */
 struct virt_inval {
 	struct fuse_session *se;
 	uint64_t parent;
 	char name[C3FS_NAME_MAX + 1];
+	struct virt_inval *next;
 };
+
+static struct {
+	pthread_mutex_t mu;           /* guards everything below */
+	pthread_cond_t cv;
+	struct virt_inval *head, *tail;
+	pthread_t thr;
+	bool started, stop;
+} virt_iq = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, false, false };
 
 static void *virt_inval_main(void *arg)
 {
-	struct virt_inval *v = arg;
+	(void)arg;
+	pthread_mutex_lock(&virt_iq.mu);
+	for (;;) {
+		struct virt_inval *v = virt_iq.head;
 
-	fuse_lowlevel_notify_inval_entry(v->se, v->parent, v->name, strlen(v->name));
-	free(v);
+		if (!v) {
+			if (virt_iq.stop)
+				break;
+			pthread_cond_wait(&virt_iq.cv, &virt_iq.mu);
+			continue;
+		}
+		virt_iq.head = v->next;
+		if (!virt_iq.head)
+			virt_iq.tail = NULL;
+		pthread_mutex_unlock(&virt_iq.mu);
+		fuse_lowlevel_notify_inval_entry(v->se, v->parent, v->name, strlen(v->name));
+		free(v);
+		pthread_mutex_lock(&virt_iq.mu);
+	}
+	pthread_mutex_unlock(&virt_iq.mu);
 	return NULL;
 }
 
 static void virt_inval_later(struct fusefs *fs, uint64_t parent, const char *name)
 {
 	struct virt_inval *v;
-	pthread_attr_t at;
-	pthread_t t;
 
 	if (!fs->se || !(v = calloc(1, sizeof(*v))))
 		return;
 	v->se = fs->se;
 	v->parent = parent;
 	snprintf(v->name, sizeof(v->name), "%s", name);
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &at, virt_inval_main, v) != 0)
+	pthread_mutex_lock(&virt_iq.mu);
+	if (!virt_iq.started && !virt_iq.stop)
+		virt_iq.started = pthread_create(&virt_iq.thr, NULL, virt_inval_main, NULL) == 0;
+	if (!virt_iq.started || virt_iq.stop) {
+		pthread_mutex_unlock(&virt_iq.mu);
 		free(v); /* the entry times out by itself (entry_timeout) */
-	pthread_attr_destroy(&at);
+		return;
+	}
+	if (virt_iq.tail)
+		virt_iq.tail->next = v;
+	else
+		virt_iq.head = v;
+	virt_iq.tail = v;
+	pthread_cond_signal(&virt_iq.cv);
+	pthread_mutex_unlock(&virt_iq.mu);
+}
+
+void virt_stop(void)
+{
+	bool started;
+
+	pthread_mutex_lock(&virt_iq.mu);
+	virt_iq.stop = true;
+	started = virt_iq.started;
+	pthread_cond_signal(&virt_iq.cv);
+	pthread_mutex_unlock(&virt_iq.mu);
+	if (started)
+		pthread_join(virt_iq.thr, NULL); /* it empties the queue first */
 }
 
 /* Invalidate dir/name in the kernel: now when the request being served (a symlink into

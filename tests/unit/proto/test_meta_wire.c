@@ -6,6 +6,7 @@
 
 #include "net/codec.h"
 #include "proto/meta.h"
+#define WIRE_PREFIX meta
 #include "tests/unit/proto/wire_test.h"
 
 #define RT(T)                                                                           \
@@ -61,28 +62,6 @@ static int rt_readdir_resp(const void *p, size_t n, struct c3_buf *out)
 	meta_readdir_resp_release(&m);
 	return rc;
 }
-
-static struct c3_buf b = C3_BUF_INIT;
-
-#define ENC(T, m)                                                                       \
-	do {                                                                            \
-		c3_buf_reset(&b);                                                       \
-		meta_##T##_encode(&(m), &b);                                            \
-	} while (0)
-/* pinned bytes and decode checks; the optional accepted prefix lengths follow */
-#define GOLDEN(T, m, hex, ...)                                                          \
-	do {                                                                            \
-		static const size_t acc_[] = { 0, ##__VA_ARGS__ };                      \
-		ENC(T, m);                                                              \
-		wire_golden(#T, &b, hex);                                               \
-		wire_check(#T, rt_##T, &b, acc_ + 1,                                    \
-			   sizeof(acc_) / sizeof(acc_[0]) - 1);                         \
-	} while (0)
-#define REFUSED(T, m, what)                                                             \
-	do {                                                                            \
-		ENC(T, m);                                                              \
-		wire_refused(#T ": " what, rt_##T, &b);                                 \
-	} while (0)
 
 /* every field distinct: a field read into the wrong place shows */
 static const struct meta_hdr HDR = { { 0x01020304, 0x11121314, 2, { 0x21222324, 7 } },

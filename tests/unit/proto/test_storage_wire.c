@@ -6,6 +6,7 @@
 
 #include "proto/msg.h"
 #include "proto/storage.h"
+#define WIRE_PREFIX storage
 #include "tests/unit/proto/wire_test.h"
 
 #define RT(T)                                                                           \
@@ -43,28 +44,6 @@ RT_REL(space_rsp)
 RT(sync_done_req)
 RT(repair_req)
 RT(scrub_req)
-
-/* encode m with storage_T_encode into a fresh buffer b */
-#define ENC(T, m, b)                                                                    \
-	do {                                                                            \
-		c3_buf_reset(&(b));                                                     \
-		storage_##T##_encode(&(m), &(b));                                       \
-	} while (0)
-/* the pinned bytes, then the decode checks (no optional tail in storage messages) */
-#define GOLDEN(T, m, hex)                                                               \
-	do {                                                                            \
-		ENC(T, m, b);                                                           \
-		wire_golden(#T, &b, hex);                                               \
-		wire_check(#T, rt_##T, &b, NULL, 0);                                    \
-	} while (0)
-/* after changing a field of m: refused */
-#define REFUSED(T, m, what)                                                             \
-	do {                                                                            \
-		ENC(T, m, b);                                                           \
-		wire_refused(#T ": " what, rt_##T, &b);                                 \
-	} while (0)
-
-static struct c3_buf b = C3_BUF_INIT;
 
 static const struct storage_route ROUTE = { 0x01020304, 0x0a0b0c0d, 0x11121314 };
 static const struct storage_chunk_id CHUNK = { 0x2122232425262728ull, 0x31323334 };
@@ -116,7 +95,7 @@ static void test_write(void)
 		ios[i] = (struct storage_write_io){ ROUTE, CHUNK, 0, STORAGE_CHUNK_SIZE_MAX,
 						    STORAGE_CHUNK_SIZE_MAX, 0, TAG };
 	m.nios = 2;
-	ENC(write_req, m, b);
+	ENC(write_req, m);
 	is_int(rt_write_req(b.data, b.len, NULL), 0, "write_req: 128 MiB in one batch");
 	m.nios = 3;
 	REFUSED(write_req, m, "more than STORAGE_MAX_BATCH_BYTES in one batch");
@@ -131,7 +110,7 @@ static void test_write_count(void)
 		ios[i] = (struct storage_write_io){ ROUTE, CHUNK, 0, 1, 4096, 0, TAG };
 	REFUSED(write_req, m, "more than STORAGE_MAX_BATCH ios");
 	m.nios = STORAGE_MAX_BATCH;
-	ENC(write_req, m, b);
+	ENC(write_req, m);
 	is_int(rt_write_req(b.data, b.len, NULL), 0, "write_req: STORAGE_MAX_BATCH ios");
 	free(ios);
 }
@@ -248,7 +227,7 @@ static void test_update(void)
 	q.length = 4097;
 	REFUSED(update_req, q, "truncate past the chunk size");
 	q.length = 4096;
-	ENC(update_req, q, b);
+	ENC(update_req, q);
 	is_int(rt_update_req(b.data, b.len, NULL), 0, "update_req: truncate to the chunk size");
 }
 

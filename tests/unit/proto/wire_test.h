@@ -89,4 +89,37 @@ static inline void wire_refused(const char *name, wire_rt_fn rt, const struct c3
 	is_int(b->err == 0 ? rt(b->data, b->len, NULL) : b->err, -C3FS_EBADMSG, name);
 }
 
+/* The cases' macros, for a file that defines WIRE_PREFIX (its service's codec prefix:
+ * meta, mgmtd, storage) before including this header and a round trip rt_<T> per message:
+ *   ENC(T, m)              encode message T from m into b (the file's buffer, below)
+ *   GOLDEN(T, m, hex, ...) ENC, compare with the pinned hex, then wire_check; the prefix
+ *                          lengths an older sender may stop at follow, if any
+ *   REFUSED(T, m, what)    ENC, then the decoder must refuse it */
+#ifdef WIRE_PREFIX
+#define WIRE_ENCODER(T) WIRE_ENCODER_(WIRE_PREFIX, T)
+#define WIRE_ENCODER_(p, T) WIRE_ENCODER__(p, T)
+#define WIRE_ENCODER__(p, T) p##_##T##_encode
+
+static struct c3_buf b = C3_BUF_INIT;
+
+#define ENC(T, m)                                                                       \
+	do {                                                                            \
+		c3_buf_reset(&b);                                                       \
+		WIRE_ENCODER(T)(&(m), &b);                                              \
+	} while (0)
+#define GOLDEN(T, m, hex, ...)                                                          \
+	do {                                                                            \
+		static const size_t acc_[] = { 0, ##__VA_ARGS__ };                      \
+		ENC(T, m);                                                              \
+		wire_golden(#T, &b, hex);                                               \
+		wire_check(#T, rt_##T, &b, acc_ + 1,                                    \
+			   sizeof(acc_) / sizeof(acc_[0]) - 1);                         \
+	} while (0)
+#define REFUSED(T, m, what)                                                             \
+	do {                                                                            \
+		ENC(T, m);                                                              \
+		wire_refused(#T ": " what, rt_##T, &b);                                 \
+	} while (0)
+#endif
+
 #endif

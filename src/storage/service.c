@@ -1165,6 +1165,7 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 		if (req->on_io_thread)
 			goto defer;
 		rpc_reply(req, -ENOMEM, NULL, 0, NULL, 0);
+		req = NULL; /* answered */
 		goto out;
 	}
 	for (uint32_t i = 0; i < m.nios; i++) {
@@ -1196,19 +1197,10 @@ static void svc_on_read(struct rpc_req *req, void *arg)
 	if (req->on_io_thread)
 		c3_counter_add(svc->m_read_inline, 1);
 	svc_read_reply(svc, req, &m, res, rds, ts, iov, start);
+	req = NULL; /* answered */
 	goto out;
 defer:
 	c3_counter_add(svc->m_read_deferred, 1);
-	if (rds)
-		for (uint32_t i = 0; i < m.nios; i++)
-			chunk_read_release(&rds[i]);
-	free(rds);
-	free(ts);
-	free(iov);
-	free(res);
-	storage_read_req_release(&m);
-	rpc_req_defer(req);
-	return;
 out:
 	if (rds)
 		for (uint32_t i = 0; i < m.nios; i++)
@@ -1218,6 +1210,8 @@ out:
 	free(iov);
 	free(res);
 	storage_read_req_release(&m);
+	if (req)
+		rpc_req_defer(req); /* the worker decodes it again */
 }
 
 /* A REPAIR update (lock held): the whole chunk from a good replica of the chain.  Applied
